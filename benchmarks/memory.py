@@ -1,0 +1,120 @@
+"""Peak memory of lstmkit versus the lookback: windows are indices, never copies.
+
+Each measurement runs in a fresh subprocess on ETTm1 (all 7 columns in and out,
+horizon 96, the standard 12/4/4-month split) and reports the process's peak
+resident set size (ru_maxrss):
+
+* ``data``: read, validate, split, scale, index the windows and gather every
+  training batch of one epoch (batch 256): the data path alone.
+* ``fit``: the same plus training one epoch (LSTM(32)) and evaluating on the test
+  part. Backpropagation through time keeps each step's activations for one
+  batch, so this part grows with batch x lookback whatever the data path does.
+* ``fit, checkpoint_steps=96``: the same with the encoder trained in chunks of 96
+  steps whose activations are recomputed in the backward pass.
+
+The size that materialising every training window (windows x lookback x
+features, float32) would need is printed beside them for contrast.
+
+    python benchmarks/memory.py            # lookback 96 and 720, 3 repeats each
+    python benchmarks/memory.py --quick    # a smoke run on 20% of the rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+STAGES = ("data", "fit", "chunked")
+
+
+def run_one(lookback: int, fraction: float, stage: str) -> dict:
+    """Run one stage (data, fit or chunked); returns its seconds and this process's peak RSS."""
+    import torch
+
+    from lstmkit import LSTMModel, Spec, Split, datasets
+    from lstmkit.data import prepare
+    from lstmkit.data.groups import arrange
+    from lstmkit.data.windows import Batches
+
+    frame = datasets.load("ettm1", data_dir=SHARED).iloc[: int(57600 * fraction)]
+    n = len(frame)
+    spec = Spec(time="date", inputs=COLUMNS, targets=COLUMNS, lookback=lookback, horizon=96)
+    split = Split(val_start=int(n * 0.6), test_start=int(n * 0.8))   # 34560, 46080 at x1
+    start = time.perf_counter()
+    if stage == "data":
+        groups = arrange(frame, spec)
+        parts = prepare.assign_parts(groups, spec, split, seed=0)
+        encoding = prepare.fit_encoding(groups, spec, parts)
+        data = prepare.encode(groups, spec, encoding, with_targets=True)
+        windows = prepare.part_windows(data, spec, parts, "train")
+        total = sum(float(b["x"][:, -1].sum()) for b in Batches(windows, 256, shuffle=True))
+        assert torch.isfinite(torch.tensor(total))
+    else:
+        chunk = 96 if stage == "chunked" else None
+        model = LSTMModel(spec, hidden=32, batch_size=256, max_epochs=1, split=split,
+                          checkpoint_steps=chunk, progress=False)
+        model.fit(frame).evaluate(frame, part="test")
+    windows = int(n * 0.6) - lookback - 96 + 1
+    return {
+        "lookback": lookback, "rows": n, "train_windows": windows,
+        "seconds": time.perf_counter() - start,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "materialised_train_windows_mb": windows * lookback * len(COLUMNS) * 4 / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20%% of the rows, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--stage", default="fit", help=argparse.SUPPRESS)
+    parser.add_argument("--fraction", type=float, default=1.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(run_one(args.child, args.fraction, args.stage)))
+        return
+    fraction, repeats = (0.2, 1) if args.quick else (1.0, args.repeats)
+    lookbacks = (96, 720) if not args.quick else (96, 336)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
+          f"{platform.python_version()}; ETTm1 rows x{fraction}, {repeats} repeat(s); peak RSS "
+          "in MB, median (min-max)")
+    print("| lookback | train windows | materialised windows MB | data path | fit + evaluate | "
+          "fit + evaluate, checkpoint_steps=96 | s (plain / chunked) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    peaks = {}
+    for lookback in lookbacks:
+        cells, seconds = [], []
+        for stage in STAGES:
+            runs = [_child(lookback, fraction, stage) for _ in range(repeats)]
+            rss = [r["peak_rss_mb"] for r in runs]
+            peaks[lookback, stage] = statistics.median(rss)
+            cells.append(f"{statistics.median(rss):.0f} ({min(rss):.0f}-{max(rss):.0f})")
+            seconds.append(statistics.median(r["seconds"] for r in runs))
+        print(f"| {lookback} | {runs[0]['train_windows']} | "
+              f"{runs[0]['materialised_train_windows_mb']:.0f} | {' | '.join(cells)} | "
+              f"{seconds[1]:.1f} / {seconds[2]:.1f} |")
+    low, high = lookbacks
+    for stage in STAGES:
+        print(f"{stage}: peak RSS ratio lookback {high} / {low} = "
+              f"{peaks[high, stage] / peaks[low, stage]:.3f}")
+
+
+def _child(lookback: int, fraction: float, stage: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(lookback), "--stage", stage,
+                          "--fraction", str(fraction)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Model directories: ``config.json`` (plain JSON) and ``weights.safetensors``; no pickle.
+
+Directories are written atomically: everything goes into a hidden temporary
+directory beside the target, each file is fsynced, and only then is the
+directory renamed into place, so a crash never leaves a half-written model and
+never destroys the previous one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .data.encoding import Encoding
+from .errors import ArtifactError, ConfigError
+from .nn import LSTMNetwork, NetworkConfig
+from .spec import Spec, Split
+
+if TYPE_CHECKING:
+    from .model import LSTMModel
+
+FORMAT = "lstmkit.model"
+FORMAT_VERSION = 1
+CONFIG = "config.json"
+WEIGHTS = "weights.safetensors"
+
+
+@contextlib.contextmanager
+def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory that replaces ``path`` only if the block succeeds."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ArtifactError(f"{str(path)!r} exists and is not a directory; choose another path")
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise ArtifactError(f"{str(path)!r} already exists and is not empty; choose a new path "
+                            "or pass overwrite=True (CLI: --overwrite) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        for file in tmp.iterdir():
+            _fsync(file)
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(path)
+        _fsync(path.parent)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
+
+
+def save_model(model: LSTMModel, path: Path, overwrite: bool = False) -> Path:
+    """Write ``model`` as a directory at ``path``."""
+    with atomic_directory(path, overwrite) as tmp:
+        write_model_files(model, tmp)
+    return path
+
+
+def write_model_files(model: LSTMModel, directory: Path) -> None:
+    """Write the model's two files into an existing directory."""
+    write_json(directory / CONFIG, model_config(model))
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.network_.state_dict().items()}
+    save_file(weights, str(directory / WEIGHTS), metadata={"format": FORMAT})
+
+
+def model_config(model: LSTMModel) -> dict[str, Any]:
+    """Everything but the weights, as plain JSON."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": {"lstmkit": __version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+        "spec": model.spec_.to_dict(),
+        "params": model.get_params(),
+        "network": model.network_.config.to_dict(),
+        "encoding": model.encoding_.to_dict(),
+        "schema": model.schema_,
+        "baseline": [None if np.isnan(v) else v for v in model.baseline_],
+        "time_step": _time_step_to_json(model.time_step_),
+        "history": model.history_,
+    }
+
+
+def load_model(path: Path) -> LSTMModel:
+    """Rebuild a model from its directory, checking format, version and weight shapes."""
+    from .model import LSTMModel
+
+    config = read_config(path)
+    try:
+        spec = Spec.from_dict(config["spec"])
+        params = dict(config["params"])
+        params["split"] = Split.from_dict(params["split"])
+        model = LSTMModel(spec, **params)
+        encoding = Encoding.from_dict(spec, config["encoding"])
+        network = LSTMNetwork(NetworkConfig.from_dict(config["network"]))
+    except (KeyError, TypeError, ValueError, ConfigError) as exc:
+        raise ArtifactError(f"{str(path / CONFIG)!r} is not a valid lstmkit model config "
+                            f"({type(exc).__name__}: {exc}); re-save the model") from None
+    _load_weights(network, path / WEIGHTS)
+    model.spec_, model.encoding_, model.network_ = spec, encoding, network.eval()
+    model.schema_ = config["schema"]
+    model.baseline_ = [np.nan if v is None else v for v in config["baseline"]]
+    model.time_step_ = _time_step_from_json(config["time_step"])
+    model.history_ = config["history"]
+    return model
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a model directory, with its format checked."""
+    if not path.is_dir():
+        raise ArtifactError(f"no model directory at {str(path)!r}; pass the directory that "
+                            "model.save() or `lstmkit fit` wrote")
+    file = path / CONFIG
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{str(path)!r} has no {CONFIG}; it is not an lstmkit model "
+                            "directory") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{str(file)!r} is not valid JSON ({exc}); the model directory is "
+                            "damaged: re-save or re-train the model") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ArtifactError(f"{str(file)!r} is not an lstmkit model config (format "
+                            f"{config.get('format') if isinstance(config, dict) else None!r})")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{str(path)!r} has model format version {version!r}, but lstmkit {__version__} reads "
+            f"version {FORMAT_VERSION}; load it with the lstmkit version that saved it "
+            f"({config.get('versions', {}).get('lstmkit', 'unknown')}) or re-train")
+    return config
+
+
+def _load_weights(network: LSTMNetwork, file: Path) -> None:
+    if not file.is_file():
+        raise ArtifactError(f"{str(file)!r} is missing; a model directory needs {WEIGHTS}")
+    try:
+        tensors = load_file(str(file))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ArtifactError(f"{str(file)!r} is not a valid safetensors file ({exc}); lstmkit "
+                            "loads weights only from safetensors, never from pickles") from None
+    expected = network.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise ArtifactError(f"{str(file)!r} does not match the network in {CONFIG}: missing "
+                            f"{missing[:3]}, unexpected {extra[:3]}")
+    for name, tensor in expected.items():
+        if tensors[name].shape != tensor.shape:
+            raise ArtifactError(f"{str(file)!r}: weight {name!r} has shape "
+                                f"{tuple(tensors[name].shape)}, the config needs "
+                                f"{tuple(tensor.shape)}")
+    network.load_state_dict(tensors)
+
+
+def _time_step_to_json(step: Any) -> dict[str, Any] | None:
+    if step is None:
+        return None
+    if isinstance(step, np.timedelta64):
+        return {"nanoseconds": int(step.astype("timedelta64[ns]").astype(np.int64))}
+    return {"number": float(step)}
+
+
+def _time_step_from_json(data: dict[str, Any] | None) -> Any:
+    if data is None:
+        return None
+    if "nanoseconds" in data:
+        return np.timedelta64(int(data["nanoseconds"]), "ns")
+    return float(data["number"])
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _fsync(path: Path) -> None:
+    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,190 @@
+"""The ``lstmkit`` command line: fit, predict, evaluate and datasets, mirroring the Python API.
+
+Errors print as one line (``error: ...``) without a traceback, and the exit code
+says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
+6 training diverged, 1 any other lstmkit error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import ConfigError, LSTMKitError
+from .metrics import Evaluation
+from .spec import PARTS
+
+console = Console(stderr=False, highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lstmkit`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except LSTMKitError as exc:
+        message = " ".join(str(exc).split())
+        print(f"error: {message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was saved", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstmkit", description="Multi-input, multi-output LSTM models from the command line.")
+    parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fit = commands.add_parser("fit", help="train a model from a YAML config and save the run")
+    fit.add_argument("config", help="YAML config file (see examples/)")
+    fit.add_argument("--run-dir", help="where to save the run (default: the config's run_dir)")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    fit.set_defaults(run=_fit)
+
+    predict = commands.add_parser("predict", help="predict with a saved model")
+    predict.add_argument("model", help="model (run) directory")
+    predict.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
+    predict.add_argument("-o", "--output", required=True, help="output .csv or .parquet file")
+    predict.add_argument("--origins", choices=("last", "all"), default="last",
+                         help="forecasts: from the end of each series (last) or every row (all)")
+    predict.set_defaults(run=_predict)
+
+    evaluate = commands.add_parser("evaluate", help="metrics of a saved model on data")
+    evaluate.add_argument("model", help="model (run) directory")
+    evaluate.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
+    evaluate.add_argument("--part", choices=PARTS, default="all",
+                          help="which part of the model's split to score (default: all rows)")
+    evaluate.add_argument("--json", help="also write the metrics to this JSON file")
+    evaluate.set_defaults(run=_evaluate)
+
+    names = commands.add_parser("datasets", help="list the named public data sets")
+    names.set_defaults(run=_datasets)
+    return parser
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .artifact import atomic_directory, write_json, write_model_files
+    from .config import RunConfig, fit_arguments
+
+    config = RunConfig.read(args.config)
+    run_dir = Path(args.run_dir or config.run_dir or Path("runs") / Path(args.config).stem)
+    _check_free(run_dir, args.overwrite)
+    model = config.build_model()
+    if args.no_progress:
+        model.progress = False
+    data, y = fit_arguments(config.data.load())
+    console.print(f"training on {_describe(config.data)} -> {run_dir}")
+    model.fit(data, y)
+    if config.test is not None:
+        test, test_y = fit_arguments(config.test.load())
+        evaluation, scored = model.evaluate(test, test_y), _describe(config.test)
+    else:
+        part = "test" if config.split.test_start is not None else "val"
+        evaluation, scored = model.evaluate(data, y, part=part), f"the {part} part"
+    console.print(render(evaluation, f"metrics on {scored}"))
+    with atomic_directory(run_dir, overwrite=args.overwrite) as tmp:
+        write_model_files(model, tmp)
+        write_json(tmp / "metrics.json", {"scored_on": scored, **evaluation.to_dict()})
+        resolved = {**config.to_dict(), "run_dir": str(run_dir)}
+        (tmp / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    console.print(f"saved model, metrics.json and config.yaml to {run_dir}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .model import LSTMModel
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".csv", ".parquet"):
+        raise ConfigError(f"output {str(output)!r} must end in .csv or .parquet")
+    model = LSTMModel.load(args.model)
+    data = _load_data(args.data)
+    frame = model.predict(data[0] if isinstance(data, tuple) else data, origins=args.origins)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        if output.suffix.lower() == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    console.print(f"wrote {len(frame)} rows to {output}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .artifact import write_json
+    from .config import fit_arguments
+    from .model import LSTMModel
+
+    model = LSTMModel.load(args.model)
+    data, y = fit_arguments(_load_data(args.data))
+    evaluation = model.evaluate(data, y, part=args.part)
+    console.print(render(evaluation, f"metrics on {args.data} (part: {args.part})"))
+    if args.json:
+        write_json(Path(args.json), evaluation.to_dict())
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from . import datasets
+
+    table = Table(title="named data sets (lstmkit.datasets)")
+    for column in ("name", "kind", "file", "source"):
+        table.add_column(column)
+    for name in datasets.names():
+        info = datasets.info(name)
+        table.add_row(name, info["kind"], info["path"], info["citation"])
+    console.print(table)
+    return 0
+
+
+def render(evaluation: Evaluation, title: str) -> Table:
+    """The metrics table, model beside the naive baseline, for the terminal."""
+    table = Table(title=f"{title} (original units; naive = {evaluation.baseline})")
+    for column in ("target", "metric", "model", "naive", "better"):
+        table.add_column(column, justify="left" if column in ("target", "metric") else "right")
+    for row in evaluation.table.itertuples():
+        lower = row.metric in ("MAE", "RMSE", "sMAPE")
+        better = "" if math.isnan(row.naive) else (
+            "yes" if (row.model < row.naive if lower else row.model > row.naive) else "no")
+        table.add_row(row.target, row.metric, f"{row.model:.4g}", f"{row.naive:.4g}", better)
+    return table
+
+
+def _load_data(text: str) -> Any:
+    from .config import DataSource
+
+    return DataSource.parse(text, "data", Path(".")).load()
+
+
+def _describe(source: Any) -> str:
+    if source.path is not None:
+        return source.path
+    return f"dataset {source.dataset}" + (f" ({source.part})" if source.part else "")
+
+
+def _check_free(run_dir: Path, overwrite: bool) -> None:
+    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+        raise ConfigError(f"run directory {str(run_dir)!r} already exists; pass --overwrite to "
+                          "replace it, or --run-dir to choose another")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""YAML run configs: the data source, the spec, the model, training and split, checked.
+
+A config mirrors the Python API one to one::
+
+    data: {dataset: seattle_weather}        # or {path: table.csv}, or a UEA set + part
+    spec: {time: date, inputs: [...], targets: [...], lookback: 28}
+    model: {hidden: 64, decoder: direct, heads: shared}
+    training: {lr: 0.001, max_epochs: 100, seed: 0}
+    split: {val_start: 0.7, test_start: 0.85}
+    test: {dataset: BasicMotions, part: test}   # optional separate test data
+    run_dir: runs/seattle
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import ConfigError
+from .model import LSTMModel
+from .spec import Spec, Split, closest
+from .training import TrainConfig
+
+SECTIONS = ("data", "spec", "model", "training", "split", "test", "run_dir")
+MODEL_KEYS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
+              "checkpoint_steps")
+TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+SOURCE_KEYS = ("path", "dataset", "part", "data_dir")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a table or array set comes from: a file, or a named data set (and part)."""
+
+    path: str | None = None
+    dataset: str | None = None
+    part: str | None = None
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.dataset is None):
+            raise ConfigError("a data source needs exactly one of 'path' (a CSV/Parquet file) or "
+                              "'dataset' (a name from `lstmkit datasets`)")
+
+    @classmethod
+    def parse(cls, value: Any, where: str, base: Path) -> DataSource:
+        """From a mapping, or from a string: a path, or ``dataset:NAME[:part]``."""
+        if isinstance(value, str):
+            if value.startswith("dataset:"):
+                name, _, part = value[len("dataset:"):].partition(":")
+                return cls(dataset=name, part=part or None)
+            return cls(path=str(base / value))
+        _check_mapping(value, where, SOURCE_KEYS)
+        source = cls(**value)
+        if source.path is not None:
+            source = dataclasses.replace(source, path=str(base / source.path))
+        return source
+
+    def load(self) -> Any:
+        """A DataFrame, or ``(X, y)`` arrays for a classification archive set."""
+        if self.path is not None:
+            from .data.sources import read_table
+
+            return read_table(self.path)
+        from . import datasets
+
+        if datasets.info(self.dataset)["kind"] == "uea":
+            return datasets.load_uea(self.dataset, part=self.part or "train",
+                                     data_dir=self.data_dir)
+        return datasets.load(self.dataset, data_dir=self.data_dir)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run, read from YAML: everything ``lstmkit fit`` needs."""
+
+    data: DataSource
+    spec: Spec
+    model: dict[str, Any]
+    training: dict[str, Any]
+    split: Split
+    test: DataSource | None = None
+    run_dir: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Any, base: Path = Path(".")) -> RunConfig:
+        _check_mapping(raw, "the config", SECTIONS)
+        for key in ("data", "spec"):
+            if key not in raw:
+                raise ConfigError(f"the config has no {key!r} section; add one (see "
+                                  "examples/seattle_weather.yaml)")
+        model = raw.get("model") or {}
+        training = raw.get("training") or {}
+        _check_mapping(model, "section 'model'", MODEL_KEYS)
+        _check_mapping(training, "section 'training'", TRAINING_KEYS)
+        split_raw = raw.get("split") or {}
+        _check_mapping(split_raw, "section 'split'", [f.name for f in dataclasses.fields(Split)])
+        test = raw.get("test")
+        run_dir = raw.get("run_dir")
+        if run_dir is not None and not isinstance(run_dir, str):
+            raise ConfigError(f"run_dir must be a path string, got {run_dir!r}")
+        config = cls(
+            data=DataSource.parse(raw["data"], "section 'data'", base),
+            spec=Spec.from_dict(raw["spec"]),
+            model=dict(model), training=dict(training), split=Split.from_dict(split_raw),
+            test=None if test is None else DataSource.parse(test, "section 'test'", base),
+            run_dir=None if run_dir is None else str(base / run_dir),
+        )
+        config.build_model().check_params()  # every hyperparameter, before any data is read
+        return config
+
+    @classmethod
+    def read(cls, path: str | Path) -> RunConfig:
+        """Parse and check a YAML config file; relative paths resolve against the cwd."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            detail = str(exc).replace("\n", " ")
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {detail}") from None
+        return cls.from_dict(raw)
+
+    def build_model(self) -> LSTMModel:
+        try:
+            return LSTMModel(self.spec, **self.model, **self.training, split=self.split)
+        except TypeError as exc:
+            raise ConfigError(f"config: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config, defaults filled in, as YAML-ready plain data."""
+        model = self.build_model()
+        params = model.get_params()
+        return {
+            "data": _source_dict(self.data),
+            "spec": _plain(self.spec.to_dict()),
+            "model": {k: params[k] for k in MODEL_KEYS},
+            "training": {k: params[k] for k in TRAINING_KEYS},
+            "split": params["split"],
+            **({"test": _source_dict(self.test)} if self.test else {}),
+            **({"run_dir": self.run_dir} if self.run_dir else {}),
+        }
+
+
+def _check_mapping(value: Any, where: str, allowed: Any) -> None:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping of keys to values, got "
+                          f"{type(value).__name__}: {value!r}")
+    for key in value:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {key!r} in {where}{closest(key, allowed)}; allowed "
+                              f"keys: {', '.join(allowed)}")
+
+
+def _source_dict(source: DataSource) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(source).items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, so the YAML dump is plain."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def fit_arguments(loaded: Any) -> tuple[Any, Any]:
+    """``fit``/``evaluate`` arguments for a loaded source: (table, None) or (X, y)."""
+    if isinstance(loaded, tuple):
+        return loaded
+    if isinstance(loaded, pd.DataFrame | np.ndarray):
+        return loaded, None
+    raise ConfigError(f"unexpected data of type {type(loaded).__name__}")

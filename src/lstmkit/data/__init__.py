@@ -1,0 +1,1 @@
+"""The data path: sources -> validation -> split -> scaling -> window index -> batches."""

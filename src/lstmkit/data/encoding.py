@@ -1,0 +1,131 @@
+"""The fitted transforms of a spec: input scalers and one-hot sets, target scalers and labels.
+
+``Encoding.fit`` sees training rows only. ``encode_inputs`` / ``encode_targets``
+turn any rows of a table into the float32 matrices the network reads, and
+``decode_*`` turn network outputs back into original units and labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..spec import Spec, Target
+from . import validate
+from .scaling import AffineScaler, Labels
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Scalers and label sets for every input and target column of ``spec``."""
+
+    spec: Spec
+    input_scalers: dict[str, AffineScaler]
+    input_labels: dict[str, Labels]
+    target_scalers: dict[str, AffineScaler]
+    target_labels: dict[str, Labels]
+
+    @classmethod
+    def fit(cls, spec: Spec, inputs: pd.DataFrame, input_rows: np.ndarray,
+            targets: pd.DataFrame, target_rows: np.ndarray) -> Encoding:
+        """Fit on training rows: ``inputs`` for the input columns, ``targets`` for the targets.
+
+        The ``*_rows`` arrays give each row's position in the user's table, for messages.
+        """
+        input_scalers, input_labels = {}, {}
+        for f in spec.inputs:
+            if f.kind == "categorical":
+                input_labels[f.name] = Labels.fit(validate.present(inputs, f.name, input_rows))
+            else:
+                values = validate.numeric(inputs, f.name, input_rows, allow_nan=False)
+                input_scalers[f.name] = AffineScaler.fit(f.scaler, values, f.name)
+        target_scalers, target_labels = {}, {}
+        for t in spec.targets:
+            if t.kind == "regression":
+                values = validate.numeric(targets, t.name, target_rows, allow_nan=True)
+                target_scalers[t.name] = AffineScaler.fit(t.scaler, values, t.name)
+            else:
+                target_labels[t.name] = _fit_labels(t, targets[t.name].to_numpy(dtype=object))
+        return cls(spec, input_scalers, input_labels, target_scalers, target_labels)
+
+    # -- the network's view -------------------------------------------------------------
+    @property
+    def input_columns(self) -> list[str]:
+        """Names of the encoded input columns (``col=label`` for one-hot columns)."""
+        names = []
+        for f in self.spec.inputs:
+            if f.kind == "categorical":
+                names += [f"{f.name}={c}" for c in self.input_labels[f.name].classes]
+            else:
+                names.append(f.name)
+        return names
+
+    def n_classes(self, target: Target) -> int:
+        """Output width of a target's head: 1 for regression and binary, K for K classes."""
+        return len(self.target_labels[target.name]) if target.kind == "classification" else 1
+
+    def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """Scaled and one-hot encoded inputs, float32 of shape (len(frame), n_input_columns)."""
+        blocks = []
+        for f in self.spec.inputs:
+            if f.kind == "categorical":
+                labels = self.input_labels[f.name]
+                codes = labels.codes(validate.present(frame, f.name, rows), f.name, rows)
+                blocks.append(np.eye(len(labels), dtype=np.float32)[codes.astype(np.int64)])
+            else:
+                values = validate.numeric(frame, f.name, rows, allow_nan=False)
+                blocks.append(self.input_scalers[f.name].transform(values)[:, None])
+        return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+
+    def encode_targets(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """Scaled targets and class indices, float32 (len(frame), n_targets); NaN = missing."""
+        out = np.empty((len(frame), len(self.spec.targets)), dtype=np.float32)
+        for j, t in enumerate(self.spec.targets):
+            if t.kind == "regression":
+                values = validate.numeric(frame, t.name, rows, allow_nan=True)
+                out[:, j] = self.target_scalers[t.name].transform(values)
+            else:
+                out[:, j] = self.target_labels[t.name].codes(frame[t.name], t.name, rows)
+        return out
+
+    def decode_regression(self, target: Target, scaled: np.ndarray) -> np.ndarray:
+        return self.target_scalers[target.name].inverse(np.asarray(scaled, dtype=np.float64))
+
+    def decode_labels(self, target: Target, codes: np.ndarray) -> np.ndarray:
+        return self.target_labels[target.name].decode(codes)
+
+    # -- persistence --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input_scalers": {k: v.to_dict() for k, v in self.input_scalers.items()},
+            "input_labels": {k: list(v.classes) for k, v in self.input_labels.items()},
+            "target_scalers": {k: v.to_dict() for k, v in self.target_scalers.items()},
+            "target_labels": {k: list(v.classes) for k, v in self.target_labels.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, spec: Spec, data: dict[str, Any]) -> Encoding:
+        return cls(
+            spec,
+            {k: AffineScaler(**v) for k, v in data["input_scalers"].items()},
+            {k: Labels(tuple(v)) for k, v in data["input_labels"].items()},
+            {k: AffineScaler(**v) for k, v in data["target_scalers"].items()},
+            {k: Labels(tuple(v)) for k, v in data["target_labels"].items()},
+        )
+
+
+def _fit_labels(target: Target, values: np.ndarray) -> Labels:
+    labels = Labels.fit(values)
+    if len(labels) < 2:
+        raise DataError(f"{target.kind} target {target.name!r} has {len(labels)} distinct "
+                        f"label(s) in the training part ({list(labels.classes)}); it needs at "
+                        "least two: check the column or the split")
+    if target.kind == "binary" and len(labels) != 2:
+        raise DataError(f"binary target {target.name!r} has {len(labels)} labels in the training "
+                        f"part ({list(labels.classes)[:10]}); use kind='classification' for "
+                        "more than two")
+    return labels

@@ -1,0 +1,77 @@
+"""Arrange a table so each series (or sequence) is one contiguous, time-ordered block of rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..spec import Spec
+from . import validate
+
+
+@dataclass(frozen=True)
+class Groups:
+    """A table whose groups (series or sequences) are contiguous blocks.
+
+    Attributes:
+        frame: the rows, arranged; group ``g`` spans ``offsets[g]:offsets[g + 1]``.
+        rows: each arranged row's 0-based position in the table as given (for messages).
+        offsets: int64 block boundaries, length ``n_groups + 1``.
+        keys: the group ids (``[None]`` for a table without a group column).
+        time: the time column as datetime64 or numbers, arranged, or None.
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    offsets: np.ndarray
+    keys: list[Any]
+    time: np.ndarray | None
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
+    """Group ``frame`` by the spec's series/sequence column (stable) and check time order."""
+    if len(frame) == 0:
+        raise DataError("the data has no rows; pass a table with at least one full window")
+    group = spec.group
+    if group is None and spec.task != "forecast":
+        raise DataError(f"task {spec.task!r} from a table needs a sequence id column: set "
+                        "spec 'sequence' to the column that says which sequence each row is in "
+                        "(or pass a 3-D array of shape (samples, steps, features))")
+    if group is None:
+        rows = np.arange(len(frame))
+        offsets = np.array([0, len(frame)], dtype=np.int64)
+        keys: list[Any] = [None]
+    else:
+        validate.require_columns(frame, [group], "group")
+        ids = frame[group]
+        if ids.isna().any():
+            i = int(np.flatnonzero(ids.isna().to_numpy())[0])
+            raise DataError(f"group column {group!r} has a missing id at row {i}; every row "
+                            "must say which series/sequence it belongs to")
+        codes, uniques = pd.factorize(ids, sort=False)
+        rows = np.argsort(codes, kind="stable")
+        counts = np.bincount(codes, minlength=len(uniques))
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        keys = [_plain(k) for k in uniques]
+    arranged = frame.iloc[rows].reset_index(drop=True) if group is not None else frame
+    time = None
+    if spec.time is not None:
+        validate.require_columns(frame, [spec.time], "time")
+        time = validate.time_values(arranged, spec.time)
+        validate.check_time_order(time, offsets, keys, rows, spec.time, group)
+    return Groups(arranged, rows, offsets, keys, time)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,184 @@
+"""From an arranged table to tensors and window sets, in one direction.
+
+``assign_parts`` splits rows (forecast) or sequences (sequence tasks) before
+anything is fitted; ``fit_encoding`` fits scalers and labels on the training part
+only; ``encode`` turns a whole table into tensors once; ``part_windows`` and
+``predict_windows`` index into those tensors without copying them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import DataError
+from ..spec import Spec, Split
+from .encoding import Encoding
+from .groups import Groups
+from .split import PART_CODES, sequence_parts, series_bounds
+from .windows import ForecastWindows, SequenceWindows, Windows
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Where each part lies: row bounds per series (forecast) or a part code per sequence."""
+
+    bounds: np.ndarray | None = None
+    codes: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A table as tensors: encoded inputs (rows, F) and targets (per row or per sequence).
+
+    ``offsets`` are the input row boundaries of each group (for seq2seq with a
+    horizon the output rows are not among the input rows).
+    """
+
+    groups: Groups
+    inputs: torch.Tensor
+    targets: torch.Tensor | None
+    offsets: torch.Tensor
+
+
+def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
+    """Split before fitting: chronological rows per series, or whole sequences."""
+    if spec.task == "forecast":
+        _check_lengths(groups, spec.lookback + spec.horizon, "lookback + horizon")
+        return Parts(bounds=series_bounds(groups, split))
+    return Parts(codes=sequence_parts(len(groups), split, seed))
+
+
+def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
+    """Fit every scaler and label set on training rows only."""
+    frame, positions = groups.frame, groups.rows
+    if parts.bounds is not None:
+        rows = row_ranges(groups.offsets[:-1], groups.offsets[:-1] + parts.bounds[:, 1])
+        return Encoding.fit(spec, frame.iloc[rows], positions[rows], frame.iloc[rows],
+                            positions[rows])
+    train = np.flatnonzero(parts.codes == PART_CODES["train"])
+    if train.size == 0:
+        raise DataError("the training part has no sequences; raise split val_start or pass more "
+                        "sequences")
+    (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets=True)
+    in_rows = row_ranges(in_lo[train], in_hi[train])
+    out_rows = row_ranges(out_lo[train], out_hi[train])
+    return Encoding.fit(spec, frame.iloc[in_rows], positions[in_rows], frame.iloc[out_rows],
+                        positions[out_rows])
+
+
+def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -> Encoded:
+    """Encode a whole arranged table into tensors, once."""
+    frame, rows = groups.frame, groups.rows
+    if spec.task == "forecast" or spec.aligned:
+        inputs = encoding.encode_inputs(frame, rows)
+        targets = encoding.encode_targets(frame, rows) if with_targets else None
+        return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
+                       torch.from_numpy(groups.offsets))
+    (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
+    in_rows = row_ranges(in_lo, in_hi)
+    inputs = encoding.encode_inputs(frame.iloc[in_rows], rows[in_rows])
+    offsets = np.concatenate([[0], np.cumsum(in_hi - in_lo)]).astype(np.int64)
+    targets = None
+    if with_targets:
+        out_rows = row_ranges(out_lo, out_hi)
+        if spec.task == "sequence":
+            _check_constant_targets(groups, spec)
+        steps = 1 if spec.task == "sequence" else spec.horizon
+        encoded = encoding.encode_targets(frame.iloc[out_rows], rows[out_rows])
+        targets = encoded.reshape(len(groups), steps, len(spec.targets))  # (G, S, T)
+    return Encoded(groups, torch.from_numpy(inputs), _tensor(targets), torch.from_numpy(offsets))
+
+
+def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> Windows:
+    """Windows whose targets lie in ``part`` ('train', 'val', 'test' or 'all')."""
+    groups = data.groups
+    if spec.task == "forecast":
+        lengths = groups.lengths
+        if part == "all" or parts is None:
+            lo, hi = np.zeros(len(groups), dtype=np.int64), lengths
+        else:
+            code = PART_CODES[part]
+            lo, hi = parts.bounds[:, code], parts.bounds[:, code + 1]
+        first = np.maximum(lo - spec.lookback, 0)
+        last = hi - spec.lookback - spec.horizon + 1          # exclusive
+        base = groups.offsets[:-1]
+        starts = row_ranges(base + first, base + np.maximum(last, first))
+        return ForecastWindows(data.inputs, data.targets, torch.from_numpy(starts),
+                               spec.lookback, spec.horizon)
+    if part == "all" or parts is None:
+        index = np.arange(len(groups))
+    else:
+        index = np.flatnonzero(parts.codes == PART_CODES[part])
+    return SequenceWindows(data.inputs, data.offsets, torch.from_numpy(index), data.targets,
+                           spec.aligned)
+
+
+def predict_windows(data: Encoded, spec: Spec, origins: str) -> Windows:
+    """Windows to predict from: the last (``origins='last'``) or every full lookback."""
+    if spec.task != "forecast":
+        return SequenceWindows(data.inputs, data.offsets, torch.arange(len(data.groups)), None,
+                               spec.aligned)
+    groups = data.groups
+    _check_lengths(groups, spec.lookback, "lookback")
+    end = groups.offsets[1:] - spec.lookback                      # last start, inclusive
+    first = end if origins == "last" else groups.offsets[:-1]
+    starts = row_ranges(first, end + 1)
+    return ForecastWindows(data.inputs, None, torch.from_numpy(starts), spec.lookback,
+                           spec.horizon)
+
+
+def row_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(lo[i], hi[i])`` over i, without a Python loop."""
+    lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+    counts = np.maximum(hi - lo, 0)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return np.arange(total, dtype=np.int64) + shift
+
+
+def _tensor(array: np.ndarray | None) -> torch.Tensor | None:
+    return None if array is None else torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _sequence_rows(groups: Groups, spec: Spec, with_targets: bool):
+    """Row ranges ``(lo, hi)`` of each sequence's input steps and of its output steps."""
+    lo, hi = groups.offsets[:-1], groups.offsets[1:]
+    if spec.task == "sequence":
+        return (lo, hi), (lo, lo + 1)
+    if spec.aligned:
+        return (lo, hi), (lo, hi)
+    if not with_targets:
+        return (lo, hi), (hi, hi)
+    _check_lengths(groups, spec.horizon + 1, "horizon + 1 (input steps then output steps)")
+    return (lo, hi - spec.horizon), (hi - spec.horizon, hi)
+
+
+def _check_lengths(groups: Groups, need: int, what: str) -> None:
+    short = np.flatnonzero(groups.lengths < need)
+    if short.size:
+        g = short[0]
+        kind = "series" if groups.keys != [None] else "table"
+        name = f"{kind} {groups.keys[g]!r}" if groups.keys != [None] else "the table"
+        raise DataError(f"{name} has {groups.lengths[g]} rows, fewer than {what} = {need}; "
+                        f"pass a longer {kind}, drop it, or lower lookback/horizon")
+
+
+def _check_constant_targets(groups: Groups, spec: Spec) -> None:
+    first = np.repeat(groups.offsets[:-1], groups.lengths)
+    for name in spec.target_names:
+        values = pd.Series(groups.frame[name].to_numpy())
+        heads = values.iloc[first].to_numpy()
+        same = (values.to_numpy() == heads) | (values.isna().to_numpy() & pd.isna(heads))
+        if not same.all():
+            i = int(np.flatnonzero(~same)[0])
+            g = int(np.searchsorted(groups.offsets, i, side="right") - 1)
+            raise DataError(f"target {name!r} changes within sequence {groups.keys[g]!r} (row "
+                            f"{groups.rows[i]} has {values.iloc[i]!r}, its first row "
+                            f"{heads[i]!r}); a sequence task needs one value per sequence: use "
+                            "task 'seq2seq' for per-step targets")

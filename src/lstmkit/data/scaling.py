@@ -1,0 +1,117 @@
+"""Per-column scalers and label encodings, fitted on training rows and kept as plain numbers.
+
+Every scaler is affine, ``z = (x - center) / scale``, so it is two floats per
+column: easy to save as JSON, to invert exactly, and to embed in an exported graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+
+@dataclass(frozen=True)
+class AffineScaler:
+    """``z = (x - center) / scale`` for one column.
+
+    Args:
+        center: subtracted first (mean, minimum or median).
+        scale: divided by next (std, range or IQR); never zero.
+    """
+
+    center: float
+    scale: float
+
+    @classmethod
+    def fit(cls, kind: str, values: np.ndarray, column: str) -> AffineScaler:
+        """Fit a ``standard``, ``minmax``, ``robust`` or ``none`` scaler on finite ``values``."""
+        values = np.asarray(values, dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if kind == "none":
+            return cls(0.0, 1.0)
+        if values.size == 0:
+            raise DataError(f"column {column!r} has no values in the training part to fit its "
+                            f"{kind!r} scaler; check the split or the column's missing values")
+        if kind == "standard":
+            center, scale = values.mean(), values.std()
+        elif kind == "minmax":
+            center, scale = values.min(), values.max() - values.min()
+        elif kind == "robust":
+            q1, median, q3 = np.percentile(values, [25, 50, 75])
+            center, scale = median, q3 - q1
+            if not scale > 0:  # more than half the values equal: fall back to the spread
+                scale = values.std()
+        else:
+            raise ValueError(f"unknown scaler {kind!r}")
+        # A constant column scales by 1: it carries no signal, but must not produce NaN.
+        if not (np.isfinite(scale) and scale > 1e-12 * max(1.0, abs(center))):
+            scale = 1.0
+        return cls(float(center), float(scale))
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.center) / self.scale
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        return values * self.scale + self.center
+
+    def to_dict(self) -> dict[str, float]:
+        return {"center": self.center, "scale": self.scale}
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The ordered label set of a categorical column, learned from training rows.
+
+    Labels keep the user's own values (strings or ints) and are JSON-safe.
+    """
+
+    classes: tuple[Any, ...]
+
+    @classmethod
+    def fit(cls, values: Any) -> Labels:
+        present = [v for v in np.unique(np.asarray(values, dtype=object)[_present(values)])]
+        return cls(tuple(_plain(v) for v in sorted(present, key=_sort_key)))
+
+    def codes(self, values: Any, column: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """Class index of each value as float (NaN where missing); unknown labels raise."""
+        values = np.asarray(values, dtype=object)
+        codes = pd.Index(list(self.classes), dtype=object).get_indexer(values).astype(np.float64)
+        present = _present(values)
+        unknown = np.flatnonzero(present & (codes < 0))
+        if unknown.size:
+            i = unknown[0]
+            row = int(rows[i]) if rows is not None else int(i)
+            raise DataError(
+                f"column {column!r} has label {values[i]!r} at row {row}, which was not seen "
+                f"in the training part (known labels: {list(self.classes)}); remove those "
+                "rows or retrain with data that contains the label")
+        codes[~present] = np.nan
+        return codes
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=np.int64)]
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+
+def _present(values: Any) -> np.ndarray:
+    return ~pd.isna(np.asarray(values, dtype=object))
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the matching Python scalar, so labels are JSON-safe and hash alike."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, int | float | bool) else (1, str(value))

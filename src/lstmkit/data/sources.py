@@ -1,0 +1,188 @@
+"""Where data comes from: DataFrames, CSV and Parquet files, and numpy arrays.
+
+Everything becomes one pandas DataFrame in long format (a row per time step),
+so the rest of the pipeline has a single path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, DataError
+from ..spec import Spec, Target
+
+Source = pd.DataFrame | str | os.PathLike
+SAMPLE = "sample"
+_CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
+_PARQUET = (".parquet", ".pq")
+
+
+def read_table(source: Source) -> pd.DataFrame:
+    """A DataFrame as is, or a CSV / Parquet file read into one."""
+    if isinstance(source, pd.DataFrame):
+        return source
+    if not isinstance(source, str | os.PathLike):
+        raise DataError(f"data must be a pandas DataFrame, a CSV/Parquet path or numpy arrays, "
+                        f"got {type(source).__name__}")
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"data file {str(path)!r} does not exist; check the path")
+    name = path.name.lower()
+    try:
+        if name.endswith(_PARQUET):
+            return pd.read_parquet(path)
+        if name.endswith(_CSV):
+            return pd.read_csv(path, sep=_delimiter(path), encoding="utf-8-sig")
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read {str(path)!r}: {exc}; check the file is a complete, "
+                        "valid CSV (UTF-8) or Parquet file") from None
+    except Exception as exc:  # pyarrow raises its own types for corrupt Parquet files
+        raise DataError(f"cannot read {str(path)!r}: {type(exc).__name__}: {exc}; check the "
+                        "file is a complete, valid Parquet file") from None
+    raise DataError(f"data file {str(path)!r} has an unknown type; use .csv, .tsv, .csv.gz or "
+                    ".parquet")
+
+
+def _delimiter(path: Path) -> str:
+    """The likeliest delimiter of a CSV file, judged from its header line."""
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
+    """Long-format table and a resolved spec for the classic array forms.
+
+    * ``X`` (samples, steps, features) or a list of (steps, features) arrays, with
+      ``y`` (samples,) / (samples, targets): a sequence task. Trailing all-NaN steps
+      count as padding, so variable lengths may be NaN-padded.
+    * ``y`` (samples, out_steps, targets): seq2seq; ``out_steps`` equal to the input
+      steps means one output per step unless the spec sets a horizon.
+    * ``X`` (rows, features) with ``y`` (rows,) / (rows, targets): a forecast table,
+      ``y`` holding the targets that are not input columns.
+    """
+    sequences = _sequences(X)
+    y_arr = None if y is None else np.asarray(y)
+    if sequences is None:
+        return _forecast_table(np.asarray(X), y_arr, spec)
+    n_features = sequences[0].shape[1]
+    if y_arr is not None and len(y_arr) != len(sequences):
+        raise DataError(f"X has {len(sequences)} samples but y has {len(y_arr)}; they must match")
+    if spec is None:
+        spec = _default_spec(n_features, y_arr)
+    _check_width(spec.input_names, n_features, "X", "inputs")
+    if spec.sequence is None:
+        spec = dataclasses.replace(spec, sequence=SAMPLE)
+    lengths = np.array([len(s) for s in sequences])
+    frame = pd.DataFrame(np.concatenate(sequences), columns=spec.input_names)
+    frame.insert(0, spec.sequence, np.repeat(np.arange(len(sequences)), lengths))
+    if y_arr is None:
+        return frame, spec
+    if spec.task == "sequence":
+        targets = y_arr.reshape(len(y_arr), -1)
+        _check_width(spec.target_names, targets.shape[1], "y", "targets")
+        for j, name in enumerate(spec.target_names):
+            frame[name] = np.repeat(targets[:, j], lengths)
+        return frame, spec
+    return _seq2seq_table(frame, sequences, lengths, y_arr, spec), spec
+
+
+def _sequences(X: Any) -> list[np.ndarray] | None:
+    if isinstance(X, list | tuple):
+        arrays = [np.asarray(x, dtype=np.float64) for x in X]
+        if not arrays or any(a.ndim != 2 for a in arrays):
+            raise DataError("a list X must hold 2-D arrays of shape (steps, features)")
+        if len({a.shape[1] for a in arrays}) != 1:
+            raise DataError("every sequence in X must have the same number of features")
+        return arrays
+    X = np.asarray(X)
+    if X.ndim == 2:
+        return None
+    if X.ndim != 3:
+        raise DataError(f"X must have shape (samples, steps, features) or (rows, features), got "
+                        f"{X.ndim} dimension(s) {X.shape}")
+    X = X.astype(np.float64, copy=False)
+    padded = np.isnan(X).all(axis=2)                          # (samples, steps)
+    lengths = X.shape[1] - np.argmin(padded[:, ::-1], axis=1)
+    lengths[padded.all(axis=1)] = 0
+    if (lengths == 0).any():
+        raise DataError(f"sample {int(np.flatnonzero(lengths == 0)[0])} of X is all NaN")
+    return [X[i, : lengths[i]] for i in range(len(X))]
+
+
+def _default_spec(n_features: int, y: np.ndarray | None) -> Spec:
+    inputs = [f"x{i}" for i in range(n_features)]
+    if y is None:
+        raise ConfigError("predicting from arrays needs the spec of a fitted model")
+    if y.ndim == 3:
+        targets = [Target(f"y{j}", kind=_kind(y[..., j])) for j in range(y.shape[2])]
+        return Spec(inputs, targets, task="seq2seq", horizon=None)
+    width = 1 if y.ndim == 1 else y.shape[1]
+    names = ["y"] if y.ndim == 1 else [f"y{j}" for j in range(width)]
+    columns = [y] if y.ndim == 1 else [y[:, j] for j in range(width)]
+    return Spec(inputs, [Target(n, kind=_kind(c)) for n, c in zip(names, columns, strict=True)],
+                task="sequence")
+
+
+def _kind(values: np.ndarray) -> str:
+    return "regression" if np.asarray(values).dtype.kind == "f" else "classification"
+
+
+def _seq2seq_table(frame: pd.DataFrame, sequences: list[np.ndarray], lengths: np.ndarray,
+                   y: np.ndarray, spec: Spec) -> pd.DataFrame:
+    if y.ndim != 3:
+        raise DataError(f"seq2seq y must have shape (samples, out_steps, targets), got {y.shape}")
+    _check_width(spec.target_names, y.shape[2], "y", "targets")
+    if spec.aligned:
+        if not (lengths == y.shape[1]).all():
+            raise DataError(f"y has {y.shape[1]} steps per sample but X has {lengths.max()}; one "
+                            "output per input step needs equal lengths (or set spec horizon)")
+        for j, name in enumerate(spec.target_names):
+            frame[name] = y[:, :, j].reshape(-1)
+        return frame
+    if y.shape[1] != spec.horizon:
+        raise DataError(f"y has {y.shape[1]} output steps but spec horizon is {spec.horizon}")
+    # Long format: each sample's input steps, then its output steps.
+    outputs = pd.DataFrame({name: y[:, :, j].reshape(-1)
+                            for j, name in enumerate(spec.target_names)})
+    outputs.insert(0, spec.sequence, np.repeat(np.arange(len(sequences)), spec.horizon))
+    both = pd.concat([frame.assign(_order=0), outputs.assign(_order=1)], ignore_index=True)
+    return both.sort_values([spec.sequence, "_order"], kind="stable").drop(columns="_order")
+
+
+def _forecast_table(X: np.ndarray, y: np.ndarray | None, spec: Spec | None) -> tuple[
+        pd.DataFrame, Spec]:
+    if spec is None:
+        raise ConfigError("a 2-D array is a forecast table: pass a Spec naming its columns "
+                          "(inputs, targets, lookback, horizon)")
+    if X.ndim != 2:
+        raise DataError(f"X must be 2-D (rows, features), got shape {X.shape}")
+    _check_width(spec.input_names, X.shape[1], "X", "inputs")
+    frame = pd.DataFrame(X, columns=spec.input_names)
+    missing = [n for n in spec.target_names if n not in frame.columns]
+    if not missing or y is None:   # predicting needs no targets; fitting checks for them
+        return frame, spec
+    y2 = y.reshape(len(y), -1)
+    if len(y2) != len(X):
+        raise DataError(f"X has {len(X)} rows but y has {len(y2)}; they must match")
+    _check_width(missing, y2.shape[1], "y", "targets that are not inputs")
+    for j, name in enumerate(missing):
+        frame[name] = y2[:, j]
+    return frame, spec
+
+
+def _check_width(names: list[str], width: int, array: str, role: str) -> None:
+    if len(names) != width:
+        raise DataError(f"{array} has {width} feature column(s) but the spec lists {len(names)} "
+                        f"{role} ({names}); make them match")

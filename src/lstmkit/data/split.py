@@ -1,0 +1,73 @@
+"""Resolve a ``Split`` into row boundaries per series, or a part per sequence.
+
+Parts are coded 0 = train, 1 = validation, 2 = test, -1 = unused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..spec import Boundary, Split
+from .groups import Groups
+
+PART_CODES = {"train": 0, "val": 1, "test": 2}
+
+
+def series_bounds(groups: Groups, split: Split) -> np.ndarray:
+    """Row positions ``[0, val_start, test_start, end]`` within each series, shape (G, 4).
+
+    Series ``g`` trains on its rows ``[0, b1)``, validates on ``[b1, b2)`` and tests on
+    ``[b2, b3)``; a part left out by the split is empty.
+    """
+    lengths = groups.lengths
+    bounds = np.zeros((len(groups), 4), dtype=np.int64)
+    for g, n in enumerate(lengths):
+        lo, hi = groups.offsets[g], groups.offsets[g + 1]
+        time = groups.time[lo:hi] if groups.time is not None else None
+        end = _position(split.end, n, time, "end", default=n)
+        test = _position(split.test_start, n, time, "test_start", default=end)
+        val = _position(split.val_start, n, time, "val_start", default=test)
+        if not val <= test <= end:
+            raise ConfigError(f"split boundaries must be ordered val_start <= test_start <= end, "
+                              f"got rows {val}, {test}, {end} (split {split})")
+        bounds[g] = (0, val, test, end)
+    return bounds
+
+
+def sequence_parts(n: int, split: Split, seed: int) -> np.ndarray:
+    """Part code of each of ``n`` sequences: positions count sequences, shuffled if asked."""
+    for name in ("val_start", "test_start", "end"):
+        if isinstance(getattr(split, name), str):
+            raise ConfigError(f"split {name}={getattr(split, name)!r}: sequence tasks split by "
+                              "sequence count or fraction, not by timestamp")
+    end = _position(split.end, n, None, "end", default=n)
+    test = _position(split.test_start, n, None, "test_start", default=end)
+    val = _position(split.val_start, n, None, "val_start", default=test)
+    if not val <= test <= end:
+        raise ConfigError(f"split boundaries must be ordered val_start <= test_start <= end, got "
+                          f"sequences {val}, {test}, {end}")
+    order = np.random.default_rng(seed).permutation(n) if split.shuffle else np.arange(n)
+    parts = np.full(n, -1, dtype=np.int64)
+    parts[order[:val]] = 0
+    parts[order[val:test]] = 1
+    parts[order[test:end]] = 2
+    return parts
+
+
+def _position(value: Boundary, n: int, time: np.ndarray | None, name: str, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, float):
+        return int(value * n)
+    if isinstance(value, int):
+        return min(value, n)
+    if time is None:
+        raise ConfigError(f"split {name}={value!r} is a timestamp, which needs a 'time' column "
+                          "in the spec; give a fraction or a row number instead")
+    try:
+        stamp = pd.Timestamp(value).to_datetime64() if time.dtype.kind == "M" else float(value)
+    except ValueError:
+        raise ConfigError(f"split {name}={value!r} cannot be read as a time") from None
+    return int(np.searchsorted(time, stamp, side="left"))

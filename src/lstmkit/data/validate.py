@@ -1,0 +1,124 @@
+"""Checks on raw tables: columns present, numeric where they must be, finite, ordered in time.
+
+Each check raises ``DataError`` naming the column, the row (its 0-based position in
+the table as given) and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, SchemaError
+from ..spec import closest
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
+                    error: type[DataError] = DataError) -> None:
+    """Raise ``error`` naming the first of ``columns`` that ``frame`` lacks."""
+    available = [str(c) for c in frame.columns]
+    for column in columns:
+        if column not in frame.columns:
+            raise error(f"{role} column {column!r} is missing from the data"
+                        f"{closest(column, available)}; the data has columns {available}")
+
+
+def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bool) -> np.ndarray:
+    """Column ``column`` as float64, or a ``DataError`` naming the first bad value and its row."""
+    series = frame[column]
+    if isinstance(series.dtype, pd.CategoricalDtype) or not (
+        pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+    ):
+        parsed = pd.to_numeric(series, errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
+        if bad.size:
+            i = bad[0]
+            raise DataError(
+                f"column {column!r} must be numeric but holds {series.iloc[i]!r} at row "
+                f"{rows[i]}; clean the value, or declare the column categorical "
+                f"(Feature({column!r}, kind='categorical'))")
+        series = parsed
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isinf(values).any():
+        i = np.flatnonzero(np.isinf(values))[0]
+        raise DataError(f"column {column!r} holds {values[i]} at row {rows[i]}; infinite values "
+                        "are not allowed: replace them or drop the row")
+    if not allow_nan and np.isnan(values).any():
+        i = np.flatnonzero(np.isnan(values))[0]
+        raise DataError(f"input column {column!r} has a missing value (NaN) at row {rows[i]}; "
+                        "inputs must be complete: fill the gap (e.g. forward-fill) or drop the row")
+    return values
+
+
+def present(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """A categorical input column as objects, or a ``DataError`` on its first missing value."""
+    values = frame[column].to_numpy(dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        i = np.flatnonzero(missing)[0]
+        raise DataError(f"categorical input column {column!r} has a missing value at row "
+                        f"{rows[i]}; fill it with a category of its own or drop the row")
+    return values
+
+
+def time_values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The time column as datetime64[ns] or numbers, or a ``DataError`` if it is neither."""
+    series = frame[column]
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+        values = series
+    else:
+        try:
+            values = pd.to_datetime(series, format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"time column {column!r} cannot be read as dates ({exc}); give it "
+                            "ISO dates like 2016-07-01 00:00, or numbers") from None
+    if values.isna().any():
+        i = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise DataError(f"time column {column!r} has a missing value at row {i}; "
+                        "every row needs a time")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.to_numpy().astype("datetime64[ns]")
+    return values.to_numpy()
+
+
+def check_time_order(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np.ndarray,
+                     column: str, group: str | None) -> None:
+    """Raise unless time strictly increases within each group (series)."""
+    step_ok = time[1:] > time[:-1]
+    boundary = np.zeros(len(time), dtype=bool)
+    boundary[offsets[:-1]] = True
+    bad = np.flatnonzero(~step_ok & ~boundary[1:])
+    if bad.size == 0:
+        return
+    i = bad[0] + 1
+    where = f" in series {keys[np.searchsorted(offsets, i, side='right') - 1]!r}" if group else ""
+    problem = "a duplicate" if time[i] == time[i - 1] else "an out-of-order"
+    fix = (f"sort the table by [{group!r}, {column!r}] and drop duplicate rows" if group
+           else f"sort the table by {column!r} and drop duplicate rows")
+    raise DataError(f"time column {column!r} has {problem} timestamp {_show(time[i])} at row "
+                    f"{rows[i]}{where} (previous row {rows[i - 1]} has {_show(time[i - 1])}); "
+                    f"{fix}")
+
+
+def _show(value: object) -> str:
+    return str(pd.Timestamp(value)) if isinstance(value, np.datetime64) else str(value)
+
+
+def check_schema(frame: pd.DataFrame, schema: dict[str, str]) -> None:
+    """Raise ``SchemaError`` if a column the model was trained on is missing or retyped."""
+    require_columns(frame, schema, "required", error=SchemaError)
+    for column, kind in schema.items():
+        series = frame[column]
+        numeric_now = pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+        if kind == "numeric" and not numeric_now:
+            parsed = pd.to_numeric(series, errors="coerce")
+            bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
+            if bad.size:
+                raise SchemaError(
+                    f"column {column!r} was numeric when the model was trained but now holds "
+                    f"{series.iloc[bad[0]]!r} at row {bad[0]} (dtype {series.dtype}); pass "
+                    "numbers in that column")

@@ -1,0 +1,170 @@
+"""Windows as indices into one contiguous array, and batches gathered by one indexing op.
+
+Each series is stored once (rows x features, float32). A forecast window is just
+its start row; a sequence is just its row range. A batch of ``B`` windows is
+built by one vectorised gather, so memory is O(rows x features) whatever the
+lookback, and there is no per-sample Python in the training loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+Batch = dict[str, Tensor]
+
+
+class ForecastWindows:
+    """Forecast windows of one part, as start rows into shared arrays.
+
+    A window starting at row ``s`` reads inputs ``[s, s + lookback)`` and targets
+    ``[s + lookback, s + lookback + horizon)``.
+
+    Args:
+        inputs: encoded inputs, (rows, F) float32, all series back to back.
+        targets: encoded targets, (rows, T) float32 (NaN = missing), or None to predict.
+        starts: (N,) int64 start row of each window.
+        lookback: input steps per window.
+        horizon: target steps per window.
+    """
+
+    def __init__(self, inputs: Tensor, targets: Tensor | None, starts: Tensor,
+                 lookback: int, horizon: int) -> None:
+        self.inputs, self.targets, self.starts = inputs, targets, starts
+        self.lookback, self.horizon = lookback, horizon
+        self._in_steps = torch.arange(lookback, device=inputs.device)
+        self._out_steps = torch.arange(lookback, lookback + horizon, device=inputs.device)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def device(self) -> torch.device:
+        return self.inputs.device
+
+    def to(self, device: torch.device | str) -> ForecastWindows:
+        move = (lambda t: None if t is None else t.to(device))  # noqa: E731
+        return ForecastWindows(move(self.inputs), move(self.targets), move(self.starts),
+                               self.lookback, self.horizon)
+
+    def batch(self, idx: Tensor) -> Batch:
+        start = self.starts[idx]                                 # (B,)
+        x = self.inputs[start[:, None] + self._in_steps]         # (B, L, F)
+        if self.targets is None:
+            return {"x": x}
+        y = self.targets[start[:, None] + self._out_steps]       # (B, H, T)
+        return {"x": x, "y": y}
+
+
+class SequenceWindows:
+    """Whole sequences of one part; sequence ``g`` is input rows ``offsets[g]:offsets[g+1]``.
+
+    Batches are right-padded with zeros to the longest sequence in the batch and
+    carry ``lengths`` when lengths differ, so the encoder can pack them.
+
+    Args:
+        inputs: encoded inputs, (rows, F) float32, all sequences back to back.
+        offsets: (G + 1,) int64 row boundaries of the sequences.
+        index: (N,) int64 the sequences that belong to this part.
+        targets: per-sequence targets (G, S, T); per-row targets (rows, T) when
+            ``aligned``; or None to predict.
+        aligned: targets are per input step (seq2seq X(t) -> Y(t)).
+    """
+
+    def __init__(self, inputs: Tensor, offsets: Tensor, index: Tensor,
+                 targets: Tensor | None, aligned: bool) -> None:
+        self.inputs, self.offsets, self.index = inputs, offsets, index
+        self.targets, self.aligned = targets, aligned
+        lengths = offsets[1:] - offsets[:-1]
+        self.max_length = int(lengths.max()) if len(lengths) else 0
+        equal = len(lengths) == 0 or bool((lengths == lengths[0]).all())
+        self.fixed_length = self.max_length if equal else None
+        self._steps = torch.arange(self.max_length, device=inputs.device)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def device(self) -> torch.device:
+        return self.inputs.device
+
+    def to(self, device: torch.device | str) -> SequenceWindows:
+        targets = None if self.targets is None else self.targets.to(device)
+        return SequenceWindows(self.inputs.to(device), self.offsets.to(device),
+                               self.index.to(device), targets, self.aligned)
+
+    def batch(self, idx: Tensor) -> Batch:
+        seq = self.index[idx]                                    # (B,)
+        start = self.offsets[seq]
+        if self.fixed_length is not None:
+            rows = start[:, None] + self._steps                  # (B, T)
+            out = {"x": self.inputs[rows]}                       # (B, T, F)
+            mask = None
+        else:
+            length = self.offsets[seq + 1] - start
+            steps = self._steps[: int(length.max())]
+            mask = steps[None, :] < length[:, None]              # (B, T)
+            rows = start[:, None] + torch.minimum(steps[None, :], length[:, None] - 1)
+            out = {"x": self.inputs[rows] * mask[..., None], "lengths": length}
+        if self.targets is None:
+            return out
+        if self.aligned:
+            y = self.targets[rows]                               # (B, T, n_targets)
+            if mask is not None:
+                y = y.masked_fill(~mask[..., None], math.nan)
+        else:
+            y = self.targets[seq]                                # (B, S, n_targets)
+        out["y"] = y
+        return out
+
+
+Windows = ForecastWindows | SequenceWindows
+
+
+class EpochOrder:
+    """The order windows are visited in: a seeded permutation per epoch, or in sequence.
+
+    Lightning calls ``set_epoch`` before each epoch, so a resumed run repeats the
+    same orders.
+    """
+
+    def __init__(self, n: int, shuffle: bool, seed: int) -> None:
+        self.n, self.shuffle, self.seed, self.epoch = n, shuffle, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def indices(self) -> Tensor:
+        if not self.shuffle:
+            return torch.arange(self.n)
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.n, generator=generator)
+
+
+class Batches:
+    """An iterable of batches over ``windows``: one gather per batch, no collate step.
+
+    Args:
+        windows: the window set to draw from.
+        batch_size: windows per batch (the last batch may be smaller).
+        shuffle: visit windows in a new seeded order each epoch.
+        seed: seed of the shuffling.
+    """
+
+    batch_sampler = None  # Lightning reads ``sampler`` (to call set_epoch) and this attribute
+
+    def __init__(self, windows: Windows, batch_size: int, shuffle: bool = False,
+                 seed: int = 0) -> None:
+        self.windows, self.batch_size = windows, batch_size
+        self.sampler = EpochOrder(len(windows), shuffle, seed)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.windows) / self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        order = self.sampler.indices().to(self.windows.device)
+        for i in range(0, len(order), self.batch_size):
+            yield self.windows.batch(order[i : i + self.batch_size])

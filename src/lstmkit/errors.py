@@ -1,0 +1,48 @@
+"""The library's own exception types.
+
+Every error a user can cause raises one of these, with a message that names the
+offending column, row, key, value or file and says how to fix it. The CLI prints
+the message on one line and exits with the class's ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class LSTMKitError(Exception):
+    """Base class of every error lstmkit raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(LSTMKitError, ValueError):
+    """A specification, hyperparameter or config file entry is invalid."""
+
+    exit_code = 2
+
+
+class DataError(LSTMKitError, ValueError):
+    """Input data is missing, malformed or inconsistent with the specification."""
+
+    exit_code = 3
+
+
+class SchemaError(DataError):
+    """Data at predict time does not match the schema the model was trained on."""
+
+
+class ArtifactError(LSTMKitError, OSError):
+    """A saved model directory is missing, unreadable, unsafe or incompatible."""
+
+    exit_code = 4
+
+
+class NotFittedError(LSTMKitError, RuntimeError):
+    """A method that needs a fitted model was called before ``fit``."""
+
+    exit_code = 5
+
+
+class TrainingError(LSTMKitError, RuntimeError):
+    """Training failed in a way the user can fix (diverging loss, no windows)."""
+
+    exit_code = 6

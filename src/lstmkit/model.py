@@ -1,0 +1,552 @@
+"""``LSTMModel``: the estimator users hold (fit / predict / evaluate / save / load).
+
+Like a scikit-learn estimator, the constructor only stores parameters; ``fit``
+validates them, splits the data chronologically, fits the scalers on the
+training part, trains the network and sets the learned ``*_`` attributes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .data import prepare
+from .data.encoding import Encoding
+from .data.groups import Groups, arrange
+from .data.sources import Source, from_arrays, read_table
+from .data.validate import check_schema, require_columns
+from .data.windows import Batches, ForecastWindows, Windows
+from .errors import ConfigError, DataError, NotFittedError
+from .losses import MultiTargetLoss
+from .metrics import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    Evaluation,
+    classification_metrics,
+    confusion_matrix,
+    regression_metrics,
+)
+from .nn import LSTMNetwork, NetworkConfig, Output
+from .nn.decoders import DECODERS
+from .nn.norm import InstanceNorm
+from .spec import PARTS, Spec, Split, Target, check_choice
+from .training import TrainConfig, train
+
+HEADS = ("shared", "separate")
+PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
+
+
+class LSTMModel:
+    """An LSTM for many input features and many targets, in any of three task shapes.
+
+    Args:
+        spec: the task (inputs, targets, task shape, lookback, horizon). May be
+            omitted when fitting on arrays: names and kinds are then inferred.
+        hidden: LSTM units per direction and layer.
+        layers: stacked encoder layers.
+        bidirectional: bidirectional encoder.
+        dropout: dropout between layers and before the heads.
+        decoder: ``direct`` (dense map to horizon x targets), ``repeat``
+            (RepeatVector + LSTM + per-step dense) or ``autoregressive`` (fed its
+            previous prediction, teacher forcing in training). Default: ``direct``,
+            or ``repeat`` for seq2seq with a horizon. Seq2seq with one output per
+            step always uses the encoder's per-step outputs.
+        heads: ``shared`` (one dense layer for all regression targets) or
+            ``separate`` (one each); categorical targets always get their own.
+        instance_norm: normalise each input window by its own mean and std and map
+            the outputs of targets that are also inputs back (RevIN). Default: on
+            for forecasts and seq2seq with a horizon, off otherwise.
+        checkpoint_steps: train the encoder in chunks of this many steps, recomputing
+            their activations in the backward pass: memory no longer grows with the
+            lookback, for about one more forward pass of compute (unidirectional).
+        optimizer, lr, weight_decay, batch_size, max_epochs, patience, grad_clip,
+            seed, progress, accelerator, devices: see ``TrainConfig``.
+        split: the chronological train/validation/test split (``Split()``: 70/15/15).
+
+    Example:
+        >>> model = LSTMModel(spec, hidden=64, max_epochs=20).fit(df)
+        >>> print(model.evaluate(df, part="test"))
+        >>> model.predict(df.tail(96))
+    """
+
+    def __init__(self, spec: Spec | None = None, *, hidden: int = 64, layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0, decoder: str | None = None,
+                 heads: str = "shared", optimizer: str = "adam", lr: float = 1e-3,
+                 weight_decay: float = 0.0, batch_size: int = 64, max_epochs: int = 100,
+                 patience: int = 10, grad_clip: float | None = 1.0, seed: int = 0,
+                 split: Split | None = None, progress: bool = True, accelerator: str = "auto",
+                 devices: int | str = 1, instance_norm: bool | None = None,
+                 checkpoint_steps: int | None = None) -> None:
+        self.spec = spec
+        self.hidden, self.layers, self.bidirectional = hidden, layers, bidirectional
+        self.dropout = dropout
+        self.decoder, self.heads = decoder, heads
+        self.optimizer, self.lr, self.weight_decay = optimizer, lr, weight_decay
+        self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
+        self.grad_clip, self.seed, self.split = grad_clip, seed, split
+        self.progress, self.accelerator, self.devices = progress, accelerator, devices
+        self.instance_norm, self.checkpoint_steps = instance_norm, checkpoint_steps
+
+    PARAMS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
+              "checkpoint_steps", "optimizer",
+              "lr", "weight_decay", "batch_size", "max_epochs", "patience", "grad_clip", "seed",
+              "split", "progress", "accelerator", "devices")
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's parameters except ``spec``, JSON-safe."""
+        params = {name: getattr(self, name) for name in self.PARAMS}
+        params["split"] = (self.split or Split()).to_dict()
+        return params
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.get_params().items() if k != "split"}
+        return f"LSTMModel(spec={self.spec!r}, " + ", ".join(
+            f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+    # -- fit -----------------------------------------------------------------------------
+    def fit(self, data: Source | np.ndarray | list, y: np.ndarray | None = None) -> LSTMModel:
+        """Split, scale (training part only), train with early stopping; returns ``self``.
+
+        Args:
+            data: a DataFrame, a CSV/Parquet path, or an array ``X`` of shape
+                (samples, steps, features) (or a list of (steps, features) arrays).
+            y: targets when ``data`` is an array: (samples,) / (samples, targets) for a
+                sequence task, (samples, out_steps, targets) for seq2seq.
+        """
+        spec, frame = self._table(data, y, self.spec)
+        self.check_params(spec)
+        for role, names in (("input", spec.input_names), ("target", spec.target_names)):
+            require_columns(frame, names, role)
+        split = self.split or Split()
+        train_config = self._train_config()
+        groups = arrange(frame, spec)
+        parts = prepare.assign_parts(groups, spec, split, self.seed)
+        encoding = prepare.fit_encoding(groups, spec, parts)
+        encoded = prepare.encode(groups, spec, encoding, with_targets=True)
+        train_windows = prepare.part_windows(encoded, spec, parts, "train")
+        _require_windows(train_windows, "training", spec)
+        val_windows = None
+        if split.val_start is not None:
+            val_windows = prepare.part_windows(encoded, spec, parts, "val")
+            _require_windows(val_windows, "validation", spec)
+        torch.manual_seed(self.seed)
+        network = LSTMNetwork(self._network_config(spec, encoding))
+        if network.norm is not None:
+            _link_scalers(network.norm, spec, encoding)
+        loss = MultiTargetLoss(list(spec.targets), network.heads.slices)
+        history = train(network, loss, train_windows, val_windows, train_config)
+
+        self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
+        self.history_ = history
+        self.schema_ = _schema(frame, spec)
+        self.time_step_ = _time_step(groups)
+        self.baseline_ = _training_baseline(spec, train_windows)
+        return self
+
+    # -- predict -------------------------------------------------------------------------
+    def predict(self, data: Source | np.ndarray | list, origins: str = "last") -> pd.DataFrame:
+        """Predictions in original units as a tidy DataFrame.
+
+        Forecasts have one row per (series, origin, step): ``origin`` is the time
+        (or row number) of the last input row, ``time`` the predicted step's time.
+        Sequence tasks have one row per sequence (seq2seq: per sequence and step).
+        Classification targets come back as the user's labels, plus one
+        ``<target>_proba_<label>`` column per class (binary: the positive label).
+
+        Args:
+            data: the inputs, as for ``fit`` (targets are not needed; for seq2seq
+                with a horizon, pass only the input steps).
+            origins: forecasts only: ``last`` forecasts from the end of each series,
+                ``all`` from every row with a full lookback behind it.
+        """
+        self._check_fitted()
+        check_choice("origins", origins, ("last", "all"))
+        spec = self.spec_
+        groups = self._groups(data, None, need_targets=False)
+        encoded = prepare.encode(groups, spec, self.encoding_, with_targets=False)
+        windows = prepare.predict_windows(encoded, spec, origins)
+        outputs, _ = self._outputs(windows)
+        return self._prediction_frame(windows, groups, outputs)
+
+    # -- evaluate ------------------------------------------------------------------------
+    def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+                 part: str = "all") -> Evaluation:
+        """Metrics per target in original units, beside a naive baseline.
+
+        Args:
+            data: a table with inputs and targets, or arrays ``X`` (with ``y``).
+            y: targets when ``data`` is an array.
+            part: ``all`` windows of ``data``, or the ``train`` / ``val`` / ``test``
+                part of the split the model was fitted with, applied to ``data``.
+        """
+        self._check_fitted()
+        check_choice("part", part, PARTS)
+        spec = self.spec_
+        groups = self._groups(data, y, need_targets=True)
+        parts = None
+        if part != "all":
+            split = self.split or Split()
+            parts = prepare.assign_parts(groups, spec, split, self.seed)
+        encoded = prepare.encode(groups, spec, self.encoding_, with_targets=True)
+        windows = prepare.part_windows(encoded, spec, parts, part)
+        _require_windows(windows, f"{part!r}", spec)
+        outputs, truth = self._outputs(windows, with_targets=True)
+        naive = self._naive(windows, truth)
+        return _evaluation(spec, self.encoding_, outputs, truth, naive, self._baseline_name())
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the model directory (``config.json`` + ``weights.safetensors``); no pickle."""
+        from .artifact import save_model
+
+        self._check_fitted()
+        return save_model(self, Path(path), overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | Path) -> LSTMModel:
+        """Load a model directory written by ``save``; nothing is unpickled."""
+        from .artifact import load_model
+
+        return load_model(Path(path))
+
+    # -- internals -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise NotFittedError("this LSTMModel is not fitted yet; call fit(data) first, or "
+                                 "LSTMModel.load(path)")
+
+    @staticmethod
+    def _table(data: Any, y: Any, spec: Spec | None) -> tuple[Spec, pd.DataFrame]:
+        if isinstance(data, np.ndarray | list | tuple) or y is not None:
+            frame, spec = from_arrays(data, y, spec)
+            return spec, frame
+        if spec is None:
+            raise ConfigError("LSTMModel needs a Spec to read a table: LSTMModel(Spec(inputs=..., "
+                              "targets=..., ...))")
+        if not isinstance(spec, Spec):
+            raise ConfigError(f"spec must be a lstmkit.Spec, got {type(spec).__name__}")
+        return spec, read_table(data)
+
+    def _groups(self, data: Any, y: Any, need_targets: bool) -> Groups:
+        spec = self.spec_
+        if isinstance(data, np.ndarray | list | tuple) or y is not None:
+            frame, _ = from_arrays(data, y, spec)
+        else:
+            frame = read_table(data)
+        schema = {k: v for k, v in self.schema_.items()
+                  if need_targets or k not in spec.target_names or k in spec.input_names}
+        check_schema(frame, schema)
+        return arrange(frame, spec)
+
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
+            batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
+            grad_clip=self.grad_clip, seed=self.seed, progress=self.progress,
+            accelerator=self.accelerator, devices=self.devices)
+
+    def check_params(self, spec: Spec | None = None) -> None:
+        """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""
+        self._train_config()
+        for name in ("hidden", "layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        for name in ("bidirectional", "instance_norm"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and not (name == "instance_norm" and value is None):
+                raise ConfigError(f"{name} must be true or false, got {value!r}")
+        check_choice("heads", self.heads, HEADS)
+        steps = self.checkpoint_steps
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
+                                  or steps < 1):
+            raise ConfigError(f"checkpoint_steps must be a positive integer or None, got {steps!r}")
+        if steps is not None and self.bidirectional:
+            raise ConfigError("checkpoint_steps needs a unidirectional encoder (a bidirectional "
+                              "LSTM reads each sequence from its end); unset one of them")
+        if self.split is not None and not isinstance(self.split, Split):
+            raise ConfigError(f"split must be a lstmkit.Split, got {type(self.split).__name__}")
+        spec = spec or self.spec
+        if spec is not None:
+            self._decoder(spec)
+
+    def _decoder(self, spec: Spec) -> str:
+        """The decoder for the task shape: the user's choice, checked, or the default."""
+        decoder = self.decoder
+        if decoder is not None:
+            check_choice("decoder", decoder, DECODERS)
+        if spec.aligned:
+            if decoder not in (None, "direct"):
+                raise ConfigError(f"decoder {decoder!r} does not apply to seq2seq with one output "
+                                  "per input step (horizon unset); set a horizon for an "
+                                  "encoder-decoder, or leave decoder unset")
+            return "aligned"
+        if spec.task == "sequence" and decoder not in (None, "direct"):
+            raise ConfigError(f"decoder {decoder!r} makes output sequences; a sequence task has "
+                              "one output per sequence: leave decoder unset (direct)")
+        if decoder is None:
+            return "repeat" if spec.task == "seq2seq" else "direct"
+        return decoder
+
+    def _network_config(self, spec: Spec, encoding: Encoding) -> NetworkConfig:
+        outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
+        columns = encoding.input_columns
+        numeric = tuple(name in encoding.input_scalers for name in columns)
+        channels = tuple(columns.index(t.name) if t.kind == "regression" and t.name in
+                         encoding.input_scalers else -1 for t in spec.targets)
+        norm = self.instance_norm
+        if norm is None:   # on where outputs continue the inputs in time
+            norm = spec.task == "forecast" or (spec.task == "seq2seq" and not spec.aligned)
+        if norm and not any(numeric):
+            raise ConfigError("instance_norm needs at least one numeric input column")
+        steps = 1 if spec.task == "sequence" or spec.aligned else spec.horizon
+        return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=steps,
+                             hidden=self.hidden, layers=self.layers,
+                             bidirectional=self.bidirectional, dropout=float(self.dropout),
+                             decoder=self._decoder(spec), heads=self.heads, instance_norm=norm,
+                             numeric_inputs=numeric, target_channels=channels,
+                             checkpoint_steps=self.checkpoint_steps)
+
+    def _outputs(self, windows: Windows, with_targets: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Network outputs (N, S, C) and, if asked, encoded targets (N, S, T), as numpy."""
+        network = self.network_.eval()
+        steps = getattr(windows, "max_length", 0) if self.spec_.aligned else None
+        outputs, targets = [], []
+        with torch.inference_mode():
+            for batch in Batches(windows, self._predict_batch_size(windows)):
+                out = network(batch["x"], batch.get("lengths"))
+                outputs.append(_pad_steps(out, steps))
+                if with_targets:
+                    targets.append(_pad_steps(batch["y"], steps))
+        if not outputs:
+            return np.zeros((0, 0, 0), np.float32), None
+        truth = torch.cat(targets).numpy() if with_targets else None
+        return torch.cat(outputs).numpy(), truth
+
+    def _predict_batch_size(self, windows: Windows) -> int:
+        """Windows per inference batch, fewer for longer windows: memory stays bounded."""
+        c = self.network_.config
+        steps = windows.lookback if isinstance(windows, ForecastWindows) else windows.max_length
+        width = max(c.n_inputs, 4 * c.hidden * (2 if c.bidirectional else 1))
+        return int(np.clip(PREDICT_ELEMENTS // max(1, steps * width), 32, 4096))
+
+    def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:
+        """Encoded naive predictions shaped like ``truth``.
+
+        Forecasts repeat each target's last value. Seq2seq with a horizon repeats
+        the last input step of targets that are also inputs. Everything else gets
+        the training mean (regression) or majority class.
+        """
+        if isinstance(windows, ForecastWindows):
+            origin = windows.starts + windows.lookback - 1
+            last = windows.targets[origin].numpy()             # (N, T)
+            return np.broadcast_to(last[:, None, :], truth.shape)
+        naive = np.array(np.broadcast_to(np.asarray(self.baseline_, np.float32), truth.shape))
+        spec = self.spec_
+        if spec.task == "seq2seq" and not spec.aligned:
+            last_rows = windows.offsets[windows.index + 1] - 1
+            last = windows.inputs[last_rows].numpy()           # (N, F)
+            for j, channel in enumerate(self.network_.config.target_channels):
+                if channel >= 0:
+                    scale, shift = _scaler_map(self.encoding_, spec.targets[j].name)
+                    naive[:, :, j] = (last[:, channel] * scale + shift)[:, None]
+        return np.where(np.isnan(truth), np.nan, naive)
+
+    def _baseline_name(self) -> str:
+        if self.spec_.task == "forecast":
+            return "last value (persistence)"
+        if self.spec_.task == "seq2seq" and not self.spec_.aligned:
+            return "last input value, else training mean / majority class"
+        return "training mean / majority class"
+
+    def _prediction_frame(self, windows: Windows, groups: Groups, outputs: np.ndarray
+                          ) -> pd.DataFrame:
+        spec, n = self.spec_, len(outputs)
+        steps = outputs.shape[1] if n else 0
+        columns: dict[str, Any] = {}
+        keys = np.asarray(groups.keys, dtype=object)
+        keep = np.ones(n * steps, dtype=bool)
+        if isinstance(windows, ForecastWindows):
+            origin = windows.starts.numpy() + spec.lookback - 1
+            group = np.searchsorted(groups.offsets, origin, side="right") - 1
+            if spec.series is not None:
+                columns[spec.series] = np.repeat(keys[group], steps)
+            if groups.time is not None:
+                columns["origin"] = np.repeat(groups.time[origin], steps)
+            else:
+                columns["origin"] = np.repeat(origin - groups.offsets[group], steps)
+            columns["step"] = np.tile(np.arange(1, steps + 1), n)
+            if groups.time is not None and self.time_step_ is not None:
+                columns["time"] = columns["origin"] + columns["step"] * self.time_step_
+        else:
+            seq = windows.index.numpy()
+            if spec.task == "sequence":
+                columns[spec.sequence] = keys[seq]
+            else:
+                columns[spec.sequence] = np.repeat(keys[seq], steps)
+                columns["step"] = np.tile(np.arange(1, steps + 1), n)
+                if spec.aligned:
+                    lengths = (windows.offsets[seq + 1] - windows.offsets[seq]).numpy()
+                    keep = (np.arange(steps)[None, :] < lengths[:, None]).ravel()
+        for name, values in _decode(spec, self.encoding_, outputs).items():
+            columns[name] = values.reshape(n * steps)
+        frame = pd.DataFrame(columns)
+        return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def _scaler_map(encoding: Encoding, name: str) -> tuple[float, float]:
+    """(scale, shift) taking column ``name`` from input-scaled to target-scaled units."""
+    x, t = encoding.input_scalers[name], encoding.target_scalers[name]
+    return x.scale / t.scale, (x.center - t.center) / t.scale
+
+
+def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:
+    """Set the instance norm's per-target maps from input to target units."""
+    for m, j in enumerate(norm.targets.tolist()):
+        norm.scale[m], norm.shift[m] = _scaler_map(encoding, spec.targets[j].name)
+
+
+def _decode(spec: Spec, encoding: Any, outputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Network outputs (N, S, C) to columns in original units: values, labels, probabilities."""
+    columns: dict[str, np.ndarray] = {}
+    edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
+    for j, t in enumerate(spec.targets):
+        out = outputs[..., edges[j] : edges[j + 1]]                # (N, S, width)
+        if t.kind == "regression":
+            columns[t.name] = encoding.decode_regression(t, out[..., 0])
+            continue
+        probs = _probabilities(t, out)
+        columns[t.name] = encoding.decode_labels(t, probs.argmax(-1))
+        classes = encoding.target_labels[t.name].classes
+        shown = classes[1:] if t.kind == "binary" else classes
+        for k, label in enumerate(shown, start=len(classes) - len(shown)):
+            columns[f"{t.name}_proba_{label}"] = probs[..., k]
+    return columns
+
+
+def _probabilities(target: Target, logits: np.ndarray) -> np.ndarray:
+    """Class probabilities (..., K) from logits; binary gets (1 - p, p)."""
+    if target.kind == "binary":
+        p = 1.0 / (1.0 + np.exp(-logits[..., 0].astype(np.float64)))
+        return np.stack([1 - p, p], axis=-1)
+    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
+                naive: np.ndarray, baseline: str) -> Evaluation:
+    """Per-target metrics (overall and per step) of ``outputs`` and ``naive`` against ``truth``."""
+    rows, step_rows, confusion = [], [], {}
+    edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
+    for j, t in enumerate(spec.targets):
+        y = truth[..., j]                                          # (N, S)
+        out = outputs[..., edges[j] : edges[j + 1]]
+        if t.kind == "regression":
+            true = encoding.decode_regression(t, y)
+            pred = encoding.decode_regression(t, out[..., 0])
+            base = encoding.decode_regression(t, naive[..., j])
+            score = regression_metrics
+            names = REGRESSION_METRICS
+        else:
+            k = encoding.n_classes(t) if t.kind == "classification" else 2
+            true, pred = y, _probabilities(t, out).argmax(-1).astype(np.float64)
+            pred = np.where(np.isnan(true), np.nan, pred)
+            base = naive[..., j]
+
+            def score(a, b, k=k):
+                return classification_metrics(confusion_matrix(a, b, k))
+            names = CLASSIFICATION_METRICS
+            labels = [str(c) for c in encoding.target_labels[t.name].classes]
+            confusion[t.name] = pd.DataFrame(confusion_matrix(true, pred, k), index=labels,
+                                             columns=labels).rename_axis(index="true",
+                                                                         columns="predicted")
+        model_all, naive_all = score(true, pred), score(true, base)
+        rows += [(t.name, m, model_all[m], naive_all[m]) for m in names]
+        if true.shape[1] > 1:
+            for s in range(true.shape[1]):
+                m_s, n_s = score(true[:, s], pred[:, s]), score(true[:, s], base[:, s])
+                step_rows += [(t.name, s + 1, m, m_s[m], n_s[m]) for m in names]
+    table = pd.DataFrame(rows, columns=["target", "metric", "model", "naive"])
+    per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", "model", "naive"])
+    return Evaluation(table, per_step, confusion, baseline)
+
+
+def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
+    """Encoded training mean (regression) or majority class code (categorical) per target.
+
+    Forecasts are compared with persistence instead, so they need none of this.
+    """
+    if isinstance(windows, ForecastWindows):
+        return [math.nan] * len(spec.targets)
+    if windows.aligned:   # per-row targets: the rows of the training sequences
+        lo, hi = windows.offsets[windows.index], windows.offsets[windows.index + 1]
+        values = windows.targets[torch.from_numpy(prepare.row_ranges(lo.numpy(), hi.numpy()))]
+    else:
+        values = windows.targets[windows.index]
+    y = values.reshape(-1, len(spec.targets)).numpy()
+    baseline = []
+    for j, t in enumerate(spec.targets):
+        known = y[:, j][~np.isnan(y[:, j])]
+        if known.size == 0:
+            baseline.append(math.nan)
+        elif t.kind == "regression":
+            baseline.append(float(known.mean()))
+        else:
+            baseline.append(float(np.bincount(known.astype(np.int64)).argmax()))
+    return baseline
+
+
+def _schema(frame: pd.DataFrame, spec: Spec) -> dict[str, str]:
+    """Column -> kind, for checking data at predict time."""
+    schema: dict[str, str] = {}
+    for column in (spec.time, spec.group):
+        if column is not None and column in frame.columns:
+            schema[column] = "id"
+    for f in spec.inputs:
+        schema[f.name] = f.kind
+    for t in spec.targets:
+        schema.setdefault(t.name, "numeric" if t.kind == "regression" else "categorical")
+    return schema
+
+
+def _time_step(groups: Groups) -> Any:
+    """The typical time step (median difference within series), or None."""
+    if groups.time is None or len(groups.time) < 2:
+        return None
+    diffs = np.diff(groups.time)
+    inside = np.ones(len(diffs), dtype=bool)
+    inside[groups.offsets[1:-1] - 1] = False
+    diffs = diffs[inside]
+    if diffs.size == 0:
+        return None
+    if diffs.dtype.kind == "m":
+        return np.timedelta64(int(np.median(diffs.astype(np.int64))), "ns")
+    return float(np.median(diffs))
+
+
+def _pad_steps(t: torch.Tensor, steps: int | None) -> torch.Tensor:
+    """Right-pad (B, S, C) with NaN to ``steps`` steps (aligned seq2seq of varying lengths)."""
+    if steps is None or t.shape[1] == steps:
+        return t
+    pad = t.new_full((t.shape[0], steps - t.shape[1], t.shape[2]), math.nan)
+    return torch.cat([t, pad], dim=1)
+
+
+def _require_windows(windows: Windows, part: str, spec: Spec) -> None:
+    if len(windows) > 0:
+        return
+    if spec.task == "forecast":
+        raise DataError(f"the {part} part has no full window of lookback + horizon = "
+                        f"{spec.lookback} + {spec.horizon} rows; give it more rows (move the "
+                        "split boundaries) or lower lookback/horizon")
+    raise DataError(f"the {part} part has no sequences; move the split boundaries or pass more "
+                    "sequences")

@@ -1,0 +1,85 @@
+"""The LSTM encoder: reads (batch, steps, features), packing sequences of different lengths."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.utils.checkpoint import checkpoint
+
+State = tuple[Tensor, Tensor]
+
+
+class LSTMEncoder(nn.Module):
+    """A (stacked, optionally bidirectional) LSTM over the input steps.
+
+    Args:
+        n_inputs: features per step.
+        hidden: units per direction and layer.
+        layers: stacked LSTM layers.
+        bidirectional: read the sequence both ways.
+        dropout: dropout between stacked layers.
+        checkpoint_steps: in training, run the steps in chunks of this length and
+            recompute each chunk's activations in the backward pass, so activation
+            memory stays that of one chunk whatever the sequence length (costs one
+            more forward pass; unidirectional, equal-length batches only).
+
+    Returns (from ``forward``):
+        outputs (B, T, D*hidden) for every step (zeros past a sequence's end), and
+        the final state ``(h, c)``, each (layers * D, B, hidden), taken at each
+        sequence's own last step.
+
+    Example:
+        >>> enc = LSTMEncoder(n_inputs=7, hidden=64)
+        >>> outputs, (h, c) = enc(torch.randn(32, 96, 7))  # (32, 96, 64), 2 x (1, 32, 64)
+    """
+
+    def __init__(self, n_inputs: int, hidden: int, layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, checkpoint_steps: int | None = None) -> None:
+        super().__init__()
+        self.directions = 2 if bidirectional else 1
+        self.hidden, self.layers, self.checkpoint_steps = hidden, layers, checkpoint_steps
+        self.lstm = nn.LSTM(n_inputs, hidden, num_layers=layers, batch_first=True,
+                            dropout=dropout if layers > 1 else 0.0, bidirectional=bidirectional)
+
+    @property
+    def out_features(self) -> int:
+        return self.directions * self.hidden
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, State]:
+        chunk = self.checkpoint_steps
+        if chunk and self.training and lengths is None and self.directions == 1 \
+                and x.shape[1] > chunk:
+            return self._checkpointed(x, chunk)
+        if lengths is None:
+            return self.lstm(x)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, state = self.lstm(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
+        return outputs, state
+
+    def _checkpointed(self, x: Tensor, chunk: int) -> tuple[Tensor, State]:
+        """Run chunk by chunk, keeping only chunk inputs and boundary states for backward."""
+        outputs, state = [], None
+        for piece in x.split(chunk, dim=1):                  # (B, <=chunk, F) each
+            out, h, c = checkpoint(self._step, piece, state, use_reentrant=False)
+            outputs.append(out)
+            state = (h, c)
+        return torch.cat(outputs, dim=1), state               # (B, T, D*H)
+
+    def _step(self, x: Tensor, state: State | None) -> tuple[Tensor, Tensor, Tensor]:
+        out, (h, c) = self.lstm(x, state)
+        return out, h, c
+
+    def summary(self, state: State) -> Tensor:
+        """The top layer's final hidden state, directions side by side: (B, D*hidden)."""
+        h = state[0][-self.directions :]                      # (D, B, H)
+        return h.transpose(0, 1).reshape(h.shape[1], -1)      # (B, D*H)
+
+    def per_layer(self, state: State) -> State:
+        """The final state with directions merged per layer: each (layers, B, D*hidden)."""
+        def merge(t: Tensor) -> Tensor:
+            t = t.view(self.layers, self.directions, t.shape[1], self.hidden)  # (L, D, B, H)
+            return t.permute(0, 2, 1, 3).reshape(self.layers, t.shape[2], -1)  # (L, B, D*H)
+        return merge(state[0]), merge(state[1])
+

@@ -1,0 +1,97 @@
+"""Output heads: dense layers from decoder features to every target's outputs.
+
+Continuous targets share one dense layer (``shared=True``: correlated outputs) or
+get one each; every classification and binary target gets its own. Outputs are
+linear: values for regression, logits for classification and binary targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class Output:
+    """One target as the network sees it: a name, a kind and an output width."""
+
+    name: str
+    kind: str    # "regression" | "classification" | "binary"
+    width: int   # 1, or the number of classes
+
+
+class Heads(nn.Module):
+    """Dense output layers applied to per-step features.
+
+    Args:
+        in_features: feature size D of the decoder.
+        outputs: the targets, in order.
+        shared: one dense layer for all regression targets, else one each.
+        steps: output steps per feature vector: the horizon for a direct decoder
+            (one vector -> all steps), 1 when the decoder yields a vector per step.
+
+    Returns (from ``forward``, given features (B, S, D)):
+        (B, S * steps, C) with C = sum of widths, targets side by side in order.
+
+    Example:
+        >>> outputs = [Output("temp", "regression", 1), Output("kind", "classification", 3)]
+        >>> heads = Heads(64, outputs, shared=True, steps=24)
+        >>> heads(torch.randn(8, 1, 64)).shape
+        torch.Size([8, 24, 4])
+    """
+
+    def __init__(self, in_features: int, outputs: list[Output], shared: bool, steps: int = 1):
+        super().__init__()
+        self.outputs, self.steps = list(outputs), steps
+        regression = [i for i, o in enumerate(outputs) if o.kind == "regression"]
+        groups = [regression] if shared and regression else [[i] for i in regression]
+        groups += [[i] for i, o in enumerate(outputs) if o.kind != "regression"]
+        self.groups = groups                                   # target indices per layer
+        self.layers = nn.ModuleList(
+            nn.Linear(in_features, steps * sum(outputs[i].width for i in g)) for g in groups)
+        order = [i for g in groups for i in g]                 # targets in layer order
+        self.restore = [order.index(i) for i in range(len(outputs))]
+        edges = torch.tensor([0] + [o.width for o in outputs]).cumsum(0).tolist()
+        self.slices = [slice(edges[i], edges[i + 1]) for i in range(len(outputs))]
+
+    @property
+    def width(self) -> int:
+        return sum(o.width for o in self.outputs)
+
+    def forward(self, features: Tensor) -> Tensor:
+        b, s = features.shape[:2]
+        parts: list[Tensor] = []
+        for group, layer in zip(self.groups, self.layers, strict=True):
+            out = layer(features).view(b, s * self.steps, -1)  # (B, S*steps, group width)
+            parts += out.split([self.outputs[i].width for i in group], dim=-1)
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat([parts[i] for i in self.restore], dim=-1)  # (B, S*steps, C)
+
+    def feedback(self, outputs: Tensor) -> Tensor:
+        """Predictions as the next decoder input: values, class probabilities, P(positive)."""
+        parts = []
+        for o, sl in zip(self.outputs, self.slices, strict=True):
+            part = outputs[..., sl]
+            if o.kind == "classification":
+                part = part.softmax(-1)
+            elif o.kind == "binary":
+                part = part.sigmoid()
+            parts.append(part)
+        return torch.cat(parts, dim=-1)
+
+    def teacher(self, targets: Tensor) -> Tensor:
+        """True targets (B, S, n_targets) in the same form as ``feedback``; missing -> 0."""
+        parts = []
+        for j, o in enumerate(self.outputs):
+            value = targets[..., j : j + 1]
+            known = ~torch.isnan(value)
+            if o.kind == "classification":
+                codes = torch.where(known, value, 0).long().squeeze(-1)
+                part = nn.functional.one_hot(codes, o.width).to(targets.dtype) * known
+            else:
+                part = torch.where(known, value, 0.0)
+            parts.append(part)
+        return torch.cat(parts, dim=-1)

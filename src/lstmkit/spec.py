@@ -1,0 +1,308 @@
+"""What the user declares: input features, targets, the task shape and the split.
+
+Everything here is a frozen dataclass that validates itself on construction and
+round-trips through plain dicts (``to_dict`` / ``from_dict``), so the same
+declaration works from Python, from YAML and inside a saved model.
+
+Example:
+    >>> spec = Spec(inputs=["temp", "wind", Feature("weather", kind="categorical")],
+    ...             targets=[Target("temp"), Target("weather", kind="classification")],
+    ...             lookback=28, horizon=1, time="date")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+SCALERS = ("standard", "minmax", "robust", "none")
+FEATURE_KINDS = ("numeric", "categorical")
+TARGET_KINDS = ("regression", "classification", "binary")
+TASKS = ("forecast", "sequence", "seq2seq")
+LOSSES = {
+    "regression": ("mse", "mae", "huber"),
+    "classification": ("cross_entropy",),
+    "binary": ("bce",),
+}
+DEFAULT_LOSS = {"regression": "mse", "classification": "cross_entropy", "binary": "bce"}
+
+
+def closest(value: str, choices: Any) -> str:
+    """A ' (did you mean X?)' hint for a misspelt name, or '' if nothing is close."""
+    names = {str(c).lower(): str(c) for c in choices}
+    match = difflib.get_close_matches(str(value).lower(), list(names), n=1, cutoff=0.6)
+    return f" (did you mean {names[match[0]]!r}?)" if match else ""
+
+
+def check_choice(what: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ConfigError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(
+            f"{what} must be one of {', '.join(map(repr, choices))}, got {value!r}"
+            f"{closest(value, choices)}"
+        )
+
+
+def _from_dict(cls: type, data: Any, what: str) -> Any:
+    """Build dataclass ``cls`` from a dict, rejecting unknown keys with a suggestion."""
+    if isinstance(data, str):
+        return cls(data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} must be a name or a mapping, got {type(data).__name__}: "
+                          f"{data!r}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"unknown key {key!r} in {what}{closest(key, names)}; "
+                              f"allowed keys: {', '.join(names)}")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column.
+
+    Args:
+        name: column name in the data.
+        kind: ``"numeric"`` (scaled) or ``"categorical"`` (one-hot encoded over the
+            categories seen in the training part).
+        scaler: ``"standard"``, ``"minmax"``, ``"robust"`` or ``"none"``; numeric only.
+    """
+
+    name: str
+    kind: Literal["numeric", "categorical"] = "numeric"
+    scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"a feature name must be a non-empty string, got {self.name!r}")
+        check_choice(f"kind of feature {self.name!r}", self.kind, FEATURE_KINDS)
+        check_choice(f"scaler of feature {self.name!r}", self.scaler, SCALERS)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Feature:
+        return _from_dict(cls, data, "an input feature")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One output of the model.
+
+    Args:
+        name: column name in the data.
+        kind: ``"regression"`` (linear output), ``"classification"`` (softmax over
+            the labels seen in training; labels may be strings or ints) or
+            ``"binary"`` (sigmoid; exactly two labels).
+        scaler: scaler of a regression target (``"standard"`` by default).
+        loss: ``"mse"`` (default), ``"mae"`` or ``"huber"`` for regression;
+            ``"cross_entropy"`` for classification; ``"bce"`` for binary.
+        weight: weight of this target's loss in the weighted sum.
+    """
+
+    name: str
+    kind: Literal["regression", "classification", "binary"] = "regression"
+    scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
+    loss: str | None = None
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"a target name must be a non-empty string, got {self.name!r}")
+        check_choice(f"kind of target {self.name!r}", self.kind, TARGET_KINDS)
+        check_choice(f"scaler of target {self.name!r}", self.scaler, SCALERS)
+        if self.loss is None:
+            object.__setattr__(self, "loss", DEFAULT_LOSS[self.kind])
+        check_choice(f"loss of {self.kind} target {self.name!r}", self.loss, LOSSES[self.kind])
+        if not isinstance(self.weight, int | float) or not self.weight >= 0:
+            raise ConfigError(f"weight of target {self.name!r} must be a number >= 0, "
+                              f"got {self.weight!r}")
+        object.__setattr__(self, "weight", float(self.weight))
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind != "regression"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Target:
+        return _from_dict(cls, data, "a target")
+
+
+def _positive_int(what: str, value: Any, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{what} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The task: which columns go in, which come out, and the shape that links them.
+
+    Args:
+        inputs: input columns, as names (numeric, standard-scaled) or ``Feature``s.
+        targets: outputs, as names (regression) or ``Target``s.
+        task: ``"forecast"`` (the last ``lookback`` rows predict the next
+            ``horizon`` rows of each target), ``"sequence"`` (one value or label per
+            target for each whole sequence) or ``"seq2seq"`` (a sequence in, a
+            sequence out: ``horizon`` output steps after the input sequence, or,
+            with ``horizon=None``, one output per input step).
+        lookback: input window length (forecast only).
+        horizon: output steps. Forecasts default to 1, the classic many-to-one;
+            seq2seq without a horizon has one output per input step.
+        time: optional time column; must be sorted and unique within each series.
+        series: optional series id column (forecast): windows never cross series.
+        sequence: sequence id column for long-format data (sequence, seq2seq).
+    """
+
+    inputs: tuple[Feature, ...]
+    targets: tuple[Target, ...]
+    task: Literal["forecast", "sequence", "seq2seq"] = "forecast"
+    lookback: int | None = None
+    horizon: int | None = None
+    time: str | None = None
+    series: str | None = None
+    sequence: str | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("task", self.task, TASKS)
+        inputs = tuple(_as(Feature, f, "inputs") for f in _as_list(self.inputs, "inputs"))
+        targets = tuple(_as(Target, t, "targets") for t in _as_list(self.targets, "targets"))
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "targets", targets)
+        if not inputs:
+            raise ConfigError("spec needs at least one input column in 'inputs'")
+        if not targets:
+            raise ConfigError("spec needs at least one target in 'targets'")
+        for what, names in (("input", [f.name for f in inputs]), ("target", self.target_names)):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ConfigError(f"{what} column {dupes[0]!r} is listed twice; list it once")
+        if self.task == "forecast":
+            if self.horizon is None:
+                object.__setattr__(self, "horizon", 1)
+            _positive_int("lookback (forecast)", self.lookback)
+            _positive_int("horizon (forecast)", self.horizon)
+            if self.sequence is not None:
+                raise ConfigError("'sequence' is for task 'sequence' or 'seq2seq'; a forecast "
+                                  "uses 'series' to separate several time series")
+        else:
+            if self.series is not None:
+                raise ConfigError(f"'series' is for forecasts; task {self.task!r} uses "
+                                  "'sequence' to name the sequence id column")
+            if self.lookback is not None:
+                raise ConfigError(f"'lookback' is for forecasts; task {self.task!r} reads "
+                                  "whole sequences, so leave lookback unset")
+        if self.task == "sequence" and self.horizon not in (None, 1):
+            raise ConfigError("task 'sequence' predicts one value per sequence; "
+                              f"remove horizon={self.horizon!r}")
+        if self.task == "sequence":
+            object.__setattr__(self, "horizon", None)
+        if self.task == "seq2seq":
+            _positive_int("horizon (seq2seq)", self.horizon, allow_none=True)
+        id_columns = [c for c in (self.time, self.series, self.sequence) if c is not None]
+        for column in id_columns:
+            if column in self.input_names or column in self.target_names:
+                raise ConfigError(f"column {column!r} is an id/time column and cannot also be "
+                                  "an input or target")
+
+    @property
+    def input_names(self) -> list[str]:
+        return [f.name for f in self.inputs]
+
+    @property
+    def target_names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+    @property
+    def group(self) -> str | None:
+        """The column that separates independent series or sequences, if any."""
+        return self.series if self.task == "forecast" else self.sequence
+
+    @property
+    def aligned(self) -> bool:
+        """True for seq2seq with one output per input step (X(t) -> Y(t))."""
+        return self.task == "seq2seq" and self.horizon is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Spec:
+        if not isinstance(data, dict):
+            raise ConfigError(f"spec must be a mapping, got {type(data).__name__}")
+        return _from_dict(cls, data, "spec")
+
+
+def _as_list(value: Any, what: str) -> list[Any]:
+    if isinstance(value, str | Feature | Target | dict):
+        return [value]
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{what} must be a list of column names, got {value!r}")
+    return list(value)
+
+
+def _as(cls: type, value: Any, what: str) -> Any:
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, Feature | Target):
+        raise ConfigError(f"{what} takes {cls.__name__} entries, got {type(value).__name__} "
+                          f"{value.name!r}")
+    return cls.from_dict(value)
+
+
+Boundary = float | int | str | None
+
+
+@dataclass(frozen=True)
+class Split:
+    """Chronological train / validation / test split, applied before anything is fitted.
+
+    Each boundary is a position within every series: a fraction of its rows
+    (float in (0, 1)), a row number (int) or a timestamp (str, for data with a
+    ``time`` column). Rows before ``val_start`` train, rows from ``val_start``
+    validate, rows from ``test_start`` test, rows from ``end`` are not used.
+    ``val_start=None`` trains without validation (no early stopping); ``test_start=None``
+    holds nothing back for testing. For sequence tasks the positions count
+    sequences, which are shuffled (seeded) first unless ``shuffle=False``.
+
+    Example:
+        >>> Split(val_start=8640, test_start=11520, end=14400)   # the ETTh protocol
+    """
+
+    val_start: Boundary = 0.7
+    test_start: Boundary = 0.85
+    end: Boundary = None
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("val_start", "test_start", "end"):
+            value = getattr(self, name)
+            if value is None or isinstance(value, str):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"split {name} must be a fraction, a row number or a "
+                                  f"timestamp string, got {value!r}")
+            if isinstance(value, float) and not 0.0 < value <= 1.0:
+                raise ConfigError(f"split {name}={value!r}: a fraction must lie in (0, 1]; "
+                                  "use an int for a row number")
+            if isinstance(value, int) and value < 1:
+                raise ConfigError(f"split {name}={value!r}: a row number must be >= 1")
+        if not isinstance(self.shuffle, bool):
+            raise ConfigError(f"split shuffle must be true or false, got {self.shuffle!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Split:
+        return _from_dict(cls, data, "split")
+
+
+PARTS = ("train", "val", "test", "all")

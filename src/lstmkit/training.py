@@ -1,0 +1,191 @@
+"""How the network is trained: a LightningModule, the data module, callbacks and the Trainer.
+
+The network (``lstmkit.nn``) says what is computed; this module says how it is
+fitted: the multi-target loss, the optimiser, early stopping with the best
+weights restored, gradient clipping, a progress bar and a fixed seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
+
+from .data.windows import Batch, Batches, Windows
+from .errors import ConfigError, TrainingError
+from .losses import MultiTargetLoss
+from .nn import LSTMNetwork
+from .spec import check_choice
+
+OPTIMIZERS = ("adam", "adamw")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train.
+
+    Args:
+        optimizer: ``adam`` or ``adamw``.
+        lr: learning rate.
+        weight_decay: L2 penalty (decoupled for AdamW).
+        batch_size: windows per training step.
+        max_epochs: upper bound on passes over the training windows.
+        patience: epochs without a better validation loss before stopping.
+        grad_clip: clip the gradient norm to this value (None: no clipping).
+        seed: seed of weight initialisation and shuffling; fixed seed, same result on CPU.
+        progress: show a progress bar.
+        accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``).
+        devices: Lightning devices.
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    max_epochs: int = 100
+    patience: int = 10
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    progress: bool = True
+    accelerator: str = "auto"
+    devices: int | str = 1
+
+    def __post_init__(self) -> None:
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("batch_size", "max_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        patience = self.patience
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ConfigError(f"patience must be an integer >= 0, got {self.patience!r}")
+        if not isinstance(self.lr, int | float) or not 0 < self.lr < math.inf:
+            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        if not isinstance(self.weight_decay, int | float) or self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        if self.grad_clip is not None and (not isinstance(self.grad_clip, int | float)
+                                           or self.grad_clip <= 0):
+            raise ConfigError(f"grad_clip must be a positive number or None, got "
+                              f"{self.grad_clip!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+
+
+class LSTMTask(L.LightningModule):
+    """The network with its loss and optimiser, as Lightning trains it."""
+
+    def __init__(self, network: LSTMNetwork, loss: MultiTargetLoss, config: TrainConfig) -> None:
+        super().__init__()
+        self.network, self.loss, self.config = network, loss, config
+        self.teacher_forcing = network.config.decoder == "autoregressive"
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.network(batch["x"], batch.get("lengths"))
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        teacher = batch["y"] if self.teacher_forcing else None
+        outputs = self.network(batch["x"], batch.get("lengths"), teacher)
+        loss, _ = self.loss(outputs, batch["y"])
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["x"]))
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        loss, _ = self.loss(self(batch), batch["y"])
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["x"]))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        c = self.config
+        optimizer = torch.optim.AdamW if c.optimizer == "adamw" else torch.optim.Adam
+        return optimizer(self.network.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+
+
+class WindowData(L.LightningDataModule):
+    """Training and validation windows, moved once to the training device."""
+
+    def __init__(self, train: Windows, val: Windows | None, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self.train, self.val, self.batch_size, self.seed = train, val, batch_size, seed
+
+    def setup(self, stage: str) -> None:
+        device = self.trainer.strategy.root_device
+        self.train = self.train.to(device)
+        self.val = None if self.val is None else self.val.to(device)
+
+    def train_dataloader(self) -> Batches:
+        return Batches(self.train, self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> Batches | list:
+        return [] if self.val is None else Batches(self.val, max(self.batch_size, 256))
+
+
+class History(Callback):
+    """Records the losses of every epoch and stops with a clear error if they diverge."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        loss = metrics.get("train_loss", math.nan)
+        if not math.isfinite(loss):
+            raise TrainingError(
+                f"the training loss became {loss} in epoch {trainer.current_epoch}; training "
+                f"stopped before saving a broken model. Lower the learning rate (now "
+                f"{task.config.lr}), keep gradient clipping on, and check that targets are "
+                "scaled (scaler 'standard') and inputs hold no extreme values")
+        self.epochs.append({"epoch": trainer.current_epoch, **metrics})
+
+
+class BestWeights(Callback):
+    """Keeps the weights of the epoch with the lowest validation loss and restores them."""
+
+    def __init__(self) -> None:
+        self.best, self.state, self.epoch = math.inf, None, None
+
+    def on_validation_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        loss = trainer.callback_metrics.get("val_loss")
+        if trainer.sanity_checking or loss is None or not float(loss) < self.best:
+            return
+        self.best, self.epoch = float(loss), trainer.current_epoch
+        self.state = copy.deepcopy(task.network.state_dict())
+
+    def on_fit_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        if self.state is not None:
+            task.network.load_state_dict(self.state)
+
+
+def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
+          val_windows: Windows | None, config: TrainConfig) -> dict[str, Any]:
+    """Fit ``network`` in place; returns the per-epoch history and the best epoch."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    task = LSTMTask(network, loss, config)
+    data = WindowData(train_windows, val_windows, config.batch_size, config.seed)
+    history, best = History(), BestWeights()
+    callbacks: list[Callback] = [history, best]
+    if val_windows is not None:
+        callbacks.append(EarlyStopping("val_loss", patience=config.patience, mode="min"))
+    if config.progress:
+        callbacks.append(RichProgressBar(leave=True))
+    trainer = L.Trainer(
+        max_epochs=config.max_epochs, accelerator=config.accelerator, devices=config.devices,
+        gradient_clip_val=config.grad_clip, callbacks=callbacks, logger=False,
+        enable_checkpointing=False, enable_model_summary=False,
+        enable_progress_bar=config.progress, num_sanity_val_steps=0,
+    )
+    with warnings.catch_warnings():
+        # Lightning's own use of deprecated torch APIs; nothing the user can act on.
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=DeprecationWarning)
+        trainer.fit(task, datamodule=data)
+    network.cpu()
+    return {"epochs": history.epochs, "best_epoch": best.epoch,
+            "best_val_loss": None if best.state is None else best.best}

@@ -1,0 +1,70 @@
+"""Regression, classification and binary targets in one model (Seattle weather)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lstmkit import Feature, LSTMModel, Spec, Target
+from lstmkit.losses import MultiTargetLoss
+
+INPUTS = ["precipitation", "temp_max", "temp_min", "wind", Feature("weather", kind="categorical")]
+
+
+@pytest.fixture(scope="module")
+def weather(seattle):
+    return seattle.assign(wet=np.where(seattle.precipitation > 0, "wet", "dry"))
+
+
+@pytest.fixture(scope="module")
+def mixed_model(weather):
+    spec = Spec(time="date", inputs=INPUTS, lookback=28, horizon=2,
+                targets=[Target("temp_max"), Target("precipitation", scaler="robust", loss="huber"),
+                         Target("weather", kind="classification", weight=0.5),
+                         Target("wet", kind="binary")])
+    return LSTMModel(spec, hidden=32, lr=3e-3, batch_size=32, max_epochs=25,
+                     progress=False).fit(weather)
+
+
+def test_every_kind_of_target_is_learned_and_scored_in_its_own_terms(weather, mixed_model):
+    evaluation = mixed_model.evaluate(weather, part="test")
+    assert set(evaluation.table.metric[evaluation.table.target == "temp_max"]) == {
+        "MAE", "RMSE", "sMAPE", "R2"}
+    assert set(evaluation.table.metric[evaluation.table.target == "wet"]) == {
+        "accuracy", "macro_F1"}
+    assert evaluation.metric("temp_max", "RMSE") < evaluation.metric("temp_max", "RMSE", of="naive")
+    assert evaluation.metric("wet", "accuracy") > evaluation.metric("wet", "accuracy", of="naive")
+    assert evaluation.metric("weather", "accuracy") > 0.5
+    assert list(evaluation.confusion["wet"].columns) == ["dry", "wet"]
+
+
+def test_predictions_carry_labels_and_probabilities(weather, mixed_model):
+    predicted = mixed_model.predict(weather)
+    assert len(predicted) == 2
+    assert set(predicted.weather) <= set(weather.weather)
+    assert set(predicted.wet) <= {"dry", "wet"}
+    weather_probs = predicted.filter(like="weather_proba_")
+    assert sorted(c.removeprefix("weather_proba_") for c in weather_probs) == sorted(
+        weather.weather.unique())
+    assert np.allclose(weather_probs.sum(axis=1), 1)
+    assert "wet_proba_wet" in predicted and "wet_proba_dry" not in predicted
+    assert ((predicted.wet_proba_wet > 0.5) == (predicted.wet == "wet")).all()
+
+
+def test_the_loss_is_the_weighted_sum_of_per_target_losses_over_known_values():
+    targets = [Target("a"), Target("k", kind="classification", weight=0.5),
+               Target("b", kind="binary", weight=2.0)]
+    loss = MultiTargetLoss(targets, [slice(0, 1), slice(1, 4), slice(4, 5)])
+    outputs = torch.randn(6, 3, 5)
+    y = torch.stack([torch.randn(6, 3), torch.randint(0, 3, (6, 3)).float(),
+                     torch.randint(0, 2, (6, 3)).float()], dim=-1)
+    y[0, 0, 0] = float("nan")                                   # a gap in target a
+    total, per_target = loss(outputs, y)
+    known = ~torch.isnan(y[..., 0])
+    mse = ((outputs[..., 0] - y[..., 0])[known] ** 2).mean()
+    ce = torch.nn.functional.cross_entropy(outputs[..., 1:4].reshape(-1, 3),
+                                           y[..., 1].reshape(-1).long())
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(outputs[..., 4], y[..., 2])
+    assert torch.allclose(per_target, torch.stack([mse, ce, bce]))
+    assert torch.allclose(total, mse + 0.5 * ce + 2.0 * bce)

@@ -1,0 +1,116 @@
+"""The window index: batches gathered by indexing equal the windows sliced by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstmkit import Spec, Split
+from lstmkit.data import prepare
+from lstmkit.data.groups import arrange
+from lstmkit.data.windows import Batches, EpochOrder, ForecastWindows, SequenceWindows
+
+
+def _two_series(n_a: int = 50, n_b: int = 30) -> pd.DataFrame:
+    rows = []
+    for key, n in (("a", n_a), ("b", n_b)):
+        for t in range(n):
+            rows.append({"id": key, "t": t, "x": t + (1000 if key == "b" else 0), "y": -t})
+    return pd.DataFrame(rows)
+
+
+def _prepared(frame: pd.DataFrame, spec: Spec, split: Split):
+    groups = arrange(frame, spec)
+    parts = prepare.assign_parts(groups, spec, split, seed=0)
+    encoding = prepare.fit_encoding(groups, spec, parts)
+    return groups, parts, prepare.encode(groups, spec, encoding, with_targets=True), encoding
+
+
+def test_forecast_batch_equals_hand_sliced_windows():
+    inputs = torch.arange(40, dtype=torch.float32).view(20, 2)
+    targets = -torch.arange(20, dtype=torch.float32).view(20, 1)
+    windows = ForecastWindows(inputs, targets, torch.tensor([0, 3, 11]), lookback=4, horizon=2)
+    batch = windows.batch(torch.tensor([2, 0]))
+    assert batch["x"].shape == (2, 4, 2) and batch["y"].shape == (2, 2, 1)
+    assert torch.equal(batch["x"][0], inputs[11:15]) and torch.equal(batch["y"][0], targets[15:17])
+    assert torch.equal(batch["x"][1], inputs[0:4]) and torch.equal(batch["y"][1], targets[4:6])
+
+
+def test_windows_never_cross_series_boundaries():
+    spec = Spec(inputs=["x"], targets=["y"], lookback=5, horizon=3, time="t", series="id")
+    groups, parts, data, _ = _prepared(_two_series(), spec, Split(val_start=None, test_start=None))
+    windows = prepare.part_windows(data, spec, parts, "train")
+    assert len(windows) == (50 - 8 + 1) + (30 - 8 + 1)
+    series = np.searchsorted(groups.offsets, windows.starts.numpy(), side="right") - 1
+    last_row = windows.starts.numpy() + 5 + 3 - 1
+    assert (last_row < groups.offsets[series + 1]).all()
+
+
+def test_part_windows_targets_stay_inside_their_part():
+    spec = Spec(inputs=["x"], targets=["y"], lookback=4, horizon=2, time="t", series="id")
+    groups, parts, data, _ = _prepared(_two_series(), spec, Split(0.6, 0.8))
+    for code, part in enumerate(("train", "val", "test")):
+        windows = prepare.part_windows(data, spec, parts, part)
+        assert len(windows) > 0
+        starts = windows.starts.numpy()
+        g = np.searchsorted(groups.offsets, starts, side="right") - 1
+        local = starts - groups.offsets[g]
+        first_target, last_target = local + 4, local + 4 + 2 - 1
+        assert (first_target >= parts.bounds[g, code]).all()
+        assert (last_target < parts.bounds[g, code + 1]).all()
+        assert (local >= 0).all()
+        if part != "train":   # validation/test windows reach back into the previous part
+            assert (local < parts.bounds[g, code]).any()
+
+
+def test_sequence_batches_pad_and_report_lengths():
+    inputs = torch.arange(10, dtype=torch.float32).view(10, 1)
+    offsets = torch.tensor([0, 3, 4, 10])
+    targets = torch.tensor([[[0.0]], [[1.0]], [[2.0]]])
+    windows = SequenceWindows(inputs, offsets, torch.arange(3), targets, aligned=False)
+    batch = windows.batch(torch.tensor([0, 1, 2]))
+    assert batch["x"].shape == (3, 6, 1)
+    assert batch["lengths"].tolist() == [3, 1, 6]
+    assert batch["x"][0, :3, 0].tolist() == [0, 1, 2] and batch["x"][0, 3:, 0].abs().sum() == 0
+    assert batch["x"][2, :, 0].tolist() == [4, 5, 6, 7, 8, 9]
+    assert batch["y"][:, 0, 0].tolist() == [0, 1, 2]
+
+
+def test_aligned_sequence_targets_are_nan_past_the_end():
+    inputs = torch.arange(5, dtype=torch.float32).view(5, 1)
+    windows = SequenceWindows(inputs, torch.tensor([0, 2, 5]), torch.arange(2), inputs * 10,
+                              aligned=True)
+    y = windows.batch(torch.tensor([0, 1]))["y"]
+    assert y.shape == (2, 3, 1)
+    assert torch.isnan(y[0, 2, 0]) and y[1, :, 0].tolist() == [20, 30, 40]
+
+
+def test_epoch_order_is_a_seeded_permutation_per_epoch():
+    order = EpochOrder(100, shuffle=True, seed=7)
+    first = order.indices()
+    assert sorted(first.tolist()) == list(range(100))
+    assert torch.equal(first, order.indices())           # same epoch, same order
+    order.set_epoch(1)
+    assert not torch.equal(first, order.indices())
+
+
+def test_batches_visit_every_window_once_per_epoch():
+    inputs = torch.arange(300, dtype=torch.float32).view(100, 3)
+    windows = ForecastWindows(inputs, None, torch.arange(90), lookback=8, horizon=1)
+    loader = Batches(windows, batch_size=16, shuffle=True, seed=1)
+    starts = torch.cat([b["x"][:, 0, 0] / 3 for b in loader]).long()
+    assert len(loader) == 6
+    assert sorted(starts.tolist()) == list(range(90))
+
+
+def test_window_storage_does_not_grow_with_lookback():
+    frame = pd.DataFrame({"x": np.arange(2000.0), "y": np.arange(2000.0)})
+    sizes = []
+    for lookback in (16, 512):
+        spec = Spec(inputs=["x"], targets=["y"], lookback=lookback, horizon=1)
+        _, _, data, _ = _prepared(frame, spec, Split(None, None))
+        sizes.append(data.inputs.numel() + data.targets.numel())
+        windows = prepare.part_windows(data, spec, None, "all")
+        assert windows.inputs.data_ptr() == data.inputs.data_ptr()   # shared, not copied
+    assert sizes[0] == sizes[1] == 4000
