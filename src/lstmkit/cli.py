@@ -150,7 +150,9 @@ def _datasets(args: argparse.Namespace) -> int:
         table.add_column(column)
     for name in datasets.names():
         info = datasets.info(name)
-        table.add_row(name, info["kind"], info["path"], info["citation"])
+        path = info["path"]
+        files = "\n".join(path.values()) if isinstance(path, dict) else path
+        table.add_row(name, info["kind"], files, info["citation"])
     console.print(table)
     return 0
 

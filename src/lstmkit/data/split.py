@@ -26,13 +26,7 @@ def series_bounds(groups: Groups, split: Split) -> np.ndarray:
     for g, n in enumerate(lengths):
         lo, hi = groups.offsets[g], groups.offsets[g + 1]
         time = groups.time[lo:hi] if groups.time is not None else None
-        end = _position(split.end, n, time, "end", default=n)
-        test = _position(split.test_start, n, time, "test_start", default=end)
-        val = _position(split.val_start, n, time, "val_start", default=test)
-        if not val <= test <= end:
-            raise ConfigError(f"split boundaries must be ordered val_start <= test_start <= end, "
-                              f"got rows {val}, {test}, {end} (split {split})")
-        bounds[g] = (0, val, test, end)
+        bounds[g] = (0, *_boundaries(split, n, time, "rows"))
     return bounds
 
 
@@ -42,18 +36,24 @@ def sequence_parts(n: int, split: Split, seed: int) -> np.ndarray:
         if isinstance(getattr(split, name), str):
             raise ConfigError(f"split {name}={getattr(split, name)!r}: sequence tasks split by "
                               "sequence count or fraction, not by timestamp")
-    end = _position(split.end, n, None, "end", default=n)
-    test = _position(split.test_start, n, None, "test_start", default=end)
-    val = _position(split.val_start, n, None, "val_start", default=test)
-    if not val <= test <= end:
-        raise ConfigError(f"split boundaries must be ordered val_start <= test_start <= end, got "
-                          f"sequences {val}, {test}, {end}")
+    val, test, end = _boundaries(split, n, None, "sequences")
     order = np.random.default_rng(seed).permutation(n) if split.shuffle else np.arange(n)
     parts = np.full(n, -1, dtype=np.int64)
     parts[order[:val]] = 0
     parts[order[val:test]] = 1
     parts[order[test:end]] = 2
     return parts
+
+
+def _boundaries(split: Split, n: int, time: np.ndarray | None, unit: str) -> tuple[int, int, int]:
+    """``(val_start, test_start, end)`` as positions among ``n`` rows or sequences."""
+    end = _position(split.end, n, time, "end", default=n)
+    test = _position(split.test_start, n, time, "test_start", default=end)
+    val = _position(split.val_start, n, time, "val_start", default=test)
+    if not val <= test <= end:
+        raise ConfigError(f"split boundaries must be ordered val_start <= test_start <= end, got "
+                          f"{unit} {val}, {test}, {end} ({split})")
+    return val, test, end
 
 
 def _position(value: Boundary, n: int, time: np.ndarray | None, name: str, default: int) -> int:
