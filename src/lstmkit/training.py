@@ -85,6 +85,8 @@ class LSTMTask(L.LightningModule):
         super().__init__()
         self.network, self.loss, self.config = network, loss, config
         self.teacher_forcing = network.config.decoder == "autoregressive"
+        self._loss_sum = torch.zeros(())
+        self._count = 0
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.network(batch["x"], batch.get("lengths"))
@@ -93,9 +95,19 @@ class LSTMTask(L.LightningModule):
         teacher = batch["y"] if self.teacher_forcing else None
         outputs = self.network(batch["x"], batch.get("lengths"), teacher)
         loss, _ = self.loss(outputs, batch["y"])
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=len(batch["x"]))
+        # Summed here and logged once per epoch: no per-step logging or device syncs.
+        self._loss_sum = self._loss_sum.to(loss.device) + loss.detach() * len(batch["x"])
+        self._count += len(batch["x"])
         return loss
+
+    @property
+    def epoch_loss(self) -> float:
+        """Mean training loss of the epoch so far."""
+        return float(self._loss_sum) / max(self._count, 1)
+
+    def on_train_epoch_end(self) -> None:   # runs after the callbacks' hook
+        self.log("train_loss", self.epoch_loss, prog_bar=True)
+        self._loss_sum, self._count = torch.zeros(()), 0
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, _ = self.loss(self(batch), batch["y"])
@@ -133,8 +145,9 @@ class History(Callback):
         self.epochs: list[dict[str, float]] = []
 
     def on_train_epoch_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        loss = task.epoch_loss
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        loss = metrics.get("train_loss", math.nan)
+        metrics["train_loss"] = loss
         if not math.isfinite(loss):
             raise TrainingError(
                 f"the training loss became {loss} in epoch {trainer.current_epoch}; training "
@@ -180,6 +193,7 @@ def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
         gradient_clip_val=config.grad_clip, callbacks=callbacks, logger=False,
         enable_checkpointing=False, enable_model_summary=False,
         enable_progress_bar=config.progress, num_sanity_val_steps=0,
+        limit_val_batches=None if val_windows is not None else 0,
     )
     with warnings.catch_warnings():
         # Lightning's own use of deprecated torch APIs; nothing the user can act on.
