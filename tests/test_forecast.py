@@ -15,7 +15,7 @@ ETT_SPLIT = Split(val_start=8640, test_start=11520, end=14400)
 @pytest.fixture(scope="module")
 def etth1_model(etth1):
     spec = Spec(time="date", inputs=ETT_COLUMNS, targets=["OT", "HUFL"], lookback=96, horizon=24)
-    model = LSTMModel(spec, hidden=32, max_epochs=4, batch_size=128, split=ETT_SPLIT,
+    model = LSTMModel(spec, hidden=64, lr=1e-3, max_epochs=4, batch_size=128, split=ETT_SPLIT,
                       progress=False)
     return model.fit(etth1)
 
@@ -86,7 +86,8 @@ def test_shared_and_separate_heads(etth1):
     frame = etth1.iloc[:1500]
     layers = {}
     for heads in ("shared", "separate"):
-        model = LSTMModel(spec, hidden=8, heads=heads, max_epochs=1, progress=False).fit(frame)
+        model = LSTMModel(spec, hidden=8, heads=heads, channel_independent=False, max_epochs=1,
+                          progress=False).fit(frame)
         layers[heads] = [tuple(layer.weight.shape) for layer in model.network_.heads.layers]
         assert model.predict(frame).shape == (4, 3 + 3)   # origin, step, time + targets
     assert layers["shared"] == [(4 * 3, 8)]

@@ -54,3 +54,70 @@ def test_instance_norm_round_trip_and_one_hot_channels_untouched():
     assert torch.allclose(restored, x[..., :1], atol=1e-4)
     teacher = norm.normalize_targets(x[..., :1], stats)
     assert torch.allclose(teacher, normed[..., :1], atol=1e-5)
+
+
+@pytest.mark.parametrize("decoder", ["direct", "parallel", "repeat"])
+@pytest.mark.parametrize("segment", [None, 24, 40])
+def test_channel_independent_segment_networks_forecast_every_target(decoder, segment):
+    outputs = tuple(Output(n, "regression", 1) for n in "abc")
+    config = NetworkConfig(n_inputs=5, outputs=outputs, steps=96, hidden=16, decoder=decoder,
+                           segment=segment, channel_independent=True, instance_norm=True,
+                           numeric_inputs=(True,) * 5, target_channels=(0, 2, 4))
+    network = LSTMNetwork(config)
+    assert network(torch.randn(3, 96, 5)).shape == (3, 96, 3)
+    assert network.output_slices == [slice(0, 1), slice(1, 2), slice(2, 3)]
+
+
+def test_channel_independence_means_channels_do_not_mix():
+    outputs = tuple(Output(n, "regression", 1) for n in "ab")
+    config = NetworkConfig(n_inputs=2, outputs=outputs, steps=8, hidden=8, segment=4,
+                           decoder="parallel", channel_independent=True, instance_norm=True,
+                           numeric_inputs=(True, True), target_channels=(0, 1))
+    network = LSTMNetwork(config).eval()
+    x = torch.randn(4, 16, 2)
+    changed = x.clone()
+    changed[..., 1] = torch.randn(4, 16) * 5
+    before, after = network(x), network(changed)
+    assert torch.allclose(before[..., 0], after[..., 0], atol=1e-5)     # channel a untouched
+    assert not torch.allclose(before[..., 1], after[..., 1])
+
+
+def test_segments_cut_the_recurrence_and_pad_the_oldest_end():
+    from lstmkit.nn.segments import SegmentEmbedding
+
+    embed = SegmentEmbedding(n_inputs=2, segment=24, dim=8)
+    out, lengths = embed(torch.randn(5, 100, 2))
+    assert out.shape == (5, 5, 8) and lengths is None                  # ceil(100 / 24) = 5
+    _, lengths = embed(torch.randn(5, 100, 2), torch.tensor([100, 24, 25, 1, 48]))
+    assert lengths.tolist() == [5, 1, 2, 1, 2]
+
+
+def test_conv_branch_ignores_padding():
+    from lstmkit.nn.conv import ConvBranch
+
+    branch = ConvBranch(3).eval()
+    x = torch.randn(2, 30, 3)
+    padded = torch.cat([x, torch.zeros(2, 20, 3)], dim=1)
+    full = branch(x)
+    masked = branch(padded, torch.tensor([30, 30]))
+    assert full.shape == (2, 128)
+    assert torch.allclose(full, masked, atol=1e-5)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_parallel_decoder_equals_one_lstm_step_per_segment(layers):
+    from lstmkit.nn.decoders import ParallelDecoder
+
+    torch.manual_seed(0)
+    decoder = ParallelDecoder(16, layers, segments=5, channels=3)
+    h0, c0 = torch.randn(layers, 6, 16), torch.randn(layers, 6, 16)
+    channel = torch.arange(3).repeat(2)
+    reference = torch.nn.LSTM(16, 16, layers, batch_first=True)
+    for layer, cell in enumerate(decoder.cells):
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(reference, f"{name}_l{layer}").data.copy_(getattr(cell, name).data)
+    inputs = torch.cat([decoder.position[None].expand(6, 5, 8),
+                        decoder.channel[channel][:, None].expand(6, 5, 8)], dim=-1)
+    expected, _ = reference(inputs.reshape(30, 1, 16),
+                            (h0.repeat_interleave(5, 1), c0.repeat_interleave(5, 1)))
+    assert torch.allclose(decoder((h0, c0), channel), expected.view(6, 5, 16), atol=1e-6)

@@ -29,7 +29,7 @@ from .training import TrainConfig
 
 SECTIONS = ("data", "spec", "model", "training", "split", "test", "run_dir")
 MODEL_KEYS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
-              "checkpoint_steps")
+              "checkpoint_steps", "segment", "channel_independent", "conv")
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 SOURCE_KEYS = ("path", "dataset", "part", "data_dir")
 

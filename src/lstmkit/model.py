@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import presets
 from .data import prepare
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange
@@ -44,6 +45,12 @@ PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer
 class LSTMModel:
     """An LSTM for many input features and many targets, in any of three task shapes.
 
+    Architecture parameters left unset (None) come from the preset for the task
+    (``lstmkit.presets``, chosen on validation data): a channel-independent
+    segment LSTM for forecasts whose targets are all inputs, a bidirectional
+    LSTM with a convolutional branch for sequence classification, a plain
+    64-unit LSTM otherwise. Whatever is set explicitly wins.
+
     Args:
         spec: the task (inputs, targets, task shape, lookback, horizon). May be
             omitted when fitting on arrays: names and kinds are then inferred.
@@ -52,20 +59,27 @@ class LSTMModel:
         bidirectional: bidirectional encoder.
         dropout: dropout between layers and before the heads.
         decoder: ``direct`` (dense map to horizon x targets), ``repeat``
-            (RepeatVector + LSTM + per-step dense) or ``autoregressive`` (fed its
-            previous prediction, teacher forcing in training). Default: ``direct``,
-            or ``repeat`` for seq2seq with a horizon. Seq2seq with one output per
-            step always uses the encoder's per-step outputs.
+            (RepeatVector + LSTM + per-step dense), ``autoregressive`` (fed its
+            previous prediction, teacher forcing in training) or ``parallel`` (one
+            LSTM step per output segment, all at once). Seq2seq with one output
+            per step always uses the encoder's per-step outputs.
         heads: ``shared`` (one dense layer for all regression targets) or
             ``separate`` (one each); categorical targets always get their own.
         instance_norm: normalise each input window by its own mean and std and map
-            the outputs of targets that are also inputs back (RevIN). Default: on
-            for forecasts and seq2seq with a horizon, off otherwise.
+            the outputs of targets that are also inputs back (RevIN).
+        segment: recur over segments of this many steps, each embedded by a dense
+            layer, instead of single steps (SegRNN); the ``parallel`` decoder then
+            emits output segments of the same length.
+        channel_independent: run every numeric input channel as its own univariate
+            series through one shared network and read each target from its own
+            channel (all targets must be regression targets that are inputs).
+        conv: add a convolutional branch (LSTM-FCN) beside the encoder, for the
+            direct decoder.
         checkpoint_steps: train the encoder in chunks of this many steps, recomputing
             their activations in the backward pass: memory no longer grows with the
             lookback, for about one more forward pass of compute (unidirectional).
-        optimizer, lr, weight_decay, batch_size, max_epochs, patience, grad_clip,
-            seed, progress, accelerator, devices: see ``TrainConfig``.
+        optimizer, lr, lr_decay, weight_decay, batch_size, max_epochs, patience,
+            grad_clip, seed, progress, accelerator, devices: see ``TrainConfig``.
         split: the chronological train/validation/test split (``Split()``: 70/15/15).
 
     Example:
@@ -74,28 +88,33 @@ class LSTMModel:
         >>> model.predict(df.tail(96))
     """
 
-    def __init__(self, spec: Spec | None = None, *, hidden: int = 64, layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, decoder: str | None = None,
-                 heads: str = "shared", optimizer: str = "adam", lr: float = 1e-3,
-                 weight_decay: float = 0.0, batch_size: int = 64, max_epochs: int = 100,
-                 patience: int = 10, grad_clip: float | None = 1.0, seed: int = 0,
-                 split: Split | None = None, progress: bool = True, accelerator: str = "auto",
-                 devices: int | str = 1, instance_norm: bool | None = None,
-                 checkpoint_steps: int | None = None) -> None:
+    def __init__(self, spec: Spec | None = None, *, hidden: int | None = None, layers: int = 1,
+                 bidirectional: bool | None = None, dropout: float | None = None,
+                 decoder: str | None = None, heads: str = "shared",
+                 instance_norm: bool | None = None, segment: int | None = None,
+                 channel_independent: bool | None = None, conv: bool | None = None,
+                 checkpoint_steps: int | None = None, optimizer: str = "adam",
+                 lr: float | None = None, lr_decay: float = 1.0, weight_decay: float = 0.0,
+                 batch_size: int = 64, max_epochs: int = 100, patience: int = 10,
+                 grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
+                 progress: bool = True, accelerator: str = "auto",
+                 devices: int | str = 1) -> None:
         self.spec = spec
         self.hidden, self.layers, self.bidirectional = hidden, layers, bidirectional
         self.dropout = dropout
         self.decoder, self.heads = decoder, heads
-        self.optimizer, self.lr, self.weight_decay = optimizer, lr, weight_decay
+        self.optimizer, self.lr, self.lr_decay = optimizer, lr, lr_decay
+        self.weight_decay = weight_decay
         self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
         self.grad_clip, self.seed, self.split = grad_clip, seed, split
         self.progress, self.accelerator, self.devices = progress, accelerator, devices
         self.instance_norm, self.checkpoint_steps = instance_norm, checkpoint_steps
+        self.segment, self.channel_independent, self.conv = segment, channel_independent, conv
 
     PARAMS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
-              "checkpoint_steps", "optimizer",
-              "lr", "weight_decay", "batch_size", "max_epochs", "patience", "grad_clip", "seed",
-              "split", "progress", "accelerator", "devices")
+              "segment", "channel_independent", "conv", "checkpoint_steps", "optimizer", "lr",
+              "lr_decay", "weight_decay", "batch_size", "max_epochs", "patience", "grad_clip",
+              "seed", "split", "progress", "accelerator", "devices")
 
     def get_params(self) -> dict[str, Any]:
         """The constructor's parameters except ``spec``, JSON-safe."""
@@ -123,7 +142,7 @@ class LSTMModel:
         for role, names in (("input", spec.input_names), ("target", spec.target_names)):
             require_columns(frame, names, role)
         split = self.split or Split()
-        train_config = self._train_config()
+        train_config = self._train_config(self._architecture(spec)["lr"])
         groups = arrange(frame, spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
         encoding = prepare.fit_encoding(groups, spec, parts)
@@ -138,7 +157,7 @@ class LSTMModel:
         network = LSTMNetwork(self._network_config(spec, encoding))
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
-        loss = MultiTargetLoss(list(spec.targets), network.heads.slices)
+        loss = MultiTargetLoss(list(spec.targets), network.output_slices)
         history = train(network, loss, train_windows, val_windows, train_config)
 
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
@@ -215,6 +234,12 @@ class LSTMModel:
         return load_model(Path(path))
 
     # -- internals -----------------------------------------------------------------------
+    @property
+    def architecture_(self) -> dict[str, Any]:
+        """The architecture the fitted model uses: the preset's values and the user's."""
+        self._check_fitted()
+        return self._architecture(self.spec_)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
             raise NotFittedError("this LSTMModel is not fitted yet; call fit(data) first, or "
@@ -243,76 +268,84 @@ class LSTMModel:
         check_schema(frame, schema)
         return arrange(frame, spec)
 
-    def _train_config(self) -> TrainConfig:
+    def _train_config(self, lr: float) -> TrainConfig:
         return TrainConfig(
-            optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
+            optimizer=self.optimizer, lr=lr, lr_decay=self.lr_decay,
+            weight_decay=self.weight_decay,
             batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
             grad_clip=self.grad_clip, seed=self.seed, progress=self.progress,
             accelerator=self.accelerator, devices=self.devices)
 
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""
-        self._train_config()
-        for name in ("hidden", "layers"):
+        self._train_config(1e-3 if self.lr is None else self.lr)
+        _check_int("layers", self.layers)
+        for name in ("hidden", "segment", "checkpoint_steps"):
+            _check_int(name, getattr(self, name), optional=True)
+        for name in ("bidirectional", "instance_norm", "channel_independent", "conv"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
+            if value is not None and not isinstance(value, bool):
+                raise ConfigError(f"{name} must be true, false or unset (None), got {value!r}")
+        if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(
+                self.dropout, int | float) or not 0 <= self.dropout < 1):
             raise ConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        for name in ("bidirectional", "instance_norm"):
-            value = getattr(self, name)
-            if not isinstance(value, bool) and not (name == "instance_norm" and value is None):
-                raise ConfigError(f"{name} must be true or false, got {value!r}")
+        if self.decoder is not None:
+            check_choice("decoder", self.decoder, DECODERS)
         check_choice("heads", self.heads, HEADS)
-        steps = self.checkpoint_steps
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
-                                  or steps < 1):
-            raise ConfigError(f"checkpoint_steps must be a positive integer or None, got {steps!r}")
-        if steps is not None and self.bidirectional:
-            raise ConfigError("checkpoint_steps needs a unidirectional encoder (a bidirectional "
-                              "LSTM reads each sequence from its end); unset one of them")
         if self.split is not None and not isinstance(self.split, Split):
             raise ConfigError(f"split must be a lstmkit.Split, got {type(self.split).__name__}")
         spec = spec or self.spec
         if spec is not None:
-            self._decoder(spec)
+            self._architecture(spec)
 
-    def _decoder(self, spec: Spec) -> str:
-        """The decoder for the task shape: the user's choice, checked, or the default."""
-        decoder = self.decoder
-        if decoder is not None:
-            check_choice("decoder", decoder, DECODERS)
-        if spec.aligned:
-            if decoder not in (None, "direct"):
-                raise ConfigError(f"decoder {decoder!r} does not apply to seq2seq with one output "
-                                  "per input step (horizon unset); set a horizon for an "
-                                  "encoder-decoder, or leave decoder unset")
-            return "aligned"
-        if spec.task == "sequence" and decoder not in (None, "direct"):
+    def _architecture(self, spec: Spec) -> dict[str, Any]:
+        """The architecture for ``spec``: the user's settings, else the preset's; checked."""
+        given = {name: getattr(self, name) for name in (*presets.ARCHITECTURE, "heads")}
+        a = presets.resolve(spec, given)
+        decoder = a["decoder"]
+        if spec.aligned and decoder != "aligned":
+            raise ConfigError(f"decoder {decoder!r} does not apply to seq2seq with one output per "
+                              "input step (horizon unset); set a horizon for an encoder-decoder, "
+                              "or leave decoder unset")
+        if spec.task == "sequence" and decoder != "direct":
             raise ConfigError(f"decoder {decoder!r} makes output sequences; a sequence task has "
                               "one output per sequence: leave decoder unset (direct)")
-        if decoder is None:
-            return "repeat" if spec.task == "seq2seq" else "direct"
-        return decoder
+        if a["conv"] and (decoder != "direct" or a["channel_independent"]):
+            raise ConfigError("conv=True adds a branch beside the encoder's summary: it needs the "
+                              f"direct decoder without channel independence (decoder is "
+                              f"{decoder!r})")
+        if a["segment"] is not None and decoder == "aligned":
+            raise ConfigError("segment does not apply to seq2seq with one output per input step; "
+                              "unset segment")
+        if self.checkpoint_steps is not None and a["bidirectional"]:
+            raise ConfigError("checkpoint_steps needs a unidirectional encoder (a bidirectional "
+                              "LSTM reads each sequence from its end); set bidirectional=False")
+        if a["channel_independent"]:
+            if self.heads == "separate":
+                raise ConfigError("heads='separate' does not apply with channel_independent=True "
+                                  "(every target channel goes through the same head); set "
+                                  "channel_independent=False for a head per target")
+            _check_channel_independent(spec, decoder)
+        return a
 
     def _network_config(self, spec: Spec, encoding: Encoding) -> NetworkConfig:
+        a = self._architecture(spec)
         outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
         columns = encoding.input_columns
         numeric = tuple(name in encoding.input_scalers for name in columns)
         channels = tuple(columns.index(t.name) if t.kind == "regression" and t.name in
                          encoding.input_scalers else -1 for t in spec.targets)
-        norm = self.instance_norm
-        if norm is None:   # on where outputs continue the inputs in time
-            norm = spec.task == "forecast" or (spec.task == "seq2seq" and not spec.aligned)
-        if norm and not any(numeric):
+        if a["instance_norm"] and not any(numeric):
             raise ConfigError("instance_norm needs at least one numeric input column")
         steps = 1 if spec.task == "sequence" or spec.aligned else spec.horizon
         return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=steps,
-                             hidden=self.hidden, layers=self.layers,
-                             bidirectional=self.bidirectional, dropout=float(self.dropout),
-                             decoder=self._decoder(spec), heads=self.heads, instance_norm=norm,
-                             numeric_inputs=numeric, target_channels=channels,
-                             checkpoint_steps=self.checkpoint_steps)
+                             hidden=a["hidden"], layers=self.layers,
+                             bidirectional=a["bidirectional"], dropout=float(a["dropout"]),
+                             decoder=a["decoder"], heads=self.heads,
+                             instance_norm=a["instance_norm"], numeric_inputs=numeric,
+                             target_channels=channels, checkpoint_steps=self.checkpoint_steps,
+                             segment=a["segment"], channel_independent=a["channel_independent"],
+                             conv=a["conv"])
 
     def _outputs(self, windows: Windows, with_targets: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -400,6 +433,27 @@ class LSTMModel:
             columns[name] = values.reshape(n * steps)
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def _check_int(name: str, value: Any, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer{' or None' if optional else ''}, "
+                          f"got {value!r}")
+
+
+def _check_channel_independent(spec: Spec, decoder: str) -> None:
+    if spec.task == "sequence" or decoder in ("aligned", "autoregressive"):
+        raise ConfigError("channel_independent=True forecasts each channel's own future: it needs "
+                          "a forecast or seq2seq with a horizon, and not the autoregressive "
+                          "decoder")
+    inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
+    for t in spec.targets:
+        if t.kind != "regression" or t.name not in inputs:
+            raise ConfigError(f"channel_independent=True reads every target from its own input "
+                              f"channel, but target {t.name!r} is not a numeric regression input; "
+                              "add it to the inputs or turn channel independence off")
 
 
 def _scaler_map(encoding: Encoding, name: str) -> tuple[float, float]:

@@ -34,6 +34,7 @@ class TrainConfig:
     Args:
         optimizer: ``adam`` or ``adamw``.
         lr: learning rate.
+        lr_decay: multiply the learning rate by this after every epoch (1: constant).
         weight_decay: L2 penalty (decoupled for AdamW).
         batch_size: windows per training step.
         max_epochs: upper bound on passes over the training windows.
@@ -47,6 +48,7 @@ class TrainConfig:
 
     optimizer: str = "adam"
     lr: float = 1e-3
+    lr_decay: float = 1.0
     weight_decay: float = 0.0
     batch_size: int = 64
     max_epochs: int = 100
@@ -68,6 +70,8 @@ class TrainConfig:
             raise ConfigError(f"patience must be an integer >= 0, got {self.patience!r}")
         if not isinstance(self.lr, int | float) or not 0 < self.lr < math.inf:
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        if not isinstance(self.lr_decay, int | float) or not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"lr_decay must be a number in (0, 1], got {self.lr_decay!r}")
         if not isinstance(self.weight_decay, int | float) or self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
         if self.grad_clip is not None and (not isinstance(self.grad_clip, int | float)
@@ -113,10 +117,12 @@ class LSTMTask(L.LightningModule):
         loss, _ = self.loss(self(batch), batch["y"])
         self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["x"]))
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> dict[str, Any]:
         c = self.config
-        optimizer = torch.optim.AdamW if c.optimizer == "adamw" else torch.optim.Adam
-        return optimizer(self.network.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        kind = torch.optim.AdamW if c.optimizer == "adamw" else torch.optim.Adam
+        optimizer = kind(self.network.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=c.lr_decay)
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
 
 
 class WindowData(L.LightningDataModule):

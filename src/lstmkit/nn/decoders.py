@@ -4,6 +4,9 @@
 * ``repeat``: RepeatVector + LSTM (+ per-step dense heads = TimeDistributed(Dense)).
 * ``autoregressive``: an LSTM fed its own previous prediction, started from the
   encoder's final state and trained with teacher forcing.
+* ``parallel``: one LSTM step per output segment, all segments at once from the
+  encoder's final state, each told which segment (and channel) it is (SegRNN's
+  parallel multi-step forecasting).
 * ``aligned``: the encoder's own per-step outputs (seq2seq X(t) -> Y(t)).
 """
 
@@ -15,7 +18,7 @@ from torch import Tensor, nn
 from .encoder import State
 from .heads import Heads
 
-DECODERS = ("direct", "repeat", "autoregressive")
+DECODERS = ("direct", "repeat", "autoregressive", "parallel")
 
 
 class RepeatDecoder(nn.Module):
@@ -75,3 +78,64 @@ class AutoregressiveDecoder(nn.Module):
             outputs.append(out)
             step_input = heads.feedback(out)
         return torch.cat(outputs, dim=1)                       # (B, S, C)
+
+
+class ParallelDecoder(nn.Module):
+    """Every output segment from the same encoder state, in one batched LSTM step.
+
+    The input of segment ``m`` is a learned position embedding, joined (in
+    channel-independent mode) by a learned embedding of the channel, so one
+    shared network tells segments and channels apart.
+
+    All segments start from the same state, so the first layer's hidden-to-gate
+    product is computed once per sample rather than once per segment, and its
+    input-to-gate product once per (segment, channel) pair rather than per
+    sample: the same LSTM step, M times cheaper for M output segments.
+
+    Args:
+        hidden: units, equal to the encoder's directions x hidden.
+        layers: stacked layers, equal to the encoder's.
+        segments: output segments M.
+        channels: number of channels for channel embeddings, or 0 for none.
+        dropout: dropout between stacked layers.
+
+    Example:
+        >>> dec = ParallelDecoder(hidden=64, layers=1, segments=4, channels=7)
+        >>> state = (torch.zeros(1, 14, 64), torch.zeros(1, 14, 64))
+        >>> dec(state, channel=torch.arange(7).repeat(2)).shape
+        torch.Size([14, 4, 64])
+    """
+
+    def __init__(self, hidden: int, layers: int, segments: int, channels: int = 0,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        position = hidden // 2 if channels else hidden
+        self.position = nn.Parameter(torch.randn(segments, position) * 0.02)
+        self.channel = nn.Parameter(torch.randn(channels, hidden - position) * 0.02) \
+            if channels else None
+        self.cells = nn.ModuleList(nn.LSTMCell(hidden, hidden) for _ in range(layers))
+        self.dropout = nn.Dropout(dropout if layers > 1 else 0.0)
+
+    def forward(self, state: State, channel: Tensor | None = None) -> Tensor:
+        h0, c0 = state                                                 # (L, B, D) each
+        first = self.cells[0]
+        p = self.position.shape[1]
+        x_gates = self.position @ first.weight_ih[:, :p].T             # (M, 4D)
+        x_gates = x_gates[None]                                        # (1, M, 4D)
+        if self.channel is not None:
+            per_channel = self.channel @ first.weight_ih[:, p:].T      # (C, 4D)
+            x_gates = x_gates + per_channel[channel][:, None, :]       # (B, M, 4D)
+        h_gates = h0[0] @ first.weight_hh.T + first.bias_ih + first.bias_hh  # (B, 4D)
+        h = _lstm_output(x_gates + h_gates[:, None, :], c0[0][:, None, :])  # (B, M, D)
+        b, m, d = h.shape
+        for layer, cell in enumerate(self.cells[1:], start=1):
+            start = (h0[layer].repeat_interleave(m, dim=0), c0[layer].repeat_interleave(m, dim=0))
+            h = cell(self.dropout(h).reshape(b * m, d), start)[0].view(b, m, d)  # (B, M, D)
+        return h
+
+
+def _lstm_output(gates: Tensor, c: Tensor) -> Tensor:
+    """The hidden output of one LSTM cell step from pre-activation gates (i, f, g, o)."""
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c)

@@ -1,4 +1,4 @@
-"""The whole network: LSTM encoder -> decoder for the task shape -> output heads.
+"""The whole network: inputs -> (segments) -> LSTM encoder -> decoder -> output heads.
 
 Reads top to bottom: a config dataclass, then one module whose ``forward`` maps
 (B, T, F) inputs to (B, S, C) outputs, C being every target's outputs side by side.
@@ -7,15 +7,19 @@ Reads top to bottom: a config dataclass, then one module whose ``forward`` maps
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
-from .decoders import AutoregressiveDecoder, RepeatDecoder
+from .conv import ConvBranch
+from .decoders import AutoregressiveDecoder, ParallelDecoder, RepeatDecoder
 from .encoder import LSTMEncoder
 from .heads import Heads, Output
 from .norm import InstanceNorm
+from .segments import SegmentEmbedding
 
 
 @dataclass(frozen=True)
@@ -26,17 +30,22 @@ class NetworkConfig:
         n_inputs: encoded input features per step.
         outputs: the targets with their output widths.
         steps: output steps per sample (horizon; 1 for a sequence; ignored if aligned).
-        hidden: LSTM units per direction and layer.
+        hidden: LSTM units per direction and layer (and the segment embedding size).
         layers: stacked encoder layers.
         bidirectional: bidirectional encoder.
         dropout: dropout between layers and before the heads.
-        decoder: ``direct``, ``repeat``, ``autoregressive`` or ``aligned``.
+        decoder: ``direct``, ``repeat``, ``autoregressive``, ``parallel`` or ``aligned``.
         heads: ``shared`` (one dense layer for all regression targets) or ``separate``.
         instance_norm: normalise each window by its own statistics (RevIN).
         numeric_inputs: per input feature, whether it is numeric (not one-hot).
         target_channels: per target, the input feature it also is, or -1.
         checkpoint_steps: recompute encoder activations in chunks of this many steps
             in training, so memory does not grow with the input length.
+        segment: steps per input segment (and per output segment of the parallel
+            decoder), or None to recur over single steps.
+        channel_independent: every input channel is its own univariate series through
+            one shared network; each target is read from its own channel.
+        conv: add a convolutional (FCN) branch beside the LSTM (direct decoder).
     """
 
     n_inputs: int
@@ -52,6 +61,9 @@ class NetworkConfig:
     numeric_inputs: tuple[bool, ...] = ()
     target_channels: tuple[int, ...] = ()
     checkpoint_steps: int | None = None
+    segment: int | None = None
+    channel_independent: bool = False
+    conv: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -75,27 +87,53 @@ class LSTMNetwork(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.encoder = LSTMEncoder(c.n_inputs, c.hidden, c.layers, c.bidirectional, c.dropout,
-                                   c.checkpoint_steps)
+        # Channel-independent: every channel is a univariate series with one output.
+        per_series = 1 if c.channel_independent else c.n_inputs
+        outputs = [Output("value", "regression", 1)] if c.channel_independent else list(c.outputs)
+        self.segments = None
+        encoder_inputs = per_series
+        if c.segment:
+            self.segments = SegmentEmbedding(per_series, c.segment, c.hidden)
+            encoder_inputs = c.hidden
+        self.encoder = LSTMEncoder(encoder_inputs, c.hidden, c.layers, c.bidirectional,
+                                   c.dropout, c.checkpoint_steps)
         d = self.encoder.out_features
         self.dropout = nn.Dropout(c.dropout)
+        self.conv = ConvBranch(per_series) if c.conv else None
         shared = c.heads == "shared"
         if c.decoder == "direct":
-            self.heads = Heads(d, list(c.outputs), shared, steps=c.steps)
+            width = d + (self.conv.out_features if self.conv else 0)
+            self.heads = Heads(width, outputs, shared, steps=c.steps)
+        elif c.decoder == "aligned":
+            self.heads = Heads(d, outputs, shared)
         elif c.decoder == "repeat":
             self.decoder = RepeatDecoder(d, c.hidden, c.layers, c.dropout)
-            self.heads = Heads(c.hidden, list(c.outputs), shared)
+            self.heads = Heads(c.hidden, outputs, shared)
         elif c.decoder == "autoregressive":
-            self.heads = Heads(d, list(c.outputs), shared)
+            self.heads = Heads(d, outputs, shared)
             self.decoder = AutoregressiveDecoder(self.heads.width, d, c.layers, c.dropout)
-        elif c.decoder == "aligned":
-            self.heads = Heads(d, list(c.outputs), shared)
+        elif c.decoder == "parallel":
+            out_segment = c.segment or c.steps
+            channels = c.n_inputs if c.channel_independent else 0
+            self.decoder = ParallelDecoder(d, c.layers, math.ceil(c.steps / out_segment),
+                                           channels, c.dropout)
+            self.heads = Heads(d, outputs, shared, steps=out_segment)
         else:
             raise ValueError(f"unknown decoder {c.decoder!r}")
         self.norm = None
-        if c.instance_norm:
-            columns = [sl.start for sl in self.heads.slices]
+        if c.instance_norm or c.channel_independent:
+            columns = list(range(len(c.outputs))) if c.channel_independent else [
+                sl.start for sl in self.heads.slices]
             self.norm = InstanceNorm(list(c.numeric_inputs), list(c.target_channels), columns)
+        if c.channel_independent:
+            self.register_buffer("channels", torch.tensor(c.target_channels, dtype=torch.long))
+
+    @property
+    def output_slices(self) -> list[slice]:
+        """Each target's columns in the output of ``forward``."""
+        if self.config.channel_independent:
+            return [slice(j, j + 1) for j in range(len(self.config.outputs))]
+        return self.heads.slices
 
     def forward(self, x: Tensor, lengths: Tensor | None = None,
                 teacher: Tensor | None = None) -> Tensor:
@@ -107,24 +145,43 @@ class LSTMNetwork(nn.Module):
             teacher: (B, S, n_targets) true targets, for teacher forcing of the
                 autoregressive decoder in training.
         """
+        c = self.config
         stats = None
-        if self.norm is not None:
+        if c.instance_norm:
             x, stats = self.norm.normalize(x, lengths)         # (B, T, F), 2 x (B, 1, F)
             if teacher is not None:
                 teacher = self.norm.normalize_targets(teacher, stats)
-        out = self._decode(x, lengths, teacher)                 # (B, S, C)
-        return out if stats is None else self.norm.denormalize(out, stats)
+        channel = None
+        if c.channel_independent:
+            b, t, f = x.shape
+            x = x.transpose(1, 2).reshape(b * f, t, 1)         # (B*F, T, 1)
+            channel = torch.arange(f, device=x.device).repeat(b)
+            lengths = None if lengths is None else lengths.repeat_interleave(f)
+        out = self._decode(x, lengths, teacher, channel)       # (B', S, C')
+        if c.channel_independent:
+            out = out.view(b, f, -1).transpose(1, 2)[..., self.channels]  # (B, S, T)
+        return out if self.norm is None else self.norm.denormalize(out, stats)
 
-    def _decode(self, x: Tensor, lengths: Tensor | None, teacher: Tensor | None) -> Tensor:
+    def _decode(self, x: Tensor, lengths: Tensor | None, teacher: Tensor | None,
+                channel: Tensor | None) -> Tensor:
         c = self.config
-        outputs, state = self.encoder(x, lengths)             # (B, T, D), 2 x (L*dirs, B, H)
+        raw, raw_lengths = x, lengths
+        if self.segments is not None:
+            x, lengths = self.segments(x, lengths)              # (B, N, hidden)
+        outputs, state = self.encoder(x, lengths)             # (B, N, D), 2 x (L*dirs, B, H)
         if c.decoder == "aligned":
             return self.heads(self.dropout(outputs))           # (B, T, C)
         if c.decoder == "autoregressive":
             return self.decoder(self.encoder.per_layer(state), self.heads, c.steps,
                                 self.dropout, teacher)        # (B, S, C)
+        if c.decoder == "parallel":
+            features = self.decoder(self.encoder.per_layer(state), channel)  # (B, M, D)
+            return self.heads(self.dropout(features))[:, : c.steps]          # (B, S, C)
         context = self.dropout(self.encoder.summary(state))   # (B, D)
         if c.decoder == "repeat":
             features = self.decoder(context, c.steps)          # (B, S, hidden)
             return self.heads(self.dropout(features))          # (B, S, C)
+        if self.conv is not None:
+            conv = self.dropout(self.conv(raw, raw_lengths))   # (B, 128)
+            context = torch.cat([context, conv], dim=-1)       # (B, D + 128)
         return self.heads(context[:, None, :])                 # (B, S, C) from (B, 1, D)

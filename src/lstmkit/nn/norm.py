@@ -68,12 +68,19 @@ class InstanceNorm(nn.Module):
             normed = normed * mask
         return normed, (mean, std)
 
-    def denormalize(self, outputs: Tensor, stats: Stats) -> Tensor:
-        """Outputs (B, S, C) with the mapped targets restored to their scaled units."""
+    def denormalize(self, outputs: Tensor, stats: Stats | None) -> Tensor:
+        """Outputs (B, S, C) with the mapped targets restored to their scaled units.
+
+        Without ``stats`` (inputs were not normalised) only the map from input
+        units to target units is applied.
+        """
         if len(self.columns) == 0:
             return outputs
-        mean, std = stats[0][..., self.channels], stats[1][..., self.channels]  # (B, 1, M)
-        restored = (outputs[..., self.columns] * std + mean) * self.scale + self.shift
+        values = outputs[..., self.columns]
+        if stats is not None:
+            mean, std = stats[0][..., self.channels], stats[1][..., self.channels]  # (B, 1, M)
+            values = values * std + mean
+        restored = values * self.scale + self.shift
         outputs = outputs.clone()
         outputs[..., self.columns] = restored
         return outputs

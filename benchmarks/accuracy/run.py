@@ -1,0 +1,199 @@
+"""Accuracy on public benchmarks, by the literature's protocols, with lstmkit's defaults.
+
+Long-horizon forecasting (ETTh1, ETTm1, weather): all channels in and out,
+lookback 96, horizons 96/192/336/720, the standard chronological splits
+(validation and test windows start lookback rows earlier), z-scores from the
+training rows, MSE and MAE on the z-scored data over every test window.
+
+UEA classification (JapaneseVowels, BasicMotions, NATOPS, Epilepsy): the
+official TRAIN/TEST files; early stopping on a validation part carved from TRAIN;
+accuracy on TEST.
+
+Every run appends one JSON line to the results file, and runs already there are
+skipped, so a long benchmark can be stopped and resumed.
+
+    python benchmarks/accuracy/run.py                 # everything, 3 seeds
+    python benchmarks/accuracy/run.py --quick         # minutes: ETTh1 H=96 + BasicMotions
+    python benchmarks/accuracy/run.py --only etth1 NATOPS --seeds 0 --horizons 96
+    python benchmarks/accuracy/run.py --report        # the tables from the results file
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[2] / "shared" / "data"
+HORIZONS = (96, 192, 336, 720)
+LOOKBACK = 96
+
+# Published figures at lookback 96 (MSE; for UEA, accuracy), and the goals of the issue.
+FORECAST_ANCHORS = {
+    "etth1": ("SegRNN 0.368 / 0.417, TimeMixer 0.375 / 0.447, iTransformer 0.386 / 0.454",
+              0.370, 0.415),
+    "ettm1": ("SegRNN 0.330 / 0.388, TimeMixer 0.320 / 0.381", 0.325, 0.385),
+    "weather": ("SegRNN 0.165 / 0.251, TimeMixer 0.163 / 0.240", 0.165, 0.245),
+}
+UEA_ANCHORS = {
+    "JapaneseVowels": ("TS2Vec 0.984, TapNet 0.965", 0.985),
+    "BasicMotions": ("TapNet 1.000", 1.000),
+    "NATOPS": ("TapNet 0.939, TS2Vec 0.928", 0.940),
+    "Epilepsy": ("TapNet 0.971", 0.970),
+}
+
+# Training budgets (not model settings: the model is LSTMModel's defaults).
+FORECAST_TRAINING = {"batch_size": 256, "max_epochs": 30, "patience": 5}
+UEA_TRAINING = {"batch_size": 16, "max_epochs": 200, "patience": 40}
+QUICK_EPOCHS = {"forecast": 3, "uea": 30}
+
+
+def forecast_split(name: str, n: int):
+    """The standard split of each data set (Informer/Autoformer protocols)."""
+    from lstmkit import Split
+
+    if name.startswith("etth"):
+        return Split(8640, 11520, 14400)
+    if name.startswith("ettm"):
+        return Split(34560, 46080, 57600)
+    return Split(int(0.7 * n), n - int(0.2 * n), n)   # Autoformer's Dataset_Custom
+
+
+def run_forecast(name: str, horizon: int, seed: int, epochs: int | None) -> dict:
+    from lstmkit import LSTMModel, Spec, datasets
+
+    frame = datasets.load(name, data_dir=SHARED)
+    columns = [c for c in frame.columns if c != "date"]
+    spec = Spec(time="date", inputs=columns, targets=columns, lookback=LOOKBACK, horizon=horizon)
+    training = {**FORECAST_TRAINING, **({"max_epochs": epochs} if epochs else {})}
+    model = LSTMModel(spec, split=forecast_split(name, len(frame)), seed=seed, progress=False,
+                      **training)
+    start = time.perf_counter()
+    model.fit(frame)
+    fitted = time.perf_counter() - start
+    evaluation = model.evaluate(frame, part="test")
+    scale = {c: model.encoding_.target_scalers[c].scale for c in columns}   # train std
+
+    def zscored(metric: str, of: str = "model") -> float:
+        power = 2 if metric == "RMSE" else 1
+        return float(np.mean([(evaluation.metric(c, metric, of=of) / scale[c]) ** power
+                              for c in columns]))
+
+    return {"mse": zscored("RMSE"), "mae": zscored("MAE"), "naive_mse": zscored("RMSE", "naive"),
+            "fit_s": fitted, "epochs": len(model.history_["epochs"]),
+            "best_epoch": model.history_["best_epoch"], "params": _params(model)}
+
+
+def run_uea(name: str, seed: int, epochs: int | None) -> dict:
+    from lstmkit import LSTMModel, Split, datasets
+
+    X, y = datasets.load_uea(name, "train", data_dir=SHARED)
+    X_test, y_test = datasets.load_uea(name, "test", data_dir=SHARED)
+    training = {**UEA_TRAINING, **({"max_epochs": epochs} if epochs else {})}
+    model = LSTMModel(split=Split(val_start=0.8, test_start=None), seed=seed, progress=False,
+                      **training)
+    start = time.perf_counter()
+    model.fit(X, y)
+    fitted = time.perf_counter() - start
+    accuracy = model.evaluate(X_test, y_test).metric("y", "accuracy")
+    return {"accuracy": accuracy, "fit_s": fitted, "epochs": len(model.history_["epochs"]),
+            "best_epoch": model.history_["best_epoch"], "params": _params(model)}
+
+
+def _params(model) -> dict:
+    return {**model.architecture_, "layers": model.layers, "lr_decay": model.lr_decay}
+
+
+Run = tuple[str, int | None, int]   # (data set, horizon or None for UEA, seed)
+
+
+def plan(only: list[str] | None, seeds: list[int], horizons: list[int], quick: bool
+         ) -> list[Run]:
+    if quick:
+        return [("etth1", 96, 0), ("BasicMotions", None, 0)]
+    runs = [(name, h, s) for name in FORECAST_ANCHORS for h in horizons for s in seeds]
+    runs += [(name, None, s) for name in UEA_ANCHORS for s in seeds]
+    return [r for r in runs if not only or r[0] in only]
+
+
+def report(results: list[dict]) -> str:
+    """Markdown tables: medians over seeds beside the published anchors and the goals."""
+    lines = ["| data set | metric | lstmkit (median of seeds) | seeds | published anchors | goal | "
+             "met |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, (anchors, goal96, goal_avg) in FORECAST_ANCHORS.items():
+        by_h = {h: [r["mse"] for r in results if r["name"] == name and r["horizon"] == h]
+                for h in HORIZONS}
+        if not by_h[96]:
+            continue
+        m96 = statistics.median(by_h[96])
+        cells = [f"H=96 {m96:.3f} ({len(by_h[96])})"]
+        met = m96 <= goal96
+        if all(by_h[h] for h in HORIZONS):
+            avg = float(np.mean([statistics.median(by_h[h]) for h in HORIZONS]))
+            cells.append(f"avg {avg:.3f}")
+            met = met and avg <= goal_avg
+        lines.append(f"| {name} | MSE | {' / '.join(cells)} | {len(by_h[96])} | {anchors} | "
+                     f"<= {goal96} / <= {goal_avg} | {'yes' if met else 'no'} |")
+    for name, (anchors, goal) in UEA_ANCHORS.items():
+        accs = [r["accuracy"] for r in results if r["name"] == name]
+        if accs:
+            m = statistics.median(accs)
+            lines.append(f"| {name} | accuracy | {m:.3f} | {len(accs)} | {anchors} | >= {goal} | "
+                         f"{'yes' if m >= goal else 'no'} |")
+    detail = ["", "| data set | horizon | seed | MSE | MAE | accuracy | epochs (best) | fit s |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        detail.append(
+            f"| {r['name']} | {r['horizon'] or ''} | {r['seed']} | {_fmt(r.get('mse'))} | "
+            f"{_fmt(r.get('mae'))} | {_fmt(r.get('accuracy'))} | {r['epochs']} "
+            f"({r['best_epoch']}) | {r['fit_s']:.0f} |")
+    return "\n".join(lines + detail)
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="ETTh1 H=96 (3 epochs) and "
+                        "BasicMotions (30 epochs), one seed")
+    parser.add_argument("--only", nargs="*", help="data set names to run")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--horizons", nargs="*", type=int, default=list(HORIZONS))
+    parser.add_argument("--epochs", type=int, help="override max_epochs (smoke runs)")
+    parser.add_argument("--results", type=Path, default=HERE / "results.jsonl")
+    parser.add_argument("--report", action="store_true", help="print the tables and exit")
+    args = parser.parse_args()
+    if args.quick and args.results == parser.get_default("results"):
+        args.results = args.results.with_name("results-quick.jsonl")
+    done = []
+    if args.results.exists():
+        done = [json.loads(line) for line in args.results.read_text().splitlines() if line]
+    if not args.report:
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores; results -> {args.results}")
+        for name, horizon, seed in plan(args.only, args.seeds, args.horizons, args.quick):
+            key = (name, horizon, seed)
+            if any((r["name"], r["horizon"], r["seed"]) == key for r in done):
+                continue
+            kind = "forecast" if horizon else "uea"
+            epochs = args.epochs or (QUICK_EPOCHS[kind] if args.quick else None)
+            result = (run_forecast(name, horizon, seed, epochs) if horizon
+                      else run_uea(name, seed, epochs))
+            record = {"name": name, "horizon": horizon, "seed": seed, **result}
+            done.append(record)
+            with args.results.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            print(json.dumps({k: v for k, v in record.items() if k != "params"}), flush=True)
+    print(report(done))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Defaults for the architecture, chosen per task shape on validation data.
+
+Every architecture parameter of ``LSTMModel`` left as ``None`` is filled in from
+the preset that fits the task; a value the user gives always wins. The presets
+and the validation runs behind them are described in BENCHMARKS.md.
+
+* ``channel_independent`` (forecasts and seq2seq with a horizon whose targets
+  are all numeric inputs): one shared LSTM reads each channel as a univariate
+  series, over segments, with the parallel decoder and RevIN (SegRNN-like).
+* ``classification`` (sequence tasks with a categorical target): a bidirectional
+  LSTM beside a convolutional branch (LSTM-FCN-like).
+* ``general``: a unidirectional LSTM of 64 units with the decoder of the shape,
+  RevIN for forecasts and seq2seq with a horizon.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .spec import Spec
+
+ARCHITECTURE = ("hidden", "dropout", "bidirectional", "decoder", "instance_norm", "segment",
+                "channel_independent", "conv", "lr")
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "channel_independent": {"hidden": 256, "dropout": 0.5, "bidirectional": False,
+                            "decoder": "parallel", "instance_norm": True,
+                            "channel_independent": True, "conv": False, "lr": 3e-4},
+    "classification": {"hidden": 128, "dropout": 0.0, "bidirectional": True, "decoder": "direct",
+                       "instance_norm": False, "segment": None, "channel_independent": False,
+                       "conv": True, "lr": 1e-3},
+    "general": {"hidden": 64, "dropout": 0.0, "bidirectional": False, "segment": None,
+                "channel_independent": False, "conv": False, "lr": 1e-3},
+}
+MAX_SEGMENT = 24
+
+
+def preset_name(spec: Spec, given: dict[str, Any]) -> str:
+    """Which preset fits ``spec``, given the parameters the user set (not None)."""
+    continues = spec.task == "forecast" or (spec.task == "seq2seq" and not spec.aligned)
+    numeric_inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
+    all_inputs = all(t.kind == "regression" and t.name in numeric_inputs for t in spec.targets)
+    compatible = given.get("decoder") in (None, "direct", "repeat", "parallel") and \
+        not given.get("conv") and given.get("heads") != "separate"
+    if continues and all_inputs and compatible and given.get("channel_independent") is not False:
+        return "channel_independent"
+    if spec.task == "sequence" and any(t.kind != "regression" for t in spec.targets):
+        return "classification"
+    return "general"
+
+
+def resolve(spec: Spec, given: dict[str, Any]) -> dict[str, Any]:
+    """The architecture: the user's values where set, else the preset's for ``spec``."""
+    preset = dict(PRESETS[preset_name(spec, given)])
+    continues = spec.task == "forecast" or (spec.task == "seq2seq" and not spec.aligned)
+    preset.setdefault("instance_norm", continues)
+    if preset.get("channel_independent") and "segment" not in preset:
+        preset["segment"] = default_segment(spec.lookback) if spec.task == "forecast" else None
+    if "decoder" not in preset:
+        preset["decoder"] = "repeat" if spec.task == "seq2seq" and not spec.aligned else "direct"
+    resolved = {name: given[name] if given.get(name) is not None else preset[name]
+                for name in ARCHITECTURE}
+    if spec.aligned and resolved["decoder"] == "direct":   # per-step heads on the encoder
+        resolved["decoder"] = "aligned"
+    return resolved
+
+
+def default_segment(lookback: int) -> int | None:
+    """The largest divisor of ``lookback`` up to 24 (96 -> 24, 720 -> 24, 28 -> 14)."""
+    divisors = [w for w in range(2, MAX_SEGMENT + 1) if lookback % w == 0]
+    return max(divisors) if lookback >= 8 and divisors else None
