@@ -61,8 +61,9 @@ def run_one(lookback: int, fraction: float, stage: str) -> dict:
         assert torch.isfinite(torch.tensor(total))
     else:
         chunk = 96 if stage == "chunked" else None
-        model = LSTMModel(spec, hidden=32, batch_size=256, max_epochs=1, split=split,
-                          checkpoint_steps=chunk, progress=False)
+        model = LSTMModel(spec, hidden=32, channel_independent=False, decoder="direct",
+                          batch_size=256, max_epochs=1, split=split, checkpoint_steps=chunk,
+                          progress=False)
         model.fit(frame).evaluate(frame, part="test")
     windows = int(n * 0.6) - lookback - 96 + 1
     return {

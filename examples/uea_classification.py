@@ -30,10 +30,12 @@ def main() -> None:
     X_test, y_test = datasets.load_uea(args.dataset, "test", data_dir=args.data_dir)
     print(f"{args.dataset}: train {X.shape}, test {X_test.shape}, classes {sorted(set(y))}")
     # No spec needed for arrays: inputs x0..x5, one classification target "y" (string labels).
-    model = LSTMModel(hidden=64, bidirectional=True, lr=3e-3, batch_size=16,
-                      max_epochs=args.epochs, patience=30,
+    # The default for sequence classification: a bidirectional LSTM beside a
+    # convolutional branch (see lstmkit.presets).
+    model = LSTMModel(batch_size=16, max_epochs=args.epochs, patience=30,
                       split=Split(val_start=0.8, test_start=None))
     model.fit(X, y)
+    print("architecture:", model.architecture_)
     evaluation = model.evaluate(X_test, y_test)
     print(evaluation)
     print("\nconfusion matrix (rows: true, columns: predicted):")

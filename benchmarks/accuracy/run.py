@@ -15,6 +15,7 @@ skipped, so a long benchmark can be stopped and resumed.
     python benchmarks/accuracy/run.py                 # everything, 3 seeds
     python benchmarks/accuracy/run.py --quick         # minutes: ETTh1 H=96 + BasicMotions
     python benchmarks/accuracy/run.py --only etth1 NATOPS --seeds 0 --horizons 96
+    python benchmarks/accuracy/run.py --ablation      # what each ingredient contributes
     python benchmarks/accuracy/run.py --report        # the tables from the results file
 """
 
@@ -54,6 +55,20 @@ FORECAST_TRAINING = {"batch_size": 256, "max_epochs": 30, "patience": 5}
 UEA_TRAINING = {"batch_size": 16, "max_epochs": 200, "patience": 40}
 QUICK_EPOCHS = {"forecast": 3, "uea": 30}
 
+# The ablation ladders: ingredients added one at a time, ending at the defaults.
+ABLATION_FORECAST = [
+    ("plain LSTM", {"instance_norm": False, "channel_independent": False}),
+    ("+ RevIN", {"instance_norm": True, "channel_independent": False}),
+    ("+ segments of 24", {"channel_independent": False, "segment": 24}),
+    ("+ channel independence", {"decoder": "direct"}),
+    ("+ parallel decoder (default)", {}),
+]
+ABLATION_UEA = [
+    ("plain LSTM", {"conv": False, "bidirectional": False, "hidden": 64}),
+    ("+ bidirectional", {"conv": False}),
+    ("+ conv branch (default)", {}),
+]
+
 
 def forecast_split(name: str, n: int):
     """The standard split of each data set (Informer/Autoformer protocols)."""
@@ -66,7 +81,8 @@ def forecast_split(name: str, n: int):
     return Split(int(0.7 * n), n - int(0.2 * n), n)   # Autoformer's Dataset_Custom
 
 
-def run_forecast(name: str, horizon: int, seed: int, epochs: int | None) -> dict:
+def run_forecast(name: str, horizon: int, seed: int, epochs: int | None,
+                 overrides: dict | None = None) -> dict:
     from lstmkit import LSTMModel, Spec, datasets
 
     frame = datasets.load(name, data_dir=SHARED)
@@ -74,7 +90,7 @@ def run_forecast(name: str, horizon: int, seed: int, epochs: int | None) -> dict
     spec = Spec(time="date", inputs=columns, targets=columns, lookback=LOOKBACK, horizon=horizon)
     training = {**FORECAST_TRAINING, **({"max_epochs": epochs} if epochs else {})}
     model = LSTMModel(spec, split=forecast_split(name, len(frame)), seed=seed, progress=False,
-                      **training)
+                      **training, **(overrides or {}))
     start = time.perf_counter()
     model.fit(frame)
     fitted = time.perf_counter() - start
@@ -91,14 +107,14 @@ def run_forecast(name: str, horizon: int, seed: int, epochs: int | None) -> dict
             "best_epoch": model.history_["best_epoch"], "params": _params(model)}
 
 
-def run_uea(name: str, seed: int, epochs: int | None) -> dict:
+def run_uea(name: str, seed: int, epochs: int | None, overrides: dict | None = None) -> dict:
     from lstmkit import LSTMModel, Split, datasets
 
     X, y = datasets.load_uea(name, "train", data_dir=SHARED)
     X_test, y_test = datasets.load_uea(name, "test", data_dir=SHARED)
     training = {**UEA_TRAINING, **({"max_epochs": epochs} if epochs else {})}
     model = LSTMModel(split=Split(val_start=0.8, test_start=None), seed=seed, progress=False,
-                      **training)
+                      **training, **(overrides or {}))
     start = time.perf_counter()
     model.fit(X, y)
     fitted = time.perf_counter() - start
@@ -111,16 +127,35 @@ def _params(model) -> dict:
     return {**model.architecture_, "layers": model.layers, "lr_decay": model.lr_decay}
 
 
-Run = tuple[str, int | None, int]   # (data set, horizon or None for UEA, seed)
+Run = tuple[str, int | None, int, str]   # (data set, horizon or None for UEA, seed, variant)
 
 
-def plan(only: list[str] | None, seeds: list[int], horizons: list[int], quick: bool
-         ) -> list[Run]:
+def plan(only: list[str] | None, seeds: list[int], horizons: list[int], quick: bool,
+         ablation: bool) -> list[Run]:
     if quick:
-        return [("etth1", 96, 0), ("BasicMotions", None, 0)]
-    runs = [(name, h, s) for name in FORECAST_ANCHORS for h in horizons for s in seeds]
-    runs += [(name, None, s) for name in UEA_ANCHORS for s in seeds]
+        return [("etth1", 96, 0, ""), ("BasicMotions", None, 0, "")]
+    if ablation:
+        runs = [("etth1", 96, s, label) for label, _ in ABLATION_FORECAST for s in seeds]
+        runs += [(name, None, s, label) for name in UEA_ANCHORS for label, _ in ABLATION_UEA
+                 for s in seeds]
+    else:
+        runs = [(name, h, s, "") for name in FORECAST_ANCHORS for h in horizons for s in seeds]
+        runs += [(name, None, s, "") for name in UEA_ANCHORS for s in seeds]
     return [r for r in runs if not only or r[0] in only]
+
+
+def ablation_report(results: list[dict]) -> str:
+    """One row per ingredient ladder step: medians over the seeds run."""
+    lines = ["| data set | variant | metric | median | seeds |", "| --- | --- | --- | --- | --- |"]
+    for name in ("etth1", *UEA_ANCHORS):
+        ladder = ABLATION_FORECAST if name == "etth1" else ABLATION_UEA
+        metric = "mse" if name == "etth1" else "accuracy"
+        for label, _ in ladder:
+            values = [r[metric] for r in results if (r["name"], r["variant"]) == (name, label)]
+            if values:
+                lines.append(f"| {name} | {label} | {metric} | "
+                             f"{statistics.median(values):.4f} | {len(values)} |")
+    return "\n".join(lines)
 
 
 def report(results: list[dict]) -> str:
@@ -170,29 +205,36 @@ def main() -> None:
     parser.add_argument("--horizons", nargs="*", type=int, default=list(HORIZONS))
     parser.add_argument("--epochs", type=int, help="override max_epochs (smoke runs)")
     parser.add_argument("--results", type=Path, default=HERE / "results.jsonl")
+    parser.add_argument("--ablation", action="store_true", help="the ingredient ladders on "
+                        "ETTh1 H=96 and the UEA sets")
     parser.add_argument("--report", action="store_true", help="print the tables and exit")
     args = parser.parse_args()
-    if args.quick and args.results == parser.get_default("results"):
-        args.results = args.results.with_name("results-quick.jsonl")
+    if args.results == parser.get_default("results") and (args.quick or args.ablation):
+        name = "results-quick.jsonl" if args.quick else "results-ablation.jsonl"
+        args.results = args.results.with_name(name)
     done = []
     if args.results.exists():
         done = [json.loads(line) for line in args.results.read_text().splitlines() if line]
     if not args.report:
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores; results -> {args.results}")
-        for name, horizon, seed in plan(args.only, args.seeds, args.horizons, args.quick):
-            key = (name, horizon, seed)
-            if any((r["name"], r["horizon"], r["seed"]) == key for r in done):
+        runs = plan(args.only, args.seeds, args.horizons, args.quick, args.ablation)
+        for name, horizon, seed, variant in runs:
+            key = (name, horizon, seed, variant)
+            if any((r["name"], r["horizon"], r["seed"], r["variant"]) == key for r in done):
                 continue
             kind = "forecast" if horizon else "uea"
             epochs = args.epochs or (QUICK_EPOCHS[kind] if args.quick else None)
-            result = (run_forecast(name, horizon, seed, epochs) if horizon
-                      else run_uea(name, seed, epochs))
-            record = {"name": name, "horizon": horizon, "seed": seed, **result}
+            ladder = dict(ABLATION_FORECAST if horizon else ABLATION_UEA)
+            overrides = ladder[variant] if variant else None
+            result = (run_forecast(name, horizon, seed, epochs, overrides) if horizon
+                      else run_uea(name, seed, epochs, overrides))
+            record = {"name": name, "horizon": horizon, "seed": seed, "variant": variant,
+                      **result}
             done.append(record)
             with args.results.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
             print(json.dumps({k: v for k, v in record.items() if k != "params"}), flush=True)
-    print(report(done))
+    print(ablation_report(done) if args.ablation else report(done))
 
 
 if __name__ == "__main__":
