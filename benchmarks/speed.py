@@ -1,0 +1,291 @@
+"""Training and inference throughput: lstmkit beside a hand-written eager PyTorch loop.
+
+For each workload of ``workloads.py`` and batch size, in one run and side by side:
+
+* ``eager``: the ceiling to beat. The same network as plain ``torch.nn`` modules,
+  tensors already in memory (W5: windows materialised up front), a shuffled
+  index per epoch, ``zero_grad / loss / backward / step`` with Adam; inference
+  under ``torch.inference_mode`` in batches of 1024.
+* ``lstmkit``: the public API with everything it does included: ``LSTMModel.fit``
+  (validation, scaling, window indexing, Lightning, gradient clipping) for one
+  epoch on all samples (no validation part), and ``predict`` returning the tidy
+  DataFrame in original units.
+
+Each (workload, batch, system) runs in a fresh subprocess: one warm-up epoch,
+then ``--repeats`` timed ones (median, min-max), then a warm-up prediction and
+``--repeats`` timed ones. GFLOP/s count the LSTM and dense multiply-adds (2 FLOPs
+each; training = 3 x forward) and are compared with the machine's float32 matmul
+peak measured in the same run. Peers (Keras, Darts, NeuralForecast) run from
+their own environment: ``benchmarks/peers/``.
+
+    python benchmarks/speed.py                      # W1-W5, batch 64 and 256, 5 repeats
+    python benchmarks/speed.py --quick              # a smoke run: W1 and W5 at 10 %
+    python benchmarks/speed.py --workloads W1 W2 --batches 64 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workloads import WORKLOADS, Workload, etth1_frame
+
+INFER_BATCH = 1024
+
+
+# -- the two systems ---------------------------------------------------------------------
+def lstmkit_case(w: Workload, batch: int, fraction: float, repeats: int) -> dict:
+    """Time lstmkit's fit (one epoch each) and predict through the public API."""
+    from lstmkit import LSTMModel, Spec, Split
+
+    everything = Split(val_start=None, test_start=None)
+    common = {"batch_size": batch, "max_epochs": 1, "split": everything, "progress": False}
+    if w.kind == "etth1":
+        frame = etth1_frame()
+        frame = frame.iloc[: int(len(frame) * fraction)]
+        spec = Spec(time="date", inputs=_ett_columns(), targets=_ett_columns(), lookback=96,
+                    horizon=96)
+        make = lambda seed: LSTMModel(spec, seed=seed, **common)  # noqa: E731
+        fit_args, predict_args = (frame,), {"data": frame, "origins": "all"}
+        samples = len(frame) - 96 - 96 + 1
+        infer_samples = len(frame) - 96 + 1
+    else:
+        X, y = w.arrays(fraction)
+        options = {"hidden": w.hidden, "layers": w.layers, "bidirectional": False, "conv": False,
+                   "dropout": 0.0, "instance_norm": False}
+        if w.kind == "seq2seq":
+            options["decoder"] = w.decoder
+        make = lambda seed: LSTMModel(seed=seed, **options, **common)  # noqa: E731
+        fit_args, predict_args = (X, y), {"data": X}
+        samples = infer_samples = len(X)
+    make(0).fit(*fit_args)                                   # warm-up
+    train = []
+    for seed in range(repeats):
+        model = make(seed)
+        start = time.perf_counter()
+        model.fit(*fit_args)
+        train.append(samples / (time.perf_counter() - start))
+    model.predict(**predict_args)                            # warm-up
+    infer = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(**predict_args)
+        infer.append(infer_samples / (time.perf_counter() - start))
+    network = model.network_
+    return {"train": train, "infer": infer, "samples": samples,
+            "flops": _flops(network.config, w), "params": model.architecture_}
+
+
+def eager_case(w: Workload, batch: int, fraction: float, repeats: int) -> dict:
+    """Time a hand-written loop over in-memory tensors with the same network."""
+    import torch
+
+    X, y, network = _eager_setup(w, fraction)
+    loss_fn = torch.nn.CrossEntropyLoss() if w.kind == "classify" else torch.nn.MSELoss()
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+
+    def epoch() -> None:
+        network.train()
+        order = torch.randperm(len(X))
+        for i in range(0, len(X), batch):
+            index = order[i : i + batch]
+            optimizer.zero_grad()
+            loss = loss_fn(network(X[index]), y[index])
+            loss.backward()
+            optimizer.step()
+
+    def predict() -> None:
+        network.eval()
+        with torch.inference_mode():
+            for i in range(0, len(X), INFER_BATCH):
+                network(X[i : i + INFER_BATCH])
+
+    epoch()                                                  # warm-up
+    train = [len(X) / _seconds(epoch) for _ in range(repeats)]
+    predict()
+    infer = [len(X) / _seconds(predict) for _ in range(repeats)]
+    return {"train": train, "infer": infer, "samples": len(X)}
+
+
+def _eager_setup(w: Workload, fraction: float):
+    """Inputs, targets and the workload's network as plain torch modules."""
+    import torch
+    from torch import nn
+
+    if w.kind == "etth1":
+        return _eager_etth1(fraction)
+    X, y = w.arrays(fraction)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = nn.LSTM(w.features, w.hidden, w.layers, batch_first=True)
+            if w.decoder == "repeat":
+                self.decoder = nn.LSTM(w.hidden, w.hidden, batch_first=True)
+                self.head = nn.Linear(w.hidden, w.targets)
+            else:
+                self.head = nn.Linear(w.hidden, w.out_steps * w.targets)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            summary = self.encoder(x)[0][:, -1]                        # (B, H)
+            if w.decoder == "repeat":
+                repeated = summary[:, None].expand(-1, w.out_steps, -1)  # (B, S, H)
+                return self.head(self.decoder(repeated)[0])            # (B, S, T)
+            out = self.head(summary)                                   # (B, S*T)
+            return out if w.kind in ("forecast", "classify") else out.view(len(x), w.out_steps,
+                                                                           w.targets)
+
+    torch.manual_seed(0)
+    return torch.from_numpy(X), torch.from_numpy(y), Net()
+
+
+def _eager_etth1(fraction: float):
+    """ETTh1 windows materialised, z-scored with train statistics, lstmkit's default network."""
+    import torch
+
+    from lstmkit import LSTMModel, Spec, Split
+
+    frame = etth1_frame()
+    frame = frame.iloc[: int(len(frame) * fraction)]
+    values = frame[_ett_columns()].to_numpy(np.float32)
+    values = (values - values.mean(0)) / values.std(0)
+    windows = np.lib.stride_tricks.sliding_window_view(values, 192, axis=0)  # (N, C, 192)
+    windows = np.ascontiguousarray(windows.transpose(0, 2, 1))              # (N, 192, C)
+    spec = Spec(time="date", inputs=_ett_columns(), targets=_ett_columns(), lookback=96,
+                horizon=96)
+    tiny = LSTMModel(spec, max_epochs=1, split=Split(None, None), progress=False)
+    network = tiny.fit(frame.iloc[:400]).network_                # the default architecture
+    from lstmkit.nn import LSTMNetwork
+
+    torch.manual_seed(0)
+    network = LSTMNetwork(network.config)
+    X, y = torch.from_numpy(windows[:, :96]), torch.from_numpy(windows[:, 96:])
+
+    class Forecast(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.network(x)
+
+    return X, y, Forecast()
+
+
+def _ett_columns() -> list[str]:
+    from workloads import ETT_COLUMNS
+
+    return ETT_COLUMNS
+
+
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# -- FLOPs and the machine's peak -----------------------------------------------------------
+def _lstm_flops(inputs: int, hidden: int, steps: int) -> float:
+    """Forward FLOPs of one LSTM layer over ``steps`` for one sample (2 per multiply-add)."""
+    return 2.0 * 4 * hidden * (inputs + hidden) * steps
+
+
+def _flops(config, w: Workload) -> float:
+    """Forward FLOPs per sample of lstmkit's network (encoder, decoder, heads)."""
+    h = config.hidden
+    if config.channel_independent:                      # W5 default: per channel, segments
+        segments, width = w.steps // config.segment, config.segment
+        out_segments = -(-w.out_steps // config.segment)
+        # The parallel decoder's first layer multiplies the state once per sample.
+        per_channel = (2.0 * width * h * segments + _lstm_flops(h, h, segments)
+                       + 2.0 * 4 * h * h + 2.0 * h * config.segment * out_segments)
+        return per_channel * w.features
+    total = sum(_lstm_flops(w.features if i == 0 else h, h, w.steps) for i in range(w.layers))
+    if w.decoder == "repeat":
+        total += _lstm_flops(h, h, w.out_steps) + 2.0 * h * w.targets * w.out_steps
+    else:
+        total += 2.0 * h * w.targets * w.out_steps
+    return total
+
+
+def matmul_peak(repeats: int = 5) -> float:
+    """Float32 GFLOP/s of a 2048 x 2048 matmul on this machine, median of ``repeats``."""
+    import torch
+
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    times = [_seconds(lambda: a @ b) for _ in range(repeats)]
+    return 2 * 2048**3 / statistics.median(times) / 1e9
+
+
+# -- driver -----------------------------------------------------------------------------------
+def child(system: str, workload: str, batch: int, fraction: float, repeats: int) -> dict:
+    w = WORKLOADS[workload]
+    case = (lstmkit_case if system == "lstmkit" else eager_case)(w, batch, fraction, repeats)
+    case["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return case
+
+
+def run_child(system: str, workload: str, batch: int, fraction: float, repeats: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", system, workload, str(batch),
+                          str(fraction), str(repeats)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{system} {workload} batch {batch} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cell(values: list[float]) -> str:
+    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="W1 and W5 at 10%%, batch 64, "
+                        "2 repeats")
+    parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
+    parser.add_argument("--batches", nargs="*", type=int, default=[64, 256])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--fraction", type=float, default=1.0, help="of each workload's samples")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        system, workload, batch, fraction, repeats = args.child
+        print(json.dumps(child(system, workload, int(batch), float(fraction), int(repeats))))
+        return
+    if args.quick:
+        args.workloads, args.batches, args.repeats, args.fraction = ["W1", "W5"], [64], 2, 0.1
+    import torch
+
+    peak = matmul_peak()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads; matmul peak "
+          f"{peak:.1f} GFLOP/s; fraction {args.fraction}, {args.repeats} repeats")
+    print("| workload | batch | eager train/s | lstmkit train/s | ratio | eager infer/s | "
+          "lstmkit infer/s | ratio | lstmkit GFLOP/s (of peak) | peak RSS MB eager / lstmkit |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for workload in args.workloads:
+        for batch in args.batches:
+            eager = run_child("eager", workload, batch, args.fraction, args.repeats)
+            kit = run_child("lstmkit", workload, batch, args.fraction, args.repeats)
+            train_ratio = statistics.median(kit["train"]) / statistics.median(eager["train"])
+            infer_ratio = statistics.median(kit["infer"]) / statistics.median(eager["infer"])
+            gflops = 3 * kit["flops"] * statistics.median(kit["train"]) / 1e9
+            print(f"| {workload} | {batch} | {_cell(eager['train'])} | {_cell(kit['train'])} | "
+                  f"{train_ratio:.2f} | {_cell(eager['infer'])} | {_cell(kit['infer'])} | "
+                  f"{infer_ratio:.2f} | {gflops:.1f} ({gflops / peak:.0%}) | "
+                  f"{eager['peak_rss_mb']:.0f} / {kit['peak_rss_mb']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

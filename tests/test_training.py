@@ -1,0 +1,46 @@
+"""How the network is trained: the seed, the learning-rate schedule, gradient clipping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lstmkit import LSTMModel, Split
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 12, 3)).astype(np.float32)
+    return X, X[:, -1, :2] @ np.array([[1.0], [-2.0]], np.float32)[:, 0] + 0.1
+
+
+def fit(arrays, **params) -> LSTMModel:
+    options = {"hidden": 8, "batch_size": 32, "max_epochs": 3, "progress": False,
+               "split": Split(val_start=0.8, test_start=None), **params}
+    return LSTMModel(**options).fit(*arrays)
+
+
+def weights(model: LSTMModel) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.network_.parameters()])
+
+
+def test_the_same_seed_gives_the_same_weights_and_another_seed_does_not(arrays):
+    assert torch.equal(weights(fit(arrays, seed=3)), weights(fit(arrays, seed=3)))
+    assert not torch.equal(weights(fit(arrays, seed=3)), weights(fit(arrays, seed=4)))
+
+
+def test_lr_decay_multiplies_the_learning_rate_after_every_epoch(arrays):
+    history = fit(arrays, lr=1e-2, lr_decay=0.5).history_
+    assert [e["lr"] for e in history["epochs"]] == pytest.approx([1e-2, 5e-3, 2.5e-3])
+    assert [e["lr"] for e in fit(arrays, lr=1e-2).history_["epochs"]] == [1e-2] * 3
+
+
+def test_gradient_clipping_bounds_every_step(arrays):
+    torch.manual_seed(0)
+    start = weights(fit(arrays, max_epochs=1, lr=1e-12))       # the initial weights, in effect
+    free = weights(fit(arrays, grad_clip=None, lr=1e-2))
+    clipped = weights(fit(arrays, grad_clip=1e-12, lr=1e-2))    # gradients far below Adam's eps
+    assert (free - start).abs().max() > 1e-2
+    assert (clipped - start).abs().max() < (free - start).abs().max() / 10
