@@ -11,12 +11,15 @@ For each workload of ``workloads.py`` and batch size, in one run and side by sid
   epoch on all samples (no validation part), and ``predict`` returning the tidy
   DataFrame in original units.
 
-Each (workload, batch, system) runs in a fresh subprocess: one warm-up epoch,
-then ``--repeats`` timed ones (median, min-max), then a warm-up prediction and
-``--repeats`` timed ones. GFLOP/s count the LSTM and dense multiply-adds (2 FLOPs
-each; training = 3 x forward) and are compared with the machine's float32 matmul
-peak measured in the same run. Peers (Keras, Darts, NeuralForecast) run from
-their own environment: ``benchmarks/peers/``.
+Each (workload, batch) runs in a fresh subprocess that builds both systems, warms
+each up (one epoch, one prediction), then times ``--repeats`` epochs and then
+``--repeats`` predictions of each, alternating between the systems so that the
+machine's drift hits both alike (median, min-max). With ``--rss`` each system's
+peak resident memory is taken from one more fresh process per system. GFLOP/s
+count the LSTM and dense multiply-adds (2 FLOPs each; training = 3 x forward)
+and are compared with the machine's float32 matmul peak measured in the same run.
+Peers (Keras, Darts, NeuralForecast) run from their own environment:
+``benchmarks/peers/``.
 
     python benchmarks/speed.py                      # W1-W5, batch 64 and 256, 5 repeats
     python benchmarks/speed.py --quick              # a smoke run: W1 and W5 at 10 %
@@ -45,8 +48,11 @@ INFER_BATCH = 1024
 
 
 # -- the two systems ---------------------------------------------------------------------
-def lstmkit_case(w: Workload, batch: int, fraction: float, repeats: int) -> dict:
-    """Time lstmkit's fit (one epoch each) and predict through the public API."""
+# Each returns (train, predict, samples, infer_samples): ``train`` runs one epoch's
+# worth of training, ``predict`` predicts every sample once.
+
+def lstmkit_system(w: Workload, batch: int, fraction: float) -> tuple:
+    """lstmkit's fit (one epoch, a fresh model each call) and predict, public API only."""
     from lstmkit import LSTMModel, Spec, Split
 
     everything = Split(val_start=None, test_start=None)
@@ -58,44 +64,40 @@ def lstmkit_case(w: Workload, batch: int, fraction: float, repeats: int) -> dict
                     horizon=96)
         make = lambda seed: LSTMModel(spec, seed=seed, **common)  # noqa: E731
         fit_args, predict_args = (frame,), {"data": frame, "origins": "all"}
-        samples = len(frame) - 96 - 96 + 1
-        infer_samples = len(frame) - 96 + 1
+        samples, infer_samples = len(frame) - 96 - 96 + 1, len(frame) - 96 + 1
     else:
         X, y = w.arrays(fraction)
         options = {"hidden": w.hidden, "layers": w.layers, "bidirectional": False, "conv": False,
                    "dropout": 0.0, "instance_norm": False}
-        if w.kind == "seq2seq":
+        spec = None
+        if w.kind == "seq2seq":      # W4 maps 96 steps to 96: an encoder-decoder, not X(t)->Y(t)
             options["decoder"] = w.decoder
-        make = lambda seed: LSTMModel(seed=seed, **options, **common)  # noqa: E731
+            spec = Spec([f"x{i}" for i in range(w.features)], [f"y{j}" for j in range(w.targets)],
+                        task="seq2seq", horizon=w.out_steps)
+        make = lambda seed: LSTMModel(spec, seed=seed, **options, **common)  # noqa: E731
         fit_args, predict_args = (X, y), {"data": X}
         samples = infer_samples = len(X)
-    make(0).fit(*fit_args)                                   # warm-up
-    train = []
-    for seed in range(repeats):
-        model = make(seed)
-        start = time.perf_counter()
-        model.fit(*fit_args)
-        train.append(samples / (time.perf_counter() - start))
-    model.predict(**predict_args)                            # warm-up
-    infer = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict(**predict_args)
-        infer.append(infer_samples / (time.perf_counter() - start))
-    network = model.network_
-    return {"train": train, "infer": infer, "samples": samples,
-            "flops": _flops(network.config, w), "params": model.architecture_}
+    fitted: list = [None]
+    seeds = iter(range(10**6))
+
+    def train() -> None:
+        fitted[0] = make(next(seeds)).fit(*fit_args)
+
+    def predict() -> None:
+        fitted[0].predict(**predict_args)
+
+    return train, predict, samples, infer_samples, fitted
 
 
-def eager_case(w: Workload, batch: int, fraction: float, repeats: int) -> dict:
-    """Time a hand-written loop over in-memory tensors with the same network."""
+def eager_system(w: Workload, batch: int, fraction: float) -> tuple:
+    """A hand-written loop over in-memory tensors with the same network."""
     import torch
 
     X, y, network = _eager_setup(w, fraction)
     loss_fn = torch.nn.CrossEntropyLoss() if w.kind == "classify" else torch.nn.MSELoss()
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
 
-    def epoch() -> None:
+    def train() -> None:
         network.train()
         order = torch.randperm(len(X))
         for i in range(0, len(X), batch):
@@ -111,11 +113,7 @@ def eager_case(w: Workload, batch: int, fraction: float, repeats: int) -> dict:
             for i in range(0, len(X), INFER_BATCH):
                 network(X[i : i + INFER_BATCH])
 
-    epoch()                                                  # warm-up
-    train = [len(X) / _seconds(epoch) for _ in range(repeats)]
-    predict()
-    infer = [len(X) / _seconds(predict) for _ in range(repeats)]
-    return {"train": train, "infer": infer, "samples": len(X)}
+    return train, predict, len(X), len(X), None
 
 
 def _eager_setup(w: Workload, fraction: float):
@@ -230,18 +228,42 @@ def matmul_peak(repeats: int = 5) -> float:
 
 
 # -- driver -----------------------------------------------------------------------------------
-def child(system: str, workload: str, batch: int, fraction: float, repeats: int) -> dict:
+SYSTEMS = {"eager": eager_system, "lstmkit": lstmkit_system}
+
+
+def child(workload: str, batch: int, fraction: float, repeats: int) -> dict:
+    """Both systems on one workload, timed alternately so drift hits both alike."""
     w = WORKLOADS[workload]
-    case = (lstmkit_case if system == "lstmkit" else eager_case)(w, batch, fraction, repeats)
-    case["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return case
+    systems = {name: make(w, batch, fraction) for name, make in SYSTEMS.items()}
+    result = {name: {"train": [], "infer": []} for name in systems}
+    for train, predict, *_ in systems.values():
+        train()                                               # warm-up
+        predict()
+    for _ in range(repeats):
+        for name, (train, _, samples, _, _) in systems.items():
+            result[name]["train"].append(samples / _seconds(train))
+    for _ in range(repeats):
+        for name, (_, predict, _, infer_samples, _) in systems.items():
+            result[name]["infer"].append(infer_samples / _seconds(predict))
+    fitted = systems["lstmkit"][4][0]
+    result["lstmkit"]["flops"] = _flops(fitted.network_.config, w)
+    result["lstmkit"]["params"] = fitted.architecture_
+    return result
 
 
-def run_child(system: str, workload: str, batch: int, fraction: float, repeats: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", system, workload, str(batch),
-                          str(fraction), str(repeats)], capture_output=True, text=True)
+def peak_rss(system: str, workload: str, batch: int, fraction: float) -> float:
+    """Peak RSS (MB) of a fresh process that trains one epoch and predicts once."""
+    train, predict, *_ = SYSTEMS[system](WORKLOADS[workload], batch, fraction)
+    train()
+    predict()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(*args: str) -> dict | float:
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+                         text=True)
     if out.returncode != 0:
-        raise RuntimeError(f"{system} {workload} batch {batch} failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -257,11 +279,17 @@ def main() -> None:
     parser.add_argument("--batches", nargs="*", type=int, default=[64, 256])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--fraction", type=float, default=1.0, help="of each workload's samples")
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--rss", action="store_true", help="also peak RSS per system (one "
+                        "more fresh process each)")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        system, workload, batch, fraction, repeats = args.child
-        print(json.dumps(child(system, workload, int(batch), float(fraction), int(repeats))))
+        if args.child[0] == "rss":
+            system, workload, batch, fraction = args.child[1:]
+            print(json.dumps(peak_rss(system, workload, int(batch), float(fraction))))
+        else:
+            workload, batch, fraction, repeats = args.child
+            print(json.dumps(child(workload, int(batch), float(fraction), int(repeats))))
         return
     if args.quick:
         args.workloads, args.batches, args.repeats, args.fraction = ["W1", "W5"], [64], 2, 0.1
@@ -276,15 +304,16 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for workload in args.workloads:
         for batch in args.batches:
-            eager = run_child("eager", workload, batch, args.fraction, args.repeats)
-            kit = run_child("lstmkit", workload, batch, args.fraction, args.repeats)
+            both = run_child(workload, str(batch), str(args.fraction), str(args.repeats))
+            eager, kit = both["eager"], both["lstmkit"]
             train_ratio = statistics.median(kit["train"]) / statistics.median(eager["train"])
             infer_ratio = statistics.median(kit["infer"]) / statistics.median(eager["infer"])
             gflops = 3 * kit["flops"] * statistics.median(kit["train"]) / 1e9
+            rss = " / ".join(f"{run_child('rss', s, workload, str(batch), str(args.fraction)):.0f}"
+                             for s in SYSTEMS) if args.rss else "-"
             print(f"| {workload} | {batch} | {_cell(eager['train'])} | {_cell(kit['train'])} | "
                   f"{train_ratio:.2f} | {_cell(eager['infer'])} | {_cell(kit['infer'])} | "
-                  f"{infer_ratio:.2f} | {gflops:.1f} ({gflops / peak:.0%}) | "
-                  f"{eager['peak_rss_mb']:.0f} / {kit['peak_rss_mb']:.0f} |", flush=True)
+                  f"{infer_ratio:.2f} | {gflops:.1f} ({gflops / peak:.0%}) | {rss} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,23 @@ def test_the_loss_is_the_weighted_sum_of_per_target_losses_over_known_values():
     bce = torch.nn.functional.binary_cross_entropy_with_logits(outputs[..., 4], y[..., 2])
     assert torch.allclose(per_target, torch.stack([mse, ce, bce]))
     assert torch.allclose(total, mse + 0.5 * ce + 2.0 * bce)
+
+
+def test_grouped_targets_keep_their_own_losses_and_order():
+    targets = [Target("a"), Target("k", kind="classification"), Target("c", loss="mae"),
+               Target("d", weight=3.0), Target("e", loss="huber")]
+    slices = [slice(0, 1), slice(1, 4), slice(4, 5), slice(5, 6), slice(6, 7)]
+    outputs, y = torch.randn(4, 2, 7), torch.randn(4, 2, 5)
+    y[..., 1] = torch.randint(0, 3, (4, 2)).float()
+    y[1, 1, 3] = float("nan")
+    total, per_target = MultiTargetLoss(targets, slices)(outputs, y)
+    d_known = ~torch.isnan(y[..., 3])
+    expected = torch.stack([
+        ((outputs[..., 0] - y[..., 0]) ** 2).mean(),
+        torch.nn.functional.cross_entropy(outputs[..., 1:4].reshape(-1, 3),
+                                          y[..., 1].reshape(-1).long()),
+        (outputs[..., 4] - y[..., 2]).abs().mean(),
+        ((outputs[..., 5] - y[..., 3])[d_known] ** 2).mean(),
+        torch.nn.functional.huber_loss(outputs[..., 6], y[..., 4])])
+    assert torch.allclose(per_target, expected)
+    assert torch.allclose(total, expected.sum() + 2.0 * expected[3])

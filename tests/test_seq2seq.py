@@ -49,6 +49,17 @@ def test_same_time_step_outputs_from_other_columns(trajectories):
     assert len(predicted) == 2 * 48 and predicted.step.max() == 48
 
 
+def test_arrays_alone_say_which_seq2seq_shape_they_are(trajectories):
+    X, Y = trajectories
+    options = {"hidden": 8, "max_epochs": 1, "progress": False}
+    encoder_decoder = LSTMModel(**options).fit(X[:200], Y[:200])       # 48 steps -> 12
+    assert (encoder_decoder.spec_.horizon, encoder_decoder.architecture_["decoder"]) == \
+        (12, "repeat")
+    assert encoder_decoder.predict(X[:3]).step.max() == 12
+    same_steps = LSTMModel(**options).fit(X[:200, :, :4], X[:200, :, 4:6])   # 48 -> 48
+    assert same_steps.spec_.horizon is None and same_steps.spec_.aligned
+
+
 def test_seq2seq_from_a_long_table_with_output_rows_after_input_rows(trajectories):
     X, Y = trajectories
     X, Y = X[:300], Y[:300]

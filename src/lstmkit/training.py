@@ -11,6 +11,7 @@ import copy
 import logging
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from .nn import LSTMNetwork
 from .spec import check_choice
 
 OPTIMIZERS = ("adam", "adamw")
+STEPS_PER_CALL = 8   # optimiser steps per Lightning training step: its bookkeeping is shared
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ class LSTMTask(L.LightningModule):
     The optimisation step is written out here (Lightning's manual optimisation):
     zero the gradients, forward, backward through Lightning (which all-reduces them
     under DDP), clip, step. Lightning's automatic loop wraps every step in a closure
-    and a dozen hooks, which costs more than a small LSTM's step itself.
+    and a dozen hooks, which costs more than a small LSTM's step itself; for the
+    same reason each Lightning training step receives a group of up to
+    ``STEPS_PER_CALL`` batches and takes one optimiser step per batch.
     """
 
     def __init__(self, network: LSTMNetwork, loss: MultiTargetLoss, config: TrainConfig) -> None:
@@ -102,8 +106,12 @@ class LSTMTask(L.LightningModule):
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.network(batch["x"], batch.get("lengths"))
 
-    def training_step(self, batch: Batch, batch_idx: int) -> None:
+    def training_step(self, batches: list[Batch], group_idx: int) -> None:
         optimizer = self.optimizers(use_pl_optimizer=False)
+        for batch in batches:
+            self._optimizer_step(optimizer, batch)
+
+    def _optimizer_step(self, optimizer: torch.optim.Optimizer, batch: Batch) -> None:
         optimizer.zero_grad(set_to_none=True)
         teacher = batch["y"] if self.teacher_forcing else None
         outputs = self.network(batch["x"], batch.get("lengths"), teacher)
@@ -153,11 +161,34 @@ class WindowData(L.LightningDataModule):
         self.train = self.train.to(device)
         self.val = None if self.val is None else self.val.to(device)
 
-    def train_dataloader(self) -> Batches:
-        return Batches(self.train, self.batch_size, shuffle=True, seed=self.seed)
+    def train_dataloader(self) -> BatchGroups:
+        batches = Batches(self.train, self.batch_size, shuffle=True, seed=self.seed)
+        return BatchGroups(batches, STEPS_PER_CALL)
 
     def val_dataloader(self) -> Batches | list:
         return [] if self.val is None else Batches(self.val, max(self.batch_size, 256))
+
+
+class BatchGroups:
+    """Consecutive batches in lists of up to ``size``: one Lightning step per list."""
+
+    batch_sampler = None   # Lightning reads ``sampler`` (to call set_epoch) and this attribute
+
+    def __init__(self, batches: Batches, size: int) -> None:
+        self.batches, self.size, self.sampler = batches, size, batches.sampler
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.batches) / self.size)
+
+    def __iter__(self) -> Iterator[list[Batch]]:
+        group: list[Batch] = []
+        for batch in self.batches:
+            group.append(batch)
+            if len(group) == self.size:
+                yield group
+                group = []
+        if group:
+            yield group
 
 
 class History(Callback):

@@ -67,8 +67,9 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     * ``X`` (samples, steps, features) or a list of (steps, features) arrays, with
       ``y`` (samples,) / (samples, targets): a sequence task. Trailing all-NaN steps
       count as padding, so variable lengths may be NaN-padded.
-    * ``y`` (samples, out_steps, targets): seq2seq; ``out_steps`` equal to the input
-      steps means one output per step unless the spec sets a horizon.
+    * ``y`` (samples, out_steps, targets): seq2seq; ``out_steps`` equal to the
+      longest input means one output per step unless the spec sets a horizon; any
+      other ``out_steps`` is the horizon of an encoder-decoder.
     * ``X`` (rows, features) with ``y`` (rows,) / (rows, targets): a forecast table,
       ``y`` holding the targets that are not input columns.
     """
@@ -80,7 +81,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     if y_arr is not None and len(y_arr) != len(sequences):
         raise DataError(f"X has {len(sequences)} samples but y has {len(y_arr)}; they must match")
     if spec is None:
-        spec = _default_spec(n_features, y_arr)
+        spec = _default_spec(n_features, y_arr, max(len(s) for s in sequences))
     _check_width(spec.input_names, n_features, "X", "inputs")
     if spec.sequence is None:
         spec = dataclasses.replace(spec, sequence=SAMPLE)
@@ -121,13 +122,14 @@ def _sequences(X: Any) -> list[np.ndarray] | None:
     return [X[i, : lengths[i]] for i in range(len(X))]
 
 
-def _default_spec(n_features: int, y: np.ndarray | None) -> Spec:
+def _default_spec(n_features: int, y: np.ndarray | None, steps: int) -> Spec:
     inputs = [f"x{i}" for i in range(n_features)]
     if y is None:
         raise ConfigError("predicting from arrays needs the spec of a fitted model")
     if y.ndim == 3:
         targets = [Target(f"y{j}", kind=_kind(y[..., j])) for j in range(y.shape[2])]
-        return Spec(inputs, targets, task="seq2seq", horizon=None)
+        horizon = None if y.shape[1] == steps else y.shape[1]
+        return Spec(inputs, targets, task="seq2seq", horizon=horizon)
     width = 1 if y.ndim == 1 else y.shape[1]
     names = ["y"] if y.ndim == 1 else [f"y{j}" for j in range(width)]
     columns = [y] if y.ndim == 1 else [y[:, j] for j in range(width)]
