@@ -15,8 +15,14 @@ resident set size (ru_maxrss):
 The size that materialising every training window (windows x lookback x
 features, float32) would need is printed beside them for contrast.
 
+``--w5`` measures the speed benchmark's W5 instead: ETTh1 (all 7 columns, horizon
+96, the standard split) with lstmkit's default forecast model, one epoch of
+training and then a prediction from every origin of the 14400 rows, at
+lookback 96, 336 and 720.
+
     python benchmarks/memory.py            # lookback 96 and 720, 3 repeats each
     python benchmarks/memory.py --quick    # a smoke run on 20% of the rows
+    python benchmarks/memory.py --w5       # W5, lookback 96 / 336 / 720
 """
 
 from __future__ import annotations
@@ -35,6 +41,21 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 STAGES = ("data", "fit", "chunked")
+
+
+def run_w5(lookback: int) -> dict:
+    """W5: the default model on ETTh1, one epoch, then predictions from every origin."""
+    from lstmkit import LSTMModel, Spec, Split, datasets
+
+    frame = datasets.load("etth1", data_dir=SHARED).iloc[:14400]
+    spec = Spec(time="date", inputs=COLUMNS, targets=COLUMNS, lookback=lookback, horizon=96)
+    start = time.perf_counter()
+    model = LSTMModel(spec, batch_size=256, max_epochs=1, split=Split(8640, 11520, 14400),
+                      progress=False).fit(frame)
+    forecast = model.predict(frame, origins="all")
+    return {"lookback": lookback, "segment": model.architecture_["segment"],
+            "forecast_rows": len(forecast), "seconds": time.perf_counter() - start,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def run_one(lookback: int, fraction: float, stage: str) -> dict:
@@ -77,13 +98,29 @@ def run_one(lookback: int, fraction: float, stage: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20%% of the rows, one repeat")
+    parser.add_argument("--w5", action="store_true", help="W5 (ETTh1, default model), "
+                        "lookback 96 / 336 / 720")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stage", default="fit", help=argparse.SUPPRESS)
     parser.add_argument("--fraction", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(run_one(args.child, args.fraction, args.stage)))
+        result = run_w5(args.child) if args.stage == "w5" else \
+            run_one(args.child, args.fraction, args.stage)
+        print(json.dumps(result))
+        return
+    if args.w5:
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores; W5, {args.repeats} "
+              "repeat(s); peak RSS in MB, median (min-max)")
+        print("| lookback | segment | forecast rows | peak RSS MB | s |")
+        print("| --- | --- | --- | --- | --- |")
+        for lookback in (96, 336, 720):
+            runs = [_child(lookback, 1.0, "w5") for _ in range(args.repeats)]
+            rss = [r["peak_rss_mb"] for r in runs]
+            print(f"| {lookback} | {runs[0]['segment']} | {runs[0]['forecast_rows']} | "
+                  f"{statistics.median(rss):.0f} ({min(rss):.0f}-{max(rss):.0f}) | "
+                  f"{statistics.median(r['seconds'] for r in runs):.1f} |", flush=True)
         return
     fraction, repeats = (0.2, 1) if args.quick else (1.0, args.repeats)
     lookbacks = (96, 720) if not args.quick else (96, 336)

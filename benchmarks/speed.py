@@ -22,7 +22,7 @@ Peers (Keras, Darts, NeuralForecast) run from their own environment:
 ``benchmarks/peers/``.
 
     python benchmarks/speed.py                      # W1-W5, batch 64 and 256, 5 repeats
-    python benchmarks/speed.py --quick              # a smoke run: W1 and W5 at 10 %
+    python benchmarks/speed.py --quick              # a smoke run: W1 and W5 at 5 %
     python benchmarks/speed.py --workloads W1 W2 --batches 64 --repeats 3
 """
 
@@ -273,7 +273,7 @@ def _cell(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="W1 and W5 at 10%%, batch 64, "
+    parser.add_argument("--quick", action="store_true", help="W1 and W5 at 5%%, batch 64, "
                         "2 repeats")
     parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
     parser.add_argument("--batches", nargs="*", type=int, default=[64, 256])
@@ -292,7 +292,7 @@ def main() -> None:
             print(json.dumps(child(workload, int(batch), float(fraction), int(repeats))))
         return
     if args.quick:
-        args.workloads, args.batches, args.repeats, args.fraction = ["W1", "W5"], [64], 2, 0.1
+        args.workloads, args.batches, args.repeats, args.fraction = ["W1", "W5"], [64], 2, 0.05
     import torch
 
     peak = matmul_peak()

@@ -8,6 +8,7 @@ import torch
 from lstmkit.nn import LSTMNetwork, NetworkConfig, Output
 from lstmkit.nn.encoder import LSTMEncoder
 from lstmkit.nn.norm import InstanceNorm
+from lstmkit.nn.segments import SegmentEmbedding
 
 OUTPUTS = (Output("a", "regression", 1), Output("k", "classification", 3),
            Output("b", "regression", 1), Output("z", "binary", 1))
@@ -41,6 +42,23 @@ def test_chunked_encoder_matches_the_plain_one_in_values_and_gradients():
     (out_b.sum() + h_b.sum()).backward()
     for p, q in zip(chunked.parameters(), plain.parameters(), strict=True):
         assert torch.allclose(p.grad, q.grad, atol=1e-5)
+
+
+def test_chunked_encoder_recomputes_the_segment_embedding_exactly():
+    torch.manual_seed(0)
+    embed = SegmentEmbedding(n_inputs=2, segment=5, dim=8)
+    chunked, plain = LSTMEncoder(8, 8, checkpoint_steps=7), LSTMEncoder(8, 8)
+    plain.load_state_dict(chunked.state_dict())
+    x = torch.randn(4, 33, 2)                  # 7 segments after front padding; chunks of 10 steps
+    (out_a, (h_a, _)), (out_b, (h_b, _)) = chunked(x, embed=embed), plain(x, embed=embed)
+    assert out_a.shape == out_b.shape == (4, 7, 8)
+    assert torch.allclose(out_a, out_b, atol=1e-6) and torch.allclose(h_a, h_b, atol=1e-6)
+    h_a.sum().backward()
+    grads = [p.grad.clone() for p in (*chunked.parameters(), *embed.parameters())]
+    embed.zero_grad()
+    h_b.sum().backward()
+    for g, q in zip(grads, (*plain.parameters(), *embed.parameters()), strict=True):
+        assert torch.allclose(g, q.grad, atol=1e-5)
 
 
 def test_instance_norm_round_trip_and_one_hot_channels_untouched():

@@ -343,7 +343,7 @@ class LSTMModel:
                              bidirectional=a["bidirectional"], dropout=float(a["dropout"]),
                              decoder=a["decoder"], heads=self.heads,
                              instance_norm=a["instance_norm"], numeric_inputs=numeric,
-                             target_channels=channels, checkpoint_steps=self.checkpoint_steps,
+                             target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                              segment=a["segment"], channel_independent=a["channel_independent"],
                              conv=a["conv"])
 

@@ -6,7 +6,9 @@ and the validation runs behind them are described in BENCHMARKS.md.
 
 * ``channel_independent`` (forecasts and seq2seq with a horizon whose targets
   are all numeric inputs): one shared LSTM reads each channel as a univariate
-  series, over segments, with the parallel decoder and RevIN (SegRNN-like).
+  series, over segments, with the parallel decoder and RevIN (SegRNN-like);
+  lookbacks longer than 96 steps are trained in checkpointed chunks of 96, so
+  training memory does not grow with the lookback.
 * ``classification`` (sequence tasks with a categorical target): a bidirectional
   LSTM beside a convolutional branch (LSTM-FCN-like).
 * ``general``: a unidirectional LSTM of 64 units with the decoder of the shape,
@@ -20,17 +22,19 @@ from typing import Any
 from .spec import Spec
 
 ARCHITECTURE = ("hidden", "dropout", "bidirectional", "decoder", "instance_norm", "segment",
-                "channel_independent", "conv", "lr")
+                "channel_independent", "conv", "checkpoint_steps", "lr")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "channel_independent": {"hidden": 256, "dropout": 0.5, "bidirectional": False,
                             "decoder": "parallel", "instance_norm": True,
-                            "channel_independent": True, "conv": False, "lr": 3e-4},
+                            "channel_independent": True, "conv": False,
+                            "checkpoint_steps": 96, "lr": 3e-4},
     "classification": {"hidden": 128, "dropout": 0.0, "bidirectional": True, "decoder": "direct",
                        "instance_norm": False, "segment": None, "channel_independent": False,
-                       "conv": True, "lr": 1e-3},
+                       "conv": True, "checkpoint_steps": None, "lr": 1e-3},
     "general": {"hidden": 64, "dropout": 0.0, "bidirectional": False, "segment": None,
-                "channel_independent": False, "conv": False, "lr": 1e-3},
+                "channel_independent": False, "conv": False, "checkpoint_steps": None,
+                "lr": 1e-3},
 }
 MAX_SEGMENT = 24
 
@@ -62,6 +66,8 @@ def resolve(spec: Spec, given: dict[str, Any]) -> dict[str, Any]:
                 for name in ARCHITECTURE}
     if spec.aligned and resolved["decoder"] == "direct":   # per-step heads on the encoder
         resolved["decoder"] = "aligned"
+    if resolved["bidirectional"] and given.get("checkpoint_steps") is None:
+        resolved["checkpoint_steps"] = None                # chunks need one reading direction
     return resolved
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.checkpoint import checkpoint
+
+from .segments import SegmentEmbedding
 
 State = tuple[Tensor, Tensor]
 
@@ -22,7 +26,9 @@ class LSTMEncoder(nn.Module):
         checkpoint_steps: in training, run the steps in chunks of this length and
             recompute each chunk's activations in the backward pass, so activation
             memory stays that of one chunk whatever the sequence length (costs one
-            more forward pass; unidirectional, equal-length batches only).
+            more forward pass; unidirectional, equal-length batches only). With a
+            segment embedding, chunks are whole segments and the embedding is
+            recomputed with them.
 
     Returns (from ``forward``):
         outputs (B, T, D*hidden) for every step (zeros past a sequence's end), and
@@ -46,11 +52,15 @@ class LSTMEncoder(nn.Module):
     def out_features(self) -> int:
         return self.directions * self.hidden
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, State]:
+    def forward(self, x: Tensor, lengths: Tensor | None = None,
+                embed: SegmentEmbedding | None = None) -> tuple[Tensor, State]:
+        """Encode ``x`` (B, T, F), first embedding it into segments if ``embed`` is given."""
         chunk = self.checkpoint_steps
         if chunk and self.training and lengths is None and self.directions == 1 \
                 and x.shape[1] > chunk:
-            return self._checkpointed(x, chunk)
+            return self._checkpointed(x, chunk, embed)
+        if embed is not None:
+            x, lengths = embed(x, lengths)                    # (B, N, hidden)
         if lengths is None:
             return self.lstm(x)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -58,16 +68,23 @@ class LSTMEncoder(nn.Module):
         outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
         return outputs, state
 
-    def _checkpointed(self, x: Tensor, chunk: int) -> tuple[Tensor, State]:
+    def _checkpointed(self, x: Tensor, chunk: int, embed: SegmentEmbedding | None
+                      ) -> tuple[Tensor, State]:
         """Run chunk by chunk, keeping only chunk inputs and boundary states for backward."""
+        if embed is not None:
+            x = embed.pad_front(x)                            # (B, N*W, F)
+            chunk = math.ceil(chunk / embed.segment) * embed.segment
         outputs, state = [], None
         for piece in x.split(chunk, dim=1):                  # (B, <=chunk, F) each
-            out, h, c = checkpoint(self._step, piece, state, use_reentrant=False)
+            out, h, c = checkpoint(self._step, piece, state, embed, use_reentrant=False)
             outputs.append(out)
             state = (h, c)
-        return torch.cat(outputs, dim=1), state               # (B, T, D*H)
+        return torch.cat(outputs, dim=1), state               # (B, T or N, D*H)
 
-    def _step(self, x: Tensor, state: State | None) -> tuple[Tensor, Tensor, Tensor]:
+    def _step(self, x: Tensor, state: State | None, embed: SegmentEmbedding | None
+              ) -> tuple[Tensor, Tensor, Tensor]:
+        if embed is not None:
+            x = embed(x)[0]                                   # (B, n, hidden)
         out, (h, c) = self.lstm(x, state)
         return out, h, c
 

@@ -166,9 +166,9 @@ class LSTMNetwork(nn.Module):
                 channel: Tensor | None) -> Tensor:
         c = self.config
         raw, raw_lengths = x, lengths
-        if self.segments is not None:
-            x, lengths = self.segments(x, lengths)              # (B, N, hidden)
-        outputs, state = self.encoder(x, lengths)             # (B, N, D), 2 x (L*dirs, B, H)
+        # Segments (if any) are embedded inside the encoder: under checkpoint_steps it
+        # recomputes the embedding chunk by chunk with the recurrence.
+        outputs, state = self.encoder(x, lengths, self.segments)  # (B, N, D), 2 x (L*D, B, H)
         if c.decoder == "aligned":
             return self.heads(self.dropout(outputs))           # (B, T, C)
         if c.decoder == "autoregressive":

@@ -37,13 +37,20 @@ class SegmentEmbedding(nn.Module):
         self.embed = nn.Linear(segment * n_inputs, dim)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        x = self.pad_front(x) if lengths is None else self.pad_end(x)   # (B, n*W, F)
         b, steps, f = x.shape
-        n = math.ceil(steps / self.segment)
-        pad = n * self.segment - steps
-        if pad:
-            front = (0, 0, pad, 0) if lengths is None else (0, 0, 0, pad)
-            x = F.pad(x, front)                                   # (B, n*W, F)
-        segments = x.reshape(b, n, self.segment * f)              # (B, n, W*F)
+        segments = x.reshape(b, steps // self.segment, self.segment * f)  # (B, n, W*F)
         if lengths is not None:
             lengths = (lengths + self.segment - 1) // self.segment
         return F.relu(self.embed(segments)), lengths               # (B, n, dim)
+
+    def pad_front(self, x: Tensor) -> Tensor:
+        """Zeros before the oldest step up to a whole number of segments: (B, n*W, F)."""
+        return F.pad(x, (0, 0, self._padding(x.shape[1]), 0))
+
+    def pad_end(self, x: Tensor) -> Tensor:
+        """Zeros after the last step up to a whole number of segments: (B, n*W, F)."""
+        return F.pad(x, (0, 0, 0, self._padding(x.shape[1])))
+
+    def _padding(self, steps: int) -> int:
+        return math.ceil(steps / self.segment) * self.segment - steps
