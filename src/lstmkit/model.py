@@ -40,6 +40,7 @@ from .training import TrainConfig, train
 
 HEADS = ("shared", "separate")
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
+PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
 
 
 class LSTMModel:
@@ -369,7 +370,7 @@ class LSTMModel:
         c = self.network_.config
         steps = windows.lookback if isinstance(windows, ForecastWindows) else windows.max_length
         width = max(c.n_inputs, 4 * c.hidden * (2 if c.bidirectional else 1))
-        return int(np.clip(PREDICT_ELEMENTS // max(1, steps * width), 32, 4096))
+        return int(np.clip(PREDICT_ELEMENTS // max(1, steps * width), 32, PREDICT_WINDOWS))
 
     def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:
         """Encoded naive predictions shaped like ``truth``.

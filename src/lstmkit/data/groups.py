@@ -63,7 +63,7 @@ def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
         rows = np.argsort(codes, kind="stable")
         counts = np.bincount(codes, minlength=len(uniques))
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        keys = [_plain(k) for k in uniques]
+        keys = uniques.tolist()                               # plain Python values
     arranged = frame.iloc[rows].reset_index(drop=True) if group is not None else frame
     time = None
     if spec.time is not None:
@@ -72,6 +72,3 @@ def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
         validate.check_time_order(time, offsets, keys, rows, spec.time, group)
     return Groups(arranged, rows, offsets, keys, time)
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

@@ -73,21 +73,21 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     * ``X`` (rows, features) with ``y`` (rows,) / (rows, targets): a forecast table,
       ``y`` holding the targets that are not input columns.
     """
-    sequences = _sequences(X)
+    steps = _sequence_steps(X)
     y_arr = None if y is None else np.asarray(y)
-    if sequences is None:
+    if steps is None:
         return _forecast_table(np.asarray(X), y_arr, spec)
-    n_features = sequences[0].shape[1]
-    if y_arr is not None and len(y_arr) != len(sequences):
-        raise DataError(f"X has {len(sequences)} samples but y has {len(y_arr)}; they must match")
+    values, lengths = steps
+    n_features = values.shape[1]
+    if y_arr is not None and len(y_arr) != len(lengths):
+        raise DataError(f"X has {len(lengths)} samples but y has {len(y_arr)}; they must match")
     if spec is None:
-        spec = _default_spec(n_features, y_arr, max(len(s) for s in sequences))
+        spec = _default_spec(n_features, y_arr, int(lengths.max()))
     _check_width(spec.input_names, n_features, "X", "inputs")
     if spec.sequence is None:
         spec = dataclasses.replace(spec, sequence=SAMPLE)
-    lengths = np.array([len(s) for s in sequences])
-    frame = pd.DataFrame(np.concatenate(sequences), columns=spec.input_names)
-    frame.insert(0, spec.sequence, np.repeat(np.arange(len(sequences)), lengths))
+    frame = pd.DataFrame(values, columns=spec.input_names)
+    frame.insert(0, spec.sequence, np.repeat(np.arange(len(lengths)), lengths))
     if y_arr is None:
         return frame, spec
     if spec.task == "sequence":
@@ -96,30 +96,40 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
         for j, name in enumerate(spec.target_names):
             frame[name] = np.repeat(targets[:, j], lengths)
         return frame, spec
-    return _seq2seq_table(frame, sequences, lengths, y_arr, spec), spec
+    return _seq2seq_table(frame, lengths, y_arr, spec), spec
 
 
-def _sequences(X: Any) -> list[np.ndarray] | None:
+def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every sample's steps back to back (rows, F) and the samples' lengths, or None for 2-D X.
+
+    A 3-D array loses its trailing all-NaN (padding) steps; a 3-D array without
+    padding is reshaped, not copied.
+    """
     if isinstance(X, list | tuple):
         arrays = [np.asarray(x, dtype=np.float64) for x in X]
         if not arrays or any(a.ndim != 2 for a in arrays):
             raise DataError("a list X must hold 2-D arrays of shape (steps, features)")
         if len({a.shape[1] for a in arrays}) != 1:
             raise DataError("every sequence in X must have the same number of features")
-        return arrays
+        return np.concatenate(arrays), np.array([len(a) for a in arrays])
     X = np.asarray(X)
     if X.ndim == 2:
         return None
     if X.ndim != 3:
         raise DataError(f"X must have shape (samples, steps, features) or (rows, features), got "
                         f"{X.ndim} dimension(s) {X.shape}")
-    X = X.astype(np.float64, copy=False)
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    n, steps, f = X.shape
     padded = np.isnan(X).all(axis=2)                          # (samples, steps)
-    lengths = X.shape[1] - np.argmin(padded[:, ::-1], axis=1)
+    lengths = steps - np.argmin(padded[:, ::-1], axis=1)
     lengths[padded.all(axis=1)] = 0
     if (lengths == 0).any():
         raise DataError(f"sample {int(np.flatnonzero(lengths == 0)[0])} of X is all NaN")
-    return [X[i, : lengths[i]] for i in range(len(X))]
+    if (lengths == steps).all():
+        return X.reshape(n * steps, f), lengths
+    keep = np.arange(steps)[None, :] < lengths[:, None]      # (samples, steps)
+    return X[keep], lengths
 
 
 def _default_spec(n_features: int, y: np.ndarray | None, steps: int) -> Spec:
@@ -141,8 +151,8 @@ def _kind(values: np.ndarray) -> str:
     return "regression" if np.asarray(values).dtype.kind == "f" else "classification"
 
 
-def _seq2seq_table(frame: pd.DataFrame, sequences: list[np.ndarray], lengths: np.ndarray,
-                   y: np.ndarray, spec: Spec) -> pd.DataFrame:
+def _seq2seq_table(frame: pd.DataFrame, lengths: np.ndarray, y: np.ndarray, spec: Spec
+                   ) -> pd.DataFrame:
     if y.ndim != 3:
         raise DataError(f"seq2seq y must have shape (samples, out_steps, targets), got {y.shape}")
     _check_width(spec.target_names, y.shape[2], "y", "targets")
@@ -158,7 +168,7 @@ def _seq2seq_table(frame: pd.DataFrame, sequences: list[np.ndarray], lengths: np
     # Long format: each sample's input steps, then its output steps.
     outputs = pd.DataFrame({name: y[:, :, j].reshape(-1)
                             for j, name in enumerate(spec.target_names)})
-    outputs.insert(0, spec.sequence, np.repeat(np.arange(len(sequences)), spec.horizon))
+    outputs.insert(0, spec.sequence, np.repeat(np.arange(len(lengths)), spec.horizon))
     both = pd.concat([frame.assign(_order=0), outputs.assign(_order=1)], ignore_index=True)
     return both.sort_values([spec.sequence, "_order"], kind="stable").drop(columns="_order")
 
