@@ -90,8 +90,9 @@ def run_forecast(name: str, horizon: int, seed: int, epochs: int | None,
     # The literature windows these files by row position. weather.csv repeats one timestamp
     # (2020-05-12 06:00, rows 19043-19044), which lstmkit refuses as a time column, so
     # weather is read without one: rows in file order, as the protocol has them.
-    time = None if name == "weather" else "date"
-    spec = Spec(time=time, inputs=columns, targets=columns, lookback=LOOKBACK, horizon=horizon)
+    time_column = None if name == "weather" else "date"
+    spec = Spec(time=time_column, inputs=columns, targets=columns, lookback=LOOKBACK,
+                horizon=horizon)
     training = {**FORECAST_TRAINING, **({"max_epochs": epochs} if epochs else {})}
     model = LSTMModel(spec, split=forecast_split(name, len(frame)), seed=seed, progress=False,
                       **training, **(overrides or {}))
