@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workloads import WORKLOADS, Workload, etth1_frame
+from workloads import ETT_COLUMNS, WORKLOADS, Workload, etth1_frame
 
 INFER_BATCH = 1024
 
@@ -60,7 +60,7 @@ def lstmkit_system(w: Workload, batch: int, fraction: float) -> tuple:
     if w.kind == "etth1":
         frame = etth1_frame()
         frame = frame.iloc[: int(len(frame) * fraction)]
-        spec = Spec(time="date", inputs=_ett_columns(), targets=_ett_columns(), lookback=96,
+        spec = Spec(time="date", inputs=ETT_COLUMNS, targets=ETT_COLUMNS, lookback=96,
                     horizon=96)
         make = lambda seed: LSTMModel(spec, seed=seed, **common)  # noqa: E731
         fit_args, predict_args = (frame,), {"data": frame, "origins": "all"}
@@ -156,11 +156,11 @@ def _eager_etth1(fraction: float):
 
     frame = etth1_frame()
     frame = frame.iloc[: int(len(frame) * fraction)]
-    values = frame[_ett_columns()].to_numpy(np.float32)
+    values = frame[ETT_COLUMNS].to_numpy(np.float32)
     values = (values - values.mean(0)) / values.std(0)
     windows = np.lib.stride_tricks.sliding_window_view(values, 192, axis=0)  # (N, C, 192)
     windows = np.ascontiguousarray(windows.transpose(0, 2, 1))              # (N, 192, C)
-    spec = Spec(time="date", inputs=_ett_columns(), targets=_ett_columns(), lookback=96,
+    spec = Spec(time="date", inputs=ETT_COLUMNS, targets=ETT_COLUMNS, lookback=96,
                 horizon=96)
     tiny = LSTMModel(spec, max_epochs=1, split=Split(None, None), progress=False)
     network = tiny.fit(frame.iloc[:400]).network_                # the default architecture
@@ -179,12 +179,6 @@ def _eager_etth1(fraction: float):
             return self.network(x)
 
     return X, y, Forecast()
-
-
-def _ett_columns() -> list[str]:
-    from workloads import ETT_COLUMNS
-
-    return ETT_COLUMNS
 
 
 def _seconds(fn) -> float:

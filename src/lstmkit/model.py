@@ -143,7 +143,8 @@ class LSTMModel:
         for role, names in (("input", spec.input_names), ("target", spec.target_names)):
             require_columns(frame, names, role)
         split = self.split or Split()
-        train_config = self._train_config(self._architecture(spec)["lr"])
+        architecture = self._architecture(spec)
+        train_config = self._train_config(architecture["lr"])
         groups = arrange(frame, spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
         encoding = prepare.fit_encoding(groups, spec, parts)
@@ -155,7 +156,7 @@ class LSTMModel:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             _require_windows(val_windows, "validation", spec)
         torch.manual_seed(self.seed)
-        network = LSTMNetwork(self._network_config(spec, encoding))
+        network = LSTMNetwork(self._network_config(spec, encoding, architecture))
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices)
@@ -329,8 +330,8 @@ class LSTMModel:
             _check_channel_independent(spec, decoder)
         return a
 
-    def _network_config(self, spec: Spec, encoding: Encoding) -> NetworkConfig:
-        a = self._architecture(spec)
+    def _network_config(self, spec: Spec, encoding: Encoding, a: dict[str, Any]
+                        ) -> NetworkConfig:
         outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
         columns = encoding.input_columns
         numeric = tuple(name in encoding.input_scalers for name in columns)

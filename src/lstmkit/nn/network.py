@@ -165,7 +165,6 @@ class LSTMNetwork(nn.Module):
     def _decode(self, x: Tensor, lengths: Tensor | None, teacher: Tensor | None,
                 channel: Tensor | None) -> Tensor:
         c = self.config
-        raw, raw_lengths = x, lengths
         # Segments (if any) are embedded inside the encoder: under checkpoint_steps it
         # recomputes the embedding chunk by chunk with the recurrence.
         outputs, state = self.encoder(x, lengths, self.segments)  # (B, N, D), 2 x (L*D, B, H)
@@ -182,6 +181,6 @@ class LSTMNetwork(nn.Module):
             features = self.decoder(context, c.steps)          # (B, S, hidden)
             return self.heads(self.dropout(features))          # (B, S, C)
         if self.conv is not None:
-            conv = self.dropout(self.conv(raw, raw_lengths))   # (B, 128)
+            conv = self.dropout(self.conv(x, lengths))         # (B, 128)
             context = torch.cat([context, conv], dim=-1)       # (B, D + 128)
         return self.heads(context[:, None, :])                 # (B, S, C) from (B, 1, D)
