@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import sys
 import uuid
 from pathlib import Path
@@ -25,6 +26,7 @@ from .metrics import Evaluation
 from .spec import PARTS
 
 console = Console(stderr=False, highlight=False)
+CHECKPOINTS = "checkpoints"   # inside a run directory while its training is unfinished
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("config", help="YAML config file (see examples/)")
     fit.add_argument("--run-dir", help="where to save the run (default: the config's run_dir)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    fit.add_argument("--resume", action="store_true",
+                     help="continue the interrupted run in the run directory from its checkpoint")
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     fit.set_defaults(run=_fit)
 
@@ -82,13 +86,18 @@ def _fit(args: argparse.Namespace) -> int:
 
     config = RunConfig.read(args.config)
     run_dir = Path(args.run_dir or config.run_dir or Path("runs") / Path(args.config).stem)
-    _check_free(run_dir, args.overwrite)
+    checkpoints = run_dir / CHECKPOINTS
+    _check_free(run_dir, args.overwrite, args.resume)
     model = config.build_model()
     if args.no_progress:
         model.progress = False
     data, y = fit_arguments(config.data.load())
-    console.print(f"training on {_describe(config.data)} -> {run_dir}")
-    model.fit(data, y)
+    if args.overwrite and not args.resume:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    resuming = args.resume and checkpoints.is_dir()
+    console.print(f"{'resuming' if resuming else 'training'} on {_describe(config.data)} -> "
+                  f"{run_dir}")
+    model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume)
     if config.test is not None:
         test, test_y = fit_arguments(config.test.load())
         evaluation, scored = model.evaluate(test, test_y), _describe(config.test)
@@ -96,7 +105,8 @@ def _fit(args: argparse.Namespace) -> int:
         part = "test" if config.split.test_start is not None else "val"
         evaluation, scored = model.evaluate(data, y, part=part), f"the {part} part"
     console.print(render(evaluation, f"metrics on {scored}"))
-    with atomic_directory(run_dir, overwrite=args.overwrite) as tmp:
+    # The run directory holds only this run's checkpoints (checked above): replace it.
+    with atomic_directory(run_dir, overwrite=True) as tmp:
         write_model_files(model, tmp)
         write_json(tmp / "metrics.json", {"scored_on": scored, **evaluation.to_dict()})
         resolved = {**config.to_dict(), "run_dir": str(run_dir)}
@@ -182,10 +192,19 @@ def _describe(source: Any) -> str:
     return f"dataset {source.dataset}" + (f" ({source.part})" if source.part else "")
 
 
-def _check_free(run_dir: Path, overwrite: bool) -> None:
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        raise ConfigError(f"run directory {str(run_dir)!r} already exists; pass --overwrite to "
-                          "replace it, or --run-dir to choose another")
+def _check_free(run_dir: Path, overwrite: bool, resume: bool) -> None:
+    """A run may write to ``run_dir`` if it is new, asked to replace it, or resumes it."""
+    if not run_dir.exists() or not any(run_dir.iterdir()) or overwrite:
+        return
+    if (run_dir / CHECKPOINTS).is_dir():
+        if not resume:
+            raise ConfigError(f"run directory {str(run_dir)!r} holds an unfinished run; pass "
+                              "--resume to continue it, --overwrite to start it again, or "
+                              "--run-dir to choose another")
+        return
+    raise ConfigError(f"run directory {str(run_dir)!r} already exists"
+                      f"{' and holds a finished run, nothing to resume' if resume else ''}; "
+                      "pass --overwrite to replace it, or --run-dir to choose another")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import presets
+from . import checkpoint, presets
 from .data import prepare
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange
@@ -36,7 +36,7 @@ from .nn import LSTMNetwork, NetworkConfig, Output
 from .nn.decoders import DECODERS
 from .nn.norm import InstanceNorm
 from .spec import PARTS, Spec, Split, Target, check_choice
-from .training import TrainConfig, train
+from .training import Checkpoints, TrainConfig, train
 
 HEADS = ("shared", "separate")
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
@@ -129,7 +129,8 @@ class LSTMModel:
             f"{k}={v!r}" for k, v in changed.items()) + ")"
 
     # -- fit -----------------------------------------------------------------------------
-    def fit(self, data: Source | np.ndarray | list, y: np.ndarray | None = None) -> LSTMModel:
+    def fit(self, data: Source | np.ndarray | list, y: np.ndarray | None = None, *,
+            checkpoint_dir: str | Path | None = None, resume: bool = False) -> LSTMModel:
         """Split, scale (training part only), train with early stopping; returns ``self``.
 
         Args:
@@ -137,6 +138,11 @@ class LSTMModel:
                 (samples, steps, features) (or a list of (steps, features) arrays).
             y: targets when ``data`` is an array: (samples,) / (samples, targets) for a
                 sequence task, (samples, out_steps, targets) for seq2seq.
+            checkpoint_dir: save the training state here at the start of every epoch
+                (and when done), so that a killed run can continue.
+            resume: continue from the checkpoint in ``checkpoint_dir`` (same data and
+                parameters); the result equals an uninterrupted run's. Without a
+                checkpoint there, training starts from the beginning.
         """
         spec, frame = self._table(data, y, self.spec)
         self.check_params(spec)
@@ -155,12 +161,13 @@ class LSTMModel:
         if split.val_start is not None:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             _require_windows(val_windows, "validation", spec)
+        plan = self._checkpoints(checkpoint_dir, resume, spec, train_windows, val_windows)
         torch.manual_seed(self.seed)
         network = LSTMNetwork(self._network_config(spec, encoding, architecture))
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices)
-        history = train(network, loss, train_windows, val_windows, train_config)
+        history = train(network, loss, train_windows, val_windows, train_config, plan)
 
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
         self.history_ = history
@@ -258,6 +265,29 @@ class LSTMModel:
         if not isinstance(spec, Spec):
             raise ConfigError(f"spec must be a lstmkit.Spec, got {type(spec).__name__}")
         return spec, read_table(data)
+
+    def _checkpoints(self, directory: str | Path | None, resume: bool, spec: Spec,
+                     *windows: Windows | None) -> Checkpoints | None:
+        """The checkpoint plan of a fit: where to write, and what to continue from."""
+        if directory is None:
+            if resume:
+                raise ConfigError("resume=True needs checkpoint_dir, the directory the "
+                                  "interrupted run saved its checkpoints to")
+            return None
+        directory = Path(directory)
+        state = checkpoint.read(directory)
+        if state is not None and not resume:
+            raise ConfigError(f"{str(directory)!r} already holds a training checkpoint; pass "
+                              "resume=True (CLI: --resume) to continue that run, or remove it "
+                              "to start afresh")
+        params = {k: v for k, v in self.get_params().items()
+                  if k not in ("progress", "accelerator", "devices")}
+        arrays = [t for w in windows if w is not None for t in _window_tensors(w)]
+        plan = Checkpoints(directory, checkpoint.fingerprint(
+            {"spec": spec.to_dict(), **params}, arrays), state)
+        if state is not None:
+            checkpoint.check_matches(state, plan.fingerprint, directory)
+        return plan
 
     def _groups(self, data: Any, y: Any, need_targets: bool) -> Groups:
         spec = self.spec_
@@ -435,6 +465,13 @@ class LSTMModel:
             columns[name] = values.reshape(n * steps)
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
+    """The tensors that define a window set (for the checkpoint fingerprint)."""
+    if isinstance(windows, ForecastWindows):
+        return [windows.inputs, windows.targets, windows.starts]
+    return [windows.inputs, windows.targets, windows.offsets, windows.index]
 
 
 def _check_int(name: str, value: Any, optional: bool = False) -> None:

@@ -2,7 +2,8 @@
 
 The network (``lstmkit.nn``) says what is computed; this module says how it is
 fitted: the multi-target loss, the optimiser, early stopping with the best
-weights restored, gradient clipping, a progress bar and a fixed seed.
+weights restored, gradient clipping, a progress bar, a fixed seed and
+checkpoints that let a killed run continue to the same result.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 
+from . import checkpoint
+from .checkpoint import TrainingState
 from .data.windows import Batch, Batches, Windows
 from .errors import ConfigError, TrainingError
 from .losses import MultiTargetLoss
@@ -229,17 +233,99 @@ class BestWeights(Callback):
             task.network.load_state_dict(self.state)
 
 
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where to keep the training state, and the state to continue from.
+
+    Args:
+        directory: where ``checkpoint.safetensors`` is written, at the start of every
+            epoch and once more when training has finished.
+        fingerprint: identifies the parameters and data (``checkpoint.fingerprint``).
+        resume: the state read from ``directory`` to continue from, or None.
+    """
+
+    directory: Path
+    fingerprint: str
+    resume: TrainingState | None = None
+
+
+class Checkpointer(Callback):
+    """Writes the training state at the start of every epoch; restores it on resume.
+
+    The state at the start of epoch ``e`` is everything epochs ``e, e+1, ...``
+    depend on, so a run killed anywhere in epoch ``e`` and resumed from it ends
+    with the same weights as a run never interrupted (same seed, CPU).
+    """
+
+    def __init__(self, plan: Checkpoints, history: History, best: BestWeights,
+                 stopper: EarlyStopping | None) -> None:
+        self.plan, self.history, self.best, self.stopper = plan, history, best, stopper
+        self.pending = plan.resume
+
+    def on_train_epoch_start(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        if self.pending is not None:
+            self._restore(trainer, task, self.pending)
+            self.pending = None
+        elif trainer.current_epoch > 0 and trainer.is_global_zero:
+            checkpoint.write(self.plan.directory, self._state(trainer, task))
+
+    def _state(self, trainer: L.Trainer, task: L.LightningModule) -> TrainingState:
+        moments, groups = checkpoint.optimizer_state(trainer.optimizers[0])
+        tensors = {f"network.{k}": v for k, v in task.network.state_dict().items()}
+        tensors.update({f"best.{k}": v for k, v in (self.best.state or {}).items()})
+        tensors.update(moments)
+        tensors["rng"] = torch.get_rng_state()
+        stopping = None
+        if self.stopper is not None:
+            stopping = {k: float(v) if torch.is_tensor(v) else v
+                        for k, v in self.stopper.state_dict().items()}
+        meta = {"next_epoch": trainer.current_epoch, "finished": False,
+                "fingerprint": self.plan.fingerprint, "history": self.history.epochs,
+                "optimizer": groups, "scheduler": trainer.lr_scheduler_configs[0].scheduler
+                .state_dict(), "early_stopping": stopping,
+                "best": {"loss": self.best.best, "epoch": self.best.epoch}}
+        return TrainingState(tensors, meta)
+
+    def _restore(self, trainer: L.Trainer, task: L.LightningModule,
+                 state: TrainingState) -> None:
+        meta = state.meta
+        task.network.load_state_dict(state.section("network"))
+        checkpoint.load_optimizer(trainer.optimizers[0], state)
+        trainer.lr_scheduler_configs[0].scheduler.load_state_dict(meta["scheduler"])
+        if self.stopper is not None and meta["early_stopping"] is not None:
+            stopping = dict(meta["early_stopping"])
+            stopping["best_score"] = torch.tensor(stopping["best_score"])
+            self.stopper.load_state_dict(stopping)
+        self.best.best, self.best.epoch = meta["best"]["loss"], meta["best"]["epoch"]
+        self.best.state = state.section("best") or None
+        self.history.epochs = list(meta["history"])
+        torch.set_rng_state(state.tensors["rng"])
+
+
 def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
-          val_windows: Windows | None, config: TrainConfig) -> dict[str, Any]:
-    """Fit ``network`` in place; returns the per-epoch history and the best epoch."""
+          val_windows: Windows | None, config: TrainConfig,
+          checkpoints: Checkpoints | None = None) -> dict[str, Any]:
+    """Fit ``network`` in place; returns the per-epoch history and the best epoch.
+
+    With ``checkpoints`` the training state is saved every epoch, and a run that
+    resumes from a finished checkpoint just takes its weights.
+    """
+    resume = None if checkpoints is None else checkpoints.resume
+    if resume is not None and resume.meta["finished"]:
+        network.load_state_dict(resume.section("network"))
+        return resume.meta["result"]
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     task = LSTMTask(network, loss, config)
     data = WindowData(train_windows, val_windows, config.batch_size, config.seed)
     history, best = History(), BestWeights()
     callbacks: list[Callback] = [history, best]
+    stopper = None
     if val_windows is not None:
-        callbacks.append(EarlyStopping("val_loss", patience=config.patience, mode="min"))
+        stopper = EarlyStopping("val_loss", patience=config.patience, mode="min")
+        callbacks.append(stopper)
+    if checkpoints is not None:
+        callbacks.append(Checkpointer(checkpoints, history, best, stopper))
     if config.progress:
         callbacks.append(RichProgressBar(leave=True))
     trainer = L.Trainer(
@@ -249,11 +335,25 @@ def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
         enable_progress_bar=config.progress, num_sanity_val_steps=0,
         limit_val_batches=None if val_windows is not None else 0,
     )
+    if resume is not None:
+        _start_at_epoch(trainer, resume.meta["next_epoch"])
     with warnings.catch_warnings():
         # Lightning's own use of deprecated torch APIs; nothing the user can act on.
         warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
         warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=DeprecationWarning)
         trainer.fit(task, datamodule=data)
     network.cpu()
-    return {"epochs": history.epochs, "best_epoch": best.epoch,
-            "best_val_loss": None if best.state is None else best.best}
+    result = {"epochs": history.epochs, "best_epoch": best.epoch,
+              "best_val_loss": None if best.state is None else best.best}
+    if checkpoints is not None and trainer.is_global_zero:
+        tensors = {f"network.{k}": v for k, v in network.state_dict().items()}
+        meta = {"finished": True, "fingerprint": checkpoints.fingerprint, "result": result}
+        checkpoint.write(checkpoints.directory, TrainingState(tensors, meta))
+    return result
+
+
+def _start_at_epoch(trainer: L.Trainer, epoch: int) -> None:
+    """Make the Trainer's next epoch ``epoch``, as Lightning's own resume does."""
+    for progress in (trainer.fit_loop.epoch_progress.current,
+                     trainer.fit_loop.epoch_progress.total):
+        progress.ready = progress.started = progress.processed = progress.completed = epoch
