@@ -151,7 +151,7 @@ class LSTMModel:
         split = self.split or Split()
         architecture = self._architecture(spec)
         train_config = self._train_config(architecture["lr"])
-        groups = arrange(frame, spec)
+        groups = prepare.fill_gaps(arrange(frame, spec), spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
         encoding = prepare.fit_encoding(groups, spec, parts)
         encoded = prepare.encode(groups, spec, encoding, with_targets=True)
@@ -298,7 +298,7 @@ class LSTMModel:
         schema = {k: v for k, v in self.schema_.items()
                   if need_targets or k not in spec.target_names or k in spec.input_names}
         check_schema(frame, schema)
-        return arrange(frame, spec)
+        return prepare.fill_gaps(arrange(frame, spec), spec)
 
     def _train_config(self, lr: float) -> TrainConfig:
         return TrainConfig(

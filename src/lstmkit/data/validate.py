@@ -14,6 +14,8 @@ import pandas as pd
 from ..errors import DataError, SchemaError
 from ..spec import closest
 
+SENTINELS = {"?", "-", "--", "na", "n/a", "nan", "null", "none", "missing", "nil", "#n/a", ""}
+
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
                     error: type[DataError] = DataError) -> None:
@@ -35,8 +37,15 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
         bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
         if bad.size:
             i = bad[0]
+            value = series.iloc[i]
+            if str(value).strip().lower() in SENTINELS:
+                raise DataError(
+                    f"column {column!r} holds {value!r} at row {rows[i]}, which looks like a "
+                    f"missing-value marker; read it as missing (pandas: read_csv(..., "
+                    f"na_values=[{value!r}])) and choose a missing policy "
+                    f"(Feature({column!r}, missing='ffill' or 'mask'))")
             raise DataError(
-                f"column {column!r} must be numeric but holds {series.iloc[i]!r} at row "
+                f"column {column!r} must be numeric but holds {value!r} at row "
                 f"{rows[i]}; clean the value, or declare the column categorical "
                 f"(Feature({column!r}, kind='categorical'))")
         series = parsed
@@ -48,7 +57,8 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
     if not allow_nan and np.isnan(values).any():
         i = np.flatnonzero(np.isnan(values))[0]
         raise DataError(f"input column {column!r} has a missing value (NaN) at row {rows[i]}; "
-                        "inputs must be complete: fill the gap (e.g. forward-fill) or drop the row")
+                        "fill the gap or drop the row, or choose a missing policy: "
+                        f"Feature({column!r}, missing='ffill' or 'mask') (YAML: missing: ffill)")
     return values
 
 
@@ -59,7 +69,9 @@ def present(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
     if missing.any():
         i = np.flatnonzero(missing)[0]
         raise DataError(f"categorical input column {column!r} has a missing value at row "
-                        f"{rows[i]}; fill it with a category of its own or drop the row")
+                        f"{rows[i]}; fill it with a category of its own or drop the row, or "
+                        f"choose a missing policy: Feature({column!r}, kind='categorical', "
+                        "missing='ffill' or 'mask')")
     return values
 
 
