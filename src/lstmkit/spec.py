@@ -173,6 +173,9 @@ class Spec:
         missing: the missing-value policy of inputs that set none (``Feature.missing``):
             ``"error"`` (default), ``"ffill"`` or ``"mask"``. Missing target values
             need no policy: they are left out of the loss and the metrics.
+        regular: forecasts with a ``time`` column need one time step between
+            consecutive rows of a series (a jump is an error naming the row); set False
+            for data with calendar gaps, such as business days.
     """
 
     inputs: tuple[Feature, ...]
@@ -184,10 +187,13 @@ class Spec:
     series: str | None = None
     sequence: str | None = None
     missing: Literal["error", "ffill", "mask"] = "error"
+    regular: bool = True
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
         check_choice("spec missing", self.missing, MISSING)
+        if not isinstance(self.regular, bool):
+            raise ConfigError(f"spec regular must be true or false, got {self.regular!r}")
         inputs = tuple(_as(Feature, f, "inputs") for f in _as_list(self.inputs, "inputs"))
         inputs = tuple(f if f.missing is not None else dataclasses.replace(f, missing=self.missing)
                        for f in inputs)

@@ -116,6 +116,33 @@ def check_time_order(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np
                     f"{fix}")
 
 
+def check_regular(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np.ndarray,
+                  column: str, group: str | None) -> None:
+    """Raise unless consecutive rows of every series are one typical time step apart."""
+    inside = np.ones(max(len(time) - 1, 0), dtype=bool)
+    inside[offsets[1:-1] - 1] = False
+    steps = np.diff(time)[inside]
+    if steps.size == 0:
+        return
+    typical = np.median(steps.astype(np.int64)) if steps.dtype.kind == "m" else np.median(steps)
+    typical = steps.dtype.type(int(typical), "ns") if steps.dtype.kind == "m" else typical
+    bad = np.flatnonzero(inside & (np.diff(time) != typical))
+    if bad.size == 0:
+        return
+    i = bad[0] + 1
+    where = f" in series {keys[np.searchsorted(offsets, i, side='right') - 1]!r}" if group else ""
+    raise DataError(
+        f"time column {column!r} jumps from {_show(time[i - 1])} to {_show(time[i])} at row "
+        f"{rows[i]}{where}, but the typical step is {_show_step(typical)}: windows would span "
+        f"the gap. Put the series on a regular grid (pandas: set_index({column!r}).asfreq(...)) "
+        "and choose a missing policy for the new rows, or set spec regular=False for data with "
+        "calendar gaps such as business days")
+
+
+def _show_step(step: object) -> str:
+    return str(pd.Timedelta(step)) if isinstance(step, np.timedelta64) else str(step)
+
+
 def _show(value: object) -> str:
     return str(pd.Timestamp(value)) if isinstance(value, np.datetime64) else str(value)
 
