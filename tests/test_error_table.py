@@ -221,7 +221,7 @@ CLI = {
                                            ["a data source needs exactly one of 'path'"]),
     "config: unknown data set": (config(data={"dataset": "etth9"}), ["fit", "bad.yaml"],
                                  DataError, ["unknown data set 'etth9'",
-                                             "did you mean 'etth1'"]),
+                                             "did you mean 'etth"]),
     "config: data file missing": (config(data={"path": "gone.csv"}), ["fit", "bad.yaml"],
                                   DataError, ["gone.csv' does not exist"]),
     "config: column missing in the data": (config(**{"spec.inputs": ["HUFL", "LOAD"]}),
