@@ -97,6 +97,32 @@ def test_loading_refuses_pickles_and_broken_directories(tmp_path, weather_model)
         LSTMModel.load(path)
 
 
+def test_a_planted_torch_save_file_is_refused_without_unpickling(tmp_path, weather_model):
+    path = weather_model.save(tmp_path / "model")
+    flag = tmp_path / "executed"
+
+    class Exploit:
+        def __reduce__(self):
+            return (flag.touch, ())
+
+    torch.save({"state": Exploit(), "w": torch.zeros(2)}, path / "weights.safetensors")
+    with pytest.raises(ArtifactError, match="loads weights only from safetensors"):
+        LSTMModel.load(path)
+    assert not flag.exists()
+
+
+def test_a_model_saved_before_the_missing_value_policy_still_loads(tmp_path, seattle,
+                                                                   weather_model):
+    path = weather_model.save(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    del config["spec"]["missing"], config["spec"]["regular"]       # keys added later
+    for feature in config["spec"]["inputs"]:
+        del feature["missing"]
+    (path / "config.json").write_text(json.dumps(config))
+    old = LSTMModel.load(path)
+    pd.testing.assert_frame_equal(old.predict(seattle), weather_model.predict(seattle))
+
+
 def test_a_newer_format_version_is_refused_with_the_reason(tmp_path, weather_model):
     path = weather_model.save(tmp_path / "model")
     config = json.loads((path / "config.json").read_text())
