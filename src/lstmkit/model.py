@@ -8,12 +8,14 @@ training part, trains the network and sets the learned ``*_`` attributes.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from . import checkpoint, presets
 from .data import prepare
@@ -130,7 +132,8 @@ class LSTMModel:
 
     # -- fit -----------------------------------------------------------------------------
     def fit(self, data: Source | np.ndarray | list, y: np.ndarray | None = None, *,
-            checkpoint_dir: str | Path | None = None, resume: bool = False) -> LSTMModel:
+            checkpoint_dir: str | Path | None = None, resume: bool = False,
+            callbacks: Sequence[Callback] = ()) -> LSTMModel:
         """Split, scale (training part only), train with early stopping; returns ``self``.
 
         Args:
@@ -143,6 +146,8 @@ class LSTMModel:
             resume: continue from the checkpoint in ``checkpoint_dir`` (same data and
                 parameters); the result equals an uninterrupted run's. Without a
                 checkpoint there, training starts from the beginning.
+            callbacks: extra Lightning callbacks for the Trainer, e.g. one that reports
+                the validation loss of every epoch (``lstmkit.tune`` prunes with it).
         """
         spec, frame = self._table(data, y, self.spec)
         self.check_params(spec)
@@ -167,7 +172,7 @@ class LSTMModel:
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices)
-        history = train(network, loss, train_windows, val_windows, train_config, plan)
+        history = train(network, loss, train_windows, val_windows, train_config, plan, callbacks)
 
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
         self.history_ = history

@@ -12,7 +12,7 @@ import copy
 import logging
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -304,11 +304,13 @@ class Checkpointer(Callback):
 
 def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
           val_windows: Windows | None, config: TrainConfig,
-          checkpoints: Checkpoints | None = None) -> dict[str, Any]:
+          checkpoints: Checkpoints | None = None,
+          callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     """Fit ``network`` in place; returns the per-epoch history and the best epoch.
 
     With ``checkpoints`` the training state is saved every epoch, and a run that
-    resumes from a finished checkpoint just takes its weights.
+    resumes from a finished checkpoint just takes its weights. ``callbacks`` are
+    extra Lightning callbacks (e.g. one that reports each epoch's validation loss).
     """
     resume = None if checkpoints is None else checkpoints.resume
     if resume is not None and resume.meta["finished"]:
@@ -319,7 +321,7 @@ def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
     task = LSTMTask(network, loss, config)
     data = WindowData(train_windows, val_windows, config.batch_size, config.seed)
     history, best = History(), BestWeights()
-    callbacks: list[Callback] = [history, best]
+    callbacks = [history, best, *callbacks]
     stopper = None
     if val_windows is not None:
         stopper = EarlyStopping("val_loss", patience=config.patience, mode="min")
