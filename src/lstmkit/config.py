@@ -9,6 +9,7 @@ A config mirrors the Python API one to one::
     split: {val_start: 0.7, test_start: 0.85}
     test: {dataset: BasicMotions, part: test}   # optional separate test data
     run_dir: runs/seattle
+    search: {model.hidden: {int: [16, 128]}}    # optional, for `lstmkit tune` (lstmkit.tune)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,10 @@ from .model import LSTMModel
 from .spec import Spec, Split, closest
 from .training import TrainConfig
 
-SECTIONS = ("data", "spec", "model", "training", "split", "test", "run_dir")
+if TYPE_CHECKING:
+    from .tune import SearchSpace
+
+SECTIONS = ("data", "spec", "model", "training", "split", "test", "run_dir", "search")
 MODEL_KEYS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
               "checkpoint_steps", "segment", "channel_independent", "conv")
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -87,6 +91,7 @@ class RunConfig:
     split: Split
     test: DataSource | None = None
     run_dir: str | None = None
+    search: SearchSpace | None = None
 
     @classmethod
     def from_dict(cls, raw: Any, base: Path = Path(".")) -> RunConfig:
@@ -113,6 +118,11 @@ class RunConfig:
             run_dir=None if run_dir is None else str(base / run_dir),
         )
         config.build_model().check_params()  # every hyperparameter, before any data is read
+        if raw.get("search") is not None:
+            from .tune import SearchSpace
+
+            config = dataclasses.replace(config, search=SearchSpace.parse(raw["search"]))
+            config.search.check(config)
         return config
 
     @classmethod
@@ -146,6 +156,7 @@ class RunConfig:
             "split": params["split"],
             **({"test": _source_dict(self.test)} if self.test else {}),
             **({"run_dir": self.run_dir} if self.run_dir else {}),
+            **({"search": self.search.to_dict()} if self.search else {}),
         }
 
 
