@@ -75,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="also write the metrics to this JSON file")
     evaluate.set_defaults(run=_evaluate)
 
+    tune = commands.add_parser("tune", help="search hyperparameters (Optuna) over the config's "
+                               "search section, on validation data")
+    tune.add_argument("config", help="YAML config file with a search section")
+    tune.add_argument("--trials", type=int, required=True,
+                      help="finished trials the study should have, counting earlier runs'")
+    tune.add_argument("--storage", help="Optuna storage URL (default: sqlite:///RUN_DIR/study.db)")
+    tune.add_argument("--study", help="study name (default: the config file's name)")
+    tune.add_argument("--run-dir", help="where to write study.db, best.yaml and trials.csv "
+                      "(default: the config's run_dir + '-tune')")
+    tune.add_argument("--timeout", type=float, help="start no new trial after this many seconds")
+    tune.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
+    tune.add_argument("--overwrite", action="store_true",
+                      help="replace best.yaml and trials.csv that another study wrote")
+    tune.set_defaults(run=_tune)
+
     names = commands.add_parser("datasets", help="list the named public data sets")
     names.set_defaults(run=_datasets)
     return parser
@@ -150,6 +165,79 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json:
         write_json(Path(args.json), evaluation.to_dict())
     return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from . import tune
+    from .config import RunConfig
+
+    optuna = tune.require_optuna()
+    if args.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {args.trials}")
+    config = RunConfig.read(args.config)
+    tune.check_tunable(config)
+    stem = Path(args.config).stem
+    run_dir = Path(args.run_dir or f"{config.run_dir or Path('runs') / stem}-tune")
+    storage, name = args.storage or tune.default_storage(run_dir), args.study or stem
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tune.check_outputs(run_dir, tune.study_exists(storage, name), args.overwrite)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)   # the progress display reports trials
+    study = tune.create_study(config, storage, name, seed=args.seed)
+    done = len(tune.finished(study))
+    console.print(f"study {name!r} in {storage}: {done} finished trials, running up to "
+                  f"{max(args.trials - done, 0)} more on the validation part of "
+                  f"{_describe(config.data)}")
+    columns = (TextColumn("tuning"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.description}"))
+    interrupted = False
+    with Progress(*columns, console=console) as progress:
+        bar = progress.add_task("", total=max(args.trials, done), completed=done)
+
+        def show(study: Any, trial: Any) -> None:
+            progress.console.print(f"trial {trial.number}: {_trial_outcome(trial)}")
+            best = tune.best_trials(study, 1)
+            progress.update(bar, completed=len(tune.finished(study)),
+                            description=f"best val loss {best[0].value:.4g}" if best else "")
+
+        try:
+            tune.optimize(study, config, args.trials, timeout=args.timeout, callbacks=[show])
+        except (KeyboardInterrupt, SystemExit):   # Lightning exits on Ctrl-C during training
+            interrupted = True
+    console.print(_best_table(study, tune.best_trials(study), config))
+    if tune.best_trials(study, 1) or not interrupted:
+        best = tune.write_results(config, study, run_dir)   # an error if no trial completed
+        console.print(f"wrote {best} and trials.csv; train the best config with: "
+                      f"lstmkit fit {best}")
+    if interrupted:
+        print(f"error: interrupted; the finished trials are kept in {storage}: run the same "
+              "command to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _trial_outcome(trial: Any) -> str:
+    """How a finished trial ended, in a few words."""
+    state = trial.state.name
+    if state == "COMPLETE":
+        return f"val loss {trial.value:.4g}"
+    if state == "PRUNED":
+        return f"pruned after epoch {trial.last_step}"
+    return f"failed: {trial.user_attrs.get('error', 'no value')}"
+
+
+def _best_table(study: Any, trials: list, config: Any) -> Table:
+    """The best trials with their values, best first (keys are unique without their section)."""
+    table = Table(title=f"best trials of study {study.study_name!r} ({len(study.trials)} in all)")
+    keys = [p.key for p in config.search.params]
+    for column in ("trial", "val loss", "epochs", *(k.partition(".")[2] for k in keys)):
+        table.add_column(column, justify="right")
+    for t in trials:
+        values = [f"{v:.3g}" if isinstance(v, float) else str(v)
+                  for v in (t.params.get(k) for k in keys)]
+        table.add_row(str(t.number), f"{t.value:.4g}", str(t.user_attrs.get("epochs")), *values)
+    return table
 
 
 def _datasets(args: argparse.Namespace) -> int:
