@@ -57,6 +57,9 @@ def test_search_section_parses_and_round_trips():
     ({"model.hidden": {"int": [64, 16]}}, "search model.hidden: the range [64, 16] is empty"),
     ({"model.hidden": {"int": [4.5, 16]}}, "search model.hidden: int takes [low, high], two "
                                            "integers"),
+    (yaml.safe_load("training.lr: {float: [1e-4, 1e-2]}"), "search training.lr: float takes "
+     "[low, high], two numbers, got ['1e-4', '1e-2'] (YAML reads 1e-4 as text: write it with a "
+     "dot, e.g. 0.0001)"),
     ({"training.lr": {"float": [0, 0.1], "log": True}}, "search training.lr: a log-scale range "
                                                         "needs low > 0"),
     ({"model.dropout": {"float": [0.0, 1.5]}}, "search model.dropout: the upper bound 1.5 is "

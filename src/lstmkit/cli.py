@@ -232,7 +232,7 @@ def _best_table(study: Any, trials: list, config: Any) -> Table:
     table = Table(title=f"best trials of study {study.study_name!r} ({len(study.trials)} in all)")
     keys = [p.key for p in config.search.params]
     for column in ("trial", "val loss", "epochs", *(k.partition(".")[2] for k in keys)):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", overflow="fold")
     for t in trials:
         values = [f"{v:.3g}" if isinstance(v, float) else str(v)
                   for v in (t.params.get(k) for k in keys)]

@@ -116,9 +116,12 @@ class Param:
         number = int if self.kind == "int" else int | float
         if len(self.values) != 2 or not all(_is(v, number) and math.isfinite(v)
                                             for v in self.values):
+            text = [v for v in self.values if isinstance(v, str) and _is_number(v)]
+            hint = (f" (YAML reads {text[0]} as text: write it with a dot, e.g. "
+                    f"{float(text[0])!r})") if text else ""
             raise ConfigError(f"{where}: {self.kind} takes [low, high], two "
                               f"{'integers' if self.kind == 'int' else 'numbers'}, got "
-                              f"{list(self.values)!r}")
+                              f"{list(self.values)!r}{hint}")
         low, high = self.values
         if low > high:
             raise ConfigError(f"{where}: the range [{low}, {high}] is empty; write it [low, high]")
@@ -427,6 +430,14 @@ def _check_key(key: Any) -> None:
 
 def _is(value: Any, kind: Any) -> bool:
     return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _write_atomic(path: Path, text: str) -> None:
