@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from lightning.pytorch.utilities import rank_zero_only
+
     from .artifact import atomic_directory, write_json, write_model_files
     from .config import RunConfig, fit_arguments
 
@@ -95,9 +97,12 @@ def _fit(args: argparse.Namespace) -> int:
     if args.overwrite and not args.resume:
         shutil.rmtree(checkpoints, ignore_errors=True)
     resuming = args.resume and checkpoints.is_dir()
-    console.print(f"{'resuming' if resuming else 'training'} on {_describe(config.data)} -> "
-                  f"{run_dir}")
+    if rank_zero_only.rank == 0:
+        console.print(f"{'resuming' if resuming else 'training'} on {_describe(config.data)} "
+                      f"-> {run_dir}")
     model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume)
+    if rank_zero_only.rank != 0:
+        return 0          # a data-parallel worker: process 0 scores and saves the run
     if config.test is not None:
         test, test_y = fit_arguments(config.test.load())
         evaluation, scored = model.evaluate(test, test_y), _describe(config.test)

@@ -80,7 +80,8 @@ class LSTMModel:
             their activations in the backward pass: memory no longer grows with the
             lookback, for about one more forward pass of compute (unidirectional).
         optimizer, lr, lr_decay, weight_decay, batch_size, max_epochs, patience,
-            grad_clip, seed, progress, accelerator, devices: see ``TrainConfig``.
+            grad_clip, seed, progress, accelerator, devices, num_nodes, strategy,
+            precision: see ``TrainConfig`` (``devices=2``: data-parallel training).
         split: the chronological train/validation/test split (``Split()``: 70/15/15).
 
     Example:
@@ -99,7 +100,8 @@ class LSTMModel:
                  batch_size: int = 64, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
                  progress: bool = True, accelerator: str = "auto",
-                 devices: int | str = 1) -> None:
+                 devices: int | str | list = 1, num_nodes: int = 1, strategy: str = "auto",
+                 precision: str = "32-true") -> None:
         self.spec = spec
         self.hidden, self.layers, self.bidirectional = hidden, layers, bidirectional
         self.dropout = dropout
@@ -109,13 +111,15 @@ class LSTMModel:
         self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
         self.grad_clip, self.seed, self.split = grad_clip, seed, split
         self.progress, self.accelerator, self.devices = progress, accelerator, devices
+        self.num_nodes, self.strategy, self.precision = num_nodes, strategy, precision
         self.instance_norm, self.checkpoint_steps = instance_norm, checkpoint_steps
         self.segment, self.channel_independent, self.conv = segment, channel_independent, conv
 
     PARAMS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
               "segment", "channel_independent", "conv", "checkpoint_steps", "optimizer", "lr",
               "lr_decay", "weight_decay", "batch_size", "max_epochs", "patience", "grad_clip",
-              "seed", "split", "progress", "accelerator", "devices")
+              "seed", "split", "progress", "accelerator", "devices", "num_nodes", "strategy",
+              "precision")
 
     def get_params(self) -> dict[str, Any]:
         """The constructor's parameters except ``spec``, JSON-safe."""
@@ -281,7 +285,7 @@ class LSTMModel:
                               "resume=True (CLI: --resume) to continue that run, or remove it "
                               "to start afresh")
         params = {k: v for k, v in self.get_params().items()
-                  if k not in ("progress", "accelerator", "devices")}
+                  if k not in ("progress", "accelerator", "devices", "num_nodes", "strategy")}
         arrays = [t for w in windows if w is not None for t in _window_tensors(w)]
         plan = Checkpoints(directory, checkpoint.fingerprint(
             {"spec": spec.to_dict(), **params}, arrays), state)
@@ -306,7 +310,8 @@ class LSTMModel:
             weight_decay=self.weight_decay,
             batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
             grad_clip=self.grad_clip, seed=self.seed, progress=self.progress,
-            accelerator=self.accelerator, devices=self.devices)
+            accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes,
+            strategy=self.strategy, precision=self.precision)
 
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""
