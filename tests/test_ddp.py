@@ -53,7 +53,7 @@ def _run(tmp_path: Path, shared_data: Path, name: str, **training) -> Path:
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("saved model") == 1                   # only process 0 saves
+    assert result.stdout.count("saved the model") == 1                   # only process 0 saves
     return tmp_path / name
 
 

@@ -134,7 +134,8 @@ class LSTMModel:
 
     # -- fit -----------------------------------------------------------------------------
     def fit(self, data: Source | np.ndarray | list, y: np.ndarray | None = None, *,
-            checkpoint_dir: str | Path | None = None, resume: bool = False) -> LSTMModel:
+            checkpoint_dir: str | Path | None = None, resume: bool = False,
+            loggers: list[Any] | None = None) -> LSTMModel:
         """Split, scale (training part only), train with early stopping; returns ``self``.
 
         Args:
@@ -147,6 +148,8 @@ class LSTMModel:
             resume: continue from the checkpoint in ``checkpoint_dir`` (same data and
                 parameters); the result equals an uninterrupted run's. Without a
                 checkpoint there, training starts from the beginning.
+            loggers: Lightning loggers (e.g. ``TensorBoardLogger``, ``MLFlowLogger``)
+                that receive the hyperparameters and the losses of every epoch.
         """
         spec, frame = self._table(data, y, self.spec)
         self.check_params(spec)
@@ -171,7 +174,12 @@ class LSTMModel:
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices)
-        history = train(network, loss, train_windows, val_windows, train_config, plan)
+        for logger in loggers or []:
+            logger.log_hyperparams({**self.get_params(), **architecture, "task": spec.task,
+                                    "lookback": spec.lookback, "horizon": spec.horizon,
+                                    "inputs": ",".join(spec.input_names),
+                                    "targets": ",".join(spec.target_names)})
+        history = train(network, loss, train_windows, val_windows, train_config, plan, loggers)
 
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
         self.history_ = history

@@ -327,11 +327,13 @@ class Checkpointer(Callback):
 
 def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
           val_windows: Windows | None, config: TrainConfig,
-          checkpoints: Checkpoints | None = None) -> dict[str, Any]:
+          checkpoints: Checkpoints | None = None, loggers: list[Any] | None = None
+          ) -> dict[str, Any]:
     """Fit ``network`` in place; returns the per-epoch history and the best epoch.
 
     With ``checkpoints`` the training state is saved every epoch, and a run that
-    resumes from a finished checkpoint just takes its weights.
+    resumes from a finished checkpoint just takes its weights. ``loggers``
+    (Lightning loggers: TensorBoard, MLflow, ...) receive the per-epoch losses.
     """
     resume = None if checkpoints is None else checkpoints.resume
     if resume is not None and resume.meta["finished"]:
@@ -354,7 +356,7 @@ def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
     trainer = L.Trainer(
         max_epochs=config.max_epochs, accelerator=config.accelerator, devices=config.devices,
         num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,
-        callbacks=callbacks, logger=False,
+        callbacks=callbacks, logger=loggers or False,
         enable_checkpointing=False, enable_model_summary=False,
         enable_progress_bar=config.progress, num_sanity_val_steps=0,
         limit_val_batches=None if val_windows is not None else 0,
