@@ -1,4 +1,4 @@
-"""The ``lstmkit`` command line: fit, predict, evaluate and datasets, mirroring the Python API.
+"""The ``lstmkit`` command line: fit, predict, evaluate, datasets and runs, like the Python API.
 
 Errors print as one line (``error: ...``) without a traceback, and the exit code
 says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
@@ -92,10 +92,17 @@ def _parser() -> argparse.ArgumentParser:
 
     names = commands.add_parser("datasets", help="list the named public data sets")
     names.set_defaults(run=_datasets)
+
+    runs = commands.add_parser("runs", help="list and compare the finished runs in a directory")
+    runs.add_argument("root", nargs="?", default="runs", help="directory of run directories")
+    runs.set_defaults(run=_runs)
     return parser
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from . import tracking
     from .artifact import atomic_directory, write_json, write_model_files
     from .config import RunConfig, fit_arguments
 
@@ -110,9 +117,13 @@ def _fit(args: argparse.Namespace) -> int:
     if args.overwrite and not args.resume:
         shutil.rmtree(checkpoints, ignore_errors=True)
     resuming = args.resume and checkpoints.is_dir()
-    console.print(f"{'resuming' if resuming else 'training'} on {_describe(config.data)} -> "
-                  f"{run_dir}")
-    model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume)
+    if rank_zero_only.rank == 0:
+        console.print(f"{'resuming' if resuming else 'training'} on {_describe(config.data)} "
+                      f"-> {run_dir}")
+    loggers = config.tracking.loggers(run_dir, Path(args.config).stem)
+    model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume, loggers=loggers)
+    if rank_zero_only.rank != 0:
+        return 0          # a data-parallel worker: process 0 scores and saves the run
     if config.test is not None:
         test, test_y = fit_arguments(config.test.load())
         evaluation, scored = model.evaluate(test, test_y), _describe(config.test)
@@ -126,7 +137,12 @@ def _fit(args: argparse.Namespace) -> int:
         write_json(tmp / "metrics.json", {"scored_on": scored, **evaluation.to_dict()})
         resolved = {**config.to_dict(), "run_dir": str(run_dir)}
         (tmp / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    console.print(f"saved model, metrics.json and config.yaml to {run_dir}")
+        tracking.epochs_table(model.history_).to_csv(tmp / "metrics.csv", index=False)
+        write_json(tmp / "environment.json", tracking.environment())
+        if (run_dir / tracking.TENSORBOARD_DIR).is_dir():
+            shutil.copytree(run_dir / tracking.TENSORBOARD_DIR, tmp / tracking.TENSORBOARD_DIR)
+    console.print(f"saved the model, metrics (metrics.json, metrics.csv), config.yaml and "
+                  f"environment.json to {run_dir}")
     return 0
 
 
@@ -253,6 +269,33 @@ def _datasets(args: argparse.Namespace) -> int:
         table.add_row(name, info["kind"], files, info["citation"])
     console.print(table)
     return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from .tracking import list_runs
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise ConfigError(f"no run directory {str(root)!r}; pass the directory that holds the "
+                          "runs (default: runs)")
+    runs = list_runs(root)
+    if runs.empty:
+        console.print(f"no finished runs under {root}")
+        return 0
+    table = Table(title=f"runs under {root} (model metrics on each run's test data)")
+    for column in runs.columns:
+        table.add_column(str(column), justify="left" if column in ("run", "task",
+                                                                   "scored_on") else "right")
+    for row in runs.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def render(evaluation: Evaluation, title: str) -> Table:

@@ -82,7 +82,8 @@ class LSTMModel:
             their activations in the backward pass: memory no longer grows with the
             lookback, for about one more forward pass of compute (unidirectional).
         optimizer, lr, lr_decay, weight_decay, batch_size, max_epochs, patience,
-            grad_clip, seed, progress, accelerator, devices: see ``TrainConfig``.
+            grad_clip, seed, progress, accelerator, devices, num_nodes, strategy,
+            precision: see ``TrainConfig`` (``devices=2``: data-parallel training).
         split: the chronological train/validation/test split (``Split()``: 70/15/15).
 
     Example:
@@ -101,7 +102,8 @@ class LSTMModel:
                  batch_size: int = 64, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
                  progress: bool = True, accelerator: str = "auto",
-                 devices: int | str = 1) -> None:
+                 devices: int | str | list = 1, num_nodes: int = 1, strategy: str = "auto",
+                 precision: str = "32-true") -> None:
         self.spec = spec
         self.hidden, self.layers, self.bidirectional = hidden, layers, bidirectional
         self.dropout = dropout
@@ -111,13 +113,15 @@ class LSTMModel:
         self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
         self.grad_clip, self.seed, self.split = grad_clip, seed, split
         self.progress, self.accelerator, self.devices = progress, accelerator, devices
+        self.num_nodes, self.strategy, self.precision = num_nodes, strategy, precision
         self.instance_norm, self.checkpoint_steps = instance_norm, checkpoint_steps
         self.segment, self.channel_independent, self.conv = segment, channel_independent, conv
 
     PARAMS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
               "segment", "channel_independent", "conv", "checkpoint_steps", "optimizer", "lr",
               "lr_decay", "weight_decay", "batch_size", "max_epochs", "patience", "grad_clip",
-              "seed", "split", "progress", "accelerator", "devices")
+              "seed", "split", "progress", "accelerator", "devices", "num_nodes", "strategy",
+              "precision")
 
     def get_params(self) -> dict[str, Any]:
         """The constructor's parameters except ``spec``, JSON-safe."""
@@ -133,6 +137,7 @@ class LSTMModel:
     # -- fit -----------------------------------------------------------------------------
     def fit(self, data: Source | np.ndarray | list, y: np.ndarray | None = None, *,
             checkpoint_dir: str | Path | None = None, resume: bool = False,
+            loggers: list[Any] | None = None,
             callbacks: Sequence[Callback] = ()) -> LSTMModel:
         """Split, scale (training part only), train with early stopping; returns ``self``.
 
@@ -146,6 +151,8 @@ class LSTMModel:
             resume: continue from the checkpoint in ``checkpoint_dir`` (same data and
                 parameters); the result equals an uninterrupted run's. Without a
                 checkpoint there, training starts from the beginning.
+            loggers: Lightning loggers (e.g. ``TensorBoardLogger``, ``MLFlowLogger``)
+                that receive the hyperparameters and the losses of every epoch.
             callbacks: extra Lightning callbacks for the Trainer, e.g. one that reports
                 the validation loss of every epoch (``lstmkit.tune`` prunes with it).
         """
@@ -172,7 +179,13 @@ class LSTMModel:
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices)
-        history = train(network, loss, train_windows, val_windows, train_config, plan, callbacks)
+        for logger in loggers or []:
+            logger.log_hyperparams({**self.get_params(), **architecture, "task": spec.task,
+                                    "lookback": spec.lookback, "horizon": spec.horizon,
+                                    "inputs": ",".join(spec.input_names),
+                                    "targets": ",".join(spec.target_names)})
+        history = train(network, loss, train_windows, val_windows, train_config, plan, loggers,
+                        callbacks)
 
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
         self.history_ = history
@@ -286,7 +299,7 @@ class LSTMModel:
                               "resume=True (CLI: --resume) to continue that run, or remove it "
                               "to start afresh")
         params = {k: v for k, v in self.get_params().items()
-                  if k not in ("progress", "accelerator", "devices")}
+                  if k not in ("progress", "accelerator", "devices", "num_nodes", "strategy")}
         arrays = [t for w in windows if w is not None for t in _window_tensors(w)]
         plan = Checkpoints(directory, checkpoint.fingerprint(
             {"spec": spec.to_dict(), **params}, arrays), state)
@@ -311,7 +324,8 @@ class LSTMModel:
             weight_decay=self.weight_decay,
             batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
             grad_clip=self.grad_clip, seed=self.seed, progress=self.progress,
-            accelerator=self.accelerator, devices=self.devices)
+            accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes,
+            strategy=self.strategy, precision=self.precision)
 
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""

@@ -30,6 +30,7 @@ from .nn import LSTMNetwork
 from .spec import check_choice
 
 OPTIMIZERS = ("adam", "adamw")
+PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
 STEPS_PER_CALL = 8   # optimiser steps per Lightning training step: its bookkeeping is shared
 
 
@@ -49,7 +50,13 @@ class TrainConfig:
         seed: seed of weight initialisation and shuffling; fixed seed, same result on CPU.
         progress: show a progress bar.
         accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``).
-        devices: Lightning devices.
+        devices: devices per machine (an int, ``auto`` or a list of GPU ids); more
+            than one trains data-parallel (DDP): ``batch_size`` stays the global batch,
+            shared between the processes.
+        num_nodes: machines (DDP across nodes, launched by torchrun or SLURM).
+        strategy: Lightning strategy (``auto``, ``ddp``, ``ddp_spawn``, ...).
+        precision: Lightning precision: ``32-true`` (default), ``bf16-mixed`` or
+            ``16-mixed`` (GPU).
     """
 
     optimizer: str = "adam"
@@ -63,11 +70,18 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     accelerator: str = "auto"
-    devices: int | str = 1
+    devices: int | str | list = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name in ("batch_size", "max_epochs"):
+        check_choice("precision", self.precision, PRECISIONS)
+        if not isinstance(self.strategy, str):
+            raise ConfigError(f"strategy must be a Lightning strategy name such as 'ddp', got "
+                              f"{self.strategy!r}")
+        for name in ("batch_size", "max_epochs", "num_nodes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -130,18 +144,22 @@ class LSTMTask(L.LightningModule):
 
     @property
     def epoch_loss(self) -> float:
-        """Mean training loss of the epoch so far."""
-        return float(self._loss_sum) / max(self._count, 1)
+        """Mean training loss of the epoch so far, over all data-parallel processes."""
+        totals = torch.stack([self._loss_sum.to(self.device).float(),
+                              torch.tensor(float(self._count), device=self.device)])
+        if self.trainer.world_size > 1:
+            totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
+        return float(totals[0]) / max(float(totals[1]), 1.0)
 
-    def on_train_epoch_end(self) -> None:   # runs after the callbacks' hook
-        self.log("train_loss", self.epoch_loss, prog_bar=True)
+    def on_train_epoch_end(self) -> None:   # runs after the callbacks' hook (History logs)
         self._loss_sum, self._count = torch.zeros(()), 0
         if self.config.lr_decay != 1.0:
             self.lr_schedulers().step()
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, _ = self.loss(self(batch), batch["y"])
-        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["x"]))
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["x"]),
+                 sync_dist=self.trainer.world_size > 1)
 
     def configure_optimizers(self) -> dict[str, Any]:
         c = self.config
@@ -166,11 +184,15 @@ class WindowData(L.LightningDataModule):
         self.val = None if self.val is None else self.val.to(device)
 
     def train_dataloader(self) -> BatchGroups:
-        batches = Batches(self.train, self.batch_size, shuffle=True, seed=self.seed)
+        batches = Batches(self.train, self.batch_size, shuffle=True, seed=self.seed,
+                          rank=self.trainer.global_rank, world=self.trainer.world_size)
         return BatchGroups(batches, STEPS_PER_CALL)
 
     def val_dataloader(self) -> Batches | list:
-        return [] if self.val is None else Batches(self.val, max(self.batch_size, 256))
+        if self.val is None:
+            return []
+        return Batches(self.val, max(self.batch_size, 256), rank=self.trainer.global_rank,
+                       world=self.trainer.world_size)
 
 
 class BatchGroups:
@@ -203,6 +225,7 @@ class History(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
         loss = task.epoch_loss
+        task.log("train_loss", loss, prog_bar=True, sync_dist=trainer.world_size > 1)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         metrics["train_loss"] = loss
         metrics["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
@@ -304,13 +327,15 @@ class Checkpointer(Callback):
 
 def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
           val_windows: Windows | None, config: TrainConfig,
-          checkpoints: Checkpoints | None = None,
+          checkpoints: Checkpoints | None = None, loggers: list[Any] | None = None,
           callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     """Fit ``network`` in place; returns the per-epoch history and the best epoch.
 
     With ``checkpoints`` the training state is saved every epoch, and a run that
-    resumes from a finished checkpoint just takes its weights. ``callbacks`` are
-    extra Lightning callbacks (e.g. one that reports each epoch's validation loss).
+    resumes from a finished checkpoint just takes its weights. ``loggers``
+    (Lightning loggers: TensorBoard, MLflow, ...) receive the per-epoch losses.
+    ``callbacks`` are extra Lightning callbacks (e.g. one that reports each epoch's
+    validation loss).
     """
     resume = None if checkpoints is None else checkpoints.resume
     if resume is not None and resume.meta["finished"]:
@@ -332,7 +357,8 @@ def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
         callbacks.append(RichProgressBar(leave=True))
     trainer = L.Trainer(
         max_epochs=config.max_epochs, accelerator=config.accelerator, devices=config.devices,
-        callbacks=callbacks, logger=False,
+        num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,
+        callbacks=callbacks, logger=loggers or False,
         enable_checkpointing=False, enable_model_summary=False,
         enable_progress_bar=config.progress, num_sanity_val_steps=0,
         limit_val_batches=None if val_windows is not None else 0,

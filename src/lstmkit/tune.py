@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 KINDS = ("int", "float", "choice")
 OPTIONS = (*KINDS, "log", "step")
-NOT_SEARCHED = ("progress", "accelerator", "devices")   # training keys that change no result
+NOT_SEARCHED = ("progress", "accelerator", "devices", "num_nodes", "strategy")   # hardware
 OUTPUTS = ("best.yaml", "trials.csv")   # written into the run directory
 INSTALL = "pip install 'lstmkit[tune]' (or: pip install 'optuna>=3.5')"
 
