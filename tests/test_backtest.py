@@ -140,6 +140,17 @@ def test_regression_and_classification_targets_side_by_side(seattle):
     assert set(result.summary().metric) == {"MAE", "RMSE", "sMAPE", "R2", "accuracy", "macro_F1"}
 
 
+def test_several_series_each_roll_back_from_their_own_end(etth1, spec):
+    two = pd.concat([etth1.iloc[:700].assign(s="a"), etth1.iloc[3000:3900].assign(s="b")])
+    result = _model(Spec(**{**spec.to_dict(), "series": "s"})).backtest(two, folds=2)
+    origins = result.origins
+    assert list(origins.columns) == ["fold", "s", "origin", "train_rows", "windows"]
+    expected = {("a", 0): 700 - 3 * HORIZON + 1, ("b", 0): 900 - 3 * HORIZON + 1,
+                ("a", 1): 700 - 2 * HORIZON + 1, ("b", 1): 900 - 2 * HORIZON + 1}
+    assert {(r.s, r.fold): r.train_rows for r in origins.itertuples()} == expected
+    assert origins.origin.iloc[1] == pd.Timestamp(etth1.date.iloc[3000 + 900 - 3 * HORIZON])
+
+
 def test_the_history_keeps_the_splits_train_to_validation_proportion():
     assert history_split(Split(0.7, 0.85)) == Split(0.7 / 0.85, None)
     assert history_split(Split(5000, 6000, 7000)) == Split(5000, None)

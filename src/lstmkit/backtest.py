@@ -117,7 +117,7 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
     model.check_params(spec)
     groups = arrange(read_table(data), spec)
     cuts = _origin_rows(groups, spec.lookback, spec.horizon, folds, step)       # (K, G)
-    parts, origins, evaluations, models = [], [], [], []
+    parts, evaluations, models = [], [], []
     for k, cut in enumerate(cuts):
         label = _label(groups, cut)
         with _fold_context(k, label):
@@ -126,15 +126,10 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
             window = _rows(groups, cut - spec.lookback + 1, cut + step + spec.horizon)
             evaluation = fitted.evaluate(window)
         parts.append(_tidy(evaluation, k, label))
-        origins += [(k, key, _label(groups, cut, g), int(cut[g]) + 1, step)
-                    for g, key in enumerate(groups.keys)]
         evaluations.append(evaluation)
         models.append(fitted)
-    origin_frame = pd.DataFrame(origins, columns=["fold", spec.series or "series", "origin",
-                                                  "train_rows", "windows"])
-    if spec.series is None:
-        origin_frame = origin_frame.drop(columns="series")
-    return Backtest(pd.concat(parts, ignore_index=True), origin_frame, evaluations, models, refit)
+    origins = _origin_table(groups, spec.series, cuts, step)
+    return Backtest(pd.concat(parts, ignore_index=True), origins, evaluations, models, refit)
 
 
 def history_split(split: Split) -> Split:
@@ -166,6 +161,19 @@ def _origin_rows(groups: Groups, lookback: int, horizon: int, folds: int, step: 
                         f"horizon - 1 to score), but {name} has {groups.lengths[g]}; use fewer "
                         "folds or a smaller step")
     return cuts
+
+
+def _origin_table(groups: Groups, series: str | None, cuts: np.ndarray, step: int
+                  ) -> pd.DataFrame:
+    frames = []
+    for k, cut in enumerate(cuts):
+        frame = pd.DataFrame({"fold": k, "origin": [_label(groups, cut, g)
+                                                    for g in range(len(groups))],
+                              "train_rows": cut + 1, "windows": step})
+        if series is not None:
+            frame.insert(1, series, groups.keys)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _rows(groups: Groups, lo: Any, hi: Any) -> pd.DataFrame:

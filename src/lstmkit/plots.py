@@ -316,9 +316,9 @@ def _colors(n: int) -> list[Any]:
 
 def _codes(labels: np.ndarray, classes: list[Any]) -> np.ndarray:
     """Class labels as their position among ``classes`` (NaN for missing or unseen)."""
-    position = {str(c): i for i, c in enumerate(classes)}
-    return np.array([position.get(str(v), math.nan) if not pd.isna(v) else math.nan
-                     for v in labels], dtype=np.float64)
+    values = pd.Series(labels, dtype=object)
+    codes = pd.Categorical(values.astype(str), categories=[str(c) for c in classes]).codes
+    return np.where((codes < 0) | values.isna().to_numpy(), math.nan, codes)
 
 
 def _show(value: Any) -> str:
