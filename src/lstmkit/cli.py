@@ -75,6 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="also write the metrics to this JSON file")
     evaluate.set_defaults(run=_evaluate)
 
+    backtest = commands.add_parser("backtest", help="rolling-origin backtest of a YAML config")
+    backtest.add_argument("config", help="YAML config file (see examples/)")
+    backtest.add_argument("--folds", type=int, required=True, help="number of forecast origins")
+    backtest.add_argument("--step", type=int, help="rows between origins (default: the horizon)")
+    backtest.add_argument("--no-refit", action="store_true",
+                          help="fit once before the first origin instead of once per fold")
+    backtest.add_argument("--run-dir", help="where to write backtest.csv and backtest.png "
+                          "(default: the config's run_dir + '-backtest')")
+    backtest.add_argument("--overwrite", action="store_true", help="replace an existing run "
+                          "directory")
+    backtest.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    backtest.set_defaults(run=_backtest)
+
     tune = commands.add_parser("tune", help="search hyperparameters (Optuna) over the config's "
                                "search section, on validation data")
     tune.add_argument("config", help="YAML config file with a search section")
@@ -102,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
 def _fit(args: argparse.Namespace) -> int:
     from lightning.pytorch.utilities import rank_zero_only
 
-    from . import tracking
+    from . import plots, tracking
     from .artifact import atomic_directory, write_json, write_model_files
     from .config import RunConfig, fit_arguments
 
@@ -141,8 +154,37 @@ def _fit(args: argparse.Namespace) -> int:
         write_json(tmp / "environment.json", tracking.environment())
         if (run_dir / tracking.TENSORBOARD_DIR).is_dir():
             shutil.copytree(run_dir / tracking.TENSORBOARD_DIR, tmp / tracking.TENSORBOARD_DIR)
-    console.print(f"saved the model, metrics (metrics.json, metrics.csv), config.yaml and "
-                  f"environment.json to {run_dir}")
+        pictures = plots.save_run(model, evaluation, tmp, data if y is None else None)
+    console.print(f"saved the model, metrics (metrics.json, metrics.csv), config.yaml, "
+                  f"environment.json and {', '.join(pictures)} to {run_dir}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from . import plots
+    from .artifact import atomic_directory
+    from .config import RunConfig, fit_arguments
+
+    config = RunConfig.read(args.config)
+    default = f"{config.run_dir or Path('runs') / Path(args.config).stem}-backtest"
+    run_dir = Path(args.run_dir or default)
+    _check_free(run_dir, args.overwrite, resume=False)
+    model = config.build_model()
+    if args.no_progress:
+        model.progress = False
+    data, y = fit_arguments(config.data.load())
+    if y is not None:
+        raise ConfigError(f"backtesting needs a forecast table, but {_describe(config.data)} is a "
+                          "set of sequences (arrays)")
+    console.print(f"backtesting on {_describe(config.data)} -> {run_dir}")
+    result = model.backtest(data, folds=args.folds, step=args.step, refit=not args.no_refit)
+    summary = Evaluation(result.summary(), result.table.iloc[:0],
+                         baseline=result.evaluations[0].baseline)
+    console.print(render(summary, f"mean over {args.folds} folds"))
+    with atomic_directory(run_dir, overwrite=args.overwrite) as tmp:
+        result.table.to_csv(tmp / "backtest.csv", index=False)
+        plots.backtest_folds(result, save=tmp / "backtest.png")
+    console.print(f"saved backtest.csv and backtest.png to {run_dir}")
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from .nn.decoders import DECODERS
 from .nn.norm import InstanceNorm
 from .spec import PARTS, Spec, Split, Target, check_choice
 from .training import Checkpoints, TrainConfig, train
+
+if TYPE_CHECKING:
+    from .backtest import Backtest
 
 HEADS = ("shared", "separate")
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
@@ -244,6 +247,17 @@ class LSTMModel:
         outputs, truth = self._outputs(windows, with_targets=True)
         naive = self._naive(windows, truth)
         return _evaluation(spec, self.encoding_, outputs, truth, naive, self._baseline_name())
+
+    def backtest(self, data: Source, folds: int = 3, step: int | None = None,
+                 refit: bool = True) -> Backtest:
+        """Rolling-origin evaluation of these parameters; see ``lstmkit.backtest.backtest``.
+
+        Each fold fits on rows up to its origin only and is scored on the ``step``
+        forecasts after it; ``self`` is not fitted or changed.
+        """
+        from .backtest import backtest
+
+        return backtest(self, data, folds=folds, step=step, refit=refit)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
