@@ -1,4 +1,5 @@
-"""The ``lstmkit`` command line: fit, predict, evaluate and datasets, mirroring the Python API.
+"""The ``lstmkit`` command line: fit, predict, evaluate, export and datasets, mirroring the
+Python API.
 
 Errors print as one line (``error: ...``) without a traceback, and the exit code
 says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
@@ -71,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="also write the metrics to this JSON file")
     evaluate.set_defaults(run=_evaluate)
 
+    export = commands.add_parser("export", help="export a saved model's whole inference "
+                                 "pipeline (scaling, network, inverse scaling) as ONNX")
+    export.add_argument("model", help="model (run) directory")
+    export.add_argument("--onnx", required=True, help="the .onnx file to write")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.set_defaults(run=_export)
+
     names = commands.add_parser("datasets", help="list the named public data sets")
     names.set_defaults(run=_datasets)
     return parser
@@ -139,6 +147,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     console.print(render(evaluation, f"metrics on {args.data} (part: {args.part})"))
     if args.json:
         write_json(Path(args.json), evaluation.to_dict())
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .model import LSTMModel
+
+    model = LSTMModel.load(args.model)
+    path = model.export_onnx(args.onnx, overwrite=args.overwrite)
+    console.print(f"wrote {path} (inputs and outputs: see its lstmkit metadata, or README)")
     return 0
 
 

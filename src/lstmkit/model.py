@@ -235,6 +235,23 @@ class LSTMModel:
 
         return load_model(Path(path))
 
+    def export_onnx(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the whole inference pipeline (scaling, network, inverse scaling) as ONNX.
+
+        Inputs are the raw input columns of one window, outputs the targets in
+        original units (class probabilities for categorical targets); the schema
+        is in the file's metadata. See ``lstmkit.export`` for the graph's layout.
+
+        Example:
+            >>> model.export_onnx("etth1.onnx")
+            >>> from lstmkit.onnx_predict import OnnxModel
+            >>> OnnxModel("etth1.onnx").predict(df.tail(96))
+        """
+        from .export import export_onnx
+
+        self._check_fitted()
+        return export_onnx(self, path, overwrite=overwrite)
+
     # -- internals -----------------------------------------------------------------------
     @property
     def architecture_(self) -> dict[str, Any]:
