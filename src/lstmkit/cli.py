@@ -104,9 +104,10 @@ def _fit(args: argparse.Namespace) -> int:
         part = "test" if config.split.test_start is not None else "val"
         evaluation, scored = model.evaluate(data, y, part=part), f"the {part} part"
     console.print(render(evaluation, f"metrics on {scored}"))
+    metrics = {"scored_on": scored, **evaluation.to_dict()}
     with atomic_directory(run_dir, overwrite=args.overwrite) as tmp:
-        write_model_files(model, tmp)
-        write_json(tmp / "metrics.json", {"scored_on": scored, **evaluation.to_dict()})
+        write_model_files(model, tmp, metrics)
+        write_json(tmp / "metrics.json", metrics)
         resolved = {**config.to_dict(), "run_dir": str(run_dir)}
         (tmp / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     console.print(f"saved model, metrics.json and config.yaml to {run_dir}")

@@ -17,6 +17,7 @@ import torch
 
 from . import presets
 from .data import prepare
+from .data.checksum import table_sha256
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange
 from .data.sources import Source, from_arrays, read_table
@@ -167,6 +168,7 @@ class LSTMModel:
         self.schema_ = _schema(frame, spec)
         self.time_step_ = _time_step(groups)
         self.baseline_ = _training_baseline(spec, train_windows)
+        self.data_sha256_ = table_sha256(frame)
         return self
 
     # -- predict -------------------------------------------------------------------------
