@@ -175,12 +175,15 @@ def test_variable_length_sequences_as_a_padded_batch_with_lengths(shared_data, t
 
 
 @pytest.mark.parametrize("decoder", ["repeat", "autoregressive"])
-def test_seq2seq_encoder_decoder(trajectories, tmp_path, decoder):
+def test_seq2seq_encoder_decoder_on_inputs_of_different_lengths(trajectories, tmp_path,
+                                                                decoder):
     X, Y = trajectories
+    inputs = [x[(i % 4) * 8 :] for i, x in enumerate(X)]         # 48, 40, 32 or 24 steps
     spec = Spec(inputs=ETT_COLUMNS, targets=["HUFL", "MUFL"], task="seq2seq", horizon=12)
-    model = LSTMModel(spec, decoder=decoder, **TINY).fit(X, Y)
+    model = LSTMModel(spec, decoder=decoder, **TINY).fit(inputs, Y)
+    assert model.architecture_["instance_norm"]         # per-sequence statistics, masked
     path = model.export_onnx(tmp_path / "seq2seq.onnx")
-    assert_same_predictions(OnnxModel(path).predict(X[:9]), model.predict(X[:9]))
+    assert_same_predictions(OnnxModel(path).predict(inputs[:9]), model.predict(inputs[:9]))
 
 
 def test_seq2seq_one_output_per_step_of_unequal_sequences(trajectories, tmp_path):
