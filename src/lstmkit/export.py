@@ -13,7 +13,7 @@ Graph inputs (``batch`` is dynamic everywhere):
   position of each row's label in that column's ``classes`` (metadata).
 * ``lengths``: int64 (batch,), sequence and seq2seq tasks only: the number of
   real steps of each sequence; shorter sequences are padded at the end with
-  any values (they are masked out, as ``predict`` does).
+  any values, NaN included (they are masked out, as ``predict`` does).
 
 Graph outputs:
 
@@ -96,9 +96,9 @@ class InferenceGraph(nn.Module):
                 classes = torch.arange(-block, device=codes.device)
                 columns.append((codes[..., None] == classes).to(torch.float32))
         x = torch.cat(columns, dim=-1)                                   # (B, T, F)
-        if lengths is not None:   # padding is zero in the network's units, as in predict
+        if lengths is not None:   # padding (even NaN) becomes zeros, as in predict
             steps = torch.arange(x.shape[1], device=x.device)
-            x = x * (steps[None, :] < lengths[:, None]).to(x.dtype)[..., None]
+            x = torch.where((steps[None, :] < lengths[:, None])[..., None], x, 0.0)
         out = self.network(x, lengths)                                   # (B, S, C)
         results = []
         for kind, part, scaler in zip(self.kinds, self.slices, self.target_scalers,
