@@ -20,6 +20,7 @@ import pytest
 from lstmkit import (
     ArtifactError,
     ConfigError,
+    DataError,
     Feature,
     LSTMModel,
     NotFittedError,
@@ -30,7 +31,7 @@ from lstmkit import (
 )
 from lstmkit.cli import main
 from lstmkit.onnx_predict import METADATA_KEY, OnnxModel
-from tests.conftest import ETT_COLUMNS
+from tests.conftest import ETT_COLUMNS, ETTH1
 
 # The graph computes in float32 where predict decodes in float64. Values are matched to 1e-5
 # relative; a value near zero is matched to 1e-5 of its column's largest magnitude instead,
@@ -279,6 +280,16 @@ def test_inference_path_runs_without_torch(small_model, ett, tmp_path):
     want = small_model.predict(pd.read_csv(data))
     np.testing.assert_allclose(got.OT, want.OT, rtol=RTOL)
     assert got.step.tolist() == [1, 2, 3]
+
+
+def test_wrong_inputs_to_the_graph_are_named(small_model, tmp_path):
+    onnx_model = OnnxModel(small_model.export_onnx(tmp_path / "ett.onnx"))
+    with pytest.raises(DataError, match=r"takes inputs \['numeric'\], got \['x'\]"):
+        onnx_model.run({"x": np.zeros((1, 24, 7), np.float32)})
+    with pytest.raises(DataError, match="onnxruntime rejected the inputs"):
+        onnx_model.run({"numeric": np.zeros((1, 23, 7), np.float32)})    # lookback is 24
+    with pytest.raises(DataError, match="fewer than lookback = 24"):
+        onnx_model.predict(pd.read_csv(ETTH1).iloc[:10])
 
 
 def test_onnx_model_refuses_foreign_and_missing_files(tmp_path):

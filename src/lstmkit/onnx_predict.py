@@ -75,8 +75,16 @@ class OnnxModel:
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The graph on ready arrays: ``{input name: array}`` -> ``{output name: array}``."""
+        expected = [i.name for i in self.session.get_inputs()]
+        if sorted(feeds) != sorted(expected):
+            raise DataError(f"the graph takes inputs {expected}, got {sorted(feeds)}; see "
+                            "OnnxModel.metadata['inputs'] for their shapes and column order")
         names = [o["name"] for o in self.metadata["outputs"]]
-        return dict(zip(names, self.session.run(names, feeds), strict=True))
+        try:
+            return dict(zip(names, self.session.run(names, feeds), strict=True))
+        except Exception as exc:  # onnxruntime's own types: wrong dtype or shape
+            raise DataError(f"onnxruntime rejected the inputs: {exc}; see "
+                            "OnnxModel.metadata['inputs'] for dtypes and shapes") from None
 
     def predict(self, data: Source | np.ndarray | list) -> pd.DataFrame:
         """Predictions in original units, with the columns of ``LSTMModel.predict``.
