@@ -29,7 +29,8 @@ def weather_model(seattle):
 
 def test_save_writes_only_json_and_safetensors(tmp_path, weather_model):
     path = weather_model.save(tmp_path / "model")
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "weights.safetensors"]
+    assert sorted(p.name for p in path.iterdir()) == ["README.md", "config.json",
+                                                      "weights.safetensors"]
     config = json.loads((path / "config.json").read_text())
     assert config["format"] == "lstmkit.model" and config["format_version"] == 1
     assert config["versions"]["torch"] == torch.__version__

@@ -49,9 +49,10 @@ def test_quickstart_config_trains_reports_and_saves(tmp_path):
     run = tmp_path / "run"
     assert {p.name for p in run.iterdir()} == {"config.json", "weights.safetensors",
                                                "metrics.json", "config.yaml",
-                                               "metrics.csv", "environment.json",
+                                               "metrics.csv", "environment.json", "README.md",
                                                "learning_curves.png", "forecasts.png",
                                                "confusion.png"}
+    assert "| temp_max | RMSE |" in (run / "README.md").read_text()   # the card has metrics
     metrics = json.loads((run / "metrics.json").read_text())
     temp = metrics["targets"]["temp_max"]["RMSE"]
     assert temp["model"] < temp["naive"]

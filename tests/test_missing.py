@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from lstmkit import DataError, Feature, LSTMModel, Spec, datasets
-from lstmkit.data.groups import arrange
-from lstmkit.data.prepare import fill_gaps
+from lstmkit.data.groups import arrange, fill_gaps
 
 WEATHER = ["DEWP", "TEMP", "PRES", "Iws"]
 

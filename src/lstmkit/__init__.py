@@ -3,6 +3,8 @@ classification and sequence-to-sequence, done correctly."""
 
 __version__ = "0.1.0"
 
+from typing import Any
+
 from .errors import (
     ArtifactError,
     ConfigError,
@@ -13,8 +15,18 @@ from .errors import (
     TrainingError,
 )
 from .metrics import Evaluation
-from .model import LSTMModel
 from .spec import Feature, Spec, Split, Target
+
+
+def __getattr__(name: str) -> Any:
+    # LSTMModel (and with it torch) loads on first use, so the ONNX inference path
+    # (lstmkit.onnx_predict) runs where only numpy, pandas and onnxruntime are installed.
+    if name == "LSTMModel":
+        from .model import LSTMModel
+
+        return LSTMModel
+    raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")
+
 
 __all__ = [
     "ArtifactError",

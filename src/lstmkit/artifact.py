@@ -1,4 +1,5 @@
-"""Model directories: ``config.json`` (plain JSON) and ``weights.safetensors``; no pickle.
+"""Model directories: ``config.json`` (plain JSON), ``weights.safetensors`` and a ``README.md``
+model card; no pickle.
 
 Directories are written atomically: everything goes into a hidden temporary
 directory beside the target, each file is fsynced, and only then is the
@@ -38,6 +39,7 @@ FORMAT = "lstmkit.model"
 FORMAT_VERSION = 1
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
+CARD = "README.md"
 
 
 @contextlib.contextmanager
@@ -96,11 +98,21 @@ def save_model(model: LSTMModel, path: Path, overwrite: bool = False) -> Path:
     return path
 
 
-def write_model_files(model: LSTMModel, directory: Path) -> None:
-    """Write the model's two files into an existing directory."""
+def write_model_files(model: LSTMModel, directory: Path,
+                      metrics: dict[str, Any] | None = None) -> None:
+    """Write the model's files into an existing directory: config, weights and model card.
+
+    Args:
+        model: a fitted model.
+        directory: where to write.
+        metrics: an ``Evaluation.to_dict()`` for the card, if the model was scored.
+    """
+    from .card import model_card
+
     write_json(directory / CONFIG, model_config(model))
     weights = {k: v.detach().cpu().contiguous() for k, v in model.network_.state_dict().items()}
     save_file(weights, str(directory / WEIGHTS), metadata={"format": FORMAT})
+    (directory / CARD).write_text(model_card(model, metrics), encoding="utf-8")
 
 
 def model_config(model: LSTMModel) -> dict[str, Any]:
@@ -118,6 +130,7 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
         "baseline": [None if np.isnan(v) else v for v in model.baseline_],
         "time_step": _time_step_to_json(model.time_step_),
         "history": model.history_,
+        "data_sha256": getattr(model, "data_sha256_", None),
     }
 
 
@@ -142,6 +155,7 @@ def load_model(path: Path) -> LSTMModel:
     model.baseline_ = [np.nan if v is None else v for v in config["baseline"]]
     model.time_step_ = _time_step_from_json(config["time_step"])
     model.history_ = config["history"]
+    model.data_sha256_ = config.get("data_sha256")   # optional: absent in older files
     return model
 
 

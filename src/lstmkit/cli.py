@@ -1,4 +1,5 @@
-"""The ``lstmkit`` command line: fit, predict, evaluate, datasets and runs, like the Python API.
+"""The ``lstmkit`` command line: fit, predict, evaluate, export, backtest, datasets and runs,
+mirroring the Python API.
 
 Errors print as one line (``error: ...``) without a traceback, and the exit code
 says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
@@ -88,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     backtest.set_defaults(run=_backtest)
 
+    export = commands.add_parser("export", help="export a saved model's whole inference "
+                                 "pipeline (scaling, network, inverse scaling) as ONNX")
+    export.add_argument("model", help="model (run) directory")
+    export.add_argument("--onnx", required=True, help="the .onnx file to write")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.set_defaults(run=_export)
+
     tune = commands.add_parser("tune", help="search hyperparameters (Optuna) over the config's "
                                "search section, on validation data")
     tune.add_argument("config", help="YAML config file with a search section")
@@ -144,10 +152,11 @@ def _fit(args: argparse.Namespace) -> int:
         part = "test" if config.split.test_start is not None else "val"
         evaluation, scored = model.evaluate(data, y, part=part), f"the {part} part"
     console.print(render(evaluation, f"metrics on {scored}"))
+    metrics = {"scored_on": scored, **evaluation.to_dict()}
     # The run directory holds only this run's checkpoints (checked above): replace it.
     with atomic_directory(run_dir, overwrite=True) as tmp:
-        write_model_files(model, tmp)
-        write_json(tmp / "metrics.json", {"scored_on": scored, **evaluation.to_dict()})
+        write_model_files(model, tmp, metrics)
+        write_json(tmp / "metrics.json", metrics)
         resolved = {**config.to_dict(), "run_dir": str(run_dir)}
         (tmp / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
         tracking.epochs_table(model.history_).to_csv(tmp / "metrics.csv", index=False)
@@ -222,6 +231,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     console.print(render(evaluation, f"metrics on {args.data} (part: {args.part})"))
     if args.json:
         write_json(Path(args.json), evaluation.to_dict())
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .model import LSTMModel
+
+    model = LSTMModel.load(args.model)
+    path = model.export_onnx(args.onnx, overwrite=args.overwrite)
+    console.print(f"wrote {path} (inputs and outputs: see its lstmkit metadata, or README)")
     return 0
 
 

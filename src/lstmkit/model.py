@@ -19,8 +19,9 @@ from lightning.pytorch.callbacks import Callback
 
 from . import checkpoint, presets
 from .data import prepare
+from .data.checksum import table_sha256
 from .data.encoding import Encoding
-from .data.groups import Groups, arrange
+from .data.groups import Groups, arrange, fill_gaps
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, Windows
@@ -166,7 +167,7 @@ class LSTMModel:
         split = self.split or Split()
         architecture = self._architecture(spec)
         train_config = self._train_config(architecture["lr"])
-        groups = prepare.fill_gaps(arrange(frame, spec), spec)
+        groups = fill_gaps(arrange(frame, spec), spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
         encoding = prepare.fit_encoding(groups, spec, parts)
         encoded = prepare.encode(groups, spec, encoding, with_targets=True)
@@ -195,6 +196,7 @@ class LSTMModel:
         self.schema_ = _schema(frame, spec)
         self.time_step_ = _time_step(groups)
         self.baseline_ = _training_baseline(spec, train_windows)
+        self.data_sha256_ = table_sha256(frame)
         return self
 
     # -- predict -------------------------------------------------------------------------
@@ -274,6 +276,23 @@ class LSTMModel:
 
         return load_model(Path(path))
 
+    def export_onnx(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the whole inference pipeline (scaling, network, inverse scaling) as ONNX.
+
+        Inputs are the raw input columns of one window, outputs the targets in
+        original units (class probabilities for categorical targets); the schema
+        is in the file's metadata. See ``lstmkit.export`` for the graph's layout.
+
+        Example:
+            >>> model.export_onnx("etth1.onnx")
+            >>> from lstmkit.onnx_predict import OnnxModel
+            >>> OnnxModel("etth1.onnx").predict(df.tail(96))
+        """
+        from .export import export_onnx
+
+        self._check_fitted()
+        return export_onnx(self, path, overwrite=overwrite)
+
     # -- internals -----------------------------------------------------------------------
     @property
     def architecture_(self) -> dict[str, Any]:
@@ -330,7 +349,7 @@ class LSTMModel:
         schema = {k: v for k, v in self.schema_.items()
                   if need_targets or k not in spec.target_names or k in spec.input_names}
         check_schema(frame, schema)
-        return prepare.fill_gaps(arrange(frame, spec), spec)
+        return fill_gaps(arrange(frame, spec), spec)
 
     def _train_config(self, lr: float) -> TrainConfig:
         return TrainConfig(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,3 +75,15 @@ def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
             validate.check_regular(time, offsets, keys, rows, spec.time, group)
     return Groups(arranged, rows, offsets, keys, time)
 
+
+def fill_gaps(groups: Groups, spec: Spec) -> Groups:
+    """Forward-fill the inputs whose missing policy is ``ffill``, within each group."""
+    columns = [f.name for f in spec.inputs if f.missing == "ffill"]
+    if not columns:
+        return groups
+    ids = np.repeat(np.arange(len(groups)), groups.lengths)
+    frame = groups.frame.copy(deep=False)
+    for column in columns:
+        if column in frame.columns:
+            frame[column] = frame[column].groupby(ids).ffill()
+    return dataclasses.replace(groups, frame=frame)

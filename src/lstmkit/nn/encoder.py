@@ -63,8 +63,13 @@ class LSTMEncoder(nn.Module):
             x, lengths = embed(x, lengths)                    # (B, N, hidden)
         if lengths is None:
             return self.lstm(x)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        outputs, state = self.lstm(packed)
+        # Exported to ONNX, packing becomes the LSTM operator's sequence_lens, which needs no
+        # sorting at run time; the exporter maps it only if the lengths are marked sorted (the
+        # example batch is) and the initial state is explicit.
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                      enforce_sorted=torch.onnx.is_in_onnx_export())
+        zeros = x.new_zeros(self.layers * self.directions, x.shape[0], self.hidden)
+        outputs, state = self.lstm(packed, (zeros, zeros))
         outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
         return outputs, state
 

@@ -81,9 +81,10 @@ class InstanceNorm(nn.Module):
             mean, std = stats[0][..., self.channels], stats[1][..., self.channels]  # (B, 1, M)
             values = values * std + mean
         restored = values * self.scale + self.shift
-        outputs = outputs.to(restored.dtype, copy=True)    # float32 under mixed precision
-        outputs[..., self.columns] = restored
-        return outputs
+        # float32 under mixed precision; scatter rather than index assignment: the same
+        # values, and it exports to ONNX
+        columns = self.columns.expand(*restored.shape[:-1], -1)
+        return outputs.to(restored.dtype).scatter(-1, columns, restored)
 
     def normalize_targets(self, y: Tensor, stats: Stats) -> Tensor:
         """True targets (B, S, T) in the units the network predicts in (for teacher forcing)."""

@@ -1,0 +1,131 @@
+"""The model card: a README.md in every model directory, so the directory describes itself.
+
+It says what goes in (columns, kinds, scalers, labels), what comes out, how the
+model was built and trained (architecture, epochs, losses, a checksum of the
+training table), how well it did if that is known, and how to use it.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .model import LSTMModel
+
+
+def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
+    """Markdown describing a fitted ``model``.
+
+    Args:
+        model: a fitted ``LSTMModel``.
+        metrics: an ``Evaluation.to_dict()`` (optionally with ``scored_on``), or None.
+
+    Returns:
+        The card's text.
+    """
+    spec, encoding = model.spec_, model.encoding_
+    targets = ", ".join(spec.target_names)
+    lines = [f"# lstmkit model: {spec.task} of {targets}", "", _shape(model), "",
+             "## Inputs", "", "| column | kind | encoding |", "| --- | --- | --- |"]
+    for f in spec.inputs:
+        if f.kind == "numeric":
+            s = encoding.input_scalers[f.name]
+            lines.append(f"| {f.name} | numeric | {f.scaler} scaler: (x - {s.center:.6g}) / "
+                         f"{s.scale:.6g} |")
+        else:
+            lines.append(f"| {f.name} | categorical | one-hot over "
+                         f"{_labels(encoding.input_labels[f.name].classes)} |")
+    ids = {"time": spec.time, "series": spec.series, "sequence": spec.sequence}
+    named = [f"{role} column `{name}`" for role, name in ids.items() if name]
+    if named:
+        lines += ["", "Also read: " + ", ".join(named) + "."]
+    lines += ["", "## Targets", "", "| target | kind | loss | weight | output |",
+              "| --- | --- | --- | --- | --- |"]
+    for t in spec.targets:
+        output = (f"{t.scaler} scaler, predicted in original units" if t.kind == "regression"
+                  else f"labels {_labels(encoding.target_labels[t.name].classes)} + "
+                  "probabilities")
+        lines.append(f"| {t.name} | {t.kind} | {t.loss} | {t.weight:g} | {output} |")
+    architecture = ", ".join(f"{k}={v}" for k, v in model.architecture_.items())
+    lines += ["", "## Training", "",
+              f"- architecture: layers={model.layers}, heads={model.heads}, {architecture}",
+              f"- training table sha256: `{getattr(model, 'data_sha256_', None) or 'unknown'}`",
+              *_history(model.history_),
+              f"- written by lstmkit {__version__}, torch {torch.__version__}, python "
+              f"{platform.python_version()}",
+              "", "## Metrics", "", *_metrics(metrics), "", _usage(model)]
+    return "\n".join(lines) + "\n"
+
+
+def _shape(model: LSTMModel) -> str:
+    spec = model.spec_
+    if spec.task == "forecast":
+        return (f"Reads the last **{spec.lookback}** rows of every input column and forecasts "
+                f"the next **{spec.horizon}** step(s) of each target.")
+    if spec.task == "sequence":
+        return "Reads each whole sequence and predicts one value or label per target."
+    if spec.aligned:
+        return "Reads each sequence and predicts every target at every input step."
+    return (f"Reads each input sequence and predicts the **{spec.horizon}** steps that follow "
+            "it, for each target.")
+
+
+def _labels(classes: tuple[Any, ...], shown: int = 12) -> str:
+    more = f", ... ({len(classes)} in all)" if len(classes) > shown else ""
+    return "[" + ", ".join(f"`{c}`" for c in classes[:shown]) + more + "]"
+
+
+def _history(history: dict[str, Any]) -> list[str]:
+    epochs = history.get("epochs") or []
+    if not epochs:
+        return ["- epochs: none recorded"]
+    last = epochs[-1]
+    lines = [f"- epochs trained: {len(epochs)}; last training loss "
+             f"{last.get('train_loss', float('nan')):.6g}"]
+    if history.get("best_epoch") is not None:
+        lines.append(f"- best validation loss {history['best_val_loss']:.6g} in epoch "
+                     f"{history['best_epoch']} (its weights are the ones saved)")
+    return lines
+
+
+def _metrics(metrics: dict[str, Any] | None) -> list[str]:
+    if not metrics:
+        return ["Not recorded with this directory: `lstmkit fit` scores the model and writes "
+                "them here; or run `lstmkit evaluate THIS_DIRECTORY data.csv`."]
+    lines = [f"Scored on {metrics.get('scored_on', 'the data given')}, in original units "
+             f"(naive = {metrics.get('baseline', 'baseline')}).", "",
+             "| target | metric | model | naive |", "| --- | --- | --- | --- |"]
+    for target, values in metrics.get("targets", {}).items():
+        for name, pair in values.items():
+            lines.append(f"| {target} | {name} | {_number(pair['model'])} | "
+                         f"{_number(pair['naive'])} |")
+    return lines
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _usage(model: LSTMModel) -> str:
+    data = "new.csv" if model.spec_.task == "forecast" else "sequences.csv"
+    return f"""## Use
+
+```python
+from lstmkit import LSTMModel
+
+model = LSTMModel.load("THIS_DIRECTORY")
+model.predict("{data}")           # a DataFrame in original units
+```
+
+```
+lstmkit predict THIS_DIRECTORY {data} -o predictions.csv
+lstmkit export THIS_DIRECTORY --onnx model.onnx   # run with onnxruntime only
+```
+
+Files: `config.json` (spec, scalers, labels, architecture, history) and
+`weights.safetensors`; nothing in this directory is a pickle."""

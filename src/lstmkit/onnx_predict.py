@@ -1,0 +1,196 @@
+"""Predictions from an exported ``.onnx`` file with onnxruntime, numpy and pandas: no torch.
+
+The file carries its own schema (see ``lstmkit.export``), so a table of raw rows
+is all it needs: forecasts read the last ``lookback`` rows of each series,
+sequence tasks every sequence (padded, with its length). The result has the same
+columns as ``LSTMModel.predict`` (``origins="last"``).
+
+Example:
+    >>> from lstmkit.onnx_predict import OnnxModel
+    >>> model = OnnxModel("etth1.onnx")
+    >>> model.predict(df.tail(96))              # tidy DataFrame, original units
+    >>> model.run({"numeric": windows})         # or the raw graph: arrays in, arrays out
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data.groups import Groups, arrange, fill_gaps
+from .data.scaling import Labels
+from .data.sources import Source, from_arrays, read_table
+from .data.validate import check_schema, numeric, present
+from .errors import ArtifactError, ConfigError, DataError
+from .spec import Spec
+
+FORMAT = "lstmkit.onnx"
+FORMAT_VERSION = 1
+METADATA_KEY = "lstmkit"
+
+
+class OnnxModel:
+    """An exported lstmkit model, run by onnxruntime.
+
+    Args:
+        path: an ``.onnx`` file written by ``LSTMModel.export_onnx`` or
+            ``lstmkit export``.
+
+    Attributes:
+        metadata: the schema the file records (inputs, outputs, spec, versions).
+        spec: the model's ``Spec``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ConfigError("running an ONNX model needs onnxruntime: pip install "
+                              "'lstmkit[onnx]' (or just onnxruntime)") from None
+        path = Path(path)
+        if not path.is_file():
+            raise ArtifactError(f"no ONNX file at {str(path)!r}; pass the file that "
+                                "`lstmkit export MODEL --onnx FILE` wrote")
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
+            raise ArtifactError(f"{str(path)!r} is not a valid ONNX model ({exc}); export it "
+                                "again") from None
+        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        metadata = json.loads(raw) if raw else {}
+        if metadata.get("format") != FORMAT:
+            raise ArtifactError(f"{str(path)!r} has no lstmkit metadata; it was not written by "
+                                "lstmkit export, so its inputs are unknown")
+        if metadata.get("format_version") != FORMAT_VERSION:
+            raise ArtifactError(f"{str(path)!r} has lstmkit ONNX format version "
+                                f"{metadata.get('format_version')!r}; this lstmkit reads version "
+                                f"{FORMAT_VERSION}: export the model again")
+        self.metadata: dict[str, Any] = metadata
+        self.spec = Spec.from_dict(metadata["spec"])
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The graph on ready arrays: ``{input name: array}`` -> ``{output name: array}``."""
+        expected = [i.name for i in self.session.get_inputs()]
+        if sorted(feeds) != sorted(expected):
+            raise DataError(f"the graph takes inputs {expected}, got {sorted(feeds)}; see "
+                            "OnnxModel.metadata['inputs'] for their shapes and column order")
+        names = [o["name"] for o in self.metadata["outputs"]]
+        try:
+            return dict(zip(names, self.session.run(names, feeds), strict=True))
+        except Exception as exc:  # onnxruntime's own types: wrong dtype or shape
+            raise DataError(f"onnxruntime rejected the inputs: {exc}; see "
+                            "OnnxModel.metadata['inputs'] for dtypes and shapes") from None
+
+    def predict(self, data: Source | np.ndarray | list) -> pd.DataFrame:
+        """Predictions in original units, with the columns of ``LSTMModel.predict``.
+
+        Args:
+            data: a DataFrame, a CSV/Parquet path, or arrays ``X`` as for
+                ``LSTMModel.predict``; targets are not needed.
+        """
+        spec = self.spec
+        if isinstance(data, np.ndarray | list | tuple):
+            frame, spec = from_arrays(data, None, spec)
+        else:
+            frame = read_table(data)
+        check_schema(frame, self.metadata["schema"])
+        groups = fill_gaps(arrange(frame, spec), spec)
+        rows, lengths = self._window_rows(groups)
+        outputs = self.run(self._feeds(groups, rows, lengths))
+        return self._frame(spec, groups, outputs, lengths)
+
+    # -- internals -----------------------------------------------------------------------
+    def _window_rows(self, groups: Groups) -> tuple[np.ndarray, np.ndarray | None]:
+        """Arranged row of every (window, step): (G, steps), and sequence lengths or None."""
+        starts, ends = groups.offsets[:-1], groups.offsets[1:]
+        lookback = self.metadata["lookback"]
+        if lookback is not None:
+            short = np.flatnonzero(groups.lengths < lookback)
+            if short.size:
+                g = short[0]
+                name = "the table" if groups.keys == [None] else f"series {groups.keys[g]!r}"
+                raise DataError(f"{name} has {groups.lengths[g]} rows, fewer than lookback = "
+                                f"{lookback}; pass at least {lookback} rows per series")
+            return (ends - lookback)[:, None] + np.arange(lookback), None
+        lengths = groups.lengths.astype(np.int64)
+        steps = np.arange(lengths.max())
+        return starts[:, None] + np.minimum(steps[None, :], lengths[:, None] - 1), lengths
+
+    def _feeds(self, groups: Groups, rows: np.ndarray, lengths: np.ndarray | None
+               ) -> dict[str, np.ndarray]:
+        flat = rows.ravel()
+        frame, positions = groups.frame.iloc[flat], groups.rows[flat]
+        inputs, feeds = self.metadata["inputs"], {}
+        if inputs["numeric"]:
+            policy = {f.name: f.missing for f in self.spec.inputs}
+            columns = [numeric(frame, c, positions, allow_nan=policy[c] != "error")
+                       for c in inputs["numeric"]["columns"]]
+            feeds[inputs["numeric"]["name"]] = np.stack(columns, axis=-1).astype(
+                np.float32).reshape(*rows.shape, len(columns))
+        for entry in inputs["categorical"]:
+            column = entry["column"]
+            labels = Labels(tuple(entry["classes"]))
+            policy = next(f.missing for f in self.spec.inputs if f.name == column)
+            values = (present(frame, column, positions) if policy == "error"
+                      else frame[column].to_numpy(dtype=object))
+            codes = labels.codes(values, column, positions)
+            codes = np.where(np.isnan(codes), -1, codes)               # a gap: no category
+            feeds[entry["name"]] = codes.astype(np.int64).reshape(rows.shape)
+        if inputs["lengths"]:
+            feeds[inputs["lengths"]["name"]] = lengths
+        return feeds
+
+    def _frame(self, spec: Spec, groups: Groups, outputs: dict[str, np.ndarray],
+               lengths: np.ndarray | None) -> pd.DataFrame:
+        n = len(groups)
+        steps = next(iter(outputs.values())).shape[1]
+        keys = np.asarray(groups.keys, dtype=object)
+        columns: dict[str, Any] = {}
+        keep = np.ones(n * steps, dtype=bool)
+        if spec.task == "forecast":
+            origin = groups.offsets[1:] - 1
+            if spec.series is not None:
+                columns[spec.series] = np.repeat(keys, steps)
+            if groups.time is not None:
+                columns["origin"] = np.repeat(groups.time[origin], steps)
+            else:
+                columns["origin"] = np.repeat(origin - groups.offsets[:-1], steps)
+            columns["step"] = np.tile(np.arange(1, steps + 1), n)
+            time_step = _time_step(self.metadata["time_step"])
+            if groups.time is not None and time_step is not None:
+                columns["time"] = columns["origin"] + columns["step"] * time_step
+        elif spec.task == "sequence":
+            columns[spec.sequence] = keys
+        else:
+            columns[spec.sequence] = np.repeat(keys, steps)
+            columns["step"] = np.tile(np.arange(1, steps + 1), n)
+            if spec.aligned:
+                keep = (np.arange(steps)[None, :] < lengths[:, None]).ravel()
+        for entry in self.metadata["outputs"]:
+            values = outputs[entry["name"]]
+            target = entry["target"]
+            if entry["kind"] == "regression":
+                columns[target] = values.astype(np.float64).reshape(n * steps)
+                continue
+            classes = entry["classes"]
+            columns[target] = np.asarray(classes, dtype=object)[values.argmax(-1)].reshape(-1)
+            shown = range(1, 2) if entry["kind"] == "binary" else range(len(classes))
+            for k in shown:
+                columns[f"{target}_proba_{classes[k]}"] = values[..., k].astype(
+                    np.float64).reshape(n * steps)
+        frame = pd.DataFrame(columns)
+        return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def _time_step(data: dict[str, Any] | None) -> Any:
+    """The forecast time step from the metadata: a timedelta, a number, or None."""
+    if data is None:
+        return None
+    if "nanoseconds" in data:
+        return np.timedelta64(int(data["nanoseconds"]), "ns")
+    return float(data["number"])
