@@ -360,7 +360,7 @@ def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
         num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,
         callbacks=callbacks, logger=loggers or False,
         enable_checkpointing=False, enable_model_summary=False,
-        enable_progress_bar=config.progress, num_sanity_val_steps=0,
+        enable_progress_bar=config.progress, num_sanity_val_steps=0, log_every_n_steps=1,
         limit_val_batches=None if val_windows is not None else 0,
     )
     if resume is not None:
