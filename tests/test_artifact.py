@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import pickle
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -97,6 +101,32 @@ def test_loading_refuses_pickles_and_broken_directories(tmp_path, weather_model)
         LSTMModel.load(path)
 
 
+def test_a_planted_torch_save_file_is_refused_without_unpickling(tmp_path, weather_model):
+    path = weather_model.save(tmp_path / "model")
+    flag = tmp_path / "executed"
+
+    class Exploit:
+        def __reduce__(self):
+            return (flag.touch, ())
+
+    torch.save({"state": Exploit(), "w": torch.zeros(2)}, path / "weights.safetensors")
+    with pytest.raises(ArtifactError, match="loads weights only from safetensors"):
+        LSTMModel.load(path)
+    assert not flag.exists()
+
+
+def test_a_model_saved_before_the_missing_value_policy_still_loads(tmp_path, seattle,
+                                                                   weather_model):
+    path = weather_model.save(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    del config["spec"]["missing"], config["spec"]["regular"]       # keys added later
+    for feature in config["spec"]["inputs"]:
+        del feature["missing"]
+    (path / "config.json").write_text(json.dumps(config))
+    old = LSTMModel.load(path)
+    pd.testing.assert_frame_equal(old.predict(seattle), weather_model.predict(seattle))
+
+
 def test_a_newer_format_version_is_refused_with_the_reason(tmp_path, weather_model):
     path = weather_model.save(tmp_path / "model")
     config = json.loads((path / "config.json").read_text())
@@ -114,3 +144,49 @@ def test_same_seed_same_weights(seattle):
     sa, sb, sc = (m.network_.state_dict() for m in (a, b, c))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+SAVE_FOREVER = """
+import sys
+from lstmkit import LSTMModel
+model = LSTMModel.load(sys.argv[1])
+print("ready", flush=True)
+while True:
+    model.save(sys.argv[1], overwrite=True)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.4, 1.1])
+def test_sigkill_during_repeated_saves_leaves_a_loadable_model(tmp_path, seattle, weather_model,
+                                                               delay):
+    path = weather_model.save(tmp_path / "model")
+    saver = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER, str(path)],
+                             stdout=subprocess.PIPE, text=True)
+    assert saver.stdout.readline().strip() == "ready"
+    time.sleep(delay)
+    saver.send_signal(signal.SIGKILL)
+    saver.wait(timeout=60)
+    loaded = LSTMModel.load(path)
+    pd.testing.assert_frame_equal(loaded.predict(seattle), weather_model.predict(seattle))
+
+
+def test_a_save_killed_between_its_renames_is_recovered(tmp_path, seattle, weather_model):
+    path = weather_model.save(tmp_path / "model")
+    path.rename(tmp_path / ".model.old-0badcafe")       # the state between the two renames
+    loaded = LSTMModel.load(path)
+    pd.testing.assert_frame_equal(loaded.predict(seattle), weather_model.predict(seattle))
+
+
+def test_a_failed_save_keeps_the_previous_model(tmp_path, weather_model, monkeypatch):
+    path = weather_model.save(tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("lstmkit.artifact.save_file", disk_full)
+    with pytest.raises(ArtifactError, match=r"could not write .*No space left.*nothing there "
+                                            "was changed"):
+        weather_model.save(path, overwrite=True)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]      # no temporary left behind

@@ -71,6 +71,19 @@ def test_sequences_spanning_chunks_are_predicted_whole(shared_data):
     pd.testing.assert_frame_equal(streamed, model.predict(X), rtol=1e-5)
 
 
+def test_gaps_forward_filled_across_chunk_boundaries(data):
+    spec = Spec(inputs=ETT_COLUMNS, targets=["OT"], lookback=LOOKBACK, time="date",
+                series="station", missing="ffill")
+    model = LSTMModel(spec, hidden=4, max_epochs=1, batch_size=256, progress=False,
+                      split=Split(val_start=0.8, test_start=None)).fit(data)
+    gappy = data.copy()
+    gappy.loc[320:380, "OT"] = float("nan")            # longer than a lookback, across chunks
+    for origins in ("last", "all"):
+        streamed = pd.concat(list(predict_chunks(model, pieces(gappy, 30), origins)),
+                             ignore_index=True)
+        pd.testing.assert_frame_equal(streamed, model.predict(gappy, origins), rtol=1e-5)
+
+
 def test_bad_rows_that_only_feed_the_carried_tail_are_still_refused(model, data):
     table = data if model.spec_.time else data.drop(columns="date")
     bad = table.copy()

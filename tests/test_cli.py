@@ -48,7 +48,10 @@ def test_quickstart_config_trains_reports_and_saves(tmp_path):
     assert "temp_max" in result.stdout and "naive" in result.stdout   # the metrics table
     run = tmp_path / "run"
     assert {p.name for p in run.iterdir()} == {"config.json", "weights.safetensors",
-                                               "metrics.json", "config.yaml"}
+                                               "metrics.json", "config.yaml",
+                                               "metrics.csv", "environment.json",
+                                               "learning_curves.png", "forecasts.png",
+                                               "confusion.png"}
     metrics = json.loads((run / "metrics.json").read_text())
     temp = metrics["targets"]["temp_max"]["RMSE"]
     assert temp["model"] < temp["naive"]

@@ -9,7 +9,10 @@ from lstmkit import ConfigError, Feature, Spec, Split, Target
 
 def test_names_become_features_and_targets_with_defaults():
     spec = Spec(inputs=["a", "b"], targets=["a"], lookback=10)
-    assert spec.inputs == (Feature("a"), Feature("b"))
+    assert spec.inputs == (Feature("a", missing="error"), Feature("b", missing="error"))
+    assert Spec(inputs=["a", Feature("b", missing="mask")], targets=["a"], lookback=3,
+                missing="ffill").inputs == (Feature("a", missing="ffill"),
+                                            Feature("b", missing="mask"))
     assert spec.targets[0].kind == "regression" and spec.targets[0].loss == "mse"
     assert spec.targets[0].scaler == "standard" and spec.horizon == 1
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lstmkit import LSTMModel, Split
+from lstmkit import LSTMModel, Spec, Split
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +44,13 @@ def test_gradient_clipping_bounds_every_step(arrays):
     clipped = weights(fit(arrays, grad_clip=1e-12, lr=1e-2))    # gradients far below Adam's eps
     assert (free - start).abs().max() > 1e-2
     assert (clipped - start).abs().max() < (free - start).abs().max() / 10
+
+
+def test_bf16_mixed_precision_trains_on_cpu(etth1):
+    spec = Spec(time="date", inputs=["HUFL", "OT"], targets=["OT"], lookback=24)
+    model = LSTMModel(spec, hidden=8, max_epochs=2, progress=False, precision="bf16-mixed")
+    model.fit(etth1.iloc[:1500])
+    losses = [e["train_loss"] for e in model.history_["epochs"]]
+    assert all(np.isfinite(losses)) and losses[1] < losses[0]
+    assert model.network_.state_dict()["encoder.lstm.weight_ih_l0"].dtype == torch.float32
+    assert np.isfinite(model.predict(etth1.iloc[:200])["OT"]).all()

@@ -3,7 +3,9 @@
 Directories are written atomically: everything goes into a hidden temporary
 directory beside the target, each file is fsynced, and only then is the
 directory renamed into place, so a crash never leaves a half-written model and
-never destroys the previous one.
+never destroys the previous one. Replacing a directory takes two renames
+(old aside, new in); if a crash falls between them, the next save or load puts
+the previous directory back.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ WEIGHTS = "weights.safetensors"
 def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` only if the block succeeds."""
     path = Path(path)
+    recover(path)
     if path.exists() and not path.is_dir():
         raise ArtifactError(f"{str(path)!r} exists and is not a directory; choose another path")
     if path.exists() and any(path.iterdir()) and not overwrite:
@@ -51,7 +54,13 @@ def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        yield tmp
+        try:
+            yield tmp
+        except ArtifactError:
+            raise
+        except OSError as exc:
+            raise ArtifactError(f"could not write {str(path)!r} ({exc}); nothing there was "
+                                "changed: free space or fix permissions and save again") from exc
         for file in tmp.iterdir():
             _fsync(file)
         if path.exists():
@@ -65,6 +74,15 @@ def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover(path: Path) -> None:
+    """Put the previous directory back if a save was killed between its two renames."""
+    if path.exists():
+        return
+    previous = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if previous:
+        previous[-1].rename(path)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -129,6 +147,7 @@ def load_model(path: Path) -> LSTMModel:
 
 def read_config(path: Path) -> dict[str, Any]:
     """The parsed ``config.json`` of a model directory, with its format checked."""
+    recover(path)
     if not path.is_dir():
         raise ArtifactError(f"no model directory at {str(path)!r}; pass the directory that "
                             "model.save() or `lstmkit fit` wrote")

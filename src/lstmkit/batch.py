@@ -175,6 +175,9 @@ def _carry_over(model: LSTMModel, open_rows: pd.DataFrame, origins: str, key: An
     spec = model.spec_
     if spec.task != "forecast":
         return _Carry(open_rows, key)                   # a sequence is predicted whole
+    filled = [f.name for f in spec.inputs if f.missing == "ffill" and f.name in open_rows]
+    if filled:   # the carried rows' gaps may have been filled from rows not carried
+        open_rows = open_rows.assign(**{name: open_rows[name].ffill() for name in filled})
     if origins == "all" and len(open_rows) >= spec.lookback:
         rows = open_rows.iloc[len(open_rows) - spec.lookback + 1:]
         return _Carry(rows, key, done=True, skipped=skipped + len(open_rows) - len(rows))

@@ -1,4 +1,4 @@
-"""The ``lstmkit`` command line: fit, predict, evaluate, serve and datasets, like the Python API.
+"""The ``lstmkit`` command line: fit, predict, evaluate, serve, datasets and runs.
 
 Errors print as one line (``error: ...``) without a traceback, and the exit code
 says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from .metrics import Evaluation
 from .spec import PARTS
 
 console = Console(stderr=False, highlight=False)
+CHECKPOINTS = "checkpoints"   # inside a run directory while its training is unfinished
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("config", help="YAML config file (see examples/)")
     fit.add_argument("--run-dir", help="where to save the run (default: the config's run_dir)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    fit.add_argument("--resume", action="store_true",
+                     help="continue the interrupted run in the run directory from its checkpoint")
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     fit.set_defaults(run=_fit)
 
@@ -72,6 +76,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="also write the metrics to this JSON file")
     evaluate.set_defaults(run=_evaluate)
 
+    backtest = commands.add_parser("backtest", help="rolling-origin backtest of a YAML config")
+    backtest.add_argument("config", help="YAML config file (see examples/)")
+    backtest.add_argument("--folds", type=int, required=True, help="number of forecast origins")
+    backtest.add_argument("--step", type=int, help="rows between origins (default: the horizon)")
+    backtest.add_argument("--no-refit", action="store_true",
+                          help="fit once before the first origin instead of once per fold")
+    backtest.add_argument("--run-dir", help="where to write backtest.csv and backtest.png "
+                          "(default: the config's run_dir + '-backtest')")
+    backtest.add_argument("--overwrite", action="store_true", help="replace an existing run "
+                          "directory")
+    backtest.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    backtest.set_defaults(run=_backtest)
+
     serve = commands.add_parser("serve", help="serve a saved model over HTTP (POST /predict)")
     serve.add_argument("model", help="model (run) directory")
     serve.add_argument("--host", default="127.0.0.1", help="interface (0.0.0.0: all)")
@@ -84,22 +101,38 @@ def _parser() -> argparse.ArgumentParser:
 
     names = commands.add_parser("datasets", help="list the named public data sets")
     names.set_defaults(run=_datasets)
+
+    runs = commands.add_parser("runs", help="list and compare the finished runs in a directory")
+    runs.add_argument("root", nargs="?", default="runs", help="directory of run directories")
+    runs.set_defaults(run=_runs)
     return parser
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from . import plots, tracking
     from .artifact import atomic_directory, write_json, write_model_files
     from .config import RunConfig, fit_arguments
 
     config = RunConfig.read(args.config)
     run_dir = Path(args.run_dir or config.run_dir or Path("runs") / Path(args.config).stem)
-    _check_free(run_dir, args.overwrite)
+    checkpoints = run_dir / CHECKPOINTS
+    _check_free(run_dir, args.overwrite, args.resume)
     model = config.build_model()
     if args.no_progress:
         model.progress = False
     data, y = fit_arguments(config.data.load())
-    console.print(f"training on {_describe(config.data)} -> {run_dir}")
-    model.fit(data, y)
+    if args.overwrite and not args.resume:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    resuming = args.resume and checkpoints.is_dir()
+    if rank_zero_only.rank == 0:
+        console.print(f"{'resuming' if resuming else 'training'} on {_describe(config.data)} "
+                      f"-> {run_dir}")
+    loggers = config.tracking.loggers(run_dir, Path(args.config).stem)
+    model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume, loggers=loggers)
+    if rank_zero_only.rank != 0:
+        return 0          # a data-parallel worker: process 0 scores and saves the run
     if config.test is not None:
         test, test_y = fit_arguments(config.test.load())
         evaluation, scored = model.evaluate(test, test_y), _describe(config.test)
@@ -107,12 +140,47 @@ def _fit(args: argparse.Namespace) -> int:
         part = "test" if config.split.test_start is not None else "val"
         evaluation, scored = model.evaluate(data, y, part=part), f"the {part} part"
     console.print(render(evaluation, f"metrics on {scored}"))
-    with atomic_directory(run_dir, overwrite=args.overwrite) as tmp:
+    # The run directory holds only this run's checkpoints (checked above): replace it.
+    with atomic_directory(run_dir, overwrite=True) as tmp:
         write_model_files(model, tmp)
         write_json(tmp / "metrics.json", {"scored_on": scored, **evaluation.to_dict()})
         resolved = {**config.to_dict(), "run_dir": str(run_dir)}
         (tmp / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    console.print(f"saved model, metrics.json and config.yaml to {run_dir}")
+        tracking.epochs_table(model.history_).to_csv(tmp / "metrics.csv", index=False)
+        write_json(tmp / "environment.json", tracking.environment())
+        if (run_dir / tracking.TENSORBOARD_DIR).is_dir():
+            shutil.copytree(run_dir / tracking.TENSORBOARD_DIR, tmp / tracking.TENSORBOARD_DIR)
+        pictures = plots.save_run(model, evaluation, tmp, data if y is None else None)
+    console.print(f"saved the model, metrics (metrics.json, metrics.csv), config.yaml, "
+                  f"environment.json and {', '.join(pictures)} to {run_dir}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from . import plots
+    from .artifact import atomic_directory
+    from .config import RunConfig, fit_arguments
+
+    config = RunConfig.read(args.config)
+    default = f"{config.run_dir or Path('runs') / Path(args.config).stem}-backtest"
+    run_dir = Path(args.run_dir or default)
+    _check_free(run_dir, args.overwrite, resume=False)
+    model = config.build_model()
+    if args.no_progress:
+        model.progress = False
+    data, y = fit_arguments(config.data.load())
+    if y is not None:
+        raise ConfigError(f"backtesting needs a forecast table, but {_describe(config.data)} is a "
+                          "set of sequences (arrays)")
+    console.print(f"backtesting on {_describe(config.data)} -> {run_dir}")
+    result = model.backtest(data, folds=args.folds, step=args.step, refit=not args.no_refit)
+    summary = Evaluation(result.summary(), result.table.iloc[:0],
+                         baseline=result.evaluations[0].baseline)
+    console.print(render(summary, f"mean over {args.folds} folds"))
+    with atomic_directory(run_dir, overwrite=args.overwrite) as tmp:
+        result.table.to_csv(tmp / "backtest.csv", index=False)
+        plots.backtest_folds(result, save=tmp / "backtest.png")
+    console.print(f"saved backtest.csv and backtest.png to {run_dir}")
     return 0
 
 
@@ -183,6 +251,33 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from .tracking import list_runs
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise ConfigError(f"no run directory {str(root)!r}; pass the directory that holds the "
+                          "runs (default: runs)")
+    runs = list_runs(root)
+    if runs.empty:
+        console.print(f"no finished runs under {root}")
+        return 0
+    table = Table(title=f"runs under {root} (model metrics on each run's test data)")
+    for column in runs.columns:
+        table.add_column(str(column), justify="left" if column in ("run", "task",
+                                                                   "scored_on") else "right")
+    for row in runs.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def render(evaluation: Evaluation, title: str) -> Table:
     """The metrics table, model beside the naive baseline, for the terminal."""
     table = Table(title=f"{title} (original units; naive = {evaluation.baseline})")
@@ -215,10 +310,19 @@ def _describe(source: Any) -> str:
     return f"dataset {source.dataset}" + (f" ({source.part})" if source.part else "")
 
 
-def _check_free(run_dir: Path, overwrite: bool) -> None:
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        raise ConfigError(f"run directory {str(run_dir)!r} already exists; pass --overwrite to "
-                          "replace it, or --run-dir to choose another")
+def _check_free(run_dir: Path, overwrite: bool, resume: bool) -> None:
+    """A run may write to ``run_dir`` if it is new, asked to replace it, or resumes it."""
+    if not run_dir.exists() or not any(run_dir.iterdir()) or overwrite:
+        return
+    if (run_dir / CHECKPOINTS).is_dir():
+        if not resume:
+            raise ConfigError(f"run directory {str(run_dir)!r} holds an unfinished run; pass "
+                              "--resume to continue it, --overwrite to start it again, or "
+                              "--run-dir to choose another")
+        return
+    raise ConfigError(f"run directory {str(run_dir)!r} already exists"
+                      f"{' and holds a finished run, nothing to resume' if resume else ''}; "
+                      "pass --overwrite to replace it, or --run-dir to choose another")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ A config mirrors the Python API one to one::
     training: {lr: 0.001, max_epochs: 100, seed: 0}
     split: {val_start: 0.7, test_start: 0.85}
     test: {dataset: BasicMotions, part: test}   # optional separate test data
+    tracking: {tensorboard: true, mlflow: true}  # optional loggers (lstmkit.tracking)
     run_dir: runs/seattle
 """
 
@@ -25,9 +26,10 @@ import yaml
 from .errors import ConfigError
 from .model import LSTMModel
 from .spec import Spec, Split, closest
+from .tracking import Tracking
 from .training import TrainConfig
 
-SECTIONS = ("data", "spec", "model", "training", "split", "test", "run_dir")
+SECTIONS = ("data", "spec", "model", "training", "split", "test", "tracking", "run_dir")
 MODEL_KEYS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
               "checkpoint_steps", "segment", "channel_independent", "conv")
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -86,6 +88,7 @@ class RunConfig:
     training: dict[str, Any]
     split: Split
     test: DataSource | None = None
+    tracking: Tracking = dataclasses.field(default_factory=Tracking)
     run_dir: str | None = None
 
     @classmethod
@@ -110,6 +113,7 @@ class RunConfig:
             spec=Spec.from_dict(raw["spec"]),
             model=dict(model), training=dict(training), split=Split.from_dict(split_raw),
             test=None if test is None else DataSource.parse(test, "section 'test'", base),
+            tracking=Tracking.from_dict(raw.get("tracking")),
             run_dir=None if run_dir is None else str(base / run_dir),
         )
         config.build_model().check_params()  # every hyperparameter, before any data is read
@@ -145,6 +149,7 @@ class RunConfig:
             "training": {k: params[k] for k in TRAINING_KEYS},
             "split": params["split"],
             **({"test": _source_dict(self.test)} if self.test else {}),
+            "tracking": self.tracking.to_dict(),
             **({"run_dir": self.run_dir} if self.run_dir else {}),
         }
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from . import presets
+from . import checkpoint, presets
 from .data import prepare
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange
@@ -36,7 +36,10 @@ from .nn import LSTMNetwork, NetworkConfig, Output
 from .nn.decoders import DECODERS
 from .nn.norm import InstanceNorm
 from .spec import PARTS, Spec, Split, Target, check_choice
-from .training import TrainConfig, train
+from .training import Checkpoints, TrainConfig, train
+
+if TYPE_CHECKING:
+    from .backtest import Backtest
 
 HEADS = ("shared", "separate")
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
@@ -80,7 +83,8 @@ class LSTMModel:
             their activations in the backward pass: memory no longer grows with the
             lookback, for about one more forward pass of compute (unidirectional).
         optimizer, lr, lr_decay, weight_decay, batch_size, max_epochs, patience,
-            grad_clip, seed, progress, accelerator, devices: see ``TrainConfig``.
+            grad_clip, seed, progress, accelerator, devices, num_nodes, strategy,
+            precision: see ``TrainConfig`` (``devices=2``: data-parallel training).
         split: the chronological train/validation/test split (``Split()``: 70/15/15).
 
     Example:
@@ -99,7 +103,8 @@ class LSTMModel:
                  batch_size: int = 64, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
                  progress: bool = True, accelerator: str = "auto",
-                 devices: int | str = 1) -> None:
+                 devices: int | str | list = 1, num_nodes: int = 1, strategy: str = "auto",
+                 precision: str = "32-true") -> None:
         self.spec = spec
         self.hidden, self.layers, self.bidirectional = hidden, layers, bidirectional
         self.dropout = dropout
@@ -109,13 +114,15 @@ class LSTMModel:
         self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
         self.grad_clip, self.seed, self.split = grad_clip, seed, split
         self.progress, self.accelerator, self.devices = progress, accelerator, devices
+        self.num_nodes, self.strategy, self.precision = num_nodes, strategy, precision
         self.instance_norm, self.checkpoint_steps = instance_norm, checkpoint_steps
         self.segment, self.channel_independent, self.conv = segment, channel_independent, conv
 
     PARAMS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
               "segment", "channel_independent", "conv", "checkpoint_steps", "optimizer", "lr",
               "lr_decay", "weight_decay", "batch_size", "max_epochs", "patience", "grad_clip",
-              "seed", "split", "progress", "accelerator", "devices")
+              "seed", "split", "progress", "accelerator", "devices", "num_nodes", "strategy",
+              "precision")
 
     def get_params(self) -> dict[str, Any]:
         """The constructor's parameters except ``spec``, JSON-safe."""
@@ -129,7 +136,9 @@ class LSTMModel:
             f"{k}={v!r}" for k, v in changed.items()) + ")"
 
     # -- fit -----------------------------------------------------------------------------
-    def fit(self, data: Source | np.ndarray | list, y: np.ndarray | None = None) -> LSTMModel:
+    def fit(self, data: Source | np.ndarray | list, y: np.ndarray | None = None, *,
+            checkpoint_dir: str | Path | None = None, resume: bool = False,
+            loggers: list[Any] | None = None) -> LSTMModel:
         """Split, scale (training part only), train with early stopping; returns ``self``.
 
         Args:
@@ -137,6 +146,13 @@ class LSTMModel:
                 (samples, steps, features) (or a list of (steps, features) arrays).
             y: targets when ``data`` is an array: (samples,) / (samples, targets) for a
                 sequence task, (samples, out_steps, targets) for seq2seq.
+            checkpoint_dir: save the training state here at the start of every epoch
+                (and when done), so that a killed run can continue.
+            resume: continue from the checkpoint in ``checkpoint_dir`` (same data and
+                parameters); the result equals an uninterrupted run's. Without a
+                checkpoint there, training starts from the beginning.
+            loggers: Lightning loggers (e.g. ``TensorBoardLogger``, ``MLFlowLogger``)
+                that receive the hyperparameters and the losses of every epoch.
         """
         spec, frame = self._table(data, y, self.spec)
         self.check_params(spec)
@@ -145,7 +161,7 @@ class LSTMModel:
         split = self.split or Split()
         architecture = self._architecture(spec)
         train_config = self._train_config(architecture["lr"])
-        groups = arrange(frame, spec)
+        groups = prepare.fill_gaps(arrange(frame, spec), spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
         encoding = prepare.fit_encoding(groups, spec, parts)
         encoded = prepare.encode(groups, spec, encoding, with_targets=True)
@@ -155,12 +171,18 @@ class LSTMModel:
         if split.val_start is not None:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             _require_windows(val_windows, "validation", spec)
+        plan = self._checkpoints(checkpoint_dir, resume, spec, train_windows, val_windows)
         torch.manual_seed(self.seed)
         network = LSTMNetwork(self._network_config(spec, encoding, architecture))
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices)
-        history = train(network, loss, train_windows, val_windows, train_config)
+        for logger in loggers or []:
+            logger.log_hyperparams({**self.get_params(), **architecture, "task": spec.task,
+                                    "lookback": spec.lookback, "horizon": spec.horizon,
+                                    "inputs": ",".join(spec.input_names),
+                                    "targets": ",".join(spec.target_names)})
+        history = train(network, loss, train_windows, val_windows, train_config, plan, loggers)
 
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
         self.history_ = history
@@ -229,6 +251,17 @@ class LSTMModel:
         naive = self._naive(windows, truth)
         return _evaluation(spec, self.encoding_, outputs, truth, naive, self._baseline_name())
 
+    def backtest(self, data: Source, folds: int = 3, step: int | None = None,
+                 refit: bool = True) -> Backtest:
+        """Rolling-origin evaluation of these parameters; see ``lstmkit.backtest.backtest``.
+
+        Each fold fits on rows up to its origin only and is scored on the ``step``
+        forecasts after it; ``self`` is not fitted or changed.
+        """
+        from .backtest import backtest
+
+        return backtest(self, data, folds=folds, step=step, refit=refit)
+
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the model directory (``config.json`` + ``weights.safetensors``); no pickle."""
@@ -268,6 +301,29 @@ class LSTMModel:
             raise ConfigError(f"spec must be a lstmkit.Spec, got {type(spec).__name__}")
         return spec, read_table(data)
 
+    def _checkpoints(self, directory: str | Path | None, resume: bool, spec: Spec,
+                     *windows: Windows | None) -> Checkpoints | None:
+        """The checkpoint plan of a fit: where to write, and what to continue from."""
+        if directory is None:
+            if resume:
+                raise ConfigError("resume=True needs checkpoint_dir, the directory the "
+                                  "interrupted run saved its checkpoints to")
+            return None
+        directory = Path(directory)
+        state = checkpoint.read(directory)
+        if state is not None and not resume:
+            raise ConfigError(f"{str(directory)!r} already holds a training checkpoint; pass "
+                              "resume=True (CLI: --resume) to continue that run, or remove it "
+                              "to start afresh")
+        params = {k: v for k, v in self.get_params().items()
+                  if k not in ("progress", "accelerator", "devices", "num_nodes", "strategy")}
+        arrays = [t for w in windows if w is not None for t in _window_tensors(w)]
+        plan = Checkpoints(directory, checkpoint.fingerprint(
+            {"spec": spec.to_dict(), **params}, arrays), state)
+        if state is not None:
+            checkpoint.check_matches(state, plan.fingerprint, directory)
+        return plan
+
     def _groups(self, data: Any, y: Any, need_targets: bool) -> Groups:
         spec = self.spec_
         if isinstance(data, np.ndarray | list | tuple) or y is not None:
@@ -277,7 +333,7 @@ class LSTMModel:
         schema = {k: v for k, v in self.schema_.items()
                   if need_targets or k not in spec.target_names or k in spec.input_names}
         check_schema(frame, schema)
-        return arrange(frame, spec)
+        return prepare.fill_gaps(arrange(frame, spec), spec)
 
     def _train_config(self, lr: float) -> TrainConfig:
         return TrainConfig(
@@ -285,7 +341,8 @@ class LSTMModel:
             weight_decay=self.weight_decay,
             batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
             grad_clip=self.grad_clip, seed=self.seed, progress=self.progress,
-            accelerator=self.accelerator, devices=self.devices)
+            accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes,
+            strategy=self.strategy, precision=self.precision)
 
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""
@@ -444,6 +501,13 @@ class LSTMModel:
             columns[name] = values.reshape(n * steps)
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
+    """The tensors that define a window set (for the checkpoint fingerprint)."""
+    if isinstance(windows, ForecastWindows):
+        return [windows.inputs, windows.targets, windows.starts]
+    return [windows.inputs, windows.targets, windows.offsets, windows.index]
 
 
 def _check_int(name: str, value: Any, optional: bool = False) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from .errors import ConfigError
 
 SCALERS = ("standard", "minmax", "robust", "none")
+MISSING = ("error", "ffill", "mask")
 FEATURE_KINDS = ("numeric", "categorical")
 TARGET_KINDS = ("regression", "classification", "binary")
 TASKS = ("forecast", "sequence", "seq2seq")
@@ -74,17 +75,27 @@ class Feature:
         kind: ``"numeric"`` (scaled) or ``"categorical"`` (one-hot encoded over the
             categories seen in the training part).
         scaler: ``"standard"``, ``"minmax"``, ``"robust"`` or ``"none"``; numeric only.
+        missing: what a missing value (NaN, None) in this column means:
+            ``"error"`` refuses it, naming the row; ``"ffill"`` carries the series'
+            last observed value forward (before the first observation: 0 in scaled
+            units, i.e. the training mean for the standard scaler; categorical: no
+            category); ``"mask"`` sets it to 0 in scaled units (categorical: no
+            category) and adds a ``<name>:missing`` 0/1 input channel so the network
+            knows. None (default) takes the spec's ``missing``.
     """
 
     name: str
     kind: Literal["numeric", "categorical"] = "numeric"
     scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
+    missing: Literal["error", "ffill", "mask"] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"a feature name must be a non-empty string, got {self.name!r}")
         check_choice(f"kind of feature {self.name!r}", self.kind, FEATURE_KINDS)
         check_choice(f"scaler of feature {self.name!r}", self.scaler, SCALERS)
+        if self.missing is not None:
+            check_choice(f"missing of feature {self.name!r}", self.missing, MISSING)
 
     @classmethod
     def from_dict(cls, data: Any) -> Feature:
@@ -159,6 +170,12 @@ class Spec:
         time: optional time column; must be sorted and unique within each series.
         series: optional series id column (forecast): windows never cross series.
         sequence: sequence id column for long-format data (sequence, seq2seq).
+        missing: the missing-value policy of inputs that set none (``Feature.missing``):
+            ``"error"`` (default), ``"ffill"`` or ``"mask"``. Missing target values
+            need no policy: they are left out of the loss and the metrics.
+        regular: forecasts with a ``time`` column need one time step between
+            consecutive rows of a series (a jump is an error naming the row); set False
+            for data with calendar gaps, such as business days.
     """
 
     inputs: tuple[Feature, ...]
@@ -169,10 +186,17 @@ class Spec:
     time: str | None = None
     series: str | None = None
     sequence: str | None = None
+    missing: Literal["error", "ffill", "mask"] = "error"
+    regular: bool = True
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
+        check_choice("spec missing", self.missing, MISSING)
+        if not isinstance(self.regular, bool):
+            raise ConfigError(f"spec regular must be true or false, got {self.regular!r}")
         inputs = tuple(_as(Feature, f, "inputs") for f in _as_list(self.inputs, "inputs"))
+        inputs = tuple(f if f.missing is not None else dataclasses.replace(f, missing=self.missing)
+                       for f in inputs)
         targets = tuple(_as(Target, t, "targets") for t in _as_list(self.targets, "targets"))
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "targets", targets)

@@ -2,7 +2,8 @@
 
 The network (``lstmkit.nn``) says what is computed; this module says how it is
 fitted: the multi-target loss, the optimiser, early stopping with the best
-weights restored, gradient clipping, a progress bar and a fixed seed.
+weights restored, gradient clipping, a progress bar, a fixed seed and
+checkpoints that let a killed run continue to the same result.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 
+from . import checkpoint
+from .checkpoint import TrainingState
 from .data.windows import Batch, Batches, Windows
 from .errors import ConfigError, TrainingError
 from .losses import MultiTargetLoss
@@ -26,6 +30,7 @@ from .nn import LSTMNetwork
 from .spec import check_choice
 
 OPTIMIZERS = ("adam", "adamw")
+PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
 STEPS_PER_CALL = 8   # optimiser steps per Lightning training step: its bookkeeping is shared
 
 
@@ -45,7 +50,13 @@ class TrainConfig:
         seed: seed of weight initialisation and shuffling; fixed seed, same result on CPU.
         progress: show a progress bar.
         accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``).
-        devices: Lightning devices.
+        devices: devices per machine (an int, ``auto`` or a list of GPU ids); more
+            than one trains data-parallel (DDP): ``batch_size`` stays the global batch,
+            shared between the processes.
+        num_nodes: machines (DDP across nodes, launched by torchrun or SLURM).
+        strategy: Lightning strategy (``auto``, ``ddp``, ``ddp_spawn``, ...).
+        precision: Lightning precision: ``32-true`` (default), ``bf16-mixed`` or
+            ``16-mixed`` (GPU).
     """
 
     optimizer: str = "adam"
@@ -59,11 +70,18 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     accelerator: str = "auto"
-    devices: int | str = 1
+    devices: int | str | list = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name in ("batch_size", "max_epochs"):
+        check_choice("precision", self.precision, PRECISIONS)
+        if not isinstance(self.strategy, str):
+            raise ConfigError(f"strategy must be a Lightning strategy name such as 'ddp', got "
+                              f"{self.strategy!r}")
+        for name in ("batch_size", "max_epochs", "num_nodes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -126,18 +144,22 @@ class LSTMTask(L.LightningModule):
 
     @property
     def epoch_loss(self) -> float:
-        """Mean training loss of the epoch so far."""
-        return float(self._loss_sum) / max(self._count, 1)
+        """Mean training loss of the epoch so far, over all data-parallel processes."""
+        totals = torch.stack([self._loss_sum.to(self.device).float(),
+                              torch.tensor(float(self._count), device=self.device)])
+        if self.trainer.world_size > 1:
+            totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
+        return float(totals[0]) / max(float(totals[1]), 1.0)
 
-    def on_train_epoch_end(self) -> None:   # runs after the callbacks' hook
-        self.log("train_loss", self.epoch_loss, prog_bar=True)
+    def on_train_epoch_end(self) -> None:   # runs after the callbacks' hook (History logs)
         self._loss_sum, self._count = torch.zeros(()), 0
         if self.config.lr_decay != 1.0:
             self.lr_schedulers().step()
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, _ = self.loss(self(batch), batch["y"])
-        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["x"]))
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["x"]),
+                 sync_dist=self.trainer.world_size > 1)
 
     def configure_optimizers(self) -> dict[str, Any]:
         c = self.config
@@ -162,11 +184,15 @@ class WindowData(L.LightningDataModule):
         self.val = None if self.val is None else self.val.to(device)
 
     def train_dataloader(self) -> BatchGroups:
-        batches = Batches(self.train, self.batch_size, shuffle=True, seed=self.seed)
+        batches = Batches(self.train, self.batch_size, shuffle=True, seed=self.seed,
+                          rank=self.trainer.global_rank, world=self.trainer.world_size)
         return BatchGroups(batches, STEPS_PER_CALL)
 
     def val_dataloader(self) -> Batches | list:
-        return [] if self.val is None else Batches(self.val, max(self.batch_size, 256))
+        if self.val is None:
+            return []
+        return Batches(self.val, max(self.batch_size, 256), rank=self.trainer.global_rank,
+                       world=self.trainer.world_size)
 
 
 class BatchGroups:
@@ -199,6 +225,7 @@ class History(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
         loss = task.epoch_loss
+        task.log("train_loss", loss, prog_bar=True, sync_dist=trainer.world_size > 1)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         metrics["train_loss"] = loss
         metrics["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
@@ -229,31 +256,130 @@ class BestWeights(Callback):
             task.network.load_state_dict(self.state)
 
 
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where to keep the training state, and the state to continue from.
+
+    Args:
+        directory: where ``checkpoint.safetensors`` is written, at the start of every
+            epoch and once more when training has finished.
+        fingerprint: identifies the parameters and data (``checkpoint.fingerprint``).
+        resume: the state read from ``directory`` to continue from, or None.
+    """
+
+    directory: Path
+    fingerprint: str
+    resume: TrainingState | None = None
+
+
+class Checkpointer(Callback):
+    """Writes the training state at the start of every epoch; restores it on resume.
+
+    The state at the start of epoch ``e`` is everything epochs ``e, e+1, ...``
+    depend on, so a run killed anywhere in epoch ``e`` and resumed from it ends
+    with the same weights as a run never interrupted (same seed, CPU).
+    """
+
+    def __init__(self, plan: Checkpoints, history: History, best: BestWeights,
+                 stopper: EarlyStopping | None) -> None:
+        self.plan, self.history, self.best, self.stopper = plan, history, best, stopper
+        self.pending = plan.resume
+
+    def on_train_epoch_start(self, trainer: L.Trainer, task: L.LightningModule) -> None:
+        if self.pending is not None:
+            self._restore(trainer, task, self.pending)
+            self.pending = None
+        elif trainer.current_epoch > 0 and trainer.is_global_zero:
+            checkpoint.write(self.plan.directory, self._state(trainer, task))
+
+    def _state(self, trainer: L.Trainer, task: L.LightningModule) -> TrainingState:
+        moments, groups = checkpoint.optimizer_state(trainer.optimizers[0])
+        tensors = {f"network.{k}": v for k, v in task.network.state_dict().items()}
+        tensors.update({f"best.{k}": v for k, v in (self.best.state or {}).items()})
+        tensors.update(moments)
+        tensors["rng"] = torch.get_rng_state()
+        stopping = None
+        if self.stopper is not None:
+            stopping = {k: float(v) if torch.is_tensor(v) else v
+                        for k, v in self.stopper.state_dict().items()}
+        meta = {"next_epoch": trainer.current_epoch, "finished": False,
+                "fingerprint": self.plan.fingerprint, "history": self.history.epochs,
+                "optimizer": groups, "scheduler": trainer.lr_scheduler_configs[0].scheduler
+                .state_dict(), "early_stopping": stopping,
+                "best": {"loss": self.best.best, "epoch": self.best.epoch}}
+        return TrainingState(tensors, meta)
+
+    def _restore(self, trainer: L.Trainer, task: L.LightningModule,
+                 state: TrainingState) -> None:
+        meta = state.meta
+        task.network.load_state_dict(state.section("network"))
+        checkpoint.load_optimizer(trainer.optimizers[0], state)
+        trainer.lr_scheduler_configs[0].scheduler.load_state_dict(meta["scheduler"])
+        if self.stopper is not None and meta["early_stopping"] is not None:
+            stopping = dict(meta["early_stopping"])
+            stopping["best_score"] = torch.tensor(stopping["best_score"])
+            self.stopper.load_state_dict(stopping)
+        self.best.best, self.best.epoch = meta["best"]["loss"], meta["best"]["epoch"]
+        self.best.state = state.section("best") or None
+        self.history.epochs = list(meta["history"])
+        torch.set_rng_state(state.tensors["rng"])
+
+
 def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
-          val_windows: Windows | None, config: TrainConfig) -> dict[str, Any]:
-    """Fit ``network`` in place; returns the per-epoch history and the best epoch."""
+          val_windows: Windows | None, config: TrainConfig,
+          checkpoints: Checkpoints | None = None, loggers: list[Any] | None = None
+          ) -> dict[str, Any]:
+    """Fit ``network`` in place; returns the per-epoch history and the best epoch.
+
+    With ``checkpoints`` the training state is saved every epoch, and a run that
+    resumes from a finished checkpoint just takes its weights. ``loggers``
+    (Lightning loggers: TensorBoard, MLflow, ...) receive the per-epoch losses.
+    """
+    resume = None if checkpoints is None else checkpoints.resume
+    if resume is not None and resume.meta["finished"]:
+        network.load_state_dict(resume.section("network"))
+        return resume.meta["result"]
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     task = LSTMTask(network, loss, config)
     data = WindowData(train_windows, val_windows, config.batch_size, config.seed)
     history, best = History(), BestWeights()
     callbacks: list[Callback] = [history, best]
+    stopper = None
     if val_windows is not None:
-        callbacks.append(EarlyStopping("val_loss", patience=config.patience, mode="min"))
+        stopper = EarlyStopping("val_loss", patience=config.patience, mode="min")
+        callbacks.append(stopper)
+    if checkpoints is not None:
+        callbacks.append(Checkpointer(checkpoints, history, best, stopper))
     if config.progress:
         callbacks.append(RichProgressBar(leave=True))
     trainer = L.Trainer(
         max_epochs=config.max_epochs, accelerator=config.accelerator, devices=config.devices,
-        callbacks=callbacks, logger=False,
+        num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,
+        callbacks=callbacks, logger=loggers or False,
         enable_checkpointing=False, enable_model_summary=False,
         enable_progress_bar=config.progress, num_sanity_val_steps=0,
         limit_val_batches=None if val_windows is not None else 0,
     )
+    if resume is not None:
+        _start_at_epoch(trainer, resume.meta["next_epoch"])
     with warnings.catch_warnings():
         # Lightning's own use of deprecated torch APIs; nothing the user can act on.
         warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
         warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=DeprecationWarning)
         trainer.fit(task, datamodule=data)
     network.cpu()
-    return {"epochs": history.epochs, "best_epoch": best.epoch,
-            "best_val_loss": None if best.state is None else best.best}
+    result = {"epochs": history.epochs, "best_epoch": best.epoch,
+              "best_val_loss": None if best.state is None else best.best}
+    if checkpoints is not None and trainer.is_global_zero:
+        tensors = {f"network.{k}": v for k, v in network.state_dict().items()}
+        meta = {"finished": True, "fingerprint": checkpoints.fingerprint, "result": result}
+        checkpoint.write(checkpoints.directory, TrainingState(tensors, meta))
+    return result
+
+
+def _start_at_epoch(trainer: L.Trainer, epoch: int) -> None:
+    """Make the Trainer's next epoch ``epoch``, as Lightning's own resume does."""
+    for progress in (trainer.fit_loop.epoch_progress.current,
+                     trainer.fit_loop.epoch_progress.total):
+        progress.ready = progress.started = progress.processed = progress.completed = epoch

@@ -39,9 +39,10 @@ class Encoding:
         input_scalers, input_labels = {}, {}
         for f in spec.inputs:
             if f.kind == "categorical":
-                input_labels[f.name] = Labels.fit(validate.present(inputs, f.name, input_rows))
+                input_labels[f.name] = Labels.fit(_categories(inputs, f, input_rows))
             else:
-                values = validate.numeric(inputs, f.name, input_rows, allow_nan=False)
+                values = validate.numeric(inputs, f.name, input_rows,
+                                          allow_nan=f.missing != "error")
                 input_scalers[f.name] = AffineScaler.fit(f.scaler, values, f.name)
         target_scalers, target_labels = {}, {}
         for t in spec.targets:
@@ -55,13 +56,16 @@ class Encoding:
     # -- the network's view -------------------------------------------------------------
     @property
     def input_columns(self) -> list[str]:
-        """Names of the encoded input columns (``col=label`` for one-hot columns)."""
+        """Names of the encoded input columns (``col=label`` for one-hot columns,
+        ``col:missing`` for the indicator of a column with the ``mask`` policy)."""
         names = []
         for f in self.spec.inputs:
             if f.kind == "categorical":
                 names += [f"{f.name}={c}" for c in self.input_labels[f.name].classes]
             else:
                 names.append(f.name)
+                if f.missing == "mask":
+                    names.append(f"{f.name}:missing")
         return names
 
     def n_classes(self, target: Target) -> int:
@@ -74,11 +78,18 @@ class Encoding:
         for f in self.spec.inputs:
             if f.kind == "categorical":
                 labels = self.input_labels[f.name]
-                codes = labels.codes(validate.present(frame, f.name, rows), f.name, rows)
-                blocks.append(np.eye(len(labels), dtype=np.float32)[codes.astype(np.int64)])
+                codes = labels.codes(_categories(frame, f, rows), f.name, rows)
+                known = ~np.isnan(codes)
+                one_hot = np.zeros((len(codes), len(labels)), dtype=np.float32)
+                one_hot[np.flatnonzero(known), codes[known].astype(np.int64)] = 1.0
+                blocks.append(one_hot)                          # a gap: no category
             else:
-                values = validate.numeric(frame, f.name, rows, allow_nan=False)
-                blocks.append(self.input_scalers[f.name].transform(values)[:, None])
+                values = validate.numeric(frame, f.name, rows, allow_nan=f.missing != "error")
+                gaps = np.isnan(values)
+                scaled = self.input_scalers[f.name].transform(values)
+                blocks.append(np.where(gaps, 0.0, scaled)[:, None])
+                if f.missing == "mask":
+                    blocks.append(gaps[:, None])
         return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
 
     def encode_targets(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
@@ -116,6 +127,13 @@ class Encoding:
             {k: AffineScaler(**v) for k, v in data["target_scalers"].items()},
             {k: Labels(tuple(v)) for k, v in data["target_labels"].items()},
         )
+
+
+def _categories(frame: pd.DataFrame, feature: Any, rows: np.ndarray) -> np.ndarray:
+    """A categorical input's values; a missing one is an error unless its policy allows it."""
+    if feature.missing == "error":
+        return validate.present(frame, feature.name, rows)
+    return frame[feature.name].to_numpy(dtype=object)
 
 
 def _fit_labels(target: Target, values: np.ndarray) -> Labels:

@@ -70,5 +70,7 @@ def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
         validate.require_columns(frame, [spec.time], "time")
         time = validate.time_values(arranged, spec.time)
         validate.check_time_order(time, offsets, keys, rows, spec.time, group)
+        if spec.task == "forecast" and spec.regular:
+            validate.check_regular(time, offsets, keys, rows, spec.time, group)
     return Groups(arranged, rows, offsets, keys, time)
 

@@ -8,6 +8,7 @@ only; ``encode`` turns a whole table into tensors once; ``part_windows`` and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,19 @@ class Encoded:
     inputs: torch.Tensor
     targets: torch.Tensor | None
     offsets: torch.Tensor
+
+
+def fill_gaps(groups: Groups, spec: Spec) -> Groups:
+    """Forward-fill the inputs whose missing policy is ``ffill``, within each group."""
+    columns = [f.name for f in spec.inputs if f.missing == "ffill"]
+    if not columns:
+        return groups
+    ids = np.repeat(np.arange(len(groups)), groups.lengths)
+    frame = groups.frame.copy(deep=False)
+    for column in columns:
+        if column in frame.columns:
+            frame[column] = frame[column].groupby(ids).ffill()
+    return dataclasses.replace(groups, frame=frame)
 
 
 def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:

@@ -34,17 +34,17 @@ def read_table(source: Source) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
     name = path.name.lower()
+    kind = "Parquet" if name.endswith(_PARQUET) else "CSV (UTF-8)"
     try:
         if name.endswith(_PARQUET):
             return pd.read_parquet(path)
         if name.endswith(_CSV):
             return pd.read_csv(path, sep=_delimiter(path), encoding="utf-8-sig")
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read {str(path)!r}: {exc}; check the file is a complete, "
-                        "valid CSV (UTF-8) or Parquet file") from None
-    except Exception as exc:  # pyarrow raises its own types for corrupt Parquet files
-        raise DataError(f"cannot read {str(path)!r}: {type(exc).__name__}: {exc}; check the "
-                        "file is a complete, valid Parquet file") from None
+    except Exception as exc:  # pandas, pyarrow, gzip and codecs each raise their own types
+        detail = " ".join(str(exc).split())
+        raise DataError(f"cannot read {str(path)!r} ({type(exc).__name__}: {detail}); check "
+                        f"that it is a complete, valid {kind} file (a truncated or damaged "
+                        "file must be written again)") from None
     raise DataError(f"data file {str(path)!r} has an unknown type; use .csv, .tsv, .csv.gz or "
                     ".parquet")
 
@@ -107,8 +107,13 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """
     if isinstance(X, list | tuple):
         arrays = [np.asarray(x, dtype=np.float64) for x in X]
-        if not arrays or any(a.ndim != 2 for a in arrays):
-            raise DataError("a list X must hold 2-D arrays of shape (steps, features)")
+        if not arrays:
+            raise DataError("X is an empty list; pass at least one (steps, features) array")
+        bad = next((i for i, a in enumerate(arrays) if a.ndim != 2), None)
+        if bad is not None:
+            raise DataError(f"a list X must hold 2-D arrays of shape (steps, features), but item "
+                            f"{bad} has shape {arrays[bad].shape}; reshape it (a univariate "
+                            "sequence: x.reshape(-1, 1))")
         if len({a.shape[1] for a in arrays}) != 1:
             raise DataError("every sequence in X must have the same number of features")
         return np.concatenate(arrays), np.array([len(a) for a in arrays])

@@ -14,6 +14,8 @@ import pandas as pd
 from ..errors import DataError, SchemaError
 from ..spec import closest
 
+SENTINELS = {"?", "-", "--", "na", "n/a", "nan", "null", "none", "missing", "nil", "#n/a", ""}
+
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
                     error: type[DataError] = DataError) -> None:
@@ -35,8 +37,15 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
         bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
         if bad.size:
             i = bad[0]
+            value = series.iloc[i]
+            if str(value).strip().lower() in SENTINELS:
+                raise DataError(
+                    f"column {column!r} holds {value!r} at row {rows[i]}, which looks like a "
+                    f"missing-value marker; read it as missing (pandas: read_csv(..., "
+                    f"na_values=[{value!r}])) and choose a missing policy "
+                    f"(Feature({column!r}, missing='ffill' or 'mask'))")
             raise DataError(
-                f"column {column!r} must be numeric but holds {series.iloc[i]!r} at row "
+                f"column {column!r} must be numeric but holds {value!r} at row "
                 f"{rows[i]}; clean the value, or declare the column categorical "
                 f"(Feature({column!r}, kind='categorical'))")
         series = parsed
@@ -48,7 +57,8 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
     if not allow_nan and np.isnan(values).any():
         i = np.flatnonzero(np.isnan(values))[0]
         raise DataError(f"input column {column!r} has a missing value (NaN) at row {rows[i]}; "
-                        "inputs must be complete: fill the gap (e.g. forward-fill) or drop the row")
+                        "fill the gap or drop the row, or choose a missing policy: "
+                        f"Feature({column!r}, missing='ffill' or 'mask') (YAML: missing: ffill)")
     return values
 
 
@@ -59,7 +69,9 @@ def present(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
     if missing.any():
         i = np.flatnonzero(missing)[0]
         raise DataError(f"categorical input column {column!r} has a missing value at row "
-                        f"{rows[i]}; fill it with a category of its own or drop the row")
+                        f"{rows[i]}; fill it with a category of its own or drop the row, or "
+                        f"choose a missing policy: Feature({column!r}, kind='categorical', "
+                        "missing='ffill' or 'mask')")
     return values
 
 
@@ -102,6 +114,33 @@ def check_time_order(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np
     raise DataError(f"time column {column!r} has {problem} timestamp {_show(time[i])} at row "
                     f"{rows[i]}{where} (previous row {rows[i - 1]} has {_show(time[i - 1])}); "
                     f"{fix}")
+
+
+def check_regular(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np.ndarray,
+                  column: str, group: str | None) -> None:
+    """Raise unless consecutive rows of every series are one typical time step apart."""
+    inside = np.ones(max(len(time) - 1, 0), dtype=bool)
+    inside[offsets[1:-1] - 1] = False
+    steps = np.diff(time)[inside]
+    if steps.size == 0:
+        return
+    typical = np.median(steps.astype(np.int64)) if steps.dtype.kind == "m" else np.median(steps)
+    typical = steps.dtype.type(int(typical), "ns") if steps.dtype.kind == "m" else typical
+    bad = np.flatnonzero(inside & (np.diff(time) != typical))
+    if bad.size == 0:
+        return
+    i = bad[0] + 1
+    where = f" in series {keys[np.searchsorted(offsets, i, side='right') - 1]!r}" if group else ""
+    raise DataError(
+        f"time column {column!r} jumps from {_show(time[i - 1])} to {_show(time[i])} at row "
+        f"{rows[i]}{where}, but the typical step is {_show_step(typical)}: windows would span "
+        f"the gap. Put the series on a regular grid (pandas: set_index({column!r}).asfreq(...)) "
+        "and choose a missing policy for the new rows, or set spec regular=False for data with "
+        "calendar gaps such as business days")
+
+
+def _show_step(step: object) -> str:
+    return str(pd.Timedelta(step)) if isinstance(step, np.timedelta64) else str(step)
 
 
 def _show(value: object) -> str:

@@ -147,24 +147,35 @@ class EpochOrder:
 class Batches:
     """An iterable of batches over ``windows``: one gather per batch, no collate step.
 
+    Under data parallelism every process builds the same global batches (same
+    seeded order) and takes its own share of each, so every window is used
+    exactly once per epoch and every process takes the same number of steps.
+
     Args:
         windows: the window set to draw from.
-        batch_size: windows per batch (the last batch may be smaller).
+        batch_size: windows per (global) batch; the last batch may be smaller.
         shuffle: visit windows in a new seeded order each epoch.
         seed: seed of the shuffling.
+        rank: this process's index among ``world`` data-parallel processes.
+        world: the number of data-parallel processes.
     """
 
     batch_sampler = None  # Lightning reads ``sampler`` (to call set_epoch) and this attribute
 
     def __init__(self, windows: Windows, batch_size: int, shuffle: bool = False,
-                 seed: int = 0) -> None:
-        self.windows, self.batch_size = windows, batch_size
+                 seed: int = 0, rank: int = 0, world: int = 1) -> None:
+        self.windows, self.batch_size, self.rank, self.world = windows, batch_size, rank, world
         self.sampler = EpochOrder(len(windows), shuffle, seed)
+        n = len(windows)
+        starts = list(range(0, n, batch_size))
+        if world > 1 and len(starts) > 1 and n - starts[-1] < world:
+            starts.pop()          # too few for every process: the previous batch takes them
+        self.bounds = [*starts, n] if n else [0]
 
     def __len__(self) -> int:
-        return math.ceil(len(self.windows) / self.batch_size)
+        return len(self.bounds) - 1
 
     def __iter__(self) -> Iterator[Batch]:
         order = self.sampler.indices().to(self.windows.device)
-        for i in range(0, len(order), self.batch_size):
-            yield self.windows.batch(order[i : i + self.batch_size])
+        for lo, hi in zip(self.bounds[:-1], self.bounds[1:], strict=True):
+            yield self.windows.batch(order[lo:hi][self.rank :: self.world])

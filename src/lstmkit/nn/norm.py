@@ -81,7 +81,7 @@ class InstanceNorm(nn.Module):
             mean, std = stats[0][..., self.channels], stats[1][..., self.channels]  # (B, 1, M)
             values = values * std + mean
         restored = values * self.scale + self.shift
-        outputs = outputs.clone()
+        outputs = outputs.to(restored.dtype, copy=True)    # float32 under mixed precision
         outputs[..., self.columns] = restored
         return outputs
 

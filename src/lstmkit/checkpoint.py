@@ -1,0 +1,122 @@
+"""Training checkpoints: one safetensors file holding tensors and a JSON header; no pickle.
+
+A checkpoint holds everything needed to continue training exactly where it
+stopped: the weights, the optimiser's moments, the learning-rate schedule, the
+early-stopping state, the best weights so far, the history, the random-number
+state and the epoch to run next. It is written to a temporary file, fsynced and
+renamed over the previous one, so a crash leaves the last complete checkpoint.
+A fingerprint of the parameters and the training data stops a resume with
+different data or settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .errors import ArtifactError, ConfigError
+
+FILE = "checkpoint.safetensors"
+FORMAT = "lstmkit.checkpoint"
+
+
+@dataclass
+class TrainingState:
+    """Where training stands: ``tensors`` by dotted name, and JSON-safe ``meta``.
+
+    Args:
+        tensors: network weights (``network.*``), best weights (``best.*``), optimiser
+            moments (``optimizer.<param>.<name>``) and the RNG state (``rng``).
+        meta: ``next_epoch``, ``finished``, ``fingerprint``, ``history``, ``optimizer``
+            (param groups), ``scheduler``, ``early_stopping``, ``best``.
+    """
+
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, prefix: str) -> dict[str, torch.Tensor]:
+        """The tensors under ``prefix.``, with the prefix removed."""
+        n = len(prefix) + 1
+        return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
+
+
+def fingerprint(params: dict[str, Any], arrays: list[torch.Tensor | None]) -> str:
+    """A sha256 over the training parameters and the encoded training data."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for array in arrays:
+        if array is not None:
+            digest.update(array.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def write(directory: Path, state: TrainingState) -> Path:
+    """Write ``state`` atomically to ``directory/checkpoint.safetensors``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / FILE
+    tmp = directory / f".{FILE}.tmp-{uuid.uuid4().hex[:8]}"
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.tensors.items()}
+    try:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT, "meta": json.dumps(state.meta)})
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read(directory: Path) -> TrainingState | None:
+    """The checkpoint in ``directory``, or None if there is none."""
+    path = directory / FILE
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), "pt") as handle:
+            header = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+        meta = json.loads(header["meta"])
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
+        raise ArtifactError(f"checkpoint {str(path)!r} is unreadable ({type(exc).__name__}); "
+                            "delete it to start training afresh") from None
+    if header.get("format") != FORMAT:
+        raise ArtifactError(f"{str(path)!r} is not an lstmkit checkpoint; delete it to start "
+                            "training afresh")
+    return TrainingState(tensors, meta)
+
+
+def check_matches(state: TrainingState, expected: str, directory: Path) -> None:
+    """Refuse to resume a checkpoint written for other data or parameters."""
+    if state.meta.get("fingerprint") != expected:
+        raise ConfigError(
+            f"the checkpoint in {str(directory)!r} was written by a run with other data or "
+            "parameters, so it cannot be resumed; use the same config and data, or start afresh "
+            "in another directory (CLI: --run-dir, or --overwrite to replace the run)")
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
+    """The optimiser's per-parameter tensors (flat names) and its param groups (JSON)."""
+    state = optimizer.state_dict()
+    tensors = {f"optimizer.{i}.{name}": value for i, slots in state["state"].items()
+               for name, value in slots.items()}
+    return tensors, state["param_groups"]
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, state: TrainingState) -> None:
+    """Restore what ``optimizer_state`` captured."""
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in state.section("optimizer").items():
+        i, name = key.split(".", 1)
+        slots.setdefault(int(i), {})[name] = value
+    optimizer.load_state_dict({"state": slots, "param_groups": state.meta["optimizer"]})

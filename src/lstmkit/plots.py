@@ -1,0 +1,358 @@
+"""The plots people expect of a model, as matplotlib Figures drawn off-screen (Agg).
+
+Each function returns a ``Figure`` and writes a PNG when given ``save``: learning
+curves, forecasts against the actual values with their lookback context,
+per-horizon errors, confusion matrices and backtest fold errors. Values are in
+original units; pass ``units={"OT": "°C"}`` to name them on the axes. Figures with
+many targets are grids of small panels, at most ``columns`` wide.
+
+Example:
+    >>> from lstmkit import plots
+    >>> plots.forecasts(model, df, origins=3, units={"OT": "°C"}, save="forecasts.png")
+    >>> plots.horizon_errors(model.evaluate(df, part="test"), save="horizon.png")
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .data.groups import arrange
+from .data.sources import Source, read_table
+from .errors import ConfigError
+from .metrics import Evaluation
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .backtest import Backtest
+    from .model import LSTMModel
+
+COLUMNS = 3             # panels per row, at most
+PANEL = (4.2, 2.6)      # inches per panel
+DPI = 100
+STEP_METRICS = ("MAE", "RMSE", "accuracy")   # drawn per horizon step, one colour each
+
+
+def learning_curves(history: dict[str, Any], save: str | Path | None = None) -> Figure:
+    """Training and validation loss per epoch, the restored best epoch marked.
+
+    Args:
+        history: a fitted model's ``history_``.
+        save: write the figure to this PNG path.
+    """
+    epochs = history.get("epochs") or []
+    if not epochs:
+        raise ConfigError("the history has no epochs to plot; pass a fitted model's history_")
+    fig, (ax,) = _grid(1, 1, panel=(6.0, 3.6))
+    number = [e["epoch"] + 1 for e in epochs]
+    for key, label in (("train_loss", "training"), ("val_loss", "validation")):
+        if any(key in e for e in epochs):
+            ax.plot(number, [e.get(key, math.nan) for e in epochs], marker=".", label=label)
+    if history.get("best_epoch") is not None:
+        ax.axvline(history["best_epoch"] + 1, color="grey", linestyle=":",
+                   label="best epoch (weights kept)")
+    ax.set(title="Learning curves", xlabel="epoch",
+           ylabel="loss (scaled targets, weighted sum)")
+    ax.legend()
+    return _done(fig, save)
+
+
+def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
+              series: Any = None, units: dict[str, str] | None = None, columns: int = COLUMNS,
+              save: str | Path | None = None) -> Figure:
+    """Forecast against actual values per target, with the lookback context, from several origins.
+
+    Args:
+        model: a fitted forecast model.
+        data: a table with the inputs and (for the actual values) the targets.
+        origins: how many origins, ending with the last one whose whole horizon is in
+            the data and spaced ``max(horizon, lookback // 4)`` rows apart; or the
+            origins themselves as row numbers within the series (the last input row).
+        series: which series to draw (default: the first).
+        units: unit per target, for the y labels.
+        columns: panels per row, at most.
+        save: write the figure to this PNG path.
+    """
+    model._check_fitted()
+    spec = model.spec_
+    if spec.task != "forecast":
+        raise ConfigError(f"forecast plots need a forecast model, not task {spec.task!r}")
+    groups = arrange(read_table(data), spec)
+    g = _series_index(groups.keys, series, spec.series)
+    lo, n = groups.offsets[g], groups.lengths[g]
+    frame = groups.frame.iloc[lo : lo + n].reset_index(drop=True)
+    rows = _origin_rows(origins, n, spec.lookback, spec.horizon)
+    x = groups.time[lo : lo + n] if groups.time is not None else np.arange(n)
+    predictions = [model.predict(frame.iloc[r - spec.lookback + 1 : r + 1]) for r in rows]
+    first, last = rows[0] - spec.lookback + 1, min(n, rows[-1] + spec.horizon + 1)
+    shown = slice(first, last)
+
+    fig, axes = _grid(len(spec.targets), columns)
+    colors = _colors(len(rows))
+    for ax, target in zip(axes, spec.targets, strict=True):
+        actual = frame[target.name].to_numpy()
+        classes = None
+        if target.kind != "regression":
+            classes = list(model.encoding_.target_labels[target.name].classes)
+            actual = _codes(actual, classes)
+        ax.axvspan(x[first], x[rows[0]], color="grey", alpha=0.12, lw=0,
+                   label="lookback context")
+        line = "none" if classes else "-"          # labels are points, not a curve
+        ax.plot(x[shown], actual[shown], color="black", lw=1, ls=line, marker=".",
+                ms=4 if classes else 0, label="actual")
+        for r, predicted, color in zip(rows, predictions, colors, strict=True):
+            when = predicted["time"].to_numpy() if "time" in predicted else r + predicted.step
+            values = predicted[target.name].to_numpy()
+            if classes is not None:
+                values = _codes(values, classes)
+            else:                                   # start the forecast at the last actual
+                when, values = np.r_[x[r:r + 1], when], np.r_[actual[r], values]
+            ax.plot(when, values, color=color, ls=line, marker="o", ms=6 if classes else 3,
+                    mfc="none" if classes
+                    else color, lw=1.5, label=f"forecast from {_show(x[r])}")
+            ax.axvline(x[r], color=color, lw=0.8, ls=":")
+        ax.set_title(target.name)
+        if classes is None:
+            ax.set_ylabel(_unit_label(target.name, units))
+        else:
+            ax.set_yticks(range(len(classes)), [str(c) for c in classes])
+            ax.set_ylabel(f"{target.name} (class)")
+    where = "" if spec.series is None else f" ({spec.series} {groups.keys[g]!r})"
+    fig.suptitle(f"Forecast vs actual{where}: {len(rows)} origins, horizon {spec.horizon}")
+    _finish(fig, axes, columns, spec.time or "row")
+    return _done(fig, save)
+
+
+def horizon_errors(evaluation: Evaluation, units: dict[str, str] | None = None,
+                   columns: int = COLUMNS, save: str | Path | None = None) -> Figure:
+    """MAE and RMSE (accuracy for categorical targets) per horizon step, beside the naive ones.
+
+    Args:
+        evaluation: an ``Evaluation`` with per-step metrics (a horizon above 1).
+        units: unit per target, for the y labels.
+        columns: panels per row, at most.
+        save: write the figure to this PNG path.
+    """
+    per_step = evaluation.per_step
+    if per_step.empty:
+        raise ConfigError("horizon_errors needs metrics per step: evaluate a forecast or "
+                          "seq2seq model whose horizon is above 1")
+    targets = list(dict.fromkeys(per_step.target))
+    fig, axes = _grid(len(targets), columns)
+    for ax, target in zip(axes, targets, strict=True):
+        rows = per_step[per_step.target == target]
+        metrics = [m for m in STEP_METRICS if m in set(rows.metric)]
+        for metric in metrics:
+            one, color = rows[rows.metric == metric], _colors(3)[STEP_METRICS.index(metric)]
+            ax.plot(one.step, one.model, color=color, marker=".", label=f"{metric}, model")
+            ax.plot(one.step, one.naive, color=color, ls="--", label=f"{metric}, naive")
+        ax.set_title(target)
+        categorical = metrics == ["accuracy"]
+        ax.set_ylabel("accuracy" if categorical else _unit_label("error", units, target))
+    fig.suptitle(f"Error per horizon step (naive: {evaluation.baseline})")
+    _finish(fig, axes, columns, "horizon step")
+    return _done(fig, save)
+
+
+def confusion(evaluation: Evaluation, columns: int = COLUMNS, save: str | Path | None = None
+              ) -> Figure:
+    """The confusion matrix of each categorical target, counts written in the cells.
+
+    Args:
+        evaluation: an ``Evaluation`` of a model with classification or binary targets.
+        columns: panels per row, at most.
+        save: write the figure to this PNG path.
+    """
+    if not evaluation.confusion:
+        raise ConfigError("confusion needs a classification or binary target; this evaluation "
+                          "has only regression targets")
+    widest = max(len(m) for m in evaluation.confusion.values())
+    side = max(3.2, 0.45 * widest + 1.6)
+    fig, axes = _grid(len(evaluation.confusion), columns, sharex=False, panel=(side, side))
+    for ax, (target, matrix) in zip(axes, evaluation.confusion.items(), strict=True):
+        counts = matrix.to_numpy()
+        ax.imshow(counts, cmap="Blues")
+        labels = [str(c) for c in matrix.columns]
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        for (i, j), count in np.ndenumerate(counts):
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                    color="white" if count > counts.max() / 2 else "black")
+        accuracy = np.trace(counts) / max(counts.sum(), 1)
+        ax.set(title=f"{target}: accuracy {accuracy:.3f}", xlabel="predicted", ylabel="true")
+    return _done(fig, save)
+
+
+def backtest_folds(backtest: Backtest, units: dict[str, str] | None = None,
+                   columns: int = COLUMNS, save: str | Path | None = None) -> Figure:
+    """Each target's error (MAE; accuracy if categorical) per fold origin, beside naive.
+
+    Args:
+        backtest: the result of ``LSTMModel.backtest``.
+        units: unit per target, for the y labels.
+        columns: panels per row, at most.
+        save: write the figure to this PNG path.
+    """
+    overall = backtest.table[backtest.table.step == "all"]
+    targets = list(dict.fromkeys(overall.target))
+    fig, axes = _grid(len(targets), columns)
+    for ax, target in zip(axes, targets, strict=True):
+        rows = overall[overall.target == target]
+        metric = "MAE" if "MAE" in set(rows.metric) else "accuracy"
+        one = rows[rows.metric == metric]
+        ax.plot(one.origin, one.model, marker="o", label="model")
+        ax.plot(one.origin, one.naive, marker="s", ls="--", color="grey", label="naive")
+        ax.set_title(target)
+        ax.set_ylabel(metric if metric == "accuracy" else _unit_label(metric, units, target))
+    how = "refitted per fold" if backtest.refit else "fitted once, before the first origin"
+    fig.suptitle(f"Backtest: {overall.fold.nunique()} folds, model {how}")
+    _finish(fig, axes, columns, "fold origin (last row fitted on)")
+    return _done(fig, save)
+
+
+def save_run(model: LSTMModel, evaluation: Evaluation, directory: Path,
+             data: Any = None) -> list[str]:
+    """Write the PNGs that suit a fitted model into ``directory``; returns their names.
+
+    Learning curves always; forecasts for forecast models given their ``data``;
+    horizon errors with a horizon above 1; confusion matrices for categorical targets.
+    """
+    directory = Path(directory)
+    learning_curves(model.history_, save=directory / "learning_curves.png")
+    written = ["learning_curves.png"]
+    if model.spec_.task == "forecast" and data is not None:
+        forecasts(model, data, save=directory / "forecasts.png")
+        written.append("forecasts.png")
+    if not evaluation.per_step.empty:
+        horizon_errors(evaluation, save=directory / "horizon_errors.png")
+        written.append("horizon_errors.png")
+    if evaluation.confusion:
+        confusion(evaluation, save=directory / "confusion.png")
+        written.append("confusion.png")
+    return written
+
+
+# -- layout -------------------------------------------------------------------------------
+def _grid(n: int, columns: int, sharex: bool = True, panel: tuple[float, float] = PANEL
+          ) -> tuple[Figure, list[Axes]]:
+    """A figure of ``n`` panels in rows of at most ``columns``; unused cells hidden."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ConfigError(f"columns must be a positive integer, got {columns!r}")
+    cols = min(columns, n)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(panel[0] * cols, panel[1] * rows + 0.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, sharex=sharex, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, list(axes[:n])
+
+
+def _finish(fig: Figure, axes: list[Axes], columns: int, xlabel: str) -> None:
+    """X labels and tick labels on the lowest panel of each column; one legend below."""
+    cols = min(columns, len(axes))
+    for c in range(cols):
+        bottom = axes[c::cols][-1]
+        bottom.set_xlabel(xlabel)
+        bottom.tick_params(labelbottom=True)
+    for ax in axes:
+        if np.issubdtype(np.asarray(ax.get_lines()[0].get_xdata()).dtype, np.datetime64):
+            _concise_dates(ax)
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center",
+               ncols=min(len(handles), 4), fontsize="small", frameon=False)
+
+
+def _concise_dates(ax: Axes) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _done(fig: Figure, save: str | Path | None) -> Figure:
+    """Write ``fig`` to ``save`` (a temporary name, then renamed), and return it."""
+    if save is not None:
+        path = Path(save)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            fig.savefig(tmp, dpi=DPI, format="png")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return fig
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _unit_label(what: str, units: dict[str, str] | None, target: str | None = None) -> str:
+    """``what (unit)``; the unit of ``target`` (default: of ``what``), or 'original units'."""
+    unit = (units or {}).get(target or what, "original units")
+    return f"{what} ({unit})"
+
+
+def _colors(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"].colors
+    return [palette[i % len(palette)] for i in range(n)]
+
+
+def _codes(labels: np.ndarray, classes: list[Any]) -> np.ndarray:
+    """Class labels as their position among ``classes`` (NaN for missing or unseen)."""
+    values = pd.Series(labels, dtype=object)
+    codes = pd.Categorical(values.astype(str), categories=[str(c) for c in classes]).codes
+    return np.where((codes < 0) | values.isna().to_numpy(), math.nan, codes)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, np.datetime64):
+        return str(pd.Timestamp(value)).removesuffix(" 00:00:00")
+    return f"row {value}"
+
+
+def _series_index(keys: list[Any], series: Any, column: str | None) -> int:
+    if series is None:
+        return 0
+    if series not in keys:
+        raise ConfigError(f"series {series!r} is not in column {column!r}; it holds "
+                          f"{keys[:5]}{' ...' if len(keys) > 5 else ''}")
+    return keys.index(series)
+
+
+def _origin_rows(origins: int | Sequence[int], n: int, lookback: int, horizon: int
+                 ) -> list[int]:
+    """The origin rows (last input row) to forecast from, ascending."""
+    if isinstance(origins, int) and not isinstance(origins, bool):
+        if origins < 1:
+            raise ConfigError(f"origins must be a positive count or a list of rows, got {origins}")
+        spacing = max(horizon, lookback // 4)
+        last = n - 1 - horizon
+        rows = [r for r in range(last - (origins - 1) * spacing, last + 1, spacing)
+                if r >= lookback - 1]
+    else:
+        rows = sorted(int(r) for r in origins)
+        bad = [r for r in rows if not lookback - 1 <= r < n]
+        if bad:
+            raise ConfigError(f"origin row {bad[0]} has no full lookback in the data: origins "
+                              f"must lie in {lookback - 1} .. {n - 1}")
+    if not rows:
+        raise ConfigError(f"the series has {n} rows, too few for a forecast with its actual "
+                          f"values: it needs lookback + horizon = {lookback + horizon}")
+    return rows

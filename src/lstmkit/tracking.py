@@ -1,0 +1,138 @@
+"""Experiment tracking: what a run directory records, optional loggers, and the runs table.
+
+Every ``lstmkit fit`` run directory holds the resolved ``config.yaml``,
+``metrics.csv`` (one row per epoch), ``metrics.json`` (the final scores) and
+``environment.json`` (versions, machine, command). TensorBoard and MLflow
+(a local SQLite file by default, ``./mlflow.db``: no server; MLflow 3 keeps
+its older ``./mlruns`` directory store in maintenance mode and refuses it by
+default) are optional, chosen in the config's ``tracking`` section::
+
+    tracking: {tensorboard: true, mlflow: true}
+    tracking: {mlflow: {tracking_uri: "sqlite:///mlflow.db", experiment: etth1}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import ConfigError
+from .spec import closest
+
+TENSORBOARD_DIR = "tensorboard"
+KEYS = ("tensorboard", "mlflow")
+MLFLOW_KEYS = ("tracking_uri", "experiment")
+PACKAGES = ("lstmkit", "torch", "lightning", "numpy", "pandas", "pyarrow", "safetensors")
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Which loggers a run writes to, besides its own files.
+
+    Args:
+        tensorboard: write TensorBoard event files to ``RUN_DIR/tensorboard``.
+        mlflow: log to MLflow: True (the local store ``./mlflow.db``) or a mapping
+            with ``tracking_uri`` and ``experiment``.
+    """
+
+    tensorboard: bool = False
+    mlflow: bool | dict[str, str] = False
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Tracking:
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict):
+            raise ConfigError(f"section 'tracking' must be a mapping such as "
+                              f"{{tensorboard: true, mlflow: true}}, got {raw!r}")
+        for key in raw:
+            if key not in KEYS:
+                raise ConfigError(f"unknown key {key!r} in section 'tracking'"
+                                  f"{closest(key, KEYS)}; allowed keys: {', '.join(KEYS)}")
+        tensorboard, mlflow = raw.get("tensorboard", False), raw.get("mlflow", False)
+        if not isinstance(tensorboard, bool):
+            raise ConfigError(f"tracking tensorboard must be true or false, got {tensorboard!r}")
+        if isinstance(mlflow, dict):
+            for key in mlflow:
+                if key not in MLFLOW_KEYS:
+                    raise ConfigError(f"unknown key {key!r} in tracking 'mlflow'"
+                                      f"{closest(key, MLFLOW_KEYS)}; allowed keys: "
+                                      f"{', '.join(MLFLOW_KEYS)}")
+        elif not isinstance(mlflow, bool):
+            raise ConfigError(f"tracking mlflow must be true, false or a mapping with "
+                              f"tracking_uri and experiment, got {mlflow!r}")
+        return cls(tensorboard, mlflow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tensorboard": self.tensorboard, "mlflow": self.mlflow}
+
+    def loggers(self, run_dir: Path, name: str) -> list[Any]:
+        """Lightning loggers for a run saved to ``run_dir``, named ``name``."""
+        loggers: list[Any] = []
+        if self.tensorboard:
+            from lightning.pytorch.loggers import TensorBoardLogger
+
+            loggers.append(TensorBoardLogger(str(run_dir), name=TENSORBOARD_DIR, version="",
+                                             default_hp_metric=False))
+        if self.mlflow:
+            from lightning.pytorch.loggers import MLFlowLogger
+
+            options = self.mlflow if isinstance(self.mlflow, dict) else {}
+            uri = options.get("tracking_uri", f"sqlite:///{Path('mlflow.db').resolve()}")
+            loggers.append(MLFlowLogger(experiment_name=options.get("experiment", name),
+                                        run_name=run_dir.name, tracking_uri=uri))
+        return loggers
+
+
+def environment() -> dict[str, Any]:
+    """Versions, machine and command of this process, for ``environment.json``."""
+    import torch
+
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "machine": platform.machine(), "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "gpus": gpus, "packages": versions,
+            "command": [Path(sys.argv[0]).name, *sys.argv[1:]], "cwd": str(Path.cwd())}
+
+
+def epochs_table(history: dict[str, Any]) -> pd.DataFrame:
+    """One row per epoch: epoch, train_loss, val_loss (if validated), lr."""
+    return pd.DataFrame(history["epochs"])
+
+
+def list_runs(root: Path) -> pd.DataFrame:
+    """Finished runs under ``root``: one row each, with the headline metric per target."""
+    rows = []
+    for metrics_file in sorted(root.glob("*/metrics.json")):
+        run = metrics_file.parent
+        try:
+            metrics = json.loads(metrics_file.read_text())
+            config = json.loads((run / "config.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            continue                      # not a finished lstmkit run: skip it
+        history = config.get("history") or {}
+        row = {"run": run.name, "task": config["spec"]["task"],
+               "epochs": len(history.get("epochs", [])),
+               "best_val_loss": history.get("best_val_loss"),
+               "scored_on": metrics.get("scored_on"),
+               "saved": pd.Timestamp(metrics_file.stat().st_mtime, unit="s").floor("s")}
+        for target, scores in metrics.get("targets", {}).items():
+            for name in ("MAE", "accuracy"):
+                if name in scores:
+                    row[f"{target} {name}"] = scores[name]["model"]
+        rows.append(row)
+    return pd.DataFrame(rows)
