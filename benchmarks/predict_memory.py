@@ -6,7 +6,8 @@ ten times as many for 10x, written in row groups of 65,536 rows. A small model
 (LSTM(16), lookback 96, horizon 24, trained one epoch on one copy) then predicts
 each file with ``lstmkit predict`` in a fresh process, and the process's peak
 resident set size (GNU time's %M) is reported beside the input's size,
-with the peak of merely reading the whole file into pandas for contrast.
+with the peak of merely reading the whole file into pandas for contrast. Medians
+of ``--repeats`` fresh processes.
 
     python benchmarks/predict_memory.py                 # 10 and 100 series, origins=last
     python benchmarks/predict_memory.py --series 2 --origins all
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=10, help="copies of ETTh1 in the 1x input")
     parser.add_argument("--origins", choices=("last", "all"), default="last")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per size")
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
@@ -87,11 +90,14 @@ def main() -> None:
             source = tmp / f"input-{factor}x.parquet"
             rows = write_input(source, args.series * factor)
             output = tmp / f"forecast-{factor}x.parquet"
-            rss, seconds = peak_mb([sys.executable, "-m", "lstmkit", "predict", str(model),
-                                    str(source), "-o", str(output), "--origins", args.origins,
-                                    "--no-progress"])
-            whole, _ = peak_mb([sys.executable, "-c", "import sys, pandas; "
-                                "pandas.read_parquet(sys.argv[1])", str(source)])
+            runs = [peak_mb([sys.executable, "-m", "lstmkit", "predict", str(model), str(source),
+                             "-o", str(output), "--origins", args.origins, "--no-progress"])
+                     for _ in range(args.repeats)]
+            rss = statistics.median(r[0] for r in runs)
+            seconds = statistics.median(r[1] for r in runs)
+            whole = statistics.median(peak_mb([sys.executable, "-c", "import sys, pandas; "
+                                               "pandas.read_parquet(sys.argv[1])", str(source)])[0]
+                                      for _ in range(args.repeats))
             print(f"| {factor}x ({args.series * factor} series) | {rows:,} | "
                   f"{source.stat().st_size / 2**20:.0f} | {rss:.0f} | {seconds:.1f} | "
                   f"{whole:.0f} |", flush=True)

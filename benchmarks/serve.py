@@ -131,6 +131,10 @@ def main() -> None:
             process, url = start_server(model, backend)
             try:
                 for shape, (rows, origins, clients, requests) in SHAPES.items():
+                    if backend == "onnx" and origins == "all":
+                        print(f"| onnx | {shape} ({rows} rows) | - | n/a: the ONNX predictor "
+                              "forecasts from the end of each series only | | | |")
+                        continue
                     body = payload(rows)
                     for concurrency in sorted({1, clients}):
                         runs = [load(url, body, origins, concurrency, requests)
