@@ -131,6 +131,18 @@ def test_cli_streams_a_parquet_file_in_row_groups(tmp_path, data, capsys):
         "big.parquet", "keep.csv", "model", "out.csv", "out.parquet", "shuffled.parquet"]
 
 
+def test_csv_files_are_read_in_chunks_and_empty_input_is_refused(tmp_path, model, data):
+    table = data if model.spec_.time else data.drop(columns="date")
+    source = tmp_path / "table.csv"
+    table.to_csv(source, index=False)
+    chunks, total = read_chunks(source, rows=100)
+    assert total is None
+    streamed = pd.concat(list(predict_chunks(model, chunks, "all")), ignore_index=True)
+    pd.testing.assert_frame_equal(streamed, model.predict(pd.read_csv(source), "all"), rtol=1e-5)
+    with pytest.raises(DataError, match="no rows"):
+        list(predict_chunks(model, [table.iloc[:0]], "last"))
+
+
 def test_write_predictions_refuses_unknown_suffixes(tmp_path):
     with pytest.raises(ConfigError, match=r"must end in \.csv or \.parquet"):
         write_predictions(iter([]), tmp_path / "out.xlsx")

@@ -81,16 +81,14 @@ def predict_chunks(model: LSTMModel, chunks: Iterable[pd.DataFrame], origins: st
     group = model.spec_.group
     carry = _Carry()
     finished: set[Any] = set()
-    empty = True
     for chunk, last in _lookahead(chunks):
-        if group is not None and group not in chunk.columns and len(chunk):
+        if len(chunk) == 0:
+            raise DataError("the data has no rows; pass a table with at least one full window")
+        if group is not None and group not in chunk.columns:
             model.check_inputs(chunk)                   # raises the missing-column error
-        empty = empty and len(chunk) == 0
         if carry.done and group is not None and chunk[group].iloc[0] != carry.key:
             carry = _Carry()                            # its series ended with the last chunk
         frame = pd.concat([carry.rows, chunk], ignore_index=True) if len(carry.rows) else chunk
-        if len(frame) == 0:
-            continue
         keys = frame[group] if group is not None else None
         _check_unseen(keys, finished, group)
         if last:
@@ -109,8 +107,6 @@ def predict_chunks(model: LSTMModel, chunks: Iterable[pd.DataFrame], origins: st
                 finished.update(keys.iloc[:start].unique().tolist())
         if len(ready):
             yield _shift_origins(model.predict(ready, origins), model, previous)
-    if empty:
-        raise DataError("the data has no rows; pass a table with at least one full window")
 
 
 def write_predictions(frames: Iterable[pd.DataFrame], output: str | Path) -> int:
@@ -223,7 +219,7 @@ def _not_contiguous(key: Any, group: str | None) -> None:
 
 
 def _lookahead(chunks: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, bool]]:
-    """Each chunk with whether it is the last one."""
+    """Each non-empty chunk with whether it is the last one; one empty chunk if all are empty."""
     iterator = (chunk for chunk in chunks if len(chunk))
     previous = next(iterator, None)
     if previous is None:
