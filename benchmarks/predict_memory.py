@@ -98,6 +98,9 @@ def main() -> None:
             whole = statistics.median(peak_mb([sys.executable, "-c", "import sys, pandas; "
                                                "pandas.read_parquet(sys.argv[1])", str(source)])[0]
                                       for _ in range(args.repeats))
+            forecasts = pq.ParquetFile(output).metadata.num_rows
+            if args.origins == "last" and forecasts != args.series * factor * 24:
+                raise SystemExit(f"expected 24 forecast rows per series, got {forecasts}")
             print(f"| {factor}x ({args.series * factor} series) | {rows:,} | "
                   f"{source.stat().st_size / 2**20:.0f} | {rss:.0f} | {seconds:.1f} | "
                   f"{whole:.0f} |", flush=True)
