@@ -17,6 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from lstmkit import Feature, LSTMModel, Spec, Split, Target
+from lstmkit.cli import main
 from lstmkit.errors import ConfigError, DataError
 from lstmkit.serve import load_predictor
 
@@ -162,6 +163,13 @@ def test_oversized_requests_get_413_and_the_server_keeps_answering(server, recen
     assert response.status_code == 413 and f"limit of {MAX_ROWS}" in response.json()["detail"]
     assert post(server, recent, "json").status_code == 200
     assert httpx.get(f"{server}/health").status_code == 200
+
+
+def test_serve_refuses_a_bad_model_or_limit_before_listening(tmp_path, model_dir, capsys):
+    assert main(["serve", str(tmp_path / "missing"), "--port", "9"]) == 4
+    assert "missing" in capsys.readouterr().err
+    assert main(["serve", str(model_dir), "--max-rows", "0", "--port", "9"]) == 2
+    assert "max_rows must be a positive integer" in capsys.readouterr().err
 
 
 def test_onnx_backend_needs_the_onnx_export(model_dir, model, recent):
