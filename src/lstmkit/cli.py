@@ -1,5 +1,5 @@
-"""The ``lstmkit`` command line: fit, predict, evaluate, export, backtest, datasets and runs,
-mirroring the Python API.
+"""The ``lstmkit`` command line: fit, predict, evaluate, serve, export, backtest, tune,
+datasets and runs, mirroring the Python API.
 
 Errors print as one line (``error: ...``) without a traceback, and the exit code
 says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shutil
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("-o", "--output", required=True, help="output .csv or .parquet file")
     predict.add_argument("--origins", choices=("last", "all"), default="last",
                          help="forecasts: from the end of each series (last) or every row (all)")
+    predict.add_argument("--chunk-rows", type=int, default=65_536,
+                         help="rows read per chunk: memory stays bounded however large the file")
+    predict.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     predict.set_defaults(run=_predict)
 
     evaluate = commands.add_parser("evaluate", help="metrics of a saved model on data")
@@ -110,6 +111,16 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--overwrite", action="store_true",
                       help="replace best.yaml and trials.csv that another study wrote")
     tune.set_defaults(run=_tune)
+
+    serve = commands.add_parser("serve", help="serve a saved model over HTTP (POST /predict)")
+    serve.add_argument("model", help="model (run) directory")
+    serve.add_argument("--host", default="127.0.0.1", help="interface (0.0.0.0: all)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port")
+    serve.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                       help="run the model with PyTorch or with onnxruntime")
+    serve.add_argument("--max-rows", type=int, default=100_000,
+                       help="the most rows one request may send (larger ones get 413)")
+    serve.set_defaults(run=_serve)
 
     names = commands.add_parser("datasets", help="list the named public data sets")
     names.set_defaults(run=_datasets)
@@ -198,25 +209,40 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from .batch import predict_chunks, read_chunks, write_predictions
     from .model import LSTMModel
 
     output = Path(args.output)
     if output.suffix.lower() not in (".csv", ".parquet"):
         raise ConfigError(f"output {str(output)!r} must end in .csv or .parquet")
+    if args.chunk_rows < 1:
+        raise ConfigError(f"--chunk-rows must be a positive integer, got {args.chunk_rows}")
     model = LSTMModel.load(args.model)
-    data = _load_data(args.data)
-    frame = model.predict(data[0] if isinstance(data, tuple) else data, origins=args.origins)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        if output.suffix.lower() == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-    console.print(f"wrote {len(frame)} rows to {output}")
+    if args.data.startswith("dataset:"):
+        chunks, total = read_chunks(_as_table(_load_data(args.data), model))
+    else:
+        chunks, total = read_chunks(args.data, rows=args.chunk_rows)
+    columns = ("rows read", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=args.no_progress) as progress:
+        task = progress.add_task("predict", total=total)
+
+        def counted() -> Any:
+            for chunk in chunks:
+                yield chunk
+                progress.advance(task, len(chunk))
+
+        written = write_predictions(predict_chunks(model, counted(), args.origins), output)
+    console.print(f"wrote {written} rows to {output}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    serve(args.model, host=args.host, port=args.port, backend=args.backend,
+          max_rows=args.max_rows)
     return 0
 
 
@@ -375,6 +401,13 @@ def _load_data(text: str) -> Any:
     from .config import DataSource
 
     return DataSource.parse(text, "data", Path(".")).load()
+
+
+def _as_table(data: Any, model: Any) -> Any:
+    """A loaded data set as a table: ``(X, y)`` arrays become the model's long format."""
+    from .data.sources import from_arrays
+
+    return from_arrays(data[0], None, model.spec_)[0] if isinstance(data, tuple) else data
 
 
 def _describe(source: Any) -> str:

@@ -224,6 +224,15 @@ class LSTMModel:
         outputs, _ = self._outputs(windows)
         return self._prediction_frame(windows, groups, outputs)
 
+    def check_inputs(self, data: Source | np.ndarray | list) -> None:
+        """Raise what ``predict`` would raise for bad rows (columns, values, time order).
+
+        Unlike ``predict`` it needs no full window: it checks a piece of a series.
+        """
+        self._check_fitted()
+        groups = self._groups(data, None, need_targets=False)
+        prepare.encode(groups, self.spec_, self.encoding_, with_targets=False)
+
     # -- evaluate ------------------------------------------------------------------------
     def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
                  part: str = "all") -> Evaluation:

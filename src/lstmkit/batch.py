@@ -1,0 +1,240 @@
+"""Batch prediction at scale: read a large table in chunks, predict, write as it goes.
+
+Memory stays bounded by the chunk size, not the input: a series (or sequence)
+may span chunks, so the rows it still needs (its last ``lookback`` rows, the
+last ``lookback - 1`` with ``origins='all'``, a whole open sequence) are carried
+into the next chunk. Each series' rows must be contiguous (sorted by series,
+then time); the output equals ``LSTMModel.predict`` on the whole table.
+
+Example:
+    >>> chunks, total = read_chunks("big.parquet")
+    >>> write_predictions(predict_chunks(model, chunks), "forecast.parquet")
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .data.sources import _CSV, _PARQUET, _delimiter, read_table
+from .errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from .model import LSTMModel
+
+CHUNK_ROWS = 65_536
+
+
+def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFrame], int | None]:
+    """A table as DataFrames of about ``rows`` rows each, and its total rows if known.
+
+    Parquet files are read batch by batch (row groups), CSV files with pandas'
+    ``chunksize``; a DataFrame is one chunk.
+
+    Args:
+        source: a DataFrame, or a CSV / Parquet path.
+        rows: rows per chunk.
+
+    Returns:
+        ``(chunks, total_rows)``; ``total_rows`` is None for CSV files.
+    """
+    if isinstance(source, pd.DataFrame):
+        return iter([source]), len(source)
+    path = Path(source)
+    name = path.name.lower()
+    if not path.is_file() or not name.endswith(_PARQUET + _CSV):
+        return iter([read_table(path)]), None       # read_table says what is wrong
+    if name.endswith(_PARQUET):
+        import pyarrow.parquet as pq
+
+        try:
+            file = pq.ParquetFile(path)
+        except Exception as exc:  # pyarrow raises its own types for corrupt files
+            raise DataError(f"cannot read {str(path)!r}: {type(exc).__name__}: {exc}; check the "
+                            "file is a complete, valid Parquet file") from None
+        batches = file.iter_batches(batch_size=rows)
+        return (batch.to_pandas() for batch in batches), file.metadata.num_rows
+    reader = pd.read_csv(path, sep=_delimiter(path), encoding="utf-8-sig", chunksize=rows)
+    return _checked(reader, path), None
+
+
+def predict_chunks(model: LSTMModel, chunks: Iterable[pd.DataFrame], origins: str = "last"
+                   ) -> Iterator[pd.DataFrame]:
+    """``model.predict`` over a table given in chunks, one result frame per chunk.
+
+    Args:
+        model: a fitted model.
+        chunks: consecutive pieces of one table whose series (sequences) are contiguous.
+        origins: as for ``LSTMModel.predict``.
+
+    Returns:
+        An iterator of prediction frames; concatenated they equal
+        ``model.predict(whole_table, origins)``.
+    """
+    group = model.spec_.group
+    carry = _Carry()
+    finished: set[Any] = set()
+    for chunk, last in _lookahead(chunks):
+        if len(chunk) == 0:
+            raise DataError("the data has no rows; pass a table with at least one full window")
+        if group is not None and group not in chunk.columns:
+            model.check_inputs(chunk)                   # raises the missing-column error
+        if carry.done and group is not None and chunk[group].iloc[0] != carry.key:
+            carry = _Carry()                            # its series ended with the last chunk
+        frame = pd.concat([carry.rows, chunk], ignore_index=True) if len(carry.rows) else chunk
+        keys = frame[group] if group is not None else None
+        _check_unseen(keys, finished, group)
+        if last:
+            ready, previous = frame, carry
+        else:
+            start = _open_start(keys)
+            if keys is not None and keys.iloc[-1] in set(keys.iloc[:start]):
+                _not_contiguous(keys.iloc[-1], group)
+            ready, previous = frame.iloc[:start], carry
+            carry = _carry_over(model, frame.iloc[start:], origins,
+                                key=keys.iloc[-1] if keys is not None else None,
+                                skipped=carry.skipped if start == 0 else 0)
+            if carry.done:
+                ready = frame
+            if keys is not None:
+                finished.update(keys.iloc[:start].unique().tolist())
+        if len(ready):
+            yield _shift_origins(model.predict(ready, origins), model, previous)
+
+
+def write_predictions(frames: Iterable[pd.DataFrame], output: str | Path) -> int:
+    """Write prediction frames to a ``.csv`` or ``.parquet`` file as they come.
+
+    The rows go to a temporary file beside ``output``, renamed to ``output`` only
+    when all are written: a failed run leaves any existing file untouched.
+
+    Returns:
+        The number of rows written.
+    """
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ConfigError(f"output {str(output)!r} must end in .csv or .parquet")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp-{uuid.uuid4().hex[:8]}")
+    written, writer = 0, None
+    try:
+        for frame in frames:
+            if suffix == ".parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            else:
+                frame.to_csv(tmp, mode="a", header=written == 0, index=False)
+            written += len(frame)
+        if writer is not None:
+            writer.close()
+            writer = None
+        if not tmp.exists():
+            pd.DataFrame().to_csv(tmp, index=False)
+        os.replace(tmp, output)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+    return written
+
+
+@dataclass(frozen=True)
+class _Carry:
+    """Rows of the open series carried into the next chunk.
+
+    ``done``: they were already predicted from and serve only as context;
+    ``skipped``: rows of that series before ``rows`` (forecast origins count them).
+    """
+
+    rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    key: Any = None
+    done: bool = False
+    skipped: int = 0
+
+
+def _carry_over(model: LSTMModel, open_rows: pd.DataFrame, origins: str, key: Any,
+                skipped: int) -> _Carry:
+    """What the open series (the chunk's last) carries into the next chunk."""
+    spec = model.spec_
+    if spec.task != "forecast":
+        return _Carry(open_rows, key)                   # a sequence is predicted whole
+    filled = [f.name for f in spec.inputs if f.missing == "ffill" and f.name in open_rows]
+    if filled:   # the carried rows' gaps may have been filled from rows not carried
+        open_rows = open_rows.assign(**{name: open_rows[name].ffill() for name in filled})
+    if origins == "all" and len(open_rows) >= spec.lookback:
+        rows = open_rows.iloc[len(open_rows) - spec.lookback + 1:]
+        return _Carry(rows, key, done=True, skipped=skipped + len(open_rows) - len(rows))
+    if origins == "last":
+        model.check_inputs(open_rows)                   # rows dropped here are checked too
+        rows = open_rows.iloc[max(0, len(open_rows) - spec.lookback):]
+        return _Carry(rows, key, skipped=skipped + len(open_rows) - len(rows))
+    return _Carry(open_rows, key, skipped=skipped)
+
+
+def _shift_origins(predictions: pd.DataFrame, model: LSTMModel, carry: _Carry) -> pd.DataFrame:
+    """Count row-number origins of the carried series from its first row, not the chunk's."""
+    spec = model.spec_
+    if carry.skipped == 0 or spec.task != "forecast" or spec.time is not None:
+        return predictions
+    rows = (predictions[spec.series] == carry.key if spec.series is not None
+            else slice(None))
+    predictions.loc[rows, "origin"] += carry.skipped
+    return predictions
+
+
+def _open_start(keys: pd.Series | None) -> int:
+    """Where the chunk's last series begins (0 without a series column)."""
+    if keys is None:
+        return 0
+    values = keys.to_numpy()
+    change = np.flatnonzero(values[1:] != values[:-1])
+    return int(change[-1] + 1) if change.size else 0
+
+
+def _check_unseen(keys: pd.Series | None, finished: set[Any], group: str | None) -> None:
+    if keys is None or not finished:
+        return
+    again = keys[keys.isin(finished)]
+    if len(again):
+        _not_contiguous(again.iloc[0], group)
+
+
+def _not_contiguous(key: Any, group: str | None) -> None:
+    raise DataError(f"series {key!r} appears again after other series; predicting a large file "
+                    f"in chunks needs each series' rows together: sort the file by {group!r} "
+                    "(then time)")
+
+
+def _lookahead(chunks: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, bool]]:
+    """Each non-empty chunk with whether it is the last one; one empty chunk if all are empty."""
+    iterator = (chunk for chunk in chunks if len(chunk))
+    previous = next(iterator, None)
+    if previous is None:
+        yield pd.DataFrame(), True
+        return
+    for chunk in iterator:
+        yield previous, False
+        previous = chunk
+    yield previous, True
+
+
+def _checked(reader: Iterable[pd.DataFrame], path: Path) -> Iterator[pd.DataFrame]:
+    """CSV chunks, with read errors as ``DataError``s naming the file."""
+    try:
+        yield from reader
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read {str(path)!r}: {exc}; check the file is a complete, "
+                        "valid CSV (UTF-8) file") from None
