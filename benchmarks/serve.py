@@ -10,7 +10,7 @@ requests (anything but 200). Medians over ``--repeats`` runs.
 Shapes: ``single`` is one window (the last 28 days, origins=last); ``batch`` is
 1,000 windows in one request (1,027 days, origins=all). Both are JSON rows.
 
-    python benchmarks/serve.py                          # torch (+ onnx when lstmkit.export exists)
+    python benchmarks/serve.py              # torch, and onnx when onnxruntime is installed
     python benchmarks/serve.py --model runs/seattle_weather --repeats 5
 """
 
@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=None, help="torch and/or onnx")
     args = parser.parse_args()
     backends = args.backends or ["torch"] + (
-        ["onnx"] if importlib.util.find_spec("lstmkit.export") else [])
+        ["onnx"] if importlib.util.find_spec("onnxruntime") else [])
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or train_quickstart(Path(tmp))
         print(f"model {model}; {platform.processor() or platform.machine()}, "
@@ -131,10 +131,6 @@ def main() -> None:
             process, url = start_server(model, backend)
             try:
                 for shape, (rows, origins, clients, requests) in SHAPES.items():
-                    if backend == "onnx" and origins == "all":
-                        print(f"| onnx | {shape} ({rows} rows) | - | n/a: the ONNX predictor "
-                              "forecasts from the end of each series only | | | |")
-                        continue
                     body = payload(rows)
                     for concurrency in sorted({1, clients}):
                         runs = [load(url, body, origins, concurrency, requests)

@@ -99,6 +99,8 @@ def test_forecast_graph_matches_predict_for_every_decoder(ett, tmp_path, case):
 
     # The whole table through the torch-free path equals predict, column by column.
     assert_same_predictions(OnnxModel(path).predict(recent), model.predict(recent))
+    assert_same_predictions(OnnxModel(path).predict(recent, origins="all"),
+                            model.predict(recent, origins="all"))
 
     # The raw graph: every window of the table, batch sizes 1 and many.
     want = model.predict(recent, origins="all")
@@ -133,6 +135,8 @@ def test_mixed_targets_and_a_categorical_input(seattle, tmp_path):
     got, want = OnnxModel(path).predict(two), model.predict(two)
     assert got.site.tolist() == ["a", "a", "b", "b"]
     assert_same_predictions(got, want)
+    assert_same_predictions(OnnxModel(path).predict(two, origins="all"),
+                            model.predict(two, origins="all"))
 
     metadata = onnx_model.metadata
     code = metadata["inputs"]["categorical"][0]

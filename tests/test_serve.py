@@ -172,15 +172,11 @@ def test_serve_refuses_a_bad_model_or_limit_before_listening(tmp_path, model_dir
     assert "max_rows must be a positive integer" in capsys.readouterr().err
 
 
-def test_onnx_backend_needs_the_onnx_export(model_dir, model, recent):
-    try:
-        import lstmkit.export  # noqa: F401
-    except ImportError:
-        with pytest.raises(ConfigError, match="ONNX export"):
-            load_predictor(model_dir, "onnx")
-    else:
-        served = load_predictor(model_dir, "onnx").predict(recent, "last")
-        pd.testing.assert_frame_equal(served, model.predict(recent), rtol=1e-4)
+def test_the_onnx_backend_predicts_like_torch(model_dir, model, recent):
+    onnx = load_predictor(model_dir, "onnx")
+    for origins in ("last", "all"):
+        pd.testing.assert_frame_equal(onnx.predict(recent, origins),
+                                      model.predict(recent, origins=origins), rtol=1e-4)
     with pytest.raises(ConfigError, match="backend must be one of"):
         load_predictor(model_dir, "tensorflow")
 

@@ -31,6 +31,7 @@ from .spec import Spec
 FORMAT = "lstmkit.onnx"
 FORMAT_VERSION = 1
 METADATA_KEY = "lstmkit"
+RUN_WINDOWS = 4096   # windows per onnxruntime call: memory stays bounded for long tables
 
 
 class OnnxModel:
@@ -86,13 +87,17 @@ class OnnxModel:
             raise DataError(f"onnxruntime rejected the inputs: {exc}; see "
                             "OnnxModel.metadata['inputs'] for dtypes and shapes") from None
 
-    def predict(self, data: Source | np.ndarray | list) -> pd.DataFrame:
+    def predict(self, data: Source | np.ndarray | list, origins: str = "last") -> pd.DataFrame:
         """Predictions in original units, with the columns of ``LSTMModel.predict``.
 
         Args:
             data: a DataFrame, a CSV/Parquet path, or arrays ``X`` as for
                 ``LSTMModel.predict``; targets are not needed.
+            origins: forecasts only: ``last`` forecasts from the end of each series,
+                ``all`` from every row with a full lookback behind it.
         """
+        if origins not in ("last", "all"):
+            raise ConfigError(f"origins must be 'last' or 'all', got {origins!r}")
         spec = self.spec
         if isinstance(data, np.ndarray | list | tuple):
             frame, spec = from_arrays(data, None, spec)
@@ -100,13 +105,17 @@ class OnnxModel:
             frame = read_table(data)
         check_schema(frame, self.metadata["schema"])
         groups = fill_gaps(arrange(frame, spec), spec)
-        rows, lengths = self._window_rows(groups)
-        outputs = self.run(self._feeds(groups, rows, lengths))
-        return self._frame(spec, groups, outputs, lengths)
+        rows, lengths, origin = self._window_rows(groups, origins)
+        parts = [self.run(self._feeds(groups, rows[i : i + RUN_WINDOWS],
+                                      None if lengths is None else lengths[i : i + RUN_WINDOWS]))
+                 for i in range(0, len(rows), RUN_WINDOWS)]
+        outputs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        return self._frame(spec, groups, outputs, lengths, origin)
 
     # -- internals -----------------------------------------------------------------------
-    def _window_rows(self, groups: Groups) -> tuple[np.ndarray, np.ndarray | None]:
-        """Arranged row of every (window, step): (G, steps), and sequence lengths or None."""
+    def _window_rows(self, groups: Groups, origins: str
+                     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Arranged rows of every (window, step), sequence lengths, and forecast origin rows."""
         starts, ends = groups.offsets[:-1], groups.offsets[1:]
         lookback = self.metadata["lookback"]
         if lookback is not None:
@@ -116,10 +125,18 @@ class OnnxModel:
                 name = "the table" if groups.keys == [None] else f"series {groups.keys[g]!r}"
                 raise DataError(f"{name} has {groups.lengths[g]} rows, fewer than lookback = "
                                 f"{lookback}; pass at least {lookback} rows per series")
-            return (ends - lookback)[:, None] + np.arange(lookback), None
+            if origins == "last":
+                origin = ends - 1
+            else:    # every row with a full lookback behind it, series after series
+                first = starts + lookback - 1
+                counts = ends - first
+                shift = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+                origin = np.arange(int(counts.sum())) + shift
+            return (origin - lookback + 1)[:, None] + np.arange(lookback), None, origin
         lengths = groups.lengths.astype(np.int64)
         steps = np.arange(lengths.max())
-        return starts[:, None] + np.minimum(steps[None, :], lengths[:, None] - 1), lengths
+        rows = starts[:, None] + np.minimum(steps[None, :], lengths[:, None] - 1)
+        return rows, lengths, None
 
     def _feeds(self, groups: Groups, rows: np.ndarray, lengths: np.ndarray | None
                ) -> dict[str, np.ndarray]:
@@ -146,20 +163,20 @@ class OnnxModel:
         return feeds
 
     def _frame(self, spec: Spec, groups: Groups, outputs: dict[str, np.ndarray],
-               lengths: np.ndarray | None) -> pd.DataFrame:
-        n = len(groups)
+               lengths: np.ndarray | None, origin: np.ndarray | None) -> pd.DataFrame:
+        n = len(next(iter(outputs.values())))
         steps = next(iter(outputs.values())).shape[1]
         keys = np.asarray(groups.keys, dtype=object)
         columns: dict[str, Any] = {}
         keep = np.ones(n * steps, dtype=bool)
         if spec.task == "forecast":
-            origin = groups.offsets[1:] - 1
+            group = np.searchsorted(groups.offsets, origin, side="right") - 1
             if spec.series is not None:
-                columns[spec.series] = np.repeat(keys, steps)
+                columns[spec.series] = np.repeat(keys[group], steps)
             if groups.time is not None:
                 columns["origin"] = np.repeat(groups.time[origin], steps)
             else:
-                columns["origin"] = np.repeat(origin - groups.offsets[:-1], steps)
+                columns["origin"] = np.repeat(origin - groups.offsets[group], steps)
             columns["step"] = np.tile(np.arange(1, steps + 1), n)
             time_step = _time_step(self.metadata["time_step"])
             if groups.time is not None and time_step is not None:

@@ -68,17 +68,14 @@ class OnnxPredictor:
             from .export import export_onnx
             from .onnx_predict import OnnxModel
         except ImportError:
-            raise ConfigError("--backend onnx needs the ONNX export (lstmkit.export), which "
-                              "this installation lacks; use --backend torch") from None
+            raise ConfigError("--backend onnx needs onnx and onnxruntime: pip install "
+                              "'lstmkit[onnx]', or use --backend torch") from None
         with tempfile.TemporaryDirectory() as tmp:
             path = export_onnx(LSTMModel.load(model_dir), Path(tmp) / "model.onnx")
             self.model = OnnxModel(path)
 
     def predict(self, frame: pd.DataFrame, origins: str) -> pd.DataFrame:
-        if origins != "last":
-            raise ConfigError("the onnx backend forecasts from the end of each series only; "
-                              "send origins=last, or serve with --backend torch")
-        return self.model.predict(frame)
+        return self.model.predict(frame, origins=origins)
 
 
 def load_predictor(model_dir: str | Path, backend: str = "torch") -> Predictor:
