@@ -106,9 +106,13 @@ class OnnxModel:
         check_schema(frame, self.metadata["schema"])
         groups = fill_gaps(arrange(frame, spec), spec)
         rows, lengths, origin = self._window_rows(groups, origins)
-        parts = [self.run(self._feeds(groups, rows[i : i + RUN_WINDOWS],
-                                      None if lengths is None else lengths[i : i + RUN_WINDOWS]))
-                 for i in range(0, len(rows), RUN_WINDOWS)]
+        columns = self._columns(groups)
+        parts = []
+        for i in range(0, len(rows), RUN_WINDOWS):
+            feeds = {name: values[rows[i : i + RUN_WINDOWS]] for name, values in columns.items()}
+            if lengths is not None:
+                feeds[self.metadata["inputs"]["lengths"]["name"]] = lengths[i : i + RUN_WINDOWS]
+            parts.append(self.run(feeds))
         outputs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         return self._frame(spec, groups, outputs, lengths, origin)
 
@@ -138,29 +142,22 @@ class OnnxModel:
         rows = starts[:, None] + np.minimum(steps[None, :], lengths[:, None] - 1)
         return rows, lengths, None
 
-    def _feeds(self, groups: Groups, rows: np.ndarray, lengths: np.ndarray | None
-               ) -> dict[str, np.ndarray]:
-        flat = rows.ravel()
-        frame, positions = groups.frame.iloc[flat], groups.rows[flat]
-        inputs, feeds = self.metadata["inputs"], {}
+    def _columns(self, groups: Groups) -> dict[str, np.ndarray]:
+        """Each graph input over the whole arranged table, validated once: rows first."""
+        frame, positions = groups.frame, groups.rows
+        inputs, policy = self.metadata["inputs"], {f.name: f.missing for f in self.spec.inputs}
+        columns = {}
         if inputs["numeric"]:
-            policy = {f.name: f.missing for f in self.spec.inputs}
-            columns = [numeric(frame, c, positions, allow_nan=policy[c] != "error")
-                       for c in inputs["numeric"]["columns"]]
-            feeds[inputs["numeric"]["name"]] = np.stack(columns, axis=-1).astype(
-                np.float32).reshape(*rows.shape, len(columns))
+            values = [numeric(frame, c, positions, allow_nan=policy[c] != "error")
+                      for c in inputs["numeric"]["columns"]]
+            columns[inputs["numeric"]["name"]] = np.stack(values, axis=-1).astype(np.float32)
         for entry in inputs["categorical"]:
             column = entry["column"]
-            labels = Labels(tuple(entry["classes"]))
-            policy = next(f.missing for f in self.spec.inputs if f.name == column)
-            values = (present(frame, column, positions) if policy == "error"
+            values = (present(frame, column, positions) if policy[column] == "error"
                       else frame[column].to_numpy(dtype=object))
-            codes = labels.codes(values, column, positions)
-            codes = np.where(np.isnan(codes), -1, codes)               # a gap: no category
-            feeds[entry["name"]] = codes.astype(np.int64).reshape(rows.shape)
-        if inputs["lengths"]:
-            feeds[inputs["lengths"]["name"]] = lengths
-        return feeds
+            codes = Labels(tuple(entry["classes"])).codes(values, column, positions)
+            columns[entry["name"]] = np.where(np.isnan(codes), -1, codes).astype(np.int64)  # gap
+        return columns
 
     def _frame(self, spec: Spec, groups: Groups, outputs: dict[str, np.ndarray],
                lengths: np.ndarray | None, origin: np.ndarray | None) -> pd.DataFrame:
