@@ -26,7 +26,7 @@ import yaml
 
 from .errors import ConfigError
 from .model import LSTMModel
-from .spec import Spec, Split, closest
+from .spec import Spec, Split, check_mapping
 from .tracking import Tracking
 from .training import TrainConfig
 
@@ -62,7 +62,7 @@ class DataSource:
                 name, _, part = value[len("dataset:"):].partition(":")
                 return cls(dataset=name, part=part or None)
             return cls(path=str(base / value))
-        _check_mapping(value, where, SOURCE_KEYS)
+        check_mapping(value, where, SOURCE_KEYS)
         source = cls(**value)
         if source.path is not None:
             source = dataclasses.replace(source, path=str(base / source.path))
@@ -98,17 +98,17 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: Any, base: Path = Path(".")) -> RunConfig:
-        _check_mapping(raw, "the config", SECTIONS)
+        check_mapping(raw, "the config", SECTIONS)
         for key in ("data", "spec"):
             if key not in raw:
                 raise ConfigError(f"the config has no {key!r} section; add one (see "
                                   "examples/seattle_weather.yaml)")
         model = raw.get("model") or {}
         training = raw.get("training") or {}
-        _check_mapping(model, "section 'model'", MODEL_KEYS)
-        _check_mapping(training, "section 'training'", TRAINING_KEYS)
+        check_mapping(model, "section 'model'", MODEL_KEYS)
+        check_mapping(training, "section 'training'", TRAINING_KEYS)
         split_raw = raw.get("split") or {}
-        _check_mapping(split_raw, "section 'split'", [f.name for f in dataclasses.fields(Split)])
+        check_mapping(split_raw, "section 'split'", [f.name for f in dataclasses.fields(Split)])
         test = raw.get("test")
         run_dir = raw.get("run_dir")
         if run_dir is not None and not isinstance(run_dir, str):
@@ -163,16 +163,6 @@ class RunConfig:
             **({"run_dir": self.run_dir} if self.run_dir else {}),
             **({"search": self.search.to_dict()} if self.search else {}),
         }
-
-
-def _check_mapping(value: Any, where: str, allowed: Any) -> None:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a mapping of keys to values, got "
-                          f"{type(value).__name__}: {value!r}")
-    for key in value:
-        if key not in allowed:
-            raise ConfigError(f"unknown key {key!r} in {where}{closest(key, allowed)}; allowed "
-                              f"keys: {', '.join(allowed)}")
 
 
 def _source_dict(source: DataSource) -> dict[str, Any]:

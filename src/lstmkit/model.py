@@ -21,7 +21,7 @@ from . import checkpoint, presets
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
-from .data.groups import Groups, arrange, fill_gaps
+from .data.groups import Groups, arrange, fill_gaps, forecast_columns
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, Windows
@@ -502,16 +502,7 @@ class LSTMModel:
         keep = np.ones(n * steps, dtype=bool)
         if isinstance(windows, ForecastWindows):
             origin = windows.starts.numpy() + spec.lookback - 1
-            group = np.searchsorted(groups.offsets, origin, side="right") - 1
-            if spec.series is not None:
-                columns[spec.series] = np.repeat(keys[group], steps)
-            if groups.time is not None:
-                columns["origin"] = np.repeat(groups.time[origin], steps)
-            else:
-                columns["origin"] = np.repeat(origin - groups.offsets[group], steps)
-            columns["step"] = np.tile(np.arange(1, steps + 1), n)
-            if groups.time is not None and self.time_step_ is not None:
-                columns["time"] = columns["origin"] + columns["step"] * self.time_step_
+            columns = forecast_columns(groups, origin, steps, spec.series, self.time_step_)
         else:
             seq = windows.index.numpy()
             if spec.task == "sequence":

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data.groups import Groups, arrange, fill_gaps
+from .data.groups import Groups, arrange, fill_gaps, forecast_columns
 from .data.scaling import Labels
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema, numeric, present
@@ -167,17 +167,8 @@ class OnnxModel:
         columns: dict[str, Any] = {}
         keep = np.ones(n * steps, dtype=bool)
         if spec.task == "forecast":
-            group = np.searchsorted(groups.offsets, origin, side="right") - 1
-            if spec.series is not None:
-                columns[spec.series] = np.repeat(keys[group], steps)
-            if groups.time is not None:
-                columns["origin"] = np.repeat(groups.time[origin], steps)
-            else:
-                columns["origin"] = np.repeat(origin - groups.offsets[group], steps)
-            columns["step"] = np.tile(np.arange(1, steps + 1), n)
-            time_step = _time_step(self.metadata["time_step"])
-            if groups.time is not None and time_step is not None:
-                columns["time"] = columns["origin"] + columns["step"] * time_step
+            columns = forecast_columns(groups, origin, steps, spec.series,
+                                       _time_step(self.metadata["time_step"]))
         elif spec.task == "sequence":
             columns[spec.sequence] = keys
         else:

@@ -48,6 +48,17 @@ def check_choice(what: str, value: Any, choices: tuple[str, ...]) -> None:
         )
 
 
+def check_mapping(value: Any, where: str, allowed: Any) -> None:
+    """Raise ConfigError unless ``value`` is a dict whose keys are all ``allowed``."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping of keys to values, got "
+                          f"{type(value).__name__}: {value!r}")
+    for key in value:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {key!r} in {where}{closest(key, allowed)}; allowed "
+                              f"keys: {', '.join(allowed)}")
+
+
 def _from_dict(cls: type, data: Any, what: str) -> Any:
     """Build dataclass ``cls`` from a dict, rejecting unknown keys with a suggestion."""
     if isinstance(data, str):

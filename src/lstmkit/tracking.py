@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import ConfigError
-from .spec import closest
+from .spec import check_mapping
 
 TENSORBOARD_DIR = "tensorboard"
 KEYS = ("tensorboard", "mlflow")
@@ -50,22 +50,12 @@ class Tracking:
     def from_dict(cls, raw: Any) -> Tracking:
         if raw is None:
             return cls()
-        if not isinstance(raw, dict):
-            raise ConfigError(f"section 'tracking' must be a mapping such as "
-                              f"{{tensorboard: true, mlflow: true}}, got {raw!r}")
-        for key in raw:
-            if key not in KEYS:
-                raise ConfigError(f"unknown key {key!r} in section 'tracking'"
-                                  f"{closest(key, KEYS)}; allowed keys: {', '.join(KEYS)}")
+        check_mapping(raw, "section 'tracking'", KEYS)
         tensorboard, mlflow = raw.get("tensorboard", False), raw.get("mlflow", False)
         if not isinstance(tensorboard, bool):
             raise ConfigError(f"tracking tensorboard must be true or false, got {tensorboard!r}")
         if isinstance(mlflow, dict):
-            for key in mlflow:
-                if key not in MLFLOW_KEYS:
-                    raise ConfigError(f"unknown key {key!r} in tracking 'mlflow'"
-                                      f"{closest(key, MLFLOW_KEYS)}; allowed keys: "
-                                      f"{', '.join(MLFLOW_KEYS)}")
+            check_mapping(mlflow, "tracking 'mlflow'", MLFLOW_KEYS)
         elif not isinstance(mlflow, bool):
             raise ConfigError(f"tracking mlflow must be true, false or a mapping with "
                               f"tracking_uri and experiment, got {mlflow!r}")

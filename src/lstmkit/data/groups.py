@@ -87,3 +87,27 @@ def fill_gaps(groups: Groups, spec: Spec) -> Groups:
         if column in frame.columns:
             frame[column] = frame[column].groupby(ids).ffill()
     return dataclasses.replace(groups, frame=frame)
+
+
+def forecast_columns(groups: Groups, origin: np.ndarray, steps: int, series: str | None,
+                     time_step: Any) -> dict[str, np.ndarray]:
+    """The id columns of forecasts made at arranged rows ``origin``, ``steps`` rows each.
+
+    Returns the series id (if the spec has one), ``origin`` (the time, or the row
+    within its series, of the last input row), ``step`` (1..steps) and, with a time
+    column and a known time step, ``time`` (the predicted step's time).
+    """
+    n = len(origin)
+    keys = np.asarray(groups.keys, dtype=object)
+    group = np.searchsorted(groups.offsets, origin, side="right") - 1
+    columns: dict[str, np.ndarray] = {}
+    if series is not None:
+        columns[series] = np.repeat(keys[group], steps)
+    if groups.time is not None:
+        columns["origin"] = np.repeat(groups.time[origin], steps)
+    else:
+        columns["origin"] = np.repeat(origin - groups.offsets[group], steps)
+    columns["step"] = np.tile(np.arange(1, steps + 1), n)
+    if groups.time is not None and time_step is not None:
+        columns["time"] = columns["origin"] + columns["step"] * time_step
+    return columns
