@@ -204,6 +204,10 @@ CLI = {
                                                "'ten'"]),
     "config: inputs not a list": (config(**{"spec.inputs": 5}), ["fit", "bad.yaml"],
                                   ConfigError, ["inputs must be a list of column names"]),
+    "config: 1e-4 read as text by YAML": (
+        yaml_file("data: {path: etth1.csv}\nspec: {time: date, inputs: [OT], targets: [OT], "
+                  "lookback: 24}\ntraining: {lr: 1e-4}\n"), ["fit", "bad.yaml"], ConfigError,
+        ["training.lr is the text '1e-4'", "0.0001"]),
     "config: lr as text": (config(**{"training.lr": "fast"}), ["fit", "bad.yaml"], ConfigError,
                            ["lr must be a positive number, got 'fast'"]),
     "config: horizon zero": (config(**{"spec.horizon": 0}), ["fit", "bad.yaml"], ConfigError,

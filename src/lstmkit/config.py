@@ -38,6 +38,7 @@ MODEL_KEYS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads"
               "checkpoint_steps", "segment", "channel_independent", "conv")
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 SOURCE_KEYS = ("path", "dataset", "part", "data_dir")
+FLOAT_KEYS = {"dropout", "lr", "lr_decay", "weight_decay", "grad_clip"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ class RunConfig:
         training = raw.get("training") or {}
         check_mapping(model, "section 'model'", MODEL_KEYS)
         check_mapping(training, "section 'training'", TRAINING_KEYS)
+        for section, values in (("model", model), ("training", training)):
+            _check_numbers_not_text(section, values)
         split_raw = raw.get("split") or {}
         check_mapping(split_raw, "section 'split'", [f.name for f in dataclasses.fields(Split)])
         test = raw.get("test")
@@ -176,6 +179,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _check_numbers_not_text(section: str, values: dict[str, Any]) -> None:
+    """YAML 1.1 reads ``1e-4`` (no dot) as text: say so instead of 'not a number'."""
+    for key in FLOAT_KEYS.intersection(values):
+        value = values[key]
+        try:
+            number = float(value) if isinstance(value, str) else None
+        except ValueError:
+            continue
+        if number is not None:
+            raise ConfigError(f"{section}.{key} is the text {value!r}: YAML reads a number like "
+                              f"1e-4 as text; write it with a dot, {number!r}")
 
 
 def fit_arguments(loaded: Any) -> tuple[Any, Any]:
