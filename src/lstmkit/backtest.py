@@ -37,7 +37,7 @@ from .data.prepare import row_ranges
 from .data.sources import Source, read_table
 from .errors import ConfigError, DataError
 from .metrics import Evaluation
-from .spec import Split
+from .spec import Split, check_positive_int
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -207,5 +207,4 @@ def _fold_context(fold: int, origin: Any) -> Iterator[None]:
 
 
 def _check_positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"backtest {name} must be a positive integer, got {value!r}")
+    check_positive_int(f"backtest {name}", value)

@@ -38,7 +38,7 @@ from .metrics import (
 from .nn import LSTMNetwork, NetworkConfig, Output
 from .nn.decoders import DECODERS
 from .nn.norm import InstanceNorm
-from .spec import PARTS, Spec, Split, Target, check_choice
+from .spec import PARTS, Spec, Split, Target, check_choice, check_positive_int
 from .training import Checkpoints, TrainConfig, train
 
 if TYPE_CHECKING:
@@ -372,9 +372,9 @@ class LSTMModel:
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""
         self._train_config(1e-3 if self.lr is None else self.lr)
-        _check_int("layers", self.layers)
+        check_positive_int("layers", self.layers)
         for name in ("hidden", "segment", "checkpoint_steps"):
-            _check_int(name, getattr(self, name), optional=True)
+            check_positive_int(name, getattr(self, name), allow_none=True)
         for name in ("bidirectional", "instance_norm", "channel_independent", "conv"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
@@ -524,14 +524,6 @@ def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
     if isinstance(windows, ForecastWindows):
         return [windows.inputs, windows.targets, windows.starts]
     return [windows.inputs, windows.targets, windows.offsets, windows.index]
-
-
-def _check_int(name: str, value: Any, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer{' or None' if optional else ''}, "
-                          f"got {value!r}")
 
 
 def _check_channel_independent(spec: Spec, decoder: str) -> None:

@@ -28,6 +28,7 @@ from .data.groups import arrange
 from .data.sources import Source, read_table
 from .errors import ConfigError
 from .metrics import Evaluation
+from .spec import check_positive_int
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -248,8 +249,7 @@ def _grid(n: int, columns: int, sharex: bool = True, panel: tuple[float, float] 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-        raise ConfigError(f"columns must be a positive integer, got {columns!r}")
+    check_positive_int("columns", columns)
     cols = min(columns, n)
     rows = math.ceil(n / cols)
     fig = Figure(figsize=(panel[0] * cols, panel[1] * rows + 0.8), layout="constrained")

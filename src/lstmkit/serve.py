@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import __version__
 from .errors import ConfigError, DataError, LSTMKitError
+from .spec import check_positive_int
 
 BACKENDS = ("torch", "onnx")
 BYTES_PER_ROW = 1024          # the body limit is max_rows x this (CSV and JSON rows are smaller)
@@ -103,8 +104,7 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
     Example:
         >>> app = create_app("runs/seattle_weather")
     """
-    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
-        raise ConfigError(f"max_rows must be a positive integer, got {max_rows!r}")
+    check_positive_int("max_rows", max_rows)
     _limit_threads()
     predictor = load_predictor(model_dir, backend)
     info = model_info(Path(model_dir), backend)

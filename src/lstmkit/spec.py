@@ -17,6 +17,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from .errors import ConfigError
 
 SCALERS = ("standard", "minmax", "robust", "none")
@@ -156,11 +158,13 @@ class Target:
         return _from_dict(cls, data, "a target")
 
 
-def _positive_int(what: str, value: Any, allow_none: bool = False) -> None:
+def check_positive_int(what: str, value: Any, allow_none: bool = False) -> None:
+    """Raise ConfigError unless ``value`` is an int >= 1 (or None, if allowed)."""
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{what} must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(f"{what} must be a positive integer{' or None' if allow_none else ''}, "
+                          f"got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -222,8 +226,8 @@ class Spec:
         if self.task == "forecast":
             if self.horizon is None:
                 object.__setattr__(self, "horizon", 1)
-            _positive_int("lookback (forecast)", self.lookback)
-            _positive_int("horizon (forecast)", self.horizon)
+            check_positive_int("lookback (forecast)", self.lookback)
+            check_positive_int("horizon (forecast)", self.horizon)
             if self.sequence is not None:
                 raise ConfigError("'sequence' is for task 'sequence' or 'seq2seq'; a forecast "
                                   "uses 'series' to separate several time series")
@@ -240,7 +244,7 @@ class Spec:
         if self.task == "sequence":
             object.__setattr__(self, "horizon", None)
         if self.task == "seq2seq":
-            _positive_int("horizon (seq2seq)", self.horizon, allow_none=True)
+            check_positive_int("horizon (seq2seq)", self.horizon, allow_none=True)
         id_columns = [c for c in (self.time, self.series, self.sequence) if c is not None]
         for column in id_columns:
             if column in self.input_names or column in self.target_names:

@@ -27,7 +27,7 @@ from .data.windows import Batch, Batches, Windows
 from .errors import ConfigError, TrainingError
 from .losses import MultiTargetLoss
 from .nn import LSTMNetwork
-from .spec import check_choice
+from .spec import check_choice, check_positive_int
 
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
@@ -82,9 +82,7 @@ class TrainConfig:
             raise ConfigError(f"strategy must be a Lightning strategy name such as 'ddp', got "
                               f"{self.strategy!r}")
         for name in ("batch_size", "max_epochs", "num_nodes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         patience = self.patience
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ConfigError(f"patience must be an integer >= 0, got {self.patience!r}")

@@ -39,7 +39,7 @@ from lightning.pytorch.callbacks import Callback
 
 from .errors import ConfigError, LSTMKitError, TrainingError
 from .model import LSTMModel
-from .spec import Spec, Split, closest
+from .spec import Spec, Split, check_positive_int, closest
 
 if TYPE_CHECKING:
     import optuna
@@ -331,8 +331,7 @@ def optimize(study: optuna.Study, config: RunConfig, trials: int, timeout: float
         callbacks: Optuna callbacks ``f(study, trial)``, called after every trial.
         data: the loaded training data; read from ``config`` when None.
     """
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ConfigError(f"the number of trials must be a positive integer, got {trials!r}")
+    check_positive_int("the number of trials", trials)
     remaining = trials - len(finished(study))
     if remaining > 0:
         study.optimize(objective(config, data), n_trials=remaining, timeout=timeout,
