@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .data.encoding import Encoding
+from .data.groups import time_step_from_json, time_step_to_json
 from .errors import ArtifactError, ConfigError
 from .nn import LSTMNetwork, NetworkConfig
 from .spec import Spec, Split
@@ -128,7 +129,7 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
         "encoding": model.encoding_.to_dict(),
         "schema": model.schema_,
         "baseline": [None if np.isnan(v) else v for v in model.baseline_],
-        "time_step": _time_step_to_json(model.time_step_),
+        "time_step": time_step_to_json(model.time_step_),
         "history": model.history_,
         "data_sha256": getattr(model, "data_sha256_", None),
     }
@@ -153,7 +154,7 @@ def load_model(path: Path) -> LSTMModel:
     model.spec_, model.encoding_, model.network_ = spec, encoding, network.eval()
     model.schema_ = config["schema"]
     model.baseline_ = [np.nan if v is None else v for v in config["baseline"]]
-    model.time_step_ = _time_step_from_json(config["time_step"])
+    model.time_step_ = time_step_from_json(config["time_step"])
     model.history_ = config["history"]
     model.data_sha256_ = config.get("data_sha256")   # optional: absent in older files
     return model
@@ -206,22 +207,6 @@ def _load_weights(network: LSTMNetwork, file: Path) -> None:
                                 f"{tuple(tensors[name].shape)}, the config needs "
                                 f"{tuple(tensor.shape)}")
     network.load_state_dict(tensors)
-
-
-def _time_step_to_json(step: Any) -> dict[str, Any] | None:
-    if step is None:
-        return None
-    if isinstance(step, np.timedelta64):
-        return {"nanoseconds": int(step.astype("timedelta64[ns]").astype(np.int64))}
-    return {"number": float(step)}
-
-
-def _time_step_from_json(data: dict[str, Any] | None) -> Any:
-    if data is None:
-        return None
-    if "nanoseconds" in data:
-        return np.timedelta64(int(data["nanoseconds"]), "ns")
-    return float(data["number"])
 
 
 def _json_default(value: Any) -> Any:

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from . import __version__
+from .data.groups import time_step_to_json
 from .errors import ArtifactError, ConfigError
 from .onnx_predict import FORMAT, FORMAT_VERSION, METADATA_KEY
 
@@ -171,7 +172,6 @@ def export_onnx(model: LSTMModel, path: str | Path, overwrite: bool = False) -> 
 
 def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
     """The JSON the graph carries: inputs, outputs, spec, scalers, versions."""
-    from .artifact import _time_step_to_json
 
     spec, encoding = model.spec_, model.encoding_
     steps: int | str = spec.lookback if spec.task == "forecast" else "steps"
@@ -206,7 +206,7 @@ def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
         "format": FORMAT, "format_version": FORMAT_VERSION, "task": spec.task,
         "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.aligned,
         "inputs": inputs, "outputs": outputs, "schema": schema, "spec": spec.to_dict(),
-        "time_step": _time_step_to_json(model.time_step_),
+        "time_step": time_step_to_json(model.time_step_),
         "data_sha256": getattr(model, "data_sha256_", None),
         "versions": {"lstmkit": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},

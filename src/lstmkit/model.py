@@ -23,7 +23,7 @@ from .data.checksum import table_sha256
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, forecast_columns
 from .data.sources import Source, from_arrays, read_table
-from .data.validate import check_schema, require_columns
+from .data.validate import check_schema, require_columns, typical_step
 from .data.windows import Batches, ForecastWindows, Windows
 from .errors import ConfigError, DataError, NotFittedError
 from .losses import MultiTargetLoss
@@ -194,7 +194,8 @@ class LSTMModel:
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
         self.history_ = history
         self.schema_ = _schema(frame, spec)
-        self.time_step_ = _time_step(groups)
+        self.time_step_ = (None if groups.time is None
+                           else typical_step(groups.time, groups.offsets))
         self.baseline_ = _training_baseline(spec, train_windows)
         self.data_sha256_ = table_sha256(frame)
         return self
@@ -653,21 +654,6 @@ def _schema(frame: pd.DataFrame, spec: Spec) -> dict[str, str]:
     for t in spec.targets:
         schema.setdefault(t.name, "numeric" if t.kind == "regression" else "categorical")
     return schema
-
-
-def _time_step(groups: Groups) -> Any:
-    """The typical time step (median difference within series), or None."""
-    if groups.time is None or len(groups.time) < 2:
-        return None
-    diffs = np.diff(groups.time)
-    inside = np.ones(len(diffs), dtype=bool)
-    inside[groups.offsets[1:-1] - 1] = False
-    diffs = diffs[inside]
-    if diffs.size == 0:
-        return None
-    if diffs.dtype.kind == "m":
-        return np.timedelta64(int(np.median(diffs.astype(np.int64))), "ns")
-    return float(np.median(diffs))
 
 
 def _pad_steps(t: torch.Tensor, steps: int | None) -> torch.Tensor:

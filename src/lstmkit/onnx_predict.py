@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data.groups import Groups, arrange, fill_gaps, forecast_columns
+from .data.groups import Groups, arrange, fill_gaps, forecast_columns, time_step_from_json
 from .data.scaling import Labels
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema, numeric, present
@@ -168,7 +168,7 @@ class OnnxModel:
         keep = np.ones(n * steps, dtype=bool)
         if spec.task == "forecast":
             columns = forecast_columns(groups, origin, steps, spec.series,
-                                       _time_step(self.metadata["time_step"]))
+                                       time_step_from_json(self.metadata["time_step"]))
         elif spec.task == "sequence":
             columns[spec.sequence] = keys
         else:
@@ -190,12 +190,3 @@ class OnnxModel:
                     np.float64).reshape(n * steps)
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
-
-
-def _time_step(data: dict[str, Any] | None) -> Any:
-    """The forecast time step from the metadata: a timedelta, a number, or None."""
-    if data is None:
-        return None
-    if "nanoseconds" in data:
-        return np.timedelta64(int(data["nanoseconds"]), "ns")
-    return float(data["number"])

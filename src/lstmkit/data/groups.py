@@ -89,6 +89,24 @@ def fill_gaps(groups: Groups, spec: Spec) -> Groups:
     return dataclasses.replace(groups, frame=frame)
 
 
+def time_step_to_json(step: Any) -> dict[str, Any] | None:
+    """A time step (timedelta, number or None) as plain JSON."""
+    if step is None:
+        return None
+    if isinstance(step, np.timedelta64):
+        return {"nanoseconds": int(step.astype("timedelta64[ns]").astype(np.int64))}
+    return {"number": float(step)}
+
+
+def time_step_from_json(data: dict[str, Any] | None) -> Any:
+    """The inverse of ``time_step_to_json``."""
+    if data is None:
+        return None
+    if "nanoseconds" in data:
+        return np.timedelta64(int(data["nanoseconds"]), "ns")
+    return float(data["number"])
+
+
 def forecast_columns(groups: Groups, origin: np.ndarray, steps: int, series: str | None,
                      time_step: Any) -> dict[str, np.ndarray]:
     """The id columns of forecasts made at arranged rows ``origin``, ``steps`` rows each.

@@ -116,17 +116,30 @@ def check_time_order(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np
                     f"{fix}")
 
 
+def typical_step(time: np.ndarray, offsets: np.ndarray) -> np.timedelta64 | float | None:
+    """The median difference between consecutive rows within series, or None."""
+    steps = np.diff(time)[_within_series(time, offsets)]
+    if steps.size == 0:
+        return None
+    if steps.dtype.kind == "m":
+        return np.timedelta64(int(np.median(steps.astype(np.int64))), "ns")
+    return float(np.median(steps))
+
+
+def _within_series(time: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Which consecutive-row differences of ``time`` lie inside one series."""
+    inside = np.ones(max(len(time) - 1, 0), dtype=bool)
+    inside[offsets[1:-1] - 1] = False
+    return inside
+
+
 def check_regular(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np.ndarray,
                   column: str, group: str | None) -> None:
     """Raise unless consecutive rows of every series are one typical time step apart."""
-    inside = np.ones(max(len(time) - 1, 0), dtype=bool)
-    inside[offsets[1:-1] - 1] = False
-    steps = np.diff(time)[inside]
-    if steps.size == 0:
+    typical = typical_step(time, offsets)
+    if typical is None:
         return
-    typical = np.median(steps.astype(np.int64)) if steps.dtype.kind == "m" else np.median(steps)
-    typical = steps.dtype.type(int(typical), "ns") if steps.dtype.kind == "m" else typical
-    bad = np.flatnonzero(inside & (np.diff(time) != typical))
+    bad = np.flatnonzero(_within_series(time, offsets) & (np.diff(time) != typical))
     if bad.size == 0:
         return
     i = bad[0] + 1
