@@ -88,3 +88,23 @@ def test_grouped_targets_keep_their_own_losses_and_order():
         torch.nn.functional.huber_loss(outputs[..., 6], y[..., 4])])
     assert torch.allclose(per_target, expected)
     assert torch.allclose(total, expected.sum() + 2.0 * expected[3])
+
+
+def test_without_gaps_the_unmasked_loss_equals_the_masked_one_in_value_and_gradient():
+    targets = [Target("a"), Target("k", kind="classification"), Target("c", loss="mae"),
+               Target("d", weight=3.0), Target("b", kind="binary")]
+    slices = [slice(0, 1), slice(1, 4), slice(4, 5), slice(5, 6), slice(6, 7)]
+    y = torch.randn(4, 2, 5)
+    y[..., 1] = torch.randint(0, 3, (4, 2)).float()
+    y[..., 4] = torch.randint(0, 2, (4, 2)).float()
+    values = torch.randn(4, 2, 7)
+    results = []
+    for masked in (True, False):
+        outputs = values.clone().requires_grad_()
+        total, per_target = MultiTargetLoss(targets, slices, masked=masked)(outputs, y)
+        total.backward()
+        results.append((total, per_target, outputs.grad))
+    (total, per_target, grad), (fast_total, fast_per_target, fast_grad) = results
+    assert torch.allclose(fast_per_target, per_target) and torch.allclose(fast_total, total)
+    assert torch.allclose(fast_grad, grad)
+    assert torch.isclose(fast_per_target[3], (values[..., 5] - y[..., 3]).square().mean())

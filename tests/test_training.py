@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lstmkit import LSTMModel, Spec, Split
+from lstmkit.training import clip_gradients
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,22 @@ def test_gradient_clipping_bounds_every_step(arrays):
     clipped = weights(fit(arrays, grad_clip=1e-12, lr=1e-2))    # gradients far below Adam's eps
     assert (free - start).abs().max() > 1e-2
     assert (clipped - start).abs().max() < (free - start).abs().max() / 10
+
+
+@pytest.mark.parametrize("max_norm", [1e-3, 1.0, 1e6])
+def test_clip_gradients_matches_torch_clip_grad_norm(max_norm):
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(256, 7), (256, 64), (256,), (3, 64)]
+    grads = [torch.randn(s, generator=generator) for s in shapes]
+    params = [torch.zeros(s, requires_grad=True) for s in shapes]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g.clone()
+    torch.nn.utils.clip_grad_norm_(params, max_norm)
+    ours = [g.clone() for g in grads]
+    clip_gradients(ours, max_norm)
+    for p, g in zip(params, ours, strict=True):
+        assert torch.allclose(p.grad, g, rtol=1e-5, atol=0)
+    assert (max_norm < 1e6) == (not torch.equal(ours[0], grads[0]))
 
 
 def test_bf16_mixed_precision_trains_on_cpu(etth1):

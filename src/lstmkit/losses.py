@@ -37,41 +37,56 @@ class MultiTargetLoss(nn.Module):
     Args:
         targets: the spec's targets (kind, loss and weight of each).
         slices: each target's channels in the network output.
+        masked: targets may hold NaN (missing) values, left out of the loss; without
+            gaps (``False``) the masking operations are skipped.
 
     Returns (from ``forward``, given outputs (B, S, C) and targets (B, S, T)):
         the total loss and a (T,) tensor of the per-target losses.
     """
 
-    def __init__(self, targets: list[Target], slices: list[slice]) -> None:
+    def __init__(self, targets: list[Target], slices: list[slice], masked: bool = True) -> None:
         super().__init__()
-        self.targets, self.slices = list(targets), list(slices)
+        self.targets, self.slices, self.masked = list(targets), list(slices), masked
         groups: dict[tuple[str, str], list[int]] = {}
         for j, target in enumerate(self.targets):
             key = (target.kind, target.loss if target.kind == "regression" else target.kind)
             groups.setdefault(key, []).append(j)
-        self.groups = []    # (kind, loss, target indices, output channels or a class slice)
+        self.groups = []    # (kind, loss, target index or indices, output channels)
         for (kind, loss), members in groups.items():
             if kind == "classification":
-                self.groups += [(kind, loss, [j], self.slices[j]) for j in members]
+                self.groups += [(kind, loss, j, self.slices[j]) for j in members]
             else:
-                self.groups.append((kind, loss, members, [self.slices[j].start for j in members]))
-        order = [j for *_, members, _ in self.groups for j in members]
+                channels = [self.slices[j].start for j in members]
+                self.groups.append((kind, loss, _indexer(members), _indexer(channels)))
+        order = [j for members in groups.values() for j in members]
         self.register_buffer("weights", torch.tensor([t.weight for t in self.targets]),
                              persistent=False)
-        self.register_buffer("order", torch.tensor(order).argsort(), persistent=False)
+        self.register_buffer("order", None if order == sorted(order) else
+                             torch.tensor(order).argsort(), persistent=False)
 
     def forward(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        known = ~torch.isnan(y)                                # (B, S, T)
-        y = torch.where(known, y, 0.0)
+        known = None
+        if self.masked:
+            known = ~torch.isnan(y)                            # (B, S, T)
+            y = torch.where(known, y, 0.0)
         losses = []
         for kind, loss, members, channels in self.groups:
-            if kind == "classification":
-                mask = known[..., members[0]]                  # (B, S)
-                value = _elementwise(kind, loss, outputs[..., channels], y[..., members[0]])
-                losses.append(((value * mask).sum() / mask.sum().clamp(min=1))[None])
+            # (B, S) for a categorical target, (B, S, k) for k targets computed together
+            value = _elementwise(kind, loss, outputs[..., channels], y[..., members])
+            if known is None:
+                losses.append(value.mean((0, 1)).reshape(-1))
             else:
-                mask = known[..., members]                     # (B, S, k)
-                value = _elementwise(kind, loss, outputs[..., channels], y[..., members])
-                losses.append((value * mask).sum((0, 1)) / mask.sum((0, 1)).clamp(min=1))
-        per_target = torch.cat(losses)[self.order]             # (T,) in the spec's order
+                mask = known[..., members]
+                losses.append((value * mask).sum((0, 1)).reshape(-1)
+                              / mask.sum((0, 1)).clamp(min=1).reshape(-1))
+        per_target = losses[0] if len(losses) == 1 else torch.cat(losses)
+        if self.order is not None:
+            per_target = per_target[self.order]                # (T,) in the spec's order
         return (self.weights * per_target).sum(), per_target.detach()
+
+
+def _indexer(positions: list[int]) -> slice | list[int]:
+    """Consecutive positions as a slice (indexing makes a view), others as a list."""
+    if positions == list(range(positions[0], positions[-1] + 1)):
+        return slice(positions[0], positions[-1] + 1)
+    return positions

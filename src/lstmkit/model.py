@@ -182,7 +182,8 @@ class LSTMModel:
         network = LSTMNetwork(self._network_config(spec, encoding, architecture))
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
-        loss = MultiTargetLoss(list(spec.targets), network.output_slices)
+        gaps = bool(torch.isnan(encoded.targets).any())     # no gaps: the loss skips masking
+        loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps)
         for logger in loggers or []:
             logger.log_hyperparams({**self.get_params(), **architecture, "task": spec.task,
                                     "lookback": spec.lookback, "horizon": spec.horizon,

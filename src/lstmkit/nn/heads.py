@@ -62,6 +62,8 @@ class Heads(nn.Module):
 
     def forward(self, features: Tensor) -> Tensor:
         b, s = features.shape[:2]
+        if len(self.layers) == 1:                              # one layer: already in order
+            return self.layers[0](features).view(b, s * self.steps, -1)  # (B, S*steps, C)
         parts: list[Tensor] = []
         for group, layer in zip(self.groups, self.layers, strict=True):
             out = layer(features).view(b, s * self.steps, -1)  # (B, S*steps, group width)
