@@ -170,12 +170,22 @@ def _seq2seq_table(frame: pd.DataFrame, lengths: np.ndarray, y: np.ndarray, spec
         return frame
     if y.shape[1] != spec.horizon:
         raise DataError(f"y has {y.shape[1]} output steps but spec horizon is {spec.horizon}")
-    # Long format: each sample's input steps, then its output steps.
-    outputs = pd.DataFrame({name: y[:, :, j].reshape(-1)
-                            for j, name in enumerate(spec.target_names)})
-    outputs.insert(0, spec.sequence, np.repeat(np.arange(len(lengths)), spec.horizon))
-    both = pd.concat([frame.assign(_order=0), outputs.assign(_order=1)], ignore_index=True)
-    return both.sort_values([spec.sequence, "_order"], kind="stable").drop(columns="_order")
+    # Long format: each sample's input steps, then its output steps (NaN where absent); a
+    # target that is also an input is one column, holding X on input rows, y on output rows.
+    n = len(lengths)
+    is_input = np.repeat(np.tile([True, False], n),
+                         np.column_stack([lengths, np.full(n, spec.horizon)]).ravel())
+    names = spec.input_names + [t for t in spec.target_names if t not in spec.input_names]
+    inputs = frame[spec.input_names].to_numpy()
+    dtype = np.result_type(inputs.dtype, y.dtype, np.float32)   # NaN needs a float type
+    # Column-major, so that the DataFrame below wraps the array without copying it.
+    table = np.full((len(is_input), len(names)), np.nan, dtype=dtype, order="F")
+    table[is_input, : len(spec.input_names)] = inputs
+    out_rows = np.flatnonzero(~is_input)
+    for j, name in enumerate(spec.target_names):
+        table[out_rows, names.index(name)] = y[:, :, j].reshape(-1)
+    sequence = pd.DataFrame({spec.sequence: np.repeat(np.arange(n), lengths + spec.horizon)})
+    return pd.concat([sequence, pd.DataFrame(table, columns=names, copy=False)], axis=1)
 
 
 def _forecast_table(X: np.ndarray, y: np.ndarray | None, spec: Spec | None) -> tuple[
