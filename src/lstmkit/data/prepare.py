@@ -66,8 +66,8 @@ def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets=True)
     in_rows = row_ranges(in_lo[train], in_hi[train])
     out_rows = row_ranges(out_lo[train], out_hi[train])
-    return Encoding.fit(spec, frame.iloc[in_rows], positions[in_rows], frame.iloc[out_rows],
-                        positions[out_rows])
+    return Encoding.fit(spec, _rows(frame, spec.input_names, in_rows), positions[in_rows],
+                        _rows(frame, spec.target_names, out_rows), positions[out_rows])
 
 
 def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -> Encoded:
@@ -80,7 +80,7 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
                        torch.from_numpy(groups.offsets))
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
     in_rows = row_ranges(in_lo, in_hi)
-    inputs = encoding.encode_inputs(frame.iloc[in_rows], rows[in_rows])
+    inputs = encoding.encode_inputs(_rows(frame, spec.input_names, in_rows), rows[in_rows])
     offsets = np.concatenate([[0], np.cumsum(in_hi - in_lo)]).astype(np.int64)
     targets = None
     if with_targets:
@@ -88,7 +88,8 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
         if spec.task == "sequence":
             _check_constant_targets(groups, spec)
         steps = 1 if spec.task == "sequence" else spec.horizon
-        encoded = encoding.encode_targets(frame.iloc[out_rows], rows[out_rows])
+        encoded = encoding.encode_targets(_rows(frame, spec.target_names, out_rows),
+                                          rows[out_rows])
         targets = encoded.reshape(len(groups), steps, len(spec.targets))  # (G, S, T)
     return Encoded(groups, torch.from_numpy(inputs), _tensor(targets), torch.from_numpy(offsets))
 
@@ -140,6 +141,11 @@ def row_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     shift = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
     return np.arange(total, dtype=np.int64) + shift
+
+
+def _rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> pd.DataFrame:
+    """Rows ``rows`` of ``columns`` only: the other columns are not copied."""
+    return frame[columns].iloc[rows]
 
 
 def _tensor(array: np.ndarray | None) -> torch.Tensor | None:
