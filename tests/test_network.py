@@ -61,6 +61,20 @@ def test_chunked_encoder_recomputes_the_segment_embedding_exactly():
         assert torch.allclose(g, q.grad, atol=1e-5)
 
 
+def test_inference_reads_long_sequences_in_chunks_when_only_the_state_is_needed():
+    torch.manual_seed(0)
+    embed = SegmentEmbedding(n_inputs=2, segment=5, dim=8)
+    chunked, plain = LSTMEncoder(8, 8, 2, checkpoint_steps=7).eval(), LSTMEncoder(8, 8, 2).eval()
+    plain.load_state_dict(chunked.state_dict())
+    x = torch.randn(4, 33, 2)
+    with torch.inference_mode():
+        out_a, (h_a, c_a) = chunked(x, embed=embed, keep_outputs=False)
+        out_b, (h_b, c_b) = plain(x, embed=embed, keep_outputs=False)
+        kept, _ = chunked(x, embed=embed)              # outputs asked for: one pass, all kept
+    assert out_a is None and out_b.shape == kept.shape == (4, 7, 8)
+    assert torch.allclose(h_a, h_b, atol=1e-6) and torch.allclose(c_a, c_b, atol=1e-6)
+
+
 def test_instance_norm_round_trip_and_one_hot_channels_untouched():
     norm = InstanceNorm([True, False], target_channels=[0], output_columns=[0])
     x = torch.randn(5, 20, 2) * 3 + 10

@@ -114,3 +114,19 @@ def test_window_storage_does_not_grow_with_lookback():
         windows = prepare.part_windows(data, spec, None, "all")
         assert windows.inputs.data_ptr() == data.inputs.data_ptr()   # shared, not copied
     assert sizes[0] == sizes[1] == 4000
+
+
+def test_target_gaps_are_known_before_training():
+    inputs = torch.zeros(9, 1)
+    targets = torch.arange(9, dtype=torch.float32).view(9, 1)
+    forecast = ForecastWindows(inputs, targets, torch.tensor([0, 2]), lookback=3, horizon=2)
+    assert not forecast.has_target_gaps()
+    targets[7] = float("nan")
+    assert forecast.has_target_gaps()
+    equal = SequenceWindows(inputs, torch.tensor([0, 3, 6, 9]), torch.arange(3),
+                            torch.zeros(9, 1), aligned=True)
+    unequal = SequenceWindows(inputs, torch.tensor([0, 2, 9]), torch.arange(2),
+                              torch.zeros(9, 1), aligned=True)
+    assert not equal.has_target_gaps()
+    assert unequal.has_target_gaps()                # per-step targets are NaN past an end
+    assert torch.isnan(unequal.batch(torch.arange(2))["y"]).any()

@@ -182,7 +182,7 @@ class LSTMModel:
         network = LSTMNetwork(self._network_config(spec, encoding, architecture))
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
-        gaps = bool(torch.isnan(encoded.targets).any())     # no gaps: the loss skips masking
+        gaps = any(w.has_target_gaps() for w in (train_windows, val_windows) if w is not None)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps)
         for logger in loggers or []:
             logger.log_hyperparams({**self.get_params(), **architecture, "task": spec.task,

@@ -50,6 +50,10 @@ class ForecastWindows:
         return ForecastWindows(move(self.inputs), move(self.targets), move(self.starts),
                                self.lookback, self.horizon)
 
+    def has_target_gaps(self) -> bool:
+        """Whether any target may be missing (NaN) in a batch."""
+        return self.targets is not None and bool(torch.isnan(self.targets).any())
+
     def batch(self, idx: Tensor) -> Batch:
         start = self.starts[idx]                                 # (B,)
         x = self.inputs[start[:, None] + self._in_steps]         # (B, L, F)
@@ -95,6 +99,14 @@ class SequenceWindows:
         targets = None if self.targets is None else self.targets.to(device)
         return SequenceWindows(self.inputs.to(device), self.offsets.to(device),
                                self.index.to(device), targets, self.aligned)
+
+    def has_target_gaps(self) -> bool:
+        """Whether any target may be missing (NaN) in a batch: per-step targets of
+        unequal sequences are NaN past each one's end."""
+        if self.targets is None:
+            return False
+        return bool(torch.isnan(self.targets).any()) or (self.aligned
+                                                          and self.fixed_length is None)
 
     def batch(self, idx: Tensor) -> Batch:
         seq = self.index[idx]                                    # (B,)

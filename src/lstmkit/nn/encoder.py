@@ -28,10 +28,12 @@ class LSTMEncoder(nn.Module):
             memory stays that of one chunk whatever the sequence length (costs one
             more forward pass; unidirectional, equal-length batches only). With a
             segment embedding, chunks are whole segments and the embedding is
-            recomputed with them.
+            recomputed with them. Inference that needs only the final state runs
+            in the same chunks.
 
     Returns (from ``forward``):
-        outputs (B, T, D*hidden) for every step (zeros past a sequence's end), and
+        outputs (B, T, D*hidden) for every step (zeros past a sequence's end; None
+        when not kept), and
         the final state ``(h, c)``, each (layers * D, B, hidden), taken at each
         sequence's own last step.
 
@@ -53,12 +55,18 @@ class LSTMEncoder(nn.Module):
         return self.directions * self.hidden
 
     def forward(self, x: Tensor, lengths: Tensor | None = None,
-                embed: SegmentEmbedding | None = None) -> tuple[Tensor, State]:
-        """Encode ``x`` (B, T, F), first embedding it into segments if ``embed`` is given."""
+                embed: SegmentEmbedding | None = None, keep_outputs: bool = True
+                ) -> tuple[Tensor | None, State]:
+        """Encode ``x`` (B, T, F), first embedding it into segments if ``embed`` is given.
+
+        With ``keep_outputs=False`` (the caller reads only the final state) and
+        ``checkpoint_steps``, long sequences are read chunk by chunk in inference too,
+        and the outputs are None: memory stays that of one chunk.
+        """
         chunk = self.checkpoint_steps
-        if chunk and self.training and lengths is None and self.directions == 1 \
-                and x.shape[1] > chunk:
-            return self._checkpointed(x, chunk, embed)
+        if chunk and lengths is None and self.directions == 1 and x.shape[1] > chunk \
+                and (self.training or not keep_outputs):
+            return self._chunked(x, chunk, embed, keep_outputs)
         if embed is not None:
             x, lengths = embed(x, lengths)                    # (B, N, hidden)
         if lengths is None:
@@ -73,18 +81,23 @@ class LSTMEncoder(nn.Module):
         outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
         return outputs, state
 
-    def _checkpointed(self, x: Tensor, chunk: int, embed: SegmentEmbedding | None
-                      ) -> tuple[Tensor, State]:
-        """Run chunk by chunk, keeping only chunk inputs and boundary states for backward."""
+    def _chunked(self, x: Tensor, chunk: int, embed: SegmentEmbedding | None,
+                 keep_outputs: bool) -> tuple[Tensor | None, State]:
+        """Run chunk by chunk, carrying the state; with gradients, each chunk is
+        recomputed in the backward pass, so only chunk inputs and boundary states stay."""
         if embed is not None:
             x = embed.pad_front(x)                            # (B, N*W, F)
             chunk = math.ceil(chunk / embed.segment) * embed.segment
         outputs, state = [], None
         for piece in x.split(chunk, dim=1):                  # (B, <=chunk, F) each
-            out, h, c = checkpoint(self._step, piece, state, embed, use_reentrant=False)
-            outputs.append(out)
+            if torch.is_grad_enabled():
+                out, h, c = checkpoint(self._step, piece, state, embed, use_reentrant=False)
+            else:
+                out, h, c = self._step(piece, state, embed)
+            if keep_outputs:
+                outputs.append(out)
             state = (h, c)
-        return torch.cat(outputs, dim=1), state               # (B, T or N, D*H)
+        return (torch.cat(outputs, dim=1) if keep_outputs else None), state  # (B, T or N, D*H)
 
     def _step(self, x: Tensor, state: State | None, embed: SegmentEmbedding | None
               ) -> tuple[Tensor, Tensor, Tensor]:

@@ -166,8 +166,11 @@ class LSTMNetwork(nn.Module):
                 channel: Tensor | None) -> Tensor:
         c = self.config
         # Segments (if any) are embedded inside the encoder: under checkpoint_steps it
-        # recomputes the embedding chunk by chunk with the recurrence.
-        outputs, state = self.encoder(x, lengths, self.segments)  # (B, N, D), 2 x (L*D, B, H)
+        # recomputes the embedding chunk by chunk with the recurrence. Only the aligned
+        # decoder reads the per-step outputs; the others read the final state.
+        outputs, state = self.encoder(x, lengths, self.segments,
+                                      keep_outputs=c.decoder == "aligned")
+        # outputs (B, N, D) or None, state 2 x (L*D, B, H)
         if c.decoder == "aligned":
             return self.heads(self.dropout(outputs))           # (B, T, C)
         if c.decoder == "autoregressive":
