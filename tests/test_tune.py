@@ -52,7 +52,7 @@ def test_search_section_parses_and_round_trips():
     ({"modle.layers": {"int": [1, 2]}}, "(did you mean 'model.layers'?)"),
     ({"spec.horizon": {"int": [1, 3]}}, "search key 'spec.horizon' cannot be searched"),
     ({"split.val_start": {"float": [0.6, 0.7]}}, "'split.val_start' cannot be searched"),
-    ({"model.hidden": {"integer": [4, 8]}}, "unknown option 'integer' in search model.hidden "
+    ({"model.hidden": {"integer": [4, 8]}}, "unknown key 'integer' in search model.hidden "
                                             "(did you mean 'int'?)"),
     ({"model.hidden": {"int": [64, 16]}}, "search model.hidden: the range [64, 16] is empty"),
     ({"model.hidden": {"int": [4.5, 16]}}, "search model.hidden: int takes [low, high], two "

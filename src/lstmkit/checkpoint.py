@@ -49,6 +49,11 @@ class TrainingState:
         return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
 
+def sectioned(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tensors`` under ``prefix.``: what ``TrainingState.section(prefix)`` reads back."""
+    return {f"{prefix}.{k}": v for k, v in tensors.items()}
+
+
 def fingerprint(params: dict[str, Any], arrays: list[torch.Tensor | None]) -> str:
     """A sha256 over the training parameters and the encoded training data."""
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
@@ -108,8 +113,8 @@ def check_matches(state: TrainingState, expected: str, directory: Path) -> None:
 def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
     """The optimiser's per-parameter tensors (flat names) and its param groups (JSON)."""
     state = optimizer.state_dict()
-    tensors = {f"optimizer.{i}.{name}": value for i, slots in state["state"].items()
-               for name, value in slots.items()}
+    tensors = sectioned("optimizer", {f"{i}.{name}": value for i, slots in state["state"].items()
+                                      for name, value in slots.items()})
     return tensors, state["param_groups"]
 
 

@@ -312,8 +312,8 @@ class Checkpointer(Callback):
 
     def _state(self, trainer: L.Trainer, task: L.LightningModule) -> TrainingState:
         moments, groups = checkpoint.optimizer_state(trainer.optimizers[0])
-        tensors = {f"network.{k}": v for k, v in task.network.state_dict().items()}
-        tensors.update({f"best.{k}": v for k, v in (self.best.state or {}).items()})
+        tensors = checkpoint.sectioned("network", task.network.state_dict())
+        tensors.update(checkpoint.sectioned("best", self.best.state or {}))
         tensors.update(moments)
         tensors["rng"] = torch.get_rng_state()
         stopping = None
@@ -392,7 +392,7 @@ def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
     result = {"epochs": history.epochs, "best_epoch": best.epoch,
               "best_val_loss": None if best.state is None else best.best}
     if checkpoints is not None and trainer.is_global_zero:
-        tensors = {f"network.{k}": v for k, v in network.state_dict().items()}
+        tensors = checkpoint.sectioned("network", network.state_dict())
         meta = {"finished": True, "fingerprint": checkpoints.fingerprint, "result": result}
         checkpoint.write(checkpoints.directory, TrainingState(tensors, meta))
     return result

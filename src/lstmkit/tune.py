@@ -39,7 +39,7 @@ from lightning.pytorch.callbacks import Callback
 
 from .errors import ConfigError, LSTMKitError, TrainingError
 from .model import LSTMModel
-from .spec import Spec, Split, check_positive_int, closest
+from .spec import Spec, Split, check_mapping, check_positive_int, closest
 
 if TYPE_CHECKING:
     import optuna
@@ -87,10 +87,7 @@ class Param:
         if not isinstance(raw, dict):
             raise ConfigError(f"{where} must be a mapping like {{int: [16, 128]}}, {{float: "
                               f"[0.0001, 0.01], log: true}} or {{choice: [a, b]}}, got {raw!r}")
-        for option in raw:
-            if option not in OPTIONS:
-                raise ConfigError(f"unknown option {option!r} in {where}{closest(option, OPTIONS)};"
-                                  f" allowed: {', '.join(OPTIONS)}")
+        check_mapping(raw, where, OPTIONS)
         kinds = [k for k in KINDS if k in raw]
         if len(kinds) != 1:
             raise ConfigError(f"{where} needs exactly one of {', '.join(KINDS)}, got "
