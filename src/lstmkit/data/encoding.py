@@ -74,23 +74,27 @@ class Encoding:
 
     def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled and one-hot encoded inputs, float32 of shape (len(frame), n_input_columns)."""
-        blocks = []
+        out = np.zeros((len(frame), len(self.input_columns)), dtype=np.float32)
+        j = 0                                                   # the next output column
         for f in self.spec.inputs:
             if f.kind == "categorical":
                 labels = self.input_labels[f.name]
                 codes = labels.codes(_categories(frame, f, rows), f.name, rows)
-                known = ~np.isnan(codes)
-                one_hot = np.zeros((len(codes), len(labels)), dtype=np.float32)
-                one_hot[np.flatnonzero(known), codes[known].astype(np.int64)] = 1.0
-                blocks.append(one_hot)                          # a gap: no category
-            else:
-                values = validate.numeric(frame, f.name, rows, allow_nan=f.missing != "error")
+                known = np.flatnonzero(~np.isnan(codes))       # a gap: no category
+                out[known, j + codes[known].astype(np.int64)] = 1.0
+                j += len(labels)
+                continue
+            values = validate.numeric(frame, f.name, rows, allow_nan=f.missing != "error")
+            scaled = self.input_scalers[f.name].transform(values)
+            if f.missing != "error":
                 gaps = np.isnan(values)
-                scaled = self.input_scalers[f.name].transform(values)
-                blocks.append(np.where(gaps, 0.0, scaled)[:, None])
-                if f.missing == "mask":
-                    blocks.append(gaps[:, None])
-        return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+                scaled[gaps] = 0.0
+            out[:, j] = scaled
+            j += 1
+            if f.missing == "mask":
+                out[:, j] = gaps
+                j += 1
+        return out
 
     def encode_targets(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled targets and class indices, float32 (len(frame), n_targets); NaN = missing."""

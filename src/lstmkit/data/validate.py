@@ -50,6 +50,8 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
                 f"(Feature({column!r}, kind='categorical'))")
         series = parsed
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isfinite(values).all():                        # the common case: one pass
+        return values
     if np.isinf(values).any():
         i = np.flatnonzero(np.isinf(values))[0]
         raise DataError(f"column {column!r} holds {values[i]} at row {rows[i]}; infinite values "
