@@ -24,6 +24,7 @@ Peers (Keras, Darts, NeuralForecast) run from their own environment:
     python benchmarks/speed.py                      # W1-W5, batch 64 and 256, 5 repeats
     python benchmarks/speed.py --quick              # a smoke run: W1 and W5 at 5 %
     python benchmarks/speed.py --workloads W1 W2 --batches 64 --repeats 3
+    python benchmarks/speed.py --workloads W4 --allocator tuned   # as the lstmkit command runs
 """
 
 from __future__ import annotations
@@ -227,6 +228,7 @@ SYSTEMS = {"eager": eager_system, "lstmkit": lstmkit_system}
 
 def child(workload: str, batch: int, fraction: float, repeats: int) -> dict:
     """Both systems on one workload, timed alternately so drift hits both alike."""
+    _set_allocator()
     w = WORKLOADS[workload]
     systems = {name: make(w, batch, fraction) for name, make in SYSTEMS.items()}
     result = {name: {"train": [], "infer": []} for name in systems}
@@ -247,10 +249,20 @@ def child(workload: str, batch: int, fraction: float, repeats: int) -> dict:
 
 def peak_rss(system: str, workload: str, batch: int, fraction: float) -> float:
     """Peak RSS (MB) of a fresh process that trains one epoch and predicts once."""
+    _set_allocator()
     train, predict, *_ = SYSTEMS[system](WORKLOADS[workload], batch, fraction)
     train()
     predict()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _set_allocator() -> None:
+    """The allocator chosen with --allocator, for this child process (both systems)."""
+    if os.environ.get("SPEED_ALLOCATOR") == "tuned":
+        from lstmkit.allocator import keep_freed_memory
+
+        if not keep_freed_memory():
+            raise RuntimeError("--allocator tuned needs glibc (Linux)")
 
 
 def run_child(*args: str) -> dict | float:
@@ -275,6 +287,9 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=1.0, help="of each workload's samples")
     parser.add_argument("--rss", action="store_true", help="also peak RSS per system (one "
                         "more fresh process each)")
+    parser.add_argument("--allocator", choices=("default", "tuned"), default="default",
+                        help="tuned: glibc keeps freed memory, as the lstmkit command sets it "
+                        "(lstmkit.allocator); applies to both systems")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -287,12 +302,14 @@ def main() -> None:
         return
     if args.quick:
         args.workloads, args.batches, args.repeats, args.fraction = ["W1", "W5"], [64], 2, 0.05
+    os.environ["SPEED_ALLOCATOR"] = args.allocator      # read by the child processes
     import torch
 
     peak = matmul_peak()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; matmul peak "
-          f"{peak:.1f} GFLOP/s; fraction {args.fraction}, {args.repeats} repeats")
+          f"{peak:.1f} GFLOP/s; fraction {args.fraction}, {args.repeats} repeats; allocator "
+          f"{args.allocator}")
     print("| workload | batch | eager train/s | lstmkit train/s | ratio | eager infer/s | "
           "lstmkit infer/s | ratio | lstmkit GFLOP/s (of peak) | peak RSS MB eager / lstmkit |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")

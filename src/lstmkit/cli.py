@@ -20,12 +20,20 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .allocator import keep_freed_memory
 from .errors import ConfigError, LSTMKitError
 from .metrics import Evaluation
 from .spec import PARTS
 
 console = Console(stderr=False, highlight=False)
 CHECKPOINTS = "checkpoints"   # inside a run directory while its training is unfinished
+
+
+def command() -> int:
+    """The installed ``lstmkit`` command: a process of its own, so it also sets the
+    allocator to reuse freed tensor memory (``lstmkit.allocator``)."""
+    keep_freed_memory()
+    return main()
 
 
 def main(argv: list[str] | None = None) -> int:
