@@ -120,7 +120,8 @@ class LSTMTask(L.LightningModule):
         self.automatic_optimization = False
         self._loss_sum = torch.zeros(())
         self._count = 0
-        self._trainable: list[torch.nn.Parameter] = []
+        # The same Parameter objects stay when Lightning moves the module to a device.
+        self._trainable = [p for p in network.parameters() if p.requires_grad]
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.network(batch["x"], batch.get("lengths"))
@@ -146,7 +147,6 @@ class LSTMTask(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._loss_sum, self._count = torch.zeros((), device=self.device), 0
-        self._trainable = [p for p in self.network.parameters() if p.requires_grad]
 
     @property
     def epoch_loss(self) -> float:

@@ -120,7 +120,10 @@ def check_time_order(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np
 
 def typical_step(time: np.ndarray, offsets: np.ndarray) -> np.timedelta64 | float | None:
     """The median difference between consecutive rows within series, or None."""
-    steps = np.diff(time)[_within_series(time, offsets)]
+    return _median(np.diff(time)[_within_series(time, offsets)])
+
+
+def _median(steps: np.ndarray) -> np.timedelta64 | float | None:
     if steps.size == 0:
         return None
     if steps.dtype.kind == "m":
@@ -138,10 +141,11 @@ def _within_series(time: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def check_regular(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np.ndarray,
                   column: str, group: str | None) -> None:
     """Raise unless consecutive rows of every series are one typical time step apart."""
-    typical = typical_step(time, offsets)
+    steps, inside = np.diff(time), _within_series(time, offsets)
+    typical = _median(steps[inside])
     if typical is None:
         return
-    bad = np.flatnonzero(_within_series(time, offsets) & (np.diff(time) != typical))
+    bad = np.flatnonzero(inside & (steps != typical))
     if bad.size == 0:
         return
     i = bad[0] + 1
