@@ -4,10 +4,10 @@ glibc serves allocations above a threshold (128 KiB at first) with fresh ``mmap`
 pages and gives them back when freed, so every batch of a mid-sized LSTM
 page-faults its activations in again. Raising the threshold and keeping freed
 memory in the heap removes that cost: on this project's 2-core machine W4 (two
-LSTM(128) layers over 96 steps) trained 27 % faster and predicted 13-25 % faster
-(BENCHMARKS.md). The price is that the process keeps its peak memory until it
-exits. The ``lstmkit`` command applies the settings; Python users may call
-``keep_freed_memory()`` once at start.
+LSTM(128) layers over 96 steps) trained 659 instead of 482 samples/s and predicted
+2,315 instead of 1,888 (BENCHMARKS.md, ``speed.py --allocator tuned``). The price
+is that the process keeps its peak memory until it exits. The ``lstmkit`` command
+applies the settings; Python users may call ``keep_freed_memory()`` once at start.
 """
 
 from __future__ import annotations
