@@ -49,3 +49,15 @@ def test_labels_keep_user_values_and_reject_unknown_ones():
 def test_integer_labels_stay_integers():
     labels = Labels.fit(np.array([3, 1, 2, 1]))
     assert labels.classes == (1, 2, 3) and all(type(c) is int for c in labels.classes)
+
+
+@pytest.mark.parametrize("values", [
+    np.array([2.0, np.nan, 0.0, 1.0, 2.0]),
+    np.array([True, False, True]),
+    np.array([7, 3, 7, 5], dtype=np.int32),
+])
+def test_numeric_labels_equal_the_object_path(values):
+    as_objects = np.array([None if v != v else v.item() for v in values], dtype=object)
+    assert Labels.fit(values) == Labels.fit(as_objects)
+    assert [type(c) for c in Labels.fit(values).classes] == \
+        [type(c) for c in Labels.fit(as_objects).classes]

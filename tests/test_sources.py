@@ -56,3 +56,25 @@ def test_datasets_command_lists_the_named_sets(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     assert "etth1" in out and "BasicMotions" in out and "seattle_weather" in out
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_seq2seq_arrays_become_input_rows_then_output_rows(padded):
+    import numpy as np
+
+    from lstmkit.data.sources import from_arrays
+
+    X = np.arange(3 * 4 * 2, dtype=np.float64).reshape(3, 4, 2)
+    if padded:
+        X[1, 3:] = np.nan                                     # sample 1 has 3 steps
+    y = -np.arange(3 * 2 * 2, dtype=np.float64).reshape(3, 2, 2)
+    spec = Spec(["a", "b"], ["b", "c"], task="seq2seq", horizon=2)
+    table, _ = from_arrays(X, y, spec)
+    expected = []
+    for i in range(3):
+        steps = 3 if padded and i == 1 else 4
+        inputs = pd.DataFrame(X[i, :steps], columns=["a", "b"]).assign(c=np.nan)
+        outputs = pd.DataFrame({"a": np.nan, "b": y[i, :, 0], "c": y[i, :, 1]})
+        expected += [inputs.assign(sample=i), outputs.assign(sample=i)]
+    expected = pd.concat(expected, ignore_index=True)[["sample", "a", "b", "c"]]
+    pd.testing.assert_frame_equal(table, expected, check_dtype=False)

@@ -130,3 +130,11 @@ def test_target_gaps_are_known_before_training():
     assert not equal.has_target_gaps()
     assert unequal.has_target_gaps()                # per-step targets are NaN past an end
     assert torch.isnan(unequal.batch(torch.arange(2))["y"]).any()
+
+
+def test_gather_rows_equals_advanced_indexing():
+    from lstmkit.data.windows import gather_rows
+
+    table = torch.randn(50, 3)
+    rows = torch.randint(0, 50, (4, 7))
+    assert torch.equal(gather_rows(table, rows), table[rows])

