@@ -31,3 +31,17 @@ def test_quick_benchmark_beats_the_naive_baselines_by_far(tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     assert len(results.read_text().splitlines()) == 2   # finished runs are not repeated
+
+
+def test_loss_study_trains_each_loss_and_reports_validation_and_test(tmp_path):
+    results = tmp_path / "loss.jsonl"
+    command = [sys.executable, str(HARNESS), "--loss-study", "--only", "etth1", "--seeds", "0",
+               "--horizons", "96", "--epochs", "1", "--results", str(results)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    runs = {r["variant"]: r for r in map(json.loads, results.read_text().splitlines())}
+    assert set(runs) == {"loss=mse", "loss=mae"}
+    assert runs["loss=mse"]["mse"] != runs["loss=mae"]["mse"]        # different training
+    for run in runs.values():
+        assert run["val_mse"] > 0 and 0 < run["mse"] < run["naive_mse"]
+    assert "| etth1 | 96 | mse |" in done.stdout and "| etth1 | 96 | mae |" in done.stdout
