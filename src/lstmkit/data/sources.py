@@ -133,8 +133,6 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     lengths[padded.all(axis=1)] = 0
     if (lengths == 0).any():
         raise DataError(f"sample {int(np.flatnonzero(lengths == 0)[0])} of X is all NaN")
-    if (lengths == steps).all():
-        return X.reshape(n * steps, f), lengths
     keep = np.arange(steps)[None, :] < lengths[:, None]      # (samples, steps)
     return X[keep], lengths
 

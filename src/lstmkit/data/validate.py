@@ -78,9 +78,8 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, *
     width = max(1, BLOCK_BYTES // (8 * max(len(frame), 1)))
     for lo in range(0, len(columns), width):
         names, nan_ok = columns[lo : lo + width], allow_nan[lo : lo + width]
-        block = frame[names]
-        if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in block.dtypes):
-            values = block.to_numpy(dtype=np.float64)
+        if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in frame.dtypes[names]):
+            values = frame[names].to_numpy(dtype=np.float64)
             if np.isfinite(values).all():
                 yield from values.T                                # (rows,) per column
                 continue
