@@ -14,7 +14,10 @@ For each workload of ``workloads.py`` and batch size, in one run and side by sid
 Each (workload, batch) runs in a fresh subprocess that builds both systems, warms
 each up (one epoch, one prediction), then times ``--repeats`` epochs and then
 ``--repeats`` predictions of each, alternating between the systems so that the
-machine's drift hits both alike (median, min-max). With ``--rss`` each system's
+machine's drift hits both alike (median, min-max). "epoch alone" is lstmkit's
+throughput over the epoch inside each timed fit (from a Lightning callback): its
+optimiser steps without the fit's one-off work (scalers, window index, Trainer
+setup), the rate a many-epoch fit approaches. With ``--rss`` each system's
 peak resident memory is taken from one more fresh process per system. GFLOP/s
 count the LSTM and dense multiply-adds (2 FLOPs each; training = 3 x forward)
 and are compared with the machine's float32 matmul peak measured in the same run.
@@ -38,6 +41,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +54,26 @@ INFER_BATCH = 1024
 
 
 # -- the two systems ---------------------------------------------------------------------
-# Each returns (train, predict, samples, infer_samples): ``train`` runs one epoch's
-# worth of training, ``predict`` predicts every sample once.
+@dataclass
+class System:
+    """``train`` runs one epoch's worth of training, ``predict`` predicts every sample once.
 
-def lstmkit_system(w: Workload, batch: int, fraction: float) -> tuple:
+    For lstmkit, ``epoch_seconds`` collects the time of each fit's epoch alone (its
+    steps, without the fit's one-off work), and ``fitted`` holds the last model.
+    """
+
+    train: Callable[[], None]
+    predict: Callable[[], None]
+    samples: int
+    infer_samples: int
+    epoch_seconds: list[float] = field(default_factory=list)
+    fitted: list = field(default_factory=lambda: [None])
+
+
+def lstmkit_system(w: Workload, batch: int, fraction: float) -> System:
     """lstmkit's fit (one epoch, a fresh model each call) and predict, public API only."""
+    import lightning.pytorch as pl
+
     from lstmkit import LSTMModel, Spec, Split
 
     everything = Split(val_start=None, test_start=None)
@@ -78,19 +98,26 @@ def lstmkit_system(w: Workload, batch: int, fraction: float) -> tuple:
         make = lambda seed: LSTMModel(spec, seed=seed, **options, **common)  # noqa: E731
         fit_args, predict_args = (X, y), {"data": X}
         samples = infer_samples = len(X)
-    fitted: list = [None]
     seeds = iter(range(10**6))
 
+    class EpochTimer(pl.Callback):
+        def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            self.start = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            system.epoch_seconds.append(time.perf_counter() - self.start)
+
     def train() -> None:
-        fitted[0] = make(next(seeds)).fit(*fit_args)
+        system.fitted[0] = make(next(seeds)).fit(*fit_args, callbacks=[EpochTimer()])
 
     def predict() -> None:
-        fitted[0].predict(**predict_args)
+        system.fitted[0].predict(**predict_args)
 
-    return train, predict, samples, infer_samples, fitted
+    system = System(train, predict, samples, infer_samples)
+    return system
 
 
-def eager_system(w: Workload, batch: int, fraction: float) -> tuple:
+def eager_system(w: Workload, batch: int, fraction: float) -> System:
     """A hand-written loop over in-memory tensors with the same network."""
     import torch
 
@@ -114,7 +141,7 @@ def eager_system(w: Workload, batch: int, fraction: float) -> tuple:
             for i in range(0, len(X), INFER_BATCH):
                 network(X[i : i + INFER_BATCH])
 
-    return train, predict, len(X), len(X), None
+    return System(train, predict, len(X), len(X))
 
 
 def _eager_setup(w: Workload, fraction: float):
@@ -206,7 +233,12 @@ def _flops(config, w: Workload) -> float:
         return per_channel * w.features
     total = sum(_lstm_flops(w.features if i == 0 else h, h, w.steps) for i in range(w.layers))
     if w.decoder == "repeat":
-        total += _lstm_flops(h, h, w.out_steps) + 2.0 * h * w.targets * w.out_steps
+        # The repeated input's gate product, once per sample where RepeatDecoder does so.
+        from lstmkit.nn.decoders import ONCE_MIN_HIDDEN
+
+        input_steps = 1 if h >= ONCE_MIN_HIDDEN and config.layers == 1 else w.out_steps
+        total += (2.0 * 4 * h * (h * input_steps + h * w.out_steps)
+                  + 2.0 * h * w.targets * w.out_steps)
     else:
         total += 2.0 * h * w.targets * w.out_steps
     return total
@@ -232,27 +264,29 @@ def child(workload: str, batch: int, fraction: float, repeats: int) -> dict:
     w = WORKLOADS[workload]
     systems = {name: make(w, batch, fraction) for name, make in SYSTEMS.items()}
     result = {name: {"train": [], "infer": []} for name in systems}
-    for train, predict, *_ in systems.values():
-        train()                                               # warm-up
-        predict()
+    for system in systems.values():
+        system.train()                                        # warm-up
+        system.predict()
+    kit = systems["lstmkit"]
+    kit.epoch_seconds.clear()
     for _ in range(repeats):
-        for name, (train, _, samples, _, _) in systems.items():
-            result[name]["train"].append(samples / _seconds(train))
+        for name, system in systems.items():
+            result[name]["train"].append(system.samples / _seconds(system.train))
     for _ in range(repeats):
-        for name, (_, predict, _, infer_samples, _) in systems.items():
-            result[name]["infer"].append(infer_samples / _seconds(predict))
-    fitted = systems["lstmkit"][4][0]
-    result["lstmkit"]["flops"] = _flops(fitted.network_.config, w)
-    result["lstmkit"]["params"] = fitted.architecture_
+        for name, system in systems.items():
+            result[name]["infer"].append(system.infer_samples / _seconds(system.predict))
+    result["lstmkit"]["epoch"] = [kit.samples / s for s in kit.epoch_seconds]
+    result["lstmkit"]["flops"] = _flops(kit.fitted[0].network_.config, w)
+    result["lstmkit"]["params"] = kit.fitted[0].architecture_
     return result
 
 
 def peak_rss(system: str, workload: str, batch: int, fraction: float) -> float:
     """Peak RSS (MB) of a fresh process that trains one epoch and predicts once."""
     _set_allocator()
-    train, predict, *_ = SYSTEMS[system](WORKLOADS[workload], batch, fraction)
-    train()
-    predict()
+    measured = SYSTEMS[system](WORKLOADS[workload], batch, fraction)
+    measured.train()
+    measured.predict()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -311,20 +345,23 @@ def main() -> None:
           f"{peak:.1f} GFLOP/s; fraction {args.fraction}, {args.repeats} repeats; allocator "
           f"{args.allocator}")
     print("| workload | batch | eager train/s | lstmkit train/s | ratio | eager infer/s | "
-          "lstmkit infer/s | ratio | lstmkit GFLOP/s (of peak) | peak RSS MB eager / lstmkit |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "lstmkit infer/s | ratio | lstmkit epoch alone/s | ratio | lstmkit GFLOP/s (of peak) "
+          "| peak RSS MB eager / lstmkit |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for workload in args.workloads:
         for batch in args.batches:
             both = run_child(workload, str(batch), str(args.fraction), str(args.repeats))
             eager, kit = both["eager"], both["lstmkit"]
             train_ratio = statistics.median(kit["train"]) / statistics.median(eager["train"])
             infer_ratio = statistics.median(kit["infer"]) / statistics.median(eager["infer"])
+            epoch_ratio = statistics.median(kit["epoch"]) / statistics.median(eager["train"])
             gflops = 3 * kit["flops"] * statistics.median(kit["train"]) / 1e9
             rss = " / ".join(f"{run_child('rss', s, workload, str(batch), str(args.fraction)):.0f}"
                              for s in SYSTEMS) if args.rss else "-"
             print(f"| {workload} | {batch} | {_cell(eager['train'])} | {_cell(kit['train'])} | "
                   f"{train_ratio:.2f} | {_cell(eager['infer'])} | {_cell(kit['infer'])} | "
-                  f"{infer_ratio:.2f} | {gflops:.1f} ({gflops / peak:.0%}) | {rss} |", flush=True)
+                  f"{infer_ratio:.2f} | {_cell(kit['epoch'])} | {epoch_ratio:.2f} | "
+                  f"{gflops:.1f} ({gflops / peak:.0%}) | {rss} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lstmkit import Feature, LSTMModel, Spec, Target
@@ -28,6 +29,19 @@ def test_the_checksum_names_the_training_table(seattle, weather_model):
     assert table_sha256(changed) != table_sha256(seattle)
     assert table_sha256(seattle.iloc[::-1]) != table_sha256(seattle)      # order counts
     assert table_sha256(seattle.rename(columns={"wind": "w"})) != table_sha256(seattle)
+
+
+def test_the_checksum_reads_values_not_memory_layout_and_covers_every_kind_of_column(seattle):
+    values = np.random.default_rng(0).normal(size=(50, 3))
+    rows, columns = pd.DataFrame(values), pd.DataFrame(np.asfortranarray(values))
+    assert table_sha256(rows) == table_sha256(columns)
+    assert table_sha256(rows.astype(np.float32)) != table_sha256(rows)    # dtypes count
+    changed = seattle.copy()
+    changed.loc[7, "weather"] = "hail"                                     # a text column
+    assert table_sha256(changed) != table_sha256(seattle)
+    timed = seattle.assign(date=pd.to_datetime(seattle["date"]))          # a time column
+    later = timed.assign(date=timed["date"] + pd.Timedelta(hours=1))
+    assert table_sha256(later) != table_sha256(timed) != table_sha256(seattle)
 
 
 def test_saved_directory_describes_itself(seattle, weather_model, tmp_path):

@@ -153,3 +153,19 @@ def test_parallel_decoder_equals_one_lstm_step_per_segment(layers):
     expected, _ = reference(inputs.reshape(30, 1, 16),
                             (h0.repeat_interleave(5, 1), c0.repeat_interleave(5, 1)))
     assert torch.allclose(decoder((h0, c0), channel), expected.view(6, 5, 16), atol=1e-6)
+
+
+def test_repeat_decoder_computing_the_input_once_equals_nn_lstm_in_values_and_gradients():
+    from lstmkit.nn.decoders import ONCE_MIN_HIDDEN, RepeatDecoder
+
+    torch.manual_seed(0)
+    decoder = RepeatDecoder(12, ONCE_MIN_HIDDEN)
+    context = torch.randn(5, 12, requires_grad=True)
+    once = decoder(context, steps=7)                           # the hand-written recurrence
+    reference = decoder.lstm(context[:, None].expand(-1, 7, -1))[0]
+    assert once.shape == (5, 7, ONCE_MIN_HIDDEN)
+    assert torch.allclose(once, reference, atol=1e-6)
+    grads = torch.autograd.grad(once.square().sum(), [context, *decoder.parameters()])
+    expected = torch.autograd.grad(reference.square().sum(), [context, *decoder.parameters()])
+    for got, want in zip(grads, expected, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
