@@ -147,6 +147,7 @@ def test_array_errors():
     ({"decoder": "attention"}, "decoder must be one of"),
     ({"heads": "shard"}, "did you mean 'shared'"),
     ({"optimizer": "sgd"}, "optimizer must be one of"),
+    ({"instance_norm": "mean"}, "instance_norm must be true (the same as 'revin'), 'last'"),
 ])
 def test_invalid_hyperparameters(params, fragment):
     with pytest.raises(ConfigError) as info:

@@ -83,6 +83,7 @@ FORECASTS = {
     "parallel_segments": ({}, {"decoder": "parallel", "channel_independent": False,
                                "segment": 8, "instance_norm": False}),
     "channel_independent_preset": ({"lookback": 48}, {}),
+    "last_value_norm": ({}, {"instance_norm": "last"}),
 }
 
 

@@ -88,6 +88,21 @@ def test_instance_norm_round_trip_and_one_hot_channels_untouched():
     assert torch.allclose(teacher, normed[..., :1], atol=1e-5)
 
 
+def test_last_value_norm_subtracts_each_windows_last_true_step_and_reverses():
+    norm = InstanceNorm([True, False], target_channels=[0], output_columns=[0], mode="last")
+    x = torch.randn(3, 8, 2) * 3 + 10
+    x[..., 1] = (x[..., 1] > 10).float()
+    normed, stats = norm.normalize(x)
+    assert torch.allclose(normed[..., 0], x[..., 0] - x[:, -1:, 0])    # nothing rescaled
+    assert torch.equal(normed[..., 1], x[..., 1])
+    assert torch.allclose(norm.denormalize(normed[..., :1], stats), x[..., :1], atol=1e-5)
+    lengths = torch.tensor([8, 5, 2])                                   # right-padded
+    padded, _ = norm.normalize(x, lengths)
+    for b, n in enumerate(lengths.tolist()):
+        assert torch.allclose(padded[b, :n, 0], x[b, :n, 0] - x[b, n - 1, 0])
+        assert not padded[b, n:].any()
+
+
 @pytest.mark.parametrize("decoder", ["direct", "parallel", "repeat"])
 @pytest.mark.parametrize("segment", [None, 24, 40])
 def test_channel_independent_segment_networks_forecast_every_target(decoder, segment):

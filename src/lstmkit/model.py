@@ -37,6 +37,7 @@ from .metrics import (
 )
 from .nn import LSTMNetwork, NetworkConfig, Output
 from .nn.decoders import DECODERS
+from .nn.norm import MODES as NORM_MODES
 from .nn.norm import InstanceNorm
 from .spec import PARTS, Spec, Split, Target, check_choice, check_positive_int
 from .training import Checkpoints, TrainConfig, train
@@ -72,8 +73,10 @@ class LSTMModel:
             per step always uses the encoder's per-step outputs.
         heads: ``shared`` (one dense layer for all regression targets) or
             ``separate`` (one each); categorical targets always get their own.
-        instance_norm: normalise each input window by its own mean and std and map
-            the outputs of targets that are also inputs back (RevIN).
+        instance_norm: normalise each input window by its own statistics and map
+            the outputs of targets that are also inputs back: True or ``"revin"``
+            (the window's mean and std, RevIN), ``"last"`` (subtract each channel's
+            last value, as SegRNN does), False for none.
         segment: recur over segments of this many steps, each embedded by a dense
             layer, instead of single steps (SegRNN); the ``parallel`` decoder then
             emits output segments of the same length.
@@ -99,7 +102,7 @@ class LSTMModel:
     def __init__(self, spec: Spec | None = None, *, hidden: int | None = None, layers: int = 1,
                  bidirectional: bool | None = None, dropout: float | None = None,
                  decoder: str | None = None, heads: str = "shared",
-                 instance_norm: bool | None = None, segment: int | None = None,
+                 instance_norm: bool | str | None = None, segment: int | None = None,
                  channel_independent: bool | None = None, conv: bool | None = None,
                  checkpoint_steps: int | None = None, optimizer: str = "adam",
                  lr: float | None = None, lr_decay: float = 1.0, weight_decay: float = 0.0,
@@ -377,10 +380,14 @@ class LSTMModel:
         check_positive_int("layers", self.layers)
         for name in ("hidden", "segment", "checkpoint_steps"):
             check_positive_int(name, getattr(self, name), allow_none=True)
-        for name in ("bidirectional", "instance_norm", "channel_independent", "conv"):
+        for name in ("bidirectional", "channel_independent", "conv"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
                 raise ConfigError(f"{name} must be true, false or unset (None), got {value!r}")
+        if not (self.instance_norm is None or isinstance(self.instance_norm, bool)
+                or self.instance_norm in NORM_MODES):
+            raise ConfigError("instance_norm must be true (the same as 'revin'), 'last', false "
+                              f"or unset (None), got {self.instance_norm!r}")
         if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(
                 self.dropout, int | float) or not 0 <= self.dropout < 1):
             raise ConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r}")

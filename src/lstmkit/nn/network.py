@@ -18,7 +18,7 @@ from .conv import ConvBranch
 from .decoders import AutoregressiveDecoder, ParallelDecoder, RepeatDecoder
 from .encoder import LSTMEncoder
 from .heads import Heads, Output
-from .norm import InstanceNorm
+from .norm import InstanceNorm, norm_mode
 from .segments import SegmentEmbedding
 
 
@@ -36,7 +36,8 @@ class NetworkConfig:
         dropout: dropout between layers and before the heads.
         decoder: ``direct``, ``repeat``, ``autoregressive``, ``parallel`` or ``aligned``.
         heads: ``shared`` (one dense layer for all regression targets) or ``separate``.
-        instance_norm: normalise each window by its own statistics (RevIN).
+        instance_norm: normalise each window by its own statistics: True or
+            ``revin`` (mean and std), ``last`` (subtract the last value), or False.
         numeric_inputs: per input feature, whether it is numeric (not one-hot).
         target_channels: per target, the input feature it also is, or -1.
         checkpoint_steps: recompute encoder activations in chunks of this many steps
@@ -57,7 +58,7 @@ class NetworkConfig:
     dropout: float = 0.0
     decoder: str = "direct"
     heads: str = "shared"
-    instance_norm: bool = False
+    instance_norm: bool | str = False
     numeric_inputs: tuple[bool, ...] = ()
     target_channels: tuple[int, ...] = ()
     checkpoint_steps: int | None = None
@@ -124,7 +125,8 @@ class LSTMNetwork(nn.Module):
         if c.instance_norm or c.channel_independent:
             columns = list(range(len(c.outputs))) if c.channel_independent else [
                 sl.start for sl in self.heads.slices]
-            self.norm = InstanceNorm(list(c.numeric_inputs), list(c.target_channels), columns)
+            self.norm = InstanceNorm(list(c.numeric_inputs), list(c.target_channels), columns,
+                                     mode=norm_mode(c.instance_norm) or "revin")
         if c.channel_independent:
             self.register_buffer("channels", torch.tensor(c.target_channels, dtype=torch.long))
 

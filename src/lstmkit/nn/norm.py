@@ -1,9 +1,13 @@
-"""Reversible instance normalisation (RevIN, Kim et al., ICLR 2022).
+"""Reversible instance normalisation: each window measured against itself.
 
-Each window's numeric input channels are shifted and scaled by the window's own
-mean and standard deviation, so a level the training data never reached (a
-drifting series) looks familiar to the LSTM. Outputs of regression targets that
-are also input channels are mapped back with the same statistics.
+* ``revin`` (RevIN, Kim et al., ICLR 2022): each window's numeric input channels
+  are shifted and scaled by the window's own mean and standard deviation.
+* ``last`` (SegRNN, Lin et al. 2023): each channel's last observed value is
+  subtracted, so the network forecasts the change from now; nothing is rescaled.
+
+Either way a level the training data never reached (a drifting series) looks
+familiar to the LSTM, and outputs of regression targets that are also input
+channels are mapped back with the same statistics.
 """
 
 from __future__ import annotations
@@ -12,6 +16,14 @@ import torch
 from torch import Tensor, nn
 
 Stats = tuple[Tensor, Tensor]
+MODES = ("revin", "last")
+
+
+def norm_mode(instance_norm: bool | str | None) -> str | None:
+    """The mode an ``instance_norm`` setting asks for: True means ``revin``, False none."""
+    if instance_norm is True:
+        return "revin"
+    return instance_norm or None
 
 
 class InstanceNorm(nn.Module):
@@ -22,6 +34,7 @@ class InstanceNorm(nn.Module):
         target_channels: per target, its input channel, or -1 if it is not an input
             (or not a regression target): such outputs are left alone.
         output_columns: per target, its first column in the network output.
+        mode: ``revin`` (window mean and std) or ``last`` (the last value only).
         eps: added to the variance.
 
     Buffers ``scale``/``shift`` (per mapped target) map a value in the input
@@ -36,9 +49,11 @@ class InstanceNorm(nn.Module):
     """
 
     def __init__(self, numeric: list[bool], target_channels: list[int],
-                 output_columns: list[int], eps: float = 1e-5) -> None:
+                 output_columns: list[int], mode: str = "revin", eps: float = 1e-5) -> None:
         super().__init__()
-        self.eps = eps
+        if mode not in MODES:
+            raise ValueError(f"unknown instance norm mode {mode!r}")
+        self.mode, self.eps = mode, eps
         mapped = [j for j, c in enumerate(target_channels) if c >= 0]
         self.register_buffer("numeric", torch.tensor(numeric, dtype=torch.float32))
         self.register_buffer("targets", torch.tensor(mapped, dtype=torch.long))
@@ -50,23 +65,32 @@ class InstanceNorm(nn.Module):
         self.register_buffer("shift", torch.zeros(len(mapped)))
 
     def normalize(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Stats]:
-        """x (B, T, F) -> normalised x, and each window's (B, 1, F) mean and std."""
-        if lengths is None:
-            mean = x.mean(1, keepdim=True)                     # (B, 1, F)
-            var = x.var(1, keepdim=True, unbiased=False)
-        else:
+        """x (B, T, F) -> normalised x, and each window's (B, 1, F) shift and scale."""
+        mask = None
+        if lengths is not None:
             steps = torch.arange(x.shape[1], device=x.device)
             mask = (steps[None, :] < lengths.to(x.device)[:, None])[..., None]  # (B, T, 1)
+        if self.mode == "last":
+            if lengths is None:
+                shift = x[:, -1:]                              # (B, 1, F)
+            else:
+                last = (lengths.to(x.device) - 1).view(-1, 1, 1).expand(-1, 1, x.shape[2])
+                shift = x.gather(1, last)                      # (B, 1, F)
+            scale = torch.ones_like(shift)
+        elif mask is None:
+            shift = x.mean(1, keepdim=True)                    # (B, 1, F)
+            scale = (x.var(1, keepdim=True, unbiased=False) + self.eps).sqrt()
+        else:
             count = lengths.to(x.device, x.dtype).view(-1, 1, 1)
-            mean = (x * mask).sum(1, keepdim=True) / count
-            var = (((x - mean) * mask) ** 2).sum(1, keepdim=True) / count
-        # One-hot channels get mean 0 and std 1: they pass through unchanged.
-        mean = mean * self.numeric
-        std = (var + self.eps).sqrt() * self.numeric + (1 - self.numeric)
-        normed = (x - mean) / std
-        if lengths is not None:
+            shift = (x * mask).sum(1, keepdim=True) / count
+            scale = ((((x - shift) * mask) ** 2).sum(1, keepdim=True) / count + self.eps).sqrt()
+        # One-hot channels get shift 0 and scale 1: they pass through unchanged.
+        shift = shift * self.numeric
+        scale = scale * self.numeric + (1 - self.numeric)
+        normed = (x - shift) / scale
+        if mask is not None:
             normed = normed * mask
-        return normed, (mean, std)
+        return normed, (shift, scale)
 
     def denormalize(self, outputs: Tensor, stats: Stats | None) -> Tensor:
         """Outputs (B, S, C) with the mapped targets restored to their scaled units.
