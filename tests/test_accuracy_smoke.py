@@ -35,7 +35,7 @@ def test_quick_benchmark_beats_the_naive_baselines_by_far(tmp_path):
 
 def test_loss_study_trains_each_loss_and_reports_validation_and_test(tmp_path):
     results = tmp_path / "loss.jsonl"
-    command = [sys.executable, str(HARNESS), "--loss-study", "--only", "etth1", "--seeds", "0",
+    command = [sys.executable, str(HARNESS), "--study", "loss", "--only", "etth1", "--seeds", "0",
                "--horizons", "96", "--epochs", "1", "--results", str(results)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

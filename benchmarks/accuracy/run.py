@@ -16,7 +16,8 @@ skipped, so a long benchmark can be stopped and resumed.
     python benchmarks/accuracy/run.py --quick         # minutes: ETTh1 H=96 + BasicMotions
     python benchmarks/accuracy/run.py --only etth1 NATOPS --seeds 0 --horizons 96
     python benchmarks/accuracy/run.py --ablation      # what each ingredient contributes
-    python benchmarks/accuracy/run.py --loss-study --only etth1 --seeds 0   # MSE vs MAE loss
+    python benchmarks/accuracy/run.py --study loss --only etth1 --seeds 0   # MSE vs MAE loss
+    python benchmarks/accuracy/run.py --study norm --only etth1 --seeds 0   # RevIN vs last value
     python benchmarks/accuracy/run.py --report        # the tables from the results file
 """
 
@@ -69,8 +70,13 @@ ABLATION_UEA = [
     ("+ bidirectional", {"conv": False}),
     ("+ conv branch (default)", {}),
 ]
-# The loss study: the forecast targets trained on each loss (Target.loss), scored by MSE.
-STUDY_LOSSES = ("mse", "mae")
+# The studies: one choice of the forecast model varied, each variant scored by validation
+# and test MSE. A variant is (model overrides, training loss of every target).
+STUDIES: dict[str, dict[str, tuple[dict, str]]] = {
+    "loss": {"loss=mse": ({}, "mse"), "loss=mae": ({}, "mae")},
+    "norm": {"norm=revin": ({"instance_norm": "revin"}, "mse"),
+             "norm=last": ({"instance_norm": "last"}, "mse")},
+}
 
 
 def forecast_split(name: str, n: int):
@@ -140,12 +146,12 @@ Run = tuple[str, int | None, int, str]   # (data set, horizon or None for UEA, s
 
 
 def plan(only: list[str] | None, seeds: list[int], horizons: list[int], quick: bool,
-         ablation: bool, loss_study: bool = False) -> list[Run]:
+         ablation: bool, study: str | None = None) -> list[Run]:
     if quick:
         return [("etth1", 96, 0, ""), ("BasicMotions", None, 0, "")]
-    if loss_study:
-        runs = [(name, h, s, f"loss={loss}") for name in FORECAST_ANCHORS for h in horizons
-                for s in seeds for loss in STUDY_LOSSES]
+    if study:
+        runs = [(name, h, s, variant) for name in FORECAST_ANCHORS for h in horizons
+                for s in seeds for variant in STUDIES[study]]
     elif ablation:
         runs = [("etth1", 96, s, label) for label, _ in ABLATION_FORECAST for s in seeds]
         runs += [(name, None, s, label) for name in UEA_ANCHORS for label, _ in ABLATION_UEA
@@ -170,20 +176,20 @@ def ablation_report(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def loss_report(results: list[dict]) -> str:
-    """Validation and test MSE per data set, horizon and training loss (medians over seeds)."""
-    lines = ["| data set | horizon | loss | val MSE | test MSE | seeds |",
+def study_report(results: list[dict], study: str) -> str:
+    """Validation and test MSE per data set, horizon and variant (medians over seeds)."""
+    lines = [f"| data set | horizon | {study} | val MSE | test MSE | seeds |",
              "| --- | --- | --- | --- | --- | --- |"]
     for name in FORECAST_ANCHORS:
         for h in HORIZONS:
-            for loss in STUDY_LOSSES:
+            for variant in STUDIES[study]:
                 runs = [r for r in results if (r["name"], r["horizon"], r["variant"]) ==
-                        (name, h, f"loss={loss}")]
+                        (name, h, variant)]
                 if runs:
                     val = statistics.median(r["val_mse"] for r in runs)
                     test = statistics.median(r["mse"] for r in runs)
-                    lines.append(f"| {name} | {h} | {loss} | {val:.4f} | {test:.4f} | "
-                                 f"{len(runs)} |")
+                    lines.append(f"| {name} | {h} | {variant.split('=')[1]} | {val:.4f} | "
+                                 f"{test:.4f} | {len(runs)} |")
     return "\n".join(lines)
 
 
@@ -238,21 +244,21 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=HERE / "results.jsonl")
     parser.add_argument("--ablation", action="store_true", help="the ingredient ladders on "
                         "ETTh1 H=96 and the UEA sets")
-    parser.add_argument("--loss-study", action="store_true", help="the forecasts trained on "
-                        "each of " + ", ".join(STUDY_LOSSES) + " (validation and test MSE)")
+    parser.add_argument("--study", choices=list(STUDIES), help="the forecasts with each "
+                        "variant of one choice (loss: trained on MSE and on MAE; norm: RevIN "
+                        "and last-value normalisation), scored by validation and test MSE")
     parser.add_argument("--report", action="store_true", help="print the tables and exit")
     args = parser.parse_args()
-    study = "quick" if args.quick else "ablation" if args.ablation else \
-        "loss" if args.loss_study else None
-    if args.results == parser.get_default("results") and study:
-        args.results = args.results.with_name(f"results-{study}.jsonl")
+    kind = "quick" if args.quick else "ablation" if args.ablation else args.study
+    if args.results == parser.get_default("results") and kind:
+        args.results = args.results.with_name(f"results-{kind}.jsonl")
     done = []
     if args.results.exists():
         done = [json.loads(line) for line in args.results.read_text().splitlines() if line]
     if not args.report:
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores; results -> {args.results}")
         runs = plan(args.only, args.seeds, args.horizons, args.quick, args.ablation,
-                    args.loss_study)
+                    args.study)
         for name, horizon, seed, variant in runs:
             key = (name, horizon, seed, variant)
             if any((r["name"], r["horizon"], r["seed"], r["variant"]) == key for r in done):
@@ -260,8 +266,8 @@ def main() -> None:
             kind = "forecast" if horizon else "uea"
             epochs = args.epochs or (QUICK_EPOCHS[kind] if args.quick else None)
             ladder = dict(ABLATION_FORECAST if horizon else ABLATION_UEA)
-            overrides = ladder.get(variant)
-            loss = variant.removeprefix("loss=") if variant.startswith("loss=") else "mse"
+            overrides, loss = STUDIES[args.study][variant] if args.study else \
+                (ladder.get(variant), "mse")
             result = (run_forecast(name, horizon, seed, epochs, overrides, loss) if horizon
                       else run_uea(name, seed, epochs, overrides))
             record = {"name": name, "horizon": horizon, "seed": seed, "variant": variant,
@@ -270,8 +276,8 @@ def main() -> None:
             with args.results.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
             print(json.dumps({k: v for k, v in record.items() if k != "params"}), flush=True)
-    print(ablation_report(done) if args.ablation else loss_report(done) if args.loss_study
-          else report(done))
+    print(ablation_report(done) if args.ablation else study_report(done, args.study)
+          if args.study else report(done))
 
 
 if __name__ == "__main__":
