@@ -19,10 +19,9 @@ from .encoder import State
 from .heads import Heads
 
 DECODERS = ("direct", "repeat", "autoregressive", "parallel")
-# From this size on, RepeatDecoder's hand-written recurrence beats nn.LSTM on CPU
-# (one thread, batch 64, forward + backward: 256 units x 12 steps 27 -> 19 ms,
-# 128 x 96 73 -> 52 ms; 64 units x 96 steps 18 -> 24 ms, slower: below it the
-# per-step Python costs more than the products it saves).
+# From this size on, RepeatDecoder's hand-written recurrence beats nn.LSTM on CPU;
+# below it the per-step Python costs more than the products it saves
+# (benchmarks/repeat_decoder.py times both ways; results in BENCHMARKS.md).
 ONCE_MIN_HIDDEN = 128
 
 

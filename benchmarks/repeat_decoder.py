@@ -1,0 +1,74 @@
+"""RepeatDecoder: nn.LSTM over the repeated vector beside the input computed once per sample.
+
+The repeat decoder's input is the same at every output step. ``RepeatDecoder``
+computes the first layer's input-to-gate product once per sample and runs the
+recurrence by hand on CPU for single-layer decoders of at least
+``ONCE_MIN_HIDDEN`` units; this benchmark times both ways on a grid of sizes so
+that threshold can be checked on any machine (median of ``--repeats``, after
+warm-up; forward + backward, and forward under ``torch.inference_mode``).
+
+    OMP_NUM_THREADS=1 python benchmarks/repeat_decoder.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from lstmkit.nn.decoders import ONCE_MIN_HIDDEN, RepeatDecoder
+
+SIZES = ((64, 32, 12), (64, 64, 24), (64, 64, 96), (64, 128, 96), (64, 256, 12), (256, 256, 12))
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def measure(batch: int, hidden: int, steps: int, repeats: int) -> dict[str, float]:
+    """Milliseconds per call of both ways, training (forward + backward) and inference."""
+    torch.manual_seed(0)
+    decoder = RepeatDecoder(hidden, hidden)
+    context = torch.randn(batch, hidden, requires_grad=True)
+
+    def repeated() -> torch.Tensor:                    # what nn.LSTM computes
+        return decoder.lstm(context[:, None].expand(-1, steps, -1))[0]
+
+    def once() -> torch.Tensor:
+        return decoder._input_once(context, steps)
+
+    result = {}
+    for name, fn in (("repeated", repeated), ("once", once)):
+        result[f"{name} train"] = _median_ms(lambda f=fn: f().sum().backward(), repeats)
+        with torch.inference_mode():
+            result[f"{name} infer"] = _median_ms(fn, repeats)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ONCE_MIN_HIDDEN "
+          f"{ONCE_MIN_HIDDEN}; ms per call, median of {args.repeats}")
+    print("| batch | units | steps | nn.LSTM train | once train | ratio | nn.LSTM infer | "
+          "once infer | ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for batch, hidden, steps in SIZES:
+        m = measure(batch, hidden, steps, args.repeats)
+        print(f"| {batch} | {hidden} | {steps} | {m['repeated train']:.2f} | "
+              f"{m['once train']:.2f} | {m['repeated train'] / m['once train']:.2f} | "
+              f"{m['repeated infer']:.2f} | {m['once infer']:.2f} | "
+              f"{m['repeated infer'] / m['once infer']:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
