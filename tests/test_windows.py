@@ -138,3 +138,20 @@ def test_gather_rows_equals_advanced_indexing():
     table = torch.randn(50, 3)
     rows = torch.randint(0, 50, (4, 7))
     assert torch.equal(gather_rows(table, rows), table[rows])
+
+
+def test_arrange_keeps_a_table_already_in_blocks_and_groups_an_interleaved_one():
+    frame = _two_series(5, 3)
+    blocks = pd.concat([frame[frame["id"] == "b"], frame[frame["id"] == "a"]])   # b first
+    interleaved = blocks.sort_values("t", kind="stable")       # b0 a0 b1 a1 ...
+    spec = Spec(time="t", series="id", inputs=["x"], targets=["y"], lookback=2, horizon=1)
+    kept, grouped = arrange(blocks, spec), arrange(interleaved, spec)
+    for groups, table in ((kept, blocks), (grouped, interleaved)):
+        assert groups.keys == ["b", "a"] and groups.offsets.tolist() == [0, 3, 8]
+        pd.testing.assert_frame_equal(groups.frame, blocks.reset_index(drop=True))
+        pd.testing.assert_frame_equal(table.iloc[groups.rows].reset_index(drop=True),
+                                      groups.frame)                 # rows: where each came from
+    assert kept.rows.tolist() == list(range(8))
+    split_again = pd.concat([blocks, blocks.iloc[:1].assign(t=3)])  # b again after a
+    assert arrange(split_again, spec).keys == ["b", "a"]
+    assert arrange(split_again, spec).offsets.tolist() == [0, 4, 9]

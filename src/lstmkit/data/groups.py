@@ -60,20 +60,28 @@ def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
             i = int(np.flatnonzero(ids.isna().to_numpy())[0])
             raise DataError(f"group column {group!r} has a missing id at row {i}; every row "
                             "must say which series/sequence it belongs to")
-        codes, uniques = pd.factorize(ids, sort=False)
-        rows = np.argsort(codes, kind="stable")
-        counts = np.bincount(codes, minlength=len(uniques))
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        keys = uniques.tolist()                               # plain Python values
-    arranged = frame.iloc[rows].reset_index(drop=True) if group is not None else frame
+        values = ids.to_numpy()
+        first = np.concatenate([[0], np.flatnonzero(values[1:] != values[:-1]) + 1])
+        if len(pd.unique(values[first])) == len(first):      # each group one block already
+            rows = np.arange(len(frame))
+            offsets = np.append(first, len(frame)).astype(np.int64)
+            keys = ids.iloc[first].tolist()                   # plain Python values
+        else:
+            codes, uniques = pd.factorize(ids, sort=False)
+            rows = np.argsort(codes, kind="stable")
+            counts = np.bincount(codes, minlength=len(uniques))
+            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            keys = uniques.tolist()
+            frame = frame.iloc[rows]
+        frame = frame.reset_index(drop=True)
     time = None
     if spec.time is not None:
         validate.require_columns(frame, [spec.time], "time")
-        time = validate.time_values(arranged, spec.time)
+        time = validate.time_values(frame, spec.time)
         validate.check_time_order(time, offsets, keys, rows, spec.time, group)
         if spec.task == "forecast" and spec.regular:
             validate.check_regular(time, offsets, keys, rows, spec.time, group)
-    return Groups(arranged, rows, offsets, keys, time)
+    return Groups(frame, rows, offsets, keys, time)
 
 
 def fill_gaps(groups: Groups, spec: Spec) -> Groups:
