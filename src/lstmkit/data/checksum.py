@@ -22,10 +22,17 @@ def table_sha256(frame: pd.DataFrame) -> str:
     digest = hashlib.sha256()
     header = [[str(name), str(dtype)] for name, dtype in frame.dtypes.items()]
     digest.update(json.dumps(header).encode())
-    for _, column in frame.items():
-        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biufcmM":
-            values = np.ascontiguousarray(column.to_numpy()).view(np.uint8)
+    dtypes = frame.dtypes.tolist()
+    raw = [isinstance(d, np.dtype) and d.kind in "biufcmM" for d in dtypes]
+    start = 0
+    for end in range(1, len(dtypes) + 1):
+        if end < len(dtypes) and raw[start] and raw[end] and dtypes[end] == dtypes[start]:
+            continue                          # a run of numeric columns of one type goes on
+        part = frame.iloc[:, start:end]
+        if raw[start]:                        # one array for the run, hashed column by column
+            for column in part.to_numpy().T:
+                digest.update(np.ascontiguousarray(column).view(np.uint8))
         else:
-            values = pd.util.hash_pandas_object(column, index=False).to_numpy()
-        digest.update(values)
+            digest.update(pd.util.hash_pandas_object(part.iloc[:, 0], index=False).to_numpy())
+        start = end
     return digest.hexdigest()
