@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit import LSTMModel, Spec, Split, Target, datasets
+from lstmkit import ConfigError, LSTMModel, Spec, Split, Target, datasets
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +73,32 @@ def test_sequence_regression_target(basic_motions):
     assert model.spec_.targets[0].kind == "regression"
     evaluation = model.evaluate(X, energy, part="test")
     assert evaluation.metric("y", "RMSE") < evaluation.metric("y", "RMSE", of="naive")
+
+
+def test_stratified_split_keeps_every_class_share_in_every_part():
+    from lstmkit.data.split import sequence_parts
+
+    labels = np.array(["a"] * 30 + ["b"] * 10 + [None] * 5, dtype=object)   # None: a class too
+    classes = ["a", "b", None]
+    for seed in range(5):
+        plain = sequence_parts(45, Split(0.6, 0.8), seed, labels)
+        parts = sequence_parts(45, Split(0.6, 0.8, stratify=True), seed, labels)
+        assert sorted(np.bincount(parts)) == sorted(np.bincount(plain))    # same part sizes
+        for c in classes:
+            mine = parts[np.array([v == c for v in labels])]
+            share = np.bincount(mine, minlength=3) / len(mine)
+            assert np.all(np.abs(share - [0.6, 0.2, 0.2]) <= 1 / len(mine) + 1e-9)
+    seeds = {tuple(sequence_parts(45, Split(0.6, 0.8, stratify=True), s, labels)) for s in (0, 1)}
+    assert len(seeds) == 2                                   # still a seeded shuffle
+
+
+def test_stratify_trains_and_asks_for_a_class_target(basic_motions):
+    (X, y), _ = basic_motions
+    model = LSTMModel(hidden=8, max_epochs=1, progress=False,
+                      split=Split(0.75, None, stratify=True)).fit(X, y)
+    assert model.history_["epochs"] and model.split.stratify
+    energy = np.nanmean(np.abs(X), axis=(1, 2))
+    with pytest.raises(ConfigError, match="stratify=True needs a sequence task with a class"):
+        LSTMModel(hidden=8, max_epochs=1, progress=False,
+                  split=Split(0.75, None, stratify=True)).fit(X, energy)
+    assert Split.from_dict({"val_start": 0.8, "stratify": True}).stratify

@@ -309,7 +309,9 @@ class Split:
     validate, rows from ``test_start`` test, rows from ``end`` are not used.
     ``val_start=None`` trains without validation (no early stopping); ``test_start=None``
     holds nothing back for testing. For sequence tasks the positions count
-    sequences, which are shuffled (seeded) first unless ``shuffle=False``.
+    sequences, which are shuffled (seeded) first unless ``shuffle=False``; with
+    ``stratify=True`` (sequence classification) every part keeps the classes in
+    the proportion of the whole, as scikit-learn's ``train_test_split(stratify=y)``.
 
     Example:
         >>> Split(val_start=8640, test_start=11520, end=14400)   # the ETTh protocol
@@ -319,6 +321,7 @@ class Split:
     test_start: Boundary = 0.85
     end: Boundary = None
     shuffle: bool = True
+    stratify: bool = False
 
     def __post_init__(self) -> None:
         for name in ("val_start", "test_start", "end"):
@@ -333,8 +336,10 @@ class Split:
                                   "use an int for a row number")
             if isinstance(value, int) and value < 1:
                 raise ConfigError(f"split {name}={value!r}: a row number must be >= 1")
-        if not isinstance(self.shuffle, bool):
-            raise ConfigError(f"split shuffle must be true or false, got {self.shuffle!r}")
+        for name in ("shuffle", "stratify"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"split {name} must be true or false, got "
+                                  f"{getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

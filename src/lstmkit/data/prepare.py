@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..spec import Spec, Split
 from .encoding import Encoding
 from .groups import Groups
@@ -49,7 +49,18 @@ def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
     if spec.task == "forecast":
         _check_lengths(groups, spec.lookback + spec.horizon, "lookback + horizon")
         return Parts(bounds=series_bounds(groups, split))
-    return Parts(codes=sequence_parts(len(groups), split, seed))
+    return Parts(codes=sequence_parts(len(groups), split, seed, _strata(groups, spec, split)))
+
+
+def _strata(groups: Groups, spec: Spec, split: Split) -> np.ndarray | None:
+    """Each sequence's class (first categorical target) when the split is stratified."""
+    if not split.stratify:
+        return None
+    target = next((t for t in spec.targets if t.kind != "regression"), None)
+    if spec.task != "sequence" or target is None:
+        raise ConfigError("split stratify=True needs a sequence task with a classification or "
+                          "binary target (one class per sequence); set stratify=False")
+    return groups.frame[target.name].to_numpy()[groups.offsets[:-1]]
 
 
 def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:

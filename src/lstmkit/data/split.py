@@ -30,19 +30,40 @@ def series_bounds(groups: Groups, split: Split) -> np.ndarray:
     return bounds
 
 
-def sequence_parts(n: int, split: Split, seed: int) -> np.ndarray:
-    """Part code of each of ``n`` sequences: positions count sequences, shuffled if asked."""
+def sequence_parts(n: int, split: Split, seed: int, labels: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """Part code of each of ``n`` sequences: positions count sequences, shuffled if asked.
+
+    With ``split.stratify``, ``labels`` (one class per sequence) are spread so that
+    every part holds each class in the proportion of the whole.
+    """
     for name in ("val_start", "test_start", "end"):
         if isinstance(getattr(split, name), str):
             raise ConfigError(f"split {name}={getattr(split, name)!r}: sequence tasks split by "
                               "sequence count or fraction, not by timestamp")
     val, test, end = _boundaries(split, n, None, "sequences")
     order = np.random.default_rng(seed).permutation(n) if split.shuffle else np.arange(n)
+    if split.stratify:
+        order = _proportional(order, labels)
     parts = np.full(n, -1, dtype=np.int64)
     parts[order[:val]] = 0
     parts[order[val:test]] = 1
     parts[order[test:end]] = 2
     return parts
+
+
+def _proportional(order: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``order`` rearranged so that every prefix holds each class in proportion.
+
+    A sequence's place is its rank within its class (as ``order`` has them) over
+    the class's size, so the k-th of 10 and the 2k-th of 20 sit side by side.
+    """
+    classes = pd.factorize(labels[order], use_na_sentinel=False)[0]   # a gap: its own class
+    counts = np.bincount(classes)
+    by_class = np.argsort(classes, kind="stable")
+    rank = np.empty(len(order))
+    rank[by_class] = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return order[np.argsort((rank + 0.5) / counts[classes], kind="stable")]
 
 
 def _boundaries(split: Split, n: int, time: np.ndarray | None, unit: str) -> tuple[int, int, int]:
