@@ -6,8 +6,8 @@ lookback 96, horizons 96/192/336/720, the standard chronological splits
 training rows, MSE and MAE on the z-scored data over every test window.
 
 UEA classification (JapaneseVowels, BasicMotions, NATOPS, Epilepsy): the
-official TRAIN/TEST files; early stopping on a validation part carved from TRAIN;
-accuracy on TEST.
+official TRAIN/TEST files; early stopping on a validation part carved from TRAIN
+(20 %, stratified by class); accuracy on TEST.
 
 Every run appends one JSON line to the results file, and runs already there are
 skipped, so a long benchmark can be stopped and resumed.
@@ -128,8 +128,9 @@ def run_uea(name: str, seed: int, epochs: int | None, overrides: dict | None = N
     X, y = datasets.load_uea(name, "train", data_dir=SHARED)
     X_test, y_test = datasets.load_uea(name, "test", data_dir=SHARED)
     training = {**UEA_TRAINING, **({"max_epochs": epochs} if epochs else {})}
-    model = LSTMModel(split=Split(val_start=0.8, test_start=None), seed=seed, progress=False,
-                      **training, **(overrides or {}))
+    # The validation part: 20 % of TRAIN, each class in its share (BasicMotions' is 8 of 40).
+    model = LSTMModel(split=Split(val_start=0.8, test_start=None, stratify=True), seed=seed,
+                      progress=False, **training, **(overrides or {}))
     start = time.perf_counter()
     model.fit(X, y)
     fitted = time.perf_counter() - start
