@@ -248,6 +248,8 @@ def main() -> None:
     parser.add_argument("--study", choices=list(STUDIES), help="the forecasts with each "
                         "variant of one choice (loss: trained on MSE and on MAE; norm: RevIN "
                         "and last-value normalisation), scored by validation and test MSE")
+    parser.add_argument("--variants", nargs="*", help="only these variants of the study "
+                        "(e.g. norm=last), to share a study among processes")
     parser.add_argument("--report", action="store_true", help="print the tables and exit")
     args = parser.parse_args()
     kind = "quick" if args.quick else "ablation" if args.ablation else args.study
@@ -260,6 +262,7 @@ def main() -> None:
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores; results -> {args.results}")
         runs = plan(args.only, args.seeds, args.horizons, args.quick, args.ablation,
                     args.study)
+        runs = [r for r in runs if not args.variants or r[3] in args.variants]
         for name, horizon, seed, variant in runs:
             key = (name, horizon, seed, variant)
             if any((r["name"], r["horizon"], r["seed"], r["variant"]) == key for r in done):
