@@ -18,6 +18,7 @@ skipped, so a long benchmark can be stopped and resumed.
     python benchmarks/accuracy/run.py --ablation      # what each ingredient contributes
     python benchmarks/accuracy/run.py --study loss --only etth1 --seeds 0   # MSE vs MAE loss
     python benchmarks/accuracy/run.py --study norm --only etth1 --seeds 0   # RevIN vs last value
+    python benchmarks/accuracy/run.py --study norm --variants norm=last ...  # one variant only
     python benchmarks/accuracy/run.py --report        # the tables from the results file
 """
 
