@@ -198,14 +198,15 @@ def test_variable_length_sequences_as_a_padded_batch_with_lengths(shared_data, t
     np.testing.assert_allclose(proba[:, 0], want, rtol=RTOL, atol=1e-6)
 
 
-@pytest.mark.parametrize("decoder", ["repeat", "autoregressive"])
+@pytest.mark.parametrize(("decoder", "norm"), [("repeat", None), ("autoregressive", None),
+                                             ("repeat", "last")])
 def test_seq2seq_encoder_decoder_on_inputs_of_different_lengths(trajectories, tmp_path,
-                                                                decoder):
+                                                                decoder, norm):
     X, Y = trajectories
     inputs = [x[(i % 4) * 8 :] for i, x in enumerate(X)]         # 48, 40, 32 or 24 steps
     spec = Spec(inputs=ETT_COLUMNS, targets=["HUFL", "MUFL"], task="seq2seq", horizon=12)
-    model = LSTMModel(spec, decoder=decoder, **TINY).fit(inputs, Y)
-    assert model.architecture_["instance_norm"]         # per-sequence statistics, masked
+    model = LSTMModel(spec, decoder=decoder, instance_norm=norm, **TINY).fit(inputs, Y)
+    assert model.architecture_["instance_norm"]   # per-sequence statistics (last true step)
     path = model.export_onnx(tmp_path / "seq2seq.onnx")
     assert_same_predictions(OnnxModel(path).predict(inputs[:9]), model.predict(inputs[:9]))
 
