@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class System:
     samples: int
     infer_samples: int
     epoch_seconds: list[float] = field(default_factory=list)
-    fitted: list = field(default_factory=lambda: [None])
+    fitted: Any = None
 
 
 def lstmkit_system(w: Workload, batch: int, fraction: float) -> System:
@@ -108,10 +109,10 @@ def lstmkit_system(w: Workload, batch: int, fraction: float) -> System:
             system.epoch_seconds.append(time.perf_counter() - self.start)
 
     def train() -> None:
-        system.fitted[0] = make(next(seeds)).fit(*fit_args, callbacks=[EpochTimer()])
+        system.fitted = make(next(seeds)).fit(*fit_args, callbacks=[EpochTimer()])
 
     def predict() -> None:
-        system.fitted[0].predict(**predict_args)
+        system.fitted.predict(**predict_args)
 
     system = System(train, predict, samples, infer_samples)
     return system
@@ -221,8 +222,11 @@ def _lstm_flops(inputs: int, hidden: int, steps: int) -> float:
     return 2.0 * 4 * hidden * (inputs + hidden) * steps
 
 
-def _flops(config, w: Workload) -> float:
-    """Forward FLOPs per sample of lstmkit's network (encoder, decoder, heads)."""
+def _flops(network, w: Workload) -> float:
+    """Forward FLOPs per sample of lstmkit's network (encoder, decoder, heads) on CPU."""
+    import torch
+
+    config = network.config
     h = config.hidden
     if config.channel_independent:                      # W5 default: per channel, segments
         segments, width = w.steps // config.segment, config.segment
@@ -234,9 +238,7 @@ def _flops(config, w: Workload) -> float:
     total = sum(_lstm_flops(w.features if i == 0 else h, h, w.steps) for i in range(w.layers))
     if w.decoder == "repeat":
         # The repeated input's gate product, once per sample where RepeatDecoder does so.
-        from lstmkit.nn.decoders import ONCE_MIN_HIDDEN
-
-        input_steps = 1 if h >= ONCE_MIN_HIDDEN and config.layers == 1 else w.out_steps
+        input_steps = 1 if network.decoder.input_once(torch.device("cpu")) else w.out_steps
         total += (2.0 * 4 * h * (h * input_steps + h * w.out_steps)
                   + 2.0 * h * w.targets * w.out_steps)
     else:
@@ -276,8 +278,8 @@ def child(workload: str, batch: int, fraction: float, repeats: int) -> dict:
         for name, system in systems.items():
             result[name]["infer"].append(system.infer_samples / _seconds(system.predict))
     result["lstmkit"]["epoch"] = [kit.samples / s for s in kit.epoch_seconds]
-    result["lstmkit"]["flops"] = _flops(kit.fitted[0].network_.config, w)
-    result["lstmkit"]["params"] = kit.fitted[0].architecture_
+    result["lstmkit"]["flops"] = _flops(kit.fitted.network_, w)
+    result["lstmkit"]["params"] = kit.fitted.architecture_
     return result
 
 

@@ -50,13 +50,17 @@ class RepeatDecoder(nn.Module):
         self.lstm = nn.LSTM(in_features, hidden, num_layers=layers, batch_first=True,
                             dropout=dropout if layers > 1 else 0.0)
 
-    def forward(self, context: Tensor, steps: int) -> Tensor:
+    def input_once(self, device: torch.device) -> bool:
+        """Whether ``forward`` on ``device`` computes the input product once per sample."""
         lstm = self.lstm
-        if (lstm.num_layers == 1 and lstm.hidden_size >= ONCE_MIN_HIDDEN
-                and context.device.type == "cpu" and not torch.onnx.is_in_onnx_export()):
+        return (lstm.num_layers == 1 and lstm.hidden_size >= ONCE_MIN_HIDDEN
+                and device.type == "cpu" and not torch.onnx.is_in_onnx_export())
+
+    def forward(self, context: Tensor, steps: int) -> Tensor:
+        if self.input_once(context.device):
             return self._input_once(context, steps)
         repeated = context[:, None, :].expand(-1, steps, -1)  # (B, S, D)
-        return lstm(repeated)[0]                               # (B, S, hidden)
+        return self.lstm(repeated)[0]                          # (B, S, hidden)
 
     def _input_once(self, context: Tensor, steps: int) -> Tensor:
         lstm = self.lstm
