@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
 
 from lstmkit import LSTMModel, Spec, Split
-from lstmkit.training import clip_gradients
+from lstmkit.training import clip_gradients, plain_backward
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,40 @@ def test_gradient_clipping_bounds_every_step(arrays):
     clipped = weights(fit(arrays, grad_clip=1e-12, lr=1e-2))    # gradients far below Adam's eps
     assert (free - start).abs().max() > 1e-2
     assert (clipped - start).abs().max() < (free - start).abs().max() / 10
+
+
+class BackwardCounter(L.Callback):
+    """Listens to Lightning's backward hooks, which the plain backward skips."""
+
+    def __init__(self) -> None:
+        self.before = self.after = 0
+
+    def on_before_backward(self, trainer, module, loss) -> None:
+        self.before += 1
+
+    def on_after_backward(self, trainer, module) -> None:
+        self.after += 1
+
+
+def test_backward_hooks_run_for_a_listening_callback_with_the_same_result(arrays):
+    counter = BackwardCounter()
+    listened = LSTMModel(hidden=8, batch_size=32, max_epochs=3, progress=False,
+                         split=Split(val_start=0.8, test_start=None)).fit(*arrays,
+                                                                          callbacks=[counter])
+    assert counter.before == counter.after == 3 * 8            # 240 windows in batches of 32
+    assert torch.equal(weights(listened), weights(fit(arrays)))
+
+
+def test_plain_backward_only_for_one_process_in_full_precision_without_listeners():
+    def trainer(**options) -> L.Trainer:
+        return L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False, **options)
+
+    assert plain_backward(trainer())
+    assert plain_backward(trainer(callbacks=[L.pytorch.callbacks.EarlyStopping("val_loss")]))
+    assert not plain_backward(trainer(callbacks=[BackwardCounter()]))
+    assert not plain_backward(trainer(precision="bf16-mixed"))
+    assert not plain_backward(trainer(strategy="ddp_spawn", devices=2))
 
 
 @pytest.mark.parametrize("max_norm", [1e-3, 1.0, 1e6])
