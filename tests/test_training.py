@@ -18,10 +18,10 @@ def arrays():
     return X, X[:, -1, :2] @ np.array([[1.0], [-2.0]], np.float32)[:, 0] + 0.1
 
 
-def fit(arrays, **params) -> LSTMModel:
+def fit(arrays, callbacks=(), **params) -> LSTMModel:
     options = {"hidden": 8, "batch_size": 32, "max_epochs": 3, "progress": False,
                "split": Split(val_start=0.8, test_start=None), **params}
-    return LSTMModel(**options).fit(*arrays)
+    return LSTMModel(**options).fit(*arrays, callbacks=callbacks)
 
 
 def weights(model: LSTMModel) -> torch.Tensor:
@@ -63,9 +63,7 @@ class BackwardCounter(L.Callback):
 
 def test_backward_hooks_run_for_a_listening_callback_with_the_same_result(arrays):
     counter = BackwardCounter()
-    listened = LSTMModel(hidden=8, batch_size=32, max_epochs=3, progress=False,
-                         split=Split(val_start=0.8, test_start=None)).fit(*arrays,
-                                                                          callbacks=[counter])
+    listened = fit(arrays, callbacks=[counter])
     assert counter.before == counter.after == 3 * 8            # 240 windows in batches of 32
     assert torch.equal(weights(listened), weights(fit(arrays)))
 
