@@ -71,8 +71,9 @@ class System:
     fitted: Any = None
 
 
-def lstmkit_system(w: Workload, batch: int, fraction: float) -> System:
-    """lstmkit's fit (one epoch, a fresh model each call) and predict, public API only."""
+def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = ()) -> System:
+    """lstmkit's fit (one epoch, a fresh model each call) and predict, public API only;
+    ``callbacks`` go to every fit beside the epoch timer."""
     import lightning.pytorch as pl
 
     from lstmkit import LSTMModel, Spec, Split
@@ -109,7 +110,7 @@ def lstmkit_system(w: Workload, batch: int, fraction: float) -> System:
             system.epoch_seconds.append(time.perf_counter() - self.start)
 
     def train() -> None:
-        system.fitted = make(next(seeds)).fit(*fit_args, callbacks=[EpochTimer()])
+        system.fitted = make(next(seeds)).fit(*fit_args, callbacks=[EpochTimer(), *callbacks])
 
     def predict() -> None:
         system.fitted.predict(**predict_args)
@@ -118,23 +119,32 @@ def lstmkit_system(w: Workload, batch: int, fraction: float) -> System:
     return system
 
 
-def eager_system(w: Workload, batch: int, fraction: float) -> System:
-    """A hand-written loop over in-memory tensors with the same network."""
+def eager_system(w: Workload, batch: int, fraction: float, compiled: str | None = None
+                 ) -> System:
+    """A hand-written loop over in-memory tensors with the same network; ``compiled``
+    (``network`` or ``step``) applies ``torch.compile`` to the network or to the whole
+    training step (forward, loss, backward, Adam)."""
     import torch
 
     X, y, network = _eager_setup(w, fraction)
     loss_fn = torch.nn.CrossEntropyLoss() if w.kind == "classify" else torch.nn.MSELoss()
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+    model = torch.compile(network) if compiled == "network" else network
+
+    def step(xb: torch.Tensor, yb: torch.Tensor) -> None:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+
+    run = torch.compile(step) if compiled == "step" else step
 
     def train() -> None:
         network.train()
         order = torch.randperm(len(X))
         for i in range(0, len(X), batch):
             index = order[i : i + batch]
-            optimizer.zero_grad()
-            loss = loss_fn(network(X[index]), y[index])
-            loss.backward()
-            optimizer.step()
+            run(X[index], y[index])
 
     def predict() -> None:
         network.eval()

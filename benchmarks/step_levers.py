@@ -5,7 +5,7 @@
   makes every step go through Lightning's ``manual_backward`` as before.
 * ``compile``: the eager loop of ``speed.py`` (same network, in-memory tensors) as
   written, with ``torch.compile`` of the network, and with ``torch.compile`` of the
-  whole step (forward, loss, backward, Adam); compile time reported apart.
+  whole step (forward, loss, backward, Adam); compiling falls in the first epoch.
 
 Each way runs one warm-up epoch, then ``--repeats`` epochs alternating between the
 ways (median, min-max). Run with one thread for figures comparable to speed.py:
@@ -26,72 +26,43 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import _eager_setup
+from speed import eager_system, lstmkit_system
 from workloads import WORKLOADS, Workload
 
 
 def hook_ways(w: Workload, batch: int) -> dict[str, Callable[[], float]]:
-    """One-epoch lstmkit fits, plain backward or through Lightning's hooks; each returns
-    the epoch's seconds."""
+    """speed.py's lstmkit fit, plain or with a callback listening to Lightning's backward
+    hooks; each way returns its epoch's seconds."""
     import lightning.pytorch as pl
-
-    from lstmkit import LSTMModel, Split
-
-    X, y = w.arrays(1.0)
-    options = {"hidden": w.hidden, "layers": w.layers, "bidirectional": False, "conv": False,
-               "dropout": 0.0, "instance_norm": False, "batch_size": batch, "max_epochs": 1,
-               "split": Split(val_start=None, test_start=None), "progress": False}
-
-    class EpochTimer(pl.Callback):
-        def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-            self.start = time.perf_counter()
-
-        def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-            self.seconds = time.perf_counter() - self.start
 
     class Listener(pl.Callback):
         def on_after_backward(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
             pass
 
-    def way(listen: bool) -> Callable[[], float]:
+    def way(callbacks: tuple) -> Callable[[], float]:
+        system = lstmkit_system(w, batch, 1.0, callbacks)
+
         def epoch() -> float:
-            timer = EpochTimer()
-            LSTMModel(**options).fit(X, y, callbacks=[timer, *([Listener()] if listen else [])])
-            return timer.seconds
+            system.train()
+            return system.epoch_seconds[-1]
         return epoch
 
-    return {"plain backward": way(False), "Lightning's backward hooks": way(True)}
+    return {"plain backward": way(()), "Lightning's backward hooks": way((Listener(),))}
 
 
 def compile_ways(w: Workload, batch: int) -> dict[str, Callable[[], float]]:
-    """The eager loop's epoch as written, with a compiled network, with a compiled step."""
+    """speed.py's eager loop as written, with a compiled network, with a compiled step."""
 
-    def way(mode: str) -> Callable[[], float]:
-        X, y, network = _eager_setup(w, 1.0)
-        if w.kind == "classify":
-            y, loss_fn = y.long(), torch.nn.CrossEntropyLoss()
-        else:
-            loss_fn = torch.nn.MSELoss()
-        optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
-        model = torch.compile(network) if mode == "network" else network
-
-        def step(xb: torch.Tensor, yb: torch.Tensor) -> None:
-            optimizer.zero_grad()
-            loss_fn(model(xb), yb).backward()
-            optimizer.step()
-
-        run = torch.compile(step) if mode == "step" else step
+    def way(compiled: str | None) -> Callable[[], float]:
+        system = eager_system(w, batch, 1.0, compiled)
 
         def epoch() -> float:
             start = time.perf_counter()
-            order = torch.randperm(len(X))
-            for i in range(0, len(X) - batch + 1, batch):   # full batches: one compiled shape
-                index = order[i : i + batch]
-                run(X[index], y[index])
+            system.train()
             return time.perf_counter() - start
         return epoch
 
-    return {"eager": way("eager"), "torch.compile(network)": way("network"),
+    return {"eager": way(None), "torch.compile(network)": way("network"),
             "torch.compile(step)": way("step")}
 
 
