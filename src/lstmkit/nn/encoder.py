@@ -108,6 +108,8 @@ class LSTMEncoder(nn.Module):
 
     def summary(self, state: State) -> Tensor:
         """The top layer's final hidden state, directions side by side: (B, D*hidden)."""
+        if self.directions == 1:
+            return state[0][-1]                               # (B, H), a view
         h = state[0][-self.directions :]                      # (D, B, H)
         return h.transpose(0, 1).reshape(h.shape[1], -1)      # (B, D*H)
 
