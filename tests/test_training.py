@@ -96,6 +96,16 @@ def test_clip_gradients_matches_torch_clip_grad_norm(max_norm):
     assert (max_norm < 1e6) == (not torch.equal(ours[0], grads[0]))
 
 
+def test_clip_gradients_spreads_a_nan_norm_like_torch_clip_grad_norm():
+    grads = [torch.tensor([1.0, float("nan")]), torch.tensor([0.5])]
+    params = [torch.zeros(2, requires_grad=True), torch.zeros(1, requires_grad=True)]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g.clone()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    clip_gradients(grads, 1.0)
+    assert torch.isnan(params[1].grad).all() and torch.isnan(grads[1]).all()
+
+
 def test_bf16_mixed_precision_trains_on_cpu(etth1):
     spec = Spec(time="date", inputs=["HUFL", "OT"], targets=["OT"], lookback=24)
     model = LSTMModel(spec, hidden=8, max_epochs=2, progress=False, precision="bf16-mixed")

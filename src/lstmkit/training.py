@@ -215,7 +215,7 @@ def clip_gradients(grads: list[torch.Tensor], max_norm: float) -> None:
     norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
     if norm.device.type != "cpu":
         torch._foreach_mul_(grads, (max_norm / (norm + 1e-6)).clamp(max=1.0))
-    elif (value := float(norm)) > max_norm:
+    elif not (value := float(norm)) <= max_norm:       # a NaN norm scales too, as on GPU
         torch._foreach_mul_(grads, max_norm / (value + 1e-6))
 
 
