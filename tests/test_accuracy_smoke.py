@@ -46,3 +46,18 @@ def test_loss_study_trains_each_loss_and_reports_validation_and_test(tmp_path):
     for run in runs.values():
         assert run["val_mse"] > 0 and 0 < run["mse"] < run["naive_mse"]
     assert "| etth1 | 96 | mse |" in done.stdout and "| etth1 | 96 | mae |" in done.stdout
+
+
+def test_dropout_study_scores_each_uea_variant_on_validation_and_test(tmp_path):
+    results = tmp_path / "dropout.jsonl"
+    command = [sys.executable, str(HARNESS), "--study", "dropout", "--only", "BasicMotions",
+               "--seeds", "0", "--epochs", "2", "--results", str(results)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    runs = {r["variant"]: r for r in map(json.loads, results.read_text().splitlines())}
+    assert set(runs) == {"dropout=0.0", "dropout=0.3", "dropout=0.6"}
+    for variant, run in runs.items():
+        assert run["params"]["dropout"] == float(variant.split("=")[1])
+        assert run["val_loss"] > 0 and 0 <= run["val_accuracy"] <= 1
+        assert 0 <= run["accuracy"] <= 1 and run["horizon"] is None
+    assert "| BasicMotions | 0.3 |" in done.stdout and "val accuracy" in done.stdout

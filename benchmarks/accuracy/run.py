@@ -21,6 +21,7 @@ skipped, so a long benchmark can be stopped and resumed.
     python benchmarks/accuracy/run.py --study loss --only etth1 --seeds 0   # MSE vs MAE loss
     python benchmarks/accuracy/run.py --study norm --only etth1 --seeds 0   # RevIN vs last value
     python benchmarks/accuracy/run.py --study norm --variants norm=last ...  # one variant only
+    python benchmarks/accuracy/run.py --study dropout --only JapaneseVowels   # UEA: dropout
     python benchmarks/accuracy/run.py --report        # the tables from the results file
 """
 
@@ -73,13 +74,16 @@ ABLATION_UEA = [
     ("+ bidirectional", {"conv": False}),
     ("+ conv branch (default)", {}),
 ]
-# The studies: one choice of the forecast model varied, each variant scored by validation
-# and test MSE. A variant is (model overrides, training loss of every target).
+# The studies: one choice of the model varied, each variant scored on validation and test
+# data. A variant is (model overrides, training loss of every target); forecast studies
+# run the forecast data sets, UEA studies the UEA sets (their loss is the classifier's).
 STUDIES: dict[str, dict[str, tuple[dict, str]]] = {
     "loss": {"loss=mse": ({}, "mse"), "loss=mae": ({}, "mae")},
     "norm": {"norm=revin": ({"instance_norm": "revin"}, "mse"),
              "norm=last": ({"instance_norm": "last"}, "mse")},
+    "dropout": {f"dropout={p}": ({"dropout": p}, "") for p in (0.0, 0.3, 0.6)},
 }
+UEA_STUDIES = ("dropout",)
 
 
 def forecast_split(name: str, n: int):
@@ -142,7 +146,10 @@ def run_uea(name: str, seed: int, epochs: int | None, overrides: dict | None = N
     model.fit(X, y)
     held_out = model.evaluate(X_test, y_test).metric("y", "accuracy")
     record = {"accuracy": held_out, "epochs": len(model.history_["epochs"]),
-              "best_epoch": model.history_["best_epoch"], "params": _params(model)}
+              "best_epoch": model.history_["best_epoch"],
+              "val_loss": model.history_["best_val_loss"],
+              "val_accuracy": model.evaluate(X, y, part="val").metric("y", "accuracy"),
+              "params": _params(model)}
     if refit:
         chosen = {**training, "max_epochs": record["best_epoch"] + 1}
         model = LSTMModel(split=Split(val_start=None, test_start=None), seed=seed,
@@ -163,7 +170,10 @@ def plan(only: list[str] | None, seeds: list[int], horizons: list[int], quick: b
          ablation: bool, study: str | None = None) -> list[Run]:
     if quick:
         return [("etth1", 96, 0, ""), ("BasicMotions", None, 0, "")]
-    if study:
+    if study in UEA_STUDIES:
+        runs = [(name, None, s, variant) for name in UEA_ANCHORS for s in seeds
+                for variant in STUDIES[study]]
+    elif study:
         runs = [(name, h, s, variant) for name in FORECAST_ANCHORS for h in horizons
                 for s in seeds for variant in STUDIES[study]]
     elif ablation:
@@ -192,6 +202,8 @@ def ablation_report(results: list[dict]) -> str:
 
 def study_report(results: list[dict], study: str) -> str:
     """Validation and test MSE per data set, horizon and variant (medians over seeds)."""
+    if study in UEA_STUDIES:
+        return uea_study_report(results, study)
     lines = [f"| data set | horizon | {study} | val MSE | test MSE | seeds |",
              "| --- | --- | --- | --- | --- | --- |"]
     for name in FORECAST_ANCHORS:
@@ -204,6 +216,22 @@ def study_report(results: list[dict], study: str) -> str:
                     test = statistics.median(r["mse"] for r in runs)
                     lines.append(f"| {name} | {h} | {variant.split('=')[1]} | {val:.4f} | "
                                  f"{test:.4f} | {len(runs)} |")
+    return "\n".join(lines)
+
+
+def uea_study_report(results: list[dict], study: str) -> str:
+    """Validation loss and accuracy (the early-stopped model's, on the part of TRAIN held
+    out) beside TEST accuracy (refitted and early-stopped), medians over seeds."""
+    lines = [f"| data set | {study} | val loss | val accuracy | accuracy | early-stopped model "
+             "| seeds |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name in UEA_ANCHORS:
+        for variant in STUDIES[study]:
+            runs = [r for r in results if (r["name"], r["variant"]) == (name, variant)]
+            if runs:
+                cells = [_fmt(statistics.median(r[key] for r in runs))
+                         for key in ("val_loss", "val_accuracy", "accuracy", "holdout_accuracy")]
+                lines.append(f"| {name} | {variant.split('=')[1]} | {' | '.join(cells)} | "
+                             f"{len(runs)} |")
     return "\n".join(lines)
 
 
@@ -261,9 +289,10 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=HERE / "results.jsonl")
     parser.add_argument("--ablation", action="store_true", help="the ingredient ladders on "
                         "ETTh1 H=96 and the UEA sets")
-    parser.add_argument("--study", choices=list(STUDIES), help="the forecasts with each "
-                        "variant of one choice (loss: trained on MSE and on MAE; norm: RevIN "
-                        "and last-value normalisation), scored by validation and test MSE")
+    parser.add_argument("--study", choices=list(STUDIES), help="every variant of one choice "
+                        "(loss: forecasts trained on MSE and on MAE; norm: RevIN and last-value "
+                        "normalisation; dropout: UEA classifiers with dropout 0, 0.3, 0.6 "
+                        "before the heads), scored on validation and test data")
     parser.add_argument("--variants", nargs="*", help="only these variants of the study "
                         "(e.g. norm=last), to share a study among processes")
     parser.add_argument("--report", action="store_true", help="print the tables and exit")
