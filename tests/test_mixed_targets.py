@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -60,7 +62,7 @@ def test_the_loss_is_the_weighted_sum_of_per_target_losses_over_known_values():
     y = torch.stack([torch.randn(6, 3), torch.randint(0, 3, (6, 3)).float(),
                      torch.randint(0, 2, (6, 3)).float()], dim=-1)
     y[0, 0, 0] = float("nan")                                   # a gap in target a
-    total, per_target = loss(outputs, y)
+    total, per_target = loss(outputs, y), loss.per_target(outputs, y)
     known = ~torch.isnan(y[..., 0])
     mse = ((outputs[..., 0] - y[..., 0])[known] ** 2).mean()
     ce = torch.nn.functional.cross_entropy(outputs[..., 1:4].reshape(-1, 3),
@@ -77,7 +79,8 @@ def test_grouped_targets_keep_their_own_losses_and_order():
     outputs, y = torch.randn(4, 2, 7), torch.randn(4, 2, 5)
     y[..., 1] = torch.randint(0, 3, (4, 2)).float()
     y[1, 1, 3] = float("nan")
-    total, per_target = MultiTargetLoss(targets, slices)(outputs, y)
+    loss = MultiTargetLoss(targets, slices)
+    total, per_target = loss(outputs, y), loss.per_target(outputs, y)
     d_known = ~torch.isnan(y[..., 3])
     expected = torch.stack([
         ((outputs[..., 0] - y[..., 0]) ** 2).mean(),
@@ -90,21 +93,34 @@ def test_grouped_targets_keep_their_own_losses_and_order():
     assert torch.allclose(total, expected.sum() + 2.0 * expected[3])
 
 
-def test_without_gaps_the_unmasked_loss_equals_the_masked_one_in_value_and_gradient():
-    targets = [Target("a"), Target("k", kind="classification"), Target("c", loss="mae"),
-               Target("d", weight=3.0), Target("b", kind="binary")]
-    slices = [slice(0, 1), slice(1, 4), slice(4, 5), slice(5, 6), slice(6, 7)]
-    y = torch.randn(4, 2, 5)
-    y[..., 1] = torch.randint(0, 3, (4, 2)).float()
-    y[..., 4] = torch.randint(0, 2, (4, 2)).float()
-    values = torch.randn(4, 2, 7)
+@pytest.mark.parametrize("case", ["mixed", "one class target", "two regression targets",
+                                  "two unequal regression targets", "unequal weights"])
+def test_without_gaps_the_unmasked_loss_equals_the_masked_one_in_value_and_gradient(case):
+    targets = {
+        "mixed": [Target("a"), Target("k", kind="classification"), Target("c", loss="mae"),
+                  Target("d", weight=3.0), Target("b", kind="binary"), Target("e", weight=3.0),
+                  Target("h", loss="huber", weight=0.5)],
+        "one class target": [Target("k", kind="classification", weight=2.0)],
+        "two regression targets": [Target("a"), Target("b")],
+        "two unequal regression targets": [Target("a"), Target("b", weight=2.0)],
+        "unequal weights": [Target("a"), Target("b", weight=2.0), Target("c", loss="mae")],
+    }[case]
+    widths = [3 if t.kind == "classification" else 1 for t in targets]
+    edges = np.cumsum([0, *widths])
+    slices = [slice(int(lo), int(hi)) for lo, hi in itertools.pairwise(edges)]
+    y = torch.randn(4, 2, len(targets))
+    for j, t in enumerate(targets):
+        if t.kind != "regression":
+            y[..., j] = torch.randint(0, widths[j] if widths[j] > 1 else 2, (4, 2)).float()
+    values = torch.randn(4, 2, int(edges[-1]))
     results = []
     for masked in (True, False):
         outputs = values.clone().requires_grad_()
-        total, per_target = MultiTargetLoss(targets, slices, masked=masked)(outputs, y)
+        total = MultiTargetLoss(targets, slices, masked=masked)(outputs, y)
         total.backward()
-        results.append((total, per_target, outputs.grad))
-    (total, per_target, grad), (fast_total, fast_per_target, fast_grad) = results
-    assert torch.allclose(fast_per_target, per_target) and torch.allclose(fast_total, total)
-    assert torch.allclose(fast_grad, grad)
-    assert torch.isclose(fast_per_target[3], (values[..., 5] - y[..., 3]).square().mean())
+        results.append((total, outputs.grad))
+    (total, grad), (fast_total, fast_grad) = results
+    assert torch.allclose(fast_total, total) and torch.allclose(fast_grad, grad)
+    per_target = MultiTargetLoss(targets, slices).per_target(values, y)
+    weights = torch.tensor([t.weight for t in targets])
+    assert torch.isclose(fast_total, (weights * per_target).sum())

@@ -28,16 +28,17 @@ def _elementwise(kind: str, loss: str, out: Tensor, y: Tensor) -> Tensor:
     return (out - y).square()
 
 
-def _mean_per_target(kind: str, loss: str, out: Tensor, y: Tensor) -> Tensor:
-    """Mean loss of each target over batch and steps, (k,); ``y`` has no NaN here.
+def _mean(kind: str, loss: str, out: Tensor, y: Tensor) -> Tensor:
+    """Mean loss over every element, a scalar; ``y`` has no NaN here.
 
-    A categorical target's mean comes from cross-entropy's own reduction: one kernel
-    instead of three, a fifth of a small classifier's loss time.
+    Each kind's own reduction: one kernel forward and one backward, where the
+    element-wise loss and its mean would take several (a small model's step feels it).
     """
     if kind == "classification":
-        k = out.shape[-1]
-        return F.cross_entropy(out.reshape(-1, k), y.reshape(-1).long()).reshape(1)
-    return _elementwise(kind, loss, out, y).mean((0, 1))
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1).long())
+    if kind == "binary":
+        return F.binary_cross_entropy_with_logits(out, y)
+    return {"mae": F.l1_loss, "huber": F.huber_loss}.get(loss, F.mse_loss)(out, y)
 
 
 class MultiTargetLoss(nn.Module):
@@ -53,7 +54,7 @@ class MultiTargetLoss(nn.Module):
             gaps (``False``) the masking operations are skipped.
 
     Returns (from ``forward``, given outputs (B, S, C) and targets (B, S, T)):
-        the total loss and a (T,) tensor of the per-target losses.
+        the total loss, a scalar (``per_target`` gives each target's part).
     """
 
     def __init__(self, targets: list[Target], slices: list[slice], masked: bool = True) -> None:
@@ -63,38 +64,69 @@ class MultiTargetLoss(nn.Module):
         for j, target in enumerate(self.targets):
             key = (target.kind, target.loss if target.kind == "regression" else target.kind)
             groups.setdefault(key, []).append(j)
-        self.groups = []    # (kind, loss, target index or indices, output channels)
+        width = max(sl.stop for sl in self.slices)
+        # (kind, loss, target index or indices, output channels, weight): the indexers are
+        # None where they would take everything; the weight is one number for the group
+        # when its targets share it (unmasked, the group's weighted sum is then the weight
+        # times its number of targets times the mean over all its elements), else None.
+        self.groups = []
         for (kind, loss), members in groups.items():
             if kind == "classification":
-                self.groups += [(kind, loss, j, self.slices[j]) for j in members]
+                self.groups += [(kind, loss, j, _all_or(self.slices[j], width),
+                                 self.targets[j].weight) for j in members]
             else:
-                channels = [self.slices[j].start for j in members]
-                self.groups.append((kind, loss, _indexer(members), _indexer(channels)))
+                weights = {self.targets[j].weight for j in members}
+                weight = weights.pop() * len(members) if len(weights) == 1 else None
+                channels = _indexer([self.slices[j].start for j in members])
+                self.groups.append((kind, loss, _all_or(_indexer(members), len(self.targets)),
+                                    _all_or(channels, width), weight))
         order = [j for members in groups.values() for j in members]
         self.register_buffer("weights", torch.tensor([t.weight for t in self.targets]),
                              persistent=False)
         self.register_buffer("order", None if order == sorted(order) else
                              torch.tensor(order).argsort(), persistent=False)
 
-    def forward(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        known = None
+    def forward(self, outputs: Tensor, y: Tensor) -> Tensor:
         if self.masked:
-            known = ~torch.isnan(y)                            # (B, S, T)
-            y = torch.where(known, y, 0.0)
-        losses = []
-        for kind, loss, members, channels in self.groups:
-            # (B, S) for a categorical target, (B, S, k) for k targets computed together
-            out, target = outputs[..., channels], y[..., members]
-            if known is None:
-                losses.append(_mean_per_target(kind, loss, out, target))
+            return (self.weights * self._per_target(outputs, y)).sum()
+        total = None
+        for kind, loss, members, channels, weight in self.groups:
+            out = outputs if channels is None else outputs[..., channels]
+            index = slice(None) if members is None else members
+            target = y if members is None else y[..., index]
+            if weight is None:                                  # unequal weights within
+                term = (self.weights[index] * _elementwise(kind, loss, out, target)
+                        .mean((0, 1))).sum()
             else:
-                value, mask = _elementwise(kind, loss, out, target), known[..., members]
-                losses.append((value * mask).sum((0, 1)).reshape(-1)
-                              / mask.sum((0, 1)).clamp(min=1).reshape(-1))
+                term = _mean(kind, loss, out, target)
+                term = term if weight == 1 else term * weight
+            total = term if total is None else total + term
+        return total
+
+    @torch.no_grad()
+    def per_target(self, outputs: Tensor, y: Tensor) -> Tensor:
+        """Each target's mean loss over its known values, (T,) in the spec's order."""
+        return self._per_target(outputs, y)
+
+    def _per_target(self, outputs: Tensor, y: Tensor) -> Tensor:
+        known = ~torch.isnan(y)                                # (B, S, T)
+        y = torch.where(known, y, 0.0)
+        losses = []
+        for kind, loss, members, channels, _ in self.groups:
+            # (B, S) for a categorical target, (B, S, k) for k targets computed together
+            out = outputs if channels is None else outputs[..., channels]
+            index = slice(None) if members is None else members
+            value = _elementwise(kind, loss, out, y[..., index])
+            mask = known[..., index]
+            losses.append((value * mask).sum((0, 1)).reshape(-1)
+                          / mask.sum((0, 1)).clamp(min=1).reshape(-1))
         per_target = losses[0] if len(losses) == 1 else torch.cat(losses)
-        if self.order is not None:
-            per_target = per_target[self.order]                # (T,) in the spec's order
-        return (self.weights * per_target).sum(), per_target.detach()
+        return per_target if self.order is None else per_target[self.order]
+
+
+def _all_or(index: slice | list[int] | int, width: int) -> slice | list[int] | int | None:
+    """None for a slice that takes all ``width`` positions (no indexing needed), else ``index``."""
+    return None if isinstance(index, slice) and (index.start, index.stop) == (0, width) else index
 
 
 def _indexer(positions: list[int]) -> slice | list[int]:

@@ -142,7 +142,7 @@ class LSTMTask(L.LightningModule):
         optimizer.zero_grad(set_to_none=True)
         teacher = batch["y"] if self.teacher_forcing else None
         outputs = self.network(batch["x"], batch.get("lengths"), teacher)
-        loss, _ = self.loss(outputs, batch["y"])
+        loss = self.loss(outputs, batch["y"])
         if self._plain_backward:
             loss.backward()
         else:
@@ -172,7 +172,7 @@ class LSTMTask(L.LightningModule):
             self.lr_schedulers().step()
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        loss, _ = self.loss(self(batch), batch["y"])
+        loss = self.loss(self(batch), batch["y"])
         self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["x"]),
                  sync_dist=self.trainer.world_size > 1)
 

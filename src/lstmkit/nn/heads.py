@@ -32,13 +32,16 @@ class Heads(nn.Module):
         steps: output steps per feature vector: the horizon for a direct decoder
             (one vector -> all steps), 1 when the decoder yields a vector per step.
 
-    Returns (from ``forward``, given features (B, S, D)):
-        (B, S * steps, C) with C = sum of widths, targets side by side in order.
+    Returns (from ``forward``, given features (B, S, D), or (B, D) for one vector each):
+        (B, S * steps, C) with C = sum of widths, targets side by side in order (S = 1
+        for (B, D) features).
 
     Example:
         >>> outputs = [Output("temp", "regression", 1), Output("kind", "classification", 3)]
         >>> heads = Heads(64, outputs, shared=True, steps=24)
         >>> heads(torch.randn(8, 1, 64)).shape
+        torch.Size([8, 24, 4])
+        >>> heads(torch.randn(8, 64)).shape
         torch.Size([8, 24, 4])
     """
 
@@ -61,7 +64,9 @@ class Heads(nn.Module):
         return sum(o.width for o in self.outputs)
 
     def forward(self, features: Tensor) -> Tensor:
-        b, s = features.shape[:2]
+        # (B, D) goes through the layers as is: no reshapes forward and back (a small
+        # model's step feels every operation).
+        b, s = features.shape[0], features.shape[1] if features.dim() == 3 else 1
         if len(self.layers) == 1:                              # one layer: already in order
             return self.layers[0](features).view(b, s * self.steps, -1)  # (B, S*steps, C)
         parts: list[Tensor] = []

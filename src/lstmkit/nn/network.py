@@ -188,4 +188,4 @@ class LSTMNetwork(nn.Module):
         if self.conv is not None:
             conv = self.dropout(self.conv(x, lengths))         # (B, 128)
             context = torch.cat([context, conv], dim=-1)       # (B, D + 128)
-        return self.heads(context[:, None, :])                 # (B, S, C) from (B, 1, D)
+        return self.heads(context)                             # (B, S, C) from (B, D)
