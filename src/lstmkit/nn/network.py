@@ -99,7 +99,8 @@ class LSTMNetwork(nn.Module):
         self.encoder = LSTMEncoder(encoder_inputs, c.hidden, c.layers, c.bidirectional,
                                    c.dropout, c.checkpoint_steps)
         d = self.encoder.out_features
-        self.dropout = nn.Dropout(c.dropout)
+        # Without dropout, no module call that dispatches an operation per batch in inference.
+        self.dropout = nn.Dropout(c.dropout) if c.dropout else nn.Identity()
         self.conv = ConvBranch(per_series) if c.conv else None
         shared = c.heads == "shared"
         if c.decoder == "direct":
