@@ -68,8 +68,8 @@ def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
     frame, positions = groups.frame, groups.rows
     if parts.bounds is not None:
         rows = row_ranges(groups.offsets[:-1], groups.offsets[:-1] + parts.bounds[:, 1])
-        return Encoding.fit(spec, frame.iloc[rows], positions[rows], frame.iloc[rows],
-                            positions[rows])
+        return Encoding.fit(spec, _rows(frame, spec.input_names, rows), positions[rows],
+                            _rows(frame, spec.target_names, rows), positions[rows])
     train = np.flatnonzero(parts.codes == PART_CODES["train"])
     if train.size == 0:
         raise DataError("the training part has no sequences; raise split val_start or pass more "
@@ -155,7 +155,11 @@ def row_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def _rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> pd.DataFrame:
-    """Rows ``rows`` of ``columns`` only: the other columns are not copied."""
+    """Rows ``rows`` of ``columns`` only: the other columns are not copied, and one
+    contiguous run of rows (all rows of a sequence task, a series' training rows) is a
+    slice, not copied at all."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows) and (np.diff(rows) > 0).all():
+        return frame[columns].iloc[rows[0] : rows[-1] + 1]
     return frame[columns].iloc[rows]
 
 
