@@ -70,9 +70,10 @@ ABLATION_FORECAST = [
     ("+ parallel decoder (default)", {}),
 ]
 ABLATION_UEA = [
-    ("plain LSTM", {"conv": False, "bidirectional": False, "hidden": 64}),
-    ("+ bidirectional", {"conv": False}),
-    ("+ conv branch (default)", {}),
+    ("plain LSTM", {"conv": False, "bidirectional": False, "hidden": 64, "dropout": 0.0}),
+    ("+ bidirectional", {"conv": False, "dropout": 0.0}),
+    ("+ conv branch", {"dropout": 0.0}),
+    ("+ dropout 0.6 (default)", {}),
 ]
 # The studies: one choice of the model varied, each variant scored on validation and test
 # data. A variant is (model overrides, training loss of every target); forecast studies
