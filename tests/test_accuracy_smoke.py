@@ -27,6 +27,7 @@ def test_quick_benchmark_beats_the_naive_baselines_by_far(tmp_path):
     assert motions["params"]["conv"] and motions["params"]["bidirectional"]
     assert motions["accuracy"] >= 0.8   # four balanced classes: chance is 0.25
     assert motions["holdout_accuracy"] >= 0.8   # the early-stopped model, before the refit
+    assert etth1["commit"] and etth1["commit"] == motions["commit"]   # the code that ran
     assert "| etth1 | MSE | H=96" in first.stdout and "| BasicMotions | accuracy |" in first.stdout
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=60)

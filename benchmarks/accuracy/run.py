@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -158,6 +159,20 @@ def run_uea(name: str, seed: int, epochs: int | None, overrides: dict | None = N
         record.update(accuracy=model.evaluate(X_test, y_test).metric("y", "accuracy"),
                       holdout_accuracy=held_out)
     return {**record, "fit_s": time.perf_counter() - start}
+
+
+def code_version() -> str | None:
+    """The commit of the checkout this script runs from, ``+dirty`` if its code differs
+    from it; None outside a git checkout. Recorded with every run: rows of different
+    commits can differ by float rounding alone."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    try:
+        dirty = git("status", "--porcelain", "--", "../../src", "run.py")
+        return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def _params(model) -> dict:
@@ -309,6 +324,7 @@ def main() -> None:
         runs = plan(args.only, args.seeds, args.horizons, args.quick, args.ablation,
                     args.study)
         runs = [r for r in runs if not args.variants or r[3] in args.variants]
+        commit = code_version()
         for name, horizon, seed, variant in runs:
             key = (name, horizon, seed, variant)
             if any((r["name"], r["horizon"], r["seed"], r["variant"]) == key for r in done):
@@ -321,7 +337,7 @@ def main() -> None:
             result = (run_forecast(name, horizon, seed, epochs, overrides, loss) if horizon
                       else run_uea(name, seed, epochs, overrides, refit=not args.ablation))
             record = {"name": name, "horizon": horizon, "seed": seed, "variant": variant,
-                      **result}
+                      **result, "commit": commit}
             done.append(record)
             with args.results.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
