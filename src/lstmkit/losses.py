@@ -91,11 +91,9 @@ class MultiTargetLoss(nn.Module):
             return (self.weights * self._per_target(outputs, y)).sum()
         total = None
         for kind, loss, members, channels, weight in self.groups:
-            out = outputs if channels is None else outputs[..., channels]
-            index = slice(None) if members is None else members
-            target = y if members is None else y[..., index]
+            out, target = _take(outputs, channels), _take(y, members)
             if weight is None:                                  # unequal weights within
-                term = (self.weights[index] * _elementwise(kind, loss, out, target)
+                term = (_take(self.weights, members) * _elementwise(kind, loss, out, target)
                         .mean((0, 1))).sum()
             else:
                 term = _mean(kind, loss, out, target)
@@ -114,14 +112,17 @@ class MultiTargetLoss(nn.Module):
         losses = []
         for kind, loss, members, channels, _ in self.groups:
             # (B, S) for a categorical target, (B, S, k) for k targets computed together
-            out = outputs if channels is None else outputs[..., channels]
-            index = slice(None) if members is None else members
-            value = _elementwise(kind, loss, out, y[..., index])
-            mask = known[..., index]
+            value = _elementwise(kind, loss, _take(outputs, channels), _take(y, members))
+            mask = _take(known, members)
             losses.append((value * mask).sum((0, 1)).reshape(-1)
                           / mask.sum((0, 1)).clamp(min=1).reshape(-1))
         per_target = losses[0] if len(losses) == 1 else torch.cat(losses)
         return per_target if self.order is None else per_target[self.order]
+
+
+def _take(tensor: Tensor, index: slice | list[int] | int | None) -> Tensor:
+    """``tensor[..., index]``, or ``tensor`` itself where ``index`` is None (everything)."""
+    return tensor if index is None else tensor[..., index]
 
 
 def _all_or(index: slice | list[int] | int, width: int) -> slice | list[int] | int | None:
