@@ -21,6 +21,7 @@ skipped, so a long benchmark can be stopped and resumed.
     python benchmarks/accuracy/run.py --study loss --only etth1 --seeds 0   # MSE vs MAE loss
     python benchmarks/accuracy/run.py --study norm --only etth1 --seeds 0   # RevIN vs last value
     python benchmarks/accuracy/run.py --study norm --variants norm=last ...  # one variant only
+    python benchmarks/accuracy/run.py --study setting --only etth1   # both of them, combined
     python benchmarks/accuracy/run.py --study dropout --only JapaneseVowels   # UEA: dropout
     python benchmarks/accuracy/run.py --report        # the tables from the results file
 """
@@ -83,8 +84,13 @@ STUDIES: dict[str, dict[str, tuple[dict, str]]] = {
     "loss": {"loss=mse": ({}, "mse"), "loss=mae": ({}, "mae")},
     "norm": {"norm=revin": ({"instance_norm": "revin"}, "mse"),
              "norm=last": ({"instance_norm": "last"}, "mse")},
+    "setting": {f"norm={norm},loss={loss}": ({"instance_norm": norm}, loss)
+                for norm in ("revin", "last") for loss in ("mse", "mae")},
     "dropout": {f"dropout={p}": ({"dropout": p}, "") for p in (0.0, 0.3, 0.6)},
 }
+# The setting study's rule, fixed before its runs: per data set and horizon, the variant
+# with the lowest median validation MSE over the seeds is the one validation selects.
+DEFAULT_SETTING = "norm=revin,loss=mse"
 UEA_STUDIES = ("dropout",)
 
 
@@ -230,9 +236,41 @@ def study_report(results: list[dict], study: str) -> str:
                 if runs:
                     val = statistics.median(r["val_mse"] for r in runs)
                     test = statistics.median(r["mse"] for r in runs)
-                    lines.append(f"| {name} | {h} | {variant.split('=')[1]} | {val:.4f} | "
+                    lines.append(f"| {name} | {h} | {_label(variant)} | {val:.4f} | "
                                  f"{test:.4f} | {len(runs)} |")
-    return "\n".join(lines)
+    return "\n".join(lines + (selection_report(results) if study == "setting" else []))
+
+
+def selection_report(results: list[dict]) -> list[str]:
+    """Per data set and horizon, the setting validation selects beside the default; then
+    the four-horizon averages of both (test MSE, medians over seeds)."""
+    lines = ["", "| data set | horizon | selected on validation | val MSE | test MSE | "
+             "default's test MSE |", "| --- | --- | --- | --- | --- | --- |"]
+    for name in FORECAST_ANCHORS:
+        chosen, default = [], []
+        for h in HORIZONS:
+            medians = {}
+            for variant in STUDIES["setting"]:
+                runs = [r for r in results if (r["name"], r["horizon"], r["variant"]) ==
+                        (name, h, variant)]
+                if runs:
+                    medians[variant] = (statistics.median(r["val_mse"] for r in runs),
+                                        statistics.median(r["mse"] for r in runs))
+            if len(medians) < len(STUDIES["setting"]):
+                continue
+            best = min(medians, key=lambda v: medians[v][0])
+            chosen.append(medians[best][1])
+            default.append(medians[DEFAULT_SETTING][1])
+            lines.append(f"| {name} | {h} | {best} | {medians[best][0]:.4f} | "
+                         f"{medians[best][1]:.4f} | {medians[DEFAULT_SETTING][1]:.4f} |")
+        if len(chosen) == len(HORIZONS):
+            lines.append(f"| {name} | avg | | | {np.mean(chosen):.4f} | {np.mean(default):.4f} |")
+    return lines
+
+
+def _label(variant: str) -> str:
+    """A variant as a table cell: its value when it sets one choice ('last' for norm=last)."""
+    return variant.split("=")[1] if variant.count("=") == 1 else variant
 
 
 def uea_study_report(results: list[dict], study: str) -> str:
@@ -246,7 +284,7 @@ def uea_study_report(results: list[dict], study: str) -> str:
             if runs:
                 cells = [_fmt(statistics.median(r[key] for r in runs))
                          for key in ("val_loss", "val_accuracy", "accuracy", "holdout_accuracy")]
-                lines.append(f"| {name} | {variant.split('=')[1]} | {' | '.join(cells)} | "
+                lines.append(f"| {name} | {_label(variant)} | {' | '.join(cells)} | "
                              f"{len(runs)} |")
     return "\n".join(lines)
 
@@ -307,8 +345,9 @@ def main() -> None:
                         "ETTh1 H=96 and the UEA sets")
     parser.add_argument("--study", choices=list(STUDIES), help="every variant of one choice "
                         "(loss: forecasts trained on MSE and on MAE; norm: RevIN and last-value "
-                        "normalisation; dropout: UEA classifiers with dropout 0, 0.3, 0.6 "
-                        "before the heads), scored on validation and test data")
+                        "normalisation; setting: both of them, combined; dropout: UEA "
+                        "classifiers with dropout 0, 0.3, 0.6 before the heads), scored on "
+                        "validation and test data")
     parser.add_argument("--variants", nargs="*", help="only these variants of the study "
                         "(e.g. norm=last), to share a study among processes")
     parser.add_argument("--report", action="store_true", help="print the tables and exit")
