@@ -65,6 +65,19 @@ def test_long_format_table_with_string_labels(basic_motions):
     assert set(predicted.activity) <= set(y)
 
 
+def test_predictions_keep_the_type_of_ids_and_labels():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 8, 2)).astype(np.float32)
+    y = rng.integers(3, 6, 60)                                  # integer labels 3, 4, 5
+    model = LSTMModel(hidden=8, max_epochs=1, progress=False).fit(X, y)
+    predicted = model.predict(X)
+    assert predicted["sample"].dtype == np.int64 and predicted["y"].dtype == np.int64
+    assert set(predicted.y) <= {3, 4, 5}
+    words = np.array(["low", "mid", "high"])[y - 3]            # strings stay strings
+    predicted = LSTMModel(hidden=8, max_epochs=1, progress=False).fit(X, words).predict(X)
+    assert set(map(type, predicted.y)) == {str}
+
+
 def test_sequence_regression_target(basic_motions):
     (X, _), _ = basic_motions
     energy = np.nanmean(np.abs(X), axis=(1, 2))             # a per-sequence number

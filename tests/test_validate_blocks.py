@@ -31,7 +31,15 @@ def test_blocks_equal_one_column_at_a_time(monkeypatch, block_bytes):
     want = [validate.numeric(frame, n, np.arange(40), allow_nan=False) for n in names]
     assert len(got) == 4
     for g, w in zip(got, want, strict=True):
-        assert g.dtype == np.float64 and np.array_equal(g, w)
+        assert g.dtype.kind == "f" and np.array_equal(g, w)
+
+
+def test_a_block_of_float32_columns_is_not_copied_to_float64():
+    frame = _frame()
+    frame["e"] = frame["c"] * 2
+    got = _columns(frame, ["c", "e"], [False, False])
+    assert [g.dtype for g in got] == [np.float32, np.float32]
+    assert np.array_equal(got[1], frame["e"].to_numpy())
 
 
 def test_a_bad_value_in_a_block_is_named_by_its_column_and_row():

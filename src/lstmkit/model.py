@@ -507,7 +507,7 @@ class LSTMModel:
         spec, n = self.spec_, len(outputs)
         steps = outputs.shape[1] if n else 0
         columns: dict[str, Any] = {}
-        keys = np.asarray(groups.keys, dtype=object)
+        keys = groups.key_array
         keep = np.ones(n * steps, dtype=bool)
         if isinstance(windows, ForecastWindows):
             origin = windows.starts.numpy() + spec.lookback - 1

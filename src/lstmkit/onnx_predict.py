@@ -163,7 +163,7 @@ class OnnxModel:
                lengths: np.ndarray | None, origin: np.ndarray | None) -> pd.DataFrame:
         n = len(next(iter(outputs.values())))
         steps = next(iter(outputs.values())).shape[1]
-        keys = np.asarray(groups.keys, dtype=object)
+        keys = groups.key_array
         columns: dict[str, Any] = {}
         keep = np.ones(n * steps, dtype=bool)
         if spec.task == "forecast":
@@ -183,7 +183,7 @@ class OnnxModel:
                 columns[target] = values.astype(np.float64).reshape(n * steps)
                 continue
             classes = entry["classes"]
-            columns[target] = np.asarray(classes, dtype=object)[values.argmax(-1)].reshape(-1)
+            columns[target] = Labels(tuple(classes)).decode(values.argmax(-1)).reshape(-1)
             shown = range(1, 2) if entry["kind"] == "binary" else range(len(classes))
             for k in shown:
                 columns[f"{target}_proba_{classes[k]}"] = values[..., k].astype(

@@ -12,6 +12,7 @@ import pandas as pd
 from ..errors import DataError
 from ..spec import Spec
 from . import validate
+from .scaling import value_array
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Groups:
     @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    @property
+    def key_array(self) -> np.ndarray:
+        """The group ids as one array of their own type (int64 for integer ids)."""
+        return value_array(self.keys)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -124,7 +130,7 @@ def forecast_columns(groups: Groups, origin: np.ndarray, steps: int, series: str
     column and a known time step, ``time`` (the predicted step's time).
     """
     n = len(origin)
-    keys = np.asarray(groups.keys, dtype=object)
+    keys = groups.key_array
     group = np.searchsorted(groups.offsets, origin, side="right") - 1
     columns: dict[str, np.ndarray] = {}
     if series is not None:

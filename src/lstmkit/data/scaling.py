@@ -6,6 +6,7 @@ column: easy to save as JSON, to invert exactly, and to embed in an exported gra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,10 @@ class AffineScaler:
         return cls(float(center), float(scale))
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        return (values - self.center) / self.scale
+        """``(values - center) / scale`` in float64, whatever the values' float type."""
+        scaled = np.subtract(values, self.center, dtype=np.float64)
+        scaled /= self.scale
+        return scaled
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         return values * self.scale + self.center
@@ -101,10 +105,18 @@ class Labels:
         return codes
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=np.int64)]
+        """The labels of class indices, in the labels' own type (int64 for integer labels)."""
+        return value_array(self.classes)[np.asarray(codes, dtype=np.int64)]
 
     def __len__(self) -> int:
         return len(self.classes)
+
+
+def value_array(values: Sequence[Any]) -> np.ndarray:
+    """Plain values as one array: numbers and booleans in their numpy type (int64 for
+    ints), anything else (strings, mixed types, times) as the objects themselves."""
+    array = np.asarray(values)
+    return array if array.dtype.kind in "biuf" else np.asarray(values, dtype=object)
 
 
 def _present(values: Any) -> np.ndarray:

@@ -73,18 +73,20 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, *
 
     Plain numeric columns that are all finite are read in blocks of at most
     ``BLOCK_BYTES`` (one pandas call per block, not per column); any other block
-    goes column by column through ``numeric``, which names the bad value.
+    goes column by column through ``numeric``, which names the bad value. A block
+    of float columns comes in its own common type (float32 stays float32: the
+    scalers compute in float64 without a float64 copy of every column first).
     """
     width = max(1, BLOCK_BYTES // (8 * max(len(frame), 1)))
     for lo in range(0, len(columns), width):
         names, nan_ok = columns[lo : lo + width], allow_nan[lo : lo + width]
         if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in frame.dtypes[names]):
-            # The block in the columns' own common type (float32 stays float32: checking
-            # and converting one column at a time is far cheaper than a float64 block).
             values = frame[names].to_numpy()                       # (rows, block)
-            if values.dtype.kind != "f" or np.isfinite(values).all():
-                for column in values.T:
-                    yield np.asarray(column, dtype=np.float64)     # (rows,)
+            if values.dtype.kind != "f":                           # integers, booleans
+                yield from values.astype(np.float64).T
+                continue
+            if np.isfinite(values).all():
+                yield from values.T                                # (rows,) each
                 continue
         for name, ok in zip(names, nan_ok, strict=True):
             yield numeric(frame, name, rows, allow_nan=ok)
