@@ -53,6 +53,13 @@ def test_a_bad_value_in_a_block_is_named_by_its_column_and_row():
         _columns(frame, ["a", "c"], [True, False])
 
 
+def test_a_gap_beside_a_boolean_column_is_still_found():
+    frame = _frame()                      # floats with booleans: the block holds objects
+    frame.loc[3, "a"] = np.nan
+    with pytest.raises(DataError, match=r"input column 'a' has a missing value \(NaN\) at row 3"):
+        _columns(frame, ["a", "d"], [False, False])
+
+
 def test_nullable_and_text_columns_take_the_checked_path():
     frame = pd.DataFrame({"n": pd.array([1, None, 3], dtype="Int64"), "s": ["1", "2", "x"]})
     assert np.isnan(_columns(frame, ["n"], [True])[0][1])

@@ -82,9 +82,8 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, *
         names, nan_ok = columns[lo : lo + width], allow_nan[lo : lo + width]
         if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in frame.dtypes[names]):
             values = frame[names].to_numpy()                       # (rows, block)
-            if values.dtype.kind != "f":                           # integers, booleans
-                yield from values.astype(np.float64).T
-                continue
+            if values.dtype.kind != "f":      # integers, booleans, or a mix (objects)
+                values = values.astype(np.float64)
             if np.isfinite(values).all():
                 yield from values.T                                # (rows,) each
                 continue
