@@ -8,37 +8,26 @@ from torch.nn import functional as F
 
 from .spec import Target
 
+REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
-def _elementwise(kind: str, loss: str, out: Tensor, y: Tensor) -> Tensor:
-    """Loss of each element; ``y`` has no NaN here.
+
+def _loss(kind: str, loss: str, out: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
+    """A target group's loss, reduced to its mean (a scalar) or per element
+    (``reduction="none"``: shaped like ``y``); ``y`` has no NaN here.
 
     Regression and binary: ``out`` and ``y`` are (B, S, k) for k targets at once.
-    Classification: ``out`` is (B, S, classes) and ``y`` (B, S) class indices.
+    Classification: ``out`` is (B, S, classes) and ``y`` (B, S) class indices. The
+    mean comes from each loss's own reduction: one kernel forward and one backward,
+    where the element-wise loss and its mean would take several (a small model's step
+    feels it).
     """
     if kind == "classification":
-        k = out.shape[-1]
-        return F.cross_entropy(out.reshape(-1, k), y.reshape(-1).long(),
-                               reduction="none").view(y.shape)
+        value = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1).long(),
+                                reduction=reduction)
+        return value if reduction == "mean" else value.view(y.shape)   # (B, S)
     if kind == "binary":
-        return F.binary_cross_entropy_with_logits(out, y, reduction="none")
-    if loss == "mae":
-        return (out - y).abs()
-    if loss == "huber":
-        return F.huber_loss(out, y, reduction="none")
-    return (out - y).square()
-
-
-def _mean(kind: str, loss: str, out: Tensor, y: Tensor) -> Tensor:
-    """Mean loss over every element, a scalar; ``y`` has no NaN here.
-
-    Each kind's own reduction: one kernel forward and one backward, where the
-    element-wise loss and its mean would take several (a small model's step feels it).
-    """
-    if kind == "classification":
-        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1).long())
-    if kind == "binary":
-        return F.binary_cross_entropy_with_logits(out, y)
-    return {"mae": F.l1_loss, "huber": F.huber_loss}.get(loss, F.mse_loss)(out, y)
+        return F.binary_cross_entropy_with_logits(out, y, reduction=reduction)
+    return REGRESSION_LOSSES[loss](out, y, reduction=reduction)
 
 
 class MultiTargetLoss(nn.Module):
@@ -93,10 +82,10 @@ class MultiTargetLoss(nn.Module):
         for kind, loss, members, channels, weight in self.groups:
             out, target = _take(outputs, channels), _take(y, members)
             if weight is None:                                  # unequal weights within
-                term = (_take(self.weights, members) * _elementwise(kind, loss, out, target)
-                        .mean((0, 1))).sum()
+                term = (_take(self.weights, members)
+                        * _loss(kind, loss, out, target, "none").mean((0, 1))).sum()
             else:
-                term = _mean(kind, loss, out, target)
+                term = _loss(kind, loss, out, target)
                 term = term if weight == 1 else term * weight
             total = term if total is None else total + term
         return total
@@ -112,7 +101,7 @@ class MultiTargetLoss(nn.Module):
         losses = []
         for kind, loss, members, channels, _ in self.groups:
             # (B, S) for a categorical target, (B, S, k) for k targets computed together
-            value = _elementwise(kind, loss, _take(outputs, channels), _take(y, members))
+            value = _loss(kind, loss, _take(outputs, channels), _take(y, members), "none")
             mask = _take(known, members)
             losses.append((value * mask).sum((0, 1)).reshape(-1)
                           / mask.sum((0, 1)).clamp(min=1).reshape(-1))
