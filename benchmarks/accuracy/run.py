@@ -230,14 +230,10 @@ def study_report(results: list[dict], study: str) -> str:
              "| --- | --- | --- | --- | --- | --- |"]
     for name in FORECAST_ANCHORS:
         for h in HORIZONS:
-            for variant in STUDIES[study]:
-                runs = [r for r in results if (r["name"], r["horizon"], r["variant"]) ==
-                        (name, h, variant)]
-                if runs:
-                    val = statistics.median(r["val_mse"] for r in runs)
-                    test = statistics.median(r["mse"] for r in runs)
-                    lines.append(f"| {name} | {h} | {_label(variant)} | {val:.4f} | "
-                                 f"{test:.4f} | {len(runs)} |")
+            for variant, (val, test, seeds) in _forecast_medians(results, name, h,
+                                                                 study).items():
+                lines.append(f"| {name} | {h} | {_label(variant)} | {val:.4f} | "
+                             f"{test:.4f} | {seeds} |")
     return "\n".join(lines + (selection_report(results) if study == "setting" else []))
 
 
@@ -249,13 +245,7 @@ def selection_report(results: list[dict]) -> list[str]:
     for name in FORECAST_ANCHORS:
         chosen, default = [], []
         for h in HORIZONS:
-            medians = {}
-            for variant in STUDIES["setting"]:
-                runs = [r for r in results if (r["name"], r["horizon"], r["variant"]) ==
-                        (name, h, variant)]
-                if runs:
-                    medians[variant] = (statistics.median(r["val_mse"] for r in runs),
-                                        statistics.median(r["mse"] for r in runs))
+            medians = _forecast_medians(results, name, h, "setting")
             if len(medians) < len(STUDIES["setting"]):
                 continue
             best = min(medians, key=lambda v: medians[v][0])
@@ -266,6 +256,20 @@ def selection_report(results: list[dict]) -> list[str]:
         if len(chosen) == len(HORIZONS):
             lines.append(f"| {name} | avg | | | {np.mean(chosen):.4f} | {np.mean(default):.4f} |")
     return lines
+
+
+def _forecast_medians(results: list[dict], name: str, horizon: int, study: str
+                      ) -> dict[str, tuple[float, float, int]]:
+    """Each variant of ``study`` run on ``name`` at ``horizon``: (median validation MSE,
+    median test MSE, seeds), in the study's order."""
+    medians = {}
+    for variant in STUDIES[study]:
+        runs = [r for r in results
+                if (r["name"], r["horizon"], r["variant"]) == (name, horizon, variant)]
+        if runs:
+            medians[variant] = (statistics.median(r["val_mse"] for r in runs),
+                                statistics.median(r["mse"] for r in runs), len(runs))
+    return medians
 
 
 def _label(variant: str) -> str:
