@@ -78,3 +78,28 @@ def test_seq2seq_arrays_become_input_rows_then_output_rows(padded):
         expected += [inputs.assign(sample=i), outputs.assign(sample=i)]
     expected = pd.concat(expected, ignore_index=True)[["sample", "a", "b", "c"]]
     pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+
+
+def test_arrays_are_read_and_never_written():
+    """The table wraps the user's arrays without copying them, so nothing may write to them:
+    read-only arrays with gaps that ``ffill`` fills must train and predict, and stay as given."""
+    import numpy as np
+
+    from lstmkit import Feature
+
+    rng = np.random.default_rng(0)
+    X3 = rng.normal(size=(48, 10, 2)).astype(np.float32)
+    X3[3, 4, 0] = X3[7, 0:2, 0] = np.nan                     # gaps, not trailing padding
+    y3 = (np.nanmean(X3[:, :, 1], axis=1) > 0).astype(np.int64)
+    X2 = rng.normal(size=(300, 2))
+    X2[50:53, 1] = np.nan
+    y2 = rng.normal(size=300)
+    sequence = Spec([Feature("a", missing="ffill"), "b"], ["label"], task="sequence")
+    forecast = Spec(["a", Feature("b", missing="ffill")], ["c"], lookback=12, horizon=3)
+    for spec, X, y in ((sequence, X3, y3), (forecast, X2, y2)):
+        given = X.copy(), y.copy()
+        X.flags.writeable = y.flags.writeable = False
+        model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(X, y)
+        assert np.isfinite(model.predict(X).iloc[:, -1]).all()
+        np.testing.assert_array_equal(X, given[0])
+        np.testing.assert_array_equal(y, given[1])

@@ -90,9 +90,12 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
                        torch.from_numpy(groups.offsets))
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
-    in_rows = row_ranges(in_lo, in_hi)
-    inputs = encoding.encode_inputs(_rows(frame, spec.input_names, in_rows), rows[in_rows])
-    offsets = np.concatenate([[0], np.cumsum(in_hi - in_lo)]).astype(np.int64)
+    if (in_hi == groups.offsets[1:]).all():               # every row is an input step
+        inputs, offsets = encoding.encode_inputs(frame, rows), groups.offsets
+    else:
+        in_rows = row_ranges(in_lo, in_hi)
+        inputs = encoding.encode_inputs(_rows(frame, spec.input_names, in_rows), rows[in_rows])
+        offsets = np.concatenate([[0], np.cumsum(in_hi - in_lo)]).astype(np.int64)
     targets = None
     if with_targets:
         out_rows = row_ranges(out_lo, out_hi)

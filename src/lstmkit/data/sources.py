@@ -86,7 +86,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     _check_width(spec.input_names, n_features, "X", "inputs")
     if spec.sequence is None:
         spec = dataclasses.replace(spec, sequence=SAMPLE)
-    frame = pd.DataFrame(values, columns=spec.input_names)
+    frame = pd.DataFrame(values, columns=spec.input_names, copy=False)   # X is only read
     frame.insert(0, spec.sequence, np.repeat(np.arange(len(lengths)), lengths))
     if y_arr is None:
         return frame, spec
@@ -205,7 +205,7 @@ def _forecast_table(X: np.ndarray, y: np.ndarray | None, spec: Spec | None) -> t
     if X.ndim != 2:
         raise DataError(f"X must be 2-D (rows, features), got shape {X.shape}")
     _check_width(spec.input_names, X.shape[1], "X", "inputs")
-    frame = pd.DataFrame(X, columns=spec.input_names)
+    frame = pd.DataFrame(X, columns=spec.input_names, copy=False)        # X is only read
     missing = [n for n in spec.target_names if n not in frame.columns]
     if not missing or y is None:   # predicting needs no targets; fitting checks for them
         return frame, spec
