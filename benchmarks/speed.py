@@ -71,15 +71,17 @@ class System:
     fitted: Any = None
 
 
-def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = ()) -> System:
+def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = (),
+                   precision: str = "32-true") -> System:
     """lstmkit's fit (one epoch, a fresh model each call) and predict, public API only;
-    ``callbacks`` go to every fit beside the epoch timer."""
+    ``callbacks`` go to every fit beside the epoch timer, ``precision`` to its training."""
     import lightning.pytorch as pl
 
     from lstmkit import LSTMModel, Spec, Split
 
     everything = Split(val_start=None, test_start=None)
-    common = {"batch_size": batch, "max_epochs": 1, "split": everything, "progress": False}
+    common = {"batch_size": batch, "max_epochs": 1, "split": everything, "progress": False,
+              "precision": precision}
     if w.kind == "etth1":
         frame = etth1_frame()
         frame = frame.iloc[: int(len(frame) * fraction)]
@@ -119,11 +121,12 @@ def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = 
     return system
 
 
-def eager_system(w: Workload, batch: int, fraction: float, compiled: str | None = None
-                 ) -> System:
+def eager_system(w: Workload, batch: int, fraction: float, compiled: str | None = None,
+                 bf16: bool = False) -> System:
     """A hand-written loop over in-memory tensors with the same network; ``compiled``
     (``network`` or ``step``) applies ``torch.compile`` to the network or to the whole
-    training step (forward, loss, backward, Adam)."""
+    training step (forward, loss, backward, Adam); ``bf16`` computes the training
+    forward and loss under bfloat16 autocast, as Lightning's ``bf16-mixed`` does."""
     import torch
 
     X, y, network = _eager_setup(w, fraction)
@@ -131,9 +134,15 @@ def eager_system(w: Workload, batch: int, fraction: float, compiled: str | None 
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     model = torch.compile(network) if compiled == "network" else network
 
+    def forward_loss(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return loss_fn(model(xb), yb)
+
+    if bf16:                    # as Lightning's bf16-mixed: forward and loss under autocast
+        forward_loss = torch.autocast(X.device.type, dtype=torch.bfloat16)(forward_loss)
+
     def step(xb: torch.Tensor, yb: torch.Tensor) -> None:
         optimizer.zero_grad()
-        loss = loss_fn(model(xb), yb)
+        loss = forward_loss(xb, yb)
         loss.backward()
         optimizer.step()
 

@@ -6,12 +6,17 @@
 * ``compile``: the eager loop of ``speed.py`` (same network, in-memory tensors) as
   written, with ``torch.compile`` of the network, and with ``torch.compile`` of the
   whole step (forward, loss, backward, Adam); compiling falls in the first epoch.
+* ``precision``: lstmkit's epoch in float32 and with ``precision="bf16-mixed"``
+  (bfloat16 autocast, float32 weights), and the eager loop both ways. On a CPU
+  with AVX512-BF16 or AMX the bfloat16 matrix products run faster; without them
+  autocast only adds conversions.
 
 Each way runs one warm-up epoch, then ``--repeats`` epochs alternating between the
 ways (median, min-max). Run with one thread for figures comparable to speed.py:
 
     OMP_NUM_THREADS=1 python benchmarks/step_levers.py
     OMP_NUM_THREADS=1 python benchmarks/step_levers.py --workloads W2 --repeats 3
+    OMP_NUM_THREADS=1 python benchmarks/step_levers.py --levers precision --workloads W1 W2 W5
 """
 
 from __future__ import annotations
@@ -39,31 +44,47 @@ def hook_ways(w: Workload, batch: int) -> dict[str, Callable[[], float]]:
         def on_after_backward(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
             pass
 
-    def way(callbacks: tuple) -> Callable[[], float]:
-        system = lstmkit_system(w, batch, 1.0, callbacks)
-
-        def epoch() -> float:
-            system.train()
-            return system.epoch_seconds[-1]
-        return epoch
-
-    return {"plain backward": way(()), "Lightning's backward hooks": way((Listener(),))}
+    return {"plain backward": _lstmkit_epoch(w, batch, callbacks=()),
+            "Lightning's backward hooks": _lstmkit_epoch(w, batch, callbacks=(Listener(),))}
 
 
 def compile_ways(w: Workload, batch: int) -> dict[str, Callable[[], float]]:
     """speed.py's eager loop as written, with a compiled network, with a compiled step."""
+    return {"eager": _eager_epoch(w, batch),
+            "torch.compile(network)": _eager_epoch(w, batch, compiled="network"),
+            "torch.compile(step)": _eager_epoch(w, batch, compiled="step")}
 
-    def way(compiled: str | None) -> Callable[[], float]:
-        system = eager_system(w, batch, 1.0, compiled)
 
-        def epoch() -> float:
-            start = time.perf_counter()
-            system.train()
-            return time.perf_counter() - start
-        return epoch
+def precision_ways(w: Workload, batch: int) -> dict[str, Callable[[], float]]:
+    """lstmkit's fit and the eager loop, each in float32 and in bfloat16 autocast."""
+    return {"lstmkit 32-true": _lstmkit_epoch(w, batch),
+            "lstmkit bf16-mixed": _lstmkit_epoch(w, batch, precision="bf16-mixed"),
+            "eager float32": _eager_epoch(w, batch),
+            "eager bf16 autocast": _eager_epoch(w, batch, bf16=True)}
 
-    return {"eager": way(None), "torch.compile(network)": way("network"),
-            "torch.compile(step)": way("step")}
+
+LEVERS = {"hooks": hook_ways, "compile": compile_ways, "precision": precision_ways}
+
+
+def _lstmkit_epoch(w: Workload, batch: int, **options) -> Callable[[], float]:
+    """A function that fits one epoch with speed.py's lstmkit and returns the epoch's s."""
+    system = lstmkit_system(w, batch, 1.0, **options)
+
+    def epoch() -> float:
+        system.train()
+        return system.epoch_seconds[-1]
+    return epoch
+
+
+def _eager_epoch(w: Workload, batch: int, **options) -> Callable[[], float]:
+    """A function that trains one epoch with speed.py's eager loop and returns its s."""
+    system = eager_system(w, batch, 1.0, **options)
+
+    def epoch() -> float:
+        start = time.perf_counter()
+        system.train()
+        return time.perf_counter() - start
+    return epoch
 
 
 def measure(ways: dict[str, Callable[[], float]], repeats: int) -> dict[str, tuple]:
@@ -82,6 +103,7 @@ def main() -> None:
     parser.add_argument("--workloads", nargs="*", default=["W1", "W2"])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--levers", nargs="*", choices=list(LEVERS), default=["hooks", "compile"])
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
           f"{args.repeats} repeats\n")
@@ -89,8 +111,8 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     for name in args.workloads:
         w = WORKLOADS[name]
-        for lever, ways in (("hooks", hook_ways), ("compile", compile_ways)):
-            results = measure(ways(w, args.batch), args.repeats)
+        for lever in args.levers:
+            results = measure(LEVERS[lever](w, args.batch), args.repeats)
             base = next(iter(results.values()))[1]
             for way, (first, median, lo, hi) in results.items():
                 print(f"| {name} | {lever} | {way} | {first:.2f} | {median:.3f} "

@@ -23,6 +23,7 @@ skipped, so a long benchmark can be stopped and resumed.
     python benchmarks/accuracy/run.py --study norm --variants norm=last ...  # one variant only
     python benchmarks/accuracy/run.py --study setting --only etth1   # both of them, combined
     python benchmarks/accuracy/run.py --study dropout --only JapaneseVowels   # UEA: dropout
+    python benchmarks/accuracy/run.py --study precision --only etth1 --horizons 96  # bf16
     python benchmarks/accuracy/run.py --report        # the tables from the results file
 """
 
@@ -87,6 +88,8 @@ STUDIES: dict[str, dict[str, tuple[dict, str]]] = {
     "setting": {f"norm={norm},loss={loss}": ({"instance_norm": norm}, loss)
                 for norm in ("revin", "last") for loss in ("mse", "mae")},
     "dropout": {f"dropout={p}": ({"dropout": p}, "") for p in (0.0, 0.3, 0.6)},
+    "precision": {f"precision={p}": ({"precision": p}, "mse")
+                  for p in ("32-true", "bf16-mixed")},
 }
 # The setting study's rule, fixed before its runs: per data set and horizon, the variant
 # with the lowest median validation MSE over the seeds is the one validation selects.
@@ -350,7 +353,8 @@ def main() -> None:
     parser.add_argument("--study", choices=list(STUDIES), help="every variant of one choice "
                         "(loss: forecasts trained on MSE and on MAE; norm: RevIN and last-value "
                         "normalisation; setting: both of them, combined; dropout: UEA "
-                        "classifiers with dropout 0, 0.3, 0.6 before the heads), scored on "
+                        "classifiers with dropout 0, 0.3, 0.6 before the heads; precision: "
+                        "forecasts trained in float32 and in bf16-mixed), scored on "
                         "validation and test data")
     parser.add_argument("--variants", nargs="*", help="only these variants of the study "
                         "(e.g. norm=last), to share a study among processes")

@@ -59,8 +59,9 @@ class TrainConfig:
             shared between the processes.
         num_nodes: machines (DDP across nodes, launched by torchrun or SLURM).
         strategy: Lightning strategy (``auto``, ``ddp``, ``ddp_spawn``, ...).
-        precision: Lightning precision: ``32-true`` (default), ``bf16-mixed`` or
-            ``16-mixed`` (GPU).
+        precision: Lightning precision: ``32-true`` (default), ``bf16-mixed``
+            (bfloat16 compute, float32 weights: faster on GPUs, and on CPUs with
+            AVX512-BF16 or AMX for all but the smallest LSTMs) or ``16-mixed`` (GPU).
     """
 
     optimizer: str = "adam"
