@@ -44,7 +44,7 @@ def hook_ways(w: Workload, batch: int) -> dict[str, Callable[[], float]]:
         def on_after_backward(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
             pass
 
-    return {"plain backward": _lstmkit_epoch(w, batch, callbacks=()),
+    return {"plain backward": _lstmkit_epoch(w, batch),
             "Lightning's backward hooks": _lstmkit_epoch(w, batch, callbacks=(Listener(),))}
 
 
