@@ -5,8 +5,10 @@ the naive baselines (the published goals are for the full benchmark)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy" / "run.py"
@@ -62,3 +64,32 @@ def test_dropout_study_scores_each_uea_variant_on_validation_and_test(tmp_path):
         assert run["val_loss"] > 0 and 0 <= run["val_accuracy"] <= 1
         assert 0 <= run["accuracy"] <= 1 and run["horizon"] is None
     assert "| BasicMotions | 0.3 |" in done.stdout and "val accuracy" in done.stdout
+
+
+def test_checkpointed_run_killed_mid_training_continues_to_the_same_result(tmp_path):
+    plain, resumed, states = (tmp_path / n for n in ("plain.jsonl", "resumed.jsonl", "states"))
+    base = [sys.executable, str(HARNESS), "--only", "etth1", "--seeds", "0", "--horizons", "96",
+            "--epochs", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}     # as the benchmark runs: bit for bit
+    uninterrupted = subprocess.Popen([*base, "--results", str(plain)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    command = [*base, "--results", str(resumed), "--checkpoints", str(states)]
+    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    saved = states / "etth1-h96-seed0-" / "checkpoint.safetensors"
+    deadline = time.monotonic() + 600
+    while not saved.exists() and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    victim.kill()                                  # as a session ending: no clean shutdown
+    _, err = victim.communicate(timeout=60)
+    assert saved.exists(), err                     # killed after epoch 1 began, not before
+    assert not resumed.exists()                    # nothing recorded for the killed run
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert uninterrupted.wait(timeout=600) == 0, uninterrupted.stderr.read()
+    [expected] = map(json.loads, plain.read_text().splitlines())
+    [run] = map(json.loads, resumed.read_text().splitlines())
+    assert run["processes"] == 2 and run["epochs"] == expected["epochs"] == 2
+    assert run["mse"] == expected["mse"] and run["val_mse"] == expected["val_mse"]
+    assert run["fit_s"] > 0 and list(states.iterdir()) == []   # recorded, then cleared

@@ -12,7 +12,9 @@ many epochs on all of TRAIN (the ablation keeps the early-stopped model); accura
 on TEST.
 
 Every run appends one JSON line to the results file, and runs already there are
-skipped, so a long benchmark can be stopped and resumed.
+skipped, so a long benchmark can be stopped and resumed. With ``--checkpoints DIR``
+each forecast run also keeps its training state there (every epoch), so a run
+killed part-way continues from its last epoch when the command is run again.
 
     python benchmarks/accuracy/run.py                 # everything, 3 seeds
     python benchmarks/accuracy/run.py --quick         # minutes: ETTh1 H=96 + BasicMotions
@@ -24,6 +26,7 @@ skipped, so a long benchmark can be stopped and resumed.
     python benchmarks/accuracy/run.py --study setting --only etth1   # both of them, combined
     python benchmarks/accuracy/run.py --study dropout --only JapaneseVowels   # UEA: dropout
     python benchmarks/accuracy/run.py --study precision --only etth1 --horizons 96  # bf16
+    python benchmarks/accuracy/run.py --only weather --checkpoints ~/.cache/lstmkit-runs
     python benchmarks/accuracy/run.py --report        # the tables from the results file
 """
 
@@ -33,6 +36,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import time
@@ -109,7 +114,10 @@ def forecast_split(name: str, n: int):
 
 
 def run_forecast(name: str, horizon: int, seed: int, epochs: int | None,
-                 overrides: dict | None = None, loss: str = "mse") -> dict:
+                 overrides: dict | None = None, loss: str = "mse",
+                 checkpoints: Path | None = None) -> dict:
+    """Train and score one forecast; with ``checkpoints`` (this run's own directory) the
+    training state is saved every epoch and an earlier, killed run there is continued."""
     from lstmkit import LSTMModel, Spec, Target, datasets
 
     frame = datasets.load(name, data_dir=SHARED)
@@ -123,9 +131,10 @@ def run_forecast(name: str, horizon: int, seed: int, epochs: int | None,
     training = {**FORECAST_TRAINING, **({"max_epochs": epochs} if epochs else {})}
     model = LSTMModel(spec, split=forecast_split(name, len(frame)), seed=seed, progress=False,
                       **training, **(overrides or {}))
-    start = time.perf_counter()
-    model.fit(frame)
-    fitted = time.perf_counter() - start
+    clock = RunClock(checkpoints)
+    model.fit(frame, checkpoint_dir=checkpoints, resume=checkpoints is not None,
+              callbacks=clock.callbacks())
+    fitted = clock.seconds()
     test, val = model.evaluate(frame, part="test"), model.evaluate(frame, part="val")
     scale = {c: model.encoding_.target_scalers[c].scale for c in columns}   # train std
 
@@ -137,7 +146,50 @@ def run_forecast(name: str, horizon: int, seed: int, epochs: int | None,
     return {"mse": zscored("RMSE"), "mae": zscored("MAE"), "naive_mse": zscored("RMSE", "naive"),
             "val_mse": zscored("RMSE", evaluation=val), "fit_s": fitted,
             "epochs": len(model.history_["epochs"]), "best_epoch": model.history_["best_epoch"],
-            "params": _params(model)}
+            "params": _params(model), **clock.resumed()}
+
+
+class RunClock:
+    """A fit's wall time, over every process that worked on it.
+
+    Without a checkpoint directory it times this process. With one, the seconds
+    spent so far are written beside the checkpoint whenever the checkpoint is (at
+    each epoch start), so a run continued after a kill adds this process's time to
+    the time of the epochs it continues from (each process's one-off set-up counts).
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self.path = None if directory is None else directory / "elapsed.json"
+        earlier = {}
+        if self.path is not None and self.path.exists():
+            earlier = json.loads(self.path.read_text())
+        self.before, self.commits = earlier.get("seconds", 0.0), earlier.get("commits", [])
+        self.commits = [*self.commits, code_version()]
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+    def resumed(self) -> dict:
+        """What to record about earlier processes: nothing if there were none."""
+        if len(self.commits) == 1:
+            return {}
+        return {"processes": len(self.commits), "commits": self.commits}
+
+    def callbacks(self) -> list:
+        if self.path is None:
+            return []
+        import lightning.pytorch as pl
+
+        clock = self
+
+        class WriteElapsed(pl.Callback):
+            def on_train_epoch_start(self, trainer: pl.Trainer, module) -> None:
+                clock.path.parent.mkdir(parents=True, exist_ok=True)
+                clock.path.write_text(json.dumps({"seconds": clock.seconds(),
+                                                  "commits": clock.commits}))
+
+        return [WriteElapsed()]
 
 
 def run_uea(name: str, seed: int, epochs: int | None, overrides: dict | None = None,
@@ -358,6 +410,9 @@ def main() -> None:
                         "validation and test data")
     parser.add_argument("--variants", nargs="*", help="only these variants of the study "
                         "(e.g. norm=last), to share a study among processes")
+    parser.add_argument("--checkpoints", type=Path, help="keep each forecast run's training "
+                        "state in a directory under this one (every epoch), so that a run "
+                        "killed part-way continues when the command is run again")
     parser.add_argument("--report", action="store_true", help="print the tables and exit")
     args = parser.parse_args()
     kind = "quick" if args.quick else "ablation" if args.ablation else args.study
@@ -381,13 +436,20 @@ def main() -> None:
             ladder = dict(ABLATION_FORECAST if horizon else ABLATION_UEA)
             overrides, loss = STUDIES[args.study][variant] if args.study else \
                 (ladder.get(variant), "mse")
-            result = (run_forecast(name, horizon, seed, epochs, overrides, loss) if horizon
-                      else run_uea(name, seed, epochs, overrides, refit=not args.ablation))
+            state = None
+            if args.checkpoints and horizon:
+                state = args.checkpoints / re.sub(r"[^\w=.,-]+", "_",
+                                                  f"{name}-h{horizon}-seed{seed}-{variant}")
+            result = (run_forecast(name, horizon, seed, epochs, overrides, loss, state)
+                      if horizon else run_uea(name, seed, epochs, overrides,
+                                              refit=not args.ablation))
             record = {"name": name, "horizon": horizon, "seed": seed, "variant": variant,
                       **result, "commit": commit}
             done.append(record)
             with args.results.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
+            if state is not None:
+                shutil.rmtree(state)          # recorded: a rerun must train afresh
             print(json.dumps({k: v for k, v in record.items() if k != "params"}), flush=True)
     print(ablation_report(done) if args.ablation else study_report(done, args.study)
           if args.study else report(done))
