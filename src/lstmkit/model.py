@@ -156,8 +156,8 @@ class LSTMModel:
             checkpoint_dir: save the training state here at the start of every epoch
                 (and when done), so that a killed run can continue.
             resume: continue from the checkpoint in ``checkpoint_dir`` (same data and
-                parameters); the result equals an uninterrupted run's. Without a
-                checkpoint there, training starts from the beginning.
+                parameters); the result equals an uninterrupted run's (on CPU in one
+                thread). Without a checkpoint there, training starts from the beginning.
             loggers: Lightning loggers (e.g. ``TensorBoardLogger``, ``MLFlowLogger``)
                 that receive the hyperparameters and the losses of every epoch.
             callbacks: extra Lightning callbacks for the Trainer, e.g. one that reports

@@ -327,7 +327,8 @@ class Checkpointer(Callback):
 
     The state at the start of epoch ``e`` is everything epochs ``e, e+1, ...``
     depend on, so a run killed anywhere in epoch ``e`` and resumed from it ends
-    with the same weights as a run never interrupted (same seed, CPU).
+    with the same weights as a run never interrupted (same seed, CPU, one thread:
+    several threads make even uninterrupted runs differ in the last digits).
     """
 
     def __init__(self, plan: Checkpoints, history: History, best: BestWeights,
