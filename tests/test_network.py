@@ -170,6 +170,48 @@ def test_parallel_decoder_equals_one_lstm_step_per_segment(layers):
     assert torch.allclose(decoder((h0, c0), channel), expected.view(6, 5, 16), atol=1e-6)
 
 
+def _cell_per_pair(rows, positions, c0):
+    """The reference: nn.LSTMCell's formula on every (sample, segment) pair, by autograd."""
+    i, f, g, o = (rows[:, None, :] + positions).chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c0[:, None, :] + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c)
+
+
+@pytest.mark.parametrize("block", [1, 40, 2**16])   # elements per block: many blocks to one
+def test_broadcast_step_gradients_pass_gradcheck_whatever_the_blocks(monkeypatch, block):
+    from lstmkit.nn import broadcast_step
+
+    monkeypatch.setattr(broadcast_step, "BLOCK_ELEMENTS", block)
+    torch.manual_seed(0)
+    inputs = (torch.randn(7, 32, dtype=torch.float64, requires_grad=True),
+              torch.randn(5, 32, dtype=torch.float64, requires_grad=True),
+              torch.randn(7, 8, dtype=torch.float64, requires_grad=True))
+    assert torch.autograd.gradcheck(broadcast_step.broadcast_lstm_step, inputs)
+    with torch.no_grad():                                 # the inference path, same values
+        assert torch.allclose(broadcast_step.broadcast_lstm_step(*inputs),
+                              _cell_per_pair(*inputs), atol=1e-7)
+
+
+def test_broadcast_step_equals_the_lstm_cell_in_float32_and_runs_in_bfloat16(monkeypatch):
+    from lstmkit.nn import broadcast_step
+
+    monkeypatch.setattr(broadcast_step, "BLOCK_ELEMENTS", 100)
+    torch.manual_seed(1)
+    inputs = [torch.randn(9, 64, requires_grad=True), torch.randn(3, 64, requires_grad=True),
+              torch.randn(9, 16, requires_grad=True)]
+    got, want = broadcast_step.broadcast_lstm_step(*inputs), _cell_per_pair(*inputs)
+    assert torch.allclose(got, want, atol=1e-6)
+    weight = torch.randn_like(want)
+    for a, b in zip(torch.autograd.grad((got * weight).sum(), inputs),
+                    torch.autograd.grad((want * weight).sum(), inputs), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    low = [t.detach().bfloat16().requires_grad_() for t in inputs[:2]] + [inputs[2]]
+    h = broadcast_step.broadcast_lstm_step(*low)           # float32 state: promoted
+    h.sum().backward()
+    assert h.dtype == torch.float32 and low[0].grad.dtype == torch.bfloat16
+    assert torch.allclose(h, want, atol=0.05)
+
+
 def test_repeat_decoder_computing_the_input_once_equals_nn_lstm_in_values_and_gradients():
     from lstmkit.nn.decoders import ONCE_MIN_HIDDEN, RepeatDecoder
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .broadcast_step import broadcast_lstm_step
 from .encoder import State
 from .heads import Heads
 
@@ -119,8 +120,9 @@ class ParallelDecoder(nn.Module):
 
     All segments start from the same state, so the first layer's hidden-to-gate
     product is computed once per sample rather than once per segment, and its
-    input-to-gate product once per (segment, channel) pair rather than per
-    sample: the same LSTM step, M times cheaper for M output segments.
+    input-to-gate product once per segment (and channel) rather than per sample:
+    the same LSTM step, M times cheaper for M output segments. The step itself
+    runs without (B, M, 4D) intermediates (``broadcast_lstm_step``).
 
     Args:
         hidden: units, equal to the encoder's directions x hidden.
@@ -150,13 +152,11 @@ class ParallelDecoder(nn.Module):
         h0, c0 = state                                                 # (L, B, D) each
         first = self.cells[0]
         p = self.position.shape[1]
-        x_gates = self.position @ first.weight_ih[:, :p].T             # (M, 4D)
-        x_gates = x_gates[None]                                        # (1, M, 4D)
+        positions = self.position @ first.weight_ih[:, :p].T           # (M, 4D)
+        rows = h0[0] @ first.weight_hh.T + first.bias_ih + first.bias_hh  # (B, 4D)
         if self.channel is not None:
-            per_channel = self.channel @ first.weight_ih[:, p:].T      # (C, 4D)
-            x_gates = x_gates + per_channel[channel][:, None, :]       # (B, M, 4D)
-        h_gates = h0[0] @ first.weight_hh.T + first.bias_ih + first.bias_hh  # (B, 4D)
-        h = _lstm_cell(x_gates + h_gates[:, None, :], c0[0][:, None, :])[0]  # (B, M, D)
+            rows = rows + (self.channel @ first.weight_ih[:, p:].T)[channel]  # (B, 4D)
+        h = broadcast_lstm_step(rows, positions, c0[0])                # (B, M, D)
         b, m, d = h.shape
         for layer, cell in enumerate(self.cells[1:], start=1):
             start = (h0[layer].repeat_interleave(m, dim=0), c0[layer].repeat_interleave(m, dim=0))
