@@ -170,16 +170,10 @@ def test_parallel_decoder_equals_one_lstm_step_per_segment(layers):
     assert torch.allclose(decoder((h0, c0), channel), expected.view(6, 5, 16), atol=1e-6)
 
 
-def _cell_per_pair(rows, positions, c0):
-    """The reference: nn.LSTMCell's formula on every (sample, segment) pair, by autograd."""
-    i, f, g, o = (rows[:, None, :] + positions).chunk(4, dim=-1)
-    c = torch.sigmoid(f) * c0[:, None, :] + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c)
-
-
 @pytest.mark.parametrize("block", [1, 40, 2**16])   # elements per block: many blocks to one
 def test_broadcast_step_gradients_pass_gradcheck_whatever_the_blocks(monkeypatch, block):
     from lstmkit.nn import broadcast_step
+    from lstmkit.nn.broadcast_step import plain_lstm_step
 
     monkeypatch.setattr(broadcast_step, "BLOCK_ELEMENTS", block)
     torch.manual_seed(0)
@@ -189,17 +183,18 @@ def test_broadcast_step_gradients_pass_gradcheck_whatever_the_blocks(monkeypatch
     assert torch.autograd.gradcheck(broadcast_step.broadcast_lstm_step, inputs)
     with torch.no_grad():                                 # the inference path, same values
         assert torch.allclose(broadcast_step.broadcast_lstm_step(*inputs),
-                              _cell_per_pair(*inputs), atol=1e-7)
+                              plain_lstm_step(*inputs), atol=1e-7)
 
 
 def test_broadcast_step_equals_the_lstm_cell_in_float32_and_runs_in_bfloat16(monkeypatch):
     from lstmkit.nn import broadcast_step
+    from lstmkit.nn.broadcast_step import plain_lstm_step
 
     monkeypatch.setattr(broadcast_step, "BLOCK_ELEMENTS", 100)
     torch.manual_seed(1)
     inputs = [torch.randn(9, 64, requires_grad=True), torch.randn(3, 64, requires_grad=True),
               torch.randn(9, 16, requires_grad=True)]
-    got, want = broadcast_step.broadcast_lstm_step(*inputs), _cell_per_pair(*inputs)
+    got, want = broadcast_step.broadcast_lstm_step(*inputs), plain_lstm_step(*inputs)
     assert torch.allclose(got, want, atol=1e-6)
     weight = torch.randn_like(want)
     for a, b in zip(torch.autograd.grad((got * weight).sum(), inputs),
@@ -226,3 +221,21 @@ def test_repeat_decoder_computing_the_input_once_equals_nn_lstm_in_values_and_gr
     expected = torch.autograd.grad(reference.square().sum(), [context, *decoder.parameters()])
     for got, want in zip(grads, expected, strict=True):
         assert torch.allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.6])
+def test_dropout_zeroes_a_share_p_scales_the_rest_and_passes_the_mask_to_gradients(p):
+    from lstmkit.nn.dropout import Dropout
+
+    drop = Dropout(p).train()
+    x = (torch.rand(1000, 999) + 0.5).requires_grad_()    # odd size: half a draw left over
+    torch.manual_seed(0)
+    y = drop(x)
+    kept = y != 0
+    assert abs(1 - kept.float().mean().item() - p) < 0.003   # 4 sigma at 10^6 draws
+    assert torch.allclose(y[kept], x[kept] / (1 - p))
+    y.sum().backward()
+    assert torch.allclose(x.grad, kept.float() / (1 - p))
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)                          # the seed fixes the mask
+    assert drop.eval()(x) is x

@@ -37,15 +37,20 @@ def broadcast_lstm_step(rows: Tensor, positions: Tensor, c0: Tensor) -> Tensor:
         torch.Size([8, 5, 16])
     """
     if torch.onnx.is_in_onnx_export():                 # plain operators for the graph
-        i, f, g, o = (rows[:, None, :] + positions).chunk(4, dim=-1)   # 4 x (B, M, D)
-        c = torch.sigmoid(f) * c0[:, None, :] + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c)
+        return plain_lstm_step(rows, positions, c0)
     dtype = torch.promote_types(torch.promote_types(rows.dtype, positions.dtype), c0.dtype)
     rows, positions, c0 = rows.to(dtype), positions.to(dtype), c0.to(dtype)
     if torch.is_grad_enabled() and (rows.requires_grad or positions.requires_grad
                                     or c0.requires_grad):
         return _BroadcastStep.apply(rows, positions, c0)
     return _forward(rows, positions, c0)
+
+
+def plain_lstm_step(rows: Tensor, positions: Tensor, c0: Tensor) -> Tensor:
+    """The same step as the plain formula over (B, M, 4D) tensors, for autograd and export."""
+    i, f, g, o = (rows[:, None, :] + positions).chunk(4, dim=-1)   # 4 x (B, M, D)
+    c = torch.sigmoid(f) * c0[:, None, :] + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c)
 
 
 def _blocks(rows: Tensor, positions: Tensor) -> list[slice]:

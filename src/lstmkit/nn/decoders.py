@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .broadcast_step import broadcast_lstm_step
+from .dropout import Dropout
 from .encoder import State
 from .heads import Heads
 
@@ -146,7 +147,7 @@ class ParallelDecoder(nn.Module):
         self.channel = nn.Parameter(torch.randn(channels, hidden - position) * 0.02) \
             if channels else None
         self.cells = nn.ModuleList(nn.LSTMCell(hidden, hidden) for _ in range(layers))
-        self.dropout = nn.Dropout(dropout if layers > 1 else 0.0)
+        self.dropout = Dropout(dropout if layers > 1 else 0.0)
 
     def forward(self, state: State, channel: Tensor | None = None) -> Tensor:
         h0, c0 = state                                                 # (L, B, D) each

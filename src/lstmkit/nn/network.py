@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from .conv import ConvBranch
 from .decoders import AutoregressiveDecoder, ParallelDecoder, RepeatDecoder
+from .dropout import Dropout
 from .encoder import LSTMEncoder
 from .heads import Heads, Output
 from .norm import InstanceNorm, norm_mode
@@ -100,7 +101,7 @@ class LSTMNetwork(nn.Module):
                                    c.dropout, c.checkpoint_steps)
         d = self.encoder.out_features
         # Without dropout, no module call that dispatches an operation per batch in inference.
-        self.dropout = nn.Dropout(c.dropout) if c.dropout else nn.Identity()
+        self.dropout = Dropout(c.dropout) if c.dropout else nn.Identity()
         self.conv = ConvBranch(per_series) if c.conv else None
         shared = c.heads == "shared"
         if c.decoder == "direct":
