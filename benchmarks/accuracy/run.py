@@ -12,9 +12,11 @@ many epochs on all of TRAIN (the ablation keeps the early-stopped model); accura
 on TEST.
 
 Every run appends one JSON line to the results file, and runs already there are
-skipped, so a long benchmark can be stopped and resumed. With ``--checkpoints DIR``
-each forecast run also keeps its training state there (every epoch), so a run
-killed part-way continues from its last epoch when the command is run again.
+skipped, so a long benchmark can be stopped and resumed. Like the ``lstmkit``
+command, the harness asks glibc to keep freed memory (``lstmkit.allocator``).
+With ``--checkpoints DIR`` each forecast run also keeps its training state there
+(every epoch), so a run killed part-way continues from its last epoch when the
+command is run again.
 
     python benchmarks/accuracy/run.py                 # everything, 3 seeds
     python benchmarks/accuracy/run.py --quick         # minutes: ETTh1 H=96 + BasicMotions
@@ -422,7 +424,11 @@ def main() -> None:
     if args.results.exists():
         done = [json.loads(line) for line in args.results.read_text().splitlines() if line]
     if not args.report:
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores; results -> {args.results}")
+        from lstmkit.allocator import keep_freed_memory
+
+        allocator = "tuned" if keep_freed_memory() else "default"   # as the lstmkit command
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, allocator {allocator}; "
+              f"results -> {args.results}")
         runs = plan(args.only, args.seeds, args.horizons, args.quick, args.ablation,
                     args.study)
         runs = [r for r in runs if not args.variants or r[3] in args.variants]
@@ -444,7 +450,7 @@ def main() -> None:
                       if horizon else run_uea(name, seed, epochs, overrides,
                                               refit=not args.ablation))
             record = {"name": name, "horizon": horizon, "seed": seed, "variant": variant,
-                      **result, "commit": commit}
+                      **result, "commit": commit, "allocator": allocator}
             done.append(record)
             with args.results.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
