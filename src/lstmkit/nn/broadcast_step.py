@@ -4,12 +4,13 @@ plus a per-segment row: the first layer of the parallel decoder.
 Its inputs are small, (B, 4D) and (M, 4D), but autograd over the plain formula
 keeps five (B, M, 4D)-sized tensors and makes a few dozen passes over them; at a
 horizon of 720 (M = 30, B = 256 windows x 21 channels) those passes, and the page
-faults of tensors that large, took three quarters of a training step on CPU. Here
+faults of tensors that large, took most of a training step on CPU
+(``benchmarks/long_horizon.py``). Here
 the step runs block by block of samples, so every temporary stays small and warm
 in cache, and the backward recomputes the gates from the small inputs instead of
 saving them: the output is the only (B, M, D) tensor that outlives the step.
-Its tanh is 2 sigmoid(2x) - 1, which CPUs compute 2.3x faster than tanh (within
-2e-7 of it in float32).
+Its tanh is 2 sigmoid(2x) - 1, which CPUs compute faster than tanh (within 2e-7
+of it in float32).
 """
 
 from __future__ import annotations
@@ -47,10 +48,15 @@ def broadcast_lstm_step(rows: Tensor, positions: Tensor, c0: Tensor) -> Tensor:
 
 
 def plain_lstm_step(rows: Tensor, positions: Tensor, c0: Tensor) -> Tensor:
-    """The same step as the plain formula over (B, M, 4D) tensors, for autograd and export."""
-    i, f, g, o = (rows[:, None, :] + positions).chunk(4, dim=-1)   # 4 x (B, M, D)
-    c = torch.sigmoid(f) * c0[:, None, :] + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c)
+    """The same step as ``lstm_cell`` over (B, M, 4D) gates, for autograd and export."""
+    return lstm_cell(rows[:, None, :] + positions, c0[:, None, :])[0]   # (B, M, D)
+
+
+def lstm_cell(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """One LSTM cell step from pre-activation gates (i, f, g, o): the new (h, c)."""
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
 
 
 def _blocks(rows: Tensor, positions: Tensor) -> list[slice]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .broadcast_step import broadcast_lstm_step
+from .broadcast_step import broadcast_lstm_step, lstm_cell
 from .dropout import Dropout
 from .encoder import State
 from .heads import Heads
@@ -69,10 +69,10 @@ class RepeatDecoder(nn.Module):
         x_gates = torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, context,
                               lstm.weight_ih_l0.T)             # (B, 4H), once
         w_hh = lstm.weight_hh_l0.T                             # (H, 4H)
-        h, c = _lstm_cell(x_gates, x_gates.new_zeros(len(context), lstm.hidden_size))
+        h, c = lstm_cell(x_gates, x_gates.new_zeros(len(context), lstm.hidden_size))
         outputs = [h]
         for _ in range(steps - 1):
-            h, c = _lstm_cell(torch.addmm(x_gates, h, w_hh), c)   # (B, H) each
+            h, c = lstm_cell(torch.addmm(x_gates, h, w_hh), c)   # (B, H) each
             outputs.append(h)
         return torch.stack(outputs, dim=1)                     # (B, S, H)
 
@@ -163,10 +163,3 @@ class ParallelDecoder(nn.Module):
             start = (h0[layer].repeat_interleave(m, dim=0), c0[layer].repeat_interleave(m, dim=0))
             h = cell(self.dropout(h).reshape(b * m, d), start)[0].view(b, m, d)  # (B, M, D)
         return h
-
-
-def _lstm_cell(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM cell step from pre-activation gates (i, f, g, o): the new (h, c)."""
-    i, f, g, o = gates.chunk(4, dim=-1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
