@@ -232,7 +232,7 @@ def test_dropout_zeroes_a_share_p_scales_the_rest_and_passes_the_mask_to_gradien
     torch.manual_seed(0)
     y = drop(x)
     kept = y != 0
-    assert abs(1 - kept.float().mean().item() - p) < 0.003   # 4 sigma at 10^6 draws
+    assert abs(1 - kept.float().mean().item() - p) < 0.003   # 6 sigma at 10^6 draws
     assert torch.allclose(y[kept], x[kept] / (1 - p))
     y.sum().backward()
     assert torch.allclose(x.grad, kept.float() / (1 - p))

@@ -1,10 +1,10 @@
 """Dropout whose mask costs little on CPU.
 
-torch's CPU dropout draws its mask with ``bernoulli_``, one generator call of
-about 15 ns per element here: on the default forecast model's decoder features
-that was a tenth of a training step. This draws 16 random bits per element (two
-elements per 32-bit draw) and keeps an element when its bits clear a threshold,
-so the keep probability is 1 - p rounded to a multiple of 1/65536.
+torch's CPU dropout draws its mask with ``bernoulli_``, one slow generator call
+per element, which showed in profiles of the default forecast model's training
+step (``benchmarks/long_horizon.py`` times both). This draws 16 random bits per
+element (two elements per 32-bit draw) and keeps an element when its bits clear a
+threshold, so the keep probability is 1 - p rounded to a multiple of 1/65536.
 """
 
 from __future__ import annotations
