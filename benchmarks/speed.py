@@ -28,6 +28,12 @@ Peers (Keras, Darts, NeuralForecast) run from their own environment:
     python benchmarks/speed.py --quick              # a smoke run: W1 and W5 at 5 %
     python benchmarks/speed.py --workloads W1 W2 --batches 64 --repeats 3
     python benchmarks/speed.py --workloads W4 --allocator tuned   # as the lstmkit command runs
+    python benchmarks/speed.py --device cuda        # on a GPU: cuDNN eager loop, lstmkit on "gpu"
+
+On ``--device cuda`` both systems run on the GPU: the eager loop's tensors and
+network live there (cuDNN's fused LSTM), lstmkit fits with ``accelerator="gpu"``,
+every timed call ends with ``torch.cuda.synchronize()``, the peak is float32
+matmul on the GPU, and ``--rss`` adds each fresh process's peak GPU memory.
 """
 
 from __future__ import annotations
@@ -72,16 +78,17 @@ class System:
 
 
 def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = (),
-                   precision: str = "32-true") -> System:
+                   precision: str = "32-true", device: str = "cpu") -> System:
     """lstmkit's fit (one epoch, a fresh model each call) and predict, public API only;
-    ``callbacks`` go to every fit beside the epoch timer, ``precision`` to its training."""
+    ``callbacks`` go to every fit beside the epoch timer, ``precision`` to its training,
+    ``device`` (``cpu`` or ``cuda``) picks Lightning's accelerator."""
     import lightning.pytorch as pl
 
     from lstmkit import LSTMModel, Spec, Split
 
     everything = Split(val_start=None, test_start=None)
     common = {"batch_size": batch, "max_epochs": 1, "split": everything, "progress": False,
-              "precision": precision}
+              "precision": precision, "accelerator": "gpu" if device == "cuda" else "cpu"}
     if w.kind == "etth1":
         frame = etth1_frame()
         frame = frame.iloc[: int(len(frame) * fraction)]
@@ -109,10 +116,12 @@ def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = 
             self.start = time.perf_counter()
 
         def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            _synchronize(device)
             system.epoch_seconds.append(time.perf_counter() - self.start)
 
     def train() -> None:
         system.fitted = make(next(seeds)).fit(*fit_args, callbacks=[EpochTimer(), *callbacks])
+        _synchronize(device)
 
     def predict() -> None:
         system.fitted.predict(**predict_args)
@@ -122,14 +131,16 @@ def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = 
 
 
 def eager_system(w: Workload, batch: int, fraction: float, compiled: str | None = None,
-                 bf16: bool = False) -> System:
+                 bf16: bool = False, device: str = "cpu") -> System:
     """A hand-written loop over in-memory tensors with the same network; ``compiled``
     (``network`` or ``step``) applies ``torch.compile`` to the network or to the whole
     training step (forward, loss, backward, Adam); ``bf16`` computes the training
-    forward and loss under bfloat16 autocast, as Lightning's ``bf16-mixed`` does."""
+    forward and loss under bfloat16 autocast, as Lightning's ``bf16-mixed`` does;
+    ``device`` holds the tensors and the network (on ``cuda``, cuDNN's LSTM)."""
     import torch
 
     X, y, network = _eager_setup(w, fraction)
+    X, y, network = X.to(device), y.to(device), network.to(device)
     loss_fn = torch.nn.CrossEntropyLoss() if w.kind == "classify" else torch.nn.MSELoss()
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     model = torch.compile(network) if compiled == "network" else network
@@ -150,16 +161,18 @@ def eager_system(w: Workload, batch: int, fraction: float, compiled: str | None 
 
     def train() -> None:
         network.train()
-        order = torch.randperm(len(X))
+        order = torch.randperm(len(X), device=X.device)
         for i in range(0, len(X), batch):
             index = order[i : i + batch]
             run(X[index], y[index])
+        _synchronize(device)
 
     def predict() -> None:
         network.eval()
         with torch.inference_mode():
             for i in range(0, len(X), INFER_BATCH):
                 network(X[i : i + INFER_BATCH])
+        _synchronize(device)
 
     return System(train, predict, len(X), len(X))
 
@@ -229,6 +242,14 @@ def _eager_etth1(fraction: float):
     return X, y, Forecast()
 
 
+def _synchronize(device: str) -> None:
+    """Wait for the GPU's queued work, so that a timed call includes it."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
 def _seconds(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -241,8 +262,8 @@ def _lstm_flops(inputs: int, hidden: int, steps: int) -> float:
     return 2.0 * 4 * hidden * (inputs + hidden) * steps
 
 
-def _flops(network, w: Workload) -> float:
-    """Forward FLOPs per sample of lstmkit's network (encoder, decoder, heads) on CPU."""
+def _flops(network, w: Workload, device: str = "cpu") -> float:
+    """Forward FLOPs per sample of lstmkit's network (encoder, decoder, heads) on ``device``."""
     import torch
 
     config = network.config
@@ -257,7 +278,7 @@ def _flops(network, w: Workload) -> float:
     total = sum(_lstm_flops(w.features if i == 0 else h, h, w.steps) for i in range(w.layers))
     if w.decoder == "repeat":
         # The repeated input's gate product, once per sample where RepeatDecoder does so.
-        input_steps = 1 if network.decoder.input_once(torch.device("cpu")) else w.out_steps
+        input_steps = 1 if network.decoder.input_once(torch.device(device)) else w.out_steps
         total += (2.0 * 4 * h * (h * input_steps + h * w.out_steps)
                   + 2.0 * h * w.targets * w.out_steps)
     else:
@@ -265,14 +286,21 @@ def _flops(network, w: Workload) -> float:
     return total
 
 
-def matmul_peak(repeats: int = 5) -> float:
-    """Float32 GFLOP/s of a 2048 x 2048 matmul on this machine, median of ``repeats``."""
+def matmul_peak(device: str = "cpu", repeats: int = 5) -> float:
+    """Float32 GFLOP/s of a square matmul on ``device`` (2048 on CPU, 8192 on a GPU),
+    median of ``repeats``."""
     import torch
 
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    a @ b
-    times = [_seconds(lambda: a @ b) for _ in range(repeats)]
-    return 2 * 2048**3 / statistics.median(times) / 1e9
+    n = 2048 if device == "cpu" else 8192
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+
+    def product() -> None:
+        a @ b
+        _synchronize(device)
+
+    product()
+    times = [_seconds(product) for _ in range(repeats)]
+    return 2 * n**3 / statistics.median(times) / 1e9
 
 
 # -- driver -----------------------------------------------------------------------------------
@@ -282,8 +310,8 @@ SYSTEMS = {"eager": eager_system, "lstmkit": lstmkit_system}
 def child(workload: str, batch: int, fraction: float, repeats: int) -> dict:
     """Both systems on one workload, timed alternately so drift hits both alike."""
     _set_allocator()
-    w = WORKLOADS[workload]
-    systems = {name: make(w, batch, fraction) for name, make in SYSTEMS.items()}
+    w, device = WORKLOADS[workload], _device()
+    systems = {name: make(w, batch, fraction, device=device) for name, make in SYSTEMS.items()}
     result = {name: {"train": [], "infer": []} for name in systems}
     for system in systems.values():
         system.train()                                        # warm-up
@@ -297,18 +325,30 @@ def child(workload: str, batch: int, fraction: float, repeats: int) -> dict:
         for name, system in systems.items():
             result[name]["infer"].append(system.infer_samples / _seconds(system.predict))
     result["lstmkit"]["epoch"] = [kit.samples / s for s in kit.epoch_seconds]
-    result["lstmkit"]["flops"] = _flops(kit.fitted.network_, w)
+    result["lstmkit"]["flops"] = _flops(kit.fitted.network_, w, device)
     result["lstmkit"]["params"] = kit.fitted.architecture_
     return result
 
 
-def peak_rss(system: str, workload: str, batch: int, fraction: float) -> float:
-    """Peak RSS (MB) of a fresh process that trains one epoch and predicts once."""
+def peak_memory(system: str, workload: str, batch: int, fraction: float) -> str:
+    """Peak RSS (MB) of a fresh process that trains one epoch and predicts once, and on
+    a GPU its peak allocated GPU memory (MB) after the RSS."""
     _set_allocator()
-    measured = SYSTEMS[system](WORKLOADS[workload], batch, fraction)
+    device = _device()
+    measured = SYSTEMS[system](WORKLOADS[workload], batch, fraction, device=device)
     measured.train()
     measured.predict()
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
+    if device == "cpu":
+        return rss
+    import torch
+
+    return f"{rss}, GPU {torch.cuda.max_memory_allocated() / 2**20:.0f}"
+
+
+def _device() -> str:
+    """The device chosen with --device, for this child process (both systems)."""
+    return os.environ.get("SPEED_DEVICE", "cpu")
 
 
 def _set_allocator() -> None:
@@ -345,12 +385,14 @@ def main() -> None:
     parser.add_argument("--allocator", choices=("default", "tuned"), default="default",
                         help="tuned: glibc keeps freed memory, as the lstmkit command sets it "
                         "(lstmkit.allocator); applies to both systems")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where both systems train and predict")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         if args.child[0] == "rss":
             system, workload, batch, fraction = args.child[1:]
-            print(json.dumps(peak_rss(system, workload, int(batch), float(fraction))))
+            print(json.dumps(peak_memory(system, workload, int(batch), float(fraction))))
         else:
             workload, batch, fraction, repeats = args.child
             print(json.dumps(child(workload, int(batch), float(fraction), int(repeats))))
@@ -358,16 +400,20 @@ def main() -> None:
     if args.quick:
         args.workloads, args.batches, args.repeats, args.fraction = ["W1", "W5"], [64], 2, 0.05
     os.environ["SPEED_ALLOCATOR"] = args.allocator      # read by the child processes
+    os.environ["SPEED_DEVICE"] = args.device
     import torch
 
-    peak = matmul_peak()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads; matmul peak "
-          f"{peak:.1f} GFLOP/s; fraction {args.fraction}, {args.repeats} repeats; allocator "
-          f"{args.allocator}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device here")
+    peak = matmul_peak(args.device)
+    gpu = f", {torch.cuda.get_device_name()}" if args.device == "cuda" else ""
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores{gpu}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.device} float32 "
+          f"matmul peak {peak:.1f} GFLOP/s; fraction {args.fraction}, {args.repeats} repeats; "
+          f"allocator {args.allocator}")
     print("| workload | batch | eager train/s | lstmkit train/s | ratio | eager infer/s | "
           "lstmkit infer/s | ratio | lstmkit epoch alone/s | ratio | lstmkit GFLOP/s (of peak) "
-          "| peak RSS MB eager / lstmkit |")
+          f"| peak {'RSS, GPU' if args.device == 'cuda' else 'RSS'} MB eager / lstmkit |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for workload in args.workloads:
         for batch in args.batches:
@@ -377,7 +423,7 @@ def main() -> None:
             infer_ratio = statistics.median(kit["infer"]) / statistics.median(eager["infer"])
             epoch_ratio = statistics.median(kit["epoch"]) / statistics.median(eager["train"])
             gflops = 3 * kit["flops"] * statistics.median(kit["train"]) / 1e9
-            rss = " / ".join(f"{run_child('rss', s, workload, str(batch), str(args.fraction)):.0f}"
+            rss = " / ".join(run_child("rss", s, workload, str(batch), str(args.fraction))
                              for s in SYSTEMS) if args.rss else "-"
             print(f"| {workload} | {batch} | {_cell(eager['train'])} | {_cell(kit['train'])} | "
                   f"{train_ratio:.2f} | {_cell(eager['infer'])} | {_cell(kit['infer'])} | "

@@ -16,12 +16,15 @@ inputs with targets that depend on them (the loss can fall); W5 is ETTh1.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the checkout, or a copy laid out like it (a GPU machine's).
+SHARED = Path(os.environ.get("LSTMKIT_DATA_DIR")
+              or Path(__file__).resolve().parents[2] / "shared" / "data")
 ETTH1 = SHARED / "forecasting" / "ETT-small" / "ETTh1.csv"
 ETT_COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 ETTH1_TRAIN_ROWS = 8640   # the standard split's training rows

@@ -54,6 +54,20 @@ def test_loaded_model_predicts_bit_identically(tmp_path, seattle, weather_model)
     pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
 
 
+def test_a_model_trained_for_a_gpu_predicts_on_a_machine_without_one(tmp_path, seattle,
+                                                                      weather_model):
+    path = weather_model.save(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    config["params"]["accelerator"] = "gpu"                  # as saved after training on a GPU
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = LSTMModel.load(path)
+    assert loaded.accelerator == "gpu" and not torch.cuda.is_available()
+    before = weather_model.predict(seattle.iloc[-200:], origins="all")
+    pd.testing.assert_frame_equal(before, loaded.predict(seattle.iloc[-200:], origins="all"),
+                                  check_exact=True)
+    assert next(loaded.network_.parameters()).device.type == "cpu"
+
+
 def test_sequence_model_round_trip(tmp_path, shared_data):
     X, y = datasets.load_uea("JapaneseVowels", "train", data_dir=shared_data)
     model = LSTMModel(hidden=8, max_epochs=1, progress=False).fit(X[:100], y[:100])

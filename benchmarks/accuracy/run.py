@@ -238,6 +238,13 @@ def code_version() -> str | None:
         return None
 
 
+def device_name() -> str:
+    """Where LSTMModel's ``accelerator="auto"`` trains: the GPU's name, or ``cpu``."""
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+
+
 def _params(model) -> dict:
     return {**model.architecture_, "layers": model.layers, "lr_decay": model.lr_decay}
 
@@ -427,8 +434,9 @@ def main() -> None:
         from lstmkit.allocator import keep_freed_memory
 
         allocator = "tuned" if keep_freed_memory() else "default"   # as the lstmkit command
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, allocator {allocator}; "
-              f"results -> {args.results}")
+        device = device_name()
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {device}, allocator "
+              f"{allocator}; results -> {args.results}")
         runs = plan(args.only, args.seeds, args.horizons, args.quick, args.ablation,
                     args.study)
         runs = [r for r in runs if not args.variants or r[3] in args.variants]
@@ -450,7 +458,7 @@ def main() -> None:
                       if horizon else run_uea(name, seed, epochs, overrides,
                                               refit=not args.ablation))
             record = {"name": name, "horizon": horizon, "seed": seed, "variant": variant,
-                      **result, "commit": commit, "allocator": allocator}
+                      **result, "commit": commit, "allocator": allocator, "device": device}
             done.append(record)
             with args.results.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 HEADS = ("shared", "separate")
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
 PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
+GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
+GPU_PREDICT_WINDOWS = 8192
 
 
 class LSTMModel:
@@ -451,27 +453,49 @@ class LSTMModel:
 
     def _outputs(self, windows: Windows, with_targets: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Network outputs (N, S, C) and, if asked, encoded targets (N, S, T), as numpy."""
-        network = self.network_.eval()
+        """Network outputs (N, S, C) and, if asked, encoded targets (N, S, T), as numpy.
+
+        On a GPU (``_inference_device``) the windows move there once and every batch's
+        outputs come back; the network returns to the CPU afterwards.
+        """
+        device = self._inference_device()
+        on_gpu = device.type != "cpu"
+        network = (self.network_.to(device) if on_gpu else self.network_).eval()
         steps = getattr(windows, "max_length", 0) if self.spec_.aligned else None
+        size = self._predict_batch_size(windows, on_gpu)
         outputs, targets = [], []
-        with torch.inference_mode():
-            for batch in Batches(windows, self._predict_batch_size(windows)):
-                out = network(batch["x"], batch.get("lengths"))
-                outputs.append(_pad_steps(out, steps))
-                if with_targets:
-                    targets.append(_pad_steps(batch["y"], steps))
+        try:
+            with torch.inference_mode():
+                for batch in Batches(windows.to(device) if on_gpu else windows, size):
+                    out = network(batch["x"], batch.get("lengths"))
+                    outputs.append(_pad_steps(out, steps).cpu())
+                    if with_targets:
+                        targets.append(_pad_steps(batch["y"], steps).cpu())
+        finally:
+            if on_gpu:
+                self.network_.cpu()
         if not outputs:
             return np.zeros((0, 0, 0), np.float32), None
         truth = torch.cat(targets).numpy() if with_targets else None
         return torch.cat(outputs).numpy(), truth
 
-    def _predict_batch_size(self, windows: Windows) -> int:
+    def _predict_batch_size(self, windows: Windows, on_gpu: bool = False) -> int:
         """Windows per inference batch, fewer for longer windows: memory stays bounded."""
         c = self.network_.config
         steps = windows.lookback if isinstance(windows, ForecastWindows) else windows.max_length
         width = max(c.n_inputs, 4 * c.hidden * (2 if c.bidirectional else 1))
-        return int(np.clip(PREDICT_ELEMENTS // max(1, steps * width), 32, PREDICT_WINDOWS))
+        elements, most = ((GPU_PREDICT_ELEMENTS, GPU_PREDICT_WINDOWS) if on_gpu
+                          else (PREDICT_ELEMENTS, PREDICT_WINDOWS))
+        return int(np.clip(elements // max(1, steps * width), 32, most))
+
+    def _inference_device(self) -> torch.device:
+        """Where ``predict`` and ``evaluate`` run: the GPU when training would use one
+        (``accelerator`` ``gpu``/``cuda``, or ``auto``) and CUDA is present, else the CPU
+        (so a model trained on a GPU still predicts on a machine without one)."""
+        if self.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+            ids = self.devices if isinstance(self.devices, list | tuple) else ()
+            return torch.device("cuda", ids[0]) if ids else torch.device("cuda")
+        return torch.device("cpu")
 
     def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:
         """Encoded naive predictions shaped like ``truth``.

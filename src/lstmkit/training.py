@@ -53,7 +53,8 @@ class TrainConfig:
         grad_clip: clip the gradient norm to this value (None: no clipping).
         seed: seed of weight initialisation and shuffling; fixed seed, same result on CPU.
         progress: show a progress bar.
-        accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``).
+        accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``); ``predict`` and
+            ``evaluate`` also run on the GPU when it is ``gpu`` or ``auto`` and CUDA is present.
         devices: devices per machine (an int, ``auto`` or a list of GPU ids); more
             than one trains data-parallel (DDP): ``batch_size`` stays the global batch,
             shared between the processes.
