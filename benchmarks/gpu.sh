@@ -23,8 +23,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out
 python3 -c "import torch, lightning; print('torch', torch.__version__, 'lightning',
 lightning.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$out/gpu.txt"
 
-timeout "${SPEED_SECONDS:-300}" python3 benchmarks/speed.py --device cuda --repeats 5 \
+timeout "${SPEED_SECONDS:-330}" python3 benchmarks/speed.py --device cuda --repeats 5 \
     2>&1 | tee "$out/speed.md" || echo "speed.py stopped: exit $?" | tee -a "$out/speed.md"
-timeout "${ACCURACY_SECONDS:-240}" python3 benchmarks/accuracy/run.py --only etth1 --seeds 0 \
+timeout "${ACCURACY_SECONDS:-220}" python3 benchmarks/accuracy/run.py --only etth1 --seeds 0 \
     --results "$out/accuracy.jsonl" 2>&1 | tee "$out/accuracy.log" \
     || echo "run.py stopped: exit $?" | tee -a "$out/accuracy.log"
