@@ -12,7 +12,8 @@
 #   cp ../shared/data/forecasting/ETT-small/ETTh1.csv .gpudata/forecasting/ETT-small/
 #   LSTMKIT_DATA_DIR=.gpudata RESULTS=$OUT bash benchmarks/gpu.sh   # on the GPU machine
 #
-# Results (RESULTS, default runs/gpu): gpu.txt, speed.md, accuracy.jsonl, accuracy.log.
+# Results (RESULTS, default runs/gpu): gpu.txt, smoke.md, speed.md, accuracy.jsonl,
+# accuracy.log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${RESULTS:-runs/gpu}
@@ -23,8 +24,11 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out
 python3 -c "import torch, lightning; print('torch', torch.__version__, 'lightning',
 lightning.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$out/gpu.txt"
 
-timeout "${SPEED_SECONDS:-330}" python3 benchmarks/speed.py --device cuda --repeats 5 \
+# A minute-long smoke run first: a failure shows before the long parts spend the lease.
+timeout 90 python3 benchmarks/speed.py --device cuda --quick 2>&1 | tee "$out/smoke.md" \
+    || { echo "the CUDA smoke run failed: fix it before the long parts"; exit 1; }
+timeout "${SPEED_SECONDS:-300}" python3 benchmarks/speed.py --device cuda --repeats 5 \
     2>&1 | tee "$out/speed.md" || echo "speed.py stopped: exit $?" | tee -a "$out/speed.md"
-timeout "${ACCURACY_SECONDS:-220}" python3 benchmarks/accuracy/run.py --only etth1 --seeds 0 \
+timeout "${ACCURACY_SECONDS:-180}" python3 benchmarks/accuracy/run.py --only etth1 --seeds 0 \
     --results "$out/accuracy.jsonl" 2>&1 | tee "$out/accuracy.log" \
     || echo "run.py stopped: exit $?" | tee -a "$out/accuracy.log"
