@@ -78,16 +78,16 @@ class System:
 
 
 def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = (),
-                   precision: str = "32-true", device: str = "cpu") -> System:
-    """lstmkit's fit (one epoch, a fresh model each call) and predict, public API only;
-    ``callbacks`` go to every fit beside the epoch timer, ``precision`` to its training,
-    ``device`` (``cpu`` or ``cuda``) picks Lightning's accelerator."""
+                   precision: str = "32-true", device: str = "cpu", epochs: int = 1) -> System:
+    """lstmkit's fit (``epochs`` epochs, a fresh model each call) and predict, public API
+    only; ``callbacks`` go to every fit beside the epoch timer, ``precision`` to its
+    training, ``device`` (``cpu`` or ``cuda``) picks Lightning's accelerator."""
     import lightning.pytorch as pl
 
     from lstmkit import LSTMModel, Spec, Split
 
     everything = Split(val_start=None, test_start=None)
-    common = {"batch_size": batch, "max_epochs": 1, "split": everything, "progress": False,
+    common = {"batch_size": batch, "max_epochs": epochs, "split": everything, "progress": False,
               "precision": precision, "accelerator": "gpu" if device == "cuda" else "cpu"}
     if w.kind == "etth1":
         frame = etth1_frame()

@@ -1,12 +1,12 @@
 """Peer side of the speed benchmark: the workloads of ``benchmarks/workloads.py``
 trained with Keras 3 (TensorFlow backend), Darts ``BlockRNNModel`` and
-NeuralForecast ``LSTM``.
+NeuralForecast ``LSTM``, each beside lstmkit measured in the same run.
 
 Run it with the peers' own environment (``benchmarks/peers/setup.sh`` creates it)::
 
     OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 \\
     benchmarks/peers/.venv/bin/python benchmarks/peers/run_peers.py \\
-        --systems keras darts neuralforecast --workloads W1 W2 W4 W5 \\
+        --systems lstmkit keras darts neuralforecast --workloads W1 W2 W4 W5 \\
         --batches 64 256 --repeats 5 [--fraction 1.0] [--epochs 1] [--quick]
 
 Every (system, workload, batch) runs in a fresh child process (so ``peak_rss_mb``,
@@ -16,6 +16,13 @@ over ``repeats`` timed calls, after one untimed warm-up call of each. A training
 call is one ``fit`` of ``--epochs`` epochs (1 by default) over all samples, timed
 around the library's public call, so its per-call set-up is included.
 Combinations a system cannot express print ``"unsupported": reason`` instead.
+The cases run workload by workload and batch by batch, every system's case right
+after the others', so that the machine's drift hits them alike; a last table gives
+lstmkit's throughput over each peer's, case by case.
+
+lstmkit runs from its own environment (``--lstmkit-python``, by default the
+repository's ``.venv``) through ``speed.py``'s ``lstmkit_system``: a fresh model
+per ``fit``, its public API with everything it does (see ``speed.py``).
 
 Mappings (``samples`` is N, the workload's sample count at ``--fraction``):
 
@@ -68,7 +75,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from workloads import WORKLOADS, Workload, etth1_frame
 
-SYSTEMS = ("keras", "darts", "neuralforecast")
+SYSTEMS = ("lstmkit", "keras", "darts", "neuralforecast")
+REPO = Path(__file__).resolve().parents[2]
 Result = dict[str, Any]
 
 
@@ -152,7 +160,7 @@ def long_series(wl: Workload, fraction: float) -> tuple[np.ndarray, np.ndarray |
 
 def unsupported_reason(system: str, wl: Workload) -> str | None:
     """Why ``system`` cannot express ``wl`` faithfully, or None when it can."""
-    if system == "keras":
+    if system in ("lstmkit", "keras"):
         return None
     if wl.kind == "classify":
         return f"{system} is a forecasting library: no classification head or loss"
@@ -160,6 +168,27 @@ def unsupported_reason(system: str, wl: Workload) -> str | None:
         return (f"{system} has no encoder-decoder LSTM (repeat the code, decode with a "
                 "second LSTM); its models end in a linear head")
     return None
+
+
+# -------------------------------------------------------------------- lstmkit
+
+
+def run_lstmkit(wl: Workload, batch: int, args: argparse.Namespace) -> Result:
+    """Time lstmkit ``fit`` (a fresh model each call) and ``predict`` as speed.py does."""
+    import torch
+    from speed import lstmkit_system
+
+    import lstmkit
+
+    system = lstmkit_system(wl, batch, args.fraction, epochs=args.epochs)
+    system.train()
+    train = timed(system.train, args.repeats)
+    system.predict()
+    infer = timed(system.predict, args.repeats)
+    note = (f"lstmkit {lstmkit.__version__}, torch {torch.__version__}, torch threads "
+            f"{torch_threads()}; a fresh LSTMModel per fit, predict to the tidy frame")
+    return {"samples": system.samples, "train": rates(system.samples * args.epochs, train),
+            "infer": rates(system.infer_samples, infer), "note": note}
 
 
 # ---------------------------------------------------------------------- keras
@@ -393,7 +422,8 @@ def run_neuralforecast(wl: Workload, batch: int, args: argparse.Namespace) -> Re
 
 
 RUNNERS: dict[str, Callable[[Workload, int, argparse.Namespace], Result]] = {
-    "keras": run_keras, "darts": run_darts, "neuralforecast": run_neuralforecast,
+    "lstmkit": run_lstmkit, "keras": run_keras, "darts": run_darts,
+    "neuralforecast": run_neuralforecast,
 }
 
 
@@ -418,8 +448,10 @@ def run_child(args: argparse.Namespace) -> None:
 
 
 def child_command(args: argparse.Namespace, system: str, wl: str, batch: int) -> list[str]:
-    """The command line that runs one case in a fresh interpreter."""
-    return [sys.executable, str(Path(__file__).resolve()), "--child",
+    """The command line that runs one case in a fresh interpreter (lstmkit's own
+    environment for lstmkit, this one for the peers)."""
+    python = args.lstmkit_python if system == "lstmkit" else sys.executable
+    return [python, str(Path(__file__).resolve()), "--child",
             "--systems", system, "--workloads", wl, "--batches", str(batch),
             "--repeats", str(args.repeats), "--fraction", str(args.fraction),
             "--epochs", str(args.epochs)]
@@ -438,16 +470,42 @@ def run_case(args: argparse.Namespace, system: str, wl: str, batch: int) -> str:
 
 
 def run_all(args: argparse.Namespace) -> None:
-    """Every requested case: unsupported ones answered here, the rest in children."""
-    for system in args.systems:
-        for name in args.workloads:
-            reason = unsupported_reason(system, WORKLOADS[name])
-            for batch in args.batches:
-                if reason:
-                    print(line(system, name, batch, args.repeats, unsupported=reason),
-                          flush=True)
-                else:
-                    print(run_case(args, system, name, batch), flush=True)
+    """Every requested case, systems back to back per (workload, batch): unsupported
+    ones answered here, the rest in children; then lstmkit's ratios to the peers."""
+    results = []
+    for name in args.workloads:
+        for batch in args.batches:
+            for system in args.systems:
+                reason = unsupported_reason(system, WORKLOADS[name])
+                text = (line(system, name, batch, args.repeats, unsupported=reason) if reason
+                        else run_case(args, system, name, batch))
+                print(text, flush=True)
+                results.append(json.loads(text))
+    if "lstmkit" in args.systems:
+        print(ratio_table(results))
+
+
+def ratio_table(results: list[Result]) -> str:
+    """Markdown: lstmkit's median throughput over each peer's, same (workload, batch)."""
+    measured = [r for r in results if "train_samples_per_s" in r]
+    kit = {(r["workload"], r["batch"]): r for r in measured if r["system"] == "lstmkit"}
+    rows = ["| system | workload | batch | lstmkit / system, train | lstmkit / system, infer |",
+            "| --- | --- | --- | --- | --- |"]
+    for r in measured:
+        own = kit.get((r["workload"], r["batch"]))
+        if r["system"] == "lstmkit" or own is None:
+            continue
+        train, infer = (own[k][0] / r[k][0]
+                        for k in ("train_samples_per_s", "infer_samples_per_s"))
+        rows.append(f"| {r['system']} | {r['workload']} | {r['batch']} | {train:.2f} | "
+                    f"{infer:.2f} |")
+    return "\n".join(rows)
+
+
+def default_lstmkit_python() -> Path:
+    """The repository's ``.venv`` interpreter if there is one, else this interpreter."""
+    venv = REPO / ".venv" / "bin" / "python"
+    return venv if venv.exists() else Path(sys.executable)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -462,6 +520,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=1, help="epochs per timed fit call")
     p.add_argument("--quick", action="store_true",
                    help="W1 only, fraction 0.1, repeats 2, batch 64")
+    p.add_argument("--lstmkit-python", default=str(default_lstmkit_python()),
+                   help="the interpreter with lstmkit installed (default: the repository's "
+                   ".venv, else this one)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
