@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -49,14 +51,20 @@ def model(model_dir) -> LSTMModel:
 @pytest.fixture(scope="module")
 def server(model_dir):
     """The base URL of ``lstmkit serve`` running on a free port; stopped after the module."""
+    with running_server(model_dir, "--max-rows", str(MAX_ROWS)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_server(model_dir: Path, *options: str) -> Iterator[str]:
+    """``lstmkit serve model_dir *options`` on a free port: its base URL, once it answers."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "lstmkit", "serve", str(model_dir), "--port", str(port),
-         "--max-rows", str(MAX_ROWS)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+         *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

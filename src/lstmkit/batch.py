@@ -1,8 +1,9 @@
 """Batch prediction at scale: read a large table in chunks, predict, write as it goes.
 
 Memory stays bounded by the chunk size, not the input: a series (or sequence)
-may span chunks, so the rows it still needs (its last ``lookback`` rows, the
-last ``lookback - 1`` with ``origins='all'``, a whole open sequence) are carried
+may span chunks, so the rows it still needs (its last ``span`` rows: the lookback,
+plus the horizon with future inputs; ``span - 1`` with ``origins='all'``; a whole
+open sequence) are carried
 into the next chunk. Each series' rows must be contiguous (sorted by series,
 then time); the output equals ``LSTMModel.predict`` on the whole table.
 
@@ -174,12 +175,12 @@ def _carry_over(model: LSTMModel, open_rows: pd.DataFrame, origins: str, key: An
     filled = [f.name for f in spec.inputs if f.missing == "ffill" and f.name in open_rows]
     if filled:   # the carried rows' gaps may have been filled from rows not carried
         open_rows = open_rows.assign(**{name: open_rows[name].ffill() for name in filled})
-    if origins == "all" and len(open_rows) >= spec.lookback:
-        rows = open_rows.iloc[len(open_rows) - spec.lookback + 1:]
+    if origins == "all" and len(open_rows) >= spec.span:
+        rows = open_rows.iloc[len(open_rows) - spec.span + 1:]
         return _Carry(rows, key, done=True, skipped=skipped + len(open_rows) - len(rows))
     if origins == "last":
         model.check_inputs(open_rows)                   # rows dropped here are checked too
-        rows = open_rows.iloc[max(0, len(open_rows) - spec.lookback):]
+        rows = open_rows.iloc[max(0, len(open_rows) - spec.span):]
         return _Carry(rows, key, skipped=skipped + len(open_rows) - len(rows))
     return _Carry(open_rows, key, skipped=skipped)
 

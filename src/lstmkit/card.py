@@ -65,8 +65,14 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
 def _shape(model: LSTMModel) -> str:
     spec = model.spec_
     if spec.task == "forecast":
+        ahead = ""
+        if spec.future_names:
+            names = ", ".join(f"`{name}`" for name in spec.future_names)
+            ahead = (f" The inputs known in advance ({names}) are read over the forecast "
+                     "steps too: a prediction table ends each series with the rows of the "
+                     "steps to forecast, which give them.")
         return (f"Reads the last **{spec.lookback}** rows of every input column and forecasts "
-                f"the next **{spec.horizon}** step(s) of each target.")
+                f"the next **{spec.horizon}** step(s) of each target.{ahead}")
     if spec.task == "sequence":
         return "Reads each whole sequence and predicts one value or label per target."
     if spec.aligned:

@@ -8,7 +8,9 @@ Graph inputs (``batch`` is dynamic everywhere):
 
 * ``numeric``: float32 (batch, steps, n_numeric), the numeric input columns in
   original units, in the order the metadata lists them. ``steps`` is the
-  lookback for forecasts; sequence tasks take any number of steps.
+  lookback for forecasts (``lookback + horizon`` with inputs known in advance:
+  the last ``horizon`` steps give those and the other columns there are not
+  read, NaN allowed); sequence tasks take any number of steps.
 * ``<column>_code``: int64 (batch, steps), one per categorical input: the
   position of each row's label in that column's ``classes`` (metadata).
 * ``lengths``: int64 (batch,), sequence and seq2seq tasks only: the number of
@@ -79,6 +81,8 @@ class InferenceGraph(nn.Module):
         self.blocks = [numeric.index(f.name) if f.kind == "numeric" else
                        -len(encoding.input_labels[f.name]) for f in spec.inputs]
         self.missing = [f.missing for f in spec.inputs]
+        self.lookback = spec.lookback if spec.future_names else None
+        self.future_columns = encoding.future_columns
         self.kinds = [t.kind for t in spec.targets]
         self.slices = list(self.network.output_slices)
         self.target_scalers = [encoding.target_scalers.get(t.name) for t in spec.targets]
@@ -107,7 +111,10 @@ class InferenceGraph(nn.Module):
         if lengths is not None:   # padding (even NaN) becomes zeros, as in predict
             steps = torch.arange(x.shape[1], device=x.device)
             x = torch.where((steps[None, :] < lengths[:, None])[..., None], x, 0.0)
-        out = self.network(x, lengths)                                   # (B, S, C)
+        future = None
+        if self.lookback is not None:   # the rows after the lookback give the known-ahead inputs
+            x, future = x[:, : self.lookback], x[:, self.lookback :, self.future_columns]
+        out = self.network(x, lengths, future=future)                    # (B, S, C)
         results = []
         for kind, part, scaler in zip(self.kinds, self.slices, self.target_scalers,
                                       strict=True):
@@ -174,7 +181,7 @@ def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
     """The JSON the graph carries: inputs, outputs, spec, scalers, versions."""
 
     spec, encoding = model.spec_, model.encoding_
-    steps: int | str = spec.lookback if spec.task == "forecast" else "steps"
+    steps: int | str = spec.span if spec.task == "forecast" else "steps"
     numeric = [f for f in spec.inputs if f.kind == "numeric"]
     inputs: dict[str, Any] = {
         "numeric": {"name": NUMERIC, "dtype": "float32", "shape": ["batch", steps, len(numeric)],
@@ -205,6 +212,7 @@ def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "task": spec.task,
         "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.aligned,
+        "span": spec.span, "future": spec.future_names,
         "inputs": inputs, "outputs": outputs, "schema": schema, "spec": spec.to_dict(),
         "time_step": time_step_to_json(model.time_step_),
         "data_sha256": getattr(model, "data_sha256_", None),
@@ -238,7 +246,7 @@ def _trace(model: LSTMModel, metadata: dict[str, Any]) -> bytes:
                           "sequences of different lengths depend on each length); refit "
                           "without segment to export it")
     graph = InferenceGraph(model)
-    batch, steps = 3, spec.lookback or 6
+    batch, steps = 3, spec.span or 6
     lengths = torch.tensor([steps, steps - 1, steps - 3])   # sorted, as the exporter needs
     example: list[Tensor] = []
     inputs = metadata["inputs"]

@@ -21,7 +21,7 @@ from . import checkpoint, presets
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
-from .data.groups import Groups, arrange, fill_gaps, forecast_columns
+from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_columns
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema, require_columns, typical_step
 from .data.windows import Batches, ForecastWindows, Windows
@@ -218,7 +218,9 @@ class LSTMModel:
 
         Args:
             data: the inputs, as for ``fit`` (targets are not needed; for seq2seq
-                with a horizon, pass only the input steps).
+                with a horizon, pass only the input steps). With future inputs
+                (``Feature(future=True)``) each series ends in ``horizon`` rows that
+                give them: the steps to forecast (their other columns are not read).
             origins: forecasts only: ``last`` forecasts from the end of each series,
                 ``all`` from every row with a full lookback behind it.
         """
@@ -365,7 +367,8 @@ class LSTMModel:
         schema = {k: v for k, v in self.schema_.items()
                   if need_targets or k not in spec.target_names or k in spec.input_names}
         check_schema(frame, schema)
-        return fill_gaps(arrange(frame, spec), spec)
+        groups = arrange(frame, spec)
+        return fill_gaps(groups if need_targets else fill_unread(groups, spec), spec)
 
     def _train_config(self, lr: float) -> TrainConfig:
         return TrainConfig(
@@ -449,7 +452,8 @@ class LSTMModel:
                              instance_norm=a["instance_norm"], numeric_inputs=numeric,
                              target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                              segment=a["segment"], channel_independent=a["channel_independent"],
-                             conv=a["conv"])
+                             conv=a["conv"],
+                             future_columns=tuple(encoding.future_columns))
 
     def _outputs(self, windows: Windows, with_targets: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -467,7 +471,7 @@ class LSTMModel:
         try:
             with torch.inference_mode():
                 for batch in Batches(windows.to(device) if on_gpu else windows, size):
-                    out = network(batch["x"], batch.get("lengths"))
+                    out = network(batch["x"], batch.get("lengths"), future=batch.get("future"))
                     outputs.append(_pad_steps(out, steps).cpu())
                     if with_targets:
                         targets.append(_pad_steps(batch["y"], steps).cpu())
@@ -535,7 +539,8 @@ class LSTMModel:
         keep = np.ones(n * steps, dtype=bool)
         if isinstance(windows, ForecastWindows):
             origin = windows.starts.numpy() + spec.lookback - 1
-            columns = forecast_columns(groups, origin, steps, spec.series, self.time_step_)
+            columns = forecast_columns(groups, origin, steps, spec.series, self.time_step_,
+                                       ahead=bool(spec.future_names))
         else:
             seq = windows.index.numpy()
             if spec.task == "sequence":

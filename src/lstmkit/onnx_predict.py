@@ -1,8 +1,9 @@
 """Predictions from an exported ``.onnx`` file with onnxruntime, numpy and pandas: no torch.
 
 The file carries its own schema (see ``lstmkit.export``), so a table of raw rows
-is all it needs: forecasts read the last ``lookback`` rows of each series,
-sequence tasks every sequence (padded, with its length). The result has the same
+is all it needs: forecasts read the last ``lookback`` rows of each series (with
+inputs known in advance, ``lookback`` rows and then the ``horizon`` rows that give
+those), sequence tasks every sequence (padded, with its length). The result has the same
 columns as ``LSTMModel.predict`` (``origins="last"``).
 
 Example:
@@ -21,7 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data.groups import Groups, arrange, fill_gaps, forecast_columns, time_step_from_json
+from .data.groups import (
+    Groups,
+    arrange,
+    fill_gaps,
+    fill_unread,
+    forecast_columns,
+    time_step_from_json,
+)
 from .data.scaling import Labels
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema, numeric, present
@@ -104,7 +112,7 @@ class OnnxModel:
         else:
             frame = read_table(data)
         check_schema(frame, self.metadata["schema"])
-        groups = fill_gaps(arrange(frame, spec), spec)
+        groups = fill_gaps(fill_unread(arrange(frame, spec), spec), spec)
         rows, lengths, origin = self._window_rows(groups, origins)
         columns = self._columns(groups)
         parts = []
@@ -123,20 +131,24 @@ class OnnxModel:
         starts, ends = groups.offsets[:-1], groups.offsets[1:]
         lookback = self.metadata["lookback"]
         if lookback is not None:
-            short = np.flatnonzero(groups.lengths < lookback)
+            span = self.metadata.get("span") or lookback
+            short = np.flatnonzero(groups.lengths < span)
             if short.size:
                 g = short[0]
                 name = "the table" if groups.keys == [None] else f"series {groups.keys[g]!r}"
-                raise DataError(f"{name} has {groups.lengths[g]} rows, fewer than lookback = "
-                                f"{lookback}; pass at least {lookback} rows per series")
+                what = ("lookback + horizon (the last horizon rows give the future inputs)"
+                        if span > lookback else "lookback")
+                raise DataError(f"{name} has {groups.lengths[g]} rows, fewer than {what} = "
+                                f"{span}; pass at least {span} rows per series")
+            last = ends - 1 - (span - lookback)     # the last origin of each series
             if origins == "last":
-                origin = ends - 1
+                origin = last
             else:    # every row with a full lookback behind it, series after series
                 first = starts + lookback - 1
-                counts = ends - first
+                counts = last + 1 - first
                 shift = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
                 origin = np.arange(int(counts.sum())) + shift
-            return (origin - lookback + 1)[:, None] + np.arange(lookback), None, origin
+            return (origin - lookback + 1)[:, None] + np.arange(span), None, origin
         lengths = groups.lengths.astype(np.int64)
         steps = np.arange(lengths.max())
         rows = starts[:, None] + np.minimum(steps[None, :], lengths[:, None] - 1)
@@ -168,7 +180,8 @@ class OnnxModel:
         keep = np.ones(n * steps, dtype=bool)
         if spec.task == "forecast":
             columns = forecast_columns(groups, origin, steps, spec.series,
-                                       time_step_from_json(self.metadata["time_step"]))
+                                       time_step_from_json(self.metadata["time_step"]),
+                                       ahead=bool(spec.future_names))
         elif spec.task == "sequence":
             columns[spec.sequence] = keys
         else:

@@ -93,7 +93,9 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
     frame = groups.frame.iloc[lo : lo + n].reset_index(drop=True)
     rows = _origin_rows(origins, n, spec.lookback, spec.horizon)
     x = groups.time[lo : lo + n] if groups.time is not None else np.arange(n)
-    predictions = [model.predict(frame.iloc[r - spec.lookback + 1 : r + 1]) for r in rows]
+    # A window is the lookback and, with future inputs, the horizon rows that give them.
+    predictions = [model.predict(frame.iloc[r - spec.lookback + 1 : r - spec.lookback + 1
+                                            + spec.span]) for r in rows]
     first, last = rows[0] - spec.lookback + 1, min(n, rows[-1] + spec.horizon + 1)
     shown = slice(first, last)
 

@@ -95,12 +95,21 @@ class Feature:
             category); ``"mask"`` sets it to 0 in scaled units (categorical: no
             category) and adds a ``<name>:missing`` 0/1 input channel so the network
             knows. None (default) takes the spec's ``missing``.
+        future: known in advance (a calendar feature, a planned price, a weather
+            forecast): a forecast reads it over the ``horizon`` steps it predicts as
+            well as over the ``lookback``. Prediction tables then end each series
+            with ``horizon`` rows that give this column (the other columns there
+            are not read and may be empty).
+
+    Example:
+        >>> Feature("hour", future=True)           # numeric, standard-scaled, known ahead
     """
 
     name: str
     kind: Literal["numeric", "categorical"] = "numeric"
     scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
     missing: Literal["error", "ffill", "mask"] | None = None
+    future: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -109,6 +118,9 @@ class Feature:
         check_choice(f"scaler of feature {self.name!r}", self.scaler, SCALERS)
         if self.missing is not None:
             check_choice(f"missing of feature {self.name!r}", self.missing, MISSING)
+        if not isinstance(self.future, bool):
+            raise ConfigError(f"future of feature {self.name!r} must be true or false, got "
+                              f"{self.future!r}")
 
     @classmethod
     def from_dict(cls, data: Any) -> Feature:
@@ -245,6 +257,16 @@ class Spec:
             object.__setattr__(self, "horizon", None)
         if self.task == "seq2seq":
             check_positive_int("horizon (seq2seq)", self.horizon, allow_none=True)
+        future = [f.name for f in inputs if f.future]
+        if future and self.task != "forecast":
+            raise ConfigError(f"input {future[0]!r} is marked future=True, which is for task "
+                              f"'forecast'; task {self.task!r} reads whole sequences: remove "
+                              "future")
+        leaked = [name for name in future if name in self.target_names]
+        if leaked:
+            raise ConfigError(f"column {leaked[0]!r} is a target and a future input: its future "
+                              "values are what the model predicts; remove future=True from "
+                              "that input")
         id_columns = [c for c in (self.time, self.series, self.sequence) if c is not None]
         for column in id_columns:
             if column in self.input_names or column in self.target_names:
@@ -258,6 +280,18 @@ class Spec:
     @property
     def target_names(self) -> list[str]:
         return [t.name for t in self.targets]
+
+    @property
+    def future_names(self) -> list[str]:
+        """The inputs known in advance (``Feature.future``)."""
+        return [f.name for f in self.inputs if f.future]
+
+    @property
+    def span(self) -> int | None:
+        """Rows one forecast reads: the lookback, plus the horizon with future inputs."""
+        if self.task != "forecast":
+            return None
+        return self.lookback + (self.horizon if self.future_names else 0)
 
     @property
     def group(self) -> str | None:

@@ -133,7 +133,7 @@ class LSTMTask(L.LightningModule):
         self._plain_backward = plain_backward(self.trainer)
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.network(batch["x"], batch.get("lengths"))
+        return self.network(batch["x"], batch.get("lengths"), future=batch.get("future"))
 
     def training_step(self, batches: list[Batch], group_idx: int) -> None:
         optimizer = self.optimizers(use_pl_optimizer=False)
@@ -143,7 +143,7 @@ class LSTMTask(L.LightningModule):
     def _optimizer_step(self, optimizer: torch.optim.Optimizer, batch: Batch) -> None:
         optimizer.zero_grad(set_to_none=True)
         teacher = batch["y"] if self.teacher_forcing else None
-        outputs = self.network(batch["x"], batch.get("lengths"), teacher)
+        outputs = self.network(batch["x"], batch.get("lengths"), teacher, batch.get("future"))
         loss = self.loss(outputs, batch["y"])
         if self._plain_backward:
             loss.backward()

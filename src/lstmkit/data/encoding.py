@@ -61,15 +61,27 @@ class Encoding:
     def input_columns(self) -> list[str]:
         """Names of the encoded input columns (``col=label`` for one-hot columns,
         ``col:missing`` for the indicator of a column with the ``mask`` policy)."""
-        names = []
+        return [name for names in self._feature_columns() for name in names]
+
+    @property
+    def future_columns(self) -> list[int]:
+        """Positions in ``input_columns`` of the inputs known in advance."""
+        positions, j = [], 0
+        for f, names in zip(self.spec.inputs, self._feature_columns(), strict=True):
+            if f.future:
+                positions += range(j, j + len(names))
+            j += len(names)
+        return positions
+
+    def _feature_columns(self) -> list[list[str]]:
+        """Each input feature's encoded column names, in the spec's order."""
+        columns = []
         for f in self.spec.inputs:
             if f.kind == "categorical":
-                names += [f"{f.name}={c}" for c in self.input_labels[f.name].classes]
+                columns.append([f"{f.name}={c}" for c in self.input_labels[f.name].classes])
             else:
-                names.append(f.name)
-                if f.missing == "mask":
-                    names.append(f"{f.name}:missing")
-        return names
+                columns.append([f.name] + ([f"{f.name}:missing"] if f.missing == "mask" else []))
+        return columns
 
     def n_classes(self, target: Target) -> int:
         """Output width of a target's head: 1 for regression and binary, K for K classes."""

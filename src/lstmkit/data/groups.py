@@ -103,6 +103,32 @@ def fill_gaps(groups: Groups, spec: Spec) -> Groups:
     return dataclasses.replace(groups, frame=frame)
 
 
+def fill_unread(groups: Groups, spec: Spec) -> Groups:
+    """Placeholders where a prediction reads nothing: with future inputs, the last
+    ``horizon`` rows of each series give only those; their other input columns
+    take the values of the series' last row before them (0 if it has none), so
+    they may be left empty."""
+    h = spec.horizon
+    others = [f for f in spec.inputs if not f.future and f.name in groups.frame.columns]
+    if not spec.future_names or not others:
+        return groups
+    lengths, ends = groups.lengths, groups.offsets[1:]
+    n = np.minimum(lengths, h)
+    target = np.concatenate([np.arange(e - k, e) for e, k in zip(ends, n, strict=True)])
+    source = np.repeat(np.where(lengths > h, ends - h - 1, -1), n)
+    frame = groups.frame.copy(deep=False)
+    for f in others:
+        values = frame[f.name].to_numpy(copy=True)
+        if f.kind == "numeric":
+            values = values.astype(np.float64) if values.dtype.kind in "iub" else values
+            values[target] = np.where(source >= 0, values[np.maximum(source, 0)], 0)
+        else:
+            has = source >= 0
+            values[target[has]] = values[source[has]]
+        frame[f.name] = values
+    return dataclasses.replace(groups, frame=frame)
+
+
 def time_step_to_json(step: Any) -> dict[str, Any] | None:
     """A time step (timedelta, number or None) as plain JSON."""
     if step is None:
@@ -122,12 +148,14 @@ def time_step_from_json(data: dict[str, Any] | None) -> Any:
 
 
 def forecast_columns(groups: Groups, origin: np.ndarray, steps: int, series: str | None,
-                     time_step: Any) -> dict[str, np.ndarray]:
+                     time_step: Any, ahead: bool = False) -> dict[str, np.ndarray]:
     """The id columns of forecasts made at arranged rows ``origin``, ``steps`` rows each.
 
     Returns the series id (if the spec has one), ``origin`` (the time, or the row
     within its series, of the last input row), ``step`` (1..steps) and, with a time
-    column and a known time step, ``time`` (the predicted step's time).
+    column and a known time step, ``time`` (the predicted step's time). With
+    ``ahead`` the table holds the predicted steps' rows (they give future inputs),
+    and ``time`` is read from them.
     """
     n = len(origin)
     keys = groups.key_array
@@ -140,6 +168,8 @@ def forecast_columns(groups: Groups, origin: np.ndarray, steps: int, series: str
     else:
         columns["origin"] = np.repeat(origin - groups.offsets[group], steps)
     columns["step"] = np.tile(np.arange(1, steps + 1), n)
-    if groups.time is not None and time_step is not None:
+    if groups.time is not None and ahead:
+        columns["time"] = groups.time[np.repeat(origin, steps) + columns["step"]]
+    elif groups.time is not None and time_step is not None:
         columns["time"] = columns["origin"] + columns["step"] * time_step
     return columns

@@ -35,13 +35,15 @@ class Encoded:
     """A table as tensors: encoded inputs (rows, F) and targets (per row or per sequence).
 
     ``offsets`` are the input row boundaries of each group (for seq2seq with a
-    horizon the output rows are not among the input rows).
+    horizon the output rows are not among the input rows); ``future_columns`` the
+    input columns known in advance (forecasts).
     """
 
     groups: Groups
     inputs: torch.Tensor
     targets: torch.Tensor | None
     offsets: torch.Tensor
+    future_columns: tuple[int, ...] = ()
 
 
 def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
@@ -88,7 +90,7 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
         inputs = encoding.encode_inputs(frame, rows)
         targets = encoding.encode_targets(frame, rows) if with_targets else None
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
-                       torch.from_numpy(groups.offsets))
+                       torch.from_numpy(groups.offsets), tuple(encoding.future_columns))
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
     if (in_hi == groups.offsets[1:]).all():               # every row is an input step
         inputs, offsets = encoding.encode_inputs(frame, rows), groups.offsets
@@ -123,7 +125,7 @@ def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> W
         base = groups.offsets[:-1]
         starts = row_ranges(base + first, base + np.maximum(last, first))
         return ForecastWindows(data.inputs, data.targets, torch.from_numpy(starts),
-                               spec.lookback, spec.horizon)
+                               spec.lookback, spec.horizon, list(data.future_columns))
     if part == "all" or parts is None:
         index = np.arange(len(groups))
     else:
@@ -133,17 +135,23 @@ def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> W
 
 
 def predict_windows(data: Encoded, spec: Spec, origins: str) -> Windows:
-    """Windows to predict from: the last (``origins='last'``) or every full lookback."""
+    """Windows to predict from: the last (``origins='last'``) or every full lookback.
+
+    With future inputs each series ends in ``horizon`` rows that give them, so a
+    window needs ``lookback + horizon`` rows and the last one ends ``horizon``
+    rows before the series does.
+    """
     if spec.task != "forecast":
         return SequenceWindows(data.inputs, data.offsets, torch.arange(len(data.groups)), None,
                                spec.aligned)
     groups = data.groups
-    _check_lengths(groups, spec.lookback, "lookback")
-    end = groups.offsets[1:] - spec.lookback                      # last start, inclusive
+    _check_lengths(groups, spec.span, "lookback + horizon (the horizon rows give the future "
+                   "inputs)" if spec.future_names else "lookback")
+    end = groups.offsets[1:] - spec.span                          # last start, inclusive
     first = end if origins == "last" else groups.offsets[:-1]
     starts = row_ranges(first, end + 1)
     return ForecastWindows(data.inputs, None, torch.from_numpy(starts), spec.lookback,
-                           spec.horizon)
+                           spec.horizon, list(data.future_columns))
 
 
 def row_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -29,7 +29,8 @@ class ForecastWindows:
     """Forecast windows of one part, as start rows into shared arrays.
 
     A window starting at row ``s`` reads inputs ``[s, s + lookback)`` and targets
-    ``[s + lookback, s + lookback + horizon)``.
+    ``[s + lookback, s + lookback + horizon)``; with ``future_columns``, those
+    input columns over the target rows too (inputs known in advance).
 
     Args:
         inputs: encoded inputs, (rows, F) float32, all series back to back.
@@ -37,12 +38,17 @@ class ForecastWindows:
         starts: (N,) int64 start row of each window.
         lookback: input steps per window.
         horizon: target steps per window.
+        future_columns: the input columns known in advance, or None.
     """
 
     def __init__(self, inputs: Tensor, targets: Tensor | None, starts: Tensor,
-                 lookback: int, horizon: int) -> None:
+                 lookback: int, horizon: int, future_columns: list[int] | None = None) -> None:
         self.inputs, self.targets, self.starts = inputs, targets, starts
         self.lookback, self.horizon = lookback, horizon
+        self.future_columns = future_columns or None
+        # The known-ahead columns, stored once: each batch gathers its horizon rows.
+        self._future = (inputs[:, self.future_columns].contiguous()
+                        if self.future_columns else None)     # (rows, K)
         self._in_steps = torch.arange(lookback, device=inputs.device)
         self._out_steps = torch.arange(lookback, lookback + horizon, device=inputs.device)
 
@@ -56,7 +62,7 @@ class ForecastWindows:
     def to(self, device: torch.device | str) -> ForecastWindows:
         move = (lambda t: None if t is None else t.to(device))  # noqa: E731
         return ForecastWindows(move(self.inputs), move(self.targets), move(self.starts),
-                               self.lookback, self.horizon)
+                               self.lookback, self.horizon, self.future_columns)
 
     def has_target_gaps(self) -> bool:
         """Whether any target may be missing (NaN) in a batch."""
@@ -65,10 +71,12 @@ class ForecastWindows:
     def batch(self, idx: Tensor) -> Batch:
         start = self.starts[idx]                                 # (B,)
         x = gather_rows(self.inputs, start[:, None] + self._in_steps)   # (B, L, F)
-        if self.targets is None:
-            return {"x": x}
-        y = gather_rows(self.targets, start[:, None] + self._out_steps)  # (B, H, T)
-        return {"x": x, "y": y}
+        out = {"x": x}
+        if self._future is not None:
+            out["future"] = gather_rows(self._future, start[:, None] + self._out_steps)  # (B, H, K)
+        if self.targets is not None:
+            out["y"] = gather_rows(self.targets, start[:, None] + self._out_steps)  # (B, H, T)
+        return out
 
 
 class SequenceWindows:

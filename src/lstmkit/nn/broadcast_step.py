@@ -48,7 +48,8 @@ def broadcast_lstm_step(rows: Tensor, positions: Tensor, c0: Tensor) -> Tensor:
 
 
 def plain_lstm_step(rows: Tensor, positions: Tensor, c0: Tensor) -> Tensor:
-    """The same step as ``lstm_cell`` over (B, M, 4D) gates, for autograd and export."""
+    """The same step as ``lstm_cell`` over (B, M, 4D) gates, for autograd and export;
+    ``positions`` may also be per sample, (B, M, 4D)."""
     return lstm_cell(rows[:, None, :] + positions, c0[:, None, :])[0]   # (B, M, D)
 
 

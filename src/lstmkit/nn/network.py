@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from .conv import ConvBranch
 from .decoders import AutoregressiveDecoder, ParallelDecoder, RepeatDecoder
@@ -48,6 +49,9 @@ class NetworkConfig:
         channel_independent: every input channel is its own univariate series through
             one shared network; each target is read from its own channel.
         conv: add a convolutional (FCN) branch beside the LSTM (direct decoder).
+        future_columns: the encoded inputs known in advance, read over the output
+            steps by the decoder (forecasts). A channel-independent network reads
+            them there only: as channels of their own they would forecast nothing.
     """
 
     n_inputs: int
@@ -66,6 +70,11 @@ class NetworkConfig:
     segment: int | None = None
     channel_independent: bool = False
     conv: bool = False
+    future_columns: tuple[int, ...] = ()
+
+    @property
+    def n_future(self) -> int:
+        return len(self.future_columns)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -74,7 +83,8 @@ class NetworkConfig:
     def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
         outputs = tuple(Output(**o) for o in data["outputs"])
         return cls(**{**data, "outputs": outputs, "numeric_inputs": tuple(data["numeric_inputs"]),
-                      "target_channels": tuple(data["target_channels"])})
+                      "target_channels": tuple(data["target_channels"]),
+                      "future_columns": tuple(data.get("future_columns", ()))})
 
 
 class LSTMNetwork(nn.Module):
@@ -89,7 +99,9 @@ class LSTMNetwork(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = c = config
-        # Channel-independent: every channel is a univariate series with one output.
+        # Channel-independent: every channel is a univariate series with one output; the
+        # inputs known in advance are not channels.
+        kept = [j for j in range(c.n_inputs) if j not in c.future_columns]
         per_series = 1 if c.channel_independent else c.n_inputs
         outputs = [Output("value", "regression", 1)] if c.channel_independent else list(c.outputs)
         self.segments = None
@@ -104,23 +116,25 @@ class LSTMNetwork(nn.Module):
         self.dropout = Dropout(c.dropout) if c.dropout else nn.Identity()
         self.conv = ConvBranch(per_series) if c.conv else None
         shared = c.heads == "shared"
+        # Output steps per parallel-decoder segment (each segment reads its future values).
+        self.out_segment = c.segment or c.steps
         if c.decoder == "direct":
-            width = d + (self.conv.out_features if self.conv else 0)
+            width = d + (self.conv.out_features if self.conv else 0) + c.steps * c.n_future
             self.heads = Heads(width, outputs, shared, steps=c.steps)
         elif c.decoder == "aligned":
             self.heads = Heads(d, outputs, shared)
         elif c.decoder == "repeat":
-            self.decoder = RepeatDecoder(d, c.hidden, c.layers, c.dropout)
+            self.decoder = RepeatDecoder(d, c.hidden, c.layers, c.dropout, c.n_future)
             self.heads = Heads(c.hidden, outputs, shared)
         elif c.decoder == "autoregressive":
             self.heads = Heads(d, outputs, shared)
-            self.decoder = AutoregressiveDecoder(self.heads.width, d, c.layers, c.dropout)
+            self.decoder = AutoregressiveDecoder(self.heads.width, d, c.layers, c.dropout,
+                                                 c.n_future)
         elif c.decoder == "parallel":
-            out_segment = c.segment or c.steps
-            channels = c.n_inputs if c.channel_independent else 0
-            self.decoder = ParallelDecoder(d, c.layers, math.ceil(c.steps / out_segment),
-                                           channels, c.dropout)
-            self.heads = Heads(d, outputs, shared, steps=out_segment)
+            channels = len(kept) if c.channel_independent else 0
+            self.decoder = ParallelDecoder(d, c.layers, math.ceil(c.steps / self.out_segment),
+                                           channels, c.dropout, self.out_segment * c.n_future)
+            self.heads = Heads(d, outputs, shared, steps=self.out_segment)
         else:
             raise ValueError(f"unknown decoder {c.decoder!r}")
         self.norm = None
@@ -130,7 +144,9 @@ class LSTMNetwork(nn.Module):
             self.norm = InstanceNorm(list(c.numeric_inputs), list(c.target_channels), columns,
                                      mode=norm_mode(c.instance_norm) or "revin")
         if c.channel_independent:
-            self.register_buffer("channels", torch.tensor(c.target_channels, dtype=torch.long))
+            self.register_buffer("channels", torch.tensor([kept.index(j) for j in
+                                                           c.target_channels], dtype=torch.long))
+            self.register_buffer("kept", torch.tensor(kept), persistent=False)
 
     @property
     def output_slices(self) -> list[slice]:
@@ -140,7 +156,7 @@ class LSTMNetwork(nn.Module):
         return self.heads.slices
 
     def forward(self, x: Tensor, lengths: Tensor | None = None,
-                teacher: Tensor | None = None) -> Tensor:
+                teacher: Tensor | None = None, future: Tensor | None = None) -> Tensor:
         """Map inputs (B, T, F) to outputs (B, S, C).
 
         Args:
@@ -148,8 +164,13 @@ class LSTMNetwork(nn.Module):
             lengths: (B,) true lengths, for batches of unequal sequences.
             teacher: (B, S, n_targets) true targets, for teacher forcing of the
                 autoregressive decoder in training.
+            future: (B, S, n_future) encoded inputs known in advance, over the
+                output steps; required when ``n_future`` > 0.
         """
         c = self.config
+        if c.n_future and future is None:
+            raise ValueError(f"this network reads {c.n_future} inputs known in advance: pass "
+                             f"future of shape (batch, {c.steps}, {c.n_future})")
         stats = None
         if c.instance_norm:
             x, stats = self.norm.normalize(x, lengths)         # (B, T, F), 2 x (B, 1, F)
@@ -157,17 +178,21 @@ class LSTMNetwork(nn.Module):
                 teacher = self.norm.normalize_targets(teacher, stats)
         channel = None
         if c.channel_independent:
+            if c.future_columns:
+                x = x.index_select(-1, self.kept)              # (B, T, F - K)
             b, t, f = x.shape
             x = x.transpose(1, 2).reshape(b * f, t, 1)         # (B*F, T, 1)
             channel = torch.arange(f, device=x.device).repeat(b)
             lengths = None if lengths is None else lengths.repeat_interleave(f)
-        out = self._decode(x, lengths, teacher, channel)       # (B', S, C')
+            if future is not None:
+                future = future.repeat_interleave(f, dim=0)    # (B*F, S, K)
+        out = self._decode(x, lengths, teacher, channel, future)  # (B', S, C')
         if c.channel_independent:
             out = out.view(b, f, -1).transpose(1, 2)[..., self.channels]  # (B, S, T)
         return out if self.norm is None else self.norm.denormalize(out, stats)
 
     def _decode(self, x: Tensor, lengths: Tensor | None, teacher: Tensor | None,
-                channel: Tensor | None) -> Tensor:
+                channel: Tensor | None, future: Tensor | None) -> Tensor:
         c = self.config
         # Segments (if any) are embedded inside the encoder: under checkpoint_steps it
         # recomputes the embedding chunk by chunk with the recurrence. Only the aligned
@@ -179,15 +204,25 @@ class LSTMNetwork(nn.Module):
             return self.heads(self.dropout(outputs))           # (B, T, C)
         if c.decoder == "autoregressive":
             return self.decoder(self.encoder.per_layer(state), self.heads, c.steps,
-                                self.dropout, teacher)        # (B, S, C)
+                                self.dropout, teacher, future)  # (B, S, C)
         if c.decoder == "parallel":
-            features = self.decoder(self.encoder.per_layer(state), channel)  # (B, M, D)
-            return self.heads(self.dropout(features))[:, : c.steps]          # (B, S, C)
+            segments = None if future is None else self._segments(future)  # (B, M, W*K)
+            features = self.decoder(self.encoder.per_layer(state), channel, segments)
+            return self.heads(self.dropout(features))[:, : c.steps]  # (B, S, C) from (B, M, D)
         context = self.dropout(self.encoder.summary(state))   # (B, D)
         if c.decoder == "repeat":
-            features = self.decoder(context, c.steps)          # (B, S, hidden)
+            features = self.decoder(context, c.steps, future)  # (B, S, hidden)
             return self.heads(self.dropout(features))          # (B, S, C)
         if self.conv is not None:
             conv = self.dropout(self.conv(x, lengths))         # (B, 128)
             context = torch.cat([context, conv], dim=-1)       # (B, D + 128)
-        return self.heads(context)                             # (B, S, C) from (B, D)
+        if future is not None:
+            context = torch.cat([context, future.flatten(1)], dim=-1)  # (B, D' + S*K)
+        return self.heads(context)                             # (B, S, C) from (B, D')
+
+    def _segments(self, future: Tensor) -> Tensor:
+        """Future values (B, S, K) as the parallel decoder's segments: (B, M, W*K)."""
+        b, steps, k = future.shape
+        m = math.ceil(steps / self.out_segment)
+        padded = F.pad(future, (0, 0, 0, m * self.out_segment - steps))  # (B, M*W, K)
+        return padded.reshape(b, m, self.out_segment * k)
