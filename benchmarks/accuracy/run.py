@@ -28,6 +28,7 @@ command is run again.
     python benchmarks/accuracy/run.py --study setting --only etth1   # both of them, combined
     python benchmarks/accuracy/run.py --study dropout --only JapaneseVowels   # UEA: dropout
     python benchmarks/accuracy/run.py --study precision --only etth1 --horizons 96  # bf16
+    python benchmarks/accuracy/run.py --study calendar --only etth1 --horizons 96  # read ahead
     python benchmarks/accuracy/run.py --only weather --checkpoints ~/.cache/lstmkit-runs
     python benchmarks/accuracy/run.py --report        # the tables from the results file
 """
@@ -46,6 +47,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[2] / "shared" / "data"
@@ -85,6 +87,9 @@ ABLATION_UEA = [
     ("+ conv branch", {"dropout": 0.0}),
     ("+ dropout 0.6 (default)", {}),
 ]
+# The calendar study's inputs: the hour of day (numeric) and the weekday (categorical) of
+# every row, known in advance (Feature(future=True)), as the Informer family's time features.
+CALENDAR = "calendar"
 # The studies: one choice of the model varied, each variant scored on validation and test
 # data. A variant is (model overrides, training loss of every target); forecast studies
 # run the forecast data sets, UEA studies the UEA sets (their loss is the classifier's).
@@ -97,6 +102,7 @@ STUDIES: dict[str, dict[str, tuple[dict, str]]] = {
     "dropout": {f"dropout={p}": ({"dropout": p}, "") for p in (0.0, 0.3, 0.6)},
     "precision": {f"precision={p}": ({"precision": p}, "mse")
                   for p in ("32-true", "bf16-mixed")},
+    "calendar": {"calendar=none": ({}, "mse"), "calendar=hour,weekday": ({CALENDAR: True}, "mse")},
 }
 # The setting study's rule, fixed before its runs: per data set and horizon, the variant
 # with the lowest median validation MSE over the seeds is the one validation selects.
@@ -120,19 +126,26 @@ def run_forecast(name: str, horizon: int, seed: int, epochs: int | None,
                  checkpoints: Path | None = None) -> dict:
     """Train and score one forecast; with ``checkpoints`` (this run's own directory) the
     training state is saved every epoch and an earlier, killed run there is continued."""
-    from lstmkit import LSTMModel, Spec, Target, datasets
+    from lstmkit import Feature, LSTMModel, Spec, Target, datasets
 
     frame = datasets.load(name, data_dir=SHARED)
     columns = [c for c in frame.columns if c != "date"]
+    overrides, calendar = dict(overrides or {}), []
+    if overrides.pop(CALENDAR, False):
+        dates = pd.to_datetime(frame["date"])
+        frame = frame.assign(hour=dates.dt.hour, weekday=dates.dt.day_of_week)
+        calendar = [Feature("hour", future=True),
+                    Feature("weekday", kind="categorical", future=True)]
     # The literature windows these files by row position. weather.csv repeats one timestamp
     # (2020-05-12 06:00, rows 19043-19044), which lstmkit refuses as a time column, so
     # weather is read without one: rows in file order, as the protocol has them.
     time_column = None if name == "weather" else "date"
-    spec = Spec(time=time_column, inputs=columns, targets=[Target(c, loss=loss) for c in columns],
-                lookback=LOOKBACK, horizon=horizon)
+    spec = Spec(time=time_column, inputs=[*columns, *calendar],
+                targets=[Target(c, loss=loss) for c in columns], lookback=LOOKBACK,
+                horizon=horizon)
     training = {**FORECAST_TRAINING, **({"max_epochs": epochs} if epochs else {})}
     model = LSTMModel(spec, split=forecast_split(name, len(frame)), seed=seed, progress=False,
-                      **training, **(overrides or {}))
+                      **training, **overrides)
     clock = RunClock(checkpoints)
     model.fit(frame, checkpoint_dir=checkpoints, resume=checkpoints is not None,
               callbacks=clock.callbacks())
@@ -415,8 +428,9 @@ def main() -> None:
                         "(loss: forecasts trained on MSE and on MAE; norm: RevIN and last-value "
                         "normalisation; setting: both of them, combined; dropout: UEA "
                         "classifiers with dropout 0, 0.3, 0.6 before the heads; precision: "
-                        "forecasts trained in float32 and in bf16-mixed), scored on "
-                        "validation and test data")
+                        "forecasts trained in float32 and in bf16-mixed; calendar: without and "
+                        "with the hour and weekday read ahead), scored on validation and test "
+                        "data")
     parser.add_argument("--variants", nargs="*", help="only these variants of the study "
                         "(e.g. norm=last), to share a study among processes")
     parser.add_argument("--checkpoints", type=Path, help="keep each forecast run's training "
