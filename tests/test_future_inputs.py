@@ -65,6 +65,9 @@ def test_the_spec_refuses_future_inputs_that_cannot_be_known():
     from_yaml = Spec.from_dict({"inputs": ["load", {"name": "event", "future": True}],
                                 "targets": ["load"], "lookback": 4})
     assert from_yaml.future_names == ["event"] and from_yaml.span == 4 + 1
+    assert Spec.from_dict(from_yaml.to_dict()) == from_yaml
+    # Specs without future inputs serialise as before (saved models, checkpoint fingerprints).
+    assert "future" not in spec(future=False).to_dict()["inputs"][-1]
 
 
 def test_a_batch_carries_the_future_rows_of_the_known_columns(model, planned):

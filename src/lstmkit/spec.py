@@ -304,7 +304,11 @@ class Spec:
         return self.task == "seq2seq" and self.horizon is None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        for feature in data["inputs"]:   # written only when set: earlier specs' dicts (saved
+            if not feature["future"]:    # models, checkpoint fingerprints) stay as they were
+                del feature["future"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Spec:
