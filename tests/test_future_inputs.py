@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from lstmkit import ConfigError, DataError, Feature, LSTMModel, Spec, Split, plots
 from lstmkit.batch import predict_chunks
@@ -19,6 +20,7 @@ from lstmkit.card import model_card
 from lstmkit.data import prepare
 from lstmkit.data.groups import arrange
 from lstmkit.onnx_predict import OnnxModel
+from tests.test_cli import lstmkit
 from tests.test_export import assert_same_predictions
 from tests.test_serve import running_server
 
@@ -167,3 +169,23 @@ def test_the_server_takes_forecast_rows_with_empty_columns(model, planned, tmp_p
     assert answer.status_code == 200, answer.text
     served = pd.DataFrame(answer.json()["predictions"])
     np.testing.assert_allclose(served["load"], model.predict(table)["load"], rtol=1e-5)
+
+
+def test_the_command_line_fits_from_yaml_and_predicts_from_a_csv_with_gaps(planned, tmp_path):
+    planned.to_csv(tmp_path / "planned.csv", index=False)
+    config = {"data": {"path": "planned.csv"},
+              "spec": {"time": "date", "inputs": ["HUFL", "load", {"name": "event",
+                                                                  "future": True}],
+                       "targets": ["load"], "lookback": LOOKBACK, "horizon": HORIZON},
+              "model": {"hidden": 8}, "training": {"max_epochs": 1}}
+    (tmp_path / "planned.yaml").write_text(yaml.safe_dump(config))
+    fit = lstmkit("fit", "planned.yaml", "--run-dir", "run", "--no-progress", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    forecast_table(planned).to_csv(tmp_path / "ahead.csv", index=False)   # empty cells
+    done = lstmkit("predict", "run", "ahead.csv", "-o", "forecast.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    served = pd.read_csv(tmp_path / "forecast.csv")
+    model = LSTMModel.load(tmp_path / "run")
+    np.testing.assert_allclose(served["load"], model.predict(forecast_table(planned))["load"],
+                               rtol=1e-5)
+    assert list(served["time"]) == list(forecast_table(planned)["date"].iloc[LOOKBACK:])

@@ -236,7 +236,8 @@ class LSTMModel:
     def check_inputs(self, data: Source | np.ndarray | list) -> None:
         """Raise what ``predict`` would raise for bad rows (columns, values, time order).
 
-        Unlike ``predict`` it needs no full window: it checks a piece of a series.
+        Unlike ``predict`` it needs no full window: it checks a piece of a series
+        (with future inputs, its last ``horizon`` rows as the steps to forecast).
         """
         self._check_fitted()
         groups = self._groups(data, None, need_targets=False)
