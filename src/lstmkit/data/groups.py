@@ -114,17 +114,17 @@ def fill_unread(groups: Groups, spec: Spec) -> Groups:
         return groups
     lengths, ends = groups.lengths, groups.offsets[1:]
     n = np.minimum(lengths, h)
-    target = np.concatenate([np.arange(e - k, e) for e, k in zip(ends, n, strict=True)])
-    source = np.repeat(np.where(lengths > h, ends - h - 1, -1), n)
+    unread = np.concatenate([np.arange(e - k, e) for e, k in zip(ends, n, strict=True)])
+    last_read = np.repeat(np.where(lengths > h, ends - h - 1, -1), n)   # -1: none
+    known = last_read >= 0
     frame = groups.frame.copy(deep=False)
     for f in others:
         values = frame[f.name].to_numpy(copy=True)
         if f.kind == "numeric":
             values = values.astype(np.float64) if values.dtype.kind in "iub" else values
-            values[target] = np.where(source >= 0, values[np.maximum(source, 0)], 0)
+            values[unread] = np.where(known, values[np.maximum(last_read, 0)], 0)
         else:
-            has = source >= 0
-            values[target[has]] = values[source[has]]
+            values[unread[known]] = values[last_read[known]]
         frame[f.name] = values
     return dataclasses.replace(groups, frame=frame)
 
