@@ -82,7 +82,7 @@ class InferenceGraph(nn.Module):
                        -len(encoding.input_labels[f.name]) for f in spec.inputs]
         self.missing = [f.missing for f in spec.inputs]
         self.lookback = spec.lookback if spec.future_names else None
-        self.future_columns = encoding.future_columns
+        self.future_columns = list(encoding.future_columns)
         self.kinds = [t.kind for t in spec.targets]
         self.slices = list(self.network.output_slices)
         self.target_scalers = [encoding.target_scalers.get(t.name) for t in spec.targets]

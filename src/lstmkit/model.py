@@ -454,7 +454,7 @@ class LSTMModel:
                              target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                              segment=a["segment"], channel_independent=a["channel_independent"],
                              conv=a["conv"],
-                             future_columns=tuple(encoding.future_columns))
+                             future_columns=encoding.future_columns)
 
     def _outputs(self, windows: Windows, with_targets: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | None]:

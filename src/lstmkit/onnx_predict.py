@@ -132,14 +132,7 @@ class OnnxModel:
         lookback = self.metadata["lookback"]
         if lookback is not None:
             span = self.metadata.get("span") or lookback
-            short = np.flatnonzero(groups.lengths < span)
-            if short.size:
-                g = short[0]
-                name = "the table" if groups.keys == [None] else f"series {groups.keys[g]!r}"
-                what = ("lookback + horizon (the last horizon rows give the future inputs)"
-                        if span > lookback else "lookback")
-                raise DataError(f"{name} has {groups.lengths[g]} rows, fewer than {what} = "
-                                f"{span}; pass at least {span} rows per series")
+            groups.require_span(lookback, span)
             last = ends - 1 - (span - lookback)     # the last origin of each series
             if origins == "last":
                 origin = last

@@ -64,14 +64,14 @@ class Encoding:
         return [name for names in self._feature_columns() for name in names]
 
     @property
-    def future_columns(self) -> list[int]:
+    def future_columns(self) -> tuple[int, ...]:
         """Positions in ``input_columns`` of the inputs known in advance."""
         positions, j = [], 0
         for f, names in zip(self.spec.inputs, self._feature_columns(), strict=True):
             if f.future:
                 positions += range(j, j + len(names))
             j += len(names)
-        return positions
+        return tuple(positions)
 
     def _feature_columns(self) -> list[list[str]]:
         """Each input feature's encoded column names, in the spec's order."""

@@ -45,6 +45,29 @@ class Groups:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def require_length(self, need: int, what: str, fix: str | None = None) -> None:
+        """Raise a DataError naming the first group with fewer than ``need`` rows.
+
+        Args:
+            need: the fewest rows a group may have.
+            what: what ``need`` stands for, e.g. ``"lookback"``.
+            fix: how to mend it; by default, longer groups or a shorter window.
+        """
+        short = np.flatnonzero(self.lengths < need)
+        if short.size:
+            g = short[0]
+            kind = "series" if self.keys != [None] else "table"
+            name = f"{kind} {self.keys[g]!r}" if self.keys != [None] else "the table"
+            fix = fix or f"pass a longer {kind}, drop it, or lower lookback/horizon"
+            raise DataError(f"{name} has {self.lengths[g]} rows, fewer than {what} = {need}; "
+                            f"{fix}")
+
+    def require_span(self, lookback: int, span: int) -> None:
+        """Check that every series holds the ``span`` rows a forecast reads (``Spec.span``)."""
+        self.require_length(span, "lookback + horizon (the last horizon rows give the future "
+                            "inputs)" if span > lookback else "lookback",
+                            f"a trained model needs at least {span} rows per series")
+
 
 def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
     """Group ``frame`` by the spec's series/sequence column (stable) and check time order."""

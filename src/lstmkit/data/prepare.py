@@ -49,7 +49,7 @@ class Encoded:
 def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
     """Split before fitting: chronological rows per series, or whole sequences."""
     if spec.task == "forecast":
-        _check_lengths(groups, spec.lookback + spec.horizon, "lookback + horizon")
+        groups.require_length(spec.lookback + spec.horizon, "lookback + horizon")
         return Parts(bounds=series_bounds(groups, split))
     return Parts(codes=sequence_parts(len(groups), split, seed, _strata(groups, spec, split)))
 
@@ -90,7 +90,7 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
         inputs = encoding.encode_inputs(frame, rows)
         targets = encoding.encode_targets(frame, rows) if with_targets else None
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
-                       torch.from_numpy(groups.offsets), tuple(encoding.future_columns))
+                       torch.from_numpy(groups.offsets), encoding.future_columns)
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
     if (in_hi == groups.offsets[1:]).all():               # every row is an input step
         inputs, offsets = encoding.encode_inputs(frame, rows), groups.offsets
@@ -125,7 +125,7 @@ def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> W
         base = groups.offsets[:-1]
         starts = row_ranges(base + first, base + np.maximum(last, first))
         return ForecastWindows(data.inputs, data.targets, torch.from_numpy(starts),
-                               spec.lookback, spec.horizon, list(data.future_columns))
+                               spec.lookback, spec.horizon, data.future_columns)
     if part == "all" or parts is None:
         index = np.arange(len(groups))
     else:
@@ -145,13 +145,12 @@ def predict_windows(data: Encoded, spec: Spec, origins: str) -> Windows:
         return SequenceWindows(data.inputs, data.offsets, torch.arange(len(data.groups)), None,
                                spec.aligned)
     groups = data.groups
-    _check_lengths(groups, spec.span, "lookback + horizon (the horizon rows give the future "
-                   "inputs)" if spec.future_names else "lookback")
+    groups.require_span(spec.lookback, spec.span)
     end = groups.offsets[1:] - spec.span                          # last start, inclusive
     first = end if origins == "last" else groups.offsets[:-1]
     starts = row_ranges(first, end + 1)
     return ForecastWindows(data.inputs, None, torch.from_numpy(starts), spec.lookback,
-                           spec.horizon, list(data.future_columns))
+                           spec.horizon, data.future_columns)
 
 
 def row_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -187,18 +186,9 @@ def _sequence_rows(groups: Groups, spec: Spec, with_targets: bool):
         return (lo, hi), (lo, hi)
     if not with_targets:
         return (lo, hi), (hi, hi)
-    _check_lengths(groups, spec.horizon + 1, "horizon + 1 (input steps then output steps)")
+    groups.require_length(spec.horizon + 1, "horizon + 1 (input steps then output steps)")
     return (lo, hi - spec.horizon), (hi - spec.horizon, hi)
 
-
-def _check_lengths(groups: Groups, need: int, what: str) -> None:
-    short = np.flatnonzero(groups.lengths < need)
-    if short.size:
-        g = short[0]
-        kind = "series" if groups.keys != [None] else "table"
-        name = f"{kind} {groups.keys[g]!r}" if groups.keys != [None] else "the table"
-        raise DataError(f"{name} has {groups.lengths[g]} rows, fewer than {what} = {need}; "
-                        f"pass a longer {kind}, drop it, or lower lookback/horizon")
 
 
 def _check_constant_targets(groups: Groups, spec: Spec) -> None:

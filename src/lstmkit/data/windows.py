@@ -38,17 +38,17 @@ class ForecastWindows:
         starts: (N,) int64 start row of each window.
         lookback: input steps per window.
         horizon: target steps per window.
-        future_columns: the input columns known in advance, or None.
+        future_columns: the input columns known in advance (none by default).
     """
 
     def __init__(self, inputs: Tensor, targets: Tensor | None, starts: Tensor,
-                 lookback: int, horizon: int, future_columns: list[int] | None = None) -> None:
+                 lookback: int, horizon: int, future_columns: tuple[int, ...] = ()) -> None:
         self.inputs, self.targets, self.starts = inputs, targets, starts
         self.lookback, self.horizon = lookback, horizon
-        self.future_columns = future_columns or None
+        self.future_columns = future_columns
         # The known-ahead columns, stored once: each batch gathers its horizon rows.
-        self._future = (inputs[:, self.future_columns].contiguous()
-                        if self.future_columns else None)     # (rows, K)
+        self._future = (inputs[:, list(future_columns)].contiguous()
+                        if future_columns else None)     # (rows, K)
         self._in_steps = torch.arange(lookback, device=inputs.device)
         self._out_steps = torch.arange(lookback, lookback + horizon, device=inputs.device)
 
