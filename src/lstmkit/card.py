@@ -38,7 +38,8 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
             lines.append(f"| {f.name} | numeric | {f.scaler} scaler: (x - {s.center:.6g}) / "
                          f"{s.scale:.6g} |")
         else:
-            lines.append(f"| {f.name} | categorical | one-hot over "
+            how = f"learned vectors of {f.embed}" if f.embed else "one-hot"
+            lines.append(f"| {f.name} | categorical | {how} over "
                          f"{_labels(encoding.input_labels[f.name].classes)} |")
     ids = {"time": spec.time, "series": spec.series, "sequence": spec.sequence}
     named = [f"{role} column `{name}`" for role, name in ids.items() if name]

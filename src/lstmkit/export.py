@@ -1,8 +1,9 @@
 """ONNX export of the whole inference pipeline: raw columns in, original units out.
 
 The graph holds everything ``LSTMModel.predict`` does between a window of raw
-rows and the predictions: input scaling, one-hot encoding of categorical inputs,
-the network (any decoder), inverse target scaling and class probabilities.
+rows and the predictions: input scaling, one-hot encoding of categorical inputs
+(the index column of an embedded one), the network (any decoder), inverse target
+scaling and class probabilities.
 
 Graph inputs (``batch`` is dynamic everywhere):
 
@@ -81,6 +82,7 @@ class InferenceGraph(nn.Module):
         self.blocks = [numeric.index(f.name) if f.kind == "numeric" else
                        -len(encoding.input_labels[f.name]) for f in spec.inputs]
         self.missing = [f.missing for f in spec.inputs]
+        self.embedded = [f.embed is not None for f in spec.inputs]
         self.lookback = spec.lookback if spec.future_names else None
         self.future_columns = list(encoding.future_columns)
         self.kinds = [t.kind for t in spec.targets]
@@ -94,7 +96,8 @@ class InferenceGraph(nn.Module):
         numeric = inputs_.pop(0) if len(self.center) else None
         scaled = None if numeric is None else (numeric - self.center) / self.scale
         columns = []
-        for block, missing in zip(self.blocks, self.missing, strict=True):
+        for block, missing, embedded in zip(self.blocks, self.missing, self.embedded,
+                                            strict=True):
             if block >= 0:
                 value = scaled[..., block : block + 1]
                 if missing != "error":   # a gap left (mask, or before a series' first value)
@@ -103,6 +106,9 @@ class InferenceGraph(nn.Module):
                 columns.append(value)
                 if missing == "mask":
                     columns.append(gap.to(torch.float32))
+            elif embedded:   # the index column predict encodes: K (no category) for code -1
+                codes = inputs_.pop(0)
+                columns.append(torch.where(codes < 0, -block, codes).to(torch.float32)[..., None])
             else:   # a missing label has code -1: no class matches, an all-zero one-hot
                 codes = inputs_.pop(0)
                 classes = torch.arange(-block, device=codes.device)

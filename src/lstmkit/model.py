@@ -445,6 +445,10 @@ class LSTMModel:
                          encoding.input_scalers else -1 for t in spec.targets)
         if a["instance_norm"] and not any(numeric):
             raise ConfigError("instance_norm needs at least one numeric input column")
+        embedded = encoding.embedded_columns
+        if self.precision == "bf16-true" and any(k > 256 for _, k, _ in embedded):
+            raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
+                              "256, and an embedded input has more categories; use 'bf16-mixed'")
         steps = 1 if spec.task == "sequence" or spec.aligned else spec.horizon
         return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=steps,
                              hidden=a["hidden"], layers=self.layers,
@@ -453,8 +457,8 @@ class LSTMModel:
                              instance_norm=a["instance_norm"], numeric_inputs=numeric,
                              target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                              segment=a["segment"], channel_independent=a["channel_independent"],
-                             conv=a["conv"],
-                             future_columns=encoding.future_columns)
+                             conv=a["conv"], future_columns=encoding.future_columns,
+                             embedded=embedded)
 
     def _outputs(self, windows: Windows, with_targets: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -570,6 +574,11 @@ def _check_channel_independent(spec: Spec, decoder: str) -> None:
         raise ConfigError("channel_independent=True forecasts each channel's own future: it needs "
                           "a forecast or seq2seq with a horizon, and not the autoregressive "
                           "decoder")
+    for f in spec.inputs:
+        if f.embed:
+            raise ConfigError(f"channel_independent=True makes every input column a channel of "
+                              f"its own, which an embedded input {f.name!r} cannot be; drop its "
+                              "embed (one-hot) or turn channel independence off")
     inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
     for t in spec.targets:
         if t.kind != "regression" or t.name not in inputs:

@@ -5,7 +5,7 @@ the preset that fits the task; a value the user gives always wins. The presets
 and the validation runs behind them are described in BENCHMARKS.md.
 
 * ``channel_independent`` (forecasts and seq2seq with a horizon whose targets
-  are all numeric inputs): one shared LSTM reads each channel as a univariate
+  are all numeric inputs, none embedded): one shared LSTM reads each channel as a univariate
   series, over segments, with the parallel decoder and RevIN (SegRNN-like);
   lookbacks longer than 96 steps are trained in checkpointed chunks of 96, so
   training memory does not grow with the lookback.
@@ -45,7 +45,8 @@ def preset_name(spec: Spec, given: dict[str, Any]) -> str:
     numeric_inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
     all_inputs = all(t.kind == "regression" and t.name in numeric_inputs for t in spec.targets)
     compatible = given.get("decoder") in (None, "direct", "repeat", "parallel") and \
-        not given.get("conv") and given.get("heads") != "separate"
+        not given.get("conv") and given.get("heads") != "separate" and \
+        not any(f.embed for f in spec.inputs)
     if continues and all_inputs and compatible and given.get("channel_independent") is not False:
         return "channel_independent"
     if spec.task == "sequence" and any(t.kind != "regression" for t in spec.targets):

@@ -86,7 +86,7 @@ class Feature:
     Args:
         name: column name in the data.
         kind: ``"numeric"`` (scaled) or ``"categorical"`` (one-hot encoded over the
-            categories seen in the training part).
+            categories seen in the training part, or embedded: ``embed``).
         scaler: ``"standard"``, ``"minmax"``, ``"robust"`` or ``"none"``; numeric only.
         missing: what a missing value (NaN, None) in this column means:
             ``"error"`` refuses it, naming the row; ``"ffill"`` carries the series'
@@ -100,9 +100,14 @@ class Feature:
             well as over the ``lookback``. Prediction tables then end each series
             with ``horizon`` rows that give this column (the other columns there
             are not read and may be empty).
+        embed: categorical only: a learned vector of this size per category instead
+            of a one-hot column per category. The data then holds one column for the
+            feature (the category's index) whatever the number of categories: for
+            ids of many series or products.
 
     Example:
         >>> Feature("hour", future=True)           # numeric, standard-scaled, known ahead
+        >>> Feature("store", kind="categorical", embed=8)    # 8 learned numbers per store
     """
 
     name: str
@@ -110,6 +115,7 @@ class Feature:
     scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
     missing: Literal["error", "ffill", "mask"] | None = None
     future: bool = False
+    embed: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -121,6 +127,10 @@ class Feature:
         if not isinstance(self.future, bool):
             raise ConfigError(f"future of feature {self.name!r} must be true or false, got "
                               f"{self.future!r}")
+        check_positive_int(f"embed of feature {self.name!r}", self.embed, allow_none=True)
+        if self.embed is not None and self.kind != "categorical":
+            raise ConfigError(f"embed applies to categorical features, but {self.name!r} is "
+                              f"{self.kind}; set kind='categorical' or drop embed")
 
     @classmethod
     def from_dict(cls, data: Any) -> Feature:
@@ -268,10 +278,15 @@ class Spec:
                               "values are what the model predicts; remove future=True from "
                               "that input")
         id_columns = [c for c in (self.time, self.series, self.sequence) if c is not None]
+        kinds = {f.name: f.kind for f in inputs}
         for column in id_columns:
+            # The series id may be a categorical input: what a series is, for a global model.
+            if column == self.series and kinds.get(column) == "categorical":
+                continue
             if column in self.input_names or column in self.target_names:
                 raise ConfigError(f"column {column!r} is an id/time column and cannot also be "
-                                  "an input or target")
+                                  "an input or target (a series column may be a categorical "
+                                  "input)")
 
     @property
     def input_names(self) -> list[str]:
@@ -306,8 +321,9 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         for feature in data["inputs"]:   # written only when set: earlier specs' dicts (saved
-            if not feature["future"]:    # models, checkpoint fingerprints) stay as they were
-                del feature["future"]
+            for key in ("future", "embed"):   # models, checkpoint fingerprints) stay the same
+                if not feature[key]:
+                    del feature[key]
         return data
 
     @classmethod

@@ -60,7 +60,8 @@ class Encoding:
     @property
     def input_columns(self) -> list[str]:
         """Names of the encoded input columns (``col=label`` for one-hot columns,
-        ``col:missing`` for the indicator of a column with the ``mask`` policy)."""
+        ``col:code`` for an embedded one, ``col:missing`` for the indicator of a column
+        with the ``mask`` policy)."""
         return [name for names in self._feature_columns() for name in names]
 
     @property
@@ -73,11 +74,26 @@ class Encoding:
             j += len(names)
         return tuple(positions)
 
+    @property
+    def embedded_columns(self) -> tuple[tuple[int, int, int], ...]:
+        """(position in ``input_columns``, categories, vector size) of each embedded input.
+
+        The column holds the category's index; index ``categories`` is no category.
+        """
+        embedded, j = [], 0
+        for f, names in zip(self.spec.inputs, self._feature_columns(), strict=True):
+            if f.embed:
+                embedded.append((j, len(self.input_labels[f.name]), f.embed))
+            j += len(names)
+        return tuple(embedded)
+
     def _feature_columns(self) -> list[list[str]]:
         """Each input feature's encoded column names, in the spec's order."""
         columns = []
         for f in self.spec.inputs:
-            if f.kind == "categorical":
+            if f.embed:
+                columns.append([f"{f.name}:code"])
+            elif f.kind == "categorical":
                 columns.append([f"{f.name}={c}" for c in self.input_labels[f.name].classes])
             else:
                 columns.append([f.name] + ([f"{f.name}:missing"] if f.missing == "mask" else []))
@@ -88,13 +104,17 @@ class Encoding:
         return len(self.target_labels[target.name]) if target.kind == "classification" else 1
 
     def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-        """Scaled and one-hot encoded inputs, float32 of shape (len(frame), n_input_columns)."""
+        """Scaled, one-hot and embedded (index) inputs, float32 (len(frame), n_input_columns)."""
         out = np.zeros((len(frame), len(self.input_columns)), dtype=np.float32)
         numeric, j = [], 0                                      # j: the next output column
         for f in self.spec.inputs:
             if f.kind == "categorical":
                 labels = self.input_labels[f.name]
                 codes = labels.codes(_categories(frame, f, rows), f.name, rows)
+                if f.embed:     # exact in float32 up to 2**24 categories
+                    out[:, j] = np.where(np.isnan(codes), len(labels), codes)
+                    j += 1
+                    continue
                 known = np.flatnonzero(~np.isnan(codes))       # a gap: no category
                 out[known, j + codes[known].astype(np.int64)] = 1.0
                 j += len(labels)

@@ -97,10 +97,11 @@ class Labels:
         if unknown.size:
             i = unknown[0]
             row = int(rows[i]) if rows is not None else int(i)
+            known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
             raise DataError(
                 f"column {column!r} has label {values[i]!r} at row {row}, which was not seen "
-                f"in the training part (known labels: {list(self.classes)}); remove those "
-                "rows or retrain with data that contains the label")
+                f"in the training part (known labels, {len(self.classes)} in all: {known}); "
+                "remove those rows or retrain with data that contains the label")
         codes[~present] = np.nan
         return codes
 

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from .conv import ConvBranch
 from .decoders import AutoregressiveDecoder, ParallelDecoder, RepeatDecoder
 from .dropout import Dropout
+from .embedding import CategoryEmbedding, Embedded
 from .encoder import LSTMEncoder
 from .heads import Heads, Output
 from .norm import InstanceNorm, norm_mode
@@ -52,6 +53,8 @@ class NetworkConfig:
         future_columns: the encoded inputs known in advance, read over the output
             steps by the decoder (forecasts). A channel-independent network reads
             them there only: as channels of their own they would forecast nothing.
+        embedded: each categorical input given as an index column: (its column,
+            categories, vector size); a learned vector replaces the column.
     """
 
     n_inputs: int
@@ -71,6 +74,7 @@ class NetworkConfig:
     channel_independent: bool = False
     conv: bool = False
     future_columns: tuple[int, ...] = ()
+    embedded: tuple[Embedded, ...] = ()
 
     @property
     def n_future(self) -> int:
@@ -84,7 +88,8 @@ class NetworkConfig:
         outputs = tuple(Output(**o) for o in data["outputs"])
         return cls(**{**data, "outputs": outputs, "numeric_inputs": tuple(data["numeric_inputs"]),
                       "target_channels": tuple(data["target_channels"]),
-                      "future_columns": tuple(data.get("future_columns", ()))})
+                      "future_columns": tuple(data.get("future_columns", ())),
+                      "embedded": tuple(tuple(e) for e in data.get("embedded", ()))})
 
 
 class LSTMNetwork(nn.Module):
@@ -102,7 +107,15 @@ class LSTMNetwork(nn.Module):
         # Channel-independent: every channel is a univariate series with one output; the
         # inputs known in advance are not channels.
         kept = [j for j in range(c.n_inputs) if j not in c.future_columns]
-        per_series = 1 if c.channel_independent else c.n_inputs
+        if c.embedded and c.channel_independent:
+            raise ValueError("embedded inputs are not channels: they need channel_independent "
+                             "off")
+        self.embed = None
+        width, n_future = c.n_inputs, c.n_future        # per step, after any embedding
+        if c.embedded:
+            self.embed = CategoryEmbedding(c.n_inputs, c.embedded, c.future_columns)
+            width, n_future = self.embed.out_features, self.embed.future_features
+        per_series = 1 if c.channel_independent else width
         outputs = [Output("value", "regression", 1)] if c.channel_independent else list(c.outputs)
         self.segments = None
         encoder_inputs = per_series
@@ -119,21 +132,21 @@ class LSTMNetwork(nn.Module):
         # Output steps per parallel-decoder segment (each segment reads its future values).
         self.out_segment = c.segment or c.steps
         if c.decoder == "direct":
-            width = d + (self.conv.out_features if self.conv else 0) + c.steps * c.n_future
-            self.heads = Heads(width, outputs, shared, steps=c.steps)
+            summary = d + (self.conv.out_features if self.conv else 0) + c.steps * n_future
+            self.heads = Heads(summary, outputs, shared, steps=c.steps)
         elif c.decoder == "aligned":
             self.heads = Heads(d, outputs, shared)
         elif c.decoder == "repeat":
-            self.decoder = RepeatDecoder(d, c.hidden, c.layers, c.dropout, c.n_future)
+            self.decoder = RepeatDecoder(d, c.hidden, c.layers, c.dropout, n_future)
             self.heads = Heads(c.hidden, outputs, shared)
         elif c.decoder == "autoregressive":
             self.heads = Heads(d, outputs, shared)
             self.decoder = AutoregressiveDecoder(self.heads.width, d, c.layers, c.dropout,
-                                                 c.n_future)
+                                                 n_future)
         elif c.decoder == "parallel":
             channels = len(kept) if c.channel_independent else 0
             self.decoder = ParallelDecoder(d, c.layers, math.ceil(c.steps / self.out_segment),
-                                           channels, c.dropout, self.out_segment * c.n_future)
+                                           channels, c.dropout, self.out_segment * n_future)
             self.heads = Heads(d, outputs, shared, steps=self.out_segment)
         else:
             raise ValueError(f"unknown decoder {c.decoder!r}")
@@ -176,6 +189,9 @@ class LSTMNetwork(nn.Module):
             x, stats = self.norm.normalize(x, lengths)         # (B, T, F), 2 x (B, 1, F)
             if teacher is not None:
                 teacher = self.norm.normalize_targets(teacher, stats)
+        if self.embed is not None:
+            x = self.embed(x)                                  # (B, T, F')
+            future = None if future is None else self.embed(future, future=True)  # (B, S, K')
         channel = None
         if c.channel_independent:
             if c.future_columns:
