@@ -400,7 +400,8 @@ def report(results: list[dict]) -> str:
             m = statistics.median(accs)
             lines.append(f"| {name} | accuracy | {m:.3f} | {len(accs)} | {anchors} | >= {goal} | "
                          f"{'yes' if m >= goal else 'no'} |")
-    detail = ["", "| data set | horizon | seed | MSE | MAE | accuracy | early-stopped model | "
+    detail = ["", *horizon_report(results), "",
+              "| data set | horizon | seed | MSE | MAE | accuracy | early-stopped model | "
               "epochs (best) | fit s |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         detail.append(
@@ -409,6 +410,22 @@ def report(results: list[dict]) -> str:
             f"{_fmt(r.get('holdout_accuracy'))} | {r['epochs']} "
             f"({r['best_epoch']}) | {r['fit_s']:.0f} |")
     return "\n".join(lines + detail)
+
+
+def horizon_report(results: list[dict]) -> list[str]:
+    """Each forecast horizon's test MSE seed by seed, its median and the naive forecast's."""
+    lines = ["| data set | horizon | MSE by seed | median | naive MSE |",
+             "| --- | --- | --- | --- | --- |"]
+    for name in FORECAST_ANCHORS:
+        for h in HORIZONS:
+            runs = sorted((r for r in results if r["name"] == name and r["horizon"] == h),
+                          key=lambda r: r["seed"])
+            if runs:
+                seeds = ", ".join(f"{r['seed']}: {r['mse']:.4f}" for r in runs)
+                naive = statistics.median(r["naive_mse"] for r in runs)
+                lines.append(f"| {name} | {h} | {seeds} | "
+                             f"{statistics.median(r['mse'] for r in runs):.4f} | {naive:.4f} |")
+    return lines
 
 
 def _fmt(value: float | None) -> str:
