@@ -16,6 +16,7 @@ from lstmkit import ConfigError, Feature, LSTMModel, Spec, Split
 from lstmkit.card import model_card
 from lstmkit.data import prepare
 from lstmkit.data.groups import arrange
+from lstmkit.nn import LSTMNetwork, NetworkConfig, Output
 from lstmkit.nn.embedding import CategoryEmbedding
 from lstmkit.onnx_predict import OnnxModel
 from tests.conftest import ETT_COLUMNS
@@ -86,6 +87,30 @@ def test_no_category_is_a_vector_of_zeros_that_never_trains():
     out.sum().backward()
     assert (embed.tables[0].weight.grad[5] == 0).all()
     assert embed.tables[0].weight.grad[2].abs().sum() > 0
+
+
+@pytest.mark.parametrize("decoder", ["direct", "repeat", "autoregressive", "parallel",
+                                     "aligned", "conv"])
+def test_every_decoder_reads_the_embedded_columns(decoder):
+    # Columns: a number, an index over 5 categories, an index over 9 known in advance.
+    conv = decoder == "conv"
+    config = NetworkConfig(n_inputs=3, outputs=(Output("y", "regression", 1),), steps=4,
+                           hidden=8, decoder="direct" if conv else decoder, conv=conv,
+                           segment=2 if decoder == "parallel" else None,
+                           future_columns=() if decoder in ("aligned", "conv") else (2,),
+                           embedded=((1, 5, 3), (2, 9, 2)))
+    network = LSTMNetwork(config).eval()
+    torch.manual_seed(0)
+    x = torch.cat([torch.randn(2, 10, 1), torch.randint(0, 6, (2, 10, 2)).float()], -1)
+    future = torch.randint(0, 10, (2, 4, 1)).float() if config.future_columns else None
+    lengths = torch.tensor([10, 6]) if decoder in ("aligned", "conv") else None
+    out = network(x, lengths, future=future)
+    assert out.shape == (2, 10 if decoder == "aligned" else 4, 1)
+    other = x.clone()
+    other[:, :, 1] = (other[:, :, 1] + 1) % 5                   # other categories
+    assert not torch.allclose(network(other, lengths, future=future), out)
+    if future is not None:
+        assert not torch.allclose(network(x, lengths, future=(future + 1) % 9), out)
 
 
 def test_a_global_model_reads_which_series_it_forecasts(global_model, sensors):
