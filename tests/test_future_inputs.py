@@ -94,9 +94,10 @@ def test_every_decoder_learns_what_only_the_future_rows_say(planned, params):
         return fitted.evaluate(planned, part="test").metric("load", "RMSE")
 
     # Blind, the events add their whole spread to the error (RMSE 3.8 for every decoder
-    # here); read ahead, 0.51-0.65 of that was left when this test was written.
+    # here); read ahead, 0.51-0.55 of that was left when this test was last changed
+    # (0.51-0.65 before the linear future effect after the instance norm).
     blind, informed = test_rmse(False), test_rmse(True)
-    assert informed < 0.75 * blind, (informed, blind)
+    assert informed < 0.65 * blind, (informed, blind)
 
 
 def test_predict_reads_only_the_known_columns_of_the_forecast_rows(model, planned):

@@ -53,6 +53,8 @@ class NetworkConfig:
         future_columns: the encoded inputs known in advance, read over the output
             steps by the decoder (forecasts). A channel-independent network reads
             them there only: as channels of their own they would forecast nothing.
+            Except with the autoregressive decoder, a linear term of them is also
+            added to the outputs after the instance norm is undone.
         embedded: each categorical input given as an index column: (its column,
             categories, vector size); a learned vector replaces the column.
     """
@@ -156,6 +158,16 @@ class LSTMNetwork(nn.Module):
                 sl.start for sl in self.heads.slices]
             self.norm = InstanceNorm(list(c.numeric_inputs), list(c.target_channels), columns,
                                      mode=norm_mode(c.instance_norm) or "revin")
+        # Inputs known in advance also act on the outputs directly, after the instance norm
+        # is undone: an effect fixed in the targets' units (an event that adds a set load)
+        # need not be relearned for every window's scale. It starts at zero. The
+        # autoregressive decoder feeds its outputs back in normalised units, which a term
+        # added afterwards would miss, so it has none.
+        self.future_effect = None
+        if n_future and c.decoder != "autoregressive":
+            self.future_effect = nn.Linear(n_future, sum(o.width for o in c.outputs),
+                                           bias=False)
+            nn.init.zeros_(self.future_effect.weight)
         if c.channel_independent:
             self.register_buffer("channels", torch.tensor([kept.index(j) for j in
                                                            c.target_channels], dtype=torch.long))
@@ -192,6 +204,7 @@ class LSTMNetwork(nn.Module):
         if self.embed is not None:
             x = self.embed(x)                                  # (B, T, F')
             future = None if future is None else self.embed(future, future=True)  # (B, S, K')
+        known = future
         channel = None
         if c.channel_independent:
             if c.future_columns:
@@ -205,7 +218,11 @@ class LSTMNetwork(nn.Module):
         out = self._decode(x, lengths, teacher, channel, future)  # (B', S, C')
         if c.channel_independent:
             out = out.view(b, f, -1).transpose(1, 2)[..., self.channels]  # (B, S, T)
-        return out if self.norm is None else self.norm.denormalize(out, stats)
+        if self.norm is not None:
+            out = self.norm.denormalize(out, stats)
+        if self.future_effect is not None:
+            out = out + self.future_effect(known)               # (B, S, C)
+        return out
 
     def _decode(self, x: Tensor, lengths: Tensor | None, teacher: Tensor | None,
                 channel: Tensor | None, future: Tensor | None) -> Tensor:
