@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from lstmkit import ArtifactError, Feature, LSTMModel, SchemaError, Spec, Target, datasets
 
@@ -148,6 +148,21 @@ def test_a_newer_format_version_is_refused_with_the_reason(tmp_path, weather_mod
     config["format_version"] = 99
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ArtifactError, match="format version 99"):
+        LSTMModel.load(path)
+
+
+def test_weights_that_do_not_fit_the_network_name_the_version_that_saved_them(tmp_path,
+                                                                                 weather_model):
+    path = weather_model.save(tmp_path / "model")
+    weights = load_file(path / "weights.safetensors")
+    dropped = sorted(weights)[0]
+    del weights[dropped]
+    save_file(weights, str(path / "weights.safetensors"), metadata={"format": "lstmkit.model"})
+    config = json.loads((path / "config.json").read_text())
+    config["versions"]["lstmkit"] = "0.0.9"
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match=rf"missing \['{dropped}'\].*saved by lstmkit "
+                                            r"0\.0\.9 .*load it with that version, or re-train"):
         LSTMModel.load(path)
 
 

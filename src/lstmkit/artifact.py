@@ -150,7 +150,7 @@ def load_model(path: Path) -> LSTMModel:
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise ArtifactError(f"{str(path / CONFIG)!r} is not a valid lstmkit model config "
                             f"({type(exc).__name__}: {exc}); re-save the model") from None
-    _load_weights(network, path / WEIGHTS)
+    _load_weights(network, path / WEIGHTS, config.get("versions", {}).get("lstmkit", "unknown"))
     model.spec_, model.encoding_, model.network_ = spec, encoding, network.eval()
     model.schema_ = config["schema"]
     model.baseline_ = [np.nan if v is None else v for v in config["baseline"]]
@@ -187,7 +187,7 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def _load_weights(network: LSTMNetwork, file: Path) -> None:
+def _load_weights(network: LSTMNetwork, file: Path, saved_by: str) -> None:
     if not file.is_file():
         raise ArtifactError(f"{str(file)!r} is missing; a model directory needs {WEIGHTS}")
     try:
@@ -200,7 +200,9 @@ def _load_weights(network: LSTMNetwork, file: Path) -> None:
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
         raise ArtifactError(f"{str(file)!r} does not match the network in {CONFIG}: missing "
-                            f"{missing[:3]}, unexpected {extra[:3]}")
+                            f"{missing[:3]}, unexpected {extra[:3]}; it was saved by lstmkit "
+                            f"{saved_by} (this is {__version__}): load it with that version, "
+                            "or re-train")
     for name, tensor in expected.items():
         if tensors[name].shape != tensor.shape:
             raise ArtifactError(f"{str(file)!r}: weight {name!r} has shape "
