@@ -66,7 +66,8 @@ class Groups:
         """Check that every series holds the ``span`` rows a forecast reads (``Spec.span``)."""
         self.require_length(span, "lookback + horizon (the last horizon rows give the future "
                             "inputs)" if span > lookback else "lookback",
-                            f"a trained model needs at least {span} rows per series")
+                            f"pass at least {span} rows per series (a trained model's "
+                            "window is fixed)")
 
 
 def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
