@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..spec import Spec, Target
+from ..spec import Feature, Spec, Target
 from . import validate
 from .scaling import AffineScaler, Labels
 
@@ -67,12 +67,8 @@ class Encoding:
     @property
     def future_columns(self) -> tuple[int, ...]:
         """Positions in ``input_columns`` of the inputs known in advance."""
-        positions, j = [], 0
-        for f, names in zip(self.spec.inputs, self._feature_columns(), strict=True):
-            if f.future:
-                positions += range(j, j + len(names))
-            j += len(names)
-        return tuple(positions)
+        return tuple(j for f, start, width in self._feature_spans() if f.future
+                     for j in range(start, start + width))
 
     @property
     def embedded_columns(self) -> tuple[tuple[int, int, int], ...]:
@@ -80,12 +76,16 @@ class Encoding:
 
         The column holds the category's index; index ``categories`` is no category.
         """
-        embedded, j = [], 0
+        return tuple((start, len(self.input_labels[f.name]), f.embed)
+                     for f, start, _ in self._feature_spans() if f.embed)
+
+    def _feature_spans(self) -> list[tuple[Feature, int, int]]:
+        """Each input feature with its first column in ``input_columns`` and its width."""
+        spans, start = [], 0
         for f, names in zip(self.spec.inputs, self._feature_columns(), strict=True):
-            if f.embed:
-                embedded.append((j, len(self.input_labels[f.name]), f.embed))
-            j += len(names)
-        return tuple(embedded)
+            spans.append((f, start, len(names)))
+            start += len(names)
+        return spans
 
     def _feature_columns(self) -> list[list[str]]:
         """Each input feature's encoded column names, in the spec's order."""
@@ -105,22 +105,20 @@ class Encoding:
 
     def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled, one-hot and embedded (index) inputs, float32 (len(frame), n_input_columns)."""
-        out = np.zeros((len(frame), len(self.input_columns)), dtype=np.float32)
-        numeric, j = [], 0                                      # j: the next output column
-        for f in self.spec.inputs:
-            if f.kind == "categorical":
-                labels = self.input_labels[f.name]
-                codes = labels.codes(_categories(frame, f, rows), f.name, rows)
-                if f.embed:     # exact in float32 up to 2**24 categories
-                    out[:, j] = np.where(np.isnan(codes), len(labels), codes)
-                    j += 1
-                    continue
+        spans = self._feature_spans()
+        out = np.zeros((len(frame), sum(width for *_, width in spans)), dtype=np.float32)
+        numeric = []
+        for f, j, _ in spans:                                  # j: the feature's first column
+            if f.kind != "categorical":
+                numeric.append((f, j))
+                continue
+            labels = self.input_labels[f.name]
+            codes = labels.codes(_categories(frame, f, rows), f.name, rows)
+            if f.embed:     # exact in float32 up to 2**24 categories
+                out[:, j] = np.where(np.isnan(codes), len(labels), codes)
+            else:
                 known = np.flatnonzero(~np.isnan(codes))       # a gap: no category
                 out[known, j + codes[known].astype(np.int64)] = 1.0
-                j += len(labels)
-            else:
-                numeric.append((f, j))
-                j += 2 if f.missing == "mask" else 1
         columns = validate.numeric_columns(frame, [f.name for f, _ in numeric], rows,
                                            allow_nan=[f.missing != "error" for f, _ in numeric])
         for (f, j), values in zip(numeric, columns, strict=True):
