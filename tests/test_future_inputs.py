@@ -7,12 +7,15 @@ forecast steps can know when the load jumps.
 
 from __future__ import annotations
 
+import copy
+
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file, save_file
 
 from lstmkit import ConfigError, DataError, Feature, LSTMModel, Spec, Split, plots
 from lstmkit.batch import predict_chunks
@@ -146,6 +149,24 @@ def test_saved_exported_and_chunked_predictions_agree(model, planned, tmp_path):
         pd.testing.assert_frame_equal(streamed, expected, rtol=1e-5)
     assert_same_predictions(onnx.predict(forecast_table(planned)),
                             model.predict(forecast_table(planned)))
+
+
+def test_a_model_saved_before_the_direct_future_effect_loads_as_it_was(model, planned,
+                                                                      tmp_path):
+    # Files from before ``future_effect`` existed lack its weight; at zero the network
+    # computes what theirs did.
+    path = model.save(tmp_path / "model")
+    weights = load_file(path / "weights.safetensors")
+    del weights["future_effect.weight"]
+    save_file(weights, str(path / "weights.safetensors"))
+    old = LSTMModel.load(path)
+    assert not old.network_.future_effect.weight.any()
+    without = copy.deepcopy(model)
+    with torch.no_grad():
+        without.network_.future_effect.weight.zero_()
+    table = planned.iloc[1000:1200]
+    pd.testing.assert_frame_equal(old.predict(table, "all"), without.predict(table, "all"))
+    assert not old.predict(table).equals(model.predict(table))   # the fit trained the effect
 
 
 def test_backtests_and_forecast_plots_read_the_future_rows(model, planned, tmp_path):

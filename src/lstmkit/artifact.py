@@ -41,6 +41,9 @@ FORMAT_VERSION = 1
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 CARD = "README.md"
+# Weights that later versions added, absent from older files. At zero each adds nothing,
+# so a file without it loads as the network that saved it computed.
+ZERO_IF_ABSENT = frozenset({"future_effect.weight"})
 
 
 @contextlib.contextmanager
@@ -196,6 +199,8 @@ def _load_weights(network: LSTMNetwork, file: Path, saved_by: str) -> None:
         raise ArtifactError(f"{str(file)!r} is not a valid safetensors file ({exc}); lstmkit "
                             "loads weights only from safetensors, never from pickles") from None
     expected = network.state_dict()
+    for name in ZERO_IF_ABSENT & (set(expected) - set(tensors)):
+        tensors[name] = torch.zeros_like(expected[name])
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
