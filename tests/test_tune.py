@@ -46,6 +46,13 @@ def test_search_section_parses_and_round_trips():
     assert RunConfig.from_dict(config.to_dict()).search == config.search
 
 
+def test_the_example_search_is_valid_and_the_readme_shows_it():
+    config = RunConfig.read(REPO / "examples" / "seattle_weather_tune.yaml")
+    readme = (REPO / "README.md").read_text().split("## Tuning", 1)[1]
+    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert config.search == tune.SearchSpace.parse(yaml.safe_load(block)["search"])
+
+
 @pytest.mark.parametrize(("search", "message"), [
     ({"model.hiden": {"int": [4, 8]}}, "unknown search key 'model.hiden' (did you mean "
                                        "'model.hidden'?)"),
@@ -68,6 +75,12 @@ def test_search_section_parses_and_round_trips():
     ({"spec.lookback": {"choice": []}}, "search spec.lookback: choice takes a non-empty list"),
     ({"model.layers": {"int": [1, 2], "choice": [3]}}, "needs exactly one of int, float, choice"),
     ({}, "section 'search' must map config keys to ranges"),
+    ({"spec.inputs.wether.embed": {"choice": [None, 4]}}, "search spec.inputs.wether.embed: "
+     "'wether' is not an input of the spec (did you mean 'weather'?)"),
+    ({"spec.inputs.weather.kind": {"choice": ["numeric"]}}, "'kind' is not a searchable "
+                                                            "setting of an input"),
+    ({"spec.inputs.wind.embed": {"choice": [None, 4]}}, "search spec.inputs.wind.embed: the "
+     "choice 4 is invalid: embed applies to categorical features"),
 ])
 def test_bad_search_entries_are_rejected_naming_the_key(search, message):
     with pytest.raises(ConfigError) as error:
@@ -123,6 +136,27 @@ def test_every_epoch_is_reported_bad_trials_are_pruned_and_invalid_ones_fail():
     assert len(tune.finished(study)) == 3
     best = tune.best_config(config, study)
     assert best.search is None and best.spec.lookback == 14 and best.training["lr"] == 1.0e-2
+
+
+def test_an_inputs_own_settings_are_searched_and_written_into_the_best_config():
+    search = {"spec.inputs.weather.embed": {"choice": [None, 3]},
+              "spec.inputs.wind.scaler": {"choice": ["standard", "robust"]}}
+    config = RunConfig.from_dict(_raw(search=search, max_epochs=1))
+    assert RunConfig.from_dict(config.to_dict()).search == config.search
+    assert tune.input_setting("spec.inputs.temp.max.scaler") == ("temp.max", "scaler")
+    study = tune.create_study(config)
+    study.enqueue_trial({"spec.inputs.weather.embed": None, "spec.inputs.wind.scaler": "standard"})
+    study.enqueue_trial({"spec.inputs.weather.embed": 3, "spec.inputs.wind.scaler": "robust"})
+    tune.optimize(study, config, trials=2)
+    onehot, embedded = study.trials
+    assert onehot.state == embedded.state == TrialState.COMPLETE
+    assert onehot.value != embedded.value
+    chosen = {f.name: f for f in tune.with_values(config, embedded.params).spec.inputs}
+    assert chosen["weather"].embed == 3 and chosen["wind"].scaler == "robust"
+    assert chosen["temp_max"] == config.spec.inputs[1]   # the other inputs stay as they were
+    best = tune.best_config(config, study)
+    assert best.search is None
+    assert best.spec == tune.with_values(config, tune.best_trials(study, 1)[0].params).spec
 
 
 def test_tune_cli_continues_the_study_and_writes_a_config_fit_can_run(tmp_path, monkeypatch,

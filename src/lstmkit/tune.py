@@ -1,11 +1,13 @@
 """Hyperparameter search with Optuna: the ``search`` section of a config, and the study.
 
-The search space names config entries as ``SECTION.KEY`` and gives each a range
-or a list of choices::
+The search space names config entries as ``SECTION.KEY`` (an input's own
+settings as ``spec.inputs.COLUMN.KEY``) and gives each a range or a list of
+choices::
 
     search:
       model.hidden: {int: [16, 128], log: true}
       spec.lookback: {choice: [14, 28, 56]}
+      spec.inputs.store.embed: {choice: [null, 4, 16]}    # null: one-hot
       training.lr: {float: [1.0e-4, 1.0e-2], log: true}
 
 Every trial fits on the training part and is scored by its lowest validation
@@ -49,6 +51,10 @@ if TYPE_CHECKING:
 KINDS = ("int", "float", "choice")
 OPTIONS = (*KINDS, "log", "step")
 NOT_SEARCHED = ("progress", "accelerator", "devices", "num_nodes", "strategy")   # hardware
+# An input's settings, searched as spec.inputs.COLUMN.KEY. Its kind, and every target
+# setting, stay fixed: they change what the validation loss measures.
+INPUT_KEYS = ("scaler", "embed")
+INPUTS = "spec.inputs."
 OUTPUTS = ("best.yaml", "trials.csv")   # written into the run directory
 INSTALL = "pip install 'lstmkit[tune]' (or: pip install 'optuna>=3.5')"
 
@@ -58,7 +64,19 @@ def searchable_keys() -> tuple[str, ...]:
     from .config import MODEL_KEYS, TRAINING_KEYS
 
     return ("spec.lookback", *(f"model.{k}" for k in MODEL_KEYS),
-            *(f"training.{k}" for k in TRAINING_KEYS if k not in NOT_SEARCHED))
+            *(f"training.{k}" for k in TRAINING_KEYS if k not in NOT_SEARCHED),
+            *(f"{INPUTS}COLUMN.{k}" for k in INPUT_KEYS))
+
+
+def input_setting(key: str) -> tuple[str, str] | None:
+    """``(column, setting)`` for a key ``spec.inputs.COLUMN.SETTING``, else None.
+
+    The column name may itself hold dots; the setting is what follows the last one.
+    """
+    if not key.startswith(INPUTS):
+        return None
+    column, _, setting = key.removeprefix(INPUTS).rpartition(".")
+    return (column, setting) if column else None
 
 
 @dataclass(frozen=True)
@@ -136,11 +154,19 @@ class Param:
 
     def check_values(self, config: RunConfig) -> None:
         """Raise ``ConfigError`` naming the key if a bound or choice is invalid on its own."""
-        section, name = self.key.split(".")
+        features = {f.name: f for f in config.spec.inputs}
+        column, setting = input_setting(self.key) or (None, None)
+        if column is not None and column not in features:
+            raise ConfigError(f"search {self.key}: {column!r} is not an input of the spec"
+                              f"{closest(column, list(features))}; inputs: "
+                              f"{', '.join(features)}")
+        section, _, name = self.key.partition(".")
         labels = ("the lower bound", "the upper bound") if self.kind != "choice" else None
         for i, value in enumerate(self.values):
             try:
-                if section == "spec":
+                if column is not None:
+                    dataclasses.replace(features[column], **{setting: value})
+                elif section == "spec":
                     dataclasses.replace(config.spec, **{name: value})
                 else:
                     LSTMModel(**{name: value}).check_params()
@@ -205,8 +231,13 @@ def with_values(config: RunConfig, values: dict[str, Any]) -> RunConfig:
     raw = config.to_dict()
     raw.pop("search", None)
     for key, value in values.items():
-        section, name = key.split(".")
-        raw[section][name] = value
+        column, setting = input_setting(key) or (None, None)
+        if column is not None:
+            feature = next(f for f in raw["spec"]["inputs"] if f["name"] == column)
+            feature[setting] = value
+        else:
+            section, name = key.split(".")
+            raw[section][name] = value
     return RunConfig.from_dict(raw)
 
 
@@ -410,6 +441,13 @@ def _check_key(key: Any) -> None:
     keys = searchable_keys()
     if key in keys:
         return
+    column, setting = input_setting(str(key)) or (None, None)
+    if setting in INPUT_KEYS:
+        return
+    if column is not None:
+        raise ConfigError(f"search key {key!r}: {setting!r} is not a searchable setting of an "
+                          f"input{closest(setting, INPUT_KEYS)}; those are "
+                          f"{', '.join(INPUT_KEYS)}")
     from .config import SOURCE_KEYS
 
     section, _, name = str(key).partition(".")
