@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+import lstmkit
 from lstmkit import ArtifactError, Feature, LSTMModel, SchemaError, Spec, Target, datasets
 
 
@@ -151,8 +152,8 @@ def test_a_newer_format_version_is_refused_with_the_reason(tmp_path, weather_mod
         LSTMModel.load(path)
 
 
-def test_weights_that_do_not_fit_the_network_name_the_version_that_saved_them(tmp_path,
-                                                                                 weather_model):
+def test_weights_that_do_not_fit_the_network_are_refused_with_the_likely_cause(tmp_path,
+                                                                               weather_model):
     path = weather_model.save(tmp_path / "model")
     weights = load_file(path / "weights.safetensors")
     dropped = sorted(weights)[0]
@@ -163,6 +164,11 @@ def test_weights_that_do_not_fit_the_network_name_the_version_that_saved_them(tm
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ArtifactError, match=rf"missing \['{dropped}'\].*saved by lstmkit "
                                             r"0\.0\.9 .*load it with that version, or re-train"):
+        LSTMModel.load(path)
+    config["versions"]["lstmkit"] = lstmkit.__version__
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match=r"this lstmkit version saved it, so "
+                                            r"weights.safetensors was replaced or damaged"):
         LSTMModel.load(path)
 
 

@@ -204,10 +204,12 @@ def _load_weights(network: LSTMNetwork, file: Path, saved_by: str) -> None:
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
+        fix = (f"it was saved by lstmkit {saved_by} (this is {__version__}): load it with that "
+               "version, or re-train") if saved_by != __version__ else (
+               f"this lstmkit version saved it, so {WEIGHTS} was replaced or damaged after "
+               "saving: copy the model directory again whole, or re-train")
         raise ArtifactError(f"{str(file)!r} does not match the network in {CONFIG}: missing "
-                            f"{missing[:3]}, unexpected {extra[:3]}; it was saved by lstmkit "
-                            f"{saved_by} (this is {__version__}): load it with that version, "
-                            "or re-train")
+                            f"{missing[:3]}, unexpected {extra[:3]}; {fix}")
     for name, tensor in expected.items():
         if tensors[name].shape != tensor.shape:
             raise ArtifactError(f"{str(file)!r}: weight {name!r} has shape "
