@@ -153,7 +153,7 @@ def load_model(path: Path) -> LSTMModel:
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise ArtifactError(f"{str(path / CONFIG)!r} is not a valid lstmkit model config "
                             f"({type(exc).__name__}: {exc}); re-save the model") from None
-    _load_weights(network, path / WEIGHTS, config.get("versions", {}).get("lstmkit", "unknown"))
+    _load_weights(network, path / WEIGHTS, _saved_by(config))
     model.spec_, model.encoding_, model.network_ = spec, encoding, network.eval()
     model.schema_ = config["schema"]
     model.baseline_ = [np.nan if v is None else v for v in config["baseline"]]
@@ -186,11 +186,16 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ArtifactError(
             f"{str(path)!r} has model format version {version!r}, but lstmkit {__version__} reads "
             f"version {FORMAT_VERSION}; load it with the lstmkit version that saved it "
-            f"({config.get('versions', {}).get('lstmkit', 'unknown')}) or re-train")
+            f"({_saved_by(config)}) or re-train")
     return config
 
 
-def _load_weights(network: LSTMNetwork, file: Path, saved_by: str) -> None:
+def _saved_by(config: dict[str, Any]) -> str:
+    """The lstmkit version that wrote a model's config ("unknown" if it does not say)."""
+    return config.get("versions", {}).get("lstmkit", "unknown")
+
+
+def _load_weights(network: LSTMNetwork, file: Path, version: str) -> None:
     if not file.is_file():
         raise ArtifactError(f"{str(file)!r} is missing; a model directory needs {WEIGHTS}")
     try:
@@ -204,10 +209,12 @@ def _load_weights(network: LSTMNetwork, file: Path, saved_by: str) -> None:
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
-        fix = (f"it was saved by lstmkit {saved_by} (this is {__version__}): load it with that "
-               "version, or re-train") if saved_by != __version__ else (
-               f"this lstmkit version saved it, so {WEIGHTS} was replaced or damaged after "
-               "saving: copy the model directory again whole, or re-train")
+        if version == __version__:
+            fix = (f"this lstmkit version saved it, so {WEIGHTS} was replaced or damaged after "
+                   "saving: copy the model directory again whole, or re-train")
+        else:
+            fix = (f"it was saved by lstmkit {version} (this is {__version__}): load it with "
+                   "that version, or re-train")
         raise ArtifactError(f"{str(file)!r} does not match the network in {CONFIG}: missing "
                             f"{missing[:3]}, unexpected {extra[:3]}; {fix}")
     for name, tensor in expected.items():

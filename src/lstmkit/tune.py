@@ -68,15 +68,13 @@ def searchable_keys() -> tuple[str, ...]:
             *(f"{INPUTS}COLUMN.{k}" for k in INPUT_KEYS))
 
 
-def input_setting(key: str) -> tuple[str, str] | None:
-    """``(column, setting)`` for a key ``spec.inputs.COLUMN.SETTING``, else None.
+def input_setting(key: str) -> tuple[str, str] | tuple[None, None]:
+    """``(column, setting)`` for a key ``spec.inputs.COLUMN.SETTING``, else (None, None).
 
     The column name may itself hold dots; the setting is what follows the last one.
     """
-    if not key.startswith(INPUTS):
-        return None
     column, _, setting = key.removeprefix(INPUTS).rpartition(".")
-    return (column, setting) if column else None
+    return (column, setting) if key.startswith(INPUTS) and column else (None, None)
 
 
 @dataclass(frozen=True)
@@ -155,7 +153,7 @@ class Param:
     def check_values(self, config: RunConfig) -> None:
         """Raise ``ConfigError`` naming the key if a bound or choice is invalid on its own."""
         features = {f.name: f for f in config.spec.inputs}
-        column, setting = input_setting(self.key) or (None, None)
+        column, setting = input_setting(self.key)
         if column is not None and column not in features:
             raise ConfigError(f"search {self.key}: {column!r} is not an input of the spec"
                               f"{closest(column, list(features))}; inputs: "
@@ -231,7 +229,7 @@ def with_values(config: RunConfig, values: dict[str, Any]) -> RunConfig:
     raw = config.to_dict()
     raw.pop("search", None)
     for key, value in values.items():
-        column, setting = input_setting(key) or (None, None)
+        column, setting = input_setting(key)
         if column is not None:
             feature = next(f for f in raw["spec"]["inputs"] if f["name"] == column)
             feature[setting] = value
@@ -441,7 +439,7 @@ def _check_key(key: Any) -> None:
     keys = searchable_keys()
     if key in keys:
         return
-    column, setting = input_setting(str(key)) or (None, None)
+    column, setting = input_setting(str(key))
     if setting in INPUT_KEYS:
         return
     if column is not None:
