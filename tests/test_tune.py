@@ -81,6 +81,8 @@ def test_the_example_search_is_valid_and_the_readme_shows_it():
                                                             "setting of an input"),
     ({"spec.inputs.wind.embed": {"choice": [None, 4]}}, "search spec.inputs.wind.embed: the "
      "choice 4 is invalid: embed applies to categorical features"),
+    ({"spec.inputs.weather.scaler": {"choice": ["standard", "robust"]}},
+     "the choice 'robust' is invalid: scaler applies to numeric features"),
 ])
 def test_bad_search_entries_are_rejected_naming_the_key(search, message):
     with pytest.raises(ConfigError) as error:

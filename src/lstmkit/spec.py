@@ -87,7 +87,8 @@ class Feature:
         name: column name in the data.
         kind: ``"numeric"`` (scaled) or ``"categorical"`` (one-hot encoded over the
             categories seen in the training part, or embedded: ``embed``).
-        scaler: ``"standard"``, ``"minmax"``, ``"robust"`` or ``"none"``; numeric only.
+        scaler: ``"standard"``, ``"minmax"``, ``"robust"`` or ``"none"``; numeric only
+            (another choice on a categorical feature is an error).
         missing: what a missing value (NaN, None) in this column means:
             ``"error"`` refuses it, naming the row; ``"ffill"`` carries the series'
             last observed value forward (before the first observation: 0 in scaled
@@ -131,6 +132,10 @@ class Feature:
         if self.embed is not None and self.kind != "categorical":
             raise ConfigError(f"embed applies to categorical features, but {self.name!r} is "
                               f"{self.kind}; set kind='categorical' or drop embed")
+        if self.kind == "categorical" and self.scaler != "standard":
+            raise ConfigError(f"scaler applies to numeric features, but {self.name!r} is "
+                              f"categorical (one-hot or embedded, never scaled); drop scaler "
+                              f"or set kind='numeric'")
 
     @classmethod
     def from_dict(cls, data: Any) -> Feature:
@@ -146,7 +151,8 @@ class Target:
         kind: ``"regression"`` (linear output), ``"classification"`` (softmax over
             the labels seen in training; labels may be strings or ints) or
             ``"binary"`` (sigmoid; exactly two labels).
-        scaler: scaler of a regression target (``"standard"`` by default).
+        scaler: scaler of a regression target (``"standard"`` by default; another
+            choice on a classification or binary target is an error).
         loss: ``"mse"`` (default), ``"mae"`` or ``"huber"`` for regression;
             ``"cross_entropy"`` for classification; ``"bce"`` for binary.
         weight: weight of this target's loss in the weighted sum.
@@ -166,6 +172,10 @@ class Target:
         if self.loss is None:
             object.__setattr__(self, "loss", DEFAULT_LOSS[self.kind])
         check_choice(f"loss of {self.kind} target {self.name!r}", self.loss, LOSSES[self.kind])
+        if self.categorical and self.scaler != "standard":
+            raise ConfigError(f"scaler applies to regression targets, but {self.name!r} is "
+                              f"{self.kind} (its labels are never scaled); drop scaler or "
+                              f"set kind='regression'")
         if not isinstance(self.weight, int | float) or not self.weight >= 0:
             raise ConfigError(f"weight of target {self.name!r} must be a number >= 0, "
                               f"got {self.weight!r}")
