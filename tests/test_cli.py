@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from lstmkit import __version__
 from lstmkit.cli import main
 from tests.conftest import ETTH1
 
@@ -126,6 +128,13 @@ def test_a_failing_process_prints_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == ("error: lookback (forecast) must be a positive integer, "
                                      "got 0")
+
+
+def test_the_version_has_one_source(tmp_path):
+    # pyproject reads it from lstmkit.__version__, which saved models record.
+    result = lstmkit("--version", cwd=tmp_path)
+    assert result.stdout.strip() == f"lstmkit {__version__}"
+    assert importlib.metadata.version("lstmkit") == __version__
 
 
 def test_an_existing_run_is_never_overwritten_by_accident(tmp_path):

@@ -1,7 +1,7 @@
 """lstmkit: multi-input, multi-output LSTM models for forecasting, sequence
 classification and sequence-to-sequence, done correctly."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from typing import Any
 
