@@ -1,0 +1,48 @@
+"""Models and an unfinished run saved by lstmkit 0.2.0 load, predict and resume unchanged.
+
+The fixtures were written by 0.2.0 itself (``tests/fixtures/v0_2_0/make.py``, which also
+rebuilds each model's input); they are copied to a temporary folder first, so no test
+can change them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lstmkit import LSTMModel, checkpoint
+from lstmkit.cli import main
+from tests.fixtures.v0_2_0.make import prediction_input, unfinished_data
+
+FIXTURES = Path(__file__).parent / "fixtures" / "v0_2_0"
+MODELS = sorted(p.name for p in (FIXTURES / "models").iterdir())
+
+
+def test_every_task_shape_has_a_fixture():
+    assert {"forecast_default", "forecast_mixed", "forecast_panel", "sequence_classification",
+            "seq2seq_horizon", "seq2seq_aligned"} <= set(MODELS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_model_saved_by_0_2_0_predicts_what_0_2_0_predicted(name, tmp_path):
+    copy = shutil.copytree(FIXTURES / "models" / name, tmp_path / name)
+    model = LSTMModel.load(copy)
+    predicted = model.predict(prediction_input(name))
+    expected = pd.read_parquet(FIXTURES / "predictions" / f"{name}.parquet")
+    pd.testing.assert_frame_equal(predicted, expected, check_exact=False, rtol=1e-6, atol=1e-6)
+
+
+def test_a_run_interrupted_under_0_2_0_resumes_to_the_end(tmp_path, monkeypatch, capsys):
+    folder = shutil.copytree(FIXTURES / "unfinished", tmp_path / "unfinished")
+    unfinished_data().to_csv(folder / "data.csv", index=False)
+    before = checkpoint.read(folder / "run" / "checkpoints")
+    assert before.meta["next_epoch"] == 1 and not before.meta.get("finished")
+    monkeypatch.chdir(folder)
+    code = main(["fit", "config.yaml", "--run-dir", "run", "--resume", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    assert "resuming" in capsys.readouterr().out
+    model = LSTMModel.load(folder / "run")
+    assert [row["epoch"] for row in model.history_["epochs"]] == [0, 1, 2]
