@@ -32,12 +32,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .checks import check_positive_int
 from .data.groups import Groups, arrange
 from .data.prepare import row_ranges
 from .data.sources import Source, read_table
 from .errors import ConfigError, DataError
 from .metrics import Evaluation
-from .spec import Split, check_positive_int
+from .spec import Split
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .checks import check_mapping
 from .errors import ConfigError
 from .model import LSTMModel
-from .spec import Spec, Split, check_mapping
+from .spec import Spec, Split
 from .tracking import Tracking
 from .training import TrainConfig
 

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .checks import closest
 from .data.ts_format import read_ts, to_padded
 from .errors import DataError
-from .spec import closest
 
 ENV_VAR = "LSTMKIT_DATA_DIR"
 PARTS = ("train", "test")

@@ -18,6 +18,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from . import checkpoint, presets
+from .checks import check_choice, check_positive_int
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
@@ -39,7 +40,7 @@ from .nn import LSTMNetwork, NetworkConfig, Output
 from .nn.decoders import DECODERS
 from .nn.norm import MODES as NORM_MODES
 from .nn.norm import InstanceNorm
-from .spec import PARTS, Spec, Split, Target, check_choice, check_positive_int
+from .spec import PARTS, Spec, Split, Target
 from .training import Checkpoints, TrainConfig, train
 
 if TYPE_CHECKING:

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .checks import check_positive_int
 from .data.groups import arrange
 from .data.sources import Source, read_table
 from .errors import ConfigError
 from .metrics import Evaluation
-from .spec import check_positive_int
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

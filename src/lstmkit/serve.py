@@ -29,8 +29,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
+from .checks import check_positive_int
 from .errors import ConfigError, DataError, LSTMKitError
-from .spec import check_positive_int
 
 BACKENDS = ("torch", "onnx")
 BYTES_PER_ROW = 1024          # the body limit is max_rows x this (CSV and JSON rows are smaller)

@@ -13,12 +13,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
+from .checks import check_choice, check_positive_int, closest
 from .errors import ConfigError
 
 SCALERS = ("standard", "minmax", "robust", "none")
@@ -32,33 +30,6 @@ LOSSES = {
     "binary": ("bce",),
 }
 DEFAULT_LOSS = {"regression": "mse", "classification": "cross_entropy", "binary": "bce"}
-
-
-def closest(value: str, choices: Any) -> str:
-    """A ' (did you mean X?)' hint for a misspelt name, or '' if nothing is close."""
-    names = {str(c).lower(): str(c) for c in choices}
-    match = difflib.get_close_matches(str(value).lower(), list(names), n=1, cutoff=0.6)
-    return f" (did you mean {names[match[0]]!r}?)" if match else ""
-
-
-def check_choice(what: str, value: Any, choices: tuple[str, ...]) -> None:
-    """Raise ConfigError unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ConfigError(
-            f"{what} must be one of {', '.join(map(repr, choices))}, got {value!r}"
-            f"{closest(value, choices)}"
-        )
-
-
-def check_mapping(value: Any, where: str, allowed: Any) -> None:
-    """Raise ConfigError unless ``value`` is a dict whose keys are all ``allowed``."""
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a mapping of keys to values, got "
-                          f"{type(value).__name__}: {value!r}")
-    for key in value:
-        if key not in allowed:
-            raise ConfigError(f"unknown key {key!r} in {where}{closest(key, allowed)}; allowed "
-                              f"keys: {', '.join(allowed)}")
 
 
 def _from_dict(cls: type, data: Any, what: str) -> Any:
@@ -188,15 +159,6 @@ class Target:
     @classmethod
     def from_dict(cls, data: Any) -> Target:
         return _from_dict(cls, data, "a target")
-
-
-def check_positive_int(what: str, value: Any, allow_none: bool = False) -> None:
-    """Raise ConfigError unless ``value`` is an int >= 1 (or None, if allowed)."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{what} must be a positive integer{' or None' if allow_none else ''}, "
-                          f"got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from .checks import check_mapping
 from .errors import ConfigError
-from .spec import check_mapping
 
 TENSORBOARD_DIR = "tensorboard"
 KEYS = ("tensorboard", "mlflow")

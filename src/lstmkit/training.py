@@ -25,11 +25,11 @@ from lightning.pytorch.strategies import SingleDeviceStrategy
 
 from . import checkpoint
 from .checkpoint import TrainingState
+from .checks import check_choice, check_positive_int
 from .data.windows import Batch, Batches, Windows
 from .errors import ConfigError, TrainingError
 from .losses import MultiTargetLoss
 from .nn import LSTMNetwork
-from .spec import check_choice, check_positive_int
 
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")

@@ -39,9 +39,10 @@ import pandas as pd
 import yaml
 from lightning.pytorch.callbacks import Callback
 
+from .checks import check_mapping, check_positive_int, closest
 from .errors import ConfigError, LSTMKitError, TrainingError
 from .model import LSTMModel
-from .spec import Spec, Split, check_mapping, check_positive_int, closest
+from .spec import Spec, Split
 
 if TYPE_CHECKING:
     import optuna

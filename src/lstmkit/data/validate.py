@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from ..checks import closest
 from ..errors import DataError, SchemaError
-from ..spec import closest
 
 SENTINELS = {"?", "-", "--", "na", "n/a", "nan", "null", "none", "missing", "nil", "#n/a", ""}
 
