@@ -434,18 +434,16 @@ def _observed(timeline: Timeline, found: dict[int, str]) -> str | float | None:
 
 
 def _vote(timeline: Timeline) -> str | None:
-    """The alias most pieces of ``PIECE`` consecutive rows agree on (series with gaps)."""
+    """The alias most pieces of ``PIECE`` consecutive rows agree on (series with gaps):
+    at most ``VOTES`` pieces, spread evenly over the series long enough."""
     local, offsets = timeline.local(), timeline.offsets
+    long = np.flatnonzero(np.diff(offsets) >= PIECE)[:VOTES]
     votes: Counter[str] = Counter()
-    budget = VOTES
-    for g in np.flatnonzero(np.diff(offsets) >= PIECE):
+    for g in long:
         lo, hi = offsets[g], offsets[g + 1]
-        for start in np.unique(np.linspace(lo, hi - PIECE, min(budget, 8)).astype(np.int64)):
+        for start in np.unique(np.linspace(lo, hi - PIECE, VOTES // len(long)).astype(np.int64)):
             freq = _infer_freq(local[start : start + PIECE])
             votes.update([freq] if freq else [])
-            budget -= 1
-        if budget <= 0:
-            break
     return votes.most_common(1)[0][0] if votes else None
 
 
