@@ -235,6 +235,15 @@ def test_zone_aware_hours_run_through_daylight_saving_and_keep_their_zone(etth1,
     np.testing.assert_allclose(in_tokyo.OT, forecast.OT)
 
 
+def test_zone_aware_times_read_back_from_csv_are_the_same_instants(etth1, berlin_model,
+                                                                    tmp_path):
+    rows = berlin(etth1).iloc[180:230]                  # 2016-10-30: summer time ends
+    rows.to_csv(tmp_path / "rows.csv", index=False)     # offsets +02:00, then +01:00
+    from_csv = berlin_model.predict(tmp_path / "rows.csv")
+    assert str(from_csv.time.dt.tz) == "UTC"            # an offset is no zone: shown in UTC
+    assert from_csv.time.tolist() == berlin_model.predict(rows).time.tolist()
+
+
 def test_zone_aware_days_are_calendar_days_across_daylight_saving():
     days = seattle().assign(date=lambda t: pd.to_datetime(t.date).dt.tz_localize(
         "America/Los_Angeles"))

@@ -272,8 +272,10 @@ def check_matches(fitted: TimeStep, timeline: Timeline, forecast: bool, regular:
     if fitted.zone is None and timeline.zone is not None:
         raise SchemaError(f"time column {column!r} had no time zone when the model was "
                           f"trained, but these times are in {timeline.zone!r}; pass them as "
-                          f"the model saw them (df[{column!r}].dt.tz_localize(None) keeps the "
-                          "wall-clock times) or refit on zone-aware times")
+                          f"the model saw them, naive: df[{column!r}].dt.tz_localize(None) "
+                          "keeps the wall-clock times (a model saved by lstmkit 0.2.0 saw "
+                          "zone-aware times in UTC: .dt.tz_convert('UTC').dt.tz_localize(None)), "
+                          "or refit on zone-aware times")
     if not forecast or fitted.freq is None:
         return
     bad = _jumps(fitted, timeline)
