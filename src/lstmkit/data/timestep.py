@@ -86,9 +86,12 @@ class TimeStep:
         """The times ``k`` steps after ``time`` (naive UTC datetime64[ns] or numbers)."""
         if self.kind == "number":
             return time + k * self.freq
+        offset = self.offset
+        if isinstance(offset, Tick):        # a fixed duration, the same in every zone
+            return time + k * np.timedelta64(offset.nanos, "ns")
         with warnings.catch_warnings():     # offsets pandas applies one by one say so
             warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-            return _utc(_in_zone(time, self.zone) + k * self.offset)
+            return _utc(_in_zone(time, self.zone) + k * offset)
 
     def forecast_times(self, origin: np.ndarray, steps: int, zone: str | None = None
                        ) -> np.ndarray | pd.DatetimeIndex:
