@@ -211,7 +211,10 @@ class LSTMModel:
         """Predictions in original units as a tidy DataFrame.
 
         Forecasts have one row per (series, origin, step): ``origin`` is the time
-        (or row number) of the last input row, ``time`` the predicted step's time.
+        (or row number) of the last input row, ``time`` the predicted step's time, on
+        the calendar of the model's time step and in the input's time zone. Rows of
+        another time step, numbers for dates or times without the model's zone are
+        refused (``SchemaError``).
         Sequence tasks have one row per sequence (seq2seq: per sequence and step).
         Classification targets come back as the user's labels, plus one
         ``<target>_proba_<label>`` column per class (binary: the positive label).
