@@ -27,8 +27,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .data import timestep
 from .data.encoding import Encoding
-from .data.groups import time_step_from_json, time_step_to_json
 from .errors import ArtifactError, ConfigError
 from .nn import LSTMNetwork, NetworkConfig
 from .spec import Spec, Split
@@ -132,7 +132,7 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
         "encoding": model.encoding_.to_dict(),
         "schema": model.schema_,
         "baseline": [None if np.isnan(v) else v for v in model.baseline_],
-        "time_step": time_step_to_json(model.time_step_),
+        "time_step": timestep.to_json(model.time_step_),
         "history": model.history_,
         "data_sha256": getattr(model, "data_sha256_", None),
     }
@@ -150,6 +150,7 @@ def load_model(path: Path) -> LSTMModel:
         model = LSTMModel(spec, **params)
         encoding = Encoding.from_dict(spec, config["encoding"])
         network = LSTMNetwork(NetworkConfig.from_dict(config["network"]))
+        step = timestep.from_json(config["time_step"])
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise ArtifactError(f"{str(path / CONFIG)!r} is not a valid lstmkit model config "
                             f"({type(exc).__name__}: {exc}); re-save the model") from None
@@ -157,7 +158,7 @@ def load_model(path: Path) -> LSTMModel:
     model.spec_, model.encoding_, model.network_ = spec, encoding, network.eval()
     model.schema_ = config["schema"]
     model.baseline_ = [np.nan if v is None else v for v in config["baseline"]]
-    model.time_step_ = time_step_from_json(config["time_step"])
+    model.time_step_ = step
     model.history_ = config["history"]
     model.data_sha256_ = config.get("data_sha256")   # optional: absent in older files
     return model

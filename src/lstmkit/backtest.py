@@ -185,10 +185,11 @@ def _rows(groups: Groups, lo: Any, hi: Any) -> pd.DataFrame:
 
 
 def _label(groups: Groups, cut: np.ndarray, g: int = 0) -> Any:
-    """The time of series ``g``'s origin row, or its row number without a time column."""
-    if groups.time is None:
+    """The time of series ``g``'s origin row (in the data's zone), or its row number
+    without a time column."""
+    if groups.timeline is None:
         return int(cut[g])
-    return groups.time[groups.offsets[g] + cut[g]]
+    return groups.timeline.local([groups.offsets[g] + cut[g]])[0]
 
 
 def _tidy(evaluation: Evaluation, fold: int, origin: Any) -> pd.DataFrame:

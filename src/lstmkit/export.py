@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from . import __version__
-from .data.groups import time_step_to_json
+from .data import timestep
 from .errors import ArtifactError, ConfigError
 from .onnx_predict import FORMAT, FORMAT_VERSION, METADATA_KEY
 
@@ -220,7 +220,7 @@ def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
         "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.aligned,
         "span": spec.span, "future": spec.future_names,
         "inputs": inputs, "outputs": outputs, "schema": schema, "spec": spec.to_dict(),
-        "time_step": time_step_to_json(model.time_step_),
+        "time_step": timestep.to_json(model.time_step_),
         "data_sha256": getattr(model, "data_sha256_", None),
         "versions": {"lstmkit": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},

@@ -24,7 +24,7 @@ from .data.checksum import table_sha256
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_columns
 from .data.sources import Source, from_arrays, read_table
-from .data.validate import check_schema, require_columns, typical_step
+from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, Windows
 from .errors import ConfigError, DataError, NotFittedError
 from .losses import MultiTargetLoss
@@ -201,8 +201,7 @@ class LSTMModel:
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
         self.history_ = history
         self.schema_ = _schema(frame, spec)
-        self.time_step_ = (None if groups.time is None
-                           else typical_step(groups.time, groups.offsets))
+        self.time_step_ = groups.step
         self.baseline_ = _training_baseline(spec, train_windows)
         self.data_sha256_ = table_sha256(frame)
         return self
@@ -212,7 +211,10 @@ class LSTMModel:
         """Predictions in original units as a tidy DataFrame.
 
         Forecasts have one row per (series, origin, step): ``origin`` is the time
-        (or row number) of the last input row, ``time`` the predicted step's time.
+        (or row number) of the last input row, ``time`` the predicted step's time, on
+        the calendar of the model's time step and in the input's time zone. Rows of
+        another time step, numbers for dates or times without the model's zone are
+        refused (``SchemaError``).
         Sequence tasks have one row per sequence (seq2seq: per sequence and step).
         Classification targets come back as the user's labels, plus one
         ``<target>_proba_<label>`` column per class (binary: the positive label).
@@ -369,7 +371,7 @@ class LSTMModel:
         schema = {k: v for k, v in self.schema_.items()
                   if need_targets or k not in spec.target_names or k in spec.input_names}
         check_schema(frame, schema)
-        groups = arrange(frame, spec)
+        groups = arrange(frame, spec, self.time_step_)
         return fill_gaps(groups if need_targets else fill_unread(groups, spec), spec)
 
     def _train_config(self, lr: float) -> TrainConfig:
@@ -545,7 +547,7 @@ class LSTMModel:
         keep = np.ones(n * steps, dtype=bool)
         if isinstance(windows, ForecastWindows):
             origin = windows.starts.numpy() + spec.lookback - 1
-            columns = forecast_columns(groups, origin, steps, spec.series, self.time_step_,
+            columns = forecast_columns(groups, origin, steps, spec.series,
                                        ahead=bool(spec.future_names))
         else:
             seq = windows.index.numpy()

@@ -22,14 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data.groups import (
-    Groups,
-    arrange,
-    fill_gaps,
-    fill_unread,
-    forecast_columns,
-    time_step_from_json,
-)
+from .data import timestep
+from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_columns
 from .data.scaling import Labels
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema, numeric, present
@@ -52,6 +46,7 @@ class OnnxModel:
     Attributes:
         metadata: the schema the file records (inputs, outputs, spec, versions).
         spec: the model's ``Spec``.
+        time_step: the time step the model was trained on (``TimeStep``), or None.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -81,6 +76,11 @@ class OnnxModel:
                                 f"{FORMAT_VERSION}: export the model again")
         self.metadata: dict[str, Any] = metadata
         self.spec = Spec.from_dict(metadata["spec"])
+        try:
+            self.time_step = timestep.from_json(metadata.get("time_step"))
+        except ValueError as exc:
+            raise ArtifactError(f"{str(path)!r} records a damaged time step ({exc}); export the "
+                                "model again") from None
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The graph on ready arrays: ``{input name: array}`` -> ``{output name: array}``."""
@@ -112,7 +112,7 @@ class OnnxModel:
         else:
             frame = read_table(data)
         check_schema(frame, self.metadata["schema"])
-        groups = fill_gaps(fill_unread(arrange(frame, spec), spec), spec)
+        groups = fill_gaps(fill_unread(arrange(frame, spec, self.time_step), spec), spec)
         rows, lengths, origin = self._window_rows(groups, origins)
         columns = self._columns(groups)
         parts = []
@@ -173,7 +173,6 @@ class OnnxModel:
         keep = np.ones(n * steps, dtype=bool)
         if spec.task == "forecast":
             columns = forecast_columns(groups, origin, steps, spec.series,
-                                       time_step_from_json(self.metadata["time_step"]),
                                        ahead=bool(spec.future_names))
         elif spec.task == "sequence":
             columns[spec.sequence] = keys

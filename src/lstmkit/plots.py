@@ -87,12 +87,13 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
     spec = model.spec_
     if spec.task != "forecast":
         raise ConfigError(f"forecast plots need a forecast model, not task {spec.task!r}")
-    groups = arrange(read_table(data), spec)
+    groups = arrange(read_table(data), spec, model.time_step_)
     g = _series_index(groups.keys, series, spec.series)
     lo, n = groups.offsets[g], groups.lengths[g]
     frame = groups.frame.iloc[lo : lo + n].reset_index(drop=True)
     rows = _origin_rows(origins, n, spec.lookback, spec.horizon)
-    x = groups.time[lo : lo + n] if groups.time is not None else np.arange(n)
+    timeline = groups.timeline
+    x = _wall_clock(timeline.local(slice(lo, lo + n))) if timeline is not None else np.arange(n)
     # A window is the lookback and, with future inputs, the horizon rows that give them.
     predictions = [model.predict(frame.iloc[r - spec.lookback + 1 : r - spec.lookback + 1
                                             + spec.span]) for r in rows]
@@ -113,7 +114,7 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
         ax.plot(x[shown], actual[shown], color="black", lw=1, ls=line, marker=".",
                 ms=4 if classes else 0, label="actual")
         for r, predicted, color in zip(rows, predictions, colors, strict=True):
-            when = predicted["time"].to_numpy() if "time" in predicted else r + predicted.step
+            when = _wall_clock(predicted["time"]) if "time" in predicted else r + predicted.step
             values = predicted[target.name].to_numpy()
             if classes is not None:
                 values = _codes(values, classes)
@@ -321,6 +322,15 @@ def _codes(labels: np.ndarray, classes: list[Any]) -> np.ndarray:
     values = pd.Series(labels, dtype=object)
     codes = pd.Categorical(values.astype(str), categories=[str(c) for c in classes]).codes
     return np.where((codes < 0) | values.isna().to_numpy(), math.nan, codes)
+
+
+def _wall_clock(times: Any) -> np.ndarray:
+    """Times as numpy values to draw: zone-aware ones as their wall-clock time in the zone."""
+    if isinstance(times, pd.Series):
+        times = pd.Index(times)
+    if isinstance(times, pd.DatetimeIndex) and times.tz is not None:
+        times = times.tz_localize(None)
+    return np.asarray(times)
 
 
 def _show(value: Any) -> str:

@@ -16,7 +16,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .checks import check_choice, check_positive_int, closest
+from .checks import check_choice, check_positive_int, closest, quote
+from .data.timestep import canonical
 from .errors import ConfigError
 
 SCALERS = ("standard", "minmax", "robust", "none")
@@ -184,7 +185,10 @@ class Spec:
             need no policy: they are left out of the loss and the metrics.
         regular: forecasts with a ``time`` column need one time step between
             consecutive rows of a series (a jump is an error naming the row); set False
-            for data with calendar gaps, such as business days.
+            for rows with gaps, such as business days without the holidays.
+        freq: the time step as a pandas offset alias (``"h"``, ``"D"``, ``"B"``,
+            ``"W-SUN"``, ``"MS"``, ``"QS"``, ``"YS"``, ...), for a forecast's datetime
+            ``time`` column; by default it is inferred from the data.
     """
 
     inputs: tuple[Feature, ...]
@@ -197,12 +201,19 @@ class Spec:
     sequence: str | None = None
     missing: Literal["error", "ffill", "mask"] = "error"
     regular: bool = True
+    freq: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
         check_choice("spec missing", self.missing, MISSING)
         if not isinstance(self.regular, bool):
             raise ConfigError(f"spec regular must be true or false, got {self.regular!r}")
+        if self.freq is not None:
+            canonical(self.freq)
+            if self.task != "forecast" or self.time is None:
+                raise ConfigError(f"spec freq {quote(self.freq)} is the time step of a "
+                                  "forecast's time column: set task 'forecast' and time, or "
+                                  "drop freq")
         inputs = tuple(_as(Feature, f, "inputs") for f in _as_list(self.inputs, "inputs"))
         inputs = tuple(f if f.missing is not None else dataclasses.replace(f, missing=self.missing)
                        for f in inputs)
@@ -292,6 +303,8 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        if data["freq"] is None:         # as for features below: 0.2.0's dicts stay the same
+            del data["freq"]
         for feature in data["inputs"]:   # written only when set: earlier specs' dicts (saved
             for key in ("future", "embed"):   # models, checkpoint fingerprints) stay the same
                 if not feature[key]:

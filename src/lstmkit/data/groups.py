@@ -13,6 +13,7 @@ from ..errors import DataError
 from ..spec import Spec
 from . import validate
 from .scaling import value_array
+from .timestep import Timeline, TimeStep, check_matches, check_regular, infer
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,21 @@ class Groups:
         rows: each arranged row's 0-based position in the table as given (for messages).
         offsets: int64 block boundaries, length ``n_groups + 1``.
         keys: the group ids (``[None]`` for a table without a group column).
-        time: the time column as datetime64 or numbers, arranged, or None.
+        timeline: the time column, arranged, or None without one.
+        step: its time step (the fitted model's, or the data's), or None.
     """
 
     frame: pd.DataFrame
     rows: np.ndarray
     offsets: np.ndarray
     keys: list[Any]
-    time: np.ndarray | None
+    timeline: Timeline | None = None
+    step: TimeStep | None = None
+
+    @property
+    def time(self) -> np.ndarray | None:
+        """The time column as datetime64 (naive; UTC if zone-aware) or numbers, or None."""
+        return None if self.timeline is None else self.timeline.values
 
     @property
     def lengths(self) -> np.ndarray:
@@ -70,8 +78,15 @@ class Groups:
                             "window is fixed)")
 
 
-def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
-    """Group ``frame`` by the spec's series/sequence column (stable) and check time order."""
+def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> Groups:
+    """Group ``frame`` by the spec's series/sequence column (stable) and check its time column.
+
+    Args:
+        frame: the table.
+        spec: the task.
+        fitted: a fitted model's time step, which the rows must match; without it
+            the step is ``spec.freq`` or inferred from the rows.
+    """
     if len(frame) == 0:
         raise DataError("the data has no rows; pass a table with at least one full window")
     group = spec.group
@@ -104,14 +119,27 @@ def arrange(frame: pd.DataFrame, spec: Spec) -> Groups:
             keys = uniques.tolist()
             frame = frame.iloc[rows]
         frame = frame.reset_index(drop=True)
-    time = None
-    if spec.time is not None:
-        validate.require_columns(frame, [spec.time], "time")
-        time = validate.time_values(frame, spec.time)
-        validate.check_time_order(time, offsets, keys, rows, spec.time, group)
-        if spec.task == "forecast" and spec.regular:
-            validate.check_regular(time, offsets, keys, rows, spec.time, group)
-    return Groups(frame, rows, offsets, keys, time)
+    if spec.time is None:
+        return Groups(frame, rows, offsets, keys)
+    validate.require_columns(frame, [spec.time], "time")
+    timeline = Timeline.read(frame, spec.time, offsets, keys, rows, group)
+    return Groups(frame, rows, offsets, keys, timeline, _time_step(timeline, spec, fitted))
+
+
+def _time_step(timeline: Timeline, spec: Spec, fitted: TimeStep | None) -> TimeStep:
+    """The step of the rows (``fitted``, checked against them, or the data's), checked:
+    a regular forecast's rows are each one step after the previous."""
+    forecast = spec.task == "forecast"
+    if fitted is not None:
+        check_matches(fitted, timeline, forecast, spec.regular)
+        step = fitted
+    elif forecast:
+        step = infer(timeline, spec.freq)
+    else:                                   # sequences: time orders the rows, no more
+        step = TimeStep(timeline.kind, None, timeline.zone)
+    if forecast and spec.regular:
+        check_regular(step, timeline)
+    return step
 
 
 def fill_gaps(groups: Groups, spec: Spec) -> Groups:
@@ -153,33 +181,15 @@ def fill_unread(groups: Groups, spec: Spec) -> Groups:
     return dataclasses.replace(groups, frame=frame)
 
 
-def time_step_to_json(step: Any) -> dict[str, Any] | None:
-    """A time step (timedelta, number or None) as plain JSON."""
-    if step is None:
-        return None
-    if isinstance(step, np.timedelta64):
-        return {"nanoseconds": int(step.astype("timedelta64[ns]").astype(np.int64))}
-    return {"number": float(step)}
-
-
-def time_step_from_json(data: dict[str, Any] | None) -> Any:
-    """The inverse of ``time_step_to_json``."""
-    if data is None:
-        return None
-    if "nanoseconds" in data:
-        return np.timedelta64(int(data["nanoseconds"]), "ns")
-    return float(data["number"])
-
-
 def forecast_columns(groups: Groups, origin: np.ndarray, steps: int, series: str | None,
-                     time_step: Any, ahead: bool = False) -> dict[str, np.ndarray]:
+                     ahead: bool = False) -> dict[str, Any]:
     """The id columns of forecasts made at arranged rows ``origin``, ``steps`` rows each.
 
     Returns the series id (if the spec has one), ``origin`` (the time, or the row
     within its series, of the last input row), ``step`` (1..steps) and, with a time
-    column and a known time step, ``time`` (the predicted step's time). With
-    ``ahead`` the table holds the predicted steps' rows (they give future inputs),
-    and ``time`` is read from them.
+    column and a known time step, ``time`` (the predicted step's time, on the step's
+    calendar). Times are in the data's zone. With ``ahead`` the table holds the
+    predicted steps' rows (they give future inputs), and ``time`` is read from them.
     """
     n = len(origin)
     keys = groups.key_array
@@ -187,13 +197,14 @@ def forecast_columns(groups: Groups, origin: np.ndarray, steps: int, series: str
     columns: dict[str, np.ndarray] = {}
     if series is not None:
         columns[series] = np.repeat(keys[group], steps)
-    if groups.time is not None:
-        columns["origin"] = np.repeat(groups.time[origin], steps)
+    timeline, step = groups.timeline, groups.step
+    if timeline is not None:
+        columns["origin"] = timeline.local(np.repeat(origin, steps))
     else:
         columns["origin"] = np.repeat(origin - groups.offsets[group], steps)
     columns["step"] = np.tile(np.arange(1, steps + 1), n)
-    if groups.time is not None and ahead:
-        columns["time"] = groups.time[np.repeat(origin, steps) + columns["step"]]
-    elif groups.time is not None and time_step is not None:
-        columns["time"] = columns["origin"] + columns["step"] * time_step
+    if timeline is not None and ahead:
+        columns["time"] = timeline.local(np.repeat(origin, steps) + columns["step"])
+    elif timeline is not None and step is not None and step.freq is not None:
+        columns["time"] = step.forecast_times(timeline.values[origin], steps, timeline.zone)
     return columns

@@ -1,7 +1,7 @@
-"""Checks on raw tables: columns present, numeric where they must be, finite, ordered in time.
+"""Checks on raw tables: columns present, numeric where they must be, finite.
 
 Each check raises ``DataError`` naming the column, the row (its 0-based position in
-the table as given) and the fix.
+the table as given) and the fix. The time column's checks are in ``timestep``.
 """
 
 from __future__ import annotations
@@ -102,95 +102,6 @@ def present(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
                         f"choose a missing policy: Feature({column!r}, kind='categorical', "
                         "missing='ffill' or 'mask')")
     return values
-
-
-def time_values(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """The time column as datetime64[ns] or numbers, or a ``DataError`` if it is neither."""
-    series = frame[column]
-    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
-        values = series
-    else:
-        try:
-            values = pd.to_datetime(series, format="mixed")
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"time column {column!r} cannot be read as dates ({exc}); give it "
-                            "ISO dates like 2016-07-01 00:00, or numbers") from None
-    if values.isna().any():
-        i = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise DataError(f"time column {column!r} has a missing value at row {i}; "
-                        "every row needs a time")
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.to_numpy().astype("datetime64[ns]")
-    return values.to_numpy()
-
-
-def check_time_order(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np.ndarray,
-                     column: str, group: str | None) -> None:
-    """Raise unless time strictly increases within each group (series)."""
-    step_ok = time[1:] > time[:-1]
-    boundary = np.zeros(len(time), dtype=bool)
-    boundary[offsets[:-1]] = True
-    bad = np.flatnonzero(~step_ok & ~boundary[1:])
-    if bad.size == 0:
-        return
-    i = bad[0] + 1
-    where = f" in series {keys[np.searchsorted(offsets, i, side='right') - 1]!r}" if group else ""
-    problem = "a duplicate" if time[i] == time[i - 1] else "an out-of-order"
-    fix = (f"sort the table by [{group!r}, {column!r}] and drop duplicate rows" if group
-           else f"sort the table by {column!r} and drop duplicate rows")
-    raise DataError(f"time column {column!r} has {problem} timestamp {_show(time[i])} at row "
-                    f"{rows[i]}{where} (previous row {rows[i - 1]} has {_show(time[i - 1])}); "
-                    f"{fix}")
-
-
-def typical_step(time: np.ndarray, offsets: np.ndarray) -> np.timedelta64 | float | None:
-    """The median difference between consecutive rows within series, or None."""
-    return _median(np.diff(time)[_within_series(time, offsets)])
-
-
-def _median(steps: np.ndarray) -> np.timedelta64 | float | None:
-    if steps.size == 0:
-        return None
-    if steps.dtype.kind == "m":
-        return np.timedelta64(int(np.median(steps.astype(np.int64))), "ns")
-    return float(np.median(steps))
-
-
-def _within_series(time: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Which consecutive-row differences of ``time`` lie inside one series."""
-    inside = np.ones(max(len(time) - 1, 0), dtype=bool)
-    inside[offsets[1:-1] - 1] = False
-    return inside
-
-
-def check_regular(time: np.ndarray, offsets: np.ndarray, keys: list, rows: np.ndarray,
-                  column: str, group: str | None) -> None:
-    """Raise unless consecutive rows of every series are one typical time step apart."""
-    steps, inside = np.diff(time), _within_series(time, offsets)
-    typical = _median(steps[inside])
-    if typical is None:
-        return
-    bad = np.flatnonzero(inside & (steps != typical))
-    if bad.size == 0:
-        return
-    i = bad[0] + 1
-    where = f" in series {keys[np.searchsorted(offsets, i, side='right') - 1]!r}" if group else ""
-    raise DataError(
-        f"time column {column!r} jumps from {_show(time[i - 1])} to {_show(time[i])} at row "
-        f"{rows[i]}{where}, but the typical step is {_show_step(typical)}: windows would span "
-        f"the gap. Put the series on a regular grid (pandas: set_index({column!r}).asfreq(...)) "
-        "and choose a missing policy for the new rows, or set spec regular=False for data with "
-        "calendar gaps such as business days")
-
-
-def _show_step(step: object) -> str:
-    return str(pd.Timedelta(step)) if isinstance(step, np.timedelta64) else str(step)
-
-
-def _show(value: object) -> str:
-    return str(pd.Timestamp(value)) if isinstance(value, np.datetime64) else str(value)
 
 
 def check_schema(frame: pd.DataFrame, schema: dict[str, str]) -> None:

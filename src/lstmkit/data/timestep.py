@@ -1,0 +1,489 @@
+"""A table's time column and its step: a calendar offset (pandas), or a number.
+
+The step of a datetime column is a pandas offset inferred from the timestamps of each
+series (``pd.infer_freq``): minutes, hours, days, business days, weeks, month, quarter
+and year starts or ends, so a month is one step whether it has 28 or 31 days. Gaps are
+found on that calendar, forecasts' times are generated on it, and a fitted model keeps
+its step to check the rows it is given later. Zone-aware times are held as naive UTC
+(windows need only order and spacing) beside their zone; calendar arithmetic is done,
+and times are shown, in the zone. Numeric time columns step by a number.
+
+Example:
+    >>> step = TimeStep("datetime", "QS-JAN")
+    >>> step.forecast_times(np.array(["2009-07-01"], "datetime64[ns]"), 3)
+    DatetimeIndex(['2009-10-01', '2010-01-01', '2010-04-01'], ...)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import BaseOffset, Tick
+
+from ..checks import quote
+from ..errors import ConfigError, DataError, SchemaError
+
+KINDS = ("datetime", "number")
+HOUR = np.timedelta64(1, "h")
+DAY = np.timedelta64(1, "D")
+PIECE = 6      # rows per piece when a series with gaps votes: 6 business days span a weekend
+VOTES = 64     # pieces read at most
+# Zones tried first when a naive column looks like local time skipping a daylight-saving hour.
+COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/Chicago",
+                "America/Denver", "America/Los_Angeles", "Australia/Sydney")
+EXAMPLES = "'h', '15min', 'D', 'B', 'W-SUN', 'MS', 'ME', 'QS', 'YS'"
+
+
+def canonical(freq: Any, what: str = "spec freq") -> str:
+    """``freq`` as pandas' own name for that offset (``"YS"`` -> ``"YS-JAN"``).
+
+    Raises:
+        ConfigError: ``freq`` is not a pandas offset alias of a forward step.
+    """
+    if not isinstance(freq, str):
+        raise ConfigError(f"{what} must be a pandas offset alias such as {EXAMPLES}, got "
+                          f"{quote(freq)}")
+    try:
+        offset = to_offset(freq)
+    except ValueError:
+        raise ConfigError(f"{what} {quote(freq)} is not a pandas offset alias; use one such as "
+                          f"{EXAMPLES}") from None
+    if offset.n < 1:
+        raise ConfigError(f"{what} {quote(freq)} does not step forward in time; use a positive "
+                          f"multiple such as {EXAMPLES}")
+    return offset.freqstr
+
+
+@dataclass(frozen=True)
+class TimeStep:
+    """The step between consecutive rows of a series, and what the time column holds.
+
+    Attributes:
+        kind: ``"datetime"`` or ``"number"``: what the time column holds.
+        freq: a pandas offset alias for datetimes (``"15min"``, ``"h"``, ``"D"``,
+            ``"B"``, ``"W-SUN"``, ``"MS"``, ``"QE-DEC"``, ``"YS-JAN"``, ...), a number
+            for numbers; None where rows need no step (sequence tasks).
+        zone: the time zone of zone-aware datetimes, None for naive ones.
+    """
+
+    kind: str
+    freq: str | float | None = None
+    zone: str | None = None
+
+    @property
+    def offset(self) -> BaseOffset:
+        return to_offset(self.freq)
+
+    def shift(self, time: np.ndarray, k: int = 1) -> np.ndarray:
+        """The times ``k`` steps after ``time`` (naive UTC datetime64[ns] or numbers)."""
+        if self.kind == "number":
+            return time + k * self.freq
+        offset = self.offset
+        if isinstance(offset, Tick):        # a fixed duration, the same in every zone
+            return time + k * np.timedelta64(offset.nanos, "ns")
+        with warnings.catch_warnings():     # offsets pandas applies one by one say so
+            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+            return _utc(_in_zone(time, self.zone) + k * offset)
+
+    def forecast_times(self, origin: np.ndarray, steps: int, zone: str | None = None
+                       ) -> np.ndarray | pd.DatetimeIndex:
+        """The times of steps 1 .. ``steps`` after each origin, origin by origin.
+
+        Args:
+            origin: origin times, naive UTC datetime64[ns] or numbers.
+            steps: steps ahead.
+            zone: the zone to show the times in (the data's), None for naive.
+
+        Returns:
+            ``len(origin) * steps`` times, on the step's calendar (in its zone).
+        """
+        if self.kind == "number":
+            return (origin[:, None] + np.arange(1, steps + 1) * self.freq).ravel()
+        ahead = np.stack([self.shift(origin, k) for k in range(1, steps + 1)], axis=1)
+        return _in_zone(ahead.ravel(), zone)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A table's time column, arranged series after series, with where its rows came from.
+
+    Attributes:
+        values: datetime64[ns] (naive; UTC for zone-aware times) or numbers.
+        zone: the column's time zone (None: naive, or numbers).
+        offsets: series boundaries, as ``Groups.offsets``.
+        keys: the series ids, as ``Groups.keys``.
+        rows: each value's row in the table as given.
+        column: the time column's name.
+        group: the series column's name, or None.
+    """
+
+    values: np.ndarray
+    zone: str | None
+    offsets: np.ndarray
+    keys: list[Any]
+    rows: np.ndarray
+    column: str
+    group: str | None
+
+    @classmethod
+    def read(cls, frame: pd.DataFrame, column: str, offsets: np.ndarray, keys: list[Any],
+             rows: np.ndarray, group: str | None) -> Timeline:
+        """Parse ``frame[column]`` (arranged) and check that time increases in every series."""
+        values, zone = _parse(frame[column], column, rows)
+        timeline = cls(values, zone, offsets, keys, rows, column, group)
+        timeline.check_order()
+        return timeline
+
+    @property
+    def kind(self) -> str:
+        return "datetime" if self.values.dtype.kind == "M" else "number"
+
+    @property
+    def inside(self) -> np.ndarray:
+        """Which differences ``values[i + 1] - values[i]`` lie within one series."""
+        inside = np.ones(max(len(self.values) - 1, 0), dtype=bool)
+        inside[self.offsets[1:-1] - 1] = False
+        return inside
+
+    def local(self, index: Any = slice(None)) -> np.ndarray | pd.DatetimeIndex:
+        """``values[index]`` as the user sees them: in the column's zone."""
+        values = self.values[index]
+        return values if self.kind == "number" else _in_zone(values, self.zone)
+
+    def check_order(self) -> None:
+        """Raise a DataError unless time strictly increases within each series."""
+        time = self.values
+        bad = np.flatnonzero(~(time[1:] > time[:-1]) & self.inside)
+        if bad.size == 0:
+            return
+        i = bad[0] + 1
+        problem = "a duplicate" if time[i] == time[i - 1] else "an out-of-order"
+        order = f"[{self.group!r}, {self.column!r}]" if self.group else repr(self.column)
+        raise DataError(f"time column {self.column!r} has {problem} timestamp {self.show(i)} at "
+                        f"row {self.rows[i]}{self.where(i)} (previous row {self.rows[i - 1]} has "
+                        f"{self.show(i - 1)}); sort the table by {order} and drop duplicate rows")
+
+    def show(self, i: int) -> str:
+        """Value ``i`` as text, in the column's zone."""
+        return self.show_value(self.values[i])
+
+    def show_value(self, value: Any) -> str:
+        """A value of the column's kind (naive UTC for zone-aware times) as text, in its zone."""
+        if self.kind == "number":
+            return str(value)
+        return str(_in_zone(np.array([value], "datetime64[ns]"), self.zone)[0])
+
+    def where(self, i: int) -> str:
+        """`` in series 'a'`` for the series holding value ``i``; '' without series."""
+        if self.group is None:
+            return ""
+        return f" in series {self.keys[np.searchsorted(self.offsets, i, side='right') - 1]!r}"
+
+    def regrid(self, freq: Any) -> str:
+        """The pandas call that puts a table's series on the calendar of ``freq``."""
+        column = self.column
+        if self.kind == "number":
+            return f"reindex each series to every {freq} of {column!r}"
+        if self.group:
+            return (f"df.set_index({column!r}).groupby({self.group!r}).resample({freq!r})"
+                    ".asfreq().reset_index()")
+        return f"df.set_index({column!r}).asfreq({freq!r}).reset_index()"
+
+
+def infer(timeline: Timeline, declared: str | None = None) -> TimeStep:
+    """The step of a time column: ``declared`` (``Spec.freq``) if given, else inferred.
+
+    Each series' step is pandas' (``pd.infer_freq``). Series too short to tell (fewer
+    than 3 rows) or with gaps take the others'; if no series tells, pieces of the series
+    vote, and failing those the commonest difference is the step. Numbers step by their
+    median difference.
+
+    Raises:
+        DataError: two series step differently, or a step is declared for numbers.
+    """
+    if timeline.kind == "number":
+        if declared is not None:
+            raise DataError(f"spec freq {quote(declared)} is a calendar step, but time column "
+                            f"{timeline.column!r} holds numbers; pass dates in it, or drop freq")
+        steps = np.diff(timeline.values)[timeline.inside]
+        return TimeStep("number", float(np.median(steps)) if steps.size else None)
+    if declared is not None:
+        return TimeStep("datetime", canonical(declared), timeline.zone)
+    found = _series_freqs(timeline)
+    if len(set(found.values())) > 1:
+        items = list(found.items())
+        g, freq = items[0]
+        h, other = next(item for item in items if item[1] != freq)
+        raise DataError(
+            f"series {timeline.keys[g]!r} of time column {timeline.column!r} steps by {freq!r} "
+            f"but series {timeline.keys[h]!r} by {other!r}, and a model has one time step: put "
+            f"them on one calendar ({timeline.regrid(freq)}), fit a model per step, or declare "
+            f"the step (Spec(freq={freq!r}))")
+    return TimeStep("datetime", _observed(timeline, found), timeline.zone)
+
+
+def check_regular(step: TimeStep, timeline: Timeline) -> None:
+    """Raise a DataError at the first row that is not one ``step`` after the previous row
+    of its series (a daylight-saving hour missing from naive local times is named so)."""
+    bad = _jumps(step, timeline)
+    if bad.size == 0:
+        return
+    i = bad[0] + 1
+    column, freq = timeline.column, step.freq
+    want = timeline.show_value(step.shift(timeline.values[i - 1 : i])[0])
+    text = (f"time column {column!r} jumps from {timeline.show(i - 1)} to {timeline.show(i)} at "
+            f"row {timeline.rows[i]}{timeline.where(i)}, but its time step is {freq!r}, which "
+            f"puts the next row at {want}: windows would span the gap. ")
+    zone = _skipped_hour_zone(step, timeline, i)
+    if zone is not None:
+        raise DataError(text + "This looks like local time crossing a daylight-saving change "
+                        f"(as in {zone!r}, where an hour of that night does not exist): localise "
+                        f"it (df[{column!r}].dt.tz_localize({zone!r}, nonexistent='shift_forward'"
+                        "), with your zone) or set spec regular=False")
+    raise DataError(text + f"Put the rows on that calendar ({timeline.regrid(freq)}) and choose "
+                    "a missing policy for the new rows, declare the step if it is another "
+                    "(Spec(freq=...)), or set spec regular=False for rows with calendar gaps")
+
+
+def check_matches(fitted: TimeStep, timeline: Timeline, forecast: bool, regular: bool) -> None:
+    """Raise a SchemaError unless ``timeline`` holds what a model fitted with ``fitted`` read.
+
+    The time column must hold the same kind (dates or numbers) and be zone-aware if and
+    only if it was. A forecast's rows must be on the model's step: each one step after
+    the previous, unless the rows show another step (with ``regular=False``: unless no
+    row is one step after the previous). A series of one row has no step to check.
+    """
+    column = timeline.column
+    if timeline.kind != fitted.kind:
+        was, now = ("dates", "numbers") if fitted.kind == "datetime" else ("numbers", "dates")
+        first = quote(timeline.values[0].item()) if now == "numbers" else timeline.show(0)
+        raise SchemaError(f"time column {column!r} held {was} when the model was trained, but "
+                          f"these rows hold {now} ({first} at row {timeline.rows[0]}); pass "
+                          f"{was} in it")
+    if fitted.zone is not None and timeline.zone is None:
+        raise SchemaError(f"time column {column!r} was in time zone {fitted.zone!r} when the "
+                          "model was trained, but these times have no zone; localise them: "
+                          f"df[{column!r}].dt.tz_localize({fitted.zone!r})")
+    if fitted.zone is None and timeline.zone is not None:
+        raise SchemaError(f"time column {column!r} had no time zone when the model was "
+                          f"trained, but these times are in {timeline.zone!r}; pass them as "
+                          f"the model saw them, naive: df[{column!r}].dt.tz_localize(None) "
+                          "keeps the wall-clock times (a model saved by lstmkit 0.2.0 saw "
+                          "zone-aware times in UTC: .dt.tz_convert('UTC').dt.tz_localize(None)), "
+                          "or refit on zone-aware times")
+    if not forecast or fitted.freq is None:
+        return
+    bad = _jumps(fitted, timeline)
+    if bad.size == 0:
+        return
+    seen = _observed(timeline, _series_freqs(timeline))
+    other = seen is not None and seen != fitted.freq
+    if (regular and other) or (not regular and bad.size == timeline.inside.sum()):
+        i = bad[0] + 1
+        apart = f"{seen!r}" if seen is not None else "not one step"
+        raise SchemaError(
+            f"the model was trained on rows {fitted.freq!r} apart (its time step), but the rows "
+            f"of time column {column!r} are {apart} apart (from {timeline.show(i - 1)} to "
+            f"{timeline.show(i)} at row {timeline.rows[i]}{timeline.where(i)}); resample them "
+            f"to {fitted.freq!r} (df.set_index({column!r}).resample({fitted.freq!r})...) or "
+            "refit the model on rows of this step")
+
+
+def to_json(step: TimeStep | None) -> dict[str, Any] | None:
+    """A time step as plain JSON: ``{"freq", "zone"}`` for datetimes, ``{"number"}``."""
+    if step is None:
+        return None
+    if step.kind == "number":
+        return {"number": step.freq}
+    return {"freq": step.freq, "zone": step.zone}
+
+
+def from_json(data: Any) -> TimeStep | None:
+    """The inverse of ``to_json``; also reads 0.2.0's ``{"nanoseconds": N}`` (a fixed offset).
+
+    Raises:
+        ValueError: ``data`` is no valid time step (negative, zero, unknown alias or zone,
+            wrong type).
+    """
+    if data is None:
+        return None
+    keys = sorted(data) if isinstance(data, dict) else None
+    if keys == ["nanoseconds"]:
+        ns = data["nanoseconds"]
+        if isinstance(ns, bool) or not isinstance(ns, int) or ns <= 0:
+            raise ValueError(f"time_step nanoseconds must be a positive integer, got {quote(ns)}")
+        return TimeStep("datetime", _fixed_alias(np.timedelta64(ns, "ns")))
+    if keys == ["number"]:
+        x = data["number"]
+        if x is not None and (isinstance(x, bool) or not isinstance(x, int | float)
+                              or not math.isfinite(x) or x <= 0):
+            raise ValueError(f"time_step number must be a positive number or null, got "
+                             f"{quote(x)}")
+        return TimeStep("number", None if x is None else float(x))
+    if keys == ["freq", "zone"]:
+        freq, zone = data["freq"], data["zone"]
+        if freq is not None:
+            canonical(freq, "time_step freq")          # a ConfigError is a ValueError
+        if zone is not None and not _known_zone(zone):
+            raise ValueError(f"time_step zone {quote(zone)} is not a time zone")
+        return TimeStep("datetime", freq, zone)
+    raise ValueError(f"time_step must be null, {{'freq': ..., 'zone': ...}}, {{'number': ...}} "
+                     f"or {{'nanoseconds': ...}}, got {quote(data)}")
+
+
+# -- internals ----------------------------------------------------------------------------
+def _parse(series: pd.Series, column: str, rows: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """The column as naive UTC datetime64[ns] with its zone, or as numbers."""
+    values = series
+    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
+        try:
+            values = pd.to_datetime(series, format="mixed")
+        except (ValueError, TypeError) as exc:
+            try:        # offsets that change (daylight saving): one instant each, in UTC
+                values = pd.to_datetime(series, format="mixed", utc=True)
+            except (ValueError, TypeError):
+                raise DataError(f"time column {column!r} cannot be read as dates ({exc}); give "
+                                "it ISO dates like 2016-07-01 00:00, or numbers") from None
+    if values.isna().any():
+        i = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise DataError(f"time column {column!r} has a missing value at row {rows[i]}; "
+                        "every row needs a time")
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        return values.to_numpy(), None
+    zone = None
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        tz = values.dt.tz
+        zone = getattr(tz, "key", None) or getattr(tz, "zone", None) or str(tz)
+        if not _known_zone(zone):
+            raise DataError(f"time column {column!r} is in a time zone pandas cannot name "
+                            f"({quote(zone)}); convert it to a named one: "
+                            f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.to_numpy().astype("datetime64[ns]"), zone
+
+
+def _in_zone(values: np.ndarray, zone: str | None) -> pd.DatetimeIndex:
+    """Naive UTC datetime64 values as times in ``zone`` (left naive without one)."""
+    index = pd.DatetimeIndex(values)
+    return index if zone is None else index.tz_localize("UTC").tz_convert(zone)
+
+
+def _utc(index: pd.DatetimeIndex) -> np.ndarray:
+    """The inverse of ``_in_zone``."""
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index.to_numpy().astype("datetime64[ns]")
+
+
+def _known_zone(zone: Any) -> bool:
+    try:
+        pd.Timestamp(0, tz=zone)
+    except Exception:  # zoneinfo raises KeyError subclasses, pandas ValueError or TypeError
+        return False
+    return isinstance(zone, str)
+
+
+def _fixed_alias(step: np.timedelta64) -> str:
+    """A fixed step as an alias: whole days as ``nD`` (calendar days), else ``h``, ``min``..."""
+    if step % DAY == np.timedelta64(0, "ns"):
+        days = int(step // DAY)
+        return "D" if days == 1 else f"{days}D"
+    return to_offset(pd.Timedelta(step)).freqstr
+
+
+def _infer_freq(index: pd.DatetimeIndex) -> str | None:
+    """pandas' alias for the step of ``index`` (3 rows or more), or None."""
+    if len(index) < 3:
+        return None
+    with warnings.catch_warnings():       # pandas 3 announces it will return an offset
+        warnings.simplefilter("ignore", DeprecationWarning)
+        freq = index.inferred_freq
+    return None if freq is None else to_offset(freq).freqstr
+
+
+def _series_freqs(timeline: Timeline) -> dict[int, str]:
+    """Series number -> its inferred alias, for the series regular enough to tell."""
+    local, offsets = timeline.local(), timeline.offsets
+    steps = np.diff(timeline.values)[timeline.inside]
+    if steps.size and steps.max() == steps.min() and steps[0] <= DAY:  # one fixed step
+        long = np.flatnonzero(np.diff(offsets) >= 3)
+        if long.size:       # every series is this alias: no anchor (weekday) to differ in
+            g = long[0]
+            freq = _infer_freq(local[offsets[g] : offsets[g + 1]])
+            return {} if freq is None else {int(g): freq}
+    found = {}
+    for g in range(len(offsets) - 1):
+        freq = _infer_freq(local[offsets[g] : offsets[g + 1]])
+        if freq is not None:
+            found[g] = freq
+    return found
+
+
+def _observed(timeline: Timeline, found: dict[int, str]) -> str | float | None:
+    """The step the rows show: the commonest series' alias, else the pieces' vote, else
+    the commonest difference (None if no series has two rows)."""
+    if timeline.kind == "number":
+        steps = np.diff(timeline.values)[timeline.inside]
+        return float(np.median(steps)) if steps.size else None
+    if found:
+        return Counter(found.values()).most_common(1)[0][0]
+    return _vote(timeline) or _commonest(timeline)
+
+
+def _vote(timeline: Timeline) -> str | None:
+    """The alias most pieces of ``PIECE`` consecutive rows agree on (series with gaps):
+    at most ``VOTES`` pieces, spread evenly over the series long enough."""
+    local, offsets = timeline.local(), timeline.offsets
+    long = np.flatnonzero(np.diff(offsets) >= PIECE)[:VOTES]
+    votes: Counter[str] = Counter()
+    for g in long:
+        lo, hi = offsets[g], offsets[g + 1]
+        for start in np.unique(np.linspace(lo, hi - PIECE, VOTES // len(long)).astype(np.int64)):
+            freq = _infer_freq(local[start : start + PIECE])
+            votes.update([freq] if freq else [])
+    return votes.most_common(1)[0][0] if votes else None
+
+
+def _commonest(timeline: Timeline) -> str | None:
+    """The commonest difference between consecutive rows, as a fixed alias."""
+    steps = np.diff(timeline.values)[timeline.inside]
+    if steps.size == 0:
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    return _fixed_alias(values[np.argmax(counts)])
+
+
+def _jumps(step: TimeStep, timeline: Timeline) -> np.ndarray:
+    """Positions ``i`` where row ``i + 1`` is not one step after row ``i`` of its series."""
+    time = timeline.values
+    if step.freq is None or len(time) < 2:
+        return np.zeros(0, dtype=np.int64)
+    if step.kind == "number":
+        return np.flatnonzero((np.diff(time) != step.freq) & timeline.inside)
+    return np.flatnonzero((step.shift(time[:-1]) != time[1:]) & timeline.inside)
+
+
+def _skipped_hour_zone(step: TimeStep, timeline: Timeline, i: int) -> str | None:
+    """For a naive column that jumps one hour too far at row ``i``: a zone in which that
+    row's predecessor or the time skipped does not exist (daylight saving began), else None."""
+    if timeline.zone is not None or step.kind != "datetime" or not isinstance(step.offset, Tick):
+        return None
+    time = timeline.values
+    if time[i] - time[i - 1] != np.timedelta64(pd.Timedelta(step.offset)) + HOUR:
+        return None
+    wall = [pd.Timestamp(time[i - 1]), pd.Timestamp(step.shift(time[i - 1 : i])[0])]
+    for zone in (*COMMON_ZONES, *sorted(zoneinfo.available_timezones())):
+        for stamp in wall:
+            try:
+                stamp.tz_localize(zone, nonexistent="raise")
+            except ValueError:      # pandas: "... is a nonexistent time due to daylight savings"
+                return zone
+    return None
