@@ -120,13 +120,14 @@ def test_cli_streams_a_parquet_file_in_row_groups(tmp_path, data, capsys):
         got = (pd.read_parquet(tmp_path / output) if output.endswith("parquet")
                else pd.read_csv(tmp_path / output, parse_dates=["origin", "time"]))
         pd.testing.assert_frame_equal(got, expected, rtol=1e-5, check_dtype=False)
-    (tmp_path / "keep.csv").write_text("precious\n")
+    (tmp_path / "keep.csv").write_bytes((tmp_path / "out.csv").read_bytes())   # predictions
+    before = (tmp_path / "keep.csv").read_text()
     shuffled = tmp_path / "shuffled.parquet"
     pd.concat([data.iloc[:150], data.iloc[800:], data.iloc[150:800]]).to_parquet(shuffled)
     assert main(["predict", str(model_dir), str(shuffled), "-o", str(tmp_path / "keep.csv"),
-                 "--chunk-rows", "100"]) == 3
+                 "--chunk-rows", "100", "--overwrite"]) == 3
     assert "appears again" in capsys.readouterr().err
-    assert (tmp_path / "keep.csv").read_text() == "precious\n"
+    assert (tmp_path / "keep.csv").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "big.parquet", "keep.csv", "model", "out.csv", "out.parquet", "shuffled.parquet"]
 

@@ -145,3 +145,11 @@ def test_an_existing_run_is_never_overwritten_by_accident(tmp_path):
     result = lstmkit("fit", config, "--run-dir", run, cwd=tmp_path)
     assert result.returncode == 2 and "--overwrite" in result.stderr
     assert (run / "precious.txt").read_text() == "keep me"
+
+
+def test_overwrite_and_resume_together_are_a_usage_error(tmp_path, capsys):
+    config = _etth1_config(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", str(config), "--overwrite", "--resume"])
+    assert exit_.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -255,8 +255,12 @@ def test_an_existing_file_is_kept_unless_overwrite(small_model, tmp_path):
     path.write_bytes(b"the user's file")
     with pytest.raises(ArtifactError, match="already exists"):
         small_model.export_onnx(path)
+    with pytest.raises(ArtifactError, match="not an lstmkit ONNX export, so it is kept"):
+        small_model.export_onnx(path, overwrite=True)
     assert path.read_bytes() == b"the user's file"
-    small_model.export_onnx(path, overwrite=True)
+    path.unlink()
+    small_model.export_onnx(path)
+    small_model.export_onnx(path, overwrite=True)             # its own export: replaced
     assert OnnxModel(path).metadata["task"] == "forecast"
     assert [p.name for p in tmp_path.iterdir()] == ["ett.onnx"]     # no temporary file left
     with pytest.raises(NotFittedError):

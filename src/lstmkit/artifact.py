@@ -1,23 +1,18 @@
 """Model directories: ``config.json`` (plain JSON), ``weights.safetensors`` and a ``README.md``
 model card; no pickle.
 
-Directories are written atomically: everything goes into a hidden temporary
-directory beside the target, each file is fsynced, and only then is the
-directory renamed into place, so a crash never leaves a half-written model and
-never destroys the previous one. Replacing a directory takes two renames
-(old aside, new in); if a crash falls between them, the next save or load puts
-the previous directory back.
+Directories are written atomically (``lstmkit.files.atomic_directory``): everything goes
+into a hidden temporary directory beside the target, each file is fsynced, and only then
+is the directory renamed into place, so a crash never leaves a half-written model and
+never destroys the previous one; if a crash falls between the two renames of a
+replacement, the next save or load puts the previous directory back. A save replaces
+only a model directory that holds nothing but lstmkit's files.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import platform
-import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +25,14 @@ from . import __version__
 from .data import timestep
 from .data.encoding import Encoding
 from .errors import ArtifactError, ConfigError
+from .files import MODEL, MODEL_FORMAT, atomic_directory, json_text, recover
 from .nn import LSTMNetwork, NetworkConfig
 from .spec import Spec, Split
 
 if TYPE_CHECKING:
     from .model import LSTMModel
 
-FORMAT = "lstmkit.model"
+FORMAT = MODEL_FORMAT
 FORMAT_VERSION = 1
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
@@ -46,58 +42,10 @@ CARD = "README.md"
 ZERO_IF_ABSENT = frozenset({"future_effect.weight"})
 
 
-@contextlib.contextmanager
-def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``path`` only if the block succeeds."""
-    path = Path(path)
-    recover(path)
-    if path.exists() and not path.is_dir():
-        raise ArtifactError(f"{str(path)!r} exists and is not a directory; choose another path")
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise ArtifactError(f"{str(path)!r} already exists and is not empty; choose a new path "
-                            "or pass overwrite=True (CLI: --overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        try:
-            yield tmp
-        except ArtifactError:
-            raise
-        except OSError as exc:
-            raise ArtifactError(f"could not write {str(path)!r} ({exc}); nothing there was "
-                                "changed: free space or fix permissions and save again") from exc
-        for file in tmp.iterdir():
-            _fsync(file)
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(path)
-        _fsync(path.parent)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def recover(path: Path) -> None:
-    """Put the previous directory back if a save was killed between its two renames."""
-    if path.exists():
-        return
-    previous = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if previous:
-        previous[-1].rename(path)
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
-
-
 def save_model(model: LSTMModel, path: Path, overwrite: bool = False) -> Path:
-    """Write ``model`` as a directory at ``path``."""
-    with atomic_directory(path, overwrite) as tmp:
+    """Write ``model`` as a directory at ``path``; ``overwrite`` replaces a model directory
+    that holds only lstmkit's files, never another folder."""
+    with atomic_directory(path, MODEL, overwrite, error=ArtifactError) as tmp:
         write_model_files(model, tmp)
     return path
 
@@ -113,7 +61,7 @@ def write_model_files(model: LSTMModel, directory: Path,
     """
     from .card import model_card
 
-    write_json(directory / CONFIG, model_config(model))
+    (directory / CONFIG).write_text(json_text(model_config(model)), encoding="utf-8")
     weights = {k: v.detach().cpu().contiguous() for k, v in model.network_.state_dict().items()}
     save_file(weights, str(directory / WEIGHTS), metadata={"format": FORMAT})
     (directory / CARD).write_text(model_card(model, metrics), encoding="utf-8")
@@ -224,18 +172,3 @@ def _load_weights(network: LSTMNetwork, file: Path, version: str) -> None:
                                 f"{tuple(tensors[name].shape)}, the config needs "
                                 f"{tuple(tensor.shape)}")
     network.load_state_dict(tensors)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _fsync(path: Path) -> None:
-    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

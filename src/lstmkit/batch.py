@@ -14,8 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import files
+from .checks import quote
 from .data.sources import _CSV, _PARQUET, _delimiter, read_table
 from .errors import ConfigError, DataError
 
@@ -110,11 +110,18 @@ def predict_chunks(model: LSTMModel, chunks: Iterable[pd.DataFrame], origins: st
             yield _shift_origins(model.predict(ready, origins), model, previous)
 
 
-def write_predictions(frames: Iterable[pd.DataFrame], output: str | Path) -> int:
+def write_predictions(frames: Iterable[pd.DataFrame], output: str | Path, overwrite: bool = False,
+                      reading: Iterable[str | Path] = ()) -> int:
     """Write prediction frames to a ``.csv`` or ``.parquet`` file as they come.
 
     The rows go to a temporary file beside ``output``, renamed to ``output`` only
     when all are written: a failed run leaves any existing file untouched.
+
+    Args:
+        frames: prediction frames, e.g. from ``predict_chunks``.
+        output: the file to write.
+        overwrite: replace an existing file, if it holds predictions with the same columns.
+        reading: the files being read, which are never written over.
 
     Returns:
         The number of rows written.
@@ -123,33 +130,56 @@ def write_predictions(frames: Iterable[pd.DataFrame], output: str | Path) -> int
     suffix = output.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ConfigError(f"output {str(output)!r} must end in .csv or .parquet")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp-{uuid.uuid4().hex[:8]}")
-    written, writer = 0, None
-    try:
-        for frame in frames:
-            if suffix == ".parquet":
-                import pyarrow as pa
-                import pyarrow.parquet as pq
+    reading = [Path(p) for p in reading]
+    files.check_output_file(output, overwrite, reading, kind="predictions file")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table.cast(writer.schema))
+    written, writer, columns = 0, None, None
+    with files.atomic_file(output) as tmp:
+        try:
+            for frame in frames:
+                if columns is None:
+                    columns = list(frame)
+                    _check_replaces(output, overwrite, reading, columns)
+                if suffix == ".parquet":
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                else:
+                    frame.to_csv(tmp, mode="a", header=written == 0, index=False)
+                written += len(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+        if columns is None:                             # no frames: an empty table
+            _check_replaces(output, overwrite, reading, [])
+            if suffix == ".parquet":
+                pq.write_table(pa.table({}), tmp)
             else:
-                frame.to_csv(tmp, mode="a", header=written == 0, index=False)
-            written += len(frame)
-        if writer is not None:
-            writer.close()
-            writer = None
-        if not tmp.exists():
-            pd.DataFrame().to_csv(tmp, index=False)
-        os.replace(tmp, output)
-    finally:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
+                pd.DataFrame().to_csv(tmp, index=False)
     return written
+
+
+def _check_replaces(output: Path, overwrite: bool, reading: list[Path], columns: list[str]
+                    ) -> None:
+    """An existing ``output`` is replaced only by predictions with its very columns."""
+    files.check_output_file(output, overwrite, reading,
+                            kind=f"predictions file with columns {quote(columns)}",
+                            is_own=lambda path: _columns(path) == columns)
+
+
+def _columns(path: Path) -> list[str] | None:
+    """The column names of a CSV or Parquet file; None if it is not a readable table."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        return list(pd.read_csv(path, sep=_delimiter(path), nrows=0, encoding="utf-8-sig"))
+    except Exception:  # pyarrow and pandas raise many types; unreadable is not a table
+        return None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 A checkpoint holds everything needed to continue training exactly where it
 stopped: the weights, the optimiser's moments, the learning-rate schedule, the
 early-stopping state, the best weights so far, the history, the random-number
-state and the epoch to run next. It is written to a temporary file, fsynced and
-renamed over the previous one, so a crash leaves the last complete checkpoint.
+state and the epoch to run next. It is written atomically (``lstmkit.files.atomic_file``),
+so a crash leaves the last complete checkpoint.
 A fingerprint of the parameters and the training data stops a resume with
 different data or settings.
 """
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +22,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .errors import ArtifactError, ConfigError
+from .files import CHECKPOINT, CHECKPOINT_FORMAT, atomic_file
 
-FILE = "checkpoint.safetensors"
-FORMAT = "lstmkit.checkpoint"
+FILE = CHECKPOINT
+FORMAT = CHECKPOINT_FORMAT
 
 
 @dataclass
@@ -65,20 +64,10 @@ def fingerprint(params: dict[str, Any], arrays: list[torch.Tensor | None]) -> st
 
 def write(directory: Path, state: TrainingState) -> Path:
     """Write ``state`` atomically to ``directory/checkpoint.safetensors``."""
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / FILE
-    tmp = directory / f".{FILE}.tmp-{uuid.uuid4().hex[:8]}"
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.tensors.items()}
-    try:
+    with atomic_file(path) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT, "meta": json.dumps(state.meta)})
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -96,8 +85,9 @@ def read(directory: Path) -> TrainingState | None:
         raise ArtifactError(f"checkpoint {str(path)!r} is unreadable ({type(exc).__name__}); "
                             "delete it to start training afresh") from None
     if header.get("format") != FORMAT:
-        raise ArtifactError(f"{str(path)!r} is not an lstmkit checkpoint; delete it to start "
-                            "training afresh")
+        raise ArtifactError(f"{str(path)!r} is not an lstmkit checkpoint, so lstmkit neither "
+                            "resumes nor replaces it: pass another checkpoint_dir (CLI: "
+                            "--run-dir)")
     return TrainingState(tensors, meta)
 
 

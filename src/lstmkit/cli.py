@@ -9,24 +9,25 @@ says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
+from . import __version__, files
 from .allocator import keep_freed_memory
-from .errors import ConfigError, LSTMKitError
+from .errors import ConfigError, DataError, LSTMKitError
 from .metrics import Evaluation
 from .spec import PARTS
 
 console = Console(stderr=False, highlight=False)
-CHECKPOINTS = "checkpoints"   # inside a run directory while its training is unfinished
 
 
 def command() -> int:
@@ -60,9 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="train a model from a YAML config and save the run")
     fit.add_argument("config", help="YAML config file (see examples/)")
     fit.add_argument("--run-dir", help="where to save the run (default: the config's run_dir)")
-    fit.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
-    fit.add_argument("--resume", action="store_true",
-                     help="continue the interrupted run in the run directory from its checkpoint")
+    again = fit.add_mutually_exclusive_group()
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the run in the run directory (only a run lstmkit wrote)")
+    again.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run in the run directory from its checkpoint")
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     fit.set_defaults(run=_fit)
 
@@ -70,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("model", help="model (run) directory")
     predict.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
     predict.add_argument("-o", "--output", required=True, help="output .csv or .parquet file")
+    predict.add_argument("--overwrite", action="store_true",
+                         help="replace an existing output that holds predictions with the same "
+                         "columns")
     predict.add_argument("--origins", choices=("last", "all"), default="last",
                          help="forecasts: from the end of each series (last) or every row (all)")
     predict.add_argument("--chunk-rows", type=int, default=65_536,
@@ -83,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--part", choices=PARTS, default="all",
                           help="which part of the model's split to score (default: all rows)")
     evaluate.add_argument("--json", help="also write the metrics to this JSON file")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="replace an existing metrics JSON file that evaluate wrote")
     evaluate.set_defaults(run=_evaluate)
 
     backtest = commands.add_parser("backtest", help="rolling-origin backtest of a YAML config")
@@ -93,8 +101,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="fit once before the first origin instead of once per fold")
     backtest.add_argument("--run-dir", help="where to write backtest.csv and backtest.png "
                           "(default: the config's run_dir + '-backtest')")
-    backtest.add_argument("--overwrite", action="store_true", help="replace an existing run "
-                          "directory")
+    backtest.add_argument("--overwrite", action="store_true", help="replace an existing "
+                          "backtest directory (only one lstmkit wrote)")
     backtest.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     backtest.set_defaults(run=_backtest)
 
@@ -102,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
                                  "pipeline (scaling, network, inverse scaling) as ONNX")
     export.add_argument("model", help="model (run) directory")
     export.add_argument("--onnx", required=True, help="the .onnx file to write")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an existing ONNX file that lstmkit exported")
     export.set_defaults(run=_export)
 
     tune = commands.add_parser("tune", help="search hyperparameters (Optuna) over the config's "
@@ -142,61 +151,77 @@ def _parser() -> argparse.ArgumentParser:
 def _fit(args: argparse.Namespace) -> int:
     from lightning.pytorch.utilities import rank_zero_only
 
-    from . import plots, tracking
-    from .artifact import atomic_directory, write_json, write_model_files
     from .config import RunConfig, fit_arguments
 
     config = RunConfig.read(args.config)
     run_dir = Path(args.run_dir or config.run_dir or Path("runs") / Path(args.config).stem)
-    checkpoints = run_dir / CHECKPOINTS
-    _check_free(run_dir, args.overwrite, args.resume)
+    reading = _inputs(args.config, config)
+    checkpoints = run_dir / files.CHECKPOINTS
+    first = rank_zero_only.rank == 0    # data-parallel workers start after these checks
+    if first:
+        _check_run_dir(run_dir, args.overwrite, args.resume, reading)
     model = config.build_model()
     if args.no_progress:
         model.progress = False
     data, y = fit_arguments(config.data.load())
-    if args.overwrite and not args.resume:
+    test = _test_data(config, data, y)
+    if args.overwrite and first:
         shutil.rmtree(checkpoints, ignore_errors=True)
     resuming = args.resume and checkpoints.is_dir()
-    if rank_zero_only.rank == 0:
+    if first:
         console.print(f"{'resuming' if resuming else 'training'} on {_describe(config.data)} "
                       f"-> {run_dir}")
     loggers = config.tracking.loggers(run_dir, Path(args.config).stem)
     model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume, loggers=loggers)
-    if rank_zero_only.rank != 0:
+    if not first:
         return 0          # a data-parallel worker: process 0 scores and saves the run
-    if config.test is not None:
-        test, test_y = fit_arguments(config.test.load())
-        evaluation, scored = model.evaluate(test, test_y), _describe(config.test)
+    if test is not None:
+        evaluation, scored = model.evaluate(*test), _describe(config.test)
     else:
         part = "test" if config.split.test_start is not None else "val"
         evaluation, scored = model.evaluate(data, y, part=part), f"the {part} part"
     console.print(render(evaluation, f"metrics on {scored}"))
     metrics = {"scored_on": scored, **evaluation.to_dict()}
-    # The run directory holds only this run's checkpoints (checked above): replace it.
-    with atomic_directory(run_dir, overwrite=True) as tmp:
-        write_model_files(model, tmp, metrics)
-        write_json(tmp / "metrics.json", metrics)
-        resolved = {**config.to_dict(), "run_dir": str(run_dir)}
-        (tmp / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-        tracking.epochs_table(model.history_).to_csv(tmp / "metrics.csv", index=False)
-        write_json(tmp / "environment.json", tracking.environment())
-        if (run_dir / tracking.TENSORBOARD_DIR).is_dir():
-            shutil.copytree(run_dir / tracking.TENSORBOARD_DIR, tmp / tracking.TENSORBOARD_DIR)
-        pictures = plots.save_run(model, evaluation, tmp, data if y is None else None)
+    try:
+        files.check_output_dir(run_dir, files.MODEL, overwrite=True, reading=reading)
+    except ConfigError as exc:      # someone put a file into the run directory meanwhile
+        raise ConfigError(f"{exc}; the trained model waits in {files.shown(checkpoints)}: "
+                          "then run the same command with --resume to save it") from None
+    with files.atomic_directory(run_dir, files.MODEL, overwrite=True, reading=reading) as tmp:
+        pictures = _write_run(tmp, run_dir, model, config, evaluation, metrics,
+                              data if y is None else None)
     console.print(f"saved the model, metrics (metrics.json, metrics.csv), config.yaml, "
                   f"environment.json and {', '.join(pictures)} to {run_dir}")
     return 0
 
 
+def _write_run(directory: Path, run_dir: Path, model: Any, config: Any, evaluation: Evaluation,
+               metrics: dict[str, Any], table: Any) -> list[str]:
+    """Write a finished run's files into ``directory`` (to become ``run_dir``); returns the
+    names of the plots."""
+    from . import plots, tracking
+    from .artifact import write_model_files
+
+    write_model_files(model, directory, metrics)
+    (directory / "metrics.json").write_text(files.json_text(metrics))
+    resolved = {**config.to_dict(), "run_dir": str(run_dir)}
+    (directory / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    tracking.epochs_table(model.history_).to_csv(directory / "metrics.csv", index=False)
+    (directory / "environment.json").write_text(files.json_text(tracking.environment()))
+    if (run_dir / tracking.TENSORBOARD_DIR).is_dir():
+        shutil.copytree(run_dir / tracking.TENSORBOARD_DIR, directory / tracking.TENSORBOARD_DIR)
+    return plots.save_run(model, evaluation, directory, table)
+
+
 def _backtest(args: argparse.Namespace) -> int:
     from . import plots
-    from .artifact import atomic_directory
     from .config import RunConfig, fit_arguments
 
     config = RunConfig.read(args.config)
     default = f"{config.run_dir or Path('runs') / Path(args.config).stem}-backtest"
     run_dir = Path(args.run_dir or default)
-    _check_free(run_dir, args.overwrite, resume=False)
+    reading = _inputs(args.config, config)
+    files.check_output_dir(run_dir, files.BACKTEST, args.overwrite, reading)
     model = config.build_model()
     if args.no_progress:
         model.progress = False
@@ -209,7 +234,7 @@ def _backtest(args: argparse.Namespace) -> int:
     summary = Evaluation(result.summary(), result.table.iloc[:0],
                          baseline=result.evaluations[0].baseline)
     console.print(render(summary, f"mean over {args.folds} folds"))
-    with atomic_directory(run_dir, overwrite=args.overwrite) as tmp:
+    with files.atomic_directory(run_dir, files.BACKTEST, args.overwrite, reading) as tmp:
         result.table.to_csv(tmp / "backtest.csv", index=False)
         plots.backtest_folds(result, save=tmp / "backtest.png")
     console.print(f"saved backtest.csv and backtest.png to {run_dir}")
@@ -227,6 +252,8 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"output {str(output)!r} must end in .csv or .parquet")
     if args.chunk_rows < 1:
         raise ConfigError(f"--chunk-rows must be a positive integer, got {args.chunk_rows}")
+    reading = _read_files(args.data)
+    files.check_output_file(output, args.overwrite, reading, kind="predictions file")
     model = LSTMModel.load(args.model)
     if args.data.startswith("dataset:"):
         chunks, total = read_chunks(_as_table(_load_data(args.data), model))
@@ -241,7 +268,8 @@ def _predict(args: argparse.Namespace) -> int:
                 yield chunk
                 progress.advance(task, len(chunk))
 
-        written = write_predictions(predict_chunks(model, counted(), args.origins), output)
+        written = write_predictions(predict_chunks(model, counted(), args.origins), output,
+                                    overwrite=args.overwrite, reading=reading)
     console.print(f"wrote {written} rows to {output}")
     return 0
 
@@ -255,17 +283,32 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .artifact import write_json
     from .config import fit_arguments
     from .model import LSTMModel
 
+    output = Path(args.json) if args.json else None
+    reading = _read_files(args.data)
+    if output is not None:
+        files.check_output_file(output, args.overwrite, reading, kind="metrics file")
     model = LSTMModel.load(args.model)
     data, y = fit_arguments(_load_data(args.data))
     evaluation = model.evaluate(data, y, part=args.part)
     console.print(render(evaluation, f"metrics on {args.data} (part: {args.part})"))
-    if args.json:
-        write_json(Path(args.json), evaluation.to_dict())
+    if output is not None:
+        metrics = evaluation.to_dict()
+        files.check_output_file(output, args.overwrite, reading, kind="metrics file",
+                                is_own=lambda path: _json_keys(path) == set(metrics))
+        files.write_text(output, files.json_text(metrics))
     return 0
+
+
+def _json_keys(path: Path) -> set[str] | None:
+    """The keys of the JSON object in ``path``; None if it holds none."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return set(data) if isinstance(data, dict) else None
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -291,6 +334,7 @@ def _tune(args: argparse.Namespace) -> int:
     stem = Path(args.config).stem
     run_dir = Path(args.run_dir or f"{config.run_dir or Path('runs') / stem}-tune")
     storage, name = args.storage or tune.default_storage(run_dir), args.study or stem
+    files.inspect_output_dir(run_dir, files.TUNE, _inputs(args.config, config))
     run_dir.mkdir(parents=True, exist_ok=True)
     tune.check_outputs(run_dir, tune.study_exists(storage, name), args.overwrite)
     optuna.logging.set_verbosity(optuna.logging.ERROR)   # the progress display reports trials
@@ -424,19 +468,57 @@ def _describe(source: Any) -> str:
     return f"dataset {source.dataset}" + (f" ({source.part})" if source.part else "")
 
 
-def _check_free(run_dir: Path, overwrite: bool, resume: bool) -> None:
-    """A run may write to ``run_dir`` if it is new, asked to replace it, or resumes it."""
-    if not run_dir.exists() or not any(run_dir.iterdir()) or overwrite:
+def _inputs(config_file: str, config: Any) -> list[Path]:
+    """The files a run reads: its config and its data files."""
+    sources = (config.data, config.test)
+    return [Path(config_file), *(Path(s.path) for s in sources if s is not None and s.path)]
+
+
+def _read_files(data: str) -> list[Path]:
+    """The file a ``DATA`` argument reads (none for ``dataset:NAME``)."""
+    return [] if data.startswith("dataset:") else [Path(data)]
+
+
+def _check_run_dir(run_dir: Path, overwrite: bool, resume: bool, reading: list[Path]) -> None:
+    """A run may write ``run_dir`` if it is new, or a run lstmkit wrote that it is asked to
+    replace (``--overwrite``) or to continue (``--resume``, an unfinished one)."""
+    if files.inspect_output_dir(run_dir, files.MODEL, reading) is None:
         return
-    if (run_dir / CHECKPOINTS).is_dir():
-        if not resume:
-            raise ConfigError(f"run directory {str(run_dir)!r} holds an unfinished run; pass "
-                              "--resume to continue it, --overwrite to start it again, or "
-                              "--run-dir to choose another")
-        return
-    raise ConfigError(f"run directory {str(run_dir)!r} already exists"
-                      f"{' and holds a finished run, nothing to resume' if resume else ''}; "
-                      "pass --overwrite to replace it, or --run-dir to choose another")
+    unfinished = files.unfinished_run(run_dir)
+    shown = files.shown(run_dir)
+    if unfinished and not (resume or overwrite):
+        raise ConfigError(f"run directory {shown} holds an unfinished run; pass --resume to "
+                          "continue it, --overwrite to start it again, or --run-dir to choose "
+                          "another")
+    if resume and not unfinished:
+        raise ConfigError(f"run directory {shown} already exists and holds a finished run, "
+                          "nothing to resume; pass --overwrite to replace it, or --run-dir to "
+                          "choose another")
+    files.check_replaceable(run_dir, files.MODEL, overwrite or resume)
+
+
+def _test_data(config: Any, data: Any, y: Any) -> tuple[Any, Any] | None:
+    """The config's ``test`` data, loaded and checked against the training data before
+    training, so that a long training never ends in an error about it."""
+    from .config import fit_arguments
+    from .data.validate import require_columns
+
+    if config.test is None:
+        return None
+    test, test_y = fit_arguments(config.test.load())
+    where = _describe(config.test)
+    if (test_y is None) != (y is None):
+        forms = ("a table", "arrays (X, y)")
+        raise ConfigError(f"the test data ({where}) is {forms[test_y is not None]} but the "
+                          f"training data is {forms[y is not None]}; give both in one form")
+    if test_y is None:
+        spec = config.spec
+        needed = [c for c in (spec.time, spec.group) if c] + spec.input_names + spec.target_names
+        require_columns(test, dict.fromkeys(needed), f"section 'test' ({where}):")
+    elif np.shape(test[0])[-1] != np.shape(data[0])[-1]:
+        raise DataError(f"the test data ({where}) has {np.shape(test[0])[-1]} features per step, "
+                        f"the training data {np.shape(data[0])[-1]}; give the same features")
+    return test, test_y
 
 
 if __name__ == "__main__":

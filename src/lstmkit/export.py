@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import platform
-import uuid
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from . import __version__
+from . import __version__, files
 from .data import timestep
 from .errors import ArtifactError, ConfigError
 from .onnx_predict import FORMAT, FORMAT_VERSION, METADATA_KEY
@@ -143,8 +141,8 @@ def export_onnx(model: LSTMModel, path: str | Path, overwrite: bool = False) -> 
 
     Args:
         model: a fitted ``LSTMModel``.
-        path: the ``.onnx`` file to write.
-        overwrite: replace an existing file at ``path``.
+        path: the ``.onnx`` file to write (not inside a model directory).
+        overwrite: replace an existing file at ``path`` if it is an lstmkit ONNX export.
 
     Returns:
         The path written.
@@ -156,12 +154,8 @@ def export_onnx(model: LSTMModel, path: str | Path, overwrite: bool = False) -> 
     import onnx
 
     path = Path(path)
-    if path.is_dir():
-        raise ArtifactError(f"{str(path)!r} is a directory; pass a file name such as "
-                            "model.onnx")
-    if path.exists() and not overwrite:
-        raise ArtifactError(f"{str(path)!r} already exists; choose a new path or pass "
-                            "overwrite=True (CLI: --overwrite) to replace it")
+    files.check_output_file(path, overwrite, kind="ONNX export", is_own=_is_export,
+                            error=ArtifactError)
     metadata = onnx_metadata(model)
     _check_names(metadata)
     proto = onnx.load_from_string(_trace(model, metadata))
@@ -170,17 +164,24 @@ def export_onnx(model: LSTMModel, path: str | Path, overwrite: bool = False) -> 
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata, allow_nan=False)
     onnx.checker.check_model(proto)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(proto.SerializeToString())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with files.atomic_file(path) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
     return path
+
+
+def _is_export(path: Path) -> bool:
+    """Whether ``path`` is an ONNX file lstmkit exported (it carries lstmkit's metadata)."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # protobuf raises its own types for files that are not ONNX
+        return False
+    entries = {entry.key: entry.value for entry in proto.metadata_props}
+    try:
+        return json.loads(entries.get(METADATA_KEY, "{}")).get("format") == FORMAT
+    except (json.JSONDecodeError, AttributeError):
+        return False
 
 
 def onnx_metadata(model: LSTMModel) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """The plots people expect of a model, as matplotlib Figures drawn off-screen (Agg).
 
-Each function returns a ``Figure`` and writes a PNG when given ``save``: learning
-curves, forecasts against the actual values with their lookback context,
-per-horizon errors, confusion matrices and backtest fold errors. Values are in
-original units; pass ``units={"OT": "°C"}`` to name them on the axes. Figures with
-many targets are grids of small panels, at most ``columns`` wide.
+Each function returns a ``Figure`` and writes a PNG when given ``save`` (replacing
+only a plot lstmkit drew, never another file): learning curves, forecasts against the
+actual values with their lookback context, per-horizon errors, confusion matrices and
+backtest fold errors. Values are in original units; pass ``units={"OT": "°C"}`` to name
+them on the axes. Figures with many targets are grids of small panels, at most
+``columns`` wide.
 
 Example:
     >>> from lstmkit import plots
@@ -15,8 +16,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import files
 from .checks import check_positive_int
 from .data.groups import arrange
 from .data.sources import Source, read_table
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 COLUMNS = 3             # panels per row, at most
 PANEL = (4.2, 2.6)      # inches per panel
 DPI = 100
+SOFTWARE = "lstmkit"    # the PNGs' Software entry: what tells lstmkit's plots from others
 STEP_METRICS = ("MAE", "RMSE", "accuracy")   # drawn per horizon step, one colour each
 
 
@@ -290,17 +291,28 @@ def _concise_dates(ax: Axes) -> None:
 
 
 def _done(fig: Figure, save: str | Path | None) -> Figure:
-    """Write ``fig`` to ``save`` (a temporary name, then renamed), and return it."""
+    """Write ``fig`` to ``save`` atomically, and return it.
+
+    An existing file there is replaced only if it is a plot lstmkit drew (its PNG says
+    so); anything else, or a path inside a model directory, is refused.
+    """
     if save is not None:
         path = Path(save)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-        try:
-            fig.savefig(tmp, dpi=DPI, format="png")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        files.check_output_file(path, overwrite=True, kind="plot", is_own=_is_plot)
+        with files.atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": SOFTWARE})
     return fig
+
+
+def _is_plot(path: Path) -> bool:
+    """Whether ``path`` is a PNG that lstmkit drew."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.format == "PNG" and image.info.get("Software") == SOFTWARE
+    except (OSError, UnidentifiedImageError):
+        return False
 
 
 # -- helpers ------------------------------------------------------------------------------

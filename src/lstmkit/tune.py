@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ import pandas as pd
 import yaml
 from lightning.pytorch.callbacks import Callback
 
+from . import files
 from .checks import check_mapping, check_positive_int, closest
 from .errors import ConfigError, LSTMKitError, TrainingError
 from .model import LSTMModel
@@ -57,6 +56,7 @@ NOT_SEARCHED = ("progress", "accelerator", "devices", "num_nodes", "strategy")  
 INPUT_KEYS = ("scaler", "embed")
 INPUTS = "spec.inputs."
 OUTPUTS = ("best.yaml", "trials.csv")   # written into the run directory
+FIRST_LINES = {"best.yaml": "# The best of ", "trials.csv": "trial,state,val_loss,"}   # theirs
 INSTALL = "pip install 'lstmkit[tune]' (or: pip install 'optuna>=3.5')"
 
 
@@ -309,7 +309,11 @@ def default_storage(run_dir: Path) -> str:
 
 
 def study_exists(storage: str, name: str) -> bool:
-    """Whether ``storage`` already holds a study called ``name``."""
+    """Whether ``storage`` already holds a study called ``name`` (a SQLite file that does not
+    exist holds none, and is not created by asking)."""
+    sqlite = "sqlite:///"
+    if storage.startswith(sqlite) and not Path(storage[len(sqlite):]).exists():
+        return False
     return name in require_optuna().get_all_study_names(storage)
 
 
@@ -406,24 +410,37 @@ def write_results(config: RunConfig, study: optuna.Study, run_dir: Path) -> Path
     best = best_config(config, study)
     value = best_trials(study, 1)[0].value
     resolved = {**best.to_dict(), "run_dir": str(run_dir / "best")}
-    header = (f"# The best of {len(finished(study))} trials of study {study.study_name!r} "
-              f"(validation loss {value:.6g}), written by lstmkit tune.\n"
+    header = (f"{FIRST_LINES['best.yaml']}{len(finished(study))} trials of study "
+              f"{study.study_name!r} (validation loss {value:.6g}), written by lstmkit tune.\n"
               f"#   lstmkit fit {run_dir / 'best.yaml'}\n")
     path = run_dir / "best.yaml"
-    _write_atomic(path, header + yaml.safe_dump(resolved, sort_keys=False))
-    _write_atomic(run_dir / "trials.csv", trials_frame(study).to_csv(index=False))
+    files.write_text(path, header + yaml.safe_dump(resolved, sort_keys=False))
+    files.write_text(run_dir / "trials.csv", trials_frame(study).to_csv(index=False))
     return path
 
 
 def check_outputs(run_dir: Path, continuing: bool, overwrite: bool) -> None:
-    """Refuse to replace result files a new study did not write, unless ``overwrite``."""
-    if continuing or overwrite:
+    """Refuse to replace result files a new study did not write, unless ``overwrite``, and
+    then only result files that ``lstmkit tune`` wrote."""
+    if continuing:
         return
     for name in OUTPUTS:
-        if (run_dir / name).exists():
-            raise ConfigError(f"{str(run_dir / name)!r} already exists and this is a new study; "
+        path = run_dir / name
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{files.shown(path)} already exists and this is a new study; "
                               "pass --overwrite to replace it, --run-dir to write elsewhere, "
                               "or --study to continue the study that wrote it")
+        files.check_output_file(path, overwrite, kind="tune result", is_own=_written_by_tune)
+
+
+def _written_by_tune(path: Path) -> bool:
+    """Whether ``path`` (best.yaml or trials.csv) begins as ``write_results`` writes it."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return first.startswith(FIRST_LINES[path.name])
 
 
 def check_tunable(config: RunConfig) -> None:
@@ -471,12 +488,3 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
