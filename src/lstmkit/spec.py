@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .checks import check_choice, check_positive_int, closest
+from .checks import check_choice, check_positive_int, closest, quote
 from .errors import ConfigError
 
 SCALERS = ("standard", "minmax", "robust", "none")
@@ -203,6 +203,10 @@ class Spec:
         check_choice("spec missing", self.missing, MISSING)
         if not isinstance(self.regular, bool):
             raise ConfigError(f"spec regular must be true or false, got {self.regular!r}")
+        for name in ("time", "series", "sequence"):
+            if not isinstance(getattr(self, name), str | None):
+                raise ConfigError(f"spec {name} must be a column name (a string), got "
+                                  f"{quote(getattr(self, name))}")
         inputs = tuple(_as(Feature, f, "inputs") for f in _as_list(self.inputs, "inputs"))
         inputs = tuple(f if f.missing is not None else dataclasses.replace(f, missing=self.missing)
                        for f in inputs)
