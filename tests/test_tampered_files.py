@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import onnx
 import pandas as pd
 import pytest
 import torch
@@ -23,8 +24,12 @@ from safetensors.torch import load_file, save_file
 
 from lstmkit import ArtifactError, Feature, LSTMModel, Spec, Target
 from lstmkit.cli import main
+from lstmkit.onnx_predict import METADATA_KEY, OnnxModel
 from lstmkit.serve import model_info
+from tests.fixtures.v0_2_0.make import prediction_input
+from tests.test_export import assert_same_predictions
 
+FIXTURES = Path(__file__).parent / "fixtures" / "v0_2_0" / "models"
 SEASONS = {1: "winter", 2: "spring", 3: "summer", 4: "autumn"}
 
 
@@ -354,3 +359,106 @@ def test_model_info_reports_the_spec_as_the_loader_read_it(model_dir):
     assert info["targets"] == [{"name": "temp_max", "kind": "regression"},
                                {"name": "weather", "kind": "classification"}]
     assert info["spec"]["targets"][0]["kind"] == "regression"
+
+
+# -- ONNX exports ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def exported(saved, tmp_path_factory) -> Path:
+    return LSTMModel.load(saved).export_onnx(tmp_path_factory.mktemp("onnx") / "model.onnx")
+
+
+def edit_metadata(source: Path, target: Path, change: Callable[[dict[str, Any]], Any]) -> Path:
+    proto = onnx.load(str(source))
+    entry = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
+    metadata = json.loads(entry.value)
+    change(metadata)
+    entry.value = json.dumps(metadata) if isinstance(metadata, dict) else metadata
+    onnx.save(proto, str(target))
+    return target
+
+
+def longer_lookback(metadata: dict[str, Any]) -> None:
+    """The lookback changed everywhere in the metadata, consistently; the graph is unchanged."""
+    for entry in [metadata["inputs"]["numeric"], *metadata["inputs"]["categorical"]]:
+        entry["shape"][1] = 20
+    metadata["spec"]["lookback"] = metadata["lookback"] = metadata["span"] = 20
+
+
+def reorder_categorical(metadata: dict[str, Any]) -> None:
+    """The two categorical inputs swapped in the spec and in the recorded inputs."""
+    inputs = metadata["spec"]["inputs"]
+    inputs[3], inputs[4] = inputs[4], inputs[3]
+    entries = metadata["inputs"]["categorical"]
+    entries[0], entries[1] = entries[1], entries[0]
+    metadata["schema"] = dict(reversed(metadata["schema"].items()))
+
+
+ONNX_CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], list[str]]] = {
+    "lookback changed": (longer_lookback, [
+        "inputs entry 'numeric' is float32 of shape ['batch', 20, 3], but the graph's is "
+        "float32 of shape ['batch', 14, 3]"]),
+    "lookback changed in one place": (
+        lambda m: m.update(lookback=20), ["lookback is 20, but the spec gives 14"]),
+    "inputs reordered against the graph": (reorder_categorical, [
+        "inputs are ['numeric', 'season_code', 'weather_code'], but the graph's inputs are "
+        "['numeric', 'weather_code', 'season_code']"]),
+    "an input renamed": (
+        lambda m: m["inputs"]["numeric"].update(name="values"),
+        ["inputs.numeric.name is 'values', but the spec and the recorded labels give "
+         "'numeric'"]),
+    "categorical inputs recorded out of order": (
+        lambda m: m["inputs"]["categorical"].reverse(),
+        ["categorical inputs recorded are ['season', 'weather'], but the spec's are "
+         "['weather', 'season']"]),
+    "one numeric column fewer": (
+        lambda m: m["inputs"]["numeric"]["shape"].__setitem__(2, 2),
+        ["inputs.numeric.shape[2] is 2", "give 3"]),
+    "a dtype changed": (
+        lambda m: m["inputs"]["numeric"].update(dtype="float64"),
+        ["inputs.numeric.dtype is 'float64'"]),
+    "a scaler not finite": (
+        lambda m: m["inputs"]["numeric"]["scalers"]["wind"].update(scale=float("inf")),
+        ["inputs.numeric.scalers['wind'].scale is inf"]),
+    "a scaler kind changed": (
+        lambda m: m["inputs"]["numeric"]["scalers"]["wind"].update(kind="robust"),
+        ["inputs.numeric.scalers.wind.kind is 'robust'"]),
+    "a class dropped": (
+        lambda m: m["outputs"][1]["classes"].pop(), ["outputs[1].shape[2] is 5", "give 4"]),
+    "classes listed twice": (
+        lambda m: m["outputs"][1]["classes"].__setitem__(0, "sun"),
+        ["outputs[1].classes lists 'sun' twice"]),
+    "a missing entry": (lambda m: m.pop("outputs"), ["outputs is missing"]),
+    "a schema that renames an input": (
+        lambda m: m["schema"].update(rain=m["schema"].pop("precipitation")),
+        ["schema['precipitation'] is None"]),
+    "deeply nested": (lambda m: m.update(extra=nested(100)), ["nested deeper than"]),
+}
+
+
+@pytest.mark.parametrize("case", list(ONNX_CASES))
+def test_tampered_onnx_metadata_is_refused_naming_the_file_and_the_fault(exported, tmp_path,
+                                                                         case):
+    change, fragments = ONNX_CASES[case]
+    path = edit_metadata(exported, tmp_path / "model.onnx", change)
+    with pytest.raises(ArtifactError) as info:
+        OnnxModel(path)
+    message = str(info.value)
+    assert f"the lstmkit metadata of {str(path)!r}" in message
+    for fragment in fragments:
+        assert fragment in message
+    assert message.endswith("export the model again") and len(message) < 1000
+
+
+def test_onnx_metadata_of_70_mb_is_refused(exported, tmp_path):
+    path = edit_metadata(exported, tmp_path / "model.onnx",
+                         lambda m: m.update(padding=" " * (70 * 2**20)))
+    with pytest.raises(ArtifactError, match="more than the 64 MB of JSON lstmkit reads"):
+        OnnxModel(path)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir()))
+def test_the_onnx_export_of_every_0_2_0_model_passes_the_checks(name, tmp_path):
+    model = LSTMModel.load(shutil.copytree(FIXTURES / name, tmp_path / name))
+    onnx_model = OnnxModel(model.export_onnx(tmp_path / "model.onnx"))
+    data = prediction_input(name)
+    assert_same_predictions(onnx_model.predict(data), model.predict(data))
