@@ -187,6 +187,8 @@ CONFIG_TEXTS: dict[str, tuple[Callable[[str], str], str]] = {
     "Infinity for a scaler": (lambda text: text.replace('"scale": ', '"scale": Infinity, "x": ',
                                                         1), "'center' and 'scale'"),
     "cut off half way": (lambda text: text[: len(text) // 2], "not valid JSON"),
+    "a key given twice": (lambda text: text.replace("{", '{"baseline": [], ', 1),
+                          "the key 'baseline' appears twice in one object"),
     "10,000 levels of nesting": (lambda text: text.replace(
         '"history": {', '"history": {"extra": ' + "[" * 10_000 + "]" * 10_000 + ", ", 1),
         "nested deeper than lstmkit reads"),
@@ -269,6 +271,7 @@ def test_damaged_weights_are_refused_naming_the_file_and_the_fault(model_dir, ca
     ({"hidden": 10**7}, "'encoder.lstm.weight_ih_l0' is float32 of shape (16, 12), the network "
                         "in config.json needs float32 of shape (40000000, 12)"),
     ({"layers": 10**6}, "the network has 1000000 layers, the file holds 14 tensors"),
+    ({"hidden": 10**30}, "the network it describes cannot be built"),
 ])
 def test_absurd_sizes_are_refused_against_the_weights_before_allocating(model_dir, change,
                                                                          fragment):

@@ -288,8 +288,9 @@ def _load_network(config: NetworkConfig, file: Path, saved: dict[str, Any]) -> L
     try:
         with torch.device("meta"):
             expected = LSTMNetwork(config).state_dict()
-    except ValueError as exc:
-        raise damaged(f"{CONFIG} of {str(file.parent)!r}", exc, REDO) from None
+    except (ValueError, TypeError, RuntimeError) as exc:   # torch's, for sizes that overflow
+        fault = f"the network it describes cannot be built ({str(exc).splitlines()[0]})"
+        raise damaged(f"{CONFIG} of {str(file.parent)!r}", fault, REDO) from None
     for name in ZERO_IF_ABSENT & (set(expected) - set(tensors)):
         tensors[name] = torch.zeros(expected[name].shape, dtype=expected[name].dtype)
     _check_tensors(tensors, expected, where, fix)

@@ -60,10 +60,12 @@ def parse_json(text: str | bytes) -> Any:
     if len(text) > MAX_JSON_BYTES:
         raise ConfigError(f"more than the {MAX_JSON_BYTES // 2**20} MB of JSON lstmkit reads")
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise ConfigError(f"JSON nested deeper than lstmkit reads ({MAX_JSON_DEPTH} levels)"
                           ) from None
+    except ConfigError:
+        raise
     except ValueError as exc:   # includes a bad encoding and integers of over 4300 digits
         raise ConfigError(f"not valid JSON ({quote(str(exc), 120)})") from None
     _check_depth(data)
@@ -109,6 +111,17 @@ def is_json_type(value: Any, types: Any) -> bool:
 
 def _json_type(value: Any) -> str:
     return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused if it gives a key twice (lstmkit never writes one so; a
+    parser keeps only the last, which would hide the first from every check)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ConfigError(f"the key {quote(key)} appears twice in one object")
+        data[key] = value
+    return data
 
 
 def _check_depth(data: Any) -> None:
