@@ -97,6 +97,9 @@ CONFIG_CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], list[str]]] = {
     "NaN scaler center": (
         lambda c: c["encoding"]["target_scalers"]["temp_max"].update(center=float("nan")),
         ["encoding.target_scalers['temp_max'].center is nan", "finite"]),
+    "scaler center beyond float range": (
+        lambda c: c["encoding"]["input_scalers"]["wind"].update(center=10**400),
+        ["encoding.input_scalers['wind'].center is 1000", "(401 characters)", "finite"]),
     "scaler of another shape": (
         lambda c: c["encoding"]["input_scalers"].update(wind=[0.0, 1.0]),
         ["encoding.input_scalers['wind'] is [0.0, 1.0]", "'center' and 'scale'"]),

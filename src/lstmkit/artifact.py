@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import platform
 import shutil
@@ -40,7 +39,7 @@ from .saved_files import (
     check_strings,
     damaged,
     first_difference,
-    is_json_type,
+    is_finite_number,
     read_json,
 )
 from .spec import Spec, Split
@@ -245,7 +244,7 @@ def _check_network(model: LSTMModel, spec: Spec, encoding: Encoding,
 def _baseline(values: list[Any], spec: Spec) -> list[float]:
     """The saved naive baseline, one finite number or null per target; null becomes NaN."""
     if len(values) != len(spec.targets) or not all(
-            v is None or (is_json_type(v, float) and math.isfinite(v)) for v in values):
+            v is None or is_finite_number(v) for v in values):
         raise ConfigError(f"baseline is {quote(values)}; it must hold a finite number or null "
                           f"for each of the {len(spec.targets)} targets")
     return [np.nan if v is None else v for v in values]

@@ -9,6 +9,7 @@ Torch-free, like ``lstmkit.onnx_predict``.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,14 @@ def is_json_type(value: Any, types: Any) -> bool:
     if isinstance(value, bool):
         return bool in names
     return isinstance(value, names) or (float in names and isinstance(value, int))
+
+
+def is_finite_number(value: Any) -> bool:
+    """A JSON number that is finite as a float (an integer beyond float range is not)."""
+    try:
+        return is_json_type(value, float) and math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _json_type(value: Any) -> str:

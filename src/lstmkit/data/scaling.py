@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..checks import quote
 from ..errors import ConfigError, DataError
+from ..saved_files import is_finite_number
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,7 @@ class AffineScaler:
             raise ConfigError(f"{where} is {quote(data)}; a scaler is an object with exactly "
                               "'center' and 'scale'")
         for key, value in data.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or not (
-                    np.isfinite(value) and (key == "center" or value > 0)):
+            if not is_finite_number(value) or (key == "scale" and not value > 0):
                 rule = "a finite number" + (" above 0" if key == "scale" else "")
                 raise ConfigError(f"{where}.{key} is {quote(value)}; it must be {rule}")
         return cls(float(data["center"]), float(data["scale"]))
