@@ -47,11 +47,11 @@ NUMERIC = "numeric"
 LENGTHS = "lengths"
 ONNX_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64"}
 REEXPORT = "export the model again"
-# The metadata's entries and their JSON types.
+# The metadata's entries and their JSON types; the optional ones came after the first exports.
 METADATA_FIELDS = {"task": str, "lookback": (int, type(None)), "horizon": (int, type(None)),
-                   "aligned": bool, "span": (int, type(None)), "future": list, "inputs": dict,
-                   "outputs": list, "schema": dict, "spec": dict, "time_step": (dict, type(None)),
-                   "versions": dict}
+                   "aligned": bool, "inputs": dict, "outputs": list, "schema": dict,
+                   "spec": dict, "time_step": (dict, type(None)), "versions": dict}
+METADATA_OPTIONAL = {"span": (int, type(None)), "future": list, "data_sha256": (str, type(None))}
 
 
 class OnnxModel:
@@ -267,14 +267,14 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
     Raises:
         ConfigError: naming the first entry that disagrees.
     """
-    check_fields(metadata, METADATA_FIELDS, {"data_sha256": (str, type(None))})
+    check_fields(metadata, METADATA_FIELDS, METADATA_OPTIONAL)
     check_strings(metadata["versions"], "versions")
     check_strings(metadata["schema"], "schema")
     spec = Spec.from_dict(metadata["spec"])
     shape = {"task": spec.task, "lookback": spec.lookback, "horizon": spec.horizon,
              "aligned": spec.aligned, "span": spec.span, "future": spec.future_names}
     for key, value in shape.items():
-        if metadata[key] != value:
+        if key in metadata and metadata[key] != value:
             raise ConfigError(f"{key} is {quote(metadata[key])}, but the spec gives "
                               f"{quote(value)}")
     inputs, outputs = signature(spec, _recorded_encoding(spec, metadata))
