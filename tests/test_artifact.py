@@ -163,7 +163,7 @@ def test_weights_that_do_not_fit_the_network_are_refused_with_the_likely_cause(t
     config["versions"]["lstmkit"] = "0.0.9"
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ArtifactError, match=rf"missing \['{dropped}'\].*saved by lstmkit "
-                                            r"0\.0\.9 .*load it with that version, or re-train"):
+                                            r"'0\.0\.9' .*load it with that version, or re-train"):
         LSTMModel.load(path)
     config["versions"]["lstmkit"] = lstmkit.__version__
     (path / "config.json").write_text(json.dumps(config))

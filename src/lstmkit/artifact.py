@@ -11,7 +11,7 @@ only a model directory that holds nothing but lstmkit's files.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,12 +21,22 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from . import __version__
+from . import __version__, presets
+from .checks import check_mapping, quote
 from .data import timestep
 from .data.encoding import Encoding
 from .errors import ArtifactError, ConfigError
 from .files import MODEL, MODEL_FORMAT, atomic_directory, json_text, recover
 from .nn import LSTMNetwork, NetworkConfig
+from .saved_files import (
+    check_fields,
+    check_schema,
+    check_strings,
+    damaged,
+    first_difference,
+    is_finite_number,
+    read_json,
+)
 from .spec import Spec, Split
 
 if TYPE_CHECKING:
@@ -40,6 +50,10 @@ CARD = "README.md"
 # Weights that later versions added, absent from older files. At zero each adds nothing,
 # so a file without it loads as the network that saved it computed.
 ZERO_IF_ABSENT = frozenset({"future_effect.weight"})
+# The entries of config.json and their JSON types; each is checked again in depth on loading.
+TOP_LEVEL = {"versions": dict, "spec": dict, "params": dict, "network": dict, "encoding": dict,
+             "schema": dict, "baseline": list, "time_step": (dict, type(None)), "history": dict}
+REDO = "re-save or re-train the model"
 
 
 def save_model(model: LSTMModel, path: Path, overwrite: bool = False) -> Path:
@@ -61,9 +75,11 @@ def write_model_files(model: LSTMModel, directory: Path,
     """
     from .card import model_card
 
-    (directory / CONFIG).write_text(json_text(model_config(model)), encoding="utf-8")
     weights = {k: v.detach().cpu().contiguous() for k, v in model.network_.state_dict().items()}
     save_file(weights, str(directory / WEIGHTS), metadata={"format": FORMAT})
+    # The weights' digest lets loading tell a damaged or swapped weights file from the saved one.
+    config = {**model_config(model), "weights_sha256": _file_sha256(directory / WEIGHTS)}
+    (directory / CONFIG).write_text(json_text(config), encoding="utf-8")
     (directory / CARD).write_text(model_card(model, metrics), encoding="utf-8")
 
 
@@ -87,88 +103,215 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
 
 
 def load_model(path: Path) -> LSTMModel:
-    """Rebuild a model from its directory, checking format, version and weight shapes."""
-    from .model import LSTMModel
+    """Rebuild a model from its directory, every part of both files checked before it is used.
 
+    Raises:
+        ArtifactError: naming the file and what in it is wrong (a scaler that is not
+            finite, sizes the weights do not have, a weight that is NaN, ...).
+    """
     config = read_config(path)
     try:
-        spec = Spec.from_dict(config["spec"])
-        params = dict(config["params"])
-        params["split"] = Split.from_dict(params["split"])
-        model = LSTMModel(spec, **params)
-        encoding = Encoding.from_dict(spec, config["encoding"])
-        network = LSTMNetwork(NetworkConfig.from_dict(config["network"]))
-        step = timestep.from_json(config["time_step"])
-    except (KeyError, TypeError, ValueError, ConfigError) as exc:
-        raise ArtifactError(f"{str(path / CONFIG)!r} is not a valid lstmkit model config "
-                            f"({type(exc).__name__}: {exc}); re-save the model") from None
-    _load_weights(network, path / WEIGHTS, _saved_by(config))
-    model.spec_, model.encoding_, model.network_ = spec, encoding, network.eval()
-    model.schema_ = config["schema"]
-    model.baseline_ = [np.nan if v is None else v for v in config["baseline"]]
-    model.time_step_ = step
-    model.history_ = config["history"]
-    model.data_sha256_ = config.get("data_sha256")   # optional: absent in older files
+        model, network = _model(config)
+    except ConfigError as exc:
+        raise damaged(f"{CONFIG} of {str(path)!r}", exc, REDO) from None
+    model.network_ = _load_network(network, path / WEIGHTS, config).eval()
     return model
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """The parsed ``config.json`` of a model directory, with its format checked."""
+    """The parsed ``config.json`` of a model directory: bounded, format and top-level types
+    checked (every entry's content is checked by ``load_model``)."""
     recover(path)
     if not path.is_dir():
         raise ArtifactError(f"no model directory at {str(path)!r}; pass the directory that "
                             "model.save() or `lstmkit fit` wrote")
-    file = path / CONFIG
     try:
-        config = json.loads(file.read_text(encoding="utf-8"))
+        config = read_json(path / CONFIG)
     except FileNotFoundError:
         raise ArtifactError(f"{str(path)!r} has no {CONFIG}; it is not an lstmkit model "
                             "directory") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{str(file)!r} is not valid JSON ({exc}); the model directory is "
-                            "damaged: re-save or re-train the model") from None
+    except ConfigError as exc:
+        raise damaged(f"{CONFIG} of {str(path)!r}", exc, REDO) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ArtifactError(f"{str(file)!r} is not an lstmkit model config (format "
-                            f"{config.get('format') if isinstance(config, dict) else None!r})")
+        raise ArtifactError(f"{str(path / CONFIG)!r} is not an lstmkit model config (format "
+                            f"{quote(config.get('format') if isinstance(config, dict) else None)})")
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise ArtifactError(
-            f"{str(path)!r} has model format version {version!r}, but lstmkit {__version__} reads "
-            f"version {FORMAT_VERSION}; load it with the lstmkit version that saved it "
+            f"{str(path)!r} has model format version {quote(version)}, but lstmkit {__version__} "
+            f"reads version {FORMAT_VERSION}; load it with the lstmkit version that saved it "
             f"({_saved_by(config)}) or re-train")
+    try:
+        check_fields(config, TOP_LEVEL, {"data_sha256": (str, type(None)),
+                                         "weights_sha256": str})
+        check_strings(config["versions"], "versions")
+        check_strings(config["schema"], "schema")
+    except ConfigError as exc:
+        raise damaged(f"{CONFIG} of {str(path)!r}", exc, REDO) from None
     return config
+
+
+def _model(config: dict[str, Any]) -> tuple[LSTMModel, NetworkConfig]:
+    """The model a checked config describes, and the config of its network (not built yet).
+
+    Each part checks its own fields; the parts are then checked against each other.
+    """
+    from .model import LSTMModel
+
+    spec = Spec.from_dict(config["spec"])
+    params = config["params"]
+    check_mapping(params, "params", LSTMModel.PARAMS)
+    model = LSTMModel(spec, **{**params, "split": Split.from_dict(params.get("split", {}))})
+    encoding = Encoding.from_dict(spec, config["encoding"])
+    network = NetworkConfig.from_dict(config["network"])
+    _check_network(model, spec, encoding, network)
+    check_schema(config["schema"], spec, targets=True)
+    model.spec_, model.encoding_, model.schema_ = spec, encoding, config["schema"]
+    model.baseline_ = _baseline(config["baseline"], spec)
+    try:
+        model.time_step_ = timestep.from_json(config["time_step"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    model.history_ = _history(config["history"])
+    model.data_sha256_ = config.get("data_sha256")   # optional: absent in older files
+    return model, network
+
+
+def _check_network(model: LSTMModel, spec: Spec, encoding: Encoding,
+                   network: NetworkConfig) -> None:
+    """Raise ConfigError unless ``network`` is the network that ``spec``, ``encoding`` and the
+    saved architecture give: the same derivation as ``fit``'s, so every size is checked."""
+    architecture = {name: getattr(network, name) for name in presets.ARCHITECTURE
+                    if name != "lr"}
+    expected = model._network_config(spec, encoding, architecture)
+    difference = first_difference(network.to_dict(), expected.to_dict(), "network")
+    if difference:
+        where, saved, derived = difference
+        raise ConfigError(f"{where} is {quote(saved)}, but the spec, encoding and params give "
+                          f"{quote(derived)}")
+
+
+def _baseline(values: list[Any], spec: Spec) -> list[float]:
+    """The saved naive baseline, one finite number or null per target; null becomes NaN."""
+    if len(values) != len(spec.targets) or not all(
+            v is None or is_finite_number(v) for v in values):
+        raise ConfigError(f"baseline is {quote(values)}; it must hold a finite number or null "
+                          f"for each of the {len(spec.targets)} targets")
+    return [np.nan if v is None else v for v in values]
+
+
+def _history(history: dict[str, Any]) -> dict[str, Any]:
+    """The saved training history, checked as far as the card and plots read it: each epoch
+    an object of numbers with an integer ``epoch``."""
+    check_fields(history, {"epochs": list}, {"best_epoch": (int, type(None)),
+                                              "best_val_loss": (float, type(None))},
+                 where="history.")
+    for i, epoch in enumerate(history["epochs"]):
+        where = f"history.epochs[{i}]."
+        check_fields(epoch, {"epoch": int}, where=where)
+        check_fields(epoch, {}, {k: (float, type(None)) for k in epoch if k != "epoch"},
+                     where=where)
+    return history
 
 
 def _saved_by(config: dict[str, Any]) -> str:
     """The lstmkit version that wrote a model's config ("unknown" if it does not say)."""
-    return config.get("versions", {}).get("lstmkit", "unknown")
+    versions = config.get("versions")
+    saved = versions.get("lstmkit") if isinstance(versions, dict) else None
+    return saved if isinstance(saved, str) else "unknown"
 
 
-def _load_weights(network: LSTMNetwork, file: Path, version: str) -> None:
-    if not file.is_file():
-        raise ArtifactError(f"{str(file)!r} is missing; a model directory needs {WEIGHTS}")
+def _load_network(config: NetworkConfig, file: Path, saved: dict[str, Any]) -> LSTMNetwork:
+    """The network of ``config`` with the weights of ``file``, once they are known to fit:
+    names, shapes, dtypes, finite values, index buffers, and the sha256 the config records.
+
+    The shapes to compare come from a copy of the network built on the meta device (no
+    memory), so a config that asks for an absurd size is refused before anything is allocated.
+    """
+    where = f"{WEIGHTS} of {str(file.parent)!r}"
+    tensors = _read_weights(file, where)
+    fix = _mismatch_fix(_saved_by(saved))
+    if config.layers > len(tensors):     # every layer has weights of its own
+        raise ArtifactError(f"{CONFIG} and {where} disagree: the network has {config.layers} "
+                            f"layers, the file holds {len(tensors)} tensors; {fix}")
     try:
-        tensors = load_file(str(file))
+        with torch.device("meta"):
+            expected = LSTMNetwork(config).state_dict()
+    except (ValueError, TypeError, RuntimeError) as exc:   # torch's, for sizes that overflow
+        fault = f"the network it describes cannot be built ({str(exc).splitlines()[0]})"
+        raise damaged(f"{CONFIG} of {str(file.parent)!r}", fault, REDO) from None
+    for name in ZERO_IF_ABSENT & (set(expected) - set(tensors)):
+        tensors[name] = torch.zeros(expected[name].shape, dtype=expected[name].dtype)
+    _check_tensors(tensors, expected, where, fix)
+    network = LSTMNetwork(config)
+    _check_indices(tensors, network, where, fix)
+    recorded = saved.get("weights_sha256")
+    if recorded is not None and recorded != _file_sha256(file):
+        raise ArtifactError(f"{where} is not the file saved with its {CONFIG} (its sha256 "
+                            f"differs from the one recorded there); {fix}")
+    network.load_state_dict(tensors)
+    return network
+
+
+def _read_weights(file: Path, where: str) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; nothing else is ever read as weights."""
+    if not file.exists():
+        raise ArtifactError(f"{str(file)!r} is missing; a model directory needs {WEIGHTS}")
+    if not file.is_file():   # a directory, a device such as /dev/zero, a FIFO
+        raise damaged(where, "not a regular file", REDO)
+    try:
+        return load_file(str(file))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ArtifactError(f"{str(file)!r} is not a valid safetensors file ({exc}); lstmkit "
                             "loads weights only from safetensors, never from pickles") from None
-    expected = network.state_dict()
-    for name in ZERO_IF_ABSENT & (set(expected) - set(tensors)):
-        tensors[name] = torch.zeros_like(expected[name])
+
+
+def _check_tensors(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
+                   where: str, fix: str) -> None:
+    """Raise ArtifactError unless ``tensors`` have the names, shapes and dtypes of
+    ``expected`` and every float is finite."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
-        if version == __version__:
-            fix = (f"this lstmkit version saved it, so {WEIGHTS} was replaced or damaged after "
-                   "saving: copy the model directory again whole, or re-train")
-        else:
-            fix = (f"it was saved by lstmkit {version} (this is {__version__}): load it with "
-                   "that version, or re-train")
-        raise ArtifactError(f"{str(file)!r} does not match the network in {CONFIG}: missing "
-                            f"{missing[:3]}, unexpected {extra[:3]}; {fix}")
+        raise ArtifactError(f"{where} does not match the network in {CONFIG}: missing "
+                            f"{quote(missing[:3])}, unexpected {quote(extra[:3])}; {fix}")
     for name, tensor in expected.items():
-        if tensors[name].shape != tensor.shape:
-            raise ArtifactError(f"{str(file)!r}: weight {name!r} has shape "
-                                f"{tuple(tensors[name].shape)}, the config needs "
-                                f"{tuple(tensor.shape)}")
-    network.load_state_dict(tensors)
+        got = tensors[name]
+        if got.shape != tensor.shape or got.dtype != tensor.dtype:
+            raise ArtifactError(f"{where}: {name!r} is {_describe(got)}, the network in {CONFIG} "
+                                f"needs {_describe(tensor)}; {fix}")
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            raise damaged(where, f"{name!r} holds NaN or infinite values", REDO)
+
+
+def _check_indices(tensors: dict[str, torch.Tensor], network: LSTMNetwork, where: str,
+                   fix: str) -> None:
+    """Raise ArtifactError unless the integer buffers of ``tensors`` are those ``network``
+    computes from its config: they are indices (of channels, targets), not learned.
+    BatchNorm's count of training batches is the one integer that training changes."""
+    for name, value in network.state_dict().items():
+        if value.is_floating_point() or name.endswith("num_batches_tracked"):
+            continue
+        if not torch.equal(tensors[name], value):
+            raise ArtifactError(f"{CONFIG} and {where} disagree: {name!r} holds "
+                                f"{quote(tensors[name].tolist())}, the network in {CONFIG} "
+                                f"{quote(value.tolist())}; {fix}")
+
+
+def _mismatch_fix(version: str) -> str:
+    """What to do about weights that do not fit the config, by the version that saved them."""
+    if version == __version__:
+        return (f"this lstmkit version saved it, so {WEIGHTS} was replaced or damaged after "
+                "saving: copy the model directory again whole, or re-train")
+    return (f"it was saved by lstmkit {quote(version)} (this is {__version__}): load it with "
+            "that version, or re-train")
+
+
+def _describe(tensor: torch.Tensor) -> str:
+    return f"{str(tensor.dtype).removeprefix('torch.')} of shape {tuple(tensor.shape)}"
+
+
+def _file_sha256(file: Path) -> str:
+    """The sha256 of a file's bytes, read in chunks."""
+    with open(file, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -45,14 +45,18 @@ from torch import Tensor, nn
 from . import __version__, files
 from .data import timestep
 from .errors import ArtifactError, ConfigError
-from .onnx_predict import FORMAT, FORMAT_VERSION, METADATA_KEY
+from .onnx_predict import (
+    FORMAT,
+    FORMAT_VERSION,
+    METADATA_KEY,
+    input_entries,
+    signature,
+)
 
 if TYPE_CHECKING:
     from .model import LSTMModel
 
 OPSET = 17
-NUMERIC = "numeric"
-LENGTHS = "lengths"
 
 
 class InferenceGraph(nn.Module):
@@ -187,33 +191,8 @@ def _is_export(path: Path) -> bool:
 def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
     """The JSON the graph carries: inputs, outputs, spec, scalers, versions."""
 
-    spec, encoding = model.spec_, model.encoding_
-    steps: int | str = spec.span if spec.task == "forecast" else "steps"
-    numeric = [f for f in spec.inputs if f.kind == "numeric"]
-    inputs: dict[str, Any] = {
-        "numeric": {"name": NUMERIC, "dtype": "float32", "shape": ["batch", steps, len(numeric)],
-                    "columns": [f.name for f in numeric],
-                    "scalers": {f.name: {"kind": f.scaler,
-                                         **encoding.input_scalers[f.name].to_dict()}
-                                for f in numeric}} if numeric else None,
-        "categorical": [{"name": f"{f.name}_code", "column": f.name, "dtype": "int64",
-                         "shape": ["batch", steps],
-                         "classes": list(encoding.input_labels[f.name].classes)}
-                        for f in spec.inputs if f.kind == "categorical"],
-        "lengths": {"name": LENGTHS, "dtype": "int64", "shape": ["batch"]}
-        if spec.task != "forecast" else None,
-    }
-    out_steps: int | str = "steps" if spec.aligned else (spec.horizon or 1)
-    outputs = []
-    for t in spec.targets:
-        if t.kind == "regression":
-            outputs.append({"name": t.name, "target": t.name, "kind": t.kind, "dtype": "float32",
-                            "shape": ["batch", out_steps]})
-        else:
-            classes = list(encoding.target_labels[t.name].classes)
-            outputs.append({"name": f"{t.name}_proba", "target": t.name, "kind": t.kind,
-                            "dtype": "float32", "shape": ["batch", out_steps, len(classes)],
-                            "classes": classes})
+    spec = model.spec_
+    inputs, outputs = signature(spec, model.encoding_)
     schema = {k: v for k, v in model.schema_.items()
               if k not in spec.target_names or k in spec.input_names}
     return {
@@ -229,10 +208,7 @@ def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
 
 
 def _input_names(metadata: dict[str, Any]) -> list[str]:
-    inputs = metadata["inputs"]
-    names = [inputs["numeric"]["name"]] if inputs["numeric"] else []
-    names += [c["name"] for c in inputs["categorical"]]
-    return names + ([inputs["lengths"]["name"]] if inputs["lengths"] else [])
+    return [entry["name"] for entry in input_entries(metadata["inputs"])]
 
 
 def _check_names(metadata: dict[str, Any]) -> None:

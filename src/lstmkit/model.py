@@ -38,6 +38,7 @@ from .metrics import (
 )
 from .nn import LSTMNetwork, NetworkConfig, Output
 from .nn.decoders import DECODERS
+from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
 from .nn.norm import InstanceNorm
 from .spec import PARTS, Spec, Split, Target
@@ -46,7 +47,6 @@ from .training import Checkpoints, TrainConfig, train
 if TYPE_CHECKING:
     from .backtest import Backtest
 
-HEADS = ("shared", "separate")
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
 PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)

@@ -15,25 +15,37 @@ Example:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .checks import quote
 from .data import timestep
+from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_columns
-from .data.scaling import Labels
+from .data.scaling import AffineScaler, Labels
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema, numeric, present
 from .errors import ArtifactError, ConfigError, DataError
+from .saved_files import check_fields, check_strings, damaged, first_difference, parse_json
+from .saved_files import check_schema as check_saved_schema
 from .spec import Spec
 
 FORMAT = "lstmkit.onnx"
 FORMAT_VERSION = 1
 METADATA_KEY = "lstmkit"
 RUN_WINDOWS = 4096   # windows per onnxruntime call: memory stays bounded for long tables
+NUMERIC = "numeric"
+LENGTHS = "lengths"
+ONNX_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64"}
+REEXPORT = "export the model again"
+# The metadata's entries and their JSON types; the optional ones came after the first exports.
+METADATA_FIELDS = {"task": str, "lookback": (int, type(None)), "horizon": (int, type(None)),
+                   "aligned": bool, "inputs": dict, "outputs": list, "schema": dict,
+                   "spec": dict, "time_step": (dict, type(None)), "versions": dict}
+METADATA_OPTIONAL = {"span": (int, type(None)), "future": list, "data_sha256": (str, type(None))}
 
 
 class OnnxModel:
@@ -66,21 +78,27 @@ class OnnxModel:
             raise ArtifactError(f"{str(path)!r} is not a valid ONNX model ({exc}); export it "
                                 "again") from None
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        metadata = json.loads(raw) if raw else {}
-        if metadata.get("format") != FORMAT:
+        where = f"the lstmkit metadata of {str(path)!r}"
+        try:
+            metadata = parse_json(raw) if raw else {}
+        except ConfigError as exc:
+            raise damaged(where, exc, REEXPORT) from None
+        if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
             raise ArtifactError(f"{str(path)!r} has no lstmkit metadata; it was not written by "
                                 "lstmkit export, so its inputs are unknown")
         if metadata.get("format_version") != FORMAT_VERSION:
             raise ArtifactError(f"{str(path)!r} has lstmkit ONNX format version "
-                                f"{metadata.get('format_version')!r}; this lstmkit reads version "
-                                f"{FORMAT_VERSION}: export the model again")
+                                f"{quote(metadata.get('format_version'))}; this lstmkit reads "
+                                f"version {FORMAT_VERSION}: export the model again")
+        try:
+            self.spec = _checked_spec(metadata, self.session)
+        except ConfigError as exc:
+            raise damaged(where, exc, REEXPORT) from None
         self.metadata: dict[str, Any] = metadata
-        self.spec = Spec.from_dict(metadata["spec"])
         try:
             self.time_step = timestep.from_json(metadata.get("time_step"))
         except ValueError as exc:
-            raise ArtifactError(f"{str(path)!r} records a damaged time step ({exc}); export the "
-                                "model again") from None
+            raise damaged(where, exc, REEXPORT) from None
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The graph on ready arrays: ``{input name: array}`` -> ``{output name: array}``."""
@@ -195,3 +213,135 @@ class OnnxModel:
                     np.float64).reshape(n * steps)
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The graph's inputs and outputs as the metadata records them: names, dtypes, shapes,
+    columns, scalers and labels. ``lstmkit.export`` writes them; ``OnnxModel`` checks them.
+
+    Returns:
+        ``inputs`` (``numeric``, ``categorical`` and ``lengths`` entries) and ``outputs``.
+    """
+    steps: int | str = spec.span if spec.task == "forecast" else "steps"
+    numeric = [f for f in spec.inputs if f.kind == "numeric"]
+    inputs: dict[str, Any] = {
+        "numeric": {"name": NUMERIC, "dtype": "float32", "shape": ["batch", steps, len(numeric)],
+                    "columns": [f.name for f in numeric],
+                    "scalers": {f.name: {"kind": f.scaler,
+                                         **encoding.input_scalers[f.name].to_dict()}
+                                for f in numeric}} if numeric else None,
+        "categorical": [{"name": f"{f.name}_code", "column": f.name, "dtype": "int64",
+                         "shape": ["batch", steps],
+                         "classes": list(encoding.input_labels[f.name].classes)}
+                        for f in spec.inputs if f.kind == "categorical"],
+        "lengths": {"name": LENGTHS, "dtype": "int64", "shape": ["batch"]}
+        if spec.task != "forecast" else None,
+    }
+    out_steps: int | str = "steps" if spec.aligned else (spec.horizon or 1)
+    outputs = []
+    for t in spec.targets:
+        if t.kind == "regression":
+            outputs.append({"name": t.name, "target": t.name, "kind": t.kind, "dtype": "float32",
+                            "shape": ["batch", out_steps]})
+        else:
+            classes = list(encoding.target_labels[t.name].classes)
+            outputs.append({"name": f"{t.name}_proba", "target": t.name, "kind": t.kind,
+                            "dtype": "float32", "shape": ["batch", out_steps, len(classes)],
+                            "classes": classes})
+    return inputs, outputs
+
+
+def input_entries(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The graph's inputs in order: numeric (if any), one per categorical input, lengths."""
+    return ([inputs["numeric"]] if inputs["numeric"] else []) + inputs["categorical"] + (
+        [inputs["lengths"]] if inputs["lengths"] else [])
+
+
+def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
+    """The spec of checked metadata: each entry of its JSON type, the shape fields, inputs,
+    outputs and schema what the spec and the recorded labels and scalers give, and the
+    inputs and outputs those of the graph itself (names, order, dtypes, static sizes).
+
+    Raises:
+        ConfigError: naming the first entry that disagrees.
+    """
+    check_fields(metadata, METADATA_FIELDS, METADATA_OPTIONAL)
+    check_strings(metadata["versions"], "versions")
+    check_strings(metadata["schema"], "schema")
+    spec = Spec.from_dict(metadata["spec"])
+    shape = {"task": spec.task, "lookback": spec.lookback, "horizon": spec.horizon,
+             "aligned": spec.aligned, "span": spec.span, "future": spec.future_names}
+    for key, value in shape.items():
+        if key in metadata and metadata[key] != value:
+            raise ConfigError(f"{key} is {quote(metadata[key])}, but the spec gives "
+                              f"{quote(value)}")
+    inputs, outputs = signature(spec, _recorded_encoding(spec, metadata))
+    for key, expected in (("inputs", inputs), ("outputs", outputs)):
+        difference = first_difference(metadata[key], expected, key)
+        if difference:
+            where, recorded, derived = difference
+            raise ConfigError(f"{where} is {quote(recorded)}, but the spec and the recorded "
+                              f"labels give {quote(derived)}")
+    _check_graph("inputs", input_entries(inputs), session.get_inputs())
+    _check_graph("outputs", outputs, session.get_outputs())
+    check_saved_schema(metadata["schema"], spec, targets=False)
+    return spec
+
+
+def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:
+    """The input scalers and the labels the metadata records, each checked, for the columns
+    the spec gives them (target scalers are inside the graph)."""
+    inputs, outputs = metadata["inputs"], metadata["outputs"]
+    check_fields(inputs, {"numeric": (dict, type(None)), "categorical": list,
+                          "lengths": (dict, type(None))}, where="inputs.")
+    if inputs["numeric"] is not None:
+        check_fields(inputs["numeric"], {"scalers": dict}, where="inputs.numeric.")
+    for i, entry in enumerate(inputs["categorical"]):
+        check_fields(entry, {"column": str}, where=f"inputs.categorical[{i}].")
+    for j, entry in enumerate(outputs):
+        check_fields(entry, {"target": str}, where=f"outputs[{j}].")
+    scalers = inputs["numeric"]["scalers"] if inputs["numeric"] else {}
+    categorical = inputs["categorical"]
+    recorded = {"numeric inputs": (list(scalers), [f.name for f in spec.inputs
+                                                   if f.kind == "numeric"]),
+                "categorical inputs": ([c["column"] for c in categorical],
+                                       [f.name for f in spec.inputs if f.kind == "categorical"]),
+                "targets": ([o["target"] for o in outputs], spec.target_names)}
+    for what, (columns, names) in recorded.items():
+        if columns != names:
+            raise ConfigError(f"the {what} recorded are {quote(columns)}, but the spec's are "
+                              f"{quote(names)}")
+    return Encoding(
+        spec,
+        {name: AffineScaler.from_dict(_without_kind(value),
+                                      f"inputs.numeric.scalers[{quote(name)}]")
+         for name, value in scalers.items()},
+        {c["column"]: Labels.from_list(c.get("classes"), f"inputs.categorical[{i}].classes")
+         for i, c in enumerate(categorical)},
+        {},
+        {o["target"]: Labels.from_list(o.get("classes"), f"outputs[{j}].classes")
+         for j, (o, t) in enumerate(zip(outputs, spec.targets, strict=True)) if t.categorical})
+
+
+def _without_kind(scaler: Any) -> Any:
+    """A recorded scaler without its ``kind`` (which ``signature`` compares)."""
+    if not isinstance(scaler, dict):
+        return scaler
+    return {k: v for k, v in scaler.items() if k != "kind"}
+
+
+def _check_graph(what: str, entries: list[dict[str, Any]], nodes: list[Any]) -> None:
+    """Raise ConfigError unless the graph's ``nodes`` are ``entries``: the same names in the
+    same order, the same dtypes, and every size the graph fixes the same."""
+    names, graph = [e["name"] for e in entries], [node.name for node in nodes]
+    if names != graph:
+        raise ConfigError(f"{what} are {quote(names)}, but the graph's {what} are {quote(graph)}")
+    for entry, node in zip(entries, nodes, strict=True):
+        dtype = ONNX_DTYPES.get(node.type, node.type)
+        shape = entry["shape"]
+        fixed = len(node.shape) == len(shape) and all(
+            not isinstance(g, int) or g == d for g, d in zip(node.shape, shape, strict=True))
+        if dtype != entry["dtype"] or not fixed:
+            raise ConfigError(f"{what} entry {quote(entry['name'])} is {entry['dtype']} of "
+                              f"shape {quote(shape)}, but the graph's is {dtype} of shape "
+                              f"{quote(node.shape)}")

@@ -190,21 +190,26 @@ def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,
 
 
 def model_info(model_dir: Path, backend: str) -> dict[str, Any]:
-    """What ``GET /model`` answers: the saved config's schema and spec, and versions."""
+    """What ``GET /model`` answers: the saved config's schema and spec, and versions.
+
+    Called once the model has loaded, so every entry it reads has passed the loader's checks
+    (the spec as the loader parsed it, not as the file spells it).
+    """
     import fastapi
     import torch
 
     from .artifact import read_config
+    from .spec import Spec
 
     config = read_config(model_dir)
-    spec = config["spec"]
+    spec = Spec.from_dict(config["spec"])
     return {
         "model_dir": str(model_dir),
         "backend": backend,
-        "task": spec["task"],
-        "spec": spec,
+        "task": spec.task,
+        "spec": spec.to_dict(),
         "schema": config["schema"],
-        "targets": [{"name": t["name"], "kind": t["kind"]} for t in spec["targets"]],
+        "targets": [{"name": t.name, "kind": t.kind} for t in spec.targets],
         "trained_with": config["versions"],
         "versions": {"lstmkit": __version__, "torch": torch.__version__,
                      "fastapi": fastapi.__version__, "python": platform.python_version()},

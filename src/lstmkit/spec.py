@@ -214,6 +214,10 @@ class Spec:
                 raise ConfigError(f"spec freq {quote(self.freq)} is the time step of a "
                                   "forecast's time column: set task 'forecast' and time, or "
                                   "drop freq")
+        for name in ("time", "series", "sequence"):
+            if not isinstance(getattr(self, name), str | None):
+                raise ConfigError(f"spec {name} must be a column name (a string), got "
+                                  f"{quote(getattr(self, name))}")
         inputs = tuple(_as(Feature, f, "inputs") for f in _as_list(self.inputs, "inputs"))
         inputs = tuple(f if f.missing is not None else dataclasses.replace(f, missing=self.missing)
                        for f in inputs)

@@ -7,16 +7,22 @@ turn any rows of a table into the float32 matrices the network reads, and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..checks import quote
+from ..errors import ConfigError, DataError
+from ..saved_files import check_fields
 from ..spec import Feature, Spec, Target
 from . import validate
 from .scaling import AffineScaler, Labels
+
+# The entries of a saved encoding, each holding one scaler or label set per column.
+ROLES = ("input_scalers", "input_labels", "target_scalers", "target_labels")
 
 
 @dataclass(frozen=True)
@@ -160,14 +166,46 @@ class Encoding:
         }
 
     @classmethod
-    def from_dict(cls, spec: Spec, data: dict[str, Any]) -> Encoding:
-        return cls(
-            spec,
-            {k: AffineScaler(**v) for k, v in data["input_scalers"].items()},
-            {k: Labels(tuple(v)) for k, v in data["input_labels"].items()},
-            {k: AffineScaler(**v) for k, v in data["target_scalers"].items()},
-            {k: Labels(tuple(v)) for k, v in data["target_labels"].items()},
-        )
+    def from_dict(cls, spec: Spec, data: Any) -> Encoding:
+        """A saved encoding, checked against ``spec``: one entry per column of each role,
+        every scaler finite, every label set distinct (and two labels for a binary target).
+
+        Raises:
+            ConfigError: naming the entry (``encoding.input_scalers['OT'].scale``) and value.
+        """
+        check_fields(data, dict.fromkeys(ROLES, dict), where="encoding.")
+        for key, (role, names) in _role_columns(spec).items():
+            if sorted(data[key]) != sorted(names):
+                raise ConfigError(f"encoding.{key} has {quote(sorted(data[key]))}, but the "
+                                  f"spec's {role} are {quote(sorted(names))}")
+        encoding = cls(spec, _entries(data, "input_scalers", AffineScaler.from_dict),
+                       _entries(data, "input_labels", Labels.from_list),
+                       _entries(data, "target_scalers", AffineScaler.from_dict),
+                       _entries(data, "target_labels", Labels.from_list))
+        for t in spec.targets:
+            count = len(encoding.target_labels.get(t.name, ()))
+            if t.categorical and (count < 2 or (t.kind == "binary" and count != 2)):
+                rule = "exactly two" if t.kind == "binary" else "at least two"
+                raise ConfigError(f"encoding.target_labels[{quote(t.name)}] has {count} "
+                                  f"label(s); a {t.kind} target has {rule}")
+        return encoding
+
+
+def _role_columns(spec: Spec) -> dict[str, tuple[str, list[str]]]:
+    """Each entry of a saved encoding: what its columns are, and which they are in ``spec``."""
+    inputs, targets = spec.inputs, spec.targets
+    return {
+        "input_scalers": ("numeric inputs", [f.name for f in inputs if f.kind != "categorical"]),
+        "input_labels": ("categorical inputs", [f.name for f in inputs if f.kind == "categorical"]),
+        "target_scalers": ("regression targets", [t.name for t in targets if not t.categorical]),
+        "target_labels": ("categorical targets", [t.name for t in targets if t.categorical]),
+    }
+
+
+def _entries(data: dict[str, Any], key: str, read: Callable[[Any, str], Any]) -> dict[str, Any]:
+    """``data[key]``'s columns, each read by ``read(value, where)``."""
+    return {name: read(value, f"encoding.{key}[{quote(name)}]")
+            for name, value in data[key].items()}
 
 
 def _categories(frame: pd.DataFrame, feature: Any, rows: np.ndarray) -> np.ndarray:

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..checks import quote
+from ..errors import ConfigError, DataError
+from ..saved_files import is_finite_number
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,26 @@ class AffineScaler:
     def to_dict(self) -> dict[str, float]:
         return {"center": self.center, "scale": self.scale}
 
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> AffineScaler:
+        """A saved scaler, checked: finite ``center``, finite ``scale`` above 0.
+
+        Args:
+            data: ``{"center": ..., "scale": ...}`` as ``to_dict`` wrote it.
+            where: its place in the file, for messages (``encoding.input_scalers['OT']``).
+
+        Raises:
+            ConfigError: naming the entry and its value.
+        """
+        if not isinstance(data, dict) or sorted(data) != ["center", "scale"]:
+            raise ConfigError(f"{where} is {quote(data)}; a scaler is an object with exactly "
+                              "'center' and 'scale'")
+        for key, value in data.items():
+            if not is_finite_number(value) or (key == "scale" and not value > 0):
+                rule = "a finite number" + (" above 0" if key == "scale" else "")
+                raise ConfigError(f"{where}.{key} is {quote(value)}; it must be {rule}")
+        return cls(float(data["center"]), float(data["scale"]))
+
 
 @dataclass(frozen=True)
 class Labels:
@@ -111,6 +133,31 @@ class Labels:
 
     def __len__(self) -> int:
         return len(self.classes)
+
+    @classmethod
+    def from_list(cls, values: Any, where: str) -> Labels:
+        """A saved label set, checked: a non-empty array of distinct strings, integers,
+        finite numbers or booleans (as ``fit`` makes them).
+
+        Args:
+            values: the labels as ``list(labels.classes)`` wrote them.
+            where: its place in the file, for messages (``encoding.target_labels['weather']``).
+
+        Raises:
+            ConfigError: naming the entry and the offending label.
+        """
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where} is {quote(values)}; labels are a non-empty array")
+        seen: set[Any] = set()
+        for value in values:
+            if not isinstance(value, str | int | float) or (
+                    isinstance(value, float) and not np.isfinite(value)):
+                raise ConfigError(f"{where} holds {quote(value)}; a label is a string, an "
+                                  "integer, a finite number or true/false")
+            if value in seen:           # 1, 1.0 and True are one label, to pandas too
+                raise ConfigError(f"{where} lists {quote(value)} twice; labels are distinct")
+            seen.add(value)
+        return cls(tuple(values))
 
 
 def value_array(values: Sequence[Any]) -> np.ndarray:

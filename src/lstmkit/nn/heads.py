@@ -7,10 +7,13 @@ linear: values for regression, logits for classification and binary targets.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+HEADS = ("shared", "separate")   # one dense layer for all regression targets, or one each
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Heads(nn.Module):
             nn.Linear(in_features, steps * sum(outputs[i].width for i in g)) for g in groups)
         order = [i for g in groups for i in g]                 # targets in layer order
         self.restore = [order.index(i) for i in range(len(outputs))]
-        edges = torch.tensor([0] + [o.width for o in outputs]).cumsum(0).tolist()
+        edges = [0, *itertools.accumulate(o.width for o in outputs)]   # also on meta
         self.slices = [slice(edges[i], edges[i + 1]) for i in range(len(outputs))]
 
     @property

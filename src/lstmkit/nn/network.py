@@ -15,12 +15,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..checks import check_choice, check_mapping, check_positive_int, quote
+from ..errors import ConfigError
+from ..saved_files import check_fields
+from ..spec import TARGET_KINDS
 from .conv import ConvBranch
-from .decoders import AutoregressiveDecoder, ParallelDecoder, RepeatDecoder
+from .decoders import DECODERS, AutoregressiveDecoder, ParallelDecoder, RepeatDecoder
 from .dropout import Dropout
 from .embedding import CategoryEmbedding, Embedded
 from .encoder import LSTMEncoder
-from .heads import Heads, Output
+from .heads import HEADS, Heads, Output
+from .norm import MODES as NORM_MODES
 from .norm import InstanceNorm, norm_mode
 from .segments import SegmentEmbedding
 
@@ -86,12 +91,89 @@ class NetworkConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
-        outputs = tuple(Output(**o) for o in data["outputs"])
+    def from_dict(cls, data: Any) -> NetworkConfig:
+        """A saved config, checked: every field of its type, sizes positive, the per-input
+        and per-target lists as long as the inputs and targets, their indices in range.
+
+        Whether the sizes fit the spec and encoding is for the loader to check
+        (``lstmkit.artifact``), and whether they fit the weights, for the weights.
+
+        Raises:
+            ConfigError: naming the field (``network.hidden``) and its value.
+        """
+        check_fields(data, SAVED_REQUIRED, SAVED_OPTIONAL, where="network.")
+        check_mapping(data, "network", [f.name for f in dataclasses.fields(cls)])
+        for name in ("n_inputs", "steps", "hidden", "layers"):
+            if name in data:
+                check_positive_int(f"network.{name}", data[name])
+        for name in ("checkpoint_steps", "segment"):
+            check_positive_int(f"network.{name}", data.get(name), allow_none=True)
+        check_choice("network.decoder", data.get("decoder", cls.decoder), NETWORK_DECODERS)
+        check_choice("network.heads", data.get("heads", cls.heads), HEADS)
+        if not 0 <= data.get("dropout", cls.dropout) < 1:
+            raise ConfigError(f"network.dropout is {quote(data['dropout'])}; it must lie in [0, 1)")
+        if isinstance(data.get("instance_norm"), str):
+            check_choice("network.instance_norm", data["instance_norm"], NORM_MODES)
+        outputs = tuple(_output(o, f"network.outputs[{i}]") for i, o in enumerate(data["outputs"]))
+        n = data["n_inputs"]
+        lists = {"numeric_inputs": (bool, n, None), "target_channels": (int, len(outputs), (-1, n)),
+                 "future_columns": (int, None, (0, n))}
+        for name, (kind, length, bounds) in lists.items():
+            _check_list(data.get(name, []), f"network.{name}", kind, length, bounds)
+        embedded = tuple(_embedded(e, f"network.embedded[{i}]", n)
+                         for i, e in enumerate(data.get("embedded", [])))
         return cls(**{**data, "outputs": outputs, "numeric_inputs": tuple(data["numeric_inputs"]),
                       "target_channels": tuple(data["target_channels"]),
                       "future_columns": tuple(data.get("future_columns", ())),
-                      "embedded": tuple(tuple(e) for e in data.get("embedded", ()))})
+                      "embedded": embedded})
+
+
+# A saved config's fields and their JSON types. Those of ``SAVED_OPTIONAL`` came in later
+# versions or keep their default when absent.
+SAVED_REQUIRED = {"n_inputs": int, "outputs": list, "numeric_inputs": list,
+                  "target_channels": list}
+SAVED_OPTIONAL = {"steps": int, "hidden": int, "layers": int, "bidirectional": bool,
+                  "dropout": float, "decoder": str, "heads": str, "instance_norm": (bool, str),
+                  "checkpoint_steps": (int, type(None)), "segment": (int, type(None)),
+                  "channel_independent": bool, "conv": bool, "future_columns": list,
+                  "embedded": list}
+NETWORK_DECODERS = (*DECODERS, "aligned")
+
+
+def _output(data: Any, where: str) -> Output:
+    """A saved ``Output``, checked."""
+    check_fields(data, {"name": str, "kind": str, "width": int}, where=f"{where}.")
+    check_mapping(data, where, ("name", "kind", "width"))
+    check_choice(f"{where}.kind", data["kind"], TARGET_KINDS)
+    check_positive_int(f"{where}.width", data["width"])
+    return Output(**data)
+
+
+def _embedded(data: Any, where: str, n_inputs: int) -> Embedded:
+    """A saved (column, categories, vector size) triple, checked."""
+    _check_list(data, where, int, 3, None)
+    column, categories, size = data
+    if not 0 <= column < n_inputs or categories < 1 or size < 1:
+        raise ConfigError(f"{where} is {quote(data)}; it must be [column in [0, {n_inputs}), "
+                          "categories >= 1, vector size >= 1]")
+    return column, categories, size
+
+
+def _check_list(data: Any, where: str, kind: type, length: int | None,
+                bounds: tuple[int, int] | None) -> None:
+    """Raise ConfigError unless ``data`` is a list of ``kind`` values, of ``length`` if given,
+    each in ``[low, high)`` if ``bounds`` are given."""
+    if not isinstance(data, list) or (length is not None and len(data) != length):
+        size = f" of {length}" if length is not None else ""
+        raise ConfigError(f"{where} is {quote(data)}; it must be an array{size} of "
+                          f"{kind.__name__} values")
+    low, high = bounds or (None, None)
+    for value in data:
+        if (isinstance(value, bool) != (kind is bool) or not isinstance(value, kind)
+                or (bounds and not low <= value < high)):
+            span = f" in [{low}, {high})" if bounds else ""
+            raise ConfigError(f"{where} holds {quote(value)}; it must hold {kind.__name__} "
+                              f"values{span}")
 
 
 class LSTMNetwork(nn.Module):
