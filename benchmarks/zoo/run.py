@@ -1,0 +1,334 @@
+"""The development zoo: lstmkit's default model on real tables nobody tuned it for.
+
+Each table comes with the spec a user would write for it (the columns, a lookback and a
+horizon that suit its time step) and nothing else: the model is ``LSTMModel(spec,
+max_epochs=EPOCHS)``, the split the default one (70/15/15 per series). Every target is
+scored on the test part beside persistence (the last value) and, where the calendar has
+a season, the seasonal naive forecast (the value one season before each predicted step):
+MAE for regression targets, accuracy for categorical ones.
+
+The tables span time steps (hourly, daily, weekly, monthly, quarterly, yearly), kinds of
+series (trending, seasonal, random-walk-like), panels, targets that are not inputs and
+categorical targets; they come from ../shared/data and from packages' bundled data
+(vega_datasets, statsmodels). None is a table the defaults were chosen on (ETTh1, ETTm1,
+weather and the four UEA sets of BENCHMARKS.md).
+
+Every run appends one JSON line per target to the results file (runs already there are
+skipped), with the commit it ran at, so runs before and after a change sit side by side.
+
+    python benchmarks/zoo/run.py                       # every table
+    python benchmarks/zoo/run.py --only macro sunspots # some tables
+    python benchmarks/zoo/run.py --label before        # tag the runs (default: the commit)
+    python benchmarks/zoo/run.py --report              # the table for BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import json
+import subprocess
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[2] / "shared" / "data"
+RESULTS = HERE / "results.jsonl"
+EPOCHS = 30
+
+
+def vega(name: str) -> pd.DataFrame:
+    return pd.read_csv(importlib.resources.files("vega_datasets") / "_data" / f"{name}.csv")
+
+
+def statsmodels_data(name: str) -> pd.DataFrame:
+    import statsmodels.datasets as sm
+
+    return getattr(sm, name).load_pandas().data
+
+
+def seattle_weather() -> pd.DataFrame:
+    return vega("seattle-weather")
+
+
+def seattle_temps() -> pd.DataFrame:
+    """Hourly temperature in Seattle, 2010, with local-time stamps: 03:00 is absent on the
+    day clocks go forward (02:00, which does not exist there, is present), so the rows are
+    put on an hourly grid (that hour missing, forward-filled by the spec)."""
+    table = vega("seattle-temps")
+    table["date"] = pd.to_datetime(table.date)
+    return table.set_index("date").asfreq("h").reset_index()
+
+
+def us_employment() -> pd.DataFrame:
+    return vega("us-employment")
+
+
+def stocks() -> pd.DataFrame:
+    """Monthly prices of five stocks, 2000-2010, as a panel (one series per symbol)."""
+    table = vega("stocks")
+    table["date"] = pd.to_datetime(table.date, format="%b %d %Y")
+    return table
+
+
+def macro() -> pd.DataFrame:
+    """US macroeconomic series, quarterly 1959-2009 (statsmodels' macrodata)."""
+    table = statsmodels_data("macrodata")
+    table.insert(0, "date", pd.PeriodIndex.from_fields(
+        year=table.year.astype(int), quarter=table.quarter.astype(int), freq="Q")
+        .to_timestamp())
+    return table.drop(columns=["year", "quarter"])
+
+
+def sunspots() -> pd.DataFrame:
+    """Yearly sunspot numbers, 1700-2008 (statsmodels)."""
+    table = statsmodels_data("sunspots")
+    table.insert(0, "date", pd.to_datetime(table.YEAR.astype(int).astype(str), format="%Y"))
+    return table.drop(columns="YEAR").rename(columns={"SUNACTIVITY": "sunspots"})
+
+
+def co2() -> pd.DataFrame:
+    """Weekly CO2 at Mauna Loa, 1958-2001 (statsmodels); some weeks are missing (NaN)."""
+    table = statsmodels_data("co2").rename_axis("date").reset_index()
+    return table
+
+
+def elnino() -> pd.DataFrame:
+    """Monthly sea surface temperature of the El Nino region, 1950-2010 (statsmodels)."""
+    wide = statsmodels_data("elnino")
+    long = wide.melt(id_vars="YEAR", var_name="month", value_name="sst")
+    long["date"] = pd.to_datetime(long.YEAR.astype(int).astype(str) + "-" + long.month,
+                                  format="%Y-%b")
+    return long.sort_values("date")[["date", "sst"]].reset_index(drop=True)
+
+
+def exchange() -> pd.DataFrame:
+    return pd.read_csv(SHARED / "forecasting" / "exchange_rate" / "exchange_rate.csv")
+
+
+def illness() -> pd.DataFrame:
+    return pd.read_csv(SHARED / "forecasting" / "illness" / "national_illness.csv")
+
+
+def beijing() -> pd.DataFrame:
+    table = pd.read_csv(SHARED / "forecasting" / "beijing_pm2.5" /
+                        "PRSA_data_2010.1.1-2014.12.31.csv")
+    table.insert(0, "date", pd.to_datetime(table[["year", "month", "day", "hour"]]))
+    return table.drop(columns=["No", "year", "month", "day", "hour"])
+
+
+def etth2() -> pd.DataFrame:
+    return pd.read_csv(SHARED / "forecasting" / "ETT-small" / "ETTh2.csv")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One zoo table: how to load it, the spec a user would write, and what it stands for."""
+
+    load: Callable[[], pd.DataFrame]
+    spec: dict[str, Any]
+    kinds: tuple[str, ...]
+    season: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _zoo() -> dict[str, Case]:
+    from lstmkit import Feature, Target
+
+    return {
+        "seattle_weather": Case(
+            seattle_weather,
+            dict(time="date", inputs=["precipitation", "wind", "temp_max"],
+                 targets=["temp_max", "temp_min", Target("weather", kind="classification")],
+                 lookback=28, horizon=1),
+            ("daily", "target not an input", "categorical target"), season=7),
+        "seattle_temps": Case(
+            seattle_temps, dict(time="date", inputs=[Feature("temp", missing="ffill")],
+                                targets=["temp"], lookback=72, horizon=24),
+            ("hourly", "seasonal", "local time"), season=24),
+        "us_employment": Case(
+            us_employment,
+            dict(time="month", inputs=["nonfarm", "construction", "manufacturing",
+                                       "retail_trade", "leisure_and_hospitality"],
+                 targets=["nonfarm", "construction", "leisure_and_hospitality"],
+                 lookback=24, horizon=6),
+            ("monthly", "trending", "seasonal"), season=12),
+        "stocks": Case(
+            stocks, dict(time="date", series="symbol", inputs=["price"], targets=["price"],
+                         lookback=12, horizon=3),
+            ("monthly", "panel", "random walk"), season=12),
+        "macro": Case(
+            macro,
+            dict(time="date", inputs=["realgdp", "realcons", "realinv", "unemp", "infl",
+                                      "tbilrate"],
+                 targets=["realgdp", "unemp", "infl"], lookback=16, horizon=4),
+            ("quarterly", "trending"), season=4),
+        "sunspots": Case(
+            sunspots, dict(time="date", inputs=["sunspots"], targets=["sunspots"],
+                           lookback=30, horizon=5),
+            ("yearly", "cyclic")),
+        "co2": Case(
+            co2, dict(time="date", inputs=[Feature("co2", missing="ffill")], targets=["co2"],
+                      lookback=104, horizon=8),
+            ("weekly", "trending", "seasonal", "gaps"), season=52),
+        "elnino": Case(
+            elnino, dict(time="date", inputs=["sst"], targets=["sst"], lookback=36, horizon=12),
+            ("monthly", "seasonal"), season=12),
+        "exchange": Case(
+            exchange,
+            dict(time="date", inputs=["0", "1", "2", "3", "4", "5", "6", "OT"],
+                 targets=["0", "3", "OT"], lookback=30, horizon=7),
+            ("daily", "random walk"), season=7),
+        "illness": Case(
+            illness,
+            dict(time="date", inputs=["% WEIGHTED ILI", "ILITOTAL", "NUM. OF PROVIDERS", "OT"],
+                 targets=["% WEIGHTED ILI", "OT"], lookback=52, horizon=8),
+            ("weekly", "seasonal"), season=52),
+        "beijing": Case(
+            beijing,
+            dict(time="date", inputs=[Feature("pm2.5", missing="ffill"), "DEWP", "TEMP", "PRES",
+                                      "Iws", Feature("cbwd", kind="categorical")],
+                 targets=["pm2.5", "TEMP"], lookback=48, horizon=24),
+            ("hourly", "gaps", "categorical input"), season=24),
+        "etth2": Case(
+            etth2,
+            dict(time="date", inputs=["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"],
+                 targets=["OT"], lookback=96, horizon=24),
+            ("hourly", "seasonal"), season=24),
+    }
+
+
+def seasonal_naive_mae(model: Any, frame: pd.DataFrame, target: str, season: int) -> float:
+    """MAE of the seasonal naive forecast over the model's test windows, original units.
+
+    For a window ending at row ``o`` the forecast of step ``k`` is the value at row
+    ``o + k - season * ceil(k / season)``: the same point of the last season seen.
+    """
+    from lstmkit.data.groups import arrange
+    from lstmkit.data.split import series_bounds
+    from lstmkit.spec import Split
+
+    spec = model.spec_
+    groups = arrange(frame, spec)
+    bounds = series_bounds(groups, model.split or Split())
+    errors = []
+    for g in range(len(groups)):
+        lo = groups.offsets[g]
+        values = groups.frame[target].to_numpy(dtype=np.float64)[lo: groups.offsets[g + 1]]
+        start, end = bounds[g, 2], bounds[g, 3]          # the test part's rows
+        for origin in range(max(start - 1, spec.lookback - 1), end - spec.horizon):
+            steps = np.arange(1, spec.horizon + 1)
+            source = origin + steps - season * np.ceil(steps / season).astype(int)
+            ok = source >= 0
+            errors.append(np.abs(values[origin + steps][ok] - values[source[ok]]))
+    flat = np.concatenate(errors) if errors else np.array([])
+    return float(np.nanmean(flat)) if flat.size else float("nan")
+
+
+def run_case(name: str, case: Case) -> list[dict]:
+    """Fit the default model on one table; one record per target."""
+    from lstmkit import LSTMModel, Spec
+
+    frame = case.load()
+    spec = Spec(**case.spec)
+    model = LSTMModel(spec, max_epochs=EPOCHS, progress=False)
+    start = time.perf_counter()
+    model.fit(frame)
+    fit_s = time.perf_counter() - start
+    test = model.evaluate(frame, part="test")
+    records = []
+    for t in spec.targets:
+        metric = "MAE" if t.kind == "regression" else "accuracy"
+        record = {"target": t.name, "metric": metric,
+                  "model": test.metric(t.name, metric),
+                  "naive": test.metric(t.name, metric, of="naive"),
+                  "fit_s": fit_s, "epochs": len(model.history_["epochs"]),
+                  "architecture": {k: v for k, v in model.architecture_.items()}}
+        if case.season and t.kind == "regression":
+            record["seasonal_naive"] = seasonal_naive_mae(model, frame, t.name, case.season)
+        records.append(record)
+    return records
+
+
+def code_version() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    dirty = git("status", "--porcelain", "--", "../../src", "run.py")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", help="tables to run")
+    parser.add_argument("--label", help="tag of these runs (default: the commit)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--report", action="store_true", help="print the report and exit")
+    args = parser.parse_args()
+    if args.report:
+        print(report(_read(args.results)))
+        return
+    zoo = _zoo()
+    label = args.label or code_version()
+    done = {(r["table"], r["label"]) for r in _read(args.results)}
+    for name in args.only or zoo:
+        if (name, label) in done:
+            continue
+        print(f"{name}: fitting", flush=True)
+        try:
+            records = run_case(name, zoo[name])
+        except Exception as exc:   # a refused table is a result too
+            records = [{"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}]
+            traceback.print_exc()
+        with args.results.open("a") as handle:
+            for record in records:
+                handle.write(json.dumps({"table": name, "label": label,
+                                         "kinds": list(zoo[name].kinds), **record}) + "\n")
+        print(json.dumps(records, default=str)[:400], flush=True)
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def report(results: list[dict]) -> str:
+    """Per table and target: each label's ratio of the model's error to persistence's."""
+    labels = list(dict.fromkeys(r["label"] for r in results))
+    lines = ["| table | target | metric | persistence | seasonal naive | "
+             + " | ".join(f"{label}: model (ratio)" for label in labels) + " |",
+             "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in labels) + " |"]
+    rows: dict[tuple[str, str], dict[str, dict]] = {}
+    for r in results:
+        rows.setdefault((r["table"], r.get("target", "")), {})[r["label"]] = r
+    for (table, target), by_label in rows.items():
+        first = next(iter(by_label.values()))
+        cells = []
+        for label in labels:
+            r = by_label.get(label)
+            if r is None:
+                cells.append("")
+            elif "error" in r:
+                cells.append("refused")
+            else:
+                ratio = r["model"] / r["naive"] if r["metric"] == "MAE" else r["model"] - r["naive"]
+                cells.append(f"{r['model']:.4g} ({ratio:.2f})" if r["metric"] == "MAE"
+                             else f"{r['model']:.3f} ({ratio:+.3f})")
+        seasonal = first.get("seasonal_naive")
+        lines.append(f"| {table} | {target or '-'} | {first.get('metric', '')} | "
+                     f"{first.get('naive', float('nan')):.4g} | "
+                     f"{'' if seasonal is None else f'{seasonal:.4g}'} | " + " | ".join(cells)
+                     + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
