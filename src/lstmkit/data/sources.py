@@ -126,14 +126,12 @@ def check_unique_columns(columns: Sequence[Any], name: str) -> None:
                         f"{twice[0] + 1}); give every column its own name, or drop one of them")
 
 
-def read_csv(source: Input, limits: Limits = Limits(), columns: Collection[str] | None = None,
-             name: str | None = None) -> pd.DataFrame:
+def read_csv(source: Input, limits: Limits = Limits(), name: str | None = None) -> pd.DataFrame:
     """A whole CSV input (file or bytes, gzip-compressed or not) as a DataFrame.
 
     Args:
         source: a path, or the bytes of a body.
         limits: see ``Limits``; with ``rows``, no more than ``rows + 1`` rows are parsed.
-        columns: read only these columns (those the input has); None: all.
         name: how messages call the input (default: the quoted path).
 
     Returns:
@@ -142,9 +140,6 @@ def read_csv(source: Input, limits: Limits = Limits(), columns: Collection[str] 
     name = name or repr(str(source))
     with _reading(name, "CSV (UTF-8)"):
         options = _csv_format(source, limits, name)
-        if columns is not None:
-            wanted = set(columns)
-            options["usecols"] = lambda column: column in wanted
         if limits.rows is not None:
             options["nrows"] = limits.rows + 1
         with _open(source, limits, name) as stream:
@@ -173,7 +168,9 @@ def read_parquet(source: Input, limits: Limits = Limits(), columns: Collection[s
     The row count and the schema are checked from the metadata before any column
     is decoded; nested columns (struct, list, map), which no input can use, are not read.
 
-    Args: as for ``read_csv``.
+    Args:
+        source, limits, name: as for ``read_csv``.
+        columns: read only these columns (those the input has); None: all.
     """
     name = name or repr(str(source))
     wanted = _parquet_columns(source, limits, columns, name)[1]
@@ -186,7 +183,7 @@ def parquet_chunks(source: Input, rows: int, limits: Limits = Limits(), name: st
                    ) -> tuple[Iterator[pd.DataFrame], int]:
     """A Parquet input as DataFrames of about ``rows`` rows each, and its total rows.
 
-    Args: as for ``read_csv``.
+    Args: as for ``read_csv``; ``limits.rows`` applies to the whole input.
     """
     name = name or repr(str(source))
     file, wanted = _parquet_columns(source, limits, None, name)
