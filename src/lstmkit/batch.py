@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .checks import quote
 from .data.sources import PARQUET_SUFFIXES, csv_chunks, parquet_chunks, read_table, table_path
 from .errors import ConfigError, DataError
 
@@ -203,9 +204,9 @@ def _check_unseen(keys: pd.Series | None, finished: set[Any], group: str | None)
 
 
 def _not_contiguous(key: Any, group: str | None) -> None:
-    raise DataError(f"series {key!r} appears again after other series; predicting a large file "
-                    f"in chunks needs each series' rows together: sort the file by {group!r} "
-                    "(then time)")
+    raise DataError(f"series {quote(key)} appears again after other series; predicting a large "
+                    f"file in chunks needs each series' rows together: sort the file by "
+                    f"{group!r} (then time)")
 
 
 def _lookahead(chunks: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, bool]]:
