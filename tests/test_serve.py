@@ -281,12 +281,15 @@ HOSTILE = {
         lambda r: csv_bytes(r).replace(b"\n", b"\n" + b"7" * 1_200_000, 1), CSV, None, 413,
         ["the CSV body has a line longer than 1,048,576 bytes (line 2)", "Parquet"]),
     "a gzip bomb, Content-Encoding: gzip": (
-        lambda r: BOMB, CSV, "gzip", 413,
+        lambda r: BOMB, PARQUET, "gzip", 413,
         ["the gzip-encoded body decompresses to more than 2,048,000 bytes"]),
+    "a gzip bomb of rows, Content-Encoding: gzip": (
+        lambda r: gzip.compress(b"a,b\n" + b"0,0\n" * 5_000_000), CSV, "gzip", 413,
+        ["the CSV body has more rows than the limit of 2,000"]),
     "a gzip bomb as the CSV body": (
         lambda r: BOMB, CSV, None, 413, ["the CSV body decompresses to more than 2,048,000"]),
-    "a plain body said to be gzip": (
-        csv_bytes, CSV, "gzip", 422, ["cannot read the gzip-encoded body", "BadGzipFile"]),
+    "a plain JSON body said to be gzip": (
+        json_bytes, JSON, "gzip", 422, ["cannot read the gzip-encoded body", "BadGzipFile"]),
     "an encoding the server does not read": (
         csv_bytes, CSV, "br", 415, ["content encoding 'br' is not supported"]),
     "a content type the server does not read": (

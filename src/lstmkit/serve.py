@@ -165,7 +165,9 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
         body = await _read_body(request, max_bytes)
 
         def run() -> str:
-            data = inflate(body, limits, "the gzip-encoded body") if encoding == "gzip" else body
+            # A CSV reader decompresses as it parses; the others need the whole body first.
+            inflated = encoding == "gzip" and kind != CSV
+            data = inflate(body, limits, "the gzip-encoded body") if inflated else body
             predictions = predictor.predict(_table(data, kind, limits, columns), origins)
             return '{"predictions":' + predictions.to_json(orient="records",
                                                            date_format="iso") + "}"
