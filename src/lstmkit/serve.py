@@ -105,8 +105,9 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
     Args:
         model_dir: a model directory written by ``LSTMModel.save`` or ``lstmkit fit``.
         backend: ``torch`` or ``onnx``.
-        max_rows: the most rows one request may send; bodies over
-            ``max_rows * 1 KiB`` are refused (413) before they are read in full.
+        max_rows: the most rows one request may send (a Parquet body's are counted from
+            its metadata); bodies over ``max_rows * 1 KiB``, before or after gzip
+            decompression, and CSV lines over ``LINE_BYTES`` are refused (413).
 
     Returns:
         The app; run it with uvicorn (``serve`` does).
@@ -149,7 +150,10 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
         JSON: {"schema": Rows.model_json_schema()},
         CSV: {"schema": {"type": "string"}},
         **{kind: {"schema": body_schema} for kind in PARQUET},
-    }}}, responses={413: {"description": "the body is larger than the server accepts"},
+    }}}, responses={413: {"description": "the body, a line or the rows are more than the "
+                                         "server accepts"},
+                    415: {"description": "a content type or encoding the server does not "
+                                         "read"},
                     422: {"description": "the input does not fit the model (the message "
                                          "names the column, row and fix)"}})
     async def predict(request: Request, origins: Literal["last", "all"] = Query(
