@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
+import json
 import os
 import socket
 import subprocess
@@ -13,7 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +28,8 @@ from lstmkit.cli import main
 from lstmkit.errors import ConfigError, DataError
 from lstmkit.serve import load_predictor
 
-MAX_ROWS = 400
+MAX_ROWS = 2000      # bodies up to 2 MB: room for a CSV line past the server's 1 MiB limit
+SHORT = 400          # characters: no message the server sends is longer, whatever it read
 INPUTS = ["precipitation", "temp_max", "temp_min", "wind", Feature("weather", kind="categorical")]
 
 
@@ -49,28 +55,37 @@ def model(model_dir) -> LSTMModel:
 
 
 @pytest.fixture(scope="module")
-def server(model_dir):
-    """The base URL of ``lstmkit serve`` running on a free port; stopped after the module."""
-    with running_server(model_dir, "--max-rows", str(MAX_ROWS)) as url:
-        yield url
+def served(model_dir, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """``lstmkit serve`` on a free port: its base URL and its log file; stopped after the module."""
+    log = tmp_path_factory.mktemp("log") / "serve.log"
+    with running_server(model_dir, "--max-rows", str(MAX_ROWS), log=log) as url:
+        yield url, log
+
+
+@pytest.fixture(scope="module")
+def server(served) -> str:
+    return served[0]
 
 
 @contextlib.contextmanager
-def running_server(model_dir: Path, *options: str) -> Iterator[str]:
-    """``lstmkit serve model_dir *options`` on a free port: its base URL, once it answers."""
+def running_server(model_dir: Path, *options: str, log: Path | None = None) -> Iterator[str]:
+    """``lstmkit serve model_dir *options`` on a free port: its base URL, once it answers.
+    What it prints goes to ``log`` (default: a pipe, read if it fails to start)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    output = log.open("w") if log is not None else subprocess.PIPE
     process = subprocess.Popen(
         [sys.executable, "-m", "lstmkit", "serve", str(model_dir), "--port", str(port),
-         *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         *options], env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                pytest.fail(f"the server exited at start-up: {process.stdout.read()}")
+                printed = log.read_text() if log is not None else process.stdout.read()
+                pytest.fail(f"the server exited at start-up: {printed}")
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                     break
@@ -83,6 +98,8 @@ def running_server(model_dir: Path, *options: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if log is not None:
+            output.close()
 
 
 @pytest.fixture(scope="module")
@@ -168,16 +185,32 @@ def test_oversized_requests_get_413_and_the_server_keeps_answering(server, recen
     assert response.status_code == 413
     many = pd.concat([recent] * (MAX_ROWS // len(recent) + 1), ignore_index=True)
     response = post(server, many, "csv")             # small body, too many rows
-    assert response.status_code == 413 and f"limit of {MAX_ROWS}" in response.json()["detail"]
+    assert response.status_code == 413 and f"limit of {MAX_ROWS:,}" in response.json()["detail"]
     assert post(server, recent, "json").status_code == 200
     assert httpx.get(f"{server}/health").status_code == 200
 
 
-def test_serve_refuses_a_bad_model_or_limit_before_listening(tmp_path, model_dir, capsys):
+def test_serve_refuses_a_bad_model_limit_or_address_before_listening(tmp_path, model_dir,
+                                                                      capsys):
     assert main(["serve", str(tmp_path / "missing"), "--port", "9"]) == 4
     assert "missing" in capsys.readouterr().err
     assert main(["serve", str(model_dir), "--max-rows", "0", "--port", "9"]) == 2
     assert "max_rows must be a positive integer" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for options, fragment in (
+                (["--port", "70000"], "port must be a TCP port number from 1 to 65535, got 70000"),
+                (["--port", "0"], "port must be a TCP port number from 1 to 65535, got 0"),
+                (["--port", str(port)], f"cannot listen on '127.0.0.1' port {port} (Address "
+                                        "already in use); choose a free port (--port)"),
+                (["--host", "nonexistent.invalid"], "cannot listen on host "
+                                                    "'nonexistent.invalid'"),
+                (["--host", "192.0.2.1"], "cannot listen on '192.0.2.1' port 8000")):
+            assert main(["serve", str(model_dir), *options]) == 2
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and fragment in lines[0], lines
 
 
 def test_the_onnx_backend_predicts_like_torch(model_dir, model, recent):
@@ -205,3 +238,171 @@ def test_generated_requests_never_get_a_server_error(server):
 
         no_server_error()
     assert httpx.get(f"{server}/health").status_code == 200
+
+
+def send(url: str, body: bytes, content_type: str, encoding: str | None = None) -> httpx.Response:
+    headers = {"content-type": content_type}
+    if encoding is not None:
+        headers["content-encoding"] = encoding
+    return httpx.post(f"{url}/predict", content=body, headers=headers, timeout=60)
+
+
+def csv_bytes(frame: pd.DataFrame, **options) -> bytes:
+    return frame.to_csv(index=False, **options).encode(options.get("encoding", "utf-8"))
+
+
+def parquet_bytes(table: pa.Table | pd.DataFrame) -> bytes:
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def json_bytes(frame: pd.DataFrame, big: str | None = None) -> bytes:
+    """``{"rows": ...}``; with ``big``, row 3's wind becomes that integer literal."""
+    text = json.dumps({"rows": frame.to_dict("records")})
+    if big is not None:
+        rows = json.loads(text)["rows"]
+        rows[3]["wind"] = "BIG"
+        text = json.dumps({"rows": rows}).replace('"BIG"', big)
+    return text.encode()
+
+
+BOMB = gzip.compress(b"a\n" + (b"x" * 99_999 + b"\n") * 200)    # 20 MB in 20 KB
+CSV, PARQUET, JSON = "text/csv", "application/vnd.apache.parquet", "application/json"
+
+# name: (body from the recent rows, content type, encoding, status, fragments of the message)
+HOSTILE = {
+    "Parquet rows counted from the metadata": (
+        lambda r: parquet_bytes(pa.table({"x": np.zeros(1_000_000)})), PARQUET, None, 413,
+        ["the Parquet body has 1,000,000 rows, more than the limit of 2,000", "--max-rows"]),
+    "a CSV line past 1 MiB": (
+        lambda r: csv_bytes(r).replace(b"\n", b"\n" + b"7" * 1_200_000, 1), CSV, None, 413,
+        ["the CSV body has a line longer than 1,048,576 bytes (line 2)", "Parquet"]),
+    "a gzip bomb, Content-Encoding: gzip": (
+        lambda r: BOMB, PARQUET, "gzip", 413,
+        ["the gzip-encoded body decompresses to more than 2,048,000 bytes"]),
+    "a gzip bomb of rows, Content-Encoding: gzip": (
+        lambda r: gzip.compress(b"a,b\n" + b"0,0\n" * 5_000_000), CSV, "gzip", 413,
+        ["the CSV body has more rows than the limit of 2,000"]),
+    "a gzip bomb as the CSV body": (
+        lambda r: BOMB, CSV, None, 413, ["the CSV body decompresses to more than 2,048,000"]),
+    "a plain JSON body said to be gzip": (
+        json_bytes, JSON, "gzip", 422, ["cannot read the gzip-encoded body", "BadGzipFile"]),
+    "an encoding the server does not read": (
+        csv_bytes, CSV, "br", 415, ["content encoding 'br' is not supported"]),
+    "a content type the server does not read": (
+        csv_bytes, "text/plain", None, 415, ["content type 'text/plain' is not supported"]),
+    "a JSON integer beyond float range": (
+        lambda r: json_bytes(r, "1" + "0" * 400), JSON, None, 422,
+        ["column 'wind' of the JSON body holds an integer of 401 digits at row 3"]),
+    "a JSON integer of 5,000 digits": (
+        lambda r: json_bytes(r, "1" + "0" * 4999), JSON, None, 422, ["number out of range"]),
+    "a JSON body that is not an object": (
+        lambda r: b"[1, 2]", JSON, None, 422, ["the JSON body is not", "Input should be"]),
+    "JSON rows that are not objects": (
+        lambda r: b'{"rows": [1, 2]}', JSON, None, 422, ["the JSON body is not", "'rows.0'"]),
+    "a JSON value that is an object": (
+        lambda r: b'{"rows": [{"wind": {"speed": 1}}]}', JSON, None, 422, ["'rows.0.wind"]),
+    "duplicate CSV column names": (
+        lambda r: csv_bytes(r.assign(extra=1.0)).replace(b"extra", b"wind", 1), CSV, None, 422,
+        ["the CSV body has two columns named 'wind' (columns 5 and 8)"]),
+    "an empty CSV body": (lambda r: b"", CSV, None, 422, ["the CSV body is empty"]),
+    "an empty Parquet body": (lambda r: b"", PARQUET, None, 422,
+                              ["the Parquet body is empty (0 bytes)"]),
+    "a truncated Parquet body": (lambda r: parquet_bytes(r)[:500], PARQUET, None, 422,
+                                 ["cannot read the Parquet body"]),
+    "a CSV body of a header only": (lambda r: csv_bytes(r.iloc[:0]), CSV, None, 422,
+                                    ["no rows"]),
+    "a CSV body without a header": (lambda r: csv_bytes(r, header=False), CSV, None, 422, []),
+    "a first CSV row far wider than the header": (
+        lambda r: b"date,wind\n" + b"," * 100_000 + b"\n", CSV, None, 422,
+        ["has 100,001 fields in its first row but 2 column names"]),
+    "a CSV body that is not UTF-8": (
+        lambda r: csv_bytes(r.assign(weather="br\xfcme"), encoding="latin-1"), CSV, None, 422,
+        ["cannot read the CSV body", "UnicodeDecodeError"]),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=list(HOSTILE))
+def test_hostile_bodies_get_4xx_and_the_server_stays_healthy(server, recent, case):
+    make, content_type, encoding, status, fragments = HOSTILE[case]
+    response = send(server, make(recent), content_type, encoding)
+    assert response.status_code == status, response.text[:SHORT]
+    detail = response.json()["detail"]
+    assert len(detail) < SHORT and all(f in detail for f in fragments), detail[:SHORT]
+    assert httpx.get(f"{server}/health").status_code == 200
+
+
+def test_compressed_utf16_and_wider_bodies_predict_as_plain_ones(server, model, recent):
+    """gzip bodies (with Content-Encoding, or a .csv.gz as it is), UTF-16 CSV, and columns
+    the model does not read, of any type, give the predictions of the plain rows."""
+    n = len(recent)
+    extras = pa.Table.from_pandas(recent.assign(site="x"), preserve_index=False)
+    extras = extras.set_column(extras.schema.get_field_index("site"), "site",
+                               extras.column("site").dictionary_encode())
+    for name, values in (("meta", pa.array([{"id": i, "tag": "a"} for i in range(n)])),
+                         ("samples", pa.array([[i, i + 1] for i in range(n)])),
+                         ("labels", pa.array([[("k", i)] for i in range(n)],
+                                             type=pa.map_(pa.string(), pa.int64())))):
+        extras = extras.append_column(name, values)
+    unread = recent.assign(note="free text", count=2**70)
+    bodies = {
+        "gzip CSV": (gzip.compress(csv_bytes(recent)), CSV, "gzip"),
+        "a .csv.gz as the body": (gzip.compress(csv_bytes(recent)), CSV, None),
+        "gzip JSON": (gzip.compress(json_bytes(recent)), JSON, "gzip"),
+        "gzip Parquet": (gzip.compress(parquet_bytes(recent)), PARQUET, "gzip"),
+        "UTF-16 CSV": (csv_bytes(recent, encoding="utf-16"), CSV, None),
+        "Parquet with nested and dictionary columns": (parquet_bytes(extras), PARQUET, None),
+        "CSV with unread columns": (csv_bytes(unread), CSV, None),
+        "JSON with an unread integer beyond float range": (
+            json_bytes(unread.drop(columns="count")).replace(
+                b'"note": "free text"', b'"note": 1' + b"0" * 400), JSON, None),
+    }
+    expected = model.predict(recent)
+    for name, (body, content_type, encoding) in bodies.items():
+        response = send(server, body, content_type, encoding)
+        assert response.status_code == 200, (name, response.text[:SHORT])
+        served = pd.DataFrame(response.json()["predictions"])
+        assert served.weather.tolist() == expected.weather.tolist(), name
+        pd.testing.assert_series_equal(served.temp_max, expected.temp_max, rtol=1e-6)
+
+
+def open_upload(url: str, length: int) -> socket.socket:
+    """A connection that has sent the headers of a CSV POST /predict of ``length`` bytes and
+    that the server has started to read the body of (it answered 100 Continue)."""
+    port = int(url.rsplit(":", 1)[1])
+    connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+    connection.sendall(f"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: text/csv\r\n"
+                       f"Content-Length: {length}\r\nExpect: 100-continue\r\n"
+                       "Connection: close\r\n\r\n".encode())
+    assert connection.recv(1024).startswith(b"HTTP/1.1 100")
+    return connection
+
+
+def test_a_slow_client_does_not_hold_up_other_requests(server, recent):
+    body = csv_bytes(recent)
+    with open_upload(server, len(body)) as upload:
+        upload.sendall(body[:100])                         # the rest comes later
+        assert httpx.get(f"{server}/health", timeout=10).status_code == 200
+        assert post(server, recent, "json").status_code == 200
+        upload.sendall(body[100:])
+        answer = b""
+        while chunk := upload.recv(65536):
+            answer += chunk
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and len(json.loads(content)["predictions"]) == 2
+
+
+def test_a_client_that_vanishes_is_one_log_line(served, recent):
+    url, log = served
+    with open_upload(url, 100_000) as upload:
+        upload.sendall(b"date,wind\n")
+    deadline = time.monotonic() + 30
+    while "disconnected" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert httpx.get(f"{url}/health").status_code == 200
+    lines = [line for line in log.read_text().splitlines() if "disconnected" in line]
+    assert len(lines) == 1 and "before its request body was read (10 bytes received)" in lines[0]
+    assert "Traceback" not in log.read_text()

@@ -1,4 +1,5 @@
-"""Tables from DataFrames, CSV (any common delimiter, BOM) and Parquet give the same model."""
+"""Tables from DataFrames, CSV (any common delimiter, BOM, UTF-16) and Parquet give the same
+model."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def test_csv_and_parquet_paths_train_the_same_model_as_the_dataframe(tmp_path, s
 
 
 @pytest.mark.parametrize(("sep", "encoding"),
-                         [(";", "utf-8"), ("\t", "utf-8"), (",", "utf-8-sig")])
+                         [(";", "utf-8"), ("\t", "utf-8"), (",", "utf-8-sig"),
+                          ("\t", "utf-16")])
 def test_csv_delimiter_and_byte_order_mark_are_handled(tmp_path, small, sep, encoding):
     path = tmp_path / "t.csv"
     small.to_csv(path, index=False, sep=sep, encoding=encoding)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -349,12 +350,19 @@ def test_every_command_that_loads_refuses_a_damaged_model_in_one_line(model_dir,
     weather.to_csv(data, index=False)
     edit_config(model_dir, lambda c: c["encoding"]["input_scalers"]["wind"].update(scale=0))
     args = {"predict": [str(data), "-o", str(tmp_path / "out.csv")], "evaluate": [str(data)],
-            "export": ["--onnx", str(tmp_path / "out.onnx")], "serve": ["--port", "0"]}[command]
+            "export": ["--onnx", str(tmp_path / "out.onnx")],
+            "serve": ["--port", str(_free_port())]}[command]
     assert main([command, str(model_dir), *args]) == 4
     error = capsys.readouterr().err
     assert error.startswith("error: config.json of ") and error.count("\n") == 1
     assert "encoding.input_scalers['wind'].scale is 0" in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "weather.csv"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_model_info_reports_the_spec_as_the_loader_read_it(model_dir):

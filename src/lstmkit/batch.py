@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import files
 from .checks import quote
-from .data.sources import _CSV, _PARQUET, _delimiter, read_table
+from .data.sources import PARQUET_SUFFIXES, csv_chunks, parquet_chunks, read_table, table_path
 from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -36,8 +36,9 @@ CHUNK_ROWS = 65_536
 def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFrame], int | None]:
     """A table as DataFrames of about ``rows`` rows each, and its total rows if known.
 
-    Parquet files are read batch by batch (row groups), CSV files with pandas'
-    ``chunksize``; a DataFrame is one chunk.
+    Parquet files are read batch by batch, CSV files ``rows`` lines at a time (both
+    as ``lstmkit.data.sources`` reads them, within its ``Limits``); a DataFrame is
+    one chunk.
 
     Args:
         source: a DataFrame, or a CSV / Parquet path.
@@ -47,23 +48,11 @@ def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFr
         ``(chunks, total_rows)``; ``total_rows`` is None for CSV files.
     """
     if isinstance(source, pd.DataFrame):
-        return iter([source]), len(source)
-    path = Path(source)
-    name = path.name.lower()
-    if not path.is_file() or not name.endswith(_PARQUET + _CSV):
-        return iter([read_table(path)]), None       # read_table says what is wrong
-    if name.endswith(_PARQUET):
-        import pyarrow.parquet as pq
-
-        try:
-            file = pq.ParquetFile(path)
-        except Exception as exc:  # pyarrow raises its own types for corrupt files
-            raise DataError(f"cannot read {str(path)!r}: {type(exc).__name__}: {exc}; check the "
-                            "file is a complete, valid Parquet file") from None
-        batches = file.iter_batches(batch_size=rows)
-        return (batch.to_pandas() for batch in batches), file.metadata.num_rows
-    reader = pd.read_csv(path, sep=_delimiter(path), encoding="utf-8-sig", chunksize=rows)
-    return _checked(reader, path), None
+        return iter([read_table(source)]), len(source)
+    path = table_path(source)
+    if path.name.lower().endswith(PARQUET_SUFFIXES):
+        return parquet_chunks(path, rows)
+    return csv_chunks(path, rows), None
 
 
 def predict_chunks(model: LSTMModel, chunks: Iterable[pd.DataFrame], origins: str = "last"
@@ -177,7 +166,7 @@ def _columns(path: Path) -> list[str] | None:
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
-        return list(pd.read_csv(path, sep=_delimiter(path), nrows=0, encoding="utf-8-sig"))
+        return list(next(iter(csv_chunks(path, rows=1))).columns)
     except Exception:  # pyarrow and pandas raise many types; unreadable is not a table
         return None
 
@@ -244,9 +233,9 @@ def _check_unseen(keys: pd.Series | None, finished: set[Any], group: str | None)
 
 
 def _not_contiguous(key: Any, group: str | None) -> None:
-    raise DataError(f"series {key!r} appears again after other series; predicting a large file "
-                    f"in chunks needs each series' rows together: sort the file by {group!r} "
-                    "(then time)")
+    raise DataError(f"series {quote(key)} appears again after other series; predicting a large "
+                    f"file in chunks needs each series' rows together: sort the file by "
+                    f"{group!r} (then time)")
 
 
 def _lookahead(chunks: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, bool]]:
@@ -261,11 +250,3 @@ def _lookahead(chunks: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, b
         previous = chunk
     yield previous, True
 
-
-def _checked(reader: Iterable[pd.DataFrame], path: Path) -> Iterator[pd.DataFrame]:
-    """CSV chunks, with read errors as ``DataError``s naming the file."""
-    try:
-        yield from reader
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read {str(path)!r}: {exc}; check the file is a complete, "
-                        "valid CSV (UTF-8) file") from None

@@ -30,6 +30,11 @@ class SchemaError(DataError):
     """Data at predict time does not match the schema the model was trained on."""
 
 
+class LimitError(DataError):
+    """Input goes past a reading limit: too many rows, a line too long, or a compressed
+    input that decompresses to too much."""
+
+
 class ArtifactError(LSTMKitError, OSError):
     """A saved model directory is missing, unreadable, unsafe or incompatible."""
 

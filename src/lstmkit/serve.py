@@ -3,8 +3,10 @@
 Endpoints: ``POST /predict`` (JSON rows, a CSV body or a Parquet body in; the
 predictions of ``LSTMModel.predict`` out, in original units), ``GET /health``,
 ``GET /model`` (schema, targets, versions) and the OpenAPI docs at ``/docs``.
-Input the library refuses gets 422 with the library's message; a body over the
-size limit gets 413. The model is loaded once, at start-up.
+Input the library refuses gets 422 with the library's message; a body, a line or
+a row count over the server's limits gets 413 (a Parquet body's rows are counted
+from its metadata, before it is decoded), before the body is read in full where
+its size says so. The model is loaded once, at start-up.
 
 Example:
     >>> serve("runs/seattle_weather", port=8000)   # or: lstmkit serve runs/seattle_weather
@@ -16,27 +18,35 @@ imported only to serve.
 from __future__ import annotations
 
 import asyncio
-import io
+import logging
 import os
 import platform
+import socket
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from . import __version__
-from .checks import check_positive_int
-from .errors import ConfigError, DataError, LSTMKitError
+from .checks import check_positive_int, quote
+from .data.sources import Limits, inflate, read_csv, read_parquet
+from .errors import ConfigError, DataError, LimitError, LSTMKitError
 
 BACKENDS = ("torch", "onnx")
 BYTES_PER_ROW = 1024          # the body limit is max_rows x this (CSV and JSON rows are smaller)
+LINE_BYTES = 1 << 20          # the longest CSV line a body may hold (about 100,000 numbers)
 JSON = "application/json"
 CSV = "text/csv"
 PARQUET = ("application/vnd.apache.parquet", "application/octet-stream")
+ENCODINGS = ("identity", "gzip")    # Content-Encoding of a request body
+LOG = logging.getLogger("uvicorn.error")    # uvicorn's own log: one line per event
 
 
 class Predictor(Protocol):
@@ -95,8 +105,9 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
     Args:
         model_dir: a model directory written by ``LSTMModel.save`` or ``lstmkit fit``.
         backend: ``torch`` or ``onnx``.
-        max_rows: the most rows one request may send; bodies over
-            ``max_rows * 1 KiB`` are refused (413) before they are read in full.
+        max_rows: the most rows one request may send (a Parquet body's are counted from
+            its metadata); bodies over ``max_rows * 1 KiB``, before or after gzip
+            decompression, and CSV lines over ``LINE_BYTES`` are refused (413).
 
     Returns:
         The app; run it with uvicorn (``serve`` does).
@@ -109,6 +120,10 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
     predictor = load_predictor(model_dir, backend)
     info = model_info(Path(model_dir), backend)
     max_bytes = max_rows * BYTES_PER_ROW
+    limits = Limits(rows=max_rows, line_bytes=LINE_BYTES, inflated_bytes=max_bytes,
+                    advice="split it into smaller requests (or start the server with a "
+                           "larger --max-rows)")
+    columns = set(info["schema"])       # the columns the model reads
     # One worker: predictions run one at a time off the event loop, each with all the
     # intra-op threads, so concurrent requests never oversubscribe the cores.
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmkit-predict")
@@ -135,7 +150,10 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
         JSON: {"schema": Rows.model_json_schema()},
         CSV: {"schema": {"type": "string"}},
         **{kind: {"schema": body_schema} for kind in PARQUET},
-    }}}, responses={413: {"description": "the body is larger than the server accepts"},
+    }}}, responses={413: {"description": "the body, a line or the rows are more than the "
+                                         "server accepts"},
+                    415: {"description": "a content type or encoding the server does not "
+                                         "read"},
                     422: {"description": "the input does not fit the model (the message "
                                          "names the column, row and fix)"}})
     async def predict(request: Request, origins: Literal["last", "all"] = Query(
@@ -147,25 +165,23 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
         (``text/csv``) or as a Parquet file (``application/vnd.apache.parquet``).
         Several series (or sequences) may share a request; their id column tells them apart.
         """
+        kind, encoding = _body_format(request)
         body = await _read_body(request, max_bytes)
-        kind = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
 
         def run() -> str:
-            frame = _table(body, kind)
-            if len(frame) > max_rows:
-                raise _RequestError(413, f"the request has {len(frame)} rows, more than this "
-                                         f"server's limit of {max_rows}; split it into smaller "
-                                         "requests (or start the server with a larger --max-rows)")
-            predictions = predictor.predict(frame, origins)
+            # A CSV reader decompresses as it parses; the others need the whole body first.
+            inflated = encoding == "gzip" and kind != CSV
+            data = inflate(body, limits, "the gzip-encoded body") if inflated else body
+            predictions = predictor.predict(_table(data, kind, limits, columns), origins)
             return '{"predictions":' + predictions.to_json(orient="records",
                                                            date_format="iso") + "}"
 
         try:
             content = await asyncio.get_running_loop().run_in_executor(worker, run)
-        except (DataError, ConfigError) as exc:
+        except LimitError as exc:
+            raise _RequestError(413, " ".join(str(exc).split())) from None
+        except LSTMKitError as exc:       # everything the library refuses is the request's doing
             raise _RequestError(422, " ".join(str(exc).split())) from None
-        except LSTMKitError as exc:
-            raise _RequestError(500, " ".join(str(exc).split())) from None
         return Response(content, media_type=JSON)
 
     return app
@@ -184,9 +200,35 @@ def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,
     """
     import uvicorn
 
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(f"port must be a TCP port number from 1 to 65535, got {quote(port)}; "
+                          "choose a free port (--port)")
     app = create_app(model_dir, backend=backend, max_rows=max_rows)
+    listening = _listen(host, port)
     print(f"serving {model_dir} ({backend}) on http://{host}:{port} (docs: /docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or a ``ConfigError`` if that address cannot be used."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        listening = socket.socket(family, kind, proto)
+    except OSError as exc:       # socket.gaierror: a name that does not resolve
+        raise ConfigError(f"cannot listen on host {quote(host)} ({exc.strerror or exc}); pass "
+                          "--host an address of this machine (127.0.0.1, or 0.0.0.0 for every "
+                          "interface)") from None
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+    except OSError as exc:
+        listening.close()
+        raise ConfigError(f"cannot listen on {quote(host)} port {port} ({exc.strerror or exc}); "
+                          "choose a free port (--port) and an address of this machine "
+                          "(--host)") from None
+    return listening
 
 
 def model_info(model_dir: Path, backend: str) -> dict[str, Any]:
@@ -230,6 +272,20 @@ class _RequestError(Exception):
         self.status, self.detail = status, detail
 
 
+def _body_format(request: Request) -> tuple[str, str]:
+    """The body's content type and encoding, or 415 for one the server does not read."""
+    kind = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if kind not in (JSON, CSV, *PARQUET):
+        raise _RequestError(415, f"content type {quote(kind)} is not supported; send {JSON} "
+                                 f"rows, {CSV} or {PARQUET[0]}")
+    if encoding not in ENCODINGS:
+        raise _RequestError(415, f"content encoding {quote(encoding)} is not supported; send "
+                                 "the body uncompressed or gzip-compressed (Content-Encoding: "
+                                 "gzip)")
+    return kind, encoding
+
+
 async def _read_body(request: Request, max_bytes: int) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed ``max_bytes``."""
     too_large = _RequestError(413, f"the request body is larger than this server's limit of "
@@ -238,39 +294,51 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+        LOG.warning("client %s disconnected before its request body was read (%d bytes "
+                    "received); nothing was predicted", client, size)
+        raise _RequestError(400, "the client disconnected before the body was read") from None
     return b"".join(chunks)
 
 
-def _table(body: bytes, kind: str) -> pd.DataFrame:
-    """The request body as a DataFrame, or a ``DataError`` that says what is wrong with it."""
+def _table(body: bytes, kind: str, limits: Limits, columns: set[str]) -> pd.DataFrame:
+    """The request body as a DataFrame, or a ``DataError`` that says what is wrong with it; a
+    ``LimitError`` past ``limits``. Of a Parquet body, only ``columns`` are decoded."""
     if kind == CSV:
-        try:
-            return pd.read_csv(io.BytesIO(body), encoding="utf-8-sig")
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise DataError(f"cannot read the CSV body: {exc}; send a header line of column "
-                            "names, then one line per row") from None
+        return read_csv(body, limits, name="the CSV body")
     if kind in PARQUET:
-        try:
-            return pd.read_parquet(io.BytesIO(body))
-        except Exception as exc:  # pyarrow raises its own types for corrupt files
-            raise DataError(f"cannot read the Parquet body ({type(exc).__name__}: {exc}); send "
-                            "a complete Parquet file") from None
-    if kind != JSON:
-        raise _RequestError(415, f"content type {kind!r} is not supported; send {JSON} rows, "
-                                 f"{CSV} or {PARQUET[0]}")
+        return read_parquet(body, limits, columns, name="the Parquet body")
     try:
         rows = Rows.model_validate_json(body).rows
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the body"
+        where = quote(".".join(str(p) for p in first["loc"])) if first["loc"] else "the body"
         raise DataError(f"the JSON body is not {{'rows': [{{column: value, ...}}, ...]}}: "
                         f"{where}: {first['msg']}") from None
-    return pd.DataFrame.from_records(rows)
+    limits.check_rows(len(rows), "the JSON body")
+    frame = pd.DataFrame.from_records(rows)
+    _check_float_range(frame, columns)
+    return frame
+
+
+def _check_float_range(frame: pd.DataFrame, columns: set[str]) -> None:
+    """Refuse a JSON integer too large for a float (JSON allows any number of digits) in one
+    of ``columns``."""
+    mixed = [name for name, dtype in frame.dtypes.items()       # numbers too large for int64
+             if name in columns and isinstance(dtype, np.dtype) and dtype.kind == "O"]
+    for column in mixed:
+        for row, value in enumerate(frame[column]):
+            if type(value) is int and abs(value) > sys.float_info.max:
+                raise DataError(f"column {quote(column)} of the JSON body holds an integer of "
+                                f"{len(str(abs(value)))} digits at row {row}, beyond the range "
+                                "of a number (about ±1.8e308); send values within that range")
 
 
 def _limit_threads() -> None:

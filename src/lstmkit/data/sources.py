@@ -1,64 +1,342 @@
-"""Where data comes from: DataFrames, CSV and Parquet files, and numpy arrays.
+"""Where data comes from: DataFrames, CSV and Parquet files (or bodies), and numpy arrays.
 
 Everything becomes one pandas DataFrame in long format (a row per time step),
-so the rest of the pipeline has a single path.
+so the rest of the pipeline has a single path. Files and request bodies are read
+within ``Limits``: the longest CSV line, what a gzip input may decompress to and,
+where the caller sets one, the rows (a Parquet input's from its metadata, before
+any column is decoded); past one, the reader stops with a ``LimitError``.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import csv
 import dataclasses
+import gzip
+import io
 import os
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, DataError
+from ..checks import quote
+from ..errors import ConfigError, DataError, LimitError, LSTMKitError
 from ..spec import Spec, Target
 
 Source = pd.DataFrame | str | os.PathLike
+Input = str | os.PathLike | bytes           # a file, or a body already in memory
 SAMPLE = "sample"
-_CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
-_PARQUET = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+MAX_LINE_BYTES = 1 << 24       # 16 MiB: a CSV line of about a million numbers
+INFLATION = 100                # a gzip input may decompress to this many times its size,
+INFLATED_FLOOR = 1 << 26       # or to 64 MiB where that is more
+READ_BLOCK = 1 << 18           # bytes a reader asks for at once
+REASON_CHARS = 200             # about the most characters of a parser's message that ours quote
 
 
-def read_table(source: Source) -> pd.DataFrame:
-    """A DataFrame as is, or a CSV / Parquet file read into one."""
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """How much a reader takes in before it stops with a ``LimitError``.
+
+    Attributes:
+        rows: the most rows, or None for any.
+        line_bytes: the longest line of a CSV input, in bytes.
+        inflated_bytes: the most bytes a gzip input may decompress to; None:
+            ``INFLATION`` times its compressed size, and at least ``INFLATED_FLOOR``.
+        advice: how to get past the rows or decompressed-size limit; ends the message.
+
+    Example:
+        >>> read_table("big.csv.gz", Limits(line_bytes=1 << 20))
+    """
+
+    rows: int | None = None
+    line_bytes: int = MAX_LINE_BYTES
+    inflated_bytes: int | None = None
+    advice: str = ("if it is genuinely that large, decompress it (gunzip) and pass the "
+                   "uncompressed file")
+
+    def inflation_limit(self, compressed: int) -> int:
+        """The most bytes an input of ``compressed`` gzip bytes may decompress to."""
+        if self.inflated_bytes is not None:
+            return self.inflated_bytes
+        return max(INFLATED_FLOOR, INFLATION * compressed)
+
+    def check_rows(self, rows: int, name: str, counted: bool = True) -> None:
+        """Raise ``LimitError`` if ``rows`` are over the limit (``counted``: all of the input's
+        rows; else as many as were parsed, ``rows + 1`` at most)."""
+        if self.rows is not None and rows > self.rows:
+            count = f"{rows:,} rows, more than" if counted else "more rows than"
+            raise LimitError(f"{name} has {count} the limit of {self.rows:,}; {self.advice}")
+
+
+def read_table(source: Source, limits: Limits = Limits()) -> pd.DataFrame:
+    """A DataFrame as is, or a CSV / Parquet file read into one.
+
+    Args:
+        source: a DataFrame, or the path of a CSV file (``.csv``, ``.tsv``, ``.txt``,
+            each optionally ``.gz``; UTF-8 or UTF-16 with a byte-order mark; the
+            delimiter is judged from the header) or of a Parquet file (``.parquet``,
+            ``.pq``; nested columns, which no input can use, are not read).
+        limits: what a file may hold before it is refused (``Limits``).
+
+    Returns:
+        The table; its column names must be distinct.
+
+    Example:
+        >>> read_table("data/ETTm1.csv.gz").shape
+        (69680, 8)
+    """
     if isinstance(source, pd.DataFrame):
+        check_unique_columns(source.columns, "the DataFrame")
         return source
+    path = table_path(source)
+    if path.name.lower().endswith(PARQUET_SUFFIXES):
+        return read_parquet(path, limits)
+    return read_csv(path, limits)
+
+
+def table_path(source: Any) -> Path:
+    """``source`` as the path of an existing CSV or Parquet file, or a ``DataError`` saying why
+    it is not one."""
     if not isinstance(source, str | os.PathLike):
         raise DataError(f"data must be a pandas DataFrame, a CSV/Parquet path or numpy arrays, "
                         f"got {type(source).__name__}")
     path = Path(source)
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
-    name = path.name.lower()
-    kind = "Parquet" if name.endswith(_PARQUET) else "CSV (UTF-8)"
-    try:
-        if name.endswith(_PARQUET):
-            return pd.read_parquet(path)
-        if name.endswith(_CSV):
-            return pd.read_csv(path, sep=_delimiter(path), encoding="utf-8-sig")
-    except Exception as exc:  # pandas, pyarrow, gzip and codecs each raise their own types
-        detail = " ".join(str(exc).split())
-        raise DataError(f"cannot read {str(path)!r} ({type(exc).__name__}: {detail}); check "
-                        f"that it is a complete, valid {kind} file (a truncated or damaged "
-                        "file must be written again)") from None
-    raise DataError(f"data file {str(path)!r} has an unknown type; use .csv, .tsv, .csv.gz or "
-                    ".parquet")
+    if not path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        raise DataError(f"data file {str(path)!r} has an unknown type; use .csv, .tsv, "
+                        ".csv.gz or .parquet")
+    return path
 
 
-def _delimiter(path: Path) -> str:
-    """The likeliest delimiter of a CSV file, judged from its header line."""
-    import gzip
+def check_unique_columns(columns: Sequence[Any], name: str) -> None:
+    """Raise ``DataError`` naming the first column name that ``columns`` holds twice."""
+    index = pd.Index(columns)
+    twice = np.flatnonzero(index.duplicated())
+    if twice.size:
+        label = index[twice[0]]
+        first = int(np.flatnonzero(index == label)[0])
+        raise DataError(f"{name} has two columns named {quote(label)} (columns {first + 1} and "
+                        f"{twice[0] + 1}); give every column its own name, or drop one of them")
 
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
-        header = handle.readline()
+
+def read_csv(source: Input, limits: Limits = Limits(), name: str | None = None) -> pd.DataFrame:
+    """A whole CSV input (file or bytes, gzip-compressed or not) as a DataFrame.
+
+    Args:
+        source: a path, or the bytes of a body.
+        limits: see ``Limits``; with ``rows``, no more than ``rows + 1`` rows are parsed.
+        name: how messages call the input (default: the quoted path).
+
+    Returns:
+        The table.
+    """
+    name = name or repr(str(source))
+    with _reading(name, "CSV (UTF-8)"):
+        options = _csv_format(source, limits, name)
+        if limits.rows is not None:
+            options["nrows"] = limits.rows + 1
+        with _open(source, limits, name) as stream:
+            frame = pd.read_csv(stream, **options)
+    limits.check_rows(len(frame), name, counted=False)
+    return frame
+
+
+def csv_chunks(source: Input, rows: int, limits: Limits = Limits(), name: str | None = None
+               ) -> Iterator[pd.DataFrame]:
+    """A CSV input as DataFrames of ``rows`` rows each, read as they are asked for.
+
+    Args: as for ``read_csv``; ``limits.rows`` is not applied.
+    """
+    name = name or repr(str(source))
+    with _reading(name, "CSV (UTF-8)"):
+        options = _csv_format(source, limits, name)
+        with _open(source, limits, name) as stream:
+            yield from pd.read_csv(stream, chunksize=rows, **options)
+
+
+def read_parquet(source: Input, limits: Limits = Limits(), columns: Collection[str] | None = None,
+                 name: str | None = None) -> pd.DataFrame:
+    """A whole Parquet input (file or bytes) as a DataFrame.
+
+    The row count and the schema are checked from the metadata before any column
+    is decoded; nested columns (struct, list, map), which no input can use, are not read.
+
+    Args:
+        source, limits, name: as for ``read_csv``.
+        columns: read only these columns (those the input has); None: all.
+    """
+    name = name or repr(str(source))
+    wanted = _parquet_columns(source, limits, columns, name)[1]
+    with _reading(name, "Parquet"):
+        return pd.read_parquet(io.BytesIO(source) if isinstance(source, bytes) else source,
+                               columns=wanted)
+
+
+def parquet_chunks(source: Input, rows: int, limits: Limits = Limits(), name: str | None = None
+                   ) -> tuple[Iterator[pd.DataFrame], int]:
+    """A Parquet input as DataFrames of about ``rows`` rows each, and its total rows.
+
+    Args: as for ``read_csv``; ``limits.rows`` applies to the whole input.
+    """
+    name = name or repr(str(source))
+    file, wanted = _parquet_columns(source, limits, None, name)
+    batches = file.iter_batches(batch_size=rows, columns=wanted)
+    return _guarded((batch.to_pandas() for batch in batches), name, "Parquet"), \
+        file.metadata.num_rows
+
+
+def inflate(data: bytes, limits: Limits, name: str) -> bytes:
+    """gzip-compressed ``data`` decompressed, or a ``LimitError`` past what ``limits`` allow."""
+    with _reading(name, "gzip"):
+        stream = _Bounded(gzip.GzipFile(fileobj=io.BytesIO(data)), name, None,
+                          limits.inflation_limit(len(data)), limits.advice)
+        return io.BufferedReader(stream, READ_BLOCK).read()
+
+
+class _Bounded(io.RawIOBase):
+    """A binary stream that stops with a ``LimitError`` at a line longer than ``line_bytes``,
+    or once it has given more than ``total_bytes`` (None: no such limit; ``advice`` says how
+    to get past it)."""
+
+    def __init__(self, stream: BinaryIO, name: str, line_bytes: int | None,
+                 total_bytes: int | None = None, advice: str = "") -> None:
+        super().__init__()
+        self._stream, self._name, self._advice = stream, name, advice
+        self._line_bytes, self._total_bytes = line_bytes, total_bytes
+        self._read = self._lines = self._open_line = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._stream.readinto(buffer)
+        self._read += n
+        if self._total_bytes is not None and self._read > self._total_bytes:
+            raise LimitError(f"{self._name} decompresses to more than {self._total_bytes:,} "
+                             f"bytes, the most lstmkit reads from it; {self._advice}")
+        if self._line_bytes is not None and n:
+            self._count_lines(np.frombuffer(buffer, np.uint8, count=n))
+        return n
+
+    def _count_lines(self, data: np.ndarray) -> None:
+        ends = np.flatnonzero(data == ord("\n"))
+        lengths = np.diff(ends, prepend=-1) - 1          # each line ended in this block
+        if ends.size:
+            lengths[0] += self._open_line
+        tail = len(data) - 1 - ends[-1] if ends.size else self._open_line + len(data)
+        long = np.flatnonzero(lengths > self._line_bytes)
+        if long.size or tail > self._line_bytes:
+            line = self._lines + 1 + (int(long[0]) if long.size else ends.size)
+            raise LimitError(f"{self._name} has a line longer than {self._line_bytes:,} bytes "
+                             f"(line {line}); check that it is a table with one row per line, "
+                             "or convert it to Parquet, which has no line limit")
+        self._lines += ends.size
+        self._open_line = tail
+
+
+@contextlib.contextmanager
+def _open(source: Input, limits: Limits, name: str) -> Iterator[io.BufferedReader]:
+    """The input's bytes, decompressed if they are gzip, within ``limits``."""
+    raw = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
+    with raw:
+        size = len(source) if isinstance(source, bytes) else os.fstat(raw.fileno()).st_size
+        compressed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+        total = limits.inflation_limit(size) if compressed else None
+        yield io.BufferedReader(_Bounded(stream, name, limits.line_bytes, total, limits.advice),
+                                READ_BLOCK)
+
+
+def _csv_format(source: Input, limits: Limits, name: str) -> dict[str, Any]:
+    """``read_csv`` options for the input, judged from its first two lines: encoding (UTF-8,
+    or UTF-16 with a byte-order mark) and delimiter. Its column names must be distinct, and
+    its first row no more than one field longer than the header (``_check_first_row``)."""
+    with _open(source, limits, name) as stream:
+        start = stream.peek(4)[:4]
+        encoding = "utf-16" if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
+            else "utf-8-sig"
+        text = io.TextIOWrapper(stream, encoding, errors="replace", newline="")
+        header, first = text.readline(), text.readline()
+    if not header:
+        raise DataError(f"{name} is empty; a CSV table needs a header line of column names, "
+                        "then one line per row: write the table to it again")
+    sep = _delimiter(header)
+    names = next(csv.reader([header], delimiter=sep), [])
+    check_unique_columns([n for n in names if n != ""], name)   # pandas names blanks itself
+    _check_first_row(first, sep, len(names), name)
+    return {"sep": sep, "encoding": encoding}
+
+
+def _check_first_row(line: str, sep: str, width: int, name: str) -> None:
+    """Refuse a first row more than one field longer than the ``width`` names of the header.
+
+    pandas reads the surplus fields of a first row as row names (one, for files written
+    with R's row names); thousands of them make an index that takes minutes to build.
+    """
+    if line.count(sep) <= width:                  # at most width + 1 fields, quoted or not
+        return
+    fields = len(next(csv.reader([line], delimiter=sep), []))
+    if fields > width + 1:
+        raise DataError(f"{name} has {fields:,} fields in its first row but {width:,} column "
+                        "names in its header; every field needs a column name: check the "
+                        "delimiter, and correct the header or the row")
+
+
+def _delimiter(header: str) -> str:
+    """The likeliest delimiter of a CSV header line."""
     counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else ","
+
+
+def _parquet_columns(source: Input, limits: Limits, columns: Collection[str] | None, name: str
+                     ) -> tuple[Any, list[str] | None]:
+    """The opened Parquet file and the columns to read (None: all), checked from its metadata:
+    the row count within ``limits``, distinct names; nested columns left out."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if (len(source) if isinstance(source, bytes) else os.path.getsize(source)) == 0:
+        raise DataError(f"{name} is empty (0 bytes); a Parquet table holds at least its "
+                        "schema: write the table to it again")
+    with _reading(name, "Parquet"):
+        file = pq.ParquetFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    limits.check_rows(file.metadata.num_rows, name)
+    schema = file.schema_arrow
+    check_unique_columns(schema.names, name)
+    flat = [f.name for f in schema if not pa.types.is_nested(f.type)]
+    needed = set(flat if columns is None else columns)
+    wanted = [n for n in flat if n in needed]
+    return file, None if wanted == schema.names else wanted
+
+
+@contextlib.contextmanager
+def _reading(name: str, kind: str) -> Iterator[None]:
+    """Errors of the parsers (pandas, pyarrow, gzip, codecs each raise their own types) as
+    ``DataError``s naming the input, quoting at most ``REASON_CHARS`` of their message."""
+    try:
+        yield
+    except LSTMKitError:
+        raise
+    except Exception as exc:
+        reason = quote(" ".join(str(exc)[: 2 * REASON_CHARS].split()), REASON_CHARS)
+        raise DataError(f"cannot read {name} ({type(exc).__name__}: {reason}); check that it is "
+                        f"a complete, valid {kind} file (a truncated or damaged one must be "
+                        "written again)") from None
+
+
+def _guarded(chunks: Iterable[pd.DataFrame], name: str, kind: str) -> Iterator[pd.DataFrame]:
+    """``chunks``, with errors while reading them as ``DataError``s (``_reading``)."""
+    with _reading(name, kind):
+        yield from chunks
 
 
 def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
