@@ -353,8 +353,8 @@ class Split:
     ``time`` column). Rows before ``val_start`` train, rows from ``val_start``
     validate, rows from ``test_start`` test, rows from ``end`` are not used.
     ``val_start=None`` trains without validation (no early stopping); ``test_start=None``
-    holds nothing back for testing. For sequence tasks the positions count
-    sequences, which are shuffled (seeded) first unless ``shuffle=False``; with
+    holds nothing back for testing; ``Split.train_only()`` does both. For sequence tasks
+    the positions count sequences, which are shuffled (seeded) first unless ``shuffle=False``; with
     ``stratify=True`` (sequence classification) every part keeps the classes in
     the proportion of the whole, as scikit-learn's ``train_test_split(stratify=y)``.
 
