@@ -329,8 +329,8 @@ class LSTMModel:
             >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
             >>> model.predict(X_new, output="array")         # shaped like y
         """
-        decoded, windows, groups = self._predicted(data, origins)
         check_choice("output", output, OUTPUTS)
+        decoded, windows, groups = self._predicted(data, origins)
         if output == "array":
             return _array_layout(self.spec_, decoded, _lengths(windows))
         return self._prediction_frame(windows, groups, decoded)
@@ -354,7 +354,8 @@ class LSTMModel:
         Example:
             >>> model.predict_proba(X_test).argmax(axis=1)    # class indices
         """
-        categorical = [t.name for t in self._fitted_spec().targets if t.categorical]
+        self._check_fitted()
+        categorical = [t.name for t in self.spec_.targets if t.categorical]
         if not categorical:
             raise ConfigError("predict_proba needs a classification or binary target, and every "
                               "target of this model is a regression target; use predict")
@@ -390,10 +391,6 @@ class LSTMModel:
         inputs = torch.from_numpy(np.ascontiguousarray(X).reshape(n * steps, width))
         return SequenceWindows(inputs, torch.arange(n + 1) * steps, torch.arange(n), None,
                                self.spec_.aligned, scaling)
-
-    def _fitted_spec(self) -> Spec:
-        self._check_fitted()
-        return self.spec_
 
     def check_inputs(self, data: Source | np.ndarray | list) -> None:
         """Raise what ``predict`` would raise for bad rows (columns, values, time order).
@@ -718,8 +715,7 @@ class LSTMModel:
                 columns[spec.sequence] = np.repeat(keys[seq], steps)
                 columns["step"] = np.tile(np.arange(1, steps + 1), n)
                 if spec.aligned:
-                    lengths = (windows.offsets[seq + 1] - windows.offsets[seq]).numpy()
-                    keep = (np.arange(steps)[None, :] < lengths[:, None]).ravel()
+                    keep = (np.arange(steps)[None, :] < _lengths(windows)[:, None]).ravel()
         for t in spec.targets:
             d = decoded[t.name]
             columns[t.name] = d.values.reshape(n * steps)
