@@ -8,8 +8,11 @@ For each workload of ``workloads.py`` and batch size, in one run and side by sid
   under ``torch.inference_mode`` in batches of 1024.
 * ``lstmkit``: the public API with everything it does included: ``LSTMModel.fit``
   (validation, scaling, window indexing, Lightning, gradient clipping) for one
-  epoch on all samples (no validation part), and ``predict`` returning the tidy
-  DataFrame in original units.
+  epoch on all samples (no validation part), and ``predict`` in original units:
+  for array workloads (W1-W4) ``predict(X, output="array")``, the array path (the
+  samples scaled batch by batch, arrays out), and in a second row the long table
+  (``predict`` of the table ``from_arrays`` builds, a DataFrame out: what
+  ``predict(X)`` did before the array path); for W5 the tidy DataFrame of a table.
 
 Each (workload, batch) runs in a fresh subprocess that builds both systems, warms
 each up (one epoch, one prediction), then times ``--repeats`` epochs and then
@@ -29,6 +32,7 @@ Peers (Keras, Darts, NeuralForecast) run from their own environment:
     python benchmarks/speed.py --workloads W1 W2 --batches 64 --repeats 3
     python benchmarks/speed.py --workloads W4 --allocator tuned   # as the lstmkit command runs
     python benchmarks/speed.py --device cuda        # on a GPU: cuDNN eager loop, lstmkit on "gpu"
+    python benchmarks/speed.py --workloads W1 W2 --json raw.jsonl   # also every repeat, as JSON
 
 On ``--device cuda`` both systems run on the GPU: the eager loop's tensors and
 network live there (cuDNN's fused LSTM), lstmkit fits with ``accelerator="gpu"``,
@@ -66,7 +70,8 @@ class System:
     """``train`` runs one epoch's worth of training, ``predict`` predicts every sample once.
 
     For lstmkit, ``epoch_seconds`` collects the time of each fit's epoch alone (its
-    steps, without the fit's one-off work), and ``fitted`` holds the last model.
+    steps, without the fit's one-off work), ``fitted`` holds the last model, and
+    ``predict_table`` (array workloads) predicts the same samples through the long table.
     """
 
     train: Callable[[], None]
@@ -75,6 +80,7 @@ class System:
     infer_samples: int
     epoch_seconds: list[float] = field(default_factory=list)
     fitted: Any = None
+    predict_table: Callable[[], None] | None = None
 
 
 def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = (),
@@ -85,9 +91,10 @@ def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = 
     import lightning.pytorch as pl
 
     from lstmkit import LSTMModel, Spec, Split
+    from lstmkit.data.sources import from_arrays
 
-    everything = Split(val_start=None, test_start=None)
-    common = {"batch_size": batch, "max_epochs": epochs, "split": everything, "progress": False,
+    common = {"batch_size": batch, "max_epochs": epochs, "split": Split.train_only(),
+              "progress": False,
               "precision": precision, "accelerator": "gpu" if device == "cuda" else "cpu"}
     if w.kind == "etth1":
         frame = etth1_frame()
@@ -107,7 +114,7 @@ def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = 
             spec = Spec([f"x{i}" for i in range(w.features)], [f"y{j}" for j in range(w.targets)],
                         task="seq2seq", horizon=w.out_steps)
         make = lambda seed: LSTMModel(spec, seed=seed, **options, **common)  # noqa: E731
-        fit_args, predict_args = (X, y), {"data": X}
+        fit_args, predict_args = (X, y), {"data": X, "output": "array"}
         samples = infer_samples = len(X)
     seeds = iter(range(10**6))
 
@@ -126,7 +133,11 @@ def lstmkit_system(w: Workload, batch: int, fraction: float, callbacks: tuple = 
     def predict() -> None:
         system.fitted.predict(**predict_args)
 
-    system = System(train, predict, samples, infer_samples)
+    def predict_table() -> None:
+        system.fitted.predict(from_arrays(X, None, system.fitted.spec_)[0])
+
+    system = System(train, predict, samples, infer_samples,
+                    predict_table=None if w.kind == "etth1" else predict_table)
     return system
 
 
@@ -321,9 +332,15 @@ def child(workload: str, batch: int, fraction: float, repeats: int) -> dict:
     for _ in range(repeats):
         for name, system in systems.items():
             result[name]["train"].append(system.samples / _seconds(system.train))
+    predictions = [(system.predict, system.infer_samples, result[name]["infer"])
+                   for name, system in systems.items()]
+    if kit.predict_table is not None:
+        kit.predict_table()                                   # warm-up
+        result["lstmkit"]["table"] = []
+        predictions.append((kit.predict_table, kit.infer_samples, result["lstmkit"]["table"]))
     for _ in range(repeats):
-        for name, system in systems.items():
-            result[name]["infer"].append(system.infer_samples / _seconds(system.predict))
+        for predict, samples, rates in predictions:
+            rates.append(samples / _seconds(predict))
     result["lstmkit"]["epoch"] = [kit.samples / s for s in kit.epoch_seconds]
     result["lstmkit"]["flops"] = _flops(kit.fitted.network_, w, device)
     result["lstmkit"]["params"] = kit.fitted.architecture_
@@ -387,6 +404,8 @@ def main() -> None:
                         "(lstmkit.allocator); applies to both systems")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where both systems train and predict")
+    parser.add_argument("--json", type=Path, help="append each case's raw figures (every "
+                        "repeat, samples/s) to this file as one JSON line")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -407,10 +426,11 @@ def main() -> None:
         raise SystemExit("--device cuda: torch sees no CUDA device here")
     peak = matmul_peak(args.device)
     gpu = f", {torch.cuda.get_device_name()}" if args.device == "cuda" else ""
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores{gpu}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.device} float32 "
-          f"matmul peak {peak:.1f} GFLOP/s; fraction {args.fraction}, {args.repeats} repeats; "
-          f"allocator {args.allocator}")
+    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores{gpu}, "
+               f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.device} "
+               f"float32 matmul peak {peak:.1f} GFLOP/s; fraction {args.fraction}, "
+               f"{args.repeats} repeats; allocator {args.allocator}")
+    print(f"machine: {machine}")
     print("| workload | batch | eager train/s | lstmkit train/s | ratio | eager infer/s | "
           "lstmkit infer/s | ratio | lstmkit epoch alone/s | ratio | lstmkit GFLOP/s (of peak) "
           f"| peak {'RSS, GPU' if args.device == 'cuda' else 'RSS'} MB eager / lstmkit |")
@@ -429,6 +449,14 @@ def main() -> None:
                   f"{train_ratio:.2f} | {_cell(eager['infer'])} | {_cell(kit['infer'])} | "
                   f"{infer_ratio:.2f} | {_cell(kit['epoch'])} | {epoch_ratio:.2f} | "
                   f"{gflops:.1f} ({gflops / peak:.0%}) | {rss} |", flush=True)
+            if "table" in kit:         # the same predictions through the long table
+                ratio = statistics.median(kit["table"]) / statistics.median(eager["infer"])
+                print(f"| {workload}, long table | {batch} | - | - | - | {_cell(eager['infer'])} "
+                      f"| {_cell(kit['table'])} | {ratio:.2f} | - | - | - | - |", flush=True)
+            if args.json:
+                with args.json.open("a") as out:
+                    out.write(json.dumps({"workload": workload, "batch": batch,
+                                          "machine": machine, **both}) + "\n")
 
 
 if __name__ == "__main__":

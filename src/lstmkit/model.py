@@ -7,8 +7,11 @@ training part, trains the network and sets the learned ``*_`` attributes.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +21,14 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from . import checkpoint, presets
-from .checks import check_choice, check_positive_int
+from .checks import check_choice, check_positive_int, closest, quote
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_columns
-from .data.sources import Source, from_arrays, read_table
+from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.validate import check_schema, require_columns
-from .data.windows import Batches, ForecastWindows, Windows
+from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import ConfigError, DataError, NotFittedError
 from .losses import MultiTargetLoss
 from .metrics import (
@@ -51,6 +54,41 @@ PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer
 PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
 GPU_PREDICT_WINDOWS = 8192
+OUTPUTS = ("frame", "array")
+# Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
+KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
+            "validation_split": "split", "recurrent_dropout": "dropout"}
+
+
+def _checked_keywords(method: Callable) -> Callable:
+    """``method``, refusing an unknown keyword argument with a ``ConfigError`` that names
+    the closest parameter, instead of Python's ``TypeError``; ``inspect.signature``
+    still shows ``method``'s own parameters (it follows ``__wrapped__``)."""
+    names = [p.name for p in inspect.signature(method).parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)][1:]     # without self
+
+    @functools.wraps(method)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        for name in kwargs:
+            if name not in names:
+                raise ConfigError(_unknown_keyword(name, kwargs[name], method.__name__, names))
+        return method(self, *args, **kwargs)
+
+    return checked
+
+
+def _unknown_keyword(name: str, value: Any, where: str, names: list[str]) -> str:
+    """The message for keyword ``name`` that ``where`` (``__init__`` or ``fit``) lacks."""
+    params = list(LSTMModel.PARAMS)
+    if where != "__init__" and name in params:
+        return (f"fit() takes no {name!r}: it is an LSTMModel parameter, set once on the "
+                f"model: LSTMModel(..., {name}={quote(value)})")
+    choices = params if where == "__init__" else names + params
+    hint = f" (did you mean {KNOWN_AS[name]!r}?)" if name in KNOWN_AS else closest(name, choices)
+    if where == "__init__":
+        return f"unknown parameter {name!r}{hint}; LSTMModel's parameters: {', '.join(params)}"
+    return (f"unknown fit() argument {name!r}{hint}; fit takes {', '.join(names)}, and training "
+            "settings are LSTMModel parameters: LSTMModel(..., max_epochs=..., batch_size=...)")
 
 
 class LSTMModel:
@@ -94,7 +132,11 @@ class LSTMModel:
         optimizer, lr, lr_decay, weight_decay, batch_size, max_epochs, patience,
             grad_clip, seed, progress, accelerator, devices, num_nodes, strategy,
             precision: see ``TrainConfig`` (``devices=2``: data-parallel training).
-        split: the chronological train/validation/test split (``Split()``: 70/15/15).
+        split: the chronological train/validation/test split (``Split()``: 70/15/15;
+            ``Split.train_only()``: every sample trains, no validation).
+
+    An unknown keyword (``epochs=10``) is a ``ConfigError`` naming the closest
+    parameter (``max_epochs``).
 
     Example:
         >>> model = LSTMModel(spec, hidden=64, max_epochs=20).fit(df)
@@ -102,6 +144,7 @@ class LSTMModel:
         >>> model.predict(df.tail(96))
     """
 
+    @_checked_keywords
     def __init__(self, spec: Spec | None = None, *, hidden: int | None = None, layers: int = 1,
                  bidirectional: bool | None = None, dropout: float | None = None,
                  decoder: str | None = None, heads: str = "shared",
@@ -145,17 +188,32 @@ class LSTMModel:
             f"{k}={v!r}" for k, v in changed.items()) + ")"
 
     # -- fit -----------------------------------------------------------------------------
+    @_checked_keywords
     def fit(self, data: Source | np.ndarray | list, y: np.ndarray | None = None, *,
+            validation_data: Source | tuple[Any, Any] | None = None,
             checkpoint_dir: str | Path | None = None, resume: bool = False,
             loggers: list[Any] | None = None,
             callbacks: Sequence[Callback] = ()) -> LSTMModel:
         """Split, scale (training part only), train with early stopping; returns ``self``.
 
+        From arrays ``fit(X, y)`` holds out samples as the split says (``Split()``: 15 %
+        for validation, 15 % for test); ``split=Split.train_only()`` trains on every
+        sample without early stopping, and ``validation_data`` trains on every sample
+        and stops early on the given one. Training settings (``max_epochs``,
+        ``batch_size``) are constructor parameters; ``fit(epochs=...)`` says so.
+
         Args:
             data: a DataFrame, a CSV/Parquet path, or an array ``X`` of shape
                 (samples, steps, features) (or a list of (steps, features) arrays).
             y: targets when ``data`` is an array: (samples,) / (samples, targets) for a
-                sequence task, (samples, out_steps, targets) for seq2seq.
+                sequence task, (samples, out_steps, targets) for seq2seq. A one-hot ``y``
+                (``to_categorical``) is one classification target whose labels are the
+                column indices (a DataFrame's column names); a multi-hot ``y`` is a
+                binary target per column; ``spec_`` shows what was read.
+            validation_data: ``(X_val, y_val)`` (or a table like ``data``) to validate
+                on (the validation loss, early stopping), as Keras' ``fit`` takes it. The
+                split then has no validation part: unless ``split`` is set, every sample
+                of ``data`` trains (``Split.train_only()``).
             checkpoint_dir: save the training state here at the start of every epoch
                 (and when done), so that a killed run can continue.
             resume: continue from the checkpoint in ``checkpoint_dir`` (same data and
@@ -170,7 +228,7 @@ class LSTMModel:
         self.check_params(spec)
         for role, names in (("input", spec.input_names), ("target", spec.target_names)):
             require_columns(frame, names, role)
-        split = self.split or Split()
+        split = self._fit_split(validation_data)
         architecture = self._architecture(spec)
         train_config = self._train_config(architecture["lr"])
         groups = fill_gaps(arrange(frame, spec), spec)
@@ -180,7 +238,9 @@ class LSTMModel:
         train_windows = prepare.part_windows(encoded, spec, parts, "train")
         _require_windows(train_windows, "training", spec)
         val_windows = None
-        if split.val_start is not None:
+        if validation_data is not None:
+            val_windows = self._validation_windows(validation_data, spec, encoding, groups.step)
+        elif split.val_start is not None:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             _require_windows(val_windows, "validation", spec)
         plan = self._checkpoints(checkpoint_dir, resume, spec, train_windows, val_windows)
@@ -206,9 +266,41 @@ class LSTMModel:
         self.data_sha256_ = table_sha256(frame)
         return self
 
+    def _fit_split(self, validation_data: Any) -> Split:
+        """The split of a fit: the model's, else 70/15/15, or all training when the
+        validation set is given (a split that has a validation part of its own is refused)."""
+        if validation_data is None:
+            return self.split or Split()
+        split = self.split or Split.train_only()
+        if split.val_start is not None:
+            raise ConfigError(f"validation_data replaces the split's validation part, but the "
+                              f"split has one (val_start={split.val_start!r}); set "
+                              "split=Split(val_start=None, ...) or drop validation_data")
+        return split
+
+    def _validation_windows(self, validation_data: Any, spec: Spec, encoding: Encoding,
+                            step: Any) -> Windows:
+        """Windows of the given validation set, encoded with the training part's encoding."""
+        if isinstance(validation_data, tuple | list):
+            if len(validation_data) != 2:
+                raise ConfigError(f"validation_data must be a pair (X_val, y_val) or a table, "
+                                  f"got a {type(validation_data).__name__} of "
+                                  f"{len(validation_data)} items")
+            frame, _ = from_arrays(*validation_data, spec)
+        else:
+            frame = read_table(validation_data)
+        for role, names in (("input", spec.input_names), ("target", spec.target_names)):
+            require_columns(frame, names, f"validation_data {role}")
+        groups = fill_gaps(arrange(frame, spec, step), spec)
+        encoded = prepare.encode(groups, spec, encoding, with_targets=True)
+        windows = prepare.part_windows(encoded, spec, None, "all")
+        _require_windows(windows, "validation_data", spec)
+        return windows
+
     # -- predict -------------------------------------------------------------------------
-    def predict(self, data: Source | np.ndarray | list, origins: str = "last") -> pd.DataFrame:
-        """Predictions in original units as a tidy DataFrame.
+    def predict(self, data: Source | np.ndarray | list, origins: str = "last",
+                output: str = "frame") -> pd.DataFrame | np.ndarray:
+        """Predictions in original units, as a tidy DataFrame or as an array.
 
         Forecasts have one row per (series, origin, step): ``origin`` is the time
         (or row number) of the last input row, ``time`` the predicted step's time, on
@@ -226,15 +318,79 @@ class LSTMModel:
                 give them: the steps to forecast (their other columns are not read).
             origins: forecasts only: ``last`` forecasts from the end of each series,
                 ``all`` from every row with a full lookback behind it.
+            output: ``frame`` (the tidy DataFrame) or ``array``: the values and labels
+                shaped like ``y``: (samples,) for a sequence task with one target,
+                (samples, targets) with several, (samples, steps, targets) for seq2seq
+                (one output per step: NaN past a shorter sequence's end) and
+                (windows, horizon, targets) for forecasts, windows in the frame's order.
+                Several targets of different types share an object array.
+
+        Example:
+            >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
+            >>> model.predict(X_new, output="array")         # shaped like y
         """
+        check_choice("output", output, OUTPUTS)
+        decoded, windows, groups = self._predicted(data, origins)
+        if output == "array":
+            return _array_layout(self.spec_, decoded, _lengths(windows))
+        return self._prediction_frame(windows, groups, decoded)
+
+    def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
+                      ) -> np.ndarray | dict[str, np.ndarray]:
+        """Class probabilities of the categorical targets, as arrays.
+
+        Columns follow the target's labels in sorted order (the order of the
+        ``<target>_proba_<label>`` columns of ``predict``); a binary target has two,
+        (1 - p, p). Rows sum to 1 and their argmax is ``predict``'s label.
+
+        Args:
+            data, origins: as for ``predict``.
+
+        Returns:
+            (samples, classes) for a sequence task, (samples or windows, steps,
+            classes) for seq2seq and forecasts; with several categorical targets a dict
+            of such arrays by target name.
+
+        Example:
+            >>> model.predict_proba(X_test).argmax(axis=1)    # class indices
+        """
+        self._check_fitted()
+        categorical = [t.name for t in self.spec_.targets if t.categorical]
+        if not categorical:
+            raise ConfigError("predict_proba needs a classification or binary target, and every "
+                              "target of this model is a regression target; use predict")
+        decoded, windows, _ = self._predicted(data, origins)
+        lengths = _lengths(windows)
+        probas = {name: _sample_layout(self.spec_, decoded[name].proba, lengths)
+                  for name in categorical}
+        return probas[categorical[0]] if len(probas) == 1 else probas
+
+    def _predicted(self, data: Any, origins: str
+                   ) -> tuple[dict[str, Decoded], Windows, Groups | None]:
+        """Every target's decoded predictions, the windows they came from, and the arranged
+        table (None on the array path, which reads a 3-D ``X`` without building one)."""
         self._check_fitted()
         check_choice("origins", origins, ("last", "all"))
         spec = self.spec_
-        groups = self._groups(data, None, need_targets=False)
-        encoded = prepare.encode(groups, spec, self.encoding_, with_targets=False)
-        windows = prepare.predict_windows(encoded, spec, origins)
+        raw = raw_sequences(data, spec)
+        if raw is not None:
+            windows, groups = self._array_windows(raw), None
+        else:
+            groups = self._groups(data, None, need_targets=False)
+            encoded = prepare.encode(groups, spec, self.encoding_, with_targets=False)
+            windows = prepare.predict_windows(encoded, spec, origins)
         outputs, _ = self._outputs(windows)
-        return self._prediction_frame(windows, groups, outputs)
+        return _decode(spec, self.encoding_, outputs), windows, groups
+
+    def _array_windows(self, X: np.ndarray) -> SequenceWindows:
+        """One window per sample of a 3-D ``X`` (``raw_sequences``), scaled batch by batch."""
+        n, steps, width = X.shape
+        scalers = [self.encoding_.input_scalers[name] for name in self.spec_.input_names]
+        scaling = (torch.tensor([s.center for s in scalers], dtype=torch.float64),
+                   torch.tensor([s.scale for s in scalers], dtype=torch.float64))
+        inputs = torch.from_numpy(np.ascontiguousarray(X).reshape(n * steps, width))
+        return SequenceWindows(inputs, torch.arange(n + 1) * steps, torch.arange(n), None,
+                               self.spec_.aligned, scaling)
 
     def check_inputs(self, data: Source | np.ndarray | list) -> None:
         """Raise what ``predict`` would raise for bad rows (columns, values, time order).
@@ -538,12 +694,14 @@ class LSTMModel:
             return "last input value, else training mean / majority class"
         return "training mean / majority class"
 
-    def _prediction_frame(self, windows: Windows, groups: Groups, outputs: np.ndarray
-                          ) -> pd.DataFrame:
-        spec, n = self.spec_, len(outputs)
-        steps = outputs.shape[1] if n else 0
+    def _prediction_frame(self, windows: Windows, groups: Groups | None,
+                          decoded: dict[str, Decoded]) -> pd.DataFrame:
+        """The tidy layout of ``decoded``: id columns, then each target's values and
+        probabilities. ``groups`` None: samples of an array, numbered from 0."""
+        spec = self.spec_
+        n, steps = decoded[spec.targets[0].name].values.shape
         columns: dict[str, Any] = {}
-        keys = groups.key_array
+        keys = np.arange(len(windows)) if groups is None else groups.key_array
         keep = np.ones(n * steps, dtype=bool)
         if isinstance(windows, ForecastWindows):
             origin = windows.starts.numpy() + spec.lookback - 1
@@ -557,10 +715,14 @@ class LSTMModel:
                 columns[spec.sequence] = np.repeat(keys[seq], steps)
                 columns["step"] = np.tile(np.arange(1, steps + 1), n)
                 if spec.aligned:
-                    lengths = (windows.offsets[seq + 1] - windows.offsets[seq]).numpy()
-                    keep = (np.arange(steps)[None, :] < lengths[:, None]).ravel()
-        for name, values in _decode(spec, self.encoding_, outputs).items():
-            columns[name] = values.reshape(n * steps)
+                    keep = (np.arange(steps)[None, :] < _lengths(windows)[:, None]).ravel()
+        for t in spec.targets:
+            d = decoded[t.name]
+            columns[t.name] = d.values.reshape(n * steps)
+            if d.proba is not None:
+                shown = d.classes[1:] if t.kind == "binary" else d.classes
+                for k, label in enumerate(shown, start=len(d.classes) - len(shown)):
+                    columns[f"{t.name}_proba_{label}"] = d.proba[..., k].reshape(n * steps)
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
 
@@ -602,22 +764,67 @@ def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:
         norm.scale[m], norm.shift[m] = _scaler_map(encoding, spec.targets[j].name)
 
 
-def _decode(spec: Spec, encoding: Any, outputs: np.ndarray) -> dict[str, np.ndarray]:
-    """Network outputs (N, S, C) to columns in original units: values, labels, probabilities."""
-    columns: dict[str, np.ndarray] = {}
+@dataclass(frozen=True)
+class Decoded:
+    """One target's predictions in original units, laid out later as columns or arrays.
+
+    Attributes:
+        values: (N, S) numbers (regression) or the user's labels (categorical).
+        proba: (N, S, K) class probabilities (binary: K = 2), None for regression.
+        classes: the labels the K probabilities belong to, in order.
+    """
+
+    values: np.ndarray
+    proba: np.ndarray | None = None
+    classes: tuple[Any, ...] = ()
+
+
+def _decode(spec: Spec, encoding: Any, outputs: np.ndarray) -> dict[str, Decoded]:
+    """Network outputs (N, S, C) to each target's values or labels and probabilities."""
+    decoded: dict[str, Decoded] = {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
         out = outputs[..., edges[j] : edges[j + 1]]                # (N, S, width)
         if t.kind == "regression":
-            columns[t.name] = encoding.decode_regression(t, out[..., 0])
+            decoded[t.name] = Decoded(encoding.decode_regression(t, out[..., 0]))
             continue
         probs = _probabilities(t, out)
-        columns[t.name] = encoding.decode_labels(t, probs.argmax(-1))
-        classes = encoding.target_labels[t.name].classes
-        shown = classes[1:] if t.kind == "binary" else classes
-        for k, label in enumerate(shown, start=len(classes) - len(shown)):
-            columns[f"{t.name}_proba_{label}"] = probs[..., k]
-    return columns
+        decoded[t.name] = Decoded(encoding.decode_labels(t, probs.argmax(-1)), probs,
+                                  encoding.target_labels[t.name].classes)
+    return decoded
+
+
+def _lengths(windows: Windows) -> np.ndarray | None:
+    """Each sequence's input steps, for seq2seq with one output per step; else None."""
+    if not getattr(windows, "aligned", False):
+        return None
+    return (windows.offsets[windows.index + 1] - windows.offsets[windows.index]).numpy()
+
+
+def _array_layout(spec: Spec, decoded: dict[str, Decoded], lengths: np.ndarray | None
+                  ) -> np.ndarray:
+    """Every target's values or labels in one array shaped like ``y`` (see ``predict``);
+    targets of different types share an object array."""
+    values = [d.values for d in decoded.values()]                   # each (N, S)
+    if len({v.dtype for v in values}) > 1:
+        values = [v.astype(object) for v in values]
+    stacked = np.stack(values, axis=-1)                             # (N, S, T)
+    return _sample_layout(spec, stacked[..., 0] if len(values) == 1 and spec.task == "sequence"
+                          else stacked, lengths)
+
+
+def _sample_layout(spec: Spec, array: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """(N, S, ...) per window and step as the user sees it: a sequence task drops the
+    step axis; with one output per step, steps past a sequence's end are NaN (None in
+    an array of labels)."""
+    if spec.task == "sequence":
+        return array[:, 0]
+    if lengths is None or (lengths == array.shape[1]).all():
+        return array
+    past = np.arange(array.shape[1])[None, :] >= lengths[:, None]  # (N, S)
+    array = array.copy() if array.dtype.kind == "f" else array.astype(object)
+    array[past] = np.nan if array.dtype.kind == "f" else None
+    return array
 
 
 def _probabilities(target: Target, logits: np.ndarray) -> np.ndarray:

@@ -235,6 +235,12 @@ class Spec:
         if self.task == "forecast":
             if self.horizon is None:
                 object.__setattr__(self, "horizon", 1)
+            if self.lookback is None:
+                raise ConfigError("lookback (forecast) must be a positive integer, got None: the "
+                                  "default task 'forecast' reads the last lookback rows of a "
+                                  "table; for one sequence per sample (arrays X of shape "
+                                  "(samples, steps, features)) set task='sequence' (one output "
+                                  "per sample) or task='seq2seq'")
             check_positive_int("lookback (forecast)", self.lookback)
             check_positive_int("horizon (forecast)", self.horizon)
             if self.sequence is not None:
@@ -351,8 +357,8 @@ class Split:
     ``time`` column). Rows before ``val_start`` train, rows from ``val_start``
     validate, rows from ``test_start`` test, rows from ``end`` are not used.
     ``val_start=None`` trains without validation (no early stopping); ``test_start=None``
-    holds nothing back for testing. For sequence tasks the positions count
-    sequences, which are shuffled (seeded) first unless ``shuffle=False``; with
+    holds nothing back for testing; ``Split.train_only()`` does both. For sequence tasks
+    the positions count sequences, which are shuffled (seeded) first unless ``shuffle=False``; with
     ``stratify=True`` (sequence classification) every part keeps the classes in
     the proportion of the whole, as scikit-learn's ``train_test_split(stratify=y)``.
 
@@ -383,6 +389,12 @@ class Split:
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"split {name} must be true or false, got "
                                   f"{getattr(self, name)!r}")
+
+    @classmethod
+    def train_only(cls) -> Split:
+        """Every sample (row) trains: no validation part (so no early stopping) and no test
+        part; ``fit(X, y, validation_data=...)`` uses it unless a split is set."""
+        return cls(val_start=None, test_start=None)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import gzip
 import io
+import logging
 import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ INFLATION = 100                # a gzip input may decompress to this many times 
 INFLATED_FLOOR = 1 << 26       # or to 64 MiB where that is more
 READ_BLOCK = 1 << 18           # bytes a reader asks for at once
 REASON_CHARS = 200             # about the most characters of a parser's message that ours quote
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -350,9 +352,13 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
       other ``out_steps`` is the horizon of an encoder-decoder.
     * ``X`` (rows, features) with ``y`` (rows,) / (rows, targets): a forecast table,
       ``y`` holding the targets that are not input columns.
+
+    A ``y`` whose last axis holds 0/1 indicators (``to_categorical``, ``get_dummies``)
+    is read by ``indicator_targets``: one-hot as one classification target, multi-hot
+    as a binary target per column.
     """
     steps = _sequence_steps(X)
-    y_arr = None if y is None else np.asarray(y)
+    y_arr, implied = (None, None) if y is None else indicator_targets(y, spec)
     if steps is None:
         return _forecast_table(np.asarray(X), y_arr, spec)
     values, lengths = steps
@@ -360,7 +366,13 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     if y_arr is not None and len(y_arr) != len(lengths):
         raise DataError(f"X has {len(lengths)} samples but y has {len(y_arr)}; they must match")
     if spec is None:
-        spec = _default_spec(n_features, y_arr, int(lengths.max()))
+        spec = _default_spec(n_features, y_arr, int(lengths.max()), implied)
+    if spec.task == "forecast":
+        raise ConfigError(f"X holds {len(lengths)} sequences, one per sample, but the spec's "
+                          "task is 'forecast' "
+                          "(the default, which reads a 2-D table of rows x features); set "
+                          "Spec(..., task='sequence') for one output per sample, or "
+                          "task='seq2seq' for an output sequence")
     _check_width(spec.input_names, n_features, "X", "inputs")
     if spec.sequence is None:
         spec = dataclasses.replace(spec, sequence=SAMPLE)
@@ -375,6 +387,83 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
             frame[name] = np.repeat(targets[:, j], lengths)
         return frame, spec
     return _seq2seq_table(frame, lengths, y_arr, spec), spec
+
+
+def indicator_targets(y: Any, spec: Spec | None) -> tuple[np.ndarray, tuple[Target, ...] | None]:
+    """``y`` as an array, with 0/1 indicator columns (its last axis, 2 or more wide) read.
+
+    * one-hot (exactly one 1 per row, as ``keras.utils.to_categorical`` makes): the
+      column index becomes the label (a DataFrame's column name, as
+      ``pd.get_dummies`` makes), one classification target ``y``;
+    * multi-hot (any other 0/1 rows, e.g. several labels per sample): a binary
+      target per column, named ``y0``, ``y1``, ... (or the DataFrame's column names).
+
+    With a spec, only a one-hot ``y`` for a spec of one categorical target is turned
+    into labels; anything else (a single 0/1 column among them) keeps its usual meaning.
+
+    Returns:
+        ``y`` (labels in place of a one-hot axis; seq2seq keeps a last axis of 1) and
+        the targets it implies, or None where ``y`` implies nothing new.
+
+    Example:
+        >>> indicator_targets(np.eye(3)[[2, 0, 1]], None)[0]
+        array([2, 0, 1])
+    """
+    names = list(y.columns) if isinstance(y, pd.DataFrame) else None
+    arr = np.asarray(y)
+    if arr.ndim < 2 or arr.shape[-1] < 2 or not _zero_one(arr):
+        return arr, None
+    one_hot = bool((arr.sum(axis=-1) == 1).all())
+    if spec is not None:
+        target = spec.targets[0]
+        if not (one_hot and len(spec.targets) == 1 and target.categorical):
+            return arr, None
+        return _labels(arr, names), None
+    if one_hot:
+        labels = _labels(arr, names)
+        logger.info("y is one-hot over %d columns: one classification target 'y' whose labels "
+                    "are the %s", arr.shape[-1], "column names" if names else "column indices")
+        return labels, (Target("y", kind="classification"),)
+    names = [str(c) for c in names] if names else [f"y{j}" for j in range(arr.shape[-1])]
+    logger.info("y is multi-hot over %d columns: a binary target per column (%s)",
+                len(names), ", ".join(names))
+    return arr.astype(np.int64), tuple(Target(n, kind="binary") for n in names)
+
+
+def _zero_one(arr: np.ndarray) -> bool:
+    """Whether every value is 0 or 1 (numbers or booleans); the first row is tried first."""
+    if arr.dtype.kind not in "biuf":
+        return False
+    rows = arr.reshape(-1, arr.shape[-1])
+    return all(bool(((part == 0) | (part == 1)).all()) for part in (rows[:1], rows))
+
+
+def _labels(indicators: np.ndarray, names: list[Any] | None) -> np.ndarray:
+    """Each row's hot column as its label: the column's index or name; seq2seq keeps (.., 1)."""
+    codes = indicators.argmax(axis=-1)
+    labels = codes if names is None else np.asarray(names, dtype=object)[codes]
+    return labels[..., None] if indicators.ndim == 3 else labels
+
+
+def raw_sequences(X: Any, spec: Spec) -> np.ndarray | None:
+    """``X`` itself (samples, steps, features), where predicting from it needs no table.
+
+    That is a 3-D array of finite numbers (no NaN padding, no gaps) for a sequence task
+    without a time column whose inputs are all numeric without a missing policy: its
+    rows are exactly the steps the model reads, and scaling is all their encoding. For
+    anything else (lists, padding, categorical inputs, ...) None: the long table.
+    """
+    if not (isinstance(X, np.ndarray) and X.ndim == 3 and X.dtype.kind in "biuf"):
+        return None
+    if spec.task == "forecast" or spec.time is not None or any(
+            f.kind != "numeric" or f.missing != "error" for f in spec.inputs):
+        return None
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    if X.shape[1] == 0 or not np.isfinite(X).all():
+        return None
+    _check_width(spec.input_names, X.shape[2], "X", "inputs")
+    return X
 
 
 def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -415,14 +504,19 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return X[keep], lengths
 
 
-def _default_spec(n_features: int, y: np.ndarray | None, steps: int) -> Spec:
+def _default_spec(n_features: int, y: np.ndarray | None, steps: int,
+                  implied: tuple[Target, ...] | None = None) -> Spec:
+    """The spec arrays imply: inputs ``x0``..., targets ``y`` or ``y0``... (or ``implied``),
+    a sequence task for y (samples,) / (samples, targets), seq2seq for a 3-D y."""
     inputs = [f"x{i}" for i in range(n_features)]
     if y is None:
         raise ConfigError("predicting from arrays needs the spec of a fitted model")
     if y.ndim == 3:
-        targets = [Target(f"y{j}", kind=_kind(y[..., j])) for j in range(y.shape[2])]
+        targets = implied or [Target(f"y{j}", kind=_kind(y[..., j])) for j in range(y.shape[2])]
         horizon = None if y.shape[1] == steps else y.shape[1]
         return Spec(inputs, targets, task="seq2seq", horizon=horizon)
+    if implied:
+        return Spec(inputs, implied, task="sequence")
     width = 1 if y.ndim == 1 else y.shape[1]
     names = ["y"] if y.ndim == 1 else [f"y{j}" for j in range(width)]
     columns = [y] if y.ndim == 1 else [y[:, j] for j in range(width)]
@@ -477,9 +571,12 @@ def _seq2seq_table(frame: pd.DataFrame, lengths: np.ndarray, y: np.ndarray, spec
 
 def _forecast_table(X: np.ndarray, y: np.ndarray | None, spec: Spec | None) -> tuple[
         pd.DataFrame, Spec]:
-    if spec is None:
-        raise ConfigError("a 2-D array is a forecast table: pass a Spec naming its columns "
-                          "(inputs, targets, lookback, horizon)")
+    if spec is None or spec.task != "forecast":
+        raise ConfigError(f"X has shape {X.shape}, 2 dimensions, but an LSTM reads a sequence "
+                          "per sample: (samples, steps, features). One feature per step: "
+                          "X[..., None] gives (samples, steps, 1). A 2-D X is otherwise a "
+                          "forecast table of rows x features, which needs Spec(inputs=..., "
+                          "targets=..., lookback=..., horizon=...)")
     if X.ndim != 2:
         raise DataError(f"X must be 2-D (rows, features), got shape {X.shape}")
     _check_width(spec.input_names, X.shape[1], "X", "inputs")

@@ -92,12 +92,17 @@ class SequenceWindows:
         targets: per-sequence targets (G, S, T); per-row targets (rows, T) when
             ``aligned``; or None to predict.
         aligned: targets are per input step (seq2seq X(t) -> Y(t)).
+        scaling: ``(center, scale)`` float64 per input column when ``inputs`` are raw
+            numbers (the array path of ``predict``): each batch is scaled as it is
+            gathered, ``(x - center) / scale`` in float64 as ``AffineScaler`` does,
+            instead of a scaled copy of all inputs.
     """
 
     def __init__(self, inputs: Tensor, offsets: Tensor, index: Tensor,
-                 targets: Tensor | None, aligned: bool) -> None:
+                 targets: Tensor | None, aligned: bool,
+                 scaling: tuple[Tensor, Tensor] | None = None) -> None:
         self.inputs, self.offsets, self.index = inputs, offsets, index
-        self.targets, self.aligned = targets, aligned
+        self.targets, self.aligned, self.scaling = targets, aligned, scaling
         lengths = offsets[1:] - offsets[:-1]
         self.max_length = int(lengths.max()) if len(lengths) else 0
         equal = len(lengths) == 0 or bool((lengths == lengths[0]).all())
@@ -112,9 +117,10 @@ class SequenceWindows:
         return self.inputs.device
 
     def to(self, device: torch.device | str) -> SequenceWindows:
-        targets = None if self.targets is None else self.targets.to(device)
+        move = (lambda t: None if t is None else t.to(device))  # noqa: E731
+        scaling = None if self.scaling is None else tuple(map(move, self.scaling))
         return SequenceWindows(self.inputs.to(device), self.offsets.to(device),
-                               self.index.to(device), targets, self.aligned)
+                               self.index.to(device), move(self.targets), self.aligned, scaling)
 
     def has_target_gaps(self) -> bool:
         """Whether any target may be missing (NaN) in a batch: per-step targets of
@@ -129,14 +135,14 @@ class SequenceWindows:
         start = self.offsets[seq]
         if self.fixed_length is not None:
             rows = start[:, None] + self._steps                  # (B, T)
-            out = {"x": gather_rows(self.inputs, rows)}          # (B, T, F)
+            out = {"x": self._gather(rows)}                      # (B, T, F)
             mask = None
         else:
             length = self.offsets[seq + 1] - start
             steps = self._steps[: int(length.max())]
             mask = steps[None, :] < length[:, None]              # (B, T)
             rows = start[:, None] + torch.minimum(steps[None, :], length[:, None] - 1)
-            out = {"x": gather_rows(self.inputs, rows) * mask[..., None], "lengths": length}
+            out = {"x": self._gather(rows) * mask[..., None], "lengths": length}
         if self.targets is None:
             return out
         if self.aligned:
@@ -147,6 +153,14 @@ class SequenceWindows:
             y = self.targets.index_select(0, seq)                # (B, S, n_targets)
         out["y"] = y
         return out
+
+    def _gather(self, rows: Tensor) -> Tensor:
+        """Input rows (B, T, F) float32, scaled here when the inputs are raw."""
+        x = gather_rows(self.inputs, rows)
+        if self.scaling is None:
+            return x
+        center, scale = self.scaling
+        return ((x - center) / scale).float()       # float64 arithmetic: x promotes
 
 
 Windows = ForecastWindows | SequenceWindows

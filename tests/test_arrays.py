@@ -1,0 +1,296 @@
+"""Arrays as Keras users expect: arrays out, class probabilities, validation_data, one-hot y,
+and hints for keyword arguments and array shapes that lstmkit spells differently."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmkit import ConfigError, DataError, LSTMModel, Spec, Split, Target
+from lstmkit.data.sources import from_arrays
+
+TINY = {"hidden": 4, "max_epochs": 1, "progress": False}
+
+
+def _X(n: int = 40, steps: int = 6, features: int = 3, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, steps, features)).astype(np.float32)
+
+
+def _classes(X: np.ndarray, k: int = 3) -> np.ndarray:
+    """Labels 0..k-1 that depend on the last step, every class present."""
+    return np.digitize(X[:, -1, 0], np.quantile(X[:, -1, 0], np.linspace(0, 1, k + 1)[1:-1]))
+
+
+def _table_route(model: LSTMModel, X) -> pd.DataFrame:
+    """The long table ``predict(X)`` built before the array path, predicted as a table."""
+    return model.predict(from_arrays(X, None, model.spec_)[0])
+
+
+# -- arrays out, shaped like y -----------------------------------------------------------
+@pytest.mark.parametrize("targets", [1, 2])
+def test_sequence_regression_comes_back_shaped_like_y(targets):
+    X = _X()
+    y = X[:, -1, :targets].sum(axis=1) if targets == 1 else X[:, -1, :targets]
+    model = LSTMModel(**TINY).fit(X, y)
+    predicted = model.predict(X[:7], output="array")
+    assert predicted.shape == y[:7].shape and predicted.dtype == np.float64
+    frame = _table_route(model, X[:7])                       # the long table, as before
+    names = model.spec_.target_names
+    np.testing.assert_array_equal(predicted.reshape(7, -1), frame[names].to_numpy())
+    pd.testing.assert_frame_equal(model.predict(X[:7]), frame)
+
+
+def test_sequence_classification_gives_labels_and_probabilities_that_agree():
+    X = _X(60)
+    words = np.array(["low", "mid", "high"], dtype=object)[_classes(X)]
+    model = LSTMModel(**TINY).fit(X, words)
+    labels = model.predict(X, output="array")
+    proba = model.predict_proba(X)
+    classes = model.encoding_.target_labels["y"].classes          # sorted: high, low, mid
+    assert labels.shape == (60,) and proba.shape == (60, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert (np.asarray(classes, dtype=object)[proba.argmax(axis=1)] == labels).all()
+    frame = model.predict(X)
+    np.testing.assert_array_equal(frame[[f"y_proba_{c}" for c in classes]].to_numpy(), proba)
+
+
+def test_a_binary_target_has_two_probability_columns():
+    X = _X(50)
+    model = LSTMModel(Spec(["a", "b", "c"], [Target("up", kind="binary")], task="sequence"),
+                      **TINY).fit(X, (X[:, -1, 0] > 0).astype(int))
+    proba = model.predict_proba(X)
+    assert proba.shape == (50, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(proba.argmax(axis=1), model.predict(X, output="array"))
+    np.testing.assert_array_equal(proba[:, 1], model.predict(X)["up_proba_1"])
+
+
+def test_several_categorical_targets_give_a_dict_and_mixed_targets_an_object_array():
+    X = _X(60)
+    y = np.column_stack([_classes(X), (X[:, 0, 1] > 0).astype(int), X[:, -1, 2]])
+    spec = Spec(["a", "b", "c"], [Target("k", kind="classification"),
+                                  Target("up", kind="binary"), "level"], task="sequence")
+    model = LSTMModel(spec, **TINY).fit(X, y)
+    proba = model.predict_proba(X)
+    assert set(proba) == {"k", "up"} and proba["k"].shape == (60, 3)
+    assert proba["up"].shape == (60, 2)
+    predicted = model.predict(X, output="array")
+    assert predicted.shape == (60, 3) and predicted.dtype == object
+    np.testing.assert_array_equal(predicted[:, 0].astype(int), proba["k"].argmax(axis=1))
+    np.testing.assert_array_equal(predicted[:, 2].astype(float), model.predict(X)["level"])
+
+
+def test_predict_proba_of_a_regression_model_says_to_use_predict():
+    X = _X()
+    model = LSTMModel(**TINY).fit(X, X[:, -1, 0])
+    with pytest.raises(ConfigError, match=r"every target of this model is a regression.*predict"):
+        model.predict_proba(X)
+
+
+def test_seq2seq_with_a_horizon_comes_back_as_samples_steps_targets():
+    X = _X(30, steps=8)
+    y = X[:, -4:, :2] * 2.0                                         # (30, 4, 2): horizon 4
+    model = LSTMModel(**TINY).fit(X, y)
+    assert model.spec_.horizon == 4
+    predicted = model.predict(X[:5], output="array")
+    assert predicted.shape == (5, 4, 2)
+    frame = _table_route(model, X[:5])
+    np.testing.assert_array_equal(predicted.reshape(20, 2), frame[["y0", "y1"]].to_numpy())
+
+
+def test_seq2seq_with_one_output_per_step_pads_shorter_sequences_with_nan():
+    X = _X(30, steps=6)
+    model = LSTMModel(**TINY).fit(X, X[:, :, :1] + X[:, :, 1:2])     # (30, 6, 1): aligned
+    assert model.spec_.aligned
+    assert model.predict(X[:4], output="array").shape == (4, 6, 1)
+    short = [X[0], X[1, :4]]                                        # 6 and 4 steps
+    predicted = model.predict(short, output="array")
+    assert predicted.shape == (2, 6, 1)
+    assert np.isfinite(predicted[1, :4]).all() and np.isnan(predicted[1, 4:]).all()
+    np.testing.assert_allclose(predicted[1, :4, 0], model.predict(X[1:2, :4], output="array")
+                               [0, :, 0], rtol=1e-6)
+
+
+def test_per_step_labels_of_shorter_sequences_are_padded_with_none():
+    X = _X(40, steps=5)
+    y = (X[:, :, :1] > 0).astype(int)                               # a label per step
+    model = LSTMModel(Spec(["a", "b", "c"], [Target("s", kind="classification")],
+                           task="seq2seq"), **TINY).fit(X, y)
+    predicted = model.predict([X[0], X[1, :3]], output="array")
+    assert predicted.shape == (2, 5, 1) and predicted.dtype == object
+    assert predicted[1, 3:, 0].tolist() == [None, None]
+    proba = model.predict_proba([X[0], X[1, :3]])
+    assert proba.shape == (2, 5, 2) and np.isnan(proba[1, 3:]).all()
+    np.testing.assert_allclose(proba[0].sum(axis=-1), 1.0)
+
+
+def test_a_forecast_from_2d_arrays_gives_windows_horizon_targets():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3)).cumsum(axis=0)
+    spec = Spec(["a", "b", "c"], ["a", "c"], lookback=12, horizon=3)
+    model = LSTMModel(spec, **TINY).fit(X)
+    assert model.predict(X, output="array").shape == (1, 3, 2)
+    every = model.predict(X, origins="all", output="array")
+    assert every.shape == (200 - 12 + 1, 3, 2)
+    frame = model.predict(X, origins="all")
+    np.testing.assert_array_equal(every.reshape(-1, 2), frame[["a", "c"]].to_numpy())
+
+
+def test_output_must_be_frame_or_array():
+    X = _X()
+    model = LSTMModel(**TINY).fit(X, X[:, -1, 0])
+    with pytest.raises(ConfigError, match=r"output must be one of 'frame', 'array'.*'array'"):
+        model.predict(X, output="arrays")
+
+
+def test_arrays_with_padding_gaps_or_integers_give_what_the_table_gives():
+    """What the array path does not read (padding, NaN gaps under a missing policy) goes
+    through the long table; integers are read as numbers either way."""
+    X = _X(30)
+    model = LSTMModel(**TINY).fit(X, X[:, -1, 0])
+    padded = X.copy()
+    padded[3, 4:] = np.nan
+    np.testing.assert_array_equal(model.predict(padded, output="array"),
+                                  _table_route(model, padded)["y"].to_numpy())
+    counts = np.rint(X * 3).astype(np.int64)
+    np.testing.assert_array_equal(model.predict(counts, output="array"),
+                                  _table_route(model, counts)["y"].to_numpy())
+    gap = X.copy()
+    gap[2, 1, 0] = np.nan
+    with pytest.raises(DataError, match="'x0' has a missing value"):
+        model.predict(gap, output="array")
+    with pytest.raises(DataError, match="X has 2 feature column"):
+        model.predict(X[:, :, :2], output="array")
+
+
+# -- validation_data and training on every sample ------------------------------------------
+def test_validation_data_validates_every_epoch_and_every_sample_of_x_trains():
+    X, X_val = _X(40, seed=1), _X(20, seed=2)
+    y, y_val = X[:, -1, 0], X_val[:, -1, 0]
+    params = {"hidden": 4, "max_epochs": 3, "patience": 5, "progress": False}
+    model = LSTMModel(**params).fit(X, y, validation_data=(X_val, y_val))
+    epochs = model.history_["epochs"]
+    assert len(epochs) == 3 and all(np.isfinite(e["val_loss"]) for e in epochs)
+    # the scalers were fitted on every sample of X: nothing was held out of it
+    assert model.encoding_.input_scalers["x0"].center == pytest.approx(X[..., 0].mean(), rel=1e-6)
+    assert model.encoding_.target_scalers["y"].center == pytest.approx(y.mean(), rel=1e-6)
+    # training does not depend on the validation set; the validation loss does
+    other = LSTMModel(**params).fit(X, y, validation_data=(X_val, -3 * y_val))
+    assert [e["train_loss"] for e in other.history_["epochs"]] == \
+        [e["train_loss"] for e in epochs]
+    assert other.history_["epochs"][0]["val_loss"] > epochs[0]["val_loss"]
+    explicit = LSTMModel(split=Split.train_only(), **params).fit(X, y)
+    assert explicit.encoding_.input_scalers["x0"] == model.encoding_.input_scalers["x0"]
+    assert "val_loss" not in explicit.history_["epochs"][0]
+
+
+def test_validation_data_beside_a_split_with_a_validation_part_is_refused():
+    X = _X()
+    model = LSTMModel(split=Split(val_start=0.8), **TINY)
+    with pytest.raises(ConfigError, match=r"validation_data replaces.*Split\(val_start=None"):
+        model.fit(X, X[:, -1, 0], validation_data=(X[:5], X[:5, -1, 0]))
+    with pytest.raises(ConfigError, match="pair"):
+        LSTMModel(**TINY).fit(X, X[:, -1, 0], validation_data=(X, X[:, -1, 0], None))
+
+
+def test_validation_data_may_be_a_table_for_a_table_fit(etth1):
+    table = etth1.iloc[:400]
+    spec = Spec(time="date", inputs=["HUFL", "OT"], targets=["OT"], lookback=24, horizon=2)
+    model = LSTMModel(spec, **TINY).fit(table.iloc[:300], validation_data=table.iloc[300:])
+    assert np.isfinite(model.history_["epochs"][0]["val_loss"])
+    assert model.encoding_.input_scalers["OT"].center == \
+        pytest.approx(table.OT.iloc[:300].mean())
+
+
+# -- one-hot and multi-hot y ------------------------------------------------------------------
+def test_a_one_hot_y_is_one_classification_target_labelled_by_column():
+    X = _X(60)
+    codes = _classes(X)
+    one_hot = np.eye(3, dtype=np.float32)[codes]                    # keras to_categorical
+    model = LSTMModel(**TINY).fit(X, one_hot)
+    assert model.spec_.targets == (Target("y", kind="classification"),)
+    assert model.encoding_.target_labels["y"].classes == (0, 1, 2)
+    assert model.predict_proba(X).shape == (60, 3)
+    named = pd.get_dummies(pd.Series(np.array(["fog", "rain", "sun"])[codes]))
+    labelled = LSTMModel(**TINY).fit(X, named)
+    assert labelled.encoding_.target_labels["y"].classes == ("fog", "rain", "sun")
+    assert set(labelled.predict(X, output="array")) <= {"fog", "rain", "sun"}
+    spec = Spec(["a", "b", "c"], [Target("kind", kind="classification")], task="sequence")
+    declared = LSTMModel(spec, **TINY).fit(X, one_hot)
+    assert declared.encoding_.target_labels["kind"].classes == (0, 1, 2)
+
+
+def test_a_multi_hot_y_is_a_binary_target_per_column():
+    X = _X(60)
+    tags = np.column_stack([X[:, -1, 0] > 0, X[:, -1, 1] > 0, X[:, 0, 2] > 0]).astype(float)
+    model = LSTMModel(**TINY).fit(X, tags)
+    assert model.spec_.targets == tuple(Target(f"y{j}", kind="binary") for j in range(3))
+    assert model.predict(X, output="array").shape == (60, 3)
+    assert {k: v.shape for k, v in model.predict_proba(X).items()} == \
+        {"y0": (60, 2), "y1": (60, 2), "y2": (60, 2)}
+    named = LSTMModel(**TINY).fit(X, pd.DataFrame(tags, columns=["hot", "windy", "wet"]))
+    assert named.spec_.target_names == ["hot", "windy", "wet"]
+
+
+def test_a_per_step_one_hot_y_is_one_classification_target_per_step():
+    X = _X(40, steps=5)
+    one_hot = np.eye(2)[(X[:, :, 0] > 0).astype(int)]               # (40, 5, 2)
+    model = LSTMModel(**TINY).fit(X, one_hot)
+    assert model.spec_.task == "seq2seq" and model.spec_.aligned
+    assert model.spec_.targets == (Target("y", kind="classification"),)
+    assert model.predict(X, output="array").shape == (40, 5, 1)
+
+
+def test_ambiguous_zero_one_columns_keep_their_meaning():
+    X = _X(40)
+    flag = (X[:, -1, 0] > 0).astype(np.float32)
+    assert LSTMModel(**TINY).fit(X, flag).spec_.targets[0].kind == "regression"
+    assert LSTMModel(**TINY).fit(X, flag[:, None]).spec_.targets[0].kind == "regression"
+    two = np.column_stack([flag, X[:, -1, 1] > 0]).astype(int)
+    spec = Spec(["a", "b", "c"], ["p", "q"], task="sequence")      # regression, as declared
+    assert LSTMModel(spec, **TINY).fit(X, two).spec_.target_names == ["p", "q"]
+
+
+# -- hints ---------------------------------------------------------------------------------------
+def test_an_unknown_parameter_names_the_closest_one():
+    with pytest.raises(ConfigError, match=r"unknown parameter 'epochs' \(did you mean "
+                                          r"'max_epochs'\?\)"):
+        LSTMModel(epochs=10)
+    with pytest.raises(ConfigError, match=r"'verbose' \(did you mean 'progress'\?\)"):
+        LSTMModel(verbose=0)
+    names = list(inspect.signature(LSTMModel.__init__).parameters)
+    assert names == ["self", "spec", *LSTMModel.PARAMS]
+    assert list(inspect.signature(LSTMModel).parameters) == ["spec", *LSTMModel.PARAMS]
+
+
+def test_keras_arguments_of_fit_say_where_they_belong():
+    X = _X()
+    model = LSTMModel(**TINY)
+    with pytest.raises(ConfigError, match=r"unknown fit\(\) argument 'epochs' \(did you mean "
+                                          r"'max_epochs'\?\).*LSTMModel\("):
+        model.fit(X, X[:, -1, 0], epochs=5)
+    with pytest.raises(ConfigError, match=r"fit\(\) takes no 'batch_size'.*"
+                                          r"LSTMModel\(\.\.\., batch_size=32\)"):
+        model.fit(X, X[:, -1, 0], batch_size=32)
+    assert not hasattr(model, "network_")
+
+
+def test_a_2d_x_says_to_add_a_feature_axis():
+    X = _X()[:, :, 0]                                               # (samples, steps)
+    with pytest.raises(ConfigError, match=r"X\[\.\.\., None\] gives \(samples, steps, 1\)"):
+        LSTMModel(**TINY).fit(X, X[:, -1])
+    spec = Spec(["a"], ["y"], task="sequence")
+    with pytest.raises(ConfigError, match=r"X\[\.\.\., None\]"):
+        LSTMModel(spec, **TINY).fit(X, X[:, -1])
+
+
+def test_arrays_without_a_task_say_which_task_to_set():
+    with pytest.raises(ConfigError, match=r"lookback .*task='sequence'.*task='seq2seq'"):
+        Spec(["a", "b", "c"], ["y"])
+    X = _X()
+    spec = Spec(["a", "b", "c"], ["y"], lookback=6)                 # task: forecast, the default
+    with pytest.raises(ConfigError, match=r"X holds 40 sequences.*task='sequence'"):
+        LSTMModel(spec, **TINY).fit(X, X[:, -1, 0])
