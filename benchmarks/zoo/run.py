@@ -19,7 +19,13 @@ skipped), with the commit it ran at, so runs before and after a change sit side 
     python benchmarks/zoo/run.py                       # every table
     python benchmarks/zoo/run.py --only macro sunspots # some tables
     python benchmarks/zoo/run.py --label before        # tag the runs (default: the commit)
+    python benchmarks/zoo/run.py --set instance_norm=last --label last   # a variant
+    python benchmarks/zoo/run.py --targets-as-inputs --label own-past    # targets read too
     python benchmarks/zoo/run.py --report              # the table for BENCHMARKS.md
+
+Variants (``--set``, ``--targets-as-inputs``) are for studies: the zoo's verdict is on the
+defaults. Each record also holds the validation part's MAE (accuracy) of the model and of
+persistence, so a choice among variants can be made on validation alone.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[2] / "shared" / "data"
@@ -232,23 +239,33 @@ def seasonal_naive_mae(model: Any, frame: pd.DataFrame, target: str, season: int
     return float(np.nanmean(flat)) if flat.size else float("nan")
 
 
-def run_case(name: str, case: Case) -> list[dict]:
-    """Fit the default model on one table; one record per target."""
-    from lstmkit import LSTMModel, Spec
+def run_case(name: str, case: Case, overrides: dict[str, Any] | None = None,
+             targets_as_inputs: bool = False) -> list[dict]:
+    """Fit the default model (or a variant) on one table; one record per target."""
+    from lstmkit import Feature, LSTMModel, Spec
 
     frame = case.load()
-    spec = Spec(**case.spec)
-    model = LSTMModel(spec, max_epochs=EPOCHS, progress=False)
+    settings = dict(case.spec)
+    if targets_as_inputs:
+        names = {f if isinstance(f, str) else f.name for f in settings["inputs"]}
+        settings["inputs"] = [*settings["inputs"], *(
+            Feature(t.name, kind="categorical") if getattr(t, "kind", "regression") != "regression"
+            else (t if isinstance(t, str) else t.name)
+            for t in settings["targets"] if (t if isinstance(t, str) else t.name) not in names)]
+    spec = Spec(**settings)
+    model = LSTMModel(spec, max_epochs=EPOCHS, progress=False, **(overrides or {}))
     start = time.perf_counter()
     model.fit(frame)
     fit_s = time.perf_counter() - start
-    test = model.evaluate(frame, part="test")
+    test, val = model.evaluate(frame, part="test"), model.evaluate(frame, part="val")
     records = []
     for t in spec.targets:
         metric = "MAE" if t.kind == "regression" else "accuracy"
         record = {"target": t.name, "metric": metric,
                   "model": test.metric(t.name, metric),
                   "naive": test.metric(t.name, metric, of="naive"),
+                  "val_model": val.metric(t.name, metric),
+                  "val_naive": val.metric(t.name, metric, of="naive"),
                   "fit_s": fit_s, "epochs": len(model.history_["epochs"]),
                   "architecture": {k: v for k, v in model.architecture_.items()}}
         if case.season and t.kind == "regression":
@@ -270,8 +287,13 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", help="tables to run")
     parser.add_argument("--label", help="tag of these runs (default: the commit)")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="a variant: LSTMModel parameters (values read as YAML)")
+    parser.add_argument("--targets-as-inputs", action="store_true",
+                        help="a variant: every target's own past is an input too")
     parser.add_argument("--report", action="store_true", help="print the report and exit")
     args = parser.parse_args()
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     if args.report:
         print(report(_read(args.results)))
         return
@@ -283,14 +305,17 @@ def main() -> None:
             continue
         print(f"{name}: fitting", flush=True)
         try:
-            records = run_case(name, zoo[name])
+            records = run_case(name, zoo[name], overrides, args.targets_as_inputs)
         except Exception as exc:   # a refused table is a result too
             records = [{"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}]
             traceback.print_exc()
         with args.results.open("a") as handle:
             for record in records:
                 handle.write(json.dumps({"table": name, "label": label,
-                                         "kinds": list(zoo[name].kinds), **record}) + "\n")
+                                         "kinds": list(zoo[name].kinds), "variant": {
+                                             **overrides, **({"targets_as_inputs": True}
+                                                             if args.targets_as_inputs else {})},
+                                         **record}) + "\n")
         print(json.dumps(records, default=str)[:400], flush=True)
 
 
