@@ -7,9 +7,11 @@ from typing import Any
 
 from .errors import (
     ArtifactError,
+    BaselineWarning,
     ConfigError,
     DataError,
     LSTMKitError,
+    LSTMKitWarning,
     NotFittedError,
     SchemaError,
     TrainingError,
@@ -30,11 +32,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ArtifactError",
+    "BaselineWarning",
     "ConfigError",
     "DataError",
     "Evaluation",
     "Feature",
     "LSTMKitError",
+    "LSTMKitWarning",
     "LSTMModel",
     "NotFittedError",
     "SchemaError",

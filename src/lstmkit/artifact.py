@@ -26,6 +26,7 @@ from .data import timestep
 from .data.encoding import Encoding
 from .errors import ArtifactError, ConfigError
 from .files import MODEL, MODEL_FORMAT, atomic_directory, json_text, recover
+from .metrics import check_verdict
 from .nn import LSTMNetwork, NetworkConfig
 from .spec import Spec, Split
 
@@ -83,6 +84,7 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
         "time_step": timestep.to_json(model.time_step_),
         "history": model.history_,
         "data_sha256": getattr(model, "data_sha256_", None),
+        "validation": model.validation_,
     }
 
 
@@ -99,6 +101,7 @@ def load_model(path: Path) -> LSTMModel:
         encoding = Encoding.from_dict(spec, config["encoding"])
         network = LSTMNetwork(NetworkConfig.from_dict(config["network"]))
         step = timestep.from_json(config["time_step"])
+        validation = check_verdict(config.get("validation"))   # absent in 0.2.0's files
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise ArtifactError(f"{str(path / CONFIG)!r} is not a valid lstmkit model config "
                             f"({type(exc).__name__}: {exc}); re-save the model") from None
@@ -109,6 +112,7 @@ def load_model(path: Path) -> LSTMModel:
     model.time_step_ = step
     model.history_ = config["history"]
     model.data_sha256_ = config.get("data_sha256")   # optional: absent in older files
+    model.validation_ = validation
     return model
 
 
