@@ -19,16 +19,16 @@ def main() -> None:
                 inputs=["precipitation", "temp_max", "temp_min", "wind",
                         Feature("weather", kind="categorical")],
                 targets=["temp_max", "temp_min", Target("precipitation", scaler="robust"),
-                         "wind", Target("weather", kind="classification")])
+                         "wind", Target("weather", kind="classification")], units=UNITS)
     model = LSTMModel(spec, hidden=32, lr=3e-3, batch_size=32, max_epochs=30, progress=False)
     model.fit(df)
     evaluation = model.evaluate(df, part="test")
     figures = {
         "learning_curves": plots.learning_curves(model.history_),
-        "forecasts": plots.forecasts(model, df, origins=3, units=UNITS),
-        "horizon_errors": plots.horizon_errors(evaluation, units=UNITS),
+        "forecasts": plots.forecasts(model, df, origins=3),         # the spec's units
+        "horizon_errors": plots.horizon_errors(evaluation),
         "confusion": plots.confusion(evaluation),
-        "backtest": model.backtest(df, folds=4, step=30).plot(units=UNITS),
+        "backtest": model.backtest(df, folds=4, step=30).plot(),
     }
     OUT.mkdir(exist_ok=True)
     for name, fig in figures.items():

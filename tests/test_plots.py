@@ -85,7 +85,10 @@ def test_horizon_errors_per_step_and_target(evaluation, tmp_path):
     axes = _visible(fig)
     assert [ax.get_title() for ax in axes] == TARGETS
     assert [ax.get_ylabel() for ax in axes] == ["error (°C)", "error (mm)", "accuracy"]
-    assert [len(ax.get_lines()) for ax in axes] == [4, 4, 2]    # model and naive per metric
+    # model, naive and seasonal naive (a week earlier: 7 days) per metric
+    assert [len(ax.get_lines()) for ax in axes] == [6, 6, 3]
+    labels = [line.get_label() for line in axes[0].get_lines()]
+    assert labels[:3] == ["MAE, model", "MAE, naive", "MAE, seasonal naive"]
     assert list(axes[0].get_lines()[0].get_xdata()) == [1, 2, 3]
     assert axes[-1].get_xlabel() == "horizon step"
     one_step = Evaluation(evaluation.table, evaluation.per_step.iloc[:0])

@@ -36,7 +36,7 @@ def test_a_run_records_config_epochs_metrics_environment_and_loggers(tmp_path, m
     assert main(["fit", tracked, "--run-dir", "runs/a", "--no-progress"]) == 0
     run = tmp_path / "runs" / "a"
     epochs = pd.read_csv(run / "metrics.csv")
-    assert list(epochs.epoch) == [0, 1] and {"train_loss", "val_loss", "lr"} <= set(epochs)
+    assert list(epochs.epoch) == [1, 2] and {"train_loss", "val_loss", "lr"} <= set(epochs)
     environment = json.loads((run / "environment.json").read_text())
     assert environment["packages"]["torch"] and environment["cpus"] >= 1
     assert environment["python"].startswith("3.")

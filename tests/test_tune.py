@@ -177,7 +177,7 @@ def test_tune_cli_continues_the_study_and_writes_a_config_fit_can_run(tmp_path, 
     best_row = trials.loc[trials["val_loss"].idxmin()]
 
     best = RunConfig.read(tmp_path / "tuned" / "best.yaml")
-    assert best.search is None and best.run_dir == "tuned/best"
+    assert best.search is None and best.run_dir == str(tmp_path / "tuned" / "best")
     assert best.model["hidden"] == best_row["model.hidden"]
     assert best.spec.lookback == best_row["spec.lookback"]
     assert best.training["lr"] == pytest.approx(best_row["training.lr"])

@@ -7,10 +7,12 @@ from typing import Any
 
 from .errors import (
     ArtifactError,
+    BaselineWarning,
     ConfigError,
     DataError,
     LimitError,
     LSTMKitError,
+    LSTMKitWarning,
     NotFittedError,
     SchemaError,
     TrainingError,
@@ -31,11 +33,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ArtifactError",
+    "BaselineWarning",
     "ConfigError",
     "DataError",
     "Evaluation",
     "Feature",
     "LSTMKitError",
+    "LSTMKitWarning",
     "LSTMModel",
     "LimitError",
     "NotFittedError",

@@ -27,6 +27,7 @@ from .data import timestep
 from .data.encoding import Encoding
 from .errors import ArtifactError, ConfigError
 from .files import MODEL, MODEL_FORMAT, atomic_directory, json_text, recover
+from .metrics import check_verdict
 from .nn import LSTMNetwork, NetworkConfig
 from .saved_files import (
     check_fields,
@@ -99,6 +100,7 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
         "time_step": timestep.to_json(model.time_step_),
         "history": model.history_,
         "data_sha256": getattr(model, "data_sha256_", None),
+        "validation": model.validation_,
     }
 
 
@@ -143,7 +145,8 @@ def read_config(path: Path) -> dict[str, Any]:
             f"({_saved_by(config)}) or re-train")
     try:
         check_fields(config, TOP_LEVEL, {"data_sha256": (str, type(None)),
-                                         "weights_sha256": str})
+                                         "weights_sha256": str,
+                                         "validation": (dict, type(None))})
         check_strings(config["versions"], "versions")
         check_strings(config["schema"], "schema")
     except ConfigError as exc:
@@ -174,6 +177,10 @@ def _model(config: dict[str, Any]) -> tuple[LSTMModel, NetworkConfig]:
         raise ConfigError(str(exc)) from None
     model.history_ = _history(config["history"])
     model.data_sha256_ = config.get("data_sha256")   # optional: absent in older files
+    try:
+        model.validation_ = check_verdict(config.get("validation"), spec.target_names)
+    except ValueError as exc:                          # absent in 0.2.0's files: None
+        raise ConfigError(str(exc)) from None
     return model, network
 
 

@@ -23,6 +23,7 @@ own end, and a fold pools the forecasts of all series.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from .checks import check_positive_int
 from .data.groups import Groups, arrange
 from .data.prepare import row_ranges
 from .data.sources import Source, read_table
-from .errors import ConfigError, DataError
+from .errors import BaselineWarning, ConfigError, DataError
 from .metrics import Evaluation
 from .spec import Split
 
@@ -143,7 +144,9 @@ def history_split(split: Split) -> Split:
 
 def _fit_fold(model: LSTMModel, history: pd.DataFrame) -> LSTMModel:
     params = {**model.get_params(), "split": history_split(model.split or Split())}
-    return type(model)(model.spec, **params).fit(history)
+    with warnings.catch_warnings():    # each fold's table already compares it with naive
+        warnings.simplefilter("ignore", BaselineWarning)
+        return type(model)(model.spec, **params).fit(history)
 
 
 def _origin_rows(groups: Groups, lookback: int, horizon: int, folds: int, step: int

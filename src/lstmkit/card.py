@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from . import __version__
+from .metrics import PREDICTORS, compare, metric_label
+from .tracking import epoch_number
 
 if TYPE_CHECKING:
     from .model import LSTMModel
@@ -24,6 +26,7 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
     Args:
         model: a fitted ``LSTMModel``.
         metrics: an ``Evaluation.to_dict()`` (optionally with ``scored_on``), or None.
+            The validation check after ``fit`` (``model.validation_``) is shown either way.
 
     Returns:
         The card's text.
@@ -52,6 +55,8 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
                   else f"labels {_labels(encoding.target_labels[t.name].classes)} + "
                   "probabilities")
         lines.append(f"| {t.name} | {t.kind} | {t.loss} | {t.weight:g} | {output} |")
+    if spec.units:
+        lines += ["", "Units: " + ", ".join(f"`{k}` {v}" for k, v in spec.units.items()) + "."]
     architecture = ", ".join(f"{k}={v}" for k, v in model.architecture_.items())
     lines += ["", "## Training", "",
               f"- architecture: layers={model.layers}, heads={model.heads}, {architecture}",
@@ -59,7 +64,8 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
               *_history(model.history_),
               f"- written by lstmkit {__version__}, torch {torch.__version__}, python "
               f"{platform.python_version()}",
-              "", "## Metrics", "", *_metrics(metrics), "", _usage(model)]
+              "", "## Validation check", "", *_validation(model.validation_, spec.units),
+              "", "## Metrics", "", *_metrics(metrics, spec.units), "", _usage(model)]
     return "\n".join(lines) + "\n"
 
 
@@ -96,22 +102,53 @@ def _history(history: dict[str, Any]) -> list[str]:
              f"{last.get('train_loss', float('nan')):.6g}"]
     if history.get("best_epoch") is not None:
         lines.append(f"- best validation loss {history['best_val_loss']:.6g} in epoch "
-                     f"{history['best_epoch']} (its weights are the ones saved)")
+                     f"{epoch_number(history['best_epoch'])} of {len(epochs)} (its weights are "
+                     "the ones saved)")
     return lines
 
 
-def _metrics(metrics: dict[str, Any] | None) -> list[str]:
+def _validation(verdict: dict[str, Any] | None, units: dict[str, str]) -> list[str]:
+    """The check ``fit`` made on the validation part: each target against the naive one."""
+    if verdict is None:
+        return ["Not recorded: the model was fitted without a validation part (nothing held "
+                "out to judge it on), or saved by lstmkit 0.2.0."]
+    lines = [f"After training, each target on the validation part against the naive baseline "
+             f"({verdict['baseline']}):", "",
+             "| target | metric | model | naive | vs naive |", "| --- | --- | --- | --- | --- |"]
+    for target, entry in verdict["targets"].items():
+        metric, model, naive = entry["metric"], entry["model"], entry["naive"]
+        lines.append(f"| {target} | {metric_label(metric, units.get(target))} | "
+                     f"{_number(model)} | {_number(naive)} | "
+                     f"{compare(metric, _nan(model), _nan(naive))} |")
+    worse = [target for target, entry in verdict["targets"].items() if entry["worse"]]
+    if worse:
+        lines += ["", f"**Worse than the naive baseline: {', '.join(worse)}.** Use the "
+                  "baseline's predictions for these targets instead, or see what to try in "
+                  "the warning `fit` gave (lstmkit's README, \"Honest reports\")."]
+    return lines
+
+
+def _metrics(metrics: dict[str, Any] | None, units: dict[str, str]) -> list[str]:
     if not metrics:
         return ["Not recorded with this directory: `lstmkit fit` scores the model and writes "
                 "them here; or run `lstmkit evaluate THIS_DIRECTORY data.csv`."]
     lines = [f"Scored on {metrics.get('scored_on', 'the data given')}, in original units "
-             f"(naive = {metrics.get('baseline', 'baseline')}).", "",
-             "| target | metric | model | naive |", "| --- | --- | --- | --- |"]
+             f"(naive = {metrics.get('baseline', 'baseline')}; seasonal naive = "
+             f"{metrics.get('seasonal') or 'none'}; skill = 1 - model's error / naive's).", "",
+             "| target | metric | model | naive | seasonal | skill | vs naive |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for target, values in metrics.get("targets", {}).items():
-        for name, pair in values.items():
-            lines.append(f"| {target} | {name} | {_number(pair['model'])} | "
-                         f"{_number(pair['naive'])} |")
+        for name, scores in values.items():
+            model, naive, seasonal = (scores.get(k) for k in PREDICTORS)
+            lines.append(f"| {target} | {metric_label(name, units.get(target))} | "
+                         f"{_number(model)} | {_number(naive)} | "
+                         f"{_number(seasonal)} | {_number(scores.get('skill'))} | "
+                         f"{compare(name, _nan(model), _nan(naive))} |")
     return lines
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 def _number(value: float | None) -> str:

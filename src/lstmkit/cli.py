@@ -11,23 +11,28 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from . import __version__, files
 from .allocator import keep_freed_memory
-from .errors import ConfigError, DataError, LSTMKitError
-from .metrics import Evaluation
+from .errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
+from .metrics import PREDICTORS, Evaluation, compare
 from .spec import PARTS
+from .tracking import epoch_number
 
 console = Console(stderr=False, highlight=False)
+METRICS_KEYS = {"baseline", "targets", "confusion"}   # in every metrics file, 0.2.0's too
 
 
 def command() -> int:
@@ -38,18 +43,37 @@ def command() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``lstmkit`` command; returns the exit code."""
+    """Entry point of the ``lstmkit`` command; returns the exit code.
+
+    lstmkit's warnings print as one line each, ``warning: ...``, every time they occur.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except LSTMKitError as exc:
-        message = " ".join(str(exc).split())
-        print(f"error: {message}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing was saved", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", LSTMKitWarning)
+        warnings.showwarning = _warning_printer(warnings.showwarning)
+        try:
+            return args.run(args)
+        except LSTMKitError as exc:
+            message = " ".join(str(exc).split())
+            print(f"error: {message}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print("error: interrupted; nothing was saved", file=sys.stderr)
+            return 130
+
+
+def _warning_printer(show: Any) -> Any:
+    """A ``warnings.showwarning`` that prints lstmkit's warnings as ``warning: <message>``
+    on one line and leaves the others to ``show``."""
+
+    def printer(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, LSTMKitWarning):
+            print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return printer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -181,7 +205,7 @@ def _fit(args: argparse.Namespace) -> int:
         part = "test" if config.split.test_start is not None else "val"
         evaluation, scored = model.evaluate(data, y, part=part), f"the {part} part"
     console.print(render(evaluation, f"metrics on {scored}"))
-    metrics = {"scored_on": scored, **evaluation.to_dict()}
+    metrics = {"scored_on": scored, **evaluation.to_dict(), "validation": model.validation_}
     try:
         files.check_output_dir(run_dir, files.MODEL, overwrite=True, reading=reading)
     except ConfigError as exc:      # someone put a file into the run directory meanwhile
@@ -204,7 +228,7 @@ def _write_run(directory: Path, run_dir: Path, model: Any, config: Any, evaluati
 
     write_model_files(model, directory, metrics)
     (directory / "metrics.json").write_text(files.json_text(metrics))
-    resolved = {**config.to_dict(), "run_dir": str(run_dir)}
+    resolved = {**config.to_dict(), "run_dir": os.path.abspath(run_dir)}
     (directory / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     tracking.epochs_table(model.history_).to_csv(directory / "metrics.csv", index=False)
     (directory / "environment.json").write_text(files.json_text(tracking.environment()))
@@ -297,18 +321,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     if output is not None:
         metrics = evaluation.to_dict()
         files.check_output_file(output, args.overwrite, reading, kind="metrics file",
-                                is_own=lambda path: _json_keys(path) == set(metrics))
+                                is_own=lambda path: _json_keys(path) >= METRICS_KEYS)
         files.write_text(output, files.json_text(metrics))
     return 0
 
 
-def _json_keys(path: Path) -> set[str] | None:
-    """The keys of the JSON object in ``path``; None if it holds none."""
+def _json_keys(path: Path) -> set[str]:
+    """The keys of the JSON object in ``path``; none if it holds no object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return set(data) if isinstance(data, dict) else None
+        return set()
+    return set(data) if isinstance(data, dict) else set()
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -377,7 +401,7 @@ def _trial_outcome(trial: Any) -> str:
     if state == "COMPLETE":
         return f"val loss {trial.value:.4g}"
     if state == "PRUNED":
-        return f"pruned after epoch {trial.last_step}"
+        return f"pruned after epoch {epoch_number(trial.last_step)}"
     return f"failed: {trial.user_attrs.get('error', 'no value')}"
 
 
@@ -420,14 +444,37 @@ def _runs(args: argparse.Namespace) -> int:
     if runs.empty:
         console.print(f"no finished runs under {root}")
         return 0
-    table = Table(title=f"runs under {root} (model metrics on each run's test data)")
+    title = f"runs under {root} (model metrics on each run's test data)"
+    table = _runs_wide(runs, title)
+    if Measurement.get(console, console.options.update_width(10**6), table).maximum \
+            > console.width:
+        table = _runs_long(runs, title)
+    console.print(table)
+    return 0
+
+
+def _runs_wide(runs: Any, title: str) -> Table:
+    """One row per run, one column per field: the table where the terminal is wide enough."""
+    table = Table(title=title)
     for column in runs.columns:
         table.add_column(str(column), justify="left" if column in ("run", "task",
                                                                    "scored_on") else "right")
     for row in runs.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
-    console.print(table)
-    return 0
+    return table
+
+
+def _runs_long(runs: Any, title: str) -> Table:
+    """A block of rows per run, one per field, long text folded: fits a narrow terminal."""
+    table = Table(title=title)
+    table.add_column("run / field", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
+    for row in runs.to_dict("records"):
+        table.add_row(f"[bold]{row.pop('run')}[/bold]", "")
+        fields = [(name, _cell(value)) for name, value in row.items() if _cell(value)]
+        for i, (name, value) in enumerate(fields):
+            table.add_row(f"  {name}", value, end_section=i == len(fields) - 1)
+    return table
 
 
 def _cell(value: Any) -> str:
@@ -437,15 +484,24 @@ def _cell(value: Any) -> str:
 
 
 def render(evaluation: Evaluation, title: str) -> Table:
-    """The metrics table, model beside the naive baseline, for the terminal."""
+    """The metrics table for the terminal: the model beside the naive baselines, its skill,
+    and ``worse`` (in red) where it does worse than the naive baseline, named below."""
+    shown = PREDICTORS if evaluation.table.seasonal.notna().any() else PREDICTORS[:2]
     table = Table(title=f"{title} (original units; naive = {evaluation.baseline})")
-    for column in ("target", "metric", "model", "naive", "better"):
+    for column in ("target", "metric", *shown, "skill", "vs naive"):
         table.add_column(column, justify="left" if column in ("target", "metric") else "right")
     for row in evaluation.table.itertuples():
-        lower = row.metric in ("MAE", "RMSE", "sMAPE")
-        better = "" if math.isnan(row.naive) else (
-            "yes" if (row.model < row.naive if lower else row.model > row.naive) else "no")
-        table.add_row(row.target, row.metric, f"{row.model:.4g}", f"{row.naive:.4g}", better)
+        verdict = compare(row.metric, row.model, row.naive)
+        table.add_row(row.target, evaluation.label(row.metric, row.target),
+                      *(_cell(float(getattr(row, k))) or "n/a" for k in shown),
+                      _cell(row.skill), "[red]worse[/red]" if verdict == "worse" else verdict)
+    notes = [f"seasonal naive = {evaluation.seasonal}"] if evaluation.seasonal else []
+    notes.append("skill = 1 - model's error / naive's: above 0 is better than naive")
+    worse = [t for t, e in evaluation.verdict()["targets"].items() if e["worse"]]
+    if worse:
+        notes.append(f"[red]worse than the naive baseline (MAE; accuracy if categorical): "
+                     f"{', '.join(worse)}[/red]")
+    table.caption = "\n".join(notes)
     return table
 
 

@@ -11,11 +11,17 @@ A config mirrors the Python API one to one::
     tracking: {tensorboard: true, mlflow: true}  # optional loggers (lstmkit.tracking)
     run_dir: runs/seattle
     search: {model.hidden: {int: [16, 128]}}    # optional, for `lstmkit tune` (lstmkit.tune)
+
+Relative paths in a config file (data and test ``path`` and ``data_dir``, ``run_dir``) lie in
+the config file's folder, wherever the command runs; resolved configs written back
+(a run's ``config.yaml``, tune's ``best.yaml``) hold absolute paths.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +30,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .checks import check_mapping
-from .errors import ConfigError
+from .checks import check_mapping, quote
+from .errors import ConfigError, LSTMKitWarning
 from .model import LSTMModel
 from .spec import Spec, Split
 from .tracking import Tracking
@@ -63,11 +69,12 @@ class DataSource:
             if value.startswith("dataset:"):
                 name, _, part = value[len("dataset:"):].partition(":")
                 return cls(dataset=name, part=part or None)
-            return cls(path=str(base / value))
+            return cls(path=_input_path(base, value, where))
         check_mapping(value, where, SOURCE_KEYS)
         source = cls(**value)
-        if source.path is not None:
-            source = dataclasses.replace(source, path=str(base / source.path))
+        for key in ("path", "data_dir"):
+            if (path := getattr(source, key)) is not None:
+                source = dataclasses.replace(source, **{key: _input_path(base, path, where)})
         return source
 
     def load(self) -> Any:
@@ -123,7 +130,7 @@ class RunConfig:
             model=dict(model), training=dict(training), split=Split.from_dict(split_raw),
             test=None if test is None else DataSource.parse(test, "section 'test'", base),
             tracking=Tracking.from_dict(raw.get("tracking")),
-            run_dir=None if run_dir is None else str(base / run_dir),
+            run_dir=None if run_dir is None else _joined(base, run_dir),
         )
         config.build_model().check_params()  # every hyperparameter, before any data is read
         if raw.get("search") is not None:
@@ -135,7 +142,7 @@ class RunConfig:
 
     @classmethod
     def read(cls, path: str | Path) -> RunConfig:
-        """Parse and check a YAML config file; relative paths resolve against the cwd."""
+        """Parse and check a YAML config file; relative paths in it lie in its folder."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
@@ -144,7 +151,7 @@ class RunConfig:
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             detail = str(exc).replace("\n", " ")
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {detail}") from None
-        return cls.from_dict(raw)
+        return cls.from_dict(raw, base=path.parent)
 
     def build_model(self) -> LSTMModel:
         try:
@@ -164,13 +171,38 @@ class RunConfig:
             "split": params["split"],
             **({"test": _source_dict(self.test)} if self.test else {}),
             "tracking": self.tracking.to_dict(),
-            **({"run_dir": self.run_dir} if self.run_dir else {}),
+            **({"run_dir": os.path.abspath(self.run_dir)} if self.run_dir else {}),
             **({"search": self.search.to_dict()} if self.search else {}),
         }
 
 
 def _source_dict(source: DataSource) -> dict[str, Any]:
-    return {k: v for k, v in dataclasses.asdict(source).items() if v is not None}
+    """A data source as plain data, its paths absolute (the YAML may be read from elsewhere)."""
+    paths = {k: os.path.abspath(v) for k in ("path", "data_dir")
+             if (v := getattr(source, k)) is not None}
+    return {k: v for k, v in dataclasses.asdict(source).items() if v is not None} | paths
+
+
+def _joined(base: Path, path: str) -> str:
+    """``path`` from a config file in folder ``base``: a relative path lies in that folder
+    (joined as text: ``examples`` and ``../runs`` make ``runs``)."""
+    return os.path.normpath(base / path)
+
+
+def _input_path(base: Path, path: str, where: str) -> str:
+    """An input's ``path`` from a config file in folder ``base`` (``_joined``).
+
+    Where only the current directory has it (lstmkit 0.2.0 looked there), it is read from
+    there, with a warning: nothing that worked stops working.
+    """
+    resolved = _joined(base, path)
+    if Path(resolved).exists() or not Path(path).exists() or resolved == os.path.normpath(path):
+        return resolved
+    warnings.warn(f"{where}: {quote(path)} is not in the config file's folder ({quote(str(base))}"
+                  "), where relative paths lie, but in the current directory, where lstmkit "
+                  "0.2.0 looked: read from there. Write it relative to the config's folder, or "
+                  "absolute", LSTMKitWarning, stacklevel=2)
+    return path
 
 
 def _plain(value: Any) -> Any:

@@ -51,3 +51,12 @@ class TrainingError(LSTMKitError, RuntimeError):
     """Training failed in a way the user can fix (diverging loss, no windows)."""
 
     exit_code = 6
+
+
+class LSTMKitWarning(UserWarning):
+    """Base class of lstmkit's warnings: the call worked, but the result may mislead."""
+
+
+class BaselineWarning(LSTMKitWarning):
+    """After ``fit``: the model does worse on a target than the naive baseline, on the
+    validation part (the message names the target, both errors and what to try)."""

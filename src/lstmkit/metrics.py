@@ -1,7 +1,10 @@
-"""Metrics per target in original units, each beside a naive baseline.
+"""Metrics per target in original units, each beside the naive baselines, and a skill score.
 
 Regression: MAE, RMSE, sMAPE (%) and R2. Classification and binary: accuracy,
-macro-F1 and the confusion matrix. Missing true values (NaN) are left out.
+macro-F1 and the confusion matrix. Missing true values (NaN) are left out. Every metric is
+given for the model, the naive baseline (the last value, for forecasts) and the seasonal
+naive one (the value one season earlier), and as a scale-free skill: 1 - the model's error /
+the naive baseline's error.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .checks import quote
+
 REGRESSION_METRICS = ("MAE", "RMSE", "sMAPE", "R2")
 CLASSIFICATION_METRICS = ("accuracy", "macro_F1")
+LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE")   # errors; the others are scores, higher better
+IN_UNITS = ("MAE", "RMSE")                   # in the target's units; the others are scale-free
+HEADLINE = ("MAE", "accuracy")               # the one metric per target that checks read
+PREDICTORS = ("model", "naive", "seasonal")
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -53,47 +62,144 @@ def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
     return {"accuracy": float(tp.sum() / total), "macro_F1": float(f1[occurs].mean())}
 
 
-@dataclass
-class Evaluation:
-    """Metrics of a model beside a naive baseline, per target (and per output step).
+def metric_label(name: str, unit: str | None) -> str:
+    """A metric's name with its unit, for those in the target's units: "MAE (°C)"."""
+    return f"{name} ({unit})" if unit and name in IN_UNITS else name
+
+
+def compare(metric: str, model: float, naive: float) -> str:
+    """How ``model`` does against ``naive`` on ``metric``: "better", "worse", "same", or ""
+    where either is unknown (NaN)."""
+    if not (np.isfinite(model) and np.isfinite(naive)):
+        return ""
+    mine, theirs = _error(metric, model), _error(metric, naive)
+    return "better" if mine < theirs else "worse" if mine > theirs else "same"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A naive predictor on a set of windows: what it is, and its predictions.
 
     Attributes:
-        table: one row per (target, metric) with columns ``model`` and ``naive``.
+        description: what it predicts (e.g. "last value (persistence)"); where it is not
+            available, why not.
+        values: its predictions in the targets' encoded units, shaped like the truth
+            (windows, steps, targets); None where it is not available.
+    """
+
+    description: str
+    values: np.ndarray | None = None
+
+
+@dataclass
+class Evaluation:
+    """Metrics of a model beside naive baselines, per target (and per output step).
+
+    Attributes:
+        table: one row per (target, metric) with columns ``model``, ``naive``,
+            ``seasonal`` (the seasonal naive baseline; NaN where there is none) and
+            ``skill``: 1 - the model's error / the naive baseline's error, where the error
+            is the metric itself (MAE, RMSE, sMAPE) or 1 - it (accuracy, macro-F1, R2; for
+            R2 that makes the MSE skill score). 1 is perfect, 0 as good as naive, below 0
+            worse; NaN where the naive baseline makes no error. ``skill`` is derived here.
         per_step: the same per output step (forecast and seq2seq), with a ``step`` column.
         confusion: per categorical target, the confusion matrix as a labelled DataFrame.
-        baseline: what the naive baseline is (e.g. "last value").
+        baseline: what the naive baseline is (e.g. "last value (persistence)").
+        seasonal: what the seasonal naive baseline is, or why there is none.
+        units: unit per column (``Spec.units``), for labels such as "MAE (°C)".
     """
 
     table: pd.DataFrame
     per_step: pd.DataFrame
     confusion: dict[str, pd.DataFrame] = field(default_factory=dict)
     baseline: str = ""
+    seasonal: str = ""
+    units: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.table, self.per_step = _with_skill(self.table), _with_skill(self.per_step)
 
     def metric(self, target: str, name: str, of: str = "model") -> float:
-        """One number: ``of`` is ``model`` or ``naive``."""
+        """One number: ``of`` is ``model``, ``naive``, ``seasonal`` or ``skill``."""
         rows = self.table[(self.table.target == target) & (self.table.metric == name)]
         if rows.empty:
             raise KeyError(f"no metric {name!r} for target {target!r}")
         return float(rows[of].iloc[0])
 
+    def label(self, name: str, target: str) -> str:
+        """``name`` with the target's unit where the metric has one: "MAE (°C)"."""
+        return metric_label(name, self.units.get(target))
+
+    def verdict(self) -> dict[str, Any]:
+        """Each target's headline metric (MAE; accuracy if categorical) for the model and
+        the naive baseline, and whether the model is worse, as plain JSON."""
+        targets = {}
+        for row in self.table[self.table.metric.isin(HEADLINE)].itertuples():
+            targets[row.target] = {"metric": row.metric, "model": _json(row.model),
+                                   "naive": _json(row.naive),
+                                   "worse": compare(row.metric, row.model, row.naive) == "worse"}
+        return {"baseline": self.baseline, "targets": targets}
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-safe numbers: {target: {metric: {model, naive}}, ...}."""
-        out: dict[str, Any] = {"baseline": self.baseline, "targets": {}}
+        """Plain, JSON-safe numbers: {target: {metric: {model, naive, seasonal, skill}}, ...}."""
+        out: dict[str, Any] = {"baseline": self.baseline, "seasonal": self.seasonal,
+                               "targets": {}}
         for row in self.table.itertuples():
             out["targets"].setdefault(row.target, {})[row.metric] = {
-                "model": _json(row.model), "naive": _json(row.naive)}
+                key: _json(getattr(row, key)) for key in (*PREDICTORS, "skill")}
         out["confusion"] = {k: {"labels": [str(c) for c in v.columns],
                                 "counts": v.to_numpy().tolist()}
                             for k, v in self.confusion.items()}
         return out
 
     def __str__(self) -> str:
-        table = self.table.copy()
-        better = np.where(table.metric.isin(["MAE", "RMSE", "sMAPE"]),
-                          table.model < table.naive, table.model > table.naive)
-        table["better"] = np.where(table.naive.isna(), "", np.where(better, "yes", "no"))
-        return (f"metrics in original units; naive baseline: {self.baseline}\n"
+        table = self.table.assign(
+            metric=[self.label(r.metric, r.target) for r in self.table.itertuples()],
+            vs_naive=[compare(r.metric, r.model, r.naive) for r in self.table.itertuples()])
+        return (f"metrics in original units; naive baseline: {self.baseline}; seasonal naive: "
+                f"{self.seasonal or 'none'}\n"
                 + table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def check_verdict(data: Any, names: list[str]) -> dict[str, Any] | None:
+    """``data`` if it is None or shaped like ``Evaluation.verdict()`` for targets ``names``
+    (as read back from a file), else ValueError."""
+    if data is None:
+        return None
+    targets = data.get("targets") if isinstance(data, dict) else None
+    if not isinstance(targets, dict) or not isinstance(data.get("baseline"), str):
+        raise ValueError("validation must be null or {'baseline': text, 'targets': {...}}")
+    for name, entry in targets.items():
+        if name not in names:
+            raise ValueError(f"validation names target {quote(name)}, which the spec does not "
+                             f"have ({quote(names)})")
+        if not _is_verdict_entry(entry):
+            raise ValueError(f"validation of target {quote(name)} must hold metric ('MAE' or "
+                             "'accuracy'), model and naive (numbers or null) and worse (bool)")
+    return data
+
+
+def _is_verdict_entry(entry: Any) -> bool:
+    numbers = (int, float, type(None))
+    return (isinstance(entry, dict) and entry.get("metric") in HEADLINE
+            and isinstance(entry.get("worse"), bool)
+            and all(type(entry.get(k)) in numbers for k in ("model", "naive")))
+
+
+def _error(metric: str, value: Any) -> Any:
+    """A metric as an error (lower better): itself for MAE, RMSE, sMAPE, else 1 - it."""
+    return value if metric in LOWER_IS_BETTER else 1 - value
+
+
+def _with_skill(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``seasonal`` column (NaN if it had none) and ``skill`` computed."""
+    frame = frame.assign(seasonal=frame.get("seasonal", np.nan))
+    lower = frame.metric.isin(LOWER_IS_BETTER).to_numpy()
+    model, naive = (np.where(lower, frame[c], 1 - frame[c]).astype(np.float64)
+                    for c in ("model", "naive"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skill = np.where(naive > 0, 1 - model / naive, np.nan)
+    return frame.assign(skill=skill)
 
 
 def _json(value: float) -> float | None:

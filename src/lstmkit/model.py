@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_warn
 
 from . import checkpoint, presets
 from .checks import check_choice, check_positive_int, closest, quote
@@ -29,11 +30,13 @@ from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_colum
 from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
-from .errors import ConfigError, DataError, NotFittedError
+from .errors import BaselineWarning, ConfigError, DataError, NotFittedError
 from .losses import MultiTargetLoss
 from .metrics import (
     CLASSIFICATION_METRICS,
+    PREDICTORS,
     REGRESSION_METRICS,
+    Baseline,
     Evaluation,
     classification_metrics,
     confusion_matrix,
@@ -264,6 +267,7 @@ class LSTMModel:
         self.time_step_ = groups.step
         self.baseline_ = _training_baseline(spec, train_windows)
         self.data_sha256_ = table_sha256(frame)
+        self.validation_ = self._check_against_naive(val_windows, encoded.offsets)
         return self
 
     def _fit_split(self, validation_data: Any) -> Split:
@@ -424,9 +428,7 @@ class LSTMModel:
         encoded = prepare.encode(groups, spec, self.encoding_, with_targets=True)
         windows = prepare.part_windows(encoded, spec, parts, part)
         _require_windows(windows, f"{part!r}", spec)
-        outputs, truth = self._outputs(windows, with_targets=True)
-        naive = self._naive(windows, truth)
-        return _evaluation(spec, self.encoding_, outputs, truth, naive, self._baseline_name())
+        return self._score(windows, encoded.offsets)
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
                  refit: bool = True) -> Backtest:
@@ -665,6 +667,30 @@ class LSTMModel:
             return torch.device("cuda", ids[0]) if ids else torch.device("cuda")
         return torch.device("cpu")
 
+    def _score(self, windows: Windows, offsets: torch.Tensor) -> Evaluation:
+        """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
+        outputs, truth = self._outputs(windows, with_targets=True)
+        baselines = {"naive": Baseline(self._baseline_name(), self._naive(windows, truth)),
+                     "seasonal": self._seasonal_naive(windows, offsets)}
+        return _evaluation(self.spec_, self.encoding_, outputs, truth, baselines)
+
+    def _check_against_naive(self, windows: Windows | None, offsets: torch.Tensor
+                             ) -> dict[str, Any] | None:
+        """Score the validation windows and warn (``BaselineWarning``) for every target the
+        model does worse on than the naive baseline; returns ``Evaluation.verdict()``.
+
+        Without a validation part there is nothing the model did not train on to judge
+        it by: None, and no warning.
+        """
+        if windows is None:
+            return None
+        verdict = self._score(windows, offsets).verdict()
+        for target, entry in verdict["targets"].items():
+            if entry["worse"]:
+                rank_zero_warn(_worse_than_naive(self.spec_, target, entry, verdict["baseline"]),
+                               category=BaselineWarning, stacklevel=6)   # at fit's caller
+        return verdict
+
     def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:
         """Encoded naive predictions shaped like ``truth``.
 
@@ -686,6 +712,34 @@ class LSTMModel:
                     scale, shift = _scaler_map(self.encoding_, spec.targets[j].name)
                     naive[:, :, j] = (last[:, channel] * scale + shift)[:, None]
         return np.where(np.isnan(truth), np.nan, naive)
+
+    def _seasonal_naive(self, windows: Windows, offsets: torch.Tensor) -> Baseline:
+        """Forecasts repeat the value one season earlier: step ``k`` from origin ``o`` is the
+        value at ``o + k - m * ceil(k / m)``, ``m`` the calendar's season (``TimeStep.season``).
+
+        Where a window's season reaches before the first row of its series (a lookback
+        shorter than the season and no earlier rows), it is not available for any window:
+        scored on fewer windows than the model, its numbers would not compare.
+        """
+        if not isinstance(windows, ForecastWindows):
+            return Baseline("")
+        step, m = self.time_step_, getattr(self.time_step_, "season", None)
+        if m is None:
+            what = "data without a time column" if step is None else f"time step {step.freq!r}"
+            return Baseline(f"none ({what}: no calendar season)")
+        if not self.spec_.regular:
+            return Baseline("not available: rows with calendar gaps (spec regular=False) are "
+                            "not one step apart")
+        origin = (windows.starts + windows.lookback - 1).numpy()
+        first = offsets.numpy()[np.searchsorted(offsets.numpy(), origin, side="right") - 1]
+        if (origin - m + 1 < first).any():
+            return Baseline(f"not available: a season is {m} steps, more than the lookback "
+                            f"({windows.lookback}), and the data has no rows that far before "
+                            "its first windows; pass rows from before the part scored")
+        k = np.arange(1, windows.horizon + 1)
+        rows = origin[:, None] + k - m * ((k + m - 1) // m)            # (N, H)
+        values = windows.targets[torch.from_numpy(rows)].numpy()      # (N, H, T)
+        return Baseline(f"value one season ({m} steps) earlier", values)
 
     def _baseline_name(self) -> str:
         if self.spec_.task == "forecast":
@@ -838,24 +892,26 @@ def _probabilities(target: Target, logits: np.ndarray) -> np.ndarray:
 
 
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
-                naive: np.ndarray, baseline: str) -> Evaluation:
-    """Per-target metrics (overall and per step) of ``outputs`` and ``naive`` against ``truth``."""
+                baselines: dict[str, Baseline]) -> Evaluation:
+    """Per-target metrics (overall and per step) of ``outputs`` and of the ``naive`` and
+    ``seasonal`` baselines against ``truth``."""
     rows, step_rows, confusion = [], [], {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
+    naive, seasonal = baselines["naive"], baselines["seasonal"]
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
         out = outputs[..., edges[j] : edges[j + 1]]
+        bases = [None if b.values is None else b.values[..., j] for b in (naive, seasonal)]
         if t.kind == "regression":
             true = encoding.decode_regression(t, y)
             pred = encoding.decode_regression(t, out[..., 0])
-            base = encoding.decode_regression(t, naive[..., j])
+            bases = [None if b is None else encoding.decode_regression(t, b) for b in bases]
             score = regression_metrics
             names = REGRESSION_METRICS
         else:
             k = encoding.n_classes(t) if t.kind == "classification" else 2
             true, pred = y, _probabilities(t, out).argmax(-1).astype(np.float64)
             pred = np.where(np.isnan(true), np.nan, pred)
-            base = naive[..., j]
 
             def score(a, b, k=k):
                 return classification_metrics(confusion_matrix(a, b, k))
@@ -864,15 +920,44 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
             confusion[t.name] = pd.DataFrame(confusion_matrix(true, pred, k), index=labels,
                                              columns=labels).rename_axis(index="true",
                                                                          columns="predicted")
-        model_all, naive_all = score(true, pred), score(true, base)
-        rows += [(t.name, m, model_all[m], naive_all[m]) for m in names]
+        predictions = [pred, *bases]
+        rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
         if true.shape[1] > 1:
             for s in range(true.shape[1]):
-                m_s, n_s = score(true[:, s], pred[:, s]), score(true[:, s], base[:, s])
-                step_rows += [(t.name, s + 1, m, m_s[m], n_s[m]) for m in names]
-    table = pd.DataFrame(rows, columns=["target", "metric", "model", "naive"])
-    per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", "model", "naive"])
-    return Evaluation(table, per_step, confusion, baseline)
+                at_step = [None if p is None else p[:, s] for p in predictions]
+                step_rows += [(t.name, s + 1, *row)
+                              for row in _scored(score, names, true[:, s], at_step)]
+    table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
+    per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
+    return Evaluation(table, per_step, confusion, naive.description, seasonal.description,
+                      dict(spec.units))
+
+
+def _scored(score: Any, names: tuple[str, ...], true: np.ndarray,
+            predictions: list[np.ndarray | None]) -> list[tuple[Any, ...]]:
+    """Rows ``(metric, *one score per prediction)``; a missing prediction (None) scores NaN."""
+    scores = [dict.fromkeys(names, math.nan) if p is None else score(true, p)
+              for p in predictions]
+    return [(m, *(each[m] for each in scores)) for m in names]
+
+
+def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: str) -> str:
+    """The warning for a target the model does worse on than the naive baseline, with what
+    to try."""
+    longer = "train longer (max_epochs, patience)"
+    if spec.task != "forecast":
+        hint = f"{longer}, or give inputs that tell more about it"
+    elif target not in spec.input_names:
+        hint = "it is not an input, so the model never sees its past: add it to the inputs"
+    elif entry["metric"] == "accuracy":
+        hint = (f"a label that seldom changes is hard to beat by more than the last one; else "
+                f"{longer} or weigh it more (Target weight)")
+    else:
+        hint = (f"if it moves like a random walk, the last value may be the best forecast "
+                f"there is; else {longer} or try another lookback")
+    return (f"target {quote(target)} does worse than the naive baseline ({baseline}) on the "
+            f"validation part: {entry['metric']} {entry['model']:.4g} against "
+            f"{entry['naive']:.4g}; {hint}")
 
 
 def _training_baseline(spec: Spec, windows: Windows) -> list[float]:

@@ -3,9 +3,10 @@
 Each function returns a ``Figure`` and writes a PNG when given ``save`` (replacing
 only a plot lstmkit drew, never another file): learning curves, forecasts against the
 actual values with their lookback context, per-horizon errors, confusion matrices and
-backtest fold errors. Values are in original units; pass ``units={"OT": "°C"}`` to name
-them on the axes. Figures with many targets are grids of small panels, at most
-``columns`` wide.
+backtest fold errors. Values are in original units, named on the axes by the spec's
+``units`` (``Spec(units={"OT": "°C"})``) or a ``units`` argument. Epochs count from 1, as
+the progress bar and the model card count them; steps and epochs get integer ticks.
+Figures with many targets are grids of small panels, at most ``columns`` wide.
 
 Example:
     >>> from lstmkit import plots
@@ -29,6 +30,7 @@ from .data.groups import arrange
 from .data.sources import Source, read_table
 from .errors import ConfigError
 from .metrics import Evaluation
+from .tracking import epoch_number
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -55,15 +57,16 @@ def learning_curves(history: dict[str, Any], save: str | Path | None = None) -> 
     if not epochs:
         raise ConfigError("the history has no epochs to plot; pass a fitted model's history_")
     fig, (ax,) = _grid(1, 1, panel=(6.0, 3.6))
-    number = [e["epoch"] + 1 for e in epochs]
+    number = [epoch_number(e["epoch"]) for e in epochs]
     for key, label in (("train_loss", "training"), ("val_loss", "validation")):
         if any(key in e for e in epochs):
             ax.plot(number, [e.get(key, math.nan) for e in epochs], marker=".", label=label)
     if history.get("best_epoch") is not None:
-        ax.axvline(history["best_epoch"] + 1, color="grey", linestyle=":",
-                   label="best epoch (weights kept)")
+        best = epoch_number(history["best_epoch"])
+        ax.axvline(best, color="grey", linestyle=":", label=f"best epoch {best} (weights kept)")
     ax.set(title="Learning curves", xlabel="epoch",
            ylabel="loss (scaled targets, weighted sum)")
+    _integer_ticks(ax)
     ax.legend()
     return _done(fig, save)
 
@@ -80,7 +83,7 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
             the data and spaced ``max(horizon, lookback // 4)`` rows apart; or the
             origins themselves as row numbers within the series (the last input row).
         series: which series to draw (default: the first).
-        units: unit per target, for the y labels.
+        units: unit per target, for the y labels (default: the spec's ``units``).
         columns: panels per row, at most.
         save: write the figure to this PNG path.
     """
@@ -88,6 +91,7 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
     spec = model.spec_
     if spec.task != "forecast":
         raise ConfigError(f"forecast plots need a forecast model, not task {spec.task!r}")
+    units = spec.units if units is None else units
     groups = arrange(read_table(data), spec, model.time_step_)
     g = _series_index(groups.keys, series, spec.series)
     lo, n = groups.offsets[g], groups.lengths[g]
@@ -139,11 +143,12 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
 
 def horizon_errors(evaluation: Evaluation, units: dict[str, str] | None = None,
                    columns: int = COLUMNS, save: str | Path | None = None) -> Figure:
-    """MAE and RMSE (accuracy for categorical targets) per horizon step, beside the naive ones.
+    """MAE and RMSE (accuracy for categorical targets) per horizon step, beside the naive
+    and (where there is one) the seasonal naive baselines'.
 
     Args:
         evaluation: an ``Evaluation`` with per-step metrics (a horizon above 1).
-        units: unit per target, for the y labels.
+        units: unit per target, for the y labels (default: the evaluation's ``units``).
         columns: panels per row, at most.
         save: write the figure to this PNG path.
     """
@@ -151,6 +156,7 @@ def horizon_errors(evaluation: Evaluation, units: dict[str, str] | None = None,
     if per_step.empty:
         raise ConfigError("horizon_errors needs metrics per step: evaluate a forecast or "
                           "seq2seq model whose horizon is above 1")
+    units = evaluation.units if units is None else units
     targets = list(dict.fromkeys(per_step.target))
     fig, axes = _grid(len(targets), columns)
     for ax, target in zip(axes, targets, strict=True):
@@ -160,6 +166,10 @@ def horizon_errors(evaluation: Evaluation, units: dict[str, str] | None = None,
             one, color = rows[rows.metric == metric], _colors(3)[STEP_METRICS.index(metric)]
             ax.plot(one.step, one.model, color=color, marker=".", label=f"{metric}, model")
             ax.plot(one.step, one.naive, color=color, ls="--", label=f"{metric}, naive")
+            if one.seasonal.notna().any():
+                ax.plot(one.step, one.seasonal, color=color, ls=":",
+                        label=f"{metric}, seasonal naive")
+        _integer_ticks(ax)
         ax.set_title(target)
         categorical = metrics == ["accuracy"]
         ax.set_ylabel("accuracy" if categorical else _unit_label("error", units, target))
@@ -203,10 +213,11 @@ def backtest_folds(backtest: Backtest, units: dict[str, str] | None = None,
 
     Args:
         backtest: the result of ``LSTMModel.backtest``.
-        units: unit per target, for the y labels.
+        units: unit per target, for the y labels (default: the spec's ``units``).
         columns: panels per row, at most.
         save: write the figure to this PNG path.
     """
+    units = backtest.evaluations[0].units if units is None else units
     overall = backtest.table[backtest.table.step == "all"]
     targets = list(dict.fromkeys(overall.target))
     fig, axes = _grid(len(targets), columns)
@@ -280,6 +291,13 @@ def _finish(fig: Figure, axes: list[Axes], columns: int, xlabel: str) -> None:
             handles.setdefault(label, handle)
     fig.legend(handles.values(), handles.keys(), loc="outside lower center",
                ncols=min(len(handles), 4), fontsize="small", frameon=False)
+
+
+def _integer_ticks(ax: Axes) -> None:
+    """Ticks on whole numbers only along x (steps, epochs): no "1.5" step."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _concise_dates(ax: Axes) -> None:

@@ -189,6 +189,8 @@ class Spec:
         freq: the time step as a pandas offset alias (``"h"``, ``"D"``, ``"B"``,
             ``"W-SUN"``, ``"MS"``, ``"QS"``, ``"YS"``, ...), for a forecast's datetime
             ``time`` column; by default it is inferred from the data.
+        units: the unit of inputs and targets, as text (``{"temp_max": "°C"}``), for the
+            plots' axes, the metrics (``MAE (°C)``) and the model card.
     """
 
     inputs: tuple[Feature, ...]
@@ -202,6 +204,7 @@ class Spec:
     missing: Literal["error", "ffill", "mask"] = "error"
     regular: bool = True
     freq: str | None = None
+    units: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
@@ -280,6 +283,8 @@ class Spec:
                 raise ConfigError(f"column {column!r} is an id/time column and cannot also be "
                                   "an input or target (a series column may be a categorical "
                                   "input)")
+        object.__setattr__(self, "units", _checked_units(self.units,
+                                                         [*self.input_names, *self.target_names]))
 
     @property
     def input_names(self) -> list[str]:
@@ -313,8 +318,9 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        if data["freq"] is None:         # as for features below: 0.2.0's dicts stay the same
-            del data["freq"]
+        for key in ("freq", "units"):   # as for features below: 0.2.0's dicts stay the same
+            if not data[key]:
+                del data[key]
         for feature in data["inputs"]:   # written only when set: earlier specs' dicts (saved
             for key in ("future", "embed"):   # models, checkpoint fingerprints) stay the same
                 if not feature[key]:
@@ -326,6 +332,22 @@ class Spec:
         if not isinstance(data, dict):
             raise ConfigError(f"spec must be a mapping, got {type(data).__name__}")
         return _from_dict(cls, data, "spec")
+
+
+def _checked_units(units: Any, columns: list[str]) -> dict[str, str]:
+    """``units`` as a dict of input or target column -> non-empty unit text, else ConfigError."""
+    if not isinstance(units, dict):
+        raise ConfigError(f"spec units must be a mapping of column to unit, such as "
+                          f"{{'temp_max': '°C'}}, got {quote(units)}")
+    for column, unit in units.items():
+        if column not in columns:
+            raise ConfigError(f"spec units names {quote(column)}, which is neither an input nor "
+                              f"a target{closest(str(column), columns)}; give units of inputs "
+                              "and targets only")
+        if not isinstance(unit, str) or not unit.strip():
+            raise ConfigError(f"the unit of {column!r} in spec units must be a non-empty text "
+                              f"such as '°C', got {quote(unit)}")
+    return dict(units)
 
 
 def _as_list(value: Any, what: str) -> list[Any]:

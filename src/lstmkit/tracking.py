@@ -99,9 +99,19 @@ def environment() -> dict[str, Any]:
             "command": [Path(sys.argv[0]).name, *sys.argv[1:]], "cwd": str(Path.cwd())}
 
 
+def epoch_number(index: int) -> int:
+    """An epoch as people see it, counted from 1 (progress bar, metrics.csv, card, plots).
+
+    ``history_`` keeps Lightning's index from 0, as 0.2.0 saved it: ``best_epoch`` indexes
+    ``history_["epochs"]``.
+    """
+    return index + 1
+
+
 def epochs_table(history: dict[str, Any]) -> pd.DataFrame:
-    """One row per epoch: epoch, train_loss, val_loss (if validated), lr."""
-    return pd.DataFrame(history["epochs"])
+    """One row per epoch: epoch (from 1), train_loss, val_loss (if validated), lr."""
+    table = pd.DataFrame(history["epochs"])
+    return table.assign(epoch=table["epoch"].map(epoch_number)) if len(table) else table
 
 
 def list_runs(root: Path) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from .data.windows import Batch, Batches, Windows
 from .errors import ConfigError, TrainingError
 from .losses import MultiTargetLoss
 from .nn import LSTMNetwork
+from .tracking import epoch_number
 
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
@@ -282,8 +283,8 @@ class History(Callback):
         metrics["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
         if not math.isfinite(loss):
             raise TrainingError(
-                f"the training loss became {loss} in epoch {trainer.current_epoch}; training "
-                f"stopped before saving a broken model. Lower the learning rate (now "
+                f"the training loss became {loss} in epoch {epoch_number(trainer.current_epoch)}; "
+                "training stopped before saving a broken model. Lower the learning rate (now "
                 f"{task.config.lr}), keep gradient clipping on, and check that targets are "
                 "scaled (scaler 'standard') and inputs hold no extreme values")
         self.epochs.append({"epoch": trainer.current_epoch, **metrics})
@@ -305,6 +306,14 @@ class BestWeights(Callback):
     def on_fit_end(self, trainer: L.Trainer, task: L.LightningModule) -> None:
         if self.state is not None:
             task.network.load_state_dict(self.state)
+
+
+class ProgressBar(RichProgressBar):
+    """Lightning's rich progress bar, its epochs counted as everywhere else: "Epoch 1/30"."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        text = f"Epoch {epoch_number(current_epoch)}/{self.trainer.max_epochs}"
+        return f"{text:{len(self.validation_description)}}"   # as wide as "Validation"
 
 
 @dataclass(frozen=True)
@@ -406,7 +415,7 @@ def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
     if checkpoints is not None:
         callbacks.append(Checkpointer(checkpoints, history, best, stopper))
     if config.progress:
-        callbacks.append(RichProgressBar(leave=True))
+        callbacks.append(ProgressBar(leave=True))
     trainer = L.Trainer(
         max_epochs=config.max_epochs, accelerator=config.accelerator, devices=config.devices,
         num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +41,10 @@ from lightning.pytorch.callbacks import Callback
 
 from . import files
 from .checks import check_mapping, check_positive_int, closest
-from .errors import ConfigError, LSTMKitError, TrainingError
+from .errors import BaselineWarning, ConfigError, LSTMKitError, TrainingError
 from .model import LSTMModel
 from .spec import Spec, Split
+from .tracking import epoch_number
 
 if TYPE_CHECKING:
     import optuna
@@ -264,7 +267,8 @@ class ReportValidationLoss(Callback):
         self.trial.report(float(loss), step=epoch)
         if self.trial.should_prune():
             raise require_optuna().TrialPruned(f"validation loss {float(loss):.4g} in epoch "
-                                               f"{epoch} is worse than earlier trials'")
+                                               f"{epoch_number(epoch)} is worse than earlier "
+                                               "trials'")
 
 
 def objective(config: RunConfig, data: Any = None) -> Callable[[optuna.Trial], float]:
@@ -290,7 +294,9 @@ def objective(config: RunConfig, data: Any = None) -> Callable[[optuna.Trial], f
         try:
             model = with_values(config, values).build_model()
             model.progress = False
-            model.fit(table, y, callbacks=[ReportValidationLoss(trial)])
+            with warnings.catch_warnings():   # trials compete on their validation loss
+                warnings.simplefilter("ignore", BaselineWarning)
+                model.fit(table, y, callbacks=[ReportValidationLoss(trial)])
             if model.history_["best_val_loss"] is None:
                 raise TrainingError("no epoch had a finite validation loss")
         except LSTMKitError as exc:
@@ -409,7 +415,7 @@ def write_results(config: RunConfig, study: optuna.Study, run_dir: Path) -> Path
     """
     best = best_config(config, study)
     value = best_trials(study, 1)[0].value
-    resolved = {**best.to_dict(), "run_dir": str(run_dir / "best")}
+    resolved = {**best.to_dict(), "run_dir": os.path.abspath(run_dir / "best")}
     header = (f"{FIRST_LINES['best.yaml']}{len(finished(study))} trials of study "
               f"{study.study_name!r} (validation loss {value:.6g}), written by lstmkit tune.\n"
               f"#   lstmkit fit {run_dir / 'best.yaml'}\n")

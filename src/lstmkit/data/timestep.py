@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.tseries import offsets
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset, Tick
 
@@ -34,12 +35,24 @@ from ..errors import ConfigError, DataError, SchemaError
 KINDS = ("datetime", "number")
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
+DAY_NS = 86_400 * 10**9
 PIECE = 6      # rows per piece when a series with gaps votes: 6 business days span a weekend
 VOTES = 64     # pieces read at most
 # Zones tried first when a naive column looks like local time skipping a daylight-saving hour.
 COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/Chicago",
                 "America/Denver", "America/Los_Angeles", "Australia/Sydney")
 EXAMPLES = "'h', '15min', 'D', 'B', 'W-SUN', 'MS', 'ME', 'QS', 'YS'"
+# Steps of a calendar's season for steps of one unit: a week of days or business days, a
+# year of weeks, half months, months or quarters. (Steps under a day: a day of them.)
+SEASONS: tuple[tuple[tuple[type, ...], int], ...] = (
+    ((offsets.Day,), 7),
+    ((offsets.BusinessDay,), 5),
+    ((offsets.Week,), 52),
+    ((offsets.SemiMonthBegin, offsets.SemiMonthEnd), 24),
+    ((offsets.MonthBegin, offsets.MonthEnd, offsets.BusinessMonthBegin, offsets.BusinessMonthEnd,
+      offsets.CustomBusinessMonthBegin, offsets.CustomBusinessMonthEnd), 12),
+    ((offsets.QuarterBegin, offsets.QuarterEnd, offsets.BQuarterBegin, offsets.BQuarterEnd), 4),
+)
 
 
 def canonical(freq: Any, what: str = "spec freq") -> str:
@@ -81,6 +94,30 @@ class TimeStep:
     @property
     def offset(self) -> BaseOffset:
         return to_offset(self.freq)
+
+    @property
+    def season(self) -> int | None:
+        """Steps in one season of the calendar (for the seasonal naive baseline).
+
+        A day of steps under a day (24 hours, 96 quarter-hours), a week of days (7) or
+        business days (5), a year of weeks (52), months (12) or quarters (4); a multiple
+        of the step takes its share (``2h``: 12, ``2MS``: 6). None where no season is
+        known: years, numbers, and multiples that do not divide the season.
+
+        Example:
+            >>> TimeStep("datetime", "h").season, TimeStep("datetime", "YS-JAN").season
+            (24, None)
+        """
+        if self.kind != "datetime" or self.freq is None:
+            return None
+        offset = self.offset
+        if isinstance(offset, Tick) and offset.nanos < DAY_NS:
+            steps, rest = divmod(DAY_NS, offset.nanos)
+            return steps if rest == 0 else None
+        steps = next((n for kinds, n in SEASONS if isinstance(offset, kinds)), None)
+        if steps is None or steps % offset.n or steps // offset.n < 2:
+            return None
+        return steps // offset.n
 
     def shift(self, time: np.ndarray, k: int = 1) -> np.ndarray:
         """The times ``k`` steps after ``time`` (naive UTC datetime64[ns] or numbers)."""
