@@ -185,8 +185,7 @@ class LSTMModel:
             _require_windows(val_windows, "validation", spec)
         plan = self._checkpoints(checkpoint_dir, resume, spec, train_windows, val_windows)
         config = self._network_config(spec, encoding, architecture)
-        size.check(config, min(self.batch_size, len(train_windows)),
-                   getattr(train_windows, "max_length", spec.lookback))
+        size.check(config, self.batch_size, getattr(train_windows, "max_length", spec.lookback))
         torch.manual_seed(self.seed)
         network = LSTMNetwork(config)
         if network.norm is not None:
@@ -408,7 +407,7 @@ class LSTMModel:
         spec = spec or self.spec
         if spec is not None:
             network = _smallest_network(spec, self._architecture(spec), self.layers, self.heads)
-            size.check(network, 1, spec.lookback or 1)    # the data may hold one window
+            size.check(network, self.batch_size, spec.lookback or 1)
 
     def _architecture(self, spec: Spec) -> dict[str, Any]:
         """The architecture for ``spec``: the user's settings, else the preset's; checked."""

@@ -25,9 +25,9 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
         if column not in frame.columns:
             other = [c for c in frame.columns if str(c) == column]
             if other:
-                raise error(f"{role} column {column!r} is in the data as {quote(other[0])}, a "
-                            f"{type(other[0]).__name__}, not a string; name the columns with "
-                            "strings: df.columns = df.columns.astype(str)")
+                raise error(f"{role} column {column!r} is in the data as {quote(other[0])} "
+                            f"of type {type(other[0]).__name__}, not a string; name the columns "
+                            "with strings: df.columns = df.columns.astype(str)")
             raise error(f"{role} column {column!r} is missing from the data"
                         f"{closest(column, available)}; the data has columns {available}")
 
@@ -137,7 +137,7 @@ def _check_exact(series: pd.Series, column: str, rows: np.ndarray) -> None:
     raise DataError(
         f"integer column {column!r} holds {series.iloc[i]} at row {rows[i]}: beyond 2**53, "
         f"float64 (in which lstmkit scales numbers) rounds its values to multiples of {step:,}, "
-        f"coarse against the column's range of {float(high) - float(low):,.0f} (more than "
+        f"coarse against the column's range of {int(high) - int(low):,} (more than "
         "2**-24 of it, what the network's float32 resolves), so nearby values would merge. "
         "An id or code is categorical: declare it so (kind='categorical' for an input, "
         "'classification' for a target); a count or a time in nanoseconds needs rescaling, "

@@ -101,8 +101,8 @@ def check(c: NetworkConfig, batch_size: int, input_steps: int) -> None:
             "or the categories of one-hot inputs)")
     if size.activation_bytes > MAX_ACTIVATION_BYTES:
         raise ConfigError(
-            f"one training batch would keep about {size.activation_bytes / 2**30:,.0f} GiB of "
-            f"activations (a batch of {batch_size:,} windows of {input_steps:,} steps, {shape}), "
+            f"a training batch of {batch_size:,} windows of {input_steps:,} steps would keep "
+            f"about {size.activation_bytes / 2**30:,.0f} GiB of activations ({shape}), "
             f"more than the limit of {MAX_ACTIVATION_BYTES // 2**30:,} GiB (1 TiB); lower "
             "batch_size, lookback, horizon, hidden or layers, or set checkpoint_steps")
 
