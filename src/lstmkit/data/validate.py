@@ -90,7 +90,9 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
 
 
 def _within_float32(values: np.ndarray) -> bool:
-    """Whether every value is finite and within float32's range (False on any NaN)."""
+    """Whether every float is finite and within float32's range (False on any NaN)."""
+    if values.dtype.itemsize <= 4:             # float32 or narrower: finite is within range
+        return bool(np.isfinite(values).all())
     return values.size == 0 or bool(values.min() >= -FLOAT32_MAX
                                     and values.max() <= FLOAT32_MAX)
 
@@ -167,7 +169,10 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, *
         if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in dtypes) and (
                 not wide or _exact_block(frame[wide])):
             values = frame[names].to_numpy()                       # (rows, block)
-            if values.dtype.kind != "f":      # integers, booleans, or a mix (objects)
+            if values.dtype.kind in "iub":    # integers or booleans: finite, within float32
+                yield from values.astype(np.float64).T
+                continue
+            if values.dtype.kind == "O":      # floats with booleans: objects
                 values = values.astype(np.float64)
             if _within_float32(values):
                 yield from values.T                                # (rows,) each
