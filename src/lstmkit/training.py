@@ -61,14 +61,18 @@ class TrainConfig:
         max_epochs: upper bound on passes over the training windows.
         patience: epochs without a better validation loss before stopping.
         grad_clip: clip the gradient norm to this value (None: no clipping).
-        seed: seed of weight initialisation and shuffling; fixed seed, same result on CPU.
+        seed: seed of weight initialisation and shuffling, 0 to 2**32 - 1; fixed seed,
+            same result on CPU.
         progress: show a progress bar.
-        accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``); ``predict`` and
-            ``evaluate`` also run on the GPU when it is ``gpu`` or ``auto`` and CUDA is present.
-        devices: devices per machine (an int, ``auto`` or a list of GPU ids); more
-            than one trains data-parallel (DDP): ``batch_size`` stays the global batch,
-            shared between the processes.
-        num_nodes: machines (DDP across nodes, launched by torchrun or SLURM).
+        accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu`` or ``cuda``, ``mps``),
+            which this machine must have; ``predict`` and ``evaluate`` also run on the GPU
+            when it is ``gpu`` or ``auto`` and CUDA is present.
+        devices: devices per machine (an int, ``auto`` or a list of GPU ids), at most
+            those present (CPU: processes, at most the cores); more than one trains
+            data-parallel (DDP): ``batch_size`` stays the global batch, shared between
+            the processes.
+        num_nodes: machines (DDP across nodes, launched by torchrun, SLURM or LSF, or
+            with NODE_RANK set on every node).
         strategy: Lightning strategy (``auto``, ``ddp``, ``ddp_spawn``, ...).
         precision: Lightning precision: ``32-true`` (default), ``bf16-mixed``
             (bfloat16 compute, float32 weights: faster on GPUs, and on CPUs with
@@ -114,11 +118,9 @@ def check_hardware(accelerator: Any, devices: Any, num_nodes: int, strategy: Any
                           f"{quote(strategy)}")
     check_choice("strategy", strategy, STRATEGIES)
     kind, present = _present_devices(accelerator)
-    if devices == "auto":
-        pass
-    elif isinstance(devices, list | tuple):
+    if isinstance(devices, list | tuple):
         _check_device_ids(devices, kind, present)
-    else:
+    elif devices != "auto":
         check_int("devices (a count, 'auto' or a list of GPU ids)", devices, 1)
         if devices > present:
             unit = "cores" if kind == "cpu" else f"{kind.upper()} devices"
