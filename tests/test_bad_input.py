@@ -140,7 +140,7 @@ def test_array_errors():
 
 @pytest.mark.parametrize(("params", "fragment"), [
     ({"hidden": 0}, "hidden must be a positive integer"),
-    ({"layers": -1}, "layers must be a positive integer"),
+    ({"layers": -1}, "layers must be an integer from 1 to 1000, got -1"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
     ({"dropout": 1.5}, "dropout must be a number in [0, 1)"),
     ({"lr": -1}, "lr must be a positive number"),

@@ -8,12 +8,17 @@ offending column / row / key / value / file and says how to fix it.
 from __future__ import annotations
 
 import gzip
+import math
+import os
+import shutil
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from lstmkit import (
@@ -28,6 +33,7 @@ from lstmkit import (
     Target,
 )
 from lstmkit.cli import main
+from lstmkit.config import RunConfig
 from tests.conftest import ETTH1
 
 INPUTS = ["HUFL", "HULL", "MUFL", "OT"]
@@ -36,14 +42,26 @@ EXIT = {ConfigError: 2, DataError: 3, SchemaError: 3, ArtifactError: 4}
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    """A directory with a real CSV (ETTh1, 600 rows), a config and a fitted, saved model."""
-    home = tmp_path_factory.mktemp("errors")
+def template(tmp_path_factory) -> Path:
+    """A real CSV (ETTh1, 600 rows), a config and a fitted, saved model; never changed."""
+    template = tmp_path_factory.mktemp("template")
     table = pd.read_csv(ETTH1).iloc[:600]
-    table.to_csv(home / "etth1.csv", index=False)
-    (home / "etth1.yaml").write_text(yaml.safe_dump(_config()))
-    LSTMModel(SPEC, hidden=4, max_epochs=1, progress=False).fit(table).save(home / "model")
-    return home
+    table.to_csv(template / "etth1.csv", index=False)
+    (template / "etth1.yaml").write_text(yaml.safe_dump(_config()))
+    LSTMModel(SPEC, hidden=4, max_epochs=1, progress=False).fit(table).save(template / "model")
+    return template
+
+
+@pytest.fixture
+def home(template, tmp_path) -> Path:
+    """A fresh copy of ``template`` for one case: no case sees another's files."""
+    return Path(shutil.copytree(template, tmp_path / "home"))
+
+
+def files(root: Path) -> dict[str, bytes | None]:
+    """Every file under ``root`` with its content, and every folder (None)."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
 
 
 def _config(**changes) -> dict:
@@ -99,6 +117,56 @@ def config(**changes) -> Callable[[Path], None]:
     return lambda home: (home / "bad.yaml").write_text(yaml.safe_dump(_config(**changes)))
 
 
+def with_column(name: str, values) -> Callable[[Path], pd.DataFrame]:
+    """The table with column ``name`` (any hashable) set to ``values``."""
+    def make(home: Path) -> pd.DataFrame:
+        frame = table(home)
+        frame[name] = values(len(frame)) if callable(values) else values
+        return frame
+    return make
+
+
+def spec_with(inputs=(), targets=("OT",)) -> Spec:
+    return Spec(time="date", inputs=[*INPUTS, *inputs], targets=list(targets), lookback=24,
+                horizon=4)
+
+
+def model(**params) -> Callable[[Path], object]:
+    """Fit the default spec with these hyperparameters (no tiny-model defaults)."""
+    return lambda home: LSTMModel(SPEC, progress=False, max_epochs=1, **params).fit(table(home))
+
+
+def repeated(key: str, first, second) -> Callable[[Path], None]:
+    """A config whose ``training`` section sets ``key`` twice (lines 5 and 7)."""
+    text = ("data: {path: etth1.csv}\nspec: {time: date, inputs: [OT], targets: [OT], "
+            "lookback: 24}\nmodel: {hidden: 4}\ntraining:\n"
+            f"  {key}: {first}\n  max_epochs: 1\n  {key}: {second}\n")
+    return yaml_file(text)
+
+
+def data_and_config(name: str, make: Callable[[Path], pd.DataFrame],
+                    **changes) -> Callable[[Path], None]:
+    """Write the table ``make`` gives as ``name`` (CSV or Parquet) and a config reading it."""
+    def setup(home: Path) -> None:
+        frame = make(home)
+        if name.endswith(".parquet"):
+            frame.to_parquet(home / name)
+        else:
+            frame.to_csv(home / name, index=False)
+        (home / "bad.yaml").write_text(yaml.safe_dump(_config(data={"path": name}, **changes)))
+    return setup
+
+
+def csv_file(name: str, make: Callable[[Path], pd.DataFrame]) -> Callable[[Path], None]:
+    return lambda home: make(home).to_csv(home / name, index=False)
+
+
+CUDA = torch.cuda.is_available()
+NO_GPU = (["a GPU id in devices must be an integer from 0 to"] if CUDA else
+          ["accelerator 'gpu' needs a CUDA GPU", "torch.cuda.is_available() is False",
+           "use accelerator 'cpu'"])
+CORES = os.cpu_count() or 1
+MIXED = ["a", 1, "b"] * 200
 PARQUET = pd.read_csv(ETTH1).iloc[:100].to_parquet()
 
 # (surface, what to run, the error class, fragments of the message)
@@ -180,6 +248,152 @@ API = {
     "predict: fewer rows than the lookback": (predict(lambda h: table(h).iloc[:10]), DataError,
                                               ["has 10 rows, fewer than lookback = 24"]),
     "predict: empty table": (predict(lambda h: table(h).iloc[:0]), DataError, ["no rows"]),
+    # -- values: label kinds, float32 range, large integers, times, complex numbers -------
+    "fit: strings and numbers in a categorical input": (
+        fit(with_column("kind", MIXED), spec_with([Feature("kind", kind="categorical")])),
+        DataError, ["'kind' mixes kinds of labels", "string 'a' at row 0", "number 1 at row 1",
+                    "df['kind'] = df['kind'].astype(str)"]),
+    "fit: strings and numbers in a classification target": (
+        fit(with_column("level", MIXED), spec_with(targets=[Target("level", "classification")])),
+        DataError, ["'level' mixes kinds of labels", "string 'a' at row 0", "astype(str)"]),
+    "fit: booleans and text in a binary target": (
+        fit(with_column("flag", [True, "x"] * 300), spec_with(targets=[Target("flag",
+                                                                              "binary")])),
+        DataError, ["'flag' mixes kinds of labels", "boolean True at row 0",
+                    "string 'x' at row 1"]),
+    "fit: timestamps as class labels": (
+        fit(with_column("day", lambda n: pd.Series(pd.date_range("2020-01-01", periods=n))
+                        .astype(object)), spec_with(targets=[Target("day", "classification")])),
+        DataError, ["'day' holds Timestamp('2020-01-01", "at row 0", "strings, numbers or "
+                    "booleans", "astype(str)"]),
+    "fit: 1e39 in an input (finite in float64)": (
+        fit(edited("HUFL", 9, 1e39)), DataError,
+        ["'HUFL' holds 1e+39 at row 9", "beyond float32's range", "rescale the column"]),
+    "fit: -1e39 in a target": (fit(edited("OT", 99, -1e39)), DataError,
+                               ["'OT' holds -1e+39 at row 99", "float32", "rescale"]),
+    "predict: 1e39 in an input": (predict(edited("MUFL", 590, 1e39)), DataError,
+                                  ["'MUFL' holds 1e+39 at row 590", "float32"]),
+    "fit: ids near 2**62 as a numeric input": (
+        fit(with_column("id", lambda n: np.arange(n, dtype=np.int64) + 2**62),
+            spec_with(["id"])), DataError,
+        ["integer column 'id' holds 4611686018427387904 at row 0", "multiples of 1,024",
+         "range of 419", "declare it so (kind='categorical'", "// 10**9"]),
+    "fit: an int64 target near 2**62": (
+        fit(with_column("count", lambda n: 2**62 + 3 * np.arange(n, dtype=np.int64)),
+            spec_with(targets=["count"])), DataError,
+        ["integer column 'count'", "beyond 2**53", "'classification' for a target"]),
+    "fit: complex numbers as an input": (
+        fit(with_column("z", lambda n: np.arange(n) + 1j), spec_with(["z"])), DataError,
+        ["'z' holds complex numbers", "real and imaginary parts", ".real and .imag"]),
+    "fit: durations as an input": (
+        fit(with_column("age", lambda n: pd.to_timedelta(np.arange(n), unit="h")),
+            spec_with(["age"])), DataError,
+        ["'age' holds durations", "df['age'].dt.total_seconds()"]),
+    "fit: timestamps as an input": (
+        fit(with_column("seen", lambda n: pd.date_range("2020-01-01", periods=n)),
+            spec_with(["seen"])), DataError,
+        ["'seen' holds timestamps", "time='seen'", "calendar features"]),
+    "fit: timestamps as a regression target": (
+        fit(with_column("due", lambda n: pd.date_range("2020-01-01", periods=n, tz="UTC")),
+            spec_with(targets=["due"])), DataError, ["'due' holds timestamps"]),
+    "fit: Int64 input with pd.NA": (
+        fit(with_column("HUFL", lambda n: pd.array([pd.NA, *range(1, n)], dtype="Int64"))),
+        DataError, ["'HUFL' has a missing value (NaN) at row 0", "missing='ffill'"]),
+    "fit: boolean input with pd.NA": (
+        fit(with_column("on", lambda n: pd.array([True, False, pd.NA] * (n // 3),
+                                                 dtype="boolean")), spec_with(["on"])),
+        DataError, ["'on' has a missing value (NaN) at row 2"]),
+    "fit: text categories in a numeric input": (
+        fit(with_column("HULL", lambda n: pd.Categorical(["lo", "hi"] * (n // 2)))),
+        DataError, ["'HULL' must be numeric but holds 'lo' at row 0", "kind='categorical'"]),
+    "fit: a Decimal too large for a float": (
+        fit(with_column("HUFL", lambda n: [Decimal("1e400"), *map(Decimal, range(1, n))])),
+        DataError, ["'HUFL' holds inf at row 0"]),
+    "fit: a column named by an int": (
+        fit(with_column(7, lambda n: np.arange(n, dtype=float)), spec_with(["7"])), DataError,
+        ["input column '7' is in the data as 7 of type int", "df.columns.astype(str)"]),
+    "fit: a split that leaves no training window": (
+        fit(table, split=Split(0.01, 0.5)), DataError,
+        ["training part has no full window", "move the split boundaries"]),
+    # -- the spec ----------------------------------------------------------------------
+    "spec: a target named by a number": (lambda h: Target(5), ConfigError,
+                                         ["a target name must be a non-empty string, got 5"]),
+    "spec: a feature named by a number": (lambda h: Feature(3.5), ConfigError,
+                                          ["a feature name must be a non-empty string"]),
+    "spec: an input listed twice": (lambda h: spec_with(["OT"]), ConfigError,
+                                    ["input column 'OT' is listed twice"]),
+    "spec: an infinite target weight": (lambda h: Target("OT", weight=math.inf), ConfigError,
+                                        ["weight of target 'OT' must be a number >= 0, got inf"]),
+    # -- hyperparameters ---------------------------------------------------------------
+    "fit: negative seed": (fit(table, seed=-1), ConfigError,
+                           ["seed must be an integer from 0 to 4294967295, got -1", "32-bit"]),
+    "fit: seed beyond 32 bits": (fit(table, seed=2**32), ConfigError,
+                                 ["seed must be an integer from 0 to 4294967295"]),
+    "fit: seed as a float": (fit(table, seed=1.5), ConfigError, ["seed must be an integer"]),
+    "fit: seed as a numpy int": (fit(table, seed=np.int64(3)), ConfigError,
+                                 ["got np.int64(3)", "pass int(x)"]),
+    "fit: zero devices": (fit(table, devices=0), ConfigError,
+                          ["devices (a count, 'auto' or a list of GPU ids) must be a positive "
+                           "integer, got 0"]),
+    "fit: negative devices": (fit(table, devices=-1), ConfigError,
+                              ["devices", "must be a positive integer, got -1"]),
+    "fit: devices as text": (fit(table, devices="two"), ConfigError,
+                             ["must be a positive integer, got 'two'"]),
+    "fit: an empty list of devices": (fit(table, devices=[]), ConfigError, ["devices []"]),
+    "fit: more CPU processes than cores": (
+        fit(table, accelerator="cpu", devices=CORES + 1), ConfigError,
+        [f"devices={CORES + 1} asks for {CORES + 1} CPU training processes", f"has {CORES} "
+         "cores"]),
+    "fit: GPU ids on the CPU": (fit(table, accelerator="cpu", devices=[0, 1]), ConfigError,
+                                ["devices [0, 1] is a list of GPU ids", "number of processes"]),
+    "fit: unknown accelerator": (fit(table, accelerator="gpux"), ConfigError,
+                                 ["accelerator must be one of", "did you mean 'gpu'"]),
+    "fit: a GPU that is not there": (fit(table, accelerator="gpu",
+                                         devices=[torch.cuda.device_count()]),
+                                     ConfigError, NO_GPU),
+    "fit: layers 1000000": (fit(table, layers=1_000_000), ConfigError,
+                            ["layers must be an integer from 1 to 1000, got 1000000",
+                             "one by one"]),
+    "fit: hidden 1000000": (model(hidden=1_000_000), ConfigError,
+                            ["the network would have at least", "hidden=1000000",
+                             "limit of 2,147,483,648", "lower hidden or layers"]),
+    "fit: horizon 10**9": (
+        lambda h: LSTMModel(Spec(time="date", inputs=INPUTS, targets=["OT"], lookback=24,
+                                 horizon=10**9), progress=False).fit(table(h)),
+        ConfigError, ["parameters", "1000000000 output steps", "the horizon"]),
+    "fit: lookback 10**10": (
+        lambda h: LSTMModel(Spec(time="date", inputs=INPUTS, targets=["OT"], lookback=10**10),
+                            progress=False, hidden=4).fit(table(h)),
+        ConfigError, ["a training batch of 64 windows of 10,000,000,000 steps would keep about",
+                      "GiB of activations", "limit of 1,024 GiB", "lower batch_size, lookback"]),
+    "fit: batch_size 10**10": (model(batch_size=10**10), ConfigError,
+                               ["a training batch of 10,000,000,000 windows", "lower batch_size"]),
+    "fit: negative max_epochs": (lambda h: LSTMModel(SPEC, max_epochs=-1).fit(table(h)),
+                                 ConfigError, ["max_epochs must be a positive integer, got -1"]),
+    "fit: max_epochs 2.5": (lambda h: LSTMModel(SPEC, max_epochs=2.5).fit(table(h)),
+                            ConfigError, ["max_epochs must be a positive integer, got 2.5"]),
+    "fit: negative patience": (fit(table, patience=-1), ConfigError,
+                               ["patience must be an integer >= 0, got -1"]),
+    "fit: lr NaN": (fit(table, lr=math.nan), ConfigError,
+                    ["lr must be a positive number, got nan"]),
+    "fit: lr infinite": (fit(table, lr=math.inf), ConfigError,
+                         ["lr must be a positive number, got inf"]),
+    "fit: weight_decay NaN": (fit(table, weight_decay=math.nan), ConfigError,
+                              ["weight_decay must be a number >= 0, got nan"]),
+    "fit: grad_clip NaN": (fit(table, grad_clip=math.nan), ConfigError,
+                           ["grad_clip must be a positive number or None, got nan"]),
+    "fit: unknown precision": (fit(table, precision="fp16"), ConfigError,
+                               ["precision must be one of", "got 'fp16'"]),
+    "fit: num_nodes 0": (fit(table, num_nodes=0), ConfigError,
+                         ["num_nodes must be a positive integer, got 0"]),
+    "fit: num_nodes 2 without a launcher": (
+        fit(table, num_nodes=2), ConfigError,
+        ["num_nodes=2 needs one process per node", "torchrun", "wait for the other nodes"]),
+    "fit: unknown strategy": (fit(table, strategy="dpp"), ConfigError,
+                              ["strategy must be one of", "did you mean 'ddp'"]),
+    "fit: strategy Lightning refuses on a CPU": (
+        fit(table, accelerator="cpu", strategy="fsdp"), ConfigError,
+        ["Lightning refused the training settings", "strategy='fsdp'", "GPU"]),
 }
 
 CLI = {
@@ -252,6 +466,84 @@ CLI = {
     "cli: evaluate without targets": (
         lambda h: table(h).drop(columns="OT").to_csv(h / "no_ot.csv", index=False),
         ["evaluate", "model", "no_ot.csv"], SchemaError, ["column 'OT' is missing"]),
+    # -- values ------------------------------------------------------------------------
+    "config: 1e39 in the data": (
+        data_and_config("big.csv", edited("HULL", 30, 1e39)), ["fit", "bad.yaml"], DataError,
+        ["'HULL' holds 1e+39 at row 30", "beyond float32's range"]),
+    "cli: predict data with 1e39": (
+        csv_file("big.csv", edited("OT", 598, 1e39)),
+        ["predict", "model", "big.csv", "-o", "o.csv"], DataError,
+        ["'OT' holds 1e+39 at row 598"]),
+    "config: ids near 2**62 in a CSV": (
+        data_and_config("ids.csv", with_column("id", lambda n: 2**62 + np.arange(n)),
+                        **{"spec.inputs": [*INPUTS, "id"]}), ["fit", "bad.yaml"], DataError,
+        ["integer column 'id'", "multiples of 1,024", "categorical", "rescaling"]),
+    "config: timestamps as an input in Parquet": (
+        data_and_config("seen.parquet", with_column("seen", lambda n: pd.date_range(
+            "2020-01-01", periods=n)), **{"spec.inputs": [*INPUTS, "seen"]}),
+        ["fit", "bad.yaml"], DataError, ["'seen' holds timestamps", "calendar features"]),
+    "config: durations as a target in Parquet": (
+        data_and_config("wait.parquet", with_column("wait", lambda n: pd.to_timedelta(
+            np.arange(n), unit="min")), **{"spec.targets": ["wait"]}),
+        ["fit", "bad.yaml"], DataError, ["'wait' holds durations", ".dt.total_seconds()"]),
+    # -- YAML and hyperparameters --------------------------------------------------------
+    "config: a key written twice (fit)": (
+        repeated("lr", 0.1, 0.01), ["fit", "bad.yaml"], ConfigError,
+        ["config file 'bad.yaml' sets 'lr' twice in one mapping (lines 5 and 7)",
+         "silently keep the last value", "remove one"]),
+    "config: a key written twice (tune)": (
+        repeated("seed", 1, 2), ["tune", "bad.yaml", "--trials", "1"], ConfigError,
+        ["sets 'seed' twice in one mapping (lines 5 and 7)"]),
+    "config: a key written twice (backtest)": (
+        repeated("batch_size", 8, 16), ["backtest", "bad.yaml", "--folds", "2"], ConfigError,
+        ["sets 'batch_size' twice in one mapping (lines 5 and 7)"]),
+    "config: a key twice on one line": (
+        yaml_file("data: {path: etth1.csv}\nspec: {time: date, inputs: [OT], targets: [OT], "
+                  "lookback: 24, lookback: 48}\n"), ["fit", "bad.yaml"], ConfigError,
+        ["sets 'lookback' twice in one mapping (line 2)"]),
+    "config: negative seed": (config(**{"training.seed": -1}), ["fit", "bad.yaml"],
+                              ConfigError, ["seed must be an integer from 0 to 4294967295"]),
+    "config: seed beyond 32 bits": (config(**{"training.seed": 2**40}), ["fit", "bad.yaml"],
+                                    ConfigError, ["got 1099511627776"]),
+    "config: zero devices": (config(**{"training.devices": 0}), ["fit", "bad.yaml"],
+                             ConfigError, ["devices", "must be a positive integer, got 0"]),
+    "config: devices an empty list": (config(**{"training.devices": []}), ["fit", "bad.yaml"],
+                                      ConfigError, ["devices []"]),
+    "config: more devices than cores": (
+        config(**{"training.accelerator": "cpu", "training.devices": CORES + 1}),
+        ["fit", "bad.yaml"], ConfigError, [f"asks for {CORES + 1} CPU training processes"]),
+    "config: a GPU that is not there": (
+        config(**{"training.accelerator": "gpu",
+                  "training.devices": [torch.cuda.device_count()]}),
+        ["fit", "bad.yaml"], ConfigError, NO_GPU),
+    "config: unknown accelerator": (config(**{"training.accelerator": "tpu"}),
+                                     ["fit", "bad.yaml"], ConfigError,
+                                     ["accelerator must be one of 'auto', 'cpu', 'gpu'"]),
+    "config: layers 1000000": (config(**{"model.layers": 1_000_000}), ["fit", "bad.yaml"],
+                               ConfigError, ["layers must be an integer from 1 to 1000"]),
+    "config: hidden 10**6": (config(**{"model.hidden": 10**6}), ["fit", "bad.yaml"],
+                             ConfigError, ["the network would have at least", "parameters",
+                                           "2**31"]),
+    "config: horizon 10**10": (config(**{"spec.horizon": 10**10}), ["fit", "bad.yaml"],
+                               ConfigError, ["10000000000 output steps"]),
+    "config: batch_size 10**10": (config(**{"training.batch_size": 10**10}),
+                                  ["fit", "bad.yaml"], ConfigError,
+                                  ["a training batch of 10,000,000,000 windows", "1 TiB"]),
+    "config: lr .nan": (config(**{"training.lr": math.nan}), ["fit", "bad.yaml"], ConfigError,
+                        ["lr must be a positive number, got nan"]),
+    "config: negative max_epochs": (config(**{"training.max_epochs": -1}), ["fit", "bad.yaml"],
+                                    ConfigError, ["max_epochs must be a positive integer"]),
+    "config: negative patience": (config(**{"training.patience": -3}), ["fit", "bad.yaml"],
+                                  ConfigError, ["patience must be an integer >= 0, got -3"]),
+    "config: unknown precision": (config(**{"training.precision": "half"}),
+                                  ["fit", "bad.yaml"], ConfigError,
+                                  ["precision must be one of", "got 'half'"]),
+    "config: num_nodes 2 without a launcher": (config(**{"training.num_nodes": 2}),
+                                               ["fit", "bad.yaml"], ConfigError,
+                                               ["num_nodes=2 needs one process per node"]),
+    "config: unknown strategy": (config(**{"training.strategy": "ddp_spwan"}),
+                                 ["fit", "bad.yaml"], ConfigError,
+                                 ["strategy must be one of", "did you mean 'ddp_spawn'"]),
 }
 
 
@@ -266,9 +558,12 @@ def test_python_api(home, case):
 
 @pytest.mark.parametrize("case", CLI, ids=list(CLI))
 def test_cli_and_config(home, case, monkeypatch, capsys):
+    """One line, the class's exit code, and nothing written: no file before the run is
+    changed (e.g. taken/notes.txt of an existing run directory) and none is added."""
     setup, args, error, fragments = CLI[case]
     if setup is not None:
         setup(home)
+    before = files(home)
     monkeypatch.chdir(home)
     code = main(args)
     lines = capsys.readouterr().err.strip().splitlines()
@@ -276,12 +571,11 @@ def test_cli_and_config(home, case, monkeypatch, capsys):
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+    assert files(home) == before
 
 
-def test_the_table_is_large_and_nothing_was_overwritten(home):
-    assert len(API) + len(CLI) >= 40
-    assert (home / "taken" / "notes.txt").read_text() == "mine"
-    assert not (home / "o.csv").exists() and not (home / "o.xlsx").exists()
+def test_the_table_is_large():
+    assert len(API) + len(CLI) >= 100
 
 
 def test_inputs_that_are_fine_are_accepted(home):
@@ -295,3 +589,24 @@ def test_inputs_that_are_fine_are_accepted(home):
     assert semicolons.read_bytes().startswith(b"\xef\xbb\xbf")
     pd.testing.assert_frame_equal(model.predict(frame), model.predict(str(semicolons)))
     assert np.isfinite(model.predict(frame)["OT"]).all()
+
+
+def test_values_that_are_fine_are_accepted(home):
+    """Booleans and nullable numbers without gaps are numbers, Decimals convert, numeric
+    categories are numbers, float labels are labels, and keys merged in YAML may be
+    overridden."""
+    frame = table(home).assign(
+        on=lambda f: f.HUFL > 5, count=lambda f: pd.array(range(len(f)), dtype="Int64"),
+        share=lambda f: pd.array(f.HULL / 10, dtype="Float64"),
+        price=lambda f: [Decimal(str(round(v, 2))) for v in f.MUFL],
+        band=lambda f: pd.Categorical(np.arange(len(f)) % 3),
+        level=lambda f: np.where(f.OT.median() < f.OT, 1.5, 0.5))
+    spec = spec_with(["on", "count", "share", "price", "band"],
+                     targets=["OT", Target("level", "binary")])
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(frame)
+    assert model.encoding_.target_labels["level"].classes == (0.5, 1.5)
+    assert np.isfinite(model.predict(frame)["OT"]).all()
+    (home / "merged.yaml").write_text(
+        "data: {path: etth1.csv}\nspec: {time: date, inputs: [OT], targets: [OT], "
+        "lookback: 24}\nmodel: {<<: {hidden: 8, layers: 1}, hidden: 4}\n")
+    assert RunConfig.read(home / "merged.yaml").model == {"hidden": 4, "layers": 1}

@@ -37,7 +37,7 @@ def test_a_column_without_training_values_is_an_error():
 
 
 def test_labels_keep_user_values_and_reject_unknown_ones():
-    labels = Labels.fit(np.array(["sun", "rain", "fog", "rain", None], dtype=object))
+    labels = Labels.fit(np.array(["sun", "rain", "fog", "rain", None], dtype=object), "weather")
     assert labels.classes == ("fog", "rain", "sun")
     codes = labels.codes(np.array(["rain", None, "sun"], dtype=object), "weather")
     assert codes[0] == 1 and np.isnan(codes[1]) and codes[2] == 2
@@ -47,7 +47,7 @@ def test_labels_keep_user_values_and_reject_unknown_ones():
 
 
 def test_integer_labels_stay_integers():
-    labels = Labels.fit(np.array([3, 1, 2, 1]))
+    labels = Labels.fit(np.array([3, 1, 2, 1]), "k")
     assert labels.classes == (1, 2, 3) and all(type(c) is int for c in labels.classes)
 
 
@@ -58,6 +58,6 @@ def test_integer_labels_stay_integers():
 ])
 def test_numeric_labels_equal_the_object_path(values):
     as_objects = np.array([None if v != v else v.item() for v in values], dtype=object)
-    assert Labels.fit(values) == Labels.fit(as_objects)
-    assert [type(c) for c in Labels.fit(values).classes] == \
-        [type(c) for c in Labels.fit(as_objects).classes]
+    assert Labels.fit(values, "k") == Labels.fit(as_objects, "k")
+    assert [type(c) for c in Labels.fit(values, "k").classes] == \
+        [type(c) for c in Labels.fit(as_objects, "k").classes]

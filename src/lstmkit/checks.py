@@ -7,6 +7,7 @@ it got and, for a misspelt name, the closest allowed one.
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 import numpy as np
@@ -58,10 +59,63 @@ def check_mapping(value: Any, where: str, allowed: Any) -> None:
                               f"keys: {', '.join(allowed)}")
 
 
-def check_positive_int(what: str, value: Any, allow_none: bool = False) -> None:
-    """Raise ConfigError unless ``value`` is an int >= 1 (or None, if allowed)."""
+def check_int(what: str, value: Any, low: int, high: int | None = None,
+              allow_none: bool = False, why: str = "") -> None:
+    """Raise ConfigError unless ``value`` is an int in ``[low, high]`` (or None, if allowed);
+    ``why`` (the reason for the bounds) ends the message.
+
+    Example:
+        >>> check_int("seed", 2**40, 0, 2**32 - 1)
+        Traceback (most recent call last):
+        lstmkit.errors.ConfigError: seed must be an integer from 0 to 4294967295, got 1099511627776
+    """
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{what} must be a positive integer{' or None' if allow_none else ''}, "
-                          f"got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+            high is not None and value > high):
+        if high is not None:
+            wanted = f"an integer from {low} to {high}"
+        else:
+            wanted = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ConfigError(f"{what} must be {wanted}{' or None' if allow_none else ''}, "
+                          f"got {quote(value)}{f' ({why})' if why else ''}{_numpy_hint(value)}")
+
+
+def check_positive_int(what: str, value: Any, allow_none: bool = False) -> None:
+    """Raise ConfigError unless ``value`` is an int >= 1 (or None, if allowed)."""
+    check_int(what, value, 1, allow_none=allow_none)
+
+
+def check_number(what: str, value: Any, low: float, high: float = math.inf, *,
+                 open_low: bool = False, open_high: bool = False,
+                 allow_none: bool = False) -> None:
+    """Raise ConfigError unless ``value`` is a finite real number between ``low`` and
+    ``high`` (each bound included unless ``open_low`` / ``open_high``), or None if
+    allowed. Booleans, NaN and infinities are not numbers here.
+
+    Example:
+        >>> check_number("lr", float("nan"), 0, open_low=True)
+        Traceback (most recent call last):
+        lstmkit.errors.ConfigError: lr must be a positive number, got nan
+    """
+    if value is None and allow_none:
+        return
+    number = not isinstance(value, bool) and isinstance(value, int | float)
+    if number and math.isfinite(value) and (low < value if open_low else low <= value) and (
+            value < high if open_high else value <= high):
+        return
+    if high != math.inf:
+        wanted = f"a number in {'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+    elif open_low and low == 0:
+        wanted = "a positive number"
+    else:
+        wanted = f"a number {'>' if open_low else '>='} {low}"
+    raise ConfigError(f"{what} must be {wanted}{' or None' if allow_none else ''}, "
+                      f"got {quote(value)}{_numpy_hint(value)}")
+
+
+def _numpy_hint(value: Any) -> str:
+    """How to pass a numpy scalar, which lstmkit's settings do not take (JSON, torch)."""
+    if isinstance(value, np.generic) and not isinstance(value, float):
+        return f"; a numpy {type(value).__name__} is not a plain number: pass int(x) or float(x)"
+    return ""

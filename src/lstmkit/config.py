@@ -48,6 +48,34 @@ SOURCE_KEYS = ("path", "dataset", "part", "data_dir")
 FLOAT_KEYS = {"dropout", "lr", "lr_decay", "weight_decay", "grad_clip"}
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A key written twice in one YAML mapping, with the lines (1-based) of both."""
+
+    def __init__(self, key: Any, lines: tuple[int, int]) -> None:
+        super().__init__(f"duplicate key {key!r} on lines {lines}")
+        self.key, self.lines = key, lines
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key repeated in a mapping raises ``DuplicateKey``
+    instead of the last value silently winning (keys merged in with ``<<`` may be overridden).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+            try:
+                if key in lines:
+                    raise DuplicateKey(key, (lines[key], line))
+                lines[key] = line
+            except TypeError:          # an unhashable key: the base class says so
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
 @dataclass(frozen=True)
 class DataSource:
     """Where a table or array set comes from: a file, or a named data set (and part)."""
@@ -147,7 +175,13 @@ class RunConfig:
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
+        except DuplicateKey as exc:
+            first, second = exc.lines
+            where = f"line {first}" if first == second else f"lines {first} and {second}"
+            raise ConfigError(f"config file {str(path)!r} sets {quote(exc.key)} twice in one "
+                              f"mapping ({where}); YAML would silently keep the last value: "
+                              "remove one") from None
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             detail = str(exc).replace("\n", " ")
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {detail}") from None

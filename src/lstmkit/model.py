@@ -22,7 +22,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from . import checkpoint, presets
-from .checks import check_choice, check_positive_int, closest, quote
+from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
@@ -42,7 +42,7 @@ from .metrics import (
     confusion_matrix,
     regression_metrics,
 )
-from .nn import LSTMNetwork, NetworkConfig, Output
+from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
 from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
@@ -247,8 +247,10 @@ class LSTMModel:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             _require_windows(val_windows, "validation", spec)
         plan = self._checkpoints(checkpoint_dir, resume, spec, train_windows, val_windows)
+        config = self._network_config(spec, encoding, architecture)
+        size.check(config, self.batch_size, getattr(train_windows, "max_length", spec.lookback))
         torch.manual_seed(self.seed)
-        network = LSTMNetwork(self._network_config(spec, encoding, architecture))
+        network = LSTMNetwork(config)
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
         gaps = any(w.has_target_gaps() for w in (train_windows, val_windows) if w is not None)
@@ -544,7 +546,8 @@ class LSTMModel:
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""
         self._train_config(1e-3 if self.lr is None else self.lr)
-        check_positive_int("layers", self.layers)
+        check_int("layers", self.layers, 1, size.MAX_LAYERS, why="torch builds stacked layers "
+                  "one by one, 10,000 take half a minute; 1 to 4 are usual")
         for name in ("hidden", "segment", "checkpoint_steps"):
             check_positive_int(name, getattr(self, name), allow_none=True)
         for name in ("bidirectional", "channel_independent", "conv"):
@@ -555,9 +558,7 @@ class LSTMModel:
                 or self.instance_norm in NORM_MODES):
             raise ConfigError("instance_norm must be true (the same as 'revin'), 'last', false "
                               f"or unset (None), got {self.instance_norm!r}")
-        if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(
-                self.dropout, int | float) or not 0 <= self.dropout < 1):
-            raise ConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        check_number("dropout", self.dropout, 0, 1, open_high=True, allow_none=True)
         if self.decoder is not None:
             check_choice("decoder", self.decoder, DECODERS)
         check_choice("heads", self.heads, HEADS)
@@ -565,7 +566,8 @@ class LSTMModel:
             raise ConfigError(f"split must be a lstmkit.Split, got {type(self.split).__name__}")
         spec = spec or self.spec
         if spec is not None:
-            self._architecture(spec)
+            network = _smallest_network(spec, self._architecture(spec), self.layers, self.heads)
+            size.check(network, self.batch_size, spec.lookback or 1)
 
     def _architecture(self, spec: Spec) -> dict[str, Any]:
         """The architecture for ``spec``: the user's settings, else the preset's; checked."""
@@ -610,8 +612,7 @@ class LSTMModel:
         if self.precision == "bf16-true" and any(k > 256 for _, k, _ in embedded):
             raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
                               "256, and an embedded input has more categories; use 'bf16-mixed'")
-        steps = 1 if spec.task == "sequence" or spec.aligned else spec.horizon
-        return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=steps,
+        return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=_output_steps(spec),
                              hidden=a["hidden"], layers=self.layers,
                              bidirectional=a["bidirectional"], dropout=float(a["dropout"]),
                              decoder=a["decoder"], heads=self.heads,
@@ -779,6 +780,25 @@ class LSTMModel:
                     columns[f"{t.name}_proba_{label}"] = d.proba[..., k].reshape(n * steps)
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def _output_steps(spec: Spec) -> int:
+    """Output steps per window: the horizon, or 1 (a sequence; aligned seq2seq per step)."""
+    return 1 if spec.task == "sequence" or spec.aligned else spec.horizon
+
+
+def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:
+    """The network of ``spec`` with the fewest columns the data could give it (one per
+    input, two classes per categorical target): what a size check knows before any data."""
+    outputs = tuple(Output(t.name, t.kind, 2 if t.kind == "classification" else 1)
+                    for t in spec.targets)
+    return NetworkConfig(
+        n_inputs=len(spec.inputs), outputs=outputs, steps=_output_steps(spec),
+        hidden=a["hidden"], layers=layers, bidirectional=a["bidirectional"],
+        decoder=a["decoder"], heads=heads, checkpoint_steps=a["checkpoint_steps"],
+        segment=a["segment"], channel_independent=a["channel_independent"], conv=a["conv"],
+        future_columns=tuple(j for j, f in enumerate(spec.inputs) if f.future),
+        embedded=tuple((j, 2, f.embed) for j, f in enumerate(spec.inputs) if f.embed))
 
 
 def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:

@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .checks import check_choice, check_positive_int, closest, quote
+from .checks import check_choice, check_number, check_positive_int, closest, quote
 from .data.timestep import canonical
 from .errors import ConfigError
 
@@ -148,9 +148,7 @@ class Target:
             raise ConfigError(f"scaler applies to regression targets, but {self.name!r} is "
                               f"{self.kind} (its labels are never scaled); drop scaler or "
                               f"set kind='regression'")
-        if not isinstance(self.weight, int | float) or not self.weight >= 0:
-            raise ConfigError(f"weight of target {self.name!r} must be a number >= 0, "
-                              f"got {self.weight!r}")
+        check_number(f"weight of target {self.name!r}", self.weight, 0)
         object.__setattr__(self, "weight", float(self.weight))
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,13 +20,19 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.plugins.environments import (
+    LSFEnvironment,
+    SLURMEnvironment,
+    TorchElasticEnvironment,
+)
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.plugins.precision import Precision
-from lightning.pytorch.strategies import SingleDeviceStrategy
+from lightning.pytorch.strategies import SingleDeviceStrategy, StrategyRegistry
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from . import checkpoint
 from .checkpoint import TrainingState
-from .checks import check_choice, check_positive_int
+from .checks import check_choice, check_int, check_number, check_positive_int, quote
 from .data.windows import Batch, Batches, Windows
 from .errors import ConfigError, TrainingError
 from .losses import MultiTargetLoss
@@ -34,6 +41,9 @@ from .tracking import epoch_number
 
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+STRATEGIES = ("auto", *StrategyRegistry.available_strategies())
+MAX_SEED = 2**32 - 1       # numpy's and Lightning's seeds are 32-bit
 # Optimiser steps per Lightning training step, so that its bookkeeping is shared: about
 # LIGHTNING_STEPS per epoch (progress bar updates), 8 to 64 batches each.
 LIGHTNING_STEPS, MIN_GROUP, MAX_GROUP = 20, 8, 64
@@ -52,14 +62,18 @@ class TrainConfig:
         max_epochs: upper bound on passes over the training windows.
         patience: epochs without a better validation loss before stopping.
         grad_clip: clip the gradient norm to this value (None: no clipping).
-        seed: seed of weight initialisation and shuffling; fixed seed, same result on CPU.
+        seed: seed of weight initialisation and shuffling, 0 to 2**32 - 1; fixed seed,
+            same result on CPU.
         progress: show a progress bar.
-        accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``); ``predict`` and
-            ``evaluate`` also run on the GPU when it is ``gpu`` or ``auto`` and CUDA is present.
-        devices: devices per machine (an int, ``auto`` or a list of GPU ids); more
-            than one trains data-parallel (DDP): ``batch_size`` stays the global batch,
-            shared between the processes.
-        num_nodes: machines (DDP across nodes, launched by torchrun or SLURM).
+        accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu`` or ``cuda``, ``mps``),
+            which this machine must have; ``predict`` and ``evaluate`` also run on the GPU
+            when it is ``gpu`` or ``auto`` and CUDA is present.
+        devices: devices per machine (an int, ``auto`` or a list of GPU ids), at most
+            those present (CPU: processes, at most the cores); more than one trains
+            data-parallel (DDP): ``batch_size`` stays the global batch, shared between
+            the processes.
+        num_nodes: machines (DDP across nodes, launched by torchrun, SLURM or LSF, or
+            with NODE_RANK set on every node).
         strategy: Lightning strategy (``auto``, ``ddp``, ``ddp_spawn``, ...).
         precision: Lightning precision: ``32-true`` (default), ``bf16-mixed``
             (bfloat16 compute, float32 weights: faster on GPUs, and on CPUs with
@@ -85,26 +99,74 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("precision", self.precision, PRECISIONS)
-        if not isinstance(self.strategy, str):
-            raise ConfigError(f"strategy must be a Lightning strategy name such as 'ddp', got "
-                              f"{self.strategy!r}")
         for name in ("batch_size", "max_epochs", "num_nodes"):
             check_positive_int(name, getattr(self, name))
-        patience = self.patience
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ConfigError(f"patience must be an integer >= 0, got {self.patience!r}")
-        if not isinstance(self.lr, int | float) or not 0 < self.lr < math.inf:
-            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-        if not isinstance(self.lr_decay, int | float) or not 0 < self.lr_decay <= 1:
-            raise ConfigError(f"lr_decay must be a number in (0, 1], got {self.lr_decay!r}")
-        if not isinstance(self.weight_decay, int | float) or self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
-        if self.grad_clip is not None and (not isinstance(self.grad_clip, int | float)
-                                           or self.grad_clip <= 0):
-            raise ConfigError(f"grad_clip must be a positive number or None, got "
-                              f"{self.grad_clip!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        check_int("patience", self.patience, 0)
+        check_int("seed", self.seed, 0, MAX_SEED, why="numpy and Lightning take 32-bit seeds")
+        check_number("lr", self.lr, 0, open_low=True)
+        check_number("lr_decay", self.lr_decay, 0, 1, open_low=True)
+        check_number("weight_decay", self.weight_decay, 0)
+        check_number("grad_clip", self.grad_clip, 0, open_low=True, allow_none=True)
+        check_hardware(self.accelerator, self.devices, self.num_nodes, self.strategy)
+
+
+def check_hardware(accelerator: Any, devices: Any, num_nodes: int, strategy: Any) -> None:
+    """Raise ``ConfigError`` unless this machine has the accelerator and devices asked for,
+    and a multi-node run was started by a cluster launcher (else it would wait forever)."""
+    check_choice("accelerator", accelerator, ACCELERATORS)
+    if not isinstance(strategy, str):
+        raise ConfigError(f"strategy must be a Lightning strategy name such as 'ddp', got "
+                          f"{quote(strategy)}")
+    check_choice("strategy", strategy, STRATEGIES)
+    kind, present = _present_devices(accelerator)
+    if isinstance(devices, list | tuple):
+        _check_device_ids(devices, kind, present)
+    elif devices != "auto":
+        check_int("devices (a count, 'auto' or a list of GPU ids)", devices, 1)
+        if devices > present:
+            unit = "cores" if kind == "cpu" else f"{kind.upper()} devices"
+            raise ConfigError(f"devices={devices} asks for {devices} {kind.upper()} training "
+                              f"processes, but this machine has {present} {unit}; set devices "
+                              f"to at most {present}, or 'auto'")
+    if num_nodes > 1 and not _launched_on_a_cluster():
+        raise ConfigError(f"num_nodes={num_nodes} needs one process per node started by a "
+                          "launcher (torchrun, srun under SLURM, jsrun under LSF) or NODE_RANK "
+                          "and MASTER_ADDR set on every node; started alone it would wait for "
+                          "the other nodes forever. Launch it so, or set num_nodes to 1")
+
+
+def _present_devices(accelerator: str) -> tuple[str, int]:
+    """The kind of device ``accelerator`` trains on here (cpu, cuda, mps) and how many."""
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if accelerator in ("gpu", "cuda") and not cuda and not (accelerator == "gpu" and mps):
+        raise ConfigError(f"accelerator {accelerator!r} needs a CUDA GPU, but torch sees none "
+                          f"here (torch.cuda.is_available() is False, torch "
+                          f"{torch.__version__}); use accelerator 'cpu' or 'auto', or install "
+                          "a CUDA build of torch on a machine with a GPU")
+    if accelerator == "mps" and not mps:
+        raise ConfigError("accelerator 'mps' needs an Apple GPU, and torch sees none here; use "
+                          "accelerator 'cpu' or 'auto'")
+    if accelerator in ("gpu", "cuda", "auto") and cuda:
+        return "cuda", torch.cuda.device_count()
+    if accelerator in ("gpu", "mps", "auto") and mps:
+        return "mps", 1
+    return "cpu", os.cpu_count() or 1
+
+
+def _check_device_ids(ids: list | tuple, kind: str, present: int) -> None:
+    if kind == "cpu":
+        raise ConfigError(f"devices {quote(ids)} is a list of GPU ids, but training runs on "
+                          "the CPU; give the number of processes instead, e.g. devices: 2")
+    if not ids or len(set(ids)) < len(ids):
+        raise ConfigError(f"devices {quote(ids)} must list each GPU id once, and at least one")
+    for gpu in ids:
+        check_int("a GPU id in devices", gpu, 0, present - 1)
+
+
+def _launched_on_a_cluster() -> bool:
+    """Whether a launcher Lightning recognises started this process, or NODE_RANK is set."""
+    return "NODE_RANK" in os.environ or any(
+        env.detect() for env in (TorchElasticEnvironment, SLURMEnvironment, LSFEnvironment))
 
 
 class LSTMTask(L.LightningModule):
@@ -416,14 +478,22 @@ def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
         callbacks.append(Checkpointer(checkpoints, history, best, stopper))
     if config.progress:
         callbacks.append(ProgressBar(leave=True))
-    trainer = L.Trainer(
-        max_epochs=config.max_epochs, accelerator=config.accelerator, devices=config.devices,
-        num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,
-        callbacks=callbacks, logger=loggers or False,
-        enable_checkpointing=False, enable_model_summary=False,
-        enable_progress_bar=config.progress, num_sanity_val_steps=0, log_every_n_steps=1,
-        limit_val_batches=None if val_windows is not None else 0,
-    )
+    hardware = dict(accelerator=config.accelerator, devices=config.devices,
+                    num_nodes=config.num_nodes, strategy=config.strategy,
+                    precision=config.precision)
+    try:
+        trainer = L.Trainer(
+            max_epochs=config.max_epochs, **hardware, callbacks=callbacks,
+            logger=loggers or False, enable_checkpointing=False, enable_model_summary=False,
+            enable_progress_bar=config.progress, num_sanity_val_steps=0, log_every_n_steps=1,
+            limit_val_batches=None if val_windows is not None else 0,
+        )
+    except (MisconfigurationException, ValueError, ImportError) as exc:
+        # Combinations only Lightning knows to refuse (fsdp on a CPU, deepspeed missing).
+        settings = ", ".join(f"{k}={quote(v)}" for k, v in hardware.items())
+        raise ConfigError(f"Lightning refused the training settings {settings}: {exc}; "
+                          "change them in the training section (or LSTMModel parameters)"
+                          ) from None
     if resume is not None:
         _start_at_epoch(trainer, resume.meta["next_epoch"])
     with warnings.catch_warnings():

@@ -46,7 +46,8 @@ class Encoding:
         numeric = [f for f in spec.inputs if f.kind != "categorical"]
         for f in spec.inputs:
             if f.kind == "categorical":
-                input_labels[f.name] = Labels.fit(_categories(inputs, f, input_rows))
+                input_labels[f.name] = Labels.fit(_categories(inputs, f, input_rows), f.name,
+                                                  input_rows)
         columns = validate.numeric_columns(inputs, [f.name for f in numeric], input_rows,
                                            allow_nan=[f.missing != "error" for f in numeric])
         for f, values in zip(numeric, columns, strict=True):
@@ -59,7 +60,7 @@ class Encoding:
             target_scalers[t.name] = AffineScaler.fit(t.scaler, values, t.name)
         for t in spec.targets:
             if t.kind != "regression":
-                target_labels[t.name] = _fit_labels(t, targets[t.name].to_numpy())
+                target_labels[t.name] = _fit_labels(t, targets[t.name].to_numpy(), target_rows)
         return cls(spec, input_scalers, input_labels, target_scalers, target_labels)
 
     # -- the network's view -------------------------------------------------------------
@@ -215,8 +216,8 @@ def _categories(frame: pd.DataFrame, feature: Any, rows: np.ndarray) -> np.ndarr
     return frame[feature.name].to_numpy(dtype=object)
 
 
-def _fit_labels(target: Target, values: np.ndarray) -> Labels:
-    labels = Labels.fit(values)
+def _fit_labels(target: Target, values: np.ndarray, rows: np.ndarray) -> Labels:
+    labels = Labels.fit(values, target.name, rows)
     if len(labels) < 2:
         raise DataError(f"{target.kind} target {target.name!r} has {len(labels)} distinct "
                         f"label(s) in the training part ({list(labels.classes)}); it needs at "

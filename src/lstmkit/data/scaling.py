@@ -101,13 +101,22 @@ class Labels:
     classes: tuple[Any, ...]
 
     @classmethod
-    def fit(cls, values: Any) -> Labels:
+    def fit(cls, values: Any, column: str, rows: np.ndarray | None = None) -> Labels:
+        """The sorted labels present in ``values`` (missing values left out).
+
+        Labels must be of one kind, strings, numbers or booleans (a saved model keeps
+        them as JSON); anything else raises a ``DataError`` naming ``column`` and the
+        rows (``rows``: each value's row in the user's table; default: its position).
+        """
         values = np.asarray(values)
         if values.dtype.kind in "biuf":                    # numbers: unique without objects
             present = np.unique(values[~np.isnan(values)] if values.dtype.kind == "f" else values)
         else:
             values = values.astype(object)
-            present = np.unique(values[_present(values)])
+            present = pd.unique(values[_present(values)])   # unsorted: kinds may not compare
+            if len({_label_kind(v) for v in present}) > 1 or (
+                    len(present) and _label_kind(present[0]) not in LABEL_KINDS):
+                _refuse_labels(values, column, np.arange(len(values)) if rows is None else rows)
         return cls(tuple(_plain(v) for v in sorted(present, key=_sort_key)))
 
     def codes(self, values: Any, column: str, rows: np.ndarray | None = None) -> np.ndarray:
@@ -165,6 +174,34 @@ def value_array(values: Sequence[Any]) -> np.ndarray:
     ints), anything else (strings, mixed types, times) as the objects themselves."""
     array = np.asarray(values)
     return array if array.dtype.kind in "biuf" else np.asarray(values, dtype=object)
+
+
+LABEL_KINDS = ("string", "number", "boolean")
+
+
+def _label_kind(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "boolean"
+    if isinstance(value, int | float | np.number):
+        return "number"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
+def _refuse_labels(values: np.ndarray, column: str, rows: np.ndarray) -> None:
+    """Raise a ``DataError`` naming the first value of each kind in ``values`` and its row."""
+    first: dict[str, int] = {}
+    for i in np.flatnonzero(_present(values)):
+        first.setdefault(_label_kind(values[i]), int(i))
+    fix = f"convert the column to one type, e.g. df[{column!r}] = df[{column!r}].astype(str)"
+    odd = [kind for kind in first if kind not in LABEL_KINDS]
+    if odd:
+        i = first[odd[0]]
+        raise DataError(f"categorical column {column!r} holds {quote(values[i])} at row "
+                        f"{rows[i]}, a {odd[0]}; labels must be strings, numbers or booleans "
+                        f"(a saved model keeps them as JSON): {fix}")
+    shown = ", ".join(f"{kind} {quote(values[i])} at row {rows[i]}" for kind, i in first.items())
+    raise DataError(f"categorical column {column!r} mixes kinds of labels ({shown}); labels "
+                    f"must all be strings, all numbers or all booleans: {fix}")
 
 
 def _present(values: Any) -> np.ndarray:

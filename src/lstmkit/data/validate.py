@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from ..checks import closest
+from ..checks import closest, quote
 from ..errors import DataError, SchemaError
 
 SENTINELS = {"?", "-", "--", "na", "n/a", "nan", "null", "none", "missing", "nil", "#n/a", ""}
@@ -23,13 +23,28 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
     available = [str(c) for c in frame.columns]
     for column in columns:
         if column not in frame.columns:
+            other = [c for c in frame.columns if str(c) == column]
+            if other:
+                raise error(f"{role} column {column!r} is in the data as {quote(other[0])} "
+                            f"of type {type(other[0]).__name__}, not a string; name the columns "
+                            "with strings: df.columns = df.columns.astype(str)")
             raise error(f"{role} column {column!r} is missing from the data"
                         f"{closest(column, available)}; the data has columns {available}")
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)   # 3.4e38: the network computes in float32
+EXACT_INTEGERS = 2**53     # float64, in which columns are scaled, holds every int up to this
+
+
 def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bool) -> np.ndarray:
-    """Column ``column`` as float64, or a ``DataError`` naming the first bad value and its row."""
+    """Column ``column`` as float64, or a ``DataError`` naming the first bad value and its row.
+
+    Refused: text, complex numbers, times and durations, integers that float64 rounds
+    coarser than the network resolves (``_merging``), infinities, values beyond
+    float32's range, and (unless ``allow_nan``) missing values.
+    """
     series = frame[column]
+    _check_number_kind(series, column)
     if isinstance(series.dtype, pd.CategoricalDtype) or not (
         pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
     ):
@@ -40,28 +55,95 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
             value = series.iloc[i]
             if str(value).strip().lower() in SENTINELS:
                 raise DataError(
-                    f"column {column!r} holds {value!r} at row {rows[i]}, which looks like a "
+                    f"column {column!r} holds {quote(value)} at row {rows[i]}, which looks like a "
                     f"missing-value marker; read it as missing (pandas: read_csv(..., "
-                    f"na_values=[{value!r}])) and choose a missing policy "
+                    f"na_values=[{quote(value)}])) and choose a missing policy "
                     f"(Feature({column!r}, missing='ffill' or 'mask'))")
             raise DataError(
-                f"column {column!r} must be numeric but holds {value!r} at row "
+                f"column {column!r} must be numeric but holds {quote(value)} at row "
                 f"{rows[i]}; clean the value, or declare the column categorical "
                 f"(Feature({column!r}, kind='categorical'))")
         series = parsed
+        _check_number_kind(series, column)
+    if pd.api.types.is_integer_dtype(series):
+        _check_exact(series, column, rows)
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isfinite(values).all():                        # the common case: one pass
+    if _within_float32(values):                          # the common case: one pass
         return values
     if np.isinf(values).any():
         i = np.flatnonzero(np.isinf(values))[0]
         raise DataError(f"column {column!r} holds {values[i]} at row {rows[i]}; infinite values "
                         "are not allowed: replace them or drop the row")
+    beyond = np.abs(values) > FLOAT32_MAX
+    if beyond.any():
+        i = np.flatnonzero(beyond)[0]
+        raise DataError(f"column {column!r} holds {values[i]:.6g} at row {rows[i]}, beyond "
+                        f"float32's range (±{FLOAT32_MAX:.4g}) in which the network computes; "
+                        "rescale the column (divide it by a power of ten, or take its log) or "
+                        "drop the row")
     if not allow_nan and np.isnan(values).any():
         i = np.flatnonzero(np.isnan(values))[0]
         raise DataError(f"input column {column!r} has a missing value (NaN) at row {rows[i]}; "
                         "fill the gap or drop the row, or choose a missing policy: "
                         f"Feature({column!r}, missing='ffill' or 'mask') (YAML: missing: ffill)")
     return values
+
+
+def _within_float32(values: np.ndarray) -> bool:
+    """Whether every float is finite and within float32's range (False on any NaN)."""
+    if values.dtype.itemsize <= 4:             # float32 or narrower: finite is within range
+        return bool(np.isfinite(values).all())
+    return values.size == 0 or bool(values.min() >= -FLOAT32_MAX
+                                    and values.max() <= FLOAT32_MAX)
+
+
+def _exact_block(ints: pd.DataFrame) -> bool:
+    """Whether float64 holds these 64-bit integer columns finely enough (``_merging``)."""
+    return len(ints) == 0 or not _merging(ints.min().to_numpy(np.float64),
+                                          ints.max().to_numpy(np.float64)).any()
+
+
+def _merging(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Which integer columns (given their least and greatest values) float64 rounds coarser
+    than float32's resolution of their range: beyond 2**53, float64 rounds integers to
+    multiples of 2**(e - 52) for values of about 2**e, and the network reads the scaled
+    values as float32, which resolve about 2**-24 of the range."""
+    top = np.maximum(np.abs(low), np.abs(high))
+    return (top > EXACT_INTEGERS) & (top * 2.0**-53 > (high - low) * 2.0**-24)
+
+
+def _check_number_kind(series: pd.Series, column: str) -> None:
+    """Refuse complex numbers, timestamps and durations, saying how to make numbers of them."""
+    dtype = series.dtype
+    if pd.api.types.is_complex_dtype(dtype):
+        raise DataError(f"column {column!r} holds complex numbers (dtype {dtype}), which a "
+                        "numeric input or target cannot take; give its real and imaginary parts "
+                        f"as two columns (df[{column!r}].to_numpy().real and .imag)")
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        raise DataError(f"column {column!r} holds durations (dtype {dtype}), not numbers; "
+                        f"convert it, e.g. df[{column!r}].dt.total_seconds()")
+    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+        raise DataError(f"column {column!r} holds timestamps (dtype {dtype}), not numbers; make "
+                        f"it the spec's time column (time={column!r}), or give calendar features "
+                        f"as inputs instead (df[{column!r}].dt.hour, .dt.dayofweek, ...)")
+
+
+def _check_exact(series: pd.Series, column: str, rows: np.ndarray) -> None:
+    """Refuse integers too large for float64 to tell apart at the column's scale."""
+    low, high = series.min(), series.max()
+    if pd.isna(low) or not _merging(np.float64(low), np.float64(high)):
+        return
+    i = int(np.flatnonzero(series.abs().to_numpy(dtype=np.float64, na_value=0.0)
+                           > EXACT_INTEGERS)[0])
+    step = 2 ** (int(np.log2(max(abs(float(low)), abs(float(high))))) - 52)
+    raise DataError(
+        f"integer column {column!r} holds {series.iloc[i]} at row {rows[i]}: beyond 2**53, "
+        f"float64 (in which lstmkit scales numbers) rounds its values to multiples of {step:,}, "
+        f"coarse against the column's range of {int(high) - int(low):,} (more than "
+        "2**-24 of it, what the network's float32 resolves), so nearby values would merge. "
+        "An id or code is categorical: declare it so (kind='categorical' for an input, "
+        "'classification' for a target); a count or a time in nanoseconds needs rescaling, "
+        f"e.g. df[{column!r}] // 10**9 (seconds) or minus its first value")
 
 
 BLOCK_BYTES = 1 << 25      # bytes (as float64) read at once by numeric_columns
@@ -71,8 +153,9 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, *
                     allow_nan: list[bool]) -> Iterator[np.ndarray]:
     """``numeric`` for each of ``columns`` in turn, converted a block of columns at a time.
 
-    Plain numeric columns that are all finite are read in blocks of at most
-    ``BLOCK_BYTES`` (one pandas call per block, not per column); any other block
+    Plain numeric columns whose values are all finite, within float32's range and (if
+    integers) exact in float64 are read in blocks of at most ``BLOCK_BYTES`` (one
+    pandas call per block, not per column); any other block
     goes column by column through ``numeric``, which names the bad value. A block
     of float columns comes in its own common type (float32 stays float32: the
     scalers compute in float64 without a float64 copy of every column first).
@@ -80,11 +163,18 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, *
     width = max(1, BLOCK_BYTES // (8 * max(len(frame), 1)))
     for lo in range(0, len(columns), width):
         names, nan_ok = columns[lo : lo + width], allow_nan[lo : lo + width]
-        if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in frame.dtypes[names]):
+        dtypes = frame.dtypes[names]
+        wide = [n for n, d in zip(names, dtypes, strict=True)
+                if isinstance(d, np.dtype) and d.kind in "iu" and d.itemsize == 8]
+        if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in dtypes) and (
+                not wide or _exact_block(frame[wide])):
             values = frame[names].to_numpy()                       # (rows, block)
-            if values.dtype.kind != "f":      # integers, booleans, or a mix (objects)
+            if values.dtype.kind in "iub":    # integers or booleans: finite, within float32
+                yield from values.astype(np.float64).T
+                continue
+            if values.dtype.kind == "O":      # floats with booleans: objects
                 values = values.astype(np.float64)
-            if np.isfinite(values).all():
+            if _within_float32(values):
                 yield from values.T                                # (rows,) each
                 continue
         for name, ok in zip(names, nan_ok, strict=True):
