@@ -225,7 +225,8 @@ def test_the_skill_score_compares_each_metric_with_the_naive_baselines(seattle):
     np.testing.assert_allclose(step.skill, 1 - step.model / step.naive)
     saved = evaluation.to_dict()["targets"]["temp_max"]["MAE"]
     assert saved == pytest.approx({"model": mae.model, "naive": mae.naive,
-                                   "seasonal": mae.seasonal, "skill": mae.skill})
+                                   "seasonal": mae.seasonal, "neighbour": None,
+                                   "skill": mae.skill})
 
 
 # -- relative paths -----------------------------------------------------------------------

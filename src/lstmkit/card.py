@@ -132,18 +132,22 @@ def _metrics(metrics: dict[str, Any] | None, units: dict[str, str]) -> list[str]
     if not metrics:
         return ["Not recorded with this directory: `lstmkit fit` scores the model and writes "
                 "them here; or run `lstmkit evaluate THIS_DIRECTORY data.csv`."]
+    neighbour = f"; neighbour = {metrics['neighbour']}" if metrics.get("neighbour") else ""
     lines = [f"Scored on {metrics.get('scored_on', 'the data given')}, in original units "
              f"(naive = {metrics.get('baseline', 'baseline')}; seasonal naive = "
-             f"{metrics.get('seasonal') or 'none'}; skill = 1 - model's error / naive's).", "",
-             "| target | metric | model | naive | seasonal | skill | vs naive |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for target, values in metrics.get("targets", {}).items():
+             f"{metrics.get('seasonal') or 'none'}{neighbour}; skill = 1 - model's error / "
+             "naive's).", ""]
+    targets = metrics.get("targets", {})
+    shown = [p for p in PREDICTORS if p in ("model", "naive", "seasonal") or any(
+        scores.get(p) is not None for values in targets.values() for scores in values.values())]
+    lines += ["| target | metric | " + " | ".join(shown) + " | skill | vs naive |",
+              "| --- | --- | " + "--- | " * len(shown) + "--- | --- |"]
+    for target, values in targets.items():
         for name, scores in values.items():
-            model, naive, seasonal = (scores.get(k) for k in PREDICTORS)
-            lines.append(f"| {target} | {metric_label(name, units.get(target))} | "
-                         f"{_number(model)} | {_number(naive)} | "
-                         f"{_number(seasonal)} | {_number(scores.get('skill'))} | "
-                         f"{compare(name, _nan(model), _nan(naive))} |")
+            cells = " | ".join(_number(scores.get(k)) for k in shown)
+            lines.append(f"| {target} | {metric_label(name, units.get(target))} | {cells} | "
+                         f"{_number(scores.get('skill'))} | "
+                         f"{compare(name, _nan(scores.get('model')), _nan(scores.get('naive')))} |")
     return lines
 
 

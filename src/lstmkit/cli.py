@@ -486,7 +486,7 @@ def _cell(value: Any) -> str:
 def render(evaluation: Evaluation, title: str) -> Table:
     """The metrics table for the terminal: the model beside the naive baselines, its skill,
     and ``worse`` (in red) where it does worse than the naive baseline, named below."""
-    shown = PREDICTORS if evaluation.table.seasonal.notna().any() else PREDICTORS[:2]
+    shown = [p for p in PREDICTORS if p in ("model", "naive") or evaluation.table[p].notna().any()]
     table = Table(title=f"{title} (original units; naive = {evaluation.baseline})")
     for column in ("target", "metric", *shown, "skill", "vs naive"):
         table.add_column(column, justify="left" if column in ("target", "metric") else "right")
@@ -495,7 +495,8 @@ def render(evaluation: Evaluation, title: str) -> Table:
         table.add_row(row.target, evaluation.label(row.metric, row.target),
                       *(_cell(float(getattr(row, k))) or "n/a" for k in shown),
                       _cell(row.skill), "[red]worse[/red]" if verdict == "worse" else verdict)
-    notes = [f"seasonal naive = {evaluation.seasonal}"] if evaluation.seasonal else []
+    notes = [f"{name} = {text}" for name, text in (("seasonal naive", evaluation.seasonal),
+                                                   ("neighbour", evaluation.neighbour)) if text]
     notes.append("skill = 1 - model's error / naive's: above 0 is better than naive")
     worse = [t for t, e in evaluation.verdict()["targets"].items() if e["worse"]]
     if worse:

@@ -2,9 +2,10 @@
 
 Regression: MAE, RMSE, sMAPE (%) and R2. Classification and binary: accuracy,
 macro-F1 and the confusion matrix. Missing true values (NaN) are left out. Every metric is
-given for the model, the naive baseline (the last value, for forecasts) and the seasonal
-naive one (the value one season earlier), and as a scale-free skill: 1 - the model's error /
-the naive baseline's error.
+given for the model, the naive baseline (the last value, for forecasts), the seasonal
+naive one (the value one season earlier) and, for the categorical targets of sequence
+tasks, the nearest neighbour (1-NN on z-normalised series, ``lstmkit.baselines``), and as
+a scale-free skill: 1 - the model's error / the naive baseline's error.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ CLASSIFICATION_METRICS = ("accuracy", "macro_F1")
 LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE")   # errors; the others are scores, higher better
 IN_UNITS = ("MAE", "RMSE")                   # in the target's units; the others are scale-free
 HEADLINE = ("MAE", "accuracy")               # the one metric per target that checks read
-PREDICTORS = ("model", "naive", "seasonal")
+PREDICTORS = ("model", "naive", "seasonal", "neighbour")
+BASELINES = PREDICTORS[1:]
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -97,7 +99,9 @@ class Evaluation:
 
     Attributes:
         table: one row per (target, metric) with columns ``model``, ``naive``,
-            ``seasonal`` (the seasonal naive baseline; NaN where there is none) and
+            ``seasonal`` (the seasonal naive baseline; NaN where there is none),
+            ``neighbour`` (1-NN on z-normalised series, for the categorical targets of
+            sequence tasks; NaN elsewhere) and
             ``skill``: 1 - the model's error / the naive baseline's error, where the error
             is the metric itself (MAE, RMSE, sMAPE) or 1 - it (accuracy, macro-F1, R2; for
             R2 that makes the MSE skill score). 1 is perfect, 0 as good as naive, below 0
@@ -106,6 +110,8 @@ class Evaluation:
         confusion: per categorical target, the confusion matrix as a labelled DataFrame.
         baseline: what the naive baseline is (e.g. "last value (persistence)").
         seasonal: what the seasonal naive baseline is, or why there is none.
+        neighbour: what the nearest-neighbour baseline is, or why there is none ("" where
+            it does not apply).
         units: unit per column (``Spec.units``), for labels such as "MAE (°C)".
     """
 
@@ -115,12 +121,14 @@ class Evaluation:
     baseline: str = ""
     seasonal: str = ""
     units: dict[str, str] = field(default_factory=dict)
+    neighbour: str = ""
 
     def __post_init__(self) -> None:
         self.table, self.per_step = _with_skill(self.table), _with_skill(self.per_step)
 
     def metric(self, target: str, name: str, of: str = "model") -> float:
-        """One number: ``of`` is ``model``, ``naive``, ``seasonal`` or ``skill``."""
+        """One number: ``of`` is ``model``, ``naive``, ``seasonal``, ``neighbour`` or
+        ``skill``."""
         rows = self.table[(self.table.target == target) & (self.table.metric == name)]
         if rows.empty:
             raise KeyError(f"no metric {name!r} for target {target!r}")
@@ -131,19 +139,23 @@ class Evaluation:
         return metric_label(name, self.units.get(target))
 
     def verdict(self) -> dict[str, Any]:
-        """Each target's headline metric (MAE; accuracy if categorical) for the model and
-        the naive baseline, and whether the model is worse, as plain JSON."""
+        """Each target's headline metric (MAE; accuracy if categorical) for the model, the
+        naive baseline and the nearest neighbour (null where there is none), and whether the
+        model is worse than each, as plain JSON."""
         targets = {}
         for row in self.table[self.table.metric.isin(HEADLINE)].itertuples():
-            targets[row.target] = {"metric": row.metric, "model": _json(row.model),
-                                   "naive": _json(row.naive),
-                                   "worse": compare(row.metric, row.model, row.naive) == "worse"}
-        return {"baseline": self.baseline, "targets": targets}
+            targets[row.target] = {
+                "metric": row.metric, "model": _json(row.model), "naive": _json(row.naive),
+                "worse": compare(row.metric, row.model, row.naive) == "worse",
+                "neighbour": _json(row.neighbour),
+                "worse_than_neighbour": compare(row.metric, row.model, row.neighbour) == "worse"}
+        return {"baseline": self.baseline, "neighbour": self.neighbour, "targets": targets}
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-safe numbers: {target: {metric: {model, naive, seasonal, skill}}, ...}."""
+        """Plain, JSON-safe numbers: {target: {metric: {model, naive, seasonal, neighbour,
+        skill}}, ...}."""
         out: dict[str, Any] = {"baseline": self.baseline, "seasonal": self.seasonal,
-                               "targets": {}}
+                               "neighbour": self.neighbour, "targets": {}}
         for row in self.table.itertuples():
             out["targets"].setdefault(row.target, {})[row.metric] = {
                 key: _json(getattr(row, key)) for key in (*PREDICTORS, "skill")}
@@ -156,26 +168,32 @@ class Evaluation:
         table = self.table.assign(
             metric=[self.label(r.metric, r.target) for r in self.table.itertuples()],
             vs_naive=[compare(r.metric, r.model, r.naive) for r in self.table.itertuples()])
+        neighbour = f"; neighbour: {self.neighbour}" if self.neighbour else ""
         return (f"metrics in original units; naive baseline: {self.baseline}; seasonal naive: "
-                f"{self.seasonal or 'none'}\n"
+                f"{self.seasonal or 'none'}{neighbour}\n"
                 + table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 def check_verdict(data: Any, names: list[str]) -> dict[str, Any] | None:
     """``data`` if it is None or shaped like ``Evaluation.verdict()`` for targets ``names``
-    (as read back from a file), else ValueError."""
+    (as read back from a file; files before the nearest-neighbour baseline lack its
+    entries), else ValueError."""
     if data is None:
         return None
     targets = data.get("targets") if isinstance(data, dict) else None
-    if not isinstance(targets, dict) or not isinstance(data.get("baseline"), str):
-        raise ValueError("validation must be null or {'baseline': text, 'targets': {...}}")
+    if not isinstance(targets, dict) or not isinstance(data.get("baseline"), str) or \
+            not isinstance(data.get("neighbour", ""), str):
+        raise ValueError("validation must be null or {'baseline': text, 'targets': {...}}, "
+                         "with an optional 'neighbour': text")
     for name, entry in targets.items():
         if name not in names:
             raise ValueError(f"validation names target {quote(name)}, which the spec does not "
                              f"have ({quote(names)})")
         if not _is_verdict_entry(entry):
             raise ValueError(f"validation of target {quote(name)} must hold metric ('MAE' or "
-                             "'accuracy'), model and naive (numbers or null) and worse (bool)")
+                             "'accuracy'), model and naive (numbers or null) and worse (bool), "
+                             "and may hold neighbour (a number or null) and "
+                             "worse_than_neighbour (bool)")
     return data
 
 
@@ -183,7 +201,8 @@ def _is_verdict_entry(entry: Any) -> bool:
     numbers = (int, float, type(None))
     return (isinstance(entry, dict) and entry.get("metric") in HEADLINE
             and isinstance(entry.get("worse"), bool)
-            and all(type(entry.get(k)) in numbers for k in ("model", "naive")))
+            and isinstance(entry.get("worse_than_neighbour", False), bool)
+            and all(type(entry.get(k)) in numbers for k in ("model", "naive", "neighbour")))
 
 
 def _error(metric: str, value: Any) -> Any:
@@ -192,8 +211,8 @@ def _error(metric: str, value: Any) -> Any:
 
 
 def _with_skill(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with a ``seasonal`` column (NaN if it had none) and ``skill`` computed."""
-    frame = frame.assign(seasonal=frame.get("seasonal", np.nan))
+    """``frame`` with every baseline's column (NaN where it had none) and ``skill`` computed."""
+    frame = frame.assign(**{b: frame.get(b, np.nan) for b in BASELINES})
     lower = frame.metric.isin(LOWER_IS_BETTER).to_numpy()
     model, naive = (np.where(lower, frame[c], 1 - frame[c]).astype(np.float64)
                     for c in ("model", "naive"))

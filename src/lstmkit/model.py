@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from . import checkpoint, presets
+from .baselines import NearestNeighbour
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
 from .data import prepare
 from .data.checksum import table_sha256
@@ -33,6 +34,7 @@ from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import BaselineWarning, ConfigError, DataError, NotFittedError
 from .losses import MultiTargetLoss
 from .metrics import (
+    BASELINES,
     CLASSIFICATION_METRICS,
     PREDICTORS,
     REGRESSION_METRICS,
@@ -268,6 +270,7 @@ class LSTMModel:
         self.schema_ = _schema(frame, spec)
         self.time_step_ = groups.step
         self.baseline_ = _training_baseline(spec, train_windows)
+        self.neighbours_ = _nearest_neighbour(spec, encoding, train_windows, self.seed)
         self.data_sha256_ = table_sha256(frame)
         self.validation_ = self._check_against_naive(val_windows, encoded.offsets)
         return self
@@ -672,7 +675,8 @@ class LSTMModel:
         """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
         outputs, truth = self._outputs(windows, with_targets=True)
         baselines = {"naive": Baseline(self._baseline_name(), self._naive(windows, truth)),
-                     "seasonal": self._seasonal_naive(windows, offsets)}
+                     "seasonal": self._seasonal_naive(windows, offsets),
+                     "neighbour": self._neighbour(windows, truth)}
         return _evaluation(self.spec_, self.encoding_, outputs, truth, baselines)
 
     def _check_against_naive(self, windows: Windows | None, offsets: torch.Tensor
@@ -690,6 +694,9 @@ class LSTMModel:
             if entry["worse"]:
                 rank_zero_warn(_worse_than_naive(self.spec_, target, entry, verdict["baseline"]),
                                category=BaselineWarning, stacklevel=6)   # at fit's caller
+            if entry["worse_than_neighbour"]:
+                rank_zero_warn(_worse_than_neighbour(target, entry), category=BaselineWarning,
+                               stacklevel=6)
         return verdict
 
     def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:
@@ -713,6 +720,22 @@ class LSTMModel:
                     scale, shift = _scaler_map(self.encoding_, spec.targets[j].name)
                     naive[:, :, j] = (last[:, channel] * scale + shift)[:, None]
         return np.where(np.isnan(truth), np.nan, naive)
+
+    def _neighbour(self, windows: Windows, truth: np.ndarray) -> Baseline:
+        """The categorical targets of the nearest training sequence (1-NN, Euclidean on
+        z-normalised series; ``lstmkit.baselines``) for each sequence of a sequence task,
+        shaped like ``truth``; NaN for regression targets."""
+        if self.spec_.task != "sequence" or not any(t.categorical for t in self.spec_.targets):
+            return Baseline("")
+        neighbours = getattr(self, "neighbours_", None)
+        if neighbours is None:
+            return Baseline("not available: the model has no reference sequences (a model "
+                            "loaded from a directory does not keep its training data, and "
+                            "1-NN needs numeric inputs)")
+        codes = neighbours.predict(_numeric_sequences(windows, self.encoding_))
+        regression = [t.kind == "regression" for t in self.spec_.targets]
+        values = np.where(np.isnan(truth) | regression, np.nan, codes[:, None, :])
+        return Baseline(neighbours.description, values)
 
     def _seasonal_naive(self, windows: Windows, offsets: torch.Tensor) -> Baseline:
         """Forecasts repeat the value one season earlier: step ``k`` from origin ``o`` is the
@@ -913,15 +936,15 @@ def _probabilities(target: Target, logits: np.ndarray) -> np.ndarray:
 
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
                 baselines: dict[str, Baseline]) -> Evaluation:
-    """Per-target metrics (overall and per step) of ``outputs`` and of the ``naive`` and
-    ``seasonal`` baselines against ``truth``."""
+    """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
+    (``naive``, ``seasonal``, ``neighbour``) against ``truth``."""
     rows, step_rows, confusion = [], [], {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
-    naive, seasonal = baselines["naive"], baselines["seasonal"]
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
         out = outputs[..., edges[j] : edges[j + 1]]
-        bases = [None if b.values is None else b.values[..., j] for b in (naive, seasonal)]
+        bases = [None if baselines[b].values is None else baselines[b].values[..., j]
+                 for b in BASELINES]
         if t.kind == "regression":
             true = encoding.decode_regression(t, y)
             pred = encoding.decode_regression(t, out[..., 0])
@@ -949,8 +972,9 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                               for row in _scored(score, names, true[:, s], at_step)]
     table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
     per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
-    return Evaluation(table, per_step, confusion, naive.description, seasonal.description,
-                      dict(spec.units))
+    return Evaluation(table, per_step, confusion, baselines["naive"].description,
+                      baselines["seasonal"].description, dict(spec.units),
+                      baselines["neighbour"].description)
 
 
 def _scored(score: Any, names: tuple[str, ...], true: np.ndarray,
@@ -978,6 +1002,34 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
     return (f"target {quote(target)} does worse than the naive baseline ({baseline}) on the "
             f"validation part: {entry['metric']} {entry['model']:.4g} against "
             f"{entry['naive']:.4g}; {hint}")
+
+
+def _worse_than_neighbour(target: str, entry: dict[str, Any]) -> str:
+    """The warning for a categorical target of a sequence task that 1-NN predicts better."""
+    return (f"target {quote(target)} does worse than the nearest neighbour (1-NN on "
+            f"z-normalised series) on the validation part: accuracy {entry['model']:.4g} "
+            f"against {entry['neighbour']:.4g}; with few sequences per class a network may "
+            "not beat it: give more labelled sequences, train longer (max_epochs, patience), "
+            "or use the nearest neighbour (lstmkit.baselines.NearestNeighbour)")
+
+
+def _nearest_neighbour(spec: Spec, encoding: Encoding, windows: Windows, seed: int
+                       ) -> NearestNeighbour | None:
+    """The 1-NN baseline over the training sequences of a sequence task with a categorical
+    target and numeric inputs; None for other tasks."""
+    if spec.task != "sequence" or not any(t.categorical for t in spec.targets) or \
+            not encoding.input_scalers:
+        return None
+    targets = windows.targets[windows.index][:, 0, :].numpy()          # (N, T)
+    return NearestNeighbour.fit(_numeric_sequences(windows, encoding), targets, seed)
+
+
+def _numeric_sequences(windows: SequenceWindows, encoding: Encoding) -> list[np.ndarray]:
+    """Each sequence of ``windows`` as a (steps, numeric inputs) array, in window order."""
+    numeric = [j for j, name in enumerate(encoding.input_columns)
+               if name in encoding.input_scalers]
+    inputs, offsets = windows.inputs.numpy(), windows.offsets.numpy()
+    return [inputs[offsets[g] : offsets[g + 1], numeric] for g in windows.index.numpy()]
 
 
 def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
