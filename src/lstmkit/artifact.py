@@ -1,5 +1,7 @@
 """Model directories: ``config.json`` (plain JSON), ``weights.safetensors`` and a ``README.md``
-model card; no pickle.
+model card; no pickle. A sequence classifier that answers a target with the nearest training
+sequence's label (``LSTMModel.neighbour_targets_``) keeps those sequences, z-normalised, in
+``neighbours.safetensors``.
 
 Directories are written atomically (``lstmkit.files.atomic_directory``): everything goes
 into a hidden temporary directory beside the target, each file is fsynced, and only then
@@ -18,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from . import __version__, presets
+from .baselines import NearestNeighbour
 from .checks import check_mapping, quote
 from .data import timestep
 from .data.encoding import Encoding
@@ -47,6 +50,7 @@ FORMAT = MODEL_FORMAT
 FORMAT_VERSION = 1
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
+NEIGHBOURS = "neighbours.safetensors"
 CARD = "README.md"
 # Weights that later versions added, absent from older files. At zero each adds nothing,
 # so a file without it loads as the network that saved it computed.
@@ -80,6 +84,12 @@ def write_model_files(model: LSTMModel, directory: Path,
     save_file(weights, str(directory / WEIGHTS), metadata={"format": FORMAT})
     # The weights' digest lets loading tell a damaged or swapped weights file from the saved one.
     config = {**model_config(model), "weights_sha256": _file_sha256(directory / WEIGHTS)}
+    if config["neighbour_targets"]:
+        knn = model.neighbours_
+        save_file({"references": torch.from_numpy(knn.references),
+                   "targets": torch.from_numpy(np.asarray(knn.targets, np.float32))},
+                  str(directory / NEIGHBOURS), metadata={"format": FORMAT, "total": str(knn.total)})
+        config["neighbours_sha256"] = _file_sha256(directory / NEIGHBOURS)
     (directory / CONFIG).write_text(json_text(config), encoding="utf-8")
     (directory / CARD).write_text(model_card(model, metrics), encoding="utf-8")
 
@@ -101,6 +111,7 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
         "history": model.history_,
         "data_sha256": getattr(model, "data_sha256_", None),
         "validation": model.validation_,
+        "neighbour_targets": list(getattr(model, "neighbour_targets_", ())),
     }
 
 
@@ -117,6 +128,8 @@ def load_model(path: Path) -> LSTMModel:
     except ConfigError as exc:
         raise damaged(f"{CONFIG} of {str(path)!r}", exc, REDO) from None
     model.network_ = _load_network(network, path / WEIGHTS, config).eval()
+    if model.neighbour_targets_:
+        model.neighbours_ = _load_neighbours(path / NEIGHBOURS, model, config)
     return model
 
 
@@ -146,7 +159,9 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         check_fields(config, TOP_LEVEL, {"data_sha256": (str, type(None)),
                                          "weights_sha256": str,
-                                         "validation": (dict, type(None))})
+                                         "validation": (dict, type(None)),
+                                         "neighbour_targets": list,
+                                         "neighbours_sha256": str})
         check_strings(config["versions"], "versions")
         check_strings(config["schema"], "schema")
     except ConfigError as exc:
@@ -181,7 +196,48 @@ def _model(config: dict[str, Any]) -> tuple[LSTMModel, NetworkConfig]:
         model.validation_ = check_verdict(config.get("validation"), spec.target_names)
     except ValueError as exc:                          # absent in 0.2.0's files: None
         raise ConfigError(str(exc)) from None
+    model.neighbour_targets_ = _neighbour_targets(config.get("neighbour_targets", []), spec)
     return model, network
+
+
+def _neighbour_targets(names: list[Any], spec: Spec) -> tuple[str, ...]:
+    """The targets the saved model answers with its nearest neighbour: categorical targets
+    of a sequence classifier (absent in older files: none)."""
+    allowed = [t.name for t in spec.targets if t.categorical and presets.classifies(spec)]
+    if any(name not in allowed for name in names):
+        raise ConfigError(f"neighbour_targets is {quote(names)}; it may name only categorical "
+                          f"targets of a sequence task ({quote(allowed)})")
+    return tuple(names)
+
+
+def _load_neighbours(file: Path, model: LSTMModel, saved: dict[str, Any]) -> NearestNeighbour:
+    """The reference sequences of ``file``, checked against the model: z-normalised numbers
+    over its numeric inputs, one valid class code (or NaN) per target each."""
+    where = f"{NEIGHBOURS} of {str(file.parent)!r}"
+    tensors = _read_weights(file, where)
+    references, targets = tensors.get("references"), tensors.get("targets")
+    spec, encoding = model.spec_, model.encoding_
+    if references is None or targets is None or set(tensors) != {"references", "targets"}:
+        raise damaged(where, f"it holds {quote(sorted(tensors))}, not 'references' and "
+                      "'targets'", REDO)
+    width = len(encoding.input_scalers)
+    if references.dtype != torch.float32 or references.ndim != 3 or \
+            references.shape[2] != width or not torch.isfinite(references).all():
+        raise damaged(where, f"'references' is {_describe(references)}; the model needs finite "
+                      f"float32 of shape (sequences, steps, {width})", REDO)
+    codes = targets.numpy()
+    shape = (len(references), len(spec.targets))
+    if targets.dtype != torch.float32 or codes.shape != shape or not _class_codes(codes, model):
+        raise damaged(where, f"'targets' is {_describe(targets)}; the model needs float32 of "
+                      f"shape {shape} with a class code (or NaN) per categorical target", REDO)
+    if saved.get("neighbours_sha256") != _file_sha256(file):
+        fix = _mismatch_fix(_saved_by(saved))
+        raise ArtifactError(f"{where} is not the file saved with its {CONFIG} (its sha256 "
+                            f"differs from the one recorded there); {fix}")
+    with safe_open(str(file), "pt") as handle:
+        total = (handle.metadata() or {}).get("total", "")
+    return NearestNeighbour(references.numpy(), codes,
+                            int(total) if total.isdigit() else len(references))
 
 
 def _check_network(model: LSTMModel, spec: Spec, encoding: Encoding,
@@ -205,6 +261,16 @@ def _baseline(values: list[Any], spec: Spec) -> list[float]:
         raise ConfigError(f"baseline is {quote(values)}; it must hold a finite number or null "
                           f"for each of the {len(spec.targets)} targets")
     return [np.nan if v is None else v for v in values]
+
+
+def _class_codes(codes: np.ndarray, model: LSTMModel) -> bool:
+    """Whether each categorical target's column of ``codes`` holds its class codes or NaN."""
+    for column, target in zip(codes.T, model.spec_.targets, strict=True):
+        if target.categorical:
+            known = column[~np.isnan(column)]
+            if not np.isin(known, np.arange(max(2, model.encoding_.n_classes(target)))).all():
+                return False
+    return True
 
 
 def _history(history: dict[str, Any]) -> dict[str, Any]:

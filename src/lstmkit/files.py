@@ -57,7 +57,8 @@ CHECKPOINTS, CHECKPOINT = "checkpoints", "checkpoint.safetensors"   # an unfinis
 # Everything lstmkit (0.2.0 included) writes into each kind of directory. Anything else in
 # one is the user's, so the directory is not replaced while it is there.
 OWN_NAMES = {
-    MODEL: frozenset({"config.json", "weights.safetensors", "README.md", "metrics.json",
+    MODEL: frozenset({"config.json", "weights.safetensors", "neighbours.safetensors",
+                      "README.md", "metrics.json",
                       "config.yaml", "metrics.csv", "environment.json", "learning_curves.png",
                       "forecasts.png", "horizon_errors.png", "confusion.png", "tensorboard",
                       CHECKPOINTS}),

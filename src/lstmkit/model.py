@@ -60,6 +60,7 @@ PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), 
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
 GPU_PREDICT_WINDOWS = 8192
 OUTPUTS = ("frame", "array")
+SURE_LOGIT = 50.0          # a class logit the others (0) lose to with probability ~2e-22
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
             "validation_split": "split", "recurrent_dropout": "dropout"}
@@ -136,7 +137,9 @@ class LSTMModel:
             lookback, for about one more forward pass of compute (unidirectional).
         optimizer, lr, lr_decay, weight_decay, batch_size, max_epochs, patience,
             grad_clip, seed, progress, accelerator, devices, num_nodes, strategy,
-            precision: see ``TrainConfig`` (``devices=2``: data-parallel training).
+            precision: see ``TrainConfig`` (``devices=2``: data-parallel training);
+            ``batch_size`` unset comes from the data (``lstmkit.presets.batch_size``: 64,
+            and a tenth of the training sequences for sequence classification).
         split: the chronological train/validation/test split (``Split()``: 70/15/15;
             ``Split.train_only()``: every sample trains, no validation).
 
@@ -157,7 +160,7 @@ class LSTMModel:
                  channel_independent: bool | None = None, conv: bool | None = None,
                  checkpoint_steps: int | None = None, optimizer: str = "adam",
                  lr: float | None = None, lr_decay: float = 1.0, weight_decay: float = 0.0,
-                 batch_size: int = 64, max_epochs: int = 100, patience: int = 10,
+                 batch_size: int | None = None, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
                  progress: bool = True, accelerator: str = "auto",
                  devices: int | str | list = 1, num_nodes: int = 1, strategy: str = "auto",
@@ -235,7 +238,6 @@ class LSTMModel:
             require_columns(frame, names, role)
         split = self._fit_split(validation_data)
         architecture = self._architecture(spec)
-        train_config = self._train_config(architecture["lr"])
         groups = fill_gaps(arrange(frame, spec), spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
         encoding = prepare.fit_encoding(groups, spec, parts)
@@ -250,7 +252,10 @@ class LSTMModel:
             _require_windows(val_windows, "validation", spec)
         plan = self._checkpoints(checkpoint_dir, resume, spec, train_windows, val_windows)
         config = self._network_config(spec, encoding, architecture)
-        size.check(config, self.batch_size, getattr(train_windows, "max_length", spec.lookback))
+        size.check(config, self.batch_size or presets.BATCH_SIZE,
+                   getattr(train_windows, "max_length", spec.lookback))
+        train_config = self._train_config(architecture["lr"], self.batch_size or
+                                          presets.batch_size(spec, len(train_windows)))
         torch.manual_seed(self.seed)
         network = LSTMNetwork(config)
         if network.norm is not None:
@@ -271,8 +276,12 @@ class LSTMModel:
         self.time_step_ = groups.step
         self.baseline_ = _training_baseline(spec, train_windows)
         self.neighbours_ = _nearest_neighbour(spec, encoding, train_windows, self.seed)
+        self.neighbour_targets_: tuple[str, ...] = ()
         self.data_sha256_ = table_sha256(frame)
         self.validation_ = self._check_against_naive(val_windows, encoded.offsets)
+        self.neighbour_targets_ = tuple(
+            t for t, entry in (self.validation_ or {"targets": {}})["targets"].items()
+            if entry["worse_than_neighbour"])
         return self
 
     def _fit_split(self, validation_data: Any) -> Split:
@@ -389,6 +398,8 @@ class LSTMModel:
             encoded = prepare.encode(groups, spec, self.encoding_, with_targets=False)
             windows = prepare.predict_windows(encoded, spec, origins)
         outputs, _ = self._outputs(windows)
+        if getattr(self, "neighbour_targets_", ()):
+            outputs = self._answered(outputs, self._nearest(windows))
         return _decode(spec, self.encoding_, outputs), windows, groups
 
     def _array_windows(self, X: np.ndarray) -> SequenceWindows:
@@ -476,6 +487,11 @@ class LSTMModel:
         from .export import export_onnx
 
         self._check_fitted()
+        if self.neighbour_targets_:
+            raise ConfigError(f"this model answers {quote(list(self.neighbour_targets_))} with "
+                              "the nearest training sequence's label (the network did worse on "
+                              "validation), which an ONNX graph does not hold; predict with the "
+                              "model itself (save / load, lstmkit serve)")
         return export_onnx(self, path, overwrite=overwrite)
 
     # -- internals -----------------------------------------------------------------------
@@ -537,18 +553,19 @@ class LSTMModel:
         groups = arrange(frame, spec, self.time_step_)
         return fill_gaps(groups if need_targets else fill_unread(groups, spec), spec)
 
-    def _train_config(self, lr: float) -> TrainConfig:
+    def _train_config(self, lr: float, batch_size: int) -> TrainConfig:
         return TrainConfig(
             optimizer=self.optimizer, lr=lr, lr_decay=self.lr_decay,
             weight_decay=self.weight_decay,
-            batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
+            batch_size=batch_size, max_epochs=self.max_epochs, patience=self.patience,
             grad_clip=self.grad_clip, seed=self.seed, progress=self.progress,
             accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes,
             strategy=self.strategy, precision=self.precision)
 
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""
-        self._train_config(1e-3 if self.lr is None else self.lr)
+        self._train_config(1e-3 if self.lr is None else self.lr,
+                           presets.BATCH_SIZE if self.batch_size is None else self.batch_size)
         check_int("layers", self.layers, 1, size.MAX_LAYERS, why="torch builds stacked layers "
                   "one by one, 10,000 take half a minute; 1 to 4 are usual")
         for name in ("hidden", "segment", "checkpoint_steps"):
@@ -570,7 +587,7 @@ class LSTMModel:
         spec = spec or self.spec
         if spec is not None:
             network = _smallest_network(spec, self._architecture(spec), self.layers, self.heads)
-            size.check(network, self.batch_size, spec.lookback or 1)
+            size.check(network, self.batch_size or presets.BATCH_SIZE, spec.lookback or 1)
 
     def _architecture(self, spec: Spec) -> dict[str, Any]:
         """The architecture for ``spec``: the user's settings, else the preset's; checked."""
@@ -674,10 +691,41 @@ class LSTMModel:
     def _score(self, windows: Windows, offsets: torch.Tensor) -> Evaluation:
         """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
         outputs, truth = self._outputs(windows, with_targets=True)
+        nearest = self._nearest(windows)
         baselines = {"naive": Baseline(self._baseline_name(), self._naive(windows, truth)),
                      "seasonal": self._seasonal_naive(windows, offsets),
-                     "neighbour": self._neighbour(windows, truth)}
-        return _evaluation(self.spec_, self.encoding_, outputs, truth, baselines)
+                     "neighbour": self._neighbour(nearest, truth)}
+        return _evaluation(self.spec_, self.encoding_, self._answered(outputs, nearest), truth,
+                           baselines)
+
+    def _nearest(self, windows: Windows) -> np.ndarray | None:
+        """Each sequence's nearest training sequence's encoded targets (N, T), where the
+        model has the nearest-neighbour baseline (``neighbours_``), else None."""
+        neighbours = getattr(self, "neighbours_", None)
+        if neighbours is None or not isinstance(windows, SequenceWindows):
+            return None
+        return neighbours.predict(_numeric_sequences(windows, self.encoding_))
+
+    def _answered(self, outputs: np.ndarray, nearest: np.ndarray | None) -> np.ndarray:
+        """``outputs`` (N, 1, C) with the logits of the targets the nearest neighbour answers
+        (``neighbour_targets_``) set to its labels' (probability 1 in float64)."""
+        answered = getattr(self, "neighbour_targets_", ())
+        if not answered or nearest is None:
+            return outputs
+        outputs = outputs.copy()
+        edges = np.cumsum([0] + [self.encoding_.n_classes(t) for t in self.spec_.targets])
+        for j, t in enumerate(self.spec_.targets):
+            known = np.isfinite(nearest[:, j])
+            if t.name not in answered or not known.any():
+                continue
+            code = nearest[known, j].astype(np.int64)
+            if t.kind == "binary":
+                outputs[known, 0, edges[j]] = np.where(code == 1, SURE_LOGIT, -SURE_LOGIT)
+            else:
+                logits = np.zeros((len(code), edges[j + 1] - edges[j]), outputs.dtype)
+                logits[np.arange(len(code)), code] = SURE_LOGIT
+                outputs[known, 0, edges[j] : edges[j + 1]] = logits
+        return outputs
 
     def _check_against_naive(self, windows: Windows | None, offsets: torch.Tensor
                              ) -> dict[str, Any] | None:
@@ -721,21 +769,18 @@ class LSTMModel:
                     naive[:, :, j] = (last[:, channel] * scale + shift)[:, None]
         return np.where(np.isnan(truth), np.nan, naive)
 
-    def _neighbour(self, windows: Windows, truth: np.ndarray) -> Baseline:
-        """The categorical targets of the nearest training sequence (1-NN, Euclidean on
-        z-normalised series; ``lstmkit.baselines``) for each sequence of a sequence task,
-        shaped like ``truth``; NaN for regression targets."""
-        if self.spec_.task != "sequence" or not any(t.categorical for t in self.spec_.targets):
+    def _neighbour(self, nearest: np.ndarray | None, truth: np.ndarray) -> Baseline:
+        """The nearest-neighbour baseline (``_nearest``) of the categorical targets of
+        sequence classification, shaped like ``truth``; NaN for regression targets."""
+        if not presets.classifies(self.spec_):
             return Baseline("")
-        neighbours = getattr(self, "neighbours_", None)
-        if neighbours is None:
-            return Baseline("not available: the model has no reference sequences (a model "
-                            "loaded from a directory does not keep its training data, and "
-                            "1-NN needs numeric inputs)")
-        codes = neighbours.predict(_numeric_sequences(windows, self.encoding_))
+        if nearest is None:
+            return Baseline("not available: the model keeps no training sequences (1-NN "
+                            "needs numeric inputs, and a saved model keeps them only where "
+                            "it answers a target with them)")
         regression = [t.kind == "regression" for t in self.spec_.targets]
-        values = np.where(np.isnan(truth) | regression, np.nan, codes[:, None, :])
-        return Baseline(neighbours.description, values)
+        values = np.where(np.isnan(truth) | regression, np.nan, nearest[:, None, :])
+        return Baseline(self.neighbours_.description, values)
 
     def _seasonal_naive(self, windows: Windows, offsets: torch.Tensor) -> Baseline:
         """Forecasts repeat the value one season earlier: step ``k`` from origin ``o`` is the
@@ -1006,11 +1051,12 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
 
 def _worse_than_neighbour(target: str, entry: dict[str, Any]) -> str:
     """The warning for a categorical target of a sequence task that 1-NN predicts better."""
-    return (f"target {quote(target)} does worse than the nearest neighbour (1-NN on "
-            f"z-normalised series) on the validation part: accuracy {entry['model']:.4g} "
-            f"against {entry['neighbour']:.4g}; with few sequences per class a network may "
-            "not beat it: give more labelled sequences, train longer (max_epochs, patience), "
-            "or use the nearest neighbour (lstmkit.baselines.NearestNeighbour)")
+    return (f"target {quote(target)}: the network does worse than the nearest neighbour "
+            f"(1-NN on z-normalised series) on the validation part: accuracy "
+            f"{entry['model']:.4g} against {entry['neighbour']:.4g}; the model answers it with "
+            "the nearest training sequence's label instead (model.neighbour_targets_). With few "
+            "sequences per class a network seldom beats 1-NN: more labelled sequences, or a "
+            "longer training (max_epochs, patience), may let it")
 
 
 def _nearest_neighbour(spec: Spec, encoding: Encoding, windows: Windows, seed: int

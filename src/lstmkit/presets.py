@@ -13,6 +13,11 @@ and the validation runs behind them are described in BENCHMARKS.md.
   LSTM beside a convolutional branch (LSTM-FCN-like), dropout 0.6 before the head.
 * ``general``: a unidirectional LSTM of 64 units with the decoder of the shape,
   RevIN for forecasts and seq2seq with a horizon.
+
+Two training settings follow the data as well, where the user leaves them unset: sequence
+classification splits stratified by class (``stratified``) and trains on batches of a tenth
+of its training sequences, 4 to 64 (``batch_size``), so that an epoch of a few dozen
+sequences still takes ten optimiser steps; every other task trains on batches of 64.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "lr": 1e-3},
 }
 MAX_SEGMENT = 24
+BATCH_SIZE = 64                   # windows per batch: the default, and the most a preset picks
+MIN_BATCH, STEPS_PER_EPOCH = 4, 10
 
 
 def preset_name(spec: Spec, given: dict[str, Any]) -> str:
@@ -49,9 +56,30 @@ def preset_name(spec: Spec, given: dict[str, Any]) -> str:
         not any(f.embed for f in spec.inputs)
     if continues and all_inputs and compatible and given.get("channel_independent") is not False:
         return "channel_independent"
-    if spec.task == "sequence" and any(t.kind != "regression" for t in spec.targets):
+    if classifies(spec):
         return "classification"
     return "general"
+
+
+def classifies(spec: Spec) -> bool:
+    """Whether ``spec`` is sequence classification: a sequence task with a categorical target."""
+    return spec.task == "sequence" and any(t.categorical for t in spec.targets)
+
+
+def stratified(spec: Spec) -> bool:
+    """Whether a split that leaves ``stratify`` unset keeps each class's share in every part:
+    for sequence classification, so that a validation part of a few sequences still holds
+    every class it can."""
+    return classifies(spec)
+
+
+def batch_size(spec: Spec, train_windows: int) -> int:
+    """Windows per batch where the user set none: ``BATCH_SIZE``, and for sequence
+    classification a tenth of the training sequences (``STEPS_PER_EPOCH`` steps an epoch),
+    at least ``MIN_BATCH`` and at most ``BATCH_SIZE`` (25 -> 4, 275 -> 27, 5000 -> 64)."""
+    if not classifies(spec):
+        return BATCH_SIZE
+    return min(BATCH_SIZE, max(MIN_BATCH, train_windows // STEPS_PER_EPOCH))
 
 
 def resolve(spec: Spec, given: dict[str, Any]) -> dict[str, Any]:

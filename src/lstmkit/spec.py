@@ -380,7 +380,9 @@ class Split:
     holds nothing back for testing; ``Split.train_only()`` does both. For sequence tasks
     the positions count sequences, which are shuffled (seeded) first unless ``shuffle=False``; with
     ``stratify=True`` (sequence classification) every part keeps the classes in
-    the proportion of the whole, as scikit-learn's ``train_test_split(stratify=y)``.
+    the proportion of the whole, as scikit-learn's ``train_test_split(stratify=y)``;
+    unset (None), the task's preset decides (``lstmkit.presets.stratified``: yes for
+    sequence classification).
 
     Example:
         >>> Split(val_start=8640, test_start=11520, end=14400)   # the ETTh protocol
@@ -390,7 +392,7 @@ class Split:
     test_start: Boundary = 0.85
     end: Boundary = None
     shuffle: bool = True
-    stratify: bool = False
+    stratify: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("val_start", "test_start", "end"):
@@ -406,9 +408,10 @@ class Split:
             if isinstance(value, int) and value < 1:
                 raise ConfigError(f"split {name}={value!r}: a row number must be >= 1")
         for name in ("shuffle", "stratify"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"split {name} must be true or false, got "
-                                  f"{getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not isinstance(value, bool) and not (name == "stratify" and value is None):
+                unset = ", or unset (null)" if name == "stratify" else ""
+                raise ConfigError(f"split {name} must be true or false{unset}, got {value!r}")
 
     @classmethod
     def train_only(cls) -> Split:

