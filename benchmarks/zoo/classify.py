@@ -109,12 +109,34 @@ def run(name: str, seed: int, wheels: Path) -> dict:
     verdict = (model.validation_ or {}).get("targets", {}).get("y", {})
     return {"accuracy": scored.metric("y", "accuracy"), **baselines(train, y_train, test, y_test),
             "val_accuracy": verdict.get("model"), "val_neighbour": verdict.get("neighbour"),
-            "answered_by": getattr(model, "answered_by_", {}).get("y", "network"),
+            "answered_by": "neighbour" if getattr(model, "neighbour_targets_", ()) else "network",
             "warnings": sorted({type(w.message).__name__ for w in caught
                                 if "Baseline" in type(w.message).__name__}),
             "epochs": len(model.history_["epochs"]), "best_epoch": model.history_["best_epoch"],
             "fit_s": fitted, "train": len(train), "classes": len(set(y_train)),
             "architecture": model.architecture_}
+
+
+def develop(name: str, seed: int, wheels: Path) -> dict:
+    """The validation study: TRAIN split ``1 - VALIDATION`` / ``VALIDATION`` (stratified,
+    seeded); the default model fitted on the first part, scored on the second beside 1-NN
+    (the first part as reference). TEST is not read."""
+    from lstmkit import LSTMModel, Split
+    from lstmkit.data.split import sequence_parts
+
+    sequences, labels = load(name, "TRAIN", wheels)
+    split = Split(val_start=1 - VALIDATION, test_start=None, stratify=True)
+    parts = sequence_parts(len(labels), split, 1000 + seed, labels)
+    fit, held = (np.flatnonzero(parts == code) for code in (0, 1))
+    train, test = [sequences[i] for i in fit], [sequences[i] for i in held]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = LSTMModel(seed=seed, progress=False).fit(padded(train), labels[fit])
+    return {"dev_accuracy": model.evaluate(padded(test), labels[held]).metric("y", "accuracy"),
+            **{f"dev_{k}": v for k, v in baselines(train, labels[fit], test, labels[held]).items()},
+            "answered_by": "neighbour" if getattr(model, "neighbour_targets_", ()) else "network",
+            "epochs": len(model.history_["epochs"]), "train": len(train),
+            "classes": len(set(labels))}
 
 
 def code_version() -> str | None:
@@ -150,6 +172,24 @@ def report(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def development_report(results: list[dict]) -> str:
+    """The validation study: medians over seeds of the held-out part of TRAIN."""
+    labels = list(dict.fromkeys(r["label"] for r in results))
+    lines = [f"| set | {' | '.join(labels)} | 1-NN | majority | seeds |",
+             "| --- | " + "--- | " * len(labels) + "--- | --- | --- |"]
+    for name in DEVELOPMENT:
+        runs = [r for r in results if r["name"] == name]
+        if runs:
+            medians = [statistics.median(r["dev_accuracy"] for r in runs if r["label"] == label)
+                       for label in labels]
+            cells = [f"{m:.3f}" for m in medians]
+            knn = statistics.median(r["dev_neighbour"] for r in runs)
+            majority = statistics.median(r["dev_majority"] for r in runs)
+            lines.append(f"| {name} | {' | '.join(cells)} | {knn:.3f} | {majority:.3f} | "
+                         f"{len(runs) // len(labels)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(SETS), help="sets to run")
@@ -158,8 +198,12 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--wheels", type=Path, default=Path.home() / ".cache" / "lstmkit-zoo",
                         help="where the sktime and aeon wheels are (downloaded if absent)")
+    parser.add_argument("--development", action="store_true", help="the validation study on "
+                        "the development sets (TRAIN only) instead of the TEST scores")
     parser.add_argument("--report", action="store_true", help="print the table and exit")
     args = parser.parse_args()
+    if args.development and args.results == RESULTS:
+        args.results = RESULTS.with_name("results-classify-development.jsonl")
     done = []
     if args.results.exists():
         done = [json.loads(line) for line in args.results.read_text().splitlines() if line]
@@ -167,18 +211,19 @@ def main() -> None:
         args.wheels.mkdir(parents=True, exist_ok=True)
         commit = code_version()
         label = args.label or commit
-        for name in args.only or list(SETS):
+        study = develop if args.development else run
+        for name in args.only or (DEVELOPMENT if args.development else list(SETS)):
             for seed in args.seeds:
                 if any((r["name"], r["seed"], r["label"]) == (name, seed, label) for r in done):
                     continue
                 record = {"name": name, "seed": seed, "label": label,
-                          **run(name, seed, args.wheels), "commit": commit}
+                          **study(name, seed, args.wheels), "commit": commit}
                 done.append(record)
                 with args.results.open("a") as handle:
                     handle.write(json.dumps(record) + "\n")
                 print(json.dumps({k: v for k, v in record.items() if k != "architecture"}),
                       flush=True)
-    print(report(done))
+    print(development_report(done) if args.development else report(done))
 
 
 if __name__ == "__main__":
