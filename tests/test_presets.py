@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lstmkit import LSTMModel, Spec, Target
+from lstmkit import LSTMModel, Spec, Split, Target
 from lstmkit.errors import ConfigError
-from lstmkit.presets import default_segment, preset_name, resolve
+from lstmkit.presets import batch_size, default_segment, preset_name, resolve, stratified
 
 COLUMNS = ["a", "b", "c"]
 
@@ -66,3 +66,19 @@ def test_contradictory_settings_are_refused_with_the_fix():
         LSTMModel(forecast(), channel_independent=True, heads="separate").check_params()
     with pytest.raises(ConfigError, match="conv=True"):
         LSTMModel(forecast(), conv=True, decoder="parallel").check_params()
+
+
+def test_sequence_classification_batches_a_tenth_of_its_training_sequences():
+    spec = Spec(task="sequence", sequence="id", inputs=COLUMNS,
+                targets=[Target("label", kind="classification")])
+    assert [batch_size(spec, n) for n in (10, 25, 275, 5000)] == [4, 4, 27, 64]
+    assert batch_size(forecast(), 25) == 64            # other tasks: 64, whatever the size
+    assert LSTMModel(spec, batch_size=128).get_params()["batch_size"] == 128   # yours wins
+
+
+def test_an_unset_stratify_stratifies_sequence_classification_only():
+    classify = Spec(task="sequence", sequence="id", inputs=COLUMNS,
+                    targets=[Target("label", kind="binary")])
+    regress = Spec(task="sequence", sequence="id", inputs=COLUMNS, targets=["a"])
+    assert Split().stratify is None
+    assert stratified(classify) and not stratified(regress) and not stratified(forecast())

@@ -95,15 +95,20 @@ def baselines(train: list[np.ndarray], y_train: np.ndarray, test: list[np.ndarra
 
 
 def run(name: str, seed: int, wheels: Path) -> dict:
-    """The default model on TRAIN, scored on TEST."""
+    """The default model on TRAIN, scored on TEST; where fit refuses the data, its error."""
     from lstmkit import LSTMModel
+    from lstmkit.errors import LSTMKitError
 
     train, y_train = load(name, "TRAIN", wheels)
     test, y_test = load(name, "TEST", wheels)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = LSTMModel(seed=seed, progress=False).fit(padded(train), y_train)
+        try:
+            model = LSTMModel(seed=seed, progress=False).fit(padded(train), y_train)
+        except LSTMKitError as exc:         # 0.2.0's unstratified split can lose a class
+            return {"accuracy": None, "error": str(exc), "train": len(train),
+                    "classes": len(set(y_train)), **baselines(train, y_train, test, y_test)}
     fitted = time.perf_counter() - start
     scored = model.evaluate(padded(test), y_test)
     verdict = (model.validation_ or {}).get("targets", {}).get("y", {})
@@ -123,17 +128,23 @@ def develop(name: str, seed: int, wheels: Path) -> dict:
     (the first part as reference). TEST is not read."""
     from lstmkit import LSTMModel, Split
     from lstmkit.data.split import sequence_parts
+    from lstmkit.errors import LSTMKitError
 
     sequences, labels = load(name, "TRAIN", wheels)
     split = Split(val_start=1 - VALIDATION, test_start=None, stratify=True)
     parts = sequence_parts(len(labels), split, 1000 + seed, labels)
     fit, held = (np.flatnonzero(parts == code) for code in (0, 1))
     train, test = [sequences[i] for i in fit], [sequences[i] for i in held]
+    scores = {f"dev_{k}": v for k, v in baselines(train, labels[fit], test, labels[held]).items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = LSTMModel(seed=seed, progress=False).fit(padded(train), labels[fit])
+        try:
+            model = LSTMModel(seed=seed, progress=False).fit(padded(train), labels[fit])
+        except LSTMKitError as exc:
+            return {"dev_accuracy": None, "error": str(exc), **scores, "train": len(train),
+                    "classes": len(set(labels))}
     return {"dev_accuracy": model.evaluate(padded(test), labels[held]).metric("y", "accuracy"),
-            **{f"dev_{k}": v for k, v in baselines(train, labels[fit], test, labels[held]).items()},
+            **scores,
             "answered_by": "neighbour" if getattr(model, "neighbour_targets_", ()) else "network",
             "epochs": len(model.history_["epochs"]), "train": len(train),
             "classes": len(set(labels))}
@@ -162,14 +173,20 @@ def report(results: list[dict]) -> str:
             continue
         cells = []
         for label in labels:
-            accs = [r["accuracy"] for r in runs if r["label"] == label]
-            cells.append(f"{statistics.median(accs):.3f}" if accs else "")
+            cells.append(_median([r["accuracy"] for r in runs if r["label"] == label]))
         seeds = min(len([r for r in runs if r["label"] == lab]) for lab in labels)
         held = "" if name in DEVELOPMENT else " (held out)"
         lines.append(f"| {name}{held} | {runs[0]['train']} | {runs[0]['classes']} | "
                      f"{' | '.join(cells)} | {runs[0]['neighbour']:.3f} | "
                      f"{runs[0]['majority']:.3f} | {seeds} |")
     return "\n".join(lines)
+
+
+def _median(values: list[float | None]) -> str:
+    """The median of the runs that fitted, and how many fit refused (None)."""
+    fitted = [v for v in values if v is not None]
+    failed = f" ({len(values) - len(fitted)} refused)" if len(fitted) < len(values) else ""
+    return (f"{statistics.median(fitted):.3f}" if fitted else "-") + failed
 
 
 def development_report(results: list[dict]) -> str:
@@ -180,9 +197,8 @@ def development_report(results: list[dict]) -> str:
     for name in DEVELOPMENT:
         runs = [r for r in results if r["name"] == name]
         if runs:
-            medians = [statistics.median(r["dev_accuracy"] for r in runs if r["label"] == label)
-                       for label in labels]
-            cells = [f"{m:.3f}" for m in medians]
+            cells = [_median([r["dev_accuracy"] for r in runs if r["label"] == label])
+                     for label in labels]
             knn = statistics.median(r["dev_neighbour"] for r in runs)
             majority = statistics.median(r["dev_majority"] for r in runs)
             lines.append(f"| {name} | {' | '.join(cells)} | {knn:.3f} | {majority:.3f} | "

@@ -275,13 +275,16 @@ class LSTMModel:
         self.schema_ = _schema(frame, spec)
         self.time_step_ = groups.step
         self.baseline_ = _training_baseline(spec, train_windows)
-        self.neighbours_ = _nearest_neighbour(spec, encoding, train_windows, self.seed)
+        self.neighbours_ = _nearest_neighbour(spec, encoding, self.seed, train_windows)
         self.neighbour_targets_: tuple[str, ...] = ()
         self.data_sha256_ = table_sha256(frame)
         self.validation_ = self._check_against_naive(val_windows, encoded.offsets)
         self.neighbour_targets_ = tuple(
             t for t, entry in (self.validation_ or {"targets": {}})["targets"].items()
             if entry["worse_than_neighbour"])
+        if self.neighbour_targets_:       # it answers: from the validation sequences as well
+            self.neighbours_ = _nearest_neighbour(spec, encoding, self.seed, train_windows,
+                                                  val_windows)
         return self
 
     def _fit_split(self, validation_data: Any) -> Split:
@@ -1059,15 +1062,16 @@ def _worse_than_neighbour(target: str, entry: dict[str, Any]) -> str:
             "longer training (max_epochs, patience), may let it")
 
 
-def _nearest_neighbour(spec: Spec, encoding: Encoding, windows: Windows, seed: int
-                       ) -> NearestNeighbour | None:
-    """The 1-NN baseline over the training sequences of a sequence task with a categorical
-    target and numeric inputs; None for other tasks."""
-    if spec.task != "sequence" or not any(t.categorical for t in spec.targets) or \
-            not encoding.input_scalers:
+def _nearest_neighbour(spec: Spec, encoding: Encoding, seed: int,
+                       *windows: SequenceWindows) -> NearestNeighbour | None:
+    """The 1-NN baseline over the sequences of ``windows`` (the training part; where the
+    model answers with it, the validation part too) of sequence classification with
+    numeric inputs; None for other tasks."""
+    if not presets.classifies(spec) or not encoding.input_scalers:
         return None
-    targets = windows.targets[windows.index][:, 0, :].numpy()          # (N, T)
-    return NearestNeighbour.fit(_numeric_sequences(windows, encoding), targets, seed)
+    sequences = [s for w in windows for s in _numeric_sequences(w, encoding)]
+    targets = np.concatenate([w.targets[w.index][:, 0, :].numpy() for w in windows])  # (N, T)
+    return NearestNeighbour.fit(sequences, targets, seed)
 
 
 def _numeric_sequences(windows: SequenceWindows, encoding: Encoding) -> list[np.ndarray]:

@@ -34,8 +34,9 @@ def sequence_parts(n: int, split: Split, seed: int, labels: np.ndarray | None = 
                    ) -> np.ndarray:
     """Part code of each of ``n`` sequences: positions count sequences, shuffled if asked.
 
-    With ``split.stratify``, ``labels`` (one class per sequence) are spread so that
-    every part holds each class in the proportion of the whole.
+    ``labels`` (one class per sequence, given where the split is stratified: ``stratify``
+    true, or unset for sequence classification) are spread so that every part holds each
+    class in the proportion of the whole.
     """
     for name in ("val_start", "test_start", "end"):
         if isinstance(getattr(split, name), str):
@@ -43,7 +44,7 @@ def sequence_parts(n: int, split: Split, seed: int, labels: np.ndarray | None = 
                               "sequence count or fraction, not by timestamp")
     val, test, end = _boundaries(split, n, None, "sequences")
     order = np.random.default_rng(seed).permutation(n) if split.shuffle else np.arange(n)
-    if split.stratify:
+    if labels is not None:
         order = _proportional(order, labels)
     parts = np.full(n, -1, dtype=np.int64)
     parts[order[:val]] = 0
