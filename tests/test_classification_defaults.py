@@ -152,3 +152,11 @@ def test_the_default_split_keeps_each_class_share_in_every_part(basic_motions):
     for part in ("val", "test"):                               # 6 sequences each
         counts = model.evaluate(X, y, part=part).confusion["y"].sum(axis=1)
         assert counts.max() - counts.min() <= 1, (part, counts.tolist())
+
+
+def test_the_card_says_which_targets_the_nearest_neighbour_answers(articulary_words, tmp_path):
+    (X, y), _ = articulary_words
+    with pytest.warns(BaselineWarning):
+        model = LSTMModel(split=Split(0.5, None), seed=0, **TINY).fit(X, y)
+    card = (model.save(tmp_path / "model") / "README.md").read_text()
+    assert "**Answered by the nearest neighbour: y.**" in card

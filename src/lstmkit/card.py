@@ -125,6 +125,11 @@ def _validation(verdict: dict[str, Any] | None, units: dict[str, str]) -> list[s
         lines += ["", f"**Worse than the naive baseline: {', '.join(worse)}.** Use the "
                   "baseline's predictions for these targets instead, or see what to try in "
                   "the warning `fit` gave (lstmkit's README, \"Honest reports\")."]
+    nearer = [t for t, entry in verdict["targets"].items() if entry.get("worse_than_neighbour")]
+    if nearer:
+        lines += ["", f"**Answered by the nearest neighbour: {', '.join(nearer)}.** The network "
+                  f"did worse than 1-NN ({verdict.get('neighbour')}) on the validation part, so "
+                  "the model gives the label of its nearest training or validation sequence."]
     return lines
 
 

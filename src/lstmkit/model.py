@@ -250,12 +250,13 @@ class LSTMModel:
         elif split.val_start is not None:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             _require_windows(val_windows, "validation", spec)
-        plan = self._checkpoints(checkpoint_dir, resume, spec, train_windows, val_windows)
+        batch_size = self.batch_size or presets.batch_size(spec, len(train_windows))
+        plan = self._checkpoints(checkpoint_dir, resume, spec, batch_size, train_windows,
+                                 val_windows)
         config = self._network_config(spec, encoding, architecture)
         size.check(config, self.batch_size or presets.BATCH_SIZE,
                    getattr(train_windows, "max_length", spec.lookback))
-        train_config = self._train_config(architecture["lr"], self.batch_size or
-                                          presets.batch_size(spec, len(train_windows)))
+        train_config = self._train_config(architecture["lr"], batch_size)
         torch.manual_seed(self.seed)
         network = LSTMNetwork(config)
         if network.norm is not None:
@@ -522,8 +523,10 @@ class LSTMModel:
         return spec, read_table(data)
 
     def _checkpoints(self, directory: str | Path | None, resume: bool, spec: Spec,
-                     *windows: Windows | None) -> Checkpoints | None:
-        """The checkpoint plan of a fit: where to write, and what to continue from."""
+                     batch_size: int, *windows: Windows | None) -> Checkpoints | None:
+        """The checkpoint plan of a fit: where to write, and what to continue from; the
+        fingerprint holds the batch size and stratification trained with, so that a run
+        0.2.0 interrupted (64 and no stratification unless given) resumes."""
         if directory is None:
             if resume:
                 raise ConfigError("resume=True needs checkpoint_dir, the directory the "
@@ -537,6 +540,9 @@ class LSTMModel:
                               "to start afresh")
         params = {k: v for k, v in self.get_params().items()
                   if k not in ("progress", "accelerator", "devices", "num_nodes", "strategy")}
+        params["batch_size"] = batch_size
+        if params["split"]["stratify"] is None:
+            params["split"]["stratify"] = presets.stratified(spec)
         arrays = [t for w in windows if w is not None for t in _window_tensors(w)]
         plan = Checkpoints(directory, checkpoint.fingerprint(
             {"spec": spec.to_dict(), **params}, arrays), state)
@@ -733,7 +739,8 @@ class LSTMModel:
     def _check_against_naive(self, windows: Windows | None, offsets: torch.Tensor
                              ) -> dict[str, Any] | None:
         """Score the validation windows and warn (``BaselineWarning``) for every target the
-        model does worse on than the naive baseline; returns ``Evaluation.verdict()``.
+        model does worse on than the naive baseline, or than 1-NN (sequence classification:
+        ``fit`` then answers it with the nearest neighbour); returns ``Evaluation.verdict()``.
 
         Without a validation part there is nothing the model did not train on to judge
         it by: None, and no warning.
