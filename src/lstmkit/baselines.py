@@ -59,18 +59,19 @@ def nearest(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
     m, width = references.shape
     rows = max(1, BLOCK_ELEMENTS // max(width, m, 1))
     cols = max(1, BLOCK_ELEMENTS // max(width, rows))
-    best = np.zeros(len(queries), np.int64)
+    found = []
     for lo in range(0, len(queries), rows):
         q = queries[lo : lo + rows].astype(np.float64)
-        best_distance = np.full(len(q), np.inf)
+        best, best_distance = np.zeros(len(q), np.int64), np.full(len(q), np.inf)
         for start in range(0, m, cols):
             r = references[start : start + cols].astype(np.float64)
             distance = (q * q).sum(1)[:, None] + (r * r).sum(1)[None, :] - 2 * q @ r.T
             j = distance.argmin(axis=1)
-            closer = distance[np.arange(len(q)), j] < best_distance
-            best_distance[closer] = distance[np.arange(len(q)), j][closer]
-            best[lo : lo + rows][closer] = start + j[closer]
-    return best
+            nearest_here = distance[np.arange(len(q)), j]
+            closer = nearest_here < best_distance          # strictly: the first of equals
+            best[closer], best_distance[closer] = start + j[closer], nearest_here[closer]
+        found.append(best)
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True)
