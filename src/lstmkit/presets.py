@@ -17,7 +17,9 @@ and the validation runs behind them are described in BENCHMARKS.md.
 Two training settings follow the data as well, where the user leaves them unset: sequence
 classification splits stratified by class (``stratified``) and trains on batches of a tenth
 of its training sequences, 4 to 64 (``batch_size``), so that an epoch of a few dozen
-sequences still takes ten optimiser steps; every other task trains on batches of 64.
+sequences still takes ten optimiser steps; every other task trains on batches of 64. After
+training, a categorical target the network predicts worse than 1-NN on the validation part is
+answered by the nearest neighbour (``LSTMModel.neighbour_targets_``).
 """
 
 from __future__ import annotations
