@@ -161,7 +161,7 @@ def _model(config: dict[str, Any]) -> tuple[LSTMModel, NetworkConfig]:
     """
     from .model import LSTMModel
 
-    spec = Spec.from_dict(config["spec"])
+    spec = Spec.saved(config["spec"])
     params = config["params"]
     check_mapping(params, "params", LSTMModel.PARAMS)
     model = LSTMModel(spec, **{**params, "split": Split.from_dict(params.get("split", {}))})
