@@ -46,7 +46,7 @@ from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
 from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
-from .nn.norm import InstanceNorm
+from .nn.norm import InstanceNorm, norm_mode
 from .spec import PARTS, Spec, Split, Target
 from .training import Checkpoints, TrainConfig, train
 
@@ -57,6 +57,7 @@ PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer
 PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
 GPU_PREDICT_WINDOWS = 8192
+ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
 OUTPUTS = ("frame", "array")
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
@@ -247,7 +248,9 @@ class LSTMModel:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             _require_windows(val_windows, "validation", spec)
         plan = self._checkpoints(checkpoint_dir, resume, spec, train_windows, val_windows)
-        config = self._network_config(spec, encoding, architecture)
+        lags = (_anchor_lags(spec, train_windows, getattr(groups.step, "season", None))
+                if norm_mode(architecture["instance_norm"]) == "anchored" else ())
+        config = self._network_config(spec, encoding, architecture, lags)
         size.check(config, self.batch_size, getattr(train_windows, "max_length", spec.lookback))
         torch.manual_seed(self.seed)
         network = LSTMNetwork(config)
@@ -556,8 +559,10 @@ class LSTMModel:
                 raise ConfigError(f"{name} must be true, false or unset (None), got {value!r}")
         if not (self.instance_norm is None or isinstance(self.instance_norm, bool)
                 or self.instance_norm in NORM_MODES):
-            raise ConfigError("instance_norm must be true (the same as 'revin'), 'last', false "
-                              f"or unset (None), got {self.instance_norm!r}")
+            hint = closest(self.instance_norm, NORM_MODES)
+            raise ConfigError("instance_norm must be true (the same as 'revin'), 'last', "
+                              f"'anchored', false or unset (None), got "
+                              f"{quote(self.instance_norm)}{hint}")
         check_number("dropout", self.dropout, 0, 1, open_high=True, allow_none=True)
         if self.decoder is not None:
             check_choice("decoder", self.decoder, DECODERS)
@@ -599,8 +604,8 @@ class LSTMModel:
             _check_channel_independent(spec, decoder)
         return a
 
-    def _network_config(self, spec: Spec, encoding: Encoding, a: dict[str, Any]
-                        ) -> NetworkConfig:
+    def _network_config(self, spec: Spec, encoding: Encoding, a: dict[str, Any],
+                        lags: tuple[int, ...] = ()) -> NetworkConfig:
         outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
         columns = encoding.input_columns
         numeric = tuple(name in encoding.input_scalers for name in columns)
@@ -608,6 +613,9 @@ class LSTMModel:
                          encoding.input_scalers else -1 for t in spec.targets)
         if a["instance_norm"] and not any(numeric):
             raise ConfigError("instance_norm needs at least one numeric input column")
+        if lags and (len(lags) != len(outputs) or max(lags) > (spec.lookback or 1)):
+            raise ConfigError(f"anchor lags {quote(list(lags))} must give one lag per target, "
+                              f"none longer than the lookback ({spec.lookback})")
         embedded = encoding.embedded_columns
         if self.precision == "bf16-true" and any(k > 256 for _, k, _ in embedded):
             raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
@@ -620,7 +628,7 @@ class LSTMModel:
                              target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                              segment=a["segment"], channel_independent=a["channel_independent"],
                              conv=a["conv"], future_columns=encoding.future_columns,
-                             embedded=embedded)
+                             embedded=embedded, anchor_lags=lags)
 
     def _outputs(self, windows: Windows, with_targets: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -1006,6 +1014,28 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
             codes = y[known[:, j], j].astype(np.int64)
             baseline.append(float(np.bincount(codes).argmax()))
     return baseline
+
+
+def _anchor_lags(spec: Spec, windows: Windows, season: int | None) -> tuple[int, ...]:
+    """Per target, the naive forecast an ``anchored`` network changes: the season (``m``
+    steps back, for every step) where it beats the last value on the training windows'
+    targets, else 1 (the last value). Without a season the lookback can hold, all 1."""
+    lags = [1] * len(spec.targets)
+    if not isinstance(windows, ForecastWindows) or not season or season > spec.lookback:
+        return tuple(lags)
+    origin = (windows.starts + windows.lookback - 1).numpy()
+    origin = origin[np.linspace(0, len(origin) - 1, min(len(origin), ANCHOR_WINDOWS)).astype(int)]
+    k = np.arange(1, windows.horizon + 1)
+    rows = torch.from_numpy(origin[:, None] + k)                            # (N, H)
+    seasonal = torch.from_numpy(origin[:, None] + k - season * ((k + season - 1) // season))
+    truth = windows.targets[rows].numpy()                                   # (N, H, T)
+    errors = {lag: np.nanmean(np.abs(truth - values), axis=(0, 1)) for lag, values in (
+        (1, windows.targets[torch.from_numpy(origin)].numpy()[:, None, :]),
+        (season, windows.targets[seasonal].numpy()))}
+    for j, t in enumerate(spec.targets):
+        if t.kind == "regression" and errors[season][j] < errors[1][j]:
+            lags[j] = season
+    return tuple(lags)
 
 
 def _schema(frame: pd.DataFrame, spec: Spec) -> dict[str, str]:
