@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_only
 
 from . import checkpoint, presets
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
@@ -30,7 +30,7 @@ from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_colum
 from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
-from .errors import BaselineWarning, ConfigError, DataError, NotFittedError
+from .errors import BaselineWarning, ConfigError, DataError, NotFittedError, warn
 from .losses import MultiTargetLoss
 from .metrics import (
     CLASSIFICATION_METRICS,
@@ -695,9 +695,9 @@ class LSTMModel:
             return None
         verdict = self._score(windows, offsets).verdict()
         for target, entry in verdict["targets"].items():
-            if entry["worse"]:
-                rank_zero_warn(_worse_than_naive(self.spec_, target, entry, verdict["baseline"]),
-                               category=BaselineWarning, stacklevel=6)   # at fit's caller
+            if entry["worse"] and rank_zero_only.rank == 0:   # one process warns
+                warn(_worse_than_naive(self.spec_, target, entry, verdict["baseline"]),
+                     BaselineWarning)
         return verdict
 
     def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:
@@ -976,7 +976,8 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
     if spec.task != "forecast":
         hint = f"{longer}, or give inputs that tell more about it"
     elif target not in spec.input_names:
-        hint = "it is not an input, so the model never sees its past: add it to the inputs"
+        hint = ("it is not an input, so the model never sees its past: add it to the inputs "
+                "(or leave Spec past_targets at True, its default)")
     elif entry["metric"] == "accuracy":
         hint = (f"a label that seldom changes is hard to beat by more than the last one; else "
                 f"{longer} or weigh it more (Target weight)")
