@@ -63,3 +63,16 @@ def test_saved_anchor_lags_that_the_spec_cannot_have_are_refused(tmp_path, lags)
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ArtifactError, match=r"anchor_lags|anchor lags"):
         LSTMModel.load(path)
+
+
+def test_trust_keeps_only_the_change_that_helped_on_validation_data():
+    table = exchange().iloc[:2500]                                    # random walks
+    spec = Spec(time="date", inputs=["0", "3", "OT"], targets=["0", "3", "OT"], lookback=14,
+                horizon=7)
+    model = LSTMModel(spec, **{**TINY, "max_epochs": 2}).fit(table)
+    trust = model.network_.norm.trust                                # (steps, targets)
+    assert trust.shape == (7, 3) and ((trust >= 0) & (trust <= 1)).all()
+    assert (trust < 1).any()                                          # some change was cut
+    val = model.evaluate(table, part="val")
+    for target in spec.target_names:       # least squares per step: never above the naive
+        assert val.metric(target, "RMSE") <= val.metric(target, "RMSE", of="naive") * (1 + 1e-6)

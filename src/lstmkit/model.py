@@ -248,8 +248,9 @@ class LSTMModel:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             _require_windows(val_windows, "validation", spec)
         plan = self._checkpoints(checkpoint_dir, resume, spec, train_windows, val_windows)
-        lags = (_anchor_lags(spec, train_windows, getattr(groups.step, "season", None))
-                if norm_mode(architecture["instance_norm"]) == "anchored" else ())
+        anchored = norm_mode(architecture["instance_norm"]) == "anchored"
+        lags = (_anchor_lags(spec, val_windows or train_windows,
+                             getattr(groups.step, "season", None)) if anchored else ())
         config = self._network_config(spec, encoding, architecture, lags)
         size.check(config, self.batch_size, getattr(train_windows, "max_length", spec.lookback))
         torch.manual_seed(self.seed)
@@ -267,6 +268,8 @@ class LSTMModel:
                         callbacks)
 
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
+        if anchored and isinstance(val_windows, ForecastWindows):
+            _set_trust(network.norm, val_windows, *self._outputs(val_windows, with_targets=True))
         self.history_ = history
         self.schema_ = _schema(frame, spec)
         self.time_step_ = groups.step
@@ -1017,22 +1020,47 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
     return baseline
 
 
+def _anchor_rows(windows: ForecastWindows, lag: int) -> np.ndarray:
+    """Rows (N, H) of each window's naive forecast with ``lag``: the origin for 1, else the
+    row one season (``lag`` steps) before each step."""
+    origin = (windows.starts + windows.lookback - 1).numpy()[:, None]
+    k = np.arange(1, windows.horizon + 1)
+    return origin + k - lag * ((k + lag - 1) // lag)
+
+
+def _set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
+               truth: np.ndarray) -> None:
+    """Per anchored target and step, the share of the network's change from the anchor that
+    brings its forecasts closest to ``truth`` (least squares on ``windows``, in [0, 1]):
+    0 where the change made the validation forecasts worse than the naive ones."""
+    targets = windows.targets.numpy()
+    for m, (j, column) in enumerate(zip(norm.targets.tolist(), norm.columns.tolist(),
+                                        strict=True)):
+        anchor = targets[_anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
+        change, wanted = outputs[..., column] - anchor, truth[..., j] - anchor
+        known = ~np.isnan(wanted)
+        change, wanted = np.where(known, change, 0.0), np.where(known, wanted, 0.0)
+        power = (change**2).sum(axis=0)                                      # (H,)
+        share = np.divide((change * wanted).sum(axis=0), power, out=np.ones_like(power),
+                          where=power > 0)
+        norm.trust[:, m] = torch.from_numpy(np.clip(share, 0.0, 1.0))
+
+
 def _anchor_lags(spec: Spec, windows: Windows, season: int | None) -> tuple[int, ...]:
     """Per target, the naive forecast an ``anchored`` network changes: the season (``m``
-    steps back, for every step) where it beats the last value on the training windows'
-    targets, else 1 (the last value). Without a season the lookback can hold, all 1."""
+    steps back, for every step) where it beats the last value on ``windows`` (the
+    validation part's, else the training part's), else 1 (the last value). Without a
+    season the lookback can hold, all 1."""
     lags = [1] * len(spec.targets)
     if not isinstance(windows, ForecastWindows) or not season or season > spec.lookback:
         return tuple(lags)
-    origin = (windows.starts + windows.lookback - 1).numpy()
-    origin = origin[np.linspace(0, len(origin) - 1, min(len(origin), ANCHOR_WINDOWS)).astype(int)]
-    k = np.arange(1, windows.horizon + 1)
-    rows = torch.from_numpy(origin[:, None] + k)                            # (N, H)
-    seasonal = torch.from_numpy(origin[:, None] + k - season * ((k + season - 1) // season))
-    truth = windows.targets[rows].numpy()                                   # (N, H, T)
-    errors = {lag: np.nanmean(np.abs(truth - values), axis=(0, 1)) for lag, values in (
-        (1, windows.targets[torch.from_numpy(origin)].numpy()[:, None, :]),
-        (season, windows.targets[seasonal].numpy()))}
+    spread = np.linspace(0, len(windows) - 1, min(len(windows), ANCHOR_WINDOWS)).astype(int)
+    some = ForecastWindows(windows.inputs, windows.targets, windows.starts[spread],
+                           windows.lookback, windows.horizon)
+    targets = windows.targets.numpy()
+    ahead = (some.starts + some.lookback).numpy()[:, None] + np.arange(windows.horizon)
+    errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[_anchor_rows(some, lag)]),
+                              axis=(0, 1)) for lag in (1, season)}           # (T,) each
     for j, t in enumerate(spec.targets):
         if t.kind == "regression" and errors[season][j] < errors[1][j]:
             lags[j] = season

@@ -61,6 +61,10 @@ class InstanceNorm(nn.Module):
             1 repeats the last value, a season ``m`` the value ``m`` steps before each
             step (``T - m + (k - 1) mod m`` for step ``k`` of a window of ``T`` steps).
             Default 1 for every target.
+
+    In ``anchored`` mode the buffer ``trust`` (S, M) scales each mapped target's change
+    from its anchor, per step: 1 while training; afterwards the model may set it from
+    validation data (``lstmkit.model``), towards 0 where the change did not help.
         eps: added to the variance.
 
     Buffers ``scale``/``shift`` (per mapped target) map a value in the input
@@ -95,6 +99,8 @@ class InstanceNorm(nn.Module):
         self.register_buffer("lags", torch.tensor([lags[j] for j in mapped], dtype=torch.long),
                              persistent=False)
         self.register_buffer("ahead", torch.arange(steps), persistent=False)
+        if mode == "anchored":   # learned on validation data after training (1: keep it all)
+            self.register_buffer("trust", torch.ones(steps, len(mapped)))
 
     def normalize(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Stats]:
         """x (B, T, F) -> normalised x, and each window's statistics."""
@@ -143,7 +149,10 @@ class InstanceNorm(nn.Module):
             return outputs
         values = outputs[..., self.columns]
         if stats is not None:
-            values = values * stats.scale[..., self.channels] + self._base(stats)
+            change = values * stats.scale[..., self.channels]                # (B, S, M)
+            if stats.anchor is not None:
+                change = change * self.trust
+            values = change + self._base(stats)
         restored = values * self.scale + self.shift
         # float32 under mixed precision; scatter rather than index assignment: the same
         # values, and it exports to ONNX
