@@ -230,7 +230,7 @@ class LSTMModel:
         """
         spec, frame = self._table(data, y, self.spec)
         self.check_params(spec)
-        for role, names in (("input", spec.input_names), ("target", spec.target_names)):
+        for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, role)
         split = self._fit_split(validation_data)
         architecture = self._architecture(spec)
@@ -301,7 +301,7 @@ class LSTMModel:
             frame, _ = from_arrays(*validation_data, spec)
         else:
             frame = read_table(validation_data)
-        for role, names in (("input", spec.input_names), ("target", spec.target_names)):
+        for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, f"validation_data {role}")
         groups = fill_gaps(arrange(frame, spec, step), spec)
         encoded = prepare.encode(groups, spec, encoding, with_targets=True)
