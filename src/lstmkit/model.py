@@ -986,7 +986,8 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
                 f"{longer} or weigh it more (Target weight)")
     else:
         hint = (f"if it moves like a random walk, the last value may be the best forecast "
-                f"there is; else {longer} or try another lookback")
+                f"there is; else {longer}, try another lookback, or instance_norm='anchored' "
+                "(changes from the naive forecast)")
     return (f"target {quote(target)} does worse than the naive baseline ({baseline}) on the "
             f"validation part: {entry['metric']} {entry['model']:.4g} against "
             f"{entry['naive']:.4g}; {hint}")
