@@ -115,11 +115,15 @@ def test_a_class_seen_only_after_training_rows_is_refused():
         _fit(frame, spec)
 
 
-def test_predict_without_targets_but_evaluate_needs_them(fitted):
+def test_predict_reads_the_targets_past_and_evaluate_needs_them(fitted):
     model, frame = fitted
-    assert len(model.predict(frame.drop(columns=["y", "k"]))) == 2 * 2
+    with pytest.raises(SchemaError, match="column 'y' is missing"):
+        model.predict(frame.drop(columns=["y", "k"]))       # their past is read
     with pytest.raises(SchemaError, match="column 'y' is missing"):
         model.evaluate(frame.drop(columns="y"))
+    inputs_only = Spec(time="t", series="s", inputs=["x", "z"], targets=["y"], lookback=5,
+                       horizon=2, past_targets=False)
+    assert len(_fit(frame, inputs_only).predict(frame.drop(columns=["y", "k"]))) == 2 * 2
 
 
 def test_a_series_too_short_to_predict_from(fitted):

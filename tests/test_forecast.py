@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit import LSTMModel, Spec, Split
+from lstmkit import DataError, LSTMModel, Spec, Split
 from tests.conftest import ETT_COLUMNS, SHARED_DATA
 
 ETT_SPLIT = Split(val_start=8640, test_start=11520, end=14400)
@@ -98,7 +98,14 @@ def test_forecast_from_a_2d_array_with_named_columns(etth1):
     spec = Spec(inputs=ETT_COLUMNS[:6], targets=["OT"], lookback=24, horizon=6)
     X, y = etth1[ETT_COLUMNS[:6]].to_numpy()[:2000], etth1.OT.to_numpy()[:2000]
     model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(X, y)
-    forecast = model.predict(X[-100:])
+    assert model.spec_.input_names == ETT_COLUMNS       # OT's past is read too
+    with pytest.raises(DataError, match=r"targets' past values \(\['OT'\]\).*past_targets=False"):
+        model.predict(X[-100:])
+    forecast = model.predict(np.column_stack([X, y])[-100:])
     assert forecast.columns.tolist() == ["origin", "step", "OT"] and len(forecast) == 6
     assert (forecast.origin == 99).all()
     assert np.isfinite(forecast.OT).all()
+    inputs_only = Spec(inputs=ETT_COLUMNS[:6], targets=["OT"], lookback=24, horizon=6,
+                       past_targets=False)
+    model = LSTMModel(inputs_only, hidden=8, max_epochs=1, progress=False).fit(X, y)
+    assert model.predict(X[-100:]).OT.notna().all()

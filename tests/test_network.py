@@ -103,6 +103,25 @@ def test_last_value_norm_subtracts_each_windows_last_true_step_and_reverses():
         assert not padded[b, n:].any()
 
 
+def test_anchored_norm_forecasts_the_naive_value_when_the_network_says_no_change():
+    x = torch.randn(4, 12, 2) * 3 + 10                                 # (B, T, F)
+    norm = InstanceNorm([True, True], target_channels=[0, 1], output_columns=[0, 1],
+                        mode="anchored", steps=7, lags=[1, 4])
+    normed, stats = norm.normalize(x)
+    assert torch.allclose(normed.mean(1), torch.zeros(4, 2), atol=1e-5)   # inputs as RevIN
+    naive = norm.denormalize(torch.zeros(4, 7, 2), stats)               # (B, S, T)
+    assert torch.equal(naive[..., 0], x[:, -1:, 0].expand(-1, 7))      # the last value
+    for k in range(7):                                                  # a season of 4 back
+        assert torch.equal(naive[:, k, 1], x[:, 12 - 4 + k % 4, 1])
+    change = torch.randn(4, 7, 2)
+    teacher = norm.normalize_targets(norm.denormalize(change, stats), stats)
+    assert torch.allclose(teacher, change, atol=1e-5)
+    lengths = torch.tensor([12, 9, 6, 5])                               # right-padded
+    _, padded = norm.normalize(x, lengths)
+    last = norm.denormalize(torch.zeros(4, 7, 2), padded)[:, 0, 0]
+    assert torch.equal(last, x[torch.arange(4), lengths - 1, 0])
+
+
 @pytest.mark.parametrize("decoder", ["direct", "parallel", "repeat"])
 @pytest.mark.parametrize("segment", [None, 24, 40])
 def test_channel_independent_segment_networks_forecast_every_target(decoder, segment):

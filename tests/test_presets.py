@@ -23,11 +23,18 @@ def test_forecasts_of_their_own_inputs_are_channel_independent_segment_lstms():
 
 
 def test_a_target_that_is_not_an_input_gets_the_general_preset():
-    spec = Spec(inputs=COLUMNS, targets=["a", "other"], lookback=48, horizon=12)
+    spec = Spec(inputs=COLUMNS, targets=["a", "other"], lookback=48, horizon=12,
+                past_targets=False)
     arch = resolve(spec, {})
     assert preset_name(spec, {}) == "general"
     assert not arch["channel_independent"] and arch["segment"] is None
     assert (arch["decoder"], arch["hidden"], arch["instance_norm"]) == ("direct", 64, True)
+
+
+def test_a_target_whose_past_is_read_continues_its_input_channel():
+    spec = Spec(inputs=COLUMNS, targets=["a", "other"], lookback=48, horizon=12)
+    assert "other" in spec.input_names
+    assert preset_name(spec, {}) == "channel_independent"
 
 
 def test_sequence_classification_gets_a_bidirectional_lstm_beside_convolutions():

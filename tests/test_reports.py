@@ -42,11 +42,12 @@ from tests.test_calendar import employment
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v0_2_0"
 TINY = {"hidden": 4, "max_epochs": 1, "progress": False}
-# Seattle weather: temp_min is no input, so the model never sees its past and loses to
-# persistence; precipitation (an input, trained on MAE) beats persistence's MAE.
+# Seattle weather: temp_min is no input (and past_targets=False keeps it out), so the
+# model never sees its past and loses to persistence; precipitation (an input, trained
+# on MAE) beats persistence's MAE.
 WEATHER = {"time": "date", "inputs": ["precipitation", "wind", "temp_max"],
            "targets": [{"name": "precipitation", "loss": "mae"}, "temp_min"],
-           "lookback": 14, "horizon": 3}
+           "lookback": 14, "horizon": 3, "past_targets": False}
 
 
 def weather_spec(**more) -> Spec:
@@ -77,7 +78,9 @@ def test_fit_warns_for_a_target_worse_than_persistence_and_not_for_one_that_beat
     temp_min = [val.metric("temp_min", "MAE", of) for of in ("model", "naive")]
     rain = [val.metric("precipitation", "MAE", of) for of in ("model", "naive")]
     assert temp_min[0] > temp_min[1] and rain[0] < rain[1]
-    (message,) = baseline_warnings(caught)
+    (record,) = [w for w in caught if issubclass(w.category, BaselineWarning)]
+    assert record.filename == __file__               # at the user's line, not lstmkit's
+    message = str(record.message)
     assert message.startswith("target 'temp_min' does worse than the naive baseline (last "
                               "value (persistence)) on the validation part")
     assert f"MAE {temp_min[0]:.4g} against {temp_min[1]:.4g}" in message

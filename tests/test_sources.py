@@ -97,7 +97,8 @@ def test_arrays_are_read_and_never_written():
     X2[50:53, 1] = np.nan
     y2 = rng.normal(size=300)
     sequence = Spec([Feature("a", missing="ffill"), "b"], ["label"], task="sequence")
-    forecast = Spec(["a", Feature("b", missing="ffill")], ["c"], lookback=12, horizon=3)
+    forecast = Spec(["a", Feature("b", missing="ffill")], ["c"], lookback=12, horizon=3,
+                    past_targets=False)                   # predict(X) has no past of c
     for spec, X, y in ((sequence, X3, y3), (forecast, X2, y2)):
         given = X.copy(), y.copy()
         X.flags.writeable = y.flags.writeable = False

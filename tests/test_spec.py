@@ -41,7 +41,7 @@ def test_spec_round_trips_through_a_dict():
      "scaler applies to numeric features, but 'w' is categorical"),
     (lambda: Target("k", kind="binary", scaler="none"),
      "scaler applies to regression targets, but 'k' is binary"),
-    (lambda: Spec(inputs=[], targets=["y"], lookback=3), "at least one input"),
+    (lambda: Spec(inputs=[], targets=["y"], lookback=3, past_targets=False), "at least one input"),
     (lambda: Spec(inputs=["x"], targets=[], lookback=3), "at least one target"),
     (lambda: Spec(inputs=["x", "x"], targets=["y"], lookback=3), "listed twice"),
     (lambda: Spec(inputs=["x"], targets=["y"]), "lookback (forecast) must be a positive"),
@@ -63,3 +63,29 @@ def test_invalid_declarations_raise_config_errors_that_say_what_to_fix(build, fr
     with pytest.raises(ConfigError) as info:
         build()
     assert fragment in str(info.value)
+
+
+def test_a_forecast_reads_its_targets_past_values_unless_told_not_to():
+    spec = Spec(time="date", inputs=["wind"], lookback=7,
+                targets=["wind", "temp_min", Target("weather", kind="classification")])
+    assert spec.input_names == ["wind", "temp_min", "weather"]
+    assert [(f.kind, f.missing) for f in spec.inputs[1:]] == [("numeric", "ffill"),
+                                                              ("categorical", "ffill")]
+    assert "past_targets" not in spec.to_dict() and Spec.from_dict(spec.to_dict()) == spec
+    masked = Spec(time="date", inputs=["wind"], targets=["temp_min"], lookback=7, missing="mask")
+    assert masked.inputs[1].missing == "mask"
+    own = Spec(time="date", inputs=["wind"], targets=["temp_min"], lookback=7, past_targets=False)
+    assert own.input_names == ["wind"] and own.to_dict()["past_targets"] is False
+    assert Spec.from_dict(own.to_dict()).input_names == ["wind"]
+    univariate = Spec(inputs=[], targets=["load"], lookback=24)       # the target's past only
+    assert univariate.input_names == ["load"]
+    sequence = Spec(inputs=["x"], targets=["y"], task="sequence")
+    assert sequence.input_names == ["x"]
+
+
+def test_a_spec_saved_before_targets_were_read_keeps_its_inputs():
+    saved = Spec(time="date", inputs=["wind"], targets=["temp_min"], lookback=7,
+                 past_targets=False).to_dict()
+    del saved["past_targets"]                      # as lstmkit 0.2.0 wrote it
+    assert Spec.saved(saved).input_names == ["wind"]
+    assert Spec.from_dict(saved).input_names == ["wind", "temp_min"]   # a config: today's default

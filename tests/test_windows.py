@@ -108,12 +108,12 @@ def test_window_storage_does_not_grow_with_lookback():
     frame = pd.DataFrame({"x": np.arange(2000.0), "y": np.arange(2000.0)})
     sizes = []
     for lookback in (16, 512):
-        spec = Spec(inputs=["x"], targets=["y"], lookback=lookback, horizon=1)
+        spec = Spec(inputs=["x", "y"], targets=["y"], lookback=lookback, horizon=1)
         _, _, data, _ = _prepared(frame, spec, Split(None, None))
         sizes.append(data.inputs.numel() + data.targets.numel())
         windows = prepare.part_windows(data, spec, None, "all")
         assert windows.inputs.data_ptr() == data.inputs.data_ptr()   # shared, not copied
-    assert sizes[0] == sizes[1] == 4000
+    assert sizes[0] == sizes[1] == 3 * 2000       # two input columns, one target
 
 
 def test_target_gaps_are_known_before_training():

@@ -96,7 +96,8 @@ CALENDAR = "calendar"
 STUDIES: dict[str, dict[str, tuple[dict, str]]] = {
     "loss": {"loss=mse": ({}, "mse"), "loss=mae": ({}, "mae")},
     "norm": {"norm=revin": ({"instance_norm": "revin"}, "mse"),
-             "norm=last": ({"instance_norm": "last"}, "mse")},
+             "norm=last": ({"instance_norm": "last"}, "mse"),
+             "norm=anchored": ({"instance_norm": "anchored"}, "mse")},
     "setting": {f"norm={norm},loss={loss}": ({"instance_norm": norm}, loss)
                 for norm in ("revin", "last") for loss in ("mse", "mae")},
     "dropout": {f"dropout={p}": ({"dropout": p}, "") for p in (0.0, 0.3, 0.6)},

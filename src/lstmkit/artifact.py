@@ -176,7 +176,7 @@ def _model(config: dict[str, Any]) -> tuple[LSTMModel, NetworkConfig]:
     """
     from .model import LSTMModel
 
-    spec = Spec.from_dict(config["spec"])
+    spec = Spec.saved(config["spec"])
     params = config["params"]
     check_mapping(params, "params", LSTMModel.PARAMS)
     model = LSTMModel(spec, **{**params, "split": Split.from_dict(params.get("split", {}))})
@@ -246,7 +246,7 @@ def _check_network(model: LSTMModel, spec: Spec, encoding: Encoding,
     saved architecture give: the same derivation as ``fit``'s, so every size is checked."""
     architecture = {name: getattr(network, name) for name in presets.ARCHITECTURE
                     if name != "lr"}
-    expected = model._network_config(spec, encoding, architecture)
+    expected = model._network_config(spec, encoding, architecture, network.anchor_lags)
     difference = first_difference(network.to_dict(), expected.to_dict(), "network")
     if difference:
         where, saved, derived = difference

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,7 @@ import pandas as pd
 import yaml
 
 from .checks import check_mapping, quote
-from .errors import ConfigError, LSTMKitWarning
+from .errors import ConfigError, warn
 from .model import LSTMModel
 from .spec import Spec, Split
 from .tracking import Tracking
@@ -232,10 +231,9 @@ def _input_path(base: Path, path: str, where: str) -> str:
     resolved = _joined(base, path)
     if Path(resolved).exists() or not Path(path).exists() or resolved == os.path.normpath(path):
         return resolved
-    warnings.warn(f"{where}: {quote(path)} is not in the config file's folder ({quote(str(base))}"
-                  "), where relative paths lie, but in the current directory, where lstmkit "
-                  "0.2.0 looked: read from there. Write it relative to the config's folder, or "
-                  "absolute", LSTMKitWarning, stacklevel=2)
+    warn(f"{where}: {quote(path)} is not in the config file's folder ({quote(str(base))}), "
+         "where relative paths lie, but in the current directory, where lstmkit 0.2.0 looked: "
+         "read from there. Write it relative to the config's folder, or absolute")
     return path
 
 

@@ -7,6 +7,12 @@ the message on one line and exits with the class's ``exit_code``.
 
 from __future__ import annotations
 
+import sys
+import warnings
+from pathlib import Path
+
+PACKAGE = str(Path(__file__).resolve().parent)
+
 
 class LSTMKitError(Exception):
     """Base class of every error lstmkit raises on purpose."""
@@ -60,3 +66,11 @@ class LSTMKitWarning(UserWarning):
 class BaselineWarning(LSTMKitWarning):
     """After ``fit``: the model does worse on a target than the naive baseline, on the
     validation part (the message names the target, both errors and what to try)."""
+
+
+def warn(message: str, category: type[LSTMKitWarning] = LSTMKitWarning) -> None:
+    """Issue an lstmkit warning at the user's line: the first caller outside lstmkit."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_only
 
 from . import checkpoint, presets
 from .baselines import NearestNeighbour
@@ -31,7 +31,7 @@ from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_colum
 from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
-from .errors import BaselineWarning, ConfigError, DataError, NotFittedError
+from .errors import BaselineWarning, ConfigError, DataError, NotFittedError, warn
 from .losses import MultiTargetLoss
 from .metrics import (
     BASELINES,
@@ -48,7 +48,7 @@ from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
 from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
-from .nn.norm import InstanceNorm
+from .nn.norm import InstanceNorm, norm_mode
 from .spec import PARTS, Spec, Split, Target
 from .training import Checkpoints, TrainConfig, train
 
@@ -59,6 +59,7 @@ PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer
 PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
 GPU_PREDICT_WINDOWS = 8192
+ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
 OUTPUTS = ("frame", "array")
 SURE_LOGIT = 50.0          # a class logit the others (0) lose to with probability ~2e-22
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
@@ -234,7 +235,7 @@ class LSTMModel:
         """
         spec, frame = self._table(data, y, self.spec)
         self.check_params(spec)
-        for role, names in (("input", spec.input_names), ("target", spec.target_names)):
+        for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, role)
         split = self._fit_split(validation_data)
         architecture = self._architecture(spec)
@@ -253,7 +254,10 @@ class LSTMModel:
         batch_size = self.batch_size or presets.batch_size(spec, len(train_windows))
         plan = self._checkpoints(checkpoint_dir, resume, spec, batch_size, train_windows,
                                  val_windows)
-        config = self._network_config(spec, encoding, architecture)
+        anchored = norm_mode(architecture["instance_norm"]) == "anchored"
+        lags = (_anchor_lags(spec, val_windows or train_windows,
+                             getattr(groups.step, "season", None)) if anchored else ())
+        config = self._network_config(spec, encoding, architecture, lags)
         size.check(config, self.batch_size or presets.BATCH_SIZE,
                    getattr(train_windows, "max_length", spec.lookback))
         train_config = self._train_config(architecture["lr"], batch_size)
@@ -272,6 +276,8 @@ class LSTMModel:
                         callbacks)
 
         self.spec_, self.encoding_, self.network_ = spec, encoding, network.eval()
+        if anchored and isinstance(val_windows, ForecastWindows):
+            _set_trust(network.norm, val_windows, *self._outputs(val_windows, with_targets=True))
         self.history_ = history
         self.schema_ = _schema(frame, spec)
         self.time_step_ = groups.step
@@ -311,7 +317,7 @@ class LSTMModel:
             frame, _ = from_arrays(*validation_data, spec)
         else:
             frame = read_table(validation_data)
-        for role, names in (("input", spec.input_names), ("target", spec.target_names)):
+        for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, f"validation_data {role}")
         groups = fill_gaps(arrange(frame, spec, step), spec)
         encoded = prepare.encode(groups, spec, encoding, with_targets=True)
@@ -585,8 +591,10 @@ class LSTMModel:
                 raise ConfigError(f"{name} must be true, false or unset (None), got {value!r}")
         if not (self.instance_norm is None or isinstance(self.instance_norm, bool)
                 or self.instance_norm in NORM_MODES):
-            raise ConfigError("instance_norm must be true (the same as 'revin'), 'last', false "
-                              f"or unset (None), got {self.instance_norm!r}")
+            hint = closest(self.instance_norm, NORM_MODES)
+            raise ConfigError("instance_norm must be true (the same as 'revin'), 'last', "
+                              f"'anchored', false or unset (None), got "
+                              f"{quote(self.instance_norm)}{hint}")
         check_number("dropout", self.dropout, 0, 1, open_high=True, allow_none=True)
         if self.decoder is not None:
             check_choice("decoder", self.decoder, DECODERS)
@@ -628,8 +636,8 @@ class LSTMModel:
             _check_channel_independent(spec, decoder)
         return a
 
-    def _network_config(self, spec: Spec, encoding: Encoding, a: dict[str, Any]
-                        ) -> NetworkConfig:
+    def _network_config(self, spec: Spec, encoding: Encoding, a: dict[str, Any],
+                        lags: tuple[int, ...] = ()) -> NetworkConfig:
         outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
         columns = encoding.input_columns
         numeric = tuple(name in encoding.input_scalers for name in columns)
@@ -637,6 +645,9 @@ class LSTMModel:
                          encoding.input_scalers else -1 for t in spec.targets)
         if a["instance_norm"] and not any(numeric):
             raise ConfigError("instance_norm needs at least one numeric input column")
+        if lags and (len(lags) != len(outputs) or max(lags) > (spec.lookback or 1)):
+            raise ConfigError(f"anchor lags {quote(list(lags))} must give one lag per target, "
+                              f"none longer than the lookback ({spec.lookback})")
         embedded = encoding.embedded_columns
         if self.precision == "bf16-true" and any(k > 256 for _, k, _ in embedded):
             raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
@@ -649,7 +660,7 @@ class LSTMModel:
                              target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                              segment=a["segment"], channel_independent=a["channel_independent"],
                              conv=a["conv"], future_columns=encoding.future_columns,
-                             embedded=embedded)
+                             embedded=embedded, anchor_lags=lags)
 
     def _outputs(self, windows: Windows, with_targets: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -749,12 +760,13 @@ class LSTMModel:
             return None
         verdict = self._score(windows, offsets).verdict()
         for target, entry in verdict["targets"].items():
+            if rank_zero_only.rank != 0:     # one process warns
+                continue
             if entry["worse"]:
-                rank_zero_warn(_worse_than_naive(self.spec_, target, entry, verdict["baseline"]),
-                               category=BaselineWarning, stacklevel=6)   # at fit's caller
+                warn(_worse_than_naive(self.spec_, target, entry, verdict["baseline"]),
+                     BaselineWarning)
             if entry["worse_than_neighbour"]:
-                rank_zero_warn(_worse_than_neighbour(target, entry), category=BaselineWarning,
-                               stacklevel=6)
+                warn(_worse_than_neighbour(target, entry), BaselineWarning)
         return verdict
 
     def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:
@@ -1047,13 +1059,15 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
     if spec.task != "forecast":
         hint = f"{longer}, or give inputs that tell more about it"
     elif target not in spec.input_names:
-        hint = "it is not an input, so the model never sees its past: add it to the inputs"
+        hint = ("it is not an input, so the model never sees its past: add it to the inputs "
+                "(or leave Spec past_targets at True, its default)")
     elif entry["metric"] == "accuracy":
         hint = (f"a label that seldom changes is hard to beat by more than the last one; else "
                 f"{longer} or weigh it more (Target weight)")
     else:
         hint = (f"if it moves like a random walk, the last value may be the best forecast "
-                f"there is; else {longer} or try another lookback")
+                f"there is; else {longer}, try another lookback, or instance_norm='anchored' "
+                "(changes from the naive forecast)")
     return (f"target {quote(target)} does worse than the naive baseline ({baseline}) on the "
             f"validation part: {entry['metric']} {entry['model']:.4g} against "
             f"{entry['naive']:.4g}; {hint}")
@@ -1115,6 +1129,53 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
             codes = y[known[:, j], j].astype(np.int64)
             baseline.append(float(np.bincount(codes).argmax()))
     return baseline
+
+
+def _anchor_rows(windows: ForecastWindows, lag: int) -> np.ndarray:
+    """Rows (N, H) of each window's naive forecast with ``lag``: the origin for 1, else the
+    row one season (``lag`` steps) before each step."""
+    origin = (windows.starts + windows.lookback - 1).numpy()[:, None]
+    k = np.arange(1, windows.horizon + 1)
+    return origin + k - lag * ((k + lag - 1) // lag)
+
+
+def _set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
+               truth: np.ndarray) -> None:
+    """Per anchored target and step, the share of the network's change from the anchor that
+    brings its forecasts closest to ``truth`` (least squares on ``windows``, in [0, 1]):
+    0 where the change made the validation forecasts worse than the naive ones."""
+    targets = windows.targets.numpy()
+    for m, (j, column) in enumerate(zip(norm.targets.tolist(), norm.columns.tolist(),
+                                        strict=True)):
+        anchor = targets[_anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
+        change, wanted = outputs[..., column] - anchor, truth[..., j] - anchor
+        known = ~np.isnan(wanted)
+        change, wanted = np.where(known, change, 0.0), np.where(known, wanted, 0.0)
+        power = (change**2).sum(axis=0)                                      # (H,)
+        share = np.divide((change * wanted).sum(axis=0), power, out=np.ones_like(power),
+                          where=power > 0)
+        norm.trust[:, m] = torch.from_numpy(np.clip(share, 0.0, 1.0))
+
+
+def _anchor_lags(spec: Spec, windows: Windows, season: int | None) -> tuple[int, ...]:
+    """Per target, the naive forecast an ``anchored`` network changes: the season (``m``
+    steps back, for every step) where it beats the last value on ``windows`` (the
+    validation part's, else the training part's), else 1 (the last value). Without a
+    season the lookback can hold, all 1."""
+    lags = [1] * len(spec.targets)
+    if not isinstance(windows, ForecastWindows) or not season or season > spec.lookback:
+        return tuple(lags)
+    spread = np.linspace(0, len(windows) - 1, min(len(windows), ANCHOR_WINDOWS)).astype(int)
+    some = ForecastWindows(windows.inputs, windows.targets, windows.starts[spread],
+                           windows.lookback, windows.horizon)
+    targets = windows.targets.numpy()
+    ahead = (some.starts + some.lookback).numpy()[:, None] + np.arange(windows.horizon)
+    errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[_anchor_rows(some, lag)]),
+                              axis=(0, 1)) for lag in (1, season)}           # (T,) each
+    for j, t in enumerate(spec.targets):
+        if t.kind == "regression" and errors[season][j] < errors[1][j]:
+            lags[j] = season
+    return tuple(lags)
 
 
 def _schema(frame: pd.DataFrame, spec: Spec) -> dict[str, str]:

@@ -268,7 +268,7 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
     check_fields(metadata, METADATA_FIELDS, METADATA_OPTIONAL)
     check_strings(metadata["versions"], "versions")
     check_strings(metadata["schema"], "schema")
-    spec = Spec.from_dict(metadata["spec"])
+    spec = Spec.saved(metadata["spec"])
     shape = {"task": spec.task, "lookback": spec.lookback, "horizon": spec.horizon,
              "aligned": spec.aligned, "span": spec.span, "future": spec.future_names}
     for key, value in shape.items():

@@ -244,7 +244,7 @@ def model_info(model_dir: Path, backend: str) -> dict[str, Any]:
     from .spec import Spec
 
     config = read_config(model_dir)
-    spec = Spec.from_dict(config["spec"])
+    spec = Spec.saved(config["spec"])
     return {
         "model_dir": str(model_dir),
         "backend": backend,

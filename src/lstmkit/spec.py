@@ -189,6 +189,11 @@ class Spec:
             ``time`` column; by default it is inferred from the data.
         units: the unit of inputs and targets, as text (``{"temp_max": "°C"}``), for the
             plots' axes, the metrics (``MAE (°C)``) and the model card.
+        past_targets: forecasts read each target's past values too: a target missing
+            from ``inputs`` is added to them (numeric, or categorical for a class
+            target; gaps forward-filled unless ``missing`` says ``mask``), as the naive
+            forecast it is compared with reads them. False keeps to ``inputs``; data
+            to predict from then needs no target column.
     """
 
     inputs: tuple[Feature, ...]
@@ -203,6 +208,7 @@ class Spec:
     regular: bool = True
     freq: str | None = None
     units: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
+    past_targets: bool = dataclasses.field(default=True, compare=False)
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
@@ -223,6 +229,12 @@ class Spec:
         inputs = tuple(f if f.missing is not None else dataclasses.replace(f, missing=self.missing)
                        for f in inputs)
         targets = tuple(_as(Target, t, "targets") for t in _as_list(self.targets, "targets"))
+        if not isinstance(self.past_targets, bool):
+            raise ConfigError(f"spec past_targets must be true or false, got "
+                              f"{quote(self.past_targets)}")
+        if self.task == "forecast" and self.past_targets:
+            declared = {f.name for f in inputs}
+            inputs += tuple(_past_of(t, self.missing) for t in targets if t.name not in declared)
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "targets", targets)
         if not inputs:
@@ -319,6 +331,8 @@ class Spec:
         for key in ("freq", "units"):   # as for features below: 0.2.0's dicts stay the same
             if not data[key]:
                 del data[key]
+        if not (self.task == "forecast" and set(self.target_names) - set(self.input_names)):
+            del data["past_targets"]   # the inputs as listed say it all
         for feature in data["inputs"]:   # written only when set: earlier specs' dicts (saved
             for key in ("future", "embed"):   # models, checkpoint fingerprints) stay the same
                 if not feature[key]:
@@ -330,6 +344,20 @@ class Spec:
         if not isinstance(data, dict):
             raise ConfigError(f"spec must be a mapping, got {type(data).__name__}")
         return _from_dict(cls, data, "spec")
+
+    @classmethod
+    def saved(cls, data: Any) -> Spec:
+        """A spec as a saved model or export wrote it (``to_dict``): its inputs are the ones
+        it read, so no target is added to them (lstmkit 0.2.0 read none)."""
+        return cls.from_dict({"past_targets": False, **data} if isinstance(data, dict) else data)
+
+
+def _past_of(target: Target, missing: str) -> Feature:
+    """The input that gives a forecast target's past values (``Spec.past_targets``)."""
+    policy = "ffill" if missing == "error" else missing
+    if target.categorical:
+        return Feature(target.name, kind="categorical", missing=policy)
+    return Feature(target.name, scaler=target.scaler, missing=policy)
 
 
 def _checked_units(units: Any, columns: list[str]) -> dict[str, str]:

@@ -27,6 +27,8 @@ class Groups:
         keys: the group ids (``[None]`` for a table without a group column).
         timeline: the time column, arranged, or None without one.
         step: its time step (the fitted model's, or the data's), or None.
+        unfilled: the rows before ``fill_gaps`` filled a column that is also a target:
+            targets are read from them, with their gaps (None: ``frame``).
     """
 
     frame: pd.DataFrame
@@ -35,6 +37,12 @@ class Groups:
     keys: list[Any]
     timeline: Timeline | None = None
     step: TimeStep | None = None
+    unfilled: pd.DataFrame | None = None
+
+    @property
+    def target_frame(self) -> pd.DataFrame:
+        """The rows targets are read from: as given, gaps and all (``unfilled``)."""
+        return self.frame if self.unfilled is None else self.unfilled
 
     @property
     def time(self) -> np.ndarray | None:
@@ -143,7 +151,9 @@ def _time_step(timeline: Timeline, spec: Spec, fitted: TimeStep | None) -> TimeS
 
 
 def fill_gaps(groups: Groups, spec: Spec) -> Groups:
-    """Forward-fill the inputs whose missing policy is ``ffill``, within each group."""
+    """Forward-fill the inputs whose missing policy is ``ffill``, within each group; a
+    target of the same column keeps its gaps (``Groups.unfilled``): a filled value is
+    no observation to train on or score against."""
     columns = [f.name for f in spec.inputs if f.missing == "ffill"]
     if not columns:
         return groups
@@ -152,7 +162,8 @@ def fill_gaps(groups: Groups, spec: Spec) -> Groups:
     for column in columns:
         if column in frame.columns:
             frame[column] = frame[column].groupby(ids).ffill()
-    return dataclasses.replace(groups, frame=frame)
+    unfilled = groups.frame if set(columns) & set(spec.target_names) else None
+    return dataclasses.replace(groups, frame=frame, unfilled=unfilled)
 
 
 def fill_unread(groups: Groups, spec: Spec) -> Groups:

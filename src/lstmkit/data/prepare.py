@@ -69,11 +69,11 @@ def _strata(groups: Groups, spec: Spec, split: Split) -> np.ndarray | None:
 
 def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
     """Fit every scaler and label set on training rows only."""
-    frame, positions = groups.frame, groups.rows
+    frame, targets, positions = groups.frame, groups.target_frame, groups.rows
     if parts.bounds is not None:
         rows = row_ranges(groups.offsets[:-1], groups.offsets[:-1] + parts.bounds[:, 1])
         return Encoding.fit(spec, _rows(frame, spec.input_names, rows), positions[rows],
-                            _rows(frame, spec.target_names, rows), positions[rows])
+                            _rows(targets, spec.target_names, rows), positions[rows])
     train = np.flatnonzero(parts.codes == PART_CODES["train"])
     if train.size == 0:
         raise DataError("the training part has no sequences; raise split val_start or pass more "
@@ -82,7 +82,7 @@ def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
     in_rows = row_ranges(in_lo[train], in_hi[train])
     out_rows = row_ranges(out_lo[train], out_hi[train])
     return Encoding.fit(spec, _rows(frame, spec.input_names, in_rows), positions[in_rows],
-                        _rows(frame, spec.target_names, out_rows), positions[out_rows])
+                        _rows(targets, spec.target_names, out_rows), positions[out_rows])
 
 
 def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -> Encoded:
@@ -90,7 +90,7 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
     frame, rows = groups.frame, groups.rows
     if spec.task == "forecast" or spec.aligned:
         inputs = encoding.encode_inputs(frame, rows)
-        targets = encoding.encode_targets(frame, rows) if with_targets else None
+        targets = encoding.encode_targets(groups.target_frame, rows) if with_targets else None
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
                        torch.from_numpy(groups.offsets), encoding.future_columns)
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
@@ -106,8 +106,8 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
         if spec.task == "sequence":
             _check_constant_targets(groups, spec)
         steps = 1 if spec.task == "sequence" else spec.horizon
-        encoded = encoding.encode_targets(_rows(frame, spec.target_names, out_rows),
-                                          rows[out_rows])
+        encoded = encoding.encode_targets(_rows(groups.target_frame, spec.target_names,
+                                                out_rows), rows[out_rows])
         targets = encoded.reshape(len(groups), steps, len(spec.targets))  # (G, S, T)
     return Encoded(groups, torch.from_numpy(inputs), _tensor(targets), torch.from_numpy(offsets))
 
@@ -196,7 +196,7 @@ def _sequence_rows(groups: Groups, spec: Spec, with_targets: bool):
 def _check_constant_targets(groups: Groups, spec: Spec) -> None:
     first = np.repeat(groups.offsets[:-1], groups.lengths)
     for name in spec.target_names:
-        values = pd.Series(groups.frame[name].to_numpy())
+        values = pd.Series(groups.target_frame[name].to_numpy())
         heads = values.iloc[first].to_numpy()
         same = (values.to_numpy() == heads) | (values.isna().to_numpy() & pd.isna(heads))
         if not same.all():

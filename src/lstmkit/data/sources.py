@@ -579,8 +579,14 @@ def _forecast_table(X: np.ndarray, y: np.ndarray | None, spec: Spec | None) -> t
                           "targets=..., lookback=..., horizon=...)")
     if X.ndim != 2:
         raise DataError(f"X must be 2-D (rows, features), got shape {X.shape}")
-    _check_width(spec.input_names, X.shape[1], "X", "inputs")
-    frame = pd.DataFrame(X, columns=spec.input_names, copy=False)        # X is only read
+    names = spec.input_names
+    if y is not None and set(names[X.shape[1]:]) <= set(spec.target_names):
+        names = names[: X.shape[1]]    # the targets' past values (Spec.past_targets) are in y
+    read = [n for n in names if n in spec.target_names]
+    _check_width(names, X.shape[1], "X", "inputs", "" if not read else (
+        f"; a forecast reads its targets' past values ({read}) as inputs too: give them as "
+        "columns of X, or set Spec(past_targets=False)"))
+    frame = pd.DataFrame(X, columns=names, copy=False)                   # X is only read
     missing = [n for n in spec.target_names if n not in frame.columns]
     if not missing or y is None:   # predicting needs no targets; fitting checks for them
         return frame, spec
@@ -593,7 +599,7 @@ def _forecast_table(X: np.ndarray, y: np.ndarray | None, spec: Spec | None) -> t
     return frame, spec
 
 
-def _check_width(names: list[str], width: int, array: str, role: str) -> None:
+def _check_width(names: list[str], width: int, array: str, role: str, fix: str = "") -> None:
     if len(names) != width:
         raise DataError(f"{array} has {width} feature column(s) but the spec lists {len(names)} "
-                        f"{role} ({names}); make them match")
+                        f"{role} ({quote(names)}); make them match{fix}")

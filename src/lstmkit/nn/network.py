@@ -45,7 +45,9 @@ class NetworkConfig:
         decoder: ``direct``, ``repeat``, ``autoregressive``, ``parallel`` or ``aligned``.
         heads: ``shared`` (one dense layer for all regression targets) or ``separate``.
         instance_norm: normalise each window by its own statistics: True or
-            ``revin`` (mean and std), ``last`` (subtract the last value), or False.
+            ``revin`` (mean and std), ``last`` (subtract the last value), ``anchored``
+            (mean and std in; outputs as changes from each target's naive forecast),
+            or False.
         numeric_inputs: per input feature, whether it is numeric (not one-hot).
         target_channels: per target, the input feature it also is, or -1.
         checkpoint_steps: recompute encoder activations in chunks of this many steps
@@ -62,6 +64,9 @@ class NetworkConfig:
             added to the outputs after the instance norm is undone.
         embedded: each categorical input given as an index column: (its column,
             categories, vector size); a learned vector replaces the column.
+        anchor_lags: ``anchored``: per target, the steps back its naive forecast
+            looks (1: the last value; a season: the value one season before each
+            step); empty for 1 throughout.
     """
 
     n_inputs: int
@@ -82,6 +87,7 @@ class NetworkConfig:
     conv: bool = False
     future_columns: tuple[int, ...] = ()
     embedded: tuple[Embedded, ...] = ()
+    anchor_lags: tuple[int, ...] = ()
 
     @property
     def n_future(self) -> int:
@@ -117,7 +123,9 @@ class NetworkConfig:
         outputs = tuple(_output(o, f"network.outputs[{i}]") for i, o in enumerate(data["outputs"]))
         n = data["n_inputs"]
         lists = {"numeric_inputs": (bool, n, None), "target_channels": (int, len(outputs), (-1, n)),
-                 "future_columns": (int, None, (0, n))}
+                 "future_columns": (int, None, (0, n)),
+                 "anchor_lags": (int, len(outputs) if data.get("anchor_lags") else None,
+                                 (1, 2**31))}
         for name, (kind, length, bounds) in lists.items():
             _check_list(data.get(name, []), f"network.{name}", kind, length, bounds)
         embedded = tuple(_embedded(e, f"network.embedded[{i}]", n)
@@ -125,7 +133,7 @@ class NetworkConfig:
         return cls(**{**data, "outputs": outputs, "numeric_inputs": tuple(data["numeric_inputs"]),
                       "target_channels": tuple(data["target_channels"]),
                       "future_columns": tuple(data.get("future_columns", ())),
-                      "embedded": embedded})
+                      "embedded": embedded, "anchor_lags": tuple(data.get("anchor_lags", ()))})
 
 
 # A saved config's fields and their JSON types. Those of ``SAVED_OPTIONAL`` came in later
@@ -136,7 +144,7 @@ SAVED_OPTIONAL = {"steps": int, "hidden": int, "layers": int, "bidirectional": b
                   "dropout": float, "decoder": str, "heads": str, "instance_norm": (bool, str),
                   "checkpoint_steps": (int, type(None)), "segment": (int, type(None)),
                   "channel_independent": bool, "conv": bool, "future_columns": list,
-                  "embedded": list}
+                  "embedded": list, "anchor_lags": list}
 NETWORK_DECODERS = (*DECODERS, "aligned")
 
 
@@ -239,7 +247,8 @@ class LSTMNetwork(nn.Module):
             columns = list(range(len(c.outputs))) if c.channel_independent else [
                 sl.start for sl in self.heads.slices]
             self.norm = InstanceNorm(list(c.numeric_inputs), list(c.target_channels), columns,
-                                     mode=norm_mode(c.instance_norm) or "revin")
+                                     mode=norm_mode(c.instance_norm) or "revin", steps=c.steps,
+                                     lags=list(c.anchor_lags) or None)
         # Inputs known in advance also act on the outputs directly, after the instance norm
         # is undone: an effect fixed in the targets' units (an event that adds a set load)
         # need not be relearned for every window's scale. It starts at zero. The

@@ -4,6 +4,10 @@
   are shifted and scaled by the window's own mean and standard deviation.
 * ``last`` (SegRNN, Lin et al. 2023): each channel's last observed value is
   subtracted, so the network forecasts the change from now; nothing is rescaled.
+* ``anchored``: the inputs as ``revin``; each target's outputs are the change from
+  its naive forecast (its last value, or with a lag of one season the value a season
+  before each step), in units of the window's standard deviation. An untrained or
+  unsure network forecasts what the naive forecast does, and learns what to change.
 
 Either way a level the training data never reached (a drifting series) looks
 familiar to the LSTM, and outputs of regression targets that are also input
@@ -12,11 +16,27 @@ channels are mapped back with the same statistics.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor, nn
 
-Stats = tuple[Tensor, Tensor]
-MODES = ("revin", "last")
+MODES = ("revin", "last", "anchored")
+
+
+class Stats(NamedTuple):
+    """One batch of windows measured: what ``normalize`` did and ``denormalize`` undoes.
+
+    Attributes:
+        shift: (B, 1, F) subtracted from each input channel.
+        scale: (B, 1, F) the channel was then divided by.
+        anchor: (B, S, M) each mapped target's value that its outputs are changes from
+            (``anchored`` mode); None: the channel's shift.
+    """
+
+    shift: Tensor
+    scale: Tensor
+    anchor: Tensor | None = None
 
 
 def norm_mode(instance_norm: bool | str | None) -> str | None:
@@ -34,7 +54,17 @@ class InstanceNorm(nn.Module):
         target_channels: per target, its input channel, or -1 if it is not an input
             (or not a regression target): such outputs are left alone.
         output_columns: per target, its first column in the network output.
-        mode: ``revin`` (window mean and std) or ``last`` (the last value only).
+        mode: ``revin`` (window mean and std), ``last`` (the last value only) or
+            ``anchored`` (mean and std in, changes from a naive forecast out).
+        steps: output steps (``anchored``: one anchor per step).
+        lags: ``anchored``: per target, how many steps back its naive forecast looks:
+            1 repeats the last value, a season ``m`` the value ``m`` steps before each
+            step (``T - m + (k - 1) mod m`` for step ``k`` of a window of ``T`` steps).
+            Default 1 for every target.
+
+    In ``anchored`` mode the buffer ``trust`` (S, M) scales each mapped target's change
+    from its anchor, per step: 1 while training; afterwards the model may set it from
+    validation data (``lstmkit.model``), towards 0 where the change did not help.
         eps: added to the variance.
 
     Buffers ``scale``/``shift`` (per mapped target) map a value in the input
@@ -49,7 +79,8 @@ class InstanceNorm(nn.Module):
     """
 
     def __init__(self, numeric: list[bool], target_channels: list[int],
-                 output_columns: list[int], mode: str = "revin", eps: float = 1e-5) -> None:
+                 output_columns: list[int], mode: str = "revin", steps: int = 1,
+                 lags: list[int] | None = None, eps: float = 1e-5) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown instance norm mode {mode!r}")
@@ -63,9 +94,16 @@ class InstanceNorm(nn.Module):
                                                      dtype=torch.long))
         self.register_buffer("scale", torch.ones(len(mapped)))
         self.register_buffer("shift", torch.zeros(len(mapped)))
+        # Derived from the config, not learned: left out of the saved weights.
+        lags = lags or [1] * len(target_channels)
+        self.register_buffer("lags", torch.tensor([lags[j] for j in mapped], dtype=torch.long),
+                             persistent=False)
+        self.register_buffer("ahead", torch.arange(steps), persistent=False)
+        if mode == "anchored":   # learned on validation data after training (1: keep it all)
+            self.register_buffer("trust", torch.ones(steps, len(mapped)))
 
     def normalize(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Stats]:
-        """x (B, T, F) -> normalised x, and each window's (B, 1, F) shift and scale."""
+        """x (B, T, F) -> normalised x, and each window's statistics."""
         mask = None
         if lengths is not None:
             steps = torch.arange(x.shape[1], device=x.device)
@@ -90,7 +128,16 @@ class InstanceNorm(nn.Module):
         normed = (x - shift) / scale
         if mask is not None:
             normed = normed * mask
-        return normed, (shift, scale)
+        anchor = self._anchor(x, lengths) if self.mode == "anchored" else None
+        return normed, Stats(shift, scale, anchor)
+
+    def _anchor(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        """Each mapped target's naive forecast (B, S, M) from the raw window x (B, T, F):
+        step ``k`` (from 0) reads ``k mod lag - lag`` steps from the window's end."""
+        back = self.ahead[:, None] % self.lags - self.lags                 # (S, M), < 0
+        end = x.shape[1] if lengths is None else lengths.to(x.device).view(-1, 1, 1)
+        rows = (end + back).expand(x.shape[0], -1, -1)                     # (B, S, M)
+        return x[..., self.channels].gather(1, rows)
 
     def denormalize(self, outputs: Tensor, stats: Stats | None) -> Tensor:
         """Outputs (B, S, C) with the mapped targets restored to their scaled units.
@@ -102,8 +149,10 @@ class InstanceNorm(nn.Module):
             return outputs
         values = outputs[..., self.columns]
         if stats is not None:
-            mean, std = stats[0][..., self.channels], stats[1][..., self.channels]  # (B, 1, M)
-            values = values * std + mean
+            change = values * stats.scale[..., self.channels]                # (B, S, M)
+            if stats.anchor is not None:
+                change = change * self.trust
+            values = change + self._base(stats)
         restored = values * self.scale + self.shift
         # float32 under mixed precision; scatter rather than index assignment: the same
         # values, and it exports to ONNX
@@ -114,7 +163,13 @@ class InstanceNorm(nn.Module):
         """True targets (B, S, T) in the units the network predicts in (for teacher forcing)."""
         if len(self.targets) == 0:
             return y
-        mean, std = stats[0][..., self.channels], stats[1][..., self.channels]  # (B, 1, M)
+        std = stats.scale[..., self.channels]                             # (B, 1, M)
         y = y.clone()
-        y[..., self.targets] = ((y[..., self.targets] - self.shift) / self.scale - mean) / std
+        y[..., self.targets] = ((y[..., self.targets] - self.shift) / self.scale
+                                - self._base(stats)) / std
         return y
+
+    def _base(self, stats: Stats) -> Tensor:
+        """What the mapped targets' outputs are measured from: (B, S, M) anchors, or each
+        channel's (B, 1, M) shift."""
+        return stats.shift[..., self.channels] if stats.anchor is None else stats.anchor
