@@ -1,15 +1,17 @@
-"""Defaults that hold on real tables nobody tuned them for (issue 28): anchored outputs."""
+"""Defaults that hold on real tables nobody tuned them for (issue 28): the naive forecast
+that a normalised forecast falls back on, and anchored outputs."""
 
 from __future__ import annotations
 
 import importlib.resources
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit import ArtifactError, LSTMModel, Spec
+from lstmkit import ArtifactError, BaselineWarning, LSTMModel, Spec, Split
 from lstmkit.onnx_predict import OnnxModel
 from tests.conftest import SHARED_DATA
 
@@ -41,10 +43,13 @@ def test_each_target_is_anchored_on_the_naive_forecast_that_the_training_part_fa
     assert short.network_.config.anchor_lags == (1,)               # a day is past the lookback
 
 
-def test_an_anchored_model_saves_loads_and_exports_what_it_predicts(tmp_path):
+@pytest.mark.parametrize("instance_norm", ["anchored", None])
+def test_a_model_with_a_naive_fallback_saves_loads_and_exports_what_it_predicts(
+        tmp_path, instance_norm):
     table = seattle_temps().iloc[:1500]
     model = LSTMModel(Spec(time="date", inputs=["temp"], targets=["temp"], lookback=48,
-                           horizon=24), **TINY).fit(table)
+                           horizon=24), **{**TINY, "instance_norm": instance_norm}).fit(table)
+    assert (model.network_.norm.trust < 1).any()                      # a fallback to keep
     expected = model.predict(table.tail(48))
     loaded = LSTMModel.load(model.save(tmp_path / "model"))
     pd.testing.assert_frame_equal(loaded.predict(table.tail(48)), expected)
@@ -65,14 +70,88 @@ def test_saved_anchor_lags_that_the_spec_cannot_have_are_refused(tmp_path, lags)
         LSTMModel.load(path)
 
 
-def test_trust_keeps_only_the_change_that_helped_on_validation_data():
+@pytest.mark.parametrize("instance_norm", ["anchored", None, "last"])
+def test_trust_keeps_only_the_change_that_helped_on_validation_data(instance_norm):
+    """Whatever the normalisation (None: the default, RevIN), a forecast falls back on the
+    naive one as far as validation says the network's change from it did not help."""
     table = exchange().iloc[:2500]                                    # random walks
     spec = Spec(time="date", inputs=["0", "3", "OT"], targets=["0", "3", "OT"], lookback=14,
                 horizon=7)
-    model = LSTMModel(spec, **{**TINY, "max_epochs": 2}).fit(table)
+    model = LSTMModel(spec, **{**TINY, "max_epochs": 2, "instance_norm": instance_norm}
+                      ).fit(table)
     trust = model.network_.norm.trust                                # (steps, targets)
     assert trust.shape == (7, 3) and ((trust >= 0) & (trust <= 1)).all()
     assert (trust < 1).any()                                          # some change was cut
     val = model.evaluate(table, part="val")
     for target in spec.target_names:       # least squares per step: never above the naive
         assert val.metric(target, "RMSE") <= val.metric(target, "RMSE", of="naive") * (1 + 1e-6)
+
+
+def test_without_instance_norm_or_validation_nothing_falls_back():
+    table = exchange().iloc[:1500]
+    spec = Spec(time="date", inputs=["0", "OT"], targets=["0", "OT"], lookback=14, horizon=7)
+    plain = LSTMModel(spec, **{**TINY, "instance_norm": False}).fit(table)
+    assert plain.network_.norm is None or not plain.network_.norm.naive
+    unchecked = LSTMModel(spec, split=Split.train_only(), **{**TINY, "instance_norm": None}
+                          ).fit(table)
+    assert (unchecked.network_.norm.trust == 1).all()                 # no data to judge by
+
+
+def us_employment() -> pd.DataFrame:
+    """Monthly US employment by sector, 1990-2015: trending, seasonal series."""
+    path = importlib.resources.files("vega_datasets") / "_data" / "us-employment.csv"
+    return pd.read_csv(path)
+
+
+def test_where_the_default_barely_beats_naive_fit_keeps_the_better_of_it_and_anchored(
+        tmp_path):
+    spec = Spec(time="month", inputs=["nonfarm", "construction"],
+                targets=["nonfarm", "construction"], lookback=24, horizon=6)
+    table, small = us_employment(), {"hidden": 8, "max_epochs": 3, "progress": False}
+    ratios = {}
+    for norm in (True, "anchored"):
+        model = LSTMModel(spec, instance_norm=norm, **small).fit(table)
+        ratios[norm] = np.mean([e["model"] / e["naive"]
+                                for e in model.validation_["targets"].values()])
+    assert min(ratios.values()) < 0.9 * max(ratios.values())      # the two differ here
+    chosen = LSTMModel(spec, **small).fit(table, checkpoint_dir=tmp_path / "run")
+    best = min(ratios, key=ratios.get)
+    assert chosen.architecture_["instance_norm"] == best
+    assert np.mean([e["model"] / e["naive"] for e in chosen.validation_["targets"].values()]
+                   ) == pytest.approx(ratios[best])
+    assert (tmp_path / "run" / "anchored" / "checkpoint.safetensors").is_file()
+    again = LSTMModel(spec, **small).fit(table, checkpoint_dir=tmp_path / "run", resume=True)
+    pd.testing.assert_frame_equal(again.predict(table), chosen.predict(table))
+    loaded = LSTMModel.load(chosen.save(tmp_path / "model"))
+    assert loaded.architecture_["instance_norm"] == best
+    pd.testing.assert_frame_equal(loaded.predict(table), chosen.predict(table))
+
+
+def test_where_the_default_clearly_beats_naive_nothing_else_is_trained(tmp_path):
+    spec = Spec(time="date", inputs=["temp"], targets=["temp"], lookback=48, horizon=24)
+    model = LSTMModel(spec, hidden=8, max_epochs=2, progress=False).fit(
+        seattle_temps().iloc[:3000], checkpoint_dir=tmp_path / "run")
+    assert all(e["model"] < 0.9 * e["naive"] for e in model.validation_["targets"].values())
+    assert not (tmp_path / "run" / "anchored").exists()
+    assert model.architecture_["instance_norm"] is True
+
+
+def test_a_forecast_that_is_mostly_the_naive_one_is_reported_as_such(tmp_path):
+    table = exchange().iloc[:2500]                                    # random walks
+    spec = Spec(time="date", inputs=["0", "3", "OT"], targets=["0", "3", "OT"], lookback=14,
+                horizon=7)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = LSTMModel(spec, hidden=8, max_epochs=2, progress=False).fit(table)
+    verdict = model.validation_["targets"]
+    mostly = [t for t, entry in verdict.items() if entry["kept"] < 0.5]
+    assert mostly                                        # a tiny network, random walks
+    messages = [str(w.message) for w in caught if issubclass(w.category, BaselineWarning)]
+    for target in mostly:
+        (message,) = [m for m in messages if m.startswith(f"target '{target}'")]
+        assert f"keep {verdict[target]['kept']:.0%} of the network's change" in message
+        assert "random walk" in message
+    loaded = LSTMModel.load(model.save(tmp_path / "model"))
+    assert loaded.validation_ == model.validation_
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert f"Mostly the naive forecast: {mostly[0]} (" in card

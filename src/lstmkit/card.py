@@ -125,6 +125,12 @@ def _validation(verdict: dict[str, Any] | None, units: dict[str, str]) -> list[s
         lines += ["", f"**Worse than the naive baseline: {', '.join(worse)}.** Use the "
                   "baseline's predictions for these targets instead, or see what to try in "
                   "the warning `fit` gave (lstmkit's README, \"Honest reports\")."]
+    naive = [f"{t} ({entry['kept']:.0%} kept)" for t, entry in verdict["targets"].items()
+             if entry.get("kept", 1.0) < 0.5]
+    if naive:
+        lines += ["", f"**Mostly the naive forecast: {', '.join(naive)}.** The network's change "
+                  "from the naive forecast did not help on the validation part, so its forecasts "
+                  "keep only that share of it (README, \"Honest reports\")."]
     nearer = [t for t, entry in verdict["targets"].items() if entry.get("worse_than_neighbour")]
     if nearer:
         lines += ["", f"**Answered by the nearest neighbour: {', '.join(nearer)}.** The network "

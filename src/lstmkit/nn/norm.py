@@ -9,6 +9,11 @@
   before each step), in units of the window's standard deviation. An untrained or
   unsure network forecasts what the naive forecast does, and learns what to change.
 
+Given ``lags`` (any mode; always in ``anchored``), each mapped target's forecast is
+finally moved towards that naive forecast: ``naive + trust * (forecast - naive)`` per
+step, with ``trust`` 1 while training and set from validation data afterwards, so that
+a network that does not beat the naive forecast there falls back on it.
+
 Either way a level the training data never reached (a drifting series) looks
 familiar to the LSTM, and outputs of regression targets that are also input
 channels are mapped back with the same statistics.
@@ -30,8 +35,8 @@ class Stats(NamedTuple):
     Attributes:
         shift: (B, 1, F) subtracted from each input channel.
         scale: (B, 1, F) the channel was then divided by.
-        anchor: (B, S, M) each mapped target's value that its outputs are changes from
-            (``anchored`` mode); None: the channel's shift.
+        anchor: (B, S, M) each mapped target's naive forecast (given ``lags``, or in
+            ``anchored`` mode, whose outputs are changes from it); None: no naive forecast.
     """
 
     shift: Tensor
@@ -57,15 +62,15 @@ class InstanceNorm(nn.Module):
         mode: ``revin`` (window mean and std), ``last`` (the last value only) or
             ``anchored`` (mean and std in, changes from a naive forecast out).
         steps: output steps (``anchored``: one anchor per step).
-        lags: ``anchored``: per target, how many steps back its naive forecast looks:
-            1 repeats the last value, a season ``m`` the value ``m`` steps before each
-            step (``T - m + (k - 1) mod m`` for step ``k`` of a window of ``T`` steps).
-            Default 1 for every target.
-
-    In ``anchored`` mode the buffer ``trust`` (S, M) scales each mapped target's change
-    from its anchor, per step: 1 while training; afterwards the model may set it from
-    validation data (``lstmkit.model``), towards 0 where the change did not help.
+        lags: per target, how many steps back its naive forecast looks: 1 repeats
+            the last value, a season ``m`` the value ``m`` steps before each step
+            (``T - m + (k - 1) mod m`` for step ``k`` of a window of ``T`` steps).
+            None: no naive forecast (``anchored``: 1 for every target).
         eps: added to the variance.
+
+    With a naive forecast, the buffer ``trust`` (S, M) scales each mapped target's change
+    from it, per step: 1 while training; afterwards the model may set it from validation
+    data (``lstmkit.model``), towards 0 where the network's change did not help.
 
     Buffers ``scale``/``shift`` (per mapped target) map a value in the input
     channel's scaled units to the target's scaled units, since the two scalers of
@@ -95,12 +100,21 @@ class InstanceNorm(nn.Module):
         self.register_buffer("scale", torch.ones(len(mapped)))
         self.register_buffer("shift", torch.zeros(len(mapped)))
         # Derived from the config, not learned: left out of the saved weights.
+        self.naive = lags is not None or mode == "anchored"
         lags = lags or [1] * len(target_channels)
         self.register_buffer("lags", torch.tensor([lags[j] for j in mapped], dtype=torch.long),
                              persistent=False)
         self.register_buffer("ahead", torch.arange(steps), persistent=False)
-        if mode == "anchored":   # learned on validation data after training (1: keep it all)
+        if self.naive:   # learned on validation data after training (1: keep it all)
             self.register_buffer("trust", torch.ones(steps, len(mapped)))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Tensor], prefix: str,
+                              *args: object) -> None:
+        # A checkpoint written before the naive fallback existed (0.2.0) trained with
+        # trust 1 throughout: resume it with that.
+        if self.naive:
+            state_dict.setdefault(f"{prefix}trust", torch.ones_like(self.trust))
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def normalize(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Stats]:
         """x (B, T, F) -> normalised x, and each window's statistics."""
@@ -128,7 +142,7 @@ class InstanceNorm(nn.Module):
         normed = (x - shift) / scale
         if mask is not None:
             normed = normed * mask
-        anchor = self._anchor(x, lengths) if self.mode == "anchored" else None
+        anchor = self._anchor(x, lengths) if self.naive else None
         return normed, Stats(shift, scale, anchor)
 
     def _anchor(self, x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -149,10 +163,9 @@ class InstanceNorm(nn.Module):
             return outputs
         values = outputs[..., self.columns]
         if stats is not None:
-            change = values * stats.scale[..., self.channels]                # (B, S, M)
-            if stats.anchor is not None:
-                change = change * self.trust
-            values = change + self._base(stats)
+            values = values * stats.scale[..., self.channels] + self._base(stats)  # (B, S, M)
+            if stats.anchor is not None:      # towards the naive forecast, as validation said
+                values = stats.anchor + self.trust * (values - stats.anchor)
         restored = values * self.scale + self.shift
         # float32 under mixed precision; scatter rather than index assignment: the same
         # values, and it exports to ONNX
@@ -170,6 +183,6 @@ class InstanceNorm(nn.Module):
         return y
 
     def _base(self, stats: Stats) -> Tensor:
-        """What the mapped targets' outputs are measured from: (B, S, M) anchors, or each
-        channel's (B, 1, M) shift."""
-        return stats.shift[..., self.channels] if stats.anchor is None else stats.anchor
+        """What the mapped targets' outputs are measured from: (B, S, M) anchors
+        (``anchored``), or each channel's (B, 1, M) shift."""
+        return stats.anchor if self.mode == "anchored" else stats.shift[..., self.channels]
