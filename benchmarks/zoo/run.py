@@ -22,6 +22,7 @@ skipped), with the commit it ran at, so runs before and after a change sit side 
     python benchmarks/zoo/run.py --set instance_norm=last --label last   # a variant
     python benchmarks/zoo/run.py --targets-as-inputs --label own-past    # targets read too
     python benchmarks/zoo/run.py --report              # the table for BENCHMARKS.md
+    python benchmarks/zoo/run.py --report 0.2.0 after  # some labels only, in this order
 
 Variants (``--set``, ``--targets-as-inputs``) are for studies: the zoo's verdict is on the
 defaults. Each record also holds the validation part's MAE (accuracy) of the model and of
@@ -291,11 +292,14 @@ def main() -> None:
                         help="a variant: LSTMModel parameters (values read as YAML)")
     parser.add_argument("--targets-as-inputs", action="store_true",
                         help="a variant: every target's own past is an input too")
-    parser.add_argument("--report", action="store_true", help="print the report and exit")
+    parser.add_argument("--report", nargs="*", metavar="LABEL", help="print the report (of "
+                        "these labels, in this order; default all) and exit")
     args = parser.parse_args()
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
-    if args.report:
-        print(report(_read(args.results)))
+    if args.report is not None:
+        results = _read(args.results)
+        print(report([r for r in results if not args.report or r["label"] in args.report],
+                     args.report or None))
         return
     zoo = _zoo()
     label = args.label or code_version()
@@ -325,17 +329,25 @@ def _read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def report(results: list[dict]) -> str:
-    """Per table and target: each label's ratio of the model's error to persistence's."""
-    labels = list(dict.fromkeys(r["label"] for r in results))
+def report(results: list[dict], labels: list[str] | None = None) -> str:
+    """Per table and target: each label's ratio of the model's error to persistence's (the
+    difference in accuracy for categorical targets); below, per label, how many targets beat
+    persistence (and the seasonal naive forecast, where there is one) and the worst ratio."""
+    labels = labels or list(dict.fromkeys(r["label"] for r in results))
     lines = ["| table | target | metric | persistence | seasonal naive | "
              + " | ".join(f"{label}: model (ratio)" for label in labels) + " |",
              "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in labels) + " |"]
     rows: dict[tuple[str, str], dict[str, dict]] = {}
     for r in results:
-        rows.setdefault((r["table"], r.get("target", "")), {})[r["label"]] = r
-    for (table, target), by_label in rows.items():
-        first = next(iter(by_label.values()))
+        if "error" not in r:
+            rows.setdefault((r["table"], r["target"]), {})[r["label"]] = r
+    for r in results:             # a table refused under a label: refused for each target
+        for (table, _), by_label in rows.items():
+            if "error" in r and table == r["table"]:
+                by_label.setdefault(r["label"], r)
+    for (table, target), by_label in sorted(rows.items(), key=lambda item: list(
+            dict.fromkeys(r["table"] for r in results)).index(item[0][0])):
+        first = next(r for r in by_label.values() if "error" not in r)
         cells = []
         for label in labels:
             r = by_label.get(label)
@@ -352,7 +364,23 @@ def report(results: list[dict]) -> str:
                      f"{first.get('naive', float('nan')):.4g} | "
                      f"{'' if seasonal is None else f'{seasonal:.4g}'} | " + " | ".join(cells)
                      + " |")
+    lines += ["", "| label | targets run | beat persistence | beat seasonal naive too | "
+              "worst ratio to persistence |", "| --- | --- | --- | --- | --- |"]
+    for label in labels:
+        runs = [r for r in results if r["label"] == label and "error" not in r]
+        beat = [r for r in runs if _beats(r, r["naive"])]
+        seasonal = [r for r in beat if r.get("seasonal_naive") is None
+                    or _beats(r, r["seasonal_naive"])]
+        worst = max((r["model"] / r["naive"] for r in runs if r["metric"] == "MAE"),
+                    default=float("nan"))
+        lines.append(f"| {label} | {len(runs)} | {len(beat)} | {len(seasonal)} | {worst:.2f} |")
     return "\n".join(lines)
+
+
+def _beats(record: dict, baseline: float) -> bool:
+    """Whether the model's test score is better than ``baseline``'s (MAE lower, accuracy
+    higher)."""
+    return record["model"] < baseline if record["metric"] == "MAE" else record["model"] > baseline
 
 
 if __name__ == "__main__":
