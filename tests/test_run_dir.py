@@ -132,7 +132,7 @@ def test_an_existing_run_is_replaced_with_overwrite_only(fitted, tmp_path):
     lstmkit.write_run(model, tmp_path / "run", data, overwrite=True)
     assert set(_snapshot(tmp_path)) == set(first)      # replaced: no file more or less
     (tmp_path / "run" / "notes.md").write_text("mine")
-    with pytest.raises(ConfigError, match="holds 'notes.md', which lstmkit did not write"):
+    with pytest.raises(ConfigError, match=r"holds 'notes\.md', which lstmkit did not write"):
         lstmkit.write_run(model, tmp_path / "run", data, overwrite=True)
     assert (tmp_path / "run" / "notes.md").read_text() == "mine"
 

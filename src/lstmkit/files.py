@@ -18,12 +18,14 @@ Every file and directory lstmkit writes goes through this module.
   directory, or in a folder that cannot be written. An existing output is replaced
   only with ``overwrite``, and only if it is lstmkit's own of the same kind.
 
-What lstmkit wrote is told as 0.2.0 wrote it too: a model (or ``lstmkit fit`` run)
-directory by its ``config.json`` of format ``lstmkit.model``, an unfinished run by its
-``checkpoints/checkpoint.safetensors`` whose header says ``lstmkit.checkpoint``, a
-backtest or tune directory by holding nothing but what lstmkit writes there
-(``backtest.csv`` and ``backtest.png``; ``study.db``, ``best.yaml``, ``trials.csv``
-and the ``best`` run).
+The names of what lstmkit writes into a model or run directory are defined here, once: the
+writers (``lstmkit.artifact``, ``lstmkit.runs``, ``lstmkit.plots``) use them, and the checks
+tell lstmkit's own directories by them. What lstmkit wrote is told as 0.2.0 wrote it too: a
+model (or ``lstmkit fit`` run) directory by its ``config.json`` of format ``lstmkit.model``,
+an unfinished run by its ``checkpoints/checkpoint.safetensors`` whose header says
+``lstmkit.checkpoint``, a backtest or tune directory by holding nothing but what lstmkit
+writes there (``backtest.csv`` and ``backtest.png``; ``study.db``, ``best.yaml``,
+``trials.csv`` and the ``best`` run).
 
 Example:
     >>> check_output_file(Path("forecast.csv"), overwrite=False, reading=[Path("data.csv")])
