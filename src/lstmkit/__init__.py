@@ -28,6 +28,10 @@ def __getattr__(name: str) -> Any:
         from .model import LSTMModel
 
         return LSTMModel
+    if name == "write_run":
+        from .runs import write_run
+
+        return write_run
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")
 
 
@@ -49,4 +53,5 @@ __all__ = [
     "Target",
     "TrainingError",
     "__version__",
+    "write_run",
 ]

@@ -29,7 +29,17 @@ from .checks import check_mapping, quote
 from .data import timestep
 from .data.encoding import Encoding
 from .errors import ArtifactError, ConfigError
-from .files import MODEL, MODEL_FORMAT, atomic_directory, json_text, recover
+from .files import (
+    CARD,
+    MODEL,
+    MODEL_FORMAT,
+    NEIGHBOURS,
+    WEIGHTS,
+    atomic_directory,
+    json_text,
+    recover,
+)
+from .files import MODEL_CONFIG as CONFIG
 from .metrics import check_verdict
 from .nn import LSTMNetwork, NetworkConfig
 from .saved_files import (
@@ -48,10 +58,6 @@ if TYPE_CHECKING:
 
 FORMAT = MODEL_FORMAT
 FORMAT_VERSION = 1
-CONFIG = "config.json"
-WEIGHTS = "weights.safetensors"
-NEIGHBOURS = "neighbours.safetensors"
-CARD = "README.md"
 # Weights that later versions added, absent from older files. At zero each adds nothing,
 # so a file without it loads as the network that saved it computed.
 ZERO_IF_ABSENT = frozenset({"future_effect.weight"})

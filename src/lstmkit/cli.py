@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import sys
 import warnings
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
@@ -175,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
 def _fit(args: argparse.Namespace) -> int:
     from lightning.pytorch.utilities import rank_zero_only
 
+    from . import runs
     from .config import RunConfig, fit_arguments
 
     config = RunConfig.read(args.config)
@@ -183,7 +182,7 @@ def _fit(args: argparse.Namespace) -> int:
     checkpoints = run_dir / files.CHECKPOINTS
     first = rank_zero_only.rank == 0    # data-parallel workers start after these checks
     if first:
-        _check_run_dir(run_dir, args.overwrite, args.resume, reading)
+        runs.check_run_dir(run_dir, args.overwrite, args.resume, reading)
     model = config.build_model()
     if args.no_progress:
         model.progress = False
@@ -193,48 +192,24 @@ def _fit(args: argparse.Namespace) -> int:
         shutil.rmtree(checkpoints, ignore_errors=True)
     resuming = args.resume and checkpoints.is_dir()
     if first:
-        console.print(f"{'resuming' if resuming else 'training'} on {_describe(config.data)} "
+        console.print(f"{'resuming' if resuming else 'training'} on {config.data.describe()} "
                       f"-> {run_dir}")
     loggers = config.tracking.loggers(run_dir, Path(args.config).stem)
     model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume, loggers=loggers)
     if not first:
         return 0          # a data-parallel worker: process 0 scores and saves the run
-    if test is not None:
-        evaluation, scored = model.evaluate(*test), _describe(config.test)
-    else:
-        part = "test" if config.split.test_start is not None else "val"
-        evaluation, scored = model.evaluate(data, y, part=part), f"the {part} part"
-    console.print(render(evaluation, f"metrics on {scored}"))
-    metrics = {"scored_on": scored, **evaluation.to_dict(), "validation": model.validation_}
     try:
         files.check_output_dir(run_dir, files.MODEL, overwrite=True, reading=reading)
     except ConfigError as exc:      # someone put a file into the run directory meanwhile
         raise ConfigError(f"{exc}; the trained model waits in {files.shown(checkpoints)}: "
                           "then run the same command with --resume to save it") from None
-    with files.atomic_directory(run_dir, files.MODEL, overwrite=True, reading=reading) as tmp:
-        pictures = _write_run(tmp, run_dir, model, config, evaluation, metrics,
-                              data if y is None else None)
-    console.print(f"saved the model, metrics (metrics.json, metrics.csv), config.yaml, "
-                  f"environment.json and {', '.join(pictures)} to {run_dir}")
+    run = runs.write_run(model, run_dir, data, y, test=test, config=config, overwrite=True,
+                         reading=reading)
+    console.print(render(run.evaluation, f"metrics on {run.scored_on}"))
+    console.print(f"saved the model, metrics ({files.METRICS}, {files.EPOCHS}), "
+                  f"{files.RUN_CONFIG}, {files.ENVIRONMENT} and {', '.join(run.plots)} "
+                  f"to {run_dir}")
     return 0
-
-
-def _write_run(directory: Path, run_dir: Path, model: Any, config: Any, evaluation: Evaluation,
-               metrics: dict[str, Any], table: Any) -> list[str]:
-    """Write a finished run's files into ``directory`` (to become ``run_dir``); returns the
-    names of the plots."""
-    from . import plots, tracking
-    from .artifact import write_model_files
-
-    write_model_files(model, directory, metrics)
-    (directory / "metrics.json").write_text(files.json_text(metrics))
-    resolved = {**config.to_dict(), "run_dir": os.path.abspath(run_dir)}
-    (directory / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    tracking.epochs_table(model.history_).to_csv(directory / "metrics.csv", index=False)
-    (directory / "environment.json").write_text(files.json_text(tracking.environment()))
-    if (run_dir / tracking.TENSORBOARD_DIR).is_dir():
-        shutil.copytree(run_dir / tracking.TENSORBOARD_DIR, directory / tracking.TENSORBOARD_DIR)
-    return plots.save_run(model, evaluation, directory, table)
 
 
 def _backtest(args: argparse.Namespace) -> int:
@@ -251,9 +226,9 @@ def _backtest(args: argparse.Namespace) -> int:
         model.progress = False
     data, y = fit_arguments(config.data.load())
     if y is not None:
-        raise ConfigError(f"backtesting needs a forecast table, but {_describe(config.data)} is a "
+        raise ConfigError(f"backtesting needs a forecast table, but {config.data.describe()} is a "
                           "set of sequences (arrays)")
-    console.print(f"backtesting on {_describe(config.data)} -> {run_dir}")
+    console.print(f"backtesting on {config.data.describe()} -> {run_dir}")
     result = model.backtest(data, folds=args.folds, step=args.step, refit=not args.no_refit)
     summary = Evaluation(result.summary(), result.table.iloc[:0],
                          baseline=result.evaluations[0].baseline)
@@ -366,7 +341,7 @@ def _tune(args: argparse.Namespace) -> int:
     done = len(tune.finished(study))
     console.print(f"study {name!r} in {storage}: {done} finished trials, running up to "
                   f"{max(args.trials - done, 0)} more on the validation part of "
-                  f"{_describe(config.data)}")
+                  f"{config.data.describe()}")
     columns = (TextColumn("tuning"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.description}"))
     interrupted = False
@@ -434,7 +409,7 @@ def _datasets(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from .tracking import list_runs
+    from .runs import list_runs
 
     root = Path(args.root)
     if not root.is_dir():
@@ -519,12 +494,6 @@ def _as_table(data: Any, model: Any) -> Any:
     return from_arrays(data[0], None, model.spec_)[0] if isinstance(data, tuple) else data
 
 
-def _describe(source: Any) -> str:
-    if source.path is not None:
-        return source.path
-    return f"dataset {source.dataset}" + (f" ({source.part})" if source.part else "")
-
-
 def _inputs(config_file: str, config: Any) -> list[Path]:
     """The files a run reads: its config and its data files."""
     sources = (config.data, config.test)
@@ -536,24 +505,6 @@ def _read_files(data: str) -> list[Path]:
     return [] if data.startswith("dataset:") else [Path(data)]
 
 
-def _check_run_dir(run_dir: Path, overwrite: bool, resume: bool, reading: list[Path]) -> None:
-    """A run may write ``run_dir`` if it is new, or a run lstmkit wrote that it is asked to
-    replace (``--overwrite``) or to continue (``--resume``, an unfinished one)."""
-    if files.inspect_output_dir(run_dir, files.MODEL, reading) is None:
-        return
-    unfinished = files.unfinished_run(run_dir)
-    shown = files.shown(run_dir)
-    if unfinished and not (resume or overwrite):
-        raise ConfigError(f"run directory {shown} holds an unfinished run; pass --resume to "
-                          "continue it, --overwrite to start it again, or --run-dir to choose "
-                          "another")
-    if resume and not unfinished:
-        raise ConfigError(f"run directory {shown} already exists and holds a finished run, "
-                          "nothing to resume; pass --overwrite to replace it, or --run-dir to "
-                          "choose another")
-    files.check_replaceable(run_dir, files.MODEL, overwrite or resume)
-
-
 def _test_data(config: Any, data: Any, y: Any) -> tuple[Any, Any] | None:
     """The config's ``test`` data, loaded and checked against the training data before
     training, so that a long training never ends in an error about it."""
@@ -563,7 +514,7 @@ def _test_data(config: Any, data: Any, y: Any) -> tuple[Any, Any] | None:
     if config.test is None:
         return None
     test, test_y = fit_arguments(config.test.load())
-    where = _describe(config.test)
+    where = config.test.describe()
     if (test_y is None) != (y is None):
         forms = ("a table", "arrays (X, y)")
         raise ConfigError(f"the test data ({where}) is {forms[test_y is not None]} but the "

@@ -117,6 +117,12 @@ class DataSource:
                                      data_dir=self.data_dir)
         return datasets.load(self.dataset, data_dir=self.data_dir)
 
+    def describe(self) -> str:
+        """The source in a few words: its path, or ``dataset NAME (part)``."""
+        if self.path is not None:
+            return self.path
+        return f"dataset {self.dataset}" + (f" ({self.part})" if self.part else "")
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -194,19 +200,27 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config, defaults filled in, as YAML-ready plain data."""
-        model = self.build_model()
-        params = model.get_params()
         return {
             "data": _source_dict(self.data),
-            "spec": _plain(self.spec.to_dict()),
-            "model": {k: params[k] for k in MODEL_KEYS},
-            "training": {k: params[k] for k in TRAINING_KEYS},
-            "split": params["split"],
+            **model_sections(self.build_model()),
             **({"test": _source_dict(self.test)} if self.test else {}),
             "tracking": self.tracking.to_dict(),
             **({"run_dir": os.path.abspath(self.run_dir)} if self.run_dir else {}),
             **({"search": self.search.to_dict()} if self.search else {}),
         }
+
+
+def model_sections(model: LSTMModel) -> dict[str, Any]:
+    """The ``spec``, ``model``, ``training`` and ``split`` sections of a config that builds
+    ``model``, defaults filled in (a model given no spec reports the one its fit read)."""
+    params = model.get_params()
+    spec = model.spec if model.spec is not None else model.spec_
+    return {
+        "spec": _plain(spec.to_dict()),
+        "model": {k: params[k] for k in MODEL_KEYS},
+        "training": {k: params[k] for k in TRAINING_KEYS},
+        "split": params["split"],
+    }
 
 
 def _source_dict(source: DataSource) -> dict[str, Any]:

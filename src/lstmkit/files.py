@@ -18,12 +18,14 @@ Every file and directory lstmkit writes goes through this module.
   directory, or in a folder that cannot be written. An existing output is replaced
   only with ``overwrite``, and only if it is lstmkit's own of the same kind.
 
-What lstmkit wrote is told as 0.2.0 wrote it too: a model (or ``lstmkit fit`` run)
-directory by its ``config.json`` of format ``lstmkit.model``, an unfinished run by its
-``checkpoints/checkpoint.safetensors`` whose header says ``lstmkit.checkpoint``, a
-backtest or tune directory by holding nothing but what lstmkit writes there
-(``backtest.csv`` and ``backtest.png``; ``study.db``, ``best.yaml``, ``trials.csv``
-and the ``best`` run).
+The names of what lstmkit writes into a model or run directory are defined here, once: the
+writers (``lstmkit.artifact``, ``lstmkit.runs``, ``lstmkit.plots``) use them, and the checks
+tell lstmkit's own directories by them. What lstmkit wrote is told as 0.2.0 wrote it too: a
+model (or ``lstmkit fit`` run) directory by its ``config.json`` of format ``lstmkit.model``,
+an unfinished run by its ``checkpoints/checkpoint.safetensors`` whose header says
+``lstmkit.checkpoint``, a backtest or tune directory by holding nothing but what lstmkit
+writes there (``backtest.csv`` and ``backtest.png``; ``study.db``, ``best.yaml``,
+``trials.csv`` and the ``best`` run).
 
 Example:
     >>> check_output_file(Path("forecast.csv"), overwrite=False, reading=[Path("data.csv")])
@@ -53,15 +55,23 @@ from .errors import ArtifactError, ConfigError, LSTMKitError
 MODEL, BACKTEST, TUNE = "model", "backtest", "tune"      # the kinds of directory lstmkit writes
 MODEL_FORMAT = "lstmkit.model"                # config.json of a model (or run) directory
 CHECKPOINT_FORMAT = "lstmkit.checkpoint"      # header of a training checkpoint
-CHECKPOINTS, CHECKPOINT = "checkpoints", "checkpoint.safetensors"   # an unfinished run's
+# The names in a model directory (lstmkit.artifact) ...
+MODEL_CONFIG, WEIGHTS, NEIGHBOURS, CARD = ("config.json", "weights.safetensors",
+                                           "neighbours.safetensors", "README.md")
+# ... and in the run directory built around it (lstmkit.runs): the run's record, its plots
+# (lstmkit.plots.save_run), TensorBoard's logs, and an unfinished run's training checkpoint.
+RUN_CONFIG, METRICS, EPOCHS, ENVIRONMENT = ("config.yaml", "metrics.json", "metrics.csv",
+                                            "environment.json")
+LEARNING_CURVES, FORECASTS, HORIZON_ERRORS, CONFUSION = (
+    "learning_curves.png", "forecasts.png", "horizon_errors.png", "confusion.png")
+TENSORBOARD = "tensorboard"
+CHECKPOINTS, CHECKPOINT = "checkpoints", "checkpoint.safetensors"
 # Everything lstmkit (0.2.0 included) writes into each kind of directory. Anything else in
 # one is the user's, so the directory is not replaced while it is there.
 OWN_NAMES = {
-    MODEL: frozenset({"config.json", "weights.safetensors", "neighbours.safetensors",
-                      "README.md", "metrics.json",
-                      "config.yaml", "metrics.csv", "environment.json", "learning_curves.png",
-                      "forecasts.png", "horizon_errors.png", "confusion.png", "tensorboard",
-                      CHECKPOINTS}),
+    MODEL: frozenset({MODEL_CONFIG, WEIGHTS, NEIGHBOURS, CARD, RUN_CONFIG, METRICS, EPOCHS,
+                      ENVIRONMENT, LEARNING_CURVES, FORECASTS, HORIZON_ERRORS, CONFUSION,
+                      TENSORBOARD, CHECKPOINTS}),
     BACKTEST: frozenset({"backtest.csv", "backtest.png"}),
     TUNE: frozenset({"study.db", "study.db-journal", "study.db-wal", "study.db-shm",
                      "best.yaml", "trials.csv", "best"}),
@@ -259,7 +269,7 @@ def kind_of(path: Path) -> str | None:
     the files lstmkit writes there.
     """
     path = Path(path)
-    if _model_config(path / "config.json") or unfinished_run(path):
+    if _model_config(path / MODEL_CONFIG) or unfinished_run(path):
         return MODEL
     entries = set(_entries(path)) - LITTER
     for kind in (BACKTEST, TUNE):

@@ -243,17 +243,17 @@ def save_run(model: LSTMModel, evaluation: Evaluation, directory: Path,
     horizon errors with a horizon above 1; confusion matrices for categorical targets.
     """
     directory = Path(directory)
-    learning_curves(model.history_, save=directory / "learning_curves.png")
-    written = ["learning_curves.png"]
+    learning_curves(model.history_, save=directory / files.LEARNING_CURVES)
+    written = [files.LEARNING_CURVES]
     if model.spec_.task == "forecast" and data is not None:
-        forecasts(model, data, save=directory / "forecasts.png")
-        written.append("forecasts.png")
+        forecasts(model, data, save=directory / files.FORECASTS)
+        written.append(files.FORECASTS)
     if not evaluation.per_step.empty:
-        horizon_errors(evaluation, save=directory / "horizon_errors.png")
-        written.append("horizon_errors.png")
+        horizon_errors(evaluation, save=directory / files.HORIZON_ERRORS)
+        written.append(files.HORIZON_ERRORS)
     if evaluation.confusion:
-        confusion(evaluation, save=directory / "confusion.png")
-        written.append("confusion.png")
+        confusion(evaluation, save=directory / files.CONFUSION)
+        written.append(files.CONFUSION)
     return written
 
 

@@ -1,8 +1,8 @@
-"""Experiment tracking: what a run directory records, optional loggers, and the runs table.
+"""Experiment tracking: what a run directory records of its training, and optional loggers.
 
-Every ``lstmkit fit`` run directory holds the resolved ``config.yaml``,
-``metrics.csv`` (one row per epoch), ``metrics.json`` (the final scores) and
-``environment.json`` (versions, machine, command). TensorBoard and MLflow
+Every run directory (``lstmkit.runs``) holds ``metrics.csv`` (one row per epoch,
+``epochs_table``) and ``environment.json`` (versions, machine, command,
+``environment``) beside its config and scores. TensorBoard and MLflow
 (a local SQLite file by default, ``./mlflow.db``: no server; MLflow 3 keeps
 its older ``./mlruns`` directory store in maintenance mode and refuses it by
 default) are optional, chosen in the config's ``tracking`` section::
@@ -13,7 +13,6 @@ default) are optional, chosen in the config's ``tracking`` section::
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -26,8 +25,8 @@ import pandas as pd
 
 from .checks import check_mapping
 from .errors import ConfigError
+from .files import TENSORBOARD
 
-TENSORBOARD_DIR = "tensorboard"
 KEYS = ("tensorboard", "mlflow")
 MLFLOW_KEYS = ("tracking_uri", "experiment")
 PACKAGES = ("lstmkit", "torch", "lightning", "numpy", "pandas", "pyarrow", "safetensors")
@@ -70,7 +69,7 @@ class Tracking:
         if self.tensorboard:
             from lightning.pytorch.loggers import TensorBoardLogger
 
-            loggers.append(TensorBoardLogger(str(run_dir), name=TENSORBOARD_DIR, version="",
+            loggers.append(TensorBoardLogger(str(run_dir), name=TENSORBOARD, version="",
                                              default_hp_metric=False))
         if self.mlflow:
             from lightning.pytorch.loggers import MLFlowLogger
@@ -112,27 +111,3 @@ def epochs_table(history: dict[str, Any]) -> pd.DataFrame:
     """One row per epoch: epoch (from 1), train_loss, val_loss (if validated), lr."""
     table = pd.DataFrame(history["epochs"])
     return table.assign(epoch=table["epoch"].map(epoch_number)) if len(table) else table
-
-
-def list_runs(root: Path) -> pd.DataFrame:
-    """Finished runs under ``root``: one row each, with the headline metric per target."""
-    rows = []
-    for metrics_file in sorted(root.glob("*/metrics.json")):
-        run = metrics_file.parent
-        try:
-            metrics = json.loads(metrics_file.read_text())
-            config = json.loads((run / "config.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            continue                      # not a finished lstmkit run: skip it
-        history = config.get("history") or {}
-        row = {"run": run.name, "task": config["spec"]["task"],
-               "epochs": len(history.get("epochs", [])),
-               "best_val_loss": history.get("best_val_loss"),
-               "scored_on": metrics.get("scored_on"),
-               "saved": pd.Timestamp(metrics_file.stat().st_mtime, unit="s").floor("s")}
-        for target, scores in metrics.get("targets", {}).items():
-            for name in ("MAE", "accuracy"):
-                if name in scores:
-                    row[f"{target} {name}"] = scores[name]["model"]
-        rows.append(row)
-    return pd.DataFrame(rows)
