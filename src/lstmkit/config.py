@@ -195,7 +195,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """The resolved config, defaults filled in, as YAML-ready plain data."""
         model = self.build_model()
-        params = model.get_params()
+        params = model.params_json()
         return {
             "data": _source_dict(self.data),
             "spec": _plain(self.spec.to_dict()),
