@@ -86,6 +86,15 @@ def rename_input(config: dict[str, Any]) -> None:
     scalers["rainfall"] = scalers.pop("precipitation")
 
 
+def resize(config: dict[str, Any], sizes: dict[str, int]) -> None:
+    """Set ``sizes`` alike wherever config.json records them: the network, the params and
+    (hidden) the architecture fit used."""
+    config["network"].update(sizes)
+    config["params"].update(sizes)
+    architecture = config["fitted"]["architecture"]
+    architecture.update({k: v for k, v in sizes.items() if k in architecture})
+
+
 def swap(tensors: dict[str, torch.Tensor], a: str, b: str) -> None:
     tensors[a], tensors[b] = tensors[b], tensors[a]
 
@@ -151,6 +160,22 @@ CONFIG_CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], list[str]]] = {
         lambda c: c["network"].update(widget=1), ["unknown key 'widget' in network"]),
     "an unknown parameter": (
         lambda c: c["params"].update(turbo=True), ["unknown key 'turbo' in params"]),
+    "a fitted architecture the network was not built with": (
+        lambda c: c["fitted"]["architecture"].update(hidden=999),
+        ["fitted.architecture.hidden is 999, but the network was built with 4"]),
+    "a fitted architecture without lr": (
+        lambda c: c["fitted"]["architecture"].pop("lr"),
+        ["fitted.architecture has the keys", "it must have"]),
+    "a fitted lr that is not a number": (
+        lambda c: c["fitted"]["architecture"].update(lr="fast"),
+        ["fitted.architecture.lr", "'fast'"]),
+    "a negative fitted seed": (
+        lambda c: c["fitted"].update(seed=-1), ["fitted.seed must be an integer >= 0, got -1"]),
+    "a fitted split with an unknown key": (
+        lambda c: c["fitted"]["split"].update(valstart=0.5),
+        ["unknown key 'valstart' in split", "did you mean 'val_start'?"]),
+    "a fitted entry of the wrong type": (
+        lambda c: c.update(fitted=[]), ["fitted is an array, not an object"]),
     "spec time column of the wrong type": (
         lambda c: c["spec"].update(time=["date"]),
         ["spec time must be a column name (a string), got ['date']"]),
@@ -279,7 +304,7 @@ def test_damaged_weights_are_refused_naming_the_file_and_the_fault(model_dir, ca
 ])
 def test_absurd_sizes_are_refused_against_the_weights_before_allocating(model_dir, change,
                                                                          fragment):
-    edit_config(model_dir, lambda c: (c["network"].update(change), c["params"].update(change)))
+    edit_config(model_dir, lambda c: resize(c, change))
     tensors = len(load_file(model_dir / "weights.safetensors"))
     with pytest.raises(ArtifactError) as info:   # not a RuntimeError from the allocator
         LSTMModel.load(model_dir)

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__, presets
 from .baselines import NearestNeighbour
-from .checks import check_mapping, quote
+from .checks import check_int, check_mapping, check_number, quote
 from .data import timestep
 from .data.encoding import Encoding
 from .errors import ArtifactError, ConfigError
@@ -108,7 +108,9 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
         "versions": {"lstmkit": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
         "spec": model.spec_.to_dict(),
-        "params": model.get_params(),
+        "params": model.params_json(),
+        "fitted": {"architecture": model.architecture_, "split": model.split_.to_dict(),
+                   "seed": model.seed_},
         "network": model.network_.config.to_dict(),
         "encoding": model.encoding_.to_dict(),
         "schema": model.schema_,
@@ -167,7 +169,8 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "weights_sha256": str,
                                          "validation": (dict, type(None)),
                                          "neighbour_targets": list,
-                                         "neighbours_sha256": str})
+                                         "neighbours_sha256": str,
+                                         "fitted": dict})
         check_strings(config["versions"], "versions")
         check_strings(config["schema"], "schema")
     except ConfigError as exc:
@@ -203,7 +206,34 @@ def _model(config: dict[str, Any]) -> tuple[LSTMModel, NetworkConfig]:
     except ValueError as exc:                          # absent in 0.2.0's files: None
         raise ConfigError(str(exc)) from None
     model.neighbour_targets_ = _neighbour_targets(config.get("neighbour_targets", []), spec)
+    model.architecture_, model.split_, model.seed_ = _fitted(config.get("fitted"), model, network)
     return model, network
+
+
+def _fitted(saved: Any, model: LSTMModel, network: NetworkConfig
+            ) -> tuple[dict[str, Any], Split, int]:
+    """What ``fit`` used: the architecture, split and seed, each checked. Files of 0.2.0,
+    which lack them, give the architecture their network was built with (``lr`` from
+    their params) and their params' split and seed."""
+    from .model import built_architecture
+
+    if saved is None:
+        return (built_architecture(model._architecture(model.spec_), network),
+                model.split, model.seed)
+    check_fields(saved, {"architecture": dict, "split": dict, "seed": int}, where="fitted.")
+    architecture = saved["architecture"]
+    if sorted(architecture) != sorted(presets.ARCHITECTURE):
+        raise ConfigError(f"fitted.architecture has the keys {quote(sorted(architecture))}; it "
+                          f"must have {quote(sorted(presets.ARCHITECTURE))}")
+    built = built_architecture(architecture, network)
+    difference = first_difference(architecture, built, "fitted.architecture")
+    if difference:
+        where, value, in_network = difference
+        raise ConfigError(f"{where} is {quote(value)}, but the network was built with "
+                          f"{quote(in_network)}")
+    check_number("fitted.architecture.lr", architecture["lr"], 0, open_low=True)
+    check_int("fitted.seed", saved["seed"], 0)
+    return architecture, Split.from_dict(saved["split"]), saved["seed"]
 
 
 def _neighbour_targets(names: list[Any], spec: Spec) -> tuple[str, ...]:

@@ -146,7 +146,7 @@ def _fit_fold(model: LSTMModel, history: pd.DataFrame) -> LSTMModel:
     params = {**model.get_params(), "split": history_split(model.split or Split())}
     with warnings.catch_warnings():    # each fold's table already compares it with naive
         warnings.simplefilter("ignore", BaselineWarning)
-        return type(model)(model.spec, **params).fit(history)
+        return type(model)(**params).fit(history)
 
 
 def _origin_rows(groups: Groups, lookback: int, horizon: int, folds: int, step: int

@@ -213,7 +213,7 @@ class RunConfig:
 def model_sections(model: LSTMModel) -> dict[str, Any]:
     """The ``spec``, ``model``, ``training`` and ``split`` sections of a config that builds
     ``model``, defaults filled in (a model given no spec reports the one its fit read)."""
-    params = model.get_params()
+    params = model.params_json()
     spec = model.spec if model.spec is not None else model.spec_
     return {
         "spec": _plain(spec.to_dict()),

@@ -64,6 +64,7 @@ ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, 
 # above this share of the naive forecast's (it gains under 10 %): see BENCHMARKS.md's zoo.
 ANCHORED_TRIAL = 0.9
 OUTPUTS = ("frame", "array")
+SCORES = ("R2", "accuracy")   # score()'s metric: R2 for regression, else accuracy
 SURE_LOGIT = 50.0          # a class logit the others (0) lose to with probability ~2e-22
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
@@ -88,15 +89,16 @@ def _checked_keywords(method: Callable) -> Callable:
 
 
 def _unknown_keyword(name: str, value: Any, where: str, names: list[str]) -> str:
-    """The message for keyword ``name`` that ``where`` (``__init__`` or ``fit``) lacks."""
+    """The message for keyword ``name`` that ``where`` (``__init__``, ``set_params`` or
+    ``fit``) lacks."""
     params = list(LSTMModel.PARAMS)
-    if where != "__init__" and name in params:
+    if where == "fit" and name in params:
         return (f"fit() takes no {name!r}: it is an LSTMModel parameter, set once on the "
                 f"model: LSTMModel(..., {name}={quote(value)})")
-    choices = params if where == "__init__" else names + params
+    choices = names + params if where == "fit" else names
     hint = f" (did you mean {KNOWN_AS[name]!r}?)" if name in KNOWN_AS else closest(name, choices)
-    if where == "__init__":
-        return f"unknown parameter {name!r}{hint}; LSTMModel's parameters: {', '.join(params)}"
+    if where != "fit":
+        return f"unknown parameter {name!r}{hint}; LSTMModel's parameters: {', '.join(names)}"
     return (f"unknown fit() argument {name!r}{hint}; fit takes {', '.join(names)}, and training "
             "settings are LSTMModel parameters: LSTMModel(..., max_epochs=..., batch_size=...)")
 
@@ -150,6 +152,11 @@ class LSTMModel:
     An unknown keyword (``epochs=10``) is a ``ConfigError`` naming the closest
     parameter (``max_epochs``).
 
+    Like a scikit-learn estimator (``get_params``, ``set_params``, ``score``; ``clone`` and
+    ``GridSearchCV`` work), what ``fit`` learned or chose is held in attributes ending in
+    ``_`` (``spec_``, ``architecture_``, ``split_``, ``seed_``, ...), which parameters set
+    after ``fit`` do not change.
+
     Example:
         >>> model = LSTMModel(spec, hidden=64, max_epochs=20).fit(df)
         >>> print(model.evaluate(df, part="test"))
@@ -188,14 +195,58 @@ class LSTMModel:
               "seed", "split", "progress", "accelerator", "devices", "num_nodes", "strategy",
               "precision")
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor's parameters except ``spec``, JSON-safe."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters as it stored them, ``spec`` and ``split`` included
+        (the objects given, or None): scikit-learn's ``clone`` and ``GridSearchCV`` read them.
+
+        Args:
+            deep: scikit-learn's flag for parameters that are estimators themselves; none
+                of LSTMModel's is, so both values give the same.
+
+        Example:
+            >>> LSTMModel(spec, hidden=32).get_params()["hidden"]
+            32
+        """
+        return {"spec": self.spec, **{name: getattr(self, name) for name in self.PARAMS}}
+
+    def set_params(self, **params: Any) -> LSTMModel:
+        """Set constructor parameters by name, as scikit-learn does; returns ``self``.
+
+        Values are checked by ``fit``, as the constructor's are; a fitted model keeps what
+        it learned (``architecture_``, ``split_``, ...) until it is fitted again.
+
+        Raises:
+            ConfigError: for a name that is not a parameter, naming the closest.
+
+        Example:
+            >>> model.set_params(hidden=32, split=Split.train_only())
+        """
+        names = ["spec", *self.PARAMS]
+        for name, value in params.items():
+            if name not in names:
+                raise ConfigError(_unknown_keyword(name, value, "set_params", names))
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def params_json(self) -> dict[str, Any]:
+        """The constructor's parameters except ``spec`` as plain JSON data, ``split`` as a dict
+        (unset: the default ``Split()``'s): the form saved in ``config.json``, given to
+        loggers and held by checkpoint fingerprints."""
         params = {name: getattr(self, name) for name in self.PARAMS}
         params["split"] = (self.split or Split()).to_dict()
         return params
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags (imported here: only scikit-learn calls this): a
+        supervised estimator, neither classifier nor regressor as a whole, since its targets
+        may be either (pass ``cv=StratifiedKFold(...)`` to stratify)."""
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=True))
+
     def __repr__(self) -> str:
-        changed = {k: v for k, v in self.get_params().items() if k != "split"}
+        changed = {k: v for k, v in self.get_params().items() if k not in ("spec", "split")}
         return f"LSTMModel(spec={self.spec!r}, " + ", ".join(
             f"{k}={v!r}" for k, v in changed.items()) + ")"
 
@@ -265,11 +316,12 @@ class LSTMModel:
                              getattr(groups.step, "season", None)) if naive else ())
         train_config = self._train_config(architecture["lr"], batch_size)
         for logger in loggers or []:
-            logger.log_hyperparams({**self.get_params(), **architecture, "task": spec.task,
+            logger.log_hyperparams({**self.params_json(), **architecture, "task": spec.task,
                                     "lookback": spec.lookback, "horizon": spec.horizon,
                                     "inputs": ",".join(spec.input_names),
                                     "targets": ",".join(spec.target_names)})
         self.spec_, self.encoding_, self.schema_ = spec, encoding, _schema(frame, spec)
+        self.split_, self.seed_ = split, self.seed
         self.time_step_ = groups.step
         self.baseline_ = _training_baseline(spec, train_windows)
         self.neighbours_ = _nearest_neighbour(spec, encoding, self.seed, train_windows)
@@ -290,6 +342,7 @@ class LSTMModel:
             if self._naive_ratio(val_windows, encoded.offsets) >= skill:
                 self.network_, history = first, first_history
         self.history_ = history
+        self.architecture_ = built_architecture(architecture, self.network_.config)
         self.data_sha256_ = table_sha256(frame)
         self.validation_ = self._check_against_naive(val_windows, encoded.offsets)
         self.neighbour_targets_ = tuple(
@@ -507,7 +560,8 @@ class LSTMModel:
             data: a table with inputs and targets, or arrays ``X`` (with ``y``).
             y: targets when ``data`` is an array.
             part: ``all`` windows of ``data``, or the ``train`` / ``val`` / ``test``
-                part of the split the model was fitted with, applied to ``data``.
+                part of the split the model was fitted with (``split_``, shuffled with
+                ``seed_``), applied to ``data``.
         """
         self._check_fitted()
         check_choice("part", part, PARTS)
@@ -515,12 +569,26 @@ class LSTMModel:
         groups = self._groups(data, y, need_targets=True)
         parts = None
         if part != "all":
-            split = self.split or Split()
-            parts = prepare.assign_parts(groups, spec, split, self.seed)
+            parts = prepare.assign_parts(groups, spec, self.split_, self.seed_)
         encoded = prepare.encode(groups, spec, self.encoding_, with_targets=True)
         windows = prepare.part_windows(encoded, spec, parts, part)
         _require_windows(windows, f"{part!r}", spec)
         return self._score(windows, encoded.offsets)
+
+    def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None) -> float:
+        """One number, higher better, for scikit-learn's default scoring (``GridSearchCV``,
+        ``cross_val_score``): the accuracy of a classification or binary target, the R2 of a
+        regression target, over every window and step of ``data``; with several targets,
+        the mean of their scores (each target counts once).
+
+        Args:
+            data, y: as for ``evaluate``.
+
+        Example:
+            >>> cross_val_score(LSTMModel(max_epochs=20), X, y, cv=3)
+        """
+        table = self.evaluate(data, y).table
+        return float(table.loc[table["metric"].isin(SCORES), "model"].mean())
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
                  refit: bool = True) -> Backtest:
@@ -571,15 +639,6 @@ class LSTMModel:
         return export_onnx(self, path, overwrite=overwrite)
 
     # -- internals -----------------------------------------------------------------------
-    @property
-    def architecture_(self) -> dict[str, Any]:
-        """The architecture the fitted model uses: the preset's values and the user's, as
-        its network was built (``fit`` may choose ``instance_norm``)."""
-        self._check_fitted()
-        built = self.network_.config
-        return {name: getattr(built, name, value)
-                for name, value in self._architecture(self.spec_).items()}
-
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
             raise NotFittedError("this LSTMModel is not fitted yet; call fit(data) first, or "
@@ -613,7 +672,7 @@ class LSTMModel:
             raise ConfigError(f"{str(directory)!r} already holds a training checkpoint; pass "
                               "resume=True (CLI: --resume) to continue that run, or remove it "
                               "to start afresh")
-        params = {k: v for k, v in self.get_params().items()
+        params = {k: v for k, v in self.params_json().items()
                   if k not in ("progress", "accelerator", "devices", "num_nodes", "strategy")}
         params["batch_size"] = batch_size
         if params["split"]["stratify"] is None:
@@ -943,6 +1002,13 @@ class LSTMModel:
                     columns[f"{t.name}_proba_{label}"] = d.proba[..., k].reshape(n * steps)
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def built_architecture(architecture: dict[str, Any], network: NetworkConfig) -> dict[str, Any]:
+    """``architecture`` (the preset's values and the user's) with the values ``network`` was
+    built with (``fit`` may choose ``instance_norm``); ``lr``, which the network does not
+    hold, as trained with. ``fit`` freezes it as ``architecture_``."""
+    return {name: getattr(network, name, value) for name, value in architecture.items()}
 
 
 def _output_steps(spec: Spec) -> int:
