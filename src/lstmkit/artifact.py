@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from . import __version__, presets
+from . import presets
 from .baselines import NearestNeighbour
 from .checks import check_mapping, quote
 from .data import timestep
@@ -42,6 +42,7 @@ from .saved_files import (
     read_json,
 )
 from .spec import Spec, Split
+from .version import __version__
 
 if TYPE_CHECKING:
     from .model import LSTMModel

@@ -24,12 +24,13 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from . import __version__, files
+from . import files
 from .allocator import keep_freed_memory
 from .errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
 from .metrics import PREDICTORS, Evaluation, compare
 from .spec import PARTS
 from .tracking import epoch_number
+from .version import __version__
 
 console = Console(stderr=False, highlight=False)
 METRICS_KEYS = {"baseline", "targets", "confusion"}   # in every metrics file, 0.2.0's too
