@@ -174,15 +174,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from lightning.pytorch.utilities import rank_zero_only
-
     from .config import RunConfig, fit_arguments
+    from .train_config import global_rank
 
     config = RunConfig.read(args.config)
     run_dir = Path(args.run_dir or config.run_dir or Path("runs") / Path(args.config).stem)
     reading = _inputs(args.config, config)
     checkpoints = run_dir / files.CHECKPOINTS
-    first = rank_zero_only.rank == 0    # data-parallel workers start after these checks
+    first = global_rank() == 0    # data-parallel workers start after these checks
     if first:
         _check_run_dir(run_dir, args.overwrite, args.resume, reading)
     model = config.build_model()
