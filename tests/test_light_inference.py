@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 
 from lstmkit import LSTMModel
+from lstmkit.train_config import RANK_VARIABLES, global_rank
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src"
@@ -143,6 +144,17 @@ def _answers(url: str) -> bool:
         return httpx.get(f"{url}/health", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@pytest.mark.parametrize("variable", RANK_VARIABLES)
+def test_the_rank_is_read_from_the_launcher_as_lightning_reads_it(variable, monkeypatch):
+    from lightning.fabric.utilities.rank_zero import _get_rank
+
+    for name in RANK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert global_rank() == 0 and _get_rank() is None
+    monkeypatch.setenv(variable, "3")
+    assert global_rank() == _get_rank() == 3
 
 
 # -- the import graph --------------------------------------------------------------------

@@ -205,7 +205,6 @@ class SearchSpace:
         return {param.key: param.to_dict() for param in self.params}
 
 
-
 def _check_key(key: Any) -> None:
     keys = searchable_keys()
     if key in keys:

@@ -21,6 +21,8 @@ OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 MAX_SEED = 2**32 - 1       # numpy's and Lightning's seeds are 32-bit
+# Where a launcher puts this process's rank, in the order Lightning reads them.
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,6 @@ def _launched_on_a_cluster() -> bool:
 
     return any(
         env.detect() for env in (TorchElasticEnvironment, SLURMEnvironment, LSFEnvironment))
-
-
-# Where a launcher puts this process's rank, in the order Lightning reads them.
-RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
 
 
 def global_rank() -> int:
