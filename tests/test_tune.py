@@ -15,6 +15,7 @@ from lstmkit import tune
 from lstmkit.cli import main
 from lstmkit.config import RunConfig
 from lstmkit.errors import ConfigError
+from lstmkit.search import SearchSpace, input_setting
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH = {"model.hidden": {"int": [4, 12]},
@@ -50,7 +51,7 @@ def test_the_example_search_is_valid_and_the_readme_shows_it():
     config = RunConfig.read(REPO / "examples" / "seattle_weather_tune.yaml")
     readme = (REPO / "README.md").read_text().split("## Tuning", 1)[1]
     block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
-    assert config.search == tune.SearchSpace.parse(yaml.safe_load(block)["search"])
+    assert config.search == SearchSpace.parse(yaml.safe_load(block)["search"])
 
 
 @pytest.mark.parametrize(("search", "message"), [
@@ -145,7 +146,7 @@ def test_an_inputs_own_settings_are_searched_and_written_into_the_best_config():
               "spec.inputs.wind.scaler": {"choice": ["standard", "robust"]}}
     config = RunConfig.from_dict(_raw(search=search, max_epochs=1))
     assert RunConfig.from_dict(config.to_dict()).search == config.search
-    assert tune.input_setting("spec.inputs.temp.max.scaler") == ("temp.max", "scaler")
+    assert input_setting("spec.inputs.temp.max.scaler") == ("temp.max", "scaler")
     study = tune.create_study(config)
     study.enqueue_trial({"spec.inputs.weather.embed": None, "spec.inputs.wind.scaler": "standard"})
     study.enqueue_trial({"spec.inputs.weather.embed": 3, "spec.inputs.wind.scaler": "robust"})

@@ -1,8 +1,6 @@
 """lstmkit: multi-input, multi-output LSTM models for forecasting, sequence
 classification and sequence-to-sequence, done correctly."""
 
-__version__ = "0.2.0"
-
 from typing import Any
 
 from .errors import (
@@ -19,6 +17,7 @@ from .errors import (
 )
 from .metrics import Evaluation
 from .spec import Feature, Spec, Split, Target
+from .version import __version__
 
 
 def __getattr__(name: str) -> Any:

@@ -23,8 +23,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from . import __version__, presets
+from . import presets
 from .baselines import NearestNeighbour
+from .card import model_card
 from .checks import check_int, check_mapping, check_number, quote
 from .data import timestep
 from .data.encoding import Encoding
@@ -52,6 +53,7 @@ from .saved_files import (
     read_json,
 )
 from .spec import Spec, Split
+from .version import __version__
 
 if TYPE_CHECKING:
     from .model import LSTMModel
@@ -84,8 +86,6 @@ def write_model_files(model: LSTMModel, directory: Path,
         directory: where to write.
         metrics: an ``Evaluation.to_dict()`` for the card, if the model was scored.
     """
-    from .card import model_card
-
     weights = {k: v.detach().cpu().contiguous() for k, v in model.network_.state_dict().items()}
     save_file(weights, str(directory / WEIGHTS), metadata={"format": FORMAT})
     # The weights' digest lets loading tell a damaged or swapped weights file from the saved one.
@@ -123,8 +123,12 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
     }
 
 
-def load_model(path: Path) -> LSTMModel:
+def load_model(path: Path, estimator: type[LSTMModel]) -> LSTMModel:
     """Rebuild a model from its directory, every part of both files checked before it is used.
+
+    Args:
+        path: the model directory.
+        estimator: the class to rebuild, ``LSTMModel`` (or a subclass: ``load`` passes its own).
 
     Raises:
         ArtifactError: naming the file and what in it is wrong (a scaler that is not
@@ -132,7 +136,7 @@ def load_model(path: Path) -> LSTMModel:
     """
     config = read_config(path)
     try:
-        model, network = _model(config)
+        model, network = _model(config, estimator)
     except ConfigError as exc:
         raise damaged(f"{CONFIG} of {str(path)!r}", exc, REDO) from None
     model.network_ = _load_network(network, path / WEIGHTS, config).eval()
@@ -178,17 +182,16 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def _model(config: dict[str, Any]) -> tuple[LSTMModel, NetworkConfig]:
+def _model(config: dict[str, Any], estimator: type[LSTMModel]
+           ) -> tuple[LSTMModel, NetworkConfig]:
     """The model a checked config describes, and the config of its network (not built yet).
 
     Each part checks its own fields; the parts are then checked against each other.
     """
-    from .model import LSTMModel
-
     spec = Spec.saved(config["spec"])
     params = config["params"]
-    check_mapping(params, "params", LSTMModel.PARAMS)
-    model = LSTMModel(spec, **{**params, "split": Split.from_dict(params.get("split", {}))})
+    check_mapping(params, "params", estimator.PARAMS)
+    model = estimator(spec, **{**params, "split": Split.from_dict(params.get("split", {}))})
     encoding = Encoding.from_dict(spec, config["encoding"])
     network = NetworkConfig.from_dict(config["network"])
     _check_network(model, spec, encoding, network)

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from . import __version__
 from .metrics import PREDICTORS, compare, metric_label
 from .tracking import epoch_number
+from .version import __version__
 
 if TYPE_CHECKING:
     from .model import LSTMModel

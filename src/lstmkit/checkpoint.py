@@ -48,6 +48,22 @@ class TrainingState:
         return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
 
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where to keep the training state, and the state to continue from.
+
+    Args:
+        directory: where ``checkpoint.safetensors`` is written, at the start of every
+            epoch and once more when training has finished.
+        fingerprint: identifies the parameters and data (``checkpoint.fingerprint``).
+        resume: the state read from ``directory`` to continue from, or None.
+    """
+
+    directory: Path
+    fingerprint: str
+    resume: TrainingState | None = None
+
+
 def sectioned(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``tensors`` under ``prefix.``: what ``TrainingState.section(prefix)`` reads back."""
     return {f"{prefix}.{k}": v for k, v in tensors.items()}

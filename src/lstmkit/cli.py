@@ -22,12 +22,13 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from . import __version__, files
+from . import files
 from .allocator import keep_freed_memory
 from .errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
 from .metrics import PREDICTORS, Evaluation, compare
 from .spec import PARTS
 from .tracking import epoch_number
+from .version import __version__
 
 console = Console(stderr=False, highlight=False)
 METRICS_KEYS = {"baseline", "targets", "confusion"}   # in every metrics file, 0.2.0's too
@@ -171,16 +172,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from lightning.pytorch.utilities import rank_zero_only
-
     from . import runs
     from .config import RunConfig, fit_arguments
+    from .train_config import global_rank
 
     config = RunConfig.read(args.config)
     run_dir = Path(args.run_dir or config.run_dir or Path("runs") / Path(args.config).stem)
     reading = _inputs(args.config, config)
     checkpoints = run_dir / files.CHECKPOINTS
-    first = rank_zero_only.rank == 0    # data-parallel workers start after these checks
+    first = global_rank() == 0    # data-parallel workers start after these checks
     if first:
         runs.check_run_dir(run_dir, args.overwrite, args.resume, reading)
     model = config.build_model()

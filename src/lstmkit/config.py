@@ -23,28 +23,19 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from .checks import check_mapping, quote
+from .config_keys import FLOAT_KEYS, MODEL_KEYS, SECTIONS, SOURCE_KEYS, TRAINING_KEYS
 from .errors import ConfigError, warn
 from .model import LSTMModel
+from .search import SearchSpace
 from .spec import Spec, Split
 from .tracking import Tracking
-from .training import TrainConfig
-
-if TYPE_CHECKING:
-    from .tune import SearchSpace
-
-SECTIONS = ("data", "spec", "model", "training", "split", "test", "tracking", "run_dir", "search")
-MODEL_KEYS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
-              "checkpoint_steps", "segment", "channel_independent", "conv")
-TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
-SOURCE_KEYS = ("path", "dataset", "part", "data_dir")
-FLOAT_KEYS = {"dropout", "lr", "lr_decay", "weight_decay", "grad_clip"}
 
 
 class DuplicateKey(yaml.YAMLError):
@@ -167,8 +158,6 @@ class RunConfig:
         )
         config.build_model().check_params()  # every hyperparameter, before any data is read
         if raw.get("search") is not None:
-            from .tune import SearchSpace
-
             config = dataclasses.replace(config, search=SearchSpace.parse(raw["search"]))
             config.search.check(config)
         return config

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from . import __version__, files
+from . import files
 from .data import timestep
 from .errors import ArtifactError, ConfigError
 from .onnx_predict import (
@@ -52,6 +52,7 @@ from .onnx_predict import (
     input_entries,
     signature,
 )
+from .version import __version__
 
 if TYPE_CHECKING:
     from .model import LSTMModel

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_only
 
 from . import checkpoint, presets
+from .artifact import load_model, save_model
+from .backtest import Backtest, backtest
 from .baselines import NearestNeighbour
+from .checkpoint import Checkpoints
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
 from .data import prepare
 from .data.checksum import table_sha256
@@ -32,6 +33,7 @@ from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import BaselineWarning, ConfigError, DataError, NotFittedError, warn
+from .export import export_onnx
 from .losses import MultiTargetLoss
 from .metrics import (
     BASELINES,
@@ -50,10 +52,10 @@ from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
 from .nn.norm import InstanceNorm, norm_mode
 from .spec import PARTS, Spec, Split, Target
-from .training import Checkpoints, TrainConfig, train
+from .train_config import TrainConfig, global_rank
 
 if TYPE_CHECKING:
-    from .backtest import Backtest
+    from lightning.pytorch.callbacks import Callback
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
 PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
@@ -359,6 +361,8 @@ class LSTMModel:
                        ) -> tuple[LSTMNetwork, dict[str, Any]]:
         """A network built from ``config``, trained on ``windows`` (training, validation);
         with a naive forecast, its trust in its own change set on the validation part."""
+        from .training import train  # Lightning loads when a fit trains, never to predict
+
         spec, (train_windows, val_windows) = self.spec_, windows
         size.check(config, self.batch_size or presets.BATCH_SIZE,
                    getattr(train_windows, "max_length", spec.lookback))
@@ -597,24 +601,18 @@ class LSTMModel:
         Each fold fits on rows up to its origin only and is scored on the ``step``
         forecasts after it; ``self`` is not fitted or changed.
         """
-        from .backtest import backtest
-
         return backtest(self, data, folds=folds, step=step, refit=refit)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the model directory (``config.json`` + ``weights.safetensors``); no pickle."""
-        from .artifact import save_model
-
         self._check_fitted()
         return save_model(self, Path(path), overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path) -> LSTMModel:
         """Load a model directory written by ``save``; nothing is unpickled."""
-        from .artifact import load_model
-
-        return load_model(Path(path))
+        return load_model(Path(path), cls)
 
     def export_onnx(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the whole inference pipeline (scaling, network, inverse scaling) as ONNX.
@@ -628,8 +626,6 @@ class LSTMModel:
             >>> from lstmkit.onnx_predict import OnnxModel
             >>> OnnxModel("etth1.onnx").predict(df.tail(96))
         """
-        from .export import export_onnx
-
         self._check_fitted()
         if self.neighbour_targets_:
             raise ConfigError(f"this model answers {quote(list(self.neighbour_targets_))} with "
@@ -890,7 +886,7 @@ class LSTMModel:
         for target, kept in self._kept().items():
             verdict["targets"][target]["kept"] = kept
         for target, entry in verdict["targets"].items():
-            if rank_zero_only.rank != 0:     # one process warns
+            if global_rank() != 0:     # one process warns
                 continue
             if entry["worse"]:
                 warn(_worse_than_naive(self.spec_, target, entry, verdict["baseline"]),

@@ -34,10 +34,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
-from . import __version__
 from .checks import check_positive_int, quote
 from .data.sources import Limits, inflate, read_csv, read_parquet
 from .errors import ConfigError, DataError, LimitError, LSTMKitError
+from .version import __version__
 
 BACKENDS = ("torch", "onnx")
 BYTES_PER_ROW = 1024          # the body limit is max_rows x this (CSV and JSON rows are smaller)
