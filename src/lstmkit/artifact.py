@@ -218,17 +218,15 @@ def _fitted(saved: Any, model: LSTMModel, network: NetworkConfig
     """What ``fit`` used: the architecture, split and seed, each checked. Files of 0.2.0,
     which lack them, give the architecture their network was built with (``lr`` from
     their params) and their params' split and seed."""
-    from .model import built_architecture
-
     if saved is None:
-        return (built_architecture(model._architecture(model.spec_), network),
+        return (presets.built(model._architecture(model.spec_), network),
                 model.split, model.seed)
     check_fields(saved, {"architecture": dict, "split": dict, "seed": int}, where="fitted.")
     architecture = saved["architecture"]
     if sorted(architecture) != sorted(presets.ARCHITECTURE):
         raise ConfigError(f"fitted.architecture has the keys {quote(sorted(architecture))}; it "
                           f"must have {quote(sorted(presets.ARCHITECTURE))}")
-    built = built_architecture(architecture, network)
+    built = presets.built(architecture, network)
     difference = first_difference(architecture, built, "fitted.architecture")
     if difference:
         where, value, in_network = difference

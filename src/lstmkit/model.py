@@ -344,7 +344,7 @@ class LSTMModel:
             if self._naive_ratio(val_windows, encoded.offsets) >= skill:
                 self.network_, history = first, first_history
         self.history_ = history
-        self.architecture_ = built_architecture(architecture, self.network_.config)
+        self.architecture_ = presets.built(architecture, self.network_.config)
         self.data_sha256_ = table_sha256(frame)
         self.validation_ = self._check_against_naive(val_windows, encoded.offsets)
         self.neighbour_targets_ = tuple(
@@ -998,13 +998,6 @@ class LSTMModel:
                     columns[f"{t.name}_proba_{label}"] = d.proba[..., k].reshape(n * steps)
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
-
-
-def built_architecture(architecture: dict[str, Any], network: NetworkConfig) -> dict[str, Any]:
-    """``architecture`` (the preset's values and the user's) with the values ``network`` was
-    built with (``fit`` may choose ``instance_norm``); ``lr``, which the network does not
-    hold, as trained with. ``fit`` freezes it as ``architecture_``."""
-    return {name: getattr(network, name, value) for name, value in architecture.items()}
 
 
 def _output_steps(spec: Spec) -> int:

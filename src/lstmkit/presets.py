@@ -27,9 +27,12 @@ RevIN was left to the preset and barely beats that naive forecast, ``fit`` also 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .spec import Spec
+
+if TYPE_CHECKING:
+    from .nn import NetworkConfig
 
 ARCHITECTURE = ("hidden", "dropout", "bidirectional", "decoder", "instance_norm", "segment",
                 "channel_independent", "conv", "checkpoint_steps", "lr")
@@ -109,3 +112,10 @@ def default_segment(lookback: int) -> int | None:
     """The largest divisor of ``lookback`` up to 24 (96 -> 24, 720 -> 24, 28 -> 14)."""
     divisors = [w for w in range(2, MAX_SEGMENT + 1) if lookback % w == 0]
     return max(divisors) if lookback >= 8 and divisors else None
+
+
+def built(architecture: dict[str, Any], network: NetworkConfig) -> dict[str, Any]:
+    """``architecture`` (the preset's values and the user's) with the values ``network`` was
+    built with (``fit`` may choose ``instance_norm``); ``lr``, which the network does not
+    hold, as trained with. ``fit`` freezes it as ``LSTMModel.architecture_``."""
+    return {name: getattr(network, name, value) for name, value in architecture.items()}
