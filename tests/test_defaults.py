@@ -134,6 +134,10 @@ def test_where_the_default_clearly_beats_naive_nothing_else_is_trained(tmp_path)
     assert all(e["model"] < 0.9 * e["naive"] for e in model.validation_["targets"].values())
     assert not (tmp_path / "run" / "anchored").exists()
     assert model.architecture_["instance_norm"] is True
+    # It does not beat yesterday's value at the same hour, though: it falls back on that.
+    assert model.network_.config.anchor_lags == (24,)
+    val = model.evaluate(seattle_temps().iloc[:3000], part="val")
+    assert val.metric("temp", "MAE") <= val.metric("temp", "MAE", of="seasonal") * 1.01
 
 
 def test_a_forecast_that_is_mostly_the_naive_one_is_reported_as_such(tmp_path):
