@@ -19,8 +19,9 @@ classification splits stratified by class (``stratified``) and trains on batches
 of its training sequences, 4 to 64 (``batch_size``), so that an epoch of a few dozen
 sequences still takes ten optimiser steps; every other task trains on batches of 64. After
 training, a categorical target the network predicts worse than 1-NN on the validation part is
-answered by the nearest neighbour (``LSTMModel.neighbour_targets_``), and a forecast keeps
-only the share of its change from the naive forecast that validation says helped; where
+answered by the nearest neighbour (``LSTMModel.neighbour_targets_``), and a forecast keeps,
+for a target it gains under 10 % on, only the share of its change from the naive forecast
+that validation says helped; where
 RevIN was left to the preset and barely beats that naive forecast, ``fit`` also tries
 ``instance_norm='anchored'`` and keeps the better (``lstmkit.model``).
 """
