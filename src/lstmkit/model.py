@@ -62,11 +62,9 @@ PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), 
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
 GPU_PREDICT_WINDOWS = 8192
 ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
-# A network whose validation MAE on a target is above this share of the naive forecast's
-# (it gains under 10 %) falls back on the naive forecast for it, and fit also tries
-# instance_norm='anchored'; one that gains more is left alone (BENCHMARKS.md's zoo: on ETTh1,
-# shrinking every target towards persistence cost test MSE).
-NAIVE_MARGIN = 0.9
+# fit also tries instance_norm='anchored' where the default's validation MAE on a target is
+# above this share of the naive forecast's (it gains under 10 %): BENCHMARKS.md's zoo.
+ANCHORED_TRIAL = 0.9
 OUTPUTS = ("frame", "array")
 SCORES = ("R2", "accuracy")   # score()'s metric: R2 for regression, else accuracy
 SURE_LOGIT = 50.0          # a class logit the others (0) lose to with probability ~2e-22
@@ -387,12 +385,12 @@ class LSTMModel:
                            offsets: torch.Tensor) -> bool:
         """Whether to try ``instance_norm='anchored'`` beside the default: the user left it
         unset and validation shows a regression target the network barely beats the naive
-        forecast on (``NAIVE_MARGIN``)."""
+        forecast on (``ANCHORED_TRIAL``)."""
         if self.instance_norm is not None or mode != "revin" or not isinstance(
                 val_windows, ForecastWindows):
             return False
         verdict = self._score(val_windows, offsets).verdict()
-        return any(e["metric"] == "MAE" and e["model"] > NAIVE_MARGIN * e["naive"]
+        return any(e["metric"] == "MAE" and e["model"] > ANCHORED_TRIAL * e["naive"]
                    for e in verdict["targets"].values() if e["model"] is not None
                    and e["naive"] is not None)
 
@@ -1295,17 +1293,19 @@ def _second(plan: Checkpoints | None, name: str) -> Checkpoints | None:
 
 def _set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
                truth: np.ndarray) -> None:
-    """Per mapped target the network gains under 10 % on (``NAIVE_MARGIN``, MAE on
+    """Per mapped target the network does worse on than its naive forecast (MAE on
     ``windows``), and per step, the share of its change from the naive forecast that brings
     its forecasts closest to ``truth`` (least squares, in [0, 1]): 0 where the change made
-    the validation forecasts worse than the naive ones. Other targets keep trust 1."""
+    the validation forecasts worse than the naive ones. Other targets keep trust 1: on
+    ETTh1, shrinking the targets the network beats (by under 10 % on validation, too)
+    raised test MSE (BENCHMARKS.md)."""
     targets = windows.targets.numpy()
     for m, (j, column) in enumerate(zip(norm.targets.tolist(), norm.columns.tolist(),
                                         strict=True)):
         anchor = targets[_anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
         change, wanted = outputs[..., column] - anchor, truth[..., j] - anchor
-        if np.nanmean(np.abs(wanted - change)) < NAIVE_MARGIN * np.nanmean(np.abs(wanted)):
-            continue                                     # it beats the naive forecast clearly
+        if np.nanmean(np.abs(wanted - change)) < np.nanmean(np.abs(wanted)):
+            continue                                     # it beats the naive forecast
         known = ~np.isnan(wanted)
         change, wanted = np.where(known, change, 0.0), np.where(known, wanted, 0.0)
         power = (change**2).sum(axis=0)                                      # (H,)
