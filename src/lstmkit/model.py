@@ -62,9 +62,6 @@ PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), 
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
 GPU_PREDICT_WINDOWS = 8192
 ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
-# fit also tries instance_norm='anchored' where the default's validation MAE on a target is
-# above this share of the naive forecast's (it gains under 10 %): BENCHMARKS.md's zoo.
-ANCHORED_TRIAL = 0.9
 OUTPUTS = ("frame", "array")
 SCORES = ("R2", "accuracy")   # score()'s metric: R2 for regression, else accuracy
 SURE_LOGIT = 50.0          # a class logit the others (0) lose to with probability ~2e-22
@@ -332,7 +329,7 @@ class LSTMModel:
         self.network_, history = self._train_network(
             self._network_config(spec, encoding, architecture, lags), train_config, windows,
             plan, loggers, callbacks)
-        if self._anchored_may_help(mode, val_windows, encoded.offsets):
+        if self._anchored_may_help(mode):
             # A second candidate that forecasts changes from the naive forecast; kept where
             # validation says it does better (cost: one more fit, on such data only).
             first, first_history = self.network_, history
@@ -381,18 +378,13 @@ class LSTMModel:
             _set_trust(network.norm, val_windows, *self._outputs(val_windows, with_targets=True))
         return network, history
 
-    def _anchored_may_help(self, mode: str | None, val_windows: Windows | None,
-                           offsets: torch.Tensor) -> bool:
+    def _anchored_may_help(self, mode: str | None) -> bool:
         """Whether to try ``instance_norm='anchored'`` beside the default: the user left it
-        unset and validation shows a regression target the network barely beats the naive
-        forecast on (``ANCHORED_TRIAL``)."""
-        if self.instance_norm is not None or mode != "revin" or not isinstance(
-                val_windows, ForecastWindows):
-            return False
-        verdict = self._score(val_windows, offsets).verdict()
-        return any(e["metric"] == "MAE" and e["model"] > ANCHORED_TRIAL * e["naive"]
-                   for e in verdict["targets"].values() if e["model"] is not None
-                   and e["naive"] is not None)
+        unset and the default network fell back on the naive forecast for some target (it
+        did worse than that on the validation part)."""
+        norm = self.network_.norm
+        return (self.instance_norm is None and mode == "revin" and norm is not None
+                and norm.naive and bool((norm.trust < 1).any()))
 
     def _kept(self) -> dict[str, float]:
         """Per target with a naive forecast to fall back on, the share of the network's

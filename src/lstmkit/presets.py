@@ -20,10 +20,9 @@ of its training sequences, 4 to 64 (``batch_size``), so that an epoch of a few d
 sequences still takes ten optimiser steps; every other task trains on batches of 64. After
 training, a categorical target the network predicts worse than 1-NN on the validation part is
 answered by the nearest neighbour (``LSTMModel.neighbour_targets_``), and a forecast keeps,
-for a target it gains under 10 % on, only the share of its change from the naive forecast
-that validation says helped; where
-RevIN was left to the preset and barely beats that naive forecast, ``fit`` also tries
-``instance_norm='anchored'`` and keeps the better (``lstmkit.model``).
+for a target it does worse on than the naive forecast, only the share of its change from
+that forecast which validation says helped; where RevIN was left to the preset and fell back
+so, ``fit`` also tries ``instance_norm='anchored'`` and keeps the better (``lstmkit.model``).
 """
 
 from __future__ import annotations
