@@ -19,10 +19,11 @@ classification splits stratified by class (``stratified``) and trains on batches
 of its training sequences, 4 to 64 (``batch_size``), so that an epoch of a few dozen
 sequences still takes ten optimiser steps; every other task trains on batches of 64. After
 training, a categorical target the network predicts worse than 1-NN on the validation part is
-answered by the nearest neighbour (``LSTMModel.neighbour_targets_``), and a forecast keeps,
-for a target it does worse on than the naive forecast, only the share of its change from
-that forecast which validation says helped; where RevIN was left to the preset and fell back
-so, ``fit`` also tries ``instance_norm='anchored'`` and keeps the better (``lstmkit.model``).
+answered by the nearest neighbour (``LSTMModel.neighbour_targets_``), and a forecast that
+does worse than the naive forecasts on the validation part keeps, for each target it loses
+on, only the share of its change from that forecast which validation says helped; where
+RevIN was left to the preset and fell back so, ``fit`` also tries
+``instance_norm='anchored'`` and keeps the better (``lstmkit.model``).
 """
 
 from __future__ import annotations
