@@ -175,9 +175,12 @@ def test_a_saved_model_keeps_what_fit_used(motions, tmp_path):
     X, y = motions
     model = fitted(X, y, split=Split(val_start=0.6, test_start=0.8), seed=2)
     test = model.evaluate(X, y, part="test")
-    model.set_params(split=Split(), seed=9, hidden=999)        # after fit, before save
+    model.set_params(split=Split(), seed=9, hidden=999, layers=2,   # after fit, before save
+                     heads="separate")
     loaded = LSTMModel.load(model.save(tmp_path / "model"))
-    assert (loaded.split, loaded.seed, loaded.hidden) == (Split(), 9, 999)     # the params
+    assert (loaded.split, loaded.seed, loaded.hidden, loaded.layers, loaded.heads) == (
+        Split(), 9, 999, 2, "separate")                                        # the params
+    assert (loaded.network_.config.layers, loaded.network_.config.heads) == (1, "shared")
     assert loaded.split_ == Split(val_start=0.6, test_start=0.8) and loaded.seed_ == 2
     assert loaded.architecture_ == model.architecture_ and loaded.architecture_["hidden"] == 4
     # a saved model keeps no training sequences for 1-NN, so that column is not compared

@@ -146,9 +146,6 @@ CONFIG_CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], list[str]]] = {
     "an output wider than its classes": (
         lambda c: c["network"]["outputs"][1].update(width=9),
         ["network.outputs[1].width is 9, but the spec, encoding and params give 5"]),
-    "params and network disagree on layers": (
-        lambda c: c["params"].update(layers=2),
-        ["network.layers is 1, but the spec, encoding and params give 2"]),
     "hidden size given as text": (
         lambda c: c["network"].update(hidden="64"),
         ["network.hidden is a string, not an integer"]),

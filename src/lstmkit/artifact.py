@@ -283,7 +283,8 @@ def _check_network(model: LSTMModel, spec: Spec, encoding: Encoding,
     saved architecture give: the same derivation as ``fit``'s, so every size is checked."""
     architecture = {name: getattr(network, name) for name in presets.ARCHITECTURE
                     if name != "lr"}
-    expected = model._network_config(spec, encoding, architecture, network.anchor_lags)
+    expected = model._network_config(spec, encoding, architecture, network.anchor_lags,
+                                     layers=network.layers, heads=network.heads)
     difference = first_difference(network.to_dict(), expected.to_dict(), "network")
     if difference:
         where, saved, derived = difference

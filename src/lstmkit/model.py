@@ -753,7 +753,11 @@ class LSTMModel:
         return a
 
     def _network_config(self, spec: Spec, encoding: Encoding, a: dict[str, Any],
-                        lags: tuple[int, ...] = ()) -> NetworkConfig:
+                        lags: tuple[int, ...] = (), layers: int | None = None,
+                        heads: str | None = None) -> NetworkConfig:
+        """The network for ``spec`` and ``encoding`` with architecture ``a``; ``layers`` and
+        ``heads`` default to the model's parameters (a loaded model checks its saved network
+        with the ones it was built with: parameters set after ``fit`` apply to the next)."""
         outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
         columns = encoding.input_columns
         numeric = tuple(name in encoding.input_scalers for name in columns)
@@ -769,9 +773,9 @@ class LSTMModel:
             raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
                               "256, and an embedded input has more categories; use 'bf16-mixed'")
         return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=_output_steps(spec),
-                             hidden=a["hidden"], layers=self.layers,
+                             hidden=a["hidden"], layers=layers or self.layers,
                              bidirectional=a["bidirectional"], dropout=float(a["dropout"]),
-                             decoder=a["decoder"], heads=self.heads,
+                             decoder=a["decoder"], heads=heads or self.heads,
                              instance_norm=a["instance_norm"], numeric_inputs=numeric,
                              target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                              segment=a["segment"], channel_independent=a["channel_independent"],
