@@ -951,8 +951,7 @@ class LSTMModel:
             return Baseline(f"not available: a season is {m} steps, more than the lookback "
                             f"({windows.lookback}), and the data has no rows that far before "
                             "its first windows; pass rows from before the part scored")
-        k = np.arange(1, windows.horizon + 1)
-        rows = origin[:, None] + k - m * ((k + m - 1) // m)            # (N, H)
+        rows = _anchor_rows(windows, m)                                # (N, H)
         values = windows.targets[torch.from_numpy(rows)].numpy()      # (N, H, T)
         return Baseline(f"value one season ({m} steps) earlier", values)
 
