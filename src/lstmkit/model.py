@@ -329,6 +329,7 @@ class LSTMModel:
         self.network_, history = self._train_network(
             self._network_config(spec, encoding, architecture, lags), train_config, windows,
             plan, loggers, callbacks)
+        self._fall_back(val_windows)
         if self._anchored_may_help(mode):
             # A second candidate that forecasts changes from the naive forecast; kept where
             # validation says it does better (cost: one more fit, on such data only).
@@ -338,6 +339,7 @@ class LSTMModel:
             self.network_, history = self._train_network(
                 self._network_config(spec, encoding, anchored, lags), train_config, windows,
                 _second(plan, "anchored"), None, ())
+            self._fall_back(val_windows)
             if self._naive_ratio(val_windows, encoded.offsets) >= skill:
                 self.network_, history = first, first_history
         self.history_ = history
@@ -356,8 +358,7 @@ class LSTMModel:
                        windows: tuple[Windows, Windows | None], plan: Checkpoints | None,
                        loggers: list[Any] | None, callbacks: Sequence[Callback]
                        ) -> tuple[LSTMNetwork, dict[str, Any]]:
-        """A network built from ``config``, trained on ``windows`` (training, validation);
-        with a naive forecast, its trust in its own change set on the validation part."""
+        """A network built from ``config``, trained on ``windows`` (training, validation)."""
         from .training import train  # Lightning loads when a fit trains, never to predict
 
         spec, (train_windows, val_windows) = self.spec_, windows
@@ -371,12 +372,14 @@ class LSTMModel:
         loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps)
         history = train(network, loss, train_windows, val_windows, train_config, plan, loggers,
                         callbacks)
-        network.eval()
-        if (network.norm is not None and network.norm.naive
-                and isinstance(val_windows, ForecastWindows)):
-            self.network_ = network
-            _set_trust(network.norm, val_windows, *self._outputs(val_windows, with_targets=True))
-        return network, history
+        return network.eval(), history
+
+    def _fall_back(self, val_windows: Windows | None) -> None:
+        """Set the fitted network's trust in its change from the naive forecast from the
+        validation windows (``_set_trust``), where it keeps a naive forecast."""
+        norm = self.network_.norm
+        if norm is not None and norm.naive and isinstance(val_windows, ForecastWindows):
+            _set_trust(norm, val_windows, *self._outputs(val_windows, with_targets=True))
 
     def _anchored_may_help(self, mode: str | None) -> bool:
         """Whether to try ``instance_norm='anchored'`` beside the default: the user left it
