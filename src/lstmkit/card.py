@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .metrics import PREDICTORS, compare, metric_label
+from .metrics import PREDICTORS, compare, metric_label, mostly_naive
 from .tracking import epoch_number
 from .version import __version__
 
@@ -127,7 +127,7 @@ def _validation(verdict: dict[str, Any] | None, units: dict[str, str]) -> list[s
                   "baseline's predictions for these targets instead, or see what to try in "
                   "the warning `fit` gave (lstmkit's README, \"Honest reports\")."]
     naive = [f"{t} ({entry['kept']:.0%} kept)" for t, entry in verdict["targets"].items()
-             if entry.get("kept", 1.0) < 0.5]
+             if mostly_naive(entry)]
     if naive:
         lines += ["", f"**Mostly the naive forecast: {', '.join(naive)}.** The network's change "
                   "from the naive forecast did not help on the validation part, so its forecasts "

@@ -174,6 +174,12 @@ class Evaluation:
                 + table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
+def mostly_naive(entry: dict[str, Any]) -> bool:
+    """Whether a verdict entry's forecasts fell back mostly on the naive forecast: they keep
+    under half of the network's change from it (``kept``; absent: all of it)."""
+    return entry.get("kept", 1.0) < 0.5
+
+
 def check_verdict(data: Any, names: list[str]) -> dict[str, Any] | None:
     """``data`` if it is None or shaped like ``Evaluation.verdict()`` for targets ``names``
     (as read back from a file; files before the nearest-neighbour baseline lack its

@@ -44,6 +44,7 @@ from .metrics import (
     Evaluation,
     classification_metrics,
     confusion_matrix,
+    mostly_naive,
     regression_metrics,
 )
 from .nn import LSTMNetwork, NetworkConfig, Output, size
@@ -887,7 +888,7 @@ class LSTMModel:
         for target, entry in verdict["targets"].items():
             if global_rank() != 0:     # one process warns
                 continue
-            if entry.get("kept", 1.0) < 0.5:
+            if mostly_naive(entry):
                 warn(_mostly_naive(target, entry, self._naive_lag(target)), BaselineWarning)
             elif entry["worse"]:
                 warn(_worse_than_naive(self.spec_, target, entry, verdict["baseline"]),
