@@ -122,8 +122,8 @@ class LSTMModel:
         decoder: ``direct`` (dense map to horizon x targets), ``repeat``
             (RepeatVector + LSTM + per-step dense), ``autoregressive`` (fed its
             previous prediction, teacher forcing in training) or ``parallel`` (one
-            LSTM step per output segment, all at once). Seq2seq with one output
-            per step always uses the encoder's per-step outputs.
+            LSTM step per output segment, all at once); ``aligned`` (the encoder's
+            per-step outputs) is the one decoder of seq2seq with one output per step.
         heads: ``shared`` (one dense layer for all regression targets) or
             ``separate`` (one each); categorical targets always get their own.
         instance_norm: normalise each input window by its own statistics and map
@@ -717,7 +717,7 @@ class LSTMModel:
                               f"{quote(self.instance_norm)}{hint}")
         check_number("dropout", self.dropout, 0, 1, open_high=True, allow_none=True)
         if self.decoder is not None:
-            check_choice("decoder", self.decoder, DECODERS)
+            check_choice("decoder", self.decoder, tuple(DECODERS))
         check_choice("heads", self.heads, HEADS)
         if self.split is not None and not isinstance(self.split, Split):
             raise ConfigError(f"split must be a lstmkit.Split, got {type(self.split).__name__}")
@@ -730,19 +730,22 @@ class LSTMModel:
         """The architecture for ``spec``: the user's settings, else the preset's; checked."""
         given = {name: getattr(self, name) for name in (*presets.ARCHITECTURE, "heads")}
         a = presets.resolve(spec, given)
-        decoder = a["decoder"]
-        if spec.aligned and decoder != "aligned":
+        decoder, kind = a["decoder"], DECODERS[a["decoder"]]
+        if spec.aligned and not kind.aligned:
             raise ConfigError(f"decoder {decoder!r} does not apply to seq2seq with one output per "
                               "input step (horizon unset); set a horizon for an encoder-decoder, "
                               "or leave decoder unset")
-        if spec.task == "sequence" and decoder != "direct":
+        if kind.aligned and not spec.aligned:
+            raise ConfigError(f"decoder {decoder!r} gives one output per input step: it applies "
+                              "to seq2seq without a horizon only; leave decoder unset")
+        if spec.task == "sequence" and not kind.sequence:
             raise ConfigError(f"decoder {decoder!r} makes output sequences; a sequence task has "
                               "one output per sequence: leave decoder unset (direct)")
-        if a["conv"] and (decoder != "direct" or a["channel_independent"]):
+        if a["conv"] and (not kind.takes_conv or a["channel_independent"]):
             raise ConfigError("conv=True adds a branch beside the encoder's summary: it needs the "
                               f"direct decoder without channel independence (decoder is "
                               f"{decoder!r})")
-        if a["segment"] is not None and decoder == "aligned":
+        if a["segment"] is not None and kind.aligned:
             raise ConfigError("segment does not apply to seq2seq with one output per input step; "
                               "unset segment")
         if self.checkpoint_steps is not None and a["bidirectional"]:
@@ -1026,7 +1029,7 @@ def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
 
 
 def _check_channel_independent(spec: Spec, decoder: str) -> None:
-    if spec.task == "sequence" or decoder in ("aligned", "autoregressive"):
+    if spec.task == "sequence" or not DECODERS[decoder].per_channel:
         raise ConfigError("channel_independent=True forecasts each channel's own future: it needs "
                           "a forecast or seq2seq with a horizon, and not the autoregressive "
                           "decoder")
