@@ -73,9 +73,11 @@ def test_a_network_refuses_a_decoder_that_cannot_run_as_configured():
         LSTMNetwork(_config("repeat", conv=True))
 
 
-def test_the_aligned_decoder_is_a_choice_of_seq2seq_without_a_horizon_only():
+def test_the_model_takes_a_decoder_only_where_its_class_says_it_applies():
     aligned = Spec(inputs=["a"], targets=["b"], task="seq2seq")
     LSTMModel(aligned, decoder="aligned").check_params()
     forecast = Spec(inputs=["a"], targets=["a"], lookback=8, horizon=2)
     with pytest.raises(ConfigError, match="'aligned' gives one output per input step"):
         LSTMModel(forecast, decoder="aligned").check_params()
+    with pytest.raises(ConfigError, match="runs per channel .*decoder is 'autoregressive'"):
+        LSTMModel(forecast, decoder="autoregressive", channel_independent=True).check_params()

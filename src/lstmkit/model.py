@@ -730,22 +730,22 @@ class LSTMModel:
         """The architecture for ``spec``: the user's settings, else the preset's; checked."""
         given = {name: getattr(self, name) for name in (*presets.ARCHITECTURE, "heads")}
         a = presets.resolve(spec, given)
-        decoder, kind = a["decoder"], DECODERS[a["decoder"]]
-        if spec.aligned and not kind.aligned:
+        decoder, decoder_type = a["decoder"], DECODERS[a["decoder"]]
+        if spec.aligned and not decoder_type.aligned:
             raise ConfigError(f"decoder {decoder!r} does not apply to seq2seq with one output per "
                               "input step (horizon unset); set a horizon for an encoder-decoder, "
                               "or leave decoder unset")
-        if kind.aligned and not spec.aligned:
+        if decoder_type.aligned and not spec.aligned:
             raise ConfigError(f"decoder {decoder!r} gives one output per input step: it applies "
                               "to seq2seq without a horizon only; leave decoder unset")
-        if spec.task == "sequence" and not kind.sequence:
+        if spec.task == "sequence" and not decoder_type.sequence:
             raise ConfigError(f"decoder {decoder!r} makes output sequences; a sequence task has "
                               "one output per sequence: leave decoder unset (direct)")
-        if a["conv"] and (not kind.takes_conv or a["channel_independent"]):
+        if a["conv"] and (not decoder_type.takes_conv or a["channel_independent"]):
             raise ConfigError("conv=True adds a branch beside the encoder's summary: it needs the "
                               f"direct decoder without channel independence (decoder is "
                               f"{decoder!r})")
-        if a["segment"] is not None and kind.aligned:
+        if a["segment"] is not None and decoder_type.aligned:
             raise ConfigError("segment does not apply to seq2seq with one output per input step; "
                               "unset segment")
         if self.checkpoint_steps is not None and a["bidirectional"]:
@@ -1030,9 +1030,11 @@ def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
 
 def _check_channel_independent(spec: Spec, decoder: str) -> None:
     if spec.task == "sequence" or not DECODERS[decoder].per_channel:
+        per_channel = ", ".join(name for name, d in DECODERS.items() if d.per_channel)
         raise ConfigError("channel_independent=True forecasts each channel's own future: it needs "
-                          "a forecast or seq2seq with a horizon, and not the autoregressive "
-                          "decoder")
+                          "a forecast or seq2seq with a horizon, and a decoder that runs per "
+                          f"channel ({per_channel}; decoder is {decoder!r}), or "
+                          "channel_independent=False")
     for f in spec.inputs:
         if f.embed:
             raise ConfigError(f"channel_independent=True makes every input column a channel of "
