@@ -79,5 +79,5 @@ def test_the_model_takes_a_decoder_only_where_its_class_says_it_applies():
     forecast = Spec(inputs=["a"], targets=["a"], lookback=8, horizon=2)
     with pytest.raises(ConfigError, match="'aligned' gives one output per input step"):
         LSTMModel(forecast, decoder="aligned").check_params()
-    with pytest.raises(ConfigError, match="runs per channel .*decoder is 'autoregressive'"):
+    with pytest.raises(ConfigError, match=r"runs per channel .*decoder is 'autoregressive'"):
         LSTMModel(forecast, decoder="autoregressive", channel_independent=True).check_params()

@@ -38,7 +38,8 @@ class NetworkConfig:
         layers: stacked encoder layers.
         bidirectional: bidirectional encoder.
         dropout: dropout between layers and before the heads.
-        decoder: ``direct``, ``repeat``, ``autoregressive``, ``parallel`` or ``aligned``.
+        decoder: a name in ``DECODERS`` (``lstmkit.nn.decoders``): ``direct``, ``repeat``,
+            ``autoregressive``, ``parallel`` or ``aligned``.
         heads: ``shared`` (one dense layer for all regression targets) or ``separate``.
         instance_norm: normalise each window by its own statistics: True or
             ``revin`` (mean and std), ``last`` (subtract the last value), ``anchored``
@@ -51,7 +52,8 @@ class NetworkConfig:
         segment: steps per input segment (and per output segment of the parallel
             decoder), or None to recur over single steps.
         channel_independent: every input channel is its own univariate series through
-            one shared network; each target is read from its own channel.
+            one shared network; each target is read from its own channel
+            (``lstmkit.nn.channels``).
         conv: add a convolutional (FCN) branch beside the LSTM (direct decoder).
         future_columns: the encoded inputs known in advance, read over the output
             steps by the decoder (forecasts). A channel-independent network reads
@@ -198,26 +200,13 @@ class LSTMNetwork(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = c = config
-        if c.decoder not in DECODERS:
-            raise ValueError(f"unknown decoder {c.decoder!r}")
-        decoder = DECODERS[c.decoder]
-        if c.channel_independent and (c.embedded or not decoder.per_channel):
-            raise ValueError("channel_independent needs a decoder that runs per channel "
-                             f"(not {c.decoder!r}) and no embedded inputs (they are not channels)")
-        if c.conv and not decoder.takes_conv:
-            raise ValueError(f"conv adds a branch the {c.decoder!r} decoder does not read")
+        decoder = _decoder_type(c)
         self.embed = None
         width, n_future = c.n_inputs, c.n_future        # per step, after any embedding
         if c.embedded:
             self.embed = CategoryEmbedding(c.n_inputs, c.embedded, c.future_columns)
             width, n_future = self.embed.out_features, self.embed.future_features
-        if c.channel_independent:
-            inner = EncoderDecoder(c, 1, (CHANNEL_OUTPUT,),
-                                   len(channel_columns(c.n_inputs, c.future_columns)), n_future)
-            self.core: nn.Module = ChannelIndependent(inner, c.n_inputs, c.future_columns,
-                                                      c.target_channels)
-        else:
-            self.core = EncoderDecoder(c, width, c.outputs, 0, n_future)
+        self.core = _core(c, width, n_future)
         self.norm = None
         # Outputs read from input channels come in the inputs' scaled units: the norm maps them.
         if c.instance_norm or c.channel_independent:
@@ -280,6 +269,29 @@ class LSTMNetwork(nn.Module):
         if self.future_effect is not None:
             out = out + self.future_effect(known)               # (B, S, C)
         return out
+
+
+def _decoder_type(c: NetworkConfig) -> type[Decoder]:
+    """The decoder class of ``c``; ValueError if it cannot run as ``c`` asks."""
+    if c.decoder not in DECODERS:
+        raise ValueError(f"unknown decoder {c.decoder!r}")
+    decoder = DECODERS[c.decoder]
+    if c.channel_independent and (c.embedded or not decoder.per_channel):
+        raise ValueError("channel_independent needs a decoder that runs per channel "
+                         f"(not {c.decoder!r}) and no embedded inputs (they are not channels)")
+    if c.conv and not decoder.takes_conv:
+        raise ValueError(f"conv adds a branch the {c.decoder!r} decoder does not read")
+    return decoder
+
+
+def _core(c: NetworkConfig, width: int, n_future: int) -> nn.Module:
+    """The encoder-decoder over ``width`` inputs per step, run on every channel alone if
+    ``c`` is channel-independent."""
+    if not c.channel_independent:
+        return EncoderDecoder(c, width, c.outputs, 0, n_future)
+    channels = len(channel_columns(c.n_inputs, c.future_columns))
+    inner = EncoderDecoder(c, 1, (CHANNEL_OUTPUT,), channels, n_future)
+    return ChannelIndependent(inner, c.n_inputs, c.future_columns, c.target_channels)
 
 
 class EncoderDecoder(nn.Module):
