@@ -75,7 +75,7 @@ class InferenceGraph(nn.Module):
         super().__init__()
         spec, encoding = model.spec_, model.encoding_
         self.network = model.network_.eval()
-        self.sequences = spec.task != "forecast"
+        self.sequences = spec.shape.onnx_lengths
         numeric = [f.name for f in spec.inputs if f.kind == "numeric"]
         scalers = [encoding.input_scalers[name] for name in numeric]
         self.register_buffer("center", torch.tensor([s.center for s in scalers]))
@@ -198,7 +198,7 @@ def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
               if k not in spec.target_names or k in spec.input_names}
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "task": spec.task,
-        "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.aligned,
+        "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.shape.per_step,
         "span": spec.span, "future": spec.future_names,
         "inputs": inputs, "outputs": outputs, "schema": schema, "spec": spec.to_dict(),
         "time_step": timestep.to_json(model.time_step_),
@@ -225,7 +225,7 @@ def _trace(model: LSTMModel, metadata: dict[str, Any]) -> bytes:
     """The graph as ONNX bytes, from the TorchScript exporter (it maps nn.LSTM, with
     packed sequences, onto the ONNX LSTM operator and its ``sequence_lens``)."""
     spec, config = model.spec_, model.network_.config
-    if spec.task != "forecast" and config.segment:
+    if not spec.shape.sliding and config.segment:
         raise ConfigError("ONNX export of a segment model is for forecasts only (segments of "
                           "sequences of different lengths depend on each length); refit "
                           "without segment to export it")
@@ -241,12 +241,9 @@ def _trace(model: LSTMModel, metadata: dict[str, Any]) -> bytes:
         example.append(lengths)
     names = _input_names(metadata)
     outputs = [o["name"] for o in metadata["outputs"]]
-    dynamic = {name: {0: "batch"} for name in names + outputs}
-    if spec.task != "forecast":
-        for name in names[: len(names) - 1]:
-            dynamic[name] = {0: "batch", 1: "steps"}
-        if spec.aligned:
-            dynamic.update({name: {0: "batch", 1: "steps"} for name in outputs})
+    dynamic = {entry["name"]: {axis: size for axis, size in enumerate(entry["shape"])
+                               if isinstance(size, str)}     # the signature's named sizes
+               for entry in input_entries(inputs) + metadata["outputs"]}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter's deprecation notice and tracer notes are not the user's to

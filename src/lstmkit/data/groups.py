@@ -98,7 +98,7 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
     if len(frame) == 0:
         raise DataError("the data has no rows; pass a table with at least one full window")
     group = spec.group
-    if group is None and spec.task != "forecast":
+    if group is None and not spec.shape.sliding:
         raise DataError(f"task {spec.task!r} from a table needs a sequence id column: set "
                         "spec 'sequence' to the column that says which sequence each row is in "
                         "(or pass a 3-D array of shape (samples, steps, features))")
@@ -137,7 +137,7 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
 def _time_step(timeline: Timeline, spec: Spec, fitted: TimeStep | None) -> TimeStep:
     """The step of the rows (``fitted``, checked against them, or the data's), checked:
     a regular forecast's rows are each one step after the previous."""
-    forecast = spec.task == "forecast"
+    forecast = spec.shape.sliding
     if fitted is not None:
         check_matches(fitted, timeline, forecast, spec.regular)
         step = fitted
