@@ -97,26 +97,7 @@ class InferenceGraph(nn.Module):
         inputs_ = list(inputs)
         lengths = inputs_.pop() if self.sequences else None
         numeric = inputs_.pop(0) if len(self.center) else None
-        scaled = None if numeric is None else (numeric - self.center) / self.scale
-        columns = []
-        for block, missing, embedded in zip(self.blocks, self.missing, self.embedded,
-                                            strict=True):
-            if block >= 0:
-                value = scaled[..., block : block + 1]
-                if missing != "error":   # a gap left (mask, or before a series' first value)
-                    gap = torch.isnan(value)
-                    value = torch.where(gap, 0.0, value)
-                columns.append(value)
-                if missing == "mask":
-                    columns.append(gap.to(torch.float32))
-            elif embedded:   # the index column predict encodes: K (no category) for code -1
-                codes = inputs_.pop(0)
-                columns.append(torch.where(codes < 0, -block, codes).to(torch.float32)[..., None])
-            else:   # a missing label has code -1: no class matches, an all-zero one-hot
-                codes = inputs_.pop(0)
-                classes = torch.arange(-block, device=codes.device)
-                columns.append((codes[..., None] == classes).to(torch.float32))
-        x = torch.cat(columns, dim=-1)                                   # (B, T, F)
+        x = self.encode(numeric, inputs_)                                # (B, T, F)
         if lengths is not None:   # padding (even NaN) becomes zeros, as in predict
             steps = torch.arange(x.shape[1], device=x.device)
             x = torch.where((steps[None, :] < lengths[:, None])[..., None], x, 0.0)
@@ -136,6 +117,32 @@ class InferenceGraph(nn.Module):
                 positive = values.sigmoid()
                 results.append(torch.cat([1 - positive, positive], dim=-1))     # (B, S, 2)
         return tuple(results)
+
+    def encode(self, numeric: Tensor | None, codes: list[Tensor]) -> Tensor:
+        """The network's input columns (..., F) from raw numbers (..., numeric inputs) and
+        each categorical input's codes (-1: no category): ``Encoding.encode_read`` in torch
+        ops, so that the graph needs no numpy."""
+        remaining = list(codes)
+        scaled = None if numeric is None else (numeric - self.center) / self.scale
+        columns = []
+        for block, missing, embedded in zip(self.blocks, self.missing, self.embedded,
+                                            strict=True):
+            if block >= 0:
+                value = scaled[..., block : block + 1]
+                if missing != "error":   # a gap left (mask, or before a series' first value)
+                    gap = torch.isnan(value)
+                    value = torch.where(gap, 0.0, value)
+                columns.append(value)
+                if missing == "mask":
+                    columns.append(gap.to(torch.float32))
+            elif embedded:   # the index column predict encodes: K (no category) for code -1
+                code = remaining.pop(0)
+                columns.append(torch.where(code < 0, -block, code).to(torch.float32)[..., None])
+            else:   # a missing label has code -1: no class matches, an all-zero one-hot
+                code = remaining.pop(0)
+                classes = torch.arange(-block, device=code.device)
+                columns.append((code[..., None] == classes).to(torch.float32))
+        return torch.cat(columns, dim=-1)
 
 
 def export_onnx(model: LSTMModel, path: str | Path, overwrite: bool = False) -> Path:

@@ -27,7 +27,7 @@ from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, fill_unread
 from .data.scaling import AffineScaler, Labels
 from .data.sources import Source, from_arrays, read_table
-from .data.validate import check_schema, numeric, present
+from .data.validate import check_schema
 from .errors import ArtifactError, ConfigError, DataError
 from .saved_files import check_fields, check_strings, damaged, first_difference, parse_json
 from .saved_files import check_schema as check_saved_schema
@@ -59,6 +59,8 @@ class OnnxModel:
     Attributes:
         metadata: the schema the file records (inputs, outputs, spec, versions).
         spec: the model's ``Spec``.
+        encoding: the input scalers and labels the file records (target scalers are
+            inside the graph): it reads and checks rows as ``LSTMModel.predict`` does.
         time_step: the time step the model was trained on (``TimeStep``), or None.
     """
 
@@ -92,7 +94,7 @@ class OnnxModel:
                                 f"{quote(metadata.get('format_version'))}; this lstmkit reads "
                                 f"version {FORMAT_VERSION}: export the model again")
         try:
-            self.spec = _checked_spec(metadata, self.session)
+            self.spec, self.encoding = _checked_spec(metadata, self.session)
         except ConfigError as exc:
             raise damaged(where, exc, REEXPORT) from None
         self.metadata: dict[str, Any] = metadata
@@ -146,20 +148,17 @@ class OnnxModel:
 
     # -- internals -----------------------------------------------------------------------
     def _columns(self, groups: Groups) -> dict[str, np.ndarray]:
-        """Each graph input over the whole arranged table, validated once: rows first."""
-        frame, positions = groups.frame, groups.rows
-        inputs, policy = self.metadata["inputs"], {f.name: f.missing for f in self.spec.inputs}
+        """Each graph input over the whole arranged table, read and checked as
+        ``LSTMModel.predict`` reads it (``Encoding.read_inputs``): rows first."""
+        numeric, codes = self.encoding.read_inputs(groups.frame, groups.rows)
+        inputs = self.metadata["inputs"]
         columns = {}
         if inputs["numeric"]:
-            values = [numeric(frame, c, positions, allow_nan=policy[c] != "error")
-                      for c in inputs["numeric"]["columns"]]
-            columns[inputs["numeric"]["name"]] = np.stack(values, axis=-1).astype(np.float32)
+            columns[inputs["numeric"]["name"]] = np.stack(list(numeric), axis=-1).astype(
+                np.float32)
         for entry in inputs["categorical"]:
-            column = entry["column"]
-            values = (present(frame, column, positions) if policy[column] == "error"
-                      else frame[column].to_numpy(dtype=object))
-            codes = Labels(tuple(entry["classes"])).codes(values, column, positions)
-            columns[entry["name"]] = np.where(np.isnan(codes), -1, codes).astype(np.int64)  # gap
+            code = codes[entry["column"]]
+            columns[entry["name"]] = np.where(np.isnan(code), -1, code).astype(np.int64)  # gap
         return columns
 
     def _decoded(self, outputs: dict[str, np.ndarray]) -> dict[str, Decoded]:
@@ -219,10 +218,11 @@ def input_entries(inputs: dict[str, Any]) -> list[dict[str, Any]]:
         [inputs["lengths"]] if inputs["lengths"] else [])
 
 
-def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
-    """The spec of checked metadata: each entry of its JSON type, the shape fields, inputs,
-    outputs and schema what the spec and the recorded labels and scalers give, and the
-    inputs and outputs those of the graph itself (names, order, dtypes, static sizes).
+def _checked_spec(metadata: dict[str, Any], session: Any) -> tuple[Spec, Encoding]:
+    """The spec and the recorded encoding of checked metadata: each entry of its JSON type,
+    the shape fields, inputs, outputs and schema what the spec and the recorded labels and
+    scalers give, and the inputs and outputs those of the graph itself (names, order,
+    dtypes, static sizes).
 
     Raises:
         ConfigError: naming the first entry that disagrees.
@@ -237,7 +237,8 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
         if key in metadata and metadata[key] != value:
             raise ConfigError(f"{key} is {quote(metadata[key])}, but the spec gives "
                               f"{quote(value)}")
-    inputs, outputs = signature(spec, _recorded_encoding(spec, metadata))
+    encoding = _recorded_encoding(spec, metadata)
+    inputs, outputs = signature(spec, encoding)
     for key, expected in (("inputs", inputs), ("outputs", outputs)):
         difference = first_difference(metadata[key], expected, key)
         if difference:
@@ -247,7 +248,7 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
     _check_graph("inputs", input_entries(inputs), session.get_inputs())
     _check_graph("outputs", outputs, session.get_outputs())
     check_saved_schema(metadata["schema"], spec, targets=False)
-    return spec
+    return spec, encoding
 
 
 def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:
