@@ -232,7 +232,7 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> tuple[Spec, Encodin
     check_strings(metadata["schema"], "schema")
     spec = Spec.saved(metadata["spec"])
     shape = {"task": spec.task, "lookback": spec.lookback, "horizon": spec.horizon,
-             "aligned": spec.aligned, "span": spec.span, "future": spec.future_names}
+             "aligned": spec.shape.per_step, "span": spec.span, "future": spec.future_names}
     for key, value in shape.items():
         if key in metadata and metadata[key] != value:
             raise ConfigError(f"{key} is {quote(metadata[key])}, but the spec gives "
