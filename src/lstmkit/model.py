@@ -52,7 +52,14 @@ from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
 from .nn.norm import InstanceNorm, norm_mode
 from .spec import PARTS, Spec, Split, Target
-from .tasks import Decoded, WindowRows, prediction_frame, row_ranges, window_origin
+from .tasks import (
+    Decoded,
+    WindowRows,
+    anchor_rows,
+    prediction_frame,
+    row_ranges,
+    window_origin,
+)
 from .train_config import TrainConfig, global_rank
 
 if TYPE_CHECKING:
@@ -955,7 +962,7 @@ class LSTMModel:
             return Baseline(f"not available: a season is {m} steps, more than the lookback "
                             f"({windows.lookback}), and the data has no rows that far before "
                             "its first windows; pass rows from before the part scored")
-        rows = _anchor_rows(windows, m)                                # (N, H)
+        rows = anchor_rows(windows, m)                                # (N, H)
         values = windows.targets[torch.from_numpy(rows)].numpy()      # (N, H, T)
         return Baseline(f"value one season ({m} steps) earlier", values)
 
@@ -1193,14 +1200,6 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
     return baseline
 
 
-def _anchor_rows(windows: ForecastWindows, lag: int) -> np.ndarray:
-    """Rows (N, H) of each window's naive forecast with ``lag``: the origin for 1, else the
-    row one season (``lag`` steps) before each step."""
-    origin = window_origin(windows.starts, windows.lookback).numpy()[:, None]
-    k = np.arange(1, windows.horizon + 1)
-    return origin + k - lag * ((k + lag - 1) // lag)
-
-
 def _second(plan: Checkpoints | None, name: str) -> Checkpoints | None:
     """Checkpoints of a second candidate network: a folder ``name`` in the first's."""
     if plan is None:
@@ -1226,7 +1225,7 @@ def _set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray
     changes, wanted, ratios = [], [], []
     for m, (j, column) in enumerate(zip(norm.targets.tolist(), norm.columns.tolist(),
                                         strict=True)):
-        anchor = targets[_anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
+        anchor = targets[anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
         changes.append(outputs[..., column] - anchor)
         wanted.append(truth[..., j] - anchor)
         ratios.append(np.nanmean(np.abs(wanted[m] - changes[m])) / np.nanmean(np.abs(wanted[m])))
@@ -1257,7 +1256,7 @@ def _anchor_lags(spec: Spec, windows: Windows, season: int | None) -> tuple[int,
                            windows.lookback, windows.horizon)
     targets = windows.targets.numpy()
     ahead = (some.starts + some.lookback).numpy()[:, None] + np.arange(windows.horizon)
-    errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[_anchor_rows(some, lag)]),
+    errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[anchor_rows(some, lag)]),
                               axis=(0, 1)) for lag in (1, season)}           # (T,) each
     for j, t in enumerate(spec.targets):
         if t.kind == "regression" and errors[season][j] < errors[1][j]:

@@ -286,6 +286,15 @@ def window_origin(start: Any, lookback: int) -> Any:
     return start + lookback - 1
 
 
+def anchor_rows(windows: Any, lag: int) -> np.ndarray:
+    """Rows (N, H) of the naive forecast with ``lag`` of each window of a forecast window set
+    (``starts``, ``lookback``, ``horizon``): the origin for 1, else the row one season
+    (``lag`` steps) before each step."""
+    origin = window_origin(np.asarray(windows.starts), windows.lookback)[:, None]
+    k = np.arange(1, windows.horizon + 1)
+    return origin + k - lag * ((k + lag - 1) // lag)
+
+
 def row_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(lo[i], hi[i])`` over i, without a Python loop."""
     lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
