@@ -63,6 +63,8 @@ def test_each_task_is_one_shape_with_its_steps():
     for spec, kind, out, onnx_in, onnx_out, lengths in cases:
         shape = spec.shape
         assert type(shape) is kind and task_shape(spec) == shape
+        assert shape.name == {ForecastShape: "forecast", SequenceShape: "sequence",
+                              Seq2SeqShape: "seq2seq", AlignedShape: "aligned"}[kind]
         assert (shape.output_steps, shape.onnx_steps, shape.onnx_out_steps,
                 shape.onnx_lengths) == (out, onnx_in, onnx_out, lengths)
     assert [s.shape.continues for s, *_ in cases] == [True, True, False, True, False]
