@@ -75,7 +75,7 @@ class InferenceGraph(nn.Module):
         super().__init__()
         spec, encoding = model.spec_, model.encoding_
         self.network = model.network_.eval()
-        self.sequences = spec.task != "forecast"
+        self.sequences = spec.shape.onnx_lengths
         numeric = [f.name for f in spec.inputs if f.kind == "numeric"]
         scalers = [encoding.input_scalers[name] for name in numeric]
         self.register_buffer("center", torch.tensor([s.center for s in scalers]))
@@ -97,26 +97,7 @@ class InferenceGraph(nn.Module):
         inputs_ = list(inputs)
         lengths = inputs_.pop() if self.sequences else None
         numeric = inputs_.pop(0) if len(self.center) else None
-        scaled = None if numeric is None else (numeric - self.center) / self.scale
-        columns = []
-        for block, missing, embedded in zip(self.blocks, self.missing, self.embedded,
-                                            strict=True):
-            if block >= 0:
-                value = scaled[..., block : block + 1]
-                if missing != "error":   # a gap left (mask, or before a series' first value)
-                    gap = torch.isnan(value)
-                    value = torch.where(gap, 0.0, value)
-                columns.append(value)
-                if missing == "mask":
-                    columns.append(gap.to(torch.float32))
-            elif embedded:   # the index column predict encodes: K (no category) for code -1
-                codes = inputs_.pop(0)
-                columns.append(torch.where(codes < 0, -block, codes).to(torch.float32)[..., None])
-            else:   # a missing label has code -1: no class matches, an all-zero one-hot
-                codes = inputs_.pop(0)
-                classes = torch.arange(-block, device=codes.device)
-                columns.append((codes[..., None] == classes).to(torch.float32))
-        x = torch.cat(columns, dim=-1)                                   # (B, T, F)
+        x = self.encode(numeric, inputs_)                                # (B, T, F)
         if lengths is not None:   # padding (even NaN) becomes zeros, as in predict
             steps = torch.arange(x.shape[1], device=x.device)
             x = torch.where((steps[None, :] < lengths[:, None])[..., None], x, 0.0)
@@ -136,6 +117,32 @@ class InferenceGraph(nn.Module):
                 positive = values.sigmoid()
                 results.append(torch.cat([1 - positive, positive], dim=-1))     # (B, S, 2)
         return tuple(results)
+
+    def encode(self, numeric: Tensor | None, codes: list[Tensor]) -> Tensor:
+        """The network's input columns (..., F) from raw numbers (..., numeric inputs) and
+        each categorical input's codes (-1: no category): ``Encoding.encode_read`` in torch
+        ops, so that the graph needs no numpy."""
+        remaining = list(codes)
+        scaled = None if numeric is None else (numeric - self.center) / self.scale
+        columns = []
+        for block, missing, embedded in zip(self.blocks, self.missing, self.embedded,
+                                            strict=True):
+            if block >= 0:
+                value = scaled[..., block : block + 1]
+                if missing != "error":   # a gap left (mask, or before a series' first value)
+                    gap = torch.isnan(value)
+                    value = torch.where(gap, 0.0, value)
+                columns.append(value)
+                if missing == "mask":
+                    columns.append(gap.to(torch.float32))
+            elif embedded:   # the index column predict encodes: K (no category) for code -1
+                code = remaining.pop(0)
+                columns.append(torch.where(code < 0, -block, code).to(torch.float32)[..., None])
+            else:   # a missing label has code -1: no class matches, an all-zero one-hot
+                code = remaining.pop(0)
+                classes = torch.arange(-block, device=code.device)
+                columns.append((code[..., None] == classes).to(torch.float32))
+        return torch.cat(columns, dim=-1)
 
 
 def export_onnx(model: LSTMModel, path: str | Path, overwrite: bool = False) -> Path:
@@ -198,7 +205,7 @@ def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
               if k not in spec.target_names or k in spec.input_names}
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "task": spec.task,
-        "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.aligned,
+        "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.shape.per_step,
         "span": spec.span, "future": spec.future_names,
         "inputs": inputs, "outputs": outputs, "schema": schema, "spec": spec.to_dict(),
         "time_step": timestep.to_json(model.time_step_),
@@ -225,7 +232,7 @@ def _trace(model: LSTMModel, metadata: dict[str, Any]) -> bytes:
     """The graph as ONNX bytes, from the TorchScript exporter (it maps nn.LSTM, with
     packed sequences, onto the ONNX LSTM operator and its ``sequence_lens``)."""
     spec, config = model.spec_, model.network_.config
-    if spec.task != "forecast" and config.segment:
+    if not spec.shape.sliding and config.segment:
         raise ConfigError("ONNX export of a segment model is for forecasts only (segments of "
                           "sequences of different lengths depend on each length); refit "
                           "without segment to export it")
@@ -241,12 +248,9 @@ def _trace(model: LSTMModel, metadata: dict[str, Any]) -> bytes:
         example.append(lengths)
     names = _input_names(metadata)
     outputs = [o["name"] for o in metadata["outputs"]]
-    dynamic = {name: {0: "batch"} for name in names + outputs}
-    if spec.task != "forecast":
-        for name in names[: len(names) - 1]:
-            dynamic[name] = {0: "batch", 1: "steps"}
-        if spec.aligned:
-            dynamic.update({name: {0: "batch", 1: "steps"} for name in outputs})
+    dynamic = {entry["name"]: {axis: size for axis, size in enumerate(entry["shape"])
+                               if isinstance(size, str)}     # the signature's named sizes
+               for entry in input_entries(inputs) + metadata["outputs"]}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter's deprecation notice and tracer notes are not the user's to

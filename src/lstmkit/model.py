@@ -11,7 +11,6 @@ import functools
 import inspect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,7 @@ from .checks import check_choice, check_int, check_number, check_positive_int, c
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
-from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_columns
+from .data.groups import Groups, arrange, fill_gaps, fill_unread
 from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
@@ -53,6 +52,14 @@ from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
 from .nn.norm import InstanceNorm, norm_mode
 from .spec import PARTS, Spec, Split, Target
+from .tasks import (
+    Decoded,
+    WindowRows,
+    anchor_rows,
+    prediction_frame,
+    row_ranges,
+    window_origin,
+)
 from .train_config import TrainConfig, global_rank
 
 if TYPE_CHECKING:
@@ -311,7 +318,7 @@ class LSTMModel:
         # A forecast normalised per window also keeps each target's naive forecast, to fall
         # back on where validation shows the network's change from it did not help.
         mode = norm_mode(architecture["instance_norm"])
-        naive = mode == "anchored" or (mode is not None and spec.task == "forecast")
+        naive = mode == "anchored" or (mode is not None and spec.shape.sliding)
         lags = (_anchor_lags(spec, val_windows or train_windows,
                              getattr(groups.step, "season", None)) if naive else ())
         train_config = self._train_config(architecture["lr"], batch_size)
@@ -479,8 +486,8 @@ class LSTMModel:
         check_choice("output", output, OUTPUTS)
         decoded, windows, groups = self._predicted(data, origins)
         if output == "array":
-            return _array_layout(self.spec_, decoded, _lengths(windows))
-        return self._prediction_frame(windows, groups, decoded)
+            return self.spec_.shape.array_layout(decoded, _lengths(windows))
+        return prediction_frame(self.spec_, self._window_rows(windows, groups), decoded)
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
                       ) -> np.ndarray | dict[str, np.ndarray]:
@@ -508,7 +515,7 @@ class LSTMModel:
                               "target of this model is a regression target; use predict")
         decoded, windows, _ = self._predicted(data, origins)
         lengths = _lengths(windows)
-        probas = {name: _sample_layout(self.spec_, decoded[name].proba, lengths)
+        probas = {name: self.spec_.shape.sample_layout(decoded[name].proba, lengths)
                   for name in categorical}
         return probas[categorical[0]] if len(probas) == 1 else probas
 
@@ -539,7 +546,7 @@ class LSTMModel:
                    torch.tensor([s.scale for s in scalers], dtype=torch.float64))
         inputs = torch.from_numpy(np.ascontiguousarray(X).reshape(n * steps, width))
         return SequenceWindows(inputs, torch.arange(n + 1) * steps, torch.arange(n), None,
-                               self.spec_.aligned, scaling)
+                               self.spec_.shape.per_step, scaling)
 
     def check_inputs(self, data: Source | np.ndarray | list) -> None:
         """Raise what ``predict`` would raise for bad rows (columns, values, time order).
@@ -731,11 +738,11 @@ class LSTMModel:
         given = {name: getattr(self, name) for name in (*presets.ARCHITECTURE, "heads")}
         a = presets.resolve(spec, given)
         decoder = a["decoder"]
-        if spec.aligned and decoder != "aligned":
+        if spec.shape.per_step and decoder != "aligned":
             raise ConfigError(f"decoder {decoder!r} does not apply to seq2seq with one output per "
                               "input step (horizon unset); set a horizon for an encoder-decoder, "
                               "or leave decoder unset")
-        if spec.task == "sequence" and decoder != "direct":
+        if spec.shape.per_sequence and decoder != "direct":
             raise ConfigError(f"decoder {decoder!r} makes output sequences; a sequence task has "
                               "one output per sequence: leave decoder unset (direct)")
         if a["conv"] and (decoder != "direct" or a["channel_independent"]):
@@ -776,7 +783,7 @@ class LSTMModel:
         if self.precision == "bf16-true" and any(k > 256 for _, k, _ in embedded):
             raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
                               "256, and an embedded input has more categories; use 'bf16-mixed'")
-        return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=_output_steps(spec),
+        return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=spec.shape.output_steps,
                              hidden=a["hidden"], layers=layers or self.layers,
                              bidirectional=a["bidirectional"], dropout=float(a["dropout"]),
                              decoder=a["decoder"], heads=heads or self.heads,
@@ -796,7 +803,7 @@ class LSTMModel:
         device = self._inference_device()
         on_gpu = device.type != "cpu"
         network = (self.network_.to(device) if on_gpu else self.network_).eval()
-        steps = getattr(windows, "max_length", 0) if self.spec_.aligned else None
+        steps = getattr(windows, "max_length", 0) if self.spec_.shape.per_step else None
         size = self._predict_batch_size(windows, on_gpu)
         outputs, targets = [], []
         try:
@@ -836,7 +843,7 @@ class LSTMModel:
         """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
         outputs, truth = self._outputs(windows, with_targets=True)
         nearest = self._nearest(windows)
-        baselines = {"naive": Baseline(self._baseline_name(), self._naive(windows, truth)),
+        baselines = {"naive": Baseline(self.spec_.shape.baseline_name, self._naive(windows, truth)),
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
         return _evaluation(self.spec_, self.encoding_, self._answered(outputs, nearest), truth,
@@ -905,12 +912,12 @@ class LSTMModel:
         the training mean (regression) or majority class.
         """
         if isinstance(windows, ForecastWindows):
-            origin = windows.starts + windows.lookback - 1
+            origin = window_origin(windows.starts, windows.lookback)
             last = windows.targets[origin].numpy()             # (N, T)
             return np.broadcast_to(last[:, None, :], truth.shape)
         naive = np.array(np.broadcast_to(np.asarray(self.baseline_, np.float32), truth.shape))
         spec = self.spec_
-        if spec.task == "seq2seq" and not spec.aligned:
+        if spec.shape.continues and not spec.shape.sliding:   # seq2seq with a horizon
             last_rows = windows.offsets[windows.index + 1] - 1
             last = windows.inputs[last_rows].numpy()           # (N, F)
             for j, channel in enumerate(self.network_.config.target_channels):
@@ -955,53 +962,17 @@ class LSTMModel:
             return Baseline(f"not available: a season is {m} steps, more than the lookback "
                             f"({windows.lookback}), and the data has no rows that far before "
                             "its first windows; pass rows from before the part scored")
-        rows = _anchor_rows(windows, m)                                # (N, H)
+        rows = anchor_rows(windows, m)                                # (N, H)
         values = windows.targets[torch.from_numpy(rows)].numpy()      # (N, H, T)
         return Baseline(f"value one season ({m} steps) earlier", values)
 
-    def _baseline_name(self) -> str:
-        if self.spec_.task == "forecast":
-            return "last value (persistence)"
-        if self.spec_.task == "seq2seq" and not self.spec_.aligned:
-            return "last input value, else training mean / majority class"
-        return "training mean / majority class"
-
-    def _prediction_frame(self, windows: Windows, groups: Groups | None,
-                          decoded: dict[str, Decoded]) -> pd.DataFrame:
-        """The tidy layout of ``decoded``: id columns, then each target's values and
-        probabilities. ``groups`` None: samples of an array, numbered from 0."""
-        spec = self.spec_
-        n, steps = decoded[spec.targets[0].name].values.shape
-        columns: dict[str, Any] = {}
-        keys = np.arange(len(windows)) if groups is None else groups.key_array
-        keep = np.ones(n * steps, dtype=bool)
+    def _window_rows(self, windows: Windows, groups: Groups | None) -> WindowRows:
+        """What identifies each of ``windows`` in the prediction table (``groups`` None:
+        samples of an array, numbered from 0)."""
         if isinstance(windows, ForecastWindows):
-            origin = windows.starts.numpy() + spec.lookback - 1
-            columns = forecast_columns(groups, origin, steps, spec.series,
-                                       ahead=bool(spec.future_names))
-        else:
-            seq = windows.index.numpy()
-            if spec.task == "sequence":
-                columns[spec.sequence] = keys[seq]
-            else:
-                columns[spec.sequence] = np.repeat(keys[seq], steps)
-                columns["step"] = np.tile(np.arange(1, steps + 1), n)
-                if spec.aligned:
-                    keep = (np.arange(steps)[None, :] < _lengths(windows)[:, None]).ravel()
-        for t in spec.targets:
-            d = decoded[t.name]
-            columns[t.name] = d.values.reshape(n * steps)
-            if d.proba is not None:
-                shown = d.classes[1:] if t.kind == "binary" else d.classes
-                for k, label in enumerate(shown, start=len(d.classes) - len(shown)):
-                    columns[f"{t.name}_proba_{label}"] = d.proba[..., k].reshape(n * steps)
-        frame = pd.DataFrame(columns)
-        return frame if keep.all() else frame[keep].reset_index(drop=True)
-
-
-def _output_steps(spec: Spec) -> int:
-    """Output steps per window: the horizon, or 1 (a sequence; aligned seq2seq per step)."""
-    return 1 if spec.task == "sequence" or spec.aligned else spec.horizon
+            return WindowRows(groups, origin=self.spec_.shape.origin(windows.starts.numpy()))
+        keys = np.arange(len(windows)) if groups is None else groups.key_array
+        return WindowRows(groups, keys=keys[windows.index.numpy()], lengths=_lengths(windows))
 
 
 def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:
@@ -1010,7 +981,7 @@ def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) ->
     outputs = tuple(Output(t.name, t.kind, 2 if t.kind == "classification" else 1)
                     for t in spec.targets)
     return NetworkConfig(
-        n_inputs=len(spec.inputs), outputs=outputs, steps=_output_steps(spec),
+        n_inputs=len(spec.inputs), outputs=outputs, steps=spec.shape.output_steps,
         hidden=a["hidden"], layers=layers, bidirectional=a["bidirectional"],
         decoder=a["decoder"], heads=heads, checkpoint_steps=a["checkpoint_steps"],
         segment=a["segment"], channel_independent=a["channel_independent"], conv=a["conv"],
@@ -1026,7 +997,7 @@ def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
 
 
 def _check_channel_independent(spec: Spec, decoder: str) -> None:
-    if spec.task == "sequence" or decoder in ("aligned", "autoregressive"):
+    if spec.shape.per_sequence or decoder in ("aligned", "autoregressive"):
         raise ConfigError("channel_independent=True forecasts each channel's own future: it needs "
                           "a forecast or seq2seq with a horizon, and not the autoregressive "
                           "decoder")
@@ -1055,21 +1026,6 @@ def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:
         norm.scale[m], norm.shift[m] = _scaler_map(encoding, spec.targets[j].name)
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """One target's predictions in original units, laid out later as columns or arrays.
-
-    Attributes:
-        values: (N, S) numbers (regression) or the user's labels (categorical).
-        proba: (N, S, K) class probabilities (binary: K = 2), None for regression.
-        classes: the labels the K probabilities belong to, in order.
-    """
-
-    values: np.ndarray
-    proba: np.ndarray | None = None
-    classes: tuple[Any, ...] = ()
-
-
 def _decode(spec: Spec, encoding: Any, outputs: np.ndarray) -> dict[str, Decoded]:
     """Network outputs (N, S, C) to each target's values or labels and probabilities."""
     decoded: dict[str, Decoded] = {}
@@ -1090,32 +1046,6 @@ def _lengths(windows: Windows) -> np.ndarray | None:
     if not getattr(windows, "aligned", False):
         return None
     return (windows.offsets[windows.index + 1] - windows.offsets[windows.index]).numpy()
-
-
-def _array_layout(spec: Spec, decoded: dict[str, Decoded], lengths: np.ndarray | None
-                  ) -> np.ndarray:
-    """Every target's values or labels in one array shaped like ``y`` (see ``predict``);
-    targets of different types share an object array."""
-    values = [d.values for d in decoded.values()]                   # each (N, S)
-    if len({v.dtype for v in values}) > 1:
-        values = [v.astype(object) for v in values]
-    stacked = np.stack(values, axis=-1)                             # (N, S, T)
-    return _sample_layout(spec, stacked[..., 0] if len(values) == 1 and spec.task == "sequence"
-                          else stacked, lengths)
-
-
-def _sample_layout(spec: Spec, array: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-    """(N, S, ...) per window and step as the user sees it: a sequence task drops the
-    step axis; with one output per step, steps past a sequence's end are NaN (None in
-    an array of labels)."""
-    if spec.task == "sequence":
-        return array[:, 0]
-    if lengths is None or (lengths == array.shape[1]).all():
-        return array
-    past = np.arange(array.shape[1])[None, :] >= lengths[:, None]  # (N, S)
-    array = array.copy() if array.dtype.kind == "f" else array.astype(object)
-    array[past] = np.nan if array.dtype.kind == "f" else None
-    return array
 
 
 def _probabilities(target: Target, logits: np.ndarray) -> np.ndarray:
@@ -1183,7 +1113,7 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
     """The warning for a target the model does worse on than the naive baseline, with what
     to try."""
     longer = "train longer (max_epochs, patience)"
-    if spec.task != "forecast":
+    if not spec.shape.sliding:
         hint = f"{longer}, or give inputs that tell more about it"
     elif target not in spec.input_names:
         hint = ("it is not an input, so the model never sees its past: add it to the inputs "
@@ -1251,7 +1181,7 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
         return [math.nan] * len(spec.targets)
     if windows.aligned:   # per-row targets: the rows of the training sequences
         lo, hi = windows.offsets[windows.index], windows.offsets[windows.index + 1]
-        values = windows.targets[torch.from_numpy(prepare.row_ranges(lo.numpy(), hi.numpy()))]
+        values = windows.targets[torch.from_numpy(row_ranges(lo.numpy(), hi.numpy()))]
     else:
         values = windows.targets[windows.index]
     y = values.reshape(-1, len(spec.targets)).numpy()                # (rows, T)
@@ -1268,14 +1198,6 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
             codes = y[known[:, j], j].astype(np.int64)
             baseline.append(float(np.bincount(codes).argmax()))
     return baseline
-
-
-def _anchor_rows(windows: ForecastWindows, lag: int) -> np.ndarray:
-    """Rows (N, H) of each window's naive forecast with ``lag``: the origin for 1, else the
-    row one season (``lag`` steps) before each step."""
-    origin = (windows.starts + windows.lookback - 1).numpy()[:, None]
-    k = np.arange(1, windows.horizon + 1)
-    return origin + k - lag * ((k + lag - 1) // lag)
 
 
 def _second(plan: Checkpoints | None, name: str) -> Checkpoints | None:
@@ -1303,7 +1225,7 @@ def _set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray
     changes, wanted, ratios = [], [], []
     for m, (j, column) in enumerate(zip(norm.targets.tolist(), norm.columns.tolist(),
                                         strict=True)):
-        anchor = targets[_anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
+        anchor = targets[anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
         changes.append(outputs[..., column] - anchor)
         wanted.append(truth[..., j] - anchor)
         ratios.append(np.nanmean(np.abs(wanted[m] - changes[m])) / np.nanmean(np.abs(wanted[m])))
@@ -1334,7 +1256,7 @@ def _anchor_lags(spec: Spec, windows: Windows, season: int | None) -> tuple[int,
                            windows.lookback, windows.horizon)
     targets = windows.targets.numpy()
     ahead = (some.starts + some.lookback).numpy()[:, None] + np.arange(windows.horizon)
-    errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[_anchor_rows(some, lag)]),
+    errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[anchor_rows(some, lag)]),
                               axis=(0, 1)) for lag in (1, season)}           # (T,) each
     for j, t in enumerate(spec.targets):
         if t.kind == "regression" and errors[season][j] < errors[1][j]:
@@ -1366,7 +1288,7 @@ def _pad_steps(t: torch.Tensor, steps: int | None) -> torch.Tensor:
 def _require_windows(windows: Windows, part: str, spec: Spec) -> None:
     if len(windows) > 0:
         return
-    if spec.task == "forecast":
+    if spec.shape.sliding:
         raise DataError(f"the {part} part has no full window of lookback + horizon = "
                         f"{spec.lookback} + {spec.horizon} rows; give it more rows (move the "
                         "split boundaries) or lower lookback/horizon")

@@ -57,7 +57,7 @@ MIN_BATCH, STEPS_PER_EPOCH = 4, 10
 
 def preset_name(spec: Spec, given: dict[str, Any]) -> str:
     """Which preset fits ``spec``, given the parameters the user set (not None)."""
-    continues = spec.task == "forecast" or (spec.task == "seq2seq" and not spec.aligned)
+    continues = spec.shape.continues
     numeric_inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
     all_inputs = all(t.kind == "regression" and t.name in numeric_inputs for t in spec.targets)
     compatible = given.get("decoder") in (None, "direct", "repeat", "parallel") and \
@@ -94,7 +94,7 @@ def batch_size(spec: Spec, train_windows: int) -> int:
 def resolve(spec: Spec, given: dict[str, Any]) -> dict[str, Any]:
     """The architecture: the user's values where set, else the preset's for ``spec``."""
     preset = dict(PRESETS[preset_name(spec, given)])
-    continues = spec.task == "forecast" or (spec.task == "seq2seq" and not spec.aligned)
+    continues = spec.shape.continues
     preset.setdefault("instance_norm", continues)
     if preset.get("channel_independent") and "segment" not in preset:
         preset["segment"] = default_segment(spec.lookback) if spec.task == "forecast" else None

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from .checks import check_choice, check_number, check_positive_int, closest, quote
 from .data.timestep import canonical
 from .errors import ConfigError
+from .tasks import TaskShape, task_shape
 
 SCALERS = ("standard", "minmax", "robust", "none")
 MISSING = ("error", "ffill", "mask")
@@ -320,6 +321,12 @@ class Spec:
     def group(self) -> str | None:
         """The column that separates independent series or sequences, if any."""
         return self.series if self.task == "forecast" else self.sequence
+
+    @property
+    def shape(self) -> TaskShape:
+        """The task's shape (``lstmkit.tasks``): window rows, the prediction table's and the
+        arrays' layout, the naive baseline's description, the ONNX graph's steps."""
+        return task_shape(self)
 
     @property
     def aligned(self) -> bool:

@@ -7,7 +7,7 @@ turn any rows of a table into the float32 matrices the network reads, and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,23 +112,31 @@ class Encoding:
 
     def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled, one-hot and embedded (index) inputs, float32 (len(frame), n_input_columns)."""
+        return self.encode_read(len(frame), *self.read_inputs(frame, rows))
+
+    def read_inputs(self, frame: pd.DataFrame, rows: np.ndarray
+                    ) -> tuple[Iterator[np.ndarray], dict[str, np.ndarray]]:
+        """The raw values the inputs are encoded from, checked: each numeric input's numbers
+        (NaN where its missing policy allows a gap), one column at a time in the spec's
+        order, and each categorical input's class codes (float, NaN for no category). The
+        ONNX graph takes these (codes as int64, -1 for NaN) and encodes them itself.
+        """
+        codes = {f.name: self.input_labels[f.name].codes(_categories(frame, f, rows), f.name,
+                                                         rows)
+                 for f in self.spec.inputs if f.kind == "categorical"}
+        numeric = [f for f in self.spec.inputs if f.kind != "categorical"]
+        values = validate.numeric_columns(frame, [f.name for f in numeric], rows,
+                                          allow_nan=[f.missing != "error" for f in numeric])
+        return values, codes
+
+    def encode_read(self, n: int, numeric: Iterable[np.ndarray], codes: dict[str, np.ndarray]
+                    ) -> np.ndarray:
+        """The network's input columns of ``n`` rows from ``read_inputs``' values (float32,
+        rows first); ``InferenceGraph.encode`` (``lstmkit.export``) does the same in torch."""
         spans = self._feature_spans()
-        out = np.zeros((len(frame), sum(width for *_, width in spans)), dtype=np.float32)
-        numeric = []
-        for f, j, _ in spans:                                  # j: the feature's first column
-            if f.kind != "categorical":
-                numeric.append((f, j))
-                continue
-            labels = self.input_labels[f.name]
-            codes = labels.codes(_categories(frame, f, rows), f.name, rows)
-            if f.embed:     # exact in float32 up to 2**24 categories
-                out[:, j] = np.where(np.isnan(codes), len(labels), codes)
-            else:
-                known = np.flatnonzero(~np.isnan(codes))       # a gap: no category
-                out[known, j + codes[known].astype(np.int64)] = 1.0
-        columns = validate.numeric_columns(frame, [f.name for f, _ in numeric], rows,
-                                           allow_nan=[f.missing != "error" for f, _ in numeric])
-        for (f, j), values in zip(numeric, columns, strict=True):
+        out = np.zeros((n, sum(width for *_, width in spans)), dtype=np.float32)
+        numeric_spans = [(f, j) for f, j, _ in spans if f.kind != "categorical"]
+        for (f, j), values in zip(numeric_spans, numeric, strict=True):
             scaled = self.input_scalers[f.name].transform(values)
             if f.missing != "error":
                 gaps = np.isnan(values)
@@ -136,6 +144,15 @@ class Encoding:
             out[:, j] = scaled
             if f.missing == "mask":
                 out[:, j + 1] = gaps
+        for f, j, _ in spans:                                  # j: the feature's first column
+            if f.kind != "categorical":
+                continue
+            code = codes[f.name]
+            if f.embed:     # exact in float32 up to 2**24 categories
+                out[:, j] = np.where(np.isnan(code), len(self.input_labels[f.name]), code)
+            else:
+                known = np.flatnonzero(~np.isnan(code))       # a gap: no category
+                out[known, j + code[known].astype(np.int64)] = 1.0
         return out
 
     def encode_targets(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
