@@ -138,7 +138,8 @@ class Training:
 @dataclass(frozen=True)
 class Hardware:
     """Where training runs and how it reports: they change neither the result on CPU nor
-    what a checkpoint resumes, and a search does not vary them.
+    what a checkpoint resumes, and a search does not vary them. Not frozen by ``fit``:
+    ``predict`` and ``evaluate`` run where ``accelerator`` and ``devices`` say at the time.
 
     Args:
         progress: show a progress bar.
@@ -182,11 +183,15 @@ def floats() -> frozenset[str]:
                      if kind is float or float in typing.get_args(kind))
 
 
-def of(group: type, values: Mapping[str, Any] | Any) -> Any:
-    """An instance of ``group`` from ``values``: a mapping, or an object holding the
-    parameters as attributes (``LSTMModel``)."""
-    get = values.get if isinstance(values, Mapping) else lambda n: getattr(values, n)
-    return group(**{name: get(name) for name in names(group)})
+def of(group: type, holder: Any) -> Any:
+    """An instance of ``group`` from the attributes of ``holder`` that it names (an
+    ``LSTMModel``, a ``NetworkConfig``).
+
+    Example:
+        >>> of(Architecture, LSTMModel(hidden=8)).hidden
+        8
+    """
+    return group(**{name: getattr(holder, name) for name in names(group)})
 
 
 PARAMS = tuple(name for group in GROUPS for name in names(group))

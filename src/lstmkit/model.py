@@ -117,18 +117,13 @@ class LSTMModel:
     Args:
         spec: the task (inputs, targets, task shape, lookback, horizon). May be
             omitted when fitting on arrays: names and kinds are then inferred.
-        hidden, layers, bidirectional, dropout, decoder, heads, instance_norm, segment,
-            channel_independent, conv, checkpoint_steps: the network's shape, described
-            in ``lstmkit.hyperparams.Architecture``.
-        optimizer, lr, lr_decay, weight_decay, batch_size, max_epochs, patience,
-            grad_clip, seed, split, precision: how to train, described in
-            ``lstmkit.hyperparams.Training``.
-        progress, accelerator, devices, num_nodes, strategy: where training runs,
-            described in ``lstmkit.hyperparams.Hardware`` (``devices=2``: data-parallel).
+        hidden ... strategy: the fields of ``lstmkit.hyperparams``' ``Architecture`` (the
+            network's shape), ``Training`` (how to train: ``seed``, ``split``, ...) and
+            ``Hardware`` (where: ``devices=2`` trains data-parallel), which describe each.
 
-    The parameters are declared once, by those three dataclasses (``PARAMS``): the
-    keyword signature below is written out for IDEs and ``help``, and a test checks that
-    it equals their fields and defaults.
+    The parameters are declared once, by those three dataclasses (``PARAMS``): the keyword
+    signature is written out for IDEs and ``help``, and a test checks that it equals their
+    fields and defaults.
 
     An unknown keyword (``epochs=10``) is a ``ConfigError`` naming the closest
     parameter (``max_epochs``).
@@ -136,7 +131,8 @@ class LSTMModel:
     Like a scikit-learn estimator (``get_params``, ``set_params``, ``score``; ``clone`` and
     ``GridSearchCV`` work), what ``fit`` learned or chose is held in attributes ending in
     ``_`` (``spec_``, ``architecture_``, ``split_``, ``seed_``, ...), which parameters set
-    after ``fit`` do not change.
+    after ``fit`` do not change (``accelerator`` and ``devices`` still say where ``predict``
+    runs).
 
     Example:
         >>> model = LSTMModel(spec, hidden=64, max_epochs=20).fit(df)
