@@ -183,6 +183,11 @@ def floats() -> frozenset[str]:
                      if kind is float or float in typing.get_args(kind))
 
 
+def typed(group: type, kind: Any) -> tuple[str, ...]:
+    """The parameters of ``group`` declared as of type ``kind`` (e.g. ``int | None``)."""
+    return tuple(name for name, hint in typing.get_type_hints(group).items() if hint == kind)
+
+
 def of(group: type, holder: Any) -> Any:
     """An instance of ``group`` from the attributes of ``holder`` that it names (an
     ``LSTMModel``, a ``NetworkConfig``).

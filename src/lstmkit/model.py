@@ -663,9 +663,9 @@ class LSTMModel:
                            presets.BATCH_SIZE if self.batch_size is None else self.batch_size)
         check_int("layers", self.layers, 1, size.MAX_LAYERS, why="torch builds stacked layers "
                   "one by one, 10,000 take half a minute; 1 to 4 are usual")
-        for name in ("hidden", "segment", "checkpoint_steps"):
+        for name in hyperparams.typed(Architecture, int | None):
             check_positive_int(name, getattr(self, name), allow_none=True)
-        for name in ("bidirectional", "channel_independent", "conv"):
+        for name in hyperparams.typed(Architecture, bool | None):
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
                 raise ConfigError(f"{name} must be true, false or unset (None), got {value!r}")
