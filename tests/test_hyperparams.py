@@ -153,3 +153,19 @@ def test_every_parameter_set_after_fit_changes_nothing_fit_made(etth1, tmp_path)
     saved = [{k: v for k, v in c.items() if k != "params"} for c in configs]
     assert saved[0] == saved[1]
     assert LSTMModel.load(after).predict(data, origins="all").equals(predicted)
+
+
+@pytest.mark.parametrize(("name", "value", "fragment"), [
+    ("hidden", 0, "hidden must be a positive integer"),
+    ("segment", 0, "segment must be a positive integer"),
+    ("checkpoint_steps", -2, "checkpoint_steps must be a positive integer"),
+    ("bidirectional", "yes", "bidirectional must be true, false or unset (None), got 'yes'"),
+    ("channel_independent", 1, "channel_independent must be true, false or unset (None)"),
+    ("conv", "no", "conv must be true, false or unset (None)"),
+])
+def test_architecture_values_are_checked_by_their_declared_type(name, value, fragment):
+    """check_params reads which fields are optional counts and optional flags from their
+    types in Architecture."""
+    with pytest.raises(ConfigError) as info:
+        LSTMModel(SPEC, **{name: value}).check_params()
+    assert fragment in str(info.value)
