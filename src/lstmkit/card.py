@@ -57,10 +57,9 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
         lines.append(f"| {t.name} | {t.kind} | {t.loss} | {t.weight:g} | {output} |")
     if spec.units:
         lines += ["", "Units: " + ", ".join(f"`{k}` {v}" for k, v in spec.units.items()) + "."]
-    built = model.network_.config
     architecture = ", ".join(f"{k}={v}" for k, v in model.architecture_.items())
     lines += ["", "## Training", "",
-              f"- architecture: layers={built.layers}, heads={built.heads}, {architecture}",
+              f"- architecture: {architecture}",
               f"- training table sha256: `{getattr(model, 'data_sha256_', None) or 'unknown'}`",
               *_history(model.history_),
               f"- written by lstmkit {__version__}, torch {torch.__version__}, python "

@@ -7,6 +7,7 @@ training part, trains the network and sets the learned ``*_`` attributes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import checkpoint, presets
+from . import checkpoint, hyperparams, presets
 from .artifact import load_model, save_model
 from .backtest import Backtest, backtest
 from .baselines import NearestNeighbour
@@ -33,6 +34,7 @@ from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import BaselineWarning, ConfigError, DataError, NotFittedError, warn
 from .export import export_onnx
+from .hyperparams import HARDWARE, Architecture, ResolvedArchitecture
 from .losses import MultiTargetLoss
 from .metrics import (
     BASELINES,
@@ -122,39 +124,13 @@ class LSTMModel:
     Args:
         spec: the task (inputs, targets, task shape, lookback, horizon). May be
             omitted when fitting on arrays: names and kinds are then inferred.
-        hidden: LSTM units per direction and layer.
-        layers: stacked encoder layers.
-        bidirectional: bidirectional encoder.
-        dropout: dropout between layers and before the heads.
-        decoder: ``direct`` (dense map to horizon x targets), ``repeat``
-            (RepeatVector + LSTM + per-step dense), ``autoregressive`` (fed its
-            previous prediction, teacher forcing in training) or ``parallel`` (one
-            LSTM step per output segment, all at once). Seq2seq with one output
-            per step always uses the encoder's per-step outputs.
-        heads: ``shared`` (one dense layer for all regression targets) or
-            ``separate`` (one each); categorical targets always get their own.
-        instance_norm: normalise each input window by its own statistics and map
-            the outputs of targets that are also inputs back: True or ``"revin"``
-            (the window's mean and std, RevIN), ``"last"`` (subtract each channel's
-            last value, as SegRNN does), False for none.
-        segment: recur over segments of this many steps, each embedded by a dense
-            layer, instead of single steps (SegRNN); the ``parallel`` decoder then
-            emits output segments of the same length.
-        channel_independent: run every numeric input channel as its own univariate
-            series through one shared network and read each target from its own
-            channel (all targets must be regression targets that are inputs).
-        conv: add a convolutional branch (LSTM-FCN) beside the encoder, for the
-            direct decoder.
-        checkpoint_steps: train the encoder in chunks of this many steps, recomputing
-            their activations in the backward pass: memory no longer grows with the
-            lookback, for about one more forward pass of compute (unidirectional).
-        optimizer, lr, lr_decay, weight_decay, batch_size, max_epochs, patience,
-            grad_clip, seed, progress, accelerator, devices, num_nodes, strategy,
-            precision: see ``TrainConfig`` (``devices=2``: data-parallel training);
-            ``batch_size`` unset comes from the data (``lstmkit.presets.batch_size``: 64,
-            and a tenth of the training sequences for sequence classification).
-        split: the chronological train/validation/test split (``Split()``: 70/15/15;
-            ``Split.train_only()``: every sample trains, no validation).
+        hidden ... strategy: the fields of ``lstmkit.hyperparams``' ``Architecture`` (the
+            network's shape), ``Training`` (how to train: ``seed``, ``split``, ...) and
+            ``Hardware`` (where: ``devices=2`` trains data-parallel), which describe each.
+
+    The parameters are declared once, by those three dataclasses (``PARAMS``): the keyword
+    signature is written out for IDEs and ``help``, and a test checks that it equals their
+    fields and defaults.
 
     An unknown keyword (``epochs=10``) is a ``ConfigError`` naming the closest
     parameter (``max_epochs``).
@@ -162,7 +138,8 @@ class LSTMModel:
     Like a scikit-learn estimator (``get_params``, ``set_params``, ``score``; ``clone`` and
     ``GridSearchCV`` work), what ``fit`` learned or chose is held in attributes ending in
     ``_`` (``spec_``, ``architecture_``, ``split_``, ``seed_``, ...), which parameters set
-    after ``fit`` do not change.
+    after ``fit`` do not change (``accelerator`` and ``devices`` still say where ``predict``
+    runs).
 
     Example:
         >>> model = LSTMModel(spec, hidden=64, max_epochs=20).fit(df)
@@ -180,27 +157,14 @@ class LSTMModel:
                  lr: float | None = None, lr_decay: float = 1.0, weight_decay: float = 0.0,
                  batch_size: int | None = None, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
-                 progress: bool = True, accelerator: str = "auto",
-                 devices: int | str | list = 1, num_nodes: int = 1, strategy: str = "auto",
-                 precision: str = "32-true") -> None:
-        self.spec = spec
-        self.hidden, self.layers, self.bidirectional = hidden, layers, bidirectional
-        self.dropout = dropout
-        self.decoder, self.heads = decoder, heads
-        self.optimizer, self.lr, self.lr_decay = optimizer, lr, lr_decay
-        self.weight_decay = weight_decay
-        self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
-        self.grad_clip, self.seed, self.split = grad_clip, seed, split
-        self.progress, self.accelerator, self.devices = progress, accelerator, devices
-        self.num_nodes, self.strategy, self.precision = num_nodes, strategy, precision
-        self.instance_norm, self.checkpoint_steps = instance_norm, checkpoint_steps
-        self.segment, self.channel_independent, self.conv = segment, channel_independent, conv
+                 precision: str = "32-true", progress: bool = True, accelerator: str = "auto",
+                 devices: int | str | list = 1, num_nodes: int = 1,
+                 strategy: str = "auto") -> None:
+        params = dict(locals())
+        del params["self"]
+        vars(self).update(params)     # stored as given: fit checks them (scikit-learn's rule)
 
-    PARAMS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
-              "segment", "channel_independent", "conv", "checkpoint_steps", "optimizer", "lr",
-              "lr_decay", "weight_decay", "batch_size", "max_epochs", "patience", "grad_clip",
-              "seed", "split", "progress", "accelerator", "devices", "num_nodes", "strategy",
-              "precision")
+    PARAMS = hyperparams.PARAMS
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters as it stored them, ``spec`` and ``split`` included
@@ -343,7 +307,7 @@ class LSTMModel:
             # validation says it does better (cost: one more fit, on such data only).
             first, first_history = self.network_, history
             skill = self._naive_ratio(val_windows, encoded.offsets)
-            anchored = {**architecture, "instance_norm": "anchored"}
+            anchored = dataclasses.replace(architecture, instance_norm="anchored")
             self.network_, history = self._train_network(
                 self._network_config(spec, encoding, anchored, lags), train_config, windows,
                 _second(plan, "anchored"), None, ())
@@ -671,8 +635,7 @@ class LSTMModel:
             raise ConfigError(f"{str(directory)!r} already holds a training checkpoint; pass "
                               "resume=True (CLI: --resume) to continue that run, or remove it "
                               "to start afresh")
-        params = {k: v for k, v in self.params_json().items()
-                  if k not in ("progress", "accelerator", "devices", "num_nodes", "strategy")}
+        params = {k: v for k, v in self.params_json().items() if k not in HARDWARE}
         params["batch_size"] = batch_size
         if params["split"]["stratify"] is None:
             params["split"]["stratify"] = presets.stratified(spec)
@@ -696,13 +659,10 @@ class LSTMModel:
         return fill_gaps(groups if need_targets else fill_unread(groups, spec), spec)
 
     def _train_config(self, lr: float, batch_size: int) -> TrainConfig:
-        return TrainConfig(
-            optimizer=self.optimizer, lr=lr, lr_decay=self.lr_decay,
-            weight_decay=self.weight_decay,
-            batch_size=batch_size, max_epochs=self.max_epochs, patience=self.patience,
-            grad_clip=self.grad_clip, seed=self.seed, progress=self.progress,
-            accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes,
-            strategy=self.strategy, precision=self.precision)
+        """The model's training and hardware parameters, checked, with ``lr`` and
+        ``batch_size`` as resolved (the preset's or the data's where unset)."""
+        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)}
+        return TrainConfig(**{**given, "lr": lr, "batch_size": batch_size})
 
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""
@@ -710,9 +670,9 @@ class LSTMModel:
                            presets.BATCH_SIZE if self.batch_size is None else self.batch_size)
         check_int("layers", self.layers, 1, size.MAX_LAYERS, why="torch builds stacked layers "
                   "one by one, 10,000 take half a minute; 1 to 4 are usual")
-        for name in ("hidden", "segment", "checkpoint_steps"):
+        for name in hyperparams.typed(Architecture, int | None):
             check_positive_int(name, getattr(self, name), allow_none=True)
-        for name in ("bidirectional", "channel_independent", "conv"):
+        for name in hyperparams.typed(Architecture, bool | None):
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
                 raise ConfigError(f"{name} must be true, false or unset (None), got {value!r}")
@@ -733,9 +693,9 @@ class LSTMModel:
             network = _smallest_network(spec, self._architecture(spec), self.layers, self.heads)
             size.check(network, self.batch_size or presets.BATCH_SIZE, spec.lookback or 1)
 
-    def _architecture(self, spec: Spec) -> dict[str, Any]:
+    def _architecture(self, spec: Spec) -> ResolvedArchitecture:
         """The architecture for ``spec``: the user's settings, else the preset's; checked."""
-        given = {name: getattr(self, name) for name in (*presets.ARCHITECTURE, "heads")}
+        given = {**hyperparams.of(Architecture, self), "lr": self.lr}
         a = presets.resolve(spec, given)
         decoder = a["decoder"]
         if spec.shape.per_step and decoder != "aligned":
@@ -763,12 +723,10 @@ class LSTMModel:
             _check_channel_independent(spec, decoder)
         return a
 
-    def _network_config(self, spec: Spec, encoding: Encoding, a: dict[str, Any],
-                        lags: tuple[int, ...] = (), layers: int | None = None,
-                        heads: str | None = None) -> NetworkConfig:
-        """The network for ``spec`` and ``encoding`` with architecture ``a``; ``layers`` and
-        ``heads`` default to the model's parameters (a loaded model checks its saved network
-        with the ones it was built with: parameters set after ``fit`` apply to the next)."""
+    def _network_config(self, spec: Spec, encoding: Encoding, a: Architecture,
+                        lags: tuple[int, ...] = ()) -> NetworkConfig:
+        """The network for ``spec`` and ``encoding`` with architecture ``a``, resolved (a
+        loaded model checks its saved network with the architecture it was built with)."""
         outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
         columns = encoding.input_columns
         numeric = tuple(name in encoding.input_scalers for name in columns)
@@ -784,9 +742,9 @@ class LSTMModel:
             raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
                               "256, and an embedded input has more categories; use 'bf16-mixed'")
         return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=spec.shape.output_steps,
-                             hidden=a["hidden"], layers=layers or self.layers,
+                             hidden=a["hidden"], layers=a["layers"],
                              bidirectional=a["bidirectional"], dropout=float(a["dropout"]),
-                             decoder=a["decoder"], heads=heads or self.heads,
+                             decoder=a["decoder"], heads=a["heads"],
                              instance_norm=a["instance_norm"], numeric_inputs=numeric,
                              target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                              segment=a["segment"], channel_independent=a["channel_independent"],
