@@ -29,6 +29,7 @@ from .data.scaling import AffineScaler, Labels
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema, numeric, present
 from .errors import ArtifactError, ConfigError, DataError
+from .kinds import prediction_columns
 from .saved_files import check_fields, check_strings, damaged, first_difference, parse_json
 from .saved_files import check_schema as check_saved_schema
 from .spec import Spec
@@ -58,6 +59,8 @@ class OnnxModel:
     Attributes:
         metadata: the schema the file records (inputs, outputs, spec, versions).
         spec: the model's ``Spec``.
+        encoding: the labels and input scalers the metadata records (no target scalers:
+            the graph gives original units).
         time_step: the time step the model was trained on (``TimeStep``), or None.
     """
 
@@ -91,7 +94,7 @@ class OnnxModel:
                                 f"{quote(metadata.get('format_version'))}; this lstmkit reads "
                                 f"version {FORMAT_VERSION}: export the model again")
         try:
-            self.spec = _checked_spec(metadata, self.session)
+            self.spec, self.encoding = _checked_spec(metadata, self.session)
         except ConfigError as exc:
             raise damaged(where, exc, REEXPORT) from None
         self.metadata: dict[str, Any] = metadata
@@ -199,18 +202,9 @@ class OnnxModel:
             columns["step"] = np.tile(np.arange(1, steps + 1), n)
             if spec.aligned:
                 keep = (np.arange(steps)[None, :] < lengths[:, None]).ravel()
-        for entry in self.metadata["outputs"]:
-            values = outputs[entry["name"]]
-            target = entry["target"]
-            if entry["kind"] == "regression":
-                columns[target] = values.astype(np.float64).reshape(n * steps)
-                continue
-            classes = entry["classes"]
-            columns[target] = Labels(tuple(classes)).decode(values.argmax(-1)).reshape(-1)
-            shown = range(1, 2) if entry["kind"] == "binary" else range(len(classes))
-            for k in shown:
-                columns[f"{target}_proba_{classes[k]}"] = values[..., k].astype(
-                    np.float64).reshape(n * steps)
+        decoded = {t.name: t.target_kind.decode_graph(t, self.encoding, outputs[entry["name"]])
+                   for t, entry in zip(self.spec.targets, self.metadata["outputs"], strict=True)}
+        columns.update(prediction_columns(self.spec.targets, decoded))
         frame = pd.DataFrame(columns)
         return frame if keep.all() else frame[keep].reset_index(drop=True)
 
@@ -238,16 +232,7 @@ def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict
         if spec.task != "forecast" else None,
     }
     out_steps: int | str = "steps" if spec.aligned else (spec.horizon or 1)
-    outputs = []
-    for t in spec.targets:
-        if t.kind == "regression":
-            outputs.append({"name": t.name, "target": t.name, "kind": t.kind, "dtype": "float32",
-                            "shape": ["batch", out_steps]})
-        else:
-            classes = list(encoding.target_labels[t.name].classes)
-            outputs.append({"name": f"{t.name}_proba", "target": t.name, "kind": t.kind,
-                            "dtype": "float32", "shape": ["batch", out_steps, len(classes)],
-                            "classes": classes})
+    outputs = [t.target_kind.onnx_output(t, encoding, out_steps) for t in spec.targets]
     return inputs, outputs
 
 
@@ -257,10 +242,11 @@ def input_entries(inputs: dict[str, Any]) -> list[dict[str, Any]]:
         [inputs["lengths"]] if inputs["lengths"] else [])
 
 
-def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
-    """The spec of checked metadata: each entry of its JSON type, the shape fields, inputs,
-    outputs and schema what the spec and the recorded labels and scalers give, and the
-    inputs and outputs those of the graph itself (names, order, dtypes, static sizes).
+def _checked_spec(metadata: dict[str, Any], session: Any) -> tuple[Spec, Encoding]:
+    """The spec and recorded encoding of checked metadata: each entry of its JSON type, the
+    shape fields, inputs, outputs and schema what the spec and the recorded labels and
+    scalers give, and the inputs and outputs those of the graph itself (names, order,
+    dtypes, static sizes).
 
     Raises:
         ConfigError: naming the first entry that disagrees.
@@ -275,7 +261,8 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
         if key in metadata and metadata[key] != value:
             raise ConfigError(f"{key} is {quote(metadata[key])}, but the spec gives "
                               f"{quote(value)}")
-    inputs, outputs = signature(spec, _recorded_encoding(spec, metadata))
+    encoding = _recorded_encoding(spec, metadata)
+    inputs, outputs = signature(spec, encoding)
     for key, expected in (("inputs", inputs), ("outputs", outputs)):
         difference = first_difference(metadata[key], expected, key)
         if difference:
@@ -285,7 +272,7 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
     _check_graph("inputs", input_entries(inputs), session.get_inputs())
     _check_graph("outputs", outputs, session.get_outputs())
     check_saved_schema(metadata["schema"], spec, targets=False)
-    return spec
+    return spec, encoding
 
 
 def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:
