@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from lstmkit import ConfigError, LSTMModel, Spec, Target
+from lstmkit import ArtifactError, ConfigError, LSTMModel, Spec, Target
 from lstmkit.kinds import KINDS, Decoded, Regression, TargetKind, register_kind
 from lstmkit.losses import MultiTargetLoss
 from lstmkit.onnx_predict import OnnxModel
@@ -109,6 +109,14 @@ def test_a_count_model_saves_loads_and_exports_with_the_same_predictions(counts,
     exported = onnx.predict(counts, origins="all")
     assert list(exported.columns) == list(predicted.columns)
     np.testing.assert_allclose(exported.n, predicted.n, rtol=1e-5)
+
+
+def test_a_saved_model_of_a_kind_not_registered_says_to_register_it(count_model, tmp_path):
+    count_model.save(tmp_path / "model")
+    config = tmp_path / "model" / "config.json"
+    config.write_text(config.read_text().replace('"count"', '"rate"'))
+    with pytest.raises(ArtifactError, match=r"got 'rate'.*register_kind"):
+        LSTMModel.load(tmp_path / "model")
 
 
 def test_register_kind_refuses_what_would_break_the_registry():

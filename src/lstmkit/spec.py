@@ -136,7 +136,11 @@ class Target:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"a target name must be a non-empty string, got {self.name!r}")
-        check_choice(f"kind of target {self.name!r}", self.kind, tuple(TARGET_KINDS))
+        if not isinstance(self.kind, str) or self.kind not in TARGET_KINDS:
+            raise ConfigError(f"kind of target {self.name!r} must be one of "
+                              f"{', '.join(map(repr, TARGET_KINDS))}, got {quote(self.kind)}"
+                              f"{closest(str(self.kind), TARGET_KINDS)}; a kind of your own "
+                              "is registered first (lstmkit.kinds.register_kind)")
         check_choice(f"scaler of target {self.name!r}", self.scaler, SCALERS)
         if self.loss is None:
             object.__setattr__(self, "loss", self.target_kind.default_loss)
