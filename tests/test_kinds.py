@@ -94,6 +94,8 @@ def test_a_count_model_learns_and_is_scored_beside_the_naive_forecast(counts, co
     assert set(evaluation.table.metric) == {"MAE", "RMSE", "sMAPE", "R2"}
     # the cycle is an input: the rate it gives beats repeating yesterday's count
     assert evaluation.metric("n", "MAE") < evaluation.metric("n", "MAE", of="naive")
+    assert count_model.score(counts) == count_model.evaluate(counts).metric("n", "R2")   # its
+    # score_metric, as scikit-learn's scoring reads it
 
 
 def test_a_count_model_saves_loads_and_exports_with_the_same_predictions(counts, count_model,
@@ -130,12 +132,17 @@ def test_register_kind_refuses_what_would_break_the_registry():
         register_kind(Nameless())
 
     class Lossless(TargetKind):
-        name = "lossless"
+        name, score_metric = "lossless", "R2"
     with pytest.raises(ConfigError, match="lists no losses"):
         register_kind(Lossless())
+
+    class Unscored(TargetKind):
+        name, losses = "unscored", ("mse",)
+    with pytest.raises(ConfigError, match="no score_metric"):
+        register_kind(Unscored())
     with pytest.raises(ConfigError, match="TargetKind instance"):
         register_kind("count")
-    assert "lossless" not in KINDS
+    assert "lossless" not in KINDS and "unscored" not in KINDS
 
 
 def test_an_unknown_kind_is_refused_with_the_closest_name():

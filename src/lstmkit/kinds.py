@@ -9,10 +9,11 @@ of lstmkit asks the kind (``target.target_kind``) instead of testing its name.
 
 Adding a kind:
 
-1. Subclass ``TargetKind`` (or a built-in kind, to change one part of it): set ``name``
-   and ``losses`` (the first is the default), say whether its targets hold labels
-   (``labelled``) and how its outputs are laid out (``value_channel``, ``shares_head``,
-   ``stacks``), and implement the methods that raise ``NotImplementedError`` here.
+1. Subclass ``TargetKind`` (or a built-in kind, to change one part of it): set ``name``,
+   ``losses`` (the first is the default) and ``score_metric``, say whether its targets
+   hold labels (``labelled``) and how its outputs are laid out (``value_channel``,
+   ``shares_head``, ``stacks``), and implement the methods that raise
+   ``NotImplementedError`` here.
 2. Register an instance: ``register_kind(MyKind())``. ``Target("y", kind="my_kind")``
    then fits, predicts, evaluates, saves, loads and exports; a saved model of the kind
    loads where the kind is registered.
@@ -104,6 +105,8 @@ class TargetKind:
         shares_head: ``heads="shared"`` gives its targets one dense layer together.
         stacks: targets of this kind with the same loss are computed together, one
             channel each (their outputs and truth are (B, S, k)).
+        score_metric: the metric (of ``scored``'s, higher better) that ``LSTMModel.score``
+            reads, as scikit-learn's scoring does.
     """
 
     name: str = ""
@@ -112,6 +115,7 @@ class TargetKind:
     value_channel: bool = False
     shares_head: bool = False
     stacks: bool = True
+    score_metric: str = ""
 
     @property
     def default_loss(self) -> str:
@@ -179,6 +183,7 @@ class Regression(TargetKind):
     losses = ("mse", "mae", "huber")
     value_channel = True
     shares_head = True
+    score_metric = "R2"
 
     def loss_function(self, loss: str) -> Callable[..., Tensor]:
         from torch.nn import functional as F
@@ -220,6 +225,7 @@ class Labelled(TargetKind):
     """
 
     labelled = True
+    score_metric = "accuracy"
     rule = "at least two"
     shown = 0
 
@@ -365,7 +371,7 @@ def register_kind(kind: TargetKind) -> TargetKind:
 
     Raises:
         ConfigError: the name is not a non-empty string, it is taken by another kind, or
-            the kind lists no loss.
+            the kind lists no loss or no score metric.
 
     Example:
         >>> register_kind(MAERegression())
@@ -384,6 +390,9 @@ def register_kind(kind: TargetKind) -> TargetKind:
     if not kind.losses or not all(isinstance(loss, str) for loss in kind.losses):
         raise ConfigError(f"target kind {name!r} lists no losses; set losses to the names "
                           "its loss_function takes, the default first")
+    if not isinstance(kind.score_metric, str) or not kind.score_metric:
+        raise ConfigError(f"target kind {name!r} has no score_metric; set it to the metric "
+                          "of its scored() that LSTMModel.score reads (such as 'R2')")
     KINDS[name] = kind
     return kind
 

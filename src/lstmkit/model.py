@@ -53,7 +53,6 @@ GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device 
 GPU_PREDICT_WINDOWS = 8192
 ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
 OUTPUTS = ("frame", "array")
-SCORES = ("R2", "accuracy")   # score()'s metric: R2 for regression, else accuracy
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
             "validation_split": "split", "recurrent_dropout": "dropout"}
@@ -576,7 +575,8 @@ class LSTMModel:
             >>> cross_val_score(LSTMModel(max_epochs=20), X, y, cv=3)
         """
         table = self.evaluate(data, y).table
-        return float(table.loc[table["metric"].isin(SCORES), "model"].mean())
+        scores = {t.name: t.target_kind.score_metric for t in self.spec_.targets}
+        return float(table.loc[table["metric"] == table["target"].map(scores), "model"].mean())
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
                  refit: bool = True) -> Backtest:
