@@ -9,6 +9,7 @@ numpy (``decode``) and in the exported graph (``graph_output``) alike.
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -148,6 +149,13 @@ def test_register_kind_refuses_what_would_break_the_registry():
 def test_an_unknown_kind_is_refused_with_the_closest_name():
     with pytest.raises(ConfigError, match="did you mean 'count'"):
         Target("n", kind="cont")
+
+
+def test_the_loss_of_every_built_in_kind_pickles_as_ddp_spawn_needs():
+    targets = [Target("a"), Target("k", kind="classification"), Target("b", kind="binary")]
+    loss = MultiTargetLoss(targets, [slice(0, 1), slice(1, 4), slice(4, 5)])
+    outputs, truth = torch.randn(2, 3, 5), torch.tensor([[[0.5, 2.0, 1.0]] * 3] * 2)
+    assert torch.equal(pickle.loads(pickle.dumps(loss))(outputs, truth), loss(outputs, truth))
 
 
 def test_built_in_kinds_decode_to_the_table_columns_predict_shows():

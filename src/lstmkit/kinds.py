@@ -300,14 +300,7 @@ class Classification(Labelled):
         return torch.nn.functional.one_hot(codes, width).to(values.dtype) * known
 
     def loss_function(self, loss: str) -> Callable[..., Tensor]:
-        from torch.nn import functional as F
-
-        def cross_entropy(outputs: Tensor, truth: Tensor, reduction: str = "mean") -> Tensor:
-            # outputs (B, S, K), truth (B, S) class indices
-            value = F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]),
-                                    truth.reshape(-1).long(), reduction=reduction)
-            return value if reduction == "mean" else value.view(truth.shape)   # (B, S)
-        return cross_entropy
+        return _cross_entropy
 
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
         return outputs.softmax(dim=-1)                                        # (B, S, K)
@@ -355,6 +348,16 @@ class Binary(Labelled):
 
     def sure_logits(self, codes: np.ndarray, width: int, dtype: Any) -> np.ndarray:
         return np.where(codes == 1, SURE_LOGIT, -SURE_LOGIT).astype(dtype)[:, None]
+
+
+def _cross_entropy(outputs: Tensor, truth: Tensor, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of outputs (B, S, K) against class indices (B, S): the mean, or (B, S).
+    At module level, so that a loss holding it pickles (``strategy="ddp_spawn"``)."""
+    from torch.nn import functional as F
+
+    value = F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), truth.reshape(-1).long(),
+                            reduction=reduction)
+    return value if reduction == "mean" else value.view(truth.shape)
 
 
 KINDS: dict[str, TargetKind] = {}
