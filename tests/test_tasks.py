@@ -16,10 +16,10 @@ from lstmkit import Feature, LSTMModel, Spec, Split, datasets
 from lstmkit.data import prepare
 from lstmkit.data.groups import arrange, fill_gaps
 from lstmkit.export import InferenceGraph
+from lstmkit.kinds import Decoded
 from lstmkit.onnx_predict import OnnxModel, signature
 from lstmkit.tasks import (
     AlignedShape,
-    Decoded,
     ForecastShape,
     Seq2SeqShape,
     SequenceShape,

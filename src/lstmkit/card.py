@@ -51,9 +51,8 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
     lines += ["", "## Targets", "", "| target | kind | loss | weight | output |",
               "| --- | --- | --- | --- | --- |"]
     for t in spec.targets:
-        output = (f"{t.scaler} scaler, predicted in original units" if t.kind == "regression"
-                  else f"labels {_labels(encoding.target_labels[t.name].classes)} + "
-                  "probabilities")
+        output = (f"labels {_labels(encoding.target_labels[t.name].classes)} + probabilities"
+                  if t.categorical else f"{t.scaler} scaler, predicted in original units")
         lines.append(f"| {t.name} | {t.kind} | {t.loss} | {t.weight:g} | {output} |")
     if spec.units:
         lines += ["", "Units: " + ", ".join(f"`{k}` {v}" for k, v in spec.units.items()) + "."]

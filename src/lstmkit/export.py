@@ -24,6 +24,9 @@ Graph outputs:
 * ``<target>_proba``: float32 (batch, out_steps, classes) per classification or
   binary target (binary: ``[negative, positive]``); labels in the metadata.
 
+Each target's kind (``lstmkit.kinds``) gives its output (``TargetKind.graph_output``) and
+the metadata's entry for it (``TargetKind.onnx_output``).
+
 ``out_steps`` is the horizon (forecast, seq2seq), 1 for a sequence task, and the
 input steps for seq2seq with one output per step (outputs past a sequence's
 length are padding). The metadata (``metadata_props["lstmkit"]``, JSON) records
@@ -88,7 +91,7 @@ class InferenceGraph(nn.Module):
         self.embedded = [f.embed is not None for f in spec.inputs]
         self.lookback = spec.lookback if spec.future_names else None
         self.future_columns = list(encoding.future_columns)
-        self.kinds = [t.kind for t in spec.targets]
+        self.kinds = [t.target_kind for t in spec.targets]
         self.slices = list(self.network.output_slices)
         self.target_scalers = [encoding.target_scalers.get(t.name) for t in spec.targets]
 
@@ -105,18 +108,9 @@ class InferenceGraph(nn.Module):
         if self.lookback is not None:   # the rows after the lookback give the known-ahead inputs
             x, future = x[:, : self.lookback], x[:, self.lookback :, self.future_columns]
         out = self.network(x, lengths, future=future)                    # (B, S, C)
-        results = []
-        for kind, part, scaler in zip(self.kinds, self.slices, self.target_scalers,
-                                      strict=True):
-            values = out[..., part]
-            if kind == "regression":
-                results.append(values[..., 0] * scaler.scale + scaler.center)   # (B, S)
-            elif kind == "classification":
-                results.append(values.softmax(dim=-1))                          # (B, S, K)
-            else:
-                positive = values.sigmoid()
-                results.append(torch.cat([1 - positive, positive], dim=-1))     # (B, S, 2)
-        return tuple(results)
+        return tuple(kind.graph_output(out[..., part], scaler)   # each kind's activation
+                     for kind, part, scaler in zip(self.kinds, self.slices, self.target_scalers,
+                                                   strict=True))
 
     def encode(self, numeric: Tensor | None, codes: list[Tensor]) -> Tensor:
         """The network's input columns (..., F) from raw numbers (..., numeric inputs) and

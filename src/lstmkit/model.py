@@ -35,27 +35,16 @@ from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import BaselineWarning, ConfigError, DataError, NotFittedError, warn
 from .export import export_onnx
 from .hyperparams import HARDWARE, Architecture, ResolvedArchitecture
+from .kinds import Decoded
 from .losses import MultiTargetLoss
-from .metrics import (
-    BASELINES,
-    CLASSIFICATION_METRICS,
-    PREDICTORS,
-    REGRESSION_METRICS,
-    Baseline,
-    Evaluation,
-    classification_metrics,
-    confusion_matrix,
-    mostly_naive,
-    regression_metrics,
-)
+from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation, mostly_naive
 from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
 from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
 from .nn.norm import InstanceNorm, norm_mode
-from .spec import PARTS, Spec, Split, Target
+from .spec import PARTS, Spec, Split
 from .tasks import (
-    Decoded,
     WindowRows,
     anchor_rows,
     prediction_frame,
@@ -73,8 +62,6 @@ GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device 
 GPU_PREDICT_WINDOWS = 8192
 ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
 OUTPUTS = ("frame", "array")
-SCORES = ("R2", "accuracy")   # score()'s metric: R2 for regression, else accuracy
-SURE_LOGIT = 50.0          # a class logit the others (0) lose to with probability ~2e-22
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
             "validation_split": "split", "recurrent_dropout": "dropout"}
@@ -559,7 +546,8 @@ class LSTMModel:
             >>> cross_val_score(LSTMModel(max_epochs=20), X, y, cv=3)
         """
         table = self.evaluate(data, y).table
-        return float(table.loc[table["metric"].isin(SCORES), "model"].mean())
+        scores = {t.name: t.target_kind.score_metric for t in self.spec_.targets}
+        return float(table.loc[table["metric"] == table["target"].map(scores), "model"].mean())
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
                  refit: bool = True) -> Backtest:
@@ -730,7 +718,7 @@ class LSTMModel:
         outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
         columns = encoding.input_columns
         numeric = tuple(name in encoding.input_scalers for name in columns)
-        channels = tuple(columns.index(t.name) if t.kind == "regression" and t.name in
+        channels = tuple(columns.index(t.name) if t.target_kind.value_channel and t.name in
                          encoding.input_scalers else -1 for t in spec.targets)
         if a["instance_norm"] and not any(numeric):
             raise ConfigError("instance_norm needs at least one numeric input column")
@@ -828,12 +816,8 @@ class LSTMModel:
             if t.name not in answered or not known.any():
                 continue
             code = nearest[known, j].astype(np.int64)
-            if t.kind == "binary":
-                outputs[known, 0, edges[j]] = np.where(code == 1, SURE_LOGIT, -SURE_LOGIT)
-            else:
-                logits = np.zeros((len(code), edges[j + 1] - edges[j]), outputs.dtype)
-                logits[np.arange(len(code)), code] = SURE_LOGIT
-                outputs[known, 0, edges[j] : edges[j + 1]] = logits
+            outputs[known, 0, edges[j] : edges[j + 1]] = t.target_kind.sure_logits(
+                code, edges[j + 1] - edges[j], outputs.dtype)
         return outputs
 
     def _check_against_naive(self, windows: Windows | None, offsets: torch.Tensor
@@ -893,8 +877,8 @@ class LSTMModel:
             return Baseline("not available: the model keeps no training sequences (1-NN "
                             "needs numeric inputs, and a saved model keeps them only where "
                             "it answers a target with them)")
-        regression = [t.kind == "regression" for t in self.spec_.targets]
-        values = np.where(np.isnan(truth) | regression, np.nan, nearest[:, None, :])
+        scaled = [not t.categorical for t in self.spec_.targets]
+        values = np.where(np.isnan(truth) | scaled, np.nan, nearest[:, None, :])
         return Baseline(self.neighbours_.description, values)
 
     def _seasonal_naive(self, windows: Windows, offsets: torch.Tensor) -> Baseline:
@@ -936,8 +920,7 @@ class LSTMModel:
 def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:
     """The network of ``spec`` with the fewest columns the data could give it (one per
     input, two classes per categorical target): what a size check knows before any data."""
-    outputs = tuple(Output(t.name, t.kind, 2 if t.kind == "classification" else 1)
-                    for t in spec.targets)
+    outputs = tuple(Output(t.name, t.kind, t.target_kind.width(2)) for t in spec.targets)
     return NetworkConfig(
         n_inputs=len(spec.inputs), outputs=outputs, steps=spec.shape.output_steps,
         hidden=a["hidden"], layers=layers, bidirectional=a["bidirectional"],
@@ -966,7 +949,7 @@ def _check_channel_independent(spec: Spec, decoder: str) -> None:
                               "embed (one-hot) or turn channel independence off")
     inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
     for t in spec.targets:
-        if t.kind != "regression" or t.name not in inputs:
+        if not t.target_kind.value_channel or t.name not in inputs:
             raise ConfigError(f"channel_independent=True reads every target from its own input "
                               f"channel, but target {t.name!r} is not a numeric regression input; "
                               "add it to the inputs or turn channel independence off")
@@ -990,12 +973,7 @@ def _decode(spec: Spec, encoding: Any, outputs: np.ndarray) -> dict[str, Decoded
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
         out = outputs[..., edges[j] : edges[j + 1]]                # (N, S, width)
-        if t.kind == "regression":
-            decoded[t.name] = Decoded(encoding.decode_regression(t, out[..., 0]))
-            continue
-        probs = _probabilities(t, out)
-        decoded[t.name] = Decoded(encoding.decode_labels(t, probs.argmax(-1)), probs,
-                                  encoding.target_labels[t.name].classes)
+        decoded[t.name] = t.target_kind.decode(t, encoding, out)
     return decoded
 
 
@@ -1006,14 +984,6 @@ def _lengths(windows: Windows) -> np.ndarray | None:
     return (windows.offsets[windows.index + 1] - windows.offsets[windows.index]).numpy()
 
 
-def _probabilities(target: Target, logits: np.ndarray) -> np.ndarray:
-    """Class probabilities (..., K) from logits; binary gets (1 - p, p)."""
-    if target.kind == "binary":
-        p = 1.0 / (1.0 + np.exp(-logits[..., 0].astype(np.float64)))
-        return np.stack([1 - p, p], axis=-1)
-    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
@@ -1027,25 +997,11 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
         out = outputs[..., edges[j] : edges[j + 1]]
         bases = [None if baselines[b].values is None else baselines[b].values[..., j]
                  for b in BASELINES]
-        if t.kind == "regression":
-            true = encoding.decode_regression(t, y)
-            pred = encoding.decode_regression(t, out[..., 0])
-            bases = [None if b is None else encoding.decode_regression(t, b) for b in bases]
-            score = regression_metrics
-            names = REGRESSION_METRICS
-        else:
-            k = encoding.n_classes(t) if t.kind == "classification" else 2
-            true, pred = y, _probabilities(t, out).argmax(-1).astype(np.float64)
-            pred = np.where(np.isnan(true), np.nan, pred)
-
-            def score(a, b, k=k):
-                return classification_metrics(confusion_matrix(a, b, k))
-            names = CLASSIFICATION_METRICS
-            labels = [str(c) for c in encoding.target_labels[t.name].classes]
-            confusion[t.name] = pd.DataFrame(confusion_matrix(true, pred, k), index=labels,
-                                             columns=labels).rename_axis(index="true",
-                                                                         columns="predicted")
-        predictions = [pred, *bases]
+        scored = t.target_kind.scored(t, encoding, y, out, bases)
+        if scored.confusion is not None:
+            confusion[t.name] = scored.confusion
+        score, names, true, predictions = (scored.score, scored.names, scored.true,
+                                           scored.predictions)
         rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
         if true.shape[1] > 1:
             for s in range(true.shape[1]):
@@ -1150,11 +1106,8 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
     for j, t in enumerate(spec.targets):
         if counts[j] == 0:
             baseline.append(math.nan)
-        elif t.kind == "regression":
-            baseline.append(float(means[j]))
         else:
-            codes = y[known[:, j], j].astype(np.int64)
-            baseline.append(float(np.bincount(codes).argmax()))
+            baseline.append(t.target_kind.naive(y[known[:, j], j], float(means[j])))
     return baseline
 
 
@@ -1217,7 +1170,7 @@ def _anchor_lags(spec: Spec, windows: Windows, season: int | None) -> tuple[int,
     errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[anchor_rows(some, lag)]),
                               axis=(0, 1)) for lag in (1, season)}           # (T,) each
     for j, t in enumerate(spec.targets):
-        if t.kind == "regression" and errors[season][j] < errors[1][j]:
+        if t.target_kind.value_channel and errors[season][j] < errors[1][j]:
             lags[j] = season
     return tuple(lags)
 
@@ -1231,7 +1184,7 @@ def _schema(frame: pd.DataFrame, spec: Spec) -> dict[str, str]:
     for f in spec.inputs:
         schema[f.name] = f.kind
     for t in spec.targets:
-        schema.setdefault(t.name, "numeric" if t.kind == "regression" else "categorical")
+        schema.setdefault(t.name, "categorical" if t.categorical else "numeric")
     return schema
 
 

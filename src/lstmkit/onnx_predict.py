@@ -29,10 +29,11 @@ from .data.scaling import AffineScaler, Labels
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import check_schema
 from .errors import ArtifactError, ConfigError, DataError
+from .kinds import Decoded
 from .saved_files import check_fields, check_strings, damaged, first_difference, parse_json
 from .saved_files import check_schema as check_saved_schema
 from .spec import Spec
-from .tasks import Decoded, prediction_frame
+from .tasks import prediction_frame
 
 FORMAT = "lstmkit.onnx"
 FORMAT_VERSION = 1
@@ -163,16 +164,8 @@ class OnnxModel:
 
     def _decoded(self, outputs: dict[str, np.ndarray]) -> dict[str, Decoded]:
         """The graph's outputs as each target's values or labels and probabilities."""
-        decoded = {}
-        for entry in self.metadata["outputs"]:
-            values = outputs[entry["name"]]
-            if entry["kind"] == "regression":
-                decoded[entry["target"]] = Decoded(values.astype(np.float64))
-                continue
-            classes = tuple(entry["classes"])
-            decoded[entry["target"]] = Decoded(Labels(classes).decode(values.argmax(-1)),
-                                               values.astype(np.float64), classes)
-        return decoded
+        return {t.name: t.target_kind.decode_graph(t, self.encoding, outputs[entry["name"]])
+                for t, entry in zip(self.spec.targets, self.metadata["outputs"], strict=True)}
 
 
 def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -199,16 +192,7 @@ def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict
         if shape.onnx_lengths else None,
     }
     out_steps = shape.onnx_out_steps
-    outputs = []
-    for t in spec.targets:
-        if t.kind == "regression":
-            outputs.append({"name": t.name, "target": t.name, "kind": t.kind, "dtype": "float32",
-                            "shape": ["batch", out_steps]})
-        else:
-            classes = list(encoding.target_labels[t.name].classes)
-            outputs.append({"name": f"{t.name}_proba", "target": t.name, "kind": t.kind,
-                            "dtype": "float32", "shape": ["batch", out_steps, len(classes)],
-                            "classes": classes})
+    outputs = [t.target_kind.onnx_output(t, encoding, out_steps) for t in spec.targets]
     return inputs, outputs
 
 

@@ -110,7 +110,7 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
     for ax, target in zip(axes, spec.targets, strict=True):
         actual = frame[target.name].to_numpy()
         classes = None
-        if target.kind != "regression":
+        if target.categorical:
             classes = list(model.encoding_.target_labels[target.name].classes)
             actual = _codes(actual, classes)
         ax.axvspan(x[first], x[rows[0]], color="grey", alpha=0.12, lw=0,

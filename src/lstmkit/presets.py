@@ -63,7 +63,8 @@ def preset_name(spec: Spec, given: Mapping[str, Any]) -> str:
     """Which preset fits ``spec``, given the parameters the user set (not None)."""
     continues = spec.shape.continues
     numeric_inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
-    all_inputs = all(t.kind == "regression" and t.name in numeric_inputs for t in spec.targets)
+    all_inputs = all(t.target_kind.value_channel and t.name in numeric_inputs
+                     for t in spec.targets)
     compatible = given.get("decoder") in (None, "direct", "repeat", "parallel") and \
         not given.get("conv") and given.get("heads") != "separate" and \
         not any(f.embed for f in spec.inputs)

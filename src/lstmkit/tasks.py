@@ -20,24 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .kinds import Decoded, prediction_columns
+
 if TYPE_CHECKING:
     from .data.groups import Groups
     from .spec import Spec
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """One target's predictions in original units, laid out later as columns or arrays.
-
-    Attributes:
-        values: (N, S) numbers (regression) or the user's labels (categorical).
-        proba: (N, S, K) class probabilities (binary: K = 2), None for regression.
-        classes: the labels the K probabilities belong to, in order.
-    """
-
-    values: np.ndarray
-    proba: np.ndarray | None = None
-    classes: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -260,24 +247,9 @@ def prediction_frame(spec: Spec, rows: WindowRows, decoded: dict[str, Decoded]
     the shape's id columns, then each target's values and probabilities."""
     n, steps = decoded[spec.targets[0].name].values.shape
     columns, keep = spec.shape.id_columns(rows, n, steps)
-    columns.update(target_columns(spec, decoded, n, steps))
+    columns.update(prediction_columns(spec.targets, decoded))
     frame = pd.DataFrame(columns)
     return frame if keep.all() else frame[keep].reset_index(drop=True)
-
-
-def target_columns(spec: Spec, decoded: dict[str, Decoded], n: int, steps: int
-                   ) -> dict[str, np.ndarray]:
-    """Each target's column of values and, for categorical targets, its probability columns
-    (binary: the second class's only), ``n * steps`` rows each."""
-    columns: dict[str, np.ndarray] = {}
-    for t in spec.targets:
-        d = decoded[t.name]
-        columns[t.name] = d.values.reshape(n * steps)
-        if d.proba is not None:
-            shown = d.classes[1:] if t.kind == "binary" else d.classes
-            for k, label in enumerate(shown, start=len(d.classes) - len(shown)):
-                columns[f"{t.name}_proba_{label}"] = d.proba[..., k].reshape(n * steps)
-    return columns
 
 
 def window_origin(start: Any, lookback: int) -> Any:

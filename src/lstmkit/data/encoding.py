@@ -53,13 +53,13 @@ class Encoding:
         for f, values in zip(numeric, columns, strict=True):
             input_scalers[f.name] = AffineScaler.fit(f.scaler, values, f.name)
         target_scalers, target_labels = {}, {}
-        regression = [t for t in spec.targets if t.kind == "regression"]
-        columns = validate.numeric_columns(targets, [t.name for t in regression], target_rows,
-                                           allow_nan=[True] * len(regression))
-        for t, values in zip(regression, columns, strict=True):
+        scaled = [t for t in spec.targets if not t.categorical]
+        columns = validate.numeric_columns(targets, [t.name for t in scaled], target_rows,
+                                           allow_nan=[True] * len(scaled))
+        for t, values in zip(scaled, columns, strict=True):
             target_scalers[t.name] = AffineScaler.fit(t.scaler, values, t.name)
         for t in spec.targets:
-            if t.kind != "regression":
+            if t.categorical:
                 target_labels[t.name] = _fit_labels(t, targets[t.name].to_numpy(), target_rows)
         return cls(spec, input_scalers, input_labels, target_scalers, target_labels)
 
@@ -107,8 +107,9 @@ class Encoding:
         return columns
 
     def n_classes(self, target: Target) -> int:
-        """Output width of a target's head: 1 for regression and binary, K for K classes."""
-        return len(self.target_labels[target.name]) if target.kind == "classification" else 1
+        """Output width of a target's head, as its kind gives it: 1 for regression and
+        binary, K for K classes."""
+        return target.target_kind.width(len(self.target_labels.get(target.name, ())))
 
     def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled, one-hot and embedded (index) inputs, float32 (len(frame), n_input_columns)."""
@@ -158,13 +159,13 @@ class Encoding:
     def encode_targets(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled targets and class indices, float32 (len(frame), n_targets); NaN = missing."""
         out = np.empty((len(frame), len(self.spec.targets)), dtype=np.float32)
-        regression = [(j, t) for j, t in enumerate(self.spec.targets) if t.kind == "regression"]
-        columns = validate.numeric_columns(frame, [t.name for _, t in regression], rows,
-                                           allow_nan=[True] * len(regression))
-        for (j, t), values in zip(regression, columns, strict=True):
+        scaled = [(j, t) for j, t in enumerate(self.spec.targets) if not t.categorical]
+        columns = validate.numeric_columns(frame, [t.name for _, t in scaled], rows,
+                                           allow_nan=[True] * len(scaled))
+        for (j, t), values in zip(scaled, columns, strict=True):
             out[:, j] = self.target_scalers[t.name].transform(values)
         for j, t in enumerate(self.spec.targets):
-            if t.kind != "regression":
+            if t.categorical:
                 out[:, j] = self.target_labels[t.name].codes(frame[t.name], t.name, rows)
         return out
 
@@ -186,7 +187,8 @@ class Encoding:
     @classmethod
     def from_dict(cls, spec: Spec, data: Any) -> Encoding:
         """A saved encoding, checked against ``spec``: one entry per column of each role,
-        every scaler finite, every label set distinct (and two labels for a binary target).
+        every scaler finite, every label set distinct and as many as the target's kind
+        allows (two for a binary target).
 
         Raises:
             ConfigError: naming the entry (``encoding.input_scalers['OT'].scale``) and value.
@@ -202,10 +204,9 @@ class Encoding:
                        _entries(data, "target_labels", Labels.from_list))
         for t in spec.targets:
             count = len(encoding.target_labels.get(t.name, ()))
-            if t.categorical and (count < 2 or (t.kind == "binary" and count != 2)):
-                rule = "exactly two" if t.kind == "binary" else "at least two"
+            if t.categorical and not t.target_kind.allows(count):
                 raise ConfigError(f"encoding.target_labels[{quote(t.name)}] has {count} "
-                                  f"label(s); a {t.kind} target has {rule}")
+                                  f"label(s); a {t.kind} target has {t.target_kind.rule}")
         return encoding
 
 
@@ -215,7 +216,7 @@ def _role_columns(spec: Spec) -> dict[str, tuple[str, list[str]]]:
     return {
         "input_scalers": ("numeric inputs", [f.name for f in inputs if f.kind != "categorical"]),
         "input_labels": ("categorical inputs", [f.name for f in inputs if f.kind == "categorical"]),
-        "target_scalers": ("regression targets", [t.name for t in targets if not t.categorical]),
+        "target_scalers": ("scaled targets", [t.name for t in targets if not t.categorical]),
         "target_labels": ("categorical targets", [t.name for t in targets if t.categorical]),
     }
 
@@ -239,8 +240,8 @@ def _fit_labels(target: Target, values: np.ndarray, rows: np.ndarray) -> Labels:
         raise DataError(f"{target.kind} target {target.name!r} has {len(labels)} distinct "
                         f"label(s) in the training part ({list(labels.classes)}); it needs at "
                         "least two: check the column or the split")
-    if target.kind == "binary" and len(labels) != 2:
-        raise DataError(f"binary target {target.name!r} has {len(labels)} labels in the training "
-                        f"part ({list(labels.classes)[:10]}); use kind='classification' for "
-                        "more than two")
+    if not target.target_kind.allows(len(labels)):
+        raise DataError(f"{target.kind} target {target.name!r} has {len(labels)} labels in the "
+                        f"training part ({list(labels.classes)[:10]}); a {target.kind} target "
+                        f"has {target.target_kind.rule}: use kind='classification' for more")
     return labels

@@ -61,7 +61,7 @@ def _strata(groups: Groups, spec: Spec, split: Split) -> np.ndarray | None:
     (``stratify`` unset: as the task's preset says)."""
     if not (presets.stratified(spec) if split.stratify is None else split.stratify):
         return None
-    target = next((t for t in spec.targets if t.kind != "regression"), None)
+    target = next((t for t in spec.targets if t.categorical), None)
     if not spec.shape.per_sequence or target is None:
         raise ConfigError("split stratify=True needs a sequence task with a classification or "
                           "binary target (one class per sequence); set stratify=False")
