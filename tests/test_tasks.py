@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lstmkit import Feature, LSTMModel, Spec, Split, datasets
+from lstmkit import Feature, LSTMModel, Spec, Split, Target, datasets
 from lstmkit.data import prepare
 from lstmkit.data.groups import arrange, fill_gaps
 from lstmkit.export import InferenceGraph
@@ -126,7 +126,8 @@ def test_aligned_table_drops_steps_past_each_end_and_arrays_hold_nan(days):
 
 
 def test_sequence_table_has_one_row_per_sequence_and_arrays_no_step_axis(days):
-    spec = sequence_spec("sequence")
+    spec = Spec(task="sequence", sequence="day", inputs=ETT_COLUMNS[:4],
+                targets=[Target("OT", kind="classification")])
     rows = spec.shape.window_rows(arrange(days, spec))
     labels = np.array([["low"], ["high"]] * 10, dtype=object)
     proba = np.stack([np.full((20, 1), 0.25), np.full((20, 1), 0.75)], axis=-1)
