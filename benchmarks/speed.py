@@ -343,7 +343,7 @@ def child(workload: str, batch: int, fraction: float, repeats: int) -> dict:
             rates.append(samples / _seconds(predict))
     result["lstmkit"]["epoch"] = [kit.samples / s for s in kit.epoch_seconds]
     result["lstmkit"]["flops"] = _flops(kit.fitted.network_, w, device)
-    result["lstmkit"]["params"] = kit.fitted.architecture_
+    result["lstmkit"]["params"] = dict(kit.fitted.architecture_)
     return result
 
 

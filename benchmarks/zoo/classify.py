@@ -119,7 +119,7 @@ def run(name: str, seed: int, wheels: Path) -> dict:
                                 if "Baseline" in type(w.message).__name__}),
             "epochs": len(model.history_["epochs"]), "best_epoch": model.history_["best_epoch"],
             "fit_s": fitted, "train": len(train), "classes": len(set(y_train)),
-            "architecture": model.architecture_}
+            "architecture": dict(model.architecture_)}
 
 
 def develop(name: str, seed: int, wheels: Path) -> dict:

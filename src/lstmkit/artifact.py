@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from . import presets
+from . import hyperparams, presets
 from .baselines import NearestNeighbour
 from .card import model_card
 from .checks import check_int, check_mapping, check_number, quote
@@ -41,6 +41,7 @@ from .files import (
     recover,
 )
 from .files import MODEL_CONFIG as CONFIG
+from .hyperparams import Architecture, ResolvedArchitecture
 from .metrics import check_verdict
 from .nn import LSTMNetwork, NetworkConfig
 from .saved_files import (
@@ -109,7 +110,7 @@ def model_config(model: LSTMModel) -> dict[str, Any]:
                      "python": platform.python_version()},
         "spec": model.spec_.to_dict(),
         "params": model.params_json(),
-        "fitted": {"architecture": model.architecture_, "split": model.split_.to_dict(),
+        "fitted": {"architecture": dict(model.architecture_), "split": model.split_.to_dict(),
                    "seed": model.seed_},
         "network": model.network_.config.to_dict(),
         "encoding": model.encoding_.to_dict(),
@@ -214,27 +215,29 @@ def _model(config: dict[str, Any], estimator: type[LSTMModel]
 
 
 def _fitted(saved: Any, model: LSTMModel, network: NetworkConfig
-            ) -> tuple[dict[str, Any], Split, int]:
+            ) -> tuple[ResolvedArchitecture, Split, int]:
     """What ``fit`` used: the architecture, split and seed, each checked. Files of 0.2.0,
     which lack them, give the architecture their network was built with (``lr`` from
-    their params) and their params' split and seed."""
+    their params) and their params' split and seed; an architecture saved before ``layers``
+    and ``heads`` were part of it takes those from its network."""
     if saved is None:
         return (presets.built(model._architecture(model.spec_), network),
                 model.split, model.seed)
     check_fields(saved, {"architecture": dict, "split": dict, "seed": int}, where="fitted.")
-    architecture = saved["architecture"]
+    architecture = {"layers": network.layers, "heads": network.heads, **saved["architecture"]}
     if sorted(architecture) != sorted(presets.ARCHITECTURE):
         raise ConfigError(f"fitted.architecture has the keys {quote(sorted(architecture))}; it "
                           f"must have {quote(sorted(presets.ARCHITECTURE))}")
-    built = presets.built(architecture, network)
-    difference = first_difference(architecture, built, "fitted.architecture")
+    recorded = ResolvedArchitecture(**architecture)
+    built = presets.built(recorded, network)
+    difference = first_difference(dict(recorded), dict(built), "fitted.architecture")
     if difference:
         where, value, in_network = difference
         raise ConfigError(f"{where} is {quote(value)}, but the network was built with "
                           f"{quote(in_network)}")
     check_number("fitted.architecture.lr", architecture["lr"], 0, open_low=True)
     check_int("fitted.seed", saved["seed"], 0)
-    return architecture, Split.from_dict(saved["split"]), saved["seed"]
+    return built, Split.from_dict(saved["split"]), saved["seed"]
 
 
 def _neighbour_targets(names: list[Any], spec: Spec) -> tuple[str, ...]:
@@ -281,10 +284,8 @@ def _check_network(model: LSTMModel, spec: Spec, encoding: Encoding,
                    network: NetworkConfig) -> None:
     """Raise ConfigError unless ``network`` is the network that ``spec``, ``encoding`` and the
     saved architecture give: the same derivation as ``fit``'s, so every size is checked."""
-    architecture = {name: getattr(network, name) for name in presets.ARCHITECTURE
-                    if name != "lr"}
-    expected = model._network_config(spec, encoding, architecture, network.anchor_lags,
-                                     layers=network.layers, heads=network.heads)
+    architecture = hyperparams.of(Architecture, network)
+    expected = model._network_config(spec, encoding, architecture, network.anchor_lags)
     difference = first_difference(network.to_dict(), expected.to_dict(), "network")
     if difference:
         where, saved, derived = difference

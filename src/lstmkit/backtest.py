@@ -35,11 +35,11 @@ import pandas as pd
 
 from .checks import check_positive_int
 from .data.groups import Groups, arrange
-from .data.prepare import row_ranges
 from .data.sources import Source, read_table
 from .errors import BaselineWarning, ConfigError, DataError
 from .metrics import Evaluation
 from .spec import Split
+from .tasks import row_ranges
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -108,7 +108,7 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
         >>> result.plot("backtest.png")
     """
     spec = model.spec
-    if spec is None or spec.task != "forecast":
+    if spec is None or not spec.shape.sliding:
         raise ConfigError("backtesting needs a forecast model: LSTMModel(Spec(task='forecast', "
                           "lookback=..., ...)); sequence tasks have no origins to roll")
     _check_positive("folds", folds)
@@ -125,7 +125,7 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
         with _fold_context(k, label):
             if refit or k == 0:
                 fitted = _fit_fold(model, _rows(groups, 0, cut + 1))
-            window = _rows(groups, cut - spec.lookback + 1, cut + step + spec.horizon)
+            window = _rows(groups, spec.shape.start(cut), cut + step + spec.horizon)
             evaluation = fitted.evaluate(window)
         parts.append(_tidy(evaluation, k, label))
         evaluations.append(evaluation)

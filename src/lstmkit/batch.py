@@ -189,7 +189,7 @@ def _carry_over(model: LSTMModel, open_rows: pd.DataFrame, origins: str, key: An
                 skipped: int) -> _Carry:
     """What the open series (the chunk's last) carries into the next chunk."""
     spec = model.spec_
-    if spec.task != "forecast":
+    if not spec.shape.sliding:
         return _Carry(open_rows, key)                   # a sequence is predicted whole
     filled = [f.name for f in spec.inputs if f.missing == "ffill" and f.name in open_rows]
     if filled:   # the carried rows' gaps may have been filled from rows not carried
@@ -207,7 +207,7 @@ def _carry_over(model: LSTMModel, open_rows: pd.DataFrame, origins: str, key: An
 def _shift_origins(predictions: pd.DataFrame, model: LSTMModel, carry: _Carry) -> pd.DataFrame:
     """Count row-number origins of the carried series from its first row, not the chunk's."""
     spec = model.spec_
-    if carry.skipped == 0 or spec.task != "forecast" or spec.time is not None:
+    if carry.skipped == 0 or not spec.shape.sliding or spec.time is not None:
         return predictions
     rows = (predictions[spec.series] == carry.key if spec.series is not None
             else slice(None))

@@ -51,16 +51,14 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
     lines += ["", "## Targets", "", "| target | kind | loss | weight | output |",
               "| --- | --- | --- | --- | --- |"]
     for t in spec.targets:
-        output = (f"{t.scaler} scaler, predicted in original units" if t.kind == "regression"
-                  else f"labels {_labels(encoding.target_labels[t.name].classes)} + "
-                  "probabilities")
+        output = (f"labels {_labels(encoding.target_labels[t.name].classes)} + probabilities"
+                  if t.categorical else f"{t.scaler} scaler, predicted in original units")
         lines.append(f"| {t.name} | {t.kind} | {t.loss} | {t.weight:g} | {output} |")
     if spec.units:
         lines += ["", "Units: " + ", ".join(f"`{k}` {v}" for k, v in spec.units.items()) + "."]
-    built = model.network_.config
     architecture = ", ".join(f"{k}={v}" for k, v in model.architecture_.items())
     lines += ["", "## Training", "",
-              f"- architecture: layers={built.layers}, heads={built.heads}, {architecture}",
+              f"- architecture: {architecture}",
               f"- training table sha256: `{getattr(model, 'data_sha256_', None) or 'unknown'}`",
               *_history(model.history_),
               f"- written by lstmkit {__version__}, torch {torch.__version__}, python "
@@ -71,8 +69,8 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
 
 
 def _shape(model: LSTMModel) -> str:
-    spec = model.spec_
-    if spec.task == "forecast":
+    spec, shape = model.spec_, model.spec_.shape
+    if shape.sliding:
         ahead = ""
         if spec.future_names:
             names = ", ".join(f"`{name}`" for name in spec.future_names)
@@ -81,9 +79,9 @@ def _shape(model: LSTMModel) -> str:
                      "steps to forecast, which give them.")
         return (f"Reads the last **{spec.lookback}** rows of every input column and forecasts "
                 f"the next **{spec.horizon}** step(s) of each target.{ahead}")
-    if spec.task == "sequence":
+    if shape.per_sequence:
         return "Reads each whole sequence and predicts one value or label per target."
-    if spec.aligned:
+    if shape.per_step:
         return "Reads each sequence and predicts every target at every input step."
     return (f"Reads each input sequence and predicts the **{spec.horizon}** steps that follow "
             "it, for each target.")
@@ -172,7 +170,7 @@ def _number(value: float | None) -> str:
 
 
 def _usage(model: LSTMModel) -> str:
-    data = "new.csv" if model.spec_.task == "forecast" else "sequences.csv"
+    data = "new.csv" if model.spec_.shape.sliding else "sequences.csv"
     return f"""## Use
 
 ```python

@@ -1,18 +1,17 @@
 """The sections of a run config and the keys each takes, one list per section.
 
 Read by the config reader (``lstmkit.config``) and by the search space
-(``lstmkit.search``), which may vary the model and training keys.
+(``lstmkit.search``), which may vary the model and training keys. Those keys are
+``LSTMModel``'s parameters, declared in ``lstmkit.hyperparams``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
-from .train_config import TrainConfig
+from .hyperparams import OWN_SECTION, PARAMS, Architecture, floats, names
 
 SECTIONS = ("data", "spec", "model", "training", "split", "test", "tracking", "run_dir", "search")
-MODEL_KEYS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
-              "checkpoint_steps", "segment", "channel_independent", "conv")
-TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+MODEL_KEYS = names(Architecture)
+# The training and hardware parameters, but those with a section of their own (split).
+TRAINING_KEYS = tuple(k for k in PARAMS if k not in MODEL_KEYS and k not in OWN_SECTION)
 SOURCE_KEYS = ("path", "dataset", "part", "data_dir")
-FLOAT_KEYS = {"dropout", "lr", "lr_decay", "weight_decay", "grad_clip"}
+FLOAT_KEYS = floats()

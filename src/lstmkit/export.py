@@ -24,6 +24,9 @@ Graph outputs:
 * ``<target>_proba``: float32 (batch, out_steps, classes) per classification or
   binary target (binary: ``[negative, positive]``); labels in the metadata.
 
+Each target's kind (``lstmkit.kinds``) gives its output (``TargetKind.graph_output``) and
+the metadata's entry for it (``TargetKind.onnx_output``).
+
 ``out_steps`` is the horizon (forecast, seq2seq), 1 for a sequence task, and the
 input steps for seq2seq with one output per step (outputs past a sequence's
 length are padding). The metadata (``metadata_props["lstmkit"]``, JSON) records
@@ -75,7 +78,7 @@ class InferenceGraph(nn.Module):
         super().__init__()
         spec, encoding = model.spec_, model.encoding_
         self.network = model.network_.eval()
-        self.sequences = spec.task != "forecast"
+        self.sequences = spec.shape.onnx_lengths
         numeric = [f.name for f in spec.inputs if f.kind == "numeric"]
         scalers = [encoding.input_scalers[name] for name in numeric]
         self.register_buffer("center", torch.tensor([s.center for s in scalers]))
@@ -88,7 +91,7 @@ class InferenceGraph(nn.Module):
         self.embedded = [f.embed is not None for f in spec.inputs]
         self.lookback = spec.lookback if spec.future_names else None
         self.future_columns = list(encoding.future_columns)
-        self.kinds = [t.kind for t in spec.targets]
+        self.kinds = [t.target_kind for t in spec.targets]
         self.slices = list(self.network.output_slices)
         self.target_scalers = [encoding.target_scalers.get(t.name) for t in spec.targets]
 
@@ -97,6 +100,23 @@ class InferenceGraph(nn.Module):
         inputs_ = list(inputs)
         lengths = inputs_.pop() if self.sequences else None
         numeric = inputs_.pop(0) if len(self.center) else None
+        x = self.encode(numeric, inputs_)                                # (B, T, F)
+        if lengths is not None:   # padding (even NaN) becomes zeros, as in predict
+            steps = torch.arange(x.shape[1], device=x.device)
+            x = torch.where((steps[None, :] < lengths[:, None])[..., None], x, 0.0)
+        future = None
+        if self.lookback is not None:   # the rows after the lookback give the known-ahead inputs
+            x, future = x[:, : self.lookback], x[:, self.lookback :, self.future_columns]
+        out = self.network(x, lengths, future=future)                    # (B, S, C)
+        return tuple(kind.graph_output(out[..., part], scaler)   # each kind's activation
+                     for kind, part, scaler in zip(self.kinds, self.slices, self.target_scalers,
+                                                   strict=True))
+
+    def encode(self, numeric: Tensor | None, codes: list[Tensor]) -> Tensor:
+        """The network's input columns (..., F) from raw numbers (..., numeric inputs) and
+        each categorical input's codes (-1: no category): ``Encoding.encode_read`` in torch
+        ops, so that the graph needs no numpy."""
+        remaining = list(codes)
         scaled = None if numeric is None else (numeric - self.center) / self.scale
         columns = []
         for block, missing, embedded in zip(self.blocks, self.missing, self.embedded,
@@ -110,32 +130,13 @@ class InferenceGraph(nn.Module):
                 if missing == "mask":
                     columns.append(gap.to(torch.float32))
             elif embedded:   # the index column predict encodes: K (no category) for code -1
-                codes = inputs_.pop(0)
-                columns.append(torch.where(codes < 0, -block, codes).to(torch.float32)[..., None])
+                code = remaining.pop(0)
+                columns.append(torch.where(code < 0, -block, code).to(torch.float32)[..., None])
             else:   # a missing label has code -1: no class matches, an all-zero one-hot
-                codes = inputs_.pop(0)
-                classes = torch.arange(-block, device=codes.device)
-                columns.append((codes[..., None] == classes).to(torch.float32))
-        x = torch.cat(columns, dim=-1)                                   # (B, T, F)
-        if lengths is not None:   # padding (even NaN) becomes zeros, as in predict
-            steps = torch.arange(x.shape[1], device=x.device)
-            x = torch.where((steps[None, :] < lengths[:, None])[..., None], x, 0.0)
-        future = None
-        if self.lookback is not None:   # the rows after the lookback give the known-ahead inputs
-            x, future = x[:, : self.lookback], x[:, self.lookback :, self.future_columns]
-        out = self.network(x, lengths, future=future)                    # (B, S, C)
-        results = []
-        for kind, part, scaler in zip(self.kinds, self.slices, self.target_scalers,
-                                      strict=True):
-            values = out[..., part]
-            if kind == "regression":
-                results.append(values[..., 0] * scaler.scale + scaler.center)   # (B, S)
-            elif kind == "classification":
-                results.append(values.softmax(dim=-1))                          # (B, S, K)
-            else:
-                positive = values.sigmoid()
-                results.append(torch.cat([1 - positive, positive], dim=-1))     # (B, S, 2)
-        return tuple(results)
+                code = remaining.pop(0)
+                classes = torch.arange(-block, device=code.device)
+                columns.append((code[..., None] == classes).to(torch.float32))
+        return torch.cat(columns, dim=-1)
 
 
 def export_onnx(model: LSTMModel, path: str | Path, overwrite: bool = False) -> Path:
@@ -198,7 +199,7 @@ def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
               if k not in spec.target_names or k in spec.input_names}
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "task": spec.task,
-        "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.aligned,
+        "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.shape.per_step,
         "span": spec.span, "future": spec.future_names,
         "inputs": inputs, "outputs": outputs, "schema": schema, "spec": spec.to_dict(),
         "time_step": timestep.to_json(model.time_step_),
@@ -225,7 +226,7 @@ def _trace(model: LSTMModel, metadata: dict[str, Any]) -> bytes:
     """The graph as ONNX bytes, from the TorchScript exporter (it maps nn.LSTM, with
     packed sequences, onto the ONNX LSTM operator and its ``sequence_lens``)."""
     spec, config = model.spec_, model.network_.config
-    if spec.task != "forecast" and config.segment:
+    if not spec.shape.sliding and config.segment:
         raise ConfigError("ONNX export of a segment model is for forecasts only (segments of "
                           "sequences of different lengths depend on each length); refit "
                           "without segment to export it")
@@ -241,12 +242,9 @@ def _trace(model: LSTMModel, metadata: dict[str, Any]) -> bytes:
         example.append(lengths)
     names = _input_names(metadata)
     outputs = [o["name"] for o in metadata["outputs"]]
-    dynamic = {name: {0: "batch"} for name in names + outputs}
-    if spec.task != "forecast":
-        for name in names[: len(names) - 1]:
-            dynamic[name] = {0: "batch", 1: "steps"}
-        if spec.aligned:
-            dynamic.update({name: {0: "batch", 1: "steps"} for name in outputs})
+    dynamic = {entry["name"]: {axis: size for axis, size in enumerate(entry["shape"])
+                               if isinstance(size, str)}     # the signature's named sizes
+               for entry in input_entries(inputs) + metadata["outputs"]}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter's deprecation notice and tracer notes are not the user's to

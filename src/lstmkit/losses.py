@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from .spec import Target
-
-REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
-
-
-def _loss(kind: str, loss: str, out: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
-    """A target group's loss, reduced to its mean (a scalar) or per element
-    (``reduction="none"``: shaped like ``y``); ``y`` has no NaN here.
-
-    Regression and binary: ``out`` and ``y`` are (B, S, k) for k targets at once.
-    Classification: ``out`` is (B, S, classes) and ``y`` (B, S) class indices. The
-    mean comes from each loss's own reduction: one kernel forward and one backward,
-    where the element-wise loss and its mean would take several (a small model's step
-    feels it).
-    """
-    if kind == "classification":
-        value = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1).long(),
-                                reduction=reduction)
-        return value if reduction == "mean" else value.view(y.shape)   # (B, S)
-    if kind == "binary":
-        return F.binary_cross_entropy_with_logits(out, y, reduction=reduction)
-    return REGRESSION_LOSSES[loss](out, y, reduction=reduction)
 
 
 class MultiTargetLoss(nn.Module):
     """Weighted sum over targets of each target's mean loss over its known values.
 
-    Regression and binary targets with the same loss are computed together, one
-    set of tensor operations for all of them; each categorical target separately.
+    Targets of a kind that ``stacks`` (regression, binary) with the same loss are computed
+    together, one set of tensor operations for all of them; the others (classification)
+    each separately. Each kind gives its loss function (``TargetKind.loss_function``): the
+    mean comes from each loss's own reduction, one kernel forward and one backward, where
+    the element-wise loss and its mean would take several (a small model's step feels it).
 
     Args:
         targets: the spec's targets (kind, loss and weight of each).
@@ -51,23 +32,24 @@ class MultiTargetLoss(nn.Module):
         self.targets, self.slices, self.masked = list(targets), list(slices), masked
         groups: dict[tuple[str, str], list[int]] = {}
         for j, target in enumerate(self.targets):
-            key = (target.kind, target.loss if target.kind == "regression" else target.kind)
-            groups.setdefault(key, []).append(j)
+            groups.setdefault((target.kind, target.loss), []).append(j)
         width = max(sl.stop for sl in self.slices)
-        # (kind, loss, target index or indices, output channels, weight): the indexers are
-        # None where they would take everything; the weight is one number for the group
+        # (loss function, target index or indices, output channels, weight): the indexers
+        # are None where they would take everything; the weight is one number for the group
         # when its targets share it (unmasked, the group's weighted sum is then the weight
         # times its number of targets times the mean over all its elements), else None.
         self.groups = []
-        for (kind, loss), members in groups.items():
-            if kind == "classification":
-                self.groups += [(kind, loss, j, _all_or(self.slices[j], width),
+        for (_, loss), members in groups.items():
+            kind = self.targets[members[0]].target_kind
+            function = kind.loss_function(loss)
+            if not kind.stacks:
+                self.groups += [(function, j, _all_or(self.slices[j], width),
                                  self.targets[j].weight) for j in members]
             else:
                 weights = {self.targets[j].weight for j in members}
                 weight = weights.pop() * len(members) if len(weights) == 1 else None
                 channels = _indexer([self.slices[j].start for j in members])
-                self.groups.append((kind, loss, _all_or(_indexer(members), len(self.targets)),
+                self.groups.append((function, _all_or(_indexer(members), len(self.targets)),
                                     _all_or(channels, width), weight))
         order = [j for members in groups.values() for j in members]
         self.register_buffer("weights", torch.tensor([t.weight for t in self.targets]),
@@ -79,13 +61,13 @@ class MultiTargetLoss(nn.Module):
         if self.masked:
             return (self.weights * self._per_target(outputs, y)).sum()
         total = None
-        for kind, loss, members, channels, weight in self.groups:
+        for loss, members, channels, weight in self.groups:
             out, target = _take(outputs, channels), _take(y, members)
             if weight is None:                                  # unequal weights within
                 term = (_take(self.weights, members)
-                        * _loss(kind, loss, out, target, "none").mean((0, 1))).sum()
+                        * loss(out, target, reduction="none").mean((0, 1))).sum()
             else:
-                term = _loss(kind, loss, out, target)
+                term = loss(out, target, reduction="mean")
                 term = term if weight == 1 else term * weight
             total = term if total is None else total + term
         return total
@@ -99,9 +81,9 @@ class MultiTargetLoss(nn.Module):
         known = ~torch.isnan(y)                                # (B, S, T)
         y = torch.where(known, y, 0.0)
         losses = []
-        for kind, loss, members, channels, _ in self.groups:
-            # (B, S) for a categorical target, (B, S, k) for k targets computed together
-            value = _loss(kind, loss, _take(outputs, channels), _take(y, members), "none")
+        for loss, members, channels, _ in self.groups:
+            # (B, S) for a classification target, (B, S, k) for k targets computed together
+            value = loss(_take(outputs, channels), _take(y, members), reduction="none")
             mask = _take(known, members)
             losses.append((value * mask).sum((0, 1)).reshape(-1)
                           / mask.sum((0, 1)).clamp(min=1).reshape(-1))

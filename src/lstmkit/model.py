@@ -7,11 +7,11 @@ training part, trains the network and sets the learned ``*_`` attributes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import checkpoint, presets
+from . import checkpoint, hyperparams, presets
 from .artifact import load_model, save_model
 from .backtest import Backtest, backtest
 from .baselines import NearestNeighbour
@@ -28,31 +28,29 @@ from .checks import check_choice, check_int, check_number, check_positive_int, c
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
-from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_columns
+from .data.groups import Groups, arrange, fill_gaps, fill_unread
 from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.validate import check_schema, require_columns
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import BaselineWarning, ConfigError, DataError, NotFittedError, warn
 from .export import export_onnx
+from .hyperparams import HARDWARE, Architecture, ResolvedArchitecture
+from .kinds import Decoded
 from .losses import MultiTargetLoss
-from .metrics import (
-    BASELINES,
-    CLASSIFICATION_METRICS,
-    PREDICTORS,
-    REGRESSION_METRICS,
-    Baseline,
-    Evaluation,
-    classification_metrics,
-    confusion_matrix,
-    mostly_naive,
-    regression_metrics,
-)
+from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation, mostly_naive
 from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
 from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
 from .nn.norm import InstanceNorm, norm_mode
-from .spec import PARTS, Spec, Split, Target
+from .spec import PARTS, Spec, Split
+from .tasks import (
+    WindowRows,
+    anchor_rows,
+    prediction_frame,
+    row_ranges,
+    window_origin,
+)
 from .train_config import TrainConfig, global_rank
 
 if TYPE_CHECKING:
@@ -64,8 +62,6 @@ GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device 
 GPU_PREDICT_WINDOWS = 8192
 ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
 OUTPUTS = ("frame", "array")
-SCORES = ("R2", "accuracy")   # score()'s metric: R2 for regression, else accuracy
-SURE_LOGIT = 50.0          # a class logit the others (0) lose to with probability ~2e-22
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
             "validation_split": "split", "recurrent_dropout": "dropout"}
@@ -115,39 +111,13 @@ class LSTMModel:
     Args:
         spec: the task (inputs, targets, task shape, lookback, horizon). May be
             omitted when fitting on arrays: names and kinds are then inferred.
-        hidden: LSTM units per direction and layer.
-        layers: stacked encoder layers.
-        bidirectional: bidirectional encoder.
-        dropout: dropout between layers and before the heads.
-        decoder: ``direct`` (dense map to horizon x targets), ``repeat``
-            (RepeatVector + LSTM + per-step dense), ``autoregressive`` (fed its
-            previous prediction, teacher forcing in training) or ``parallel`` (one
-            LSTM step per output segment, all at once); ``aligned`` (the encoder's
-            per-step outputs) is the one decoder of seq2seq with one output per step.
-        heads: ``shared`` (one dense layer for all regression targets) or
-            ``separate`` (one each); categorical targets always get their own.
-        instance_norm: normalise each input window by its own statistics and map
-            the outputs of targets that are also inputs back: True or ``"revin"``
-            (the window's mean and std, RevIN), ``"last"`` (subtract each channel's
-            last value, as SegRNN does), False for none.
-        segment: recur over segments of this many steps, each embedded by a dense
-            layer, instead of single steps (SegRNN); the ``parallel`` decoder then
-            emits output segments of the same length.
-        channel_independent: run every numeric input channel as its own univariate
-            series through one shared network and read each target from its own
-            channel (all targets must be regression targets that are inputs).
-        conv: add a convolutional branch (LSTM-FCN) beside the encoder, for the
-            direct decoder.
-        checkpoint_steps: train the encoder in chunks of this many steps, recomputing
-            their activations in the backward pass: memory no longer grows with the
-            lookback, for about one more forward pass of compute (unidirectional).
-        optimizer, lr, lr_decay, weight_decay, batch_size, max_epochs, patience,
-            grad_clip, seed, progress, accelerator, devices, num_nodes, strategy,
-            precision: see ``TrainConfig`` (``devices=2``: data-parallel training);
-            ``batch_size`` unset comes from the data (``lstmkit.presets.batch_size``: 64,
-            and a tenth of the training sequences for sequence classification).
-        split: the chronological train/validation/test split (``Split()``: 70/15/15;
-            ``Split.train_only()``: every sample trains, no validation).
+        hidden ... strategy: the fields of ``lstmkit.hyperparams``' ``Architecture`` (the
+            network's shape), ``Training`` (how to train: ``seed``, ``split``, ...) and
+            ``Hardware`` (where: ``devices=2`` trains data-parallel), which describe each.
+
+    The parameters are declared once, by those three dataclasses (``PARAMS``): the keyword
+    signature is written out for IDEs and ``help``, and a test checks that it equals their
+    fields and defaults.
 
     An unknown keyword (``epochs=10``) is a ``ConfigError`` naming the closest
     parameter (``max_epochs``).
@@ -155,7 +125,8 @@ class LSTMModel:
     Like a scikit-learn estimator (``get_params``, ``set_params``, ``score``; ``clone`` and
     ``GridSearchCV`` work), what ``fit`` learned or chose is held in attributes ending in
     ``_`` (``spec_``, ``architecture_``, ``split_``, ``seed_``, ...), which parameters set
-    after ``fit`` do not change.
+    after ``fit`` do not change (``accelerator`` and ``devices`` still say where ``predict``
+    runs).
 
     Example:
         >>> model = LSTMModel(spec, hidden=64, max_epochs=20).fit(df)
@@ -173,27 +144,14 @@ class LSTMModel:
                  lr: float | None = None, lr_decay: float = 1.0, weight_decay: float = 0.0,
                  batch_size: int | None = None, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
-                 progress: bool = True, accelerator: str = "auto",
-                 devices: int | str | list = 1, num_nodes: int = 1, strategy: str = "auto",
-                 precision: str = "32-true") -> None:
-        self.spec = spec
-        self.hidden, self.layers, self.bidirectional = hidden, layers, bidirectional
-        self.dropout = dropout
-        self.decoder, self.heads = decoder, heads
-        self.optimizer, self.lr, self.lr_decay = optimizer, lr, lr_decay
-        self.weight_decay = weight_decay
-        self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
-        self.grad_clip, self.seed, self.split = grad_clip, seed, split
-        self.progress, self.accelerator, self.devices = progress, accelerator, devices
-        self.num_nodes, self.strategy, self.precision = num_nodes, strategy, precision
-        self.instance_norm, self.checkpoint_steps = instance_norm, checkpoint_steps
-        self.segment, self.channel_independent, self.conv = segment, channel_independent, conv
+                 precision: str = "32-true", progress: bool = True, accelerator: str = "auto",
+                 devices: int | str | list = 1, num_nodes: int = 1,
+                 strategy: str = "auto") -> None:
+        params = dict(locals())
+        del params["self"]
+        vars(self).update(params)     # stored as given: fit checks them (scikit-learn's rule)
 
-    PARAMS = ("hidden", "layers", "bidirectional", "dropout", "decoder", "heads", "instance_norm",
-              "segment", "channel_independent", "conv", "checkpoint_steps", "optimizer", "lr",
-              "lr_decay", "weight_decay", "batch_size", "max_epochs", "patience", "grad_clip",
-              "seed", "split", "progress", "accelerator", "devices", "num_nodes", "strategy",
-              "precision")
+    PARAMS = hyperparams.PARAMS
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters as it stored them, ``spec`` and ``split`` included
@@ -311,7 +269,7 @@ class LSTMModel:
         # A forecast normalised per window also keeps each target's naive forecast, to fall
         # back on where validation shows the network's change from it did not help.
         mode = norm_mode(architecture["instance_norm"])
-        naive = mode == "anchored" or (mode is not None and spec.task == "forecast")
+        naive = mode == "anchored" or (mode is not None and spec.shape.sliding)
         lags = (_anchor_lags(spec, val_windows or train_windows,
                              getattr(groups.step, "season", None)) if naive else ())
         train_config = self._train_config(architecture["lr"], batch_size)
@@ -336,7 +294,7 @@ class LSTMModel:
             # validation says it does better (cost: one more fit, on such data only).
             first, first_history = self.network_, history
             skill = self._naive_ratio(val_windows, encoded.offsets)
-            anchored = {**architecture, "instance_norm": "anchored"}
+            anchored = dataclasses.replace(architecture, instance_norm="anchored")
             self.network_, history = self._train_network(
                 self._network_config(spec, encoding, anchored, lags), train_config, windows,
                 _second(plan, "anchored"), None, ())
@@ -479,8 +437,8 @@ class LSTMModel:
         check_choice("output", output, OUTPUTS)
         decoded, windows, groups = self._predicted(data, origins)
         if output == "array":
-            return _array_layout(self.spec_, decoded, _lengths(windows))
-        return self._prediction_frame(windows, groups, decoded)
+            return self.spec_.shape.array_layout(decoded, _lengths(windows))
+        return prediction_frame(self.spec_, self._window_rows(windows, groups), decoded)
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
                       ) -> np.ndarray | dict[str, np.ndarray]:
@@ -508,7 +466,7 @@ class LSTMModel:
                               "target of this model is a regression target; use predict")
         decoded, windows, _ = self._predicted(data, origins)
         lengths = _lengths(windows)
-        probas = {name: _sample_layout(self.spec_, decoded[name].proba, lengths)
+        probas = {name: self.spec_.shape.sample_layout(decoded[name].proba, lengths)
                   for name in categorical}
         return probas[categorical[0]] if len(probas) == 1 else probas
 
@@ -539,7 +497,7 @@ class LSTMModel:
                    torch.tensor([s.scale for s in scalers], dtype=torch.float64))
         inputs = torch.from_numpy(np.ascontiguousarray(X).reshape(n * steps, width))
         return SequenceWindows(inputs, torch.arange(n + 1) * steps, torch.arange(n), None,
-                               self.spec_.aligned, scaling)
+                               self.spec_.shape.per_step, scaling)
 
     def check_inputs(self, data: Source | np.ndarray | list) -> None:
         """Raise what ``predict`` would raise for bad rows (columns, values, time order).
@@ -588,7 +546,8 @@ class LSTMModel:
             >>> cross_val_score(LSTMModel(max_epochs=20), X, y, cv=3)
         """
         table = self.evaluate(data, y).table
-        return float(table.loc[table["metric"].isin(SCORES), "model"].mean())
+        scores = {t.name: t.target_kind.score_metric for t in self.spec_.targets}
+        return float(table.loc[table["metric"] == table["target"].map(scores), "model"].mean())
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
                  refit: bool = True) -> Backtest:
@@ -664,8 +623,7 @@ class LSTMModel:
             raise ConfigError(f"{str(directory)!r} already holds a training checkpoint; pass "
                               "resume=True (CLI: --resume) to continue that run, or remove it "
                               "to start afresh")
-        params = {k: v for k, v in self.params_json().items()
-                  if k not in ("progress", "accelerator", "devices", "num_nodes", "strategy")}
+        params = {k: v for k, v in self.params_json().items() if k not in HARDWARE}
         params["batch_size"] = batch_size
         if params["split"]["stratify"] is None:
             params["split"]["stratify"] = presets.stratified(spec)
@@ -689,13 +647,10 @@ class LSTMModel:
         return fill_gaps(groups if need_targets else fill_unread(groups, spec), spec)
 
     def _train_config(self, lr: float, batch_size: int) -> TrainConfig:
-        return TrainConfig(
-            optimizer=self.optimizer, lr=lr, lr_decay=self.lr_decay,
-            weight_decay=self.weight_decay,
-            batch_size=batch_size, max_epochs=self.max_epochs, patience=self.patience,
-            grad_clip=self.grad_clip, seed=self.seed, progress=self.progress,
-            accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes,
-            strategy=self.strategy, precision=self.precision)
+        """The model's training and hardware parameters, checked, with ``lr`` and
+        ``batch_size`` as resolved (the preset's or the data's where unset)."""
+        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)}
+        return TrainConfig(**{**given, "lr": lr, "batch_size": batch_size})
 
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""
@@ -703,9 +658,9 @@ class LSTMModel:
                            presets.BATCH_SIZE if self.batch_size is None else self.batch_size)
         check_int("layers", self.layers, 1, size.MAX_LAYERS, why="torch builds stacked layers "
                   "one by one, 10,000 take half a minute; 1 to 4 are usual")
-        for name in ("hidden", "segment", "checkpoint_steps"):
+        for name in hyperparams.typed(Architecture, int | None):
             check_positive_int(name, getattr(self, name), allow_none=True)
-        for name in ("bidirectional", "channel_independent", "conv"):
+        for name in hyperparams.typed(Architecture, bool | None):
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
                 raise ConfigError(f"{name} must be true, false or unset (None), got {value!r}")
@@ -726,19 +681,19 @@ class LSTMModel:
             network = _smallest_network(spec, self._architecture(spec), self.layers, self.heads)
             size.check(network, self.batch_size or presets.BATCH_SIZE, spec.lookback or 1)
 
-    def _architecture(self, spec: Spec) -> dict[str, Any]:
+    def _architecture(self, spec: Spec) -> ResolvedArchitecture:
         """The architecture for ``spec``: the user's settings, else the preset's; checked."""
-        given = {name: getattr(self, name) for name in (*presets.ARCHITECTURE, "heads")}
+        given = {**hyperparams.of(Architecture, self), "lr": self.lr}
         a = presets.resolve(spec, given)
         decoder, decoder_type = a["decoder"], DECODERS[a["decoder"]]
-        if spec.aligned and not decoder_type.aligned:
+        if spec.shape.per_step and not decoder_type.aligned:
             raise ConfigError(f"decoder {decoder!r} does not apply to seq2seq with one output per "
                               "input step (horizon unset); set a horizon for an encoder-decoder, "
                               "or leave decoder unset")
-        if decoder_type.aligned and not spec.aligned:
+        if decoder_type.aligned and not spec.shape.per_step:
             raise ConfigError(f"decoder {decoder!r} gives one output per input step: it applies "
                               "to seq2seq without a horizon only; leave decoder unset")
-        if spec.task == "sequence" and not decoder_type.sequence:
+        if spec.shape.per_sequence and not decoder_type.sequence:
             raise ConfigError(f"decoder {decoder!r} makes output sequences; a sequence task has "
                               "one output per sequence: leave decoder unset (direct)")
         if a["conv"] and (not decoder_type.takes_conv or a["channel_independent"]):
@@ -759,16 +714,14 @@ class LSTMModel:
             _check_channel_independent(spec, decoder)
         return a
 
-    def _network_config(self, spec: Spec, encoding: Encoding, a: dict[str, Any],
-                        lags: tuple[int, ...] = (), layers: int | None = None,
-                        heads: str | None = None) -> NetworkConfig:
-        """The network for ``spec`` and ``encoding`` with architecture ``a``; ``layers`` and
-        ``heads`` default to the model's parameters (a loaded model checks its saved network
-        with the ones it was built with: parameters set after ``fit`` apply to the next)."""
+    def _network_config(self, spec: Spec, encoding: Encoding, a: Architecture,
+                        lags: tuple[int, ...] = ()) -> NetworkConfig:
+        """The network for ``spec`` and ``encoding`` with architecture ``a``, resolved (a
+        loaded model checks its saved network with the architecture it was built with)."""
         outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
         columns = encoding.input_columns
         numeric = tuple(name in encoding.input_scalers for name in columns)
-        channels = tuple(columns.index(t.name) if t.kind == "regression" and t.name in
+        channels = tuple(columns.index(t.name) if t.target_kind.value_channel and t.name in
                          encoding.input_scalers else -1 for t in spec.targets)
         if a["instance_norm"] and not any(numeric):
             raise ConfigError("instance_norm needs at least one numeric input column")
@@ -779,10 +732,10 @@ class LSTMModel:
         if self.precision == "bf16-true" and any(k > 256 for _, k, _ in embedded):
             raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
                               "256, and an embedded input has more categories; use 'bf16-mixed'")
-        return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=_output_steps(spec),
-                             hidden=a["hidden"], layers=layers or self.layers,
+        return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=spec.shape.output_steps,
+                             hidden=a["hidden"], layers=a["layers"],
                              bidirectional=a["bidirectional"], dropout=float(a["dropout"]),
-                             decoder=a["decoder"], heads=heads or self.heads,
+                             decoder=a["decoder"], heads=a["heads"],
                              instance_norm=a["instance_norm"], numeric_inputs=numeric,
                              target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                              segment=a["segment"], channel_independent=a["channel_independent"],
@@ -799,7 +752,7 @@ class LSTMModel:
         device = self._inference_device()
         on_gpu = device.type != "cpu"
         network = (self.network_.to(device) if on_gpu else self.network_).eval()
-        steps = getattr(windows, "max_length", 0) if self.spec_.aligned else None
+        steps = getattr(windows, "max_length", 0) if self.spec_.shape.per_step else None
         size = self._predict_batch_size(windows, on_gpu)
         outputs, targets = [], []
         try:
@@ -839,7 +792,7 @@ class LSTMModel:
         """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
         outputs, truth = self._outputs(windows, with_targets=True)
         nearest = self._nearest(windows)
-        baselines = {"naive": Baseline(self._baseline_name(), self._naive(windows, truth)),
+        baselines = {"naive": Baseline(self.spec_.shape.baseline_name, self._naive(windows, truth)),
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
         return _evaluation(self.spec_, self.encoding_, self._answered(outputs, nearest), truth,
@@ -866,12 +819,8 @@ class LSTMModel:
             if t.name not in answered or not known.any():
                 continue
             code = nearest[known, j].astype(np.int64)
-            if t.kind == "binary":
-                outputs[known, 0, edges[j]] = np.where(code == 1, SURE_LOGIT, -SURE_LOGIT)
-            else:
-                logits = np.zeros((len(code), edges[j + 1] - edges[j]), outputs.dtype)
-                logits[np.arange(len(code)), code] = SURE_LOGIT
-                outputs[known, 0, edges[j] : edges[j + 1]] = logits
+            outputs[known, 0, edges[j] : edges[j + 1]] = t.target_kind.sure_logits(
+                code, edges[j + 1] - edges[j], outputs.dtype)
         return outputs
 
     def _check_against_naive(self, windows: Windows | None, offsets: torch.Tensor
@@ -908,12 +857,12 @@ class LSTMModel:
         the training mean (regression) or majority class.
         """
         if isinstance(windows, ForecastWindows):
-            origin = windows.starts + windows.lookback - 1
+            origin = window_origin(windows.starts, windows.lookback)
             last = windows.targets[origin].numpy()             # (N, T)
             return np.broadcast_to(last[:, None, :], truth.shape)
         naive = np.array(np.broadcast_to(np.asarray(self.baseline_, np.float32), truth.shape))
         spec = self.spec_
-        if spec.task == "seq2seq" and not spec.aligned:
+        if spec.shape.continues and not spec.shape.sliding:   # seq2seq with a horizon
             last_rows = windows.offsets[windows.index + 1] - 1
             last = windows.inputs[last_rows].numpy()           # (N, F)
             for j, channel in enumerate(self.network_.config.target_channels):
@@ -931,8 +880,8 @@ class LSTMModel:
             return Baseline("not available: the model keeps no training sequences (1-NN "
                             "needs numeric inputs, and a saved model keeps them only where "
                             "it answers a target with them)")
-        regression = [t.kind == "regression" for t in self.spec_.targets]
-        values = np.where(np.isnan(truth) | regression, np.nan, nearest[:, None, :])
+        scaled = [not t.categorical for t in self.spec_.targets]
+        values = np.where(np.isnan(truth) | scaled, np.nan, nearest[:, None, :])
         return Baseline(self.neighbours_.description, values)
 
     def _seasonal_naive(self, windows: Windows, offsets: torch.Tensor) -> Baseline:
@@ -958,62 +907,25 @@ class LSTMModel:
             return Baseline(f"not available: a season is {m} steps, more than the lookback "
                             f"({windows.lookback}), and the data has no rows that far before "
                             "its first windows; pass rows from before the part scored")
-        rows = _anchor_rows(windows, m)                                # (N, H)
+        rows = anchor_rows(windows, m)                                # (N, H)
         values = windows.targets[torch.from_numpy(rows)].numpy()      # (N, H, T)
         return Baseline(f"value one season ({m} steps) earlier", values)
 
-    def _baseline_name(self) -> str:
-        if self.spec_.task == "forecast":
-            return "last value (persistence)"
-        if self.spec_.task == "seq2seq" and not self.spec_.aligned:
-            return "last input value, else training mean / majority class"
-        return "training mean / majority class"
-
-    def _prediction_frame(self, windows: Windows, groups: Groups | None,
-                          decoded: dict[str, Decoded]) -> pd.DataFrame:
-        """The tidy layout of ``decoded``: id columns, then each target's values and
-        probabilities. ``groups`` None: samples of an array, numbered from 0."""
-        spec = self.spec_
-        n, steps = decoded[spec.targets[0].name].values.shape
-        columns: dict[str, Any] = {}
-        keys = np.arange(len(windows)) if groups is None else groups.key_array
-        keep = np.ones(n * steps, dtype=bool)
+    def _window_rows(self, windows: Windows, groups: Groups | None) -> WindowRows:
+        """What identifies each of ``windows`` in the prediction table (``groups`` None:
+        samples of an array, numbered from 0)."""
         if isinstance(windows, ForecastWindows):
-            origin = windows.starts.numpy() + spec.lookback - 1
-            columns = forecast_columns(groups, origin, steps, spec.series,
-                                       ahead=bool(spec.future_names))
-        else:
-            seq = windows.index.numpy()
-            if spec.task == "sequence":
-                columns[spec.sequence] = keys[seq]
-            else:
-                columns[spec.sequence] = np.repeat(keys[seq], steps)
-                columns["step"] = np.tile(np.arange(1, steps + 1), n)
-                if spec.aligned:
-                    keep = (np.arange(steps)[None, :] < _lengths(windows)[:, None]).ravel()
-        for t in spec.targets:
-            d = decoded[t.name]
-            columns[t.name] = d.values.reshape(n * steps)
-            if d.proba is not None:
-                shown = d.classes[1:] if t.kind == "binary" else d.classes
-                for k, label in enumerate(shown, start=len(d.classes) - len(shown)):
-                    columns[f"{t.name}_proba_{label}"] = d.proba[..., k].reshape(n * steps)
-        frame = pd.DataFrame(columns)
-        return frame if keep.all() else frame[keep].reset_index(drop=True)
-
-
-def _output_steps(spec: Spec) -> int:
-    """Output steps per window: the horizon, or 1 (a sequence; aligned seq2seq per step)."""
-    return 1 if spec.task == "sequence" or spec.aligned else spec.horizon
+            return WindowRows(groups, origin=self.spec_.shape.origin(windows.starts.numpy()))
+        keys = np.arange(len(windows)) if groups is None else groups.key_array
+        return WindowRows(groups, keys=keys[windows.index.numpy()], lengths=_lengths(windows))
 
 
 def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:
     """The network of ``spec`` with the fewest columns the data could give it (one per
     input, two classes per categorical target): what a size check knows before any data."""
-    outputs = tuple(Output(t.name, t.kind, 2 if t.kind == "classification" else 1)
-                    for t in spec.targets)
+    outputs = tuple(Output(t.name, t.kind, t.target_kind.width(2)) for t in spec.targets)
     return NetworkConfig(
-        n_inputs=len(spec.inputs), outputs=outputs, steps=_output_steps(spec),
+        n_inputs=len(spec.inputs), outputs=outputs, steps=spec.shape.output_steps,
         hidden=a["hidden"], layers=layers, bidirectional=a["bidirectional"],
         decoder=a["decoder"], heads=heads, checkpoint_steps=a["checkpoint_steps"],
         segment=a["segment"], channel_independent=a["channel_independent"], conv=a["conv"],
@@ -1029,7 +941,7 @@ def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
 
 
 def _check_channel_independent(spec: Spec, decoder: str) -> None:
-    if spec.task == "sequence" or not DECODERS[decoder].per_channel:
+    if spec.shape.per_sequence or not DECODERS[decoder].per_channel:
         per_channel = ", ".join(name for name, d in DECODERS.items() if d.per_channel)
         raise ConfigError("channel_independent=True forecasts each channel's own future: it needs "
                           "a forecast or seq2seq with a horizon, and a decoder that runs per "
@@ -1042,7 +954,7 @@ def _check_channel_independent(spec: Spec, decoder: str) -> None:
                               "embed (one-hot) or turn channel independence off")
     inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
     for t in spec.targets:
-        if t.kind != "regression" or t.name not in inputs:
+        if not t.target_kind.value_channel or t.name not in inputs:
             raise ConfigError(f"channel_independent=True reads every target from its own input "
                               f"channel, but target {t.name!r} is not a numeric regression input; "
                               "add it to the inputs or turn channel independence off")
@@ -1060,33 +972,13 @@ def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:
         norm.scale[m], norm.shift[m] = _scaler_map(encoding, spec.targets[j].name)
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """One target's predictions in original units, laid out later as columns or arrays.
-
-    Attributes:
-        values: (N, S) numbers (regression) or the user's labels (categorical).
-        proba: (N, S, K) class probabilities (binary: K = 2), None for regression.
-        classes: the labels the K probabilities belong to, in order.
-    """
-
-    values: np.ndarray
-    proba: np.ndarray | None = None
-    classes: tuple[Any, ...] = ()
-
-
 def _decode(spec: Spec, encoding: Any, outputs: np.ndarray) -> dict[str, Decoded]:
     """Network outputs (N, S, C) to each target's values or labels and probabilities."""
     decoded: dict[str, Decoded] = {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
         out = outputs[..., edges[j] : edges[j + 1]]                # (N, S, width)
-        if t.kind == "regression":
-            decoded[t.name] = Decoded(encoding.decode_regression(t, out[..., 0]))
-            continue
-        probs = _probabilities(t, out)
-        decoded[t.name] = Decoded(encoding.decode_labels(t, probs.argmax(-1)), probs,
-                                  encoding.target_labels[t.name].classes)
+        decoded[t.name] = t.target_kind.decode(t, encoding, out)
     return decoded
 
 
@@ -1097,40 +989,6 @@ def _lengths(windows: Windows) -> np.ndarray | None:
     return (windows.offsets[windows.index + 1] - windows.offsets[windows.index]).numpy()
 
 
-def _array_layout(spec: Spec, decoded: dict[str, Decoded], lengths: np.ndarray | None
-                  ) -> np.ndarray:
-    """Every target's values or labels in one array shaped like ``y`` (see ``predict``);
-    targets of different types share an object array."""
-    values = [d.values for d in decoded.values()]                   # each (N, S)
-    if len({v.dtype for v in values}) > 1:
-        values = [v.astype(object) for v in values]
-    stacked = np.stack(values, axis=-1)                             # (N, S, T)
-    return _sample_layout(spec, stacked[..., 0] if len(values) == 1 and spec.task == "sequence"
-                          else stacked, lengths)
-
-
-def _sample_layout(spec: Spec, array: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-    """(N, S, ...) per window and step as the user sees it: a sequence task drops the
-    step axis; with one output per step, steps past a sequence's end are NaN (None in
-    an array of labels)."""
-    if spec.task == "sequence":
-        return array[:, 0]
-    if lengths is None or (lengths == array.shape[1]).all():
-        return array
-    past = np.arange(array.shape[1])[None, :] >= lengths[:, None]  # (N, S)
-    array = array.copy() if array.dtype.kind == "f" else array.astype(object)
-    array[past] = np.nan if array.dtype.kind == "f" else None
-    return array
-
-
-def _probabilities(target: Target, logits: np.ndarray) -> np.ndarray:
-    """Class probabilities (..., K) from logits; binary gets (1 - p, p)."""
-    if target.kind == "binary":
-        p = 1.0 / (1.0 + np.exp(-logits[..., 0].astype(np.float64)))
-        return np.stack([1 - p, p], axis=-1)
-    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
@@ -1144,25 +1002,11 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
         out = outputs[..., edges[j] : edges[j + 1]]
         bases = [None if baselines[b].values is None else baselines[b].values[..., j]
                  for b in BASELINES]
-        if t.kind == "regression":
-            true = encoding.decode_regression(t, y)
-            pred = encoding.decode_regression(t, out[..., 0])
-            bases = [None if b is None else encoding.decode_regression(t, b) for b in bases]
-            score = regression_metrics
-            names = REGRESSION_METRICS
-        else:
-            k = encoding.n_classes(t) if t.kind == "classification" else 2
-            true, pred = y, _probabilities(t, out).argmax(-1).astype(np.float64)
-            pred = np.where(np.isnan(true), np.nan, pred)
-
-            def score(a, b, k=k):
-                return classification_metrics(confusion_matrix(a, b, k))
-            names = CLASSIFICATION_METRICS
-            labels = [str(c) for c in encoding.target_labels[t.name].classes]
-            confusion[t.name] = pd.DataFrame(confusion_matrix(true, pred, k), index=labels,
-                                             columns=labels).rename_axis(index="true",
-                                                                         columns="predicted")
-        predictions = [pred, *bases]
+        scored = t.target_kind.scored(t, encoding, y, out, bases)
+        if scored.confusion is not None:
+            confusion[t.name] = scored.confusion
+        score, names, true, predictions = (scored.score, scored.names, scored.true,
+                                           scored.predictions)
         rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
         if true.shape[1] > 1:
             for s in range(true.shape[1]):
@@ -1188,7 +1032,7 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
     """The warning for a target the model does worse on than the naive baseline, with what
     to try."""
     longer = "train longer (max_epochs, patience)"
-    if spec.task != "forecast":
+    if not spec.shape.sliding:
         hint = f"{longer}, or give inputs that tell more about it"
     elif target not in spec.input_names:
         hint = ("it is not an input, so the model never sees its past: add it to the inputs "
@@ -1256,7 +1100,7 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
         return [math.nan] * len(spec.targets)
     if windows.aligned:   # per-row targets: the rows of the training sequences
         lo, hi = windows.offsets[windows.index], windows.offsets[windows.index + 1]
-        values = windows.targets[torch.from_numpy(prepare.row_ranges(lo.numpy(), hi.numpy()))]
+        values = windows.targets[torch.from_numpy(row_ranges(lo.numpy(), hi.numpy()))]
     else:
         values = windows.targets[windows.index]
     y = values.reshape(-1, len(spec.targets)).numpy()                # (rows, T)
@@ -1267,20 +1111,9 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
     for j, t in enumerate(spec.targets):
         if counts[j] == 0:
             baseline.append(math.nan)
-        elif t.kind == "regression":
-            baseline.append(float(means[j]))
         else:
-            codes = y[known[:, j], j].astype(np.int64)
-            baseline.append(float(np.bincount(codes).argmax()))
+            baseline.append(t.target_kind.naive(y[known[:, j], j], float(means[j])))
     return baseline
-
-
-def _anchor_rows(windows: ForecastWindows, lag: int) -> np.ndarray:
-    """Rows (N, H) of each window's naive forecast with ``lag``: the origin for 1, else the
-    row one season (``lag`` steps) before each step."""
-    origin = (windows.starts + windows.lookback - 1).numpy()[:, None]
-    k = np.arange(1, windows.horizon + 1)
-    return origin + k - lag * ((k + lag - 1) // lag)
 
 
 def _second(plan: Checkpoints | None, name: str) -> Checkpoints | None:
@@ -1308,7 +1141,7 @@ def _set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray
     changes, wanted, ratios = [], [], []
     for m, (j, column) in enumerate(zip(norm.targets.tolist(), norm.columns.tolist(),
                                         strict=True)):
-        anchor = targets[_anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
+        anchor = targets[anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
         changes.append(outputs[..., column] - anchor)
         wanted.append(truth[..., j] - anchor)
         ratios.append(np.nanmean(np.abs(wanted[m] - changes[m])) / np.nanmean(np.abs(wanted[m])))
@@ -1339,10 +1172,10 @@ def _anchor_lags(spec: Spec, windows: Windows, season: int | None) -> tuple[int,
                            windows.lookback, windows.horizon)
     targets = windows.targets.numpy()
     ahead = (some.starts + some.lookback).numpy()[:, None] + np.arange(windows.horizon)
-    errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[_anchor_rows(some, lag)]),
+    errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[anchor_rows(some, lag)]),
                               axis=(0, 1)) for lag in (1, season)}           # (T,) each
     for j, t in enumerate(spec.targets):
-        if t.kind == "regression" and errors[season][j] < errors[1][j]:
+        if t.target_kind.value_channel and errors[season][j] < errors[1][j]:
             lags[j] = season
     return tuple(lags)
 
@@ -1356,7 +1189,7 @@ def _schema(frame: pd.DataFrame, spec: Spec) -> dict[str, str]:
     for f in spec.inputs:
         schema[f.name] = f.kind
     for t in spec.targets:
-        schema.setdefault(t.name, "numeric" if t.kind == "regression" else "categorical")
+        schema.setdefault(t.name, "categorical" if t.categorical else "numeric")
     return schema
 
 
@@ -1371,7 +1204,7 @@ def _pad_steps(t: torch.Tensor, steps: int | None) -> torch.Tensor:
 def _require_windows(windows: Windows, part: str, spec: Spec) -> None:
     if len(windows) > 0:
         return
-    if spec.task == "forecast":
+    if spec.shape.sliding:
         raise DataError(f"the {part} part has no full window of lookback + horizon = "
                         f"{spec.lookback} + {spec.horizon} rows; give it more rows (move the "
                         "split boundaries) or lower lookback/horizon")

@@ -24,14 +24,16 @@ import pandas as pd
 from .checks import quote
 from .data import timestep
 from .data.encoding import Encoding
-from .data.groups import Groups, arrange, fill_gaps, fill_unread, forecast_columns
+from .data.groups import Groups, arrange, fill_gaps, fill_unread
 from .data.scaling import AffineScaler, Labels
 from .data.sources import Source, from_arrays, read_table
-from .data.validate import check_schema, numeric, present
+from .data.validate import check_schema
 from .errors import ArtifactError, ConfigError, DataError
+from .kinds import Decoded
 from .saved_files import check_fields, check_strings, damaged, first_difference, parse_json
 from .saved_files import check_schema as check_saved_schema
 from .spec import Spec
+from .tasks import prediction_frame
 
 FORMAT = "lstmkit.onnx"
 FORMAT_VERSION = 1
@@ -58,6 +60,8 @@ class OnnxModel:
     Attributes:
         metadata: the schema the file records (inputs, outputs, spec, versions).
         spec: the model's ``Spec``.
+        encoding: the input scalers and labels the file records (target scalers are
+            inside the graph): it reads and checks rows as ``LSTMModel.predict`` does.
         time_step: the time step the model was trained on (``TimeStep``), or None.
     """
 
@@ -91,7 +95,7 @@ class OnnxModel:
                                 f"{quote(metadata.get('format_version'))}; this lstmkit reads "
                                 f"version {FORMAT_VERSION}: export the model again")
         try:
-            self.spec = _checked_spec(metadata, self.session)
+            self.spec, self.encoding = _checked_spec(metadata, self.session)
         except ConfigError as exc:
             raise damaged(where, exc, REEXPORT) from None
         self.metadata: dict[str, Any] = metadata
@@ -131,7 +135,8 @@ class OnnxModel:
             frame = read_table(data)
         check_schema(frame, self.metadata["schema"])
         groups = fill_gaps(fill_unread(arrange(frame, spec, self.time_step), spec), spec)
-        rows, lengths, origin = self._window_rows(groups, origins)
+        windows = spec.shape.window_rows(groups, origins)
+        rows, lengths = windows.rows, windows.lengths
         columns = self._columns(groups)
         parts = []
         for i in range(0, len(rows), RUN_WINDOWS):
@@ -140,79 +145,27 @@ class OnnxModel:
                 feeds[self.metadata["inputs"]["lengths"]["name"]] = lengths[i : i + RUN_WINDOWS]
             parts.append(self.run(feeds))
         outputs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        return self._frame(spec, groups, outputs, lengths, origin)
+        return prediction_frame(spec, windows, self._decoded(outputs))
 
     # -- internals -----------------------------------------------------------------------
-    def _window_rows(self, groups: Groups, origins: str
-                     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Arranged rows of every (window, step), sequence lengths, and forecast origin rows."""
-        starts, ends = groups.offsets[:-1], groups.offsets[1:]
-        lookback = self.metadata["lookback"]
-        if lookback is not None:
-            span = self.metadata.get("span") or lookback
-            groups.require_span(lookback, span)
-            last = ends - 1 - (span - lookback)     # the last origin of each series
-            if origins == "last":
-                origin = last
-            else:    # every row with a full lookback behind it, series after series
-                first = starts + lookback - 1
-                counts = last + 1 - first
-                shift = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-                origin = np.arange(int(counts.sum())) + shift
-            return (origin - lookback + 1)[:, None] + np.arange(span), None, origin
-        lengths = groups.lengths.astype(np.int64)
-        steps = np.arange(lengths.max())
-        rows = starts[:, None] + np.minimum(steps[None, :], lengths[:, None] - 1)
-        return rows, lengths, None
-
     def _columns(self, groups: Groups) -> dict[str, np.ndarray]:
-        """Each graph input over the whole arranged table, validated once: rows first."""
-        frame, positions = groups.frame, groups.rows
-        inputs, policy = self.metadata["inputs"], {f.name: f.missing for f in self.spec.inputs}
+        """Each graph input over the whole arranged table, read and checked as
+        ``LSTMModel.predict`` reads it (``Encoding.read_inputs``): rows first."""
+        numeric, codes = self.encoding.read_inputs(groups.frame, groups.rows)
+        inputs = self.metadata["inputs"]
         columns = {}
         if inputs["numeric"]:
-            values = [numeric(frame, c, positions, allow_nan=policy[c] != "error")
-                      for c in inputs["numeric"]["columns"]]
-            columns[inputs["numeric"]["name"]] = np.stack(values, axis=-1).astype(np.float32)
+            columns[inputs["numeric"]["name"]] = np.stack(list(numeric), axis=-1).astype(
+                np.float32)
         for entry in inputs["categorical"]:
-            column = entry["column"]
-            values = (present(frame, column, positions) if policy[column] == "error"
-                      else frame[column].to_numpy(dtype=object))
-            codes = Labels(tuple(entry["classes"])).codes(values, column, positions)
-            columns[entry["name"]] = np.where(np.isnan(codes), -1, codes).astype(np.int64)  # gap
+            code = codes[entry["column"]]
+            columns[entry["name"]] = np.where(np.isnan(code), -1, code).astype(np.int64)  # gap
         return columns
 
-    def _frame(self, spec: Spec, groups: Groups, outputs: dict[str, np.ndarray],
-               lengths: np.ndarray | None, origin: np.ndarray | None) -> pd.DataFrame:
-        n = len(next(iter(outputs.values())))
-        steps = next(iter(outputs.values())).shape[1]
-        keys = groups.key_array
-        columns: dict[str, Any] = {}
-        keep = np.ones(n * steps, dtype=bool)
-        if spec.task == "forecast":
-            columns = forecast_columns(groups, origin, steps, spec.series,
-                                       ahead=bool(spec.future_names))
-        elif spec.task == "sequence":
-            columns[spec.sequence] = keys
-        else:
-            columns[spec.sequence] = np.repeat(keys, steps)
-            columns["step"] = np.tile(np.arange(1, steps + 1), n)
-            if spec.aligned:
-                keep = (np.arange(steps)[None, :] < lengths[:, None]).ravel()
-        for entry in self.metadata["outputs"]:
-            values = outputs[entry["name"]]
-            target = entry["target"]
-            if entry["kind"] == "regression":
-                columns[target] = values.astype(np.float64).reshape(n * steps)
-                continue
-            classes = entry["classes"]
-            columns[target] = Labels(tuple(classes)).decode(values.argmax(-1)).reshape(-1)
-            shown = range(1, 2) if entry["kind"] == "binary" else range(len(classes))
-            for k in shown:
-                columns[f"{target}_proba_{classes[k]}"] = values[..., k].astype(
-                    np.float64).reshape(n * steps)
-        frame = pd.DataFrame(columns)
-        return frame if keep.all() else frame[keep].reset_index(drop=True)
+    def _decoded(self, outputs: dict[str, np.ndarray]) -> dict[str, Decoded]:
+        """The graph's outputs as each target's values or labels and probabilities."""
+        return {t.name: t.target_kind.decode_graph(t, self.encoding, outputs[entry["name"]])
+                for t, entry in zip(self.spec.targets, self.metadata["outputs"], strict=True)}
 
 
 def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -222,7 +175,8 @@ def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict
     Returns:
         ``inputs`` (``numeric``, ``categorical`` and ``lengths`` entries) and ``outputs``.
     """
-    steps: int | str = spec.span if spec.task == "forecast" else "steps"
+    shape = spec.shape
+    steps = shape.onnx_steps
     numeric = [f for f in spec.inputs if f.kind == "numeric"]
     inputs: dict[str, Any] = {
         "numeric": {"name": NUMERIC, "dtype": "float32", "shape": ["batch", steps, len(numeric)],
@@ -235,19 +189,10 @@ def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict
                          "classes": list(encoding.input_labels[f.name].classes)}
                         for f in spec.inputs if f.kind == "categorical"],
         "lengths": {"name": LENGTHS, "dtype": "int64", "shape": ["batch"]}
-        if spec.task != "forecast" else None,
+        if shape.onnx_lengths else None,
     }
-    out_steps: int | str = "steps" if spec.aligned else (spec.horizon or 1)
-    outputs = []
-    for t in spec.targets:
-        if t.kind == "regression":
-            outputs.append({"name": t.name, "target": t.name, "kind": t.kind, "dtype": "float32",
-                            "shape": ["batch", out_steps]})
-        else:
-            classes = list(encoding.target_labels[t.name].classes)
-            outputs.append({"name": f"{t.name}_proba", "target": t.name, "kind": t.kind,
-                            "dtype": "float32", "shape": ["batch", out_steps, len(classes)],
-                            "classes": classes})
+    out_steps = shape.onnx_out_steps
+    outputs = [t.target_kind.onnx_output(t, encoding, out_steps) for t in spec.targets]
     return inputs, outputs
 
 
@@ -257,10 +202,11 @@ def input_entries(inputs: dict[str, Any]) -> list[dict[str, Any]]:
         [inputs["lengths"]] if inputs["lengths"] else [])
 
 
-def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
-    """The spec of checked metadata: each entry of its JSON type, the shape fields, inputs,
-    outputs and schema what the spec and the recorded labels and scalers give, and the
-    inputs and outputs those of the graph itself (names, order, dtypes, static sizes).
+def _checked_spec(metadata: dict[str, Any], session: Any) -> tuple[Spec, Encoding]:
+    """The spec and the recorded encoding of checked metadata: each entry of its JSON type,
+    the shape fields, inputs, outputs and schema what the spec and the recorded labels and
+    scalers give, and the inputs and outputs those of the graph itself (names, order,
+    dtypes, static sizes).
 
     Raises:
         ConfigError: naming the first entry that disagrees.
@@ -270,12 +216,13 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
     check_strings(metadata["schema"], "schema")
     spec = Spec.saved(metadata["spec"])
     shape = {"task": spec.task, "lookback": spec.lookback, "horizon": spec.horizon,
-             "aligned": spec.aligned, "span": spec.span, "future": spec.future_names}
+             "aligned": spec.shape.per_step, "span": spec.span, "future": spec.future_names}
     for key, value in shape.items():
         if key in metadata and metadata[key] != value:
             raise ConfigError(f"{key} is {quote(metadata[key])}, but the spec gives "
                               f"{quote(value)}")
-    inputs, outputs = signature(spec, _recorded_encoding(spec, metadata))
+    encoding = _recorded_encoding(spec, metadata)
+    inputs, outputs = signature(spec, encoding)
     for key, expected in (("inputs", inputs), ("outputs", outputs)):
         difference = first_difference(metadata[key], expected, key)
         if difference:
@@ -285,7 +232,7 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> Spec:
     _check_graph("inputs", input_entries(inputs), session.get_inputs())
     _check_graph("outputs", outputs, session.get_outputs())
     check_saved_schema(metadata["schema"], spec, targets=False)
-    return spec
+    return spec, encoding
 
 
 def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:

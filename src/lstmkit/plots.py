@@ -89,7 +89,7 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
     """
     model._check_fitted()
     spec = model.spec_
-    if spec.task != "forecast":
+    if not spec.shape.sliding:
         raise ConfigError(f"forecast plots need a forecast model, not task {spec.task!r}")
     units = spec.units if units is None else units
     groups = arrange(read_table(data), spec, model.time_step_)
@@ -100,9 +100,9 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
     timeline = groups.timeline
     x = _wall_clock(timeline.local(slice(lo, lo + n))) if timeline is not None else np.arange(n)
     # A window is the lookback and, with future inputs, the horizon rows that give them.
-    predictions = [model.predict(frame.iloc[r - spec.lookback + 1 : r - spec.lookback + 1
-                                            + spec.span]) for r in rows]
-    first, last = rows[0] - spec.lookback + 1, min(n, rows[-1] + spec.horizon + 1)
+    start = spec.shape.start(np.asarray(rows))
+    predictions = [model.predict(frame.iloc[r : r + spec.span]) for r in start]
+    first, last = start[0], min(n, rows[-1] + spec.horizon + 1)
     shown = slice(first, last)
 
     fig, axes = _grid(len(spec.targets), columns)
@@ -110,7 +110,7 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
     for ax, target in zip(axes, spec.targets, strict=True):
         actual = frame[target.name].to_numpy()
         classes = None
-        if target.kind != "regression":
+        if target.categorical:
             classes = list(model.encoding_.target_labels[target.name].classes)
             actual = _codes(actual, classes)
         ax.axvspan(x[first], x[rows[0]], color="grey", alpha=0.12, lw=0,
@@ -245,7 +245,7 @@ def save_run(model: LSTMModel, evaluation: Evaluation, directory: Path,
     directory = Path(directory)
     learning_curves(model.history_, save=directory / files.LEARNING_CURVES)
     written = [files.LEARNING_CURVES]
-    if model.spec_.task == "forecast" and data is not None:
+    if model.spec_.shape.sliding and data is not None:
         forecasts(model, data, save=directory / files.FORECASTS)
         written.append(files.FORECASTS)
     if not evaluation.per_step.empty:

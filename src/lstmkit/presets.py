@@ -28,17 +28,21 @@ RevIN was left to the preset and fell back so, ``fit`` also tries
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .hyperparams import Architecture, ResolvedArchitecture, names
 from .nn.decoders import DECODERS
 from .spec import Spec
 
 if TYPE_CHECKING:
     from .nn import NetworkConfig
 
-ARCHITECTURE = ("hidden", "dropout", "bidirectional", "decoder", "instance_norm", "segment",
-                "channel_independent", "conv", "checkpoint_steps", "lr")
+ARCHITECTURE = names(ResolvedArchitecture)   # what fit resolves; the presets set some of it
+UNSET = dict(Architecture())                 # where no preset sets it (layers, heads)
 
+# Each preset's keys are some of ARCHITECTURE (tests/test_presets.py checks).
 PRESETS: dict[str, dict[str, Any]] = {
     "channel_independent": {"hidden": 256, "dropout": 0.5, "bidirectional": False,
                             "decoder": "parallel", "instance_norm": True,
@@ -56,11 +60,12 @@ BATCH_SIZE = 64                   # windows per batch: the default, and the most
 MIN_BATCH, STEPS_PER_EPOCH = 4, 10
 
 
-def preset_name(spec: Spec, given: dict[str, Any]) -> str:
+def preset_name(spec: Spec, given: Mapping[str, Any]) -> str:
     """Which preset fits ``spec``, given the parameters the user set (not None)."""
-    continues = spec.task == "forecast" or (spec.task == "seq2seq" and not spec.aligned)
+    continues = spec.shape.continues
     numeric_inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
-    all_inputs = all(t.kind == "regression" and t.name in numeric_inputs for t in spec.targets)
+    all_inputs = all(t.target_kind.value_channel and t.name in numeric_inputs
+                     for t in spec.targets)
     decoder = given.get("decoder")
     compatible = (decoder is None or (decoder in DECODERS and DECODERS[decoder].per_channel)) and \
         not given.get("conv") and given.get("heads") != "separate" and \
@@ -93,22 +98,23 @@ def batch_size(spec: Spec, train_windows: int) -> int:
     return min(BATCH_SIZE, max(MIN_BATCH, train_windows // STEPS_PER_EPOCH))
 
 
-def resolve(spec: Spec, given: dict[str, Any]) -> dict[str, Any]:
-    """The architecture: the user's values where set, else the preset's for ``spec``."""
+def resolve(spec: Spec, given: Mapping[str, Any]) -> ResolvedArchitecture:
+    """The architecture: the user's values where set (``given``: an ``Architecture``'s
+    items and ``lr``), else the preset's for ``spec``."""
     preset = dict(PRESETS[preset_name(spec, given)])
-    continues = spec.task == "forecast" or (spec.task == "seq2seq" and not spec.aligned)
+    continues = spec.shape.continues
     preset.setdefault("instance_norm", continues)
     if preset.get("channel_independent") and "segment" not in preset:
         preset["segment"] = default_segment(spec.lookback) if spec.task == "forecast" else None
     if "decoder" not in preset:
         preset["decoder"] = default_decoder(spec)
-    resolved = {name: given[name] if given.get(name) is not None else preset[name]
-                for name in ARCHITECTURE}
+    resolved = {name: given[name] if given.get(name) is not None else
+                preset.get(name, UNSET.get(name)) for name in ARCHITECTURE}
     if spec.aligned and resolved["decoder"] == "direct":   # as 0.2.0 accepted it
         resolved["decoder"] = "aligned"
     if resolved["bidirectional"] and given.get("checkpoint_steps") is None:
         resolved["checkpoint_steps"] = None                # chunks need one reading direction
-    return resolved
+    return ResolvedArchitecture(**resolved)
 
 
 def default_decoder(spec: Spec) -> str:
@@ -125,8 +131,9 @@ def default_segment(lookback: int) -> int | None:
     return max(divisors) if lookback >= 8 and divisors else None
 
 
-def built(architecture: dict[str, Any], network: NetworkConfig) -> dict[str, Any]:
+def built(architecture: ResolvedArchitecture, network: NetworkConfig) -> ResolvedArchitecture:
     """``architecture`` (the preset's values and the user's) with the values ``network`` was
     built with (``fit`` may choose ``instance_norm``); ``lr``, which the network does not
     hold, as trained with. ``fit`` freezes it as ``LSTMModel.architecture_``."""
-    return {name: getattr(network, name, value) for name, value in architecture.items()}
+    return dataclasses.replace(architecture, **{name: getattr(network, name) for name in
+                                                ARCHITECTURE if hasattr(network, name)})

@@ -40,7 +40,6 @@ import yaml
 from . import files, tracking
 from .errors import ConfigError
 from .metrics import Evaluation
-from .spec import Split
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -159,7 +158,7 @@ def _score(model: LSTMModel, data: Any, y: Any, test: Any,
         named = config is not None and config.test is not None
         return (model.evaluate(test_data, test_y),
                 config.test.describe() if named else "the given test data")
-    part = "test" if (model.split or Split()).test_start is not None else "val"
+    part = "test" if model.split_.test_start is not None else "val"
     return model.evaluate(data, y, part=part), f"the {part} part"
 
 

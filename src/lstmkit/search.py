@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .checks import check_mapping, closest
 from .config_keys import MODEL_KEYS, SOURCE_KEYS, TRAINING_KEYS
 from .errors import ConfigError
+from .hyperparams import HARDWARE
 from .model import LSTMModel
 from .spec import Spec, Split
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 KINDS = ("int", "float", "choice")
 OPTIONS = (*KINDS, "log", "step")
-NOT_SEARCHED = ("progress", "accelerator", "devices", "num_nodes", "strategy")   # hardware
+NOT_SEARCHED = HARDWARE      # where training runs changes not what it finds
 # An input's settings, searched as spec.inputs.COLUMN.KEY. Its kind, and every target
 # setting, stay fixed: they change what the validation loss measures.
 INPUT_KEYS = ("scaler", "embed")

@@ -19,18 +19,14 @@ from typing import Any, Literal
 from .checks import check_choice, check_number, check_positive_int, closest, quote
 from .data.timestep import canonical
 from .errors import ConfigError
+from .kinds import KINDS, TargetKind
+from .tasks import TaskShape, task_shape
 
 SCALERS = ("standard", "minmax", "robust", "none")
 MISSING = ("error", "ffill", "mask")
 FEATURE_KINDS = ("numeric", "categorical")
-TARGET_KINDS = ("regression", "classification", "binary")
+TARGET_KINDS = KINDS.keys()   # live: a kind registered later (lstmkit.kinds) is a choice too
 TASKS = ("forecast", "sequence", "seq2seq")
-LOSSES = {
-    "regression": ("mse", "mae", "huber"),
-    "classification": ("cross_entropy",),
-    "binary": ("bce",),
-}
-DEFAULT_LOSS = {"regression": "mse", "classification": "cross_entropy", "binary": "bce"}
 
 
 def _from_dict(cls: type, data: Any, what: str) -> Any:
@@ -121,17 +117,19 @@ class Target:
     Args:
         name: column name in the data.
         kind: ``"regression"`` (linear output), ``"classification"`` (softmax over
-            the labels seen in training; labels may be strings or ints) or
-            ``"binary"`` (sigmoid; exactly two labels).
+            the labels seen in training; labels may be strings or ints),
+            ``"binary"`` (sigmoid; exactly two labels), or a kind registered with
+            ``lstmkit.kinds.register_kind``.
         scaler: scaler of a regression target (``"standard"`` by default; another
             choice on a classification or binary target is an error).
         loss: ``"mse"`` (default), ``"mae"`` or ``"huber"`` for regression;
-            ``"cross_entropy"`` for classification; ``"bce"`` for binary.
+            ``"cross_entropy"`` for classification; ``"bce"`` for binary (the kind's
+            ``losses``; None: the first).
         weight: weight of this target's loss in the weighted sum.
     """
 
     name: str
-    kind: Literal["regression", "classification", "binary"] = "regression"
+    kind: str = "regression"
     scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
     loss: str | None = None
     weight: float = 1.0
@@ -139,11 +137,16 @@ class Target:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"a target name must be a non-empty string, got {self.name!r}")
-        check_choice(f"kind of target {self.name!r}", self.kind, TARGET_KINDS)
+        if not isinstance(self.kind, str) or self.kind not in TARGET_KINDS:
+            raise ConfigError(f"kind of target {self.name!r} must be one of "
+                              f"{', '.join(map(repr, TARGET_KINDS))}, got {quote(self.kind)}"
+                              f"{closest(str(self.kind), TARGET_KINDS)}; a kind of your own "
+                              "is registered first (lstmkit.kinds.register_kind)")
         check_choice(f"scaler of target {self.name!r}", self.scaler, SCALERS)
         if self.loss is None:
-            object.__setattr__(self, "loss", DEFAULT_LOSS[self.kind])
-        check_choice(f"loss of {self.kind} target {self.name!r}", self.loss, LOSSES[self.kind])
+            object.__setattr__(self, "loss", self.target_kind.default_loss)
+        check_choice(f"loss of {self.kind} target {self.name!r}", self.loss,
+                     self.target_kind.losses)
         if self.categorical and self.scaler != "standard":
             raise ConfigError(f"scaler applies to regression targets, but {self.name!r} is "
                               f"{self.kind} (its labels are never scaled); drop scaler or "
@@ -152,8 +155,15 @@ class Target:
         object.__setattr__(self, "weight", float(self.weight))
 
     @property
+    def target_kind(self) -> TargetKind:
+        """What the kind owns (``lstmkit.kinds``): head width, activation, loss, decoding,
+        metrics, naive baseline, ONNX outputs."""
+        return KINDS[self.kind]
+
+    @property
     def categorical(self) -> bool:
-        return self.kind != "regression"
+        """Whether the target holds labels (classification, binary), not scaled numbers."""
+        return self.target_kind.labelled
 
     @classmethod
     def from_dict(cls, data: Any) -> Target:
@@ -320,6 +330,12 @@ class Spec:
     def group(self) -> str | None:
         """The column that separates independent series or sequences, if any."""
         return self.series if self.task == "forecast" else self.sequence
+
+    @property
+    def shape(self) -> TaskShape:
+        """The task's shape (``lstmkit.tasks``): window rows, the prediction table's and the
+        arrays' layout, the naive baseline's description, the ONNX graph's steps."""
+        return task_shape(self)
 
     @property
     def aligned(self) -> bool:

@@ -27,33 +27,11 @@ RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train.
-
-    Args:
-        optimizer: ``adam`` or ``adamw``.
-        lr: learning rate.
-        lr_decay: multiply the learning rate by this after every epoch (1: constant).
-        weight_decay: L2 penalty (decoupled for AdamW).
-        batch_size: windows per training step.
-        max_epochs: upper bound on passes over the training windows.
-        patience: epochs without a better validation loss before stopping.
-        grad_clip: clip the gradient norm to this value (None: no clipping).
-        seed: seed of weight initialisation and shuffling, 0 to 2**32 - 1; fixed seed,
-            same result on CPU.
-        progress: show a progress bar.
-        accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu`` or ``cuda``, ``mps``),
-            which this machine must have; ``predict`` and ``evaluate`` also run on the GPU
-            when it is ``gpu`` or ``auto`` and CUDA is present.
-        devices: devices per machine (an int, ``auto`` or a list of GPU ids), at most
-            those present (CPU: processes, at most the cores); more than one trains
-            data-parallel (DDP): ``batch_size`` stays the global batch, shared between
-            the processes.
-        num_nodes: machines (DDP across nodes, launched by torchrun, SLURM or LSF, or
-            with NODE_RANK set on every node).
-        strategy: Lightning strategy (``auto``, ``ddp``, ``ddp_spawn``, ...).
-        precision: Lightning precision: ``32-true`` (default), ``bf16-mixed``
-            (bfloat16 compute, float32 weights: faster on GPUs, and on CPUs with
-            AVX512-BF16 or AMX for all but the smallest LSTMs) or ``16-mixed`` (GPU).
+    """How to train, checked: ``LSTMModel``'s training parameters but ``split``
+    (``lstmkit.hyperparams.Training``, where each is described) and its hardware
+    parameters (``lstmkit.hyperparams.Hardware``), with ``lr`` and ``batch_size`` resolved
+    (the preset's or the data's where the user left them unset). A test checks that the
+    fields are those.
     """
 
     optimizer: str = "adam"

@@ -7,7 +7,7 @@ turn any rows of a table into the float32 matrices the network reads, and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,13 +53,13 @@ class Encoding:
         for f, values in zip(numeric, columns, strict=True):
             input_scalers[f.name] = AffineScaler.fit(f.scaler, values, f.name)
         target_scalers, target_labels = {}, {}
-        regression = [t for t in spec.targets if t.kind == "regression"]
-        columns = validate.numeric_columns(targets, [t.name for t in regression], target_rows,
-                                           allow_nan=[True] * len(regression))
-        for t, values in zip(regression, columns, strict=True):
+        scaled = [t for t in spec.targets if not t.categorical]
+        columns = validate.numeric_columns(targets, [t.name for t in scaled], target_rows,
+                                           allow_nan=[True] * len(scaled))
+        for t, values in zip(scaled, columns, strict=True):
             target_scalers[t.name] = AffineScaler.fit(t.scaler, values, t.name)
         for t in spec.targets:
-            if t.kind != "regression":
+            if t.categorical:
                 target_labels[t.name] = _fit_labels(t, targets[t.name].to_numpy(), target_rows)
         return cls(spec, input_scalers, input_labels, target_scalers, target_labels)
 
@@ -107,28 +107,37 @@ class Encoding:
         return columns
 
     def n_classes(self, target: Target) -> int:
-        """Output width of a target's head: 1 for regression and binary, K for K classes."""
-        return len(self.target_labels[target.name]) if target.kind == "classification" else 1
+        """Output width of a target's head, as its kind gives it: 1 for regression and
+        binary, K for K classes."""
+        return target.target_kind.width(len(self.target_labels.get(target.name, ())))
 
     def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled, one-hot and embedded (index) inputs, float32 (len(frame), n_input_columns)."""
+        return self.encode_read(len(frame), *self.read_inputs(frame, rows))
+
+    def read_inputs(self, frame: pd.DataFrame, rows: np.ndarray
+                    ) -> tuple[Iterator[np.ndarray], dict[str, np.ndarray]]:
+        """The raw values the inputs are encoded from, checked: each numeric input's numbers
+        (NaN where its missing policy allows a gap), one column at a time in the spec's
+        order, and each categorical input's class codes (float, NaN for no category). The
+        ONNX graph takes these (codes as int64, -1 for NaN) and encodes them itself.
+        """
+        codes = {f.name: self.input_labels[f.name].codes(_categories(frame, f, rows), f.name,
+                                                         rows)
+                 for f in self.spec.inputs if f.kind == "categorical"}
+        numeric = [f for f in self.spec.inputs if f.kind != "categorical"]
+        values = validate.numeric_columns(frame, [f.name for f in numeric], rows,
+                                          allow_nan=[f.missing != "error" for f in numeric])
+        return values, codes
+
+    def encode_read(self, n: int, numeric: Iterable[np.ndarray], codes: dict[str, np.ndarray]
+                    ) -> np.ndarray:
+        """The network's input columns of ``n`` rows from ``read_inputs``' values (float32,
+        rows first); ``InferenceGraph.encode`` (``lstmkit.export``) does the same in torch."""
         spans = self._feature_spans()
-        out = np.zeros((len(frame), sum(width for *_, width in spans)), dtype=np.float32)
-        numeric = []
-        for f, j, _ in spans:                                  # j: the feature's first column
-            if f.kind != "categorical":
-                numeric.append((f, j))
-                continue
-            labels = self.input_labels[f.name]
-            codes = labels.codes(_categories(frame, f, rows), f.name, rows)
-            if f.embed:     # exact in float32 up to 2**24 categories
-                out[:, j] = np.where(np.isnan(codes), len(labels), codes)
-            else:
-                known = np.flatnonzero(~np.isnan(codes))       # a gap: no category
-                out[known, j + codes[known].astype(np.int64)] = 1.0
-        columns = validate.numeric_columns(frame, [f.name for f, _ in numeric], rows,
-                                           allow_nan=[f.missing != "error" for f, _ in numeric])
-        for (f, j), values in zip(numeric, columns, strict=True):
+        out = np.zeros((n, sum(width for *_, width in spans)), dtype=np.float32)
+        numeric_spans = [(f, j) for f, j, _ in spans if f.kind != "categorical"]
+        for (f, j), values in zip(numeric_spans, numeric, strict=True):
             scaled = self.input_scalers[f.name].transform(values)
             if f.missing != "error":
                 gaps = np.isnan(values)
@@ -136,18 +145,27 @@ class Encoding:
             out[:, j] = scaled
             if f.missing == "mask":
                 out[:, j + 1] = gaps
+        for f, j, _ in spans:                                  # j: the feature's first column
+            if f.kind != "categorical":
+                continue
+            code = codes[f.name]
+            if f.embed:     # exact in float32 up to 2**24 categories
+                out[:, j] = np.where(np.isnan(code), len(self.input_labels[f.name]), code)
+            else:
+                known = np.flatnonzero(~np.isnan(code))       # a gap: no category
+                out[known, j + code[known].astype(np.int64)] = 1.0
         return out
 
     def encode_targets(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled targets and class indices, float32 (len(frame), n_targets); NaN = missing."""
         out = np.empty((len(frame), len(self.spec.targets)), dtype=np.float32)
-        regression = [(j, t) for j, t in enumerate(self.spec.targets) if t.kind == "regression"]
-        columns = validate.numeric_columns(frame, [t.name for _, t in regression], rows,
-                                           allow_nan=[True] * len(regression))
-        for (j, t), values in zip(regression, columns, strict=True):
+        scaled = [(j, t) for j, t in enumerate(self.spec.targets) if not t.categorical]
+        columns = validate.numeric_columns(frame, [t.name for _, t in scaled], rows,
+                                           allow_nan=[True] * len(scaled))
+        for (j, t), values in zip(scaled, columns, strict=True):
             out[:, j] = self.target_scalers[t.name].transform(values)
         for j, t in enumerate(self.spec.targets):
-            if t.kind != "regression":
+            if t.categorical:
                 out[:, j] = self.target_labels[t.name].codes(frame[t.name], t.name, rows)
         return out
 
@@ -169,7 +187,8 @@ class Encoding:
     @classmethod
     def from_dict(cls, spec: Spec, data: Any) -> Encoding:
         """A saved encoding, checked against ``spec``: one entry per column of each role,
-        every scaler finite, every label set distinct (and two labels for a binary target).
+        every scaler finite, every label set distinct and as many as the target's kind
+        allows (two for a binary target).
 
         Raises:
             ConfigError: naming the entry (``encoding.input_scalers['OT'].scale``) and value.
@@ -185,10 +204,9 @@ class Encoding:
                        _entries(data, "target_labels", Labels.from_list))
         for t in spec.targets:
             count = len(encoding.target_labels.get(t.name, ()))
-            if t.categorical and (count < 2 or (t.kind == "binary" and count != 2)):
-                rule = "exactly two" if t.kind == "binary" else "at least two"
+            if t.categorical and not t.target_kind.allows(count):
                 raise ConfigError(f"encoding.target_labels[{quote(t.name)}] has {count} "
-                                  f"label(s); a {t.kind} target has {rule}")
+                                  f"label(s); a {t.kind} target has {t.target_kind.rule}")
         return encoding
 
 
@@ -198,7 +216,7 @@ def _role_columns(spec: Spec) -> dict[str, tuple[str, list[str]]]:
     return {
         "input_scalers": ("numeric inputs", [f.name for f in inputs if f.kind != "categorical"]),
         "input_labels": ("categorical inputs", [f.name for f in inputs if f.kind == "categorical"]),
-        "target_scalers": ("regression targets", [t.name for t in targets if not t.categorical]),
+        "target_scalers": ("scaled targets", [t.name for t in targets if not t.categorical]),
         "target_labels": ("categorical targets", [t.name for t in targets if t.categorical]),
     }
 
@@ -222,8 +240,8 @@ def _fit_labels(target: Target, values: np.ndarray, rows: np.ndarray) -> Labels:
         raise DataError(f"{target.kind} target {target.name!r} has {len(labels)} distinct "
                         f"label(s) in the training part ({list(labels.classes)}); it needs at "
                         "least two: check the column or the split")
-    if target.kind == "binary" and len(labels) != 2:
-        raise DataError(f"binary target {target.name!r} has {len(labels)} labels in the training "
-                        f"part ({list(labels.classes)[:10]}); use kind='classification' for "
-                        "more than two")
+    if not target.target_kind.allows(len(labels)):
+        raise DataError(f"{target.kind} target {target.name!r} has {len(labels)} labels in the "
+                        f"training part ({list(labels.classes)[:10]}); a {target.kind} target "
+                        f"has {target.target_kind.rule}: use kind='classification' for more")
     return labels

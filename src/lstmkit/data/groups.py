@@ -98,7 +98,7 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
     if len(frame) == 0:
         raise DataError("the data has no rows; pass a table with at least one full window")
     group = spec.group
-    if group is None and spec.task != "forecast":
+    if group is None and not spec.shape.sliding:
         raise DataError(f"task {spec.task!r} from a table needs a sequence id column: set "
                         "spec 'sequence' to the column that says which sequence each row is in "
                         "(or pass a 3-D array of shape (samples, steps, features))")
@@ -137,7 +137,7 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
 def _time_step(timeline: Timeline, spec: Spec, fitted: TimeStep | None) -> TimeStep:
     """The step of the rows (``fitted``, checked against them, or the data's), checked:
     a regular forecast's rows are each one step after the previous."""
-    forecast = spec.task == "forecast"
+    forecast = spec.shape.sliding
     if fitted is not None:
         check_matches(fitted, timeline, forecast, spec.regular)
         step = fitted
@@ -190,32 +190,3 @@ def fill_unread(groups: Groups, spec: Spec) -> Groups:
             values[unread[known]] = values[last_read[known]]
         frame[f.name] = values
     return dataclasses.replace(groups, frame=frame)
-
-
-def forecast_columns(groups: Groups, origin: np.ndarray, steps: int, series: str | None,
-                     ahead: bool = False) -> dict[str, Any]:
-    """The id columns of forecasts made at arranged rows ``origin``, ``steps`` rows each.
-
-    Returns the series id (if the spec has one), ``origin`` (the time, or the row
-    within its series, of the last input row), ``step`` (1..steps) and, with a time
-    column and a known time step, ``time`` (the predicted step's time, on the step's
-    calendar). Times are in the data's zone. With ``ahead`` the table holds the
-    predicted steps' rows (they give future inputs), and ``time`` is read from them.
-    """
-    n = len(origin)
-    keys = groups.key_array
-    group = np.searchsorted(groups.offsets, origin, side="right") - 1
-    columns: dict[str, np.ndarray] = {}
-    if series is not None:
-        columns[series] = np.repeat(keys[group], steps)
-    timeline, step = groups.timeline, groups.step
-    if timeline is not None:
-        columns["origin"] = timeline.local(np.repeat(origin, steps))
-    else:
-        columns["origin"] = np.repeat(origin - groups.offsets[group], steps)
-    columns["step"] = np.tile(np.arange(1, steps + 1), n)
-    if timeline is not None and ahead:
-        columns["time"] = timeline.local(np.repeat(origin, steps) + columns["step"])
-    elif timeline is not None and step is not None and step.freq is not None:
-        columns["time"] = step.forecast_times(timeline.values[origin], steps, timeline.zone)
-    return columns

@@ -17,6 +17,7 @@ import torch
 from .. import presets
 from ..errors import ConfigError, DataError
 from ..spec import Spec, Split
+from ..tasks import row_ranges
 from .encoding import Encoding
 from .groups import Groups
 from .split import PART_CODES, sequence_parts, series_bounds
@@ -49,7 +50,7 @@ class Encoded:
 
 def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
     """Split before fitting: chronological rows per series, or whole sequences."""
-    if spec.task == "forecast":
+    if spec.shape.sliding:
         groups.require_length(spec.lookback + spec.horizon, "lookback + horizon")
         return Parts(bounds=series_bounds(groups, split))
     return Parts(codes=sequence_parts(len(groups), split, seed, _strata(groups, spec, split)))
@@ -60,8 +61,8 @@ def _strata(groups: Groups, spec: Spec, split: Split) -> np.ndarray | None:
     (``stratify`` unset: as the task's preset says)."""
     if not (presets.stratified(spec) if split.stratify is None else split.stratify):
         return None
-    target = next((t for t in spec.targets if t.kind != "regression"), None)
-    if spec.task != "sequence" or target is None:
+    target = next((t for t in spec.targets if t.categorical), None)
+    if not spec.shape.per_sequence or target is None:
         raise ConfigError("split stratify=True needs a sequence task with a classification or "
                           "binary target (one class per sequence); set stratify=False")
     return groups.frame[target.name].to_numpy()[groups.offsets[:-1]]
@@ -88,7 +89,7 @@ def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
 def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -> Encoded:
     """Encode a whole arranged table into tensors, once."""
     frame, rows = groups.frame, groups.rows
-    if spec.task == "forecast" or spec.aligned:
+    if spec.shape.sliding or spec.shape.per_step:     # a target per input row
         inputs = encoding.encode_inputs(frame, rows)
         targets = encoding.encode_targets(groups.target_frame, rows) if with_targets else None
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
@@ -103,9 +104,9 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
     targets = None
     if with_targets:
         out_rows = row_ranges(out_lo, out_hi)
-        if spec.task == "sequence":
+        if spec.shape.per_sequence:
             _check_constant_targets(groups, spec)
-        steps = 1 if spec.task == "sequence" else spec.horizon
+        steps = spec.shape.output_steps
         encoded = encoding.encode_targets(_rows(groups.target_frame, spec.target_names,
                                                 out_rows), rows[out_rows])
         targets = encoded.reshape(len(groups), steps, len(spec.targets))  # (G, S, T)
@@ -115,17 +116,13 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
 def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> Windows:
     """Windows whose targets lie in ``part`` ('train', 'val', 'test' or 'all')."""
     groups = data.groups
-    if spec.task == "forecast":
-        lengths = groups.lengths
+    if spec.shape.sliding:
         if part == "all" or parts is None:
-            lo, hi = np.zeros(len(groups), dtype=np.int64), lengths
+            lo, hi = np.zeros(len(groups), dtype=np.int64), groups.lengths
         else:
             code = PART_CODES[part]
             lo, hi = parts.bounds[:, code], parts.bounds[:, code + 1]
-        first = np.maximum(lo - spec.lookback, 0)
-        last = hi - spec.lookback - spec.horizon + 1          # exclusive
-        base = groups.offsets[:-1]
-        starts = row_ranges(base + first, base + np.maximum(last, first))
+        starts = spec.shape.part_starts(groups, lo, hi)
         return ForecastWindows(data.inputs, data.targets, torch.from_numpy(starts),
                                spec.lookback, spec.horizon, data.future_columns)
     if part == "all" or parts is None:
@@ -133,7 +130,7 @@ def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> W
     else:
         index = np.flatnonzero(parts.codes == PART_CODES[part])
     return SequenceWindows(data.inputs, data.offsets, torch.from_numpy(index), data.targets,
-                           spec.aligned)
+                           spec.shape.per_step)
 
 
 def predict_windows(data: Encoded, spec: Spec, origins: str) -> Windows:
@@ -143,27 +140,12 @@ def predict_windows(data: Encoded, spec: Spec, origins: str) -> Windows:
     window needs ``lookback + horizon`` rows and the last one ends ``horizon``
     rows before the series does.
     """
-    if spec.task != "forecast":
+    if not spec.shape.sliding:
         return SequenceWindows(data.inputs, data.offsets, torch.arange(len(data.groups)), None,
-                               spec.aligned)
-    groups = data.groups
-    groups.require_span(spec.lookback, spec.span)
-    end = groups.offsets[1:] - spec.span                          # last start, inclusive
-    first = end if origins == "last" else groups.offsets[:-1]
-    starts = row_ranges(first, end + 1)
+                               spec.shape.per_step)
+    starts = spec.shape.starts(data.groups, origins)
     return ForecastWindows(data.inputs, None, torch.from_numpy(starts), spec.lookback,
                            spec.horizon, data.future_columns)
-
-
-def row_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(lo[i], hi[i])`` over i, without a Python loop."""
-    lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
-    counts = np.maximum(hi - lo, 0)
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    shift = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    return np.arange(total, dtype=np.int64) + shift
 
 
 def _rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> pd.DataFrame:
@@ -182,9 +164,9 @@ def _tensor(array: np.ndarray | None) -> torch.Tensor | None:
 def _sequence_rows(groups: Groups, spec: Spec, with_targets: bool):
     """Row ranges ``(lo, hi)`` of each sequence's input steps and of its output steps."""
     lo, hi = groups.offsets[:-1], groups.offsets[1:]
-    if spec.task == "sequence":
+    if spec.shape.per_sequence:
         return (lo, hi), (lo, lo + 1)
-    if spec.aligned:
+    if spec.shape.per_step:
         return (lo, hi), (lo, hi)
     if not with_targets:
         return (lo, hi), (hi, hi)

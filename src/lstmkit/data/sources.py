@@ -367,7 +367,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
         raise DataError(f"X has {len(lengths)} samples but y has {len(y_arr)}; they must match")
     if spec is None:
         spec = _default_spec(n_features, y_arr, int(lengths.max()), implied)
-    if spec.task == "forecast":
+    if spec.shape.sliding:
         raise ConfigError(f"X holds {len(lengths)} sequences, one per sample, but the spec's "
                           "task is 'forecast' "
                           "(the default, which reads a 2-D table of rows x features); set "
@@ -380,7 +380,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     frame.insert(0, spec.sequence, np.repeat(np.arange(len(lengths)), lengths))
     if y_arr is None:
         return frame, spec
-    if spec.task == "sequence":
+    if spec.shape.per_sequence:
         targets = y_arr.reshape(len(y_arr), -1)
         _check_width(spec.target_names, targets.shape[1], "y", "targets")
         for j, name in enumerate(spec.target_names):
@@ -455,7 +455,7 @@ def raw_sequences(X: Any, spec: Spec) -> np.ndarray | None:
     """
     if not (isinstance(X, np.ndarray) and X.ndim == 3 and X.dtype.kind in "biuf"):
         return None
-    if spec.task == "forecast" or spec.time is not None or any(
+    if spec.shape.sliding or spec.time is not None or any(
             f.kind != "numeric" or f.missing != "error" for f in spec.inputs):
         return None
     if X.dtype.kind != "f":
@@ -533,7 +533,7 @@ def _seq2seq_table(frame: pd.DataFrame, lengths: np.ndarray, y: np.ndarray, spec
     if y.ndim != 3:
         raise DataError(f"seq2seq y must have shape (samples, out_steps, targets), got {y.shape}")
     _check_width(spec.target_names, y.shape[2], "y", "targets")
-    if spec.aligned:
+    if spec.shape.per_step:
         if not (lengths == y.shape[1]).all():
             raise DataError(f"y has {y.shape[1]} steps per sample but X has {lengths.max()}; one "
                             "output per input step needs equal lengths (or set spec horizon)")
@@ -571,7 +571,7 @@ def _seq2seq_table(frame: pd.DataFrame, lengths: np.ndarray, y: np.ndarray, spec
 
 def _forecast_table(X: np.ndarray, y: np.ndarray | None, spec: Spec | None) -> tuple[
         pd.DataFrame, Spec]:
-    if spec is None or spec.task != "forecast":
+    if spec is None or not spec.shape.sliding:
         raise ConfigError(f"X has shape {X.shape}, 2 dimensions, but an LSTM reads a sequence "
                           "per sample: (samples, steps, features). One feature per step: "
                           "X[..., None] gives (samples, steps, 1). A 2-D X is otherwise a "

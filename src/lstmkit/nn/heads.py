@@ -1,8 +1,9 @@
 """Output heads: dense layers from decoder features to every target's outputs.
 
-Continuous targets share one dense layer (``shared=True``: correlated outputs) or
-get one each; every classification and binary target gets its own. Outputs are
-linear: values for regression, logits for classification and binary targets.
+Targets whose kind ``shares_head`` (regression) share one dense layer (``shared=True``:
+correlated outputs) or get one each; every other target (classification, binary) gets
+its own. Outputs are linear: values for regression, logits for classification and binary
+targets; the target's kind (``lstmkit.kinds``) says what they mean.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..kinds import KINDS
+
 HEADS = ("shared", "separate")   # one dense layer for all regression targets, or one each
 
 
@@ -21,8 +24,8 @@ class Output:
     """One target as the network sees it: a name, a kind and an output width."""
 
     name: str
-    kind: str    # "regression" | "classification" | "binary"
-    width: int   # 1, or the number of classes
+    kind: str    # a name in lstmkit.kinds.KINDS: "regression", "classification", "binary"
+    width: int   # the kind's width: 1, or the number of classes
 
 
 class Heads(nn.Module):
@@ -31,7 +34,8 @@ class Heads(nn.Module):
     Args:
         in_features: feature size D of the decoder.
         outputs: the targets, in order.
-        shared: one dense layer for all regression targets, else one each.
+        shared: one dense layer for all targets whose kind shares a head (regression),
+            else one each.
         steps: output steps per feature vector: the horizon for a direct decoder
             (one vector -> all steps), 1 when the decoder yields a vector per step.
 
@@ -51,9 +55,10 @@ class Heads(nn.Module):
     def __init__(self, in_features: int, outputs: list[Output], shared: bool, steps: int = 1):
         super().__init__()
         self.outputs, self.steps = list(outputs), steps
-        regression = [i for i, o in enumerate(outputs) if o.kind == "regression"]
-        groups = [regression] if shared and regression else [[i] for i in regression]
-        groups += [[i] for i, o in enumerate(outputs) if o.kind != "regression"]
+        self.kinds = [KINDS[o.kind] for o in outputs]
+        sharing = [i for i, kind in enumerate(self.kinds) if kind.shares_head]
+        groups = [sharing] if shared and sharing else [[i] for i in sharing]
+        groups += [[i] for i, kind in enumerate(self.kinds) if not kind.shares_head]
         self.groups = groups                                   # target indices per layer
         self.layers = nn.ModuleList(
             nn.Linear(in_features, steps * sum(outputs[i].width for i in g)) for g in groups)
@@ -81,27 +86,16 @@ class Heads(nn.Module):
         return torch.cat([parts[i] for i in self.restore], dim=-1)  # (B, S*steps, C)
 
     def feedback(self, outputs: Tensor) -> Tensor:
-        """Predictions as the next decoder input: values, class probabilities, P(positive)."""
-        parts = []
-        for o, sl in zip(self.outputs, self.slices, strict=True):
-            part = outputs[..., sl]
-            if o.kind == "classification":
-                part = part.softmax(-1)
-            elif o.kind == "binary":
-                part = part.sigmoid()
-            parts.append(part)
+        """Predictions as the next decoder input: each kind's activation (values, class
+        probabilities, P(positive))."""
+        parts = [kind.activate(outputs[..., sl]) for kind, sl in zip(self.kinds, self.slices,
+                                                                      strict=True)]
         return torch.cat(parts, dim=-1)
 
     def teacher(self, targets: Tensor) -> Tensor:
         """True targets (B, S, n_targets) in the same form as ``feedback``; missing -> 0."""
         parts = []
-        for j, o in enumerate(self.outputs):
+        for j, (o, kind) in enumerate(zip(self.outputs, self.kinds, strict=True)):
             value = targets[..., j : j + 1]
-            known = ~torch.isnan(value)
-            if o.kind == "classification":
-                codes = torch.where(known, value, 0).long().squeeze(-1)
-                part = nn.functional.one_hot(codes, o.width).to(targets.dtype) * known
-            else:
-                part = torch.where(known, value, 0.0)
-            parts.append(part)
+            parts.append(kind.teacher(value, ~torch.isnan(value), o.width))
         return torch.cat(parts, dim=-1)

@@ -1,0 +1,414 @@
+"""Target kinds: what a kind of target owns, one object per kind, and their registry.
+
+``Target.kind`` is the kind's name, the string that specs, YAML files and saved models
+hold; ``KINDS`` maps it to a ``TargetKind``, which owns all that differs between kinds:
+the head's width, the output activation (where logits become probabilities, in numpy and
+in the exported graph), the losses and the loss function, decoding outputs to values,
+labels and table columns, the metrics, the naive baseline and the ONNX outputs. The rest
+of lstmkit asks the kind (``target.target_kind``) instead of testing its name.
+
+Adding a kind:
+
+1. Subclass ``TargetKind`` (or a built-in kind, to change one part of it): set ``name``,
+   ``losses`` (the first is the default) and ``score_metric``, say whether its targets
+   hold labels (``labelled``) and how its outputs are laid out (``value_channel``,
+   ``shares_head``, ``stacks``), and implement the methods that raise
+   ``NotImplementedError`` here.
+2. Register an instance: ``register_kind(MyKind())``. ``Target("y", kind="my_kind")``
+   then fits, predicts, evaluates, saves, loads and exports; a saved model of the kind
+   loads where the kind is registered.
+
+This module imports no torch at import time (``OnnxModel`` predicts without torch): the
+methods that build torch operations import it inside.
+
+Example:
+    >>> class MAERegression(Regression):
+    ...     name, losses = "mae_regression", ("mae",)
+    >>> register_kind(MAERegression())
+    >>> Target("load", kind="mae_regression").loss
+    'mae'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
+from .metrics import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    classification_metrics,
+    confusion_matrix,
+    regression_metrics,
+)
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from .data.encoding import Encoding
+    from .data.scaling import AffineScaler
+    from .spec import Target
+
+SURE_LOGIT = 50.0          # a class logit the others (0) lose to with probability ~2e-22
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One target's predictions in original units, laid out later as columns or arrays.
+
+    Attributes:
+        values: (N, S) numbers (regression) or the user's labels (categorical).
+        proba: (N, S, K) class probabilities (binary: K = 2), None for regression.
+        classes: the labels the K probabilities belong to, in order.
+    """
+
+    values: np.ndarray
+    proba: np.ndarray | None = None
+    classes: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One target's truth and predictions in the units its metrics read, and the metrics.
+
+    Attributes:
+        true: (N, S) true values (NaN where missing).
+        predictions: the model's (N, S), then each baseline's (None where it has none).
+        names: the metrics ``score`` gives.
+        score: ``score(true, prediction)`` -> {metric: value}.
+        confusion: the labelled confusion matrix of the model, for labelled kinds.
+    """
+
+    true: np.ndarray
+    predictions: list[np.ndarray | None]
+    names: tuple[str, ...]
+    score: Callable[[np.ndarray, np.ndarray], dict[str, float]]
+    confusion: pd.DataFrame | None = None
+
+
+class TargetKind:
+    """What one kind of target owns. Subclass it (see the module's docstring) to add a kind.
+
+    Attributes:
+        name: the ``Target.kind`` that selects it.
+        losses: the losses a target of this kind may set; the first is the default.
+        labelled: its targets hold labels (the set seen in training, coded 0..K-1),
+            else numbers scaled by the target's scaler.
+        value_channel: the head's one output channel is the target's value in scaled
+            units, so instance norm, channel independence and naive forecasts read from
+            the inputs may apply to it.
+        shares_head: ``heads="shared"`` gives its targets one dense layer together.
+        stacks: targets of this kind with the same loss are computed together, one
+            channel each (their outputs and truth are (B, S, k)).
+        score_metric: the metric (of ``scored``'s, higher better) that ``LSTMModel.score``
+            reads, as scikit-learn's scoring does.
+    """
+
+    name: str = ""
+    losses: tuple[str, ...] = ()
+    labelled: bool = False
+    value_channel: bool = False
+    shares_head: bool = False
+    stacks: bool = True
+    score_metric: str = ""
+
+    @property
+    def default_loss(self) -> str:
+        return self.losses[0]
+
+    def width(self, labels: int) -> int:
+        """Output channels of a target's head, given the labels it was fitted with."""
+        return 1
+
+    # -- torch: the network and its training ---------------------------------------------
+    def activate(self, logits: Tensor) -> Tensor:
+        """Outputs (..., width) as predictions the network reads back (values, probabilities)."""
+        return logits
+
+    def teacher(self, values: Tensor, known: Tensor, width: int) -> Tensor:
+        """True targets (..., 1) in the form of ``activate``'s output; missing (not ``known``)
+        -> 0."""
+        import torch
+
+        return torch.where(known, values, 0.0)
+
+    def loss_function(self, loss: str) -> Callable[..., Tensor]:
+        """``loss`` as ``f(outputs, truth, reduction="mean" | "none")``: the mean (a scalar)
+        or per element, shaped like ``truth`` (no NaN there)."""
+        raise NotImplementedError
+
+    def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
+        """The exported graph's output of one target, from its outputs (B, S, width)."""
+        raise NotImplementedError
+
+    # -- numpy: decoding, table columns, metrics, baselines --------------------------------
+    def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
+        """Network outputs (N, S, width) as values or labels in the user's units."""
+        raise NotImplementedError
+
+    def decode_graph(self, target: Target, encoding: Encoding, values: np.ndarray) -> Decoded:
+        """The exported graph's output (``graph_output``) as ``decode`` gives it."""
+        raise NotImplementedError
+
+    def columns(self, name: str, decoded: Decoded) -> dict[str, np.ndarray]:
+        """The prediction table's columns of target ``name``, flattened to (N * S,)."""
+        return {name: decoded.values.reshape(-1)}
+
+    def onnx_output(self, target: Target, encoding: Encoding, steps: int | str
+                    ) -> dict[str, Any]:
+        """The metadata's entry for the graph's output of ``target`` (``steps`` per window)."""
+        raise NotImplementedError
+
+    def scored(self, target: Target, encoding: Encoding, truth: np.ndarray,
+               outputs: np.ndarray, baselines: list[np.ndarray | None]) -> Scored:
+        """Encoded ``truth`` (N, S), network ``outputs`` (N, S, width) and encoded baseline
+        predictions (N, S) as the metrics read them."""
+        raise NotImplementedError
+
+    def naive(self, values: np.ndarray, mean: float) -> float:
+        """The encoded prediction of a naive model from a target's known training ``values``
+        (their ``mean`` given): what sequence tasks are compared with."""
+        raise NotImplementedError
+
+
+class Regression(TargetKind):
+    """A number: linear output, scaled by the target's scaler, scored by MAE, RMSE, sMAPE, R2."""
+
+    name = "regression"
+    losses = ("mse", "mae", "huber")
+    value_channel = True
+    shares_head = True
+    score_metric = "R2"
+
+    def loss_function(self, loss: str) -> Callable[..., Tensor]:
+        from torch.nn import functional as F
+
+        return {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}[loss]
+
+    def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
+        return outputs[..., 0] * scaler.scale + scaler.center                 # (B, S)
+
+    def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
+        return Decoded(encoding.decode_regression(target, outputs[..., 0]))
+
+    def decode_graph(self, target: Target, encoding: Encoding, values: np.ndarray) -> Decoded:
+        return Decoded(values.astype(np.float64))
+
+    def onnx_output(self, target: Target, encoding: Encoding, steps: int | str
+                    ) -> dict[str, Any]:
+        return {"name": target.name, "target": target.name, "kind": target.kind,
+                "dtype": "float32", "shape": ["batch", steps]}
+
+    def scored(self, target: Target, encoding: Encoding, truth: np.ndarray,
+               outputs: np.ndarray, baselines: list[np.ndarray | None]) -> Scored:
+        def decoded(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else encoding.decode_regression(target, values)
+        return Scored(decoded(truth), [decoded(outputs[..., 0]), *map(decoded, baselines)],
+                      REGRESSION_METRICS, regression_metrics)
+
+    def naive(self, values: np.ndarray, mean: float) -> float:
+        return mean
+
+
+class Labelled(TargetKind):
+    """What classification and binary targets share: labels, class probabilities,
+    ``<target>_proba_<label>`` columns, accuracy and macro-F1, the majority class.
+
+    Attributes:
+        rule: how many labels a target needs, in words; ``allows`` checks it.
+        shown: the first class whose probability the prediction table shows.
+    """
+
+    labelled = True
+    score_metric = "accuracy"
+    rule = "at least two"
+    shown = 0
+
+    def allows(self, labels: int) -> bool:
+        """Whether a target of this kind may have ``labels`` labels."""
+        return labels >= 2
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Class probabilities (..., K), float64, from outputs (..., width)."""
+        raise NotImplementedError
+
+    def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
+        probs = self.probabilities(outputs)
+        return Decoded(encoding.decode_labels(target, probs.argmax(-1)), probs,
+                       encoding.target_labels[target.name].classes)
+
+    def decode_graph(self, target: Target, encoding: Encoding, values: np.ndarray) -> Decoded:
+        return Decoded(encoding.decode_labels(target, values.argmax(-1)), values,
+                       encoding.target_labels[target.name].classes)
+
+    def columns(self, name: str, decoded: Decoded) -> dict[str, np.ndarray]:
+        columns = {name: decoded.values.reshape(-1)}
+        for k in range(self.shown, len(decoded.classes)):
+            columns[f"{name}_proba_{decoded.classes[k]}"] = \
+                decoded.proba[..., k].astype(np.float64).reshape(-1)
+        return columns
+
+    def onnx_output(self, target: Target, encoding: Encoding, steps: int | str
+                    ) -> dict[str, Any]:
+        classes = list(encoding.target_labels[target.name].classes)
+        return {"name": f"{target.name}_proba", "target": target.name, "kind": target.kind,
+                "dtype": "float32", "shape": ["batch", steps, len(classes)], "classes": classes}
+
+    def scored(self, target: Target, encoding: Encoding, truth: np.ndarray,
+               outputs: np.ndarray, baselines: list[np.ndarray | None]) -> Scored:
+        k = len(encoding.target_labels[target.name])
+        pred = self.probabilities(outputs).argmax(-1).astype(np.float64)
+        pred = np.where(np.isnan(truth), np.nan, pred)
+
+        def score(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+            return classification_metrics(confusion_matrix(true, predicted, k))
+        labels = [str(c) for c in encoding.target_labels[target.name].classes]
+        confusion = pd.DataFrame(confusion_matrix(truth, pred, k), index=labels,
+                                 columns=labels).rename_axis(index="true", columns="predicted")
+        return Scored(truth, [pred, *baselines], CLASSIFICATION_METRICS, score, confusion)
+
+    def naive(self, values: np.ndarray, mean: float) -> float:
+        return float(np.bincount(values.astype(np.int64)).argmax())   # the majority class
+
+    def sure_logits(self, codes: np.ndarray, width: int, dtype: Any) -> np.ndarray:
+        """Outputs (len(codes), width) whose probability is ~1 on class ``codes``."""
+        raise NotImplementedError
+
+
+class Classification(Labelled):
+    """One of K labels: softmax over K outputs, cross-entropy."""
+
+    name = "classification"
+    losses = ("cross_entropy",)
+    stacks = False
+
+    def width(self, labels: int) -> int:
+        return labels
+
+    def activate(self, logits: Tensor) -> Tensor:
+        return logits.softmax(-1)
+
+    def teacher(self, values: Tensor, known: Tensor, width: int) -> Tensor:
+        import torch
+
+        codes = torch.where(known, values, 0).long().squeeze(-1)
+        return torch.nn.functional.one_hot(codes, width).to(values.dtype) * known
+
+    def loss_function(self, loss: str) -> Callable[..., Tensor]:
+        return _cross_entropy
+
+    def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
+        return outputs.softmax(dim=-1)                                        # (B, S, K)
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def sure_logits(self, codes: np.ndarray, width: int, dtype: Any) -> np.ndarray:
+        logits = np.zeros((len(codes), width), dtype)
+        logits[np.arange(len(codes)), codes] = SURE_LOGIT
+        return logits
+
+
+class Binary(Labelled):
+    """One of two labels: one output, the positive label's logit; sigmoid, binary
+    cross-entropy. Its probabilities are (1 - p, p); the table shows p."""
+
+    name = "binary"
+    losses = ("bce",)
+    rule = "exactly two"
+    shown = 1
+
+    def allows(self, labels: int) -> bool:
+        return labels == 2
+
+    def activate(self, logits: Tensor) -> Tensor:
+        return logits.sigmoid()
+
+    def loss_function(self, loss: str) -> Callable[..., Tensor]:
+        from torch.nn import functional as F
+
+        return F.binary_cross_entropy_with_logits
+
+    def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
+        import torch
+
+        positive = outputs.sigmoid()
+        return torch.cat([1 - positive, positive], dim=-1)                    # (B, S, 2)
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-logits[..., 0].astype(np.float64)))
+        return np.stack([1 - p, p], axis=-1)
+
+    def sure_logits(self, codes: np.ndarray, width: int, dtype: Any) -> np.ndarray:
+        return np.where(codes == 1, SURE_LOGIT, -SURE_LOGIT).astype(dtype)[:, None]
+
+
+def _cross_entropy(outputs: Tensor, truth: Tensor, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of outputs (B, S, K) against class indices (B, S): the mean, or (B, S).
+    At module level, so that a loss holding it pickles (``strategy="ddp_spawn"``)."""
+    from torch.nn import functional as F
+
+    value = F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), truth.reshape(-1).long(),
+                            reduction=reduction)
+    return value if reduction == "mean" else value.view(truth.shape)
+
+
+KINDS: dict[str, TargetKind] = {}
+
+
+def register_kind(kind: TargetKind) -> TargetKind:
+    """Make ``kind`` a choice of ``Target.kind``, under ``kind.name``.
+
+    Args:
+        kind: an instance of a ``TargetKind`` subclass (see the module's docstring).
+
+    Returns:
+        ``kind``.
+
+    Raises:
+        ConfigError: the name is not a non-empty string, it is taken by another kind, or
+            the kind lists no loss or no score metric.
+
+    Example:
+        >>> register_kind(MAERegression())
+    """
+    if not isinstance(kind, TargetKind):
+        raise ConfigError(f"register_kind takes a TargetKind instance, got "
+                          f"{type(kind).__name__}; subclass lstmkit.kinds.TargetKind")
+    name = kind.name
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"a target kind needs a name (a non-empty string), got {name!r}; "
+                          f"set name on {type(kind).__name__}")
+    if name in KINDS and KINDS[name] is not kind:
+        raise ConfigError(f"target kind {name!r} is registered already "
+                          f"({type(KINDS[name]).__name__}); give {type(kind).__name__} "
+                          "another name")
+    if not kind.losses or not all(isinstance(loss, str) for loss in kind.losses):
+        raise ConfigError(f"target kind {name!r} lists no losses; set losses to the names "
+                          "its loss_function takes, the default first")
+    if not isinstance(kind.score_metric, str) or not kind.score_metric:
+        raise ConfigError(f"target kind {name!r} has no score_metric; set it to the metric "
+                          "of its scored() that LSTMModel.score reads (such as 'R2')")
+    KINDS[name] = kind
+    return kind
+
+
+def prediction_columns(targets: Sequence[Target], decoded: dict[str, Decoded]
+                       ) -> dict[str, np.ndarray]:
+    """Every target's columns of the prediction table (its values, then what its kind adds,
+    such as ``<target>_proba_<label>``), flattened to (N * S,), in the targets' order."""
+    columns: dict[str, np.ndarray] = {}
+    for target in targets:
+        columns.update(target.target_kind.columns(target.name, decoded[target.name]))
+    return columns
+
+
+for _kind in (Regression(), Classification(), Binary()):
+    register_kind(_kind)
