@@ -33,7 +33,7 @@ from torch import nn
 
 from lstmkit import Spec, presets
 from lstmkit.allocator import keep_freed_memory
-from lstmkit.nn import LSTMNetwork, NetworkConfig, Output, decoders, network
+from lstmkit.nn import LSTMNetwork, NetworkConfig, Output, decoders
 from lstmkit.nn.broadcast_step import broadcast_lstm_step, plain_lstm_step
 from lstmkit.nn.dropout import Dropout
 
@@ -64,7 +64,7 @@ def training_step(horizon: int, way: str) -> tuple[Callable[[], float], Callable
     """(seconds of one training step, MB autograd saves for one backward) for ``way``."""
     net = default_network(horizon).train()
     step_fn, dropout = WAYS[way]
-    net.dropout = dropout(net.config.dropout)
+    net.decoder.dropout = dropout(net.config.dropout)
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-4)
     x, y = torch.randn(BATCH, LOOKBACK, CHANNELS), torch.randn(BATCH, horizon, CHANNELS)
 
@@ -107,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.allocator == "tuned" and not keep_freed_memory():
         raise SystemExit("keep_freed_memory() did not apply here")
-    assert network.Dropout is Dropout, "the network's dropout is not the one timed as default"
+    assert decoders.Dropout is Dropout, "the decoders' dropout is not the one timed as default"
     print(f"threads {torch.get_num_threads()}, allocator {args.allocator}, "
           f"{args.repeats} repeats; batch {BATCH} x {CHANNELS} channels, lookback {LOOKBACK}\n")
     print("| horizon | way | step s | saved MB | speed-up over plain |")

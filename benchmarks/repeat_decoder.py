@@ -18,7 +18,8 @@ import time
 
 import torch
 
-from lstmkit.nn.decoders import ONCE_MIN_HIDDEN, RepeatDecoder
+from lstmkit.nn import Output
+from lstmkit.nn.decoders import ONCE_MIN_HIDDEN, DecoderParts, RepeatDecoder
 
 SIZES = ((64, 32, 12), (64, 64, 24), (64, 64, 96), (64, 128, 96), (64, 256, 12), (256, 256, 12))
 
@@ -36,7 +37,7 @@ def _median_ms(fn, repeats: int) -> float:
 def measure(batch: int, hidden: int, steps: int, repeats: int) -> dict[str, float]:
     """Milliseconds per call of both ways, training (forward + backward) and inference."""
     torch.manual_seed(0)
-    decoder = RepeatDecoder(hidden, hidden)
+    decoder = RepeatDecoder(DecoderParts(hidden, (Output("y", "regression", 1),), hidden=hidden))
     context = torch.randn(batch, hidden, requires_grad=True)
 
     def repeated() -> torch.Tensor:                    # what nn.LSTM computes

@@ -88,7 +88,7 @@ def test_shared_and_separate_heads(etth1):
     for heads in ("shared", "separate"):
         model = LSTMModel(spec, hidden=8, heads=heads, channel_independent=False, max_epochs=1,
                           progress=False).fit(frame)
-        layers[heads] = [tuple(layer.weight.shape) for layer in model.network_.heads.layers]
+        layers[heads] = [tuple(layer.weight.shape) for layer in model.network_.decoder.heads.layers]
         assert model.predict(frame).shape == (4, 3 + 3)   # origin, step, time + targets
     assert layers["shared"] == [(4 * 3, 8)]
     assert layers["separate"] == [(4, 8)] * 3

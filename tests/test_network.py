@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lstmkit.nn import LSTMNetwork, NetworkConfig, Output
+from lstmkit.nn.decoders import DECODERS
 from lstmkit.nn.encoder import LSTMEncoder
 from lstmkit.nn.norm import InstanceNorm
 from lstmkit.nn.segments import SegmentEmbedding
@@ -14,7 +15,7 @@ OUTPUTS = (Output("a", "regression", 1), Output("k", "classification", 3),
            Output("b", "regression", 1), Output("z", "binary", 1))
 
 
-@pytest.mark.parametrize("decoder", ["direct", "repeat", "autoregressive", "aligned"])
+@pytest.mark.parametrize("decoder", DECODERS)
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("heads", ["shared", "separate"])
 def test_output_shapes(decoder, bidirectional, heads):
@@ -172,10 +173,11 @@ def test_conv_branch_ignores_padding():
 
 @pytest.mark.parametrize("layers", [1, 2])
 def test_parallel_decoder_equals_one_lstm_step_per_segment(layers):
-    from lstmkit.nn.decoders import ParallelDecoder
+    from lstmkit.nn.decoders import DecoderParts, ParallelDecoder
 
     torch.manual_seed(0)
-    decoder = ParallelDecoder(16, layers, segments=5, channels=3)
+    decoder = ParallelDecoder(DecoderParts(16, (Output("y", "regression", 1),), layers=layers,
+                                           steps=5, segment=1, channels=3))
     h0, c0 = torch.randn(layers, 6, 16), torch.randn(layers, 6, 16)
     channel = torch.arange(3).repeat(2)
     reference = torch.nn.LSTM(16, 16, layers, batch_first=True)
@@ -186,7 +188,8 @@ def test_parallel_decoder_equals_one_lstm_step_per_segment(layers):
                         decoder.channel[channel][:, None].expand(6, 5, 8)], dim=-1)
     expected, _ = reference(inputs.reshape(30, 1, 16),
                             (h0.repeat_interleave(5, 1), c0.repeat_interleave(5, 1)))
-    assert torch.allclose(decoder((h0, c0), channel), expected.view(6, 5, 16), atol=1e-6)
+    assert torch.allclose(decoder.features((h0, c0), channel), expected.view(6, 5, 16),
+                          atol=1e-6)
 
 
 @pytest.mark.parametrize("block", [1, 40, 2**16])   # elements per block: many blocks to one
@@ -227,17 +230,19 @@ def test_broadcast_step_equals_the_lstm_cell_in_float32_and_runs_in_bfloat16(mon
 
 
 def test_repeat_decoder_computing_the_input_once_equals_nn_lstm_in_values_and_gradients():
-    from lstmkit.nn.decoders import ONCE_MIN_HIDDEN, RepeatDecoder
+    from lstmkit.nn.decoders import ONCE_MIN_HIDDEN, DecoderParts, RepeatDecoder
 
     torch.manual_seed(0)
-    decoder = RepeatDecoder(12, ONCE_MIN_HIDDEN)
+    decoder = RepeatDecoder(DecoderParts(12, (Output("y", "regression", 1),),
+                                         hidden=ONCE_MIN_HIDDEN))
     context = torch.randn(5, 12, requires_grad=True)
-    once = decoder(context, steps=7)                           # the hand-written recurrence
+    once = decoder.features(context, steps=7)                  # the hand-written recurrence
     reference = decoder.lstm(context[:, None].expand(-1, 7, -1))[0]
     assert once.shape == (5, 7, ONCE_MIN_HIDDEN)
     assert torch.allclose(once, reference, atol=1e-6)
-    grads = torch.autograd.grad(once.square().sum(), [context, *decoder.parameters()])
-    expected = torch.autograd.grad(reference.square().sum(), [context, *decoder.parameters()])
+    weights = list(decoder.lstm.parameters())
+    grads = torch.autograd.grad(once.square().sum(), [context, *weights])
+    expected = torch.autograd.grad(reference.square().sum(), [context, *weights])
     for got, want in zip(grads, expected, strict=True):
         assert torch.allclose(got, want, atol=1e-5)
 

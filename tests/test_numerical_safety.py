@@ -12,6 +12,7 @@ import pytest
 
 from lstmkit import DataError, LSTMModel, Spec, Target, TrainingError
 from lstmkit.nn import LSTMNetwork, NetworkConfig, Output
+from lstmkit.nn.decoders import DECODERS
 from lstmkit.nn.size import estimate
 from tests.test_serve import running_server
 
@@ -86,7 +87,7 @@ def test_large_integers_scale_like_their_rescaled_copy_or_are_refused():
 
 @pytest.mark.parametrize(("decoder", "bidirectional", "segment", "layers"), [
     (d, b, s, n) for d, b, s, n in itertools.product(
-        ["direct", "repeat", "autoregressive", "parallel"], [False, True], [None, 4], [1, 3])])
+        DECODERS, [False, True], [None, 4], [1, 3])])
 def test_the_size_estimate_counts_the_parameters_of_the_built_network(decoder, bidirectional,
                                                                        segment, layers):
     outputs = (Output("a", "regression", 1), Output("b", "regression", 1)) if \

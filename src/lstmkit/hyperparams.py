@@ -52,8 +52,8 @@ class Architecture(_Fields):
         decoder: ``direct`` (dense map to horizon x targets), ``repeat``
             (RepeatVector + LSTM + per-step dense), ``autoregressive`` (fed its
             previous prediction, teacher forcing in training) or ``parallel`` (one
-            LSTM step per output segment, all at once). Seq2seq with one output
-            per step always uses the encoder's per-step outputs.
+            LSTM step per output segment, all at once); ``aligned`` (the encoder's
+            per-step outputs) is the one decoder of seq2seq with one output per step.
         heads: ``shared`` (one dense layer for all regression targets) or
             ``separate`` (one each); categorical targets always get their own.
         instance_norm: normalise each input window by its own statistics and map

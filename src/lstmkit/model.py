@@ -672,7 +672,7 @@ class LSTMModel:
                               f"{quote(self.instance_norm)}{hint}")
         check_number("dropout", self.dropout, 0, 1, open_high=True, allow_none=True)
         if self.decoder is not None:
-            check_choice("decoder", self.decoder, DECODERS)
+            check_choice("decoder", self.decoder, tuple(DECODERS))
         check_choice("heads", self.heads, HEADS)
         if self.split is not None and not isinstance(self.split, Split):
             raise ConfigError(f"split must be a lstmkit.Split, got {type(self.split).__name__}")
@@ -685,19 +685,22 @@ class LSTMModel:
         """The architecture for ``spec``: the user's settings, else the preset's; checked."""
         given = {**hyperparams.of(Architecture, self), "lr": self.lr}
         a = presets.resolve(spec, given)
-        decoder = a["decoder"]
-        if spec.shape.per_step and decoder != "aligned":
+        decoder, decoder_type = a["decoder"], DECODERS[a["decoder"]]
+        if spec.shape.per_step and not decoder_type.aligned:
             raise ConfigError(f"decoder {decoder!r} does not apply to seq2seq with one output per "
                               "input step (horizon unset); set a horizon for an encoder-decoder, "
                               "or leave decoder unset")
-        if spec.shape.per_sequence and decoder != "direct":
+        if decoder_type.aligned and not spec.shape.per_step:
+            raise ConfigError(f"decoder {decoder!r} gives one output per input step: it applies "
+                              "to seq2seq without a horizon only; leave decoder unset")
+        if spec.shape.per_sequence and not decoder_type.sequence:
             raise ConfigError(f"decoder {decoder!r} makes output sequences; a sequence task has "
                               "one output per sequence: leave decoder unset (direct)")
-        if a["conv"] and (decoder != "direct" or a["channel_independent"]):
+        if a["conv"] and (not decoder_type.takes_conv or a["channel_independent"]):
             raise ConfigError("conv=True adds a branch beside the encoder's summary: it needs the "
                               f"direct decoder without channel independence (decoder is "
                               f"{decoder!r})")
-        if a["segment"] is not None and decoder == "aligned":
+        if a["segment"] is not None and decoder_type.aligned:
             raise ConfigError("segment does not apply to seq2seq with one output per input step; "
                               "unset segment")
         if self.checkpoint_steps is not None and a["bidirectional"]:
@@ -938,10 +941,12 @@ def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
 
 
 def _check_channel_independent(spec: Spec, decoder: str) -> None:
-    if spec.shape.per_sequence or decoder in ("aligned", "autoregressive"):
+    if spec.shape.per_sequence or not DECODERS[decoder].per_channel:
+        per_channel = ", ".join(name for name, d in DECODERS.items() if d.per_channel)
         raise ConfigError("channel_independent=True forecasts each channel's own future: it needs "
-                          "a forecast or seq2seq with a horizon, and not the autoregressive "
-                          "decoder")
+                          "a forecast or seq2seq with a horizon, and a decoder that runs per "
+                          f"channel ({per_channel}; decoder is {decoder!r}), or "
+                          "channel_independent=False")
     for f in spec.inputs:
         if f.embed:
             raise ConfigError(f"channel_independent=True makes every input column a channel of "

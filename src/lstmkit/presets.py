@@ -11,8 +11,8 @@ and the validation runs behind them are described in BENCHMARKS.md.
   training memory does not grow with the lookback.
 * ``classification`` (sequence tasks with a categorical target): a bidirectional
   LSTM beside a convolutional branch (LSTM-FCN-like), dropout 0.6 before the head.
-* ``general``: a unidirectional LSTM of 64 units with the decoder of the shape,
-  RevIN for forecasts and seq2seq with a horizon.
+* ``general``: a unidirectional LSTM of 64 units with the decoder of the shape
+  (``default_decoder``), RevIN for forecasts and seq2seq with a horizon.
 
 Two training settings follow the data as well, where the user leaves them unset: sequence
 classification splits stratified by class (``stratified``) and trains on batches of a tenth
@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .hyperparams import Architecture, ResolvedArchitecture, names
+from .nn.decoders import DECODERS
 from .spec import Spec
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ def preset_name(spec: Spec, given: Mapping[str, Any]) -> str:
     numeric_inputs = {f.name for f in spec.inputs if f.kind == "numeric"}
     all_inputs = all(t.target_kind.value_channel and t.name in numeric_inputs
                      for t in spec.targets)
-    compatible = given.get("decoder") in (None, "direct", "repeat", "parallel") and \
+    decoder = given.get("decoder")
+    compatible = (decoder is None or (decoder in DECODERS and DECODERS[decoder].per_channel)) and \
         not given.get("conv") and given.get("heads") != "separate" and \
         not any(f.embed for f in spec.inputs)
     if continues and all_inputs and compatible and given.get("channel_independent") is not False:
@@ -105,14 +107,22 @@ def resolve(spec: Spec, given: Mapping[str, Any]) -> ResolvedArchitecture:
     if preset.get("channel_independent") and "segment" not in preset:
         preset["segment"] = default_segment(spec.lookback) if spec.task == "forecast" else None
     if "decoder" not in preset:
-        preset["decoder"] = "repeat" if spec.task == "seq2seq" and not spec.aligned else "direct"
+        preset["decoder"] = default_decoder(spec)
     resolved = {name: given[name] if given.get(name) is not None else
                 preset.get(name, UNSET.get(name)) for name in ARCHITECTURE}
-    if spec.aligned and resolved["decoder"] == "direct":   # per-step heads on the encoder
+    if spec.aligned and resolved["decoder"] == "direct":   # as 0.2.0 accepted it
         resolved["decoder"] = "aligned"
     if resolved["bidirectional"] and given.get("checkpoint_steps") is None:
         resolved["checkpoint_steps"] = None                # chunks need one reading direction
     return ResolvedArchitecture(**resolved)
+
+
+def default_decoder(spec: Spec) -> str:
+    """The decoder of the task shape: ``aligned`` for seq2seq without a horizon (one output
+    per input step), ``repeat`` for seq2seq with one, else ``direct``."""
+    if spec.aligned:
+        return "aligned"
+    return "repeat" if spec.task == "seq2seq" else "direct"
 
 
 def default_segment(lookback: int) -> int | None:

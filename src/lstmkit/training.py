@@ -53,7 +53,7 @@ class LSTMTask(L.LightningModule):
     def __init__(self, network: LSTMNetwork, loss: MultiTargetLoss, config: TrainConfig) -> None:
         super().__init__()
         self.network, self.loss, self.config = network, loss, config
-        self.teacher_forcing = network.config.decoder == "autoregressive"
+        self.teacher_forcing = network.decoder.feeds_back
         self.automatic_optimization = False
         self._loss_sum = torch.zeros(())
         self._count = 0

@@ -50,3 +50,10 @@ class ConvBranch(nn.Module):
         for block in self.blocks:   # zero the padding after every block: as if it were absent
             features = block(features * mask)                    # (B, C, T)
         return (features * mask).sum(2) / mask.sum(2)            # (B, 128)
+
+
+def conv_parameters(n_inputs: int) -> int:
+    """Parameters of ``ConvBranch(n_inputs)``: each block's kernel and bias, and its
+    normalisation's scale and shift."""
+    channels = (n_inputs, *FILTERS[:-1])
+    return sum(k * i * f + 3 * f for i, f, k in zip(channels, FILTERS, KERNELS, strict=True))

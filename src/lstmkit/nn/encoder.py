@@ -120,3 +120,10 @@ class LSTMEncoder(nn.Module):
             return t.permute(0, 2, 1, 3).reshape(self.layers, t.shape[2], -1)  # (L, B, D*H)
         return merge(state[0]), merge(state[1])
 
+
+
+def lstm_parameters(inputs: int, hidden: int, layers: int, directions: int) -> int:
+    """Parameters of ``torch.nn.LSTM(inputs, hidden, layers, bidirectional=directions == 2)``."""
+    first = 4 * hidden * (inputs + hidden + 2)
+    later = 4 * hidden * (directions * hidden + hidden + 2)
+    return directions * (first + (layers - 1) * later)

@@ -7,24 +7,20 @@ Reads top to bottom: a config dataclass, then one module whose ``forward`` maps
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from ..checks import check_choice, check_mapping, check_positive_int, quote
 from ..errors import ConfigError
 from ..saved_files import check_fields
 from ..spec import TARGET_KINDS
-from .conv import ConvBranch
-from .decoders import DECODERS, AutoregressiveDecoder, ParallelDecoder, RepeatDecoder
-from .dropout import Dropout
+from .channels import CHANNEL_OUTPUT, ChannelIndependent, channel_columns
+from .decoders import DECODERS, Decoder, DecoderParts, Encoded
 from .embedding import CategoryEmbedding, Embedded
 from .encoder import LSTMEncoder
-from .heads import HEADS, Heads, Output
+from .heads import HEADS, Output
 from .norm import MODES as NORM_MODES
 from .norm import InstanceNorm, norm_mode
 from .segments import SegmentEmbedding
@@ -42,7 +38,8 @@ class NetworkConfig:
         layers: stacked encoder layers.
         bidirectional: bidirectional encoder.
         dropout: dropout between layers and before the heads.
-        decoder: ``direct``, ``repeat``, ``autoregressive``, ``parallel`` or ``aligned``.
+        decoder: a name in ``DECODERS`` (``lstmkit.nn.decoders``): ``direct``, ``repeat``,
+            ``autoregressive``, ``parallel`` or ``aligned``.
         heads: ``shared`` (one dense layer for all regression targets) or ``separate``.
         instance_norm: normalise each window by its own statistics: True or
             ``revin`` (mean and std), ``last`` (subtract the last value), ``anchored``
@@ -55,7 +52,8 @@ class NetworkConfig:
         segment: steps per input segment (and per output segment of the parallel
             decoder), or None to recur over single steps.
         channel_independent: every input channel is its own univariate series through
-            one shared network; each target is read from its own channel.
+            one shared network; each target is read from its own channel
+            (``lstmkit.nn.channels``).
         conv: add a convolutional (FCN) branch beside the LSTM (direct decoder).
         future_columns: the encoded inputs known in advance, read over the output
             steps by the decoder (forecasts). A channel-independent network reads
@@ -114,7 +112,7 @@ class NetworkConfig:
                 check_positive_int(f"network.{name}", data[name])
         for name in ("checkpoint_steps", "segment"):
             check_positive_int(f"network.{name}", data.get(name), allow_none=True)
-        check_choice("network.decoder", data.get("decoder", cls.decoder), NETWORK_DECODERS)
+        check_choice("network.decoder", data.get("decoder", cls.decoder), tuple(DECODERS))
         check_choice("network.heads", data.get("heads", cls.heads), HEADS)
         if not 0 <= data.get("dropout", cls.dropout) < 1:
             raise ConfigError(f"network.dropout is {quote(data['dropout'])}; it must lie in [0, 1)")
@@ -145,7 +143,6 @@ SAVED_OPTIONAL = {"steps": int, "hidden": int, "layers": int, "bidirectional": b
                   "checkpoint_steps": (int, type(None)), "segment": (int, type(None)),
                   "channel_independent": bool, "conv": bool, "future_columns": list,
                   "embedded": list, "anchor_lags": list}
-NETWORK_DECODERS = (*DECODERS, "aligned")
 
 
 def _output(data: Any, where: str) -> Output:
@@ -187,6 +184,13 @@ def _check_list(data: Any, where: str, kind: type, length: int | None,
 class LSTMNetwork(nn.Module):
     """Encoder, decoder and heads for any of the task shapes.
 
+    Inputs pass the instance norm and the category embedding (if any), then the
+    ``EncoderDecoder`` (wrapped in ``ChannelIndependent`` when the config says so); its
+    outputs go back through the instance norm and take the direct effect of the inputs
+    known in advance. The weights are saved under the names of the network before the
+    encoder-decoder was a module of its own (``saved_name``), so that every saved model
+    keeps loading.
+
     Example:
         >>> cfg = NetworkConfig(n_inputs=7, outputs=(Output("OT", "regression", 1),), steps=24)
         >>> LSTMNetwork(cfg)(torch.randn(32, 96, 7)).shape
@@ -196,80 +200,43 @@ class LSTMNetwork(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = c = config
-        # Channel-independent: every channel is a univariate series with one output; the
-        # inputs known in advance are not channels.
-        kept = [j for j in range(c.n_inputs) if j not in c.future_columns]
-        if c.embedded and c.channel_independent:
-            raise ValueError("embedded inputs are not channels: they need channel_independent "
-                             "off")
+        decoder = _decoder_type(c)
         self.embed = None
         width, n_future = c.n_inputs, c.n_future        # per step, after any embedding
         if c.embedded:
             self.embed = CategoryEmbedding(c.n_inputs, c.embedded, c.future_columns)
             width, n_future = self.embed.out_features, self.embed.future_features
-        per_series = 1 if c.channel_independent else width
-        outputs = [Output("value", "regression", 1)] if c.channel_independent else list(c.outputs)
-        self.segments = None
-        encoder_inputs = per_series
-        if c.segment:
-            self.segments = SegmentEmbedding(per_series, c.segment, c.hidden)
-            encoder_inputs = c.hidden
-        self.encoder = LSTMEncoder(encoder_inputs, c.hidden, c.layers, c.bidirectional,
-                                   c.dropout, c.checkpoint_steps)
-        d = self.encoder.out_features
-        # Without dropout, no module call that dispatches an operation per batch in inference.
-        self.dropout = Dropout(c.dropout) if c.dropout else nn.Identity()
-        self.conv = ConvBranch(per_series) if c.conv else None
-        shared = c.heads == "shared"
-        # Output steps per parallel-decoder segment (each segment reads its future values).
-        self.out_segment = c.segment or c.steps
-        if c.decoder == "direct":
-            summary = d + (self.conv.out_features if self.conv else 0) + c.steps * n_future
-            self.heads = Heads(summary, outputs, shared, steps=c.steps)
-        elif c.decoder == "aligned":
-            self.heads = Heads(d, outputs, shared)
-        elif c.decoder == "repeat":
-            self.decoder = RepeatDecoder(d, c.hidden, c.layers, c.dropout, n_future)
-            self.heads = Heads(c.hidden, outputs, shared)
-        elif c.decoder == "autoregressive":
-            self.heads = Heads(d, outputs, shared)
-            self.decoder = AutoregressiveDecoder(self.heads.width, d, c.layers, c.dropout,
-                                                 n_future)
-        elif c.decoder == "parallel":
-            channels = len(kept) if c.channel_independent else 0
-            self.decoder = ParallelDecoder(d, c.layers, math.ceil(c.steps / self.out_segment),
-                                           channels, c.dropout, self.out_segment * n_future)
-            self.heads = Heads(d, outputs, shared, steps=self.out_segment)
-        else:
-            raise ValueError(f"unknown decoder {c.decoder!r}")
+        self.core = _core(c, width, n_future)
         self.norm = None
+        # Outputs read from input channels come in the inputs' scaled units: the norm maps them.
         if c.instance_norm or c.channel_independent:
-            columns = list(range(len(c.outputs))) if c.channel_independent else [
-                sl.start for sl in self.heads.slices]
-            self.norm = InstanceNorm(list(c.numeric_inputs), list(c.target_channels), columns,
+            self.norm = InstanceNorm(list(c.numeric_inputs), list(c.target_channels),
+                                     [sl.start for sl in self.output_slices],
                                      mode=norm_mode(c.instance_norm) or "revin", steps=c.steps,
                                      lags=list(c.anchor_lags) or None)
         # Inputs known in advance also act on the outputs directly, after the instance norm
         # is undone: an effect fixed in the targets' units (an event that adds a set load)
-        # need not be relearned for every window's scale. It starts at zero. The
-        # autoregressive decoder feeds its outputs back in normalised units, which a term
-        # added afterwards would miss, so it has none.
+        # need not be relearned for every window's scale. It starts at zero. A decoder that
+        # feeds its outputs back does so in normalised units, which a term added afterwards
+        # would miss, so it has none.
         self.future_effect = None
-        if n_future and c.decoder != "autoregressive":
+        if n_future and not decoder.feeds_back:
             self.future_effect = nn.Linear(n_future, sum(o.width for o in c.outputs),
                                            bias=False)
             nn.init.zeros_(self.future_effect.weight)
-        if c.channel_independent:
-            self.register_buffer("channels", torch.tensor([kept.index(j) for j in
-                                                           c.target_channels], dtype=torch.long))
-            self.register_buffer("kept", torch.tensor(kept), persistent=False)
+        self._paths = {saved_name(path): path for path in self.state_dict(keep_vars=True)}
+        self.register_state_dict_post_hook(_to_saved_names)
+        self.register_load_state_dict_pre_hook(_from_saved_names)
+
+    @property
+    def decoder(self) -> Decoder:
+        """The decoder (inside the channel-independent wrapper, if any)."""
+        return getattr(self.core, "inner", self.core).decoder
 
     @property
     def output_slices(self) -> list[slice]:
         """Each target's columns in the output of ``forward``."""
-        if self.config.channel_independent:
-            return [slice(j, j + 1) for j in range(len(self.config.outputs))]
-        return self.heads.slices
+        return self.core.output_slices
 
     def forward(self, x: Tensor, lengths: Tensor | None = None,
                 teacher: Tensor | None = None, future: Tensor | None = None) -> Tensor:
@@ -296,57 +263,114 @@ class LSTMNetwork(nn.Module):
             x = self.embed(x)                                  # (B, T, F')
             future = None if future is None else self.embed(future, future=True)  # (B, S, K')
         known = future
-        channel = None
-        if c.channel_independent:
-            if c.future_columns:
-                x = x.index_select(-1, self.kept)              # (B, T, F - K)
-            b, t, f = x.shape
-            x = x.transpose(1, 2).reshape(b * f, t, 1)         # (B*F, T, 1)
-            channel = torch.arange(f, device=x.device).repeat(b)
-            lengths = None if lengths is None else lengths.repeat_interleave(f)
-            if future is not None:
-                future = future.repeat_interleave(f, dim=0)    # (B*F, S, K)
-        out = self._decode(x, lengths, teacher, channel, future)  # (B', S, C')
-        if c.channel_independent:
-            out = out.view(b, f, -1).transpose(1, 2)[..., self.channels]  # (B, S, T)
+        out = self.core(x, lengths, teacher, future)           # (B, S, C)
         if self.norm is not None:
             out = self.norm.denormalize(out, stats)
         if self.future_effect is not None:
             out = out + self.future_effect(known)               # (B, S, C)
         return out
 
-    def _decode(self, x: Tensor, lengths: Tensor | None, teacher: Tensor | None,
-                channel: Tensor | None, future: Tensor | None) -> Tensor:
-        c = self.config
-        # Segments (if any) are embedded inside the encoder: under checkpoint_steps it
-        # recomputes the embedding chunk by chunk with the recurrence. Only the aligned
-        # decoder reads the per-step outputs; the others read the final state.
-        outputs, state = self.encoder(x, lengths, self.segments,
-                                      keep_outputs=c.decoder == "aligned")
-        # outputs (B, N, D) or None, state 2 x (L*D, B, H)
-        if c.decoder == "aligned":
-            return self.heads(self.dropout(outputs))           # (B, T, C)
-        if c.decoder == "autoregressive":
-            return self.decoder(self.encoder.per_layer(state), self.heads, c.steps,
-                                self.dropout, teacher, future)  # (B, S, C)
-        if c.decoder == "parallel":
-            segments = None if future is None else self._segments(future)  # (B, M, W*K)
-            features = self.decoder(self.encoder.per_layer(state), channel, segments)
-            return self.heads(self.dropout(features))[:, : c.steps]  # (B, S, C) from (B, M, D)
-        context = self.dropout(self.encoder.summary(state))   # (B, D)
-        if c.decoder == "repeat":
-            features = self.decoder(context, c.steps, future)  # (B, S, hidden)
-            return self.heads(self.dropout(features))          # (B, S, C)
-        if self.conv is not None:
-            conv = self.dropout(self.conv(x, lengths))         # (B, 128)
-            context = torch.cat([context, conv], dim=-1)       # (B, D + 128)
-        if future is not None:
-            context = torch.cat([context, future.flatten(1)], dim=-1)  # (B, D' + S*K)
-        return self.heads(context)                             # (B, S, C) from (B, D')
 
-    def _segments(self, future: Tensor) -> Tensor:
-        """Future values (B, S, K) as the parallel decoder's segments: (B, M, W*K)."""
-        b, steps, k = future.shape
-        m = math.ceil(steps / self.out_segment)
-        padded = F.pad(future, (0, 0, 0, m * self.out_segment - steps))  # (B, M*W, K)
-        return padded.reshape(b, m, self.out_segment * k)
+def _decoder_type(c: NetworkConfig) -> type[Decoder]:
+    """The decoder class of ``c``; ValueError if it cannot run as ``c`` asks."""
+    if c.decoder not in DECODERS:
+        raise ValueError(f"unknown decoder {c.decoder!r}")
+    decoder = DECODERS[c.decoder]
+    if c.channel_independent and (c.embedded or not decoder.per_channel):
+        raise ValueError("channel_independent needs a decoder that runs per channel "
+                         f"(not {c.decoder!r}) and no embedded inputs (they are not channels)")
+    if c.conv and not decoder.takes_conv:
+        raise ValueError(f"conv adds a branch the {c.decoder!r} decoder does not read")
+    return decoder
+
+
+def _core(c: NetworkConfig, width: int, n_future: int) -> nn.Module:
+    """The encoder-decoder over ``width`` inputs per step, run on every channel alone if
+    ``c`` is channel-independent."""
+    if not c.channel_independent:
+        return EncoderDecoder(c, width, c.outputs, 0, n_future)
+    channels = len(channel_columns(c.n_inputs, c.future_columns))
+    inner = EncoderDecoder(c, 1, (CHANNEL_OUTPUT,), channels, n_future)
+    return ChannelIndependent(inner, c.n_inputs, c.future_columns, c.target_channels)
+
+
+class EncoderDecoder(nn.Module):
+    """(Segments,) the LSTM encoder and a decoder with its heads: (B, T, F) -> (B, S, C).
+
+    Args:
+        config: the network's config (sizes, decoder, heads).
+        inputs: input features per step (1 for each channel of a channel-independent one).
+        outputs: the targets with their output widths.
+        channels: channels sharing it (channel-independent), or 0.
+        n_future: inputs known in advance per output step (after any embedding).
+    """
+
+    def __init__(self, config: NetworkConfig, inputs: int, outputs: tuple[Output, ...],
+                 channels: int = 0, n_future: int = 0) -> None:
+        super().__init__()
+        c = config
+        self.segments = SegmentEmbedding(inputs, c.segment, c.hidden) if c.segment else None
+        self.encoder = LSTMEncoder(c.hidden if c.segment else inputs, c.hidden, c.layers,
+                                   c.bidirectional, c.dropout, c.checkpoint_steps)
+        self.decoder = DECODERS[c.decoder](decoder_parts(c, self.encoder.out_features, inputs,
+                                                         outputs, channels, n_future))
+
+    @property
+    def output_slices(self) -> list[slice]:
+        """Each target's columns in the output of ``forward``."""
+        return self.decoder.heads.slices
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, teacher: Tensor | None = None,
+                future: Tensor | None = None, channel: Tensor | None = None) -> Tensor:
+        """Map inputs (B, T, F) to outputs (B, S, C); see ``Decoder.forward``."""
+        # Segments (if any) are embedded inside the encoder: under checkpoint_steps it
+        # recomputes the embedding chunk by chunk with the recurrence. Only a decoder of
+        # one output per input step reads the per-step outputs; the others the final state.
+        outputs, state = self.encoder(x, lengths, self.segments,
+                                      keep_outputs=self.decoder.aligned)
+        encoded = Encoded(x, lengths, outputs, state, self.encoder)
+        return self.decoder(encoded, future, teacher, channel)
+
+
+def decoder_parts(c: NetworkConfig, features: int, inputs: int, outputs: tuple[Output, ...],
+                  channels: int, n_future: int) -> DecoderParts:
+    """What ``c`` fixes of its decoder, given the encoder's output size and the inputs,
+    outputs, channels and inputs known in advance the decoder works with."""
+    return DecoderParts(features=features, outputs=tuple(outputs), hidden=c.hidden,
+                        layers=c.layers, dropout=c.dropout, steps=c.steps,
+                        shared=c.heads == "shared", n_future=n_future, segment=c.segment,
+                        channels=channels, inputs=inputs, conv=c.conv)
+
+
+# Modules that group others without a name of their own in the saved weights, and the
+# decoder's modules saved at the top: the names of the network before decoders and channel
+# independence were modules, which every saved model (0.2.0 on) uses.
+GROUPS = ("core", "inner")
+SAVED_AT_TOP = ("heads", "conv")
+
+
+def saved_name(path: str) -> str:
+    """The name a weight at module ``path`` is saved under (``core.inner.decoder.heads.x``
+    -> ``heads.x``, ``core.decoder.lstm.x`` -> ``decoder.lstm.x``)."""
+    parts = path.split(".")
+    while parts[0] in GROUPS:
+        parts = parts[1:]
+    if parts[0] == "decoder" and parts[1] in SAVED_AT_TOP:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _to_saved_names(network: LSTMNetwork, state: dict[str, Any], prefix: str,
+                    local_metadata: Any) -> None:
+    """``state_dict`` hook: the network's entries under their saved names, in order."""
+    for key in [k for k in state if k.startswith(prefix)]:
+        state[prefix + saved_name(key[len(prefix):])] = state.pop(key)
+
+
+def _from_saved_names(network: LSTMNetwork, state: dict[str, Any], prefix: str,
+                      *args: Any) -> None:
+    """``load_state_dict`` hook: saved names back to the network's module paths."""
+    for key in [k for k in state if k.startswith(prefix)]:
+        path = network._paths.get(key[len(prefix):])
+        if path is not None:
+            state[prefix + path] = state.pop(key)

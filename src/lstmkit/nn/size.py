@@ -12,8 +12,10 @@ import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from .conv import FILTERS, KERNELS
-from .network import NetworkConfig
+from .channels import CHANNEL_OUTPUT
+from .decoders import DECODERS
+from .encoder import lstm_parameters
+from .network import NetworkConfig, decoder_parts
 
 MAX_LAYERS = 1000                  # stacked layers are built one by one: 10,000 take 30 s
 MAX_PARAMETERS = 2**31             # 8 GiB of float32 weights, 32 GiB with gradients and Adam
@@ -46,9 +48,10 @@ def estimate(c: NetworkConfig, batch_size: int, input_steps: int) -> NetworkSize
     """
     directions = 2 if c.bidirectional else 1
     width = c.n_inputs - c.n_future + sum(d - 1 for _, _, d in c.embedded)  # per step, embedded
-    per_series = 1 if c.channel_independent else width
-    batch = batch_size * (width if c.channel_independent else 1)       # windows x channels
-    out_width = 1 if c.channel_independent else sum(o.width for o in c.outputs)
+    channels = width if c.channel_independent else 0       # each through the shared network
+    per_series = 1 if channels else width
+    batch = batch_size * max(channels, 1)                 # windows x channels
+    outputs = (CHANNEL_OUTPUT,) if channels else c.outputs
     encoded = c.hidden * directions
     steps = input_steps
     parameters = sum((k + 1) * d for _, k, d in c.embedded)
@@ -56,34 +59,14 @@ def estimate(c: NetworkConfig, batch_size: int, input_steps: int) -> NetworkSize
     if c.segment:
         parameters += (c.segment * per_series + 1) * c.hidden
         encoder_inputs, steps = c.hidden, math.ceil(input_steps / c.segment)
-    parameters += _lstm(encoder_inputs, c.hidden, c.layers, directions)
+    parameters += lstm_parameters(encoder_inputs, c.hidden, c.layers, directions)
     if c.checkpoint_steps and directions == 1:
         steps = min(steps, c.checkpoint_steps)
-    decoder_steps, decoder_width = 0, 0
-    if c.decoder == "repeat":
-        parameters += _lstm(encoded, c.hidden, c.layers, 1) + (c.hidden + 1) * out_width
-        decoder_steps, decoder_width = c.steps, c.hidden
-    elif c.decoder == "autoregressive":
-        parameters += _lstm(out_width, encoded, c.layers, 1) + (encoded + 1) * out_width
-        decoder_steps, decoder_width = c.steps, encoded
-    elif c.decoder == "parallel":
-        segment = c.segment or c.steps
-        segments = math.ceil(c.steps / segment)
-        position = encoded // 2 if c.channel_independent else encoded
-        parameters += segments * position + (width * (encoded - position)
-                                             if c.channel_independent else 0)
-        parameters += c.layers * 4 * encoded * (2 * encoded + 2)
-        parameters += (encoded + 1) * segment * out_width
-        decoder_steps, decoder_width = segments, encoded
-    else:                                       # direct (or aligned: one step's heads)
-        summary = encoded + (FILTERS[-1] if c.conv else 0)
-        parameters += (summary + 1) * out_width * (1 if c.decoder == "aligned" else c.steps)
-    if c.conv:
-        channels = (per_series, *FILTERS[:-1])
-        parameters += sum(k * i * f + 3 * f for i, f, k in zip(channels, FILTERS, KERNELS,
-                                                                  strict=True))
+    decoder = DECODERS[c.decoder].size(decoder_parts(c, encoded, per_series, outputs, channels,
+                                                     0))
+    parameters += decoder.parameters
     floats = (input_steps * per_series
-              + LSTM_FLOATS * c.layers * (steps * encoded + decoder_steps * decoder_width))
+              + LSTM_FLOATS * c.layers * (steps * encoded + decoder.steps * decoder.width))
     return NetworkSize(parameters, FLOAT_BYTES * batch * floats)
 
 
@@ -106,9 +89,3 @@ def check(c: NetworkConfig, batch_size: int, input_steps: int) -> None:
             f"more than the limit of {MAX_ACTIVATION_BYTES // 2**30:,} GiB (1 TiB); lower "
             "batch_size, lookback, horizon, hidden or layers, or set checkpoint_steps")
 
-
-def _lstm(inputs: int, hidden: int, layers: int, directions: int) -> int:
-    """Parameters of ``torch.nn.LSTM(inputs, hidden, layers, bidirectional=directions == 2)``."""
-    first = 4 * hidden * (inputs + hidden + 2)
-    later = 4 * hidden * (directions * hidden + hidden + 2)
-    return directions * (first + (layers - 1) * later)
