@@ -130,34 +130,12 @@ class FittedPipeline:
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None
                 ) -> pd.DataFrame | np.ndarray:
-        """Predictions in original units, as a tidy DataFrame or as an array.
-
-        Forecasts have one row per (series, origin, step): ``origin`` is the time
-        (or row number) of the last input row, ``time`` the predicted step's time, on
-        the calendar of the model's time step and in the input's time zone. Rows of
-        another time step, numbers for dates or times without the model's zone are
-        refused (``SchemaError``).
-        Sequence tasks have one row per sequence (seq2seq: per sequence and step).
-        Classification targets come back as the user's labels, plus one
-        ``<target>_proba_<label>`` column per class (binary: the positive label).
-
-        Args:
-            data: the inputs, as for ``fit`` (targets are not needed; for seq2seq
-                with a horizon, pass only the input steps). With future inputs
-                (``Feature(future=True)``) each series ends in ``horizon`` rows that
-                give them: the steps to forecast (their other columns are not read).
-            origins: forecasts only: ``last`` forecasts from the end of each series,
-                ``all`` from every row with a full lookback behind it.
-            output: ``frame`` (the tidy DataFrame) or ``array``: the values and labels
-                shaped like ``y``: (samples,) for a sequence task with one target,
-                (samples, targets) with several, (samples, steps, targets) for seq2seq
-                (one output per step: NaN past a shorter sequence's end) and
-                (windows, horizon, targets) for forecasts, windows in the frame's order.
-                Several targets of different types share an object array.
+        """``LSTMModel.predict``: predictions in original units, as a tidy DataFrame
+        (``output="frame"``) or shaped like ``y`` (``"array"``); ``device``: where the
+        network runs (default ``inference_device()``).
 
         Example:
-            >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
-            >>> model.predict(X_new, output="array")         # shaped like y
+            >>> pipeline.predict(df.tail(96))
         """
         check_choice("output", output, OUTPUTS)
         decoded, windows, groups = self._predicted(data, origins, device)
@@ -167,23 +145,9 @@ class FittedPipeline:
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last",
                       device: torch.device | None = None) -> np.ndarray | dict[str, np.ndarray]:
-        """Class probabilities of the categorical targets, as arrays.
-
-        Columns follow the target's labels in sorted order (the order of the
-        ``<target>_proba_<label>`` columns of ``predict``); a binary target has two,
-        (1 - p, p). Rows sum to 1 and their argmax is ``predict``'s label.
-
-        Args:
-            data, origins: as for ``predict``.
-
-        Returns:
-            (samples, classes) for a sequence task, (samples or windows, steps,
-            classes) for seq2seq and forecasts; with several categorical targets a dict
-            of such arrays by target name.
-
-        Example:
-            >>> model.predict_proba(X_test).argmax(axis=1)    # class indices
-        """
+        """``LSTMModel.predict_proba``: class probabilities of the categorical targets, as
+        arrays (a dict by target name with several); ``device``: where the network runs
+        (default ``inference_device()``)."""
         categorical = [t.name for t in self.spec.targets if t.categorical]
         if not categorical:
             raise ConfigError("predict_proba needs a classification or binary target, and every "
@@ -233,15 +197,10 @@ class FittedPipeline:
 
     def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
                  part: str = "all", device: torch.device | None = None) -> Evaluation:
-        """Metrics per target in original units, beside a naive baseline.
-
-        Args:
-            data: a table with inputs and targets, or arrays ``X`` (with ``y``).
-            y: targets when ``data`` is an array.
-            part: ``all`` windows of ``data``, or the ``train`` / ``val`` / ``test``
-                part of the split the model was fitted with (``split_``, shuffled with
-                ``seed_``), applied to ``data``.
-        """
+        """``LSTMModel.evaluate``: metrics per target in original units beside the baselines,
+        on ``all`` windows of ``data`` or on a ``part`` of the fit's split (``split``,
+        shuffled with ``seed``); ``device``: where the network runs (default
+        ``inference_device()``)."""
         check_choice("part", part, PARTS)
         spec = self.spec
         groups = self._groups(data, y, need_targets=True)
@@ -255,17 +214,8 @@ class FittedPipeline:
 
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
               device: torch.device | None = None) -> float:
-        """One number, higher better, for scikit-learn's default scoring (``GridSearchCV``,
-        ``cross_val_score``): the accuracy of a classification or binary target, the R2 of a
-        regression target, over every window and step of ``data``; with several targets,
-        the mean of their scores (each target counts once).
-
-        Args:
-            data, y: as for ``evaluate``.
-
-        Example:
-            >>> cross_val_score(LSTMModel(max_epochs=20), X, y, cv=3)
-        """
+        """``LSTMModel.score``: one number, higher better (accuracy, R2; the mean over
+        targets); ``device``: where the network runs (default ``inference_device()``)."""
         table = self.evaluate(data, y, device=device).table
         scores = {t.name: t.target_kind.score_metric for t in self.spec.targets}
         return float(table.loc[table["metric"] == table["target"].map(scores), "model"].mean())

@@ -61,10 +61,10 @@ class TorchPredictor:
     def __init__(self, model_dir: str | Path) -> None:
         from .artifact import load_pipeline
 
-        self.model = load_pipeline(Path(model_dir))
+        self.pipeline = load_pipeline(Path(model_dir))
 
     def predict(self, frame: pd.DataFrame, origins: str) -> pd.DataFrame:
-        return self.model.predict(frame, origins=origins)
+        return self.pipeline.predict(frame, origins=origins)
 
 
 class OnnxPredictor:
