@@ -2,7 +2,9 @@
 
 Like a scikit-learn estimator, the constructor only stores parameters; ``fit``
 validates them, splits the data chronologically, fits the scalers on the
-training part, trains the network and sets the learned ``*_`` attributes.
+training part, trains the network and keeps what it learned in a ``FittedPipeline``
+(``pipeline_``, shown as the ``*_`` attributes), which predicts, evaluates and saves:
+the estimator's methods for those delegate to it.
 """
 
 from __future__ import annotations
@@ -52,10 +54,7 @@ from .pipeline import (
     scaler_map,
 )
 from .spec import Spec, Split
-from .tasks import (
-    anchor_rows,
-    row_ranges,
-)
+from .tasks import anchor_rows, row_ranges
 from .train_config import TrainConfig, global_rank
 
 if TYPE_CHECKING:
@@ -137,10 +136,10 @@ class LSTMModel:
     parameter (``max_epochs``).
 
     Like a scikit-learn estimator (``get_params``, ``set_params``, ``score``; ``clone`` and
-    ``GridSearchCV`` work), what ``fit`` learned or chose is held in attributes ending in
-    ``_`` (``spec_``, ``architecture_``, ``split_``, ``seed_``, ...), which parameters set
-    after ``fit`` do not change (``accelerator`` and ``devices`` still say where ``predict``
-    runs).
+    ``GridSearchCV`` work), what ``fit`` learned or chose is one ``FittedPipeline``
+    (``pipeline_``; ``lstmkit.pipeline``), shown as read-only attributes ending in ``_``
+    (``spec_``, ``architecture_``, ``split_``, ``seed_``, ...), which parameters set after
+    ``fit`` do not change (``accelerator`` and ``devices`` still say where ``predict`` runs).
 
     Example:
         >>> model = LSTMModel(spec, hidden=64, max_epochs=20).fit(df)
