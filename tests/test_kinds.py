@@ -180,7 +180,8 @@ def _network_outputs(model: LSTMModel, data: pd.DataFrame) -> np.ndarray:
     """The network's raw outputs (windows, steps, 1) for the last window of ``data``."""
     from lstmkit.data import prepare
 
-    groups = model._groups(data, None, need_targets=False)
-    encoded = prepare.encode(groups, model.spec_, model.encoding_, with_targets=False)
-    outputs, _ = model._outputs(prepare.predict_windows(encoded, model.spec_, "last"))
+    pipeline = model.pipeline_
+    groups = pipeline._groups(data, None, need_targets=False)
+    encoded = prepare.encode(groups, pipeline.spec, pipeline.encoding, with_targets=False)
+    outputs, _ = pipeline.outputs(prepare.predict_windows(encoded, pipeline.spec, "last"))
     return outputs

@@ -111,7 +111,7 @@ def test_serving_a_model_imports_no_lightning(model_dir, etth1, tmp_path):
         assert answer.status_code == 200, answer.text
         assert len(answer.json()["predictions"]) == 6          # one origin, horizon 6
     modules = _modules(log.read_text())
-    assert "lstmkit.serve" in modules and "lstmkit.model" in modules
+    assert "lstmkit.serve" in modules and "lstmkit.pipeline" in modules
     assert not lightning_in(modules), lightning_in(modules)
 
 

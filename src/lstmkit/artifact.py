@@ -1,7 +1,8 @@
 """Model directories: ``config.json`` (plain JSON), ``weights.safetensors`` and a ``README.md``
 model card; no pickle. A sequence classifier that answers a target with the nearest training
 sequence's label (``LSTMModel.neighbour_targets_``) keeps those sequences, z-normalised, in
-``neighbours.safetensors``.
+``neighbours.safetensors``. What the files hold is a ``FittedPipeline`` (``lstmkit.pipeline``)
+and the parameters of the estimator that fitted it; ``load_pipeline`` reads the first alone.
 
 Directories are written atomically (``lstmkit.files.atomic_directory``): everything goes
 into a hidden temporary directory beside the target, each file is fsynced, and only then
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import platform
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -44,6 +45,7 @@ from .files import MODEL_CONFIG as CONFIG
 from .hyperparams import Architecture, ResolvedArchitecture
 from .metrics import check_verdict
 from .nn import LSTMNetwork, NetworkConfig
+from .pipeline import FittedPipeline, network_config
 from .saved_files import (
     check_fields,
     check_schema,
@@ -56,9 +58,6 @@ from .saved_files import (
 from .spec import Spec, Split
 from .version import __version__
 
-if TYPE_CHECKING:
-    from .model import LSTMModel
-
 FORMAT = MODEL_FORMAT
 FORMAT_VERSION = 1
 # Weights that later versions added, absent from older files. At zero each adds nothing,
@@ -70,7 +69,20 @@ TOP_LEVEL = {"versions": dict, "spec": dict, "params": dict, "network": dict, "e
 REDO = "re-save or re-train the model"
 
 
-def save_model(model: LSTMModel, path: Path, overwrite: bool = False) -> Path:
+class Estimator(Protocol):
+    """What a model directory is written from and read back into: ``LSTMModel``."""
+
+    pipeline_: FittedPipeline
+
+    def __init__(self, spec: Spec, **params: Any) -> None: ...
+
+    def params_json(self) -> dict[str, Any]: ...
+
+
+E = TypeVar("E", bound=Estimator)
+
+
+def save_model(model: Estimator, path: Path, overwrite: bool = False) -> Path:
     """Write ``model`` as a directory at ``path``; ``overwrite`` replaces a model directory
     that holds only lstmkit's files, never another folder."""
     with atomic_directory(path, MODEL, overwrite, error=ArtifactError) as tmp:
@@ -78,7 +90,7 @@ def save_model(model: LSTMModel, path: Path, overwrite: bool = False) -> Path:
     return path
 
 
-def write_model_files(model: LSTMModel, directory: Path,
+def write_model_files(model: Estimator, directory: Path,
                       metrics: dict[str, Any] | None = None) -> None:
     """Write the model's files into an existing directory: config, weights and model card.
 
@@ -87,44 +99,37 @@ def write_model_files(model: LSTMModel, directory: Path,
         directory: where to write.
         metrics: an ``Evaluation.to_dict()`` for the card, if the model was scored.
     """
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.network_.state_dict().items()}
+    pipeline = model.pipeline_
+    weights = {k: v.detach().cpu().contiguous() for k, v in pipeline.network.state_dict().items()}
     save_file(weights, str(directory / WEIGHTS), metadata={"format": FORMAT})
     # The weights' digest lets loading tell a damaged or swapped weights file from the saved one.
     config = {**model_config(model), "weights_sha256": _file_sha256(directory / WEIGHTS)}
     if config["neighbour_targets"]:
-        knn = model.neighbours_
+        knn = pipeline.neighbours
         save_file({"references": torch.from_numpy(knn.references),
                    "targets": torch.from_numpy(np.asarray(knn.targets, np.float32))},
                   str(directory / NEIGHBOURS), metadata={"format": FORMAT, "total": str(knn.total)})
         config["neighbours_sha256"] = _file_sha256(directory / NEIGHBOURS)
     (directory / CONFIG).write_text(json_text(config), encoding="utf-8")
-    (directory / CARD).write_text(model_card(model, metrics), encoding="utf-8")
+    (directory / CARD).write_text(model_card(pipeline, metrics), encoding="utf-8")
 
 
-def model_config(model: LSTMModel) -> dict[str, Any]:
-    """Everything but the weights, as plain JSON."""
+def model_config(model: Estimator) -> dict[str, Any]:
+    """Everything but the weights, as plain JSON: the pipeline's ``to_dict`` with the format,
+    the versions and the estimator's parameters."""
+    body = model.pipeline_.to_dict()
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "versions": {"lstmkit": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
-        "spec": model.spec_.to_dict(),
+        "spec": body.pop("spec"),
         "params": model.params_json(),
-        "fitted": {"architecture": dict(model.architecture_), "split": model.split_.to_dict(),
-                   "seed": model.seed_},
-        "network": model.network_.config.to_dict(),
-        "encoding": model.encoding_.to_dict(),
-        "schema": model.schema_,
-        "baseline": [None if np.isnan(v) else v for v in model.baseline_],
-        "time_step": timestep.to_json(model.time_step_),
-        "history": model.history_,
-        "data_sha256": getattr(model, "data_sha256_", None),
-        "validation": model.validation_,
-        "neighbour_targets": list(getattr(model, "neighbour_targets_", ())),
+        **body,
     }
 
 
-def load_model(path: Path, estimator: type[LSTMModel]) -> LSTMModel:
+def load_model(path: Path, estimator: type[E]) -> E:
     """Rebuild a model from its directory, every part of both files checked before it is used.
 
     Args:
@@ -135,15 +140,36 @@ def load_model(path: Path, estimator: type[LSTMModel]) -> LSTMModel:
         ArtifactError: naming the file and what in it is wrong (a scaler that is not
             finite, sizes the weights do not have, a weight that is NaN, ...).
     """
+    pipeline, params = _load(path)
+    model = estimator(pipeline.spec, **params)
+    model.pipeline_ = pipeline
+    return model
+
+
+def load_pipeline(path: Path) -> FittedPipeline:
+    """The fitted pipeline of a model directory, checked as ``load_model`` checks it,
+    without the estimator: enough to predict, evaluate, export or serve.
+
+    Example:
+        >>> load_pipeline(Path("etth1_model")).predict(df.tail(96))
+    """
+    return _load(path)[0]
+
+
+def _load(path: Path) -> tuple[FittedPipeline, dict[str, Any]]:
+    """The pipeline of a model directory and the parameters of the estimator that fitted it."""
     config = read_config(path)
     try:
-        model, network = _model(config, estimator)
+        body, params, network = _checked(config)
     except ConfigError as exc:
         raise damaged(f"{CONFIG} of {str(path)!r}", exc, REDO) from None
-    model.network_ = _load_network(network, path / WEIGHTS, config).eval()
-    if model.neighbour_targets_:
-        model.neighbours_ = _load_neighbours(path / NEIGHBOURS, model, config)
-    return model
+    built = _load_network(network, path / WEIGHTS, config).eval()
+    spec = Spec.saved(body["spec"])
+    neighbours = None
+    if body["neighbour_targets"]:
+        encoding = Encoding.from_dict(spec, body["encoding"])
+        neighbours = _load_neighbours(path / NEIGHBOURS, spec, encoding, config)
+    return FittedPipeline.from_dict(body, built, neighbours), params
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -183,46 +209,54 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def _model(config: dict[str, Any], estimator: type[LSTMModel]
-           ) -> tuple[LSTMModel, NetworkConfig]:
-    """The model a checked config describes, and the config of its network (not built yet).
-
-    Each part checks its own fields; the parts are then checked against each other.
+def _checked(config: dict[str, Any]
+             ) -> tuple[dict[str, Any], dict[str, Any], NetworkConfig]:
+    """The pipeline's part of a config (``FittedPipeline.to_dict``'s form, older files'
+    missing entries filled in), the estimator's parameters, and the config of the network
+    (not built yet). Each part checks its own fields; the parts are then checked against
+    each other.
     """
     spec = Spec.saved(config["spec"])
-    params = config["params"]
-    check_mapping(params, "params", estimator.PARAMS)
-    model = estimator(spec, **{**params, "split": Split.from_dict(params.get("split", {}))})
+    saved = config["params"]
+    check_mapping(saved, "params", hyperparams.PARAMS)
+    params = {**saved, "split": Split.from_dict(saved.get("split", {}))}
     encoding = Encoding.from_dict(spec, config["encoding"])
     network = NetworkConfig.from_dict(config["network"])
-    _check_network(model, spec, encoding, network)
+    _check_network(params.get("precision", "32-true"), spec, encoding, network)
     check_schema(config["schema"], spec, targets=True)
-    model.spec_, model.encoding_, model.schema_ = spec, encoding, config["schema"]
-    model.baseline_ = _baseline(config["baseline"], spec)
+    _baseline(config["baseline"], spec)
     try:
-        model.time_step_ = timestep.from_json(config["time_step"])
+        timestep.from_json(config["time_step"])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    model.history_ = _history(config["history"])
-    model.data_sha256_ = config.get("data_sha256")   # optional: absent in older files
+    _history(config["history"])
     try:
-        model.validation_ = check_verdict(config.get("validation"), spec.target_names)
+        validation = check_verdict(config.get("validation"), spec.target_names)
     except ValueError as exc:                          # absent in 0.2.0's files: None
         raise ConfigError(str(exc)) from None
-    model.neighbour_targets_ = _neighbour_targets(config.get("neighbour_targets", []), spec)
-    model.architecture_, model.split_, model.seed_ = _fitted(config.get("fitted"), model, network)
-    return model, network
+    architecture, split, seed = _fitted(config.get("fitted"), spec, params, network)
+    body = {name: config.get(name) for name in (
+        "spec", "network", "encoding", "schema", "baseline", "time_step", "history",
+        "data_sha256")}                                # data_sha256: absent in older files
+    body.update(validation=validation,
+                neighbour_targets=list(_neighbour_targets(config.get("neighbour_targets", []),
+                                                          spec)),
+                fitted={"architecture": dict(architecture), "split": split.to_dict(),
+                        "seed": seed})
+    return body, params, network
 
 
-def _fitted(saved: Any, model: LSTMModel, network: NetworkConfig
+def _fitted(saved: Any, spec: Spec, params: dict[str, Any], network: NetworkConfig
             ) -> tuple[ResolvedArchitecture, Split, int]:
     """What ``fit`` used: the architecture, split and seed, each checked. Files of 0.2.0,
     which lack them, give the architecture their network was built with (``lr`` from
     their params) and their params' split and seed; an architecture saved before ``layers``
     and ``heads`` were part of it takes those from its network."""
     if saved is None:
-        return (presets.built(model._architecture(model.spec_), network),
-                model.split, model.seed)
+        given = {**hyperparams.defaults(), **params}
+        user = {name: given[name] for name in hyperparams.names(Architecture)}
+        architecture = presets.resolve(spec, {**user, "lr": given["lr"]})
+        return presets.built(architecture, network), given["split"], given["seed"]
     check_fields(saved, {"architecture": dict, "split": dict, "seed": int}, where="fitted.")
     architecture = {"layers": network.layers, "heads": network.heads, **saved["architecture"]}
     if sorted(architecture) != sorted(presets.ARCHITECTURE):
@@ -250,13 +284,13 @@ def _neighbour_targets(names: list[Any], spec: Spec) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _load_neighbours(file: Path, model: LSTMModel, saved: dict[str, Any]) -> NearestNeighbour:
+def _load_neighbours(file: Path, spec: Spec, encoding: Encoding,
+                     saved: dict[str, Any]) -> NearestNeighbour:
     """The reference sequences of ``file``, checked against the model: z-normalised numbers
     over its numeric inputs, one valid class code (or NaN) per target each."""
     where = f"{NEIGHBOURS} of {str(file.parent)!r}"
     tensors = _read_weights(file, where)
     references, targets = tensors.get("references"), tensors.get("targets")
-    spec, encoding = model.spec_, model.encoding_
     if references is None or targets is None or set(tensors) != {"references", "targets"}:
         raise damaged(where, f"it holds {quote(sorted(tensors))}, not 'references' and "
                       "'targets'", REDO)
@@ -267,7 +301,8 @@ def _load_neighbours(file: Path, model: LSTMModel, saved: dict[str, Any]) -> Nea
                       f"float32 of shape (sequences, steps, {width})", REDO)
     codes = targets.numpy()
     shape = (len(references), len(spec.targets))
-    if targets.dtype != torch.float32 or codes.shape != shape or not _class_codes(codes, model):
+    if targets.dtype != torch.float32 or codes.shape != shape or \
+            not _class_codes(codes, spec, encoding):
         raise damaged(where, f"'targets' is {_describe(targets)}; the model needs float32 of "
                       f"shape {shape} with a class code (or NaN) per categorical target", REDO)
     if saved.get("neighbours_sha256") != _file_sha256(file):
@@ -280,12 +315,12 @@ def _load_neighbours(file: Path, model: LSTMModel, saved: dict[str, Any]) -> Nea
                             int(total) if total.isdigit() else len(references))
 
 
-def _check_network(model: LSTMModel, spec: Spec, encoding: Encoding,
+def _check_network(precision: str, spec: Spec, encoding: Encoding,
                    network: NetworkConfig) -> None:
     """Raise ConfigError unless ``network`` is the network that ``spec``, ``encoding`` and the
     saved architecture give: the same derivation as ``fit``'s, so every size is checked."""
     architecture = hyperparams.of(Architecture, network)
-    expected = model._network_config(spec, encoding, architecture, network.anchor_lags)
+    expected = network_config(spec, encoding, architecture, network.anchor_lags, precision)
     difference = first_difference(network.to_dict(), expected.to_dict(), "network")
     if difference:
         where, saved, derived = difference
@@ -302,12 +337,12 @@ def _baseline(values: list[Any], spec: Spec) -> list[float]:
     return [np.nan if v is None else v for v in values]
 
 
-def _class_codes(codes: np.ndarray, model: LSTMModel) -> bool:
+def _class_codes(codes: np.ndarray, spec: Spec, encoding: Encoding) -> bool:
     """Whether each categorical target's column of ``codes`` holds its class codes or NaN."""
-    for column, target in zip(codes.T, model.spec_.targets, strict=True):
+    for column, target in zip(codes.T, spec.targets, strict=True):
         if target.categorical:
             known = column[~np.isnan(column)]
-            if not np.isin(known, np.arange(max(2, model.encoding_.n_classes(target)))).all():
+            if not np.isin(known, np.arange(max(2, encoding.n_classes(target)))).all():
                 return False
     return True
 

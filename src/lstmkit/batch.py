@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,7 @@ from . import files
 from .checks import quote
 from .data.sources import PARQUET_SUFFIXES, csv_chunks, parquet_chunks, read_table, table_path
 from .errors import ConfigError, DataError
-
-if TYPE_CHECKING:
-    from .model import LSTMModel
+from .pipeline import Fitted, FittedPipeline, fitted
 
 CHUNK_ROWS = 65_536
 
@@ -55,12 +53,12 @@ def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFr
     return csv_chunks(path, rows), None
 
 
-def predict_chunks(model: LSTMModel, chunks: Iterable[pd.DataFrame], origins: str = "last"
-                   ) -> Iterator[pd.DataFrame]:
+def predict_chunks(model: FittedPipeline | Fitted, chunks: Iterable[pd.DataFrame],
+                   origins: str = "last") -> Iterator[pd.DataFrame]:
     """``model.predict`` over a table given in chunks, one result frame per chunk.
 
     Args:
-        model: a fitted model.
+        model: a fitted pipeline, or a fitted ``LSTMModel`` (its ``pipeline_``).
         chunks: consecutive pieces of one table whose series (sequences) are contiguous.
         origins: as for ``LSTMModel.predict``.
 
@@ -68,14 +66,15 @@ def predict_chunks(model: LSTMModel, chunks: Iterable[pd.DataFrame], origins: st
         An iterator of prediction frames; concatenated they equal
         ``model.predict(whole_table, origins)``.
     """
-    group = model.spec_.group
+    pipeline = fitted(model)
+    group = pipeline.spec.group
     carry = _Carry()
     finished: set[Any] = set()
     for chunk, last in _lookahead(chunks):
         if len(chunk) == 0:
             raise DataError("the data has no rows; pass a table with at least one full window")
         if group is not None and group not in chunk.columns:
-            model.check_inputs(chunk)                   # raises the missing-column error
+            pipeline.check_inputs(chunk)                # raises the missing-column error
         if carry.done and group is not None and chunk[group].iloc[0] != carry.key:
             carry = _Carry()                            # its series ended with the last chunk
         frame = pd.concat([carry.rows, chunk], ignore_index=True) if len(carry.rows) else chunk
@@ -88,7 +87,7 @@ def predict_chunks(model: LSTMModel, chunks: Iterable[pd.DataFrame], origins: st
             if keys is not None and keys.iloc[-1] in set(keys.iloc[:start]):
                 _not_contiguous(keys.iloc[-1], group)
             ready, previous = frame.iloc[:start], carry
-            carry = _carry_over(model, frame.iloc[start:], origins,
+            carry = _carry_over(pipeline, frame.iloc[start:], origins,
                                 key=keys.iloc[-1] if keys is not None else None,
                                 skipped=carry.skipped if start == 0 else 0)
             if carry.done:
@@ -96,7 +95,7 @@ def predict_chunks(model: LSTMModel, chunks: Iterable[pd.DataFrame], origins: st
             if keys is not None:
                 finished.update(keys.iloc[:start].unique().tolist())
         if len(ready):
-            yield _shift_origins(model.predict(ready, origins), model, previous)
+            yield _shift_origins(pipeline.predict(ready, origins), pipeline, previous)
 
 
 def write_predictions(frames: Iterable[pd.DataFrame], output: str | Path, overwrite: bool = False,
@@ -185,10 +184,10 @@ class _Carry:
     skipped: int = 0
 
 
-def _carry_over(model: LSTMModel, open_rows: pd.DataFrame, origins: str, key: Any,
+def _carry_over(pipeline: FittedPipeline, open_rows: pd.DataFrame, origins: str, key: Any,
                 skipped: int) -> _Carry:
     """What the open series (the chunk's last) carries into the next chunk."""
-    spec = model.spec_
+    spec = pipeline.spec
     if not spec.shape.sliding:
         return _Carry(open_rows, key)                   # a sequence is predicted whole
     filled = [f.name for f in spec.inputs if f.missing == "ffill" and f.name in open_rows]
@@ -198,15 +197,16 @@ def _carry_over(model: LSTMModel, open_rows: pd.DataFrame, origins: str, key: An
         rows = open_rows.iloc[len(open_rows) - spec.span + 1:]
         return _Carry(rows, key, done=True, skipped=skipped + len(open_rows) - len(rows))
     if origins == "last":
-        model.check_inputs(open_rows)                   # rows dropped here are checked too
+        pipeline.check_inputs(open_rows)                # rows dropped here are checked too
         rows = open_rows.iloc[max(0, len(open_rows) - spec.span):]
         return _Carry(rows, key, skipped=skipped + len(open_rows) - len(rows))
     return _Carry(open_rows, key, skipped=skipped)
 
 
-def _shift_origins(predictions: pd.DataFrame, model: LSTMModel, carry: _Carry) -> pd.DataFrame:
+def _shift_origins(predictions: pd.DataFrame, pipeline: FittedPipeline, carry: _Carry
+                   ) -> pd.DataFrame:
     """Count row-number origins of the carried series from its first row, not the chunk's."""
-    spec = model.spec_
+    spec = pipeline.spec
     if carry.skipped == 0 or not spec.shape.sliding or spec.time is not None:
         return predictions
     rows = (predictions[spec.series] == carry.key if spec.series is not None

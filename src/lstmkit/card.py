@@ -8,32 +8,31 @@ training table), how well it did if that is known, and how to use it.
 from __future__ import annotations
 
 import platform
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from .metrics import PREDICTORS, compare, metric_label, mostly_naive
+from .pipeline import Fitted, FittedPipeline, fitted
 from .tracking import epoch_number
 from .version import __version__
 
-if TYPE_CHECKING:
-    from .model import LSTMModel
 
-
-def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
+def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = None) -> str:
     """Markdown describing a fitted ``model``.
 
     Args:
-        model: a fitted ``LSTMModel``.
+        model: a fitted pipeline, or a fitted ``LSTMModel`` (its ``pipeline_``).
         metrics: an ``Evaluation.to_dict()`` (optionally with ``scored_on``), or None.
-            The validation check after ``fit`` (``model.validation_``) is shown either way.
+            The validation check after ``fit`` (``validation``) is shown either way.
 
     Returns:
         The card's text.
     """
-    spec, encoding = model.spec_, model.encoding_
+    pipeline = fitted(model)
+    spec, encoding = pipeline.spec, pipeline.encoding
     targets = ", ".join(spec.target_names)
-    lines = [f"# lstmkit model: {spec.task} of {targets}", "", _shape(model), "",
+    lines = [f"# lstmkit model: {spec.task} of {targets}", "", _shape(pipeline), "",
              "## Inputs", "", "| column | kind | encoding |", "| --- | --- | --- |"]
     for f in spec.inputs:
         if f.kind == "numeric":
@@ -56,20 +55,20 @@ def model_card(model: LSTMModel, metrics: dict[str, Any] | None = None) -> str:
         lines.append(f"| {t.name} | {t.kind} | {t.loss} | {t.weight:g} | {output} |")
     if spec.units:
         lines += ["", "Units: " + ", ".join(f"`{k}` {v}" for k, v in spec.units.items()) + "."]
-    architecture = ", ".join(f"{k}={v}" for k, v in model.architecture_.items())
+    architecture = ", ".join(f"{k}={v}" for k, v in pipeline.architecture.items())
     lines += ["", "## Training", "",
               f"- architecture: {architecture}",
-              f"- training table sha256: `{getattr(model, 'data_sha256_', None) or 'unknown'}`",
-              *_history(model.history_),
+              f"- training table sha256: `{pipeline.data_sha256 or 'unknown'}`",
+              *_history(pipeline.history),
               f"- written by lstmkit {__version__}, torch {torch.__version__}, python "
               f"{platform.python_version()}",
-              "", "## Validation check", "", *_validation(model.validation_, spec.units),
-              "", "## Metrics", "", *_metrics(metrics, spec.units), "", _usage(model)]
+              "", "## Validation check", "", *_validation(pipeline.validation, spec.units),
+              "", "## Metrics", "", *_metrics(metrics, spec.units), "", _usage(pipeline)]
     return "\n".join(lines) + "\n"
 
 
-def _shape(model: LSTMModel) -> str:
-    spec, shape = model.spec_, model.spec_.shape
+def _shape(pipeline: FittedPipeline) -> str:
+    spec, shape = pipeline.spec, pipeline.spec.shape
     if shape.sliding:
         ahead = ""
         if spec.future_names:
@@ -169,8 +168,8 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
-def _usage(model: LSTMModel) -> str:
-    data = "new.csv" if model.spec_.shape.sliding else "sequences.csv"
+def _usage(pipeline: FittedPipeline) -> str:
+    data = "new.csv" if pipeline.spec.shape.sliding else "sequences.csv"
     return f"""## Use
 
 ```python

@@ -40,12 +40,13 @@ import json
 import platform
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from . import files
+from .checks import quote
 from .data import timestep
 from .errors import ArtifactError, ConfigError
 from .onnx_predict import (
@@ -55,10 +56,8 @@ from .onnx_predict import (
     input_entries,
     signature,
 )
+from .pipeline import Fitted, FittedPipeline, fitted
 from .version import __version__
-
-if TYPE_CHECKING:
-    from .model import LSTMModel
 
 OPSET = 17
 
@@ -67,17 +66,18 @@ class InferenceGraph(nn.Module):
     """A fitted model's predict path as one module: raw inputs -> outputs in original units.
 
     Args:
-        model: a fitted ``LSTMModel``.
+        model: a fitted pipeline, or a fitted ``LSTMModel`` (its ``pipeline_``).
 
     Example:
         >>> graph = InferenceGraph(model)
         >>> outputs = graph(numeric, lengths)   # one tensor per graph output
     """
 
-    def __init__(self, model: LSTMModel) -> None:
+    def __init__(self, model: FittedPipeline | Fitted) -> None:
         super().__init__()
-        spec, encoding = model.spec_, model.encoding_
-        self.network = model.network_.eval()
+        pipeline = fitted(model)
+        spec, encoding = pipeline.spec, pipeline.encoding
+        self.network = pipeline.network.eval()
         self.sequences = spec.shape.onnx_lengths
         numeric = [f.name for f in spec.inputs if f.kind == "numeric"]
         scalers = [encoding.input_scalers[name] for name in numeric]
@@ -139,14 +139,15 @@ class InferenceGraph(nn.Module):
         return torch.cat(columns, dim=-1)
 
 
-def export_onnx(model: LSTMModel, path: str | Path, overwrite: bool = False) -> Path:
+def export_onnx(model: FittedPipeline | Fitted, path: str | Path, overwrite: bool = False
+                ) -> Path:
     """Write ``model``'s whole inference pipeline as an ONNX file.
 
     The file is written under a temporary name and renamed into place, so a failed
     export leaves nothing behind and never touches an existing file.
 
     Args:
-        model: a fitted ``LSTMModel``.
+        model: a fitted pipeline, or a fitted ``LSTMModel`` (its ``pipeline_``).
         path: the ``.onnx`` file to write (not inside a model directory).
         overwrite: replace an existing file at ``path`` if it is an lstmkit ONNX export.
 
@@ -159,12 +160,18 @@ def export_onnx(model: LSTMModel, path: str | Path, overwrite: bool = False) -> 
     """
     import onnx
 
+    pipeline = fitted(model)
+    if pipeline.neighbour_targets:
+        raise ConfigError(f"this model answers {quote(list(pipeline.neighbour_targets))} with "
+                          "the nearest training sequence's label (the network did worse on "
+                          "validation), which an ONNX graph does not hold; predict with the "
+                          "model itself (save / load, lstmkit serve)")
     path = Path(path)
     files.check_output_file(path, overwrite, kind="ONNX export", is_own=_is_export,
                             error=ArtifactError)
-    metadata = onnx_metadata(model)
+    metadata = onnx_metadata(pipeline)
     _check_names(metadata)
-    proto = onnx.load_from_string(_trace(model, metadata))
+    proto = onnx.load_from_string(_trace(pipeline, metadata))
     proto.producer_name, proto.producer_version = "lstmkit", __version__
     proto.doc_string = (__doc__ or "").split("\n\n", 1)[-1]
     entry = proto.metadata_props.add()
@@ -190,20 +197,21 @@ def _is_export(path: Path) -> bool:
         return False
 
 
-def onnx_metadata(model: LSTMModel) -> dict[str, Any]:
+def onnx_metadata(model: FittedPipeline | Fitted) -> dict[str, Any]:
     """The JSON the graph carries: inputs, outputs, spec, scalers, versions."""
 
-    spec = model.spec_
-    inputs, outputs = signature(spec, model.encoding_)
-    schema = {k: v for k, v in model.schema_.items()
+    pipeline = fitted(model)
+    spec = pipeline.spec
+    inputs, outputs = signature(spec, pipeline.encoding)
+    schema = {k: v for k, v in pipeline.schema.items()
               if k not in spec.target_names or k in spec.input_names}
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "task": spec.task,
         "lookback": spec.lookback, "horizon": spec.horizon, "aligned": spec.shape.per_step,
         "span": spec.span, "future": spec.future_names,
         "inputs": inputs, "outputs": outputs, "schema": schema, "spec": spec.to_dict(),
-        "time_step": timestep.to_json(model.time_step_),
-        "data_sha256": getattr(model, "data_sha256_", None),
+        "time_step": timestep.to_json(pipeline.time_step),
+        "data_sha256": pipeline.data_sha256,
         "versions": {"lstmkit": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
     }
@@ -222,15 +230,15 @@ def _check_names(metadata: dict[str, Any]) -> None:
                           "<target>_proba); rename that column to export the model")
 
 
-def _trace(model: LSTMModel, metadata: dict[str, Any]) -> bytes:
+def _trace(pipeline: FittedPipeline, metadata: dict[str, Any]) -> bytes:
     """The graph as ONNX bytes, from the TorchScript exporter (it maps nn.LSTM, with
     packed sequences, onto the ONNX LSTM operator and its ``sequence_lens``)."""
-    spec, config = model.spec_, model.network_.config
+    spec, config = pipeline.spec, pipeline.network.config
     if not spec.shape.sliding and config.segment:
         raise ConfigError("ONNX export of a segment model is for forecasts only (segments of "
                           "sequences of different lengths depend on each length); refit "
                           "without segment to export it")
-    graph = InferenceGraph(model)
+    graph = InferenceGraph(pipeline)
     batch, steps = 3, spec.span or 6
     lengths = torch.tensor([steps, steps - 1, steps - 3])   # sorted, as the exporter needs
     example: list[Tensor] = []

@@ -2,7 +2,9 @@
 
 Like a scikit-learn estimator, the constructor only stores parameters; ``fit``
 validates them, splits the data chronologically, fits the scalers on the
-training part, trains the network and sets the learned ``*_`` attributes.
+training part, trains the network and keeps what it learned in a ``FittedPipeline``
+(``pipeline_``, shown as the ``*_`` attributes), which predicts, evaluates and saves:
+the estimator's methods for those delegate to it.
 """
 
 from __future__ import annotations
@@ -28,40 +30,37 @@ from .checks import check_choice, check_int, check_number, check_positive_int, c
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
-from .data.groups import Groups, arrange, fill_gaps, fill_unread
-from .data.sources import Source, from_arrays, raw_sequences, read_table
-from .data.validate import check_schema, require_columns
-from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
-from .errors import BaselineWarning, ConfigError, DataError, NotFittedError, warn
+from .data.groups import arrange, fill_gaps
+from .data.sources import Source, from_arrays, read_table
+from .data.validate import require_columns
+from .data.windows import ForecastWindows, SequenceWindows, Windows
+from .errors import BaselineWarning, ConfigError, warn
 from .export import export_onnx
 from .hyperparams import HARDWARE, Architecture, ResolvedArchitecture
-from .kinds import Decoded
 from .losses import MultiTargetLoss
-from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation, mostly_naive
+from .metrics import Evaluation, mostly_naive
 from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
 from .nn.heads import HEADS
 from .nn.norm import MODES as NORM_MODES
 from .nn.norm import InstanceNorm, norm_mode
-from .spec import PARTS, Spec, Split
-from .tasks import (
-    WindowRows,
-    anchor_rows,
-    prediction_frame,
-    row_ranges,
-    window_origin,
+from .pipeline import (
+    FittedPipeline,
+    fitted,
+    inference_device,
+    network_config,
+    numeric_sequences,
+    require_windows,
+    scaler_map,
 )
+from .spec import Spec, Split
+from .tasks import anchor_rows, row_ranges
 from .train_config import TrainConfig, global_rank
 
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
 
-PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
-PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
-GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
-GPU_PREDICT_WINDOWS = 8192
 ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
-OUTPUTS = ("frame", "array")
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
             "validation_split": "split", "recurrent_dropout": "dropout"}
@@ -99,6 +98,20 @@ def _unknown_keyword(name: str, value: Any, where: str, names: list[str]) -> str
             "settings are LSTMModel parameters: LSTMModel(..., max_epochs=..., batch_size=...)")
 
 
+def _view(name: str) -> property:
+    """A read-only attribute ``<name>_`` of a fitted ``LSTMModel``: its pipeline's ``name``
+    (an ``AttributeError`` before ``fit``, as for any attribute not set)."""
+
+    def read(model: LSTMModel) -> Any:
+        pipeline = vars(model).get("pipeline_")
+        if pipeline is None:
+            raise AttributeError(f"{name}_ is set by fit: this LSTMModel is not fitted yet; call "
+                                 "fit(data) first, or LSTMModel.load(path)")
+        return getattr(pipeline, name)
+
+    return property(read, doc=f"The fitted pipeline's ``{name}`` (read-only).")
+
+
 class LSTMModel:
     """An LSTM for many input features and many targets, in any of three task shapes.
 
@@ -123,10 +136,10 @@ class LSTMModel:
     parameter (``max_epochs``).
 
     Like a scikit-learn estimator (``get_params``, ``set_params``, ``score``; ``clone`` and
-    ``GridSearchCV`` work), what ``fit`` learned or chose is held in attributes ending in
-    ``_`` (``spec_``, ``architecture_``, ``split_``, ``seed_``, ...), which parameters set
-    after ``fit`` do not change (``accelerator`` and ``devices`` still say where ``predict``
-    runs).
+    ``GridSearchCV`` work), what ``fit`` learned or chose is one ``FittedPipeline``
+    (``pipeline_``; ``lstmkit.pipeline``), shown as read-only attributes ending in ``_``
+    (``spec_``, ``architecture_``, ``split_``, ``seed_``, ...), which parameters set after
+    ``fit`` do not change (``accelerator`` and ``devices`` still say where ``predict`` runs).
 
     Example:
         >>> model = LSTMModel(spec, hidden=64, max_epochs=20).fit(df)
@@ -152,6 +165,22 @@ class LSTMModel:
         vars(self).update(params)     # stored as given: fit checks them (scikit-learn's rule)
 
     PARAMS = hyperparams.PARAMS
+
+    # What fit learned: read-only views of ``pipeline_`` (``lstmkit.pipeline``).
+    spec_ = _view("spec")
+    encoding_ = _view("encoding")
+    network_ = _view("network")
+    schema_ = _view("schema")
+    time_step_ = _view("time_step")
+    baseline_ = _view("baseline")
+    history_ = _view("history")
+    architecture_ = _view("architecture")
+    split_ = _view("split")
+    seed_ = _view("seed")
+    data_sha256_ = _view("data_sha256")
+    validation_ = _view("validation")
+    neighbours_ = _view("neighbours")
+    neighbour_targets_ = _view("neighbour_targets")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters as it stored them, ``spec`` and ``split`` included
@@ -256,13 +285,13 @@ class LSTMModel:
         encoding = prepare.fit_encoding(groups, spec, parts)
         encoded = prepare.encode(groups, spec, encoding, with_targets=True)
         train_windows = prepare.part_windows(encoded, spec, parts, "train")
-        _require_windows(train_windows, "training", spec)
+        require_windows(train_windows, "training", spec)
         val_windows = None
         if validation_data is not None:
             val_windows = self._validation_windows(validation_data, spec, encoding, groups.step)
         elif split.val_start is not None:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
-            _require_windows(val_windows, "validation", spec)
+            require_windows(val_windows, "validation", spec)
         batch_size = self.batch_size or presets.batch_size(spec, len(train_windows))
         plan = self._checkpoints(checkpoint_dir, resume, spec, batch_size, train_windows,
                                  val_windows)
@@ -278,95 +307,83 @@ class LSTMModel:
                                     "lookback": spec.lookback, "horizon": spec.horizon,
                                     "inputs": ",".join(spec.input_names),
                                     "targets": ",".join(spec.target_names)})
-        self.spec_, self.encoding_, self.schema_ = spec, encoding, _schema(frame, spec)
-        self.split_, self.seed_ = split, self.seed
-        self.time_step_ = groups.step
-        self.baseline_ = _training_baseline(spec, train_windows)
-        self.neighbours_ = _nearest_neighbour(spec, encoding, self.seed, train_windows)
-        self.neighbour_targets_: tuple[str, ...] = ()
         windows = (train_windows, val_windows)
-        self.network_, history = self._train_network(
-            self._network_config(spec, encoding, architecture, lags), train_config, windows,
-            plan, loggers, callbacks)
-        self._fall_back(val_windows)
-        if self._anchored_may_help(mode):
+        neighbours = _nearest_neighbour(spec, encoding, self.seed, train_windows)
+        network, history = self._train_network(
+            spec, encoding, network_config(spec, encoding, architecture, lags, self.precision),
+            train_config, windows, plan, loggers, callbacks)
+        pipeline = FittedPipeline(
+            spec=spec, encoding=encoding, network=network, schema=_schema(frame, spec),
+            time_step=groups.step, baseline=_training_baseline(spec, train_windows),
+            history=history, architecture=presets.built(architecture, network.config),
+            split=split, seed=self.seed, neighbours=neighbours)
+        self._fall_back(pipeline, val_windows)
+        if self._anchored_may_help(pipeline, mode):
             # A second candidate that forecasts changes from the naive forecast; kept where
             # validation says it does better (cost: one more fit, on such data only).
-            first, first_history = self.network_, history
-            skill = self._naive_ratio(val_windows, encoded.offsets)
+            skill = self._naive_ratio(pipeline, val_windows, encoded.offsets)
             anchored = dataclasses.replace(architecture, instance_norm="anchored")
-            self.network_, history = self._train_network(
-                self._network_config(spec, encoding, anchored, lags), train_config, windows,
-                _second(plan, "anchored"), None, ())
-            self._fall_back(val_windows)
-            if self._naive_ratio(val_windows, encoded.offsets) >= skill:
-                self.network_, history = first, first_history
-        self.history_ = history
-        self.architecture_ = presets.built(architecture, self.network_.config)
-        self.data_sha256_ = table_sha256(frame)
-        self.validation_ = self._check_against_naive(val_windows, encoded.offsets)
-        self.neighbour_targets_ = tuple(
-            t for t, entry in (self.validation_ or {"targets": {}})["targets"].items()
+            network, history = self._train_network(
+                spec, encoding, network_config(spec, encoding, anchored, lags, self.precision),
+                train_config, windows, _second(plan, "anchored"), None, ())
+            candidate = dataclasses.replace(
+                pipeline, network=network, history=history,
+                architecture=presets.built(architecture, network.config))
+            self._fall_back(candidate, val_windows)
+            if not self._naive_ratio(candidate, val_windows, encoded.offsets) >= skill:
+                pipeline = candidate                         # (a NaN ratio keeps it too)
+        pipeline.data_sha256 = table_sha256(frame)
+        pipeline.validation = self._check_against_naive(pipeline, val_windows, encoded.offsets)
+        pipeline.neighbour_targets = tuple(
+            t for t, entry in (pipeline.validation or {"targets": {}})["targets"].items()
             if entry["worse_than_neighbour"])
-        if self.neighbour_targets_:       # it answers: from the validation sequences as well
-            self.neighbours_ = _nearest_neighbour(spec, encoding, self.seed, train_windows,
-                                                  val_windows)
+        if pipeline.neighbour_targets:     # it answers: from the validation sequences as well
+            pipeline.neighbours = _nearest_neighbour(spec, encoding, self.seed, train_windows,
+                                                     val_windows)
+        self.pipeline_ = pipeline
         return self
 
-    def _train_network(self, config: NetworkConfig, train_config: TrainConfig,
-                       windows: tuple[Windows, Windows | None], plan: Checkpoints | None,
-                       loggers: list[Any] | None, callbacks: Sequence[Callback]
-                       ) -> tuple[LSTMNetwork, dict[str, Any]]:
+    def _train_network(self, spec: Spec, encoding: Encoding, config: NetworkConfig,
+                       train_config: TrainConfig, windows: tuple[Windows, Windows | None],
+                       plan: Checkpoints | None, loggers: list[Any] | None,
+                       callbacks: Sequence[Callback]) -> tuple[LSTMNetwork, dict[str, Any]]:
         """A network built from ``config``, trained on ``windows`` (training, validation)."""
         from .training import train  # Lightning loads when a fit trains, never to predict
 
-        spec, (train_windows, val_windows) = self.spec_, windows
+        train_windows, val_windows = windows
         size.check(config, self.batch_size or presets.BATCH_SIZE,
                    getattr(train_windows, "max_length", spec.lookback))
         torch.manual_seed(self.seed)
         network = LSTMNetwork(config)
         if network.norm is not None:
-            _link_scalers(network.norm, spec, self.encoding_)
+            _link_scalers(network.norm, spec, encoding)
         gaps = any(w.has_target_gaps() for w in windows if w is not None)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps)
         history = train(network, loss, train_windows, val_windows, train_config, plan, loggers,
                         callbacks)
         return network.eval(), history
 
-    def _fall_back(self, val_windows: Windows | None) -> None:
+    def _fall_back(self, pipeline: FittedPipeline, val_windows: Windows | None) -> None:
         """Set the fitted network's trust in its change from the naive forecast from the
         validation windows (``_set_trust``), where it keeps a naive forecast."""
-        norm = self.network_.norm
+        norm = pipeline.network.norm
         if norm is not None and norm.naive and isinstance(val_windows, ForecastWindows):
-            _set_trust(norm, val_windows, *self._outputs(val_windows, with_targets=True))
+            _set_trust(norm, val_windows, *pipeline.outputs(val_windows, with_targets=True,
+                                                            device=self._device()))
 
-    def _anchored_may_help(self, mode: str | None) -> bool:
+    def _anchored_may_help(self, pipeline: FittedPipeline, mode: str | None) -> bool:
         """Whether to try ``instance_norm='anchored'`` beside the default: the user left it
         unset and the default network fell back on the naive forecast for some target (it
         did worse than that on the validation part)."""
-        norm = self.network_.norm
+        norm = pipeline.network.norm
         return (self.instance_norm is None and mode == "revin" and norm is not None
                 and norm.naive and bool((norm.trust < 1).any()))
 
-    def _kept(self) -> dict[str, float]:
-        """Per target with a naive forecast to fall back on, the share of the network's
-        change from it that validation kept (its trust, mean over steps)."""
-        norm = self.network_.norm
-        if norm is None or not norm.naive:
-            return {}
-        shares = norm.trust.mean(0).tolist()
-        return {self.spec_.targets[j].name: round(share, 4)
-                for j, share in zip(norm.targets.tolist(), shares, strict=True)}
-
-    def _naive_lag(self, target: str) -> int:
-        """How many steps back ``target``'s naive forecast looks (1: the last value)."""
-        lags = self.network_.config.anchor_lags
-        return lags[self.spec_.target_names.index(target)] if lags else 1
-
-    def _naive_ratio(self, windows: Windows, offsets: torch.Tensor) -> float:
+    def _naive_ratio(self, pipeline: FittedPipeline, windows: Windows,
+                     offsets: torch.Tensor) -> float:
         """The mean over regression targets of the model's validation MAE over the naive
         forecast's: lower is better."""
-        verdict = self._score(windows, offsets).verdict()
+        verdict = pipeline.score_windows(windows, offsets, self._device()).verdict()
         ratios = [e["model"] / e["naive"] for e in verdict["targets"].values()
                   if e["metric"] == "MAE" and e["model"] is not None and e["naive"]]
         return float(np.mean(ratios)) if ratios else math.inf
@@ -399,7 +416,7 @@ class LSTMModel:
         groups = fill_gaps(arrange(frame, spec, step), spec)
         encoded = prepare.encode(groups, spec, encoding, with_targets=True)
         windows = prepare.part_windows(encoded, spec, None, "all")
-        _require_windows(windows, "validation_data", spec)
+        require_windows(windows, "validation_data", spec)
         return windows
 
     # -- predict -------------------------------------------------------------------------
@@ -434,11 +451,7 @@ class LSTMModel:
             >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
             >>> model.predict(X_new, output="array")         # shaped like y
         """
-        check_choice("output", output, OUTPUTS)
-        decoded, windows, groups = self._predicted(data, origins)
-        if output == "array":
-            return self.spec_.shape.array_layout(decoded, _lengths(windows))
-        return prediction_frame(self.spec_, self._window_rows(windows, groups), decoded)
+        return self._fitted().predict(data, origins, output, self._device())
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
                       ) -> np.ndarray | dict[str, np.ndarray]:
@@ -459,45 +472,7 @@ class LSTMModel:
         Example:
             >>> model.predict_proba(X_test).argmax(axis=1)    # class indices
         """
-        self._check_fitted()
-        categorical = [t.name for t in self.spec_.targets if t.categorical]
-        if not categorical:
-            raise ConfigError("predict_proba needs a classification or binary target, and every "
-                              "target of this model is a regression target; use predict")
-        decoded, windows, _ = self._predicted(data, origins)
-        lengths = _lengths(windows)
-        probas = {name: self.spec_.shape.sample_layout(decoded[name].proba, lengths)
-                  for name in categorical}
-        return probas[categorical[0]] if len(probas) == 1 else probas
-
-    def _predicted(self, data: Any, origins: str
-                   ) -> tuple[dict[str, Decoded], Windows, Groups | None]:
-        """Every target's decoded predictions, the windows they came from, and the arranged
-        table (None on the array path, which reads a 3-D ``X`` without building one)."""
-        self._check_fitted()
-        check_choice("origins", origins, ("last", "all"))
-        spec = self.spec_
-        raw = raw_sequences(data, spec)
-        if raw is not None:
-            windows, groups = self._array_windows(raw), None
-        else:
-            groups = self._groups(data, None, need_targets=False)
-            encoded = prepare.encode(groups, spec, self.encoding_, with_targets=False)
-            windows = prepare.predict_windows(encoded, spec, origins)
-        outputs, _ = self._outputs(windows)
-        if getattr(self, "neighbour_targets_", ()):
-            outputs = self._answered(outputs, self._nearest(windows))
-        return _decode(spec, self.encoding_, outputs), windows, groups
-
-    def _array_windows(self, X: np.ndarray) -> SequenceWindows:
-        """One window per sample of a 3-D ``X`` (``raw_sequences``), scaled batch by batch."""
-        n, steps, width = X.shape
-        scalers = [self.encoding_.input_scalers[name] for name in self.spec_.input_names]
-        scaling = (torch.tensor([s.center for s in scalers], dtype=torch.float64),
-                   torch.tensor([s.scale for s in scalers], dtype=torch.float64))
-        inputs = torch.from_numpy(np.ascontiguousarray(X).reshape(n * steps, width))
-        return SequenceWindows(inputs, torch.arange(n + 1) * steps, torch.arange(n), None,
-                               self.spec_.shape.per_step, scaling)
+        return self._fitted().predict_proba(data, origins, self._device())
 
     def check_inputs(self, data: Source | np.ndarray | list) -> None:
         """Raise what ``predict`` would raise for bad rows (columns, values, time order).
@@ -505,9 +480,7 @@ class LSTMModel:
         Unlike ``predict`` it needs no full window: it checks a piece of a series
         (with future inputs, its last ``horizon`` rows as the steps to forecast).
         """
-        self._check_fitted()
-        groups = self._groups(data, None, need_targets=False)
-        prepare.encode(groups, self.spec_, self.encoding_, with_targets=False)
+        self._fitted().check_inputs(data)
 
     # -- evaluate ------------------------------------------------------------------------
     def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
@@ -521,17 +494,7 @@ class LSTMModel:
                 part of the split the model was fitted with (``split_``, shuffled with
                 ``seed_``), applied to ``data``.
         """
-        self._check_fitted()
-        check_choice("part", part, PARTS)
-        spec = self.spec_
-        groups = self._groups(data, y, need_targets=True)
-        parts = None
-        if part != "all":
-            parts = prepare.assign_parts(groups, spec, self.split_, self.seed_)
-        encoded = prepare.encode(groups, spec, self.encoding_, with_targets=True)
-        windows = prepare.part_windows(encoded, spec, parts, part)
-        _require_windows(windows, f"{part!r}", spec)
-        return self._score(windows, encoded.offsets)
+        return self._fitted().evaluate(data, y, part, self._device())
 
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None) -> float:
         """One number, higher better, for scikit-learn's default scoring (``GridSearchCV``,
@@ -545,9 +508,7 @@ class LSTMModel:
         Example:
             >>> cross_val_score(LSTMModel(max_epochs=20), X, y, cv=3)
         """
-        table = self.evaluate(data, y).table
-        scores = {t.name: t.target_kind.score_metric for t in self.spec_.targets}
-        return float(table.loc[table["metric"] == table["target"].map(scores), "model"].mean())
+        return self._fitted().score(data, y, self._device())
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
                  refit: bool = True) -> Backtest:
@@ -561,7 +522,7 @@ class LSTMModel:
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the model directory (``config.json`` + ``weights.safetensors``); no pickle."""
-        self._check_fitted()
+        self._fitted()
         return save_model(self, Path(path), overwrite=overwrite)
 
     @classmethod
@@ -581,19 +542,16 @@ class LSTMModel:
             >>> from lstmkit.onnx_predict import OnnxModel
             >>> OnnxModel("etth1.onnx").predict(df.tail(96))
         """
-        self._check_fitted()
-        if self.neighbour_targets_:
-            raise ConfigError(f"this model answers {quote(list(self.neighbour_targets_))} with "
-                              "the nearest training sequence's label (the network did worse on "
-                              "validation), which an ONNX graph does not hold; predict with the "
-                              "model itself (save / load, lstmkit serve)")
-        return export_onnx(self, path, overwrite=overwrite)
+        return export_onnx(self._fitted(), path, overwrite=overwrite)
 
     # -- internals -----------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "network_"):
-            raise NotFittedError("this LSTMModel is not fitted yet; call fit(data) first, or "
-                                 "LSTMModel.load(path)")
+    def _fitted(self) -> FittedPipeline:
+        """What ``fit`` (or ``load``) made; ``NotFittedError`` before."""
+        return fitted(self)
+
+    def _device(self) -> torch.device:
+        """Where ``predict`` and ``evaluate`` run (``accelerator`` and ``devices`` now)."""
+        return inference_device(self.accelerator, self.devices)
 
     @staticmethod
     def _table(data: Any, y: Any, spec: Spec | None) -> tuple[Spec, pd.DataFrame]:
@@ -633,18 +591,6 @@ class LSTMModel:
         if state is not None:
             checkpoint.check_matches(state, plan.fingerprint, directory)
         return plan
-
-    def _groups(self, data: Any, y: Any, need_targets: bool) -> Groups:
-        spec = self.spec_
-        if isinstance(data, np.ndarray | list | tuple) or y is not None:
-            frame, _ = from_arrays(data, y, spec)
-        else:
-            frame = read_table(data)
-        schema = {k: v for k, v in self.schema_.items()
-                  if need_targets or k not in spec.target_names or k in spec.input_names}
-        check_schema(frame, schema)
-        groups = arrange(frame, spec, self.time_step_)
-        return fill_gaps(groups if need_targets else fill_unread(groups, spec), spec)
 
     def _train_config(self, lr: float, batch_size: int) -> TrainConfig:
         """The model's training and hardware parameters, checked, with ``lr`` and
@@ -714,117 +660,8 @@ class LSTMModel:
             _check_channel_independent(spec, decoder)
         return a
 
-    def _network_config(self, spec: Spec, encoding: Encoding, a: Architecture,
-                        lags: tuple[int, ...] = ()) -> NetworkConfig:
-        """The network for ``spec`` and ``encoding`` with architecture ``a``, resolved (a
-        loaded model checks its saved network with the architecture it was built with)."""
-        outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
-        columns = encoding.input_columns
-        numeric = tuple(name in encoding.input_scalers for name in columns)
-        channels = tuple(columns.index(t.name) if t.target_kind.value_channel and t.name in
-                         encoding.input_scalers else -1 for t in spec.targets)
-        if a["instance_norm"] and not any(numeric):
-            raise ConfigError("instance_norm needs at least one numeric input column")
-        if lags and (len(lags) != len(outputs) or max(lags) > (spec.lookback or 1)):
-            raise ConfigError(f"anchor lags {quote(list(lags))} must give one lag per target, "
-                              f"none longer than the lookback ({spec.lookback})")
-        embedded = encoding.embedded_columns
-        if self.precision == "bf16-true" and any(k > 256 for _, k, _ in embedded):
-            raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
-                              "256, and an embedded input has more categories; use 'bf16-mixed'")
-        return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=spec.shape.output_steps,
-                             hidden=a["hidden"], layers=a["layers"],
-                             bidirectional=a["bidirectional"], dropout=float(a["dropout"]),
-                             decoder=a["decoder"], heads=a["heads"],
-                             instance_norm=a["instance_norm"], numeric_inputs=numeric,
-                             target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
-                             segment=a["segment"], channel_independent=a["channel_independent"],
-                             conv=a["conv"], future_columns=encoding.future_columns,
-                             embedded=embedded, anchor_lags=lags)
-
-    def _outputs(self, windows: Windows, with_targets: bool = False
-                 ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Network outputs (N, S, C) and, if asked, encoded targets (N, S, T), as numpy.
-
-        On a GPU (``_inference_device``) the windows move there once and every batch's
-        outputs come back; the network returns to the CPU afterwards.
-        """
-        device = self._inference_device()
-        on_gpu = device.type != "cpu"
-        network = (self.network_.to(device) if on_gpu else self.network_).eval()
-        steps = getattr(windows, "max_length", 0) if self.spec_.shape.per_step else None
-        size = self._predict_batch_size(windows, on_gpu)
-        outputs, targets = [], []
-        try:
-            with torch.inference_mode():
-                for batch in Batches(windows.to(device) if on_gpu else windows, size):
-                    out = network(batch["x"], batch.get("lengths"), future=batch.get("future"))
-                    outputs.append(_pad_steps(out, steps).cpu())
-                    if with_targets:
-                        targets.append(_pad_steps(batch["y"], steps).cpu())
-        finally:
-            if on_gpu:
-                self.network_.cpu()
-        if not outputs:
-            return np.zeros((0, 0, 0), np.float32), None
-        truth = torch.cat(targets).numpy() if with_targets else None
-        return torch.cat(outputs).numpy(), truth
-
-    def _predict_batch_size(self, windows: Windows, on_gpu: bool = False) -> int:
-        """Windows per inference batch, fewer for longer windows: memory stays bounded."""
-        c = self.network_.config
-        steps = windows.lookback if isinstance(windows, ForecastWindows) else windows.max_length
-        width = max(c.n_inputs, 4 * c.hidden * (2 if c.bidirectional else 1))
-        elements, most = ((GPU_PREDICT_ELEMENTS, GPU_PREDICT_WINDOWS) if on_gpu
-                          else (PREDICT_ELEMENTS, PREDICT_WINDOWS))
-        return int(np.clip(elements // max(1, steps * width), 32, most))
-
-    def _inference_device(self) -> torch.device:
-        """Where ``predict`` and ``evaluate`` run: the GPU when training would use one
-        (``accelerator`` ``gpu``/``cuda``, or ``auto``) and CUDA is present, else the CPU
-        (so a model trained on a GPU still predicts on a machine without one)."""
-        if self.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-            ids = self.devices if isinstance(self.devices, list | tuple) else ()
-            return torch.device("cuda", ids[0]) if ids else torch.device("cuda")
-        return torch.device("cpu")
-
-    def _score(self, windows: Windows, offsets: torch.Tensor) -> Evaluation:
-        """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
-        outputs, truth = self._outputs(windows, with_targets=True)
-        nearest = self._nearest(windows)
-        baselines = {"naive": Baseline(self.spec_.shape.baseline_name, self._naive(windows, truth)),
-                     "seasonal": self._seasonal_naive(windows, offsets),
-                     "neighbour": self._neighbour(nearest, truth)}
-        return _evaluation(self.spec_, self.encoding_, self._answered(outputs, nearest), truth,
-                           baselines)
-
-    def _nearest(self, windows: Windows) -> np.ndarray | None:
-        """Each sequence's nearest training sequence's encoded targets (N, T), where the
-        model has the nearest-neighbour baseline (``neighbours_``), else None."""
-        neighbours = getattr(self, "neighbours_", None)
-        if neighbours is None or not isinstance(windows, SequenceWindows):
-            return None
-        return neighbours.predict(_numeric_sequences(windows, self.encoding_))
-
-    def _answered(self, outputs: np.ndarray, nearest: np.ndarray | None) -> np.ndarray:
-        """``outputs`` (N, 1, C) with the logits of the targets the nearest neighbour answers
-        (``neighbour_targets_``) set to its labels' (probability 1 in float64)."""
-        answered = getattr(self, "neighbour_targets_", ())
-        if not answered or nearest is None:
-            return outputs
-        outputs = outputs.copy()
-        edges = np.cumsum([0] + [self.encoding_.n_classes(t) for t in self.spec_.targets])
-        for j, t in enumerate(self.spec_.targets):
-            known = np.isfinite(nearest[:, j])
-            if t.name not in answered or not known.any():
-                continue
-            code = nearest[known, j].astype(np.int64)
-            outputs[known, 0, edges[j] : edges[j + 1]] = t.target_kind.sure_logits(
-                code, edges[j + 1] - edges[j], outputs.dtype)
-        return outputs
-
-    def _check_against_naive(self, windows: Windows | None, offsets: torch.Tensor
-                             ) -> dict[str, Any] | None:
+    def _check_against_naive(self, pipeline: FittedPipeline, windows: Windows | None,
+                             offsets: torch.Tensor) -> dict[str, Any] | None:
         """Score the validation windows and warn (``BaselineWarning``) for every target the
         model does worse on than the naive baseline, or than 1-NN (sequence classification:
         ``fit`` then answers it with the nearest neighbour); returns ``Evaluation.verdict()``.
@@ -834,90 +671,37 @@ class LSTMModel:
         """
         if windows is None:
             return None
-        verdict = self._score(windows, offsets).verdict()
-        for target, kept in self._kept().items():
+        verdict = pipeline.score_windows(windows, offsets, self._device()).verdict()
+        for target, kept in _kept(pipeline).items():
             verdict["targets"][target]["kept"] = kept
         for target, entry in verdict["targets"].items():
             if global_rank() != 0:     # one process warns
                 continue
             if mostly_naive(entry):
-                warn(_mostly_naive(target, entry, self._naive_lag(target)), BaselineWarning)
+                warn(_mostly_naive(target, entry, _naive_lag(pipeline, target)), BaselineWarning)
             elif entry["worse"]:
-                warn(_worse_than_naive(self.spec_, target, entry, verdict["baseline"]),
+                warn(_worse_than_naive(pipeline.spec, target, entry, verdict["baseline"]),
                      BaselineWarning)
             if entry["worse_than_neighbour"]:
                 warn(_worse_than_neighbour(target, entry), BaselineWarning)
         return verdict
 
-    def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:
-        """Encoded naive predictions shaped like ``truth``.
 
-        Forecasts repeat each target's last value. Seq2seq with a horizon repeats
-        the last input step of targets that are also inputs. Everything else gets
-        the training mean (regression) or majority class.
-        """
-        if isinstance(windows, ForecastWindows):
-            origin = window_origin(windows.starts, windows.lookback)
-            last = windows.targets[origin].numpy()             # (N, T)
-            return np.broadcast_to(last[:, None, :], truth.shape)
-        naive = np.array(np.broadcast_to(np.asarray(self.baseline_, np.float32), truth.shape))
-        spec = self.spec_
-        if spec.shape.continues and not spec.shape.sliding:   # seq2seq with a horizon
-            last_rows = windows.offsets[windows.index + 1] - 1
-            last = windows.inputs[last_rows].numpy()           # (N, F)
-            for j, channel in enumerate(self.network_.config.target_channels):
-                if channel >= 0:
-                    scale, shift = _scaler_map(self.encoding_, spec.targets[j].name)
-                    naive[:, :, j] = (last[:, channel] * scale + shift)[:, None]
-        return np.where(np.isnan(truth), np.nan, naive)
+def _kept(pipeline: FittedPipeline) -> dict[str, float]:
+    """Per target with a naive forecast to fall back on, the share of the network's
+    change from it that validation kept (its trust, mean over steps)."""
+    norm = pipeline.network.norm
+    if norm is None or not norm.naive:
+        return {}
+    shares = norm.trust.mean(0).tolist()
+    return {pipeline.spec.targets[j].name: round(share, 4)
+            for j, share in zip(norm.targets.tolist(), shares, strict=True)}
 
-    def _neighbour(self, nearest: np.ndarray | None, truth: np.ndarray) -> Baseline:
-        """The nearest-neighbour baseline (``_nearest``) of the categorical targets of
-        sequence classification, shaped like ``truth``; NaN for regression targets."""
-        if not presets.classifies(self.spec_):
-            return Baseline("")
-        if nearest is None:
-            return Baseline("not available: the model keeps no training sequences (1-NN "
-                            "needs numeric inputs, and a saved model keeps them only where "
-                            "it answers a target with them)")
-        scaled = [not t.categorical for t in self.spec_.targets]
-        values = np.where(np.isnan(truth) | scaled, np.nan, nearest[:, None, :])
-        return Baseline(self.neighbours_.description, values)
 
-    def _seasonal_naive(self, windows: Windows, offsets: torch.Tensor) -> Baseline:
-        """Forecasts repeat the value one season earlier: step ``k`` from origin ``o`` is the
-        value at ``o + k - m * ceil(k / m)``, ``m`` the calendar's season (``TimeStep.season``).
-
-        Where a window's season reaches before the first row of its series (a lookback
-        shorter than the season and no earlier rows), it is not available for any window:
-        scored on fewer windows than the model, its numbers would not compare.
-        """
-        if not isinstance(windows, ForecastWindows):
-            return Baseline("")
-        step, m = self.time_step_, getattr(self.time_step_, "season", None)
-        if m is None:
-            what = "data without a time column" if step is None else f"time step {step.freq!r}"
-            return Baseline(f"none ({what}: no calendar season)")
-        if not self.spec_.regular:
-            return Baseline("not available: rows with calendar gaps (spec regular=False) are "
-                            "not one step apart")
-        origin = (windows.starts + windows.lookback - 1).numpy()
-        first = offsets.numpy()[np.searchsorted(offsets.numpy(), origin, side="right") - 1]
-        if (origin - m + 1 < first).any():
-            return Baseline(f"not available: a season is {m} steps, more than the lookback "
-                            f"({windows.lookback}), and the data has no rows that far before "
-                            "its first windows; pass rows from before the part scored")
-        rows = anchor_rows(windows, m)                                # (N, H)
-        values = windows.targets[torch.from_numpy(rows)].numpy()      # (N, H, T)
-        return Baseline(f"value one season ({m} steps) earlier", values)
-
-    def _window_rows(self, windows: Windows, groups: Groups | None) -> WindowRows:
-        """What identifies each of ``windows`` in the prediction table (``groups`` None:
-        samples of an array, numbered from 0)."""
-        if isinstance(windows, ForecastWindows):
-            return WindowRows(groups, origin=self.spec_.shape.origin(windows.starts.numpy()))
-        keys = np.arange(len(windows)) if groups is None else groups.key_array
-        return WindowRows(groups, keys=keys[windows.index.numpy()], lengths=_lengths(windows))
+def _naive_lag(pipeline: FittedPipeline, target: str) -> int:
+    """How many steps back ``target``'s naive forecast looks (1: the last value)."""
+    lags = pipeline.network.config.anchor_lags
+    return lags[pipeline.spec.target_names.index(target)] if lags else 1
 
 
 def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:
@@ -960,72 +744,10 @@ def _check_channel_independent(spec: Spec, decoder: str) -> None:
                               "add it to the inputs or turn channel independence off")
 
 
-def _scaler_map(encoding: Encoding, name: str) -> tuple[float, float]:
-    """(scale, shift) taking column ``name`` from input-scaled to target-scaled units."""
-    x, t = encoding.input_scalers[name], encoding.target_scalers[name]
-    return x.scale / t.scale, (x.center - t.center) / t.scale
-
-
 def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:
     """Set the instance norm's per-target maps from input to target units."""
     for m, j in enumerate(norm.targets.tolist()):
-        norm.scale[m], norm.shift[m] = _scaler_map(encoding, spec.targets[j].name)
-
-
-def _decode(spec: Spec, encoding: Any, outputs: np.ndarray) -> dict[str, Decoded]:
-    """Network outputs (N, S, C) to each target's values or labels and probabilities."""
-    decoded: dict[str, Decoded] = {}
-    edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
-    for j, t in enumerate(spec.targets):
-        out = outputs[..., edges[j] : edges[j + 1]]                # (N, S, width)
-        decoded[t.name] = t.target_kind.decode(t, encoding, out)
-    return decoded
-
-
-def _lengths(windows: Windows) -> np.ndarray | None:
-    """Each sequence's input steps, for seq2seq with one output per step; else None."""
-    if not getattr(windows, "aligned", False):
-        return None
-    return (windows.offsets[windows.index + 1] - windows.offsets[windows.index]).numpy()
-
-
-
-
-def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
-                baselines: dict[str, Baseline]) -> Evaluation:
-    """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
-    (``naive``, ``seasonal``, ``neighbour``) against ``truth``."""
-    rows, step_rows, confusion = [], [], {}
-    edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
-    for j, t in enumerate(spec.targets):
-        y = truth[..., j]                                          # (N, S)
-        out = outputs[..., edges[j] : edges[j + 1]]
-        bases = [None if baselines[b].values is None else baselines[b].values[..., j]
-                 for b in BASELINES]
-        scored = t.target_kind.scored(t, encoding, y, out, bases)
-        if scored.confusion is not None:
-            confusion[t.name] = scored.confusion
-        score, names, true, predictions = (scored.score, scored.names, scored.true,
-                                           scored.predictions)
-        rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
-        if true.shape[1] > 1:
-            for s in range(true.shape[1]):
-                at_step = [None if p is None else p[:, s] for p in predictions]
-                step_rows += [(t.name, s + 1, *row)
-                              for row in _scored(score, names, true[:, s], at_step)]
-    table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
-    per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
-    return Evaluation(table, per_step, confusion, baselines["naive"].description,
-                      baselines["seasonal"].description, dict(spec.units),
-                      baselines["neighbour"].description)
-
-
-def _scored(score: Any, names: tuple[str, ...], true: np.ndarray,
-            predictions: list[np.ndarray | None]) -> list[tuple[Any, ...]]:
-    """Rows ``(metric, *one score per prediction)``; a missing prediction (None) scores NaN."""
-    scores = [dict.fromkeys(names, math.nan) if p is None else score(true, p)
-              for p in predictions]
-    return [(m, *(each[m] for each in scores)) for m in names]
+        norm.scale[m], norm.shift[m] = scaler_map(encoding, spec.targets[j].name)
 
 
 def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: str) -> str:
@@ -1078,17 +800,9 @@ def _nearest_neighbour(spec: Spec, encoding: Encoding, seed: int,
     numeric inputs; None for other tasks."""
     if not presets.classifies(spec) or not encoding.input_scalers:
         return None
-    sequences = [s for w in windows for s in _numeric_sequences(w, encoding)]
+    sequences = [s for w in windows for s in numeric_sequences(w, encoding)]
     targets = np.concatenate([w.targets[w.index][:, 0, :].numpy() for w in windows])  # (N, T)
     return NearestNeighbour.fit(sequences, targets, seed)
-
-
-def _numeric_sequences(windows: SequenceWindows, encoding: Encoding) -> list[np.ndarray]:
-    """Each sequence of ``windows`` as a (steps, numeric inputs) array, in window order."""
-    numeric = [j for j, name in enumerate(encoding.input_columns)
-               if name in encoding.input_scalers]
-    inputs, offsets = windows.inputs.numpy(), windows.offsets.numpy()
-    return [inputs[offsets[g] : offsets[g + 1], numeric] for g in windows.index.numpy()]
 
 
 def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
@@ -1192,21 +906,3 @@ def _schema(frame: pd.DataFrame, spec: Spec) -> dict[str, str]:
         schema.setdefault(t.name, "categorical" if t.categorical else "numeric")
     return schema
 
-
-def _pad_steps(t: torch.Tensor, steps: int | None) -> torch.Tensor:
-    """Right-pad (B, S, C) with NaN to ``steps`` steps (aligned seq2seq of varying lengths)."""
-    if steps is None or t.shape[1] == steps:
-        return t
-    pad = t.new_full((t.shape[0], steps - t.shape[1], t.shape[2]), math.nan)
-    return torch.cat([t, pad], dim=1)
-
-
-def _require_windows(windows: Windows, part: str, spec: Spec) -> None:
-    if len(windows) > 0:
-        return
-    if spec.shape.sliding:
-        raise DataError(f"the {part} part has no full window of lookback + horizon = "
-                        f"{spec.lookback} + {spec.horizon} rows; give it more rows (move the "
-                        "split boundaries) or lower lookback/horizon")
-    raise DataError(f"the {part} part has no sequences; move the split boundaries or pass more "
-                    "sequences")

@@ -30,6 +30,7 @@ from .data.groups import arrange
 from .data.sources import Source, read_table
 from .errors import ConfigError
 from .metrics import Evaluation
+from .pipeline import Fitted, FittedPipeline, fitted
 from .tracking import epoch_number
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from .backtest import Backtest
-    from .model import LSTMModel
 
 COLUMNS = 3             # panels per row, at most
 PANEL = (4.2, 2.6)      # inches per panel
@@ -71,13 +71,13 @@ def learning_curves(history: dict[str, Any], save: str | Path | None = None) -> 
     return _done(fig, save)
 
 
-def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
+def forecasts(model: FittedPipeline | Fitted, data: Source, origins: int | Sequence[int] = 3,
               series: Any = None, units: dict[str, str] | None = None, columns: int = COLUMNS,
               save: str | Path | None = None) -> Figure:
     """Forecast against actual values per target, with the lookback context, from several origins.
 
     Args:
-        model: a fitted forecast model.
+        model: a fitted forecast pipeline, or a fitted ``LSTMModel`` (its ``pipeline_``).
         data: a table with the inputs and (for the actual values) the targets.
         origins: how many origins, ending with the last one whose whole horizon is in
             the data and spaced ``max(horizon, lookback // 4)`` rows apart; or the
@@ -87,12 +87,12 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
         columns: panels per row, at most.
         save: write the figure to this PNG path.
     """
-    model._check_fitted()
-    spec = model.spec_
+    pipeline = fitted(model)
+    spec = pipeline.spec
     if not spec.shape.sliding:
         raise ConfigError(f"forecast plots need a forecast model, not task {spec.task!r}")
     units = spec.units if units is None else units
-    groups = arrange(read_table(data), spec, model.time_step_)
+    groups = arrange(read_table(data), spec, pipeline.time_step)
     g = _series_index(groups.keys, series, spec.series)
     lo, n = groups.offsets[g], groups.lengths[g]
     frame = groups.frame.iloc[lo : lo + n].reset_index(drop=True)
@@ -101,7 +101,7 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
     x = _wall_clock(timeline.local(slice(lo, lo + n))) if timeline is not None else np.arange(n)
     # A window is the lookback and, with future inputs, the horizon rows that give them.
     start = spec.shape.start(np.asarray(rows))
-    predictions = [model.predict(frame.iloc[r : r + spec.span]) for r in start]
+    predictions = [pipeline.predict(frame.iloc[r : r + spec.span]) for r in start]
     first, last = start[0], min(n, rows[-1] + spec.horizon + 1)
     shown = slice(first, last)
 
@@ -111,7 +111,7 @@ def forecasts(model: LSTMModel, data: Source, origins: int | Sequence[int] = 3,
         actual = frame[target.name].to_numpy()
         classes = None
         if target.categorical:
-            classes = list(model.encoding_.target_labels[target.name].classes)
+            classes = list(pipeline.encoding.target_labels[target.name].classes)
             actual = _codes(actual, classes)
         ax.axvspan(x[first], x[rows[0]], color="grey", alpha=0.12, lw=0,
                    label="lookback context")
@@ -235,18 +235,18 @@ def backtest_folds(backtest: Backtest, units: dict[str, str] | None = None,
     return _done(fig, save)
 
 
-def save_run(model: LSTMModel, evaluation: Evaluation, directory: Path,
+def save_run(model: FittedPipeline | Fitted, evaluation: Evaluation, directory: Path,
              data: Any = None) -> list[str]:
     """Write the PNGs that suit a fitted model into ``directory``; returns their names.
 
     Learning curves always; forecasts for forecast models given their ``data``;
     horizon errors with a horizon above 1; confusion matrices for categorical targets.
     """
-    directory = Path(directory)
-    learning_curves(model.history_, save=directory / files.LEARNING_CURVES)
+    directory, pipeline = Path(directory), fitted(model)
+    learning_curves(pipeline.history, save=directory / files.LEARNING_CURVES)
     written = [files.LEARNING_CURVES]
-    if model.spec_.shape.sliding and data is not None:
-        forecasts(model, data, save=directory / files.FORECASTS)
+    if pipeline.spec.shape.sliding and data is not None:
+        forecasts(pipeline, data, save=directory / files.FORECASTS)
         written.append(files.FORECASTS)
     if not evaluation.per_step.empty:
         horizon_errors(evaluation, save=directory / files.HORIZON_ERRORS)

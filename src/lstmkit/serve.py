@@ -59,12 +59,12 @@ class TorchPredictor:
     """The saved model run by PyTorch, exactly as ``LSTMModel.predict`` runs it."""
 
     def __init__(self, model_dir: str | Path) -> None:
-        from .model import LSTMModel
+        from .artifact import load_pipeline
 
-        self.model = LSTMModel.load(model_dir)
+        self.pipeline = load_pipeline(Path(model_dir))
 
     def predict(self, frame: pd.DataFrame, origins: str) -> pd.DataFrame:
-        return self.model.predict(frame, origins=origins)
+        return self.pipeline.predict(frame, origins=origins)
 
 
 class OnnxPredictor:
@@ -73,7 +73,7 @@ class OnnxPredictor:
     def __init__(self, model_dir: str | Path) -> None:
         import tempfile
 
-        from .model import LSTMModel
+        from .artifact import load_pipeline
 
         try:
             from .export import export_onnx
@@ -82,7 +82,7 @@ class OnnxPredictor:
             raise ConfigError("--backend onnx needs onnx and onnxruntime: pip install "
                               "'lstmkit[onnx]', or use --backend torch") from None
         with tempfile.TemporaryDirectory() as tmp:
-            path = export_onnx(LSTMModel.load(model_dir), Path(tmp) / "model.onnx")
+            path = export_onnx(load_pipeline(Path(model_dir)), Path(tmp) / "model.onnx")
             self.model = OnnxModel(path)
 
     def predict(self, frame: pd.DataFrame, origins: str) -> pd.DataFrame:

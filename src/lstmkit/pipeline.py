@@ -1,0 +1,523 @@
+"""``FittedPipeline``: what ``fit`` learned, and everything a fitted model does with it.
+
+The estimator (``lstmkit.model.LSTMModel``) holds parameters and trains; the pipeline it
+fits holds the task (``spec``), the scalers and labels (``encoding``), the trained network,
+the input schema, the time step, the baselines and what the fit recorded (history,
+architecture, split, seed, data checksum, validation check). It predicts, checks inputs
+and evaluates, and is what ``artifact``, ``export``, ``card``, ``plots``, ``serve`` and
+``batch`` read. Its JSON part (``to_dict``) is the body of a saved model's ``config.json``;
+the weights and the nearest-neighbour sequences live in ``artifact``'s files.
+
+Example:
+    >>> pipeline = LSTMModel(spec).fit(df).pipeline_
+    >>> pipeline.predict(df.tail(96))
+    >>> FittedPipeline.from_dict(pipeline.to_dict(), pipeline.network).spec == pipeline.spec
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import presets
+from .baselines import NearestNeighbour
+from .checks import check_choice, quote
+from .data import prepare, timestep
+from .data.encoding import Encoding
+from .data.groups import Groups, arrange, fill_gaps, fill_unread
+from .data.sources import Source, from_arrays, raw_sequences, read_table
+from .data.timestep import TimeStep
+from .data.validate import check_schema
+from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
+from .errors import ConfigError, DataError, NotFittedError
+from .hyperparams import Architecture, ResolvedArchitecture
+from .kinds import Decoded
+from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation
+from .nn import LSTMNetwork, NetworkConfig, Output
+from .spec import PARTS, Spec, Split
+from .tasks import WindowRows, anchor_rows, prediction_frame, window_origin
+
+PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
+PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
+GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
+GPU_PREDICT_WINDOWS = 8192
+OUTPUTS = ("frame", "array")
+
+
+@dataclass
+class FittedPipeline:
+    """What ``fit`` learned, with the behaviour of a fitted model.
+
+    Args:
+        spec: the task, with the kinds ``fit`` read.
+        encoding: the scalers and category labels fitted on the training part.
+        network: the trained network (in eval mode).
+        schema: column -> kind, for checking data at predict time.
+        time_step: the series' time step (None without a time column).
+        baseline: per target, the encoded training mean or majority class code (NaN for
+            forecasts, compared with persistence instead).
+        history: the training history (``epochs``, ``best_epoch``, ``best_val_loss``).
+        architecture: the architecture the network was built with, ``lr`` as trained.
+        split, seed: the split and seed of the fit (``evaluate(part=...)`` re-splits so).
+        data_sha256: the training table's checksum (None in files that lack it).
+        validation: ``Evaluation.verdict()`` of the validation part (None without one).
+        neighbours: the 1-NN baseline of sequence classification (None for other tasks).
+        neighbour_targets: the targets the model answers with the nearest neighbour.
+    """
+
+    spec: Spec
+    encoding: Encoding
+    network: LSTMNetwork
+    schema: dict[str, str]
+    time_step: TimeStep | None
+    baseline: list[float]
+    history: dict[str, Any]
+    architecture: ResolvedArchitecture
+    split: Split
+    seed: int
+    data_sha256: str | None = None
+    validation: dict[str, Any] | None = None
+    neighbours: NearestNeighbour | None = None
+    neighbour_targets: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON part (everything but the weights and the neighbours' sequences), in the
+        layout of a saved model's ``config.json``."""
+        return {
+            "spec": self.spec.to_dict(),
+            "fitted": {"architecture": dict(self.architecture), "split": self.split.to_dict(),
+                       "seed": self.seed},
+            "network": self.network.config.to_dict(),
+            "encoding": self.encoding.to_dict(),
+            "schema": self.schema,
+            "baseline": [None if np.isnan(v) else v for v in self.baseline],
+            "time_step": timestep.to_json(self.time_step),
+            "history": self.history,
+            "data_sha256": self.data_sha256,
+            "validation": self.validation,
+            "neighbour_targets": list(self.neighbour_targets),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], network: LSTMNetwork,
+                  neighbours: NearestNeighbour | None = None) -> FittedPipeline:
+        """The pipeline of ``to_dict``'s ``data`` around ``network`` (built from
+        ``data["network"]`` with its weights) and ``neighbours``; ``artifact.load_pipeline``
+        checks a saved file in depth before it comes here.
+
+        Example:
+            >>> FittedPipeline.from_dict(pipeline.to_dict(), pipeline.network)
+        """
+        spec = Spec.saved(data["spec"])
+        fitted = data["fitted"]
+        return cls(spec=spec, encoding=Encoding.from_dict(spec, data["encoding"]),
+                   network=network, schema=dict(data["schema"]),
+                   time_step=timestep.from_json(data["time_step"]),
+                   baseline=[math.nan if v is None else v for v in data["baseline"]],
+                   history=data["history"],
+                   architecture=ResolvedArchitecture(**fitted["architecture"]),
+                   split=Split.from_dict(fitted["split"]), seed=fitted["seed"],
+                   data_sha256=data.get("data_sha256"), validation=data.get("validation"),
+                   neighbours=neighbours,
+                   neighbour_targets=tuple(data.get("neighbour_targets", ())))
+
+    def predict(self, data: Source | np.ndarray | list, origins: str = "last",
+                output: str = "frame", device: torch.device | None = None
+                ) -> pd.DataFrame | np.ndarray:
+        """``LSTMModel.predict``: predictions in original units, as a tidy DataFrame
+        (``output="frame"``) or shaped like ``y`` (``"array"``); ``device``: where the
+        network runs (default ``inference_device()``).
+
+        Example:
+            >>> pipeline.predict(df.tail(96))
+        """
+        check_choice("output", output, OUTPUTS)
+        decoded, windows, groups = self._predicted(data, origins, device)
+        if output == "array":
+            return self.spec.shape.array_layout(decoded, _lengths(windows))
+        return prediction_frame(self.spec, self._window_rows(windows, groups), decoded)
+
+    def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last",
+                      device: torch.device | None = None) -> np.ndarray | dict[str, np.ndarray]:
+        """``LSTMModel.predict_proba``: class probabilities of the categorical targets, as
+        arrays (a dict by target name with several); ``device``: where the network runs
+        (default ``inference_device()``)."""
+        categorical = [t.name for t in self.spec.targets if t.categorical]
+        if not categorical:
+            raise ConfigError("predict_proba needs a classification or binary target, and every "
+                              "target of this model is a regression target; use predict")
+        decoded, windows, _ = self._predicted(data, origins, device)
+        lengths = _lengths(windows)
+        probas = {name: self.spec.shape.sample_layout(decoded[name].proba, lengths)
+                  for name in categorical}
+        return probas[categorical[0]] if len(probas) == 1 else probas
+
+    def _predicted(self, data: Any, origins: str, device: torch.device | None
+                   ) -> tuple[dict[str, Decoded], Windows, Groups | None]:
+        """Every target's decoded predictions, the windows they came from, and the arranged
+        table (None on the array path, which reads a 3-D ``X`` without building one)."""
+        check_choice("origins", origins, ("last", "all"))
+        spec = self.spec
+        raw = raw_sequences(data, spec)
+        if raw is not None:
+            windows, groups = self._array_windows(raw), None
+        else:
+            groups = self._groups(data, None, need_targets=False)
+            encoded = prepare.encode(groups, spec, self.encoding, with_targets=False)
+            windows = prepare.predict_windows(encoded, spec, origins)
+        outputs, _ = self.outputs(windows, device=device)
+        if self.neighbour_targets:
+            outputs = self._answered(outputs, self._nearest(windows))
+        return _decode(spec, self.encoding, outputs), windows, groups
+
+    def _array_windows(self, X: np.ndarray) -> SequenceWindows:
+        """One window per sample of a 3-D ``X`` (``raw_sequences``), scaled batch by batch."""
+        n, steps, width = X.shape
+        scalers = [self.encoding.input_scalers[name] for name in self.spec.input_names]
+        scaling = (torch.tensor([s.center for s in scalers], dtype=torch.float64),
+                   torch.tensor([s.scale for s in scalers], dtype=torch.float64))
+        inputs = torch.from_numpy(np.ascontiguousarray(X).reshape(n * steps, width))
+        return SequenceWindows(inputs, torch.arange(n + 1) * steps, torch.arange(n), None,
+                               self.spec.shape.per_step, scaling)
+
+    def check_inputs(self, data: Source | np.ndarray | list) -> None:
+        """Raise what ``predict`` would raise for bad rows (columns, values, time order).
+
+        Unlike ``predict`` it needs no full window: it checks a piece of a series
+        (with future inputs, its last ``horizon`` rows as the steps to forecast).
+        """
+        groups = self._groups(data, None, need_targets=False)
+        prepare.encode(groups, self.spec, self.encoding, with_targets=False)
+
+    def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+                 part: str = "all", device: torch.device | None = None) -> Evaluation:
+        """``LSTMModel.evaluate``: metrics per target in original units beside the baselines,
+        on ``all`` windows of ``data`` or on a ``part`` of the fit's split (``split``,
+        shuffled with ``seed``); ``device``: where the network runs (default
+        ``inference_device()``)."""
+        check_choice("part", part, PARTS)
+        spec = self.spec
+        groups = self._groups(data, y, need_targets=True)
+        parts = None
+        if part != "all":
+            parts = prepare.assign_parts(groups, spec, self.split, self.seed)
+        encoded = prepare.encode(groups, spec, self.encoding, with_targets=True)
+        windows = prepare.part_windows(encoded, spec, parts, part)
+        require_windows(windows, f"{part!r}", spec)
+        return self.score_windows(windows, encoded.offsets, device)
+
+    def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+              device: torch.device | None = None) -> float:
+        """``LSTMModel.score``: one number, higher better (accuracy, R2; the mean over
+        targets); ``device``: where the network runs (default ``inference_device()``)."""
+        table = self.evaluate(data, y, device=device).table
+        scores = {t.name: t.target_kind.score_metric for t in self.spec.targets}
+        return float(table.loc[table["metric"] == table["target"].map(scores), "model"].mean())
+
+    def _groups(self, data: Any, y: Any, need_targets: bool) -> Groups:
+        spec = self.spec
+        if isinstance(data, np.ndarray | list | tuple) or y is not None:
+            frame, _ = from_arrays(data, y, spec)
+        else:
+            frame = read_table(data)
+        schema = {k: v for k, v in self.schema.items()
+                  if need_targets or k not in spec.target_names or k in spec.input_names}
+        check_schema(frame, schema)
+        groups = arrange(frame, spec, self.time_step)
+        return fill_gaps(groups if need_targets else fill_unread(groups, spec), spec)
+
+    def outputs(self, windows: Windows, with_targets: bool = False,
+                device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Network outputs (N, S, C) and, if asked, encoded targets (N, S, T), as numpy.
+
+        On a GPU (``device``, by default ``inference_device()``) the windows move there once
+        and every batch's outputs come back; the network returns to the CPU afterwards.
+        """
+        device = inference_device() if device is None else device
+        on_gpu = device.type != "cpu"
+        network = (self.network.to(device) if on_gpu else self.network).eval()
+        steps = getattr(windows, "max_length", 0) if self.spec.shape.per_step else None
+        size = self._predict_batch_size(windows, on_gpu)
+        outputs, targets = [], []
+        try:
+            with torch.inference_mode():
+                for batch in Batches(windows.to(device) if on_gpu else windows, size):
+                    out = network(batch["x"], batch.get("lengths"), future=batch.get("future"))
+                    outputs.append(_pad_steps(out, steps).cpu())
+                    if with_targets:
+                        targets.append(_pad_steps(batch["y"], steps).cpu())
+        finally:
+            if on_gpu:
+                self.network.cpu()
+        if not outputs:
+            return np.zeros((0, 0, 0), np.float32), None
+        truth = torch.cat(targets).numpy() if with_targets else None
+        return torch.cat(outputs).numpy(), truth
+
+    def _predict_batch_size(self, windows: Windows, on_gpu: bool = False) -> int:
+        """Windows per inference batch, fewer for longer windows: memory stays bounded."""
+        c = self.network.config
+        steps = windows.lookback if isinstance(windows, ForecastWindows) else windows.max_length
+        width = max(c.n_inputs, 4 * c.hidden * (2 if c.bidirectional else 1))
+        elements, most = ((GPU_PREDICT_ELEMENTS, GPU_PREDICT_WINDOWS) if on_gpu
+                          else (PREDICT_ELEMENTS, PREDICT_WINDOWS))
+        return int(np.clip(elements // max(1, steps * width), 32, most))
+
+    def score_windows(self, windows: Windows, offsets: torch.Tensor,
+                      device: torch.device | None = None) -> Evaluation:
+        """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
+        outputs, truth = self.outputs(windows, with_targets=True, device=device)
+        nearest = self._nearest(windows)
+        baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth)),
+                     "seasonal": self._seasonal_naive(windows, offsets),
+                     "neighbour": self._neighbour(nearest, truth)}
+        return _evaluation(self.spec, self.encoding, self._answered(outputs, nearest), truth,
+                           baselines)
+
+    def _nearest(self, windows: Windows) -> np.ndarray | None:
+        """Each sequence's nearest training sequence's encoded targets (N, T), where the
+        model has the nearest-neighbour baseline (``neighbours_``), else None."""
+        neighbours = self.neighbours
+        if neighbours is None or not isinstance(windows, SequenceWindows):
+            return None
+        return neighbours.predict(numeric_sequences(windows, self.encoding))
+
+    def _answered(self, outputs: np.ndarray, nearest: np.ndarray | None) -> np.ndarray:
+        """``outputs`` (N, 1, C) with the logits of the targets the nearest neighbour answers
+        (``neighbour_targets_``) set to its labels' (probability 1 in float64)."""
+        answered = self.neighbour_targets
+        if not answered or nearest is None:
+            return outputs
+        outputs = outputs.copy()
+        edges = np.cumsum([0] + [self.encoding.n_classes(t) for t in self.spec.targets])
+        for j, t in enumerate(self.spec.targets):
+            known = np.isfinite(nearest[:, j])
+            if t.name not in answered or not known.any():
+                continue
+            code = nearest[known, j].astype(np.int64)
+            outputs[known, 0, edges[j] : edges[j + 1]] = t.target_kind.sure_logits(
+                code, edges[j + 1] - edges[j], outputs.dtype)
+        return outputs
+
+    def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:
+        """Encoded naive predictions shaped like ``truth``.
+
+        Forecasts repeat each target's last value. Seq2seq with a horizon repeats
+        the last input step of targets that are also inputs. Everything else gets
+        the training mean (regression) or majority class.
+        """
+        if isinstance(windows, ForecastWindows):
+            origin = window_origin(windows.starts, windows.lookback)
+            last = windows.targets[origin].numpy()             # (N, T)
+            return np.broadcast_to(last[:, None, :], truth.shape)
+        naive = np.array(np.broadcast_to(np.asarray(self.baseline, np.float32), truth.shape))
+        spec = self.spec
+        if spec.shape.continues and not spec.shape.sliding:   # seq2seq with a horizon
+            last_rows = windows.offsets[windows.index + 1] - 1
+            last = windows.inputs[last_rows].numpy()           # (N, F)
+            for j, channel in enumerate(self.network.config.target_channels):
+                if channel >= 0:
+                    scale, shift = scaler_map(self.encoding, spec.targets[j].name)
+                    naive[:, :, j] = (last[:, channel] * scale + shift)[:, None]
+        return np.where(np.isnan(truth), np.nan, naive)
+
+    def _neighbour(self, nearest: np.ndarray | None, truth: np.ndarray) -> Baseline:
+        """The nearest-neighbour baseline (``_nearest``) of the categorical targets of
+        sequence classification, shaped like ``truth``; NaN for regression targets."""
+        if not presets.classifies(self.spec):
+            return Baseline("")
+        if nearest is None:
+            return Baseline("not available: the model keeps no training sequences (1-NN "
+                            "needs numeric inputs, and a saved model keeps them only where "
+                            "it answers a target with them)")
+        scaled = [not t.categorical for t in self.spec.targets]
+        values = np.where(np.isnan(truth) | scaled, np.nan, nearest[:, None, :])
+        return Baseline(self.neighbours.description, values)
+
+    def _seasonal_naive(self, windows: Windows, offsets: torch.Tensor) -> Baseline:
+        """Forecasts repeat the value one season earlier: step ``k`` from origin ``o`` is the
+        value at ``o + k - m * ceil(k / m)``, ``m`` the calendar's season (``TimeStep.season``).
+
+        Where a window's season reaches before the first row of its series (a lookback
+        shorter than the season and no earlier rows), it is not available for any window:
+        scored on fewer windows than the model, its numbers would not compare.
+        """
+        if not isinstance(windows, ForecastWindows):
+            return Baseline("")
+        step, m = self.time_step, getattr(self.time_step, "season", None)
+        if m is None:
+            what = "data without a time column" if step is None else f"time step {step.freq!r}"
+            return Baseline(f"none ({what}: no calendar season)")
+        if not self.spec.regular:
+            return Baseline("not available: rows with calendar gaps (spec regular=False) are "
+                            "not one step apart")
+        origin = (windows.starts + windows.lookback - 1).numpy()
+        first = offsets.numpy()[np.searchsorted(offsets.numpy(), origin, side="right") - 1]
+        if (origin - m + 1 < first).any():
+            return Baseline(f"not available: a season is {m} steps, more than the lookback "
+                            f"({windows.lookback}), and the data has no rows that far before "
+                            "its first windows; pass rows from before the part scored")
+        rows = anchor_rows(windows, m)                                # (N, H)
+        values = windows.targets[torch.from_numpy(rows)].numpy()      # (N, H, T)
+        return Baseline(f"value one season ({m} steps) earlier", values)
+
+    def _window_rows(self, windows: Windows, groups: Groups | None) -> WindowRows:
+        """What identifies each of ``windows`` in the prediction table (``groups`` None:
+        samples of an array, numbered from 0)."""
+        if isinstance(windows, ForecastWindows):
+            return WindowRows(groups, origin=self.spec.shape.origin(windows.starts.numpy()))
+        keys = np.arange(len(windows)) if groups is None else groups.key_array
+        return WindowRows(groups, keys=keys[windows.index.numpy()], lengths=_lengths(windows))
+
+
+class Fitted(Protocol):
+    """What holds a fitted pipeline: an ``LSTMModel`` after ``fit`` or ``load``."""
+
+    pipeline_: FittedPipeline
+
+
+def fitted(model: FittedPipeline | Fitted) -> FittedPipeline:
+    """The pipeline of ``model``: itself, or a fitted estimator's ``pipeline_``.
+
+    Raises:
+        NotFittedError: for an estimator that is not fitted yet.
+    """
+    if isinstance(model, FittedPipeline):
+        return model
+    pipeline = getattr(model, "pipeline_", None)
+    if pipeline is None:
+        raise NotFittedError("this LSTMModel is not fitted yet; call fit(data) first, or "
+                             "LSTMModel.load(path)")
+    return pipeline
+
+
+def network_config(spec: Spec, encoding: Encoding, a: Architecture, lags: tuple[int, ...] = (),
+                   precision: str = "32-true") -> NetworkConfig:
+    """The network for ``spec`` and ``encoding`` with architecture ``a``, resolved (a
+    loaded model checks its saved network with the architecture it was built with)."""
+    outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
+    columns = encoding.input_columns
+    numeric = tuple(name in encoding.input_scalers for name in columns)
+    channels = tuple(columns.index(t.name) if t.target_kind.value_channel and t.name in
+                     encoding.input_scalers else -1 for t in spec.targets)
+    if a["instance_norm"] and not any(numeric):
+        raise ConfigError("instance_norm needs at least one numeric input column")
+    if lags and (len(lags) != len(outputs) or max(lags) > (spec.lookback or 1)):
+        raise ConfigError(f"anchor lags {quote(list(lags))} must give one lag per target, "
+                          f"none longer than the lookback ({spec.lookback})")
+    embedded = encoding.embedded_columns
+    if precision == "bf16-true" and any(k > 256 for _, k, _ in embedded):
+        raise ConfigError("precision 'bf16-true' holds category indices exactly only up to "
+                          "256, and an embedded input has more categories; use 'bf16-mixed'")
+    return NetworkConfig(n_inputs=len(columns), outputs=outputs, steps=spec.shape.output_steps,
+                         hidden=a["hidden"], layers=a["layers"],
+                         bidirectional=a["bidirectional"], dropout=float(a["dropout"]),
+                         decoder=a["decoder"], heads=a["heads"],
+                         instance_norm=a["instance_norm"], numeric_inputs=numeric,
+                         target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
+                         segment=a["segment"], channel_independent=a["channel_independent"],
+                         conv=a["conv"], future_columns=encoding.future_columns,
+                         embedded=embedded, anchor_lags=lags)
+
+
+def inference_device(accelerator: str = "auto", devices: int | str | list = 1) -> torch.device:
+    """Where ``predict`` and ``evaluate`` run: the GPU when training would use one
+    (``accelerator`` ``gpu``/``cuda``, or ``auto``) and CUDA is present, else the CPU
+    (so a model trained on a GPU still predicts on a machine without one)."""
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        ids = devices if isinstance(devices, list | tuple) else ()
+        return torch.device("cuda", ids[0]) if ids else torch.device("cuda")
+    return torch.device("cpu")
+
+
+def scaler_map(encoding: Encoding, name: str) -> tuple[float, float]:
+    """(scale, shift) taking column ``name`` from input-scaled to target-scaled units."""
+    x, t = encoding.input_scalers[name], encoding.target_scalers[name]
+    return x.scale / t.scale, (x.center - t.center) / t.scale
+
+
+def _decode(spec: Spec, encoding: Any, outputs: np.ndarray) -> dict[str, Decoded]:
+    """Network outputs (N, S, C) to each target's values or labels and probabilities."""
+    decoded: dict[str, Decoded] = {}
+    edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
+    for j, t in enumerate(spec.targets):
+        out = outputs[..., edges[j] : edges[j + 1]]                # (N, S, width)
+        decoded[t.name] = t.target_kind.decode(t, encoding, out)
+    return decoded
+
+
+def _lengths(windows: Windows) -> np.ndarray | None:
+    """Each sequence's input steps, for seq2seq with one output per step; else None."""
+    if not getattr(windows, "aligned", False):
+        return None
+    return (windows.offsets[windows.index + 1] - windows.offsets[windows.index]).numpy()
+
+
+def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
+                baselines: dict[str, Baseline]) -> Evaluation:
+    """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
+    (``naive``, ``seasonal``, ``neighbour``) against ``truth``."""
+    rows, step_rows, confusion = [], [], {}
+    edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
+    for j, t in enumerate(spec.targets):
+        y = truth[..., j]                                          # (N, S)
+        out = outputs[..., edges[j] : edges[j + 1]]
+        bases = [None if baselines[b].values is None else baselines[b].values[..., j]
+                 for b in BASELINES]
+        scored = t.target_kind.scored(t, encoding, y, out, bases)
+        if scored.confusion is not None:
+            confusion[t.name] = scored.confusion
+        score, names, true, predictions = (scored.score, scored.names, scored.true,
+                                           scored.predictions)
+        rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
+        if true.shape[1] > 1:
+            for s in range(true.shape[1]):
+                at_step = [None if p is None else p[:, s] for p in predictions]
+                step_rows += [(t.name, s + 1, *row)
+                              for row in _scored(score, names, true[:, s], at_step)]
+    table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
+    per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
+    return Evaluation(table, per_step, confusion, baselines["naive"].description,
+                      baselines["seasonal"].description, dict(spec.units),
+                      baselines["neighbour"].description)
+
+
+def _scored(score: Any, names: tuple[str, ...], true: np.ndarray,
+            predictions: list[np.ndarray | None]) -> list[tuple[Any, ...]]:
+    """Rows ``(metric, *one score per prediction)``; a missing prediction (None) scores NaN."""
+    scores = [dict.fromkeys(names, math.nan) if p is None else score(true, p)
+              for p in predictions]
+    return [(m, *(each[m] for each in scores)) for m in names]
+
+
+def numeric_sequences(windows: SequenceWindows, encoding: Encoding) -> list[np.ndarray]:
+    """Each sequence of ``windows`` as a (steps, numeric inputs) array, in window order."""
+    numeric = [j for j, name in enumerate(encoding.input_columns)
+               if name in encoding.input_scalers]
+    inputs, offsets = windows.inputs.numpy(), windows.offsets.numpy()
+    return [inputs[offsets[g] : offsets[g + 1], numeric] for g in windows.index.numpy()]
+
+
+def _pad_steps(t: torch.Tensor, steps: int | None) -> torch.Tensor:
+    """Right-pad (B, S, C) with NaN to ``steps`` steps (aligned seq2seq of varying lengths)."""
+    if steps is None or t.shape[1] == steps:
+        return t
+    pad = t.new_full((t.shape[0], steps - t.shape[1], t.shape[2]), math.nan)
+    return torch.cat([t, pad], dim=1)
+
+
+def require_windows(windows: Windows, part: str, spec: Spec) -> None:
+    if len(windows) > 0:
+        return
+    if spec.shape.sliding:
+        raise DataError(f"the {part} part has no full window of lookback + horizon = "
+                        f"{spec.lookback} + {spec.horizon} rows; give it more rows (move the "
+                        "split boundaries) or lower lookback/horizon")
+    raise DataError(f"the {part} part has no sequences; move the split boundaries or pass more "
+                    "sequences")
