@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workloads import ETT_COLUMNS, SHARED, etth1_frame
 
 from lstmkit import LSTMModel, Spec, datasets
-from lstmkit.onnx_predict import OnnxModel
+from lstmkit.deploy.onnx_model import OnnxModel
 
 BATCHES = (1, 256)
 

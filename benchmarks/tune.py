@@ -23,8 +23,8 @@ from pathlib import Path
 import optuna
 import torch
 
-from lstmkit import tune
-from lstmkit.config import RunConfig
+from lstmkit.cli.config import RunConfig
+from lstmkit.tuning import tune
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "seattle_weather_tune.yaml"
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lstmkit import Feature, LSTMModel, Spec, Target, datasets, plots
+from lstmkit import Feature, LSTMModel, Spec, Target, datasets
+from lstmkit.analysis import plots
 
 OUT = Path(__file__).resolve().parent / "img"
 UNITS = {"temp_max": "°C", "temp_min": "°C", "precipitation": "mm", "wind": "m/s"}

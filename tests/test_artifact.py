@@ -220,7 +220,7 @@ def test_a_failed_save_keeps_the_previous_model(tmp_path, weather_model, monkeyp
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("lstmkit.artifact.save_file", disk_full)
+    monkeypatch.setattr("lstmkit.storage.artifact.save_file", disk_full)
     with pytest.raises(ArtifactError, match=r"could not write .*No space left.*nothing there "
                                             "was changed"):
         weather_model.save(path, overwrite=True)

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from lstmkit import ConfigError, DataError, LSTMModel, Spec, Split, Target
-from lstmkit.backtest import COLUMNS, history_split
-from lstmkit.cli import main
+from lstmkit.analysis.backtest import COLUMNS, history_split
+from lstmkit.cli.command import main
 
 LOOKBACK, HORIZON, FOLDS = 24, 6, 3
 INPUTS = ["HUFL", "HULL", "OT"]

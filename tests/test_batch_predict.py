@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from lstmkit import LSTMModel, Spec, Split, datasets
-from lstmkit.batch import predict_chunks, read_chunks, write_predictions
-from lstmkit.cli import main
+from lstmkit.cli.command import main
 from lstmkit.data.sources import from_arrays
+from lstmkit.deploy.batch import predict_chunks, read_chunks, write_predictions
 from lstmkit.errors import ConfigError, DataError
 from tests.conftest import ETT_COLUMNS
 

@@ -1,7 +1,7 @@
 """Reading files is bounded and every bad file is an lstmkit error naming the file and the fix.
 
 Real files under tmp_path, read by the Python API (``read_table``, ``LSTMModel``), by the
-chunked reader (``lstmkit.batch.read_chunks``) and by the CLI (``fit``, ``predict``,
+chunked reader (``lstmkit.deploy.batch.read_chunks``) and by the CLI (``fit``, ``predict``,
 ``evaluate``): a line or a decompressed size past the limit stops the read with a short
 message; empty files, duplicate column names and other damage are ``DataError``s; columns a
 model does not read (nested Parquet columns, dictionary columns) change nothing.
@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from lstmkit import DataError, LimitError, LSTMModel, Spec
-from lstmkit.batch import read_chunks
-from lstmkit.cli import main
+from lstmkit.cli.command import main
 from lstmkit.data.sources import INFLATED_FLOOR, INFLATION, MAX_LINE_BYTES, Limits, read_table
+from lstmkit.deploy.batch import read_chunks
 from tests.conftest import ETTH1
 
 INPUTS = ["HUFL", "HULL", "MUFL", "OT"]

@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 from lstmkit import ArtifactError, ConfigError, DataError, LSTMModel, SchemaError, Spec
-from lstmkit.cli import main
+from lstmkit.analysis.plots import forecasts
+from lstmkit.cli.command import main
 from lstmkit.data.timestep import TimeStep
-from lstmkit.onnx_predict import METADATA_KEY, OnnxModel
-from lstmkit.plots import forecasts
+from lstmkit.deploy.onnx_model import METADATA_KEY, OnnxModel
 from tests.conftest import SHARED_DATA
 from tests.fixtures.v0_2_0.make import prediction_input
 

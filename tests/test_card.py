@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from lstmkit import Feature, LSTMModel, Spec, Target
-from lstmkit.artifact import write_model_files
 from lstmkit.data.checksum import table_sha256
+from lstmkit.storage.artifact import write_model_files
 
 
 @pytest.fixture(scope="module")

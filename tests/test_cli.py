@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from lstmkit import __version__
-from lstmkit.cli import main
+from lstmkit.cli.command import main
 from tests.conftest import ETTH1
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from lstmkit import ArtifactError, BaselineWarning, LSTMModel, Spec, Split
-from lstmkit.onnx_predict import OnnxModel
+from lstmkit.deploy.onnx_model import OnnxModel
 from tests.conftest import SHARED_DATA
 
 TINY = {"hidden": 8, "max_epochs": 1, "progress": False, "instance_norm": "anchored"}

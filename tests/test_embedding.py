@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from lstmkit import ConfigError, Feature, LSTMModel, Spec, Split
-from lstmkit.card import model_card
 from lstmkit.data import prepare
 from lstmkit.data.groups import arrange
+from lstmkit.deploy.onnx_model import OnnxModel
 from lstmkit.nn import LSTMNetwork, NetworkConfig, Output
 from lstmkit.nn.embedding import CategoryEmbedding
-from lstmkit.onnx_predict import OnnxModel
+from lstmkit.storage.card import model_card
 from tests.conftest import ETT_COLUMNS
 from tests.test_export import assert_same_predictions
 

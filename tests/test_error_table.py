@@ -32,8 +32,8 @@ from lstmkit import (
     Split,
     Target,
 )
-from lstmkit.cli import main
-from lstmkit.config import RunConfig
+from lstmkit.cli.command import main
+from lstmkit.cli.config import RunConfig
 from tests.conftest import ETTH1
 
 INPUTS = ["HUFL", "HULL", "MUFL", "OT"]

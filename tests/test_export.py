@@ -29,8 +29,8 @@ from lstmkit import (
     Target,
     datasets,
 )
-from lstmkit.cli import main
-from lstmkit.onnx_predict import METADATA_KEY, OnnxModel
+from lstmkit.cli.command import main
+from lstmkit.deploy.onnx_model import METADATA_KEY, OnnxModel
 from tests.conftest import ETT_COLUMNS, ETTH1
 
 # The graph computes in float32 where predict decodes in float64. Values are matched to 1e-5
@@ -295,7 +295,7 @@ def test_inference_path_runs_without_torch(small_model, ett, tmp_path):
     script = (
         "import sys\n"
         "sys.modules['torch'] = None  # any import of torch now fails\n"
-        "from lstmkit.onnx_predict import OnnxModel\n"
+        "from lstmkit.deploy.onnx_model import OnnxModel\n"
         f"frame = OnnxModel({str(path)!r}).predict({str(data)!r})\n"
         "assert not [m for m in sys.modules if m.startswith(('torch.', 'lightning'))]\n"
         "print(frame.to_json(orient='records'))\n"

@@ -18,12 +18,13 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-from lstmkit import ConfigError, DataError, Feature, LSTMModel, Spec, Split, plots
-from lstmkit.batch import predict_chunks
-from lstmkit.card import model_card
+from lstmkit import ConfigError, DataError, Feature, LSTMModel, Spec, Split
+from lstmkit.analysis import plots
 from lstmkit.data import prepare
 from lstmkit.data.groups import arrange
-from lstmkit.onnx_predict import OnnxModel
+from lstmkit.deploy.batch import predict_chunks
+from lstmkit.deploy.onnx_model import OnnxModel
+from lstmkit.storage.card import model_card
 from tests.test_cli import lstmkit
 from tests.test_export import assert_same_predictions
 from tests.test_serve import running_server

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from lstmkit import BaselineWarning, ConfigError, LSTMModel, Spec, Split, presets
-from lstmkit.config_keys import FLOAT_KEYS, MODEL_KEYS, TRAINING_KEYS
+from lstmkit.cli.config_keys import FLOAT_KEYS, MODEL_KEYS, TRAINING_KEYS
 from lstmkit.hyperparams import (
     HARDWARE,
     PARAMS,
@@ -27,8 +27,8 @@ from lstmkit.hyperparams import (
     defaults,
     names,
 )
-from lstmkit.search import searchable_keys
-from lstmkit.train_config import TrainConfig
+from lstmkit.training.config import TrainConfig
+from lstmkit.tuning.search import searchable_keys
 
 SPEC = Spec(time="date", inputs=["HUFL", "OT"], targets=["OT"], lookback=24, horizon=4)
 TINY = {"hidden": 4, "max_epochs": 1, "progress": False}

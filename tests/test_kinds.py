@@ -18,10 +18,10 @@ import torch
 from torch.nn import functional as F
 
 from lstmkit import ArtifactError, ConfigError, LSTMModel, Spec, Target
+from lstmkit.deploy.onnx_model import OnnxModel
 from lstmkit.kinds import KINDS, Decoded, Regression, TargetKind, register_kind
-from lstmkit.losses import MultiTargetLoss
-from lstmkit.onnx_predict import OnnxModel
 from lstmkit.spec import TARGET_KINDS
+from lstmkit.training.losses import MultiTargetLoss
 
 
 class Count(Regression):

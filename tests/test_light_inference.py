@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from lstmkit import LSTMModel
-from lstmkit.train_config import RANK_VARIABLES, global_rank
+from lstmkit.training.config import RANK_VARIABLES, global_rank
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src"
@@ -71,7 +71,7 @@ def table(tmp_path, etth1) -> Path:
 
 
 def test_the_check_sees_lightning_where_it_is_loaded(tmp_path):
-    assert "lightning.pytorch" in imported_modules(["-c", "import lstmkit.training"], tmp_path)
+    assert "lightning.pytorch" in imported_modules(["-c", "import lstmkit.training.loop"], tmp_path)
 
 
 def test_loading_a_saved_model_and_predicting_imports_no_lightning(model_dir, table, tmp_path):
@@ -95,11 +95,11 @@ def test_commands_that_use_a_saved_model_import_no_lightning(command, model_dir,
             "export": ["export", str(model_dir), "--onnx", f"{out}.onnx"],
             "help": ["--help"]}[command]
     modules = imported_modules(["-m", "lstmkit", *args], tmp_path)
-    assert "lstmkit.cli" in modules and not lightning_in(modules), lightning_in(modules)
+    assert "lstmkit.cli.command" in modules and not lightning_in(modules), lightning_in(modules)
     if command != "help":
         written = next(tmp_path.glob("out.*"))
         assert written.stat().st_size > 0
-        assert command != "export" or "lstmkit.export" in modules
+        assert command != "export" or "lstmkit.deploy.export" in modules
 
 
 def test_serving_a_model_imports_no_lightning(model_dir, etth1, tmp_path):
@@ -111,7 +111,7 @@ def test_serving_a_model_imports_no_lightning(model_dir, etth1, tmp_path):
         assert answer.status_code == 200, answer.text
         assert len(answer.json()["predictions"]) == 6          # one origin, horizon 6
     modules = _modules(log.read_text())
-    assert "lstmkit.serve" in modules and "lstmkit.pipeline" in modules
+    assert "lstmkit.deploy.serve" in modules and "lstmkit.pipeline" in modules
     assert not lightning_in(modules), lightning_in(modules)
 
 
@@ -243,7 +243,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_lstmkit_imports_its_modules_without_a_cycle():
     graph = import_graph(SOURCE, "lstmkit")
-    assert {"lstmkit.model", "lstmkit.artifact", "lstmkit.config", "lstmkit.tune"} <= set(graph)
+    assert {"lstmkit.model", "lstmkit.storage.artifact", "lstmkit.cli.config",
+            "lstmkit.tuning.tune"} <= set(graph)
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 

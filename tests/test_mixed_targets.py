@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lstmkit import Feature, LSTMModel, Spec, Target
-from lstmkit.losses import MultiTargetLoss
+from lstmkit.training.losses import MultiTargetLoss
 
 INPUTS = ["precipitation", "temp_max", "temp_min", "wind", Feature("weather", kind="categorical")]
 

@@ -27,9 +27,11 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from lstmkit import ArtifactError, ConfigError, LSTMModel, checkpoint, plots
-from lstmkit.batch import write_predictions
-from lstmkit.cli import main
+from lstmkit import ArtifactError, ConfigError, LSTMModel
+from lstmkit.analysis import plots
+from lstmkit.cli.command import main
+from lstmkit.deploy.batch import write_predictions
+from lstmkit.training import checkpoint
 from tests.fixtures.v0_2_0.make import etth1, unfinished_data
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v0_2_0"
@@ -320,7 +322,7 @@ def dying_rename(source, target):
     if ".old-" in os.fspath(target):          # the run directory was just set aside
         os.kill(os.getpid(), signal.SIGKILL)  # ... and the save dies before the new one is in
 os.rename = dying_rename
-from lstmkit.cli import main
+from lstmkit.cli.command import main
 sys.exit(main(sys.argv[1:]))
 """
 

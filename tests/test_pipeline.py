@@ -19,9 +19,9 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from lstmkit import LSTMModel, Spec
-from lstmkit.artifact import load_pipeline, read_config
 from lstmkit.errors import NotFittedError
 from lstmkit.pipeline import FittedPipeline
+from lstmkit.storage.artifact import load_pipeline, read_config
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "lstmkit"
 # The modules that use a fitted model: they depend on the pipeline, never on the estimator.

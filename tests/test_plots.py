@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from lstmkit import ConfigError, Evaluation, Feature, LSTMModel, Spec, Target, plots
-from lstmkit.cli import main
+from lstmkit import ConfigError, Evaluation, Feature, LSTMModel, Spec, Target
+from lstmkit.analysis import plots
+from lstmkit.cli.command import main
 from tests.conftest import ETTH1
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -32,11 +32,11 @@ from lstmkit import (
     Target,
     plots,
 )
-from lstmkit import cli as lstmkit_cli
-from lstmkit.card import model_card
-from lstmkit.cli import main
-from lstmkit.config import RunConfig
+from lstmkit.cli import command as lstmkit_cli
+from lstmkit.cli.command import main
+from lstmkit.cli.config import RunConfig
 from lstmkit.data.timestep import TimeStep
+from lstmkit.storage.card import model_card
 from tests.conftest import ETTH1
 from tests.test_calendar import employment
 

@@ -15,7 +15,8 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from lstmkit import ArtifactError, ConfigError, LSTMModel, Spec, checkpoint
+from lstmkit import ArtifactError, ConfigError, LSTMModel, Spec
+from lstmkit.training import checkpoint
 
 LOADS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
 

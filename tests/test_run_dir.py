@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 import lstmkit
-from lstmkit.cli import main
-from lstmkit.config import RunConfig, fit_arguments
+from lstmkit.cli.command import main
+from lstmkit.cli.config import RunConfig, fit_arguments
 from lstmkit.errors import ConfigError
 from tests.conftest import ETTH1
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lstmkit import LSTMModel, checkpoint
-from lstmkit.cli import main
+from lstmkit import LSTMModel
+from lstmkit.cli.command import main
+from lstmkit.training import checkpoint
 from tests.fixtures.v0_2_0.make import prediction_input, unfinished_data
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v0_2_0"

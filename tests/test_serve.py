@@ -24,9 +24,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from lstmkit import Feature, LSTMModel, Spec, Split, Target
-from lstmkit.cli import main
+from lstmkit.cli.command import main
+from lstmkit.deploy.serve import load_predictor
 from lstmkit.errors import ConfigError, DataError
-from lstmkit.serve import load_predictor
 
 MAX_ROWS = 2000      # bodies up to 2 MB: room for a CSV line past the server's 1 MiB limit
 SHORT = 400          # characters: no message the server sends is longer, whatever it read

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lstmkit import DataError, LSTMModel, Spec
-from lstmkit.cli import main
+from lstmkit.cli.command import main
 from lstmkit.data.sources import read_table
 from tests.conftest import ETT_COLUMNS
 

@@ -24,9 +24,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lstmkit import ArtifactError, Feature, LSTMModel, Spec, Target
-from lstmkit.cli import main
-from lstmkit.onnx_predict import METADATA_KEY, OnnxModel
-from lstmkit.serve import model_info
+from lstmkit.cli.command import main
+from lstmkit.deploy.onnx_model import METADATA_KEY, OnnxModel
+from lstmkit.deploy.serve import model_info
 from tests.fixtures.v0_2_0.make import prediction_input
 from tests.test_export import assert_same_predictions
 

@@ -15,9 +15,9 @@ import torch
 from lstmkit import Feature, LSTMModel, Spec, Split, Target, datasets
 from lstmkit.data import prepare
 from lstmkit.data.groups import arrange, fill_gaps
-from lstmkit.export import InferenceGraph
+from lstmkit.deploy.export import InferenceGraph
+from lstmkit.deploy.onnx_model import OnnxModel, signature
 from lstmkit.kinds import Decoded
-from lstmkit.onnx_predict import OnnxModel, signature
 from lstmkit.tasks import (
     AlignedShape,
     ForecastShape,

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from lstmkit.cli import main
+from lstmkit.cli.command import main
+from lstmkit.cli.tracking import Tracking
 from lstmkit.errors import ConfigError
-from lstmkit.tracking import Tracking
 from tests.conftest import ETTH1
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lstmkit import LSTMModel, Spec, Split
-from lstmkit.training import clip_gradients, plain_backward
+from lstmkit.training.loop import clip_gradients, plain_backward
 
 
 @pytest.fixture(scope="module")

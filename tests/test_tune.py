@@ -1,4 +1,4 @@
-"""Hyperparameter search (lstmkit.tune, `lstmkit tune`) with short Optuna studies on real data."""
+"""Hyperparameter search (lstmkit.tuning.tune, `lstmkit tune`): short Optuna studies, real data."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from lstmkit import tune
-from lstmkit.cli import main
-from lstmkit.config import RunConfig
+from lstmkit.cli.command import main
+from lstmkit.cli.config import RunConfig
 from lstmkit.errors import ConfigError
-from lstmkit.search import SearchSpace, input_setting
+from lstmkit.tuning import tune
+from lstmkit.tuning.search import SearchSpace, input_setting
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH = {"model.hidden": {"int": [4, 12]},

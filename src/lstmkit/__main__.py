@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import command
+from .cli.command import command
 
 sys.exit(command())

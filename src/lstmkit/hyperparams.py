@@ -3,7 +3,7 @@
 Three frozen dataclasses hold them, and everything else that names them derives from
 their fields: ``LSTMModel``'s parameters (``PARAMS``, ``get_params``, ``set_params``; its
 constructor's signature is checked against them by a test), the config sections' keys and
-which of them are floats (``lstmkit.config_keys``), the keys a search may vary and the
+which of them are floats (``lstmkit.cli.config_keys``), the keys a search may vary and the
 ones a checkpoint's fingerprint leaves out (the hardware), ``TrainConfig`` and the presets'
 keys (``lstmkit.presets``). Importing this module loads neither torch nor Lightning.
 
@@ -100,7 +100,7 @@ class ResolvedArchitecture(Architecture):
 
 @dataclass(frozen=True)
 class Training:
-    """How to train (checked by ``lstmkit.train_config.TrainConfig``).
+    """How to train (checked by ``lstmkit.training.config.TrainConfig``).
 
     Args:
         optimizer: ``adam`` or ``adamw``.

@@ -21,11 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import checkpoint, hyperparams, presets
-from .artifact import load_model, save_model
-from .backtest import Backtest, backtest
+from . import hyperparams, presets
+from .analysis.backtest import Backtest, backtest
 from .baselines import NearestNeighbour
-from .checkpoint import Checkpoints
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
 from .data import prepare
 from .data.checksum import table_sha256
@@ -34,10 +32,9 @@ from .data.groups import arrange, fill_gaps
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import require_columns
 from .data.windows import ForecastWindows, SequenceWindows, Windows
+from .deploy.export import export_onnx
 from .errors import BaselineWarning, ConfigError, warn
-from .export import export_onnx
 from .hyperparams import HARDWARE, Architecture, ResolvedArchitecture
-from .losses import MultiTargetLoss
 from .metrics import Evaluation, mostly_naive
 from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
@@ -54,8 +51,12 @@ from .pipeline import (
     scaler_map,
 )
 from .spec import Spec, Split
+from .storage.artifact import load_model, save_model
 from .tasks import anchor_rows, row_ranges
-from .train_config import TrainConfig, global_rank
+from .training import checkpoint
+from .training.checkpoint import Checkpoints
+from .training.config import TrainConfig, global_rank
+from .training.losses import MultiTargetLoss
 
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
@@ -272,7 +273,7 @@ class LSTMModel:
             loggers: Lightning loggers (e.g. ``TensorBoardLogger``, ``MLFlowLogger``)
                 that receive the hyperparameters and the losses of every epoch.
             callbacks: extra Lightning callbacks for the Trainer, e.g. one that reports
-                the validation loss of every epoch (``lstmkit.tune`` prunes with it).
+                the validation loss of every epoch (``lstmkit.tuning.tune`` prunes with it).
         """
         spec, frame = self._table(data, y, self.spec)
         self.check_params(spec)
@@ -348,7 +349,7 @@ class LSTMModel:
                        plan: Checkpoints | None, loggers: list[Any] | None,
                        callbacks: Sequence[Callback]) -> tuple[LSTMNetwork, dict[str, Any]]:
         """A network built from ``config``, trained on ``windows`` (training, validation)."""
-        from .training import train  # Lightning loads when a fit trains, never to predict
+        from .training.loop import train  # Lightning loads when a fit trains, never to predict
 
         train_windows, val_windows = windows
         size.check(config, self.batch_size or presets.BATCH_SIZE,
@@ -535,11 +536,11 @@ class LSTMModel:
 
         Inputs are the raw input columns of one window, outputs the targets in
         original units (class probabilities for categorical targets); the schema
-        is in the file's metadata. See ``lstmkit.export`` for the graph's layout.
+        is in the file's metadata. See ``lstmkit.deploy.export`` for the graph's layout.
 
         Example:
             >>> model.export_onnx("etth1.onnx")
-            >>> from lstmkit.onnx_predict import OnnxModel
+            >>> from lstmkit.deploy.onnx_model import OnnxModel
             >>> OnnxModel("etth1.onnx").predict(df.tail(96))
         """
         return export_onnx(self._fitted(), path, overwrite=overwrite)

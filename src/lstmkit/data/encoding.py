@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..checks import quote
 from ..errors import ConfigError, DataError
-from ..saved_files import check_fields
 from ..spec import Feature, Spec, Target
+from ..storage.saved_files import check_fields
 from . import validate
 from .scaling import AffineScaler, Labels
 
@@ -133,7 +133,8 @@ class Encoding:
     def encode_read(self, n: int, numeric: Iterable[np.ndarray], codes: dict[str, np.ndarray]
                     ) -> np.ndarray:
         """The network's input columns of ``n`` rows from ``read_inputs``' values (float32,
-        rows first); ``InferenceGraph.encode`` (``lstmkit.export``) does the same in torch."""
+        rows first); ``InferenceGraph.encode`` (``lstmkit.deploy.export``) does the same in
+        torch."""
         spans = self._feature_spans()
         out = np.zeros((n, sum(width for *_, width in spans)), dtype=np.float32)
         numeric_spans = [(f, j) for f, j, _ in spans if f.kind != "categorical"]

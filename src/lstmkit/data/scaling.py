@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..checks import quote
 from ..errors import ConfigError, DataError
-from ..saved_files import is_finite_number
+from ..storage.saved_files import is_finite_number
 
 
 @dataclass(frozen=True)

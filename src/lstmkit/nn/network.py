@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from ..checks import check_choice, check_mapping, check_positive_int, quote
 from ..errors import ConfigError
-from ..saved_files import check_fields
 from ..spec import TARGET_KINDS
+from ..storage.saved_files import check_fields
 from .channels import CHANNEL_OUTPUT, ChannelIndependent, channel_columns
 from .decoders import DECODERS, Decoder, DecoderParts, Encoded
 from .embedding import CategoryEmbedding, Embedded
@@ -100,7 +100,7 @@ class NetworkConfig:
         and per-target lists as long as the inputs and targets, their indices in range.
 
         Whether the sizes fit the spec and encoding is for the loader to check
-        (``lstmkit.artifact``), and whether they fit the weights, for the weights.
+        (``lstmkit.storage.artifact``), and whether they fit the weights, for the weights.
 
         Raises:
             ConfigError: naming the field (``network.hidden``) and its value.

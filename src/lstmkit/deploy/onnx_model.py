@@ -1,13 +1,13 @@
 """Predictions from an exported ``.onnx`` file with onnxruntime, numpy and pandas: no torch.
 
-The file carries its own schema (see ``lstmkit.export``), so a table of raw rows
+The file carries its own schema (see ``lstmkit.deploy.export``), so a table of raw rows
 is all it needs: forecasts read the last ``lookback`` rows of each series (with
 inputs known in advance, ``lookback`` rows and then the ``horizon`` rows that give
 those), sequence tasks every sequence (padded, with its length). The result has the same
 columns as ``LSTMModel.predict`` (``origins="last"``).
 
 Example:
-    >>> from lstmkit.onnx_predict import OnnxModel
+    >>> from lstmkit.deploy.onnx_model import OnnxModel
     >>> model = OnnxModel("etth1.onnx")
     >>> model.predict(df.tail(96))              # tidy DataFrame, original units
     >>> model.run({"numeric": windows})         # or the raw graph: arrays in, arrays out
@@ -21,19 +21,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .checks import quote
-from .data import timestep
-from .data.encoding import Encoding
-from .data.groups import Groups, arrange, fill_gaps, fill_unread
-from .data.scaling import AffineScaler, Labels
-from .data.sources import Source, from_arrays, read_table
-from .data.validate import check_schema
-from .errors import ArtifactError, ConfigError, DataError
-from .kinds import Decoded
-from .saved_files import check_fields, check_strings, damaged, first_difference, parse_json
-from .saved_files import check_schema as check_saved_schema
-from .spec import Spec
-from .tasks import prediction_frame
+from ..checks import quote
+from ..data import timestep
+from ..data.encoding import Encoding
+from ..data.groups import Groups, arrange, fill_gaps, fill_unread
+from ..data.scaling import AffineScaler, Labels
+from ..data.sources import Source, from_arrays, read_table
+from ..data.validate import check_schema
+from ..errors import ArtifactError, ConfigError, DataError
+from ..kinds import Decoded
+from ..spec import Spec
+from ..storage.saved_files import check_fields, check_strings, damaged, first_difference, parse_json
+from ..storage.saved_files import check_schema as check_saved_schema
+from ..tasks import prediction_frame
 
 FORMAT = "lstmkit.onnx"
 FORMAT_VERSION = 1
@@ -170,7 +170,7 @@ class OnnxModel:
 
 def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The graph's inputs and outputs as the metadata records them: names, dtypes, shapes,
-    columns, scalers and labels. ``lstmkit.export`` writes them; ``OnnxModel`` checks them.
+    columns, scalers and labels. ``lstmkit.deploy.export`` writes them; ``OnnxModel`` checks them.
 
     Returns:
         ``inputs`` (``numeric``, ``categorical`` and ``lengths`` entries) and ``outputs``.

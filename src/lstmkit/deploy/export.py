@@ -45,19 +45,19 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import files
-from .checks import quote
-from .data import timestep
-from .errors import ArtifactError, ConfigError
-from .onnx_predict import (
+from ..checks import quote
+from ..data import timestep
+from ..errors import ArtifactError, ConfigError
+from ..pipeline import Fitted, FittedPipeline, fitted
+from ..storage import files
+from ..version import __version__
+from .onnx_model import (
     FORMAT,
     FORMAT_VERSION,
     METADATA_KEY,
     input_entries,
     signature,
 )
-from .pipeline import Fitted, FittedPipeline, fitted
-from .version import __version__
 
 OPSET = 17
 

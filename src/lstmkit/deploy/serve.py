@@ -34,10 +34,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
-from .checks import check_positive_int, quote
-from .data.sources import Limits, inflate, read_csv, read_parquet
-from .errors import ConfigError, DataError, LimitError, LSTMKitError
-from .version import __version__
+from ..checks import check_positive_int, quote
+from ..data.sources import Limits, inflate, read_csv, read_parquet
+from ..errors import ConfigError, DataError, LimitError, LSTMKitError
+from ..version import __version__
 
 BACKENDS = ("torch", "onnx")
 BYTES_PER_ROW = 1024          # the body limit is max_rows x this (CSV and JSON rows are smaller)
@@ -59,7 +59,7 @@ class TorchPredictor:
     """The saved model run by PyTorch, exactly as ``LSTMModel.predict`` runs it."""
 
     def __init__(self, model_dir: str | Path) -> None:
-        from .artifact import load_pipeline
+        from ..storage.artifact import load_pipeline
 
         self.pipeline = load_pipeline(Path(model_dir))
 
@@ -68,16 +68,16 @@ class TorchPredictor:
 
 
 class OnnxPredictor:
-    """The saved model exported to ONNX (``lstmkit.export``) and run by onnxruntime."""
+    """The saved model exported to ONNX (``lstmkit.deploy.export``) and run by onnxruntime."""
 
     def __init__(self, model_dir: str | Path) -> None:
         import tempfile
 
-        from .artifact import load_pipeline
+        from ..storage.artifact import load_pipeline
 
         try:
             from .export import export_onnx
-            from .onnx_predict import OnnxModel
+            from .onnx_model import OnnxModel
         except ImportError:
             raise ConfigError("--backend onnx needs onnx and onnxruntime: pip install "
                               "'lstmkit[onnx]', or use --backend torch") from None
@@ -90,7 +90,8 @@ class OnnxPredictor:
 
 
 def load_predictor(model_dir: str | Path, backend: str = "torch") -> Predictor:
-    """The backend that serves ``model_dir``: ``torch``, or ``onnx`` (needs ``lstmkit.export``)."""
+    """The backend that serves ``model_dir``: ``torch``, or ``onnx`` (needs
+    ``lstmkit.deploy.export``)."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "torch":
@@ -240,8 +241,8 @@ def model_info(model_dir: Path, backend: str) -> dict[str, Any]:
     import fastapi
     import torch
 
-    from .artifact import read_config
-    from .spec import Spec
+    from ..spec import Spec
+    from ..storage.artifact import read_config
 
     config = read_config(model_dir)
     spec = Spec.saved(config["spec"])

@@ -1,6 +1,6 @@
 """Experiment tracking: what a run directory records of its training, and optional loggers.
 
-Every run directory (``lstmkit.runs``) holds ``metrics.csv`` (one row per epoch,
+Every run directory (``lstmkit.cli.runs``) holds ``metrics.csv`` (one row per epoch,
 ``epochs_table``) and ``environment.json`` (versions, machine, command,
 ``environment``) beside its config and scores. TensorBoard and MLflow
 (a local SQLite file by default, ``./mlflow.db``: no server; MLflow 3 keeps
@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from .checks import check_mapping
-from .errors import ConfigError
-from .files import TENSORBOARD
+from ..checks import check_mapping
+from ..errors import ConfigError
+from ..storage.files import TENSORBOARD
 
 KEYS = ("tensorboard", "mlflow")
 MLFLOW_KEYS = ("tracking_uri", "experiment")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .spec import Target
+from ..spec import Target
 
 
 class MultiTargetLoss(nn.Module):

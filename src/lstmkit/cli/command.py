@@ -22,13 +22,13 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from . import files
-from .allocator import keep_freed_memory
-from .errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
-from .metrics import PREDICTORS, Evaluation, compare
-from .spec import PARTS
+from ..allocator import keep_freed_memory
+from ..errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
+from ..metrics import PREDICTORS, Evaluation, compare
+from ..spec import PARTS
+from ..storage import files
+from ..version import __version__
 from .tracking import epoch_number
-from .version import __version__
 
 console = Console(stderr=False, highlight=False)
 METRICS_KEYS = {"baseline", "targets", "confusion"}   # in every metrics file, 0.2.0's too
@@ -172,9 +172,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from ..training.config import global_rank
     from . import runs
     from .config import RunConfig, fit_arguments
-    from .train_config import global_rank
 
     config = RunConfig.read(args.config)
     run_dir = Path(args.run_dir or config.run_dir or Path("runs") / Path(args.config).stem)
@@ -213,7 +213,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from . import plots
+    from ..analysis import plots
     from .config import RunConfig, fit_arguments
 
     config = RunConfig.read(args.config)
@@ -243,8 +243,8 @@ def _backtest(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from .batch import predict_chunks, read_chunks, write_predictions
-    from .model import LSTMModel
+    from ..deploy.batch import predict_chunks, read_chunks, write_predictions
+    from ..model import LSTMModel
 
     output = Path(args.output)
     if output.suffix.lower() not in (".csv", ".parquet"):
@@ -274,7 +274,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .serve import serve
+    from ..deploy.serve import serve
 
     serve(args.model, host=args.host, port=args.port, backend=args.backend,
           max_rows=args.max_rows)
@@ -282,8 +282,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from ..model import LSTMModel
     from .config import fit_arguments
-    from .model import LSTMModel
 
     output = Path(args.json) if args.json else None
     reading = _read_files(args.data)
@@ -311,7 +311,7 @@ def _json_keys(path: Path) -> set[str]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .model import LSTMModel
+    from ..model import LSTMModel
 
     model = LSTMModel.load(args.model)
     path = model.export_onnx(args.onnx, overwrite=args.overwrite)
@@ -322,7 +322,7 @@ def _export(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from . import tune
+    from ..tuning import tune
     from .config import RunConfig
 
     optuna = tune.require_optuna()
@@ -394,7 +394,7 @@ def _best_table(study: Any, trials: list, config: Any) -> Table:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from . import datasets
+    from .. import datasets
 
     table = Table(title="named data sets (lstmkit.datasets)")
     for column in ("name", "kind", "file", "source"):
@@ -489,7 +489,7 @@ def _load_data(text: str) -> Any:
 
 def _as_table(data: Any, model: Any) -> Any:
     """A loaded data set as a table: ``(X, y)`` arrays become the model's long format."""
-    from .data.sources import from_arrays
+    from ..data.sources import from_arrays
 
     return from_arrays(data[0], None, model.spec_)[0] if isinstance(data, tuple) else data
 
@@ -508,8 +508,8 @@ def _read_files(data: str) -> list[Path]:
 def _test_data(config: Any, data: Any, y: Any) -> tuple[Any, Any] | None:
     """The config's ``test`` data, loaded and checked against the training data before
     training, so that a long training never ends in an error about it."""
+    from ..data.validate import require_columns
     from .config import fit_arguments
-    from .data.validate import require_columns
 
     if config.test is None:
         return None

@@ -4,7 +4,7 @@ sequence's label (``LSTMModel.neighbour_targets_``) keeps those sequences, z-nor
 ``neighbours.safetensors``. What the files hold is a ``FittedPipeline`` (``lstmkit.pipeline``)
 and the parameters of the estimator that fitted it; ``load_pipeline`` reads the first alone.
 
-Directories are written atomically (``lstmkit.files.atomic_directory``): everything goes
+Directories are written atomically (``lstmkit.storage.files.atomic_directory``): everything goes
 into a hidden temporary directory beside the target, each file is fsynced, and only then
 is the directory renamed into place, so a crash never leaves a half-written model and
 never destroys the previous one; if a crash falls between the two renames of a
@@ -24,13 +24,19 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from . import hyperparams, presets
-from .baselines import NearestNeighbour
+from .. import hyperparams, presets
+from ..baselines import NearestNeighbour
+from ..checks import check_int, check_mapping, check_number, quote
+from ..data import timestep
+from ..data.encoding import Encoding
+from ..errors import ArtifactError, ConfigError
+from ..hyperparams import Architecture, ResolvedArchitecture
+from ..metrics import check_verdict
+from ..nn import LSTMNetwork, NetworkConfig
+from ..pipeline import FittedPipeline, network_config
+from ..spec import Spec, Split
+from ..version import __version__
 from .card import model_card
-from .checks import check_int, check_mapping, check_number, quote
-from .data import timestep
-from .data.encoding import Encoding
-from .errors import ArtifactError, ConfigError
 from .files import (
     CARD,
     MODEL,
@@ -42,10 +48,6 @@ from .files import (
     recover,
 )
 from .files import MODEL_CONFIG as CONFIG
-from .hyperparams import Architecture, ResolvedArchitecture
-from .metrics import check_verdict
-from .nn import LSTMNetwork, NetworkConfig
-from .pipeline import FittedPipeline, network_config
 from .saved_files import (
     check_fields,
     check_schema,
@@ -55,8 +57,6 @@ from .saved_files import (
     is_finite_number,
     read_json,
 )
-from .spec import Spec, Split
-from .version import __version__
 
 FORMAT = MODEL_FORMAT
 FORMAT_VERSION = 1

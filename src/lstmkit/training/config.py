@@ -1,7 +1,7 @@
 """How to train, as plain checked values: ``TrainConfig`` and the hardware it asks for.
 
 Lightning-free to import, so that the estimator (``lstmkit.model``) and the config reader
-hold training settings without loading the trainer (``lstmkit.training``): predicting
+hold training settings without loading the trainer (``lstmkit.training.loop``): predicting
 never imports Lightning. Lightning is imported only to check a strategy name other than
 ``auto`` or a multi-node launch.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from .checks import check_choice, check_int, check_number, check_positive_int, quote
-from .errors import ConfigError
+from ..checks import check_choice, check_int, check_number, check_positive_int, quote
+from ..errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import files
-from .checks import quote
-from .data.sources import PARQUET_SUFFIXES, csv_chunks, parquet_chunks, read_table, table_path
-from .errors import ConfigError, DataError
-from .pipeline import Fitted, FittedPipeline, fitted
+from ..checks import quote
+from ..data.sources import PARQUET_SUFFIXES, csv_chunks, parquet_chunks, read_table, table_path
+from ..errors import ConfigError, DataError
+from ..pipeline import Fitted, FittedPipeline, fitted
+from ..storage import files
 
 CHUNK_ROWS = 65_536
 

@@ -19,7 +19,8 @@ Every file and directory lstmkit writes goes through this module.
   only with ``overwrite``, and only if it is lstmkit's own of the same kind.
 
 The names of what lstmkit writes into a model or run directory are defined here, once: the
-writers (``lstmkit.artifact``, ``lstmkit.runs``, ``lstmkit.plots``) use them, and the checks
+writers (``lstmkit.storage.artifact``, ``lstmkit.cli.runs``, ``lstmkit.analysis.plots``) use
+them, and the checks
 tell lstmkit's own directories by them. What lstmkit wrote is told as 0.2.0 wrote it too: a
 model (or ``lstmkit fit`` run) directory by its ``config.json`` of format ``lstmkit.model``,
 an unfinished run by its ``checkpoints/checkpoint.safetensors`` whose header says
@@ -49,17 +50,18 @@ from typing import Any
 
 import numpy as np
 
-from .checks import quote
-from .errors import ArtifactError, ConfigError, LSTMKitError
+from ..checks import quote
+from ..errors import ArtifactError, ConfigError, LSTMKitError
 
 MODEL, BACKTEST, TUNE = "model", "backtest", "tune"      # the kinds of directory lstmkit writes
 MODEL_FORMAT = "lstmkit.model"                # config.json of a model (or run) directory
 CHECKPOINT_FORMAT = "lstmkit.checkpoint"      # header of a training checkpoint
-# The names in a model directory (lstmkit.artifact) ...
+# The names in a model directory (lstmkit.storage.artifact) ...
 MODEL_CONFIG, WEIGHTS, NEIGHBOURS, CARD = ("config.json", "weights.safetensors",
                                            "neighbours.safetensors", "README.md")
-# ... and in the run directory built around it (lstmkit.runs): the run's record, its plots
-# (lstmkit.plots.save_run), TensorBoard's logs, and an unfinished run's training checkpoint.
+# ... and in the run directory built around it (lstmkit.cli.runs): the run's record, its plots
+# (lstmkit.analysis.plots.save_run), TensorBoard's logs, and an unfinished run's training
+# checkpoint.
 RUN_CONFIG, METRICS, EPOCHS, ENVIRONMENT = ("config.yaml", "metrics.json", "metrics.csv",
                                             "environment.json")
 LEARNING_CURVES, FORECASTS, HORIZON_ERRORS, CONFUSION = (

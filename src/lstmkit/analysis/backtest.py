@@ -33,18 +33,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .checks import check_positive_int
-from .data.groups import Groups, arrange
-from .data.sources import Source, read_table
-from .errors import BaselineWarning, ConfigError, DataError
-from .metrics import Evaluation
-from .spec import Split
-from .tasks import row_ranges
+from ..checks import check_positive_int
+from ..data.groups import Groups, arrange
+from ..data.sources import Source, read_table
+from ..errors import BaselineWarning, ConfigError, DataError
+from ..metrics import Evaluation
+from ..spec import Split
+from ..tasks import row_ranges
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .model import LSTMModel
+    from ..model import LSTMModel
 
 COLUMNS = ["fold", "origin", "target", "step", "metric", "model", "naive"]
 
@@ -80,7 +80,8 @@ class Backtest:
 
     def plot(self, path: str | Path | None = None, units: dict[str, str] | None = None
              ) -> Figure:
-        """Per-fold errors per target (``lstmkit.plots.backtest_folds``), saved to ``path``."""
+        """Per-fold errors per target (``lstmkit.analysis.plots.backtest_folds``), saved to
+        ``path``."""
         from .plots import backtest_folds
 
         return backtest_folds(self, units=units, save=path)

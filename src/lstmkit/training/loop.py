@@ -4,7 +4,7 @@ The network (``lstmkit.nn``) says what is computed; this module says how it is
 fitted: the multi-target loss, the optimiser, early stopping with the best
 weights restored, gradient clipping, a progress bar, a fixed seed and
 checkpoints that let a killed run continue to the same result. The settings it
-takes (``TrainConfig``) live in ``lstmkit.train_config``, which loads no Lightning.
+takes (``TrainConfig``) live in ``lstmkit.training.config``, which loads no Lightning.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from lightning.pytorch.plugins.precision import Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from ..checks import quote
+from ..cli.tracking import epoch_number
+from ..data.windows import Batch, Batches, Windows
+from ..errors import ConfigError, TrainingError
+from ..nn import LSTMNetwork
 from . import checkpoint
 from .checkpoint import Checkpoints, TrainingState
-from .checks import quote
-from .data.windows import Batch, Batches, Windows
-from .errors import ConfigError, TrainingError
+from .config import TrainConfig
 from .losses import MultiTargetLoss
-from .nn import LSTMNetwork
-from .tracking import epoch_number
-from .train_config import TrainConfig
 
 # Optimiser steps per Lightning training step, so that its bookkeeping is shared: about
 # LIGHTNING_STEPS per epoch (progress bar updates), 8 to 64 batches each.

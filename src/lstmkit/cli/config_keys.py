@@ -1,13 +1,13 @@
 """The sections of a run config and the keys each takes, one list per section.
 
-Read by the config reader (``lstmkit.config``) and by the search space
-(``lstmkit.search``), which may vary the model and training keys. Those keys are
+Read by the config reader (``lstmkit.cli.config``) and by the search space
+(``lstmkit.tuning.search``), which may vary the model and training keys. Those keys are
 ``LSTMModel``'s parameters, declared in ``lstmkit.hyperparams``.
 """
 
 from __future__ import annotations
 
-from .hyperparams import OWN_SECTION, PARAMS, Architecture, floats, names
+from ..hyperparams import OWN_SECTION, PARAMS, Architecture, floats, names
 
 SECTIONS = ("data", "spec", "model", "training", "split", "test", "tracking", "run_dir", "search")
 MODEL_KEYS = names(Architecture)

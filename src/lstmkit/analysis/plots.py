@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import files
-from .checks import check_positive_int
-from .data.groups import arrange
-from .data.sources import Source, read_table
-from .errors import ConfigError
-from .metrics import Evaluation
-from .pipeline import Fitted, FittedPipeline, fitted
-from .tracking import epoch_number
+from ..checks import check_positive_int
+from ..cli.tracking import epoch_number
+from ..data.groups import arrange
+from ..data.sources import Source, read_table
+from ..errors import ConfigError
+from ..metrics import Evaluation
+from ..pipeline import Fitted, FittedPipeline, fitted
+from ..storage import files
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from .metrics import PREDICTORS, compare, metric_label, mostly_naive
-from .pipeline import Fitted, FittedPipeline, fitted
-from .tracking import epoch_number
-from .version import __version__
+from ..cli.tracking import epoch_number
+from ..metrics import PREDICTORS, compare, metric_label, mostly_naive
+from ..pipeline import Fitted, FittedPipeline, fitted
+from ..version import __version__
 
 
 def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = None) -> str:

@@ -8,9 +8,9 @@ A config mirrors the Python API one to one::
     training: {lr: 0.001, max_epochs: 100, seed: 0}
     split: {val_start: 0.7, test_start: 0.85}
     test: {dataset: BasicMotions, part: test}   # optional separate test data
-    tracking: {tensorboard: true, mlflow: true}  # optional loggers (lstmkit.tracking)
+    tracking: {tensorboard: true, mlflow: true}  # optional loggers (lstmkit.cli.tracking)
     run_dir: runs/seattle
-    search: {model.hidden: {int: [16, 128]}}    # optional, for `lstmkit tune` (lstmkit.tune)
+    search: {model.hidden: {int: [16, 128]}}    # optional, for `lstmkit tune` (lstmkit.tuning.tune)
 
 Relative paths in a config file (data and test ``path`` and ``data_dir``, ``run_dir``) lie in
 the config file's folder, wherever the command runs; resolved configs written back
@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .checks import check_mapping, quote
+from ..checks import check_mapping, quote
+from ..errors import ConfigError, warn
+from ..model import LSTMModel
+from ..spec import Spec, Split
+from ..tuning.search import SearchSpace
 from .config_keys import FLOAT_KEYS, MODEL_KEYS, SECTIONS, SOURCE_KEYS, TRAINING_KEYS
-from .errors import ConfigError, warn
-from .model import LSTMModel
-from .search import SearchSpace
-from .spec import Spec, Split
 from .tracking import Tracking
 
 
@@ -98,10 +98,10 @@ class DataSource:
     def load(self) -> Any:
         """A DataFrame, or ``(X, y)`` arrays for a classification archive set."""
         if self.path is not None:
-            from .data.sources import read_table
+            from ..data.sources import read_table
 
             return read_table(self.path)
-        from . import datasets
+        from .. import datasets
 
         if datasets.info(self.dataset)["kind"] == "uea":
             return datasets.load_uea(self.dataset, part=self.part or "train",

@@ -1,19 +1,19 @@
 """Run directories: what ``lstmkit fit`` leaves behind, written the same way from Python.
 
 A run directory is a model directory (``config.json``, ``weights.safetensors``, the
-``README.md`` model card: ``lstmkit.artifact``) with the run's record beside it:
+``README.md`` model card: ``lstmkit.storage.artifact``) with the run's record beside it:
 
 * ``metrics.json``: the scores on the test data beside the naive baselines (``scored_on``
   says which data), and the ``validation`` verdict;
 * ``metrics.csv``: loss and learning rate per epoch; ``environment.json``: versions,
-  machine, command (``lstmkit.tracking``);
+  machine, command (``lstmkit.cli.tracking``);
 * ``config.yaml``: the resolved config, defaults filled in and paths absolute;
-* the plots that suit the model (``lstmkit.plots.save_run``), and ``tensorboard/`` where
+* the plots that suit the model (``lstmkit.analysis.plots.save_run``), and ``tensorboard/`` where
   the run logged there.
 
 While ``lstmkit fit`` trains, the directory holds the training checkpoint in
 ``checkpoints/`` (an unfinished run, which ``--resume`` continues). The names are
-``lstmkit.files``'s, which tells lstmkit's own directories by them. A run directory is
+``lstmkit.storage.files``'s, which tells lstmkit's own directories by them. A run directory is
 written whole (``files.atomic_directory``): into a new or empty directory, or, with
 ``overwrite``, over a model or run directory that holds nothing but lstmkit's files.
 
@@ -37,13 +37,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from . import files, tracking
-from .errors import ConfigError
-from .metrics import Evaluation
+from ..errors import ConfigError
+from ..metrics import Evaluation
+from ..storage import files
+from . import tracking
 
 if TYPE_CHECKING:
+    from ..model import LSTMModel
     from .config import RunConfig
-    from .model import LSTMModel
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,8 @@ def _write_files(tmp: Path, directory: Path, model: LSTMModel, metrics: dict[str
                  evaluation: Evaluation, config: RunConfig | None, table: Any) -> list[str]:
     """Write the run's files into ``tmp`` (to become ``directory``); returns the plots'
     names. ``table``: the forecast table to plot forecasts of, if there is one."""
-    from . import plots
-    from .artifact import write_model_files
+    from ..analysis import plots
+    from ..storage.artifact import write_model_files
     from .config import model_sections
 
     write_model_files(model, tmp, metrics)

@@ -3,7 +3,7 @@
 A checkpoint holds everything needed to continue training exactly where it
 stopped: the weights, the optimiser's moments, the learning-rate schedule, the
 early-stopping state, the best weights so far, the history, the random-number
-state and the epoch to run next. It is written atomically (``lstmkit.files.atomic_file``),
+state and the epoch to run next. It is written atomically (``lstmkit.storage.files.atomic_file``),
 so a crash leaves the last complete checkpoint.
 A fingerprint of the parameters and the training data stops a resume with
 different data or settings.
@@ -21,8 +21,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .errors import ArtifactError, ConfigError
-from .files import CHECKPOINT, CHECKPOINT_FORMAT, atomic_file
+from ..errors import ArtifactError, ConfigError
+from ..storage.files import CHECKPOINT, CHECKPOINT_FORMAT, atomic_file
 
 FILE = CHECKPOINT
 FORMAT = CHECKPOINT_FORMAT

@@ -3,7 +3,7 @@
 A saved file is read as untrusted input: its JSON is bounded in size and nesting
 before anything else reads it, and each top-level entry must have the JSON type
 lstmkit writes. The objects inside then check their own fields in ``from_dict``.
-Torch-free, like ``lstmkit.onnx_predict``.
+Torch-free, like ``lstmkit.deploy.onnx_model``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .checks import quote
-from .errors import ArtifactError, ConfigError
-from .spec import Spec
+from ..checks import quote
+from ..errors import ArtifactError, ConfigError
+from ..spec import Spec
 
 MAX_JSON_BYTES = 64 * 2**20   # a config with 10^6 category labels takes about 20 MB
 MAX_JSON_DEPTH = 32           # lstmkit writes at most 6 levels

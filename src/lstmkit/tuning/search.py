@@ -10,8 +10,8 @@ choices::
       spec.inputs.store.embed: {choice: [null, 4, 16]}    # null: one-hot
       training.lr: {float: [1.0e-4, 1.0e-2], log: true}
 
-Reading it needs neither Optuna nor Lightning: ``lstmkit.config`` parses it here, and
-``lstmkit.tune`` runs the study that draws from it.
+Reading it needs neither Optuna nor Lightning: ``lstmkit.cli.config`` parses it here, and
+``lstmkit.tuning.tune`` runs the study that draws from it.
 
 Example:
     >>> SearchSpace.parse({"model.hidden": {"int": [16, 128], "log": True}})
@@ -24,17 +24,17 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .checks import check_mapping, closest
-from .config_keys import MODEL_KEYS, SOURCE_KEYS, TRAINING_KEYS
-from .errors import ConfigError
-from .hyperparams import HARDWARE
-from .model import LSTMModel
-from .spec import Spec, Split
+from ..checks import check_mapping, closest
+from ..cli.config_keys import MODEL_KEYS, SOURCE_KEYS, TRAINING_KEYS
+from ..errors import ConfigError
+from ..hyperparams import HARDWARE
+from ..model import LSTMModel
+from ..spec import Spec, Split
 
 if TYPE_CHECKING:
     import optuna
 
-    from .config import RunConfig
+    from ..cli.config import RunConfig
 
 KINDS = ("int", "float", "choice")
 OPTIONS = (*KINDS, "log", "step")

@@ -1,7 +1,7 @@
 """Hyperparameter search with Optuna: the study over a config's ``search`` section.
 
 The search space (``SECTION.KEY`` entries with ranges or choices) is read and
-checked by ``lstmkit.search``. Every trial fits on the training part and is scored
+checked by ``lstmkit.tuning.search``. Every trial fits on the training part and is scored
 by its lowest validation loss (the same loss early stopping watches); the test part
 is never read. Each epoch's validation loss is reported to Optuna, so its pruner can
 stop bad trials early. A trial whose combination of values is invalid fails with the
@@ -27,12 +27,12 @@ import pandas as pd
 import yaml
 from lightning.pytorch.callbacks import Callback
 
-from . import files
-from .checks import check_positive_int
-from .config import RunConfig, fit_arguments
-from .errors import BaselineWarning, ConfigError, LSTMKitError, TrainingError
+from ..checks import check_positive_int
+from ..cli.config import RunConfig, fit_arguments
+from ..cli.tracking import epoch_number
+from ..errors import BaselineWarning, ConfigError, LSTMKitError, TrainingError
+from ..storage import files
 from .search import input_setting
-from .tracking import epoch_number
 
 if TYPE_CHECKING:
     import optuna

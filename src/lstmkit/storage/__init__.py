@@ -1,0 +1,1 @@
+"""What lstmkit writes and reads back: model directories, safe file writes, the model card."""
