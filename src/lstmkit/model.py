@@ -33,9 +33,10 @@ from .data.sources import Source, from_arrays, read_table
 from .data.validate import require_columns
 from .data.windows import ForecastWindows, SequenceWindows, Windows
 from .deploy.export import export_onnx
-from .errors import BaselineWarning, ConfigError, warn
+from .errors import ConfigError
+from .fallback import anchor_lags, anchored_may_help, fall_back, naive_ratio
 from .hyperparams import HARDWARE, Architecture, ResolvedArchitecture
-from .metrics import Evaluation, mostly_naive
+from .metrics import Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
 from .nn.heads import HEADS
@@ -52,16 +53,16 @@ from .pipeline import (
 )
 from .spec import Spec, Split
 from .storage.artifact import load_model, save_model
-from .tasks import anchor_rows, row_ranges
+from .tasks import row_ranges
 from .training import checkpoint
 from .training.checkpoint import Checkpoints
-from .training.config import TrainConfig, global_rank
+from .training.config import TrainConfig
 from .training.losses import MultiTargetLoss
+from .verdict import check_against_naive
 
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
 
-ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
             "validation_split": "split", "recurrent_dropout": "dropout"}
@@ -300,7 +301,7 @@ class LSTMModel:
         # back on where validation shows the network's change from it did not help.
         mode = norm_mode(architecture["instance_norm"])
         naive = mode == "anchored" or (mode is not None and spec.shape.sliding)
-        lags = (_anchor_lags(spec, val_windows or train_windows,
+        lags = (anchor_lags(spec, val_windows or train_windows,
                              getattr(groups.step, "season", None)) if naive else ())
         train_config = self._train_config(architecture["lr"], batch_size)
         for logger in loggers or []:
@@ -318,11 +319,11 @@ class LSTMModel:
             time_step=groups.step, baseline=_training_baseline(spec, train_windows),
             history=history, architecture=presets.built(architecture, network.config),
             split=split, seed=self.seed, neighbours=neighbours)
-        self._fall_back(pipeline, val_windows)
-        if self._anchored_may_help(pipeline, mode):
+        fall_back(pipeline, val_windows, self._device())
+        if anchored_may_help(pipeline, mode, chosen=self.instance_norm is not None):
             # A second candidate that forecasts changes from the naive forecast; kept where
             # validation says it does better (cost: one more fit, on such data only).
-            skill = self._naive_ratio(pipeline, val_windows, encoded.offsets)
+            skill = naive_ratio(pipeline, val_windows, encoded.offsets, self._device())
             anchored = dataclasses.replace(architecture, instance_norm="anchored")
             network, history = self._train_network(
                 spec, encoding, network_config(spec, encoding, anchored, lags, self.precision),
@@ -330,11 +331,12 @@ class LSTMModel:
             candidate = dataclasses.replace(
                 pipeline, network=network, history=history,
                 architecture=presets.built(architecture, network.config))
-            self._fall_back(candidate, val_windows)
-            if not self._naive_ratio(candidate, val_windows, encoded.offsets) >= skill:
+            fall_back(candidate, val_windows, self._device())
+            if not naive_ratio(candidate, val_windows, encoded.offsets, self._device()) >= skill:
                 pipeline = candidate                         # (a NaN ratio keeps it too)
         pipeline.data_sha256 = table_sha256(frame)
-        pipeline.validation = self._check_against_naive(pipeline, val_windows, encoded.offsets)
+        pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
+                                                  self._device())
         pipeline.neighbour_targets = tuple(
             t for t, entry in (pipeline.validation or {"targets": {}})["targets"].items()
             if entry["worse_than_neighbour"])
@@ -363,31 +365,6 @@ class LSTMModel:
         history = train(network, loss, train_windows, val_windows, train_config, plan, loggers,
                         callbacks)
         return network.eval(), history
-
-    def _fall_back(self, pipeline: FittedPipeline, val_windows: Windows | None) -> None:
-        """Set the fitted network's trust in its change from the naive forecast from the
-        validation windows (``_set_trust``), where it keeps a naive forecast."""
-        norm = pipeline.network.norm
-        if norm is not None and norm.naive and isinstance(val_windows, ForecastWindows):
-            _set_trust(norm, val_windows, *pipeline.outputs(val_windows, with_targets=True,
-                                                            device=self._device()))
-
-    def _anchored_may_help(self, pipeline: FittedPipeline, mode: str | None) -> bool:
-        """Whether to try ``instance_norm='anchored'`` beside the default: the user left it
-        unset and the default network fell back on the naive forecast for some target (it
-        did worse than that on the validation part)."""
-        norm = pipeline.network.norm
-        return (self.instance_norm is None and mode == "revin" and norm is not None
-                and norm.naive and bool((norm.trust < 1).any()))
-
-    def _naive_ratio(self, pipeline: FittedPipeline, windows: Windows,
-                     offsets: torch.Tensor) -> float:
-        """The mean over regression targets of the model's validation MAE over the naive
-        forecast's: lower is better."""
-        verdict = pipeline.score_windows(windows, offsets, self._device()).verdict()
-        ratios = [e["model"] / e["naive"] for e in verdict["targets"].values()
-                  if e["metric"] == "MAE" and e["model"] is not None and e["naive"]]
-        return float(np.mean(ratios)) if ratios else math.inf
 
     def _fit_split(self, validation_data: Any) -> Split:
         """The split of a fit: the model's, else 70/15/15, or all training when the
@@ -661,48 +638,6 @@ class LSTMModel:
             _check_channel_independent(spec, decoder)
         return a
 
-    def _check_against_naive(self, pipeline: FittedPipeline, windows: Windows | None,
-                             offsets: torch.Tensor) -> dict[str, Any] | None:
-        """Score the validation windows and warn (``BaselineWarning``) for every target the
-        model does worse on than the naive baseline, or than 1-NN (sequence classification:
-        ``fit`` then answers it with the nearest neighbour); returns ``Evaluation.verdict()``.
-
-        Without a validation part there is nothing the model did not train on to judge
-        it by: None, and no warning.
-        """
-        if windows is None:
-            return None
-        verdict = pipeline.score_windows(windows, offsets, self._device()).verdict()
-        for target, kept in _kept(pipeline).items():
-            verdict["targets"][target]["kept"] = kept
-        for target, entry in verdict["targets"].items():
-            if global_rank() != 0:     # one process warns
-                continue
-            if mostly_naive(entry):
-                warn(_mostly_naive(target, entry, _naive_lag(pipeline, target)), BaselineWarning)
-            elif entry["worse"]:
-                warn(_worse_than_naive(pipeline.spec, target, entry, verdict["baseline"]),
-                     BaselineWarning)
-            if entry["worse_than_neighbour"]:
-                warn(_worse_than_neighbour(target, entry), BaselineWarning)
-        return verdict
-
-
-def _kept(pipeline: FittedPipeline) -> dict[str, float]:
-    """Per target with a naive forecast to fall back on, the share of the network's
-    change from it that validation kept (its trust, mean over steps)."""
-    norm = pipeline.network.norm
-    if norm is None or not norm.naive:
-        return {}
-    shares = norm.trust.mean(0).tolist()
-    return {pipeline.spec.targets[j].name: round(share, 4)
-            for j, share in zip(norm.targets.tolist(), shares, strict=True)}
-
-
-def _naive_lag(pipeline: FittedPipeline, target: str) -> int:
-    """How many steps back ``target``'s naive forecast looks (1: the last value)."""
-    lags = pipeline.network.config.anchor_lags
-    return lags[pipeline.spec.target_names.index(target)] if lags else 1
 
 
 def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:
@@ -749,49 +684,6 @@ def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:
     """Set the instance norm's per-target maps from input to target units."""
     for m, j in enumerate(norm.targets.tolist()):
         norm.scale[m], norm.shift[m] = scaler_map(encoding, spec.targets[j].name)
-
-
-def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: str) -> str:
-    """The warning for a target the model does worse on than the naive baseline, with what
-    to try."""
-    longer = "train longer (max_epochs, patience)"
-    if not spec.shape.sliding:
-        hint = f"{longer}, or give inputs that tell more about it"
-    elif target not in spec.input_names:
-        hint = ("it is not an input, so the model never sees its past: add it to the inputs "
-                "(or leave Spec past_targets at True, its default)")
-    elif entry["metric"] == "accuracy":
-        hint = (f"a label that seldom changes is hard to beat by more than the last one; else "
-                f"{longer} or weigh it more (Target weight)")
-    else:
-        hint = (f"if it moves like a random walk, the last value may be the best forecast "
-                f"there is; else {longer}, try another lookback, or instance_norm='anchored' "
-                "(changes from the naive forecast)")
-    return (f"target {quote(target)} does worse than the naive baseline ({baseline}) on the "
-            f"validation part: {entry['metric']} {entry['model']:.4g} against "
-            f"{entry['naive']:.4g}; {hint}")
-
-
-def _mostly_naive(target: str, entry: dict[str, Any], lag: int) -> str:
-    """The warning for a forecast target whose forecasts fell back mostly on the naive ones."""
-    naive = "its last value" if lag == 1 else f"its value one season ({lag} steps) earlier"
-    return (f"target {quote(target)}: on the validation part the network did worse than the "
-            f"naive forecast ({naive}), so fit moved its forecasts towards that (now MAE "
-            f"{entry['model']:.4g} against {entry['naive']:.4g}): they keep "
-            f"{entry['kept']:.0%} of the network's change and are mostly the naive forecast. "
-            "If the series moves like a random walk, that may be the best forecast there is; "
-            "else train longer (max_epochs, patience), try another lookback, or give inputs "
-            "that tell more about it")
-
-
-def _worse_than_neighbour(target: str, entry: dict[str, Any]) -> str:
-    """The warning for a categorical target of a sequence task that 1-NN predicts better."""
-    return (f"target {quote(target)}: the network does worse than the nearest neighbour "
-            f"(1-NN on z-normalised series) on the validation part: accuracy "
-            f"{entry['model']:.4g} against {entry['neighbour']:.4g}; the model answers it with "
-            "the nearest training sequence's label instead (model.neighbour_targets_). With few "
-            "sequences per class a network seldom beats 1-NN: more labelled sequences, or a "
-            "longer training (max_epochs, patience), may let it")
 
 
 def _nearest_neighbour(spec: Spec, encoding: Encoding, seed: int,
@@ -841,58 +733,6 @@ def _second(plan: Checkpoints | None, name: str) -> Checkpoints | None:
     if state is not None:
         checkpoint.check_matches(state, fingerprint, directory)
     return Checkpoints(directory, fingerprint, state)
-
-
-def _set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
-               truth: np.ndarray) -> None:
-    """Where the network does worse than the naive forecasts on ``windows`` (its MAE over
-    theirs, averaged over the mapped targets, is 1 or more): per target it does worse on,
-    and per step, the share of its change from the naive forecast that brings its forecasts
-    closest to ``truth`` (least squares, in [0, 1]; 0 where the change made them worse).
-    Other targets, and every target of a network that beats the naive forecasts as a whole,
-    keep trust 1: on ETTh1 (H=96), whose validation and test parts differ, shrinking the
-    few channels that lost on validation raised test MSE (BENCHMARKS.md)."""
-    targets = windows.targets.numpy()
-    changes, wanted, ratios = [], [], []
-    for m, (j, column) in enumerate(zip(norm.targets.tolist(), norm.columns.tolist(),
-                                        strict=True)):
-        anchor = targets[anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
-        changes.append(outputs[..., column] - anchor)
-        wanted.append(truth[..., j] - anchor)
-        ratios.append(np.nanmean(np.abs(wanted[m] - changes[m])) / np.nanmean(np.abs(wanted[m])))
-    if not ratios or np.nanmean(ratios) < 1:
-        return                                           # it beats the naive forecasts
-    for m, ratio in enumerate(ratios):
-        if not ratio >= 1:
-            continue                                     # it beats this one's naive forecast
-        known = ~np.isnan(wanted[m])
-        change, want = np.where(known, changes[m], 0.0), np.where(known, wanted[m], 0.0)
-        power = (change**2).sum(axis=0)                                      # (H,)
-        share = np.divide((change * want).sum(axis=0), power, out=np.ones_like(power),
-                          where=power > 0)
-        norm.trust[:, m] = torch.from_numpy(np.clip(share, 0.0, 1.0))
-
-
-def _anchor_lags(spec: Spec, windows: Windows, season: int | None) -> tuple[int, ...]:
-    """Per target, the naive forecast a normalised forecast falls back on (and an
-    ``anchored`` network changes): the season (``m``
-    steps back, for every step) where it beats the last value on ``windows`` (the
-    validation part's, else the training part's), else 1 (the last value). Without a
-    season the lookback can hold, all 1."""
-    lags = [1] * len(spec.targets)
-    if not isinstance(windows, ForecastWindows) or not season or season > spec.lookback:
-        return tuple(lags)
-    spread = np.linspace(0, len(windows) - 1, min(len(windows), ANCHOR_WINDOWS)).astype(int)
-    some = ForecastWindows(windows.inputs, windows.targets, windows.starts[spread],
-                           windows.lookback, windows.horizon)
-    targets = windows.targets.numpy()
-    ahead = (some.starts + some.lookback).numpy()[:, None] + np.arange(windows.horizon)
-    errors = {lag: np.nanmean(np.abs(targets[ahead] - targets[anchor_rows(some, lag)]),
-                              axis=(0, 1)) for lag in (1, season)}           # (T,) each
-    for j, t in enumerate(spec.targets):
-        if t.target_kind.value_channel and errors[season][j] < errors[1][j]:
-            lags[j] = season
-    return tuple(lags)
 
 
 def _schema(frame: pd.DataFrame, spec: Spec) -> dict[str, str]:

@@ -23,7 +23,7 @@ answered by the nearest neighbour (``LSTMModel.neighbour_targets_``), and a fore
 does worse than the naive forecasts on the validation part keeps, for each target it loses
 on, only the share of its change from that forecast which validation says helped; where
 RevIN was left to the preset and fell back so, ``fit`` also tries
-``instance_norm='anchored'`` and keeps the better (``lstmkit.model``).
+``instance_norm='anchored'`` and keeps the better (``lstmkit.fallback``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,92 @@
+"""What ``fit`` says about its model: the validation part against the naive baselines.
+
+``check_against_naive`` scores the validation windows (the network never trained on them)
+beside the naive baselines and 1-NN, records the verdict that ``validation_``, the card and
+``metrics.json`` show, and warns (``BaselineWarning``) for every target the model does worse
+on, saying what to try.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .checks import quote
+from .data.windows import Windows
+from .errors import BaselineWarning, warn
+from .fallback import kept, naive_lag
+from .metrics import mostly_naive
+from .pipeline import FittedPipeline
+from .spec import Spec
+from .training.config import global_rank
+
+
+def check_against_naive(pipeline: FittedPipeline, windows: Windows | None,
+                        offsets: torch.Tensor, device: torch.device) -> dict[str, Any] | None:
+    """Score the validation windows and warn (``BaselineWarning``) for every target the
+    model does worse on than the naive baseline, or than 1-NN (sequence classification:
+    ``fit`` then answers it with the nearest neighbour); returns ``Evaluation.verdict()``.
+
+    Without a validation part there is nothing the model did not train on to judge
+    it by: None, and no warning.
+    """
+    if windows is None:
+        return None
+    verdict = pipeline.score_windows(windows, offsets, device).verdict()
+    for target, share in kept(pipeline).items():
+        verdict["targets"][target]["kept"] = share
+    for target, entry in verdict["targets"].items():
+        if global_rank() != 0:     # one process warns
+            continue
+        if mostly_naive(entry):
+            warn(_mostly_naive(target, entry, naive_lag(pipeline, target)), BaselineWarning)
+        elif entry["worse"]:
+            warn(_worse_than_naive(pipeline.spec, target, entry, verdict["baseline"]),
+                 BaselineWarning)
+        if entry["worse_than_neighbour"]:
+            warn(_worse_than_neighbour(target, entry), BaselineWarning)
+    return verdict
+
+
+def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: str) -> str:
+    """The warning for a target the model does worse on than the naive baseline, with what
+    to try."""
+    longer = "train longer (max_epochs, patience)"
+    if not spec.shape.sliding:
+        hint = f"{longer}, or give inputs that tell more about it"
+    elif target not in spec.input_names:
+        hint = ("it is not an input, so the model never sees its past: add it to the inputs "
+                "(or leave Spec past_targets at True, its default)")
+    elif entry["metric"] == "accuracy":
+        hint = (f"a label that seldom changes is hard to beat by more than the last one; else "
+                f"{longer} or weigh it more (Target weight)")
+    else:
+        hint = (f"if it moves like a random walk, the last value may be the best forecast "
+                f"there is; else {longer}, try another lookback, or instance_norm='anchored' "
+                "(changes from the naive forecast)")
+    return (f"target {quote(target)} does worse than the naive baseline ({baseline}) on the "
+            f"validation part: {entry['metric']} {entry['model']:.4g} against "
+            f"{entry['naive']:.4g}; {hint}")
+
+
+def _mostly_naive(target: str, entry: dict[str, Any], lag: int) -> str:
+    """The warning for a forecast target whose forecasts fell back mostly on the naive ones."""
+    naive = "its last value" if lag == 1 else f"its value one season ({lag} steps) earlier"
+    return (f"target {quote(target)}: on the validation part the network did worse than the "
+            f"naive forecast ({naive}), so fit moved its forecasts towards that (now MAE "
+            f"{entry['model']:.4g} against {entry['naive']:.4g}): they keep "
+            f"{entry['kept']:.0%} of the network's change and are mostly the naive forecast. "
+            "If the series moves like a random walk, that may be the best forecast there is; "
+            "else train longer (max_epochs, patience), try another lookback, or give inputs "
+            "that tell more about it")
+
+
+def _worse_than_neighbour(target: str, entry: dict[str, Any]) -> str:
+    """The warning for a categorical target of a sequence task that 1-NN predicts better."""
+    return (f"target {quote(target)}: the network does worse than the nearest neighbour "
+            f"(1-NN on z-normalised series) on the validation part: accuracy "
+            f"{entry['model']:.4g} against {entry['neighbour']:.4g}; the model answers it with "
+            "the nearest training sequence's label instead (model.neighbour_targets_). With few "
+            "sequences per class a network seldom beats 1-NN: more labelled sequences, or a "
+            "longer training (max_epochs, patience), may let it")
