@@ -115,7 +115,8 @@ def main() -> None:
             rows = write_input(source, args.series * factor)
             output = tmp / f"forecast-{factor}x.parquet"
             runs = [peak_mb([sys.executable, "-m", "lstmkit", "predict", str(model), str(source),
-                             "-o", str(output), "--origins", args.origins, "--no-progress"])
+                             "-o", str(output), "--origins", args.origins, "--no-progress",
+                             "--overwrite"])      # the previous repeat's forecast
                     for _ in range(args.repeats)]
             whole = [peak_mb([sys.executable, "-c", "import sys, pandas; "
                               "pandas.read_parquet(sys.argv[1])", str(source)])[0]
