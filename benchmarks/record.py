@@ -29,7 +29,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-PACKAGES = ("torch", "lightning", "pandas", "numpy", "onnxruntime")
+PACKAGES = ("torch", "lightning", "pandas", "numpy", "pyarrow", "onnxruntime", "optuna", "fastapi",
+            "uvicorn", "tensorflow", "keras", "darts", "neuralforecast")
 NOT_OPTIONS = ("results", "table", "child")
 
 
