@@ -115,23 +115,31 @@ def w5_row(case: dict) -> str:
 
 
 def lookback_row(cases: list[dict]) -> str:
-    """The table's row of one lookback from its three stages' cases (data, fit, chunked)."""
+    """The table's row of one lookback from its stages' cases (data, fit, chunked); ``-``
+    for a stage a stopped run did not reach."""
     by_stage = {case["stage"]: case for case in cases}
-    seconds = [statistics.median(by_stage[stage]["seconds"]) for stage in STAGES[1:]]
-    first = by_stage["data"]
+    first = next(iter(by_stage.values()))
+
+    def cell(stage: str, figure) -> str:
+        return figure(by_stage[stage]) if stage in by_stage else "-"
+
+    peaks = [cell(stage, lambda c: record.spread(c["peak_rss_mb"])) for stage in STAGES]
+    seconds = [cell(stage, lambda c: f"{statistics.median(c['seconds']):.1f}")
+               for stage in STAGES[1:]]
     return (f"| {first['lookback']} | {first['train_windows']} | "
-            f"{first['materialised_train_windows_mb']:.0f} | "
-            + " | ".join(record.spread(by_stage[stage]["peak_rss_mb"]) for stage in STAGES)
-            + f" | {seconds[0]:.1f} / {seconds[1]:.1f} |")
+            f"{first['materialised_train_windows_mb']:.0f} | {' | '.join(peaks)} | "
+            f"{seconds[0]} / {seconds[1]} |")
 
 
 def ratio_lines(cases: list[dict]) -> list[str]:
-    """Each stage's peak RSS ratio, the longest lookback's median over the shortest's."""
-    lookbacks = sorted({case["lookback"] for case in cases})
+    """Each stage's peak RSS ratio, the longest lookback's median over the shortest's (the
+    stages measured at both)."""
     peak = {(c["lookback"], c["stage"]): statistics.median(c["peak_rss_mb"]) for c in cases}
+    lookbacks = sorted({case["lookback"] for case in cases})
     low, high = lookbacks[0], lookbacks[-1]
     return [f"{stage}: peak RSS ratio lookback {high} / {low} = "
-            f"{peak[high, stage] / peak[low, stage]:.3f}" for stage in STAGES]
+            f"{peak[high, stage] / peak[low, stage]:.3f}" for stage in STAGES
+            if low != high and (low, stage) in peak and (high, stage) in peak]
 
 
 def table(about: dict, cases: list[dict]) -> list[str]:
