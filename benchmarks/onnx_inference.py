@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
-import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,11 +86,9 @@ def time_batch(model: LSTMModel, onnx_model: OnnxModel, data, feeds: dict, predi
     """Every repeat's seconds of each system on one batch, the systems alternating."""
     systems = {
         "predict": lambda: model.predict(data, **predict_args),
+        "onnx.predict": lambda: onnx_model.predict(data, **predict_args),
         "onnx.run": lambda: onnx_model.session.run(None, feeds),
     }
-    if not isinstance(data, pd.DataFrame) or predict_args.get("origins") != "all" or \
-            len(data) == model.spec_.lookback:   # OnnxModel.predict: each series' last window
-        systems["onnx.predict"] = lambda: onnx_model.predict(data)
     times: dict[str, list[float]] = {k: [] for k in systems}
     for run in systems.values():
         run()                                                   # warm-up
@@ -110,10 +107,9 @@ HEADER = ["| model | batch | predict ms | onnx.predict ms | onnx.run ms | predic
 def row(case: dict) -> str:
     """The table's row of one model and batch: median milliseconds and their ratios."""
     median = {k: statistics.median(v) for k, v in case["seconds"].items()}
-    p, r, op = median["predict"], median["onnx.run"], median.get("onnx.predict")
-    cells = ([f"{p * 1e3:.2f}", "-", f"{r * 1e3:.2f}", "-", f"{p / r:.1f}x"] if op is None else
-             [f"{p * 1e3:.2f}", f"{op * 1e3:.2f}", f"{r * 1e3:.2f}", f"{p / op:.1f}x",
-              f"{p / r:.1f}x"])
+    p, op, r = median["predict"], median["onnx.predict"], median["onnx.run"]
+    cells = [f"{p * 1e3:.2f}", f"{op * 1e3:.2f}", f"{r * 1e3:.2f}", f"{p / op:.1f}x",
+             f"{p / r:.1f}x"]
     return f"| {case['model']} | {case['batch']} | " + " | ".join(cells) + " |"
 
 
