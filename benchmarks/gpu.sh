@@ -19,7 +19,8 @@
 #   mkdir -p .gpudata/forecasting/weather   # for part 3
 #   cp ../shared/data/forecasting/weather/weather.csv.gz .gpudata/forecasting/weather/
 #
-# Results (RESULTS, default runs/gpu): gpu.txt, smoke.md, speed.md, accuracy.jsonl,
+# Results (RESULTS, default runs/gpu): gpu.txt, smoke.md and .jsonl, speed.md and .jsonl (the
+# raw figures: speed.py --table --results speed.jsonl prints the table again), accuracy.jsonl,
 # accuracy.log, and for part 3 weather.jsonl and weather.log (lines prefixed by the run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,11 +33,13 @@ python3 -c "import torch, lightning; print('torch', torch.__version__, 'lightnin
 lightning.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$out/gpu.txt"
 
 # A minute-long smoke run first: a failure shows before the long parts spend the lease.
-timeout 90 python3 benchmarks/speed.py --device cuda --quick 2>&1 | tee "$out/smoke.md" \
+timeout 90 python3 benchmarks/speed.py --device cuda --quick --results "$out/smoke.jsonl" 2>&1 \
+    | tee "$out/smoke.md" \
     || { echo "the CUDA smoke run failed: fix it before the long parts"; exit 1; }
 if (( ${SPEED_SECONDS:-300} > 0 )); then
     timeout "${SPEED_SECONDS:-300}" python3 benchmarks/speed.py --device cuda --repeats 5 \
-        2>&1 | tee "$out/speed.md" || echo "speed.py stopped: exit $?" | tee -a "$out/speed.md"
+        --results "$out/speed.jsonl" 2>&1 | tee "$out/speed.md" \
+        || echo "speed.py stopped: exit $?" | tee -a "$out/speed.md"
 fi
 if (( ${ACCURACY_SECONDS:-180} > 0 )); then
     timeout "${ACCURACY_SECONDS:-180}" python3 benchmarks/accuracy/run.py --only etth1 \

@@ -19,17 +19,25 @@ storages). Run with one thread for figures comparable to speed.py:
 
     OMP_NUM_THREADS=1 python benchmarks/long_horizon.py
     OMP_NUM_THREADS=1 python benchmarks/long_horizon.py --horizons 720 --allocator tuned
+    python benchmarks/long_horizon.py --table    # from benchmarks/results/long_horizon.jsonl
+
+Every repeat's seconds and the saved MB are appended to ``--results`` (``record.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record
 
 from lstmkit import Spec, presets
 from lstmkit.allocator import keep_freed_memory
@@ -98,20 +106,41 @@ def training_step(horizon: int, way: str) -> tuple[Callable[[], float], Callable
     return seconds, saved_mb
 
 
+HEADER = ["| horizon | way | step s | saved MB | speed-up over plain |",
+          "| --- | --- | --- | --- | --- |"]
+
+
+def row(case: dict, plain: dict) -> str:
+    """The table's row of one horizon and way; ``plain`` is the same horizon's plain case."""
+    t, median = case["seconds"], statistics.median(case["seconds"])
+    return (f"| {case['horizon']} | {case['way']} | {median:.3f} ({min(t):.3f}-{max(t):.3f}) | "
+            f"{case['saved_mb']:,.0f} | {statistics.median(plain['seconds']) / median:.2f} |")
+
+
+def table(about: dict, cases: list[dict]) -> list[str]:
+    """The BENCHMARKS.md table of one run."""
+    plain = {case["horizon"]: case for case in cases if case["way"] == "plain"}
+    return HEADER + [row(case, plain[case["horizon"]]) for case in cases]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--horizons", nargs="*", type=int, default=[96, 192, 336, 720])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--allocator", choices=["default", "tuned"], default="default",
                         help="tuned: lstmkit.allocator.keep_freed_memory(), as the CLI sets")
+    record.add_options(parser, "long_horizon")
     args = parser.parse_args()
+    if args.table:
+        record.print_tables(args.results, table)
+        return
     if args.allocator == "tuned" and not keep_freed_memory():
         raise SystemExit("keep_freed_memory() did not apply here")
     assert decoders.Dropout is Dropout, "the decoders' dropout is not the one timed as default"
+    run = record.start(args, "long_horizon", threads=torch.get_num_threads())
     print(f"threads {torch.get_num_threads()}, allocator {args.allocator}, "
           f"{args.repeats} repeats; batch {BATCH} x {CHANNELS} channels, lookback {LOOKBACK}\n")
-    print("| horizon | way | step s | saved MB | speed-up over plain |")
-    print("| --- | --- | --- | --- | --- |")
+    print("\n".join(HEADER))
     for horizon in args.horizons:
         ways = {way: training_step(horizon, way) for way in WAYS}
         times: dict[str, list[float]] = {way: [] for way in WAYS}
@@ -120,12 +149,11 @@ def main() -> None:
         for _ in range(args.repeats):
             for way, (seconds, _) in ways.items():
                 times[way].append(seconds())
-        plain = statistics.median(times["plain"])
-        for way, (_, saved_mb) in ways.items():
-            t = times[way]
-            median = statistics.median(t)
-            print(f"| {horizon} | {way} | {median:.3f} ({min(t):.3f}-{max(t):.3f}) | "
-                  f"{saved_mb():,.0f} | {plain / median:.2f} |", flush=True)
+        cases = {way: run.add({"horizon": horizon, "way": way, "seconds": times[way],
+                               "saved_mb": saved_mb()})
+                 for way, (_, saved_mb) in ways.items()}
+        for case in cases.values():
+            print(row(case, cases["plain"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ lookback 96, 336 and 720.
     python benchmarks/memory.py            # lookback 96 and 720, 3 repeats each
     python benchmarks/memory.py --quick    # a smoke run on 20% of the rows
     python benchmarks/memory.py --w5       # W5, lookback 96 / 336 / 720
+    python benchmarks/memory.py --table    # the tables again, from benchmarks/results/memory.jsonl
+
+Every repeat's peak RSS and seconds are appended to ``--results`` (``record.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import record
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
@@ -95,6 +100,58 @@ def run_one(lookback: int, fraction: float, stage: str) -> dict:
     }
 
 
+W5_HEADER = ["| lookback | segment | forecast rows | peak RSS MB | s |",
+             "| --- | --- | --- | --- | --- |"]
+HEADER = ["| lookback | train windows | materialised windows MB | data path | fit + evaluate | "
+          "fit + evaluate, checkpoint_steps=96 | s (plain / chunked) |",
+          "| --- | --- | --- | --- | --- | --- | --- |"]
+
+
+def w5_row(case: dict) -> str:
+    """The W5 table's row of one lookback: peak RSS median (min-max), median seconds."""
+    return (f"| {case['lookback']} | {case['segment']} | {case['forecast_rows']} | "
+            f"{record.spread(case['peak_rss_mb'])} | "
+            f"{statistics.median(case['seconds']):.1f} |")
+
+
+def lookback_row(cases: list[dict]) -> str:
+    """The table's row of one lookback from its stages' cases (data, fit, chunked); ``-``
+    for a stage a stopped run did not reach."""
+    by_stage = {case["stage"]: case for case in cases}
+    first = next(iter(by_stage.values()))
+
+    def cell(stage: str, figure) -> str:
+        return figure(by_stage[stage]) if stage in by_stage else "-"
+
+    peaks = [cell(stage, lambda c: record.spread(c["peak_rss_mb"])) for stage in STAGES]
+    seconds = [cell(stage, lambda c: f"{statistics.median(c['seconds']):.1f}")
+               for stage in STAGES[1:]]
+    return (f"| {first['lookback']} | {first['train_windows']} | "
+            f"{first['materialised_train_windows_mb']:.0f} | {' | '.join(peaks)} | "
+            f"{seconds[0]} / {seconds[1]} |")
+
+
+def ratio_lines(cases: list[dict]) -> list[str]:
+    """Each stage's peak RSS ratio, the longest lookback's median over the shortest's (the
+    stages measured at both)."""
+    peak = {(c["lookback"], c["stage"]): statistics.median(c["peak_rss_mb"]) for c in cases}
+    lookbacks = sorted({case["lookback"] for case in cases})
+    low, high = lookbacks[0], lookbacks[-1]
+    return [f"{stage}: peak RSS ratio lookback {high} / {low} = "
+            f"{peak[high, stage] / peak[low, stage]:.3f}" for stage in STAGES
+            if low != high and (low, stage) in peak and (high, stage) in peak]
+
+
+def table(about: dict, cases: list[dict]) -> list[str]:
+    """The BENCHMARKS.md table of one run's cases (W5's, or the ETTm1 stages')."""
+    if about["options"]["w5"]:
+        return W5_HEADER + [w5_row(case) for case in cases]
+    lookbacks = sorted({case["lookback"] for case in cases})
+    rows = [lookback_row([c for c in cases if c["lookback"] == lookback])
+            for lookback in lookbacks]
+    return HEADER + rows + ratio_lines(cases)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20%% of the rows, one repeat")
@@ -104,48 +161,57 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stage", default="fit", help=argparse.SUPPRESS)
     parser.add_argument("--fraction", type=float, default=1.0, help=argparse.SUPPRESS)
+    record.add_options(parser, "memory")
     args = parser.parse_args()
+    record.quick_path(args, parser)
     if args.child is not None:
         result = run_w5(args.child) if args.stage == "w5" else \
             run_one(args.child, args.fraction, args.stage)
         print(json.dumps(result))
         return
+    if args.table:
+        record.print_tables(args.results, table)
+        return
+    if args.quick:
+        args.fraction, args.repeats = 0.2, 1
+    run = record.start(args, "memory")
     if args.w5:
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores; W5, {args.repeats} "
               "repeat(s); peak RSS in MB, median (min-max)")
-        print("| lookback | segment | forecast rows | peak RSS MB | s |")
-        print("| --- | --- | --- | --- | --- |")
+        print("\n".join(W5_HEADER))
         for lookback in (96, 336, 720):
             runs = [_child(lookback, 1.0, "w5") for _ in range(args.repeats)]
-            rss = [r["peak_rss_mb"] for r in runs]
-            print(f"| {lookback} | {runs[0]['segment']} | {runs[0]['forecast_rows']} | "
-                  f"{statistics.median(rss):.0f} ({min(rss):.0f}-{max(rss):.0f}) | "
-                  f"{statistics.median(r['seconds'] for r in runs):.1f} |", flush=True)
+            case = run.add({**_first(runs, "segment", "forecast_rows"), "lookback": lookback,
+                            **_repeats(runs)})
+            print(w5_row(case), flush=True)
         return
-    fraction, repeats = (0.2, 1) if args.quick else (1.0, args.repeats)
-    lookbacks = (96, 720) if not args.quick else (96, 336)
+    lookbacks = (96, 336) if args.quick else (96, 720)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
-          f"{platform.python_version()}; ETTm1 rows x{fraction}, {repeats} repeat(s); peak RSS "
-          "in MB, median (min-max)")
-    print("| lookback | train windows | materialised windows MB | data path | fit + evaluate | "
-          "fit + evaluate, checkpoint_steps=96 | s (plain / chunked) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    peaks = {}
+          f"{platform.python_version()}; ETTm1 rows x{args.fraction}, {args.repeats} repeat(s); "
+          "peak RSS in MB, median (min-max)")
+    print("\n".join(HEADER))
+    cases = []
     for lookback in lookbacks:
-        cells, seconds = [], []
+        stages = []
         for stage in STAGES:
-            runs = [_child(lookback, fraction, stage) for _ in range(repeats)]
-            rss = [r["peak_rss_mb"] for r in runs]
-            peaks[lookback, stage] = statistics.median(rss)
-            cells.append(f"{statistics.median(rss):.0f} ({min(rss):.0f}-{max(rss):.0f})")
-            seconds.append(statistics.median(r["seconds"] for r in runs))
-        print(f"| {lookback} | {runs[0]['train_windows']} | "
-              f"{runs[0]['materialised_train_windows_mb']:.0f} | {' | '.join(cells)} | "
-              f"{seconds[1]:.1f} / {seconds[2]:.1f} |")
-    low, high = lookbacks
-    for stage in STAGES:
-        print(f"{stage}: peak RSS ratio lookback {high} / {low} = "
-              f"{peaks[high, stage] / peaks[low, stage]:.3f}")
+            runs = [_child(lookback, args.fraction, stage) for _ in range(args.repeats)]
+            stages.append(run.add({**_first(runs, "rows", "train_windows",
+                                            "materialised_train_windows_mb"),
+                                   "lookback": lookback, "stage": stage, **_repeats(runs)}))
+        print(lookback_row(stages), flush=True)
+        cases += stages
+    print("\n".join(ratio_lines(cases)))
+
+
+def _first(runs: list[dict], *keys: str) -> dict:
+    """The figures that every repeat shares (sizes, counts), from the first."""
+    return {key: runs[0][key] for key in keys}
+
+
+def _repeats(runs: list[dict]) -> dict:
+    """Every repeat's peak RSS (MB) and seconds, in order."""
+    return {"peak_rss_mb": [round(r["peak_rss_mb"], 1) for r in runs],
+            "seconds": [round(r["seconds"], 2) for r in runs]}
 
 
 def _child(lookback: int, fraction: float, stage: str) -> dict:

@@ -20,6 +20,9 @@ Both runtimes use one thread (torch.set_num_threads(1), onnxruntime intra-op 1).
 
     python benchmarks/onnx_inference.py                 # 20 repeats
     python benchmarks/onnx_inference.py --repeats 5
+    python benchmarks/onnx_inference.py --table   # from benchmarks/results/onnx_inference.jsonl
+
+Every repeat's seconds are appended to ``--results`` (``record.py``).
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
-import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record
 from workloads import ETT_COLUMNS, SHARED, etth1_frame
 
 from lstmkit import LSTMModel, Spec, datasets
@@ -79,15 +82,13 @@ def classify_case() -> tuple:
 
 
 def time_batch(model: LSTMModel, onnx_model: OnnxModel, data, feeds: dict, predict_args: dict,
-               repeats: int) -> list[str]:
-    """Median milliseconds of each system on one batch, alternating, and the ratios."""
+               repeats: int) -> dict[str, list[float]]:
+    """Every repeat's seconds of each system on one batch, the systems alternating."""
     systems = {
         "predict": lambda: model.predict(data, **predict_args),
+        "onnx.predict": lambda: onnx_model.predict(data, **predict_args),
         "onnx.run": lambda: onnx_model.session.run(None, feeds),
     }
-    if not isinstance(data, pd.DataFrame) or predict_args.get("origins") != "all" or \
-            len(data) == model.spec_.lookback:   # OnnxModel.predict: each series' last window
-        systems["onnx.predict"] = lambda: onnx_model.predict(data)
     times: dict[str, list[float]] = {k: [] for k in systems}
     for run in systems.values():
         run()                                                   # warm-up
@@ -96,29 +97,45 @@ def time_batch(model: LSTMModel, onnx_model: OnnxModel, data, feeds: dict, predi
             start = time.perf_counter()
             run()
             times[key].append(time.perf_counter() - start)
-    p, r = (statistics.median(times[k]) for k in ("predict", "onnx.run"))
-    if "onnx.predict" not in times:
-        return [f"{p * 1e3:.2f}", "-", f"{r * 1e3:.2f}", "-", f"{p / r:.1f}x"]
-    op = statistics.median(times["onnx.predict"])
-    return [f"{p * 1e3:.2f}", f"{op * 1e3:.2f}", f"{r * 1e3:.2f}", f"{p / op:.1f}x",
-            f"{p / r:.1f}x"]
+    return times
+
+
+HEADER = ["| model | batch | predict ms | onnx.predict ms | onnx.run ms | predict / onnx.predict "
+          "| predict / onnx.run |", "| --- | --- | --- | --- | --- | --- | --- |"]
+
+
+def row(case: dict) -> str:
+    """The table's row of one model and batch: median milliseconds and their ratios."""
+    median = {k: statistics.median(v) for k, v in case["seconds"].items()}
+    p, op, r = median["predict"], median["onnx.predict"], median["onnx.run"]
+    cells = [f"{p * 1e3:.2f}", f"{op * 1e3:.2f}", f"{r * 1e3:.2f}", f"{p / op:.1f}x",
+             f"{p / r:.1f}x"]
+    return f"| {case['model']} | {case['batch']} | " + " | ".join(cells) + " |"
+
+
+def table(about: dict, cases: list[dict]) -> list[str]:
+    """The BENCHMARKS.md table of one run."""
+    return HEADER + [row(case) for case in cases]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
+    record.add_options(parser, "onnx_inference")
     args = parser.parse_args()
+    if args.table:
+        record.print_tables(args.results, table)
+        return
     torch.set_num_threads(1)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     cases = {"forecast": lambda: forecast_case(None),
              "general": lambda: forecast_case(False),
              "classify": classify_case}
+    run = record.start(args, "onnx_inference")
     print(f"python {platform.python_version()}, torch {torch.__version__}, onnxruntime "
           f"{onnxruntime.__version__}, {platform.machine()}, {args.repeats} repeats, medians\n")
-    print("| model | batch | predict ms | onnx.predict ms | onnx.run ms | predict / onnx.predict "
-          "| predict / onnx.run |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("\n".join(HEADER))
     with tempfile.TemporaryDirectory() as tmp:
         for name, build in cases.items():
             model, rows, arrays, predict_args = build()
@@ -126,9 +143,10 @@ def main() -> None:
             onnx_model = OnnxModel(path)
             onnx_model.session = onnxruntime.InferenceSession(str(path), options)
             for batch in BATCHES:
-                row = time_batch(model, onnx_model, rows(batch), arrays(batch), predict_args,
-                                 args.repeats)
-                print(f"| {name} | {batch} | " + " | ".join(row) + " |")
+                seconds = time_batch(model, onnx_model, rows(batch), arrays(batch),
+                                     predict_args, args.repeats)
+                print(row(run.add({"model": name, "batch": batch, "seconds": seconds})),
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ of ``--repeats`` fresh processes.
 
     python benchmarks/predict_memory.py                 # 10 and 100 series, origins=last
     python benchmarks/predict_memory.py --series 2 --origins all
+    python benchmarks/predict_memory.py --table   # from benchmarks/results/predict_memory.jsonl
+
+Every repeat's figures are appended to ``--results`` (``record.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import record
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ETTH1 = SHARED / "forecasting" / "ETT-small" / "ETTh1.csv"
@@ -72,17 +76,37 @@ def peak_mb(command: list[str]) -> tuple[float, float]:
     return int(done.stderr.strip().splitlines()[-1]) / 1024, time.perf_counter() - start
 
 
+HEADER = ["| input | rows | Parquet MB | `lstmkit predict` peak RSS MB | seconds | "
+          "`pd.read_parquet` alone, peak RSS MB |", "| --- | --- | --- | --- | --- | --- |"]
+
+
+def row(case: dict) -> str:
+    """The table's row of one input size: medians over the repeats."""
+    return (f"| {case['factor']}x ({case['series']} series) | {case['rows']:,} | "
+            f"{case['parquet_mb']:.0f} | {statistics.median(case['predict_peak_rss_mb']):.0f} | "
+            f"{statistics.median(case['predict_seconds']):.1f} | "
+            f"{statistics.median(case['read_parquet_peak_rss_mb']):.0f} |")
+
+
+def table(about: dict, cases: list[dict]) -> list[str]:
+    """The BENCHMARKS.md table of one run."""
+    return HEADER + [row(case) for case in cases]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=10, help="copies of ETTh1 in the 1x input")
     parser.add_argument("--origins", choices=("last", "all"), default="last")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per size")
+    record.add_options(parser, "predict_memory")
     args = parser.parse_args()
+    if args.table:
+        record.print_tables(args.results, table)
+        return
+    run = record.start(args, "predict_memory")
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
-    print("| input | rows | Parquet MB | `lstmkit predict` peak RSS MB | seconds | "
-          "`pd.read_parquet` alone, peak RSS MB |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("\n".join(HEADER))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model = train(tmp)
@@ -91,19 +115,22 @@ def main() -> None:
             rows = write_input(source, args.series * factor)
             output = tmp / f"forecast-{factor}x.parquet"
             runs = [peak_mb([sys.executable, "-m", "lstmkit", "predict", str(model), str(source),
-                             "-o", str(output), "--origins", args.origins, "--no-progress"])
+                             "-o", str(output), "--origins", args.origins, "--no-progress",
+                             "--overwrite"])      # the previous repeat's forecast
+                    for _ in range(args.repeats)]
+            whole = [peak_mb([sys.executable, "-c", "import sys, pandas; "
+                              "pandas.read_parquet(sys.argv[1])", str(source)])[0]
                      for _ in range(args.repeats)]
-            rss = statistics.median(r[0] for r in runs)
-            seconds = statistics.median(r[1] for r in runs)
-            whole = statistics.median(peak_mb([sys.executable, "-c", "import sys, pandas; "
-                                               "pandas.read_parquet(sys.argv[1])", str(source)])[0]
-                                      for _ in range(args.repeats))
             forecasts = pq.ParquetFile(output).metadata.num_rows
             if args.origins == "last" and forecasts != args.series * factor * 24:
                 raise SystemExit(f"expected 24 forecast rows per series, got {forecasts}")
-            print(f"| {factor}x ({args.series * factor} series) | {rows:,} | "
-                  f"{source.stat().st_size / 2**20:.0f} | {rss:.0f} | {seconds:.1f} | "
-                  f"{whole:.0f} |", flush=True)
+            case = run.add({"factor": factor, "series": args.series * factor, "rows": rows,
+                            "parquet_mb": round(source.stat().st_size / 2**20, 2),
+                            "forecast_rows": forecasts,
+                            "predict_peak_rss_mb": [round(r[0], 1) for r in runs],
+                            "predict_seconds": [round(r[1], 2) for r in runs],
+                            "read_parquet_peak_rss_mb": [round(mb, 1) for mb in whole]})
+            print(row(case), flush=True)
             source.unlink()
             output.unlink()
 

@@ -12,6 +12,10 @@ Shapes: ``single`` is one window (the last 28 days, origins=last); ``batch`` is
 
     python benchmarks/serve.py              # torch, and onnx when onnxruntime is installed
     python benchmarks/serve.py --model runs/seattle_weather --repeats 5
+    python benchmarks/serve.py --quick      # a smoke run (results: serve-quick.jsonl)
+    python benchmarks/serve.py --table      # the table again, from benchmarks/results/serve.jsonl
+
+Every repeat's requests/s, p50, p99 and failures are appended to ``--results`` (``record.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import record
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "examples" / "seattle_weather.yaml"
@@ -113,35 +118,63 @@ def load(url: str, body: dict, origins: str, clients: int, requests: int) -> dic
             "requests": len(latencies)}
 
 
+HEADER = ["| backend | request | clients | requests/s | p50 ms | p99 ms | failed |",
+          "| --- | --- | --- | --- | --- | --- | --- |"]
+
+
+def row(case: dict) -> str:
+    """The table's row of one backend, shape and concurrency: medians over the repeats,
+    failures summed."""
+    runs = case["runs"]
+    median = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+    failed = sum(r["failed"] for r in runs)
+    total = sum(r["requests"] for r in runs)
+    return (f"| {case['backend']} | {case['shape']} ({case['rows']} rows) | {case['clients']} | "
+            f"{median['rps']:.0f} | {median['p50']:.2f} | {median['p99']:.2f} | "
+            f"{failed} of {total} |")
+
+
+def table(about: dict, cases: list[dict]) -> list[str]:
+    """The BENCHMARKS.md table of one run."""
+    return HEADER + [row(case) for case in cases]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="model directory (default: train quickstart)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--backends", nargs="+", default=None, help="torch and/or onnx")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: torch only, "
+                        "a tenth of the requests, one repeat")
+    record.add_options(parser, "serve")
     args = parser.parse_args()
+    record.quick_path(args, parser)
+    if args.table:
+        record.print_tables(args.results, table)
+        return
+    if args.quick:
+        args.backends, args.repeats = args.backends or ["torch"], 1
     backends = args.backends or ["torch"] + (
         ["onnx"] if importlib.util.find_spec("onnxruntime") else [])
+    run = record.start(args, "serve")
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or train_quickstart(Path(tmp))
         print(f"model {model}; {platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} cores, Python {platform.python_version()}")
-        print("| backend | request | clients | requests/s | p50 ms | p99 ms | failed |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print("\n".join(HEADER))
         for backend in backends:
             process, url = start_server(model, backend)
             try:
                 for shape, (rows, origins, clients, requests) in SHAPES.items():
                     body = payload(rows)
+                    requests = max(1, requests // 10) if args.quick else requests
                     for concurrency in sorted({1, clients}):
                         runs = [load(url, body, origins, concurrency, requests)
                                 for _ in range(args.repeats)]
-                        median = {k: statistics.median(r[k] for r in runs)
-                                  for k in ("rps", "p50", "p99")}
-                        failed = sum(r["failed"] for r in runs)
-                        total = sum(r["requests"] for r in runs)
-                        print(f"| {backend} | {shape} ({rows} rows) | {concurrency} | "
-                              f"{median['rps']:.0f} | {median['p50']:.2f} | "
-                              f"{median['p99']:.2f} | {failed} of {total} |", flush=True)
+                        case = run.add({"backend": backend, "shape": shape, "rows": rows,
+                                        "origins": origins, "clients": concurrency,
+                                        "requests_per_client": requests, "runs": runs})
+                        print(row(case), flush=True)
             finally:
                 process.terminate()
                 process.wait(timeout=30)

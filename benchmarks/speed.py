@@ -32,12 +32,16 @@ Peers (Keras, Darts, NeuralForecast) run from their own environment:
     python benchmarks/speed.py --workloads W1 W2 --batches 64 --repeats 3
     python benchmarks/speed.py --workloads W4 --allocator tuned   # as the lstmkit command runs
     python benchmarks/speed.py --device cuda        # on a GPU: cuDNN eager loop, lstmkit on "gpu"
-    python benchmarks/speed.py --workloads W1 W2 --json raw.jsonl   # also every repeat, as JSON
+    python benchmarks/speed.py --table              # the tables again, from results/speed.jsonl
 
 On ``--device cuda`` both systems run on the GPU: the eager loop's tensors and
 network live there (cuDNN's fused LSTM), lstmkit fits with ``accelerator="gpu"``,
 every timed call ends with ``torch.cuda.synchronize()``, the peak is float32
 matmul on the GPU, and ``--rss`` adds each fresh process's peak GPU memory.
+
+Every case's raw figures (every repeat, samples/s) are appended to ``--results``
+(``benchmarks/results/speed.jsonl``; ``--quick``: ``speed-quick.jsonl``, not committed),
+from which ``--table`` prints the tables again (``record.py``).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record
 from workloads import ETT_COLUMNS, WORKLOADS, Workload, etth1_frame
 
 INFER_BATCH = 1024
@@ -385,8 +390,50 @@ def run_child(*args: str) -> dict | float:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _cell(values: list[float]) -> str:
-    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+def setup_line(about: dict) -> str:
+    """The run's measured peak and options, as the table's first line."""
+    o = about["options"]
+    return (f"{o['device']} float32 matmul peak {about['matmul_peak_gflops']:.1f} GFLOP/s; "
+            f"fraction {o['fraction']}, {o['repeats']} repeats; allocator {o['allocator']}")
+
+
+def header(device: str) -> list[str]:
+    """The table's header; on a GPU the memory column holds RSS and GPU memory."""
+    return ["| workload | batch | eager train/s | lstmkit train/s | ratio | eager infer/s | "
+            "lstmkit infer/s | ratio | lstmkit epoch alone/s | ratio | lstmkit GFLOP/s (of peak) "
+            f"| peak {'RSS, GPU' if device == 'cuda' else 'RSS'} MB eager / lstmkit |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+
+def rows(case: dict, peak: float) -> list[str]:
+    """The table's row of one workload and batch (medians of the repeats, min-max, ratios of
+    medians), and the long table's row where lstmkit predicted through it too."""
+    eager, kit = case["eager"], case["lstmkit"]
+    median = statistics.median
+    train_ratio = median(kit["train"]) / median(eager["train"])
+    infer_ratio = median(kit["infer"]) / median(eager["infer"])
+    epoch_ratio = median(kit["epoch"]) / median(eager["train"])
+    gflops = 3 * kit["flops"] * median(kit["train"]) / 1e9
+    rss = " / ".join(case["rss"]) if case["rss"] else "-"
+    lines = [f"| {case['workload']} | {case['batch']} | {record.spread(eager['train'])} | "
+             f"{record.spread(kit['train'])} | {train_ratio:.2f} | "
+             f"{record.spread(eager['infer'])} | {record.spread(kit['infer'])} | "
+             f"{infer_ratio:.2f} | {record.spread(kit['epoch'])} | {epoch_ratio:.2f} | "
+             f"{gflops:.1f} ({gflops / peak:.0%}) | {rss} |"]
+    if "table" in kit:         # the same predictions through the long table
+        ratio = median(kit["table"]) / median(eager["infer"])
+        lines.append(f"| {case['workload']}, long table | {case['batch']} | - | - | - | "
+                     f"{record.spread(eager['infer'])} | {record.spread(kit['table'])} | "
+                     f"{ratio:.2f} | - | - | - | - |")
+    return lines
+
+
+def table(about: dict, cases: list[dict]) -> list[str]:
+    """The BENCHMARKS.md table of one run."""
+    lines = [setup_line(about), *header(about["options"]["device"])]
+    for case in cases:
+        lines += rows(case, about["matmul_peak_gflops"])
+    return lines
 
 
 def main() -> None:
@@ -404,10 +451,10 @@ def main() -> None:
                         "(lstmkit.allocator); applies to both systems")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where both systems train and predict")
-    parser.add_argument("--json", type=Path, help="append each case's raw figures (every "
-                        "repeat, samples/s) to this file as one JSON line")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    record.add_options(parser, "speed")
     args = parser.parse_args()
+    record.quick_path(args, parser)
     if args.child:
         if args.child[0] == "rss":
             system, workload, batch, fraction = args.child[1:]
@@ -415,6 +462,9 @@ def main() -> None:
         else:
             workload, batch, fraction, repeats = args.child
             print(json.dumps(child(workload, int(batch), float(fraction), int(repeats))))
+        return
+    if args.table:
+        record.print_tables(args.results, table)
         return
     if args.quick:
         args.workloads, args.batches, args.repeats, args.fraction = ["W1", "W5"], [64], 2, 0.05
@@ -424,39 +474,20 @@ def main() -> None:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA device here")
-    peak = matmul_peak(args.device)
-    gpu = f", {torch.cuda.get_device_name()}" if args.device == "cuda" else ""
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores{gpu}, "
-               f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.device} "
-               f"float32 matmul peak {peak:.1f} GFLOP/s; fraction {args.fraction}, "
-               f"{args.repeats} repeats; allocator {args.allocator}")
-    print(f"machine: {machine}")
-    print("| workload | batch | eager train/s | lstmkit train/s | ratio | eager infer/s | "
-          "lstmkit infer/s | ratio | lstmkit epoch alone/s | ratio | lstmkit GFLOP/s (of peak) "
-          f"| peak {'RSS, GPU' if args.device == 'cuda' else 'RSS'} MB eager / lstmkit |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    gpu = torch.cuda.get_device_name() if args.device == "cuda" else None
+    run = record.start(args, "speed", matmul_peak_gflops=matmul_peak(args.device), gpu=gpu,
+                       threads=torch.get_num_threads())
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+          f"{f', {gpu}' if gpu else ''}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; {setup_line(run.about)}")
+    print("\n".join(header(args.device)))
     for workload in args.workloads:
         for batch in args.batches:
             both = run_child(workload, str(batch), str(args.fraction), str(args.repeats))
-            eager, kit = both["eager"], both["lstmkit"]
-            train_ratio = statistics.median(kit["train"]) / statistics.median(eager["train"])
-            infer_ratio = statistics.median(kit["infer"]) / statistics.median(eager["infer"])
-            epoch_ratio = statistics.median(kit["epoch"]) / statistics.median(eager["train"])
-            gflops = 3 * kit["flops"] * statistics.median(kit["train"]) / 1e9
-            rss = " / ".join(run_child("rss", s, workload, str(batch), str(args.fraction))
-                             for s in SYSTEMS) if args.rss else "-"
-            print(f"| {workload} | {batch} | {_cell(eager['train'])} | {_cell(kit['train'])} | "
-                  f"{train_ratio:.2f} | {_cell(eager['infer'])} | {_cell(kit['infer'])} | "
-                  f"{infer_ratio:.2f} | {_cell(kit['epoch'])} | {epoch_ratio:.2f} | "
-                  f"{gflops:.1f} ({gflops / peak:.0%}) | {rss} |", flush=True)
-            if "table" in kit:         # the same predictions through the long table
-                ratio = statistics.median(kit["table"]) / statistics.median(eager["infer"])
-                print(f"| {workload}, long table | {batch} | - | - | - | {_cell(eager['infer'])} "
-                      f"| {_cell(kit['table'])} | {ratio:.2f} | - | - | - | - |", flush=True)
-            if args.json:
-                with args.json.open("a") as out:
-                    out.write(json.dumps({"workload": workload, "batch": batch,
-                                          "machine": machine, **both}) + "\n")
+            rss = [run_child("rss", s, workload, str(batch), str(args.fraction))
+                   for s in SYSTEMS] if args.rss else None
+            case = run.add({"workload": workload, "batch": batch, **both, "rss": rss})
+            print("\n".join(rows(case, run.about["matmul_peak_gflops"])), flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ ways (median, min-max). Run with one thread for figures comparable to speed.py:
     OMP_NUM_THREADS=1 python benchmarks/step_levers.py
     OMP_NUM_THREADS=1 python benchmarks/step_levers.py --workloads W2 --repeats 3
     OMP_NUM_THREADS=1 python benchmarks/step_levers.py --levers precision --workloads W1 W2 W5
+    python benchmarks/step_levers.py --table     # from benchmarks/results/step_levers.jsonl
+
+Every epoch's seconds are appended to ``--results`` (``record.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record
 from speed import eager_system, lstmkit_system
 from workloads import WORKLOADS, Workload
 
@@ -87,15 +91,35 @@ def _eager_epoch(w: Workload, batch: int, **options) -> Callable[[], float]:
     return epoch
 
 
-def measure(ways: dict[str, Callable[[], float]], repeats: int) -> dict[str, tuple]:
-    """(first epoch s, median, min, max) per way, the timed epochs alternating."""
+def measure(ways: dict[str, Callable[[], float]], repeats: int) -> dict[str, dict]:
+    """Each way's first epoch's seconds and every timed epoch's, the timed epochs alternating."""
     first = {name: epoch() for name, epoch in ways.items()}
     times: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(repeats):
         for name, epoch in ways.items():
             times[name].append(epoch())
-    return {name: (first[name], statistics.median(t), min(t), max(t))
-            for name, t in times.items()}
+    return {name: {"first_s": first[name], "seconds": times[name]} for name in ways}
+
+
+HEADER = ["| workload | lever | way | first epoch s | epoch s (min-max) | time / first way |",
+          "| --- | --- | --- | --- | --- | --- |"]
+
+
+def row(case: dict, base: dict) -> str:
+    """The table's row of one way; ``base`` is the first way of the same workload and lever."""
+    t, median = case["seconds"], statistics.median(case["seconds"])
+    return (f"| {case['workload']} | {case['lever']} | {case['way']} | {case['first_s']:.2f} | "
+            f"{median:.3f} ({min(t):.3f}-{max(t):.3f}) | "
+            f"{median / statistics.median(base['seconds']):.2f} |")
+
+
+def table(about: dict, cases: list[dict]) -> list[str]:
+    """The BENCHMARKS.md table of one run."""
+    lines, bases = list(HEADER), {}
+    for case in cases:
+        base = bases.setdefault((case["workload"], case["lever"]), case)
+        lines.append(row(case, base))
+    return lines
 
 
 def main() -> None:
@@ -104,19 +128,23 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--levers", nargs="*", choices=list(LEVERS), default=["hooks", "compile"])
+    record.add_options(parser, "step_levers")
     args = parser.parse_args()
+    if args.table:
+        record.print_tables(args.results, table)
+        return
+    run = record.start(args, "step_levers", threads=torch.get_num_threads())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
           f"{args.repeats} repeats\n")
-    print("| workload | lever | way | first epoch s | epoch s (min-max) | time / first way |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("\n".join(HEADER))
     for name in args.workloads:
         w = WORKLOADS[name]
         for lever in args.levers:
-            results = measure(LEVERS[lever](w, args.batch), args.repeats)
-            base = next(iter(results.values()))[1]
-            for way, (first, median, lo, hi) in results.items():
-                print(f"| {name} | {lever} | {way} | {first:.2f} | {median:.3f} "
-                      f"({lo:.3f}-{hi:.3f}) | {median / base:.2f} |", flush=True)
+            cases = [run.add({"workload": name, "lever": lever, "way": way, **figures})
+                     for way, figures in measure(LEVERS[lever](w, args.batch),
+                                                 args.repeats).items()]
+            for case in cases:
+                print(row(case, cases[0]), flush=True)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ Combinations a system cannot express print ``"unsupported": reason`` instead.
 The cases run workload by workload and batch by batch, every system's case right
 after the others', so that the machine's drift hits them alike; a last table gives
 lstmkit's throughput over each peer's, case by case.
+Every line (with every repeat's samples/s in ``train_repeats`` and ``infer_repeats``)
+is appended to ``--results`` (``benchmarks/results/peers.jsonl``; ``--quick``:
+``peers-quick.jsonl``, not committed), from which ``--table`` prints the BENCHMARKS.md
+table again without measuring (``benchmarks/record.py``).
 
 lstmkit runs from its own environment (``--lstmkit-python``, by default the
 repository's ``.venv``) through ``speed.py``'s ``lstmkit_system``: a fresh model
@@ -62,6 +66,7 @@ import logging
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -73,6 +78,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import record
 from workloads import WORKLOADS, Workload, etth1_frame
 
 SYSTEMS = ("lstmkit", "keras", "darts", "neuralforecast")
@@ -99,8 +105,8 @@ def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
 
 
 def rates(samples: int, seconds: list[float]) -> list[float]:
-    """Samples per second for each duration, as [median, min, max]."""
-    return spread([samples / s for s in seconds])
+    """Samples per second for each duration, rounded."""
+    return [round(samples / s, 2) for s in seconds]
 
 
 def peak_rss_mb() -> float:
@@ -443,8 +449,10 @@ def run_child(args: argparse.Namespace) -> None:
     system, batch = args.systems[0], args.batches[0]
     result = RUNNERS[system](wl, batch, args)
     print(line(system, wl.name, batch, args.repeats, samples=result["samples"],
-               train_samples_per_s=result["train"], infer_samples_per_s=result["infer"],
-               peak_rss_mb=peak_rss_mb(), note=result["note"]), flush=True)
+               train_samples_per_s=spread(result["train"]),
+               infer_samples_per_s=spread(result["infer"]), peak_rss_mb=peak_rss_mb(),
+               train_repeats=result["train"], infer_repeats=result["infer"],
+               note=result["note"]), flush=True)
 
 
 def child_command(args: argparse.Namespace, system: str, wl: str, batch: int) -> list[str]:
@@ -473,6 +481,7 @@ def run_all(args: argparse.Namespace) -> None:
     """Every requested case, systems back to back per (workload, batch): unsupported
     ones answered here, the rest in children; then lstmkit's ratios to the peers."""
     results = []
+    run = record.start(args, "peers")
     for name in args.workloads:
         for batch in args.batches:
             for system in args.systems:
@@ -480,7 +489,7 @@ def run_all(args: argparse.Namespace) -> None:
                 text = (line(system, name, batch, args.repeats, unsupported=reason) if reason
                         else run_case(args, system, name, batch))
                 print(text, flush=True)
-                results.append(json.loads(text))
+                results.append(run.add(json.loads(text)))
     if "lstmkit" in args.systems:
         print(ratio_table(results))
 
@@ -500,6 +509,25 @@ def ratio_table(results: list[Result]) -> str:
         rows.append(f"| {r['system']} | {r['workload']} | {r['batch']} | {train:.2f} | "
                     f"{infer:.2f} |")
     return "\n".join(rows)
+
+
+def table(about: dict, results: list[Result]) -> list[str]:
+    """The BENCHMARKS.md table of one run: every measured case (median (min-max) of the
+    repeats) and lstmkit's median over the system's, same (workload, batch)."""
+    measured = [r for r in results if "train_repeats" in r]
+    kit = {(r["workload"], r["batch"]): r for r in measured if r["system"] == "lstmkit"}
+    rows = ["| system | workload | batch | samples | train/s | infer/s | lstmkit / system, train "
+            "| lstmkit / system, infer | peak RSS MB |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in measured:
+        own = kit.get((r["workload"], r["batch"]))
+        ratios = ["-", "-"] if r["system"] == "lstmkit" or own is None else [
+            f"{statistics.median(own[k]) / statistics.median(r[k]):.2f}"
+            for k in ("train_repeats", "infer_repeats")]
+        rows.append(f"| {r['system']} | {r['workload']} | {r['batch']} | {r['samples']} | "
+                    f"{record.spread(r['train_repeats'])} | {record.spread(r['infer_repeats'])} "
+                    f"| {' | '.join(ratios)} | {r['peak_rss_mb']:.0f} |")
+    return rows
 
 
 def default_lstmkit_python() -> Path:
@@ -524,7 +552,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the interpreter with lstmkit installed (default: the repository's "
                    ".venv, else this one)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    record.add_options(p, "peers")
     args = p.parse_args(argv)
+    record.quick_path(args, p)
     if args.quick:
         args.workloads, args.fraction, args.repeats, args.batches = ["W1"], 0.1, 2, [64]
     return args
@@ -533,7 +563,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a child runs one case, the parent runs them all."""
     args = parse_args(argv)
-    if args.child:
+    if args.table:
+        record.print_tables(args.results, table)
+    elif args.child:
         run_child(args)
     else:
         run_all(args)
