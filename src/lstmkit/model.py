@@ -333,6 +333,7 @@ class LSTMModel:
             self._fall_back(candidate, val_windows)
             if not self._naive_ratio(candidate, val_windows, encoded.offsets) >= skill:
                 pipeline = candidate                         # (a NaN ratio keeps it too)
+        pipeline.naive_spread = pipeline.residual_quantiles(train_windows)
         pipeline.data_sha256 = table_sha256(frame)
         pipeline.validation = self._check_against_naive(pipeline, val_windows, encoded.offsets)
         pipeline.neighbour_targets = tuple(
@@ -708,7 +709,7 @@ def _naive_lag(pipeline: FittedPipeline, target: str) -> int:
 def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:
     """The network of ``spec`` with the fewest columns the data could give it (one per
     input, two classes per categorical target): what a size check knows before any data."""
-    outputs = tuple(Output(t.name, t.kind, t.target_kind.width(2)) for t in spec.targets)
+    outputs = tuple(Output(t.name, t.kind, t.target_kind.width(2, t)) for t in spec.targets)
     return NetworkConfig(
         n_inputs=len(spec.inputs), outputs=outputs, steps=spec.shape.output_steps,
         hidden=a["hidden"], layers=layers, bidirectional=a["bidirectional"],
