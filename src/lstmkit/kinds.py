@@ -109,6 +109,12 @@ class TargetKind:
         value_channel: the head's one output channel is the target's value in scaled
             units, so instance norm, channel independence and naive forecasts read from
             the inputs may apply to it.
+        norm_maps: its outputs are values in the target's scaled units, every channel
+            mapped back through the instance norm with the target's statistics where the
+            target is an input (as ``value_channel``'s one channel is), but with no naive
+            forecast to fall back on and not read per channel.
+        constrains: the heads shape its outputs with ``constrain`` (inside the network,
+            so before the instance norm maps them back, and in the exported graph).
         shares_head: ``heads="shared"`` gives its targets one dense layer together.
         stacks: targets of this kind with the same loss are computed together, one
             channel each (their outputs and truth are (B, S, k)).
@@ -120,6 +126,8 @@ class TargetKind:
     losses: tuple[str, ...] = ()
     labelled: bool = False
     value_channel: bool = False
+    norm_maps: bool = False
+    constrains: bool = False
     shares_head: bool = False
     stacks: bool = True
     score_metric: str = ""
@@ -137,6 +145,10 @@ class TargetKind:
     def activate(self, logits: Tensor) -> Tensor:
         """Outputs (..., width) as predictions the network reads back (values, probabilities)."""
         return logits
+
+    def constrain(self, outputs: Tensor) -> Tensor:
+        """The heads' linear outputs (..., width) as the network gives them (``constrains``)."""
+        return outputs
 
     def teacher(self, values: Tensor, known: Tensor, width: int) -> Tensor:
         """True targets (..., 1) in the form of ``activate``'s output; missing (not ``known``)
@@ -367,29 +379,31 @@ class Quantile(Regression):
     """Chosen quantiles of a number (``Target(quantiles=[...])``): one output per level,
     scaled by the target's scaler, trained with the pinball loss averaged over the levels.
 
-    The outputs never cross, by construction: the head's first output is the lowest
-    quantile and each next one adds a positive increment (softplus) to the one below, in
-    the loss, in ``decode`` and in the exported graph alike. The point value (the column
-    ``<target>`` and ``predict(output="array")``) is the median: the 0.5 quantile if asked
-    for, else linearly interpolated between the levels around 0.5 (the nearest level where
-    0.5 lies outside them). Quantile outputs are not mapped through the instance norm (they
-    are no input channel's value), nor read per channel (``channel_independent``), nor
-    moved towards a naive forecast: like a labelled target, they come from the network in
-    the target's scaled units. Metrics: the regression metrics of the median, and per
-    level the pinball loss, the CRPS approximated from the quantiles, and the coverage,
-    mean width and MSIS of each central interval the levels form
-    (``lstmkit.metrics.quantile_metrics``).
+    The outputs never cross, by construction: the heads' first output is the lowest
+    quantile and each next one adds a positive increment (softplus) to the one below
+    (``constrain``, inside the network). Where the target is also an input, the instance
+    norm maps every quantile back with the target's statistics (an increasing map, the
+    same for all of them, so they stay in order), inputs known in advance add the same
+    effect to all of them, and the naive fallback leaves them alone (moving them towards
+    one naive value would narrow the interval); ``channel_independent`` refuses them.
+
+    The point value (the column ``<target>`` and ``predict(output="array")``) is the
+    median: the 0.5 quantile if asked for, else linearly interpolated between the levels
+    around 0.5 (the nearest level where 0.5 lies outside them). Metrics: the regression
+    metrics of the median and ``lstmkit.metrics.quantile_metrics`` (pinball per level,
+    CRPS from the quantiles, coverage, width and MSIS per central interval).
     """
 
     name = "quantile"
     losses = ("pinball",)
     value_channel = shares_head = stacks = False
+    norm_maps = constrains = True
 
     def width(self, labels: int, target: Target | None = None) -> int:
         return len(target.quantiles)
 
-    def activate(self, logits: Tensor) -> Tensor:
-        return _non_crossing(logits)
+    def constrain(self, outputs: Tensor) -> Tensor:
+        return _non_crossing(outputs)
 
     def teacher(self, values: Tensor, known: Tensor, width: int) -> Tensor:
         return super().teacher(values, known, width).expand(*values.shape[:-1], width)
@@ -398,11 +412,10 @@ class Quantile(Regression):
         return functools.partial(_pinball, levels=target.quantiles)
 
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
-        return _non_crossing(outputs) * scaler.scale + scaler.center          # (B, S, Q)
+        return outputs * scaler.scale + scaler.center                        # (B, S, Q)
 
     def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
-        return self.decode_graph(target, encoding, encoding.decode_regression(
-            target, non_crossing(outputs)))
+        return self.decode_graph(target, encoding, encoding.decode_regression(target, outputs))
 
     def decode_graph(self, target: Target, encoding: Encoding, values: np.ndarray) -> Decoded:
         values = values.astype(np.float64)
@@ -440,21 +453,13 @@ class Quantile(Regression):
                         **regression_metrics(true, predicted)}
             return {**regression_metrics(true, median(predicted, levels)),
                     **quantile_metrics(true, predicted, levels, scale)}
-        model = decoded(non_crossing(outputs))
-        return Scored(true, [model, *map(decoded, baselines)],
+        return Scored(true, [decoded(outputs), *map(decoded, baselines)],
                       REGRESSION_METRICS + quantile_metric_names(levels), score)
 
 
-def non_crossing(outputs: np.ndarray) -> np.ndarray:
-    """Head outputs (..., Q) as increasing quantiles (float64): the first, then each adds
-    the softplus of its own output to the one below (``Quantile``)."""
-    outputs = outputs.astype(np.float64)
-    steps = np.logaddexp(0.0, outputs[..., 1:])                               # softplus
-    return np.concatenate([outputs[..., :1], outputs[..., :1] + steps.cumsum(-1)], axis=-1)
-
-
 def _non_crossing(outputs: Tensor) -> Tensor:
-    """``non_crossing`` in torch (the loss, the fed-back values and the exported graph)."""
+    """Linear outputs (..., Q) as increasing quantiles: the first, then each adds the
+    softplus of its own output to the one below (``Quantile.constrain``)."""
     import torch
     from torch.nn import functional as F
 
@@ -464,11 +469,11 @@ def _non_crossing(outputs: Tensor) -> Tensor:
 
 def _pinball(outputs: Tensor, truth: Tensor, reduction: str = "mean",
              levels: tuple[float, ...] = (0.5,)) -> Tensor:
-    """Pinball loss of head outputs (B, S, Q) against truth (B, S), averaged over the Q
+    """Pinball loss of quantiles (B, S, Q) against truth (B, S), averaged over the Q
     levels: the mean, or (B, S). At module level, so that it pickles."""
     import torch
 
-    quantiles = _non_crossing(outputs)
+    quantiles = outputs
     tau = torch.tensor(levels, dtype=quantiles.dtype, device=quantiles.device)
     miss = truth.unsqueeze(-1).to(quantiles.dtype) - quantiles                 # (B, S, Q)
     value = torch.maximum(tau * miss, (tau - 1) * miss).mean(-1)

@@ -40,7 +40,7 @@ from .hyperparams import Architecture, ResolvedArchitecture
 from .kinds import Decoded
 from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output
-from .spec import PARTS, Spec, Split
+from .spec import PARTS, Spec, Split, Target
 from .tasks import WindowRows, anchor_rows, prediction_frame, window_origin
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
@@ -428,7 +428,7 @@ def network_config(spec: Spec, encoding: Encoding, a: Architecture, lags: tuple[
     outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
     columns = encoding.input_columns
     numeric = tuple(name in encoding.input_scalers for name in columns)
-    channels = tuple(columns.index(t.name) if t.target_kind.value_channel and t.name in
+    channels = tuple(columns.index(t.name) if _norm_maps(t) and t.name in
                      encoding.input_scalers else -1 for t in spec.targets)
     if a["instance_norm"] and not any(numeric):
         raise ConfigError("instance_norm needs at least one numeric input column")
@@ -448,6 +448,11 @@ def network_config(spec: Spec, encoding: Encoding, a: Architecture, lags: tuple[
                          segment=a["segment"], channel_independent=a["channel_independent"],
                          conv=a["conv"], future_columns=encoding.future_columns,
                          embedded=embedded, anchor_lags=lags)
+
+
+def _norm_maps(target: Target) -> bool:
+    """Whether the instance norm maps ``target``'s outputs back, where it is an input."""
+    return target.target_kind.value_channel or target.target_kind.norm_maps
 
 
 def inference_device(accelerator: str = "auto", devices: int | str | list = 1) -> torch.device:
