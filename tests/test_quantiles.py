@@ -253,3 +253,46 @@ def test_the_pinball_training_loss_is_the_pinball_metric_in_scaled_units():
     quantiles = outputs.numpy()
     metrics = quantile_metrics(truth.numpy(), quantiles, LEVELS, 1.0)
     assert loss.item() == pytest.approx(np.mean([metrics[f"pinball_q{p}"] for p in (10, 50, 90)]))
+
+
+def test_the_instance_norm_maps_every_quantile_back_with_its_targets_statistics(ett_model, ett):
+    norm = ett_model.pipeline_.network.norm              # the default: revin with a fallback
+    assert norm is not None and norm.columns.tolist() == [0, 1, 2]
+    assert norm.trust.eq(1).all()                        # quantiles never move towards naive
+    # The window's OT level comes back through the norm: the same window 100 higher
+    # gives quantiles 100 higher, all of them.
+    window = ett.iloc[-24:]
+    shifted = ett_model.predict(window.assign(OT=window.OT + 100))
+    np.testing.assert_allclose(shifted[COLUMNS] - ett_model.predict(window)[COLUMNS], 100,
+                               atol=1e-3)
+
+
+def test_inputs_known_in_advance_act_on_all_quantiles_alike(ett):
+    frame = ett.iloc[:400].assign(hour=np.arange(400) % 24)
+    spec = Spec(time="date", inputs=["OT", Feature("hour", future=True)], lookback=12,
+                horizon=3, targets=[Target("OT", quantiles=LEVELS)])
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(frame)
+    with torch.no_grad():
+        model.pipeline_.network.future_effect.weight.normal_(0, 100)    # a strong effect
+    table = model.predict(frame, origins="all")
+    assert (np.diff(table[["OT_q10", "OT_q50", "OT_q90"]].to_numpy(), axis=1) >= 0).all()
+
+
+def test_channel_independence_refuses_a_quantile_target_and_says_why(ett):
+    spec = Spec(time="date", inputs=["HUFL", "OT"], lookback=12, horizon=3,
+                targets=[Target("OT", quantiles=LEVELS)])
+    with pytest.raises(ConfigError, match="target 'OT' is not a numeric regression input "
+                                          r"\(it is quantile\)"):
+        LSTMModel(spec, hidden=4, max_epochs=1, channel_independent=True,
+                  progress=False).fit(ett.iloc[:400])
+
+
+def test_a_backtest_scores_the_quantiles_per_fold(ett):
+    from lstmkit.analysis.backtest import backtest
+
+    spec = Spec(time="date", inputs=["OT"], lookback=12, horizon=3,
+                targets=[Target("OT", quantiles=LEVELS)])
+    result = backtest(LSTMModel(spec, hidden=4, max_epochs=1, progress=False), ett.iloc[:500],
+                      folds=2)
+    coverage = result.table[(result.table.metric == "coverage_80") & (result.table.step == "all")]
+    assert coverage.fold.nunique() == 2 and coverage.naive.notna().all()

@@ -447,7 +447,10 @@ class LSTMModel:
                 (samples, targets) with several, (samples, steps, targets) for seq2seq
                 (one output per step: NaN past a shorter sequence's end) and
                 (windows, horizon, targets) for forecasts, windows in the frame's order.
-                Several targets of different types share an object array.
+                Several targets of different types share an object array. A quantile
+                target gives its median there; its quantiles are the frame's
+                ``<target>_q<percent>`` columns (``OT_q10``), e.g.
+                ``frame[["OT_q10", "OT_q90"]].to_numpy().reshape(windows, horizon, 2)``.
 
         Example:
             >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
@@ -743,8 +746,9 @@ def _check_channel_independent(spec: Spec, decoder: str) -> None:
     for t in spec.targets:
         if not t.target_kind.value_channel or t.name not in inputs:
             raise ConfigError(f"channel_independent=True reads every target from its own input "
-                              f"channel, but target {t.name!r} is not a numeric regression input; "
-                              "add it to the inputs or turn channel independence off")
+                              f"channel, but target {t.name!r} is not a numeric regression input "
+                              f"(it is {t.kind}); add it to the inputs, or turn channel "
+                              "independence off")
 
 
 def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:
