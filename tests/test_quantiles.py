@@ -16,7 +16,7 @@ import yaml
 from scipy.stats import norm
 from test_serve import post, running_server
 
-from lstmkit import ConfigError, Feature, LSTMModel, Spec, Split, Target
+from lstmkit import ArtifactError, ConfigError, Feature, LSTMModel, Spec, Split, Target
 from lstmkit.analysis import plots
 from lstmkit.cli.command import main
 from lstmkit.cli.config import RunConfig
@@ -267,7 +267,7 @@ def test_the_instance_norm_maps_every_quantile_back_with_its_targets_statistics(
                                atol=1e-3)
 
 
-def test_inputs_known_in_advance_act_on_all_quantiles_alike(ett):
+def test_inputs_known_in_advance_act_on_all_quantiles_alike(ett, tmp_path):
     frame = ett.iloc[:400].assign(hour=np.arange(400) % 24)
     spec = Spec(time="date", inputs=["OT", Feature("hour", future=True)], lookback=12,
                 horizon=3, targets=[Target("OT", quantiles=LEVELS)])
@@ -276,6 +276,23 @@ def test_inputs_known_in_advance_act_on_all_quantiles_alike(ett):
         model.pipeline_.network.future_effect.weight.normal_(0, 100)    # a strong effect
     table = model.predict(frame, origins="all")
     assert (np.diff(table[["OT_q10", "OT_q50", "OT_q90"]].to_numpy(), axis=1) >= 0).all()
+    exported = OnnxModel(model.export_onnx(tmp_path / "future.onnx")).predict(frame, origins="all")
+    np.testing.assert_allclose(exported[COLUMNS], table[COLUMNS], rtol=1e-5, atol=1e-4)
+
+
+def test_a_saved_naive_spread_that_does_not_fit_the_spec_is_refused(ett_model, tmp_path):
+    ett_model.save(tmp_path / "model")
+    config = tmp_path / "model" / "config.json"
+    data = json.loads(config.read_text())
+    data["naive_spread"] = {"HUFL": data["naive_spread"]["OT"]}
+    config.write_text(json.dumps(data))
+    with pytest.raises(ArtifactError, match="naive_spread names 'HUFL', which is not a quantile "
+                                            "target"):
+        LSTMModel.load(tmp_path / "model")
+    data["naive_spread"] = {"OT": [[0.1, 0.2]]}
+    config.write_text(json.dumps(data))
+    with pytest.raises(ArtifactError, match="rows of 3 numbers"):
+        LSTMModel.load(tmp_path / "model")
 
 
 def test_channel_independence_refuses_a_quantile_target_and_says_why(ett):

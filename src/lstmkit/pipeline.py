@@ -287,7 +287,7 @@ class FittedPipeline:
         return _evaluation(self.spec, self.encoding, self._answered(outputs, nearest), truth,
                            baselines, self.naive_spread)
 
-    def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float]]]:
+    def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float | None]]]:
         """Per quantile target, the quantiles at its levels of the naive baseline's errors
         per step on ``windows`` (the training part), encoded (``naive_spread``)."""
         levels = {j: t.quantiles for j, t in enumerate(self.spec.targets) if t.quantiles}
@@ -490,7 +490,7 @@ def _lengths(windows: Windows) -> np.ndarray | None:
 
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
                 baselines: dict[str, Baseline],
-                spread: dict[str, list[list[float]]] | None = None) -> Evaluation:
+                spread: dict[str, list[list[float | None]]] | None = None) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
     target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic: the naive
