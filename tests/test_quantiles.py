@@ -45,11 +45,16 @@ def ett_model(ett) -> LSTMModel:
 
 @pytest.fixture(scope="module")
 def mixed(seattle) -> LSTMModel:
-    """A quantile target beside a classification target, in one model."""
+    """A quantile target beside regression, classification and binary targets, in one model."""
     spec = Spec(time="date", inputs=["temp_max", "wind", Feature("weather", kind="categorical")],
-                targets=[Target("temp_max", quantiles=[0.05, 0.5, 0.95]),
-                         Target("weather", kind="classification")], lookback=14, horizon=2)
-    return LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(seattle.iloc[:500])
+                targets=[Target("temp_max", quantiles=[0.05, 0.5, 0.95]), "temp_min",
+                         Target("weather", kind="classification"), Target("rain", kind="binary")],
+                lookback=14, horizon=2)
+    return LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(_rainy(seattle))
+
+
+def _rainy(seattle: pd.DataFrame) -> pd.DataFrame:
+    return seattle.iloc[:500].assign(rain=seattle.precipitation.iloc[:500] > 0)
 
 
 def test_a_target_given_quantiles_is_a_quantile_target_that_round_trips():
@@ -138,13 +143,31 @@ def test_quantiles_learn_on_real_data_as_well_as_the_naive_probabilistic_baselin
     assert own["coverage_80"] == pytest.approx(metric("OT", "coverage_80"), abs=5)
 
 
-def test_a_quantile_target_mixes_with_a_classification_target(mixed, seattle):
-    table = mixed.predict(seattle.iloc[:500])
-    assert [c for c in table.columns if c.startswith("temp_max")] == [
-        "temp_max", "temp_max_q5", "temp_max_q50", "temp_max_q95"]
-    assert "weather" in table and any(c.startswith("weather_proba_") for c in table)
-    metrics = mixed.evaluate(seattle.iloc[:500]).table
-    assert {"CRPS", "coverage_90", "MSIS_90", "accuracy"} <= set(metrics.metric)
+def test_a_quantile_target_mixes_with_the_other_kinds(mixed, seattle):
+    table = mixed.predict(_rainy(seattle))
+    assert list(table.columns[3:]) == [
+        "temp_max", "temp_max_q5", "temp_max_q50", "temp_max_q95", "temp_min", "weather",
+        *[f"weather_proba_{c}" for c in sorted(seattle.weather.iloc[:500].unique())],
+        "rain", "rain_proba_True"]
+    metrics = mixed.evaluate(_rainy(seattle)).table
+    assert {"CRPS", "coverage_90", "MSIS_90"} <= set(metrics[metrics.target == "temp_max"].metric)
+    assert set(metrics[metrics.target == "temp_min"].metric) == {"MAE", "RMSE", "sMAPE", "R2"}
+    assert set(metrics[metrics.target == "rain"].metric) == {"accuracy", "macro_F1"}
+
+
+def test_a_seq2seq_target_per_step_gives_quantiles_and_is_scored_per_step():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": np.repeat(np.arange(60), 8), "x": rng.normal(size=480)})
+    frame["y"] = frame.x.cumsum() * 0.1 + rng.normal(size=480) * 0.1
+    spec = Spec(task="seq2seq", sequence="id", inputs=["x"],
+                targets=[Target("y", quantiles=LEVELS)])
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(frame)
+    table = model.predict(frame)
+    assert list(table.columns) == ["id", "step", "y", "y_q10", "y_q50", "y_q90"]
+    assert (np.diff(table[["y_q10", "y_q50", "y_q90"]].to_numpy(), axis=1) >= 0).all()
+    evaluation = model.evaluate(frame)
+    assert np.isfinite(evaluation.metric("y", "CRPS", of="naive"))
+    assert set(evaluation.per_step.step) == set(range(1, 9))
 
 
 @pytest.mark.parametrize("decoder", [name for name, d in DECODERS.items() if not d.aligned])
