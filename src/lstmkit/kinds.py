@@ -12,8 +12,9 @@ Adding a kind:
 1. Subclass ``TargetKind`` (or a built-in kind, to change one part of it): set ``name``,
    ``losses`` (the first is the default) and ``score_metric``, say whether its targets
    hold labels (``labelled``) and how its outputs are laid out (``value_channel``,
-   ``shares_head``, ``stacks``), and implement the methods that raise
-   ``NotImplementedError`` here.
+   ``norm_maps``, ``constrains``, ``shares_head``, ``stacks``), and implement the methods
+   that raise ``NotImplementedError`` here (``Quantile`` overrides ``target_loss``
+   instead of ``loss_function``: its loss needs the target's levels).
 2. Register an instance: ``register_kind(MyKind())``. ``Target("y", kind="my_kind")``
    then fits, predicts, evaluates, saves, loads and exports; a saved model of the kind
    loads where the kind is registered.
