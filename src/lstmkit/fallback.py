@@ -61,7 +61,8 @@ def kept(pipeline: FittedPipeline) -> dict[str, float]:
         return {}
     shares = norm.trust.mean(0).tolist()
     return {pipeline.spec.targets[j].name: round(share, 4)
-            for j, share in zip(norm.targets.tolist(), shares, strict=True)}
+            for j, share, single in zip(norm.targets.tolist(), shares, norm.single.tolist(),
+                                        strict=True) if single}
 
 
 def naive_lag(pipeline: FittedPipeline, target: str) -> int:
@@ -80,20 +81,24 @@ def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
     keep trust 1: on ETTh1 (H=96), whose validation and test parts differ, shrinking the
     few channels that lost on validation raised test MSE (BENCHMARKS.md)."""
     targets = windows.targets.numpy()
+    # targets of several columns (quantiles) are left alone: trust 1
+    entries = [(m, j, column) for m, (j, column, single) in enumerate(zip(
+        norm.targets.tolist(), norm.columns.tolist(), norm.single.tolist(), strict=True))
+        if single]
     changes, wanted, ratios = [], [], []
-    for m, (j, column) in enumerate(zip(norm.targets.tolist(), norm.columns.tolist(),
-                                        strict=True)):
+    for m, j, column in entries:
         anchor = targets[anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
         changes.append(outputs[..., column] - anchor)
         wanted.append(truth[..., j] - anchor)
-        ratios.append(np.nanmean(np.abs(wanted[m] - changes[m])) / np.nanmean(np.abs(wanted[m])))
+        ratios.append(np.nanmean(np.abs(wanted[-1] - changes[-1]))
+                      / np.nanmean(np.abs(wanted[-1])))
     if not ratios or np.nanmean(ratios) < 1:
         return                                           # it beats the naive forecasts
-    for m, ratio in enumerate(ratios):
-        if not ratio >= 1:
+    for i, (m, _, _) in enumerate(entries):
+        if not ratios[i] >= 1:
             continue                                     # it beats this one's naive forecast
-        known = ~np.isnan(wanted[m])
-        change, want = np.where(known, changes[m], 0.0), np.where(known, wanted[m], 0.0)
+        known = ~np.isnan(wanted[i])
+        change, want = np.where(known, changes[i], 0.0), np.where(known, wanted[i], 0.0)
         power = (change**2).sum(axis=0)                                      # (H,)
         share = np.divide((change * want).sum(axis=0), power, out=np.ones_like(power),
                           where=power > 0)

@@ -12,8 +12,9 @@ Adding a kind:
 1. Subclass ``TargetKind`` (or a built-in kind, to change one part of it): set ``name``,
    ``losses`` (the first is the default) and ``score_metric``, say whether its targets
    hold labels (``labelled``) and how its outputs are laid out (``value_channel``,
-   ``shares_head``, ``stacks``), and implement the methods that raise
-   ``NotImplementedError`` here.
+   ``norm_maps``, ``constrains``, ``shares_head``, ``stacks``), and implement the methods
+   that raise ``NotImplementedError`` here (``Quantile`` overrides ``target_loss``
+   instead of ``loss_function``: its loss needs the target's levels).
 2. Register an instance: ``register_kind(MyKind())``. ``Target("y", kind="my_kind")``
    then fits, predicts, evaluates, saves, loads and exports; a saved model of the kind
    loads where the kind is registered.
@@ -31,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,8 @@ from .metrics import (
     REGRESSION_METRICS,
     classification_metrics,
     confusion_matrix,
+    quantile_metric_names,
+    quantile_metrics,
     regression_metrics,
 )
 
@@ -65,11 +69,15 @@ class Decoded:
         values: (N, S) numbers (regression) or the user's labels (categorical).
         proba: (N, S, K) class probabilities (binary: K = 2), None for regression.
         classes: the labels the K probabilities belong to, in order.
+        quantiles: (N, S, Q) values at each level of ``levels``, for quantile targets.
+        levels: the quantile levels, in (0, 1), increasing.
     """
 
     values: np.ndarray
     proba: np.ndarray | None = None
     classes: tuple[Any, ...] = ()
+    quantiles: np.ndarray | None = None
+    levels: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,12 @@ class TargetKind:
         value_channel: the head's one output channel is the target's value in scaled
             units, so instance norm, channel independence and naive forecasts read from
             the inputs may apply to it.
+        norm_maps: its outputs are values in the target's scaled units, every channel
+            mapped back through the instance norm with the target's statistics where the
+            target is an input (as ``value_channel``'s one channel is), but with no naive
+            forecast to fall back on and not read per channel.
+        constrains: the heads shape its outputs with ``constrain`` (inside the network,
+            so before the instance norm maps them back, and in the exported graph).
         shares_head: ``heads="shared"`` gives its targets one dense layer together.
         stacks: targets of this kind with the same loss are computed together, one
             channel each (their outputs and truth are (B, S, k)).
@@ -113,6 +127,8 @@ class TargetKind:
     losses: tuple[str, ...] = ()
     labelled: bool = False
     value_channel: bool = False
+    norm_maps: bool = False
+    constrains: bool = False
     shares_head: bool = False
     stacks: bool = True
     score_metric: str = ""
@@ -121,14 +137,19 @@ class TargetKind:
     def default_loss(self) -> str:
         return self.losses[0]
 
-    def width(self, labels: int) -> int:
-        """Output channels of a target's head, given the labels it was fitted with."""
+    def width(self, labels: int, target: Target | None = None) -> int:
+        """Output channels of a target's head, given the labels it was fitted with (and the
+        target, for kinds whose width it sets)."""
         return 1
 
     # -- torch: the network and its training ---------------------------------------------
     def activate(self, logits: Tensor) -> Tensor:
         """Outputs (..., width) as predictions the network reads back (values, probabilities)."""
         return logits
+
+    def constrain(self, outputs: Tensor) -> Tensor:
+        """The heads' linear outputs (..., width) as the network gives them (``constrains``)."""
+        return outputs
 
     def teacher(self, values: Tensor, known: Tensor, width: int) -> Tensor:
         """True targets (..., 1) in the form of ``activate``'s output; missing (not ``known``)
@@ -141,6 +162,11 @@ class TargetKind:
         """``loss`` as ``f(outputs, truth, reduction="mean" | "none")``: the mean (a scalar)
         or per element, shaped like ``truth`` (no NaN there)."""
         raise NotImplementedError
+
+    def target_loss(self, target: Target) -> Callable[..., Tensor]:
+        """``target``'s loss function (``loss_function`` of its loss, unless the kind needs
+        more of the target, such as its quantile levels)."""
+        return self.loss_function(target.loss)
 
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
         """The exported graph's output of one target, from its outputs (B, S, width)."""
@@ -287,7 +313,7 @@ class Classification(Labelled):
     losses = ("cross_entropy",)
     stacks = False
 
-    def width(self, labels: int) -> int:
+    def width(self, labels: int, target: Target | None = None) -> int:
         return labels
 
     def activate(self, logits: Tensor) -> Tensor:
@@ -350,6 +376,129 @@ class Binary(Labelled):
         return np.where(codes == 1, SURE_LOGIT, -SURE_LOGIT).astype(dtype)[:, None]
 
 
+class Quantile(Regression):
+    """Chosen quantiles of a number (``Target(quantiles=[...])``): one output per level,
+    scaled by the target's scaler, trained with the pinball loss averaged over the levels.
+
+    The outputs never cross, by construction: the heads' first output is the lowest
+    quantile and each next one adds a positive increment (softplus) to the one below
+    (``constrain``, inside the network). Where the target is also an input, the instance
+    norm maps every quantile back with the target's statistics (an increasing map, the
+    same for all of them, so they stay in order), inputs known in advance add the same
+    effect to all of them, and the naive fallback leaves them alone (moving them towards
+    one naive value would narrow the interval); ``channel_independent`` refuses them.
+
+    The point value (the column ``<target>`` and ``predict(output="array")``) is the
+    median: the 0.5 quantile if asked for, else linearly interpolated between the levels
+    around 0.5 (the nearest level where 0.5 lies outside them). Metrics: the regression
+    metrics of the median and ``lstmkit.metrics.quantile_metrics`` (pinball per level,
+    CRPS from the quantiles, coverage, width and MSIS per central interval).
+    """
+
+    name = "quantile"
+    losses = ("pinball",)
+    value_channel = shares_head = stacks = False
+    norm_maps = constrains = True
+
+    def width(self, labels: int, target: Target | None = None) -> int:
+        return len(target.quantiles)
+
+    def constrain(self, outputs: Tensor) -> Tensor:
+        return _non_crossing(outputs)
+
+    def teacher(self, values: Tensor, known: Tensor, width: int) -> Tensor:
+        return super().teacher(values, known, width).expand(*values.shape[:-1], width)
+
+    def target_loss(self, target: Target) -> Callable[..., Tensor]:
+        return functools.partial(_pinball, levels=target.quantiles)
+
+    def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
+        return outputs * scaler.scale + scaler.center                        # (B, S, Q)
+
+    def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
+        return self.decode_graph(target, encoding, encoding.decode_regression(target, outputs))
+
+    def decode_graph(self, target: Target, encoding: Encoding, values: np.ndarray) -> Decoded:
+        values = values.astype(np.float64)
+        return Decoded(median(values, target.quantiles), quantiles=values,
+                       levels=target.quantiles)
+
+    def columns(self, name: str, decoded: Decoded) -> dict[str, np.ndarray]:
+        columns = {name: decoded.values.reshape(-1)}
+        for q, level in enumerate(decoded.levels):
+            columns[quantile_column(name, level)] = decoded.quantiles[..., q].reshape(-1)
+        return columns
+
+    def onnx_output(self, target: Target, encoding: Encoding, steps: int | str
+                    ) -> dict[str, Any]:
+        return {"name": f"{target.name}_quantiles", "target": target.name, "kind": target.kind,
+                "dtype": "float32", "shape": ["batch", steps, len(target.quantiles)],
+                "quantiles": list(target.quantiles)}
+
+    def scored(self, target: Target, encoding: Encoding, truth: np.ndarray,
+               outputs: np.ndarray, baselines: list[np.ndarray | None]) -> Scored:
+        levels = target.quantiles
+
+        def decoded(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else encoding.decode_regression(target, values)
+        true = decoded(truth)
+        naive = decoded(baselines[0]) if baselines else None
+        if naive is not None and naive.ndim > true.ndim:   # the probabilistic naive baseline
+            naive = median(naive, levels)
+        # MSIS's scale: the naive baseline's mean absolute error on the same windows
+        scale = np.nan if naive is None else float(np.nanmean(np.abs(true - naive)))
+
+        def score(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+            if predicted.ndim == true.ndim:                  # a point forecast (a baseline)
+                return {**dict.fromkeys(quantile_metric_names(levels), np.nan),
+                        **regression_metrics(true, predicted)}
+            return {**regression_metrics(true, median(predicted, levels)),
+                    **quantile_metrics(true, predicted, levels, scale)}
+        return Scored(true, [decoded(outputs), *map(decoded, baselines)],
+                      REGRESSION_METRICS + quantile_metric_names(levels), score)
+
+
+def _non_crossing(outputs: Tensor) -> Tensor:
+    """Linear outputs (..., Q) as increasing quantiles: the first, then each adds the
+    softplus of its own output to the one below (``Quantile.constrain``)."""
+    import torch
+    from torch.nn import functional as F
+
+    lowest = outputs[..., :1]
+    return torch.cat([lowest, lowest + F.softplus(outputs[..., 1:]).cumsum(-1)], dim=-1)
+
+
+def _pinball(outputs: Tensor, truth: Tensor, reduction: str = "mean",
+             levels: tuple[float, ...] = (0.5,)) -> Tensor:
+    """Pinball loss of quantiles (B, S, Q) against truth (B, S), averaged over the Q
+    levels: the mean, or (B, S). At module level, so that it pickles."""
+    import torch
+
+    quantiles = outputs
+    tau = torch.tensor(levels, dtype=quantiles.dtype, device=quantiles.device)
+    miss = truth.unsqueeze(-1).to(quantiles.dtype) - quantiles                 # (B, S, Q)
+    value = torch.maximum(tau * miss, (tau - 1) * miss).mean(-1)
+    return value.mean() if reduction == "mean" else value
+
+
+def median(quantiles: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """The 0.5 quantile (..., ) from quantiles (..., Q) at increasing ``levels``: linearly
+    interpolated between the levels around 0.5; the nearest level where 0.5 lies outside."""
+    levels = np.asarray(levels, np.float64)
+    upper = int(np.clip(np.searchsorted(levels, 0.5), 1, max(len(levels) - 1, 1)))
+    if len(levels) == 1:
+        return quantiles[..., 0]
+    lo, hi = levels[upper - 1], levels[upper]
+    weight = float(np.clip((0.5 - lo) / (hi - lo), 0.0, 1.0))
+    return quantiles[..., upper - 1] * (1 - weight) + quantiles[..., upper] * weight
+
+
+def quantile_column(name: str, level: float) -> str:
+    """The prediction table's column of ``name``'s quantile at ``level``: ``OT_q10``,
+    ``OT_q2.5``."""
+    return f"{name}_q{format(level * 100, 'g')}"
+
+
 def _cross_entropy(outputs: Tensor, truth: Tensor, reduction: str = "mean") -> Tensor:
     """Cross-entropy of outputs (B, S, K) against class indices (B, S): the mean, or (B, S).
     At module level, so that a loss holding it pickles (``strategy="ddp_spawn"``)."""
@@ -410,5 +559,5 @@ def prediction_columns(targets: Sequence[Target], decoded: dict[str, Decoded]
     return columns
 
 
-for _kind in (Regression(), Classification(), Binary()):
+for _kind in (Regression(), Classification(), Binary(), Quantile()):
     register_kind(_kind)

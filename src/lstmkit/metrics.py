@@ -1,7 +1,9 @@
 """Metrics per target in original units, each beside the naive baselines, and a skill score.
 
-Regression: MAE, RMSE, sMAPE (%) and R2. Classification and binary: accuracy,
-macro-F1 and the confusion matrix. Missing true values (NaN) are left out. Every metric is
+Regression: MAE, RMSE, sMAPE (%) and R2. Quantile targets: those of the median, and the
+pinball loss per level, CRPS, and coverage, width and MSIS per central interval
+(``quantile_metrics``). Classification and binary: accuracy, macro-F1 and the confusion
+matrix. Missing true values (NaN) are left out. Every metric is
 given for the model, the naive baseline (the last value, for forecasts), the seasonal
 naive one (the value one season earlier) and, for the categorical targets of sequence
 tasks, the nearest neighbour (1-NN on z-normalised series, ``lstmkit.baselines``), and as
@@ -22,6 +24,12 @@ REGRESSION_METRICS = ("MAE", "RMSE", "sMAPE", "R2")
 CLASSIFICATION_METRICS = ("accuracy", "macro_F1")
 LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE")   # errors; the others are scores, higher better
 IN_UNITS = ("MAE", "RMSE")                   # in the target's units; the others are scale-free
+# Quantile metrics, by the start of their names: errors (lower better), those in the
+# target's units, and those with no better direction (coverage is best at its nominal
+# share, a width only at the same coverage): no skill, no verdict
+QUANTILE_ERRORS = ("pinball_q", "CRPS", "MSIS_")
+QUANTILE_IN_UNITS = ("pinball_q", "CRPS", "width_")
+UNDIRECTED = ("coverage_", "width_")
 HEADLINE = ("MAE", "accuracy")               # the one metric per target that checks read
 PREDICTORS = ("model", "naive", "seasonal", "neighbour")
 BASELINES = PREDICTORS[1:]
@@ -42,6 +50,102 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     r2 = 1 - np.sum(error**2) / total if total > 0 else float("nan")
     return {"MAE": float(np.mean(np.abs(error))), "RMSE": float(np.sqrt(np.mean(error**2))),
             "sMAPE": float(100 * ratio.mean()), "R2": float(r2)}
+
+
+def quantile_metric_names(levels: tuple[float, ...]) -> tuple[str, ...]:
+    """The names ``quantile_metrics`` gives for ``levels``: ``pinball_q10``, ..., ``CRPS``,
+    then ``coverage_80``, ``width_80``, ``MSIS_80`` per central interval."""
+    names = [f"pinball_q{_percent(level)}" for level in levels] + ["CRPS"]
+    for lo, hi in central_intervals(levels):
+        share = _percent(levels[hi] - levels[lo])
+        names += [f"coverage_{share}", f"width_{share}", f"MSIS_{share}"]
+    return tuple(names)
+
+
+def central_intervals(levels: tuple[float, ...]) -> list[tuple[int, int]]:
+    """The intervals the levels form, outermost first, as (lower, upper) indices: the
+    first level with the last, the second with the one before it, ... (0.1 and 0.9: 80 %)."""
+    return [(i, len(levels) - 1 - i) for i in range(len(levels) // 2)]
+
+
+def quantile_metrics(y_true: np.ndarray, quantiles: np.ndarray, levels: tuple[float, ...],
+                     scale: float) -> dict[str, float]:
+    """Probabilistic metrics of quantiles (..., Q) at ``levels`` against ``y_true`` (...),
+    over the known values, in the target's units where they have units.
+
+    * ``pinball_q<percent>``: the mean pinball (quantile) loss of each level.
+    * ``CRPS``: approximated from the quantiles as twice the pinball loss integrated over
+      the levels, each level standing for the share of (0, 1) nearest to it (from midway
+      to its lower neighbour, or 0, to midway to its upper one, or 1); it tends to the
+      exact CRPS as the levels fill (0, 1). With few levels it leaves out the tails.
+    * per central interval (``central_intervals``) of nominal share ``p`` = upper level -
+      lower level: ``coverage_<p>`` (the share of true values inside it, in %),
+      ``width_<p>`` (its mean width) and ``MSIS_<p>`` (the mean interval score, width plus
+      2 / alpha times the miss, alpha = 1 - p, divided by ``scale``: the naive baseline's
+      mean absolute error on the same windows, as M4's MSIS divides by the in-sample one).
+
+    Example:
+        >>> quantile_metrics(np.array([1.0]), np.array([[0.0, 1.0, 2.0]]), (0.1, 0.5, 0.9),
+        ...                  1.0)["coverage_80"]
+        100.0
+    """
+    y = np.asarray(y_true, np.float64).reshape(-1)
+    q = np.asarray(quantiles, np.float64).reshape(-1, len(levels))
+    known = np.isfinite(y) & np.isfinite(q).all(axis=1)
+    y, q = y[known], q[known]
+    if y.size == 0:
+        return dict.fromkeys(quantile_metric_names(levels), float("nan"))
+    pinball = _pinball(y, q, np.asarray(levels)).mean(axis=0)                 # (Q,)
+    out = {f"pinball_q{_percent(level)}": float(p) for level, p in zip(levels, pinball,
+                                                                         strict=True)}
+    out["CRPS"] = float(2 * (pinball * _level_weights(levels)).sum())
+    for lo, hi in central_intervals(levels):
+        share, alpha = _percent(levels[hi] - levels[lo]), 1 - (levels[hi] - levels[lo])
+        lower, upper = q[:, lo], q[:, hi]
+        score = (upper - lower) + 2 / alpha * (np.maximum(lower - y, 0)
+                                               + np.maximum(y - upper, 0))
+        out[f"coverage_{share}"] = float(100 * np.mean((lower <= y) & (y <= upper)))
+        out[f"width_{share}"] = float(np.mean(upper - lower))
+        out[f"MSIS_{share}"] = float(score.mean() / scale) if scale > 0 else float("nan")
+    return out
+
+
+def crps_from_quantiles(y_true: np.ndarray, quantiles: np.ndarray,
+                        levels: tuple[float, ...]) -> np.ndarray:
+    """CRPS (...) of each forecast given by quantiles (..., Q) at ``levels``, approximated
+    as ``quantile_metrics`` says."""
+    y = np.asarray(y_true, np.float64)
+    pinball = _pinball(y[..., None], np.asarray(quantiles, np.float64), np.asarray(levels))
+    return 2 * (pinball * _level_weights(levels)).sum(axis=-1)
+
+
+def _pinball(y: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Pinball loss per quantile: y (N,) or (..., 1) against q (..., Q)."""
+    miss = (y[:, None] if y.ndim == 1 and q.ndim == 2 else y) - q
+    return np.maximum(levels * miss, (levels - 1) * miss)
+
+
+def _level_weights(levels: tuple[float, ...]) -> np.ndarray:
+    """The share of (0, 1) each level stands for: from midway to its lower neighbour (or 0)
+    to midway to its upper one (or 1)."""
+    levels = np.asarray(levels, np.float64)
+    edges = np.concatenate([[0.0], (levels[1:] + levels[:-1]) / 2, [1.0]])
+    return np.diff(edges)
+
+
+def _percent(share: float) -> str:
+    """A share as percent text: 0.1 -> "10", 0.025 -> "2.5", 0.8 -> "80"."""
+    return format(round(share * 100, 10), "g")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether ``metric`` is an error (lower better)."""
+    return metric in LOWER_IS_BETTER or metric.startswith(QUANTILE_ERRORS)
+
+
+def in_units(metric: str) -> bool:
+    """Whether ``metric`` is in the target's units."""
+    return metric in IN_UNITS or metric.startswith(QUANTILE_IN_UNITS)
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -66,13 +170,13 @@ def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
 
 def metric_label(name: str, unit: str | None) -> str:
     """A metric's name with its unit, for those in the target's units: "MAE (°C)"."""
-    return f"{name} ({unit})" if unit and name in IN_UNITS else name
+    return f"{name} ({unit})" if unit and in_units(name) else name
 
 
 def compare(metric: str, model: float, naive: float) -> str:
     """How ``model`` does against ``naive`` on ``metric``: "better", "worse", "same", or ""
     where either is unknown (NaN)."""
-    if not (np.isfinite(model) and np.isfinite(naive)):
+    if metric.startswith(UNDIRECTED) or not (np.isfinite(model) and np.isfinite(naive)):
         return ""
     mine, theirs = _error(metric, model), _error(metric, naive)
     return "better" if mine < theirs else "worse" if mine > theirs else "same"
@@ -214,17 +318,18 @@ def _is_verdict_entry(entry: Any) -> bool:
 
 def _error(metric: str, value: Any) -> Any:
     """A metric as an error (lower better): itself for MAE, RMSE, sMAPE, else 1 - it."""
-    return value if metric in LOWER_IS_BETTER else 1 - value
+    return value if lower_is_better(metric) else 1 - value
 
 
 def _with_skill(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every baseline's column (NaN where it had none) and ``skill`` computed."""
     frame = frame.assign(**{b: frame.get(b, np.nan) for b in BASELINES})
-    lower = frame.metric.isin(LOWER_IS_BETTER).to_numpy()
+    lower = np.array([lower_is_better(m) for m in frame.metric], dtype=bool)
     model, naive = (np.where(lower, frame[c], 1 - frame[c]).astype(np.float64)
                     for c in ("model", "naive"))
     with np.errstate(divide="ignore", invalid="ignore"):
         skill = np.where(naive > 0, 1 - model / naive, np.nan)
+    skill[frame.metric.str.startswith(UNDIRECTED).to_numpy(dtype=bool)] = np.nan
     return frame.assign(skill=skill)
 
 

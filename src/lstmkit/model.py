@@ -334,6 +334,7 @@ class LSTMModel:
             fall_back(candidate, val_windows, self._device())
             if not naive_ratio(candidate, val_windows, encoded.offsets, self._device()) >= skill:
                 pipeline = candidate                         # (a NaN ratio keeps it too)
+        pipeline.naive_spread = pipeline.residual_quantiles(train_windows)
         pipeline.data_sha256 = table_sha256(frame)
         pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
                                                   self._device())
@@ -423,7 +424,10 @@ class LSTMModel:
                 (samples, targets) with several, (samples, steps, targets) for seq2seq
                 (one output per step: NaN past a shorter sequence's end) and
                 (windows, horizon, targets) for forecasts, windows in the frame's order.
-                Several targets of different types share an object array.
+                Several targets of different types share an object array. A quantile
+                target gives its median there; its quantiles are the frame's
+                ``<target>_q<percent>`` columns (``OT_q10``), e.g.
+                ``frame[["OT_q10", "OT_q90"]].to_numpy().reshape(windows, horizon, 2)``.
 
         Example:
             >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
@@ -643,7 +647,7 @@ class LSTMModel:
 def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:
     """The network of ``spec`` with the fewest columns the data could give it (one per
     input, two classes per categorical target): what a size check knows before any data."""
-    outputs = tuple(Output(t.name, t.kind, t.target_kind.width(2)) for t in spec.targets)
+    outputs = tuple(Output(t.name, t.kind, t.target_kind.width(2, t)) for t in spec.targets)
     return NetworkConfig(
         n_inputs=len(spec.inputs), outputs=outputs, steps=spec.shape.output_steps,
         hidden=a["hidden"], layers=layers, bidirectional=a["bidirectional"],
@@ -676,8 +680,9 @@ def _check_channel_independent(spec: Spec, decoder: str) -> None:
     for t in spec.targets:
         if not t.target_kind.value_channel or t.name not in inputs:
             raise ConfigError(f"channel_independent=True reads every target from its own input "
-                              f"channel, but target {t.name!r} is not a numeric regression input; "
-                              "add it to the inputs or turn channel independence off")
+                              f"channel, but target {t.name!r} is not a numeric regression input "
+                              f"(it is {t.kind}); add it to the inputs, or turn channel "
+                              "independence off")
 
 
 def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,7 +40,7 @@ from .hyperparams import Architecture, ResolvedArchitecture
 from .kinds import Decoded
 from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output
-from .spec import PARTS, Spec, Split
+from .spec import PARTS, Spec, Split, Target
 from .tasks import WindowRows, anchor_rows, prediction_frame, window_origin
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
@@ -69,6 +69,10 @@ class FittedPipeline:
         validation: ``Evaluation.verdict()`` of the validation part (None without one).
         neighbours: the 1-NN baseline of sequence classification (None for other tasks).
         neighbour_targets: the targets the model answers with the nearest neighbour.
+        naive_spread: per quantile target, the empirical quantiles (S, Q) at its levels of
+            the naive baseline's errors (truth - naive) per step on the training part,
+            encoded (null where a step had none): the naive probabilistic baseline is the
+            naive prediction plus them.
     """
 
     spec: Spec
@@ -85,6 +89,7 @@ class FittedPipeline:
     validation: dict[str, Any] | None = None
     neighbours: NearestNeighbour | None = None
     neighbour_targets: tuple[str, ...] = ()
+    naive_spread: dict[str, list[list[float | None]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON part (everything but the weights and the neighbours' sequences), in the
@@ -102,6 +107,7 @@ class FittedPipeline:
             "data_sha256": self.data_sha256,
             "validation": self.validation,
             "neighbour_targets": list(self.neighbour_targets),
+            **({"naive_spread": self.naive_spread} if self.naive_spread else {}),
         }
 
     @classmethod
@@ -125,7 +131,8 @@ class FittedPipeline:
                    split=Split.from_dict(fitted["split"]), seed=fitted["seed"],
                    data_sha256=data.get("data_sha256"), validation=data.get("validation"),
                    neighbours=neighbours,
-                   neighbour_targets=tuple(data.get("neighbour_targets", ())))
+                   neighbour_targets=tuple(data.get("neighbour_targets", ())),
+                   naive_spread=dict(data.get("naive_spread", {})))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None
@@ -278,7 +285,24 @@ class FittedPipeline:
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
         return _evaluation(self.spec, self.encoding, self._answered(outputs, nearest), truth,
-                           baselines)
+                           baselines, self.naive_spread)
+
+    def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float | None]]]:
+        """Per quantile target, the quantiles at its levels of the naive baseline's errors
+        per step on ``windows`` (the training part), encoded (``naive_spread``)."""
+        levels = {j: t.quantiles for j, t in enumerate(self.spec.targets) if t.quantiles}
+        if not levels or len(windows) == 0:
+            return {}
+        _, truth = self.outputs(windows, with_targets=True)
+        errors = truth - self._naive(windows, truth)                     # (N, S, T)
+        spread = {}
+        for j, q in levels.items():
+            known = np.isfinite(errors[..., j]).any(axis=0)
+            per_step = np.full((errors.shape[1], len(q)), np.nan)
+            per_step[known] = np.nanquantile(errors[:, known, j], q, axis=0).T
+            spread[self.spec.targets[j].name] = [[None if np.isnan(v) else v for v in row]
+                                                 for row in per_step.round(8).tolist()]
+        return spread
 
     def _nearest(self, windows: Windows) -> np.ndarray | None:
         """Each sequence's nearest training sequence's encoded targets (N, T), where the
@@ -404,7 +428,7 @@ def network_config(spec: Spec, encoding: Encoding, a: Architecture, lags: tuple[
     outputs = tuple(Output(t.name, t.kind, encoding.n_classes(t)) for t in spec.targets)
     columns = encoding.input_columns
     numeric = tuple(name in encoding.input_scalers for name in columns)
-    channels = tuple(columns.index(t.name) if t.target_kind.value_channel and t.name in
+    channels = tuple(columns.index(t.name) if _norm_maps(t) and t.name in
                      encoding.input_scalers else -1 for t in spec.targets)
     if a["instance_norm"] and not any(numeric):
         raise ConfigError("instance_norm needs at least one numeric input column")
@@ -424,6 +448,11 @@ def network_config(spec: Spec, encoding: Encoding, a: Architecture, lags: tuple[
                          segment=a["segment"], channel_independent=a["channel_independent"],
                          conv=a["conv"], future_columns=encoding.future_columns,
                          embedded=embedded, anchor_lags=lags)
+
+
+def _norm_maps(target: Target) -> bool:
+    """Whether the instance norm maps ``target``'s outputs back, where it is an input."""
+    return target.target_kind.value_channel or target.target_kind.norm_maps
 
 
 def inference_device(accelerator: str = "auto", devices: int | str | list = 1) -> torch.device:
@@ -460,9 +489,12 @@ def _lengths(windows: Windows) -> np.ndarray | None:
 
 
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
-                baselines: dict[str, Baseline]) -> Evaluation:
+                baselines: dict[str, Baseline],
+                spread: dict[str, list[list[float | None]]] | None = None) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
-    (``naive``, ``seasonal``, ``neighbour``) against ``truth``."""
+    (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
+    target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic: the naive
+    prediction plus the spread's quantiles (``_with_spread``)."""
     rows, step_rows, confusion = [], [], {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
@@ -470,6 +502,8 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
         out = outputs[..., edges[j] : edges[j + 1]]
         bases = [None if baselines[b].values is None else baselines[b].values[..., j]
                  for b in BASELINES]
+        if spread and t.name in spread and bases[0] is not None:
+            bases[0] = _with_spread(bases[0], np.array(spread[t.name], dtype=np.float64))
         scored = t.target_kind.scored(t, encoding, y, out, bases)
         if scored.confusion is not None:
             confusion[t.name] = scored.confusion
@@ -486,6 +520,15 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
     return Evaluation(table, per_step, confusion, baselines["naive"].description,
                       baselines["seasonal"].description, dict(spec.units),
                       baselines["neighbour"].description)
+
+
+def _with_spread(naive: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Naive predictions (N, S) plus each step's error quantiles ``spread`` (S, Q): (N, S, Q).
+    Where the steps differ from those the spread was measured on (aligned seq2seq of other
+    lengths), every step takes the spread's mean over steps."""
+    if spread.shape[0] != naive.shape[1]:
+        spread = np.broadcast_to(np.nanmean(spread, axis=0), (naive.shape[1], spread.shape[1]))
+    return naive[..., None] + spread[None]
 
 
 def _scored(score: Any, names: tuple[str, ...], true: np.ndarray,

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -126,6 +127,15 @@ class Target:
             ``"cross_entropy"`` for classification; ``"bce"`` for binary (the kind's
             ``losses``; None: the first).
         weight: weight of this target's loss in the weighted sum.
+        quantiles: levels in (0, 1), sorted and unique, such as ``[0.1, 0.5, 0.9]``: the
+            target becomes kind ``"quantile"`` (a regression target given quantiles does),
+            one output per level trained with the pinball loss, never crossing. Its
+            prediction columns are ``<name>`` (the median, see ``lstmkit.kinds.Quantile``)
+            and ``<name>_q<percent>`` (``OT_q10``, ``OT_q2.5``).
+
+    Example:
+        >>> Target("OT", quantiles=[0.1, 0.5, 0.9]).kind
+        'quantile'
     """
 
     name: str
@@ -133,6 +143,7 @@ class Target:
     scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
     loss: str | None = None
     weight: float = 1.0
+    quantiles: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -142,6 +153,10 @@ class Target:
                               f"{', '.join(map(repr, TARGET_KINDS))}, got {quote(self.kind)}"
                               f"{closest(str(self.kind), TARGET_KINDS)}; a kind of your own "
                               "is registered first (lstmkit.kinds.register_kind)")
+        if self.quantiles is not None or self.kind == "quantile":
+            object.__setattr__(self, "quantiles", _quantile_levels(self))
+            if self.kind == "regression":
+                object.__setattr__(self, "kind", "quantile")
         check_choice(f"scaler of target {self.name!r}", self.scaler, SCALERS)
         if self.loss is None:
             object.__setattr__(self, "loss", self.target_kind.default_loss)
@@ -153,6 +168,14 @@ class Target:
                               f"set kind='regression'")
         check_number(f"weight of target {self.name!r}", self.weight, 0)
         object.__setattr__(self, "weight", float(self.weight))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if self.quantiles is None:   # written only when set: earlier dicts stay the same
+            del data["quantiles"]
+        else:
+            data["quantiles"] = list(self.quantiles)
+        return data
 
     @property
     def target_kind(self) -> TargetKind:
@@ -168,6 +191,31 @@ class Target:
     @classmethod
     def from_dict(cls, data: Any) -> Target:
         return _from_dict(cls, data, "a target")
+
+
+def _quantile_levels(target: Target) -> tuple[float, ...]:
+    """``target.quantiles`` checked (numbers in (0, 1), sorted, unique, on a regression or
+    quantile target) as a tuple of floats."""
+    name, levels = quote(target.name), target.quantiles
+    if target.kind not in ("regression", "quantile"):
+        raise ConfigError(f"quantiles apply to numeric targets, but {name} is {target.kind}; "
+                          "drop quantiles or leave kind at its default")
+    if levels is None:
+        raise ConfigError(f"quantile target {name} needs quantiles, such as "
+                          "quantiles=[0.1, 0.5, 0.9]")
+    if isinstance(levels, str | bytes) or not hasattr(levels, "__len__") or not levels:
+        raise ConfigError(f"quantiles of target {name} must be a non-empty list of numbers "
+                          f"in (0, 1), got {quote(levels)}; such as [0.1, 0.5, 0.9]")
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+            raise ConfigError(f"quantile {quote(level)} of target {name} must be a number "
+                              "between 0 and 1 (exclusive), such as 0.9 for the 90th "
+                              "percentile")
+    if any(b <= a for a, b in itertools.pairwise(levels)):
+        raise ConfigError(f"quantiles of target {name} must be sorted and unique, got "
+                          f"{quote(list(levels))}; write them as "
+                          f"{quote(sorted(set(levels)))}")
+    return tuple(float(level) for level in levels)
 
 
 @dataclass(frozen=True)
@@ -349,6 +397,7 @@ class Spec:
                 del data[key]
         if not (self.task == "forecast" and set(self.target_names) - set(self.input_names)):
             del data["past_targets"]   # the inputs as listed say it all
+        data["targets"] = [t.to_dict() for t in self.targets]
         for feature in data["inputs"]:   # written only when set: earlier specs' dicts (saved
             for key in ("future", "embed"):   # models, checkpoint fingerprints) stay the same
                 if not feature[key]:

@@ -29,6 +29,7 @@ from ..cli.tracking import epoch_number
 from ..data.groups import arrange
 from ..data.sources import Source, read_table
 from ..errors import ConfigError
+from ..kinds import quantile_column
 from ..metrics import Evaluation
 from ..pipeline import Fitted, FittedPipeline, fitted
 from ..storage import files
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from ..spec import Target
     from .backtest import Backtest
 
 COLUMNS = 3             # panels per row, at most
@@ -121,6 +123,8 @@ def forecasts(model: FittedPipeline | Fitted, data: Source, origins: int | Seque
         for r, predicted, color in zip(rows, predictions, colors, strict=True):
             when = _wall_clock(predicted["time"]) if "time" in predicted else r + predicted.step
             values = predicted[target.name].to_numpy()
+            if target.quantiles:
+                _band(ax, target, predicted, when, color)
             if classes is not None:
                 values = _codes(values, classes)
             else:                                   # start the forecast at the last actual
@@ -258,6 +262,14 @@ def save_run(model: FittedPipeline | Fitted, evaluation: Evaluation, directory: 
 
 
 # -- layout -------------------------------------------------------------------------------
+def _band(ax: Axes, target: Target, predicted: pd.DataFrame, when: Any, color: Any) -> None:
+    """Shade a quantile target's forecast between its outermost quantiles."""
+    low, high = target.quantiles[0], target.quantiles[-1]
+    ax.fill_between(when, predicted[quantile_column(target.name, low)],
+                    predicted[quantile_column(target.name, high)], color=color, alpha=0.18,
+                    lw=0, label=f"{format((high - low) * 100, '.3g')} % band")
+
+
 def _grid(n: int, columns: int, sharex: bool = True, panel: tuple[float, float] = PANEL
           ) -> tuple[Figure, list[Axes]]:
     """A figure of ``n`` panels in rows of at most ``columns``; unused cells hidden."""

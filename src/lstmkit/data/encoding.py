@@ -108,8 +108,8 @@ class Encoding:
 
     def n_classes(self, target: Target) -> int:
         """Output width of a target's head, as its kind gives it: 1 for regression and
-        binary, K for K classes."""
-        return target.target_kind.width(len(self.target_labels.get(target.name, ())))
+        binary, K for K classes, Q for Q quantiles."""
+        return target.target_kind.width(len(self.target_labels.get(target.name, ())), target)
 
     def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Scaled, one-hot and embedded (index) inputs, float32 (len(frame), n_input_columns)."""

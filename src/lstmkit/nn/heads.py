@@ -3,7 +3,8 @@
 Targets whose kind ``shares_head`` (regression) share one dense layer (``shared=True``:
 correlated outputs) or get one each; every other target (classification, binary) gets
 its own. Outputs are linear: values for regression, logits for classification and binary
-targets; the target's kind (``lstmkit.kinds``) says what they mean.
+targets; the target's kind (``lstmkit.kinds``) says what they mean, and a kind that
+``constrains`` its outputs shapes them here (quantile targets: non-crossing values).
 """
 
 from __future__ import annotations
@@ -66,12 +67,20 @@ class Heads(nn.Module):
         self.restore = [order.index(i) for i in range(len(outputs))]
         edges = [0, *itertools.accumulate(o.width for o in outputs)]   # also on meta
         self.slices = [slice(edges[i], edges[i + 1]) for i in range(len(outputs))]
+        self.constrained = any(kind.constrains for kind in self.kinds)   # e.g. non-crossing
 
     @property
     def width(self) -> int:
         return sum(o.width for o in self.outputs)
 
     def forward(self, features: Tensor) -> Tensor:
+        out = self._linear(features)
+        if not self.constrained:
+            return out
+        return torch.cat([kind.constrain(out[..., sl]) if kind.constrains else out[..., sl]
+                          for kind, sl in zip(self.kinds, self.slices, strict=True)], dim=-1)
+
+    def _linear(self, features: Tensor) -> Tensor:
         # (B, D) goes through the layers as is: no reshapes forward and back (a small
         # model's step feels every operation).
         b, s = features.shape[0], features.shape[1] if features.dim() == 3 else 1

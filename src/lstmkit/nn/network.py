@@ -10,10 +10,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from ..checks import check_choice, check_mapping, check_positive_int, quote
 from ..errors import ConfigError
+from ..kinds import KINDS
 from ..spec import TARGET_KINDS
 from ..storage.saved_files import check_fields
 from .channels import CHANNEL_OUTPUT, ChannelIndependent, channel_columns
@@ -213,7 +215,8 @@ class LSTMNetwork(nn.Module):
             self.norm = InstanceNorm(list(c.numeric_inputs), list(c.target_channels),
                                      [sl.start for sl in self.output_slices],
                                      mode=norm_mode(c.instance_norm) or "revin", steps=c.steps,
-                                     lags=list(c.anchor_lags) or None)
+                                     lags=list(c.anchor_lags) or None,
+                                     widths=[o.width for o in c.outputs])
         # Inputs known in advance also act on the outputs directly, after the instance norm
         # is undone: an effect fixed in the targets' units (an event that adds a set load)
         # need not be relearned for every window's scale. It starts at zero. A decoder that
@@ -224,6 +227,9 @@ class LSTMNetwork(nn.Module):
             self.future_effect = nn.Linear(n_future, sum(o.width for o in c.outputs),
                                            bias=False)
             nn.init.zeros_(self.future_effect.weight)
+        # A kind that shapes its columns (non-crossing quantiles) takes its first column's
+        # effect on all of them, which keeps their order: derived, not saved.
+        self.register_buffer("effect_columns", _effect_columns(c.outputs), persistent=False)
         self._paths = {saved_name(path): path for path in self.state_dict(keep_vars=True)}
         self.register_state_dict_post_hook(_to_saved_names)
         self.register_load_state_dict_pre_hook(_from_saved_names)
@@ -267,8 +273,23 @@ class LSTMNetwork(nn.Module):
         if self.norm is not None:
             out = self.norm.denormalize(out, stats)
         if self.future_effect is not None:
-            out = out + self.future_effect(known)               # (B, S, C)
+            effect = self.future_effect(known)                  # (B, S, C)
+            if self.effect_columns is not None:
+                effect = effect[..., self.effect_columns]
+            out = out + effect
         return out
+
+
+def _effect_columns(outputs: tuple[Output, ...]) -> Tensor | None:
+    """Per output column, the column whose effect of inputs known in advance it takes: its
+    own, or, for a target whose kind ``constrains`` its columns, the target's first; None
+    where every column takes its own."""
+    columns, start = [], 0
+    for o in outputs:
+        shaped = KINDS[o.kind].constrains
+        columns += [start] * o.width if shaped else list(range(start, start + o.width))
+        start += o.width
+    return None if columns == list(range(start)) else torch.tensor(columns)
 
 
 def _decoder_type(c: NetworkConfig) -> type[Decoder]:

@@ -67,6 +67,9 @@ class InstanceNorm(nn.Module):
             (``T - m + (k - 1) mod m`` for step ``k`` of a window of ``T`` steps).
             None: no naive forecast (``anchored``: 1 for every target).
         eps: added to the variance.
+        widths: per target, its columns in the network output (default 1 each): a
+            mapped target's columns (such as its quantiles) are all mapped with its
+            statistics; the naive fallback (``trust``) applies to one-column targets.
 
     With a naive forecast, the buffer ``trust`` (S, M) scales each mapped target's change
     from it, per step: 1 while training; afterwards the model may set it from validation
@@ -85,18 +88,26 @@ class InstanceNorm(nn.Module):
 
     def __init__(self, numeric: list[bool], target_channels: list[int],
                  output_columns: list[int], mode: str = "revin", steps: int = 1,
-                 lags: list[int] | None = None, eps: float = 1e-5) -> None:
+                 lags: list[int] | None = None, eps: float = 1e-5,
+                 widths: list[int] | None = None) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown instance norm mode {mode!r}")
         self.mode, self.eps = mode, eps
-        mapped = [j for j, c in enumerate(target_channels) if c >= 0]
+        widths = widths or [1] * len(target_channels)
+        # one entry per mapped column: its target, that target's input channel, the column
+        mapped = [(j, k) for j, c in enumerate(target_channels) if c >= 0
+                  for k in range(widths[j])]
         self.register_buffer("numeric", torch.tensor(numeric, dtype=torch.float32))
-        self.register_buffer("targets", torch.tensor(mapped, dtype=torch.long))
-        self.register_buffer("channels", torch.tensor([target_channels[j] for j in mapped],
+        self.register_buffer("targets", torch.tensor([j for j, _ in mapped], dtype=torch.long))
+        self.register_buffer("channels", torch.tensor([target_channels[j] for j, _ in mapped],
                                                       dtype=torch.long))
-        self.register_buffer("columns", torch.tensor([output_columns[j] for j in mapped],
+        self.register_buffer("columns", torch.tensor([output_columns[j] + k for j, k in mapped],
                                                      dtype=torch.long))
+        # Derived from the config, not saved: the entries the naive fallback may move.
+        self.register_buffer("single", torch.tensor([widths[j] == 1 for j, _ in mapped],
+                                                    dtype=torch.bool), persistent=False)
+        mapped = [j for j, _ in mapped]
         self.register_buffer("scale", torch.ones(len(mapped)))
         self.register_buffer("shift", torch.zeros(len(mapped)))
         # Derived from the config, not learned: left out of the saved weights.

@@ -200,6 +200,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "weights_sha256": str,
                                          "validation": (dict, type(None)),
                                          "neighbour_targets": list,
+                                         "naive_spread": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
         check_strings(config["versions"], "versions")
@@ -243,6 +244,8 @@ def _checked(config: dict[str, Any]
                                                           spec)),
                 fitted={"architecture": dict(architecture), "split": split.to_dict(),
                         "seed": seed})
+    if config.get("naive_spread"):                     # models with quantile targets
+        body["naive_spread"] = _naive_spread(config["naive_spread"], spec)
     return body, params, network
 
 
@@ -272,6 +275,22 @@ def _fitted(saved: Any, spec: Spec, params: dict[str, Any], network: NetworkConf
     check_number("fitted.architecture.lr", architecture["lr"], 0, open_low=True)
     check_int("fitted.seed", saved["seed"], 0)
     return built, Split.from_dict(saved["split"]), saved["seed"]
+
+
+def _naive_spread(data: dict[str, Any], spec: Spec) -> dict[str, Any]:
+    """The saved ``naive_spread``, checked: per quantile target, one row of numbers (or
+    null) per step, one per quantile level."""
+    levels = {t.name: t.quantiles for t in spec.targets if t.quantiles}
+    for name, rows in data.items():
+        if name not in levels:
+            raise ConfigError(f"naive_spread names {quote(name)}, which is not a quantile "
+                              f"target of the spec ({quote(list(levels))})")
+        if not isinstance(rows, list) or not all(
+                isinstance(row, list) and len(row) == len(levels[name])
+                and all(v is None or isinstance(v, int | float) for v in row) for row in rows):
+            raise ConfigError(f"naive_spread of {quote(name)} must be a list of rows of "
+                              f"{len(levels[name])} numbers (one per quantile level)")
+    return data
 
 
 def _neighbour_targets(names: list[Any], spec: Spec) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ..cli.tracking import epoch_number
+from ..kinds import quantile_column
 from ..metrics import PREDICTORS, compare, metric_label, mostly_naive
 from ..pipeline import Fitted, FittedPipeline, fitted
 from ..version import __version__
@@ -52,6 +53,10 @@ def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = 
     for t in spec.targets:
         output = (f"labels {_labels(encoding.target_labels[t.name].classes)} + probabilities"
                   if t.categorical else f"{t.scaler} scaler, predicted in original units")
+        if t.quantiles:
+            output += (f"; quantiles {', '.join(format(q, 'g') for q in t.quantiles)} "
+                       f"(columns {', '.join(quantile_column(t.name, q) for q in t.quantiles)};"
+                       f" `{t.name}` is the median)")
         lines.append(f"| {t.name} | {t.kind} | {t.loss} | {t.weight:g} | {output} |")
     if spec.units:
         lines += ["", "Units: " + ", ".join(f"`{k}` {v}" for k, v in spec.units.items()) + "."]

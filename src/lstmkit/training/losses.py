@@ -13,7 +13,7 @@ class MultiTargetLoss(nn.Module):
 
     Targets of a kind that ``stacks`` (regression, binary) with the same loss are computed
     together, one set of tensor operations for all of them; the others (classification)
-    each separately. Each kind gives its loss function (``TargetKind.loss_function``): the
+    each separately. Each kind gives its loss function (``TargetKind.target_loss``): the
     mean comes from each loss's own reduction, one kernel forward and one backward, where
     the element-wise loss and its mean would take several (a small model's step feels it).
 
@@ -39,13 +39,14 @@ class MultiTargetLoss(nn.Module):
         # when its targets share it (unmasked, the group's weighted sum is then the weight
         # times its number of targets times the mean over all its elements), else None.
         self.groups = []
-        for (_, loss), members in groups.items():
+        for members in groups.values():
             kind = self.targets[members[0]].target_kind
-            function = kind.loss_function(loss)
             if not kind.stacks:
-                self.groups += [(function, j, _all_or(self.slices[j], width),
-                                 self.targets[j].weight) for j in members]
+                self.groups += [(kind.target_loss(self.targets[j]), j,
+                                 _all_or(self.slices[j], width), self.targets[j].weight)
+                                for j in members]
             else:
+                function = kind.target_loss(self.targets[members[0]])
                 weights = {self.targets[j].weight for j in members}
                 weight = weights.pop() * len(members) if len(weights) == 1 else None
                 channels = _indexer([self.slices[j].start for j in members])
