@@ -24,6 +24,7 @@ import torch
 from . import hyperparams, presets
 from .analysis.backtest import Backtest, backtest
 from .baselines import NearestNeighbour
+from .calibration import fit_calibration
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
 from .data import prepare
 from .data.checksum import table_sha256
@@ -158,7 +159,8 @@ class LSTMModel:
                  lr: float | None = None, lr_decay: float = 1.0, weight_decay: float = 0.0,
                  batch_size: int | None = None, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
-                 precision: str = "32-true", progress: bool = True, accelerator: str = "auto",
+                 precision: str = "32-true", calibrate: bool = True, progress: bool = True,
+                 accelerator: str = "auto",
                  devices: int | str | list = 1, num_nodes: int = 1,
                  strategy: str = "auto") -> None:
         params = dict(locals())
@@ -182,6 +184,7 @@ class LSTMModel:
     validation_ = _view("validation")
     neighbours_ = _view("neighbours")
     neighbour_targets_ = _view("neighbour_targets")
+    calibration_ = _view("calibration")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters as it stored them, ``spec`` and ``split`` included
@@ -341,6 +344,8 @@ class LSTMModel:
         if pipeline.neighbour_targets:     # it answers: from the validation sequences as well
             pipeline.neighbours = _nearest_neighbour(spec, encoding, self.seed, train_windows,
                                                      val_windows)
+        pipeline.calibration = fit_calibration(pipeline, val_windows, self.calibrate,
+                                               self._device())
         self.pipeline_ = pipeline
         return self
 

@@ -69,6 +69,10 @@ class FittedPipeline:
         validation: ``Evaluation.verdict()`` of the validation part (None without one).
         neighbours: the 1-NN baseline of sequence classification (None for other tasks).
         neighbour_targets: the targets the model answers with the nearest neighbour.
+        calibration: what temperature scaling did (``lstmkit.calibration``): the part it
+            was fitted on, or why there is none, and per categorical target its
+            ``temperature`` and validation NLL and ECE before and after; None (files
+            saved before it): every temperature is 1.
     """
 
     spec: Spec
@@ -85,6 +89,23 @@ class FittedPipeline:
     validation: dict[str, Any] | None = None
     neighbours: NearestNeighbour | None = None
     neighbour_targets: tuple[str, ...] = ()
+    calibration: dict[str, Any] | None = None
+
+    @property
+    def temperatures(self) -> list[float]:
+        """Each target's calibration temperature, in the targets' order (1: none)."""
+        fitted = (self.calibration or {}).get("targets", {})
+        return [fitted.get(t.name, {}).get("temperature", 1.0) for t in self.spec.targets]
+
+    def tempered(self, outputs: np.ndarray) -> np.ndarray:
+        """Network outputs (N, S, C) with each target's temperature applied by its kind."""
+        if all(t == 1 for t in self.temperatures):
+            return outputs
+        edges = np.cumsum([0] + [self.encoding.n_classes(t) for t in self.spec.targets])
+        return np.concatenate([t.target_kind.tempered(outputs[..., a:b], temperature)
+                               for t, a, b, temperature in zip(
+                                   self.spec.targets, edges[:-1], edges[1:],
+                                   self.temperatures, strict=True)], axis=-1)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON part (everything but the weights and the neighbours' sequences), in the
@@ -102,6 +123,7 @@ class FittedPipeline:
             "data_sha256": self.data_sha256,
             "validation": self.validation,
             "neighbour_targets": list(self.neighbour_targets),
+            "calibration": self.calibration,
         }
 
     @classmethod
@@ -125,7 +147,8 @@ class FittedPipeline:
                    split=Split.from_dict(fitted["split"]), seed=fitted["seed"],
                    data_sha256=data.get("data_sha256"), validation=data.get("validation"),
                    neighbours=neighbours,
-                   neighbour_targets=tuple(data.get("neighbour_targets", ())))
+                   neighbour_targets=tuple(data.get("neighbour_targets", ())),
+                   calibration=data.get("calibration"))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None
@@ -171,7 +194,7 @@ class FittedPipeline:
             groups = self._groups(data, None, need_targets=False)
             encoded = prepare.encode(groups, spec, self.encoding, with_targets=False)
             windows = prepare.predict_windows(encoded, spec, origins)
-        outputs, _ = self.outputs(windows, device=device)
+        outputs = self.tempered(self.outputs(windows, device=device)[0])
         if self.neighbour_targets:
             outputs = self._answered(outputs, self._nearest(windows))
         return _decode(spec, self.encoding, outputs), windows, groups
@@ -277,8 +300,8 @@ class FittedPipeline:
         baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth)),
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
-        return _evaluation(self.spec, self.encoding, self._answered(outputs, nearest), truth,
-                           baselines)
+        return _evaluation(self.spec, self.encoding,
+                           self._answered(self.tempered(outputs), nearest), truth, baselines)
 
     def _nearest(self, windows: Windows) -> np.ndarray | None:
         """Each sequence's nearest training sequence's encoded targets (N, T), where the
@@ -463,7 +486,7 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                 baselines: dict[str, Baseline]) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``."""
-    rows, step_rows, confusion = [], [], {}
+    rows, step_rows, confusion, reliability = [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
@@ -473,6 +496,8 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
         scored = t.target_kind.scored(t, encoding, y, out, bases)
         if scored.confusion is not None:
             confusion[t.name] = scored.confusion
+        if scored.reliability is not None:
+            reliability[t.name] = scored.reliability
         score, names, true, predictions = (scored.score, scored.names, scored.true,
                                            scored.predictions)
         rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
@@ -485,7 +510,7 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
     per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
     return Evaluation(table, per_step, confusion, baselines["naive"].description,
                       baselines["seasonal"].description, dict(spec.units),
-                      baselines["neighbour"].description)
+                      baselines["neighbour"].description, reliability)
 
 
 def _scored(score: Any, names: tuple[str, ...], true: np.ndarray,

@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import hyperparams, presets
 from ..baselines import NearestNeighbour
+from ..calibration import check_calibration
 from ..checks import check_int, check_mapping, check_number, quote
 from ..data import timestep
 from ..data.encoding import Encoding
@@ -200,6 +201,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "weights_sha256": str,
                                          "validation": (dict, type(None)),
                                          "neighbour_targets": list,
+                                         "calibration": (dict, type(None)),
                                          "neighbours_sha256": str,
                                          "fitted": dict})
         check_strings(config["versions"], "versions")
@@ -232,13 +234,15 @@ def _checked(config: dict[str, Any]
     _history(config["history"])
     try:
         validation = check_verdict(config.get("validation"), spec.target_names)
+        calibration = check_calibration(config.get("calibration"),
+                                        [t.name for t in spec.targets if t.categorical])
     except ValueError as exc:                          # absent in 0.2.0's files: None
         raise ConfigError(str(exc)) from None
     architecture, split, seed = _fitted(config.get("fitted"), spec, params, network)
     body = {name: config.get(name) for name in (
         "spec", "network", "encoding", "schema", "baseline", "time_step", "history",
         "data_sha256")}                                # data_sha256: absent in older files
-    body.update(validation=validation,
+    body.update(validation=validation, calibration=calibration,
                 neighbour_targets=list(_neighbour_targets(config.get("neighbour_targets", []),
                                                           spec)),
                 fitted={"architecture": dict(architecture), "split": split.to_dict(),
