@@ -205,3 +205,6 @@ def of(group: type, holder: Any) -> Any:
 
 PARAMS = tuple(name for group in GROUPS for name in names(group))
 HARDWARE = names(Hardware)
+# Training parameters that act after the network is trained: a checkpoint's fingerprint
+# leaves them out, so a resumed run may set them anew.
+AFTER_TRAINING = ("calibrate",)

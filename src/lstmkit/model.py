@@ -35,7 +35,7 @@ from .data.validate import require_columns
 from .data.windows import ForecastWindows, SequenceWindows, Windows
 from .deploy.export import export_onnx
 from .errors import BaselineWarning, ConfigError, warn
-from .hyperparams import HARDWARE, Architecture, ResolvedArchitecture
+from .hyperparams import AFTER_TRAINING, HARDWARE, Architecture, ResolvedArchitecture
 from .metrics import Evaluation, mostly_naive
 from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
@@ -587,7 +587,8 @@ class LSTMModel:
             raise ConfigError(f"{str(directory)!r} already holds a training checkpoint; pass "
                               "resume=True (CLI: --resume) to continue that run, or remove it "
                               "to start afresh")
-        params = {k: v for k, v in self.params_json().items() if k not in HARDWARE}
+        params = {k: v for k, v in self.params_json().items()
+                  if k not in HARDWARE + AFTER_TRAINING}
         params["batch_size"] = batch_size
         if params["split"]["stratify"] is None:
             params["split"]["stratify"] = presets.stratified(spec)
