@@ -3,8 +3,11 @@
 Regression: MAE, RMSE, sMAPE (%) and R2. Classification and binary: accuracy,
 macro-F1, the confusion matrix, and of the class probabilities the expected calibration error
 (ECE: 15 equal-width bins of the top class's probability, the mean gap between each bin's
-confidence and accuracy weighted by its share of predictions) and the Brier score (the mean
-squared error of the probability vector against the one-hot truth, summed over classes).
+confidence and accuracy weighted by its share of predictions) and the Brier score (as
+scikit-learn's ``brier_score_loss``: the squared error of the probability vector against the
+one-hot truth, summed over classes, averaged over predictions; halved for two classes, where
+it is the positive class's squared error). The naive baseline's probabilities are one-hot
+(its label is certain).
 Missing true values (NaN) are left out. Every metric is
 given for the model, the naive baseline (the last value, for forecasts), the seasonal
 naive one (the value one season earlier) and, for the categorical targets of sequence
@@ -77,7 +80,7 @@ def probability_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, floa
 
     Example:
         >>> probability_metrics(np.array([0, 1]), np.array([[0.8, 0.2], [0.4, 0.6]]))
-        # ECE (0.2 + 0.4) / 2 = 0.3; Brier (0.08 + 0.32) / 2 = 0.2
+        # ECE (0.2 + 0.4) / 2 = 0.3; Brier (0.04 + 0.16) / 2 = 0.1 (two classes: halved)
     """
     proba = np.asarray(proba, np.float64).reshape(-1, np.shape(proba)[-1])
     y_true = np.ravel(y_true)
@@ -86,8 +89,9 @@ def probability_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, floa
         return {"ECE": float("nan"), "Brier": float("nan")}
     proba, codes = proba[known], y_true[known].astype(np.int64)
     onehot = np.eye(proba.shape[-1])[codes]
+    brier = np.mean(np.sum((proba - onehot) ** 2, axis=-1))
     return {"ECE": calibration_error(codes, proba),
-            "Brier": float(np.mean(np.sum((proba - onehot) ** 2, axis=-1)))}
+            "Brier": float(brier / 2 if proba.shape[-1] == 2 else brier)}
 
 
 def reliability_bins(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS
