@@ -14,9 +14,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss
 
-from lstmkit import ArtifactError, LSTMModel, Spec, Split, Target
+from lstmkit import ArtifactError, LSTMModel, Spec, Split, Target, datasets
+from lstmkit.calibration import fit_temperature
 from lstmkit.cli.command import main
 from lstmkit.deploy.onnx_model import OnnxModel
+from lstmkit.kinds import KINDS
 from lstmkit.metrics import calibration_error, probability_metrics
 
 INPUTS = ["precipitation", "temp_max", "temp_min", "wind"]
@@ -195,3 +197,35 @@ def _windows(model: LSTMModel, data: pd.DataFrame):
     groups = pipeline._groups(data, None, need_targets=False)
     encoded = prepare.encode(groups, pipeline.spec, pipeline.encoding, with_targets=False)
     return prepare.predict_windows(encoded, pipeline.spec, "all")
+
+
+def test_a_temperature_the_validation_labels_do_not_determine_stays_1():
+    """Every label right with a wide margin: the NLL falls all the way to T -> 0."""
+    logits = np.array([[6.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 7.0]])
+    entry = fit_temperature(KINDS["classification"], logits, np.array([0, 1, 2]))
+    assert entry["temperature"] == 1.0 and "do not determine T" in entry["note"]
+    assert entry["nll_after"] == entry["nll_before"]
+
+
+def test_a_confidently_wrong_binary_target_is_softened():
+    logits = np.array([[4.0], [-4.0], [3.0], [-3.5]])
+    entry = fit_temperature(KINDS["binary"], logits, np.array([1, 0, 0, 0]))
+    assert entry["temperature"] > 1 and entry["nll_after"] < entry["nll_before"]
+    assert "note" not in entry
+
+
+def test_the_naive_baseline_gives_the_training_class_frequencies(shared_data, tmp_path):
+    X, y = datasets.load_uea("BasicMotions", "train", data_dir=shared_data)
+    X_test, y_test = datasets.load_uea("BasicMotions", "test", data_dir=shared_data)
+    model = LSTMModel(hidden=4, max_epochs=1, progress=False).fit(X, y)
+    shares = model.pipeline_.class_frequencies[model.spec_.target_names[0]]
+    classes = list(model.encoding_.target_labels[model.spec_.target_names[0]].classes)
+    assert sum(shares) == pytest.approx(1) and len(shares) == len(classes) == 4
+    codes = np.array([classes.index(label) for label in y_test])
+    want = probability_metrics(codes, np.tile(shares, (len(codes), 1)))
+    loaded = LSTMModel.load(model.save(tmp_path / "model"))
+    for fitted in (model, loaded):
+        evaluation = fitted.evaluate(X_test, y_test)
+        target = fitted.spec_.target_names[0]
+        for metric in ("ECE", "Brier"):
+            assert evaluation.metric(target, metric, of="naive") == pytest.approx(want[metric])

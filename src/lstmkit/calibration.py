@@ -4,12 +4,14 @@ For each classification or binary target, one temperature T > 0 divides its logi
 the activation (``TargetKind.tempered``): T > 1 softens over-confident probabilities, T < 1
 sharpens under-confident ones, and the labels (the argmax; binary: p > 0.5) stay the same.
 T minimises the negative log-likelihood of the validation part's labels, by a
-golden-section search over log T in [log 0.05, log 20] (deterministic). ``fit`` records the
-result as ``FittedPipeline.calibration``:
+golden-section search over log T in [log 0.05, log 20] (deterministic); where the optimum
+lies at an edge of that range, the validation labels do not determine T (every one right
+with a wide margin drives T to 0) and T stays 1, which the target's ``note`` says. ``fit``
+records the result as ``FittedPipeline.calibration``:
 
     {"part": "validation", "note": "...",
      "targets": {name: {"temperature", "nll_before", "nll_after", "ece_before",
-                        "ece_after", "windows"}}}
+                        "ece_after", "windows", and "note" where T stays 1 for a reason}}}
 
 with ``part`` None and empty ``targets`` where nothing was fitted (no validation part, or
 ``calibrate=False``), the note saying why.
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 BOUNDS = (math.log(0.05), math.log(20.0))   # the search's range of log T
 STEPS = 60                                  # golden-section steps: the bracket shrinks 0.618**60
+EDGE = 1e-3                                 # an optimum this close to a bound (log T) is none
 FIELDS = ("temperature", "nll_before", "nll_after", "ece_before", "ece_after")
 
 
@@ -69,22 +72,35 @@ def fit_calibration(pipeline: FittedPipeline, windows: Windows | None, calibrate
         logits = outputs[..., edges[j] : edges[j + 1]][known]          # (M, width)
         codes = truth[..., j][known].astype(np.int64)
         if len(codes):
-            fitted[t.name] = _fit_target(t.target_kind, logits, codes)
+            fitted[t.name] = fit_temperature(t.target_kind, logits, codes)
     return {"part": "validation", "note": "temperature scaling fitted on the validation part",
             "targets": fitted}
 
 
-def _fit_target(kind: Labelled, logits: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
-    """One target's temperature and its validation NLL and ECE before and after."""
+def fit_temperature(kind: Labelled, logits: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
+    """One target's temperature fitted to outputs (N, width) and class ``codes`` (N,), with
+    the NLL and ECE before and after: a target's entry of the calibration record.
+
+    Example:
+        >>> fit_temperature(KINDS["binary"], np.array([[4.0], [-4.0], [3.0]]),
+        ...                 np.array([1, 0, 0]))["temperature"] > 1
+        True
+    """
     def nll(log_t: float) -> float:
         return -kind.log_likelihood(logits, codes, math.exp(log_t))
     log_t = golden_section(nll, *BOUNDS)
-    temperature = math.exp(log_t) if nll(log_t) < nll(0.0) else 1.0
+    at_bound = min(abs(log_t - bound) for bound in BOUNDS) < EDGE
+    temperature = math.exp(log_t) if nll(log_t) < nll(0.0) and not at_bound else 1.0
     before = probability_metrics(codes, kind.probabilities(logits))
     after = probability_metrics(codes, kind.probabilities(logits, temperature))
-    return {"temperature": temperature, "nll_before": nll(0.0),
-            "nll_after": nll(math.log(temperature)), "ece_before": before["ECE"],
-            "ece_after": after["ECE"], "windows": len(codes)}
+    entry = {"temperature": temperature, "nll_before": nll(0.0),
+             "nll_after": nll(math.log(temperature)), "ece_before": before["ECE"],
+             "ece_after": after["ECE"], "windows": len(codes)}
+    if at_bound:
+        entry["note"] = (f"the validation NLL is lowest at the search's edge (T = "
+                         f"{math.exp(log_t):.3g}): the validation labels do not determine T "
+                         "(e.g. every one is right with a wide margin), so T stays 1")
+    return entry
 
 
 def golden_section(f: Callable[[float], float], low: float, high: float,
@@ -131,7 +147,9 @@ def check_calibration(data: Any, categorical: list[str]) -> dict[str, Any] | Non
                              f"categorical target of the spec ({quote(categorical)})")
         numbers = isinstance(entry, dict) and all(
             type(entry.get(k)) in (int, float) and math.isfinite(entry[k]) for k in FIELDS)
-        if not numbers or not entry["temperature"] > 0:
+        if not numbers or not entry["temperature"] > 0 or \
+                not isinstance(entry.get("note", ""), str):
             raise ValueError(f"calibration of target {quote(name)} must hold finite numbers "
-                             f"{', '.join(FIELDS)}, the temperature above 0")
+                             f"{', '.join(FIELDS)}, the temperature above 0, and may hold "
+                             "a note (text)")
     return data

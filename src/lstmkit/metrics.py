@@ -6,8 +6,9 @@ macro-F1, the confusion matrix, and of the class probabilities the expected cali
 confidence and accuracy weighted by its share of predictions) and the Brier score (as
 scikit-learn's ``brier_score_loss``: the squared error of the probability vector against the
 one-hot truth, summed over classes, averaged over predictions; halved for two classes, where
-it is the positive class's squared error). The naive baseline's probabilities are one-hot
-(its label is certain).
+it is the positive class's squared error). The naive baseline's probabilities are the
+training class frequencies where it predicts the majority class, else one-hot (the last
+label: certain).
 Missing true values (NaN) are left out. Every metric is
 given for the model, the naive baseline (the last value, for forecasts), the seasonal
 naive one (the value one season earlier) and, for the categorical targets of sequence
@@ -143,10 +144,20 @@ class Baseline:
             available, why not.
         values: its predictions in the targets' encoded units, shaped like the truth
             (windows, steps, targets); None where it is not available.
+        proba: per categorical target whose prediction comes with class probabilities,
+            those (windows, steps, classes); the others' probabilities are one-hot.
     """
 
     description: str
     values: np.ndarray | None = None
+    proba: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def of_target(self, name: str, j: int) -> np.ndarray | None:
+        """Its predictions of target ``name`` (the ``j``-th): probabilities (N, S, K) where
+        it has them, else values (N, S); None where it is not available."""
+        if self.values is None:
+            return None
+        return self.proba.get(name, self.values[..., j])
 
 
 @dataclass

@@ -320,7 +320,8 @@ class LSTMModel:
             spec=spec, encoding=encoding, network=network, schema=_schema(frame, spec),
             time_step=groups.step, baseline=_training_baseline(spec, train_windows),
             history=history, architecture=presets.built(architecture, network.config),
-            split=split, seed=self.seed, neighbours=neighbours)
+            split=split, seed=self.seed, neighbours=neighbours,
+            class_frequencies=_class_frequencies(spec, encoding, train_windows))
         self._fall_back(pipeline, val_windows)
         if self._anchored_may_help(pipeline, mode):
             # A second candidate that forecasts changes from the naive forecast; kept where
@@ -819,12 +820,7 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
     """
     if isinstance(windows, ForecastWindows):
         return [math.nan] * len(spec.targets)
-    if windows.aligned:   # per-row targets: the rows of the training sequences
-        lo, hi = windows.offsets[windows.index], windows.offsets[windows.index + 1]
-        values = windows.targets[torch.from_numpy(row_ranges(lo.numpy(), hi.numpy()))]
-    else:
-        values = windows.targets[windows.index]
-    y = values.reshape(-1, len(spec.targets)).numpy()                # (rows, T)
+    y = _training_targets(spec, windows)
     known = ~np.isnan(y)
     counts = known.sum(axis=0)
     means = np.where(known, y, 0.0).sum(axis=0, dtype=np.float64) / np.maximum(counts, 1)
@@ -835,6 +831,34 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
         else:
             baseline.append(t.target_kind.naive(y[known[:, j], j], float(means[j])))
     return baseline
+
+
+def _class_frequencies(spec: Spec, encoding: Encoding, windows: Windows
+                       ) -> dict[str, list[float]]:
+    """Per categorical target, the share of each class among the training labels: the naive
+    baseline's probabilities where it answers with the majority class (not for forecasts,
+    whose naive forecast is the last label)."""
+    if isinstance(windows, ForecastWindows):
+        return {}
+    y = _training_targets(spec, windows)
+    frequencies = {}
+    for j, t in enumerate(spec.targets):
+        codes = y[~np.isnan(y[:, j]), j].astype(np.int64)
+        if t.categorical and len(codes):
+            counts = np.bincount(codes, minlength=len(encoding.target_labels[t.name]))
+            frequencies[t.name] = (counts / counts.sum()).tolist()
+    return frequencies
+
+
+def _training_targets(spec: Spec, windows: SequenceWindows) -> np.ndarray:
+    """The encoded targets (rows, T) of training sequences: one row per sequence, or per
+    step where the targets are per row."""
+    if windows.aligned:   # per-row targets: the rows of the training sequences
+        lo, hi = windows.offsets[windows.index], windows.offsets[windows.index + 1]
+        values = windows.targets[torch.from_numpy(row_ranges(lo.numpy(), hi.numpy()))]
+    else:
+        values = windows.targets[windows.index]
+    return values.reshape(-1, len(spec.targets)).numpy()
 
 
 def _second(plan: Checkpoints | None, name: str) -> Checkpoints | None:

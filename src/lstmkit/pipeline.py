@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -73,6 +73,8 @@ class FittedPipeline:
             was fitted on, or why there is none, and per categorical target its
             ``temperature`` and validation NLL and ECE before and after; None (files
             saved before it): every temperature is 1.
+        class_frequencies: per categorical target of a sequence task, the training share
+            of each class: the naive baseline's probabilities (absent: one-hot).
     """
 
     spec: Spec
@@ -90,6 +92,7 @@ class FittedPipeline:
     neighbours: NearestNeighbour | None = None
     neighbour_targets: tuple[str, ...] = ()
     calibration: dict[str, Any] | None = None
+    class_frequencies: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def temperatures(self) -> list[float]:
@@ -124,6 +127,7 @@ class FittedPipeline:
             "validation": self.validation,
             "neighbour_targets": list(self.neighbour_targets),
             "calibration": self.calibration,
+            "class_frequencies": self.class_frequencies,
         }
 
     @classmethod
@@ -148,7 +152,8 @@ class FittedPipeline:
                    data_sha256=data.get("data_sha256"), validation=data.get("validation"),
                    neighbours=neighbours,
                    neighbour_targets=tuple(data.get("neighbour_targets", ())),
-                   calibration=data.get("calibration"))
+                   calibration=data.get("calibration"),
+                   class_frequencies=dict(data.get("class_frequencies", {})))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None
@@ -297,7 +302,8 @@ class FittedPipeline:
         """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
         outputs, truth = self.outputs(windows, with_targets=True, device=device)
         nearest = self._nearest(windows)
-        baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth)),
+        baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth),
+                                       self._naive_proba(windows, truth)),
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
         return _evaluation(self.spec, self.encoding,
@@ -349,6 +355,14 @@ class FittedPipeline:
                     scale, shift = scaler_map(self.encoding, spec.targets[j].name)
                     naive[:, :, j] = (last[:, channel] * scale + shift)[:, None]
         return np.where(np.isnan(truth), np.nan, naive)
+
+    def _naive_proba(self, windows: Windows, truth: np.ndarray) -> dict[str, np.ndarray]:
+        """The naive baseline's class probabilities (N, S, K) where it answers with the
+        training majority class: the training class frequencies (``class_frequencies``)."""
+        if isinstance(windows, ForecastWindows):
+            return {}
+        return {name: np.broadcast_to(np.asarray(shares), (*truth.shape[:2], len(shares)))
+                for name, shares in self.class_frequencies.items()}
 
     def _neighbour(self, nearest: np.ndarray | None, truth: np.ndarray) -> Baseline:
         """The nearest-neighbour baseline (``_nearest``) of the categorical targets of
@@ -491,8 +505,7 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
         out = outputs[..., edges[j] : edges[j + 1]]
-        bases = [None if baselines[b].values is None else baselines[b].values[..., j]
-                 for b in BASELINES]
+        bases = [baselines[b].of_target(t.name, j) for b in BASELINES]
         scored = t.target_kind.scored(t, encoding, y, out, bases)
         if scored.confusion is not None:
             confusion[t.name] = scored.confusion

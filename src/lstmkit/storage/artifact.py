@@ -202,6 +202,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "validation": (dict, type(None)),
                                          "neighbour_targets": list,
                                          "calibration": (dict, type(None)),
+                                         "class_frequencies": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
         check_strings(config["versions"], "versions")
@@ -243,6 +244,8 @@ def _checked(config: dict[str, Any]
         "spec", "network", "encoding", "schema", "baseline", "time_step", "history",
         "data_sha256")}                                # data_sha256: absent in older files
     body.update(validation=validation, calibration=calibration,
+                class_frequencies=_class_frequencies(config.get("class_frequencies", {}),
+                                                     spec, encoding),
                 neighbour_targets=list(_neighbour_targets(config.get("neighbour_targets", []),
                                                           spec)),
                 fitted={"architecture": dict(architecture), "split": split.to_dict(),
@@ -286,6 +289,22 @@ def _neighbour_targets(names: list[Any], spec: Spec) -> tuple[str, ...]:
         raise ConfigError(f"neighbour_targets is {quote(names)}; it may name only categorical "
                           f"targets of a sequence task ({quote(allowed)})")
     return tuple(names)
+
+
+def _class_frequencies(saved: dict[str, Any], spec: Spec, encoding: Encoding
+                       ) -> dict[str, list[float]]:
+    """The training class shares of categorical targets (absent in older files: none), one
+    share from 0 to 1 per label, summing to 1."""
+    for name, shares in saved.items():
+        target = next((t for t in spec.targets if t.name == name and t.categorical), None)
+        labels = len(encoding.target_labels[name]) if target is not None else 0
+        if target is None or not isinstance(shares, list) or len(shares) != labels or not all(
+                type(v) in (int, float) and 0 <= v <= 1 for v in shares) or \
+                abs(sum(shares) - 1) > 1e-6:
+            raise ConfigError(f"class_frequencies of {quote(name)} is {quote(shares)}; it must "
+                              "name a categorical target and give one share from 0 to 1 per "
+                              "label of it, summing to 1")
+    return dict(saved)
 
 
 def _load_neighbours(file: Path, spec: Spec, encoding: Encoding,

@@ -155,7 +155,9 @@ def _calibration(calibration: dict[str, Any] | None) -> list[str]:
         lines.append(f"| {target} | {entry['temperature']:.4g} | {entry['nll_before']:.4g} | "
                      f"{entry['nll_after']:.4g} | {entry['ece_before']:.4g} | "
                      f"{entry['ece_after']:.4g} |")
-    return lines
+    notes = [f"- {target}: {entry['note']}." for target, entry in calibration["targets"].items()
+             if "note" in entry]
+    return [*lines, *(["", *notes] if notes else [])]
 
 
 def _metrics(metrics: dict[str, Any] | None, units: dict[str, str]) -> list[str]:
