@@ -68,6 +68,8 @@ ZERO_IF_ABSENT = frozenset({"future_effect.weight"})
 TOP_LEVEL = {"versions": dict, "spec": dict, "params": dict, "network": dict, "encoding": dict,
              "schema": dict, "baseline": list, "time_step": (dict, type(None)), "history": dict}
 REDO = "re-save or re-train the model"
+# Parameters a file saved before they existed lacks: the value that says how it was fitted.
+ABSENT_PARAMS = {"calibrate": False}
 
 
 class Estimator(Protocol):
@@ -222,7 +224,7 @@ def _checked(config: dict[str, Any]
     spec = Spec.saved(config["spec"])
     saved = config["params"]
     check_mapping(saved, "params", hyperparams.PARAMS)
-    params = {**saved, "split": Split.from_dict(saved.get("split", {}))}
+    params = {**ABSENT_PARAMS, **saved, "split": Split.from_dict(saved.get("split", {}))}
     encoding = Encoding.from_dict(spec, config["encoding"])
     network = NetworkConfig.from_dict(config["network"])
     _check_network(params.get("precision", "32-true"), spec, encoding, network)
