@@ -207,6 +207,13 @@ def test_a_temperature_the_validation_labels_do_not_determine_stays_1():
     assert entry["nll_after"] == entry["nll_before"]
 
 
+def test_a_network_worse_than_uniform_probabilities_gets_the_largest_temperature():
+    logits = np.array([[3.0, 0.0], [0.0, 3.0], [3.0, 0.0], [0.0, 3.0]])
+    entry = fit_temperature(KINDS["classification"], logits, np.array([1, 0, 0, 1]))
+    assert entry["temperature"] == pytest.approx(20, rel=1e-2) and "uniform" in entry["note"]
+    assert entry["nll_after"] < entry["nll_before"]
+
+
 def test_a_confidently_wrong_binary_target_is_softened():
     logits = np.array([[4.0], [-4.0], [3.0], [-3.5]])
     entry = fit_temperature(KINDS["binary"], logits, np.array([1, 0, 0, 0]))

@@ -4,14 +4,15 @@ For each classification or binary target, one temperature T > 0 divides its logi
 the activation (``TargetKind.tempered``): T > 1 softens over-confident probabilities, T < 1
 sharpens under-confident ones, and the labels (the argmax; binary: p > 0.5) stay the same.
 T minimises the negative log-likelihood of the validation part's labels, by a
-golden-section search over log T in [log 0.05, log 20] (deterministic); where the optimum
-lies at an edge of that range, the validation labels do not determine T (every one right
-with a wide margin drives T to 0) and T stays 1, which the target's ``note`` says. ``fit``
-records the result as ``FittedPipeline.calibration``:
+golden-section search over log T in [log 0.05, log 20] (deterministic). Where the optimum
+lies at the lower edge, the validation labels do not determine T (every one right with a
+wide margin drives T to 0) and T stays 1; at the upper edge the network does worse than
+uniform probabilities and T is 20; the target's ``note`` says either. ``fit`` records the
+result as ``FittedPipeline.calibration``:
 
     {"part": "validation", "note": "...",
      "targets": {name: {"temperature", "nll_before", "nll_after", "ece_before",
-                        "ece_after", "windows", and "note" where T stays 1 for a reason}}}
+                        "ece_after", "windows", and "note" at an edge of the search}}}
 
 with ``part`` None and empty ``targets`` where nothing was fitted (no validation part, or
 ``calibrate=False``), the note saying why.
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 BOUNDS = (math.log(0.05), math.log(20.0))   # the search's range of log T
 STEPS = 60                                  # golden-section steps: the bracket shrinks 0.618**60
-EDGE = 1e-3                                 # an optimum this close to a bound (log T) is none
+EDGE = 1e-3                                 # an optimum this close to a bound (log T): at it
 FIELDS = ("temperature", "nll_before", "nll_after", "ece_before", "ece_after")
 
 
@@ -89,17 +90,21 @@ def fit_temperature(kind: Labelled, logits: np.ndarray, codes: np.ndarray) -> di
     def nll(log_t: float) -> float:
         return -kind.log_likelihood(logits, codes, math.exp(log_t))
     log_t = golden_section(nll, *BOUNDS)
-    at_bound = min(abs(log_t - bound) for bound in BOUNDS) < EDGE
-    temperature = math.exp(log_t) if nll(log_t) < nll(0.0) and not at_bound else 1.0
+    at_low, at_high = (abs(log_t - bound) < EDGE for bound in BOUNDS)
+    temperature = math.exp(log_t) if nll(log_t) < nll(0.0) and not at_low else 1.0
     before = probability_metrics(codes, kind.probabilities(logits))
     after = probability_metrics(codes, kind.probabilities(logits, temperature))
     entry = {"temperature": temperature, "nll_before": nll(0.0),
              "nll_after": nll(math.log(temperature)), "ece_before": before["ECE"],
              "ece_after": after["ECE"], "windows": len(codes)}
-    if at_bound:
-        entry["note"] = (f"the validation NLL is lowest at the search's edge (T = "
-                         f"{math.exp(log_t):.3g}): the validation labels do not determine T "
-                         "(e.g. every one is right with a wide margin), so T stays 1")
+    if at_low:
+        entry["note"] = ("the validation NLL keeps falling toward T = 0 (every validation "
+                         "label right with a wide margin): the labels do not determine T, so "
+                         "it stays 1 rather than making every probability certain")
+    elif at_high and temperature > 1:
+        entry["note"] = (f"the validation NLL keeps falling as T grows (the network's "
+                         f"probabilities do worse than uniform ones): T is the search's upper "
+                         f"bound, {temperature:.3g}, so probabilities are nearly uniform")
     return entry
 
 
