@@ -133,11 +133,13 @@ def test_regression_and_classification_targets_side_by_side(seattle):
     overall = result.table[result.table.step == "all"]
     for _, fold in overall.groupby("fold"):
         assert set(fold.metric[fold.target == "temp_max"]) == {"MAE", "RMSE", "sMAPE", "R2"}
-        assert set(fold.metric[fold.target == "weather"]) == {"accuracy", "macro_F1"}
+        assert set(fold.metric[fold.target == "weather"]) == {"accuracy", "macro_F1", "ECE",
+                                                                 "Brier"}
         assert fold.naive.notna().all()
     for evaluation in result.evaluations:            # every forecast of the fold, no more
         assert evaluation.confusion["weather"].to_numpy().sum() == step * 2
-    assert set(result.summary().metric) == {"MAE", "RMSE", "sMAPE", "R2", "accuracy", "macro_F1"}
+    assert set(result.summary().metric) == {"MAE", "RMSE", "sMAPE", "R2", "accuracy", "macro_F1",
+                                              "ECE", "Brier"}
 
 
 def test_several_series_each_roll_back_from_their_own_end(etth1, spec):

@@ -53,7 +53,7 @@ def test_quickstart_config_trains_reports_and_saves(tmp_path):
                                                "metrics.json", "config.yaml",
                                                "metrics.csv", "environment.json", "README.md",
                                                "learning_curves.png", "forecasts.png",
-                                               "confusion.png"}
+                                               "confusion.png", "reliability.png"}
     assert "| temp_max | RMSE |" in (run / "README.md").read_text()   # the card has metrics
     metrics = json.loads((run / "metrics.json").read_text())
     temp = metrics["targets"]["temp_max"]["RMSE"]

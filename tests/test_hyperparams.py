@@ -131,6 +131,7 @@ def test_every_parameter_set_after_fit_changes_nothing_fit_made(etth1, tmp_path)
         "conv": True, "checkpoint_steps": 8, "optimizer": "adamw", "lr": 0.5, "lr_decay": 0.5,
         "weight_decay": 0.1, "batch_size": 3, "max_epochs": 9, "patience": 1, "grad_clip": None,
         "seed": 11, "split": Split(val_start=0.3, test_start=0.5), "precision": "bf16-mixed",
+        "calibrate": False,
         "progress": True, "devices": 2, "num_nodes": 3, "strategy": "ddp",
         # hardware says where predict runs as well: the same device, named otherwise
         "accelerator": "cuda" if torch.cuda.is_available() else "cpu",

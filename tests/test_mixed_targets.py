@@ -34,7 +34,7 @@ def test_every_kind_of_target_is_learned_and_scored_in_its_own_terms(weather, mi
     assert set(evaluation.table.metric[evaluation.table.target == "temp_max"]) == {
         "MAE", "RMSE", "sMAPE", "R2"}
     assert set(evaluation.table.metric[evaluation.table.target == "wet"]) == {
-        "accuracy", "macro_F1"}
+        "accuracy", "macro_F1", "ECE", "Brier"}
     assert evaluation.metric("temp_max", "RMSE") < evaluation.metric("temp_max", "RMSE", of="naive")
     assert evaluation.metric("wet", "accuracy") > evaluation.metric("wet", "accuracy", of="naive")
     assert evaluation.metric("weather", "accuracy") > 0.5

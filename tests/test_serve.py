@@ -149,6 +149,7 @@ def test_predictions_for_several_series_equal_the_library(server, model, recent,
     pd.testing.assert_series_equal(served.temp_max, expected.temp_max, rtol=1e-6)
     probabilities = [c for c in expected.columns if c.startswith("weather_proba_")]
     assert len(probabilities) > 1
+    assert model.calibration_["targets"]["weather"]["temperature"] != 1   # calibrated ones
     pd.testing.assert_frame_equal(served[probabilities], expected[probabilities], rtol=1e-6)
 
 

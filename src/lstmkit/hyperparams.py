@@ -120,6 +120,9 @@ class Training:
         precision: Lightning precision: ``32-true`` (default), ``bf16-mixed``
             (bfloat16 compute, float32 weights: faster on GPUs, and on CPUs with
             AVX512-BF16 or AMX for all but the smallest LSTMs) or ``16-mixed`` (GPU).
+        calibrate: fit one temperature per classification or binary target on the
+            validation part after training, so that its class probabilities are calibrated
+            (``lstmkit.calibration``; labels do not change); False keeps the network's.
     """
 
     optimizer: str = "adam"
@@ -133,6 +136,7 @@ class Training:
     seed: int = 0
     split: Split | None = None
     precision: str = "32-true"
+    calibrate: bool = True
 
 
 @dataclass(frozen=True)
@@ -201,3 +205,6 @@ def of(group: type, holder: Any) -> Any:
 
 PARAMS = tuple(name for group in GROUPS for name in names(group))
 HARDWARE = names(Hardware)
+# Training parameters that act after the network is trained: a checkpoint's fingerprint
+# leaves them out, so a resumed run may set them anew.
+AFTER_TRAINING = ("calibrate",)

@@ -46,9 +46,11 @@ from .metrics import (
     REGRESSION_METRICS,
     classification_metrics,
     confusion_matrix,
+    probability_metrics,
     quantile_metric_names,
     quantile_metrics,
     regression_metrics,
+    reliability_bins,
 )
 
 if TYPE_CHECKING:
@@ -90,6 +92,7 @@ class Scored:
         names: the metrics ``score`` gives.
         score: ``score(true, prediction)`` -> {metric: value}.
         confusion: the labelled confusion matrix of the model, for labelled kinds.
+        reliability: the model's ``reliability_bins``, for labelled kinds.
     """
 
     true: np.ndarray
@@ -97,6 +100,7 @@ class Scored:
     names: tuple[str, ...]
     score: Callable[[np.ndarray, np.ndarray], dict[str, float]]
     confusion: pd.DataFrame | None = None
+    reliability: pd.DataFrame | None = None
 
 
 class TargetKind:
@@ -171,6 +175,11 @@ class TargetKind:
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
         """The exported graph's output of one target, from its outputs (B, S, width)."""
         raise NotImplementedError
+
+    def tempered(self, outputs: Any, temperature: float) -> Any:
+        """Outputs (numpy or torch, (..., width)) with a calibration temperature applied
+        before the activation: unchanged here (kinds without probabilities have none)."""
+        return outputs
 
     # -- numpy: decoding, table columns, metrics, baselines --------------------------------
     def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
@@ -259,8 +268,20 @@ class Labelled(TargetKind):
         """Whether a target of this kind may have ``labels`` labels."""
         return labels >= 2
 
-    def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Class probabilities (..., K), float64, from outputs (..., width)."""
+    def tempered(self, outputs: Any, temperature: float) -> Any:
+        """Logits divided by the temperature (temperature scaling: T > 1 softens the
+        probabilities, labels stay); T = 1 returns them as they are."""
+        return outputs if temperature == 1 else outputs / temperature
+
+    def probabilities(self, logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+        """Class probabilities (..., K), float64, from outputs (..., width) at
+        ``temperature``."""
+        raise NotImplementedError
+
+    def log_likelihood(self, logits: np.ndarray, codes: np.ndarray,
+                       temperature: float = 1.0) -> float:
+        """The mean log-probability of class ``codes`` (N,) under outputs (N, width) at
+        ``temperature``, computed stably in float64 (what calibration maximises)."""
         raise NotImplementedError
 
     def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
@@ -288,15 +309,23 @@ class Labelled(TargetKind):
     def scored(self, target: Target, encoding: Encoding, truth: np.ndarray,
                outputs: np.ndarray, baselines: list[np.ndarray | None]) -> Scored:
         k = len(encoding.target_labels[target.name])
-        pred = self.probabilities(outputs).argmax(-1).astype(np.float64)
-        pred = np.where(np.isnan(truth), np.nan, pred)
+        proba = self.probabilities(outputs)                          # (N, S, K)
+        pred = np.where(np.isnan(truth), np.nan, proba.argmax(-1).astype(np.float64))
 
         def score(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-            return classification_metrics(confusion_matrix(true, predicted, k))
+            """Of probabilities (..., K) or, for a baseline, codes (one-hot probabilities)."""
+            if predicted.ndim == true.ndim:
+                predicted = np.where(np.isnan(predicted)[..., None], np.nan,
+                                     np.eye(k)[np.nan_to_num(predicted).astype(np.int64)])
+            codes = np.where(np.isnan(predicted).any(-1), np.nan, predicted.argmax(-1))
+            return {**classification_metrics(confusion_matrix(true, codes, k)),
+                    **probability_metrics(true, predicted)}
         labels = [str(c) for c in encoding.target_labels[target.name].classes]
         confusion = pd.DataFrame(confusion_matrix(truth, pred, k), index=labels,
                                  columns=labels).rename_axis(index="true", columns="predicted")
-        return Scored(truth, [pred, *baselines], CLASSIFICATION_METRICS, score, confusion)
+        known = np.isfinite(truth)
+        return Scored(truth, [proba, *baselines], CLASSIFICATION_METRICS, score, confusion,
+                      reliability_bins(truth[known], proba[known]))
 
     def naive(self, values: np.ndarray, mean: float) -> float:
         return float(np.bincount(values.astype(np.int64)).argmax())   # the majority class
@@ -331,10 +360,18 @@ class Classification(Labelled):
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
         return outputs.softmax(dim=-1)                                        # (B, S, K)
 
-    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+    def probabilities(self, logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+        logits = self.tempered(logits, temperature)
         z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=-1, keepdims=True)
+
+    def log_likelihood(self, logits: np.ndarray, codes: np.ndarray,
+                       temperature: float = 1.0) -> float:
+        z = logits.astype(np.float64) / temperature
+        z = z - z.max(axis=-1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        return float(log_p[np.arange(len(codes)), codes].mean())
 
     def sure_logits(self, codes: np.ndarray, width: int, dtype: Any) -> np.ndarray:
         logits = np.zeros((len(codes), width), dtype)
@@ -368,9 +405,15 @@ class Binary(Labelled):
         positive = outputs.sigmoid()
         return torch.cat([1 - positive, positive], dim=-1)                    # (B, S, 2)
 
-    def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-logits[..., 0].astype(np.float64)))
+    def probabilities(self, logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-self.tempered(logits[..., 0], temperature).astype(np.float64)))
         return np.stack([1 - p, p], axis=-1)
+
+    def log_likelihood(self, logits: np.ndarray, codes: np.ndarray,
+                       temperature: float = 1.0) -> float:
+        z = logits[..., 0].astype(np.float64) / temperature
+        sign = np.where(codes == 1, 1.0, -1.0)
+        return float(-np.logaddexp(0.0, -sign * z).mean())      # log sigmoid(+-z)
 
     def sure_logits(self, codes: np.ndarray, width: int, dtype: Any) -> np.ndarray:
         return np.where(codes == 1, SURE_LOGIT, -SURE_LOGIT).astype(dtype)[:, None]

@@ -2,8 +2,16 @@
 
 Regression: MAE, RMSE, sMAPE (%) and R2. Quantile targets: those of the median, and the
 pinball loss per level, CRPS, and coverage, width and MSIS per central interval
-(``quantile_metrics``). Classification and binary: accuracy, macro-F1 and the confusion
-matrix. Missing true values (NaN) are left out. Every metric is
+(``quantile_metrics``). Classification and binary: accuracy, macro-F1, the confusion matrix,
+and of the class probabilities the expected calibration error
+(ECE: 15 equal-width bins of the top class's probability, the mean gap between each bin's
+confidence and accuracy weighted by its share of predictions) and the Brier score (as
+scikit-learn's ``brier_score_loss``: the squared error of the probability vector against the
+one-hot truth, summed over classes, averaged over predictions; halved for two classes, where
+it is the positive class's squared error). The naive baseline's probabilities are the
+training class frequencies where it predicts the majority class, else one-hot (the last
+label: certain).
+Missing true values (NaN) are left out. Every metric is
 given for the model, the naive baseline (the last value, for forecasts), the seasonal
 naive one (the value one season earlier) and, for the categorical targets of sequence
 tasks, the nearest neighbour (1-NN on z-normalised series, ``lstmkit.baselines``), and as
@@ -21,8 +29,8 @@ import pandas as pd
 from .checks import quote
 
 REGRESSION_METRICS = ("MAE", "RMSE", "sMAPE", "R2")
-CLASSIFICATION_METRICS = ("accuracy", "macro_F1")
-LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE")   # errors; the others are scores, higher better
+CLASSIFICATION_METRICS = ("accuracy", "macro_F1", "ECE", "Brier")
+LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "ECE", "Brier")   # errors; the others: higher better
 IN_UNITS = ("MAE", "RMSE")                   # in the target's units; the others are scale-free
 # Quantile metrics, by the start of their names: errors (lower better), those in the
 # target's units, and those with no better direction (coverage is best at its nominal
@@ -168,6 +176,55 @@ def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
     return {"accuracy": float(tp.sum() / total), "macro_F1": float(f1[occurs].mean())}
 
 
+ECE_BINS = 15
+
+
+def probability_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """ECE (``calibration_error``) and the Brier score of class probabilities ``proba``
+    (..., K) against class codes ``y_true`` (...); NaN truth is left out.
+
+    Example:
+        >>> probability_metrics(np.array([0, 1]), np.array([[0.8, 0.2], [0.4, 0.6]]))
+        # ECE (0.2 + 0.4) / 2 = 0.3; Brier (0.04 + 0.16) / 2 = 0.1 (two classes: halved)
+    """
+    proba = np.asarray(proba, np.float64).reshape(-1, np.shape(proba)[-1])
+    y_true = np.ravel(y_true)
+    known = np.isfinite(y_true) & np.isfinite(proba).all(axis=-1)
+    if not known.any():
+        return {"ECE": float("nan"), "Brier": float("nan")}
+    proba, codes = proba[known], y_true[known].astype(np.int64)
+    onehot = np.eye(proba.shape[-1])[codes]
+    brier = np.mean(np.sum((proba - onehot) ** 2, axis=-1))
+    return {"ECE": calibration_error(codes, proba),
+            "Brier": float(brier / 2 if proba.shape[-1] == 2 else brier)}
+
+
+def reliability_bins(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS
+                     ) -> pd.DataFrame:
+    """Predictions grouped into ``bins`` equal-width bins of the top class's probability:
+    per bin (non-empty ones only) its ``lower`` and ``upper`` edge, mean ``confidence``,
+    ``accuracy`` (share whose top class is the truth) and ``count``."""
+    codes, proba = np.ravel(y_true).astype(np.int64), np.asarray(proba, np.float64)
+    confidence, hit = proba.max(axis=-1), (proba.argmax(axis=-1) == codes)
+    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    count = np.bincount(which, minlength=bins)
+    used = count > 0
+    with np.errstate(invalid="ignore"):
+        return pd.DataFrame({
+            "lower": np.arange(bins)[used] / bins, "upper": (np.arange(bins)[used] + 1) / bins,
+            "confidence": (np.bincount(which, confidence, bins) / count)[used],
+            "accuracy": (np.bincount(which, hit, bins) / count)[used], "count": count[used]})
+
+
+def calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS) -> float:
+    """The expected calibration error of probabilities (N, K) against codes (N,): over
+    ``bins`` equal-width bins (right-closed, (0, 1/bins] first) of the top class's
+    probability, sum of |accuracy - confidence| x the bin's share of the N predictions."""
+    table = reliability_bins(y_true, proba, bins)
+    gaps = np.abs(table["accuracy"] - table["confidence"]) * table["count"]
+    return float(gaps.sum() / table["count"].sum())
+
+
 def metric_label(name: str, unit: str | None) -> str:
     """A metric's name with its unit, for those in the target's units: "MAE (°C)"."""
     return f"{name} ({unit})" if unit and in_units(name) else name
@@ -191,10 +248,20 @@ class Baseline:
             available, why not.
         values: its predictions in the targets' encoded units, shaped like the truth
             (windows, steps, targets); None where it is not available.
+        proba: per categorical target whose prediction comes with class probabilities,
+            those (windows, steps, classes); the others' probabilities are one-hot.
     """
 
     description: str
     values: np.ndarray | None = None
+    proba: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def of_target(self, name: str, j: int) -> np.ndarray | None:
+        """Its predictions of target ``name`` (the ``j``-th): probabilities (N, S, K) where
+        it has them, else values (N, S); None where it is not available."""
+        if self.values is None:
+            return None
+        return self.proba.get(name, self.values[..., j])
 
 
 @dataclass
@@ -217,6 +284,7 @@ class Evaluation:
         neighbour: what the nearest-neighbour baseline is, or why there is none ("" where
             it does not apply).
         units: unit per column (``Spec.units``), for labels such as "MAE (°C)".
+        reliability: per categorical target, the model's ``reliability_bins``.
     """
 
     table: pd.DataFrame
@@ -226,6 +294,7 @@ class Evaluation:
     seasonal: str = ""
     units: dict[str, str] = field(default_factory=dict)
     neighbour: str = ""
+    reliability: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.table, self.per_step = _with_skill(self.table), _with_skill(self.per_step)

@@ -24,6 +24,7 @@ import torch
 from . import hyperparams, presets
 from .analysis.backtest import Backtest, backtest
 from .baselines import NearestNeighbour
+from .calibration import fit_calibration
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
 from .data import prepare
 from .data.checksum import table_sha256
@@ -35,7 +36,7 @@ from .data.windows import ForecastWindows, SequenceWindows, Windows
 from .deploy.export import export_onnx
 from .errors import ConfigError
 from .fallback import anchor_lags, anchored_may_help, fall_back, naive_ratio
-from .hyperparams import HARDWARE, Architecture, ResolvedArchitecture
+from .hyperparams import AFTER_TRAINING, HARDWARE, Architecture, ResolvedArchitecture
 from .metrics import Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output, size
 from .nn.decoders import DECODERS
@@ -159,7 +160,8 @@ class LSTMModel:
                  lr: float | None = None, lr_decay: float = 1.0, weight_decay: float = 0.0,
                  batch_size: int | None = None, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
-                 precision: str = "32-true", progress: bool = True, accelerator: str = "auto",
+                 precision: str = "32-true", calibrate: bool = True, progress: bool = True,
+                 accelerator: str = "auto",
                  devices: int | str | list = 1, num_nodes: int = 1,
                  strategy: str = "auto") -> None:
         params = dict(locals())
@@ -183,6 +185,7 @@ class LSTMModel:
     validation_ = _view("validation")
     neighbours_ = _view("neighbours")
     neighbour_targets_ = _view("neighbour_targets")
+    calibration_ = _view("calibration")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters as it stored them, ``spec`` and ``split`` included
@@ -318,7 +321,8 @@ class LSTMModel:
             spec=spec, encoding=encoding, network=network, schema=_schema(frame, spec),
             time_step=groups.step, baseline=_training_baseline(spec, train_windows),
             history=history, architecture=presets.built(architecture, network.config),
-            split=split, seed=self.seed, neighbours=neighbours)
+            split=split, seed=self.seed, neighbours=neighbours,
+            class_frequencies=_class_frequencies(spec, encoding, train_windows))
         fall_back(pipeline, val_windows, self._device())
         if anchored_may_help(pipeline, mode, chosen=self.instance_norm is not None):
             # A second candidate that forecasts changes from the naive forecast; kept where
@@ -344,6 +348,8 @@ class LSTMModel:
         if pipeline.neighbour_targets:     # it answers: from the validation sequences as well
             pipeline.neighbours = _nearest_neighbour(spec, encoding, self.seed, train_windows,
                                                      val_windows)
+        pipeline.calibration = fit_calibration(pipeline, val_windows, self.calibrate,
+                                               self._device())
         self.pipeline_ = pipeline
         return self
 
@@ -563,7 +569,8 @@ class LSTMModel:
             raise ConfigError(f"{str(directory)!r} already holds a training checkpoint; pass "
                               "resume=True (CLI: --resume) to continue that run, or remove it "
                               "to start afresh")
-        params = {k: v for k, v in self.params_json().items() if k not in HARDWARE}
+        params = {k: v for k, v in self.params_json().items()
+                  if k not in HARDWARE + AFTER_TRAINING}
         params["batch_size"] = batch_size
         if params["split"]["stratify"] is None:
             params["split"]["stratify"] = presets.stratified(spec)
@@ -710,12 +717,7 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
     """
     if isinstance(windows, ForecastWindows):
         return [math.nan] * len(spec.targets)
-    if windows.aligned:   # per-row targets: the rows of the training sequences
-        lo, hi = windows.offsets[windows.index], windows.offsets[windows.index + 1]
-        values = windows.targets[torch.from_numpy(row_ranges(lo.numpy(), hi.numpy()))]
-    else:
-        values = windows.targets[windows.index]
-    y = values.reshape(-1, len(spec.targets)).numpy()                # (rows, T)
+    y = _training_targets(spec, windows)
     known = ~np.isnan(y)
     counts = known.sum(axis=0)
     means = np.where(known, y, 0.0).sum(axis=0, dtype=np.float64) / np.maximum(counts, 1)
@@ -726,6 +728,34 @@ def _training_baseline(spec: Spec, windows: Windows) -> list[float]:
         else:
             baseline.append(t.target_kind.naive(y[known[:, j], j], float(means[j])))
     return baseline
+
+
+def _class_frequencies(spec: Spec, encoding: Encoding, windows: Windows
+                       ) -> dict[str, list[float]]:
+    """Per categorical target, the share of each class among the training labels: the naive
+    baseline's probabilities where it answers with the majority class (not for forecasts,
+    whose naive forecast is the last label)."""
+    if isinstance(windows, ForecastWindows):
+        return {}
+    y = _training_targets(spec, windows)
+    frequencies = {}
+    for j, t in enumerate(spec.targets):
+        codes = y[~np.isnan(y[:, j]), j].astype(np.int64)
+        if t.categorical and len(codes):
+            counts = np.bincount(codes, minlength=len(encoding.target_labels[t.name]))
+            frequencies[t.name] = (counts / counts.sum()).tolist()
+    return frequencies
+
+
+def _training_targets(spec: Spec, windows: SequenceWindows) -> np.ndarray:
+    """The encoded targets (rows, T) of training sequences: one row per sequence, or per
+    step where the targets are per row."""
+    if windows.aligned:   # per-row targets: the rows of the training sequences
+        lo, hi = windows.offsets[windows.index], windows.offsets[windows.index + 1]
+        values = windows.targets[torch.from_numpy(row_ranges(lo.numpy(), hi.numpy()))]
+    else:
+        values = windows.targets[windows.index]
+    return values.reshape(-1, len(spec.targets)).numpy()
 
 
 def _second(plan: Checkpoints | None, name: str) -> Checkpoints | None:

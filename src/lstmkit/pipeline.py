@@ -73,6 +73,12 @@ class FittedPipeline:
             the naive baseline's errors (truth - naive) per step on the training part,
             encoded (null where a step had none): the naive probabilistic baseline is the
             naive prediction plus them.
+        calibration: what temperature scaling did (``lstmkit.calibration``): the part it
+            was fitted on, or why there is none, and per categorical target its
+            ``temperature`` and validation NLL and ECE before and after; None (files
+            saved before it): every temperature is 1.
+        class_frequencies: per categorical target of a sequence task, the training share
+            of each class: the naive baseline's probabilities (absent: one-hot).
     """
 
     spec: Spec
@@ -90,6 +96,24 @@ class FittedPipeline:
     neighbours: NearestNeighbour | None = None
     neighbour_targets: tuple[str, ...] = ()
     naive_spread: dict[str, list[list[float | None]]] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None
+    class_frequencies: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def temperatures(self) -> list[float]:
+        """Each target's calibration temperature, in the targets' order (1: none)."""
+        fitted = (self.calibration or {}).get("targets", {})
+        return [fitted.get(t.name, {}).get("temperature", 1.0) for t in self.spec.targets]
+
+    def tempered(self, outputs: np.ndarray) -> np.ndarray:
+        """Network outputs (N, S, C) with each target's temperature applied by its kind."""
+        if all(t == 1 for t in self.temperatures):
+            return outputs
+        edges = np.cumsum([0] + [self.encoding.n_classes(t) for t in self.spec.targets])
+        return np.concatenate([t.target_kind.tempered(outputs[..., a:b], temperature)
+                               for t, a, b, temperature in zip(
+                                   self.spec.targets, edges[:-1], edges[1:],
+                                   self.temperatures, strict=True)], axis=-1)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON part (everything but the weights and the neighbours' sequences), in the
@@ -108,6 +132,8 @@ class FittedPipeline:
             "validation": self.validation,
             "neighbour_targets": list(self.neighbour_targets),
             **({"naive_spread": self.naive_spread} if self.naive_spread else {}),
+            "calibration": self.calibration,
+            "class_frequencies": self.class_frequencies,
         }
 
     @classmethod
@@ -132,7 +158,9 @@ class FittedPipeline:
                    data_sha256=data.get("data_sha256"), validation=data.get("validation"),
                    neighbours=neighbours,
                    neighbour_targets=tuple(data.get("neighbour_targets", ())),
-                   naive_spread=dict(data.get("naive_spread", {})))
+                   naive_spread=dict(data.get("naive_spread", {})),
+                   calibration=data.get("calibration"),
+                   class_frequencies=dict(data.get("class_frequencies", {})))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None
@@ -178,7 +206,7 @@ class FittedPipeline:
             groups = self._groups(data, None, need_targets=False)
             encoded = prepare.encode(groups, spec, self.encoding, with_targets=False)
             windows = prepare.predict_windows(encoded, spec, origins)
-        outputs, _ = self.outputs(windows, device=device)
+        outputs = self.tempered(self.outputs(windows, device=device)[0])
         if self.neighbour_targets:
             outputs = self._answered(outputs, self._nearest(windows))
         return _decode(spec, self.encoding, outputs), windows, groups
@@ -281,11 +309,13 @@ class FittedPipeline:
         """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
         outputs, truth = self.outputs(windows, with_targets=True, device=device)
         nearest = self._nearest(windows)
-        baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth)),
+        baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth),
+                                       self._naive_proba(windows, truth)),
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
-        return _evaluation(self.spec, self.encoding, self._answered(outputs, nearest), truth,
-                           baselines, self.naive_spread)
+        return _evaluation(self.spec, self.encoding,
+                           self._answered(self.tempered(outputs), nearest), truth, baselines,
+                           self.naive_spread)
 
     def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float | None]]]:
         """Per quantile target, the quantiles at its levels of the naive baseline's errors
@@ -350,6 +380,14 @@ class FittedPipeline:
                     scale, shift = scaler_map(self.encoding, spec.targets[j].name)
                     naive[:, :, j] = (last[:, channel] * scale + shift)[:, None]
         return np.where(np.isnan(truth), np.nan, naive)
+
+    def _naive_proba(self, windows: Windows, truth: np.ndarray) -> dict[str, np.ndarray]:
+        """The naive baseline's class probabilities (N, S, K) where it answers with the
+        training majority class: the training class frequencies (``class_frequencies``)."""
+        if isinstance(windows, ForecastWindows):
+            return {}
+        return {name: np.broadcast_to(np.asarray(shares), (*truth.shape[:2], len(shares)))
+                for name, shares in self.class_frequencies.items()}
 
     def _neighbour(self, nearest: np.ndarray | None, truth: np.ndarray) -> Baseline:
         """The nearest-neighbour baseline (``_nearest``) of the categorical targets of
@@ -495,18 +533,19 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
     target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic: the naive
     prediction plus the spread's quantiles (``_with_spread``)."""
-    rows, step_rows, confusion = [], [], {}
+    rows, step_rows, confusion, reliability = [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
         out = outputs[..., edges[j] : edges[j + 1]]
-        bases = [None if baselines[b].values is None else baselines[b].values[..., j]
-                 for b in BASELINES]
+        bases = [baselines[b].of_target(t.name, j) for b in BASELINES]
         if spread and t.name in spread and bases[0] is not None:
             bases[0] = _with_spread(bases[0], np.array(spread[t.name], dtype=np.float64))
         scored = t.target_kind.scored(t, encoding, y, out, bases)
         if scored.confusion is not None:
             confusion[t.name] = scored.confusion
+        if scored.reliability is not None:
+            reliability[t.name] = scored.reliability
         score, names, true, predictions = (scored.score, scored.names, scored.true,
                                            scored.predictions)
         rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
@@ -519,7 +558,7 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
     per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
     return Evaluation(table, per_step, confusion, baselines["naive"].description,
                       baselines["seasonal"].description, dict(spec.units),
-                      baselines["neighbour"].description)
+                      baselines["neighbour"].description, reliability)
 
 
 def _with_spread(naive: np.ndarray, spread: np.ndarray) -> np.ndarray:

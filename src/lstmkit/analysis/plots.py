@@ -2,8 +2,9 @@
 
 Each function returns a ``Figure`` and writes a PNG when given ``save`` (replacing
 only a plot lstmkit drew, never another file): learning curves, forecasts against the
-actual values with their lookback context, per-horizon errors, confusion matrices and
-backtest fold errors. Values are in original units, named on the axes by the spec's
+actual values with their lookback context, per-horizon errors, confusion matrices,
+reliability diagrams of class probabilities and backtest fold errors. Values are in
+original units, named on the axes by the spec's
 ``units`` (``Spec(units={"OT": "°C"})``) or a ``units`` argument. Epochs count from 1, as
 the progress bar and the model card count them; steps and epochs get integer ticks.
 Figures with many targets are grids of small panels, at most ``columns`` wide.
@@ -211,6 +212,47 @@ def confusion(evaluation: Evaluation, columns: int = COLUMNS, save: str | Path |
     return _done(fig, save)
 
 
+def reliability(model: FittedPipeline | Fitted, data: Source, part: str = "test",
+                columns: int = COLUMNS, save: str | Path | None = None) -> Figure:
+    """The reliability diagram of each categorical target on ``part`` of ``data``
+    (``reliability_diagram`` of ``evaluate(data, part=part)``).
+
+    Example:
+        >>> plots.reliability(model, df, part="test", save="reliability.png")
+    """
+    return reliability_diagram(fitted(model).evaluate(data, part=part), columns, save)
+
+
+def reliability_diagram(evaluation: Evaluation, columns: int = COLUMNS,
+                        save: str | Path | None = None) -> Figure:
+    """Per categorical target, the accuracy of the predictions in each of the 15 equal-width
+    bins of the top class's probability against their mean confidence, beside the diagonal
+    (perfect calibration); the title gives the ECE.
+
+    Args:
+        evaluation: an ``Evaluation`` of a model with classification or binary targets.
+        columns: panels per row, at most.
+        save: write the figure to this PNG path.
+    """
+    if not evaluation.reliability:
+        raise ConfigError("reliability needs a classification or binary target; this "
+                          "evaluation has only regression targets")
+    fig, axes = _grid(len(evaluation.reliability), columns, sharex=False, panel=(3.4, 3.4))
+    for ax, (target, bins) in zip(axes, evaluation.reliability.items(), strict=True):
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+        ax.bar(bins["lower"], bins["accuracy"], width=bins["upper"] - bins["lower"],
+               align="edge", alpha=0.35, edgecolor="tab:blue", label="accuracy per bin")
+        ax.plot(bins["confidence"], bins["accuracy"], marker="o", color="tab:blue",
+                label="model")
+        ece = evaluation.metric(target, "ECE")
+        ax.set(title=f"{target}: ECE {ece:.3f}", xlim=(0, 1), ylim=(0, 1),
+               xlabel="confidence (top class's probability)", ylabel="accuracy")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="small",
+               frameon=False)
+    return _done(fig, save)
+
+
 def backtest_folds(backtest: Backtest, units: dict[str, str] | None = None,
                    columns: int = COLUMNS, save: str | Path | None = None) -> Figure:
     """Each target's error (MAE; accuracy if categorical) per fold origin, beside naive.
@@ -244,7 +286,8 @@ def save_run(model: FittedPipeline | Fitted, evaluation: Evaluation, directory: 
     """Write the PNGs that suit a fitted model into ``directory``; returns their names.
 
     Learning curves always; forecasts for forecast models given their ``data``;
-    horizon errors with a horizon above 1; confusion matrices for categorical targets.
+    horizon errors with a horizon above 1; confusion matrices and reliability diagrams for
+    categorical targets.
     """
     directory, pipeline = Path(directory), fitted(model)
     learning_curves(pipeline.history, save=directory / files.LEARNING_CURVES)
@@ -258,6 +301,9 @@ def save_run(model: FittedPipeline | Fitted, evaluation: Evaluation, directory: 
     if evaluation.confusion:
         confusion(evaluation, save=directory / files.CONFUSION)
         written.append(files.CONFUSION)
+    if evaluation.reliability:
+        reliability_diagram(evaluation, save=directory / files.RELIABILITY)
+        written.append(files.RELIABILITY)
     return written
 
 

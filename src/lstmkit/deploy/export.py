@@ -22,7 +22,8 @@ Graph outputs:
 
 * ``<target>``: float32 (batch, out_steps) per regression target, original units.
 * ``<target>_proba``: float32 (batch, out_steps, classes) per classification or
-  binary target (binary: ``[negative, positive]``); labels in the metadata.
+  binary target (binary: ``[negative, positive]``), calibrated as ``predict``'s are (the
+  fitted temperature divides the logits); labels in the metadata.
 
 Each target's kind (``lstmkit.kinds``) gives its output (``TargetKind.graph_output``) and
 the metadata's entry for it (``TargetKind.onnx_output``).
@@ -94,6 +95,7 @@ class InferenceGraph(nn.Module):
         self.kinds = [t.target_kind for t in spec.targets]
         self.slices = list(self.network.output_slices)
         self.target_scalers = [encoding.target_scalers.get(t.name) for t in spec.targets]
+        self.temperatures = pipeline.temperatures
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         """(numeric?, codes of each categorical input..., lengths?) -> one tensor per output."""
@@ -108,9 +110,10 @@ class InferenceGraph(nn.Module):
         if self.lookback is not None:   # the rows after the lookback give the known-ahead inputs
             x, future = x[:, : self.lookback], x[:, self.lookback :, self.future_columns]
         out = self.network(x, lengths, future=future)                    # (B, S, C)
-        return tuple(kind.graph_output(out[..., part], scaler)   # each kind's activation
-                     for kind, part, scaler in zip(self.kinds, self.slices, self.target_scalers,
-                                                   strict=True))
+        return tuple(kind.graph_output(kind.tempered(out[..., part], temperature), scaler)
+                     for kind, part, scaler, temperature in zip(   # each kind's activation
+                         self.kinds, self.slices, self.target_scalers, self.temperatures,
+                         strict=True))
 
     def encode(self, numeric: Tensor | None, codes: list[Tensor]) -> Tensor:
         """The network's input columns (..., F) from raw numbers (..., numeric inputs) and

@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import hyperparams, presets
 from ..baselines import NearestNeighbour
+from ..calibration import check_calibration
 from ..checks import check_int, check_mapping, check_number, quote
 from ..data import timestep
 from ..data.encoding import Encoding
@@ -67,6 +68,8 @@ ZERO_IF_ABSENT = frozenset({"future_effect.weight"})
 TOP_LEVEL = {"versions": dict, "spec": dict, "params": dict, "network": dict, "encoding": dict,
              "schema": dict, "baseline": list, "time_step": (dict, type(None)), "history": dict}
 REDO = "re-save or re-train the model"
+# Parameters a file saved before they existed lacks: the value that says how it was fitted.
+ABSENT_PARAMS = {"calibrate": False}
 
 
 class Estimator(Protocol):
@@ -201,6 +204,8 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "validation": (dict, type(None)),
                                          "neighbour_targets": list,
                                          "naive_spread": dict,
+                                         "calibration": (dict, type(None)),
+                                         "class_frequencies": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
         check_strings(config["versions"], "versions")
@@ -220,7 +225,7 @@ def _checked(config: dict[str, Any]
     spec = Spec.saved(config["spec"])
     saved = config["params"]
     check_mapping(saved, "params", hyperparams.PARAMS)
-    params = {**saved, "split": Split.from_dict(saved.get("split", {}))}
+    params = {**ABSENT_PARAMS, **saved, "split": Split.from_dict(saved.get("split", {}))}
     encoding = Encoding.from_dict(spec, config["encoding"])
     network = NetworkConfig.from_dict(config["network"])
     _check_network(params.get("precision", "32-true"), spec, encoding, network)
@@ -233,13 +238,17 @@ def _checked(config: dict[str, Any]
     _history(config["history"])
     try:
         validation = check_verdict(config.get("validation"), spec.target_names)
+        calibration = check_calibration(config.get("calibration"),
+                                        [t.name for t in spec.targets if t.categorical])
     except ValueError as exc:                          # absent in 0.2.0's files: None
         raise ConfigError(str(exc)) from None
     architecture, split, seed = _fitted(config.get("fitted"), spec, params, network)
     body = {name: config.get(name) for name in (
         "spec", "network", "encoding", "schema", "baseline", "time_step", "history",
         "data_sha256")}                                # data_sha256: absent in older files
-    body.update(validation=validation,
+    body.update(validation=validation, calibration=calibration,
+                class_frequencies=_class_frequencies(config.get("class_frequencies", {}),
+                                                     spec, encoding),
                 neighbour_targets=list(_neighbour_targets(config.get("neighbour_targets", []),
                                                           spec)),
                 fitted={"architecture": dict(architecture), "split": split.to_dict(),
@@ -301,6 +310,22 @@ def _neighbour_targets(names: list[Any], spec: Spec) -> tuple[str, ...]:
         raise ConfigError(f"neighbour_targets is {quote(names)}; it may name only categorical "
                           f"targets of a sequence task ({quote(allowed)})")
     return tuple(names)
+
+
+def _class_frequencies(saved: dict[str, Any], spec: Spec, encoding: Encoding
+                       ) -> dict[str, list[float]]:
+    """The training class shares of categorical targets (absent in older files: none), one
+    share from 0 to 1 per label, summing to 1."""
+    for name, shares in saved.items():
+        target = next((t for t in spec.targets if t.name == name and t.categorical), None)
+        labels = len(encoding.target_labels[name]) if target is not None else 0
+        if target is None or not isinstance(shares, list) or len(shares) != labels or not all(
+                type(v) in (int, float) and 0 <= v <= 1 for v in shares) or \
+                abs(sum(shares) - 1) > 1e-6:
+            raise ConfigError(f"class_frequencies of {quote(name)} is {quote(shares)}; it must "
+                              "name a categorical target and give one share from 0 to 1 per "
+                              "label of it, summing to 1")
+    return dict(saved)
 
 
 def _load_neighbours(file: Path, spec: Spec, encoding: Encoding,

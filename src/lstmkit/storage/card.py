@@ -68,6 +68,7 @@ def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = 
               f"- written by lstmkit {__version__}, torch {torch.__version__}, python "
               f"{platform.python_version()}",
               "", "## Validation check", "", *_validation(pipeline.validation, spec.units),
+              *_calibration(pipeline.calibration),
               "", "## Metrics", "", *_metrics(metrics, spec.units), "", _usage(pipeline)]
     return "\n".join(lines) + "\n"
 
@@ -140,6 +141,28 @@ def _validation(verdict: dict[str, Any] | None, units: dict[str, str]) -> list[s
                   f"did worse than 1-NN ({verdict.get('neighbour')}) on the validation part, so "
                   "the model gives the label of its nearest training or validation sequence."]
     return lines
+
+
+def _calibration(calibration: dict[str, Any] | None) -> list[str]:
+    """What temperature scaling did to the class probabilities (nothing for a model without
+    categorical targets or saved before it)."""
+    if calibration is None:
+        return []
+    lines = ["", "## Calibration", ""]
+    if not calibration["targets"]:
+        return [*lines, f"Class probabilities not calibrated: {calibration['note']}."]
+    lines += ["Class probabilities are temperature-scaled (logits / T, fitted on the validation "
+              "part by its negative log-likelihood; labels unchanged). ECE: expected "
+              "calibration error over 15 equal-width confidence bins.", "",
+              "| target | T | validation NLL before | after | ECE before | after |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for target, entry in calibration["targets"].items():
+        lines.append(f"| {target} | {entry['temperature']:.4g} | {entry['nll_before']:.4g} | "
+                     f"{entry['nll_after']:.4g} | {entry['ece_before']:.4g} | "
+                     f"{entry['ece_after']:.4g} |")
+    notes = [f"- {target}: {entry['note']}." for target, entry in calibration["targets"].items()
+             if "note" in entry]
+    return [*lines, *(["", *notes] if notes else [])]
 
 
 def _metrics(metrics: dict[str, Any] | None, units: dict[str, str]) -> list[str]:

@@ -64,8 +64,9 @@ MODEL_CONFIG, WEIGHTS, NEIGHBOURS, CARD = ("config.json", "weights.safetensors",
 # checkpoint.
 RUN_CONFIG, METRICS, EPOCHS, ENVIRONMENT = ("config.yaml", "metrics.json", "metrics.csv",
                                             "environment.json")
-LEARNING_CURVES, FORECASTS, HORIZON_ERRORS, CONFUSION = (
-    "learning_curves.png", "forecasts.png", "horizon_errors.png", "confusion.png")
+LEARNING_CURVES, FORECASTS, HORIZON_ERRORS, CONFUSION, RELIABILITY = (
+    "learning_curves.png", "forecasts.png", "horizon_errors.png", "confusion.png",
+    "reliability.png")
 TENSORBOARD = "tensorboard"
 CHECKPOINTS, CHECKPOINT = "checkpoints", "checkpoint.safetensors"
 # Everything lstmkit (0.2.0 included) writes into each kind of directory. Anything else in
@@ -73,6 +74,7 @@ CHECKPOINTS, CHECKPOINT = "checkpoints", "checkpoint.safetensors"
 OWN_NAMES = {
     MODEL: frozenset({MODEL_CONFIG, WEIGHTS, NEIGHBOURS, CARD, RUN_CONFIG, METRICS, EPOCHS,
                       ENVIRONMENT, LEARNING_CURVES, FORECASTS, HORIZON_ERRORS, CONFUSION,
+                      RELIABILITY,
                       TENSORBOARD, CHECKPOINTS}),
     BACKTEST: frozenset({"backtest.csv", "backtest.png"}),
     TUNE: frozenset({"study.db", "study.db-journal", "study.db-wal", "study.db-shm",

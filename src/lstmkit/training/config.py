@@ -49,8 +49,11 @@ class TrainConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.calibrate, bool):
+            raise ConfigError(f"calibrate must be true or false, got {quote(self.calibrate)}")
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("precision", self.precision, PRECISIONS)
         for name in ("batch_size", "max_epochs", "num_nodes"):
