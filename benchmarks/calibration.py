@@ -10,15 +10,20 @@ One fit per data set; "before" is the same fitted pipeline with its calibration 
   (hidden=32, 100 epochs, patience 10) fitted on the UEA train set, whose split holds out
   15 % for validation (calibration); test is the UEA test set.
 
-    PYTHONPATH=src OMP_NUM_THREADS=2 python benchmarks/calibration.py [--sets seattle ...]
+    OMP_NUM_THREADS=1 python benchmarks/calibration.py [--sets seattle ...]
+    python benchmarks/calibration.py --table    # the table of results/calibration.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import warnings
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record
 
 from lstmkit import LSTMModel, datasets
 from lstmkit.cli.config import RunConfig
@@ -64,20 +69,37 @@ def rows(name: str, target: str, model: LSTMModel, parts: dict) -> list[dict]:
     return out
 
 
+HEADER = ("| set | target | part | T | accuracy | ECE before | ECE after | Brier before "
+          "| Brier after |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+
+
+def line(r: dict) -> str:
+    """One row of the table from a recorded case."""
+    return (f"| {r['set']} | {r['target']} | {r['part']} | {r['T']:.3f} | "
+            f"{r['accuracy_after']:.4f} | {r['ECE_before']:.4f} | {r['ECE_after']:.4f} "
+            f"| {r['Brier_before']:.4f} | {r['Brier_after']:.4f} |"
+            + (" (1-NN answers)" if r["answered_by_1nn"] else ""))
+
+
+def table(about: dict, cases: list[dict]) -> list[str]:
+    """The BENCHMARKS.md table of one recorded run."""
+    return [*HEADER, *(line(r) for r in cases)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="+", default=["seattle", *UEA])
+    record.add_options(parser, "calibration")
     args = parser.parse_args()
+    if args.table:
+        record.print_tables(args.results, table)
+        return
     warnings.filterwarnings("ignore")
-    print("| set | target | part | T | accuracy | ECE before | ECE after | Brier before "
-          "| Brier after |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    run = record.start(args, "calibration")
+    print("\n".join(HEADER))
     for name in args.sets:
         for r in seattle() if name == "seattle" else uea(name):
-            print(f"| {r['set']} | {r['target']} | {r['part']} | {r['T']:.3f} | "
-                  f"{r['accuracy_after']:.4f} | {r['ECE_before']:.4f} | {r['ECE_after']:.4f} "
-                  f"| {r['Brier_before']:.4f} | {r['Brier_after']:.4f} |"
-                  + (" (1-NN answers)" if r["answered_by_1nn"] else ""), flush=True)
+            print(line(run.add(r)), flush=True)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ def test_sequence_classification_gives_labels_and_probabilities_that_agree():
     assert (np.asarray(classes, dtype=object)[proba.argmax(axis=1)] == labels).all()
     frame = model.predict(X)
     np.testing.assert_array_equal(frame[[f"y_proba_{c}" for c in classes]].to_numpy(), proba)
+    assert (frame["y"].to_numpy() == labels).all()         # the array path skips the proba
 
 
 def test_a_binary_target_has_two_probability_columns():
@@ -66,6 +67,7 @@ def test_a_binary_target_has_two_probability_columns():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(proba.argmax(axis=1), model.predict(X, output="array"))
     np.testing.assert_array_equal(proba[:, 1], model.predict(X)["up_proba_1"])
+    np.testing.assert_array_equal(model.predict(X)["up"], model.predict(X, output="array"))
 
 
 def test_several_categorical_targets_give_a_dict_and_mixed_targets_an_object_array():

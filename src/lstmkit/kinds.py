@@ -186,6 +186,12 @@ class TargetKind:
         """Network outputs (N, S, width) as values or labels in the user's units."""
         raise NotImplementedError
 
+    def decode_values(self, target: Target, encoding: Encoding, outputs: np.ndarray
+                      ) -> Decoded:
+        """``decode`` without what only the prediction table shows (class probabilities):
+        what ``predict(output="array")`` reads."""
+        return self.decode(target, encoding, outputs)
+
     def decode_graph(self, target: Target, encoding: Encoding, values: np.ndarray) -> Decoded:
         """The exported graph's output (``graph_output``) as ``decode`` gives it."""
         raise NotImplementedError
@@ -284,9 +290,18 @@ class Labelled(TargetKind):
         ``temperature``, computed stably in float64 (what calibration maximises)."""
         raise NotImplementedError
 
+    def labels(self, outputs: np.ndarray) -> np.ndarray:
+        """Class codes (...) of outputs (..., width): the most probable class, at any
+        temperature (T > 0 keeps the order)."""
+        return self.probabilities(outputs).argmax(-1)
+
     def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
-        probs = self.probabilities(outputs)
-        return Decoded(encoding.decode_labels(target, probs.argmax(-1)), probs,
+        return Decoded(encoding.decode_labels(target, self.labels(outputs)),
+                       self.probabilities(outputs), encoding.target_labels[target.name].classes)
+
+    def decode_values(self, target: Target, encoding: Encoding, outputs: np.ndarray
+                      ) -> Decoded:
+        return Decoded(encoding.decode_labels(target, self.labels(outputs)), None,
                        encoding.target_labels[target.name].classes)
 
     def decode_graph(self, target: Target, encoding: Encoding, values: np.ndarray) -> Decoded:
@@ -360,6 +375,9 @@ class Classification(Labelled):
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
         return outputs.softmax(dim=-1)                                        # (B, S, K)
 
+    def labels(self, outputs: np.ndarray) -> np.ndarray:
+        return outputs.argmax(-1)             # the softmax keeps the logits' order
+
     def probabilities(self, logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
         logits = self.tempered(logits, temperature)
         z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
@@ -404,6 +422,9 @@ class Binary(Labelled):
 
         positive = outputs.sigmoid()
         return torch.cat([1 - positive, positive], dim=-1)                    # (B, S, 2)
+
+    def labels(self, outputs: np.ndarray) -> np.ndarray:
+        return (outputs[..., 0] > 0).astype(np.int64)      # p > 1/2: the positive label
 
     def probabilities(self, logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(-self.tempered(logits[..., 0], temperature).astype(np.float64)))

@@ -173,7 +173,8 @@ class FittedPipeline:
             >>> pipeline.predict(df.tail(96))
         """
         check_choice("output", output, OUTPUTS)
-        decoded, windows, groups = self._predicted(data, origins, device)
+        decoded, windows, groups = self._predicted(data, origins, device,
+                                                   values_only=output == "array")
         if output == "array":
             return self.spec.shape.array_layout(decoded, _lengths(windows))
         return prediction_frame(self.spec, self._window_rows(windows, groups), decoded)
@@ -193,10 +194,12 @@ class FittedPipeline:
                   for name in categorical}
         return probas[categorical[0]] if len(probas) == 1 else probas
 
-    def _predicted(self, data: Any, origins: str, device: torch.device | None
+    def _predicted(self, data: Any, origins: str, device: torch.device | None,
+                   values_only: bool = False
                    ) -> tuple[dict[str, Decoded], Windows, Groups | None]:
-        """Every target's decoded predictions, the windows they came from, and the arranged
-        table (None on the array path, which reads a 3-D ``X`` without building one)."""
+        """Every target's decoded predictions (``values_only``: without probabilities), the
+        windows they came from, and the arranged table (None on the array path, which reads
+        a 3-D ``X`` without building one)."""
         check_choice("origins", origins, ("last", "all"))
         spec = self.spec
         raw = raw_sequences(data, spec)
@@ -209,7 +212,7 @@ class FittedPipeline:
         outputs = self.tempered(self.outputs(windows, device=device)[0])
         if self.neighbour_targets:
             outputs = self._answered(outputs, self._nearest(windows))
-        return _decode(spec, self.encoding, outputs), windows, groups
+        return _decode(spec, self.encoding, outputs, values_only), windows, groups
 
     def _array_windows(self, X: np.ndarray) -> SequenceWindows:
         """One window per sample of a 3-D ``X`` (``raw_sequences``), scaled batch by batch."""
@@ -509,13 +512,16 @@ def scaler_map(encoding: Encoding, name: str) -> tuple[float, float]:
     return x.scale / t.scale, (x.center - t.center) / t.scale
 
 
-def _decode(spec: Spec, encoding: Any, outputs: np.ndarray) -> dict[str, Decoded]:
-    """Network outputs (N, S, C) to each target's values or labels and probabilities."""
+def _decode(spec: Spec, encoding: Any, outputs: np.ndarray, values_only: bool = False
+            ) -> dict[str, Decoded]:
+    """Network outputs (N, S, C) to each target's values or labels and probabilities
+    (``values_only``: without what only the table shows, for ``output="array"``)."""
     decoded: dict[str, Decoded] = {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
         out = outputs[..., edges[j] : edges[j + 1]]                # (N, S, width)
-        decoded[t.name] = t.target_kind.decode(t, encoding, out)
+        kind = t.target_kind
+        decoded[t.name] = (kind.decode_values if values_only else kind.decode)(t, encoding, out)
     return decoded
 
 
