@@ -79,7 +79,7 @@ def preset_name(spec: Spec, given: Mapping[str, Any]) -> str:
 
 def classifies(spec: Spec) -> bool:
     """Whether ``spec`` is sequence classification: a sequence task with a categorical target."""
-    return spec.task == "sequence" and any(t.categorical for t in spec.targets)
+    return spec.shape.per_sequence and any(t.categorical for t in spec.targets)
 
 
 def stratified(spec: Spec) -> bool:
@@ -105,12 +105,12 @@ def resolve(spec: Spec, given: Mapping[str, Any]) -> ResolvedArchitecture:
     continues = spec.shape.continues
     preset.setdefault("instance_norm", continues)
     if preset.get("channel_independent") and "segment" not in preset:
-        preset["segment"] = default_segment(spec.lookback) if spec.task == "forecast" else None
+        preset["segment"] = default_segment(spec.lookback) if spec.shape.sliding else None
     if "decoder" not in preset:
         preset["decoder"] = default_decoder(spec)
     resolved = {name: given[name] if given.get(name) is not None else
                 preset.get(name, UNSET.get(name)) for name in ARCHITECTURE}
-    if spec.aligned and resolved["decoder"] == "direct":   # as 0.2.0 accepted it
+    if spec.shape.per_step and resolved["decoder"] == "direct":   # as 0.2.0 accepted it
         resolved["decoder"] = "aligned"
     if resolved["bidirectional"] and given.get("checkpoint_steps") is None:
         resolved["checkpoint_steps"] = None                # chunks need one reading direction
@@ -120,9 +120,9 @@ def resolve(spec: Spec, given: Mapping[str, Any]) -> ResolvedArchitecture:
 def default_decoder(spec: Spec) -> str:
     """The decoder of the task shape: ``aligned`` for seq2seq without a horizon (one output
     per input step), ``repeat`` for seq2seq with one, else ``direct``."""
-    if spec.aligned:
+    if spec.shape.per_step:
         return "aligned"
-    return "repeat" if spec.task == "seq2seq" else "direct"
+    return "repeat" if spec.shape.continues and not spec.shape.sliding else "direct"
 
 
 def default_segment(lookback: int) -> int | None:
