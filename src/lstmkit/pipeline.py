@@ -280,7 +280,7 @@ class FittedPipeline:
         device = inference_device() if device is None else device
         on_gpu = device.type != "cpu"
         network = (self.network.to(device) if on_gpu else self.network).eval()
-        steps = getattr(windows, "max_length", 0) if self.spec.shape.per_step else None
+        steps = self._padded_steps(windows)
         size = self._predict_batch_size(windows, on_gpu)
         outputs, targets = [], []
         try:
@@ -297,6 +297,18 @@ class FittedPipeline:
             return np.zeros((0, 0, 0), np.float32), None
         truth = torch.cat(targets).numpy() if with_targets else None
         return torch.cat(outputs).numpy(), truth
+
+    def truth(self, windows: Windows) -> np.ndarray:
+        """The encoded targets (N, S, T) of ``windows``, as ``outputs(with_targets=True)``
+        gives them, without running the network."""
+        steps = self._padded_steps(windows)
+        return torch.cat([_pad_steps(batch["y"], steps) for batch in
+                          Batches(windows, self._predict_batch_size(windows))]).numpy()
+
+    def _padded_steps(self, windows: Windows) -> int | None:
+        """Steps every window's outputs are padded to: the longest sequence's where there is
+        one output per input step, else None (all windows have the same)."""
+        return getattr(windows, "max_length", 0) if self.spec.shape.per_step else None
 
     def _predict_batch_size(self, windows: Windows, on_gpu: bool = False) -> int:
         """Windows per inference batch, fewer for longer windows: memory stays bounded."""
@@ -326,7 +338,7 @@ class FittedPipeline:
         levels = {j: t.quantiles for j, t in enumerate(self.spec.targets) if t.quantiles}
         if not levels or len(windows) == 0:
             return {}
-        _, truth = self.outputs(windows, with_targets=True)
+        truth = self.truth(windows)
         errors = truth - self._naive(windows, truth)                     # (N, S, T)
         spread = {}
         for j, q in levels.items():
