@@ -73,6 +73,8 @@ class Decoded:
         classes: the labels the K probabilities belong to, in order.
         quantiles: (N, S, Q) values at each level of ``levels``, for quantile targets.
         levels: the quantile levels, in (0, 1), increasing.
+        params: (N, S, P) a distribution's parameters in original units
+            (``lstmkit.distributions``), which samples are drawn from.
     """
 
     values: np.ndarray
@@ -80,6 +82,7 @@ class Decoded:
     classes: tuple[Any, ...] = ()
     quantiles: np.ndarray | None = None
     levels: tuple[float, ...] = ()
+    params: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,22 @@ class TargetKind:
         target, for kinds whose width it sets)."""
         return 1
 
+    def roles(self, width: int) -> tuple[str, ...]:
+        """How the instance norm maps each of the target's ``width`` columns back, where it
+        maps them (``norm_maps``, ``value_channel``), and which take the direct effect of
+        inputs known in advance (``value`` ones): ``lstmkit.nn.norm.ROLES``."""
+        return ("value",) * width
+
+    def spread_levels(self, target: Target) -> tuple[float, ...] | None:
+        """The levels at which the naive probabilistic baseline's error quantiles are kept
+        (``FittedPipeline.naive_spread``) for ``target``; None: the kind has none."""
+        return None
+
+    def levels(self, target: Target) -> tuple[float, ...]:
+        """The quantile levels of ``target``'s prediction columns (``<target>_q<pct>``),
+        which forecast plots shade between; () for kinds without quantiles."""
+        return ()
+
     # -- torch: the network and its training ---------------------------------------------
     def activate(self, logits: Tensor) -> Tensor:
         """Outputs (..., width) as predictions the network reads back (values, probabilities)."""
@@ -167,9 +186,10 @@ class TargetKind:
         or per element, shaped like ``truth`` (no NaN there)."""
         raise NotImplementedError
 
-    def target_loss(self, target: Target) -> Callable[..., Tensor]:
+    def target_loss(self, target: Target, scaler: AffineScaler | None = None
+                    ) -> Callable[..., Tensor]:
         """``target``'s loss function (``loss_function`` of its loss, unless the kind needs
-        more of the target, such as its quantile levels)."""
+        more of the target, such as its quantile levels, or its fitted ``scaler``)."""
         return self.loss_function(target.loss)
 
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
@@ -182,6 +202,10 @@ class TargetKind:
         return outputs
 
     # -- numpy: decoding, table columns, metrics, baselines --------------------------------
+    def check_values(self, target: Target, values: np.ndarray, rows: np.ndarray) -> None:
+        """Raise DataError, naming a value and its row (``rows``: positions in the user's
+        table), where ``target``'s numeric ``values`` do not fit the kind (counts that are
+        not non-negative integers); NaN is missing, not checked."""
     def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
         """Network outputs (N, S, width) as values or labels in the user's units."""
         raise NotImplementedError
@@ -473,8 +497,15 @@ class Quantile(Regression):
     def teacher(self, values: Tensor, known: Tensor, width: int) -> Tensor:
         return super().teacher(values, known, width).expand(*values.shape[:-1], width)
 
-    def target_loss(self, target: Target) -> Callable[..., Tensor]:
+    def target_loss(self, target: Target, scaler: AffineScaler | None = None
+                    ) -> Callable[..., Tensor]:
         return functools.partial(_pinball, levels=target.quantiles)
+
+    def spread_levels(self, target: Target) -> tuple[float, ...] | None:
+        return target.quantiles
+
+    def levels(self, target: Target) -> tuple[float, ...]:
+        return target.quantiles
 
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
         return outputs * scaler.scale + scaler.center                        # (B, S, Q)

@@ -30,7 +30,7 @@ from .checks import quote
 
 REGRESSION_METRICS = ("MAE", "RMSE", "sMAPE", "R2")
 CLASSIFICATION_METRICS = ("accuracy", "macro_F1", "ECE", "Brier")
-LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "ECE", "Brier")   # errors; the others: higher better
+LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "ECE", "Brier", "NLL")   # errors; others: higher better
 IN_UNITS = ("MAE", "RMSE")                   # in the target's units; the others are scale-free
 # Quantile metrics, by the start of their names: errors (lower better), those in the
 # target's units, and those with no better direction (coverage is best at its nominal

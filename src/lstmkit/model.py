@@ -368,7 +368,8 @@ class LSTMModel:
         if network.norm is not None:
             _link_scalers(network.norm, spec, encoding)
         gaps = any(w.has_target_gaps() for w in windows if w is not None)
-        loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps)
+        loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps,
+                               scalers=encoding.target_scalers)
         history = train(network, loss, train_windows, val_windows, train_config, plan, loggers,
                         callbacks)
         return network.eval(), history
@@ -406,7 +407,8 @@ class LSTMModel:
 
     # -- predict -------------------------------------------------------------------------
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
-                output: str = "frame") -> pd.DataFrame | np.ndarray:
+                output: str = "frame", samples: int | None = None,
+                seed: int | None = None) -> pd.DataFrame | np.ndarray:
         """Predictions in original units, as a tidy DataFrame or as an array.
 
         Forecasts have one row per (series, origin, step): ``origin`` is the time
@@ -434,12 +436,22 @@ class LSTMModel:
                 target gives its median there; its quantiles are the frame's
                 ``<target>_q<percent>`` columns (``OT_q10``), e.g.
                 ``frame[["OT_q10", "OT_q90"]].to_numpy().reshape(windows, horizon, 2)``.
+                A distribution target gives its mean there (and in the frame's
+                ``<target>`` column), its quantiles in the frame's ``<target>_q<percent>``.
+            samples: draws per prediction from each distribution target's predicted
+                distribution (``Target(distribution=...)``): a frame of the id columns, a
+                ``sample`` column (0 .. samples - 1) and one row per sample, the other
+                targets' predictions repeated. Draws are independent across the steps of
+                a window (each step's distribution is predicted from the window, not from
+                sampled earlier steps): not joint paths over the horizon.
+            seed: seeds the draws (None: fresh ones each call).
 
         Example:
             >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
             >>> model.predict(X_new, output="array")         # shaped like y
+            >>> model.predict(df, samples=100, seed=0)       # 100 draws per step
         """
-        return self._fitted().predict(data, origins, output, self._device())
+        return self._fitted().predict(data, origins, output, self._device(), samples, seed)
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
                       ) -> np.ndarray | dict[str, np.ndarray]:

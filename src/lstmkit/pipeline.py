@@ -27,7 +27,7 @@ import torch
 
 from . import presets
 from .baselines import NearestNeighbour
-from .checks import check_choice, quote
+from .checks import check_choice, check_positive_int, quote
 from .data import prepare, timestep
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, fill_unread
@@ -41,7 +41,7 @@ from .kinds import Decoded
 from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output
 from .spec import PARTS, Spec, Split, Target
-from .tasks import WindowRows, anchor_rows, prediction_frame, window_origin
+from .tasks import WindowRows, anchor_rows, prediction_frame, sample_frame, window_origin
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
 PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
@@ -163,21 +163,35 @@ class FittedPipeline:
                    class_frequencies=dict(data.get("class_frequencies", {})))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
-                output: str = "frame", device: torch.device | None = None
+                output: str = "frame", device: torch.device | None = None,
+                samples: int | None = None, seed: int | None = None
                 ) -> pd.DataFrame | np.ndarray:
         """``LSTMModel.predict``: predictions in original units, as a tidy DataFrame
-        (``output="frame"``) or shaped like ``y`` (``"array"``); ``device``: where the
-        network runs (default ``inference_device()``).
+        (``output="frame"``) or shaped like ``y`` (``"array"``), or ``samples`` draws per
+        prediction (``sample_frame``, seeded by ``seed``); ``device``: where the network
+        runs (default ``inference_device()``).
 
         Example:
             >>> pipeline.predict(df.tail(96))
         """
         check_choice("output", output, OUTPUTS)
+        if samples is not None:
+            check_positive_int("samples", samples)
+            if not any(t.distribution for t in self.spec.targets):
+                raise ConfigError("samples= draws from a distribution target's predicted "
+                                  "distribution, and this model has none; set "
+                                  "Target(..., distribution='normal') or drop samples")
+            if output != "frame":
+                raise ConfigError("samples= gives a frame, one row per sample (a 'sample' "
+                                  "column); use output='frame'")
         decoded, windows, groups = self._predicted(data, origins, device,
                                                    values_only=output == "array")
         if output == "array":
             return self.spec.shape.array_layout(decoded, _lengths(windows))
-        return prediction_frame(self.spec, self._window_rows(windows, groups), decoded)
+        rows = self._window_rows(windows, groups)
+        if samples is not None:
+            return sample_frame(self.spec, rows, decoded, samples, np.random.default_rng(seed))
+        return prediction_frame(self.spec, rows, decoded)
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last",
                       device: torch.device | None = None) -> np.ndarray | dict[str, np.ndarray]:
@@ -333,9 +347,11 @@ class FittedPipeline:
                            self.naive_spread)
 
     def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float | None]]]:
-        """Per quantile target, the quantiles at its levels of the naive baseline's errors
-        per step on ``windows`` (the training part), encoded (``naive_spread``)."""
-        levels = {j: t.quantiles for j, t in enumerate(self.spec.targets) if t.quantiles}
+        """Per quantile or distribution target, the quantiles at its kind's
+        ``spread_levels`` of the naive baseline's errors per step on ``windows`` (the
+        training part), encoded (``naive_spread``)."""
+        levels = {j: t.target_kind.spread_levels(t) for j, t in enumerate(self.spec.targets)
+                  if t.target_kind.spread_levels(t)}
         if not levels or len(windows) == 0:
             return {}
         truth = self.truth(windows)

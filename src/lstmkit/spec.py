@@ -19,11 +19,12 @@ from typing import Any, Literal
 
 from .checks import check_choice, check_number, check_positive_int, closest, quote
 from .data.timestep import canonical
+from .distributions import DISTRIBUTIONS
 from .errors import ConfigError
 from .kinds import KINDS, TargetKind
 from .tasks import TaskShape, task_shape
 
-SCALERS = ("standard", "minmax", "robust", "none")
+SCALERS = ("standard", "minmax", "robust", "mean", "none")
 MISSING = ("error", "ffill", "mask")
 FEATURE_KINDS = ("numeric", "categorical")
 TARGET_KINDS = KINDS.keys()   # live: a kind registered later (lstmkit.kinds) is a choice too
@@ -56,7 +57,8 @@ class Feature:
         name: column name in the data.
         kind: ``"numeric"`` (scaled) or ``"categorical"`` (one-hot encoded over the
             categories seen in the training part, or embedded: ``embed``).
-        scaler: ``"standard"``, ``"minmax"``, ``"robust"`` or ``"none"``; numeric only
+        scaler: ``"standard"``, ``"minmax"``, ``"robust"``, ``"mean"`` (divided by the
+            mean absolute value, not centred: for counts) or ``"none"``; numeric only
             (another choice on a categorical feature is an error).
         missing: what a missing value (NaN, None) in this column means:
             ``"error"`` refuses it, naming the row; ``"ffill"`` carries the series'
@@ -82,7 +84,7 @@ class Feature:
 
     name: str
     kind: Literal["numeric", "categorical"] = "numeric"
-    scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
+    scaler: Literal["standard", "minmax", "robust", "mean", "none"] = "standard"
     missing: Literal["error", "ffill", "mask"] | None = None
     future: bool = False
     embed: int | None = None
@@ -131,19 +133,30 @@ class Target:
             target becomes kind ``"quantile"`` (a regression target given quantiles does),
             one output per level trained with the pinball loss, never crossing. Its
             prediction columns are ``<name>`` (the median, see ``lstmkit.kinds.Quantile``)
-            and ``<name>_q<percent>`` (``OT_q10``, ``OT_q2.5``).
+            and ``<name>_q<percent>`` (``OT_q10``, ``OT_q2.5``). With ``distribution``
+            they are the levels of its quantile columns instead (default 0.1, 0.5, 0.9).
+        distribution: ``"normal"``, ``"student_t"``, ``"poisson"`` or
+            ``"negative_binomial"``: the target becomes that kind, a head giving the
+            distribution's parameters trained by negative log-likelihood
+            (``lstmkit.distributions``). Its prediction columns are ``<name>`` (the mean)
+            and ``<name>_q<percent>``. Counts (poisson, negative_binomial) need
+            non-negative integers and are scaled without centring (scaler ``mean``, or
+            ``none``; the default ``standard`` becomes ``mean``).
 
     Example:
         >>> Target("OT", quantiles=[0.1, 0.5, 0.9]).kind
         'quantile'
+        >>> Target("OT", distribution="student_t").kind
+        'student_t'
     """
 
     name: str
     kind: str = "regression"
-    scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
+    scaler: Literal["standard", "minmax", "robust", "mean", "none"] = "standard"
     loss: str | None = None
     weight: float = 1.0
     quantiles: tuple[float, ...] | None = None
+    distribution: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -153,11 +166,16 @@ class Target:
                               f"{', '.join(map(repr, TARGET_KINDS))}, got {quote(self.kind)}"
                               f"{closest(str(self.kind), TARGET_KINDS)}; a kind of your own "
                               "is registered first (lstmkit.kinds.register_kind)")
+        if self.distribution is not None or self.kind in DISTRIBUTIONS:
+            object.__setattr__(self, "distribution", _distribution(self))
+            object.__setattr__(self, "kind", self.distribution)
         if self.quantiles is not None or self.kind == "quantile":
             object.__setattr__(self, "quantiles", _quantile_levels(self))
             if self.kind == "regression":
                 object.__setattr__(self, "kind", "quantile")
         check_choice(f"scaler of target {self.name!r}", self.scaler, SCALERS)
+        if self.distribution and DISTRIBUTIONS[self.distribution].counts:
+            object.__setattr__(self, "scaler", _count_scaler(self))
         if self.loss is None:
             object.__setattr__(self, "loss", self.target_kind.default_loss)
         check_choice(f"loss of {self.kind} target {self.name!r}", self.loss,
@@ -175,6 +193,8 @@ class Target:
             del data["quantiles"]
         else:
             data["quantiles"] = list(self.quantiles)
+        if self.distribution is None:
+            del data["distribution"]
         return data
 
     @property
@@ -193,11 +213,37 @@ class Target:
         return _from_dict(cls, data, "a target")
 
 
+def _distribution(target: Target) -> str:
+    """``target.distribution`` checked (a distribution's name, on a regression target or
+    one of that distribution's kind), or the distribution its kind names."""
+    name, wanted = quote(target.name), target.distribution or target.kind
+    if not isinstance(wanted, str) or wanted not in DISTRIBUTIONS:
+        raise ConfigError(f"distribution of target {name} must be one of "
+                          f"{', '.join(map(repr, DISTRIBUTIONS))}, got {quote(wanted)}"
+                          f"{closest(str(wanted), DISTRIBUTIONS)}")
+    if target.kind not in ("regression", wanted):
+        raise ConfigError(f"distribution applies to numeric targets, but {name} is "
+                          f"{target.kind}; drop distribution or leave kind at its default")
+    return wanted
+
+
+def _count_scaler(target: Target) -> str:
+    """A count target's scaler: ``mean`` or ``none`` (``standard``, the default, becomes
+    ``mean``): counts are not centred."""
+    if target.scaler == "standard":
+        return "mean"
+    if target.scaler not in ("mean", "none"):
+        raise ConfigError(f"target {quote(target.name)} is a {target.distribution} count, "
+                          f"scaled without centring: its scaler must be 'mean' (the default) "
+                          f"or 'none', got {quote(target.scaler)}")
+    return target.scaler
+
+
 def _quantile_levels(target: Target) -> tuple[float, ...]:
-    """``target.quantiles`` checked (numbers in (0, 1), sorted, unique, on a regression or
-    quantile target) as a tuple of floats."""
+    """``target.quantiles`` checked (numbers in (0, 1), sorted, unique, on a regression,
+    quantile or distribution target) as a tuple of floats."""
     name, levels = quote(target.name), target.quantiles
-    if target.kind not in ("regression", "quantile"):
+    if target.kind not in ("regression", "quantile") and target.distribution is None:
         raise ConfigError(f"quantiles apply to numeric targets, but {name} is {target.kind}; "
                           "drop quantiles or leave kind at its default")
     if levels is None:

@@ -124,7 +124,7 @@ def forecasts(model: FittedPipeline | Fitted, data: Source, origins: int | Seque
         for r, predicted, color in zip(rows, predictions, colors, strict=True):
             when = _wall_clock(predicted["time"]) if "time" in predicted else r + predicted.step
             values = predicted[target.name].to_numpy()
-            if target.quantiles:
+            if target.target_kind.levels(target):
                 _band(ax, target, predicted, when, color)
             if classes is not None:
                 values = _codes(values, classes)
@@ -309,8 +309,9 @@ def save_run(model: FittedPipeline | Fitted, evaluation: Evaluation, directory: 
 
 # -- layout -------------------------------------------------------------------------------
 def _band(ax: Axes, target: Target, predicted: pd.DataFrame, when: Any, color: Any) -> None:
-    """Shade a quantile target's forecast between its outermost quantiles."""
-    low, high = target.quantiles[0], target.quantiles[-1]
+    """Shade a quantile or distribution target's forecast between its outermost quantiles."""
+    levels = target.target_kind.levels(target)
+    low, high = levels[0], levels[-1]
     ax.fill_between(when, predicted[quantile_column(target.name, low)],
                     predicted[quantile_column(target.name, high)], color=color, alpha=0.18,
                     lw=0, label=f"{format((high - low) * 100, '.3g')} % band")

@@ -57,6 +57,7 @@ class Encoding:
         columns = validate.numeric_columns(targets, [t.name for t in scaled], target_rows,
                                            allow_nan=[True] * len(scaled))
         for t, values in zip(scaled, columns, strict=True):
+            t.target_kind.check_values(t, values, target_rows)
             target_scalers[t.name] = AffineScaler.fit(t.scaler, values, t.name)
         for t in spec.targets:
             if t.categorical:
@@ -164,6 +165,7 @@ class Encoding:
         columns = validate.numeric_columns(frame, [t.name for _, t in scaled], rows,
                                            allow_nan=[True] * len(scaled))
         for (j, t), values in zip(scaled, columns, strict=True):
+            t.target_kind.check_values(t, values, rows)
             out[:, j] = self.target_scalers[t.name].transform(values)
         for j, t in enumerate(self.spec.targets):
             if t.categorical:

@@ -287,13 +287,15 @@ def _fitted(saved: Any, spec: Spec, params: dict[str, Any], network: NetworkConf
 
 
 def _naive_spread(data: dict[str, Any], spec: Spec) -> dict[str, Any]:
-    """The saved ``naive_spread``, checked: per quantile target, one row of numbers (or
-    null) per step, one per quantile level."""
-    levels = {t.name: t.quantiles for t in spec.targets if t.quantiles}
+    """The saved ``naive_spread``, checked: per quantile or distribution target, one row of
+    numbers (or null) per step, one per level of its kind's ``spread_levels``."""
+    levels = {t.name: t.target_kind.spread_levels(t) for t in spec.targets
+              if t.target_kind.spread_levels(t)}
     for name, rows in data.items():
         if name not in levels:
             raise ConfigError(f"naive_spread names {quote(name)}, which is not a quantile "
-                              f"target of the spec ({quote(list(levels))})")
+                              f"target or a distribution target of the spec "
+                              f"({quote(list(levels))})")
         if not isinstance(rows, list) or not all(
                 isinstance(row, list) and len(row) == len(levels[name])
                 and all(v is None or isinstance(v, int | float) for v in row) for row in rows):

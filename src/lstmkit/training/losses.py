@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..data.scaling import AffineScaler
 from ..spec import Target
 
 
@@ -22,14 +23,18 @@ class MultiTargetLoss(nn.Module):
         slices: each target's channels in the network output.
         masked: targets may hold NaN (missing) values, left out of the loss; without
             gaps (``False``) the masking operations are skipped.
+        scalers: the fitted target scalers by name, for kinds whose loss reads them (a
+            count distribution's likelihood is in counts).
 
     Returns (from ``forward``, given outputs (B, S, C) and targets (B, S, T)):
         the total loss, a scalar (``per_target`` gives each target's part).
     """
 
-    def __init__(self, targets: list[Target], slices: list[slice], masked: bool = True) -> None:
+    def __init__(self, targets: list[Target], slices: list[slice], masked: bool = True,
+                 scalers: dict[str, AffineScaler] | None = None) -> None:
         super().__init__()
         self.targets, self.slices, self.masked = list(targets), list(slices), masked
+        scalers = scalers or {}
         groups: dict[tuple[str, str], list[int]] = {}
         for j, target in enumerate(self.targets):
             groups.setdefault((target.kind, target.loss), []).append(j)
@@ -42,11 +47,13 @@ class MultiTargetLoss(nn.Module):
         for members in groups.values():
             kind = self.targets[members[0]].target_kind
             if not kind.stacks:
-                self.groups += [(kind.target_loss(self.targets[j]), j,
+                self.groups += [(kind.target_loss(self.targets[j],
+                                                  scalers.get(self.targets[j].name)), j,
                                  _all_or(self.slices[j], width), self.targets[j].weight)
                                 for j in members]
             else:
-                function = kind.target_loss(self.targets[members[0]])
+                function = kind.target_loss(self.targets[members[0]],
+                                            scalers.get(self.targets[members[0]].name))
                 weights = {self.targets[j].weight for j in members}
                 weight = weights.pop() * len(members) if len(weights) == 1 else None
                 channels = _indexer([self.slices[j].start for j in members])
