@@ -507,6 +507,31 @@ class LSTMModel:
         """
         return backtest(self, data, folds=folds, step=step, refit=refit)
 
+    def importance(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+                   part: str = "test", repeats: int = 5, per_step: bool = False,
+                   seed: int = 0) -> pd.DataFrame:
+        """Permutation importance: how much each target's error grows when one input column
+        is permuted across the windows of ``part``; see ``lstmkit.analysis.importance``.
+
+        Args:
+            data, y: as for ``evaluate``.
+            part: ``train``, ``val``, ``test`` (default) or ``all``, as for ``evaluate``.
+            repeats: permutations per input column; the table gives their spread.
+            per_step: a row per output step too.
+            seed: seed of the permutations.
+
+        Returns:
+            One row per input x target (x step): ``input``, ``target``, ``metric`` (MAE;
+            Brier for labelled targets), ``error``, ``increase``, ``spread``, ``relative``.
+
+        Example:
+            >>> model.importance(df, part="test").head()
+        """
+        from .analysis.importance import importance
+
+        return importance(self, data, y, part=part, repeats=repeats, per_step=per_step,
+                          seed=seed, device=self._device())
+
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the model directory (``config.json`` + ``weights.safetensors``); no pickle."""
