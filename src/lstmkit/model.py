@@ -510,22 +510,11 @@ class LSTMModel:
     def importance(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
                    part: str = "test", repeats: int = 5, per_step: bool = False,
                    seed: int = 0) -> pd.DataFrame:
-        """Permutation importance: how much each target's error grows when one input column
-        is permuted across the windows of ``part``; see ``lstmkit.analysis.importance``.
-
-        Args:
-            data, y: as for ``evaluate``.
-            part: ``train``, ``val``, ``test`` (default) or ``all``, as for ``evaluate``.
-            repeats: permutations per input column; the table gives their spread.
-            per_step: a row per output step too.
-            seed: seed of the permutations.
-
-        Returns:
-            One row per input x target (x step): ``input``, ``target``, ``metric`` (MAE;
-            Brier for labelled targets), ``error``, ``increase``, ``spread``, ``relative``.
+        """Permutation importance per input x target (``per_step``: x step) on ``part`` of
+        ``data`` (as for ``evaluate``): see ``lstmkit.analysis.importance.importance``.
 
         Example:
-            >>> model.importance(df, part="test").head()
+            >>> model.importance(df, part="test", repeats=5).head()
         """
         from .analysis.importance import importance
 
