@@ -44,6 +44,7 @@ from .errors import ConfigError
 from .metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
+    brier_terms,
     classification_metrics,
     confusion_matrix,
     probability_metrics,
@@ -128,6 +129,8 @@ class TargetKind:
             channel each (their outputs and truth are (B, S, k)).
         score_metric: the metric (of ``scored``'s, higher better) that ``LSTMModel.score``
             reads, as scikit-learn's scoring does.
+        error_metric: the metric (of ``scored``'s, lower better) whose per-prediction
+            terms ``error`` gives: what permutation importance reads (empty: none).
     """
 
     name: str = ""
@@ -139,6 +142,7 @@ class TargetKind:
     shares_head: bool = False
     stacks: bool = True
     score_metric: str = ""
+    error_metric: str = ""
 
     @property
     def default_loss(self) -> str:
@@ -240,6 +244,12 @@ class TargetKind:
         (their ``mean`` given): what sequence tasks are compared with."""
         raise NotImplementedError
 
+    def error(self, truth: np.ndarray, decoded: Decoded) -> np.ndarray:
+        """The terms (N, S) of ``error_metric`` (their mean over the known ones is it) of
+        ``decoded`` predictions against ``truth`` (N, S) in original units (labelled kinds:
+        class codes); NaN where the truth is missing."""
+        raise NotImplementedError
+
 
 class Regression(TargetKind):
     """A number: linear output, scaled by the target's scaler, scored by MAE, RMSE, sMAPE, R2."""
@@ -249,6 +259,7 @@ class Regression(TargetKind):
     value_channel = True
     shares_head = True
     score_metric = "R2"
+    error_metric = "MAE"
 
     def loss_function(self, loss: str) -> Callable[..., Tensor]:
         from torch.nn import functional as F
@@ -279,6 +290,9 @@ class Regression(TargetKind):
     def naive(self, values: np.ndarray, mean: float) -> float:
         return mean
 
+    def error(self, truth: np.ndarray, decoded: Decoded) -> np.ndarray:
+        return np.abs(decoded.values - truth)
+
 
 class Labelled(TargetKind):
     """What classification and binary targets share: labels, class probabilities,
@@ -291,6 +305,7 @@ class Labelled(TargetKind):
 
     labelled = True
     score_metric = "accuracy"
+    error_metric = "Brier"
     rule = "at least two"
     shown = 0
 
@@ -368,6 +383,9 @@ class Labelled(TargetKind):
 
     def naive(self, values: np.ndarray, mean: float) -> float:
         return float(np.bincount(values.astype(np.int64)).argmax())   # the majority class
+
+    def error(self, truth: np.ndarray, decoded: Decoded) -> np.ndarray:
+        return brier_terms(truth, decoded.proba)
 
     def sure_logits(self, codes: np.ndarray, width: int, dtype: Any) -> np.ndarray:
         """Outputs (len(codes), width) whose probability is ~1 on class ``codes``."""

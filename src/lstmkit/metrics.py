@@ -193,10 +193,19 @@ def probability_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, floa
     if not known.any():
         return {"ECE": float("nan"), "Brier": float("nan")}
     proba, codes = proba[known], y_true[known].astype(np.int64)
-    onehot = np.eye(proba.shape[-1])[codes]
-    brier = np.mean(np.sum((proba - onehot) ** 2, axis=-1))
     return {"ECE": calibration_error(codes, proba),
-            "Brier": float(brier / 2 if proba.shape[-1] == 2 else brier)}
+            "Brier": float(np.mean(brier_terms(codes, proba)))}
+
+
+def brier_terms(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each prediction's Brier term (...): the squared error of its probabilities
+    ``proba`` (..., K) against the one-hot of class code ``y_true`` (...), summed over
+    classes and halved for two; NaN where the truth is. The Brier score is their mean."""
+    proba = np.asarray(proba, np.float64)
+    y_true = np.asarray(y_true, np.float64)
+    onehot = np.eye(proba.shape[-1])[np.nan_to_num(y_true).astype(np.int64)]
+    terms = np.sum((proba - onehot) ** 2, axis=-1) / (2 if proba.shape[-1] == 2 else 1)
+    return np.where(np.isnan(y_true), np.nan, terms)
 
 
 def reliability_bins(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS

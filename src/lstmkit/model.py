@@ -519,6 +519,20 @@ class LSTMModel:
         """
         return backtest(self, data, folds=folds, step=step, refit=refit)
 
+    def importance(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+                   part: str = "test", repeats: int = 5, per_step: bool = False,
+                   seed: int = 0) -> pd.DataFrame:
+        """Permutation importance per input x target (``per_step``: x step) on ``part`` of
+        ``data`` (as for ``evaluate``): see ``lstmkit.analysis.importance.importance``.
+
+        Example:
+            >>> model.importance(df, part="test", repeats=5).head()
+        """
+        from .analysis.importance import importance
+
+        return importance(self, data, y, part=part, repeats=repeats, per_step=per_step,
+                          seed=seed, device=self._device())
+
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the model directory (``config.json`` + ``weights.safetensors``); no pickle."""

@@ -223,10 +223,16 @@ class FittedPipeline:
             groups = self._groups(data, None, need_targets=False)
             encoded = prepare.encode(groups, spec, self.encoding, with_targets=False)
             windows = prepare.predict_windows(encoded, spec, origins)
+        return self.decoded(windows, device, values_only), windows, groups
+
+    def decoded(self, windows: Windows, device: torch.device | None = None,
+                values_only: bool = False) -> dict[str, Decoded]:
+        """Every target's predictions on ``windows`` in original units, as ``predict`` makes
+        them (``values_only``: without probabilities); ``device`` as for ``outputs``."""
         outputs = self.tempered(self.outputs(windows, device=device)[0])
         if self.neighbour_targets:
             outputs = self._answered(outputs, self._nearest(windows))
-        return _decode(spec, self.encoding, outputs, values_only), windows, groups
+        return _decode(self.spec, self.encoding, outputs, values_only)
 
     def _array_windows(self, X: np.ndarray) -> SequenceWindows:
         """One window per sample of a 3-D ``X`` (``raw_sequences``), scaled batch by batch."""
@@ -253,6 +259,18 @@ class FittedPipeline:
         on ``all`` windows of ``data`` or on a ``part`` of the fit's split (``split``,
         shuffled with ``seed``); ``device``: where the network runs (default
         ``inference_device()``)."""
+        windows, offsets = self.part_windows(data, y, part)
+        return self.score_windows(windows, offsets, device)
+
+    def part_windows(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+                     part: str = "all") -> tuple[Windows, torch.Tensor]:
+        """The windows, with their targets, that ``evaluate`` scores on ``part`` of ``data``,
+        and the row boundaries of the series they lie in.
+
+        Raises:
+            ConfigError: for an unknown ``part``.
+            DataError: where the part has no window.
+        """
         check_choice("part", part, PARTS)
         spec = self.spec
         groups = self._groups(data, y, need_targets=True)
@@ -262,7 +280,7 @@ class FittedPipeline:
         encoded = prepare.encode(groups, spec, self.encoding, with_targets=True)
         windows = prepare.part_windows(encoded, spec, parts, part)
         require_windows(windows, f"{part!r}", spec)
-        return self.score_windows(windows, encoded.offsets, device)
+        return windows, encoded.offsets
 
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
               device: torch.device | None = None) -> float:

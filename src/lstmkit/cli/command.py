@@ -1,5 +1,5 @@
-"""The ``lstmkit`` command line: fit, predict, evaluate, serve, export, backtest, tune,
-datasets and runs, mirroring the Python API.
+"""The ``lstmkit`` command line: fit, predict, evaluate, importance, serve, export, backtest,
+tune, datasets and runs, mirroring the Python API.
 
 Errors print as one line (``error: ...``) without a traceback, and the exit code
 says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
@@ -115,6 +115,22 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overwrite", action="store_true",
                           help="replace an existing metrics JSON file that evaluate wrote")
     evaluate.set_defaults(run=_evaluate)
+
+    importance = commands.add_parser("importance", help="permutation importance of a saved "
+                                     "model: which input drives which target")
+    importance.add_argument("model", help="model (run) directory")
+    importance.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
+    importance.add_argument("--part", choices=PARTS, default="test",
+                            help="which part of the model's split to score (default: test)")
+    importance.add_argument("--repeats", type=int, default=5,
+                            help="permutations per input column (default: 5)")
+    importance.add_argument("--per-step", action="store_true", help="a row per output step too")
+    importance.add_argument("--seed", type=int, default=0, help="seed of the permutations")
+    importance.add_argument("--out", help="also write the table to this CSV file")
+    importance.add_argument("--plot", help="also draw the heatmap to this PNG file")
+    importance.add_argument("--overwrite", action="store_true",
+                            help="replace an existing table or plot that lstmkit wrote")
+    importance.set_defaults(run=_importance)
 
     backtest = commands.add_parser("backtest", help="rolling-origin backtest of a YAML config")
     backtest.add_argument("config", help="YAML config file (see examples/)")
@@ -299,6 +315,49 @@ def _evaluate(args: argparse.Namespace) -> int:
                                 is_own=lambda path: _json_keys(path) >= METRICS_KEYS)
         files.write_text(output, files.json_text(metrics))
     return 0
+
+
+def _importance(args: argparse.Namespace) -> int:
+    from ..analysis import plots
+    from ..analysis.importance import COLUMNS
+    from ..model import LSTMModel
+    from .config import fit_arguments
+
+    reading = _read_files(args.data)
+    out, plot = (None if p is None else Path(p) for p in (args.out, args.plot))
+    if out is not None:
+        if out.suffix.lower() != ".csv":
+            raise ConfigError(f"--out {str(out)!r} must end in .csv")
+        files.check_output_file(out, args.overwrite, reading, kind="importance table",
+                                is_own=lambda path: set(COLUMNS) <= _csv_columns(path))
+    if plot is not None:
+        files.check_output_file(plot, args.overwrite, reading, kind="plot")
+    model = LSTMModel.load(args.model)
+    data, y = fit_arguments(_load_data(args.data))
+    table = model.importance(data, y, part=args.part, repeats=args.repeats,
+                             per_step=args.per_step, seed=args.seed)
+    shown = Table(title=f"permutation importance on {args.data} (part: {args.part}, "
+                  f"{args.repeats} repeats; increase of the error, original units)")
+    for column in table.columns:
+        shown.add_column(column, justify="left" if column in ("input", "target", "metric")
+                         else "right")
+    for row in table.itertuples(index=False):
+        shown.add_row(*(v if isinstance(v, str) else _cell(float(v)) or "n/a" for v in row))
+    console.print(shown)
+    if out is not None:
+        files.write_text(out, table.to_csv(index=False))
+    if plot is not None:
+        plots.importance(table, save=plot)
+    return 0
+
+
+def _csv_columns(path: Path) -> set[str]:
+    """The column names in the first line of the CSV file ``path`` (none if unreadable)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return set(handle.readline().strip().split(","))
+    except (OSError, UnicodeDecodeError):
+        return set()
 
 
 def _json_keys(path: Path) -> set[str]:

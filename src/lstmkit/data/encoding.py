@@ -87,6 +87,13 @@ class Encoding:
         return tuple((start, len(self.input_labels[f.name]), f.embed)
                      for f, start, _ in self._feature_spans() if f.embed)
 
+    @property
+    def feature_positions(self) -> dict[str, list[int]]:
+        """Each input feature's positions in ``input_columns`` (its one-hot columns, its
+        ``:missing`` indicator), in the spec's order."""
+        return {f.name: list(range(start, start + width))
+                for f, start, width in self._feature_spans()}
+
     def _feature_spans(self) -> list[tuple[Feature, int, int]]:
         """Each input feature with its first column in ``input_columns`` and its width."""
         spans, start = [], 0

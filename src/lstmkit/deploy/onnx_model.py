@@ -145,7 +145,7 @@ class OnnxModel:
                 feeds[self.metadata["inputs"]["lengths"]["name"]] = lengths[i : i + RUN_WINDOWS]
             parts.append(self.run(feeds))
         outputs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        return prediction_frame(spec, windows, self._decoded(outputs))
+        return prediction_frame(spec, windows, self.decoded(outputs))
 
     # -- internals -----------------------------------------------------------------------
     def _columns(self, groups: Groups) -> dict[str, np.ndarray]:
@@ -162,7 +162,7 @@ class OnnxModel:
             columns[entry["name"]] = np.where(np.isnan(code), -1, code).astype(np.int64)  # gap
         return columns
 
-    def _decoded(self, outputs: dict[str, np.ndarray]) -> dict[str, Decoded]:
+    def decoded(self, outputs: dict[str, np.ndarray]) -> dict[str, Decoded]:
         """The graph's outputs as each target's values or labels and probabilities."""
         return {t.name: t.target_kind.decode_graph(t, self.encoding, outputs[entry["name"]])
                 for t, entry in zip(self.spec.targets, self.metadata["outputs"], strict=True)}
