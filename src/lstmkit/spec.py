@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -455,6 +456,65 @@ class Spec:
         if not isinstance(data, dict):
             raise ConfigError(f"spec must be a mapping, got {type(data).__name__}")
         return _from_dict(cls, data, "spec")
+
+    @classmethod
+    def from_long(cls, data: Any, lookback: int, horizon: int = 1, *,
+                  inputs: Sequence[str | Feature] | None = None, future: Sequence[str] = (),
+                  id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
+                  **options: Any) -> Spec:
+        """The forecast of a table in NeuralForecast's long format: one row per series and
+        time, ``unique_id`` (the series), ``ds`` (the time), ``y`` (the target) and
+        exogenous columns; the table is used unchanged.
+
+        Args:
+            data: the table (a pandas or polars DataFrame), or its column names.
+            lookback, horizon: the input window and the steps forecast (``Spec``).
+            inputs: the exogenous inputs, as names or ``Feature``s; None (default): every
+                column but the series, time and target, numeric. ``y``'s past values are
+                read too (``Spec.past_targets``).
+            future: the inputs known in advance (NeuralForecast's ``futr_exog_list``;
+                ``Feature.future``); the others are read over the lookback only
+                (``hist_exog_list``).
+            id_col, time_col, target_col: the column names, as NeuralForecast's
+                ``fit(df, id_col=..., time_col=..., target_col=...)`` takes them.
+            options: any other ``Spec`` argument (``freq``, ``missing``, ``units``, ...).
+
+        Returns:
+            ``Spec(inputs, [target_col], series=id_col, time=time_col, lookback=...,
+            horizon=...)``; predictions keep the ``unique_id`` column, and give the
+            predicted step's time as ``time`` (the last input ``ds`` as ``origin``).
+
+        Example:
+            >>> spec = Spec.from_long(df, lookback=28, horizon=7, future=["price"])
+            >>> LSTMModel(spec).fit(df).predict(df)
+        """
+        fixed = {"inputs", "targets", "task", "series", "time", "sequence"}.intersection(options)
+        if fixed:
+            raise ConfigError(f"Spec.from_long sets {quote(sorted(fixed))} itself: the long "
+                              "format's columns say them; name the columns with id_col, "
+                              "time_col and target_col, the exogenous inputs with inputs")
+        columns = list(data.columns if hasattr(data, "columns") else data)
+        ids = (id_col, time_col, target_col)
+        absent = [c for c in ids if c not in columns]
+        if absent:
+            raise ConfigError(f"the long-format table has no column {quote(absent[0])} (its "
+                              f"columns: {quote(columns)}); it needs {quote(list(ids))}: the "
+                              "series, the time and the target. Rename them, or name them with "
+                              "id_col, time_col and target_col")
+        if inputs is None:
+            inputs = [c for c in columns if c not in ids]
+        features = [_as(Feature, f, "inputs") for f in inputs]
+        names = [f.name for f in features]
+        future = [future] if isinstance(future, str) else list(future)
+        unknown = [name for name in future if name not in names]
+        if unknown:
+            raise ConfigError(f"future input {quote(unknown[0])} is not an input of the "
+                              f"long-format table (inputs: {quote(names)}); list only its "
+                              "exogenous columns")
+        features = [dataclasses.replace(f, future=True) if f.name in future else f
+                    for f in features]
+        return cls(features, [target_col], lookback=lookback, horizon=horizon, time=time_col,
+                   series=id_col, **options)
 
     @classmethod
     def saved(cls, data: Any) -> Spec:
