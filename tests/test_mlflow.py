@@ -92,6 +92,22 @@ def test_save_model_from_a_model_directory_and_refusals(model, tmp_path, recent)
     assert not (tmp_path / "never").exists()
 
 
+def test_mlflows_loader_predicts_without_lightning(model, tmp_path, recent):
+    lstmkit.mlflow.save_model(model, tmp_path / "mlflow_model")
+    recent.to_csv(tmp_path / "recent.csv", index=False)
+    script = ("import sys, mlflow.pyfunc, pandas as pd\n"
+              f"model = mlflow.pyfunc.load_model({str(tmp_path / 'mlflow_model')!r})\n"
+              f"print(len(model.predict(pd.read_csv({str(tmp_path / 'recent.csv')!r}))))\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+              "('lightning', 'pytorch_lightning', 'lightning_fabric')))\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(SOURCE), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[:2] == ["2", "[]"]
+
+
 class Echo(mlflow.pyfunc.PythonModel):
     def predict(self, context: object, model_input: pd.DataFrame, params: dict | None = None
                 ) -> pd.DataFrame:
