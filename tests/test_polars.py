@@ -1,5 +1,6 @@
-"""polars DataFrames work wherever pandas ones do: fit, predict, evaluate, backtest, batch
-prediction and ONNX; the results equal those of the same table in pandas (and are pandas)."""
+"""polars DataFrames work wherever pandas ones do: fit, predict, evaluate, importance,
+backtest, batch prediction and ONNX; the results equal those of the same table in pandas
+(and are pandas)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,11 @@ def test_a_model_fitted_on_polars_predicts_polars_as_pandas(model, weather, weat
     assert set(predicted["weather"]) <= set(weather["weather"])
 
 
-def test_evaluate_and_backtest_read_polars(model, weather, weather_pl):
+def test_evaluate_importance_and_backtest_read_polars(model, weather, weather_pl):
     pd.testing.assert_frame_equal(model.evaluate(weather_pl, part="test").table,
                                   model.evaluate(weather, part="test").table)
+    pd.testing.assert_frame_equal(model.importance(weather_pl, repeats=2),
+                                  model.importance(weather, repeats=2))
     template = LSTMModel(model.spec, hidden=8, max_epochs=1, seed=0)
     from_polars = template.backtest(weather_pl, folds=2, refit=False)
     from_pandas = template.backtest(weather, folds=2, refit=False)
