@@ -43,9 +43,9 @@ def read_weights(groups: Groups, spec: Spec) -> np.ndarray:
     bad = np.flatnonzero(~(values >= 0))           # NaN or negative
     if bad.size:
         i = int(bad[0])
-        raise DataError(f"weight column {name!r} holds {values[i]!r} at row {groups.rows[i]}; "
-                        "weights must be numbers >= 0 (0 leaves a window out of the loss): "
-                        "fill or drop that row, or clip the column at 0")
+        raise DataError(f"weight column {name!r} holds {float(values[i])!r} at row "
+                        f"{groups.rows[i]}; weights must be numbers >= 0 (0 leaves a window "
+                        "out of the loss): fill or drop that row, or clip the column at 0")
     if spec.shape.sliding:
         return values.astype(np.float32)
     first = values[groups.offsets[:-1]]
@@ -54,8 +54,9 @@ def read_weights(groups: Groups, spec: Spec) -> np.ndarray:
         i = int(changed[0])
         g = int(np.searchsorted(groups.offsets, i, side="right") - 1)
         raise DataError(f"weight column {name!r} changes within sequence {groups.keys[g]!r} "
-                        f"(row {groups.rows[i]} has {values[i]!r}, its first row {first[g]!r}); "
-                        "a sequence has one weight: give all its rows the same value")
+                        f"(row {groups.rows[i]} has {float(values[i])!r}, its first row "
+                        f"{float(first[g])!r}); a sequence has one weight: give all its rows "
+                        "the same value")
     return first.astype(np.float32)
 
 
