@@ -173,3 +173,16 @@ def test_backtest_fine_tunes_each_fold_from_the_previous_one(etth1, spec, tmp_pa
     config.write_text(config.read_text() + f"init_from: {tmp_path}\n")
     assert main(["backtest", str(config), "--folds", "2", "--run-dir", str(tmp_path / "b2")]) == 2
     assert "applies to `lstmkit fit` only" in capsys.readouterr().err
+
+
+def test_a_warm_start_resumes_from_its_checkpoint_and_only_from_the_same_start(
+        first, etth1, tmp_path):
+    data, directory = etth1.iloc[2000:4000], tmp_path / "ckpt"
+    done = copy.deepcopy(first).fit(data, warm_start=True, checkpoint_dir=directory)
+    again = copy.deepcopy(first).fit(data, warm_start=True, checkpoint_dir=directory,
+                                     resume=True)
+    assert again.history_ == done.history_
+    assert all(torch.equal(v, again.network_.state_dict()[k])
+               for k, v in done.network_.state_dict().items())
+    with pytest.raises(ConfigError, match="other data or parameters"):
+        copy.deepcopy(done).fit(data, warm_start=True, checkpoint_dir=directory, resume=True)
