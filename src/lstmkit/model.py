@@ -52,6 +52,7 @@ from .pipeline import (
     require_windows,
     scaler_map,
 )
+from .scale_free import training_scales
 from .spec import Spec, Split
 from .storage.artifact import load_model, save_model
 from .tasks import row_ranges
@@ -322,7 +323,8 @@ class LSTMModel:
             time_step=groups.step, baseline=_training_baseline(spec, train_windows),
             history=history, architecture=presets.built(architecture, network.config),
             split=split, seed=self.seed, neighbours=neighbours,
-            class_frequencies=_class_frequencies(spec, encoding, train_windows))
+            class_frequencies=_class_frequencies(spec, encoding, train_windows),
+            naive_scales=training_scales(spec, groups, split))
         fall_back(pipeline, val_windows, self._device())
         if anchored_may_help(pipeline, mode, chosen=self.instance_norm is not None):
             # A second candidate that forecasts changes from the naive forecast; kept where

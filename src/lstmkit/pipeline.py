@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,8 +39,9 @@ from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import ConfigError, DataError, NotFittedError
 from .hyperparams import Architecture, ResolvedArchitecture
 from .kinds import Decoded
-from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation
+from .metrics import BASELINES, PREDICTORS, SCALE_FREE, SERIES_COLUMNS, Baseline, Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output
+from .scale_free import NaiveScales, describe, scaled, training_scales
 from .spec import PARTS, Spec, Split, Target
 from .tasks import WindowRows, anchor_rows, prediction_frame, sample_frame, window_origin
 
@@ -79,6 +81,9 @@ class FittedPipeline:
             saved before it): every temperature is 1.
         class_frequencies: per categorical target of a sequence task, the training share
             of each class: the naive baseline's probabilities (absent: one-hot).
+        naive_scales: per series and numeric target of a forecast, the in-sample errors of
+            the seasonal naive forecast on the training part, which MASE and RMSSE divide
+            by (``lstmkit.scale_free``); None for other tasks and in files saved before.
     """
 
     spec: Spec
@@ -98,6 +103,7 @@ class FittedPipeline:
     naive_spread: dict[str, list[list[float | None]]] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     class_frequencies: dict[str, list[float]] = field(default_factory=dict)
+    naive_scales: NaiveScales | None = None
 
     @property
     def temperatures(self) -> list[float]:
@@ -134,6 +140,7 @@ class FittedPipeline:
             **({"naive_spread": self.naive_spread} if self.naive_spread else {}),
             "calibration": self.calibration,
             "class_frequencies": self.class_frequencies,
+            **({"naive_scales": self.naive_scales.to_dict()} if self.naive_scales else {}),
         }
 
     @classmethod
@@ -160,7 +167,9 @@ class FittedPipeline:
                    neighbour_targets=tuple(data.get("neighbour_targets", ())),
                    naive_spread=dict(data.get("naive_spread", {})),
                    calibration=data.get("calibration"),
-                   class_frequencies=dict(data.get("class_frequencies", {})))
+                   class_frequencies=dict(data.get("class_frequencies", {})),
+                   naive_scales=(NaiveScales.from_dict(data["naive_scales"], spec)
+                                 if data.get("naive_scales") else None))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None,
@@ -259,13 +268,14 @@ class FittedPipeline:
         on ``all`` windows of ``data`` or on a ``part`` of the fit's split (``split``,
         shuffled with ``seed``); ``device``: where the network runs (default
         ``inference_device()``)."""
-        windows, offsets = self.part_windows(data, y, part)
-        return self.score_windows(windows, offsets, device)
+        windows, encoded = self.part_windows(data, y, part)
+        return self.score_windows(windows, encoded.offsets, device, encoded.groups.keys,
+                                  self.series_scales(encoded.groups))
 
     def part_windows(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
-                     part: str = "all") -> tuple[Windows, torch.Tensor]:
+                     part: str = "all") -> tuple[Windows, prepare.Encoded]:
         """The windows, with their targets, that ``evaluate`` scores on ``part`` of ``data``,
-        and the row boundaries of the series they lie in.
+        and the encoded table they index (its series and their row boundaries).
 
         Raises:
             ConfigError: for an unknown ``part``.
@@ -280,7 +290,23 @@ class FittedPipeline:
         encoded = prepare.encode(groups, spec, self.encoding, with_targets=True)
         windows = prepare.part_windows(encoded, spec, parts, part)
         require_windows(windows, f"{part!r}", spec)
-        return windows, encoded.offsets
+        return windows, encoded
+
+    def series_scales(self, groups: Groups) -> NaiveScales | None:
+        """The naive scales of ``groups``' series, in their order: those fitted on the
+        training part where the model keeps them (``naive_scales``), else (a model saved
+        before it kept them, or a series it was not fitted on) from the training part of
+        ``groups`` itself by the fit's split, marked ``from_data``; None where a forecast
+        has none (other tasks, rows with calendar gaps)."""
+        saved = self.naive_scales
+        if saved is not None and saved.covers(groups.keys):
+            return saved.select(groups.keys)
+        fresh = training_scales(self.spec, groups, self.split)
+        if fresh is None:
+            return None if saved is None else saved.select(groups.keys)
+        if saved is None:
+            return dataclasses.replace(fresh, from_data=True)
+        return saved.select(groups.keys, fresh)
 
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
               device: torch.device | None = None) -> float:
@@ -352,17 +378,25 @@ class FittedPipeline:
         return int(np.clip(elements // max(1, steps * width), 32, most))
 
     def score_windows(self, windows: Windows, offsets: torch.Tensor,
-                      device: torch.device | None = None) -> Evaluation:
-        """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
+                      device: torch.device | None = None, keys: list[Any] | None = None,
+                      scales: NaiveScales | None = None) -> Evaluation:
+        """Metrics of the model and its baselines on ``windows`` of series split at
+        ``offsets``; forecasts given the series' ``keys`` are scored per series too, and
+        given their ``scales`` (``series_scales``) by MASE and RMSSE."""
         outputs, truth = self.outputs(windows, with_targets=True, device=device)
         nearest = self._nearest(windows)
         baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth),
                                        self._naive_proba(windows, truth)),
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
+        series = None
+        if keys is not None and isinstance(windows, ForecastWindows):
+            origin = window_origin(windows.starts, windows.lookback).numpy()
+            which = np.searchsorted(offsets.numpy(), origin, side="right") - 1   # (N,)
+            series = _Series(which, keys, scales)
         return _evaluation(self.spec, self.encoding,
                            self._answered(self.tempered(outputs), nearest), truth, baselines,
-                           self.naive_spread)
+                           self.naive_spread, series)
 
     def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float | None]]]:
         """Per quantile or distribution target, the quantiles at its kind's
@@ -578,14 +612,27 @@ def _lengths(windows: Windows) -> np.ndarray | None:
     return (windows.offsets[windows.index + 1] - windows.offsets[windows.index]).numpy()
 
 
+@dataclass(frozen=True)
+class _Series:
+    """Which series each scored window belongs to (``which``: an index into ``keys``), and
+    the series' naive scales (None: no MASE and RMSSE)."""
+
+    which: np.ndarray
+    keys: list[Any]
+    scales: NaiveScales | None
+
+
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
                 baselines: dict[str, Baseline],
-                spread: dict[str, list[list[float | None]]] | None = None) -> Evaluation:
+                spread: dict[str, list[list[float | None]]] | None = None,
+                series: _Series | None = None) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
     target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic: the naive
-    prediction plus the spread's quantiles (``_with_spread``)."""
-    rows, step_rows, confusion, reliability = [], [], {}, {}
+    prediction plus the spread's quantiles (``_with_spread``). Given the windows'
+    ``series``, the metrics per series too, with MASE and RMSSE where it has scales, whose
+    means over series (each weighing the same) join the overall rows."""
+    rows, step_rows, series_rows, confusion, reliability = [], [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
@@ -601,6 +648,10 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
         score, names, true, predictions = (scored.score, scored.names, scored.true,
                                            scored.predictions)
         rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
+        if series is not None:
+            own = _per_series(t, j, encoding, y, out, bases, series)
+            series_rows += own
+            rows += _series_means(t.name, own)
         if true.shape[1] > 1:
             for s in range(true.shape[1]):
                 at_step = [None if p is None else p[:, s] for p in predictions]
@@ -608,9 +659,42 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                               for row in _scored(score, names, true[:, s], at_step)]
     table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
     per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
+    panel = series is not None and series.keys != [None]
+    per_series = pd.DataFrame(series_rows if panel else [], columns=SERIES_COLUMNS)
+    scales = None if series is None else series.scales
+    scale_free = "" if scales is None else describe(scales, len(np.unique(series.which)))
     return Evaluation(table, per_step, confusion, baselines["naive"].description,
                       baselines["seasonal"].description, dict(spec.units),
-                      baselines["neighbour"].description, reliability)
+                      baselines["neighbour"].description, reliability, per_series, scale_free)
+
+
+def _per_series(target: Target, j: int, encoding: Any, truth: np.ndarray, outputs: np.ndarray,
+                bases: list[np.ndarray | None], series: _Series) -> list[tuple[Any, ...]]:
+    """Rows ``(series, target, metric, *one score per predictor)`` of ``target`` (the
+    ``j``-th) on each series' windows, scored by its kind as the whole is, with MASE and
+    RMSSE where the series has scales and the kind gives MAE and RMSE."""
+    rows = []
+    scales = series.scales
+    for g in np.unique(series.which):
+        mine = series.which == g                                    # (N,)
+        scored = target.target_kind.scored(target, encoding, truth[mine], outputs[mine],
+                                           [None if b is None else b[mine] for b in bases])
+        own = _scored(scored.score, scored.names, scored.true, scored.predictions)
+        errors = {row[0]: list(row[1:]) for row in own}
+        if scales is not None and target.name in scales.mae and {"MAE", "RMSE"} <= set(errors):
+            own += scaled(errors, scales.mae[target.name][g], scales.mse[target.name][g])
+        rows += [(series.keys[g], target.name, *row) for row in own]
+    return rows
+
+
+def _series_means(target: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows ``(target, metric, *means)`` of MASE and RMSSE: the mean over the series (of
+    ``_per_series``' ``rows``) that have them, each series weighing the same."""
+    frame = pd.DataFrame(rows, columns=SERIES_COLUMNS)
+    frame = frame[frame.metric.isin(SCALE_FREE)]
+    means = frame.groupby("metric", sort=False)[list(PREDICTORS)].mean()   # NaN: left out
+    return [(target, metric, *values) for metric, values in zip(
+        means.index, means.to_numpy().tolist(), strict=True)]
 
 
 def _with_spread(naive: np.ndarray, spread: np.ndarray) -> np.ndarray:
