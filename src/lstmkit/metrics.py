@@ -300,9 +300,10 @@ class Evaluation:
             it does not apply).
         units: unit per column (``Spec.units``), for labels such as "MAE (°C)".
         reliability: per categorical target, the model's ``reliability_bins``.
-        per_series: for forecasts of several series (a spec with ``series``), the rows of
+        per_series: for forecasts of a spec with a ``series`` column, the rows of
             ``table`` per series, with a ``series`` column (the series' ids) first; empty
-            for one series (``table`` is that series') and for sequence tasks. Numeric
+            without one (the table is one series: ``table`` is its) and for sequence
+            tasks. Numeric
             targets add ``MASE`` and ``RMSSE`` per series (``lstmkit.scale_free``; NaN where
             the series' training part is constant or too short for the season); ``table``'s
             rows of those two are their means over the series, each weighing the same.
