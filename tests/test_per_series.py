@@ -170,3 +170,15 @@ def test_the_cli_shows_the_scale_free_summary_after_fit_and_evaluate(rates, tmp_
     metrics = json.loads((run / "metrics.json").read_text())
     assert {row["series"] for row in metrics["per_series"]} == set(rates.currency)
     assert "MASE" in metrics["targets"]["rate"]
+
+
+def test_a_series_constant_in_training_has_no_mase_and_the_mean_leaves_it_out(tmp_path):
+    old = LSTMModel.load(shutil.copytree(FIXTURES / "forecast_panel", tmp_path / "model"))
+    data = v0_2_0_panel()
+    flat = (data.series == "c") & (data.groupby("series").cumcount() < 210)   # training rows
+    data.loc[flat, "OT"] = 5.0
+    evaluation = old.evaluate(data, part="test")
+    mase = _rows(evaluation.per_series, "MASE")
+    assert np.isnan(mase.loc["c", "model"]) and np.isnan(mase.loc["c", "naive"])
+    assert np.isfinite(_rows(evaluation.per_series, "MAE").loc["c", "model"])
+    assert evaluation.metric("OT", "MASE") == pytest.approx(mase.loc[["a", "b"], "model"].mean())

@@ -391,9 +391,8 @@ class FittedPipeline:
                      "neighbour": self._neighbour(nearest, truth)}
         series = None
         if keys is not None and isinstance(windows, ForecastWindows):
-            origin = window_origin(windows.starts, windows.lookback).numpy()
-            which = np.searchsorted(offsets.numpy(), origin, side="right") - 1   # (N,)
-            series = _Series(which, keys, scales)
+            which = np.searchsorted(offsets.numpy(), windows.starts.numpy(), side="right") - 1
+            series = _Series(which, keys, scales)                     # which: (N,)
         return _evaluation(self.spec, self.encoding,
                            self._answered(self.tempered(outputs), nearest), truth, baselines,
                            self.naive_spread, series)
@@ -649,7 +648,7 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                                            scored.predictions)
         rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
         if series is not None:
-            own = _per_series(t, j, encoding, y, out, bases, series)
+            own = _per_series(t, encoding, y, out, bases, series)
             series_rows += own
             rows += _series_means(t.name, own)
         if true.shape[1] > 1:
@@ -668,15 +667,18 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                       baselines["neighbour"].description, reliability, per_series, scale_free)
 
 
-def _per_series(target: Target, j: int, encoding: Any, truth: np.ndarray, outputs: np.ndarray,
+def _per_series(target: Target, encoding: Any, truth: np.ndarray, outputs: np.ndarray,
                 bases: list[np.ndarray | None], series: _Series) -> list[tuple[Any, ...]]:
-    """Rows ``(series, target, metric, *one score per predictor)`` of ``target`` (the
-    ``j``-th) on each series' windows, scored by its kind as the whole is, with MASE and
-    RMSSE where the series has scales and the kind gives MAE and RMSE."""
+    """Rows ``(series, target, metric, *one score per predictor)`` of ``target`` on each
+    series' windows, scored by its kind as the whole is, with MASE and RMSSE where the
+    series has scales and the kind gives MAE and RMSE."""
     rows = []
     scales = series.scales
-    for g in np.unique(series.which):
-        mine = series.which == g                                    # (N,)
+    order = np.argsort(series.which, kind="stable")
+    for mine in np.split(order, np.flatnonzero(np.diff(series.which[order])) + 1):
+        if not mine.size:                                            # no windows at all
+            continue
+        g = series.which[mine[0]]
         scored = target.target_kind.scored(target, encoding, truth[mine], outputs[mine],
                                            [None if b is None else b[mine] for b in bases])
         own = _scored(scored.score, scored.names, scored.true, scored.predictions)

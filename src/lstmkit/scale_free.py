@@ -80,17 +80,17 @@ class NaiveScales:
         """The scales of series ``keys`` in that order: this one's where it has the series,
         else ``fallback``'s (whose series are ``keys``), else NaN."""
         position = {key: i for i, key in enumerate(self.series)}
-        wanted = [position.get(scale_key(k), -1) for k in keys]
-        have = np.array(wanted) >= 0
+        wanted = np.array([position.get(scale_key(k), -1) for k in keys], dtype=np.int64)
+        have = wanted >= 0
 
-        def pick(saved: dict[str, np.ndarray], other: dict[str, np.ndarray] | None
-                 ) -> dict[str, np.ndarray]:
-            return {name: np.where(have, values[np.maximum(wanted, 0)] if len(values) else np.nan,
-                                   np.nan if other is None else other[name])
-                    for name, values in saved.items()}
+        def pick(name: str, saved: np.ndarray, other: NaiveScales | None,
+                 errors: str) -> np.ndarray:
+            known = np.append(saved, np.nan)[wanted]              # -1: the NaN appended
+            return known if other is None else np.where(have, known,
+                                                         getattr(other, errors)[name])
         return NaiveScales(self.season, tuple(scale_key(k) for k in keys),
-                           pick(self.mae, fallback and fallback.mae),
-                           pick(self.mse, fallback and fallback.mse),
+                           {k: pick(k, v, fallback, "mae") for k, v in self.mae.items()},
+                           {k: pick(k, v, fallback, "mse") for k, v in self.mse.items()},
                            self.from_data or (fallback is not None and not have.all()))
 
     def covers(self, keys: list[Any]) -> bool:
@@ -165,8 +165,9 @@ def describe(scales: NaiveScales, n_series: int) -> str:
     """What MASE and RMSSE divide by, for ``Evaluation.scale_free``."""
     naive = ("naive forecast (one step)" if scales.season == 1
              else f"seasonal naive forecast ({scales.season} steps)")
-    text = (f"each series' error over the in-sample error of the {naive} on its training "
-            f"part; means over {n_series} series, each weighing the same")
+    text = f"each series' error over the in-sample error of the {naive} on its training part"
+    if n_series > 1:
+        text += f"; means over {n_series} series, each weighing the same"
     if scales.from_data:
         text += ("; the scales of series the model keeps none for (saved before it kept "
                  "them, or a new series) come from the data given (its training part by the "
