@@ -94,7 +94,9 @@ class Scored:
         true: (N, S) true values (NaN where missing).
         predictions: the model's (N, S), then each baseline's (None where it has none).
         names: the metrics ``score`` gives.
-        score: ``score(true, prediction)`` -> {metric: value}.
+        score: ``score(true, prediction, weights=None)`` -> {metric: value}; ``weights``
+            (shaped like ``true``) make every mean a weighted one
+            (``evaluate(weighted=True)``; a kind whose ``score`` takes no weights refuses it).
         confusion: the labelled confusion matrix of the model, for labelled kinds.
         reliability: the model's ``reliability_bins``, for labelled kinds.
     """
@@ -366,14 +368,15 @@ class Labelled(TargetKind):
         proba = self.probabilities(outputs)                          # (N, S, K)
         pred = np.where(np.isnan(truth), np.nan, proba.argmax(-1).astype(np.float64))
 
-        def score(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        def score(true: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
+                  ) -> dict[str, float]:
             """Of probabilities (..., K) or, for a baseline, codes (one-hot probabilities)."""
             if predicted.ndim == true.ndim:
                 predicted = np.where(np.isnan(predicted)[..., None], np.nan,
                                      np.eye(k)[np.nan_to_num(predicted).astype(np.int64)])
             codes = np.where(np.isnan(predicted).any(-1), np.nan, predicted.argmax(-1))
-            return {**classification_metrics(confusion_matrix(true, codes, k)),
-                    **probability_metrics(true, predicted)}
+            return {**classification_metrics(confusion_matrix(true, codes, k, weights)),
+                    **probability_metrics(true, predicted, weights)}
         labels = [str(c) for c in encoding.target_labels[target.name].classes]
         confusion = pd.DataFrame(confusion_matrix(truth, pred, k), index=labels,
                                  columns=labels).rename_axis(index="true", columns="predicted")
@@ -561,12 +564,13 @@ class Quantile(Regression):
         # MSIS's scale: the naive baseline's mean absolute error on the same windows
         scale = np.nan if naive is None else float(np.nanmean(np.abs(true - naive)))
 
-        def score(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        def score(true: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
+                  ) -> dict[str, float]:
             if predicted.ndim == true.ndim:                  # a point forecast (a baseline)
                 return {**dict.fromkeys(quantile_metric_names(levels), np.nan),
-                        **regression_metrics(true, predicted)}
-            return {**regression_metrics(true, median(predicted, levels)),
-                    **quantile_metrics(true, predicted, levels, scale)}
+                        **regression_metrics(true, predicted, weights)}
+            return {**regression_metrics(true, median(predicted, levels), weights),
+                    **quantile_metrics(true, predicted, levels, scale, weights)}
         return Scored(true, [decoded(outputs), *map(decoded, baselines)],
                       REGRESSION_METRICS + quantile_metric_names(levels), score)
 

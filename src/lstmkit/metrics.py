@@ -11,7 +11,10 @@ one-hot truth, summed over classes, averaged over predictions; halved for two cl
 it is the positive class's squared error). The naive baseline's probabilities are the
 training class frequencies where it predicts the majority class, else one-hot (the last
 label: certain).
-Missing true values (NaN) are left out. Every metric is
+Missing true values (NaN) are left out. With window weights (``evaluate(weighted=True)``,
+``Spec.weight``) every mean above is a weighted mean, and accuracy and macro-F1 read a
+confusion matrix of summed weights (the one ``Evaluation.confusion`` shows stays counts).
+Every metric is
 given for the model, the naive baseline (the last value, for forecasts), the seasonal
 naive one (the value one season earlier) and, for the categorical targets of sequence
 tasks, the nearest neighbour (1-NN on z-normalised series, ``lstmkit.baselines``), and as
@@ -49,21 +52,32 @@ BASELINES = PREDICTORS[1:]
 SERIES_COLUMNS = ("series", "target", "metric", *PREDICTORS)
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE, sMAPE (in %, 0/0 counted as 0) and R2 over the known values."""
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray,
+                       weights: np.ndarray | None = None) -> dict[str, float]:
+    """MAE, RMSE, sMAPE (in %, 0/0 counted as 0) and R2 over the known values (``weights``,
+    shaped like ``y_true``: weighted means, R2 about the weighted mean)."""
     y_true, y_pred = np.ravel(y_true).astype(np.float64), np.ravel(y_pred).astype(np.float64)
-    known = np.isfinite(y_true) & np.isfinite(y_pred)
-    y_true, y_pred = y_true[known], y_pred[known]
+    w = _weights(weights, y_true)
+    known = np.isfinite(y_true) & np.isfinite(y_pred) & (w > 0)
+    y_true, y_pred, w = y_true[known], y_pred[known], w[known]
     if y_true.size == 0:
         return dict.fromkeys(REGRESSION_METRICS, float("nan"))
     error = y_pred - y_true
     denominator = np.abs(y_true) + np.abs(y_pred)
     ratio = np.divide(2 * np.abs(error), denominator, out=np.zeros_like(error),
                       where=denominator > 0)
-    total = np.sum((y_true - y_true.mean()) ** 2)
-    r2 = 1 - np.sum(error**2) / total if total > 0 else float("nan")
-    return {"MAE": float(np.mean(np.abs(error))), "RMSE": float(np.sqrt(np.mean(error**2))),
-            "sMAPE": float(100 * ratio.mean()), "R2": float(r2)}
+    total = np.sum(w * (y_true - np.average(y_true, weights=w)) ** 2)
+    r2 = 1 - np.sum(w * error**2) / total if total > 0 else float("nan")
+    return {"MAE": float(np.average(np.abs(error), weights=w)),
+            "RMSE": float(np.sqrt(np.average(error**2, weights=w))),
+            "sMAPE": float(100 * np.average(ratio, weights=w)), "R2": float(r2)}
+
+
+def _weights(weights: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    """``weights`` (one per value of ``like``) flattened as float64; None: each weighs 1."""
+    if weights is None:
+        return np.ones(np.size(like))
+    return np.ravel(weights).astype(np.float64)
 
 
 def quantile_metric_names(levels: tuple[float, ...]) -> tuple[str, ...]:
@@ -83,7 +97,7 @@ def central_intervals(levels: tuple[float, ...]) -> list[tuple[int, int]]:
 
 
 def quantile_metrics(y_true: np.ndarray, quantiles: np.ndarray, levels: tuple[float, ...],
-                     scale: float) -> dict[str, float]:
+                     scale: float, weights: np.ndarray | None = None) -> dict[str, float]:
     """Probabilistic metrics of quantiles (..., Q) at ``levels`` against ``y_true`` (...),
     over the known values, in the target's units where they have units.
 
@@ -98,6 +112,8 @@ def quantile_metrics(y_true: np.ndarray, quantiles: np.ndarray, levels: tuple[fl
       2 / alpha times the miss, alpha = 1 - p, divided by ``scale``: the naive baseline's
       mean absolute error on the same windows, as M4's MSIS divides by the in-sample one).
 
+    With ``weights`` (shaped like ``y_true``) every mean is the weighted mean.
+
     Example:
         >>> quantile_metrics(np.array([1.0]), np.array([[0.0, 1.0, 2.0]]), (0.1, 0.5, 0.9),
         ...                  1.0)["coverage_80"]
@@ -105,11 +121,12 @@ def quantile_metrics(y_true: np.ndarray, quantiles: np.ndarray, levels: tuple[fl
     """
     y = np.asarray(y_true, np.float64).reshape(-1)
     q = np.asarray(quantiles, np.float64).reshape(-1, len(levels))
-    known = np.isfinite(y) & np.isfinite(q).all(axis=1)
-    y, q = y[known], q[known]
+    w = _weights(weights, y)
+    known = np.isfinite(y) & np.isfinite(q).all(axis=1) & (w > 0)
+    y, q, w = y[known], q[known], w[known]
     if y.size == 0:
         return dict.fromkeys(quantile_metric_names(levels), float("nan"))
-    pinball = _pinball(y, q, np.asarray(levels)).mean(axis=0)                 # (Q,)
+    pinball = np.average(_pinball(y, q, np.asarray(levels)), axis=0, weights=w)  # (Q,)
     out = {f"pinball_q{_percent(level)}": float(p) for level, p in zip(levels, pinball,
                                                                          strict=True)}
     out["CRPS"] = float(2 * (pinball * _level_weights(levels)).sum())
@@ -118,9 +135,11 @@ def quantile_metrics(y_true: np.ndarray, quantiles: np.ndarray, levels: tuple[fl
         lower, upper = q[:, lo], q[:, hi]
         score = (upper - lower) + 2 / alpha * (np.maximum(lower - y, 0)
                                                + np.maximum(y - upper, 0))
-        out[f"coverage_{share}"] = float(100 * np.mean((lower <= y) & (y <= upper)))
-        out[f"width_{share}"] = float(np.mean(upper - lower))
-        out[f"MSIS_{share}"] = float(score.mean() / scale) if scale > 0 else float("nan")
+        out[f"coverage_{share}"] = float(100 * np.average((lower <= y) & (y <= upper),
+                                                          weights=w))
+        out[f"width_{share}"] = float(np.average(upper - lower, weights=w))
+        out[f"MSIS_{share}"] = (float(np.average(score, weights=w) / scale) if scale > 0
+                                else float("nan"))
     return out
 
 
@@ -162,12 +181,16 @@ def in_units(metric: str) -> bool:
     return metric in IN_UNITS or metric.startswith(QUANTILE_IN_UNITS)
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts (n_classes, n_classes): rows are true classes, columns predicted; NaN left out."""
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int,
+                     weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts (n_classes, n_classes): rows are true classes, columns predicted; NaN left
+    out. With ``weights`` (shaped like ``y_true``) each prediction counts its weight."""
     y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
     known = np.isfinite(y_true) & np.isfinite(y_pred)
     t, p = y_true[known].astype(np.int64), y_pred[known].astype(np.int64)
-    return np.bincount(t * n_classes + p, minlength=n_classes**2).reshape(n_classes, n_classes)
+    w = None if weights is None else _weights(weights, y_true)[known]
+    return np.bincount(t * n_classes + p, w, minlength=n_classes**2).reshape(n_classes,
+                                                                              n_classes)
 
 
 def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
@@ -185,9 +208,11 @@ def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
 ECE_BINS = 15
 
 
-def probability_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+def probability_metrics(y_true: np.ndarray, proba: np.ndarray,
+                        weights: np.ndarray | None = None) -> dict[str, float]:
     """ECE (``calibration_error``) and the Brier score of class probabilities ``proba``
-    (..., K) against class codes ``y_true`` (...); NaN truth is left out.
+    (..., K) against class codes ``y_true`` (...); NaN truth is left out; ``weights``
+    (shaped like ``y_true``): weighted means.
 
     Example:
         >>> probability_metrics(np.array([0, 1]), np.array([[0.8, 0.2], [0.4, 0.6]]))
@@ -195,12 +220,13 @@ def probability_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, floa
     """
     proba = np.asarray(proba, np.float64).reshape(-1, np.shape(proba)[-1])
     y_true = np.ravel(y_true)
-    known = np.isfinite(y_true) & np.isfinite(proba).all(axis=-1)
+    w = _weights(weights, y_true)
+    known = np.isfinite(y_true) & np.isfinite(proba).all(axis=-1) & (w > 0)
     if not known.any():
         return {"ECE": float("nan"), "Brier": float("nan")}
-    proba, codes = proba[known], y_true[known].astype(np.int64)
-    return {"ECE": calibration_error(codes, proba),
-            "Brier": float(np.mean(brier_terms(codes, proba)))}
+    proba, codes, w = proba[known], y_true[known].astype(np.int64), w[known]
+    return {"ECE": calibration_error(codes, proba, weights=None if weights is None else w),
+            "Brier": float(np.average(brier_terms(codes, proba), weights=w))}
 
 
 def brier_terms(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -214,28 +240,34 @@ def brier_terms(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(y_true), np.nan, terms)
 
 
-def reliability_bins(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS
-                     ) -> pd.DataFrame:
+def reliability_bins(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS,
+                     weights: np.ndarray | None = None) -> pd.DataFrame:
     """Predictions grouped into ``bins`` equal-width bins of the top class's probability:
     per bin (non-empty ones only) its ``lower`` and ``upper`` edge, mean ``confidence``,
-    ``accuracy`` (share whose top class is the truth) and ``count``."""
+    ``accuracy`` (share whose top class is the truth) and ``count`` (with ``weights``, one
+    per prediction: weighted means, and the sum of weights)."""
     codes, proba = np.ravel(y_true).astype(np.int64), np.asarray(proba, np.float64)
     confidence, hit = proba.max(axis=-1), (proba.argmax(axis=-1) == codes)
     which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
-    count = np.bincount(which, minlength=bins)
+    w = np.ones(len(codes)) if weights is None else np.asarray(weights, np.float64)
+    confidence, hit = confidence * w, hit * w
+    count = np.bincount(which, w, minlength=bins)
     used = count > 0
     with np.errstate(invalid="ignore"):
         return pd.DataFrame({
             "lower": np.arange(bins)[used] / bins, "upper": (np.arange(bins)[used] + 1) / bins,
             "confidence": (np.bincount(which, confidence, bins) / count)[used],
-            "accuracy": (np.bincount(which, hit, bins) / count)[used], "count": count[used]})
+            "accuracy": (np.bincount(which, hit, bins) / count)[used],
+            "count": count[used] if weights is not None else count[used].astype(np.int64)})
 
 
-def calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS) -> float:
+def calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS,
+                      weights: np.ndarray | None = None) -> float:
     """The expected calibration error of probabilities (N, K) against codes (N,): over
     ``bins`` equal-width bins (right-closed, (0, 1/bins] first) of the top class's
-    probability, sum of |accuracy - confidence| x the bin's share of the N predictions."""
-    table = reliability_bins(y_true, proba, bins)
+    probability, sum of |accuracy - confidence| x the bin's share of the N predictions
+    (with ``weights`` (N,), of their weight)."""
+    table = reliability_bins(y_true, proba, bins, weights)
     gaps = np.abs(table["accuracy"] - table["confidence"]) * table["count"]
     return float(gaps.sum() / table["count"].sum())
 

@@ -32,6 +32,8 @@ from .data.encoding import Encoding
 from .data.groups import arrange, fill_gaps
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import require_columns
+from .data.weights import class_weights as fitted_class_weights
+from .data.weights import require_weight
 from .data.windows import ForecastWindows, SequenceWindows, Windows
 from .deploy.export import export_onnx
 from .errors import ConfigError
@@ -289,7 +291,7 @@ class LSTMModel:
         groups = fill_gaps(arrange(frame, spec), spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
         encoding = prepare.fit_encoding(groups, spec, parts)
-        encoded = prepare.encode(groups, spec, encoding, with_targets=True)
+        encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True)
         train_windows = prepare.part_windows(encoded, spec, parts, "train")
         require_windows(train_windows, "training", spec)
         val_windows = None
@@ -298,6 +300,9 @@ class LSTMModel:
         elif split.val_start is not None:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             require_windows(val_windows, "validation", spec)
+        for part, each in (("training", train_windows), ("validation", val_windows)):
+            require_weight(None if each is None else each.window_weights(), part, spec)
+        class_weights = fitted_class_weights(spec, encoding, train_windows)
         batch_size = self.batch_size or presets.batch_size(spec, len(train_windows))
         plan = self._checkpoints(checkpoint_dir, resume, spec, batch_size, train_windows,
                                  val_windows)
@@ -317,14 +322,14 @@ class LSTMModel:
         neighbours = _nearest_neighbour(spec, encoding, self.seed, train_windows)
         network, history = self._train_network(
             spec, encoding, network_config(spec, encoding, architecture, lags, self.precision),
-            train_config, windows, plan, loggers, callbacks)
+            train_config, windows, plan, loggers, callbacks, class_weights)
         pipeline = FittedPipeline(
             spec=spec, encoding=encoding, network=network, schema=_schema(frame, spec),
             time_step=groups.step, baseline=_training_baseline(spec, train_windows),
             history=history, architecture=presets.built(architecture, network.config),
             split=split, seed=self.seed, neighbours=neighbours,
             class_frequencies=_class_frequencies(spec, encoding, train_windows),
-            naive_scales=training_scales(spec, groups, split))
+            class_weights=class_weights, naive_scales=training_scales(spec, groups, split))
         fall_back(pipeline, val_windows, self._device())
         if anchored_may_help(pipeline, mode, chosen=self.instance_norm is not None):
             # A second candidate that forecasts changes from the naive forecast; kept where
@@ -333,7 +338,7 @@ class LSTMModel:
             anchored = dataclasses.replace(architecture, instance_norm="anchored")
             network, history = self._train_network(
                 spec, encoding, network_config(spec, encoding, anchored, lags, self.precision),
-                train_config, windows, _second(plan, "anchored"), None, ())
+                train_config, windows, _second(plan, "anchored"), None, (), class_weights)
             candidate = dataclasses.replace(
                 pipeline, network=network, history=history,
                 architecture=presets.built(architecture, network.config))
@@ -358,8 +363,10 @@ class LSTMModel:
     def _train_network(self, spec: Spec, encoding: Encoding, config: NetworkConfig,
                        train_config: TrainConfig, windows: tuple[Windows, Windows | None],
                        plan: Checkpoints | None, loggers: list[Any] | None,
-                       callbacks: Sequence[Callback]) -> tuple[LSTMNetwork, dict[str, Any]]:
-        """A network built from ``config``, trained on ``windows`` (training, validation)."""
+                       callbacks: Sequence[Callback], class_weights: dict[str, list[float]]
+                       ) -> tuple[LSTMNetwork, dict[str, Any]]:
+        """A network built from ``config``, trained on ``windows`` (training, validation)
+        with the loss weighted by the windows' weights and ``class_weights``."""
         from .training.loop import train  # Lightning loads when a fit trains, never to predict
 
         train_windows, val_windows = windows
@@ -371,7 +378,7 @@ class LSTMModel:
             _link_scalers(network.norm, spec, encoding)
         gaps = any(w.has_target_gaps() for w in windows if w is not None)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps,
-                               scalers=encoding.target_scalers)
+                               scalers=encoding.target_scalers, class_weights=class_weights)
         history = train(network, loss, train_windows, val_windows, train_config, plan, loggers,
                         callbacks)
         return network.eval(), history
@@ -402,7 +409,7 @@ class LSTMModel:
         for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, f"validation_data {role}")
         groups = fill_gaps(arrange(frame, spec, step), spec)
-        encoded = prepare.encode(groups, spec, encoding, with_targets=True)
+        encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True)
         windows = prepare.part_windows(encoded, spec, None, "all")
         require_windows(windows, "validation_data", spec)
         return windows
@@ -486,7 +493,7 @@ class LSTMModel:
 
     # -- evaluate ------------------------------------------------------------------------
     def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
-                 part: str = "all") -> Evaluation:
+                 part: str = "all", weighted: bool = False) -> Evaluation:
         """Metrics per target in original units, beside a naive baseline.
 
         Args:
@@ -495,8 +502,13 @@ class LSTMModel:
             part: ``all`` windows of ``data``, or the ``train`` / ``val`` / ``test``
                 part of the split the model was fitted with (``split_``, shuffled with
                 ``seed_``), applied to ``data``.
+            weighted: weigh each window by the spec's weight column (``Spec.weight``),
+                which ``data`` must then hold: weighted means (``lstmkit.metrics``).
+
+        Example:
+            >>> model.evaluate(df, part="test", weighted=True).metric("sales", "MAE")
         """
-        return self._fitted().evaluate(data, y, part, self._device())
+        return self._fitted().evaluate(data, y, part, self._device(), weighted)
 
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None) -> float:
         """One number, higher better, for scikit-learn's default scoring (``GridSearchCV``,
@@ -695,8 +707,8 @@ def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) ->
 def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
     """The tensors that define a window set (for the checkpoint fingerprint)."""
     if isinstance(windows, ForecastWindows):
-        return [windows.inputs, windows.targets, windows.starts]
-    return [windows.inputs, windows.targets, windows.offsets, windows.index]
+        return [windows.inputs, windows.targets, windows.starts, windows.weights]
+    return [windows.inputs, windows.targets, windows.offsets, windows.index, windows.weights]
 
 
 def _check_channel_independent(spec: Spec, decoder: str) -> None:

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ from .data.groups import Groups, arrange, fill_gaps, fill_unread
 from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.timestep import TimeStep
 from .data.validate import check_schema
+from .data.weights import require_weight
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import ConfigError, DataError, NotFittedError
 from .hyperparams import Architecture, ResolvedArchitecture
@@ -81,6 +83,8 @@ class FittedPipeline:
             saved before it): every temperature is 1.
         class_frequencies: per categorical target of a sequence task, the training share
             of each class: the naive baseline's probabilities (absent: one-hot).
+        class_weights: per target with a ``class_weight``, the weight of each label (in the
+            labels' order) its loss was weighted with (``lstmkit.data.weights``).
         naive_scales: per series and numeric target of a forecast, the in-sample errors of
             the seasonal naive forecast on the training part, which MASE and RMSSE divide
             by (``lstmkit.scale_free``); None for other tasks and in files saved before.
@@ -103,6 +107,7 @@ class FittedPipeline:
     naive_spread: dict[str, list[list[float | None]]] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     class_frequencies: dict[str, list[float]] = field(default_factory=dict)
+    class_weights: dict[str, list[float]] = field(default_factory=dict)
     naive_scales: NaiveScales | None = None
 
     @property
@@ -140,6 +145,7 @@ class FittedPipeline:
             **({"naive_spread": self.naive_spread} if self.naive_spread else {}),
             "calibration": self.calibration,
             "class_frequencies": self.class_frequencies,
+            **({"class_weights": self.class_weights} if self.class_weights else {}),
             **({"naive_scales": self.naive_scales.to_dict()} if self.naive_scales else {}),
         }
 
@@ -168,6 +174,7 @@ class FittedPipeline:
                    naive_spread=dict(data.get("naive_spread", {})),
                    calibration=data.get("calibration"),
                    class_frequencies=dict(data.get("class_frequencies", {})),
+                   class_weights=dict(data.get("class_weights", {})),
                    naive_scales=(NaiveScales.from_dict(data["naive_scales"], spec)
                                  if data.get("naive_scales") else None))
 
@@ -263,33 +270,44 @@ class FittedPipeline:
         prepare.encode(groups, self.spec, self.encoding, with_targets=False)
 
     def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
-                 part: str = "all", device: torch.device | None = None) -> Evaluation:
+                 part: str = "all", device: torch.device | None = None,
+                 weighted: bool = False) -> Evaluation:
         """``LSTMModel.evaluate``: metrics per target in original units beside the baselines,
         on ``all`` windows of ``data`` or on a ``part`` of the fit's split (``split``,
         shuffled with ``seed``); ``device``: where the network runs (default
-        ``inference_device()``)."""
-        windows, encoded = self.part_windows(data, y, part)
+        ``inference_device()``); ``weighted``: each window weighs its ``Spec.weight``
+        (within its series, for the per-series metrics; series weigh the same in the means
+        over series)."""
+        windows, encoded = self.part_windows(data, y, part, weighted)
         return self.score_windows(windows, encoded.offsets, device, encoded.groups.keys,
                                   self.series_scales(encoded.groups))
 
     def part_windows(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
-                     part: str = "all") -> tuple[Windows, prepare.Encoded]:
-        """The windows, with their targets, that ``evaluate`` scores on ``part`` of ``data``,
-        and the encoded table they index (its series and their row boundaries).
+                     part: str = "all", weighted: bool = False
+                     ) -> tuple[Windows, prepare.Encoded]:
+        """The windows, with their targets (and, ``weighted``, their ``Spec.weight``), that
+        ``evaluate`` scores on ``part`` of ``data``, and the encoded table they index (its
+        series and their row boundaries).
 
         Raises:
-            ConfigError: for an unknown ``part``.
-            DataError: where the part has no window.
+            ConfigError: for an unknown ``part``, or ``weighted`` without a weight column.
+            DataError: where the part has no window (or, weighted, no weight).
         """
         check_choice("part", part, PARTS)
         spec = self.spec
+        if weighted and spec.weight is None:
+            raise ConfigError("evaluate(weighted=True) weighs windows by the spec's weight "
+                              "column, and this model's spec has none; set Spec(weight=...) "
+                              "when fitting, or leave weighted off")
         groups = self._groups(data, y, need_targets=True)
         parts = None
         if part != "all":
             parts = prepare.assign_parts(groups, spec, self.split, self.seed)
-        encoded = prepare.encode(groups, spec, self.encoding, with_targets=True)
+        encoded = prepare.encode(groups, spec, self.encoding, with_targets=True,
+                                 weighted=weighted)
         windows = prepare.part_windows(encoded, spec, parts, part)
         require_windows(windows, f"{part!r}", spec)
+        require_weight(windows.window_weights(), repr(part), spec)
         return windows, encoded
 
     def series_scales(self, groups: Groups) -> NaiveScales | None:
@@ -382,7 +400,8 @@ class FittedPipeline:
                       scales: NaiveScales | None = None) -> Evaluation:
         """Metrics of the model and its baselines on ``windows`` of series split at
         ``offsets``; forecasts given the series' ``keys`` are scored per series too, and
-        given their ``scales`` (``series_scales``) by MASE and RMSSE."""
+        given their ``scales`` (``series_scales``) by MASE and RMSSE; each window weighs
+        its weight, where ``windows`` have weights."""
         outputs, truth = self.outputs(windows, with_targets=True, device=device)
         nearest = self._nearest(windows)
         baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth),
@@ -393,9 +412,11 @@ class FittedPipeline:
         if keys is not None and isinstance(windows, ForecastWindows):
             which = np.searchsorted(offsets.numpy(), windows.starts.numpy(), side="right") - 1
             series = _Series(which, keys, scales)                     # which: (N,)
+        weights = windows.window_weights()
         return _evaluation(self.spec, self.encoding,
                            self._answered(self.tempered(outputs), nearest), truth, baselines,
-                           self.naive_spread, series)
+                           self.naive_spread, None if weights is None else weights.numpy(),
+                           series)
 
     def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float | None]]]:
         """Per quantile or distribution target, the quantiles at its kind's
@@ -624,13 +645,15 @@ class _Series:
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
                 baselines: dict[str, Baseline],
                 spread: dict[str, list[list[float | None]]] | None = None,
-                series: _Series | None = None) -> Evaluation:
+                weights: np.ndarray | None = None, series: _Series | None = None
+                ) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
     target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic: the naive
-    prediction plus the spread's quantiles (``_with_spread``). Given the windows'
-    ``series``, the metrics per series too, with MASE and RMSSE where it has scales, whose
-    means over series (each weighing the same) join the overall rows."""
+    prediction plus the spread's quantiles (``_with_spread``); ``weights`` (N,): each
+    window's weight in every metric. Given the windows' ``series``, the metrics per series
+    too, with MASE and RMSSE where it has scales, whose means over series (each weighing
+    the same) join the overall rows."""
     rows, step_rows, series_rows, confusion, reliability = [], [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
@@ -646,16 +669,21 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
             reliability[t.name] = scored.reliability
         score, names, true, predictions = (scored.score, scored.names, scored.true,
                                            scored.predictions)
-        rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
+        if weights is not None and "weights" not in inspect.signature(score).parameters:
+            raise ConfigError(f"target {t.name!r} is of kind {t.kind!r}, whose scored() gives a "
+                              "score(true, prediction) without weights; evaluate it with "
+                              "weighted=False, or give that score a weights argument")
+        w = None if weights is None else np.broadcast_to(weights[:, None], true.shape)
+        rows += [(t.name, *row) for row in _scored(score, names, true, predictions, w)]
         if series is not None:
-            own = _per_series(t, encoding, y, out, bases, series)
+            own = _per_series(t, encoding, y, out, bases, series, w)
             series_rows += own
             rows += _series_means(t.name, own)
         if true.shape[1] > 1:
             for s in range(true.shape[1]):
                 at_step = [None if p is None else p[:, s] for p in predictions]
-                step_rows += [(t.name, s + 1, *row)
-                              for row in _scored(score, names, true[:, s], at_step)]
+                step_rows += [(t.name, s + 1, *row) for row in _scored(
+                    score, names, true[:, s], at_step, None if w is None else w[:, s])]
     table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
     per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
     panel = series is not None and series.keys != [None]
@@ -668,10 +696,12 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
 
 
 def _per_series(target: Target, encoding: Any, truth: np.ndarray, outputs: np.ndarray,
-                bases: list[np.ndarray | None], series: _Series) -> list[tuple[Any, ...]]:
+                bases: list[np.ndarray | None], series: _Series,
+                weights: np.ndarray | None = None) -> list[tuple[Any, ...]]:
     """Rows ``(series, target, metric, *one score per predictor)`` of ``target`` on each
-    series' windows, scored by its kind as the whole is, with MASE and RMSSE where the
-    series has scales and the kind gives MAE and RMSE."""
+    series' windows, scored by its kind as the whole is (``weights`` shaped like ``truth``,
+    where given), with MASE and RMSSE where the series has scales and the kind gives MAE
+    and RMSE."""
     rows = []
     scales = series.scales
     order = np.argsort(series.which, kind="stable")
@@ -681,7 +711,8 @@ def _per_series(target: Target, encoding: Any, truth: np.ndarray, outputs: np.nd
         g = series.which[mine[0]]
         scored = target.target_kind.scored(target, encoding, truth[mine], outputs[mine],
                                            [None if b is None else b[mine] for b in bases])
-        own = _scored(scored.score, scored.names, scored.true, scored.predictions)
+        own = _scored(scored.score, scored.names, scored.true, scored.predictions,
+                      None if weights is None else weights[mine])
         errors = {row[0]: list(row[1:]) for row in own}
         if scales is not None and target.name in scales.mae and {"MAE", "RMSE"} <= set(errors):
             own += scaled(errors, scales.mae[target.name][g], scales.mse[target.name][g])
@@ -709,10 +740,13 @@ def _with_spread(naive: np.ndarray, spread: np.ndarray) -> np.ndarray:
 
 
 def _scored(score: Any, names: tuple[str, ...], true: np.ndarray,
-            predictions: list[np.ndarray | None]) -> list[tuple[Any, ...]]:
-    """Rows ``(metric, *one score per prediction)``; a missing prediction (None) scores NaN."""
-    scores = [dict.fromkeys(names, math.nan) if p is None else score(true, p)
-              for p in predictions]
+            predictions: list[np.ndarray | None], weights: np.ndarray | None = None
+            ) -> list[tuple[Any, ...]]:
+    """Rows ``(metric, *one score per prediction)``; a missing prediction (None) scores NaN;
+    ``weights`` (shaped like ``true``) are passed on where given."""
+    def one(p: np.ndarray) -> dict[str, float]:
+        return score(true, p) if weights is None else score(true, p, weights)
+    scores = [dict.fromkeys(names, math.nan) if p is None else one(p) for p in predictions]
     return [(m, *(each[m] for each in scores)) for m in names]
 
 

@@ -143,12 +143,18 @@ class Target:
             and ``<name>_q<percent>``. Counts (poisson, negative_binomial) need
             non-negative integers and are scaled without centring (scaler ``mean``, or
             ``none``; the default ``standard`` becomes ``mean``).
+        class_weight: classification and binary targets: each window's loss at a step
+            weighted by the weight of its true class: ``"balanced"`` (n / (classes x
+            the class's count) over the training windows, as scikit-learn's) or
+            ``{label: weight}`` keyed by the user's labels (unlisted labels: 1). The
+            loss is then the weighted mean (``lstmkit.data.weights``).
 
     Example:
         >>> Target("OT", quantiles=[0.1, 0.5, 0.9]).kind
         'quantile'
         >>> Target("OT", distribution="student_t").kind
         'student_t'
+        >>> Target("weather", kind="classification", class_weight="balanced")
     """
 
     name: str
@@ -158,6 +164,7 @@ class Target:
     weight: float = 1.0
     quantiles: tuple[float, ...] | None = None
     distribution: str | None = None
+    class_weight: str | dict[Any, float] | None = dataclasses.field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -187,15 +194,16 @@ class Target:
                               f"set kind='regression'")
         check_number(f"weight of target {self.name!r}", self.weight, 0)
         object.__setattr__(self, "weight", float(self.weight))
+        if self.class_weight is not None:
+            object.__setattr__(self, "class_weight", _class_weight(self))
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        if self.quantiles is None:   # written only when set: earlier dicts stay the same
-            del data["quantiles"]
-        else:
+        for key in ("quantiles", "distribution", "class_weight"):   # written only when set:
+            if data[key] is None:                                   # earlier dicts stay
+                del data[key]
+        if self.quantiles is not None:
             data["quantiles"] = list(self.quantiles)
-        if self.distribution is None:
-            del data["distribution"]
         return data
 
     @property
@@ -238,6 +246,26 @@ def _count_scaler(target: Target) -> str:
                           f"scaled without centring: its scaler must be 'mean' (the default) "
                           f"or 'none', got {quote(target.scaler)}")
     return target.scaler
+
+
+def _class_weight(target: Target) -> str | dict[Any, float]:
+    """``target.class_weight`` checked: ``"balanced"`` or a mapping of labels to weights
+    (numbers >= 0), on a classification or binary target. Its labels are checked against
+    the training labels when fitting (``lstmkit.data.weights.class_weights``)."""
+    name, given = quote(target.name), target.class_weight
+    if not target.categorical:
+        raise ConfigError(f"class_weight applies to classification and binary targets, but "
+                          f"{name} is {target.kind}; drop class_weight, or weight windows with "
+                          "spec weight (a column)")
+    if given == "balanced":
+        return given
+    if not isinstance(given, dict) or not given:
+        raise ConfigError(f"class_weight of target {name} must be 'balanced' or a mapping of "
+                          f"labels to weights, such as {{'snow': 5, 'sun': 1}}, got "
+                          f"{quote(given)}")
+    for label, weight in given.items():
+        check_number(f"class_weight of label {quote(label)} of target {name}", weight, 0)
+    return {label: float(weight) for label, weight in given.items()}
 
 
 def _quantile_levels(target: Target) -> tuple[float, ...]:
@@ -299,6 +327,12 @@ class Spec:
             target; gaps forward-filled unless ``missing`` says ``mask``), as the naive
             forecast it is compared with reads them. False keeps to ``inputs``; data
             to predict from then needs no target column.
+        weight: a column of window weights (numbers >= 0, not all 0): each window's loss
+            is weighted by its value at the window's origin (forecasts: the last input
+            row) or by the sequence's value (sequence tasks: constant within each
+            sequence), in training and validation (a weighted mean over windows), and in
+            the metrics with ``evaluate(..., weighted=True)``. It is no input unless listed
+            in ``inputs``; predicting needs no such column (``lstmkit.data.weights``).
     """
 
     inputs: tuple[Feature, ...]
@@ -314,6 +348,7 @@ class Spec:
     freq: str | None = None
     units: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
     past_targets: bool = dataclasses.field(default=True, compare=False)
+    weight: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
@@ -326,7 +361,7 @@ class Spec:
                 raise ConfigError(f"spec freq {quote(self.freq)} is the time step of a "
                                   "forecast's time column: set task 'forecast' and time, or "
                                   "drop freq")
-        for name in ("time", "series", "sequence"):
+        for name in ("time", "series", "sequence", "weight"):
             if not isinstance(getattr(self, name), str | None):
                 raise ConfigError(f"spec {name} must be a column name (a string), got "
                                   f"{quote(getattr(self, name))}")
@@ -398,6 +433,9 @@ class Spec:
                 raise ConfigError(f"column {column!r} is an id/time column and cannot also be "
                                   "an input or target (a series column may be a categorical "
                                   "input)")
+        if self.weight is not None and self.weight in id_columns:
+            raise ConfigError(f"spec weight {self.weight!r} is an id/time column; name a column "
+                              "of window weights (numbers >= 0)")
         object.__setattr__(self, "units", _checked_units(self.units,
                                                          [*self.input_names, *self.target_names]))
 
@@ -439,7 +477,7 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        for key in ("freq", "units"):   # as for features below: 0.2.0's dicts stay the same
+        for key in ("freq", "units", "weight"):   # as for features below: earlier dicts stay
             if not data[key]:
                 del data[key]
         if not (self.task == "forecast" and set(self.target_names) - set(self.input_names)):

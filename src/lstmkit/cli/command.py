@@ -111,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
     evaluate.add_argument("--part", choices=PARTS, default="all",
                           help="which part of the model's split to score (default: all rows)")
+    evaluate.add_argument("--weighted", action="store_true",
+                          help="weigh each window by the spec's weight column")
     evaluate.add_argument("--json", help="also write the metrics to this JSON file")
     evaluate.add_argument("--overwrite", action="store_true",
                           help="replace an existing metrics JSON file that evaluate wrote")
@@ -307,8 +309,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         files.check_output_file(output, args.overwrite, reading, kind="metrics file")
     model = LSTMModel.load(args.model)
     data, y = fit_arguments(_load_data(args.data))
-    evaluation = model.evaluate(data, y, part=args.part)
-    _print_metrics(evaluation, f"metrics on {args.data} (part: {args.part})")
+    evaluation = model.evaluate(data, y, part=args.part, weighted=args.weighted)
+    weighted = ", weighted" if args.weighted else ""
+    _print_metrics(evaluation, f"metrics on {args.data} (part: {args.part}{weighted})")
     if output is not None:
         metrics = evaluation.to_dict()
         files.check_output_file(output, args.overwrite, reading, kind="metrics file",

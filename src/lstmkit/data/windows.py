@@ -64,11 +64,14 @@ class ForecastWindows(_Permutable):
         lookback: input steps per window.
         horizon: target steps per window.
         future_columns: the input columns known in advance (none by default).
+        weights: (rows,) float32 weight of each row (``Spec.weight``): a window weighs its
+            origin's (the last input row's); batches then carry ``w`` (B,). None: unweighted.
     """
 
     def __init__(self, inputs: Tensor, targets: Tensor | None, starts: Tensor,
-                 lookback: int, horizon: int, future_columns: tuple[int, ...] = ()) -> None:
-        self.inputs, self.targets, self.starts = inputs, targets, starts
+                 lookback: int, horizon: int, future_columns: tuple[int, ...] = (),
+                 weights: Tensor | None = None) -> None:
+        self.inputs, self.targets, self.starts, self.weights = inputs, targets, starts, weights
         self.lookback, self.horizon = lookback, horizon
         self.future_columns = future_columns
         # The known-ahead columns, stored once: each batch gathers its horizon rows.
@@ -88,7 +91,11 @@ class ForecastWindows(_Permutable):
         move = (lambda t: None if t is None else t.to(device))  # noqa: E731
         return self._carry(ForecastWindows(move(self.inputs), move(self.targets),
                                            move(self.starts), self.lookback, self.horizon,
-                                           self.future_columns))
+                                           self.future_columns, move(self.weights)))
+
+    def window_weights(self) -> Tensor | None:
+        """Each window's weight (N,), or None without weights."""
+        return None if self.weights is None else self.weights[self.starts + self.lookback - 1]
 
     def has_target_gaps(self) -> bool:
         """Whether any target may be missing (NaN) in a batch."""
@@ -113,6 +120,8 @@ class ForecastWindows(_Permutable):
             out["future"] = future
         if self.targets is not None:
             out["y"] = gather_rows(self.targets, start[:, None] + self._out_steps)  # (B, H, T)
+        if self.weights is not None:
+            out["w"] = self.weights[start + self.lookback - 1]  # (B,): at each origin
         return out
 
 
@@ -133,12 +142,15 @@ class SequenceWindows(_Permutable):
             numbers (the array path of ``predict``): each batch is scaled as it is
             gathered, ``(x - center) / scale`` in float64 as ``AffineScaler`` does,
             instead of a scaled copy of all inputs.
+        weights: (G,) float32 weight of each sequence (``Spec.weight``); batches then carry
+            ``w`` (B,). None: unweighted.
     """
 
     def __init__(self, inputs: Tensor, offsets: Tensor, index: Tensor,
                  targets: Tensor | None, aligned: bool,
-                 scaling: tuple[Tensor, Tensor] | None = None) -> None:
-        self.inputs, self.offsets, self.index = inputs, offsets, index
+                 scaling: tuple[Tensor, Tensor] | None = None,
+                 weights: Tensor | None = None) -> None:
+        self.inputs, self.offsets, self.index, self.weights = inputs, offsets, index, weights
         self.targets, self.aligned, self.scaling = targets, aligned, scaling
         lengths = offsets[1:] - offsets[:-1]
         self.max_length = int(lengths.max()) if len(lengths) else 0
@@ -158,7 +170,11 @@ class SequenceWindows(_Permutable):
         scaling = None if self.scaling is None else tuple(map(move, self.scaling))
         return self._carry(SequenceWindows(self.inputs.to(device), self.offsets.to(device),
                                            self.index.to(device), move(self.targets),
-                                           self.aligned, scaling))
+                                           self.aligned, scaling, move(self.weights)))
+
+    def window_weights(self) -> Tensor | None:
+        """Each window's (sequence's) weight (N,), or None without weights."""
+        return None if self.weights is None else self.weights[self.index]
 
     def has_target_gaps(self) -> bool:
         """Whether any target may be missing (NaN) in a batch: per-step targets of
@@ -185,6 +201,8 @@ class SequenceWindows(_Permutable):
             x[..., columns] = self._gather(self._rows(self.index[order[idx]], steps))[
                 ..., columns]
         out = {"x": x} if mask is None else {"x": x * mask[..., None], "lengths": length}
+        if self.weights is not None:
+            out["w"] = self.weights[seq]                         # (B,)
         if self.targets is None:
             return out
         if self.aligned:

@@ -15,6 +15,7 @@ only a model directory that holds nothing but lstmkit's files.
 from __future__ import annotations
 
 import hashlib
+import math
 import platform
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -207,6 +208,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "naive_spread": dict,
                                          "calibration": (dict, type(None)),
                                          "class_frequencies": dict,
+                                         "class_weights": dict,
                                          "naive_scales": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
@@ -255,6 +257,8 @@ def _checked(config: dict[str, Any]
                                                           spec)),
                 fitted={"architecture": dict(architecture), "split": split.to_dict(),
                         "seed": seed})
+    if config.get("class_weights"):                    # models with class_weight targets
+        body["class_weights"] = _class_weights(config["class_weights"], spec, encoding)
     if config.get("naive_spread"):                     # models with quantile targets
         body["naive_spread"] = _naive_spread(config["naive_spread"], spec)
     if "naive_scales" in config:          # forecasts; absent in files saved before they were kept
@@ -332,6 +336,21 @@ def _class_frequencies(saved: dict[str, Any], spec: Spec, encoding: Encoding
             raise ConfigError(f"class_frequencies of {quote(name)} is {quote(shares)}; it must "
                               "name a categorical target and give one share from 0 to 1 per "
                               "label of it, summing to 1")
+    return dict(saved)
+
+
+def _class_weights(saved: dict[str, Any], spec: Spec, encoding: Encoding
+                   ) -> dict[str, list[float]]:
+    """The class weights of targets with a ``class_weight`` (absent in older files: none),
+    one finite number >= 0 per label of each."""
+    for name, weights in saved.items():
+        target = next((t for t in spec.targets if t.name == name and t.class_weight), None)
+        labels = len(encoding.target_labels[name]) if target is not None else 0
+        if target is None or not isinstance(weights, list) or len(weights) != labels or not all(
+                type(v) in (int, float) and 0 <= v < math.inf for v in weights):
+            raise ConfigError(f"class_weights of {quote(name)} is {quote(weights)}; it must name "
+                              "a target with a class_weight and give one number >= 0 per label "
+                              "of it")
     return dict(saved)
 
 
