@@ -166,7 +166,7 @@ def test_the_history_keeps_the_splits_train_to_validation_proportion():
     ({"folds": 2.5}, ConfigError, "got 2.5"),
     ({"folds": 2, "step": 0}, ConfigError, "step must be a positive integer"),
     ({"folds": 200}, DataError, "200 folds 6 rows apart need at least 1235 rows"),
-    ({"folds": 3, "refit": "yes"}, ConfigError, "refit must be True or False"),
+    ({"folds": 3, "refit": "yes"}, ConfigError, "refit must be True, False or 'warm'"),
 ])
 def test_bad_fold_settings_are_refused_before_training(table, spec, kwargs, error, fragment):
     with pytest.raises(error, match=fragment):

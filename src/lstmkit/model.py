@@ -31,13 +31,13 @@ from .data.checksum import table_sha256
 from .data.encoding import Encoding
 from .data.groups import arrange, fill_gaps
 from .data.sources import Source, from_arrays, read_table
-from .data.validate import require_columns
+from .data.validate import check_schema, require_columns
 from .data.weights import class_weights as fitted_class_weights
 from .data.weights import require_weight
 from .data.windows import ForecastWindows, SequenceWindows, Windows
 from .deploy.export import export_onnx
-from .errors import ConfigError
-from .fallback import anchor_lags, anchored_may_help, fall_back, naive_ratio
+from .errors import ConfigError, NotFittedError
+from .fallback import anchor_lags, anchored_may_help, fall_back, naive_ratio, trusting_copy
 from .hyperparams import AFTER_TRAINING, HARDWARE, Architecture, ResolvedArchitecture
 from .metrics import Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output, size
@@ -251,7 +251,7 @@ class LSTMModel:
             validation_data: Source | tuple[Any, Any] | None = None,
             checkpoint_dir: str | Path | None = None, resume: bool = False,
             loggers: list[Any] | None = None,
-            callbacks: Sequence[Callback] = ()) -> LSTMModel:
+            callbacks: Sequence[Callback] = (), warm_start: bool = False) -> LSTMModel:
         """Split, scale (training part only), train with early stopping; returns ``self``.
 
         From arrays ``fit(X, y)`` holds out samples as the split says (``Split()``: 15 %
@@ -281,16 +281,36 @@ class LSTMModel:
                 that receive the hyperparameters and the losses of every epoch.
             callbacks: extra Lightning callbacks for the Trainer, e.g. one that reports
                 the validation loss of every epoch (``lstmkit.tuning.tune`` prunes with it).
+            warm_start: continue training this fitted (or loaded) model on ``data``
+                instead of building a new network: the fitted encoding stays (scalers and
+                labels frozen; a label it has not seen is a ``DataError``), as do the spec,
+                the time step and the architecture (an architecture parameter set to
+                another value is a ``ConfigError``); training starts from the current
+                weights, on ``data``'s training part with early stopping on its validation
+                part, with the training parameters as they are now (``lr``, unset: the
+                fitted one). The naive fallback, the validation check, calibration and the
+                baselines are redone on ``data``; ``history_["phases"]`` lists every phase.
+                A fit argument, not a parameter: ``clone`` and searches always fit afresh.
+
+        Example:
+            >>> model = LSTMModel.load("etth1_model")
+            >>> model.set_params(lr=3e-4).fit(new_rows, warm_start=True)
         """
-        spec, frame = self._table(data, y, self.spec)
+        start = self._warm_start() if warm_start else None
+        spec, frame = self._table(data, y, self.spec if start is None else start.spec)
         self.check_params(spec)
         for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, role)
         split = self._fit_split(validation_data)
-        architecture = self._architecture(spec)
-        groups = fill_gaps(arrange(frame, spec), spec)
+        if start is None:
+            architecture = self._architecture(spec)
+            groups = fill_gaps(arrange(frame, spec), spec)
+        else:
+            architecture = self._continued_architecture(start, frame)
+            groups = fill_gaps(arrange(frame, spec, start.time_step), spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
-        encoding = prepare.fit_encoding(groups, spec, parts)
+        encoding = (prepare.fit_encoding(groups, spec, parts) if start is None
+                    else start.encoding)
         encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True)
         train_windows = prepare.part_windows(encoded, spec, parts, "train")
         require_windows(train_windows, "training", spec)
@@ -305,13 +325,17 @@ class LSTMModel:
         class_weights = fitted_class_weights(spec, encoding, train_windows)
         batch_size = self.batch_size or presets.batch_size(spec, len(train_windows))
         plan = self._checkpoints(checkpoint_dir, resume, spec, batch_size, train_windows,
-                                 val_windows)
+                                 val_windows, start=start)
         # A forecast normalised per window also keeps each target's naive forecast, to fall
         # back on where validation shows the network's change from it did not help.
         mode = norm_mode(architecture["instance_norm"])
         naive = mode == "anchored" or (mode is not None and spec.shape.sliding)
-        lags = (anchor_lags(spec, val_windows or train_windows,
-                             getattr(groups.step, "season", None)) if naive else ())
+        if start is not None:
+            config = start.network.config
+        else:
+            lags = (anchor_lags(spec, val_windows or train_windows,
+                                getattr(groups.step, "season", None)) if naive else ())
+            config = network_config(spec, encoding, architecture, lags, self.precision)
         train_config = self._train_config(architecture["lr"], batch_size)
         for logger in loggers or []:
             logger.log_hyperparams({**self.params_json(), **architecture, "task": spec.task,
@@ -320,9 +344,11 @@ class LSTMModel:
                                     "targets": ",".join(spec.target_names)})
         windows = (train_windows, val_windows)
         neighbours = _nearest_neighbour(spec, encoding, self.seed, train_windows)
-        network, history = self._train_network(
-            spec, encoding, network_config(spec, encoding, architecture, lags, self.precision),
-            train_config, windows, plan, loggers, callbacks, class_weights)
+        network, history = self._train_network(spec, encoding, config, train_config, windows,
+                                               plan, loggers, callbacks, class_weights, start)
+        data_sha256 = table_sha256(frame)
+        if start is not None:
+            history = _continued_history(start, history, data_sha256)
         pipeline = FittedPipeline(
             spec=spec, encoding=encoding, network=network, schema=_schema(frame, spec),
             time_step=groups.step, baseline=_training_baseline(spec, train_windows),
@@ -331,7 +357,8 @@ class LSTMModel:
             class_frequencies=_class_frequencies(spec, encoding, train_windows),
             class_weights=class_weights, naive_scales=training_scales(spec, groups, split))
         fall_back(pipeline, val_windows, self._device())
-        if anchored_may_help(pipeline, mode, chosen=self.instance_norm is not None):
+        if start is None and anchored_may_help(pipeline, mode,
+                                               chosen=self.instance_norm is not None):
             # A second candidate that forecasts changes from the naive forecast; kept where
             # validation says it does better (cost: one more fit, on such data only).
             skill = naive_ratio(pipeline, val_windows, encoded.offsets, self._device())
@@ -346,7 +373,7 @@ class LSTMModel:
             if not naive_ratio(candidate, val_windows, encoded.offsets, self._device()) >= skill:
                 pipeline = candidate                         # (a NaN ratio keeps it too)
         pipeline.naive_spread = pipeline.residual_quantiles(train_windows)
-        pipeline.data_sha256 = table_sha256(frame)
+        pipeline.data_sha256 = data_sha256
         pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
                                                   self._device())
         pipeline.neighbour_targets = tuple(
@@ -363,25 +390,63 @@ class LSTMModel:
     def _train_network(self, spec: Spec, encoding: Encoding, config: NetworkConfig,
                        train_config: TrainConfig, windows: tuple[Windows, Windows | None],
                        plan: Checkpoints | None, loggers: list[Any] | None,
-                       callbacks: Sequence[Callback], class_weights: dict[str, list[float]]
+                       callbacks: Sequence[Callback], class_weights: dict[str, list[float]],
+                       start: FittedPipeline | None = None
                        ) -> tuple[LSTMNetwork, dict[str, Any]]:
-        """A network built from ``config``, trained on ``windows`` (training, validation)
-        with the loss weighted by the windows' weights and ``class_weights``."""
+        """A network built from ``config`` (or a copy of ``start``'s, to continue training),
+        trained on ``windows`` (training, validation) with the loss weighted by the
+        windows' weights and ``class_weights``."""
         from .training.loop import train  # Lightning loads when a fit trains, never to predict
 
         train_windows, val_windows = windows
         size.check(config, self.batch_size or presets.BATCH_SIZE,
                    getattr(train_windows, "max_length", spec.lookback))
         torch.manual_seed(self.seed)
-        network = LSTMNetwork(config)
-        if network.norm is not None:
-            _link_scalers(network.norm, spec, encoding)
+        if start is not None:
+            network = trusting_copy(start.network)
+        else:
+            network = LSTMNetwork(config)
+            if network.norm is not None:
+                _link_scalers(network.norm, spec, encoding)
         gaps = any(w.has_target_gaps() for w in windows if w is not None)
         loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps,
                                scalers=encoding.target_scalers, class_weights=class_weights)
         history = train(network, loss, train_windows, val_windows, train_config, plan, loggers,
                         callbacks)
         return network.eval(), history
+
+    def _warm_start(self) -> FittedPipeline:
+        """The fitted pipeline ``fit(warm_start=True)`` continues from."""
+        pipeline = vars(self).get("pipeline_")
+        if pipeline is None:
+            raise NotFittedError("fit(warm_start=True) continues training a fitted model, and "
+                                 "this LSTMModel is not fitted yet; fit(data) first, or "
+                                 "LSTMModel.load(path) a saved one")
+        if self.spec is not None and self.spec != pipeline.spec:
+            raise ConfigError("fit(warm_start=True) keeps the fitted spec (spec_), and the "
+                              "model's spec parameter differs from it; set_params(spec="
+                              "model.spec_), or fit without warm_start to train a new network")
+        return pipeline
+
+    def _continued_architecture(self, start: FittedPipeline, frame: pd.DataFrame
+                                ) -> ResolvedArchitecture:
+        """``start``'s architecture, ``lr`` as now set (unset: the fitted one), once ``frame``
+        has the fitted columns and every architecture parameter that is set resolves to
+        the fitted value (``ConfigError`` naming the first that does not)."""
+        check_schema(frame, start.schema)
+        given = hyperparams.of(Architecture, self)
+        resolved, fitted = presets.resolve(start.spec, dict(given)), start.architecture
+        for name, value in given.items():
+            now, was = resolved[name], fitted[name]
+            if name == "instance_norm":
+                now, was = norm_mode(now), norm_mode(was)
+            if value is not None and now != was:
+                raise ConfigError(
+                    f"fit(warm_start=True) continues the fitted network, built with {name}="
+                    f"{quote(fitted[name])}, but the model's {name} is now {quote(value)}; set "
+                    f"{name} back to {quote(fitted[name])} (or None), or fit without "
+                    "warm_start to train a new network")
+        return fitted if self.lr is None else dataclasses.replace(fitted, lr=self.lr)
 
     def _fit_split(self, validation_data: Any) -> Split:
         """The split of a fit: the model's, else 70/15/15, or all training when the
@@ -525,11 +590,12 @@ class LSTMModel:
         return self._fitted().score(data, y, self._device())
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
-                 refit: bool = True) -> Backtest:
+                 refit: bool | str = True) -> Backtest:
         """Rolling-origin evaluation of these parameters; see ``lstmkit.backtest.backtest``.
 
         Each fold fits on rows up to its origin only and is scored on the ``step``
-        forecasts after it; ``self`` is not fitted or changed.
+        forecasts after it (``refit="warm"``: fine-tuned from the previous fold's model);
+        ``self`` is not fitted or changed.
         """
         return backtest(self, data, folds=folds, step=step, refit=refit)
 
@@ -594,10 +660,12 @@ class LSTMModel:
         return spec, read_table(data)
 
     def _checkpoints(self, directory: str | Path | None, resume: bool, spec: Spec,
-                     batch_size: int, *windows: Windows | None) -> Checkpoints | None:
+                     batch_size: int, *windows: Windows | None,
+                     start: FittedPipeline | None = None) -> Checkpoints | None:
         """The checkpoint plan of a fit: where to write, and what to continue from; the
         fingerprint holds the batch size and stratification trained with, so that a run
-        0.2.0 interrupted (64 and no stratification unless given) resumes."""
+        0.2.0 interrupted (64 and no stratification unless given) resumes, and a warm
+        start's weights (``start``), so that it resumes only from those."""
         if directory is None:
             if resume:
                 raise ConfigError("resume=True needs checkpoint_dir, the directory the "
@@ -615,6 +683,8 @@ class LSTMModel:
         if params["split"]["stratify"] is None:
             params["split"]["stratify"] = presets.stratified(spec)
         arrays = [t for w in windows if w is not None for t in _window_tensors(w)]
+        if start is not None:
+            arrays += list(start.network.state_dict().values())
         plan = Checkpoints(directory, checkpoint.fingerprint(
             {"spec": spec.to_dict(), **params}, arrays), state)
         if state is not None:
@@ -689,6 +759,18 @@ class LSTMModel:
             _check_channel_independent(spec, decoder)
         return a
 
+
+
+def _continued_history(start: FittedPipeline, history: dict[str, Any], data_sha256: str
+                       ) -> dict[str, Any]:
+    """The history of a warm start: this phase's ``history`` (its epochs, best epoch and
+    loss: what the card, the learning curves and ``metrics.csv`` show) with ``phases``,
+    every phase so far in order (each its own history and ``data_sha256``): ``start``'s,
+    then this one."""
+    before = start.history.get("phases") or [
+        {**{k: start.history.get(k) for k in ("epochs", "best_epoch", "best_val_loss")},
+         "data_sha256": start.data_sha256}]
+    return {**history, "phases": [*before, {**history, "data_sha256": data_sha256}]}
 
 
 def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:

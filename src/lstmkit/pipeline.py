@@ -66,10 +66,13 @@ class FittedPipeline:
         time_step: the series' time step (None without a time column).
         baseline: per target, the encoded training mean or majority class code (NaN for
             forecasts, compared with persistence instead).
-        history: the training history (``epochs``, ``best_epoch``, ``best_val_loss``).
+        history: the training history (``epochs``, ``best_epoch``, ``best_val_loss``); after
+            a warm start (``fit(warm_start=True)``) those of its last phase, and
+            ``phases``: every phase's, in order, each with its table's ``data_sha256``.
         architecture: the architecture the network was built with, ``lr`` as trained.
         split, seed: the split and seed of the fit (``evaluate(part=...)`` re-splits so).
-        data_sha256: the training table's checksum (None in files that lack it).
+        data_sha256: the training table's checksum (None in files that lack it); after a
+            warm start, the last phase's.
         validation: ``Evaluation.verdict()`` of the validation part (None without one).
         neighbours: the 1-NN baseline of sequence classification (None for other tasks).
         neighbour_targets: the targets the model answers with the nearest neighbour.

@@ -9,6 +9,7 @@ says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -89,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="replace the run in the run directory (only a run lstmkit wrote)")
     again.add_argument("--resume", action="store_true",
                        help="continue the interrupted run in the run directory from its checkpoint")
+    fit.add_argument("--init-from", metavar="MODEL_DIR",
+                     help="continue training the model (run) directory MODEL_DIR on the "
+                     "config's data, its encoding and architecture kept (the config's "
+                     "init_from; the run's config.yaml records it)")
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     fit.set_defaults(run=_fit)
 
@@ -138,8 +143,12 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("config", help="YAML config file (see examples/)")
     backtest.add_argument("--folds", type=int, required=True, help="number of forecast origins")
     backtest.add_argument("--step", type=int, help="rows between origins (default: the horizon)")
-    backtest.add_argument("--no-refit", action="store_true",
-                          help="fit once before the first origin instead of once per fold")
+    refit = backtest.add_mutually_exclusive_group()
+    refit.add_argument("--no-refit", action="store_true",
+                       help="fit once before the first origin instead of once per fold")
+    refit.add_argument("--warm", action="store_true",
+                       help="fine-tune each fold's model from the previous fold's instead of "
+                       "fitting it afresh")
     backtest.add_argument("--run-dir", help="where to write backtest.csv and backtest.png "
                           "(default: the config's run_dir + '-backtest')")
     backtest.add_argument("--overwrite", action="store_true", help="replace an existing "
@@ -195,13 +204,15 @@ def _fit(args: argparse.Namespace) -> int:
     from .config import RunConfig, fit_arguments
 
     config = RunConfig.read(args.config)
+    if args.init_from is not None:
+        config = dataclasses.replace(config, init_from=args.init_from)
     run_dir = Path(args.run_dir or config.run_dir or Path("runs") / Path(args.config).stem)
     reading = _inputs(args.config, config)
     checkpoints = run_dir / files.CHECKPOINTS
     first = global_rank() == 0    # data-parallel workers start after these checks
     if first:
         runs.check_run_dir(run_dir, args.overwrite, args.resume, reading)
-    model = config.build_model()
+    model = config.start_model()
     if args.no_progress:
         model.progress = False
     data, y = fit_arguments(config.data.load())
@@ -210,10 +221,12 @@ def _fit(args: argparse.Namespace) -> int:
         shutil.rmtree(checkpoints, ignore_errors=True)
     resuming = args.resume and checkpoints.is_dir()
     if first:
-        console.print(f"{'resuming' if resuming else 'training'} on {config.data.describe()} "
-                      f"-> {run_dir}")
+        start = f" from {config.init_from}" if config.init_from else ""
+        console.print(f"{'resuming' if resuming else 'training'}{start} on "
+                      f"{config.data.describe()} -> {run_dir}")
     loggers = config.tracking.loggers(run_dir, Path(args.config).stem)
-    model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume, loggers=loggers)
+    model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume, loggers=loggers,
+              warm_start=config.init_from is not None)
     if not first:
         return 0          # a data-parallel worker: process 0 scores and saves the run
     try:
@@ -237,6 +250,7 @@ def _backtest(args: argparse.Namespace) -> int:
     config = RunConfig.read(args.config)
     default = f"{config.run_dir or Path('runs') / Path(args.config).stem}-backtest"
     run_dir = Path(args.run_dir or default)
+    config.fit_only("backtest")
     reading = _inputs(args.config, config)
     files.check_output_dir(run_dir, files.BACKTEST, args.overwrite, reading)
     model = config.build_model()
@@ -247,7 +261,8 @@ def _backtest(args: argparse.Namespace) -> int:
         raise ConfigError(f"backtesting needs a forecast table, but {config.data.describe()} is a "
                           "set of sequences (arrays)")
     console.print(f"backtesting on {config.data.describe()} -> {run_dir}")
-    result = model.backtest(data, folds=args.folds, step=args.step, refit=not args.no_refit)
+    refit = "warm" if args.warm else not args.no_refit
+    result = model.backtest(data, folds=args.folds, step=args.step, refit=refit)
     summary = Evaluation(result.summary(), result.table.iloc[:0],
                          baseline=result.evaluations[0].baseline)
     console.print(render(summary, f"mean over {args.folds} folds"))
@@ -391,6 +406,7 @@ def _tune(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise ConfigError(f"--trials must be at least 1, got {args.trials}")
     config = RunConfig.read(args.config)
+    config.fit_only("tune")
     tune.check_tunable(config)
     stem = Path(args.config).stem
     run_dir = Path(args.run_dir or f"{config.run_dir or Path('runs') / stem}-tune")

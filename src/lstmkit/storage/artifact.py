@@ -417,17 +417,22 @@ def _class_codes(codes: np.ndarray, spec: Spec, encoding: Encoding) -> bool:
     return True
 
 
-def _history(history: dict[str, Any]) -> dict[str, Any]:
+def _history(history: dict[str, Any], where: str = "history.") -> dict[str, Any]:
     """The saved training history, checked as far as the card and plots read it: each epoch
-    an object of numbers with an integer ``epoch``."""
+    an object of numbers with an integer ``epoch``; after a warm start, ``phases`` (absent
+    before), each phase a history of its own with the ``data_sha256`` it trained on."""
     check_fields(history, {"epochs": list}, {"best_epoch": (int, type(None)),
-                                              "best_val_loss": (float, type(None))},
-                 where="history.")
+                                              "best_val_loss": (float, type(None)),
+                                              "phases": list}, where=where)
     for i, epoch in enumerate(history["epochs"]):
-        where = f"history.epochs[{i}]."
-        check_fields(epoch, {"epoch": int}, where=where)
+        at = f"{where}epochs[{i}]."
+        check_fields(epoch, {"epoch": int}, where=at)
         check_fields(epoch, {}, {k: (float, type(None)) for k in epoch if k != "epoch"},
-                     where=where)
+                     where=at)
+    for i, phase in enumerate(history.get("phases", [])):
+        at = f"{where}phases[{i}]."
+        check_fields(phase, {}, {"data_sha256": (str, type(None))}, where=at)
+        _history(phase, at)
     return history
 
 
