@@ -18,7 +18,10 @@ Every metric is
 given for the model, the naive baseline (the last value, for forecasts), the seasonal
 naive one (the value one season earlier) and, for the categorical targets of sequence
 tasks, the nearest neighbour (1-NN on z-normalised series, ``lstmkit.baselines``), and as
-a scale-free skill: 1 - the model's error / the naive baseline's error.
+a scale-free skill: 1 - the model's error / the naive baseline's error. Forecasts are
+scored per series too (``Evaluation.per_series``), and numeric targets by MASE and RMSSE,
+whose overall values are means over series that weigh each series the same
+(``lstmkit.scale_free``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from .checks import quote
 
 REGRESSION_METRICS = ("MAE", "RMSE", "sMAPE", "R2")
 CLASSIFICATION_METRICS = ("accuracy", "macro_F1", "ECE", "Brier")
-LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "ECE", "Brier", "NLL")   # errors; others: higher better
+SCALE_FREE = ("MASE", "RMSSE")               # per series, over its naive scale (scale_free)
+LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "ECE", "Brier", "NLL", *SCALE_FREE)  # errors; others:
+# higher better
 IN_UNITS = ("MAE", "RMSE")                   # in the target's units; the others are scale-free
 # Quantile metrics, by the start of their names: errors (lower better), those in the
 # target's units, and those with no better direction (coverage is best at its nominal
@@ -44,6 +49,7 @@ UNDIRECTED = ("coverage_", "width_")
 HEADLINE = ("MAE", "accuracy")               # the one metric per target that checks read
 PREDICTORS = ("model", "naive", "seasonal", "neighbour")
 BASELINES = PREDICTORS[1:]
+SERIES_COLUMNS = ("series", "target", "metric", *PREDICTORS)
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray,
@@ -326,6 +332,14 @@ class Evaluation:
             it does not apply).
         units: unit per column (``Spec.units``), for labels such as "MAE (°C)".
         reliability: per categorical target, the model's ``reliability_bins``.
+        per_series: for forecasts of a spec with a ``series`` column, the rows of
+            ``table`` per series, with a ``series`` column (the series' ids) first; empty
+            without one (the table is one series: ``table`` is its) and for sequence
+            tasks. Numeric
+            targets add ``MASE`` and ``RMSSE`` per series (``lstmkit.scale_free``; NaN where
+            the series' training part is constant or too short for the season); ``table``'s
+            rows of those two are their means over the series, each weighing the same.
+        scale_free: what MASE and RMSSE divide by ("" where they are not given).
     """
 
     table: pd.DataFrame
@@ -336,9 +350,26 @@ class Evaluation:
     units: dict[str, str] = field(default_factory=dict)
     neighbour: str = ""
     reliability: dict[str, pd.DataFrame] = field(default_factory=dict)
+    per_series: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(SERIES_COLUMNS)))
+    scale_free: str = ""
 
     def __post_init__(self) -> None:
         self.table, self.per_step = _with_skill(self.table), _with_skill(self.per_step)
+        self.per_series = _with_skill(self.per_series)
+
+    def series_mean(self) -> pd.DataFrame:
+        """Every metric of ``table`` as the mean over series, each series weighing the
+        same (``table``'s MAE pools the windows, so a series of larger values or more
+        windows counts more there); ``table`` itself where there is no ``per_series``.
+
+        Example:
+            >>> evaluation.series_mean().query("metric == 'MAE'")
+        """
+        if self.per_series.empty:
+            return self.table
+        means = self.per_series.groupby(["target", "metric"], sort=False)[list(PREDICTORS)]
+        return _with_skill(means.mean().reset_index())
 
     def metric(self, target: str, name: str, of: str = "model") -> float:
         """One number: ``of`` is ``model``, ``naive``, ``seasonal``, ``neighbour`` or
@@ -376,6 +407,13 @@ class Evaluation:
         out["confusion"] = {k: {"labels": [str(c) for c in v.columns],
                                 "counts": v.to_numpy().tolist()}
                             for k, v in self.confusion.items()}
+        if self.scale_free:
+            out["scale_free"] = self.scale_free
+        if not self.per_series.empty:
+            out["per_series"] = [
+                {"series": _json_key(row.series), "target": row.target, "metric": row.metric,
+                 **{key: _json(getattr(row, key)) for key in (*PREDICTORS, "skill")}}
+                for row in self.per_series.itertuples()]
         return out
 
     def __str__(self) -> str:
@@ -383,8 +421,9 @@ class Evaluation:
             metric=[self.label(r.metric, r.target) for r in self.table.itertuples()],
             vs_naive=[compare(r.metric, r.model, r.naive) for r in self.table.itertuples()])
         neighbour = f"; neighbour: {self.neighbour}" if self.neighbour else ""
+        scale_free = f"; MASE, RMSSE: {self.scale_free}" if self.scale_free else ""
         return (f"metrics in original units; naive baseline: {self.baseline}; seasonal naive: "
-                f"{self.seasonal or 'none'}{neighbour}\n"
+                f"{self.seasonal or 'none'}{neighbour}{scale_free}\n"
                 + table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
@@ -445,3 +484,10 @@ def _with_skill(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _json(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
+
+
+def _json_key(key: Any) -> Any:
+    """A series id as JSON: numbers and text as they are, anything else as text."""
+    if isinstance(key, np.generic):
+        key = key.item()
+    return key if isinstance(key, str | int | float | bool) else str(key)

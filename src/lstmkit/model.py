@@ -54,6 +54,7 @@ from .pipeline import (
     require_windows,
     scaler_map,
 )
+from .scale_free import training_scales
 from .spec import Spec, Split
 from .storage.artifact import load_model, save_model
 from .tasks import row_ranges
@@ -354,7 +355,7 @@ class LSTMModel:
             history=history, architecture=presets.built(architecture, network.config),
             split=split, seed=self.seed, neighbours=neighbours,
             class_frequencies=_class_frequencies(spec, encoding, train_windows),
-            class_weights=class_weights)
+            class_weights=class_weights, naive_scales=training_scales(spec, groups, split))
         fall_back(pipeline, val_windows, self._device())
         if start is None and anchored_may_help(pipeline, mode,
                                                chosen=self.instance_norm is not None):

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 from dataclasses import dataclass, field
@@ -40,8 +41,9 @@ from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import ConfigError, DataError, NotFittedError
 from .hyperparams import Architecture, ResolvedArchitecture
 from .kinds import Decoded
-from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation
+from .metrics import BASELINES, PREDICTORS, SCALE_FREE, SERIES_COLUMNS, Baseline, Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output
+from .scale_free import NaiveScales, describe, scaled, training_scales
 from .spec import PARTS, Spec, Split, Target
 from .tasks import WindowRows, anchor_rows, prediction_frame, sample_frame, window_origin
 
@@ -86,6 +88,9 @@ class FittedPipeline:
             of each class: the naive baseline's probabilities (absent: one-hot).
         class_weights: per target with a ``class_weight``, the weight of each label (in the
             labels' order) its loss was weighted with (``lstmkit.data.weights``).
+        naive_scales: per series and numeric target of a forecast, the in-sample errors of
+            the seasonal naive forecast on the training part, which MASE and RMSSE divide
+            by (``lstmkit.scale_free``); None for other tasks and in files saved before.
     """
 
     spec: Spec
@@ -106,6 +111,7 @@ class FittedPipeline:
     calibration: dict[str, Any] | None = None
     class_frequencies: dict[str, list[float]] = field(default_factory=dict)
     class_weights: dict[str, list[float]] = field(default_factory=dict)
+    naive_scales: NaiveScales | None = None
 
     @property
     def temperatures(self) -> list[float]:
@@ -143,6 +149,7 @@ class FittedPipeline:
             "calibration": self.calibration,
             "class_frequencies": self.class_frequencies,
             **({"class_weights": self.class_weights} if self.class_weights else {}),
+            **({"naive_scales": self.naive_scales.to_dict()} if self.naive_scales else {}),
         }
 
     @classmethod
@@ -170,7 +177,9 @@ class FittedPipeline:
                    naive_spread=dict(data.get("naive_spread", {})),
                    calibration=data.get("calibration"),
                    class_frequencies=dict(data.get("class_frequencies", {})),
-                   class_weights=dict(data.get("class_weights", {})))
+                   class_weights=dict(data.get("class_weights", {})),
+                   naive_scales=(NaiveScales.from_dict(data["naive_scales"], spec)
+                                 if data.get("naive_scales") else None))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None,
@@ -269,16 +278,19 @@ class FittedPipeline:
         """``LSTMModel.evaluate``: metrics per target in original units beside the baselines,
         on ``all`` windows of ``data`` or on a ``part`` of the fit's split (``split``,
         shuffled with ``seed``); ``device``: where the network runs (default
-        ``inference_device()``); ``weighted``: each window weighs its ``Spec.weight``."""
-        windows, offsets = self.part_windows(data, y, part, weighted)
-        return self.score_windows(windows, offsets, device)
+        ``inference_device()``); ``weighted``: each window weighs its ``Spec.weight``
+        (within its series, for the per-series metrics; series weigh the same in the means
+        over series)."""
+        windows, encoded = self.part_windows(data, y, part, weighted)
+        return self.score_windows(windows, encoded.offsets, device, encoded.groups.keys,
+                                  self.series_scales(encoded.groups))
 
     def part_windows(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
                      part: str = "all", weighted: bool = False
-                     ) -> tuple[Windows, torch.Tensor]:
+                     ) -> tuple[Windows, prepare.Encoded]:
         """The windows, with their targets (and, ``weighted``, their ``Spec.weight``), that
-        ``evaluate`` scores on ``part`` of ``data``, and the row boundaries of the series
-        they lie in.
+        ``evaluate`` scores on ``part`` of ``data``, and the encoded table they index (its
+        series and their row boundaries).
 
         Raises:
             ConfigError: for an unknown ``part``, or ``weighted`` without a weight column.
@@ -299,7 +311,23 @@ class FittedPipeline:
         windows = prepare.part_windows(encoded, spec, parts, part)
         require_windows(windows, f"{part!r}", spec)
         require_weight(windows.window_weights(), repr(part), spec)
-        return windows, encoded.offsets
+        return windows, encoded
+
+    def series_scales(self, groups: Groups) -> NaiveScales | None:
+        """The naive scales of ``groups``' series, in their order: those fitted on the
+        training part where the model keeps them (``naive_scales``), else (a model saved
+        before it kept them, or a series it was not fitted on) from the training part of
+        ``groups`` itself by the fit's split, marked ``from_data``; None where a forecast
+        has none (other tasks, rows with calendar gaps)."""
+        saved = self.naive_scales
+        if saved is not None and saved.covers(groups.keys):
+            return saved.select(groups.keys)
+        fresh = training_scales(self.spec, groups, self.split)
+        if fresh is None:
+            return None if saved is None else saved.select(groups.keys)
+        if saved is None:
+            return dataclasses.replace(fresh, from_data=True)
+        return saved.select(groups.keys, fresh)
 
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
               device: torch.device | None = None) -> float:
@@ -371,19 +399,27 @@ class FittedPipeline:
         return int(np.clip(elements // max(1, steps * width), 32, most))
 
     def score_windows(self, windows: Windows, offsets: torch.Tensor,
-                      device: torch.device | None = None) -> Evaluation:
-        """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``
-        (each window weighing its weight, where ``windows`` have weights)."""
+                      device: torch.device | None = None, keys: list[Any] | None = None,
+                      scales: NaiveScales | None = None) -> Evaluation:
+        """Metrics of the model and its baselines on ``windows`` of series split at
+        ``offsets``; forecasts given the series' ``keys`` are scored per series too, and
+        given their ``scales`` (``series_scales``) by MASE and RMSSE; each window weighs
+        its weight, where ``windows`` have weights."""
         outputs, truth = self.outputs(windows, with_targets=True, device=device)
         nearest = self._nearest(windows)
         baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth),
                                        self._naive_proba(windows, truth)),
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
+        series = None
+        if keys is not None and isinstance(windows, ForecastWindows):
+            which = np.searchsorted(offsets.numpy(), windows.starts.numpy(), side="right") - 1
+            series = _Series(which, keys, scales)                     # which: (N,)
         weights = windows.window_weights()
         return _evaluation(self.spec, self.encoding,
                            self._answered(self.tempered(outputs), nearest), truth, baselines,
-                           self.naive_spread, None if weights is None else weights.numpy())
+                           self.naive_spread, None if weights is None else weights.numpy(),
+                           series)
 
     def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float | None]]]:
         """Per quantile or distribution target, the quantiles at its kind's
@@ -599,16 +635,29 @@ def _lengths(windows: Windows) -> np.ndarray | None:
     return (windows.offsets[windows.index + 1] - windows.offsets[windows.index]).numpy()
 
 
+@dataclass(frozen=True)
+class _Series:
+    """Which series each scored window belongs to (``which``: an index into ``keys``), and
+    the series' naive scales (None: no MASE and RMSSE)."""
+
+    which: np.ndarray
+    keys: list[Any]
+    scales: NaiveScales | None
+
+
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
                 baselines: dict[str, Baseline],
                 spread: dict[str, list[list[float | None]]] | None = None,
-                weights: np.ndarray | None = None) -> Evaluation:
+                weights: np.ndarray | None = None, series: _Series | None = None
+                ) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
     target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic: the naive
     prediction plus the spread's quantiles (``_with_spread``); ``weights`` (N,): each
-    window's weight in every metric."""
-    rows, step_rows, confusion, reliability = [], [], {}, {}
+    window's weight in every metric. Given the windows' ``series``, the metrics per series
+    too, with MASE and RMSSE where it has scales, whose means over series (each weighing
+    the same) join the overall rows."""
+    rows, step_rows, series_rows, confusion, reliability = [], [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
@@ -629,6 +678,10 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                               "weighted=False, or give that score a weights argument")
         w = None if weights is None else np.broadcast_to(weights[:, None], true.shape)
         rows += [(t.name, *row) for row in _scored(score, names, true, predictions, w)]
+        if series is not None:
+            own = _per_series(t, encoding, y, out, bases, series, w)
+            series_rows += own
+            rows += _series_means(t.name, own)
         if true.shape[1] > 1:
             for s in range(true.shape[1]):
                 at_step = [None if p is None else p[:, s] for p in predictions]
@@ -636,9 +689,48 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                     score, names, true[:, s], at_step, None if w is None else w[:, s])]
     table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
     per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
+    panel = series is not None and series.keys != [None]
+    per_series = pd.DataFrame(series_rows if panel else [], columns=SERIES_COLUMNS)
+    scales = None if series is None else series.scales
+    scale_free = "" if scales is None else describe(scales, len(np.unique(series.which)))
     return Evaluation(table, per_step, confusion, baselines["naive"].description,
                       baselines["seasonal"].description, dict(spec.units),
-                      baselines["neighbour"].description, reliability)
+                      baselines["neighbour"].description, reliability, per_series, scale_free)
+
+
+def _per_series(target: Target, encoding: Any, truth: np.ndarray, outputs: np.ndarray,
+                bases: list[np.ndarray | None], series: _Series,
+                weights: np.ndarray | None = None) -> list[tuple[Any, ...]]:
+    """Rows ``(series, target, metric, *one score per predictor)`` of ``target`` on each
+    series' windows, scored by its kind as the whole is (``weights`` shaped like ``truth``,
+    where given), with MASE and RMSSE where the series has scales and the kind gives MAE
+    and RMSE."""
+    rows = []
+    scales = series.scales
+    order = np.argsort(series.which, kind="stable")
+    for mine in np.split(order, np.flatnonzero(np.diff(series.which[order])) + 1):
+        if not mine.size:                                            # no windows at all
+            continue
+        g = series.which[mine[0]]
+        scored = target.target_kind.scored(target, encoding, truth[mine], outputs[mine],
+                                           [None if b is None else b[mine] for b in bases])
+        own = _scored(scored.score, scored.names, scored.true, scored.predictions,
+                      None if weights is None else weights[mine])
+        errors = {row[0]: list(row[1:]) for row in own}
+        if scales is not None and target.name in scales.mae and {"MAE", "RMSE"} <= set(errors):
+            own += scaled(errors, scales.mae[target.name][g], scales.mse[target.name][g])
+        rows += [(series.keys[g], target.name, *row) for row in own]
+    return rows
+
+
+def _series_means(target: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows ``(target, metric, *means)`` of MASE and RMSSE: the mean over the series (of
+    ``_per_series``' ``rows``) that have them, each series weighing the same."""
+    frame = pd.DataFrame(rows, columns=SERIES_COLUMNS)
+    frame = frame[frame.metric.isin(SCALE_FREE)]
+    means = frame.groupby("metric", sort=False)[list(PREDICTORS)].mean()   # NaN: left out
+    return [(target, metric, *values) for metric, values in zip(
+        means.index, means.to_numpy().tolist(), strict=True)]
 
 
 def _with_spread(naive: np.ndarray, spread: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from ..allocator import keep_freed_memory
 from ..errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
-from ..metrics import PREDICTORS, Evaluation, compare
+from ..metrics import PREDICTORS, SCALE_FREE, Evaluation, compare
 from ..spec import PARTS
 from ..storage import files
 from ..version import __version__
@@ -236,7 +236,7 @@ def _fit(args: argparse.Namespace) -> int:
                           "then run the same command with --resume to save it") from None
     run = runs.write_run(model, run_dir, data, y, test=test, config=config, overwrite=True,
                          reading=reading)
-    console.print(render(run.evaluation, f"metrics on {run.scored_on}"))
+    _print_metrics(run.evaluation, f"metrics on {run.scored_on}")
     console.print(f"saved the model, metrics ({files.METRICS}, {files.EPOCHS}), "
                   f"{files.RUN_CONFIG}, {files.ENVIRONMENT} and {', '.join(run.plots)} "
                   f"to {run_dir}")
@@ -326,7 +326,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     data, y = fit_arguments(_load_data(args.data))
     evaluation = model.evaluate(data, y, part=args.part, weighted=args.weighted)
     weighted = ", weighted" if args.weighted else ""
-    console.print(render(evaluation, f"metrics on {args.data} (part: {args.part}{weighted})"))
+    _print_metrics(evaluation, f"metrics on {args.data} (part: {args.part}{weighted})")
     if output is not None:
         metrics = evaluation.to_dict()
         files.check_output_file(output, args.overwrite, reading, kind="metrics file",
@@ -536,6 +536,14 @@ def _cell(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _print_metrics(evaluation: Evaluation, title: str) -> None:
+    """The metrics table, and for a panel the scale-free summary after it."""
+    console.print(render(evaluation, title))
+    summary = render_series(evaluation)
+    if summary is not None:
+        console.print(summary)
+
+
 def render(evaluation: Evaluation, title: str) -> Table:
     """The metrics table for the terminal: the model beside the naive baselines, its skill,
     and ``worse`` (in red) where it does worse than the naive baseline, named below."""
@@ -549,13 +557,38 @@ def render(evaluation: Evaluation, title: str) -> Table:
                       *(_cell(float(getattr(row, k))) or "n/a" for k in shown),
                       _cell(row.skill), "[red]worse[/red]" if verdict == "worse" else verdict)
     notes = [f"{name} = {text}" for name, text in (("seasonal naive", evaluation.seasonal),
-                                                   ("neighbour", evaluation.neighbour)) if text]
+                                                   ("neighbour", evaluation.neighbour),
+                                                   ("MASE, RMSSE", evaluation.scale_free))
+             if text]
     notes.append("skill = 1 - model's error / naive's: above 0 is better than naive")
     worse = [t for t, e in evaluation.verdict()["targets"].items() if e["worse"]]
     if worse:
         notes.append(f"[red]worse than the naive baseline (MAE; accuracy if categorical): "
                      f"{', '.join(worse)}[/red]")
     table.caption = "\n".join(notes)
+    return table
+
+
+def render_series(evaluation: Evaluation) -> Table | None:
+    """The scale-free summary of a panel (None for one series): per target, MASE and RMSSE
+    as means over series for the model and the baselines, how many series the model does
+    worse on than the naive baseline, and its worst series."""
+    frame = evaluation.per_series[evaluation.per_series.metric.isin(SCALE_FREE)]
+    if frame.empty:
+        return None
+    shown = [p for p in PREDICTORS if p in ("model", "naive") or frame[p].notna().any()]
+    n = frame.series.nunique()
+    table = Table(title=f"scale-free summary: means over {n} series, each weighing the same")
+    for column in ("target", "metric", *shown, "worse than naive", "worst series (model)"):
+        table.add_column(column, justify="left" if column in ("target", "metric") else "right")
+    for (target, metric), rows in frame.groupby(["target", "metric"], sort=False):
+        scored = rows[rows.model.notna()]
+        worse = sum(compare(metric, r.model, r.naive) == "worse" for r in scored.itertuples())
+        worst = scored.loc[scored.model.idxmax()] if len(scored) else None
+        table.add_row(target, metric, *(_cell(float(rows[p].mean())) or "n/a" for p in shown),
+                      f"{worse} of {len(scored)}",
+                      "" if worst is None else f"{worst.series} ({_cell(float(worst.model))})")
+    table.caption = "per series: Evaluation.per_series (metrics.json: per_series)"
     return table
 
 

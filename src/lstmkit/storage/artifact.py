@@ -36,6 +36,7 @@ from ..hyperparams import Architecture, ResolvedArchitecture
 from ..metrics import check_verdict
 from ..nn import LSTMNetwork, NetworkConfig
 from ..pipeline import FittedPipeline, network_config
+from ..scale_free import NaiveScales
 from ..spec import Spec, Split
 from ..version import __version__
 from .card import model_card
@@ -208,6 +209,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "calibration": (dict, type(None)),
                                          "class_frequencies": dict,
                                          "class_weights": dict,
+                                         "naive_scales": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
         check_strings(config["versions"], "versions")
@@ -259,6 +261,9 @@ def _checked(config: dict[str, Any]
         body["class_weights"] = _class_weights(config["class_weights"], spec, encoding)
     if config.get("naive_spread"):                     # models with quantile targets
         body["naive_spread"] = _naive_spread(config["naive_spread"], spec)
+    if "naive_scales" in config:          # forecasts; absent in files saved before they were kept
+        NaiveScales.from_dict(config["naive_scales"], spec)             # checks it
+        body["naive_scales"] = config["naive_scales"]
     return body, params, network
 
 
