@@ -145,17 +145,19 @@ def done_cases(path: Path) -> set[tuple[str, str, int, int]]:
             for about, cases in record.runs(path) for c in cases}
 
 
-def print_table(path: Path) -> None:
-    """The table of every case in ``path``, by training budget: runs of one budget (a run
-    resumed, or systems added later) make one table, headed by each run's line."""
+def file_table(path: Path) -> list[str]:
+    """The tables of every case in ``path``, one per training budget: the runs of a budget
+    (a run resumed, or systems added later) make one table, headed by each run's line."""
     if not path.exists():
         raise SystemExit(f"{path} does not exist: run the benchmark first, or pass --results")
     budgets: dict[int, list[tuple[dict, list[dict]]]] = {}
     for about, cases in record.runs(path):
         budgets.setdefault(about["options"]["epochs"], []).append((about, cases))
+    lines = []
     for epochs, runs in budgets.items():
-        print("\n".join(record.heading(about) for about, _ in runs))
-        print("\n".join(table(epochs, [c for _, cases in runs for c in cases])), end="\n\n")
+        lines += [line for about, _ in runs for line in record.heading(about).splitlines()]
+        lines += [*table(epochs, [c for _, cases in runs for c in cases]), ""]
+    return lines
 
 
 def table(epochs: int, cases: list[dict]) -> list[str]:
@@ -164,8 +166,8 @@ def table(epochs: int, cases: list[dict]) -> list[str]:
     lines = [f"epochs at most {epochs}; seeds {sorted({c['seed'] for c in cases})}; "
              "median over seeds",
              "", "| data set | system | coverage 80 % | width 80 % | coverage 95 % | "
-             "width 95 % | CRPS | CRPS / NeuralForecast's | CRPS / Darts' | fit s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "width 95 % | CRPS | CRPS / NeuralForecast's | CRPS / Darts' |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name in dict.fromkeys(c["dataset"] for c in cases):
         of = {}
         for c in cases:
@@ -180,7 +182,7 @@ def table(epochs: int, cases: list[dict]) -> list[str]:
             lines.append(f"| {name} | {system} | {med(system, 'coverage_80'):.3f} | "
                          f"{med(system, 'width_80'):.3g} | {med(system, 'coverage_95'):.3f} | "
                          f"{med(system, 'width_95'):.3g} | {med(system, 'crps'):.4g} | "
-                         f"{' | '.join(ratios)} | {med(system, 'seconds'):.0f} |")
+                         f"{' | '.join(ratios)} |")
     return lines
 
 
@@ -196,7 +198,7 @@ def main() -> None:
     args = parser.parse_args()
     record.quick_path(args, parser)
     if args.table:
-        print_table(args.results)
+        print("\n".join(file_table(args.results)))
         return
     if args.quick:
         args.sets, args.seeds, args.epochs = ["etth1"], [0], 1
@@ -213,7 +215,7 @@ def main() -> None:
                 case = run.add({"dataset": name, "system": system, "seed": seed,
                                 **runner(data, system, seed, args.epochs)})
                 print(json.dumps(case), flush=True)
-    print_table(args.results)
+    print("\n".join(file_table(args.results)))
 
 
 if __name__ == "__main__":

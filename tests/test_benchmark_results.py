@@ -101,7 +101,11 @@ def test_each_committed_results_file_reproduces_its_table_in_benchmarks_md(path)
         record = script("record")
         lines = []
         for about, cases in record.runs(path):
-            lines += script(about["benchmark"]).table(about, cases)
+            benchmark = script(about["benchmark"])
+            if hasattr(benchmark, "file_table"):   # one table over runs (resumed ones)
+                lines = benchmark.file_table(path)
+                break
+            lines += benchmark.table(about, cases)
     assert lines
     missing = [line for line in lines if line.strip() not in documented]
     assert not missing, f"{path.name}: not in BENCHMARKS.md: {missing}"
