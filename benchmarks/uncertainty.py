@@ -75,10 +75,13 @@ def target(data: Dataset, system: str):
 
 def run_lstmkit(data: Dataset, system: str, seed: int, epochs: int) -> dict:
     """Fit one lstmkit model and score its quantiles on the test windows."""
-    from lstmkit import LSTMModel, Spec, Split
+    from lstmkit import Feature, LSTMModel, Spec, Split
 
     frame = data.frame()
-    spec = Spec(inputs=list(data.inputs), targets=[target(data, system)], lookback=LOOKBACK,
+    # inputs with gaps (Beijing PM2.5, weather's -9999) are read masked
+    inputs = [Feature(c, missing="mask" if frame[c].isna().any() else None)
+              for c in data.inputs]
+    spec = Spec(inputs=inputs, targets=[target(data, system)], lookback=LOOKBACK,
                 horizon=HORIZON)
     model = LSTMModel(spec, split=Split(*data.bounds), seed=seed, progress=False,
                       max_epochs=epochs, **TRAINING)
