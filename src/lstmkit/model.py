@@ -26,6 +26,7 @@ from .analysis.backtest import Backtest, backtest
 from .baselines import NearestNeighbour
 from .calibration import fit_calibration
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
+from .conformal import check_bands, check_coverage
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
@@ -160,7 +161,8 @@ class LSTMModel:
                  lr: float | None = None, lr_decay: float = 1.0, weight_decay: float = 0.0,
                  batch_size: int | None = None, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
-                 precision: str = "32-true", calibrate: bool = True, progress: bool = True,
+                 precision: str = "32-true", calibrate: bool = True,
+                 coverage: float | list[float] | None = None, progress: bool = True,
                  accelerator: str = "auto",
                  devices: int | str | list = 1, num_nodes: int = 1,
                  strategy: str = "auto") -> None:
@@ -186,6 +188,7 @@ class LSTMModel:
     neighbours_ = _view("neighbours")
     neighbour_targets_ = _view("neighbour_targets")
     calibration_ = _view("calibration")
+    conformal_ = _view("conformal")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters as it stored them, ``spec`` and ``split`` included
@@ -284,6 +287,12 @@ class LSTMModel:
         for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, role)
         split = self._fit_split(validation_data)
+        if self.coverage is not None and split.val_start is None and validation_data is None:
+            raise ConfigError(f"coverage={quote(self.coverage)} calibrates intervals on the "
+                              "validation part, and this fit has none (its split has no "
+                              "val_start); give the split a validation part, or fit without "
+                              "coverage and calibrate on held-out data: model.calibrate(data, "
+                              "part='all', coverage=[...])")
         architecture = self._architecture(spec)
         groups = fill_gaps(arrange(frame, spec), spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
@@ -350,6 +359,9 @@ class LSTMModel:
                                                      val_windows)
         pipeline.calibration = fit_calibration(pipeline, val_windows, self.calibrate,
                                                self._device())
+        if self.coverage is not None:
+            pipeline.calibrate_windows(val_windows, train_windows, check_coverage(self.coverage),
+                                       "val", self._device())
         self.pipeline_ = pipeline
         return self
 
@@ -406,7 +418,8 @@ class LSTMModel:
 
     # -- predict -------------------------------------------------------------------------
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
-                output: str = "frame") -> pd.DataFrame | np.ndarray:
+                output: str = "frame", coverage: float | list[float] | None = None
+                ) -> pd.DataFrame | np.ndarray:
         """Predictions in original units, as a tidy DataFrame or as an array.
 
         Forecasts have one row per (series, origin, step): ``origin`` is the time
@@ -434,12 +447,16 @@ class LSTMModel:
                 target gives its median there; its quantiles are the frame's
                 ``<target>_q<percent>`` columns (``OT_q10``), e.g.
                 ``frame[["OT_q10", "OT_q90"]].to_numpy().reshape(windows, horizon, 2)``.
+            coverage: which calibrated conformal intervals (``calibrate``) the frame gives,
+                as ``<target>_lo_<p>`` and ``<target>_hi_<p>`` columns (``OT_lo_80``):
+                None for all of them, a number or a list for those (each must be
+                calibrated), ``[]`` for none.
 
         Example:
             >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
             >>> model.predict(X_new, output="array")         # shaped like y
         """
-        return self._fitted().predict(data, origins, output, self._device())
+        return self._fitted().predict(data, origins, output, self._device(), coverage)
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
                       ) -> np.ndarray | dict[str, np.ndarray]:
@@ -483,6 +500,34 @@ class LSTMModel:
                 ``seed_``), applied to ``data``.
         """
         return self._fitted().evaluate(data, y, part, self._device())
+
+    def calibrate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+                  part: str = "val", coverage: float | list[float] = (0.8, 0.95)
+                  ) -> LSTMModel:
+        """Calibrate split-conformal intervals for the regression and quantile targets on
+        windows the network did not train on (``lstmkit.conformal``); returns ``self``.
+
+        Per target, coverage and output step, the margin is the ``ceil((n + 1) c)``-th
+        smallest score of the ``n`` calibration windows: the absolute residual of a
+        regression target; of a quantile target (CQR), how far the truth lies outside its
+        quantiles at ``(1 - c) / 2`` and ``(1 + c) / 2``, which it must have. ``predict``
+        then gives ``<target>_lo_<p>`` / ``<target>_hi_<p>`` columns (``OT_lo_80``) and
+        ``evaluate`` their coverage, width and MSIS (``coverage_80_conformal``, ...).
+        Classification and binary targets take none. Calibrating again replaces the
+        intervals; ``conformal_`` holds them.
+
+        Args:
+            data, y: as for ``evaluate``.
+            part: ``val`` or ``test``: that part of the fit's split of ``data``; ``all``:
+                every window of ``data``, a table held out from training.
+            coverage: the nominal coverages, each strictly between 0 and 1.
+
+        Example:
+            >>> model.calibrate(df, part="val", coverage=[0.8, 0.95])
+            >>> model.predict(df.tail(96))[["OT_lo_80", "OT", "OT_hi_80"]]
+        """
+        self._fitted().calibrate(data, y, part, coverage, self._device())
+        return self
 
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None) -> float:
         """One number, higher better, for scikit-learn's default scoring (``GridSearchCV``,
@@ -612,6 +657,8 @@ class LSTMModel:
         if self.split is not None and not isinstance(self.split, Split):
             raise ConfigError(f"split must be a lstmkit.Split, got {type(self.split).__name__}")
         spec = spec or self.spec
+        if spec is not None and self.coverage is not None:
+            check_bands(spec, check_coverage(self.coverage))
         if spec is not None:
             network = _smallest_network(spec, self._architecture(spec), self.layers, self.heads)
             size.check(network, self.batch_size or presets.BATCH_SIZE, spec.lookback or 1)

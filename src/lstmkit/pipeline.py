@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +29,17 @@ import torch
 from . import presets
 from .baselines import NearestNeighbour
 from .checks import check_choice, quote
+from .conformal import PARTS as CONFORMAL_PARTS
+from .conformal import (
+    check_bands,
+    check_coverage,
+    chosen,
+    conformal_targets,
+    fit_conformal,
+    interval_levels,
+    interval_scores,
+    with_intervals,
+)
 from .data import prepare, timestep
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, fill_unread
@@ -72,13 +84,17 @@ class FittedPipeline:
         naive_spread: per quantile target, the empirical quantiles (S, Q) at its levels of
             the naive baseline's errors (truth - naive) per step on the training part,
             encoded (null where a step had none): the naive probabilistic baseline is the
-            naive prediction plus them.
+            naive prediction plus them. Per regression target with conformal intervals, the
+            same at the levels of the intervals' ends (``conformal.interval_levels``): the
+            naive baseline's intervals.
         calibration: what temperature scaling did (``lstmkit.calibration``): the part it
             was fitted on, or why there is none, and per categorical target its
             ``temperature`` and validation NLL and ECE before and after; None (files
             saved before it): every temperature is 1.
         class_frequencies: per categorical target of a sequence task, the training share
             of each class: the naive baseline's probabilities (absent: one-hot).
+        conformal: the calibrated conformal intervals (``lstmkit.conformal``): the part,
+            coverages and per number target the margins per step; None: no intervals.
     """
 
     spec: Spec
@@ -98,6 +114,7 @@ class FittedPipeline:
     naive_spread: dict[str, list[list[float | None]]] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     class_frequencies: dict[str, list[float]] = field(default_factory=dict)
+    conformal: dict[str, Any] | None = None
 
     @property
     def temperatures(self) -> list[float]:
@@ -134,6 +151,7 @@ class FittedPipeline:
             **({"naive_spread": self.naive_spread} if self.naive_spread else {}),
             "calibration": self.calibration,
             "class_frequencies": self.class_frequencies,
+            "conformal": self.conformal,
         }
 
     @classmethod
@@ -160,24 +178,73 @@ class FittedPipeline:
                    neighbour_targets=tuple(data.get("neighbour_targets", ())),
                    naive_spread=dict(data.get("naive_spread", {})),
                    calibration=data.get("calibration"),
-                   class_frequencies=dict(data.get("class_frequencies", {})))
+                   class_frequencies=dict(data.get("class_frequencies", {})),
+                   conformal=data.get("conformal"))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
-                output: str = "frame", device: torch.device | None = None
-                ) -> pd.DataFrame | np.ndarray:
+                output: str = "frame", device: torch.device | None = None,
+                coverage: float | list[float] | None = None) -> pd.DataFrame | np.ndarray:
         """``LSTMModel.predict``: predictions in original units, as a tidy DataFrame
-        (``output="frame"``) or shaped like ``y`` (``"array"``); ``device``: where the
-        network runs (default ``inference_device()``).
+        (``output="frame"``, with the calibrated intervals at ``coverage``: all of them
+        where None) or shaped like ``y`` (``"array"``); ``device``: where the network runs
+        (default ``inference_device()``).
 
         Example:
             >>> pipeline.predict(df.tail(96))
         """
         check_choice("output", output, OUTPUTS)
+        intervals = chosen(self.conformal, coverage)
         decoded, windows, groups = self._predicted(data, origins, device,
                                                    values_only=output == "array")
         if output == "array":
             return self.spec.shape.array_layout(decoded, _lengths(windows))
+        decoded = with_intervals(self.spec, decoded, self.conformal, intervals)
         return prediction_frame(self.spec, self._window_rows(windows, groups), decoded)
+
+    def calibrate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+                  part: str = "val", coverage: float | list[float] = (0.8, 0.95),
+                  device: torch.device | None = None) -> dict[str, Any]:
+        """``LSTMModel.calibrate``: conformal intervals at ``coverage`` calibrated on the
+        windows of ``part`` of ``data`` (``val``/``test``: of the fit's split; ``all``: a
+        held-out table), kept as ``conformal`` (replacing any before) and returned.
+
+        Example:
+            >>> pipeline.calibrate(df, part="val", coverage=[0.8, 0.95])["coverage"]
+            [0.8, 0.95]
+        """
+        coverage = check_coverage(coverage)
+        if part == "train":
+            raise ConfigError("calibrate part 'train' would read the residuals of the windows "
+                              "the network was fitted on, which are too small; use 'val', "
+                              "'test', or 'all' with a held-out table")
+        check_choice("calibrate part", part, CONFORMAL_PARTS)
+        check_bands(self.spec, coverage)
+        spec = self.spec
+        groups = self._groups(data, y, need_targets=True)
+        parts = None if part == "all" else prepare.assign_parts(groups, spec, self.split,
+                                                                 self.seed)
+        encoded = prepare.encode(groups, spec, self.encoding, with_targets=True)
+        windows = prepare.part_windows(encoded, spec, parts, part)
+        require_windows(windows, f"{part!r}", spec)
+        training = windows if part == "all" else prepare.part_windows(encoded, spec, parts,
+                                                                      "train")
+        self.calibrate_windows(windows, training, coverage, part, device)
+        return self.conformal
+
+    def calibrate_windows(self, windows: Windows, training: Windows, coverage: tuple[float, ...],
+                          part: str, device: torch.device | None = None) -> None:
+        """Calibrate conformal intervals at ``coverage`` on ``windows`` (of ``part``), and
+        the naive baseline's intervals of the regression targets on ``training`` (the
+        training part, or the same windows where the data has no such part)."""
+        outputs, truth = self.outputs(windows, with_targets=True, device=device)
+        decoded = _decode(self.spec, self.encoding, self.tempered(outputs))
+        targets = conformal_targets(self.spec)
+        true = {t.name: self.encoding.decode_regression(t, truth[..., j]) for j, t in targets}
+        self.conformal = fit_conformal(self.spec, decoded, true, coverage, part,
+                                       pooled=self.spec.shape.per_step)
+        points = {t.name: interval_levels(coverage) for _, t in targets if not t.quantiles}
+        self.naive_spread = {**{k: v for k, v in self.naive_spread.items() if k not in points},
+                             **self.residual_quantiles(training, points)}
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last",
                       device: torch.device | None = None) -> np.ndarray | dict[str, np.ndarray]:
@@ -330,12 +397,16 @@ class FittedPipeline:
                      "neighbour": self._neighbour(nearest, truth)}
         return _evaluation(self.spec, self.encoding,
                            self._answered(self.tempered(outputs), nearest), truth, baselines,
-                           self.naive_spread)
+                           self.naive_spread, self.conformal)
 
-    def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float | None]]]:
-        """Per quantile target, the quantiles at its levels of the naive baseline's errors
-        per step on ``windows`` (the training part), encoded (``naive_spread``)."""
-        levels = {j: t.quantiles for j, t in enumerate(self.spec.targets) if t.quantiles}
+    def residual_quantiles(self, windows: Windows, levels: dict[str, tuple[float, ...]] | None
+                           = None) -> dict[str, list[list[float | None]]]:
+        """Per target of ``levels`` (default: each quantile target's own), the quantiles at
+        those levels of the naive baseline's errors per step on ``windows`` (the training
+        part), encoded (``naive_spread``)."""
+        if levels is None:
+            levels = {t.name: t.quantiles for t in self.spec.targets if t.quantiles}
+        levels = {j: levels[t.name] for j, t in enumerate(self.spec.targets) if t.name in levels}
         if not levels or len(windows) == 0:
             return {}
         truth = self.truth(windows)
@@ -546,19 +617,25 @@ def _lengths(windows: Windows) -> np.ndarray | None:
 
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
                 baselines: dict[str, Baseline],
-                spread: dict[str, list[list[float | None]]] | None = None) -> Evaluation:
+                spread: dict[str, list[list[float | None]]] | None = None,
+                conformal: dict[str, Any] | None = None) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
-    target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic: the naive
-    prediction plus the spread's quantiles (``_with_spread``)."""
+    quantile target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic:
+    the naive prediction plus the spread's quantiles (``_with_spread``). Targets with
+    ``conformal`` intervals add their metrics (``_conformal_rows``)."""
     rows, step_rows, confusion, reliability = [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
+    coverage = tuple(conformal["coverage"]) if conformal else ()
+    decoded = (with_intervals(spec, _decode(spec, encoding, outputs), conformal, coverage)
+               if conformal else {})
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
         out = outputs[..., edges[j] : edges[j + 1]]
         bases = [baselines[b].of_target(t.name, j) for b in BASELINES]
-        if spread and t.name in spread and bases[0] is not None:
-            bases[0] = _with_spread(bases[0], np.array(spread[t.name], dtype=np.float64))
+        naive = bases[0]
+        if t.quantiles and spread and t.name in spread and naive is not None:
+            bases[0] = _with_spread(naive, np.array(spread[t.name], dtype=np.float64))
         scored = t.target_kind.scored(t, encoding, y, out, bases)
         if scored.confusion is not None:
             confusion[t.name] = scored.confusion
@@ -572,11 +649,50 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                 at_step = [None if p is None else p[:, s] for p in predictions]
                 step_rows += [(t.name, s + 1, *row)
                               for row in _scored(score, names, true[:, s], at_step)]
+        if t.name in decoded and decoded[t.name].intervals:
+            levels = t.quantiles or interval_levels(coverage)
+            bands = None
+            if naive is not None and (spread or {}).get(t.name):
+                bands = encoding.decode_regression(t, _with_spread(
+                    naive, np.array(spread[t.name], dtype=np.float64)))       # (N, S, L)
+            naive = None if naive is None else encoding.decode_regression(t, naive)
+            overall, per_step = _conformal_rows(true, decoded[t.name], naive, bands, levels)
+            rows += [(t.name, *row) for row in overall]
+            step_rows += [(t.name, *row) for row in per_step]
     table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
     per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
     return Evaluation(table, per_step, confusion, baselines["naive"].description,
                       baselines["seasonal"].description, dict(spec.units),
                       baselines["neighbour"].description, reliability)
+
+
+def _conformal_rows(true: np.ndarray, decoded: Decoded, naive: np.ndarray | None,
+                    bands: np.ndarray | None, levels: tuple[float, ...]
+                    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows ``(metric, model, naive, seasonal, neighbour)`` over all steps, and rows ``(step,
+    metric, ...)`` per step where there are several, of each calibrated interval of
+    ``decoded`` and the naive baseline's (its point prediction ``naive`` (N, S) plus the
+    error quantiles ``bands`` (N, S, L) at ``levels``, original units) against ``true``
+    (N, S); MSIS divides by the naive baseline's mean absolute error."""
+    scale = math.nan if naive is None else float(np.nanmean(np.abs(true - naive)))
+    steps = [None] + (list(range(true.shape[1])) if true.shape[1] > 1 else [])
+    overall, per_step = [], []
+    for coverage, _, _ in decoded.intervals:
+        ends = [int(np.flatnonzero(np.isclose(levels, end))[0])
+                for end in ((1 - coverage) / 2, (1 + coverage) / 2)]
+        for s in steps:
+            at = slice(None) if s is None else slice(s, s + 1)
+            step = dataclasses.replace(decoded, intervals=tuple(
+                (c, lo[:, at], hi[:, at]) for c, lo, hi in decoded.intervals))
+            band = None if bands is None else (bands[:, at, ends[0]], bands[:, at, ends[1]])
+            scored = interval_scores(true[:, at], step, band, coverage, scale)
+            made = [(m, model, theirs, math.nan, math.nan)
+                    for m, (model, theirs) in scored.items()]
+            if s is None:
+                overall += made
+            else:
+                per_step += [(s + 1, *row) for row in made]
+    return overall, per_step
 
 
 def _with_spread(naive: np.ndarray, spread: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ from .. import hyperparams, presets
 from ..baselines import NearestNeighbour
 from ..calibration import check_calibration
 from ..checks import check_int, check_mapping, check_number, quote
+from ..conformal import check_conformal, interval_levels
 from ..data import timestep
 from ..data.encoding import Encoding
 from ..errors import ArtifactError, ConfigError
@@ -205,6 +206,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "neighbour_targets": list,
                                          "naive_spread": dict,
                                          "calibration": (dict, type(None)),
+                                         "conformal": (dict, type(None)),
                                          "class_frequencies": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
@@ -240,21 +242,22 @@ def _checked(config: dict[str, Any]
         validation = check_verdict(config.get("validation"), spec.target_names)
         calibration = check_calibration(config.get("calibration"),
                                         [t.name for t in spec.targets if t.categorical])
+        conformal = check_conformal(config.get("conformal"), spec)
     except ValueError as exc:                          # absent in 0.2.0's files: None
         raise ConfigError(str(exc)) from None
     architecture, split, seed = _fitted(config.get("fitted"), spec, params, network)
     body = {name: config.get(name) for name in (
         "spec", "network", "encoding", "schema", "baseline", "time_step", "history",
         "data_sha256")}                                # data_sha256: absent in older files
-    body.update(validation=validation, calibration=calibration,
+    body.update(validation=validation, calibration=calibration, conformal=conformal,
                 class_frequencies=_class_frequencies(config.get("class_frequencies", {}),
                                                      spec, encoding),
                 neighbour_targets=list(_neighbour_targets(config.get("neighbour_targets", []),
                                                           spec)),
                 fitted={"architecture": dict(architecture), "split": split.to_dict(),
                         "seed": seed})
-    if config.get("naive_spread"):                     # models with quantile targets
-        body["naive_spread"] = _naive_spread(config["naive_spread"], spec)
+    if config.get("naive_spread"):           # quantile targets, conformal intervals
+        body["naive_spread"] = _naive_spread(config["naive_spread"], spec, conformal)
     return body, params, network
 
 
@@ -286,14 +289,19 @@ def _fitted(saved: Any, spec: Spec, params: dict[str, Any], network: NetworkConf
     return built, Split.from_dict(saved["split"]), saved["seed"]
 
 
-def _naive_spread(data: dict[str, Any], spec: Spec) -> dict[str, Any]:
-    """The saved ``naive_spread``, checked: per quantile target, one row of numbers (or
-    null) per step, one per quantile level."""
-    levels = {t.name: t.quantiles for t in spec.targets if t.quantiles}
+def _naive_spread(data: dict[str, Any], spec: Spec, conformal: dict[str, Any] | None
+                  ) -> dict[str, Any]:
+    """The saved ``naive_spread``, checked: per quantile target (or regression target with
+    ``conformal`` intervals), one row of numbers (or null) per step, one per quantile level
+    (its own, or the levels of the intervals' ends)."""
+    ends = interval_levels(conformal["coverage"]) if conformal else ()
+    levels = {t.name: t.quantiles or ends for t in spec.targets
+              if t.quantiles or t.name in (conformal or {}).get("targets", {})}
     for name, rows in data.items():
         if name not in levels:
             raise ConfigError(f"naive_spread names {quote(name)}, which is not a quantile "
-                              f"target of the spec ({quote(list(levels))})")
+                              f"target or a target with conformal intervals "
+                              f"({quote(list(levels))})")
         if not isinstance(rows, list) or not all(
                 isinstance(row, list) and len(row) == len(levels[name])
                 and all(v is None or isinstance(v, int | float) for v in row) for row in rows):
