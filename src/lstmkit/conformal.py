@@ -23,7 +23,7 @@ The record (``FittedPipeline.conformal``, plain numbers in ``config.json``)::
                         "covered": [share of the calibration truth inside, per coverage]}}}
 
 Example:
-    >>> model.calibrate(df, part="val", coverage=[0.8, 0.95])
+    >>> model.calibrate_intervals(df, part="val", coverage=[0.8, 0.95])
     >>> model.predict(df.tail(96))[["OT", "OT_lo_80", "OT_hi_80"]]
 """
 
@@ -171,8 +171,9 @@ def chosen(record: dict[str, Any] | None, coverage: Any) -> tuple[float, ...]:
         have = (f"it has {', '.join(percent(c) + ' %' for c in calibrated)}" if calibrated
                 else "it has none")
         raise ConfigError(f"no calibrated {percent(missing[0])} % interval: {have}; calibrate "
-                          f"it first: model.calibrate(data, coverage={quote(list(asked))}) "
-                          "(CLI: lstmkit calibrate MODEL DATA --coverage ...)")
+                          f"it first: model.calibrate_intervals(data, "
+                          f"coverage={quote(list(asked))}) (CLI: lstmkit calibrate MODEL DATA "
+                          "--coverage ... --out DIR)")
     return tuple(d for d in calibrated if any(math.isclose(c, d) for c in asked))
 
 

@@ -291,8 +291,8 @@ class LSTMModel:
             raise ConfigError(f"coverage={quote(self.coverage)} calibrates intervals on the "
                               "validation part, and this fit has none (its split has no "
                               "val_start); give the split a validation part, or fit without "
-                              "coverage and calibrate on held-out data: model.calibrate(data, "
-                              "part='all', coverage=[...])")
+                              "coverage and calibrate on held-out data: "
+                              "model.calibrate_intervals(data, part='all', coverage=[...])")
         architecture = self._architecture(spec)
         groups = fill_gaps(arrange(frame, spec), spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
@@ -501,9 +501,9 @@ class LSTMModel:
         """
         return self._fitted().evaluate(data, y, part, self._device())
 
-    def calibrate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
-                  part: str = "val", coverage: float | list[float] = (0.8, 0.95)
-                  ) -> LSTMModel:
+    def calibrate_intervals(self, data: Source | np.ndarray | list,
+                            y: np.ndarray | None = None, part: str = "val",
+                            coverage: float | list[float] = (0.8, 0.95)) -> LSTMModel:
         """Calibrate split-conformal intervals for the regression and quantile targets on
         windows the network did not train on (``lstmkit.conformal``); returns ``self``.
 
@@ -514,7 +514,8 @@ class LSTMModel:
         then gives ``<target>_lo_<p>`` / ``<target>_hi_<p>`` columns (``OT_lo_80``) and
         ``evaluate`` their coverage, width and MSIS (``coverage_80_conformal``, ...).
         Classification and binary targets take none. Calibrating again replaces the
-        intervals; ``conformal_`` holds them.
+        intervals; ``conformal_`` holds them. (``calibrate`` is the parameter of temperature
+        scaling, hence this name.)
 
         Args:
             data, y: as for ``evaluate``.
@@ -523,10 +524,10 @@ class LSTMModel:
             coverage: the nominal coverages, each strictly between 0 and 1.
 
         Example:
-            >>> model.calibrate(df, part="val", coverage=[0.8, 0.95])
+            >>> model.calibrate_intervals(df, part="val", coverage=[0.8, 0.95])
             >>> model.predict(df.tail(96))[["OT_lo_80", "OT", "OT_hi_80"]]
         """
-        self._fitted().calibrate(data, y, part, coverage, self._device())
+        self._fitted().calibrate_intervals(data, y, part, coverage, self._device())
         return self
 
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None) -> float:

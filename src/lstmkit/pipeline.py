@@ -201,15 +201,16 @@ class FittedPipeline:
         decoded = with_intervals(self.spec, decoded, self.conformal, intervals)
         return prediction_frame(self.spec, self._window_rows(windows, groups), decoded)
 
-    def calibrate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
-                  part: str = "val", coverage: float | list[float] = (0.8, 0.95),
-                  device: torch.device | None = None) -> dict[str, Any]:
-        """``LSTMModel.calibrate``: conformal intervals at ``coverage`` calibrated on the
-        windows of ``part`` of ``data`` (``val``/``test``: of the fit's split; ``all``: a
-        held-out table), kept as ``conformal`` (replacing any before) and returned.
+    def calibrate_intervals(self, data: Source | np.ndarray | list,
+                            y: np.ndarray | None = None, part: str = "val",
+                            coverage: float | list[float] = (0.8, 0.95),
+                            device: torch.device | None = None) -> dict[str, Any]:
+        """``LSTMModel.calibrate_intervals``: conformal intervals at ``coverage`` calibrated
+        on the windows of ``part`` of ``data`` (``val``/``test``: of the fit's split;
+        ``all``: a held-out table), kept as ``conformal`` (replacing any before), returned.
 
         Example:
-            >>> pipeline.calibrate(df, part="val", coverage=[0.8, 0.95])["coverage"]
+            >>> pipeline.calibrate_intervals(df, coverage=[0.8, 0.95])["coverage"]
             [0.8, 0.95]
         """
         coverage = check_coverage(coverage)
