@@ -545,13 +545,15 @@ class LSTMModel:
         return self._fitted().score(data, y, self._device())
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
-                 refit: bool = True) -> Backtest:
+                 refit: bool = True, coverage: float | list[float] | None = None
+                 ) -> Backtest:
         """Rolling-origin evaluation of these parameters; see ``lstmkit.backtest.backtest``.
 
         Each fold fits on rows up to its origin only and is scored on the ``step``
-        forecasts after it; ``self`` is not fitted or changed.
+        forecasts after it (with ``coverage``: conformal intervals calibrated on each
+        fold's validation part); ``self`` is not fitted or changed.
         """
-        return backtest(self, data, folds=folds, step=step, refit=refit)
+        return backtest(self, data, folds=folds, step=step, refit=refit, coverage=coverage)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path, overwrite: bool = False) -> Path:

@@ -138,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("config", help="YAML config file (see examples/)")
     backtest.add_argument("--folds", type=int, required=True, help="number of forecast origins")
     backtest.add_argument("--step", type=int, help="rows between origins (default: the horizon)")
+    backtest.add_argument("--coverage", nargs="+", metavar="SHARE",
+                          help="calibrate conformal intervals at these coverages on each "
+                               "fold's validation part and score them per fold")
     backtest.add_argument("--no-refit", action="store_true",
                           help="fit once before the first origin instead of once per fold")
     backtest.add_argument("--run-dir", help="where to write backtest.csv and backtest.png "
@@ -247,7 +250,8 @@ def _backtest(args: argparse.Namespace) -> int:
         raise ConfigError(f"backtesting needs a forecast table, but {config.data.describe()} is a "
                           "set of sequences (arrays)")
     console.print(f"backtesting on {config.data.describe()} -> {run_dir}")
-    result = model.backtest(data, folds=args.folds, step=args.step, refit=not args.no_refit)
+    result = model.backtest(data, folds=args.folds, step=args.step, refit=not args.no_refit,
+                            coverage=_shares(args.coverage))
     summary = Evaluation(result.summary(), result.table.iloc[:0],
                          baseline=result.evaluations[0].baseline)
     console.print(render(summary, f"mean over {args.folds} folds"))
