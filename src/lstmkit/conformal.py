@@ -156,8 +156,8 @@ def minimum_windows(coverage: float) -> int:
 
 
 def chosen(record: dict[str, Any] | None, coverage: Any) -> tuple[float, ...]:
-    """The calibrated coverages to give: all of ``record``'s (``coverage`` None), or those
-    asked for, each of which must be calibrated.
+    """The calibrated coverages to give: all of ``record``'s (``coverage`` None), none
+    (``[]``), or those asked for, each of which must be calibrated.
 
     Raises:
         ConfigError: for a coverage that is not a share, or not calibrated (naming those that are).
@@ -165,6 +165,8 @@ def chosen(record: dict[str, Any] | None, coverage: Any) -> tuple[float, ...]:
     calibrated = tuple((record or {}).get("coverage", ()))
     if coverage is None:
         return calibrated
+    if isinstance(coverage, list | tuple) and not coverage:
+        return ()
     asked = check_coverage(coverage)
     missing = [c for c in asked if not any(math.isclose(c, d) for d in calibrated)]
     if missing:
