@@ -4,7 +4,8 @@
 hold; ``KINDS`` maps it to a ``TargetKind``, which owns all that differs between kinds:
 the head's width, the output activation (where logits become probabilities, in numpy and
 in the exported graph), the losses and the loss function, decoding outputs to values,
-labels and table columns, the metrics, the naive baseline and the ONNX outputs. The rest
+labels and table columns, the metrics, the naive baseline, the ONNX outputs and the
+band conformal intervals widen (``band``). The rest
 of lstmkit asks the kind (``target.target_kind``) instead of testing its name.
 
 Adding a kind:
