@@ -31,7 +31,7 @@ def hufl(etth1) -> LSTMModel:
     spec = Spec(time="date", inputs=["HUFL", "HULL", "OT"], targets=["HUFL"], lookback=24,
                 horizon=4)
     return LSTMModel(spec, hidden=8, lr=1e-2, max_epochs=2, progress=False, split=STANDARD,
-                     coverage=[0.8, 0.95]).fit(etth1)
+                     instance_norm="revin", coverage=[0.8, 0.95]).fit(etth1)
 
 
 @pytest.fixture(scope="module")
