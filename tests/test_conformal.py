@@ -240,3 +240,17 @@ def test_a_backtest_calibrates_each_fold_and_reports_its_coverage(small, tmp_pat
     assert rows.fold.tolist() == [0, 1] and rows.model.between(0, 100).all()
     figure = result.plot(tmp_path / "backtest.png")
     assert figure.axes[1].get_title() == "OT: conformal interval coverage"
+
+
+def test_seq2seq_of_any_length_pools_its_steps_into_one_margin(etth1, tmp_path):
+    frame = etth1.iloc[:1500].assign(id=np.repeat(np.arange(60), 25))
+    frame = frame[frame.groupby("id").cumcount() < 15 + frame.id % 11]     # 15 to 25 steps
+    spec = Spec(task="seq2seq", sequence="id", inputs=["HUFL", "HULL"], targets=["OT"])
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False, coverage=0.8,
+                      split=Split(val_start=0.5, test_start=0.8)).fit(frame)
+    [[margin]] = model.conformal_["targets"]["OT"]["margins"]
+    table = model.predict(frame)
+    np.testing.assert_allclose(table.OT_hi_80 - table.OT, margin, atol=1e-9)
+    exported = OnnxModel(model.export_onnx(tmp_path / "model.onnx")).predict(frame)
+    np.testing.assert_allclose(exported[["OT_lo_80", "OT_hi_80"]],
+                               table[["OT_lo_80", "OT_hi_80"]], rtol=1e-5, atol=1e-5)
