@@ -122,7 +122,7 @@ def test_summary_is_the_mean_over_folds(clean):
     mean = summary.query("target == 'OT' and metric == 'RMSE'")
     assert mean.model.item() == pytest.approx(rows.model.mean())
     assert mean.naive.item() == pytest.approx(rows.naive.mean())
-    assert len(summary) == 2 * 4                       # two targets, four regression metrics
+    assert len(summary) == 2 * 6       # two targets, four regression metrics, MASE and RMSSE
 
 
 def test_regression_and_classification_targets_side_by_side(seattle):
@@ -132,14 +132,15 @@ def test_regression_and_classification_targets_side_by_side(seattle):
     result = _model(spec).backtest(seattle, folds=2, step=step)
     overall = result.table[result.table.step == "all"]
     for _, fold in overall.groupby("fold"):
-        assert set(fold.metric[fold.target == "temp_max"]) == {"MAE", "RMSE", "sMAPE", "R2"}
+        assert set(fold.metric[fold.target == "temp_max"]) == {"MAE", "RMSE", "sMAPE", "R2",
+                                                                "MASE", "RMSSE"}
         assert set(fold.metric[fold.target == "weather"]) == {"accuracy", "macro_F1", "ECE",
                                                                  "Brier"}
         assert fold.naive.notna().all()
     for evaluation in result.evaluations:            # every forecast of the fold, no more
         assert evaluation.confusion["weather"].to_numpy().sum() == step * 2
-    assert set(result.summary().metric) == {"MAE", "RMSE", "sMAPE", "R2", "accuracy", "macro_F1",
-                                              "ECE", "Brier"}
+    assert set(result.summary().metric) == {"MAE", "RMSE", "sMAPE", "R2", "MASE", "RMSSE",
+                                              "accuracy", "macro_F1", "ECE", "Brier"}
 
 
 def test_several_series_each_roll_back_from_their_own_end(etth1, spec):
@@ -165,7 +166,7 @@ def test_the_history_keeps_the_splits_train_to_validation_proportion():
     ({"folds": 2.5}, ConfigError, "got 2.5"),
     ({"folds": 2, "step": 0}, ConfigError, "step must be a positive integer"),
     ({"folds": 200}, DataError, "200 folds 6 rows apart need at least 1235 rows"),
-    ({"folds": 3, "refit": "yes"}, ConfigError, "refit must be True or False"),
+    ({"folds": 3, "refit": "yes"}, ConfigError, "refit must be True, False or 'warm'"),
 ])
 def test_bad_fold_settings_are_refused_before_training(table, spec, kwargs, error, fragment):
     with pytest.raises(error, match=fragment):

@@ -254,3 +254,48 @@ def test_seq2seq_of_any_length_pools_its_steps_into_one_margin(etth1, tmp_path):
     exported = OnnxModel(model.export_onnx(tmp_path / "model.onnx")).predict(frame)
     np.testing.assert_allclose(exported[["OT_lo_80", "OT_hi_80"]],
                                table[["OT_lo_80", "OT_hi_80"]], rtol=1e-5, atol=1e-5)
+
+
+def test_a_distribution_target_widens_its_own_quantiles(small, tmp_path):
+    spec = Spec(time="date", inputs=["HUFL", "OT"], lookback=24, horizon=3,
+                targets=[Target("OT", distribution="normal")])
+    model = LSTMModel(spec, hidden=4, lr=1e-2, max_epochs=1, progress=False,
+                      split=Split(val_start=0.6, test_start=0.8), coverage=[0.8, 0.9]).fit(small)
+    table = model.predict(small, origins="all")
+    margins = np.array(model.conformal_["targets"]["OT"]["margins"])             # (2, 3)
+    steps = table.step.to_numpy() - 1
+    # CQR on the fitted normal's 10 % and 90 % quantiles (the OT_q10 / OT_q90 columns)
+    np.testing.assert_allclose(table.OT_lo_80, table.OT_q10 - margins[0][steps], atol=1e-6)
+    np.testing.assert_allclose(table.OT_hi_80, table.OT_q90 + margins[0][steps], atol=1e-6)
+    assert (table.OT_hi_90 - table.OT_lo_90 > 0).all()
+    evaluation = model.evaluate(small, part="test")
+    for metric in ("NLL", "coverage_80", "coverage_80_conformal", "MSIS_90_conformal"):
+        assert math.isfinite(evaluation.metric("OT", metric)), metric
+    assert math.isfinite(evaluation.metric("OT", "coverage_90_conformal", "naive"))
+    loaded = LSTMModel.load(model.save(tmp_path / "model"))
+    pd.testing.assert_frame_equal(loaded.predict(small), model.predict(small))
+    onnx = OnnxModel(model.export_onnx(tmp_path / "model.onnx"))       # loc + z scale in the graph
+    names = ["OT_lo_80", "OT_hi_80", "OT_lo_90", "OT_hi_90"]
+    np.testing.assert_allclose(onnx.predict(small, origins="all")[names], table[names],
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_count_targets_take_intervals_the_onnx_graph_cannot_compute(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    counts = pd.DataFrame({"t": t, "cycle": np.sin(2 * np.pi * t / 7)})
+    counts["n"] = rng.poisson(np.exp(1 + counts.cycle))
+    spec = Spec(time="t", inputs=["cycle"], lookback=14, horizon=2,
+                targets=[Target("n", distribution="poisson")])
+    model = LSTMModel(spec, hidden=4, lr=1e-2, max_epochs=1, progress=False,
+                      split=Split(val_start=0.6, test_start=0.8)).fit(counts)
+    model.calibrate_intervals(counts, part="val", coverage=0.8)
+    table = model.predict(counts, origins="all")
+    [margins] = np.array(model.conformal_["targets"]["n"]["margins"])              # (2,)
+    low = table.n_lo_80 + margins[table.step.to_numpy() - 1]   # the poisson's 10 % quantile
+    np.testing.assert_allclose(low, np.round(low), atol=1e-6)
+    assert (low >= 0).all() and (table.n_hi_80 > table.n_lo_80).all()
+    with pytest.raises(ConfigError, match="the ONNX graph cannot compute the quantiles of "
+                                          "poisson target 'n'"):
+        model.export_onnx(tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()

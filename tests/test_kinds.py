@@ -92,7 +92,7 @@ def test_the_kind_gives_the_loss_the_head_width_and_the_output_activation(count_
 
 def test_a_count_model_learns_and_is_scored_beside_the_naive_forecast(counts, count_model):
     evaluation = count_model.evaluate(counts, part="test")
-    assert set(evaluation.table.metric) == {"MAE", "RMSE", "sMAPE", "R2"}
+    assert set(evaluation.table.metric) == {"MAE", "RMSE", "sMAPE", "R2", "MASE", "RMSSE"}
     # the cycle is an input: the rate it gives beats repeating yesterday's count
     assert evaluation.metric("n", "MAE") < evaluation.metric("n", "MAE", of="naive")
     assert count_model.score(counts) == count_model.evaluate(counts).metric("n", "R2")   # its

@@ -32,7 +32,7 @@ def mixed_model(weather):
 def test_every_kind_of_target_is_learned_and_scored_in_its_own_terms(weather, mixed_model):
     evaluation = mixed_model.evaluate(weather, part="test")
     assert set(evaluation.table.metric[evaluation.table.target == "temp_max"]) == {
-        "MAE", "RMSE", "sMAPE", "R2"}
+        "MAE", "RMSE", "sMAPE", "R2", "MASE", "RMSSE"}    # scale-free: a numeric forecast
     assert set(evaluation.table.metric[evaluation.table.target == "wet"]) == {
         "accuracy", "macro_F1", "ECE", "Brier"}
     assert evaluation.metric("temp_max", "RMSE") < evaluation.metric("temp_max", "RMSE", of="naive")

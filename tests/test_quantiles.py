@@ -151,7 +151,8 @@ def test_a_quantile_target_mixes_with_the_other_kinds(mixed, seattle):
         "rain", "rain_proba_True"]
     metrics = mixed.evaluate(_rainy(seattle)).table
     assert {"CRPS", "coverage_90", "MSIS_90"} <= set(metrics[metrics.target == "temp_max"].metric)
-    assert set(metrics[metrics.target == "temp_min"].metric) == {"MAE", "RMSE", "sMAPE", "R2"}
+    assert set(metrics[metrics.target == "temp_min"].metric) == {"MAE", "RMSE", "sMAPE", "R2",
+                                                                 "MASE", "RMSSE"}
     assert set(metrics[metrics.target == "rain"].metric) == {"accuracy", "macro_F1", "ECE", "Brier"}
 
 

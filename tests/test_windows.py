@@ -155,3 +155,30 @@ def test_arrange_keeps_a_table_already_in_blocks_and_groups_an_interleaved_one()
     split_again = pd.concat([blocks, blocks.iloc[:1].assign(t=3)])  # b again after a
     assert arrange(split_again, spec).keys == ["b", "a"]
     assert arrange(split_again, spec).offsets.tolist() == [0, 4, 9]
+
+
+def test_a_permuted_forecast_column_comes_from_the_donor_window_with_its_future_rows():
+    inputs = torch.arange(60, dtype=torch.float32).view(20, 3)
+    targets = -torch.arange(20, dtype=torch.float32).view(20, 1)
+    windows = ForecastWindows(inputs, targets, torch.tensor([0, 3, 11]), lookback=4, horizon=2,
+                              future_columns=(1, 2))
+    permuted = windows.permuted([1], torch.tensor([2, 0, 1]))
+    batch, plain = permuted.batch(torch.tensor([0, 1])), windows.batch(torch.tensor([0, 1]))
+    assert torch.equal(batch["x"][0, :, 1], inputs[11:15, 1])         # window 0 reads window 2
+    assert torch.equal(batch["x"][1, :, 1], inputs[0:4, 1])           # window 1 reads window 0
+    assert torch.equal(batch["future"][0, :, 0], inputs[15:17, 1])    # and its known-ahead rows
+    assert torch.equal(batch["y"], plain["y"])                        # targets stay their own
+    assert torch.equal(batch["x"][..., [0, 2]], plain["x"][..., [0, 2]])
+    assert torch.equal(batch["future"][..., 1], plain["future"][..., 1])
+    assert windows.permutation is None                                 # the original is intact
+
+
+def test_a_permuted_sequence_column_repeats_a_shorter_donor_last_step():
+    inputs = torch.arange(20, dtype=torch.float32).view(10, 2)
+    windows = SequenceWindows(inputs, torch.tensor([0, 2, 6, 10]), torch.arange(3),
+                              torch.zeros(3, 1, 1), aligned=False)
+    batch = windows.permuted([0], torch.tensor([0, 0, 1])).batch(torch.tensor([1, 2]))
+    assert batch["lengths"].tolist() == [4, 4]
+    assert batch["x"][0, :, 0].tolist() == [0, 2, 2, 2]               # sequence 0 has 2 rows
+    assert batch["x"][0, :, 1].tolist() == inputs[2:6, 1].tolist()
+    assert batch["x"][1, :, 0].tolist() == inputs[2:6, 0].tolist()    # sequence 2 reads 1

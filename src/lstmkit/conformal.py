@@ -2,7 +2,8 @@
 
 For a coverage ``c`` (``alpha = 1 - c``) each target's kind gives a band
 (``TargetKind.band``): a regression target's prediction as both ends, a quantile target's
-quantiles at ``alpha / 2`` and ``1 - alpha / 2`` (conformalised quantile regression, CQR).
+quantiles at ``alpha / 2`` and ``1 - alpha / 2`` (conformalised quantile regression, CQR),
+a distribution target's quantiles there of its fitted distribution (CQR likewise).
 A calibration window's score at output step ``s`` is how far its truth lies outside the
 band, ``max(lower - y, y - upper)`` (for a point prediction: ``|y - prediction|``, so the
 interval is symmetric); the margin ``q_s`` is the ``ceil((n + 1) c)``-th smallest of the
@@ -79,7 +80,8 @@ def conformal_targets(spec: Spec) -> list[tuple[int, Target]]:
     """
     targets = [(j, t) for j, t in enumerate(spec.targets) if t.target_kind.conformal]
     if not targets:
-        raise ConfigError(f"conformal intervals are for number (regression and quantile) "
+        raise ConfigError(f"conformal intervals are for number (regression, quantile and "
+                          f"distribution) "
                           f"targets, and this model's targets {quote(spec.target_names)} are "
                           "all categorical, whose class probabilities temperature scaling "
                           "calibrates (LSTMModel(calibrate=True))")
@@ -97,7 +99,7 @@ def check_bands(spec: Spec, coverage: Sequence[float]) -> None:
     """Raise what ``TargetKind.band`` raises for a coverage a target cannot calibrate (a
     quantile target without the levels), before anything is computed."""
     for _, t in conformal_targets(spec):
-        probe = np.zeros((1, 1, len(t.quantiles)) if t.quantiles else (1, 1))
+        probe = np.ones((1, 1, t.target_kind.width(0, t)))
         for c in coverage:
             t.target_kind.band(t, probe, c)
 
@@ -201,14 +203,16 @@ def with_intervals(spec: Spec, decoded: dict[str, Decoded], record: dict[str, An
 
 
 def interval_scores(true: np.ndarray, model: Decoded, naive: tuple[np.ndarray, np.ndarray]
-                    | None, coverage: float, scale: float) -> dict[str, tuple[float, float]]:
+                    | None, coverage: float, scale: float, weights: np.ndarray | None = None
+                    ) -> dict[str, tuple[float, float]]:
     """The model's calibrated interval at ``coverage`` (in ``model.intervals``) and the naive
-    baseline's (lower, upper) scored against ``true``: {metric: (model, naive)}, the metrics
+    baseline's (lower, upper) scored against ``true`` (each value weighing ``weights``,
+    shaped like it, where given): {metric: (model, naive)}, the metrics
     ``coverage_<p>_conformal``, ``width_<p>_conformal`` and ``MSIS_<p>_conformal``."""
     _, lower, upper = next(i for i in model.intervals if math.isclose(i[0], coverage))
-    ours = interval_metrics(true, lower, upper, coverage, scale, SUFFIX)
+    ours = interval_metrics(true, lower, upper, coverage, scale, SUFFIX, weights)
     theirs = (dict.fromkeys(ours, math.nan) if naive is None
-              else interval_metrics(true, *naive, coverage, scale, SUFFIX))
+              else interval_metrics(true, *naive, coverage, scale, SUFFIX, weights))
     return {name: (ours[name], theirs[name]) for name in ours}
 
 

@@ -10,12 +10,14 @@ candidate and keeps the one with the lower ``naive_ratio``.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import torch
 
 from .data.windows import ForecastWindows, Windows
+from .nn import LSTMNetwork
 from .nn.norm import InstanceNorm
 from .pipeline import FittedPipeline
 from .spec import Spec
@@ -32,6 +34,15 @@ def fall_back(pipeline: FittedPipeline, val_windows: Windows | None,
     if norm is not None and norm.naive and isinstance(val_windows, ForecastWindows):
         set_trust(norm, val_windows, *pipeline.outputs(val_windows, with_targets=True,
                                                        device=device))
+
+
+def trusting_copy(network: LSTMNetwork) -> LSTMNetwork:
+    """A copy of a fitted ``network`` to train on (a warm start), with trust 1 again: as a
+    new network trains, until ``fall_back`` sets the trust from validation once more."""
+    network = copy.deepcopy(network).train()
+    if network.norm is not None and network.norm.naive:
+        network.norm.trust.fill_(1.0)
+    return network
 
 
 def anchored_may_help(pipeline: FittedPipeline, mode: str | None, chosen: bool) -> bool:

@@ -124,8 +124,8 @@ class Training:
             validation part after training, so that its class probabilities are calibrated
             (``lstmkit.calibration``; labels do not change); False keeps the network's.
         coverage: calibrate conformal intervals at these nominal coverages (e.g.
-            ``[0.8, 0.95]``) on the validation part after training, for the regression and
-            quantile targets (``lstmkit.conformal``): ``predict`` then gives
+            ``[0.8, 0.95]``) on the validation part after training, for the regression,
+            quantile and distribution targets (``lstmkit.conformal``): ``predict`` then gives
             ``<target>_lo_80`` / ``<target>_hi_80`` columns; None: no intervals.
     """
 

@@ -46,6 +46,7 @@ from .errors import ConfigError
 from .metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
+    brier_terms,
     classification_metrics,
     confusion_matrix,
     percent,
@@ -76,6 +77,8 @@ class Decoded:
         classes: the labels the K probabilities belong to, in order.
         quantiles: (N, S, Q) values at each level of ``levels``, for quantile targets.
         levels: the quantile levels, in (0, 1), increasing.
+        params: (N, S, P) a distribution's parameters in original units
+            (``lstmkit.distributions``), which samples are drawn from.
         intervals: calibrated conformal intervals (``lstmkit.conformal``), one
             (coverage, lower (N, S), upper (N, S)) each, in increasing coverage.
     """
@@ -85,12 +88,16 @@ class Decoded:
     classes: tuple[Any, ...] = ()
     quantiles: np.ndarray | None = None
     levels: tuple[float, ...] = ()
+    params: np.ndarray | None = None
     intervals: tuple[tuple[float, np.ndarray, np.ndarray], ...] = ()
 
     @property
     def graph_values(self) -> np.ndarray:
         """The values in the form of the kind's graph output (``graph_output``, original
-        units): the quantiles (N, S, Q) of a quantile target, else the values (N, S)."""
+        units): a distribution's parameters (N, S, P), the quantiles (N, S, Q) of a
+        quantile target, else the values (N, S)."""
+        if self.params is not None:
+            return self.params
         return self.values if self.quantiles is None else self.quantiles
 
 
@@ -102,7 +109,9 @@ class Scored:
         true: (N, S) true values (NaN where missing).
         predictions: the model's (N, S), then each baseline's (None where it has none).
         names: the metrics ``score`` gives.
-        score: ``score(true, prediction)`` -> {metric: value}.
+        score: ``score(true, prediction, weights=None)`` -> {metric: value}; ``weights``
+            (shaped like ``true``) make every mean a weighted one
+            (``evaluate(weighted=True)``; a kind whose ``score`` takes no weights refuses it).
         confusion: the labelled confusion matrix of the model, for labelled kinds.
         reliability: the model's ``reliability_bins``, for labelled kinds.
     """
@@ -138,6 +147,8 @@ class TargetKind:
         conformal: its targets take conformal intervals (``band``; ``lstmkit.conformal``).
         score_metric: the metric (of ``scored``'s, higher better) that ``LSTMModel.score``
             reads, as scikit-learn's scoring does.
+        error_metric: the metric (of ``scored``'s, lower better) whose per-prediction
+            terms ``error`` gives: what permutation importance reads (empty: none).
     """
 
     name: str = ""
@@ -150,6 +161,7 @@ class TargetKind:
     stacks: bool = True
     conformal: bool = True
     score_metric: str = ""
+    error_metric: str = ""
 
     @property
     def default_loss(self) -> str:
@@ -159,6 +171,22 @@ class TargetKind:
         """Output channels of a target's head, given the labels it was fitted with (and the
         target, for kinds whose width it sets)."""
         return 1
+
+    def roles(self, width: int) -> tuple[str, ...]:
+        """How the instance norm maps each of the target's ``width`` columns back, where it
+        maps them (``norm_maps``, ``value_channel``), and which take the direct effect of
+        inputs known in advance (``value`` ones): ``lstmkit.nn.norm.ROLES``."""
+        return ("value",) * width
+
+    def spread_levels(self, target: Target) -> tuple[float, ...] | None:
+        """The levels at which the naive probabilistic baseline's error quantiles are kept
+        (``FittedPipeline.naive_spread``) for ``target``; None: the kind has none."""
+        return None
+
+    def levels(self, target: Target) -> tuple[float, ...]:
+        """The quantile levels of ``target``'s prediction columns (``<target>_q<pct>``),
+        which forecast plots shade between; () for kinds without quantiles."""
+        return ()
 
     # -- torch: the network and its training ---------------------------------------------
     def activate(self, logits: Tensor) -> Tensor:
@@ -181,9 +209,10 @@ class TargetKind:
         or per element, shaped like ``truth`` (no NaN there)."""
         raise NotImplementedError
 
-    def target_loss(self, target: Target) -> Callable[..., Tensor]:
+    def target_loss(self, target: Target, scaler: AffineScaler | None = None
+                    ) -> Callable[..., Tensor]:
         """``target``'s loss function (``loss_function`` of its loss, unless the kind needs
-        more of the target, such as its quantile levels)."""
+        more of the target, such as its quantile levels, or its fitted ``scaler``)."""
         return self.loss_function(target.loss)
 
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
@@ -196,6 +225,10 @@ class TargetKind:
         return outputs
 
     # -- numpy: decoding, table columns, metrics, baselines --------------------------------
+    def check_values(self, target: Target, values: np.ndarray, rows: np.ndarray) -> None:
+        """Raise DataError, naming a value and its row (``rows``: positions in the user's
+        table), where ``target``'s numeric ``values`` do not fit the kind (counts that are
+        not non-negative integers); NaN is missing, not checked."""
     def decode(self, target: Target, encoding: Encoding, outputs: np.ndarray) -> Decoded:
         """Network outputs (N, S, width) as values or labels in the user's units."""
         raise NotImplementedError
@@ -230,6 +263,12 @@ class TargetKind:
         (their ``mean`` given): what sequence tasks are compared with."""
         raise NotImplementedError
 
+    def error(self, truth: np.ndarray, decoded: Decoded) -> np.ndarray:
+        """The terms (N, S) of ``error_metric`` (their mean over the known ones is it) of
+        ``decoded`` predictions against ``truth`` (N, S) in original units (labelled kinds:
+        class codes); NaN where the truth is missing."""
+        raise NotImplementedError
+
     def band(self, target: Target, values: Any, coverage: float) -> tuple[Any, Any]:
         """The interval a conformal calibration at ``coverage`` widens (``lstmkit.conformal``):
         its lower and upper bounds (N, S) from ``values`` in the form of ``graph_output``
@@ -246,6 +285,7 @@ class Regression(TargetKind):
     value_channel = True
     shares_head = True
     score_metric = "R2"
+    error_metric = "MAE"
 
     def loss_function(self, loss: str) -> Callable[..., Tensor]:
         from torch.nn import functional as F
@@ -276,6 +316,9 @@ class Regression(TargetKind):
     def naive(self, values: np.ndarray, mean: float) -> float:
         return mean
 
+    def error(self, truth: np.ndarray, decoded: Decoded) -> np.ndarray:
+        return np.abs(decoded.values - truth)
+
 
 class Labelled(TargetKind):
     """What classification and binary targets share: labels, class probabilities,
@@ -289,6 +332,7 @@ class Labelled(TargetKind):
     labelled = True
     conformal = False
     score_metric = "accuracy"
+    error_metric = "Brier"
     rule = "at least two"
     shown = 0
 
@@ -349,14 +393,15 @@ class Labelled(TargetKind):
         proba = self.probabilities(outputs)                          # (N, S, K)
         pred = np.where(np.isnan(truth), np.nan, proba.argmax(-1).astype(np.float64))
 
-        def score(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        def score(true: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
+                  ) -> dict[str, float]:
             """Of probabilities (..., K) or, for a baseline, codes (one-hot probabilities)."""
             if predicted.ndim == true.ndim:
                 predicted = np.where(np.isnan(predicted)[..., None], np.nan,
                                      np.eye(k)[np.nan_to_num(predicted).astype(np.int64)])
             codes = np.where(np.isnan(predicted).any(-1), np.nan, predicted.argmax(-1))
-            return {**classification_metrics(confusion_matrix(true, codes, k)),
-                    **probability_metrics(true, predicted)}
+            return {**classification_metrics(confusion_matrix(true, codes, k, weights)),
+                    **probability_metrics(true, predicted, weights)}
         labels = [str(c) for c in encoding.target_labels[target.name].classes]
         confusion = pd.DataFrame(confusion_matrix(truth, pred, k), index=labels,
                                  columns=labels).rename_axis(index="true", columns="predicted")
@@ -366,6 +411,9 @@ class Labelled(TargetKind):
 
     def naive(self, values: np.ndarray, mean: float) -> float:
         return float(np.bincount(values.astype(np.int64)).argmax())   # the majority class
+
+    def error(self, truth: np.ndarray, decoded: Decoded) -> np.ndarray:
+        return brier_terms(truth, decoded.proba)
 
     def sure_logits(self, codes: np.ndarray, width: int, dtype: Any) -> np.ndarray:
         """Outputs (len(codes), width) whose probability is ~1 on class ``codes``."""
@@ -510,8 +558,15 @@ class Quantile(Regression):
     def teacher(self, values: Tensor, known: Tensor, width: int) -> Tensor:
         return super().teacher(values, known, width).expand(*values.shape[:-1], width)
 
-    def target_loss(self, target: Target) -> Callable[..., Tensor]:
+    def target_loss(self, target: Target, scaler: AffineScaler | None = None
+                    ) -> Callable[..., Tensor]:
         return functools.partial(_pinball, levels=target.quantiles)
+
+    def spread_levels(self, target: Target) -> tuple[float, ...] | None:
+        return target.quantiles
+
+    def levels(self, target: Target) -> tuple[float, ...]:
+        return target.quantiles
 
     def graph_output(self, outputs: Tensor, scaler: AffineScaler | None) -> Tensor:
         return outputs * scaler.scale + scaler.center                        # (B, S, Q)
@@ -549,12 +604,13 @@ class Quantile(Regression):
         # MSIS's scale: the naive baseline's mean absolute error on the same windows
         scale = np.nan if naive is None else float(np.nanmean(np.abs(true - naive)))
 
-        def score(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        def score(true: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
+                  ) -> dict[str, float]:
             if predicted.ndim == true.ndim:                  # a point forecast (a baseline)
                 return {**dict.fromkeys(quantile_metric_names(levels), np.nan),
-                        **regression_metrics(true, predicted)}
-            return {**regression_metrics(true, median(predicted, levels)),
-                    **quantile_metrics(true, predicted, levels, scale)}
+                        **regression_metrics(true, predicted, weights)}
+            return {**regression_metrics(true, median(predicted, levels), weights),
+                    **quantile_metrics(true, predicted, levels, scale, weights)}
         return Scored(true, [decoded(outputs), *map(decoded, baselines)],
                       REGRESSION_METRICS + quantile_metric_names(levels), score)
 

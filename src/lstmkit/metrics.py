@@ -11,11 +11,17 @@ one-hot truth, summed over classes, averaged over predictions; halved for two cl
 it is the positive class's squared error). The naive baseline's probabilities are the
 training class frequencies where it predicts the majority class, else one-hot (the last
 label: certain).
-Missing true values (NaN) are left out. Every metric is
+Missing true values (NaN) are left out. With window weights (``evaluate(weighted=True)``,
+``Spec.weight``) every mean above is a weighted mean, and accuracy and macro-F1 read a
+confusion matrix of summed weights (the one ``Evaluation.confusion`` shows stays counts).
+Every metric is
 given for the model, the naive baseline (the last value, for forecasts), the seasonal
 naive one (the value one season earlier) and, for the categorical targets of sequence
 tasks, the nearest neighbour (1-NN on z-normalised series, ``lstmkit.baselines``), and as
-a scale-free skill: 1 - the model's error / the naive baseline's error.
+a scale-free skill: 1 - the model's error / the naive baseline's error. Forecasts are
+scored per series too (``Evaluation.per_series``), and numeric targets by MASE and RMSSE,
+whose overall values are means over series that weigh each series the same
+(``lstmkit.scale_free``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ from .checks import quote
 
 REGRESSION_METRICS = ("MAE", "RMSE", "sMAPE", "R2")
 CLASSIFICATION_METRICS = ("accuracy", "macro_F1", "ECE", "Brier")
-LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "ECE", "Brier")   # errors; the others: higher better
+SCALE_FREE = ("MASE", "RMSSE")               # per series, over its naive scale (scale_free)
+LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "ECE", "Brier", "NLL", *SCALE_FREE)  # errors; others:
+# higher better
 IN_UNITS = ("MAE", "RMSE")                   # in the target's units; the others are scale-free
 # Quantile metrics, by the start of their names: errors (lower better), those in the
 # target's units, and those with no better direction (coverage is best at its nominal
@@ -41,23 +49,35 @@ UNDIRECTED = ("coverage_", "width_")
 HEADLINE = ("MAE", "accuracy")               # the one metric per target that checks read
 PREDICTORS = ("model", "naive", "seasonal", "neighbour")
 BASELINES = PREDICTORS[1:]
+SERIES_COLUMNS = ("series", "target", "metric", *PREDICTORS)
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE, sMAPE (in %, 0/0 counted as 0) and R2 over the known values."""
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray,
+                       weights: np.ndarray | None = None) -> dict[str, float]:
+    """MAE, RMSE, sMAPE (in %, 0/0 counted as 0) and R2 over the known values (``weights``,
+    shaped like ``y_true``: weighted means, R2 about the weighted mean)."""
     y_true, y_pred = np.ravel(y_true).astype(np.float64), np.ravel(y_pred).astype(np.float64)
-    known = np.isfinite(y_true) & np.isfinite(y_pred)
-    y_true, y_pred = y_true[known], y_pred[known]
+    w = _weights(weights, y_true)
+    known = np.isfinite(y_true) & np.isfinite(y_pred) & (w > 0)
+    y_true, y_pred, w = y_true[known], y_pred[known], w[known]
     if y_true.size == 0:
         return dict.fromkeys(REGRESSION_METRICS, float("nan"))
     error = y_pred - y_true
     denominator = np.abs(y_true) + np.abs(y_pred)
     ratio = np.divide(2 * np.abs(error), denominator, out=np.zeros_like(error),
                       where=denominator > 0)
-    total = np.sum((y_true - y_true.mean()) ** 2)
-    r2 = 1 - np.sum(error**2) / total if total > 0 else float("nan")
-    return {"MAE": float(np.mean(np.abs(error))), "RMSE": float(np.sqrt(np.mean(error**2))),
-            "sMAPE": float(100 * ratio.mean()), "R2": float(r2)}
+    total = np.sum(w * (y_true - np.average(y_true, weights=w)) ** 2)
+    r2 = 1 - np.sum(w * error**2) / total if total > 0 else float("nan")
+    return {"MAE": float(np.average(np.abs(error), weights=w)),
+            "RMSE": float(np.sqrt(np.average(error**2, weights=w))),
+            "sMAPE": float(100 * np.average(ratio, weights=w)), "R2": float(r2)}
+
+
+def _weights(weights: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    """``weights`` (one per value of ``like``) flattened as float64; None: each weighs 1."""
+    if weights is None:
+        return np.ones(np.size(like))
+    return np.ravel(weights).astype(np.float64)
 
 
 def quantile_metric_names(levels: tuple[float, ...]) -> tuple[str, ...]:
@@ -77,7 +97,7 @@ def central_intervals(levels: tuple[float, ...]) -> list[tuple[int, int]]:
 
 
 def quantile_metrics(y_true: np.ndarray, quantiles: np.ndarray, levels: tuple[float, ...],
-                     scale: float) -> dict[str, float]:
+                     scale: float, weights: np.ndarray | None = None) -> dict[str, float]:
     """Probabilistic metrics of quantiles (..., Q) at ``levels`` against ``y_true`` (...),
     over the known values, in the target's units where they have units.
 
@@ -92,6 +112,8 @@ def quantile_metrics(y_true: np.ndarray, quantiles: np.ndarray, levels: tuple[fl
       2 / alpha times the miss, alpha = 1 - p, divided by ``scale``: the naive baseline's
       mean absolute error on the same windows, as M4's MSIS divides by the in-sample one).
 
+    With ``weights`` (shaped like ``y_true``) every mean is the weighted mean.
+
     Example:
         >>> quantile_metrics(np.array([1.0]), np.array([[0.0, 1.0, 2.0]]), (0.1, 0.5, 0.9),
         ...                  1.0)["coverage_80"]
@@ -99,41 +121,47 @@ def quantile_metrics(y_true: np.ndarray, quantiles: np.ndarray, levels: tuple[fl
     """
     y = np.asarray(y_true, np.float64).reshape(-1)
     q = np.asarray(quantiles, np.float64).reshape(-1, len(levels))
-    known = np.isfinite(y) & np.isfinite(q).all(axis=1)
-    y, q = y[known], q[known]
+    w = _weights(weights, y)
+    known = np.isfinite(y) & np.isfinite(q).all(axis=1) & (w > 0)
+    y, q, w = y[known], q[known], w[known]
     if y.size == 0:
         return dict.fromkeys(quantile_metric_names(levels), float("nan"))
-    pinball = _pinball(y, q, np.asarray(levels)).mean(axis=0)                 # (Q,)
+    pinball = np.average(_pinball(y, q, np.asarray(levels)), axis=0, weights=w)  # (Q,)
     out = {f"pinball_q{percent(level)}": float(p) for level, p in zip(levels, pinball,
                                                                          strict=True)}
     out["CRPS"] = float(2 * (pinball * _level_weights(levels)).sum())
     for lo, hi in central_intervals(levels):
-        out.update(interval_metrics(y, q[:, lo], q[:, hi], levels[hi] - levels[lo], scale))
+        out.update(interval_metrics(y, q[:, lo], q[:, hi], levels[hi] - levels[lo], scale,
+                                    weights=w))
     return out
 
 
 def interval_metrics(y_true: np.ndarray, lower: np.ndarray, upper: np.ndarray, share: float,
-                     scale: float, suffix: str = "") -> dict[str, float]:
+                     scale: float, suffix: str = "", weights: np.ndarray | None = None
+                     ) -> dict[str, float]:
     """``coverage_<p>``, ``width_<p>`` and ``MSIS_<p>`` (each + ``suffix``) of the intervals
     [``lower``, ``upper``] (...) of nominal ``share`` p against ``y_true`` (...), over the
-    values known in all three; as ``quantile_metrics`` describes them.
+    values known in all three (and of positive ``weights``, shaped like ``y_true``, which
+    make the means weighted ones); as ``quantile_metrics`` describes them.
 
     Example:
         >>> interval_metrics(np.array([1.0, 5.0]), np.zeros(2), np.full(2, 2.0), 0.8, 1.0)
         {'coverage_80': 50.0, 'width_80': 2.0, 'MSIS_80': 17.0}
     """
     y, lower, upper = (np.asarray(a, np.float64).reshape(-1) for a in (y_true, lower, upper))
-    known = np.isfinite(y) & np.isfinite(lower) & np.isfinite(upper)
-    y, lower, upper = y[known], lower[known], upper[known]
+    w = _weights(weights, y)
+    known = np.isfinite(y) & np.isfinite(lower) & np.isfinite(upper) & (w > 0)
+    y, lower, upper, w = y[known], lower[known], upper[known], w[known]
     p = percent(share)
     names = [f"{m}_{p}{suffix}" for m in ("coverage", "width", "MSIS")]
     if y.size == 0:
         return dict.fromkeys(names, float("nan"))
     alpha = 1 - share
     score = (upper - lower) + 2 / alpha * (np.maximum(lower - y, 0) + np.maximum(y - upper, 0))
-    return dict(zip(names, (float(100 * np.mean((lower <= y) & (y <= upper))),
-                            float(np.mean(upper - lower)),
-                            float(score.mean() / scale) if scale > 0 else float("nan")),
+    return dict(zip(names, (float(100 * np.average((lower <= y) & (y <= upper), weights=w)),
+                            float(np.average(upper - lower, weights=w)),
+                            float(np.average(score, weights=w) / scale) if scale > 0
+                            else float("nan")),
                     strict=True))
 
 
@@ -175,12 +203,16 @@ def in_units(metric: str) -> bool:
     return metric in IN_UNITS or metric.startswith(QUANTILE_IN_UNITS)
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts (n_classes, n_classes): rows are true classes, columns predicted; NaN left out."""
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int,
+                     weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts (n_classes, n_classes): rows are true classes, columns predicted; NaN left
+    out. With ``weights`` (shaped like ``y_true``) each prediction counts its weight."""
     y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
     known = np.isfinite(y_true) & np.isfinite(y_pred)
     t, p = y_true[known].astype(np.int64), y_pred[known].astype(np.int64)
-    return np.bincount(t * n_classes + p, minlength=n_classes**2).reshape(n_classes, n_classes)
+    w = None if weights is None else _weights(weights, y_true)[known]
+    return np.bincount(t * n_classes + p, w, minlength=n_classes**2).reshape(n_classes,
+                                                                              n_classes)
 
 
 def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
@@ -198,9 +230,11 @@ def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
 ECE_BINS = 15
 
 
-def probability_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+def probability_metrics(y_true: np.ndarray, proba: np.ndarray,
+                        weights: np.ndarray | None = None) -> dict[str, float]:
     """ECE (``calibration_error``) and the Brier score of class probabilities ``proba``
-    (..., K) against class codes ``y_true`` (...); NaN truth is left out.
+    (..., K) against class codes ``y_true`` (...); NaN truth is left out; ``weights``
+    (shaped like ``y_true``): weighted means.
 
     Example:
         >>> probability_metrics(np.array([0, 1]), np.array([[0.8, 0.2], [0.4, 0.6]]))
@@ -208,38 +242,54 @@ def probability_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, floa
     """
     proba = np.asarray(proba, np.float64).reshape(-1, np.shape(proba)[-1])
     y_true = np.ravel(y_true)
-    known = np.isfinite(y_true) & np.isfinite(proba).all(axis=-1)
+    w = _weights(weights, y_true)
+    known = np.isfinite(y_true) & np.isfinite(proba).all(axis=-1) & (w > 0)
     if not known.any():
         return {"ECE": float("nan"), "Brier": float("nan")}
-    proba, codes = proba[known], y_true[known].astype(np.int64)
-    onehot = np.eye(proba.shape[-1])[codes]
-    brier = np.mean(np.sum((proba - onehot) ** 2, axis=-1))
-    return {"ECE": calibration_error(codes, proba),
-            "Brier": float(brier / 2 if proba.shape[-1] == 2 else brier)}
+    proba, codes, w = proba[known], y_true[known].astype(np.int64), w[known]
+    return {"ECE": calibration_error(codes, proba, weights=None if weights is None else w),
+            "Brier": float(np.average(brier_terms(codes, proba), weights=w))}
 
 
-def reliability_bins(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS
-                     ) -> pd.DataFrame:
+def brier_terms(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each prediction's Brier term (...): the squared error of its probabilities
+    ``proba`` (..., K) against the one-hot of class code ``y_true`` (...), summed over
+    classes and halved for two; NaN where the truth is. The Brier score is their mean."""
+    proba = np.asarray(proba, np.float64)
+    y_true = np.asarray(y_true, np.float64)
+    onehot = np.eye(proba.shape[-1])[np.nan_to_num(y_true).astype(np.int64)]
+    terms = np.sum((proba - onehot) ** 2, axis=-1) / (2 if proba.shape[-1] == 2 else 1)
+    return np.where(np.isnan(y_true), np.nan, terms)
+
+
+def reliability_bins(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS,
+                     weights: np.ndarray | None = None) -> pd.DataFrame:
     """Predictions grouped into ``bins`` equal-width bins of the top class's probability:
     per bin (non-empty ones only) its ``lower`` and ``upper`` edge, mean ``confidence``,
-    ``accuracy`` (share whose top class is the truth) and ``count``."""
+    ``accuracy`` (share whose top class is the truth) and ``count`` (with ``weights``, one
+    per prediction: weighted means, and the sum of weights)."""
     codes, proba = np.ravel(y_true).astype(np.int64), np.asarray(proba, np.float64)
     confidence, hit = proba.max(axis=-1), (proba.argmax(axis=-1) == codes)
     which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
-    count = np.bincount(which, minlength=bins)
+    w = np.ones(len(codes)) if weights is None else np.asarray(weights, np.float64)
+    confidence, hit = confidence * w, hit * w
+    count = np.bincount(which, w, minlength=bins)
     used = count > 0
     with np.errstate(invalid="ignore"):
         return pd.DataFrame({
             "lower": np.arange(bins)[used] / bins, "upper": (np.arange(bins)[used] + 1) / bins,
             "confidence": (np.bincount(which, confidence, bins) / count)[used],
-            "accuracy": (np.bincount(which, hit, bins) / count)[used], "count": count[used]})
+            "accuracy": (np.bincount(which, hit, bins) / count)[used],
+            "count": count[used] if weights is not None else count[used].astype(np.int64)})
 
 
-def calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS) -> float:
+def calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS,
+                      weights: np.ndarray | None = None) -> float:
     """The expected calibration error of probabilities (N, K) against codes (N,): over
     ``bins`` equal-width bins (right-closed, (0, 1/bins] first) of the top class's
-    probability, sum of |accuracy - confidence| x the bin's share of the N predictions."""
-    table = reliability_bins(y_true, proba, bins)
+    probability, sum of |accuracy - confidence| x the bin's share of the N predictions
+    (with ``weights`` (N,), of their weight)."""
+    table = reliability_bins(y_true, proba, bins, weights)
     gaps = np.abs(table["accuracy"] - table["confidence"]) * table["count"]
     return float(gaps.sum() / table["count"].sum())
 
@@ -304,6 +354,14 @@ class Evaluation:
             it does not apply).
         units: unit per column (``Spec.units``), for labels such as "MAE (°C)".
         reliability: per categorical target, the model's ``reliability_bins``.
+        per_series: for forecasts of a spec with a ``series`` column, the rows of
+            ``table`` per series, with a ``series`` column (the series' ids) first; empty
+            without one (the table is one series: ``table`` is its) and for sequence
+            tasks. Numeric
+            targets add ``MASE`` and ``RMSSE`` per series (``lstmkit.scale_free``; NaN where
+            the series' training part is constant or too short for the season); ``table``'s
+            rows of those two are their means over the series, each weighing the same.
+        scale_free: what MASE and RMSSE divide by ("" where they are not given).
     """
 
     table: pd.DataFrame
@@ -314,9 +372,26 @@ class Evaluation:
     units: dict[str, str] = field(default_factory=dict)
     neighbour: str = ""
     reliability: dict[str, pd.DataFrame] = field(default_factory=dict)
+    per_series: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(SERIES_COLUMNS)))
+    scale_free: str = ""
 
     def __post_init__(self) -> None:
         self.table, self.per_step = _with_skill(self.table), _with_skill(self.per_step)
+        self.per_series = _with_skill(self.per_series)
+
+    def series_mean(self) -> pd.DataFrame:
+        """Every metric of ``table`` as the mean over series, each series weighing the
+        same (``table``'s MAE pools the windows, so a series of larger values or more
+        windows counts more there); ``table`` itself where there is no ``per_series``.
+
+        Example:
+            >>> evaluation.series_mean().query("metric == 'MAE'")
+        """
+        if self.per_series.empty:
+            return self.table
+        means = self.per_series.groupby(["target", "metric"], sort=False)[list(PREDICTORS)]
+        return _with_skill(means.mean().reset_index())
 
     def metric(self, target: str, name: str, of: str = "model") -> float:
         """One number: ``of`` is ``model``, ``naive``, ``seasonal``, ``neighbour`` or
@@ -354,6 +429,13 @@ class Evaluation:
         out["confusion"] = {k: {"labels": [str(c) for c in v.columns],
                                 "counts": v.to_numpy().tolist()}
                             for k, v in self.confusion.items()}
+        if self.scale_free:
+            out["scale_free"] = self.scale_free
+        if not self.per_series.empty:
+            out["per_series"] = [
+                {"series": _json_key(row.series), "target": row.target, "metric": row.metric,
+                 **{key: _json(getattr(row, key)) for key in (*PREDICTORS, "skill")}}
+                for row in self.per_series.itertuples()]
         return out
 
     def __str__(self) -> str:
@@ -361,8 +443,9 @@ class Evaluation:
             metric=[self.label(r.metric, r.target) for r in self.table.itertuples()],
             vs_naive=[compare(r.metric, r.model, r.naive) for r in self.table.itertuples()])
         neighbour = f"; neighbour: {self.neighbour}" if self.neighbour else ""
+        scale_free = f"; MASE, RMSSE: {self.scale_free}" if self.scale_free else ""
         return (f"metrics in original units; naive baseline: {self.baseline}; seasonal naive: "
-                f"{self.seasonal or 'none'}{neighbour}\n"
+                f"{self.seasonal or 'none'}{neighbour}{scale_free}\n"
                 + table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
@@ -423,3 +506,10 @@ def _with_skill(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _json(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
+
+
+def _json_key(key: Any) -> Any:
+    """A series id as JSON: numbers and text as they are, anything else as text."""
+    if isinstance(key, np.generic):
+        key = key.item()
+    return key if isinstance(key, str | int | float | bool) else str(key)

@@ -32,11 +32,13 @@ from .data.checksum import table_sha256
 from .data.encoding import Encoding
 from .data.groups import arrange, fill_gaps
 from .data.sources import Source, from_arrays, read_table
-from .data.validate import require_columns
+from .data.validate import check_schema, require_columns
+from .data.weights import class_weights as fitted_class_weights
+from .data.weights import require_weight
 from .data.windows import ForecastWindows, SequenceWindows, Windows
 from .deploy.export import export_onnx
-from .errors import ConfigError
-from .fallback import anchor_lags, anchored_may_help, fall_back, naive_ratio
+from .errors import ConfigError, NotFittedError
+from .fallback import anchor_lags, anchored_may_help, fall_back, naive_ratio, trusting_copy
 from .hyperparams import AFTER_TRAINING, HARDWARE, Architecture, ResolvedArchitecture
 from .metrics import Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output, size
@@ -53,6 +55,7 @@ from .pipeline import (
     require_windows,
     scaler_map,
 )
+from .scale_free import training_scales
 from .spec import Spec, Split
 from .storage.artifact import load_model, save_model
 from .tasks import row_ranges
@@ -251,7 +254,7 @@ class LSTMModel:
             validation_data: Source | tuple[Any, Any] | None = None,
             checkpoint_dir: str | Path | None = None, resume: bool = False,
             loggers: list[Any] | None = None,
-            callbacks: Sequence[Callback] = ()) -> LSTMModel:
+            callbacks: Sequence[Callback] = (), warm_start: bool = False) -> LSTMModel:
         """Split, scale (training part only), train with early stopping; returns ``self``.
 
         From arrays ``fit(X, y)`` holds out samples as the split says (``Split()``: 15 %
@@ -281,8 +284,23 @@ class LSTMModel:
                 that receive the hyperparameters and the losses of every epoch.
             callbacks: extra Lightning callbacks for the Trainer, e.g. one that reports
                 the validation loss of every epoch (``lstmkit.tuning.tune`` prunes with it).
+            warm_start: continue training this fitted (or loaded) model on ``data``
+                instead of building a new network: the fitted encoding stays (scalers and
+                labels frozen; a label it has not seen is a ``DataError``), as do the spec,
+                the time step and the architecture (an architecture parameter set to
+                another value is a ``ConfigError``); training starts from the current
+                weights, on ``data``'s training part with early stopping on its validation
+                part, with the training parameters as they are now (``lr``, unset: the
+                fitted one). The naive fallback, the validation check, calibration and the
+                baselines are redone on ``data``; ``history_["phases"]`` lists every phase.
+                A fit argument, not a parameter: ``clone`` and searches always fit afresh.
+
+        Example:
+            >>> model = LSTMModel.load("etth1_model")
+            >>> model.set_params(lr=3e-4).fit(new_rows, warm_start=True)
         """
-        spec, frame = self._table(data, y, self.spec)
+        start = self._warm_start() if warm_start else None
+        spec, frame = self._table(data, y, self.spec if start is None else start.spec)
         self.check_params(spec)
         for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, role)
@@ -293,11 +311,16 @@ class LSTMModel:
                               "val_start); give the split a validation part, or fit without "
                               "coverage and calibrate on held-out data: "
                               "model.calibrate_intervals(data, part='all', coverage=[...])")
-        architecture = self._architecture(spec)
-        groups = fill_gaps(arrange(frame, spec), spec)
+        if start is None:
+            architecture = self._architecture(spec)
+            groups = fill_gaps(arrange(frame, spec), spec)
+        else:
+            architecture = self._continued_architecture(start, frame)
+            groups = fill_gaps(arrange(frame, spec, start.time_step), spec)
         parts = prepare.assign_parts(groups, spec, split, self.seed)
-        encoding = prepare.fit_encoding(groups, spec, parts)
-        encoded = prepare.encode(groups, spec, encoding, with_targets=True)
+        encoding = (prepare.fit_encoding(groups, spec, parts) if start is None
+                    else start.encoding)
+        encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True)
         train_windows = prepare.part_windows(encoded, spec, parts, "train")
         require_windows(train_windows, "training", spec)
         val_windows = None
@@ -306,15 +329,22 @@ class LSTMModel:
         elif split.val_start is not None:
             val_windows = prepare.part_windows(encoded, spec, parts, "val")
             require_windows(val_windows, "validation", spec)
+        for part, each in (("training", train_windows), ("validation", val_windows)):
+            require_weight(None if each is None else each.window_weights(), part, spec)
+        class_weights = fitted_class_weights(spec, encoding, train_windows)
         batch_size = self.batch_size or presets.batch_size(spec, len(train_windows))
         plan = self._checkpoints(checkpoint_dir, resume, spec, batch_size, train_windows,
-                                 val_windows)
+                                 val_windows, start=start)
         # A forecast normalised per window also keeps each target's naive forecast, to fall
         # back on where validation shows the network's change from it did not help.
         mode = norm_mode(architecture["instance_norm"])
         naive = mode == "anchored" or (mode is not None and spec.shape.sliding)
-        lags = (anchor_lags(spec, val_windows or train_windows,
-                             getattr(groups.step, "season", None)) if naive else ())
+        if start is not None:
+            config = start.network.config
+        else:
+            lags = (anchor_lags(spec, val_windows or train_windows,
+                                getattr(groups.step, "season", None)) if naive else ())
+            config = network_config(spec, encoding, architecture, lags, self.precision)
         train_config = self._train_config(architecture["lr"], batch_size)
         for logger in loggers or []:
             logger.log_hyperparams({**self.params_json(), **architecture, "task": spec.task,
@@ -323,24 +353,28 @@ class LSTMModel:
                                     "targets": ",".join(spec.target_names)})
         windows = (train_windows, val_windows)
         neighbours = _nearest_neighbour(spec, encoding, self.seed, train_windows)
-        network, history = self._train_network(
-            spec, encoding, network_config(spec, encoding, architecture, lags, self.precision),
-            train_config, windows, plan, loggers, callbacks)
+        network, history = self._train_network(spec, encoding, config, train_config, windows,
+                                               plan, loggers, callbacks, class_weights, start)
+        data_sha256 = table_sha256(frame)
+        if start is not None:
+            history = _continued_history(start, history, data_sha256)
         pipeline = FittedPipeline(
             spec=spec, encoding=encoding, network=network, schema=_schema(frame, spec),
             time_step=groups.step, baseline=_training_baseline(spec, train_windows),
             history=history, architecture=presets.built(architecture, network.config),
             split=split, seed=self.seed, neighbours=neighbours,
-            class_frequencies=_class_frequencies(spec, encoding, train_windows))
+            class_frequencies=_class_frequencies(spec, encoding, train_windows),
+            class_weights=class_weights, naive_scales=training_scales(spec, groups, split))
         fall_back(pipeline, val_windows, self._device())
-        if anchored_may_help(pipeline, mode, chosen=self.instance_norm is not None):
+        if start is None and anchored_may_help(pipeline, mode,
+                                               chosen=self.instance_norm is not None):
             # A second candidate that forecasts changes from the naive forecast; kept where
             # validation says it does better (cost: one more fit, on such data only).
             skill = naive_ratio(pipeline, val_windows, encoded.offsets, self._device())
             anchored = dataclasses.replace(architecture, instance_norm="anchored")
             network, history = self._train_network(
                 spec, encoding, network_config(spec, encoding, anchored, lags, self.precision),
-                train_config, windows, _second(plan, "anchored"), None, ())
+                train_config, windows, _second(plan, "anchored"), None, (), class_weights)
             candidate = dataclasses.replace(
                 pipeline, network=network, history=history,
                 architecture=presets.built(architecture, network.config))
@@ -348,7 +382,7 @@ class LSTMModel:
             if not naive_ratio(candidate, val_windows, encoded.offsets, self._device()) >= skill:
                 pipeline = candidate                         # (a NaN ratio keeps it too)
         pipeline.naive_spread = pipeline.residual_quantiles(train_windows)
-        pipeline.data_sha256 = table_sha256(frame)
+        pipeline.data_sha256 = data_sha256
         pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
                                                   self._device())
         pipeline.neighbour_targets = tuple(
@@ -368,22 +402,63 @@ class LSTMModel:
     def _train_network(self, spec: Spec, encoding: Encoding, config: NetworkConfig,
                        train_config: TrainConfig, windows: tuple[Windows, Windows | None],
                        plan: Checkpoints | None, loggers: list[Any] | None,
-                       callbacks: Sequence[Callback]) -> tuple[LSTMNetwork, dict[str, Any]]:
-        """A network built from ``config``, trained on ``windows`` (training, validation)."""
+                       callbacks: Sequence[Callback], class_weights: dict[str, list[float]],
+                       start: FittedPipeline | None = None
+                       ) -> tuple[LSTMNetwork, dict[str, Any]]:
+        """A network built from ``config`` (or a copy of ``start``'s, to continue training),
+        trained on ``windows`` (training, validation) with the loss weighted by the
+        windows' weights and ``class_weights``."""
         from .training.loop import train  # Lightning loads when a fit trains, never to predict
 
         train_windows, val_windows = windows
         size.check(config, self.batch_size or presets.BATCH_SIZE,
                    getattr(train_windows, "max_length", spec.lookback))
         torch.manual_seed(self.seed)
-        network = LSTMNetwork(config)
-        if network.norm is not None:
-            _link_scalers(network.norm, spec, encoding)
+        if start is not None:
+            network = trusting_copy(start.network)
+        else:
+            network = LSTMNetwork(config)
+            if network.norm is not None:
+                _link_scalers(network.norm, spec, encoding)
         gaps = any(w.has_target_gaps() for w in windows if w is not None)
-        loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps)
+        loss = MultiTargetLoss(list(spec.targets), network.output_slices, masked=gaps,
+                               scalers=encoding.target_scalers, class_weights=class_weights)
         history = train(network, loss, train_windows, val_windows, train_config, plan, loggers,
                         callbacks)
         return network.eval(), history
+
+    def _warm_start(self) -> FittedPipeline:
+        """The fitted pipeline ``fit(warm_start=True)`` continues from."""
+        pipeline = vars(self).get("pipeline_")
+        if pipeline is None:
+            raise NotFittedError("fit(warm_start=True) continues training a fitted model, and "
+                                 "this LSTMModel is not fitted yet; fit(data) first, or "
+                                 "LSTMModel.load(path) a saved one")
+        if self.spec is not None and self.spec != pipeline.spec:
+            raise ConfigError("fit(warm_start=True) keeps the fitted spec (spec_), and the "
+                              "model's spec parameter differs from it; set_params(spec="
+                              "model.spec_), or fit without warm_start to train a new network")
+        return pipeline
+
+    def _continued_architecture(self, start: FittedPipeline, frame: pd.DataFrame
+                                ) -> ResolvedArchitecture:
+        """``start``'s architecture, ``lr`` as now set (unset: the fitted one), once ``frame``
+        has the fitted columns and every architecture parameter that is set resolves to
+        the fitted value (``ConfigError`` naming the first that does not)."""
+        check_schema(frame, start.schema)
+        given = hyperparams.of(Architecture, self)
+        resolved, fitted = presets.resolve(start.spec, dict(given)), start.architecture
+        for name, value in given.items():
+            now, was = resolved[name], fitted[name]
+            if name == "instance_norm":
+                now, was = norm_mode(now), norm_mode(was)
+            if value is not None and now != was:
+                raise ConfigError(
+                    f"fit(warm_start=True) continues the fitted network, built with {name}="
+                    f"{quote(fitted[name])}, but the model's {name} is now {quote(value)}; set "
+                    f"{name} back to {quote(fitted[name])} (or None), or fit without "
+                    "warm_start to train a new network")
+        return fitted if self.lr is None else dataclasses.replace(fitted, lr=self.lr)
 
     def _fit_split(self, validation_data: Any) -> Split:
         """The split of a fit: the model's, else 70/15/15, or all training when the
@@ -411,14 +486,15 @@ class LSTMModel:
         for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, f"validation_data {role}")
         groups = fill_gaps(arrange(frame, spec, step), spec)
-        encoded = prepare.encode(groups, spec, encoding, with_targets=True)
+        encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True)
         windows = prepare.part_windows(encoded, spec, None, "all")
         require_windows(windows, "validation_data", spec)
         return windows
 
     # -- predict -------------------------------------------------------------------------
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
-                output: str = "frame", coverage: float | list[float] | None = None
+                output: str = "frame", samples: int | None = None,
+                seed: int | None = None, coverage: float | list[float] | None = None
                 ) -> pd.DataFrame | np.ndarray:
         """Predictions in original units, as a tidy DataFrame or as an array.
 
@@ -447,16 +523,27 @@ class LSTMModel:
                 target gives its median there; its quantiles are the frame's
                 ``<target>_q<percent>`` columns (``OT_q10``), e.g.
                 ``frame[["OT_q10", "OT_q90"]].to_numpy().reshape(windows, horizon, 2)``.
-            coverage: which calibrated conformal intervals (``calibrate``) the frame gives,
-                as ``<target>_lo_<p>`` and ``<target>_hi_<p>`` columns (``OT_lo_80``):
-                None for all of them, a number or a list for those (each must be
-                calibrated), ``[]`` for none.
+                A distribution target gives its mean there (and in the frame's
+                ``<target>`` column), its quantiles in the frame's ``<target>_q<percent>``.
+            samples: draws per prediction from each distribution target's predicted
+                distribution (``Target(distribution=...)``): a frame of the id columns, a
+                ``sample`` column (0 .. samples - 1) and one row per sample, the other
+                targets' predictions repeated. Draws are independent across the steps of
+                a window (each step's distribution is predicted from the window, not from
+                sampled earlier steps): not joint paths over the horizon.
+            seed: seeds the draws (None: fresh ones each call).
+            coverage: which calibrated conformal intervals (``calibrate_intervals``) the
+                frame gives, as ``<target>_lo_<p>`` and ``<target>_hi_<p>`` columns
+                (``OT_lo_80``): None for all of them, a number or a list for those (each
+                must be calibrated), ``[]`` for none.
 
         Example:
             >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
             >>> model.predict(X_new, output="array")         # shaped like y
+            >>> model.predict(df, samples=100, seed=0)       # 100 draws per step
         """
-        return self._fitted().predict(data, origins, output, self._device(), coverage)
+        return self._fitted().predict(data, origins, output, self._device(), samples, seed,
+                                      coverage)
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
                       ) -> np.ndarray | dict[str, np.ndarray]:
@@ -489,7 +576,7 @@ class LSTMModel:
 
     # -- evaluate ------------------------------------------------------------------------
     def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
-                 part: str = "all") -> Evaluation:
+                 part: str = "all", weighted: bool = False) -> Evaluation:
         """Metrics per target in original units, beside a naive baseline.
 
         Args:
@@ -498,19 +585,25 @@ class LSTMModel:
             part: ``all`` windows of ``data``, or the ``train`` / ``val`` / ``test``
                 part of the split the model was fitted with (``split_``, shuffled with
                 ``seed_``), applied to ``data``.
+            weighted: weigh each window by the spec's weight column (``Spec.weight``),
+                which ``data`` must then hold: weighted means (``lstmkit.metrics``).
+
+        Example:
+            >>> model.evaluate(df, part="test", weighted=True).metric("sales", "MAE")
         """
-        return self._fitted().evaluate(data, y, part, self._device())
+        return self._fitted().evaluate(data, y, part, self._device(), weighted)
 
     def calibrate_intervals(self, data: Source | np.ndarray | list,
                             y: np.ndarray | None = None, part: str = "val",
                             coverage: float | list[float] = (0.8, 0.95)) -> LSTMModel:
-        """Calibrate split-conformal intervals for the regression and quantile targets on
+        """Calibrate split-conformal intervals for the number targets on
         windows the network did not train on (``lstmkit.conformal``); returns ``self``.
 
         Per target, coverage and output step, the margin is the ``ceil((n + 1) c)``-th
         smallest score of the ``n`` calibration windows: the absolute residual of a
         regression target; of a quantile target (CQR), how far the truth lies outside its
-        quantiles at ``(1 - c) / 2`` and ``(1 + c) / 2``, which it must have. ``predict``
+        quantiles at ``(1 - c) / 2`` and ``(1 + c) / 2``, which it must have (a
+        distribution target: its fitted distribution's quantiles there). ``predict``
         then gives ``<target>_lo_<p>`` / ``<target>_hi_<p>`` columns (``OT_lo_80``) and
         ``evaluate`` their coverage, width and MSIS (``coverage_80_conformal``, ...).
         Classification and binary targets take none. Calibrating again replaces the
@@ -545,15 +638,30 @@ class LSTMModel:
         return self._fitted().score(data, y, self._device())
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
-                 refit: bool = True, coverage: float | list[float] | None = None
+                 refit: bool | str = True, coverage: float | list[float] | None = None
                  ) -> Backtest:
         """Rolling-origin evaluation of these parameters; see ``lstmkit.backtest.backtest``.
 
         Each fold fits on rows up to its origin only and is scored on the ``step``
-        forecasts after it (with ``coverage``: conformal intervals calibrated on each
-        fold's validation part); ``self`` is not fitted or changed.
+        forecasts after it (``refit="warm"``: fine-tuned from the previous fold's model;
+        with ``coverage``: conformal intervals calibrated on each fold's validation part);
+        ``self`` is not fitted or changed.
         """
         return backtest(self, data, folds=folds, step=step, refit=refit, coverage=coverage)
+
+    def importance(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+                   part: str = "test", repeats: int = 5, per_step: bool = False,
+                   seed: int = 0) -> pd.DataFrame:
+        """Permutation importance per input x target (``per_step``: x step) on ``part`` of
+        ``data`` (as for ``evaluate``): see ``lstmkit.analysis.importance.importance``.
+
+        Example:
+            >>> model.importance(df, part="test", repeats=5).head()
+        """
+        from .analysis.importance import importance
+
+        return importance(self, data, y, part=part, repeats=repeats, per_step=per_step,
+                          seed=seed, device=self._device())
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
@@ -602,10 +710,12 @@ class LSTMModel:
         return spec, read_table(data)
 
     def _checkpoints(self, directory: str | Path | None, resume: bool, spec: Spec,
-                     batch_size: int, *windows: Windows | None) -> Checkpoints | None:
+                     batch_size: int, *windows: Windows | None,
+                     start: FittedPipeline | None = None) -> Checkpoints | None:
         """The checkpoint plan of a fit: where to write, and what to continue from; the
         fingerprint holds the batch size and stratification trained with, so that a run
-        0.2.0 interrupted (64 and no stratification unless given) resumes."""
+        0.2.0 interrupted (64 and no stratification unless given) resumes, and a warm
+        start's weights (``start``), so that it resumes only from those."""
         if directory is None:
             if resume:
                 raise ConfigError("resume=True needs checkpoint_dir, the directory the "
@@ -623,6 +733,8 @@ class LSTMModel:
         if params["split"]["stratify"] is None:
             params["split"]["stratify"] = presets.stratified(spec)
         arrays = [t for w in windows if w is not None for t in _window_tensors(w)]
+        if start is not None:
+            arrays += list(start.network.state_dict().values())
         plan = Checkpoints(directory, checkpoint.fingerprint(
             {"spec": spec.to_dict(), **params}, arrays), state)
         if state is not None:
@@ -701,6 +813,18 @@ class LSTMModel:
 
 
 
+def _continued_history(start: FittedPipeline, history: dict[str, Any], data_sha256: str
+                       ) -> dict[str, Any]:
+    """The history of a warm start: this phase's ``history`` (its epochs, best epoch and
+    loss: what the card, the learning curves and ``metrics.csv`` show) with ``phases``,
+    every phase so far in order (each its own history and ``data_sha256``): ``start``'s,
+    then this one."""
+    before = start.history.get("phases") or [
+        {**{k: start.history.get(k) for k in ("epochs", "best_epoch", "best_val_loss")},
+         "data_sha256": start.data_sha256}]
+    return {**history, "phases": [*before, {**history, "data_sha256": data_sha256}]}
+
+
 def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) -> NetworkConfig:
     """The network of ``spec`` with the fewest columns the data could give it (one per
     input, two classes per categorical target): what a size check knows before any data."""
@@ -717,8 +841,8 @@ def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) ->
 def _window_tensors(windows: Windows) -> list[torch.Tensor | None]:
     """The tensors that define a window set (for the checkpoint fingerprint)."""
     if isinstance(windows, ForecastWindows):
-        return [windows.inputs, windows.targets, windows.starts]
-    return [windows.inputs, windows.targets, windows.offsets, windows.index]
+        return [windows.inputs, windows.targets, windows.starts, windows.weights]
+    return [windows.inputs, windows.targets, windows.offsets, windows.index, windows.weights]
 
 
 def _check_channel_independent(spec: Spec, decoder: str) -> None:

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,7 +29,7 @@ import torch
 
 from . import presets
 from .baselines import NearestNeighbour
-from .checks import check_choice, quote
+from .checks import check_choice, check_positive_int, quote
 from .conformal import PARTS as CONFORMAL_PARTS
 from .conformal import (
     check_bands,
@@ -46,14 +47,16 @@ from .data.groups import Groups, arrange, fill_gaps, fill_unread
 from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.timestep import TimeStep
 from .data.validate import check_schema
+from .data.weights import require_weight
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
 from .errors import ConfigError, DataError, NotFittedError
 from .hyperparams import Architecture, ResolvedArchitecture
 from .kinds import Decoded
-from .metrics import BASELINES, PREDICTORS, Baseline, Evaluation
+from .metrics import BASELINES, PREDICTORS, SCALE_FREE, SERIES_COLUMNS, Baseline, Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output
+from .scale_free import NaiveScales, describe, scaled, training_scales
 from .spec import PARTS, Spec, Split, Target
-from .tasks import WindowRows, anchor_rows, prediction_frame, window_origin
+from .tasks import WindowRows, anchor_rows, prediction_frame, sample_frame, window_origin
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
 PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
@@ -74,10 +77,13 @@ class FittedPipeline:
         time_step: the series' time step (None without a time column).
         baseline: per target, the encoded training mean or majority class code (NaN for
             forecasts, compared with persistence instead).
-        history: the training history (``epochs``, ``best_epoch``, ``best_val_loss``).
+        history: the training history (``epochs``, ``best_epoch``, ``best_val_loss``); after
+            a warm start (``fit(warm_start=True)``) those of its last phase, and
+            ``phases``: every phase's, in order, each with its table's ``data_sha256``.
         architecture: the architecture the network was built with, ``lr`` as trained.
         split, seed: the split and seed of the fit (``evaluate(part=...)`` re-splits so).
-        data_sha256: the training table's checksum (None in files that lack it).
+        data_sha256: the training table's checksum (None in files that lack it); after a
+            warm start, the last phase's.
         validation: ``Evaluation.verdict()`` of the validation part (None without one).
         neighbours: the 1-NN baseline of sequence classification (None for other tasks).
         neighbour_targets: the targets the model answers with the nearest neighbour.
@@ -93,6 +99,11 @@ class FittedPipeline:
             saved before it): every temperature is 1.
         class_frequencies: per categorical target of a sequence task, the training share
             of each class: the naive baseline's probabilities (absent: one-hot).
+        class_weights: per target with a ``class_weight``, the weight of each label (in the
+            labels' order) its loss was weighted with (``lstmkit.data.weights``).
+        naive_scales: per series and numeric target of a forecast, the in-sample errors of
+            the seasonal naive forecast on the training part, which MASE and RMSSE divide
+            by (``lstmkit.scale_free``); None for other tasks and in files saved before.
         conformal: the calibrated conformal intervals (``lstmkit.conformal``): the part,
             coverages and per number target the margins per step; None: no intervals.
     """
@@ -114,6 +125,8 @@ class FittedPipeline:
     naive_spread: dict[str, list[list[float | None]]] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     class_frequencies: dict[str, list[float]] = field(default_factory=dict)
+    class_weights: dict[str, list[float]] = field(default_factory=dict)
+    naive_scales: NaiveScales | None = None
     conformal: dict[str, Any] | None = None
 
     @property
@@ -151,6 +164,8 @@ class FittedPipeline:
             **({"naive_spread": self.naive_spread} if self.naive_spread else {}),
             "calibration": self.calibration,
             "class_frequencies": self.class_frequencies,
+            **({"class_weights": self.class_weights} if self.class_weights else {}),
+            **({"naive_scales": self.naive_scales.to_dict()} if self.naive_scales else {}),
             "conformal": self.conformal,
         }
 
@@ -179,27 +194,44 @@ class FittedPipeline:
                    naive_spread=dict(data.get("naive_spread", {})),
                    calibration=data.get("calibration"),
                    class_frequencies=dict(data.get("class_frequencies", {})),
+                   class_weights=dict(data.get("class_weights", {})),
+                   naive_scales=(NaiveScales.from_dict(data["naive_scales"], spec)
+                                 if data.get("naive_scales") else None),
                    conformal=data.get("conformal"))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None,
+                samples: int | None = None, seed: int | None = None,
                 coverage: float | list[float] | None = None) -> pd.DataFrame | np.ndarray:
         """``LSTMModel.predict``: predictions in original units, as a tidy DataFrame
         (``output="frame"``, with the calibrated intervals at ``coverage``: all of them
-        where None) or shaped like ``y`` (``"array"``); ``device``: where the network runs
-        (default ``inference_device()``).
+        where None) or shaped like ``y`` (``"array"``), or ``samples`` draws per
+        prediction (``sample_frame``, seeded by ``seed``, without the intervals);
+        ``device``: where the network runs (default ``inference_device()``).
 
         Example:
             >>> pipeline.predict(df.tail(96))
         """
         check_choice("output", output, OUTPUTS)
         intervals = chosen(self.conformal, coverage)
+        if samples is not None:
+            check_positive_int("samples", samples)
+            if not any(t.distribution for t in self.spec.targets):
+                raise ConfigError("samples= draws from a distribution target's predicted "
+                                  "distribution, and this model has none; set "
+                                  "Target(..., distribution='normal') or drop samples")
+            if output != "frame":
+                raise ConfigError("samples= gives a frame, one row per sample (a 'sample' "
+                                  "column); use output='frame'")
         decoded, windows, groups = self._predicted(data, origins, device,
                                                    values_only=output == "array")
         if output == "array":
             return self.spec.shape.array_layout(decoded, _lengths(windows))
         decoded = with_intervals(self.spec, decoded, self.conformal, intervals)
-        return prediction_frame(self.spec, self._window_rows(windows, groups), decoded)
+        rows = self._window_rows(windows, groups)
+        if samples is not None:
+            return sample_frame(self.spec, rows, decoded, samples, np.random.default_rng(seed))
+        return prediction_frame(self.spec, rows, decoded)
 
     def calibrate_intervals(self, data: Source | np.ndarray | list,
                             y: np.ndarray | None = None, part: str = "val",
@@ -243,7 +275,8 @@ class FittedPipeline:
         true = {t.name: self.encoding.decode_regression(t, truth[..., j]) for j, t in targets}
         self.conformal = fit_conformal(self.spec, decoded, true, coverage, part,
                                        pooled=self.spec.shape.per_step)
-        points = {t.name: interval_levels(coverage) for _, t in targets if not t.quantiles}
+        points = {t.name: interval_levels(coverage) for _, t in targets
+                  if not t.target_kind.spread_levels(t)}
         self.naive_spread = {**{k: v for k, v in self.naive_spread.items() if k not in points},
                              **self.residual_quantiles(training, points)}
 
@@ -277,10 +310,16 @@ class FittedPipeline:
             groups = self._groups(data, None, need_targets=False)
             encoded = prepare.encode(groups, spec, self.encoding, with_targets=False)
             windows = prepare.predict_windows(encoded, spec, origins)
+        return self.decoded(windows, device, values_only), windows, groups
+
+    def decoded(self, windows: Windows, device: torch.device | None = None,
+                values_only: bool = False) -> dict[str, Decoded]:
+        """Every target's predictions on ``windows`` in original units, as ``predict`` makes
+        them (``values_only``: without probabilities); ``device`` as for ``outputs``."""
         outputs = self.tempered(self.outputs(windows, device=device)[0])
         if self.neighbour_targets:
             outputs = self._answered(outputs, self._nearest(windows))
-        return _decode(spec, self.encoding, outputs, values_only), windows, groups
+        return _decode(self.spec, self.encoding, outputs, values_only)
 
     def _array_windows(self, X: np.ndarray) -> SequenceWindows:
         """One window per sample of a 3-D ``X`` (``raw_sequences``), scaled batch by batch."""
@@ -302,21 +341,61 @@ class FittedPipeline:
         prepare.encode(groups, self.spec, self.encoding, with_targets=False)
 
     def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
-                 part: str = "all", device: torch.device | None = None) -> Evaluation:
+                 part: str = "all", device: torch.device | None = None,
+                 weighted: bool = False) -> Evaluation:
         """``LSTMModel.evaluate``: metrics per target in original units beside the baselines,
         on ``all`` windows of ``data`` or on a ``part`` of the fit's split (``split``,
         shuffled with ``seed``); ``device``: where the network runs (default
-        ``inference_device()``)."""
+        ``inference_device()``); ``weighted``: each window weighs its ``Spec.weight``
+        (within its series, for the per-series metrics; series weigh the same in the means
+        over series)."""
+        windows, encoded = self.part_windows(data, y, part, weighted)
+        return self.score_windows(windows, encoded.offsets, device, encoded.groups.keys,
+                                  self.series_scales(encoded.groups))
+
+    def part_windows(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
+                     part: str = "all", weighted: bool = False
+                     ) -> tuple[Windows, prepare.Encoded]:
+        """The windows, with their targets (and, ``weighted``, their ``Spec.weight``), that
+        ``evaluate`` scores on ``part`` of ``data``, and the encoded table they index (its
+        series and their row boundaries).
+
+        Raises:
+            ConfigError: for an unknown ``part``, or ``weighted`` without a weight column.
+            DataError: where the part has no window (or, weighted, no weight).
+        """
         check_choice("part", part, PARTS)
         spec = self.spec
+        if weighted and spec.weight is None:
+            raise ConfigError("evaluate(weighted=True) weighs windows by the spec's weight "
+                              "column, and this model's spec has none; set Spec(weight=...) "
+                              "when fitting, or leave weighted off")
         groups = self._groups(data, y, need_targets=True)
         parts = None
         if part != "all":
             parts = prepare.assign_parts(groups, spec, self.split, self.seed)
-        encoded = prepare.encode(groups, spec, self.encoding, with_targets=True)
+        encoded = prepare.encode(groups, spec, self.encoding, with_targets=True,
+                                 weighted=weighted)
         windows = prepare.part_windows(encoded, spec, parts, part)
         require_windows(windows, f"{part!r}", spec)
-        return self.score_windows(windows, encoded.offsets, device)
+        require_weight(windows.window_weights(), repr(part), spec)
+        return windows, encoded
+
+    def series_scales(self, groups: Groups) -> NaiveScales | None:
+        """The naive scales of ``groups``' series, in their order: those fitted on the
+        training part where the model keeps them (``naive_scales``), else (a model saved
+        before it kept them, or a series it was not fitted on) from the training part of
+        ``groups`` itself by the fit's split, marked ``from_data``; None where a forecast
+        has none (other tasks, rows with calendar gaps)."""
+        saved = self.naive_scales
+        if saved is not None and saved.covers(groups.keys):
+            return saved.select(groups.keys)
+        fresh = training_scales(self.spec, groups, self.split)
+        if fresh is None:
+            return None if saved is None else saved.select(groups.keys)
+        if saved is None:
+            return dataclasses.replace(fresh, from_data=True)
+        return saved.select(groups.keys, fresh)
 
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
               device: torch.device | None = None) -> float:
@@ -388,25 +467,36 @@ class FittedPipeline:
         return int(np.clip(elements // max(1, steps * width), 32, most))
 
     def score_windows(self, windows: Windows, offsets: torch.Tensor,
-                      device: torch.device | None = None) -> Evaluation:
-        """Metrics of the model and its baselines on ``windows`` of series split at ``offsets``."""
+                      device: torch.device | None = None, keys: list[Any] | None = None,
+                      scales: NaiveScales | None = None) -> Evaluation:
+        """Metrics of the model and its baselines on ``windows`` of series split at
+        ``offsets``; forecasts given the series' ``keys`` are scored per series too, and
+        given their ``scales`` (``series_scales``) by MASE and RMSSE; each window weighs
+        its weight, where ``windows`` have weights."""
         outputs, truth = self.outputs(windows, with_targets=True, device=device)
         nearest = self._nearest(windows)
         baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth),
                                        self._naive_proba(windows, truth)),
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
+        series = None
+        if keys is not None and isinstance(windows, ForecastWindows):
+            which = np.searchsorted(offsets.numpy(), windows.starts.numpy(), side="right") - 1
+            series = _Series(which, keys, scales)                     # which: (N,)
+        weights = windows.window_weights()
         return _evaluation(self.spec, self.encoding,
                            self._answered(self.tempered(outputs), nearest), truth, baselines,
-                           self.naive_spread, self.conformal)
+                           self.naive_spread, None if weights is None else weights.numpy(),
+                           series, self.conformal)
 
     def residual_quantiles(self, windows: Windows, levels: dict[str, tuple[float, ...]] | None
                            = None) -> dict[str, list[list[float | None]]]:
-        """Per target of ``levels`` (default: each quantile target's own), the quantiles at
-        those levels of the naive baseline's errors per step on ``windows`` (the training
-        part), encoded (``naive_spread``)."""
+        """Per target of ``levels`` (default: each quantile or distribution target's kind's
+        ``spread_levels``), the quantiles at those levels of the naive baseline's errors per
+        step on ``windows`` (the training part), encoded (``naive_spread``)."""
         if levels is None:
-            levels = {t.name: t.quantiles for t in self.spec.targets if t.quantiles}
+            levels = {t.name: t.target_kind.spread_levels(t) for t in self.spec.targets
+                      if t.target_kind.spread_levels(t)}
         levels = {j: levels[t.name] for j, t in enumerate(self.spec.targets) if t.name in levels}
         if not levels or len(windows) == 0:
             return {}
@@ -616,16 +706,30 @@ def _lengths(windows: Windows) -> np.ndarray | None:
     return (windows.offsets[windows.index + 1] - windows.offsets[windows.index]).numpy()
 
 
+@dataclass(frozen=True)
+class _Series:
+    """Which series each scored window belongs to (``which``: an index into ``keys``), and
+    the series' naive scales (None: no MASE and RMSSE)."""
+
+    which: np.ndarray
+    keys: list[Any]
+    scales: NaiveScales | None
+
+
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
                 baselines: dict[str, Baseline],
                 spread: dict[str, list[list[float | None]]] | None = None,
+                weights: np.ndarray | None = None, series: _Series | None = None,
                 conformal: dict[str, Any] | None = None) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
-    quantile target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic:
-    the naive prediction plus the spread's quantiles (``_with_spread``). Targets with
-    ``conformal`` intervals add their metrics (``_conformal_rows``)."""
-    rows, step_rows, confusion, reliability = [], [], {}, {}
+    quantile or distribution target with a ``spread`` (``FittedPipeline.naive_spread``) is
+    probabilistic: the naive prediction plus the spread's quantiles (``_with_spread``);
+    ``weights`` (N,): each window's weight in every metric. Given the windows' ``series``,
+    the metrics per series too, with MASE and RMSSE where it has scales, whose means over
+    series (each weighing the same) join the overall rows. Targets with ``conformal``
+    intervals add their metrics (``_conformal_rows``)."""
+    rows, step_rows, series_rows, confusion, reliability = [], [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     coverage = tuple(conformal["coverage"]) if conformal else ()
     decoded = (with_intervals(spec, _decode(spec, encoding, outputs), conformal, coverage)
@@ -635,7 +739,7 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
         out = outputs[..., edges[j] : edges[j + 1]]
         bases = [baselines[b].of_target(t.name, j) for b in BASELINES]
         naive = bases[0]
-        if t.quantiles and spread and t.name in spread and naive is not None:
+        if t.target_kind.spread_levels(t) and spread and t.name in spread and naive is not None:
             bases[0] = _with_spread(naive, np.array(spread[t.name], dtype=np.float64))
         scored = t.target_kind.scored(t, encoding, y, out, bases)
         if scored.confusion is not None:
@@ -644,49 +748,102 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
             reliability[t.name] = scored.reliability
         score, names, true, predictions = (scored.score, scored.names, scored.true,
                                            scored.predictions)
-        rows += [(t.name, *row) for row in _scored(score, names, true, predictions)]
+        if weights is not None and "weights" not in inspect.signature(score).parameters:
+            raise ConfigError(f"target {t.name!r} is of kind {t.kind!r}, whose scored() gives a "
+                              "score(true, prediction) without weights; evaluate it with "
+                              "weighted=False, or give that score a weights argument")
+        w = None if weights is None else np.broadcast_to(weights[:, None], true.shape)
+        rows += [(t.name, *row) for row in _scored(score, names, true, predictions, w)]
+        if series is not None:
+            own = _per_series(t, encoding, y, out, bases, series, w)
+            series_rows += own
+            rows += _series_means(t.name, own)
         if true.shape[1] > 1:
             for s in range(true.shape[1]):
                 at_step = [None if p is None else p[:, s] for p in predictions]
-                step_rows += [(t.name, s + 1, *row)
-                              for row in _scored(score, names, true[:, s], at_step)]
+                step_rows += [(t.name, s + 1, *row) for row in _scored(
+                    score, names, true[:, s], at_step, None if w is None else w[:, s])]
         if t.name in decoded and decoded[t.name].intervals:
-            levels = t.quantiles or interval_levels(coverage)
+            levels = t.target_kind.spread_levels(t) or interval_levels(coverage)
             bands = None
             if naive is not None and (spread or {}).get(t.name):
                 bands = encoding.decode_regression(t, _with_spread(
                     naive, np.array(spread[t.name], dtype=np.float64)))       # (N, S, L)
             naive = None if naive is None else encoding.decode_regression(t, naive)
-            overall, per_step = _conformal_rows(true, decoded[t.name], naive, bands, levels)
+            overall, per_step = _conformal_rows(true, decoded[t.name], naive, bands, levels, w)
             rows += [(t.name, *row) for row in overall]
             step_rows += [(t.name, *row) for row in per_step]
     table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
     per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
+    panel = series is not None and series.keys != [None]
+    per_series = pd.DataFrame(series_rows if panel else [], columns=SERIES_COLUMNS)
+    scales = None if series is None else series.scales
+    scale_free = "" if scales is None else describe(scales, len(np.unique(series.which)))
     return Evaluation(table, per_step, confusion, baselines["naive"].description,
                       baselines["seasonal"].description, dict(spec.units),
-                      baselines["neighbour"].description, reliability)
+                      baselines["neighbour"].description, reliability, per_series, scale_free)
+
+
+def _per_series(target: Target, encoding: Any, truth: np.ndarray, outputs: np.ndarray,
+                bases: list[np.ndarray | None], series: _Series,
+                weights: np.ndarray | None = None) -> list[tuple[Any, ...]]:
+    """Rows ``(series, target, metric, *one score per predictor)`` of ``target`` on each
+    series' windows, scored by its kind as the whole is (``weights`` shaped like ``truth``,
+    where given), with MASE and RMSSE where the series has scales and the kind gives MAE
+    and RMSE."""
+    rows = []
+    scales = series.scales
+    order = np.argsort(series.which, kind="stable")
+    for mine in np.split(order, np.flatnonzero(np.diff(series.which[order])) + 1):
+        if not mine.size:                                            # no windows at all
+            continue
+        g = series.which[mine[0]]
+        scored = target.target_kind.scored(target, encoding, truth[mine], outputs[mine],
+                                           [None if b is None else b[mine] for b in bases])
+        own = _scored(scored.score, scored.names, scored.true, scored.predictions,
+                      None if weights is None else weights[mine])
+        errors = {row[0]: list(row[1:]) for row in own}
+        if scales is not None and target.name in scales.mae and {"MAE", "RMSE"} <= set(errors):
+            own += scaled(errors, scales.mae[target.name][g], scales.mse[target.name][g])
+        rows += [(series.keys[g], target.name, *row) for row in own]
+    return rows
+
+
+def _series_means(target: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows ``(target, metric, *means)`` of MASE and RMSSE: the mean over the series (of
+    ``_per_series``' ``rows``) that have them, each series weighing the same."""
+    frame = pd.DataFrame(rows, columns=SERIES_COLUMNS)
+    frame = frame[frame.metric.isin(SCALE_FREE)]
+    means = frame.groupby("metric", sort=False)[list(PREDICTORS)].mean()   # NaN: left out
+    return [(target, metric, *values) for metric, values in zip(
+        means.index, means.to_numpy().tolist(), strict=True)]
 
 
 def _conformal_rows(true: np.ndarray, decoded: Decoded, naive: np.ndarray | None,
-                    bands: np.ndarray | None, levels: tuple[float, ...]
+                    bands: np.ndarray | None, levels: tuple[float, ...],
+                    weights: np.ndarray | None = None
                     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Rows ``(metric, model, naive, seasonal, neighbour)`` over all steps, and rows ``(step,
     metric, ...)`` per step where there are several, of each calibrated interval of
     ``decoded`` and the naive baseline's (its point prediction ``naive`` (N, S) plus the
-    error quantiles ``bands`` (N, S, L) at ``levels``, original units) against ``true``
-    (N, S); MSIS divides by the naive baseline's mean absolute error."""
+    error quantiles ``bands`` (N, S, L) at ``levels``, original units; NaN where ``levels``
+    lack an interval's ends) against ``true`` (N, S), each value weighing ``weights``
+    (N, S) where given; MSIS divides by the naive baseline's mean absolute error."""
     scale = math.nan if naive is None else float(np.nanmean(np.abs(true - naive)))
     steps = [None] + (list(range(true.shape[1])) if true.shape[1] > 1 else [])
     overall, per_step = [], []
     for coverage, _, _ in decoded.intervals:
-        ends = [int(np.flatnonzero(np.isclose(levels, end))[0])
+        ends = [np.flatnonzero(np.isclose(levels, end))
                 for end in ((1 - coverage) / 2, (1 + coverage) / 2)]
+        has_ends = bands is not None and all(len(e) for e in ends)
         for s in steps:
             at = slice(None) if s is None else slice(s, s + 1)
             step = dataclasses.replace(decoded, intervals=tuple(
                 (c, lo[:, at], hi[:, at]) for c, lo, hi in decoded.intervals))
-            band = None if bands is None else (bands[:, at, ends[0]], bands[:, at, ends[1]])
-            scored = interval_scores(true[:, at], step, band, coverage, scale)
+            band = ((bands[:, at, int(ends[0][0])], bands[:, at, int(ends[1][0])])
+                    if has_ends else None)
+            scored = interval_scores(true[:, at], step, band, coverage, scale,
+                                     None if weights is None else weights[:, at])
             made = [(m, model, theirs, math.nan, math.nan)
                     for m, (model, theirs) in scored.items()]
             if s is None:
@@ -706,10 +863,13 @@ def _with_spread(naive: np.ndarray, spread: np.ndarray) -> np.ndarray:
 
 
 def _scored(score: Any, names: tuple[str, ...], true: np.ndarray,
-            predictions: list[np.ndarray | None]) -> list[tuple[Any, ...]]:
-    """Rows ``(metric, *one score per prediction)``; a missing prediction (None) scores NaN."""
-    scores = [dict.fromkeys(names, math.nan) if p is None else score(true, p)
-              for p in predictions]
+            predictions: list[np.ndarray | None], weights: np.ndarray | None = None
+            ) -> list[tuple[Any, ...]]:
+    """Rows ``(metric, *one score per prediction)``; a missing prediction (None) scores NaN;
+    ``weights`` (shaped like ``true``) are passed on where given."""
+    def one(p: np.ndarray) -> dict[str, float]:
+        return score(true, p) if weights is None else score(true, p, weights)
+    scores = [dict.fromkeys(names, math.nan) if p is None else one(p) for p in predictions]
     return [(m, *(each[m] for each in scores)) for m in names]
 
 

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .checks import check_choice, check_number, check_positive_int, closest, quote
 from .data.timestep import canonical
+from .distributions import DISTRIBUTIONS
 from .errors import ConfigError
 from .kinds import KINDS, TargetKind
 from .tasks import TaskShape, task_shape
 
-SCALERS = ("standard", "minmax", "robust", "none")
+SCALERS = ("standard", "minmax", "robust", "mean", "none")
 MISSING = ("error", "ffill", "mask")
 FEATURE_KINDS = ("numeric", "categorical")
 TARGET_KINDS = KINDS.keys()   # live: a kind registered later (lstmkit.kinds) is a choice too
@@ -56,7 +58,8 @@ class Feature:
         name: column name in the data.
         kind: ``"numeric"`` (scaled) or ``"categorical"`` (one-hot encoded over the
             categories seen in the training part, or embedded: ``embed``).
-        scaler: ``"standard"``, ``"minmax"``, ``"robust"`` or ``"none"``; numeric only
+        scaler: ``"standard"``, ``"minmax"``, ``"robust"``, ``"mean"`` (divided by the
+            mean absolute value, not centred: for counts) or ``"none"``; numeric only
             (another choice on a categorical feature is an error).
         missing: what a missing value (NaN, None) in this column means:
             ``"error"`` refuses it, naming the row; ``"ffill"`` carries the series'
@@ -82,7 +85,7 @@ class Feature:
 
     name: str
     kind: Literal["numeric", "categorical"] = "numeric"
-    scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
+    scaler: Literal["standard", "minmax", "robust", "mean", "none"] = "standard"
     missing: Literal["error", "ffill", "mask"] | None = None
     future: bool = False
     embed: int | None = None
@@ -131,19 +134,37 @@ class Target:
             target becomes kind ``"quantile"`` (a regression target given quantiles does),
             one output per level trained with the pinball loss, never crossing. Its
             prediction columns are ``<name>`` (the median, see ``lstmkit.kinds.Quantile``)
-            and ``<name>_q<percent>`` (``OT_q10``, ``OT_q2.5``).
+            and ``<name>_q<percent>`` (``OT_q10``, ``OT_q2.5``). With ``distribution``
+            they are the levels of its quantile columns instead (default 0.1, 0.5, 0.9).
+        distribution: ``"normal"``, ``"student_t"``, ``"poisson"`` or
+            ``"negative_binomial"``: the target becomes that kind, a head giving the
+            distribution's parameters trained by negative log-likelihood
+            (``lstmkit.distributions``). Its prediction columns are ``<name>`` (the mean)
+            and ``<name>_q<percent>``. Counts (poisson, negative_binomial) need
+            non-negative integers and are scaled without centring (scaler ``mean``, or
+            ``none``; the default ``standard`` becomes ``mean``).
+        class_weight: classification and binary targets: each window's loss at a step
+            weighted by the weight of its true class: ``"balanced"`` (n / (classes x
+            the class's count) over the training windows, as scikit-learn's) or
+            ``{label: weight}`` keyed by the user's labels (unlisted labels: 1). The
+            loss is then the weighted mean (``lstmkit.data.weights``).
 
     Example:
         >>> Target("OT", quantiles=[0.1, 0.5, 0.9]).kind
         'quantile'
+        >>> Target("OT", distribution="student_t").kind
+        'student_t'
+        >>> Target("weather", kind="classification", class_weight="balanced")
     """
 
     name: str
     kind: str = "regression"
-    scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
+    scaler: Literal["standard", "minmax", "robust", "mean", "none"] = "standard"
     loss: str | None = None
     weight: float = 1.0
     quantiles: tuple[float, ...] | None = None
+    distribution: str | None = None
+    class_weight: str | dict[Any, float] | None = dataclasses.field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -153,11 +174,16 @@ class Target:
                               f"{', '.join(map(repr, TARGET_KINDS))}, got {quote(self.kind)}"
                               f"{closest(str(self.kind), TARGET_KINDS)}; a kind of your own "
                               "is registered first (lstmkit.kinds.register_kind)")
+        if self.distribution is not None or self.kind in DISTRIBUTIONS:
+            object.__setattr__(self, "distribution", _distribution(self))
+            object.__setattr__(self, "kind", self.distribution)
         if self.quantiles is not None or self.kind == "quantile":
             object.__setattr__(self, "quantiles", _quantile_levels(self))
             if self.kind == "regression":
                 object.__setattr__(self, "kind", "quantile")
         check_choice(f"scaler of target {self.name!r}", self.scaler, SCALERS)
+        if self.distribution and DISTRIBUTIONS[self.distribution].counts:
+            object.__setattr__(self, "scaler", _count_scaler(self))
         if self.loss is None:
             object.__setattr__(self, "loss", self.target_kind.default_loss)
         check_choice(f"loss of {self.kind} target {self.name!r}", self.loss,
@@ -168,12 +194,15 @@ class Target:
                               f"set kind='regression'")
         check_number(f"weight of target {self.name!r}", self.weight, 0)
         object.__setattr__(self, "weight", float(self.weight))
+        if self.class_weight is not None:
+            object.__setattr__(self, "class_weight", _class_weight(self))
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        if self.quantiles is None:   # written only when set: earlier dicts stay the same
-            del data["quantiles"]
-        else:
+        for key in ("quantiles", "distribution", "class_weight"):   # written only when set:
+            if data[key] is None:                                   # earlier dicts stay
+                del data[key]
+        if self.quantiles is not None:
             data["quantiles"] = list(self.quantiles)
         return data
 
@@ -193,11 +222,57 @@ class Target:
         return _from_dict(cls, data, "a target")
 
 
+def _distribution(target: Target) -> str:
+    """``target.distribution`` checked (a distribution's name, on a regression target or
+    one of that distribution's kind), or the distribution its kind names."""
+    name, wanted = quote(target.name), target.distribution or target.kind
+    if not isinstance(wanted, str) or wanted not in DISTRIBUTIONS:
+        raise ConfigError(f"distribution of target {name} must be one of "
+                          f"{', '.join(map(repr, DISTRIBUTIONS))}, got {quote(wanted)}"
+                          f"{closest(str(wanted), DISTRIBUTIONS)}")
+    if target.kind not in ("regression", wanted):
+        raise ConfigError(f"distribution applies to numeric targets, but {name} is "
+                          f"{target.kind}; drop distribution or leave kind at its default")
+    return wanted
+
+
+def _count_scaler(target: Target) -> str:
+    """A count target's scaler: ``mean`` or ``none`` (``standard``, the default, becomes
+    ``mean``): counts are not centred."""
+    if target.scaler == "standard":
+        return "mean"
+    if target.scaler not in ("mean", "none"):
+        raise ConfigError(f"target {quote(target.name)} is a {target.distribution} count, "
+                          f"scaled without centring: its scaler must be 'mean' (the default) "
+                          f"or 'none', got {quote(target.scaler)}")
+    return target.scaler
+
+
+def _class_weight(target: Target) -> str | dict[Any, float]:
+    """``target.class_weight`` checked: ``"balanced"`` or a mapping of labels to weights
+    (numbers >= 0), on a classification or binary target. Its labels are checked against
+    the training labels when fitting (``lstmkit.data.weights.class_weights``)."""
+    name, given = quote(target.name), target.class_weight
+    if not target.categorical:
+        raise ConfigError(f"class_weight applies to classification and binary targets, but "
+                          f"{name} is {target.kind}; drop class_weight, or weight windows with "
+                          "spec weight (a column)")
+    if given == "balanced":
+        return given
+    if not isinstance(given, dict) or not given:
+        raise ConfigError(f"class_weight of target {name} must be 'balanced' or a mapping of "
+                          f"labels to weights, such as {{'snow': 5, 'sun': 1}}, got "
+                          f"{quote(given)}")
+    for label, weight in given.items():
+        check_number(f"class_weight of label {quote(label)} of target {name}", weight, 0)
+    return {label: float(weight) for label, weight in given.items()}
+
+
 def _quantile_levels(target: Target) -> tuple[float, ...]:
-    """``target.quantiles`` checked (numbers in (0, 1), sorted, unique, on a regression or
-    quantile target) as a tuple of floats."""
+    """``target.quantiles`` checked (numbers in (0, 1), sorted, unique, on a regression,
+    quantile or distribution target) as a tuple of floats."""
     name, levels = quote(target.name), target.quantiles
-    if target.kind not in ("regression", "quantile"):
+    if target.kind not in ("regression", "quantile") and target.distribution is None:
         raise ConfigError(f"quantiles apply to numeric targets, but {name} is {target.kind}; "
                           "drop quantiles or leave kind at its default")
     if levels is None:
@@ -252,6 +327,12 @@ class Spec:
             target; gaps forward-filled unless ``missing`` says ``mask``), as the naive
             forecast it is compared with reads them. False keeps to ``inputs``; data
             to predict from then needs no target column.
+        weight: a column of window weights (numbers >= 0, not all 0): each window's loss
+            is weighted by its value at the window's origin (forecasts: the last input
+            row) or by the sequence's value (sequence tasks: constant within each
+            sequence), in training and validation (a weighted mean over windows), and in
+            the metrics with ``evaluate(..., weighted=True)``. It is no input unless listed
+            in ``inputs``; predicting needs no such column (``lstmkit.data.weights``).
     """
 
     inputs: tuple[Feature, ...]
@@ -267,6 +348,7 @@ class Spec:
     freq: str | None = None
     units: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
     past_targets: bool = dataclasses.field(default=True, compare=False)
+    weight: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
@@ -279,7 +361,7 @@ class Spec:
                 raise ConfigError(f"spec freq {quote(self.freq)} is the time step of a "
                                   "forecast's time column: set task 'forecast' and time, or "
                                   "drop freq")
-        for name in ("time", "series", "sequence"):
+        for name in ("time", "series", "sequence", "weight"):
             if not isinstance(getattr(self, name), str | None):
                 raise ConfigError(f"spec {name} must be a column name (a string), got "
                                   f"{quote(getattr(self, name))}")
@@ -351,6 +433,9 @@ class Spec:
                 raise ConfigError(f"column {column!r} is an id/time column and cannot also be "
                                   "an input or target (a series column may be a categorical "
                                   "input)")
+        if self.weight is not None and self.weight in id_columns:
+            raise ConfigError(f"spec weight {self.weight!r} is an id/time column; name a column "
+                              "of window weights (numbers >= 0)")
         object.__setattr__(self, "units", _checked_units(self.units,
                                                          [*self.input_names, *self.target_names]))
 
@@ -392,7 +477,7 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        for key in ("freq", "units"):   # as for features below: 0.2.0's dicts stay the same
+        for key in ("freq", "units", "weight"):   # as for features below: earlier dicts stay
             if not data[key]:
                 del data[key]
         if not (self.task == "forecast" and set(self.target_names) - set(self.input_names)):
@@ -409,6 +494,65 @@ class Spec:
         if not isinstance(data, dict):
             raise ConfigError(f"spec must be a mapping, got {type(data).__name__}")
         return _from_dict(cls, data, "spec")
+
+    @classmethod
+    def from_long(cls, data: Any, lookback: int, horizon: int = 1, *,
+                  inputs: Sequence[str | Feature] | None = None, future: Sequence[str] = (),
+                  id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
+                  **options: Any) -> Spec:
+        """The forecast of a table in NeuralForecast's long format: one row per series and
+        time, ``unique_id`` (the series), ``ds`` (the time), ``y`` (the target) and
+        exogenous columns; the table is used unchanged.
+
+        Args:
+            data: the table (a pandas or polars DataFrame), or its column names.
+            lookback, horizon: the input window and the steps forecast (``Spec``).
+            inputs: the exogenous inputs, as names or ``Feature``s; None (default): every
+                column but the series, time and target, numeric. ``y``'s past values are
+                read too (``Spec.past_targets``).
+            future: the inputs known in advance (NeuralForecast's ``futr_exog_list``;
+                ``Feature.future``); the others are read over the lookback only
+                (``hist_exog_list``).
+            id_col, time_col, target_col: the column names, as NeuralForecast's
+                ``fit(df, id_col=..., time_col=..., target_col=...)`` takes them.
+            options: any other ``Spec`` argument (``freq``, ``missing``, ``units``, ...).
+
+        Returns:
+            ``Spec(inputs, [target_col], series=id_col, time=time_col, lookback=...,
+            horizon=...)``; predictions keep the ``unique_id`` column, and give the
+            predicted step's time as ``time`` (the last input ``ds`` as ``origin``).
+
+        Example:
+            >>> spec = Spec.from_long(df, lookback=28, horizon=7, future=["price"])
+            >>> LSTMModel(spec).fit(df).predict(df)
+        """
+        fixed = {"inputs", "targets", "task", "series", "time", "sequence"}.intersection(options)
+        if fixed:
+            raise ConfigError(f"Spec.from_long sets {quote(sorted(fixed))} itself: the long "
+                              "format's columns say them; name the columns with id_col, "
+                              "time_col and target_col, the exogenous inputs with inputs")
+        columns = list(data.columns if hasattr(data, "columns") else data)
+        ids = (id_col, time_col, target_col)
+        absent = [c for c in ids if c not in columns]
+        if absent:
+            raise ConfigError(f"the long-format table has no column {quote(absent[0])} (its "
+                              f"columns: {quote(columns)}); it needs {quote(list(ids))}: the "
+                              "series, the time and the target. Rename them, or name them with "
+                              "id_col, time_col and target_col")
+        if inputs is None:
+            inputs = [c for c in columns if c not in ids]
+        features = [_as(Feature, f, "inputs") for f in inputs]
+        names = [f.name for f in features]
+        future = [future] if isinstance(future, str) else list(future)
+        unknown = [name for name in future if name not in names]
+        if unknown:
+            raise ConfigError(f"future input {quote(unknown[0])} is not an input of the "
+                              f"long-format table (inputs: {quote(names)}); list only its "
+                              "exogenous columns")
+        features = [dataclasses.replace(f, future=True) if f.name in future else f
+                    for f in features]
+        return cls(features, [target_col], lookback=lookback, horizon=horizon, time=time_col,
+                   series=id_col, **options)
 
     @classmethod
     def saved(cls, data: Any) -> Spec:

@@ -252,6 +252,24 @@ def prediction_frame(spec: Spec, rows: WindowRows, decoded: dict[str, Decoded]
     return frame if keep.all() else frame[keep].reset_index(drop=True)
 
 
+def sample_frame(spec: Spec, rows: WindowRows, decoded: dict[str, Decoded], samples: int,
+                 rng: np.random.Generator) -> pd.DataFrame:
+    """The prediction table's id columns with ``samples`` rows per prediction, numbered in a
+    ``sample`` column, and each target's draws: distribution targets' from their
+    distribution (independent across steps), the others' point predictions repeated."""
+    n, steps = decoded[spec.targets[0].name].values.shape
+    columns, keep = spec.shape.id_columns(rows, n, steps)
+    frame = pd.DataFrame(columns)
+    frame = frame.loc[frame.index.repeat(samples)].reset_index(drop=True)
+    frame["sample"] = np.tile(np.arange(samples), n * steps)
+    for t in spec.targets:
+        d = decoded[t.name]
+        frame[t.name] = (np.repeat(d.values.reshape(-1), samples) if d.params is None else
+                         t.target_kind.sample(d.params, samples, rng).reshape(-1))  # (N*S*n,)
+    keep = np.repeat(keep, samples)
+    return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
 def window_origin(start: Any, lookback: int) -> Any:
     """The origin (last input row) of forecast windows of ``lookback`` rows starting at
     ``start`` (an array or a tensor)."""

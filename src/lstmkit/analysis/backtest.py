@@ -8,7 +8,10 @@ The protocol, per series of ``n`` rows (rows counted from 0), horizon ``H``,
   series' last row;
 * the fold's model is fitted on rows ``0 .. r_k`` only, scalers and weights
   (``refit=True``: a fresh ``LSTMModel`` with the same parameters per fold;
-  ``refit=False``: one model fitted up to the first origin scores every fold).
+  ``refit=False``: one model fitted up to the first origin scores every fold;
+  ``refit="warm"``: the first fold's model is fitted afresh, each later one continues
+  training a copy of the previous fold's on its own rows, ``fit(warm_start=True)``,
+  the first fold's scalers kept).
   The model's own split divides that history into training and validation rows
   (early stopping); its test part is dropped, and a fractional ``val_start`` is
   taken relative to ``test_start`` so training and validation keep their
@@ -29,6 +32,7 @@ own end, and a fold pools the forecasts of all series.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,14 +74,14 @@ class Backtest:
         evaluations: the ``Evaluation`` of each fold (per step, confusion matrices).
         models: the model that scored each fold (the same one for every fold
             without refitting).
-        refit: whether each fold had its own model.
+        refit: whether each fold had its own model (True, ``"warm"``) or not (False).
     """
 
     table: pd.DataFrame
     origins: pd.DataFrame
     evaluations: list[Evaluation]
     models: list[LSTMModel]
-    refit: bool
+    refit: bool | str
 
     def summary(self) -> pd.DataFrame:
         """Mean of each target's metrics over the folds (all steps), model beside naive."""
@@ -95,7 +99,8 @@ class Backtest:
 
 
 def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = None,
-             refit: bool = True, coverage: float | list[float] | None = None) -> Backtest:
+             refit: bool | str = True, coverage: float | list[float] | None = None
+             ) -> Backtest:
     """Rolling-origin evaluation of ``model``'s parameters on ``data`` (see the module doc).
 
     ``model`` is used as a template only: it is neither fitted nor changed.
@@ -105,7 +110,8 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
         data: the whole table (DataFrame, CSV or Parquet path), inputs and targets.
         folds: number of origins.
         step: rows between origins, and forecasts scored per fold (default: horizon).
-        refit: fit a model per fold (True) or once, before the first origin (False).
+        refit: fit a model per fold (True), once before the first origin (False), or per
+            fold by fine-tuning the previous fold's model (``"warm"``: fewer epochs).
         coverage: calibrate conformal intervals at these coverages on each fold's
             validation part (default: the model's own ``coverage``).
 
@@ -124,8 +130,8 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
     _check_positive("folds", folds)
     step = spec.horizon if step is None else step
     _check_positive("step", step)
-    if not isinstance(refit, bool):
-        raise ConfigError(f"refit must be True or False, got {refit!r}")
+    if not (isinstance(refit, bool) or refit == "warm"):
+        raise ConfigError(f"refit must be True, False or 'warm', got {refit!r}")
     if coverage is not None:
         model = type(model)(**{**model.get_params(), "coverage": list(check_coverage(coverage))})
     model.check_params(spec)
@@ -136,7 +142,8 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
         label = _label(groups, cut)
         with _fold_context(k, label):
             if refit or k == 0:
-                fitted = _fit_fold(model, _rows(groups, 0, cut + 1))
+                previous = models[-1] if refit == "warm" and models else None
+                fitted = _fit_fold(model, _rows(groups, 0, cut + 1), previous)
             window = _rows(groups, spec.shape.start(cut), cut + step + spec.horizon)
             evaluation = fitted.evaluate(window)
         parts.append(_tidy(evaluation, k, label))
@@ -154,10 +161,15 @@ def history_split(split: Split) -> Split:
     return Split(val_start=val, test_start=None, end=None, shuffle=split.shuffle)
 
 
-def _fit_fold(model: LSTMModel, history: pd.DataFrame) -> LSTMModel:
+def _fit_fold(model: LSTMModel, history: pd.DataFrame, previous: LSTMModel | None = None
+              ) -> LSTMModel:
+    """The fold's model: fitted on ``history`` afresh, or a copy of the ``previous`` fold's
+    trained on further (``refit="warm"``; the previous one stays as it scored)."""
     params = {**model.get_params(), "split": history_split(model.split or Split())}
     with warnings.catch_warnings():    # each fold's table already compares it with naive
         warnings.simplefilter("ignore", BaselineWarning)
+        if previous is not None:
+            return copy.deepcopy(previous).fit(history, warm_start=True)
         return type(model)(**params).fit(history)
 
 

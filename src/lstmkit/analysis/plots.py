@@ -296,6 +296,35 @@ def backtest_folds(backtest: Backtest, units: dict[str, str] | None = None,
     return _done(fig, save)
 
 
+def importance(table: pd.DataFrame, save: str | Path | None = None) -> Figure:
+    """A heatmap of permutation importance: inputs (rows) x targets (columns), the colour
+    each input's mean error increase relative to the target's unpermuted error, in %.
+
+    Args:
+        table: ``LSTMModel.importance``'s table (per step: the steps' mean is drawn).
+        save: write the figure to this PNG path.
+
+    Example:
+        >>> plots.importance(model.importance(df), save="importance.png")
+    """
+    from .importance import check_table
+
+    grid = check_table(table).pivot_table(index="input", columns="target", values="relative",
+                                          sort=False) * 100       # (inputs, targets)
+    fig, (ax,) = _grid(1, 1, panel=(1.2 + 1.1 * grid.shape[1], 1.0 + 0.45 * grid.shape[0]))
+    high = max(float(np.nanmax(np.abs(grid.to_numpy()))), 1e-9)
+    image = ax.imshow(grid.to_numpy(), cmap="RdBu_r", vmin=-high, vmax=high, aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], rotation=30,
+                  ha="right")
+    ax.set_yticks(range(grid.shape[0]), [str(i) for i in grid.index])
+    for (i, j), value in np.ndenumerate(grid.to_numpy()):
+        ax.text(j, i, format(value, ".3g"), ha="center", va="center", fontsize="small")
+    metrics = ", ".join(dict.fromkeys(table["metric"]))
+    ax.set(title="Permutation importance", xlabel="target", ylabel="input permuted")
+    fig.colorbar(image, ax=ax, label=f"error increase, % of the error ({metrics})")
+    return _done(fig, save)
+
+
 def save_run(model: FittedPipeline | Fitted, evaluation: Evaluation, directory: Path,
              data: Any = None) -> list[str]:
     """Write the PNGs that suit a fitted model into ``directory``; returns their names.
@@ -326,15 +355,17 @@ def save_run(model: FittedPipeline | Fitted, evaluation: Evaluation, directory: 
 def _band(ax: Axes, target: Target, predicted: pd.DataFrame, when: Any, color: Any,
           conformal: dict[str, Any] | None) -> None:
     """Shade a target's forecast within its calibrated ``conformal`` intervals (each, the
-    inner ones darker), else a quantile target's between its outermost quantiles."""
+    inner ones darker), else a quantile or distribution target's between its outermost
+    quantiles (nothing for other targets)."""
     name = target.name
+    levels = target.target_kind.levels(target)
     if conformal and name in conformal["targets"]:
         for c in reversed(conformal["coverage"]):
             ax.fill_between(when, predicted[interval_column(name, "lo", c)],
                             predicted[interval_column(name, "hi", c)], color=color, alpha=0.15,
                             lw=0, label=f"{percent(c)} % conformal interval")
-    elif target.quantiles:
-        low, high = target.quantiles[0], target.quantiles[-1]
+    elif levels:
+        low, high = levels[0], levels[-1]
         ax.fill_between(when, predicted[quantile_column(name, low)],
                         predicted[quantile_column(name, high)], color=color, alpha=0.18,
                         lw=0, label=f"{format((high - low) * 100, '.3g')} % band")

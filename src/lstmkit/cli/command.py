@@ -1,4 +1,5 @@
-"""The ``lstmkit`` command line: fit, predict, evaluate, calibrate, serve, export, backtest,
+"""The ``lstmkit`` command line: fit, predict, evaluate, calibrate, importance, serve,
+export, backtest,
 tune, datasets and runs, mirroring the Python API.
 
 Errors print as one line (``error: ...``) without a traceback, and the exit code
@@ -9,6 +10,7 @@ says what went wrong: 2 config or usage, 3 data, 4 model files, 5 not fitted,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -25,7 +27,7 @@ from rich.table import Table
 from ..allocator import keep_freed_memory
 from ..conformal import check_coverage, chosen
 from ..errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
-from ..metrics import PREDICTORS, Evaluation, compare
+from ..metrics import PREDICTORS, SCALE_FREE, Evaluation, compare
 from ..spec import PARTS
 from ..storage import files
 from ..version import __version__
@@ -90,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="replace the run in the run directory (only a run lstmkit wrote)")
     again.add_argument("--resume", action="store_true",
                        help="continue the interrupted run in the run directory from its checkpoint")
+    fit.add_argument("--init-from", metavar="MODEL_DIR",
+                     help="continue training the model (run) directory MODEL_DIR on the "
+                     "config's data, its encoding and architecture kept (the config's "
+                     "init_from; the run's config.yaml records it)")
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     fit.set_defaults(run=_fit)
 
@@ -115,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
     evaluate.add_argument("--part", choices=PARTS, default="all",
                           help="which part of the model's split to score (default: all rows)")
+    evaluate.add_argument("--weighted", action="store_true",
+                          help="weigh each window by the spec's weight column")
     evaluate.add_argument("--json", help="also write the metrics to this JSON file")
     evaluate.add_argument("--overwrite", action="store_true",
                           help="replace an existing metrics JSON file that evaluate wrote")
@@ -134,6 +142,22 @@ def _parser() -> argparse.ArgumentParser:
                            help="replace a model directory at --out")
     calibrate.set_defaults(run=_calibrate)
 
+    importance = commands.add_parser("importance", help="permutation importance of a saved "
+                                     "model: which input drives which target")
+    importance.add_argument("model", help="model (run) directory")
+    importance.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
+    importance.add_argument("--part", choices=PARTS, default="test",
+                            help="which part of the model's split to score (default: test)")
+    importance.add_argument("--repeats", type=int, default=5,
+                            help="permutations per input column (default: 5)")
+    importance.add_argument("--per-step", action="store_true", help="a row per output step too")
+    importance.add_argument("--seed", type=int, default=0, help="seed of the permutations")
+    importance.add_argument("--out", help="also write the table to this CSV file")
+    importance.add_argument("--plot", help="also draw the heatmap to this PNG file")
+    importance.add_argument("--overwrite", action="store_true",
+                            help="replace an existing table or plot that lstmkit wrote")
+    importance.set_defaults(run=_importance)
+
     backtest = commands.add_parser("backtest", help="rolling-origin backtest of a YAML config")
     backtest.add_argument("config", help="YAML config file (see examples/)")
     backtest.add_argument("--folds", type=int, required=True, help="number of forecast origins")
@@ -141,8 +165,12 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--coverage", nargs="+", metavar="SHARE",
                           help="calibrate conformal intervals at these coverages on each "
                                "fold's validation part and score them per fold")
-    backtest.add_argument("--no-refit", action="store_true",
-                          help="fit once before the first origin instead of once per fold")
+    refit = backtest.add_mutually_exclusive_group()
+    refit.add_argument("--no-refit", action="store_true",
+                       help="fit once before the first origin instead of once per fold")
+    refit.add_argument("--warm", action="store_true",
+                       help="fine-tune each fold's model from the previous fold's instead of "
+                       "fitting it afresh")
     backtest.add_argument("--run-dir", help="where to write backtest.csv and backtest.png "
                           "(default: the config's run_dir + '-backtest')")
     backtest.add_argument("--overwrite", action="store_true", help="replace an existing "
@@ -198,13 +226,15 @@ def _fit(args: argparse.Namespace) -> int:
     from .config import RunConfig, fit_arguments
 
     config = RunConfig.read(args.config)
+    if args.init_from is not None:
+        config = dataclasses.replace(config, init_from=args.init_from)
     run_dir = Path(args.run_dir or config.run_dir or Path("runs") / Path(args.config).stem)
     reading = _inputs(args.config, config)
     checkpoints = run_dir / files.CHECKPOINTS
     first = global_rank() == 0    # data-parallel workers start after these checks
     if first:
         runs.check_run_dir(run_dir, args.overwrite, args.resume, reading)
-    model = config.build_model()
+    model = config.start_model()
     if args.no_progress:
         model.progress = False
     data, y = fit_arguments(config.data.load())
@@ -213,10 +243,12 @@ def _fit(args: argparse.Namespace) -> int:
         shutil.rmtree(checkpoints, ignore_errors=True)
     resuming = args.resume and checkpoints.is_dir()
     if first:
-        console.print(f"{'resuming' if resuming else 'training'} on {config.data.describe()} "
-                      f"-> {run_dir}")
+        start = f" from {config.init_from}" if config.init_from else ""
+        console.print(f"{'resuming' if resuming else 'training'}{start} on "
+                      f"{config.data.describe()} -> {run_dir}")
     loggers = config.tracking.loggers(run_dir, Path(args.config).stem)
-    model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume, loggers=loggers)
+    model.fit(data, y, checkpoint_dir=checkpoints, resume=args.resume, loggers=loggers,
+              warm_start=config.init_from is not None)
     if not first:
         return 0          # a data-parallel worker: process 0 scores and saves the run
     try:
@@ -226,7 +258,7 @@ def _fit(args: argparse.Namespace) -> int:
                           "then run the same command with --resume to save it") from None
     run = runs.write_run(model, run_dir, data, y, test=test, config=config, overwrite=True,
                          reading=reading)
-    console.print(render(run.evaluation, f"metrics on {run.scored_on}"))
+    _print_metrics(run.evaluation, f"metrics on {run.scored_on}")
     console.print(f"saved the model, metrics ({files.METRICS}, {files.EPOCHS}), "
                   f"{files.RUN_CONFIG}, {files.ENVIRONMENT} and {', '.join(run.plots)} "
                   f"to {run_dir}")
@@ -240,6 +272,7 @@ def _backtest(args: argparse.Namespace) -> int:
     config = RunConfig.read(args.config)
     default = f"{config.run_dir or Path('runs') / Path(args.config).stem}-backtest"
     run_dir = Path(args.run_dir or default)
+    config.fit_only("backtest")
     reading = _inputs(args.config, config)
     files.check_output_dir(run_dir, files.BACKTEST, args.overwrite, reading)
     model = config.build_model()
@@ -250,7 +283,8 @@ def _backtest(args: argparse.Namespace) -> int:
         raise ConfigError(f"backtesting needs a forecast table, but {config.data.describe()} is a "
                           "set of sequences (arrays)")
     console.print(f"backtesting on {config.data.describe()} -> {run_dir}")
-    result = model.backtest(data, folds=args.folds, step=args.step, refit=not args.no_refit,
+    refit = "warm" if args.warm else not args.no_refit
+    result = model.backtest(data, folds=args.folds, step=args.step, refit=refit,
                             coverage=_shares(args.coverage))
     summary = Evaluation(result.summary(), result.table.iloc[:0],
                          baseline=result.evaluations[0].baseline)
@@ -351,14 +385,58 @@ def _evaluate(args: argparse.Namespace) -> int:
         files.check_output_file(output, args.overwrite, reading, kind="metrics file")
     model = LSTMModel.load(args.model)
     data, y = fit_arguments(_load_data(args.data))
-    evaluation = model.evaluate(data, y, part=args.part)
-    console.print(render(evaluation, f"metrics on {args.data} (part: {args.part})"))
+    evaluation = model.evaluate(data, y, part=args.part, weighted=args.weighted)
+    weighted = ", weighted" if args.weighted else ""
+    _print_metrics(evaluation, f"metrics on {args.data} (part: {args.part}{weighted})")
     if output is not None:
         metrics = evaluation.to_dict()
         files.check_output_file(output, args.overwrite, reading, kind="metrics file",
                                 is_own=lambda path: _json_keys(path) >= METRICS_KEYS)
         files.write_text(output, files.json_text(metrics))
     return 0
+
+
+def _importance(args: argparse.Namespace) -> int:
+    from ..analysis import plots
+    from ..analysis.importance import COLUMNS
+    from ..model import LSTMModel
+    from .config import fit_arguments
+
+    reading = _read_files(args.data)
+    out, plot = (None if p is None else Path(p) for p in (args.out, args.plot))
+    if out is not None:
+        if out.suffix.lower() != ".csv":
+            raise ConfigError(f"--out {str(out)!r} must end in .csv")
+        files.check_output_file(out, args.overwrite, reading, kind="importance table",
+                                is_own=lambda path: set(COLUMNS) <= _csv_columns(path))
+    if plot is not None:
+        files.check_output_file(plot, args.overwrite, reading, kind="plot")
+    model = LSTMModel.load(args.model)
+    data, y = fit_arguments(_load_data(args.data))
+    table = model.importance(data, y, part=args.part, repeats=args.repeats,
+                             per_step=args.per_step, seed=args.seed)
+    shown = Table(title=f"permutation importance on {args.data} (part: {args.part}, "
+                  f"{args.repeats} repeats; increase of the error, original units)")
+    for column in table.columns:
+        shown.add_column(column, justify="left" if column in ("input", "target", "metric")
+                         else "right")
+    for row in table.itertuples(index=False):
+        shown.add_row(*(v if isinstance(v, str) else _cell(float(v)) or "n/a" for v in row))
+    console.print(shown)
+    if out is not None:
+        files.write_text(out, table.to_csv(index=False))
+    if plot is not None:
+        plots.importance(table, save=plot)
+    return 0
+
+
+def _csv_columns(path: Path) -> set[str]:
+    """The column names in the first line of the CSV file ``path`` (none if unreadable)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return set(handle.readline().strip().split(","))
+    except (OSError, UnicodeDecodeError):
+        return set()
 
 
 def _json_keys(path: Path) -> set[str]:
@@ -389,6 +467,7 @@ def _tune(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise ConfigError(f"--trials must be at least 1, got {args.trials}")
     config = RunConfig.read(args.config)
+    config.fit_only("tune")
     tune.check_tunable(config)
     stem = Path(args.config).stem
     run_dir = Path(args.run_dir or f"{config.run_dir or Path('runs') / stem}-tune")
@@ -518,6 +597,14 @@ def _cell(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _print_metrics(evaluation: Evaluation, title: str) -> None:
+    """The metrics table, and for a panel the scale-free summary after it."""
+    console.print(render(evaluation, title))
+    summary = render_series(evaluation)
+    if summary is not None:
+        console.print(summary)
+
+
 def render(evaluation: Evaluation, title: str) -> Table:
     """The metrics table for the terminal: the model beside the naive baselines, its skill,
     and ``worse`` (in red) where it does worse than the naive baseline, named below."""
@@ -531,13 +618,38 @@ def render(evaluation: Evaluation, title: str) -> Table:
                       *(_cell(float(getattr(row, k))) or "n/a" for k in shown),
                       _cell(row.skill), "[red]worse[/red]" if verdict == "worse" else verdict)
     notes = [f"{name} = {text}" for name, text in (("seasonal naive", evaluation.seasonal),
-                                                   ("neighbour", evaluation.neighbour)) if text]
+                                                   ("neighbour", evaluation.neighbour),
+                                                   ("MASE, RMSSE", evaluation.scale_free))
+             if text]
     notes.append("skill = 1 - model's error / naive's: above 0 is better than naive")
     worse = [t for t, e in evaluation.verdict()["targets"].items() if e["worse"]]
     if worse:
         notes.append(f"[red]worse than the naive baseline (MAE; accuracy if categorical): "
                      f"{', '.join(worse)}[/red]")
     table.caption = "\n".join(notes)
+    return table
+
+
+def render_series(evaluation: Evaluation) -> Table | None:
+    """The scale-free summary of a panel (None for one series): per target, MASE and RMSSE
+    as means over series for the model and the baselines, how many series the model does
+    worse on than the naive baseline, and its worst series."""
+    frame = evaluation.per_series[evaluation.per_series.metric.isin(SCALE_FREE)]
+    if frame.empty:
+        return None
+    shown = [p for p in PREDICTORS if p in ("model", "naive") or frame[p].notna().any()]
+    n = frame.series.nunique()
+    table = Table(title=f"scale-free summary: means over {n} series, each weighing the same")
+    for column in ("target", "metric", *shown, "worse than naive", "worst series (model)"):
+        table.add_column(column, justify="left" if column in ("target", "metric") else "right")
+    for (target, metric), rows in frame.groupby(["target", "metric"], sort=False):
+        scored = rows[rows.model.notna()]
+        worse = sum(compare(metric, r.model, r.naive) == "worse" for r in scored.itertuples())
+        worst = scored.loc[scored.model.idxmax()] if len(scored) else None
+        table.add_row(target, metric, *(_cell(float(rows[p].mean())) or "n/a" for p in shown),
+                      f"{worse} of {len(scored)}",
+                      "" if worst is None else f"{worst.series} ({_cell(float(worst.model))})")
+    table.caption = "per series: Evaluation.per_series (metrics.json: per_series)"
     return table
 
 

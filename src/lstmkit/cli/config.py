@@ -10,9 +10,11 @@ A config mirrors the Python API one to one::
     test: {dataset: BasicMotions, part: test}   # optional separate test data
     tracking: {tensorboard: true, mlflow: true}  # optional loggers (lstmkit.cli.tracking)
     run_dir: runs/seattle
+    init_from: runs/etth1                      # optional: `lstmkit fit` continues that model
     search: {model.hidden: {int: [16, 128]}}    # optional, for `lstmkit tune` (lstmkit.tuning.tune)
 
-Relative paths in a config file (data and test ``path`` and ``data_dir``, ``run_dir``) lie in
+Relative paths in a config file (data and test ``path`` and ``data_dir``, ``run_dir``,
+``init_from``) lie in
 the config file's folder, wherever the command runs; resolved configs written back
 (a run's ``config.yaml``, tune's ``best.yaml``) hold absolute paths.
 """
@@ -127,6 +129,7 @@ class RunConfig:
     test: DataSource | None = None
     tracking: Tracking = dataclasses.field(default_factory=Tracking)
     run_dir: str | None = None
+    init_from: str | None = None
     search: SearchSpace | None = None
 
     @classmethod
@@ -145,9 +148,10 @@ class RunConfig:
         split_raw = raw.get("split") or {}
         check_mapping(split_raw, "section 'split'", [f.name for f in dataclasses.fields(Split)])
         test = raw.get("test")
-        run_dir = raw.get("run_dir")
-        if run_dir is not None and not isinstance(run_dir, str):
-            raise ConfigError(f"run_dir must be a path string, got {run_dir!r}")
+        run_dir, init_from = raw.get("run_dir"), raw.get("init_from")
+        for key, value in (("run_dir", run_dir), ("init_from", init_from)):
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{key} must be a path string, got {value!r}")
         config = cls(
             data=DataSource.parse(raw["data"], "section 'data'", base),
             spec=Spec.from_dict(raw["spec"]),
@@ -155,6 +159,7 @@ class RunConfig:
             test=None if test is None else DataSource.parse(test, "section 'test'", base),
             tracking=Tracking.from_dict(raw.get("tracking")),
             run_dir=None if run_dir is None else _joined(base, run_dir),
+            init_from=None if init_from is None else _joined(base, init_from),
         )
         config.build_model().check_params()  # every hyperparameter, before any data is read
         if raw.get("search") is not None:
@@ -187,6 +192,22 @@ class RunConfig:
         except TypeError as exc:
             raise ConfigError(f"config: {exc}") from None
 
+    def start_model(self) -> LSTMModel:
+        """The model ``lstmkit fit`` trains: ``build_model``'s, or with ``init_from`` the
+        saved model there with this config's parameters, to continue training
+        (``fit(warm_start=True)``)."""
+        model = self.build_model()
+        if self.init_from is None:
+            return model
+        return LSTMModel.load(self.init_from).set_params(**model.get_params())
+
+    def fit_only(self, command: str) -> None:
+        """Refuse ``init_from`` for a command other than ``lstmkit fit`` (``command``),
+        which would not read it."""
+        if self.init_from is not None:
+            raise ConfigError(f"init_from (continue training a saved model) applies to "
+                              f"`lstmkit fit` only; remove it from the config to {command}")
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved config, defaults filled in, as YAML-ready plain data."""
         return {
@@ -195,6 +216,7 @@ class RunConfig:
             **({"test": _source_dict(self.test)} if self.test else {}),
             "tracking": self.tracking.to_dict(),
             **({"run_dir": os.path.abspath(self.run_dir)} if self.run_dir else {}),
+            **({"init_from": os.path.abspath(self.init_from)} if self.init_from else {}),
             **({"search": self.search.to_dict()} if self.search else {}),
         }
 

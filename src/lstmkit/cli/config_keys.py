@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ..hyperparams import OWN_SECTION, PARAMS, Architecture, floats, names
 
-SECTIONS = ("data", "spec", "model", "training", "split", "test", "tracking", "run_dir", "search")
+SECTIONS = ("data", "spec", "model", "training", "split", "test", "tracking", "run_dir",
+            "init_from", "search")
 MODEL_KEYS = names(Architecture)
 # The training and hardware parameters, but those with a section of their own (split).
 TRAINING_KEYS = tuple(k for k in PARAMS if k not in MODEL_KEYS and k not in OWN_SECTION)

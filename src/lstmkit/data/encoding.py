@@ -57,6 +57,7 @@ class Encoding:
         columns = validate.numeric_columns(targets, [t.name for t in scaled], target_rows,
                                            allow_nan=[True] * len(scaled))
         for t, values in zip(scaled, columns, strict=True):
+            t.target_kind.check_values(t, values, target_rows)
             target_scalers[t.name] = AffineScaler.fit(t.scaler, values, t.name)
         for t in spec.targets:
             if t.categorical:
@@ -85,6 +86,13 @@ class Encoding:
         """
         return tuple((start, len(self.input_labels[f.name]), f.embed)
                      for f, start, _ in self._feature_spans() if f.embed)
+
+    @property
+    def feature_positions(self) -> dict[str, list[int]]:
+        """Each input feature's positions in ``input_columns`` (its one-hot columns, its
+        ``:missing`` indicator), in the spec's order."""
+        return {f.name: list(range(start, start + width))
+                for f, start, width in self._feature_spans()}
 
     def _feature_spans(self) -> list[tuple[Feature, int, int]]:
         """Each input feature with its first column in ``input_columns`` and its width."""
@@ -164,6 +172,7 @@ class Encoding:
         columns = validate.numeric_columns(frame, [t.name for _, t in scaled], rows,
                                            allow_nan=[True] * len(scaled))
         for (j, t), values in zip(scaled, columns, strict=True):
+            t.target_kind.check_values(t, values, rows)
             out[:, j] = self.target_scalers[t.name].transform(values)
         for j, t in enumerate(self.spec.targets):
             if t.categorical:

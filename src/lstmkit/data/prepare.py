@@ -21,6 +21,7 @@ from ..tasks import row_ranges
 from .encoding import Encoding
 from .groups import Groups
 from .split import PART_CODES, sequence_parts, series_bounds
+from .weights import read_weights
 from .windows import ForecastWindows, SequenceWindows, Windows
 
 
@@ -38,7 +39,8 @@ class Encoded:
 
     ``offsets`` are the input row boundaries of each group (for seq2seq with a
     horizon the output rows are not among the input rows); ``future_columns`` the
-    input columns known in advance (forecasts).
+    input columns known in advance (forecasts); ``weights`` the window weights
+    (``Spec.weight``: per row for forecasts, per group for sequence tasks), None unless asked.
     """
 
     groups: Groups
@@ -46,6 +48,7 @@ class Encoded:
     targets: torch.Tensor | None
     offsets: torch.Tensor
     future_columns: tuple[int, ...] = ()
+    weights: torch.Tensor | None = None
 
 
 def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
@@ -86,14 +89,17 @@ def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
                         _rows(targets, spec.target_names, out_rows), positions[out_rows])
 
 
-def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -> Encoded:
-    """Encode a whole arranged table into tensors, once."""
+def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
+           weighted: bool = False) -> Encoded:
+    """Encode a whole arranged table into tensors, once (``weighted``: with the spec's
+    window weights, ``lstmkit.data.weights``)."""
     frame, rows = groups.frame, groups.rows
+    weights = _tensor(read_weights(groups, spec)) if weighted and spec.weight else None
     if spec.shape.sliding or spec.shape.per_step:     # a target per input row
         inputs = encoding.encode_inputs(frame, rows)
         targets = encoding.encode_targets(groups.target_frame, rows) if with_targets else None
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
-                       torch.from_numpy(groups.offsets), encoding.future_columns)
+                       torch.from_numpy(groups.offsets), encoding.future_columns, weights)
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
     if (in_hi == groups.offsets[1:]).all():               # every row is an input step
         inputs, offsets = encoding.encode_inputs(frame, rows), groups.offsets
@@ -110,7 +116,8 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool) -
         encoded = encoding.encode_targets(_rows(groups.target_frame, spec.target_names,
                                                 out_rows), rows[out_rows])
         targets = encoded.reshape(len(groups), steps, len(spec.targets))  # (G, S, T)
-    return Encoded(groups, torch.from_numpy(inputs), _tensor(targets), torch.from_numpy(offsets))
+    return Encoded(groups, torch.from_numpy(inputs), _tensor(targets), torch.from_numpy(offsets),
+                   weights=weights)
 
 
 def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> Windows:
@@ -124,13 +131,13 @@ def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> W
             lo, hi = parts.bounds[:, code], parts.bounds[:, code + 1]
         starts = spec.shape.part_starts(groups, lo, hi)
         return ForecastWindows(data.inputs, data.targets, torch.from_numpy(starts),
-                               spec.lookback, spec.horizon, data.future_columns)
+                               spec.lookback, spec.horizon, data.future_columns, data.weights)
     if part == "all" or parts is None:
         index = np.arange(len(groups))
     else:
         index = np.flatnonzero(parts.codes == PART_CODES[part])
     return SequenceWindows(data.inputs, data.offsets, torch.from_numpy(index), data.targets,
-                           spec.shape.per_step)
+                           spec.shape.per_step, weights=data.weights)
 
 
 def predict_windows(data: Encoded, spec: Spec, origins: str) -> Windows:

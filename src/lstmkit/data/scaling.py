@@ -32,7 +32,8 @@ class AffineScaler:
 
     @classmethod
     def fit(cls, kind: str, values: np.ndarray, column: str) -> AffineScaler:
-        """Fit a ``standard``, ``minmax``, ``robust`` or ``none`` scaler on finite ``values``."""
+        """Fit a ``standard``, ``minmax``, ``robust``, ``mean`` (divided by the mean absolute
+        value, not centred) or ``none`` scaler on finite ``values``."""
         values = np.asarray(values, dtype=np.float64)
         finite = np.isfinite(values)
         if not finite.all():
@@ -46,6 +47,8 @@ class AffineScaler:
             center, scale = values.mean(), values.std()
         elif kind == "minmax":
             center, scale = values.min(), values.max() - values.min()
+        elif kind == "mean":   # not centred: counts stay non-negative, 0 stays 0
+            center, scale = 0.0, np.abs(values).mean()
         elif kind == "robust":
             q1, median, q3 = np.percentile(values, [25, 50, 75])
             center, scale = median, q3 - q1

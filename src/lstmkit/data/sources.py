@@ -1,7 +1,8 @@
 """Where data comes from: DataFrames, CSV and Parquet files (or bodies), and numpy arrays.
 
 Everything becomes one pandas DataFrame in long format (a row per time step),
-so the rest of the pipeline has a single path. Files and request bodies are read
+so the rest of the pipeline has a single path; a polars DataFrame is converted here
+(``pandas_frame``), so it works wherever a pandas one does. Files and request bodies are read
 within ``Limits``: the longest CSV line, what a gzip input may decompress to and,
 where the caller sets one, the rows (a Parquet input's from its metadata, before
 any column is decoded); past one, the reader stops with a ``LimitError``.
@@ -17,9 +18,10 @@ import gzip
 import io
 import logging
 import os
+import sys
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -28,7 +30,12 @@ from ..checks import quote
 from ..errors import ConfigError, DataError, LimitError, LSTMKitError
 from ..spec import Spec, Target
 
-Source = pd.DataFrame | str | os.PathLike
+if TYPE_CHECKING:
+    import polars as pl
+
+    Source = pd.DataFrame | pl.DataFrame | str | os.PathLike
+else:
+    Source = pd.DataFrame | str | os.PathLike    # polars stays unimported unless the user has it
 Input = str | os.PathLike | bytes           # a file, or a body already in memory
 SAMPLE = "sample"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
@@ -77,13 +84,14 @@ class Limits:
 
 
 def read_table(source: Source, limits: Limits = Limits()) -> pd.DataFrame:
-    """A DataFrame as is, or a CSV / Parquet file read into one.
+    """A DataFrame as is (a polars one converted: ``pandas_frame``), or a CSV / Parquet file
+    read into one.
 
     Args:
-        source: a DataFrame, or the path of a CSV file (``.csv``, ``.tsv``, ``.txt``,
-            each optionally ``.gz``; UTF-8 or UTF-16 with a byte-order mark; the
-            delimiter is judged from the header) or of a Parquet file (``.parquet``,
-            ``.pq``; nested columns, which no input can use, are not read).
+        source: a pandas or polars DataFrame, or the path of a CSV file (``.csv``,
+            ``.tsv``, ``.txt``, each optionally ``.gz``; UTF-8 or UTF-16 with a byte-order
+            mark; the delimiter is judged from the header) or of a Parquet file
+            (``.parquet``, ``.pq``; nested columns, which no input can use, are not read).
         limits: what a file may hold before it is refused (``Limits``).
 
     Returns:
@@ -93,21 +101,44 @@ def read_table(source: Source, limits: Limits = Limits()) -> pd.DataFrame:
         >>> read_table("data/ETTm1.csv.gz").shape
         (69680, 8)
     """
-    if isinstance(source, pd.DataFrame):
-        check_unique_columns(source.columns, "the DataFrame")
-        return source
+    frame = pandas_frame(source)
+    if frame is not None:
+        check_unique_columns(frame.columns, "the DataFrame")
+        return frame
     path = table_path(source)
     if path.name.lower().endswith(PARQUET_SUFFIXES):
         return read_parquet(path, limits)
     return read_csv(path, limits)
 
 
+def pandas_frame(source: Any) -> pd.DataFrame | None:
+    """``source`` as a pandas DataFrame if it is a DataFrame, else None.
+
+    A pandas DataFrame is returned as is; a polars ``DataFrame`` is converted
+    (``to_pandas``, through pyarrow: datetimes stay datetimes, ``Categorical``
+    becomes ``category``). polars is not imported for this: a source can only be a
+    polars DataFrame where the caller has imported polars.
+
+    Example:
+        >>> pandas_frame(pl.DataFrame({"x": [1.0]})).dtypes["x"]
+        dtype('float64')
+    """
+    if isinstance(source, pd.DataFrame):
+        return source
+    polars = sys.modules.get("polars")
+    if polars is not None and isinstance(source, polars.DataFrame):
+        return source.to_pandas()
+    return None
+
+
 def table_path(source: Any) -> Path:
     """``source`` as the path of an existing CSV or Parquet file, or a ``DataError`` saying why
     it is not one."""
     if not isinstance(source, str | os.PathLike):
-        raise DataError(f"data must be a pandas DataFrame, a CSV/Parquet path or numpy arrays, "
-                        f"got {type(source).__name__}")
+        raise DataError(f"data must be a pandas or polars DataFrame, a CSV/Parquet path or "
+                        f"numpy arrays, got {type(source).__name__}"
+                        + ("; call .collect() on a polars LazyFrame first"
+                           if type(source).__name__ == "LazyFrame" else ""))
     path = Path(source)
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")

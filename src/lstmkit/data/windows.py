@@ -8,13 +8,16 @@ lookback, and there is no per-sample Python in the training loop.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
+from typing import Self
 
 import torch
 from torch import Tensor
 
 Batch = dict[str, Tensor]
+Permutation = tuple[Tensor, Tensor]   # (input columns, donor window of each window)
 
 
 def gather_rows(table: Tensor, rows: Tensor) -> Tensor:
@@ -25,7 +28,29 @@ def gather_rows(table: Tensor, rows: Tensor) -> Tensor:
     return table.index_select(0, rows.reshape(-1)).view(*rows.shape, table.shape[1])
 
 
-class ForecastWindows:
+class _Permutable:
+    """What both window sets share: input columns read from other windows (``permuted``)."""
+
+    permutation: Permutation | None = None
+
+    def permuted(self, columns: list[int], order: Tensor) -> Self:
+        """These windows with input ``columns`` of window ``i`` read from window
+        ``order[i]`` at the same steps (every other column, and the targets, their own):
+        the column keeps its values and loses its link to the targets (permutation
+        importance)."""
+        moved = copy.copy(self)
+        moved.permutation = (torch.tensor(columns, dtype=torch.long, device=self.device),
+                             order.to(self.device))
+        return moved
+
+    def _carry(self, moved: Self) -> Self:
+        """``moved`` (``to``'s copy) with this set's permutation, on its device."""
+        if self.permutation is not None:
+            moved.permutation = tuple(t.to(moved.device) for t in self.permutation)
+        return moved
+
+
+class ForecastWindows(_Permutable):
     """Forecast windows of one part, as start rows into shared arrays.
 
     A window starting at row ``s`` reads inputs ``[s, s + lookback)`` and targets
@@ -39,11 +64,14 @@ class ForecastWindows:
         lookback: input steps per window.
         horizon: target steps per window.
         future_columns: the input columns known in advance (none by default).
+        weights: (rows,) float32 weight of each row (``Spec.weight``): a window weighs its
+            origin's (the last input row's); batches then carry ``w`` (B,). None: unweighted.
     """
 
     def __init__(self, inputs: Tensor, targets: Tensor | None, starts: Tensor,
-                 lookback: int, horizon: int, future_columns: tuple[int, ...] = ()) -> None:
-        self.inputs, self.targets, self.starts = inputs, targets, starts
+                 lookback: int, horizon: int, future_columns: tuple[int, ...] = (),
+                 weights: Tensor | None = None) -> None:
+        self.inputs, self.targets, self.starts, self.weights = inputs, targets, starts, weights
         self.lookback, self.horizon = lookback, horizon
         self.future_columns = future_columns
         # The known-ahead columns, stored once: each batch gathers its horizon rows.
@@ -61,8 +89,13 @@ class ForecastWindows:
 
     def to(self, device: torch.device | str) -> ForecastWindows:
         move = (lambda t: None if t is None else t.to(device))  # noqa: E731
-        return ForecastWindows(move(self.inputs), move(self.targets), move(self.starts),
-                               self.lookback, self.horizon, self.future_columns)
+        return self._carry(ForecastWindows(move(self.inputs), move(self.targets),
+                                           move(self.starts), self.lookback, self.horizon,
+                                           self.future_columns, move(self.weights)))
+
+    def window_weights(self) -> Tensor | None:
+        """Each window's weight (N,), or None without weights."""
+        return None if self.weights is None else self.weights[self.starts + self.lookback - 1]
 
     def has_target_gaps(self) -> bool:
         """Whether any target may be missing (NaN) in a batch."""
@@ -71,15 +104,28 @@ class ForecastWindows:
     def batch(self, idx: Tensor) -> Batch:
         start = self.starts[idx]                                 # (B,)
         x = gather_rows(self.inputs, start[:, None] + self._in_steps)   # (B, L, F)
+        future = (None if self._future is None else
+                  gather_rows(self._future, start[:, None] + self._out_steps))  # (B, H, K)
+        if self.permutation is not None:
+            columns, order = self.permutation
+            donor = self.starts[order[idx]]                          # (B,)
+            x[..., columns] = gather_rows(self.inputs, donor[:, None] + self._in_steps)[
+                ..., columns]
+            if future is not None:
+                ahead = [k for k, j in enumerate(self.future_columns) if j in columns]
+                future[..., ahead] = gather_rows(self._future, donor[:, None]
+                                                 + self._out_steps)[..., ahead]
         out = {"x": x}
-        if self._future is not None:
-            out["future"] = gather_rows(self._future, start[:, None] + self._out_steps)  # (B, H, K)
+        if future is not None:
+            out["future"] = future
         if self.targets is not None:
             out["y"] = gather_rows(self.targets, start[:, None] + self._out_steps)  # (B, H, T)
+        if self.weights is not None:
+            out["w"] = self.weights[start + self.lookback - 1]  # (B,): at each origin
         return out
 
 
-class SequenceWindows:
+class SequenceWindows(_Permutable):
     """Whole sequences of one part; sequence ``g`` is input rows ``offsets[g]:offsets[g+1]``.
 
     Batches are right-padded with zeros to the longest sequence in the batch and
@@ -96,12 +142,15 @@ class SequenceWindows:
             numbers (the array path of ``predict``): each batch is scaled as it is
             gathered, ``(x - center) / scale`` in float64 as ``AffineScaler`` does,
             instead of a scaled copy of all inputs.
+        weights: (G,) float32 weight of each sequence (``Spec.weight``); batches then carry
+            ``w`` (B,). None: unweighted.
     """
 
     def __init__(self, inputs: Tensor, offsets: Tensor, index: Tensor,
                  targets: Tensor | None, aligned: bool,
-                 scaling: tuple[Tensor, Tensor] | None = None) -> None:
-        self.inputs, self.offsets, self.index = inputs, offsets, index
+                 scaling: tuple[Tensor, Tensor] | None = None,
+                 weights: Tensor | None = None) -> None:
+        self.inputs, self.offsets, self.index, self.weights = inputs, offsets, index, weights
         self.targets, self.aligned, self.scaling = targets, aligned, scaling
         lengths = offsets[1:] - offsets[:-1]
         self.max_length = int(lengths.max()) if len(lengths) else 0
@@ -119,8 +168,13 @@ class SequenceWindows:
     def to(self, device: torch.device | str) -> SequenceWindows:
         move = (lambda t: None if t is None else t.to(device))  # noqa: E731
         scaling = None if self.scaling is None else tuple(map(move, self.scaling))
-        return SequenceWindows(self.inputs.to(device), self.offsets.to(device),
-                               self.index.to(device), move(self.targets), self.aligned, scaling)
+        return self._carry(SequenceWindows(self.inputs.to(device), self.offsets.to(device),
+                                           self.index.to(device), move(self.targets),
+                                           self.aligned, scaling, move(self.weights)))
+
+    def window_weights(self) -> Tensor | None:
+        """Each window's (sequence's) weight (N,), or None without weights."""
+        return None if self.weights is None else self.weights[self.index]
 
     def has_target_gaps(self) -> bool:
         """Whether any target may be missing (NaN) in a batch: per-step targets of
@@ -134,15 +188,21 @@ class SequenceWindows:
         seq = self.index[idx]                                    # (B,)
         start = self.offsets[seq]
         if self.fixed_length is not None:
-            rows = start[:, None] + self._steps                  # (B, T)
-            out = {"x": self._gather(rows)}                      # (B, T, F)
-            mask = None
+            steps, mask = self._steps, None
+            rows = start[:, None] + steps                        # (B, T)
         else:
             length = self.offsets[seq + 1] - start
             steps = self._steps[: int(length.max())]
             mask = steps[None, :] < length[:, None]              # (B, T)
-            rows = start[:, None] + torch.minimum(steps[None, :], length[:, None] - 1)
-            out = {"x": self._gather(rows) * mask[..., None], "lengths": length}
+            rows = self._rows(seq, steps)
+        x = self._gather(rows)                                   # (B, T, F)
+        if self.permutation is not None:   # a shorter donor repeats its last step
+            columns, order = self.permutation
+            x[..., columns] = self._gather(self._rows(self.index[order[idx]], steps))[
+                ..., columns]
+        out = {"x": x} if mask is None else {"x": x * mask[..., None], "lengths": length}
+        if self.weights is not None:
+            out["w"] = self.weights[seq]                         # (B,)
         if self.targets is None:
             return out
         if self.aligned:
@@ -153,6 +213,12 @@ class SequenceWindows:
             y = self.targets.index_select(0, seq)                # (B, S, n_targets)
         out["y"] = y
         return out
+
+    def _rows(self, seq: Tensor, steps: Tensor) -> Tensor:
+        """Rows (B, T) of sequences ``seq`` at ``steps``; past its end, a sequence's last row."""
+        start = self.offsets[seq]
+        length = self.offsets[seq + 1] - start
+        return start[:, None] + torch.minimum(steps[None, :], length[:, None] - 1)
 
     def _gather(self, rows: Tensor) -> Tensor:
         """Input rows (B, T, F) float32, scaled here when the inputs are raw."""

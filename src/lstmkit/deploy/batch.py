@@ -24,7 +24,14 @@ import pandas as pd
 
 from ..checks import quote
 from ..conformal import chosen
-from ..data.sources import PARQUET_SUFFIXES, csv_chunks, parquet_chunks, read_table, table_path
+from ..data.sources import (
+    PARQUET_SUFFIXES,
+    csv_chunks,
+    pandas_frame,
+    parquet_chunks,
+    read_table,
+    table_path,
+)
 from ..errors import ConfigError, DataError
 from ..pipeline import Fitted, FittedPipeline, fitted
 from ..storage import files
@@ -40,14 +47,15 @@ def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFr
     one chunk.
 
     Args:
-        source: a DataFrame, or a CSV / Parquet path.
+        source: a pandas or polars DataFrame, or a CSV / Parquet path.
         rows: rows per chunk.
 
     Returns:
         ``(chunks, total_rows)``; ``total_rows`` is None for CSV files.
     """
-    if isinstance(source, pd.DataFrame):
-        return iter([read_table(source)]), len(source)
+    frame = pandas_frame(source)
+    if frame is not None:
+        return iter([read_table(frame)]), len(frame)
     path = table_path(source)
     if path.name.lower().endswith(PARQUET_SUFFIXES):
         return parquet_chunks(path, rows)

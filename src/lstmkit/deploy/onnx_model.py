@@ -152,7 +152,7 @@ class OnnxModel:
                 feeds[self.metadata["inputs"]["lengths"]["name"]] = lengths[i : i + RUN_WINDOWS]
             parts.append(self.run(feeds))
         outputs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        return prediction_frame(spec, windows, self._decoded(outputs, intervals))
+        return prediction_frame(spec, windows, self.decoded(outputs, intervals))
 
     # -- internals -----------------------------------------------------------------------
     def _columns(self, groups: Groups) -> dict[str, np.ndarray]:
@@ -169,8 +169,8 @@ class OnnxModel:
             columns[entry["name"]] = np.where(np.isnan(code), -1, code).astype(np.int64)  # gap
         return columns
 
-    def _decoded(self, outputs: dict[str, np.ndarray], coverage: tuple[float, ...]
-                 ) -> dict[str, Decoded]:
+    def decoded(self, outputs: dict[str, np.ndarray], coverage: tuple[float, ...] = ()
+                ) -> dict[str, Decoded]:
         """The graph's outputs as each target's values or labels and probabilities, with
         its calibrated intervals at ``coverage`` (``<target>_intervals``: (N, S, K, 2))."""
         targets = self.spec.targets

@@ -216,7 +216,8 @@ class LSTMNetwork(nn.Module):
                                      [sl.start for sl in self.output_slices],
                                      mode=norm_mode(c.instance_norm) or "revin", steps=c.steps,
                                      lags=list(c.anchor_lags) or None,
-                                     widths=[o.width for o in c.outputs])
+                                     widths=[o.width for o in c.outputs],
+                                     roles=[KINDS[o.kind].roles(o.width) for o in c.outputs])
         # Inputs known in advance also act on the outputs directly, after the instance norm
         # is undone: an effect fixed in the targets' units (an event that adds a set load)
         # need not be relearned for every window's scale. It starts at zero. A decoder that
@@ -230,6 +231,8 @@ class LSTMNetwork(nn.Module):
         # A kind that shapes its columns (non-crossing quantiles) takes its first column's
         # effect on all of them, which keeps their order: derived, not saved.
         self.register_buffer("effect_columns", _effect_columns(c.outputs), persistent=False)
+        # Only values take it: a distribution's scale, shape or count rate does not.
+        self.register_buffer("effect_mask", _effect_mask(c.outputs), persistent=False)
         self._paths = {saved_name(path): path for path in self.state_dict(keep_vars=True)}
         self.register_state_dict_post_hook(_to_saved_names)
         self.register_load_state_dict_pre_hook(_from_saved_names)
@@ -276,6 +279,8 @@ class LSTMNetwork(nn.Module):
             effect = self.future_effect(known)                  # (B, S, C)
             if self.effect_columns is not None:
                 effect = effect[..., self.effect_columns]
+            if self.effect_mask is not None:
+                effect = effect * self.effect_mask
             out = out + effect
         return out
 
@@ -290,6 +295,13 @@ def _effect_columns(outputs: tuple[Output, ...]) -> Tensor | None:
         columns += [start] * o.width if shaped else list(range(start, start + o.width))
         start += o.width
     return None if columns == list(range(start)) else torch.tensor(columns)
+
+
+def _effect_mask(outputs: tuple[Output, ...]) -> Tensor | None:
+    """Per output column, 1 where it takes the effect of inputs known in advance (its kind's
+    role is ``value``), else 0; None where every column takes it."""
+    mask = [float(role == "value") for o in outputs for role in KINDS[o.kind].roles(o.width)]
+    return None if all(mask) else torch.tensor(mask)
 
 
 def _decoder_type(c: NetworkConfig) -> type[Decoder]:

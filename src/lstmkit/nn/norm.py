@@ -27,6 +27,11 @@ import torch
 from torch import Tensor, nn
 
 MODES = ("revin", "last", "anchored")
+# How an output column maps back (``TargetKind.roles``): ``value`` affinely (times the
+# window's scale, plus its level), ``spread`` times the window's scale only (a scale
+# parameter), ``rate`` times 1 + the window's level in the target's units (a count's mean,
+# as DeepAR scales it: positive, and not tiny for a window of zeros), ``free`` not at all.
+ROLES = ("value", "spread", "rate", "free")
 
 
 class Stats(NamedTuple):
@@ -70,6 +75,10 @@ class InstanceNorm(nn.Module):
         widths: per target, its columns in the network output (default 1 each): a
             mapped target's columns (such as its quantiles) are all mapped with its
             statistics; the naive fallback (``trust``) applies to one-column targets.
+        roles: per target, how each of its columns maps back (``ROLES``; default
+            ``value`` for every column, as ``widths`` says): a distribution's location
+            maps as a value, its scale only multiplicatively, a count's rate by the
+            window's level, and a shape parameter not at all.
 
     With a naive forecast, the buffer ``trust`` (S, M) scales each mapped target's change
     from it, per step: 1 while training; afterwards the model may set it from validation
@@ -89,15 +98,18 @@ class InstanceNorm(nn.Module):
     def __init__(self, numeric: list[bool], target_channels: list[int],
                  output_columns: list[int], mode: str = "revin", steps: int = 1,
                  lags: list[int] | None = None, eps: float = 1e-5,
-                 widths: list[int] | None = None) -> None:
+                 widths: list[int] | None = None,
+                 roles: list[tuple[str, ...]] | None = None) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown instance norm mode {mode!r}")
         self.mode, self.eps = mode, eps
         widths = widths or [1] * len(target_channels)
+        roles = roles or [("value",) * w for w in widths]
         # one entry per mapped column: its target, that target's input channel, the column
         mapped = [(j, k) for j, c in enumerate(target_channels) if c >= 0
-                  for k in range(widths[j])]
+                  for k in range(len(roles[j])) if roles[j][k] != "free"]
+        role = [roles[j][k] for j, k in mapped]
         self.register_buffer("numeric", torch.tensor(numeric, dtype=torch.float32))
         self.register_buffer("targets", torch.tensor([j for j, _ in mapped], dtype=torch.long))
         self.register_buffer("channels", torch.tensor([target_channels[j] for j, _ in mapped],
@@ -105,8 +117,18 @@ class InstanceNorm(nn.Module):
         self.register_buffer("columns", torch.tensor([output_columns[j] + k for j, k in mapped],
                                                      dtype=torch.long))
         # Derived from the config, not saved: the entries the naive fallback may move.
-        self.register_buffer("single", torch.tensor([widths[j] == 1 for j, _ in mapped],
+        self.register_buffer("single", torch.tensor([widths[j] == 1 and r == "value" for
+                                                     (j, _), r in zip(mapped, role, strict=True)],
                                                     dtype=torch.bool), persistent=False)
+        # per entry: 1 where it is a value (shifted), and whether it is a count's rate
+        self.register_buffer("located", torch.tensor([float(r == "value") for r in role]),
+                             persistent=False)
+        self.register_buffer("rated", torch.tensor([r == "rate" for r in role],
+                                                   dtype=torch.bool), persistent=False)
+        self.rates = "rate" in role
+        # the entries that give a target's teacher values: its first column (a location)
+        self.register_buffer("first", torch.tensor([k == 0 for _, k in mapped],
+                                                   dtype=torch.bool), persistent=False)
         mapped = [j for j, _ in mapped]
         self.register_buffer("scale", torch.ones(len(mapped)))
         self.register_buffer("shift", torch.zeros(len(mapped)))
@@ -174,10 +196,11 @@ class InstanceNorm(nn.Module):
             return outputs
         values = outputs[..., self.columns]
         if stats is not None:
-            values = values * stats.scale[..., self.channels] + self._base(stats)  # (B, S, M)
+            factor = self._factor(stats)                                         # (B, 1, M)
+            values = values * factor + self._base(stats) * self.located          # (B, S, M)
             if stats.anchor is not None:      # towards the naive forecast, as validation said
                 values = stats.anchor + self.trust * (values - stats.anchor)
-        restored = values * self.scale + self.shift
+        restored = values * self._unit_scale(stats) + self.shift * self.located
         # float32 under mixed precision; scatter rather than index assignment: the same
         # values, and it exports to ONNX
         columns = self.columns.expand(*restored.shape[:-1], -1)
@@ -187,11 +210,35 @@ class InstanceNorm(nn.Module):
         """True targets (B, S, T) in the units the network predicts in (for teacher forcing)."""
         if len(self.targets) == 0:
             return y
-        std = stats.scale[..., self.channels]                             # (B, 1, M)
+        first = self.first
+        values = y[..., self.targets[first]]                              # (B, S, M')
+        scale, shift = self.scale[first], self.shift[first]
+        if self.rates:    # a rate was multiplied by 1 + the level, already in target units
+            values = torch.where(self.rated[first], values * (1 / self._factor(stats))[..., first],
+                                 ((values - shift) / scale - self._base(stats)[..., first])
+                                 / stats.scale[..., self.channels[first]])
+        else:
+            values = ((values - shift) / scale - self._base(stats)[..., first]) \
+                / stats.scale[..., self.channels[first]]
         y = y.clone()
-        y[..., self.targets] = ((y[..., self.targets] - self.shift) / self.scale
-                                - self._base(stats)) / std
+        y[..., self.targets[first]] = values
         return y
+
+    def _factor(self, stats: Stats) -> Tensor:
+        """What each entry's outputs are multiplied by (B, 1, M): the window's scale, or for
+        a rate 1 + the window's level (its shift) in the target's units, at least 1."""
+        std = stats.scale[..., self.channels]
+        if not self.rates:
+            return std
+        level = (stats.shift[..., self.channels] * self.scale + self.shift).clamp(min=0)
+        return torch.where(self.rated, 1 + level, std)
+
+    def _unit_scale(self, stats: Stats | None) -> Tensor:
+        """The map of each entry's values to the target's units: ``scale``, but 1 for a rate
+        that ``_factor`` measured in them already."""
+        if not self.rates or stats is None:
+            return self.scale
+        return torch.where(self.rated, torch.ones_like(self.scale), self.scale)
 
     def _base(self, stats: Stats) -> Tensor:
         """What the mapped targets' outputs are measured from: (B, S, M) anchors

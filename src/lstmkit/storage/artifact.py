@@ -15,6 +15,7 @@ only a model directory that holds nothing but lstmkit's files.
 from __future__ import annotations
 
 import hashlib
+import math
 import platform
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -36,6 +37,7 @@ from ..hyperparams import Architecture, ResolvedArchitecture
 from ..metrics import check_verdict
 from ..nn import LSTMNetwork, NetworkConfig
 from ..pipeline import FittedPipeline, network_config
+from ..scale_free import NaiveScales
 from ..spec import Spec, Split
 from ..version import __version__
 from .card import model_card
@@ -208,6 +210,8 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "calibration": (dict, type(None)),
                                          "conformal": (dict, type(None)),
                                          "class_frequencies": dict,
+                                         "class_weights": dict,
+                                         "naive_scales": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
         check_strings(config["versions"], "versions")
@@ -256,8 +260,13 @@ def _checked(config: dict[str, Any]
                                                           spec)),
                 fitted={"architecture": dict(architecture), "split": split.to_dict(),
                         "seed": seed})
-    if config.get("naive_spread"):           # quantile targets, conformal intervals
+    if config.get("class_weights"):                    # models with class_weight targets
+        body["class_weights"] = _class_weights(config["class_weights"], spec, encoding)
+    if config.get("naive_spread"):    # quantile and distribution targets, conformal intervals
         body["naive_spread"] = _naive_spread(config["naive_spread"], spec, conformal)
+    if "naive_scales" in config:          # forecasts; absent in files saved before they were kept
+        NaiveScales.from_dict(config["naive_scales"], spec)             # checks it
+        body["naive_scales"] = config["naive_scales"]
     return body, params, network
 
 
@@ -291,17 +300,18 @@ def _fitted(saved: Any, spec: Spec, params: dict[str, Any], network: NetworkConf
 
 def _naive_spread(data: dict[str, Any], spec: Spec, conformal: dict[str, Any] | None
                   ) -> dict[str, Any]:
-    """The saved ``naive_spread``, checked: per quantile target (or regression target with
-    ``conformal`` intervals), one row of numbers (or null) per step, one per quantile level
-    (its own, or the levels of the intervals' ends)."""
+    """The saved ``naive_spread``, checked: per quantile or distribution target (or
+    regression target with ``conformal`` intervals), one row of numbers (or null) per step,
+    one per level of its kind's ``spread_levels`` (or of the intervals' ends)."""
     ends = interval_levels(conformal["coverage"]) if conformal else ()
-    levels = {t.name: t.quantiles or ends for t in spec.targets
-              if t.quantiles or t.name in (conformal or {}).get("targets", {})}
+    calibrated = (conformal or {}).get("targets", {})
+    levels = {t.name: t.target_kind.spread_levels(t) or ends for t in spec.targets
+              if t.target_kind.spread_levels(t) or t.name in calibrated}
     for name, rows in data.items():
         if name not in levels:
             raise ConfigError(f"naive_spread names {quote(name)}, which is not a quantile "
-                              f"target or a target with conformal intervals "
-                              f"({quote(list(levels))})")
+                              f"target, a distribution target or a target with conformal "
+                              f"intervals of the spec ({quote(list(levels))})")
         if not isinstance(rows, list) or not all(
                 isinstance(row, list) and len(row) == len(levels[name])
                 and all(v is None or isinstance(v, int | float) for v in row) for row in rows):
@@ -333,6 +343,21 @@ def _class_frequencies(saved: dict[str, Any], spec: Spec, encoding: Encoding
             raise ConfigError(f"class_frequencies of {quote(name)} is {quote(shares)}; it must "
                               "name a categorical target and give one share from 0 to 1 per "
                               "label of it, summing to 1")
+    return dict(saved)
+
+
+def _class_weights(saved: dict[str, Any], spec: Spec, encoding: Encoding
+                   ) -> dict[str, list[float]]:
+    """The class weights of targets with a ``class_weight`` (absent in older files: none),
+    one finite number >= 0 per label of each."""
+    for name, weights in saved.items():
+        target = next((t for t in spec.targets if t.name == name and t.class_weight), None)
+        labels = len(encoding.target_labels[name]) if target is not None else 0
+        if target is None or not isinstance(weights, list) or len(weights) != labels or not all(
+                type(v) in (int, float) and 0 <= v < math.inf for v in weights):
+            raise ConfigError(f"class_weights of {quote(name)} is {quote(weights)}; it must name "
+                              "a target with a class_weight and give one number >= 0 per label "
+                              "of it")
     return dict(saved)
 
 
@@ -399,17 +424,22 @@ def _class_codes(codes: np.ndarray, spec: Spec, encoding: Encoding) -> bool:
     return True
 
 
-def _history(history: dict[str, Any]) -> dict[str, Any]:
+def _history(history: dict[str, Any], where: str = "history.") -> dict[str, Any]:
     """The saved training history, checked as far as the card and plots read it: each epoch
-    an object of numbers with an integer ``epoch``."""
+    an object of numbers with an integer ``epoch``; after a warm start, ``phases`` (absent
+    before), each phase a history of its own with the ``data_sha256`` it trained on."""
     check_fields(history, {"epochs": list}, {"best_epoch": (int, type(None)),
-                                              "best_val_loss": (float, type(None))},
-                 where="history.")
+                                              "best_val_loss": (float, type(None)),
+                                              "phases": list}, where=where)
     for i, epoch in enumerate(history["epochs"]):
-        where = f"history.epochs[{i}]."
-        check_fields(epoch, {"epoch": int}, where=where)
+        at = f"{where}epochs[{i}]."
+        check_fields(epoch, {"epoch": int}, where=at)
         check_fields(epoch, {}, {k: (float, type(None)) for k in epoch if k != "epoch"},
-                     where=where)
+                     where=at)
+    for i, phase in enumerate(history.get("phases", [])):
+        at = f"{where}phases[{i}]."
+        check_fields(phase, {}, {"data_sha256": (str, type(None))}, where=at)
+        _history(phase, at)
     return history
 
 

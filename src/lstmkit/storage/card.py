@@ -53,10 +53,14 @@ def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = 
     for t in spec.targets:
         output = (f"labels {_labels(encoding.target_labels[t.name].classes)} + probabilities"
                   if t.categorical else f"{t.scaler} scaler, predicted in original units")
-        if t.quantiles:
-            output += (f"; quantiles {', '.join(format(q, 'g') for q in t.quantiles)} "
-                       f"(columns {', '.join(quantile_column(t.name, q) for q in t.quantiles)};"
-                       f" `{t.name}` is the median)")
+        levels = t.target_kind.levels(t)
+        if t.distribution:
+            output += f"; a {t.distribution.replace('_', ' ')} distribution"
+        if levels:
+            centre = "mean" if t.distribution else "median"
+            output += (f"; quantiles {', '.join(format(q, 'g') for q in levels)} "
+                       f"(columns {', '.join(quantile_column(t.name, q) for q in levels)};"
+                       f" `{t.name}` is the {centre})")
         lines.append(f"| {t.name} | {t.kind} | {t.loss} | {t.weight:g} | {output} |")
     if spec.units:
         lines += ["", "Units: " + ", ".join(f"`{k}` {v}" for k, v in spec.units.items()) + "."]

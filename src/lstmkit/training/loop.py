@@ -76,7 +76,7 @@ class LSTMTask(L.LightningModule):
         optimizer.zero_grad(set_to_none=True)
         teacher = batch["y"] if self.teacher_forcing else None
         outputs = self.network(batch["x"], batch.get("lengths"), teacher, batch.get("future"))
-        loss = self.loss(outputs, batch["y"])
+        loss = self.loss(outputs, batch["y"], batch.get("w"))
         if self._plain_backward:
             loss.backward()
         else:
@@ -106,7 +106,7 @@ class LSTMTask(L.LightningModule):
             self.lr_schedulers().step()
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        loss = self.loss(self(batch), batch["y"])
+        loss = self.loss(self(batch), batch["y"], batch.get("w"))
         self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["x"]),
                  sync_dist=self.trainer.world_size > 1)
 

@@ -1,0 +1,220 @@
+"""Intervals on real data: coverage and CRPS of lstmkit's uncertainty beside the peers'.
+
+On ETTh1, ETTm1, weather and Beijing PM2.5 (``uncertainty_data.py``: the literature's
+splits, one target from all numeric inputs, lookback 96, horizon 24), every system predicts
+the target's quantiles at 21 levels on every test window; the scores are the test part's
+coverage and width of the 80 % and 95 % central intervals and CRPS (from the quantiles),
+all in original units and computed by the same code. Systems:
+
+* ``quantile``: ``Target(t, quantiles=LEVELS)``, pinball loss.
+* ``normal``, ``student_t`` (every set) and ``poisson``, ``negative_binomial`` (count
+  targets: Beijing PM2.5): ``Target(t, distribution=...)``, negative log-likelihood; the
+  quantiles are the fitted distribution's.
+* ``conformal``: the point model (``Target(t)``, MSE) calibrated on the validation part
+  (``model.calibrate_intervals(data, part="val", coverage=...)``) at the ten central
+  coverages whose ends are ``LEVELS``.
+* ``neuralforecast``, ``darts``: ``peers/uncertainty_peers.py`` in the peers' environment
+  (``peers/setup.sh``), in the same run on the same windows.
+
+lstmkit runs its default architecture, as the accuracy harness does (batches of 256, at most
+``--epochs`` epochs, patience 5). Every case is appended to ``results/uncertainty.jsonl``;
+cases already there are skipped, so a stopped run resumes where it stopped.
+
+    OMP_NUM_THREADS=1 python benchmarks/uncertainty.py --sets etth1 --seeds 0
+    OMP_NUM_THREADS=1 python benchmarks/uncertainty.py --quick          # 1 epoch, ETTh1
+    python benchmarks/uncertainty.py --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record
+from uncertainty_data import (
+    COVERAGES,
+    DATASETS,
+    HORIZON,
+    LEVELS,
+    LOOKBACK,
+    Dataset,
+    score,
+)
+
+HERE = Path(__file__).resolve().parent
+PEERS_PYTHON = HERE / "peers" / ".venv" / "bin" / "python"
+LSTMKIT_SYSTEMS = ("quantile", "normal", "student_t", "poisson", "negative_binomial",
+                   "conformal")
+PEER_SYSTEMS = ("neuralforecast", "darts")
+COUNT_ONLY = ("poisson", "negative_binomial")
+TRAINING = {"batch_size": 256, "patience": 5}
+# The central coverages whose interval ends are LEVELS (0.1 -> 0.45 and 0.55, ...).
+CENTRAL = tuple(sorted({round(1 - 2 * level, 2) for level in LEVELS if level < 0.5}))
+
+
+def target(data: Dataset, system: str):
+    """The lstmkit Target of ``system``."""
+    from lstmkit import Target
+
+    if system == "quantile":
+        return Target(data.target, quantiles=list(LEVELS))
+    if system == "conformal":
+        return Target(data.target)
+    return Target(data.target, distribution=system, quantiles=list(LEVELS))
+
+
+def run_lstmkit(data: Dataset, system: str, seed: int, epochs: int) -> dict:
+    """Fit one lstmkit model and score its quantiles on the test windows."""
+    from lstmkit import LSTMModel, Spec, Split
+
+    frame = data.frame()
+    spec = Spec(inputs=list(data.inputs), targets=[target(data, system)], lookback=LOOKBACK,
+                horizon=HORIZON)
+    model = LSTMModel(spec, split=Split(*data.bounds), seed=seed, progress=False,
+                      max_epochs=epochs, **TRAINING)
+    started = time.perf_counter()
+    model.fit(frame)
+    if system == "conformal":
+        model.calibrate_intervals(frame, part="val", coverage=list(CENTRAL))
+    seconds = time.perf_counter() - started
+    quantiles = test_quantiles(model, data, frame, system)
+    return {"seconds": round(seconds, 1), "epochs": len(model.history_["epochs"]),
+            **score(data.truth(frame), quantiles)}
+
+
+def test_quantiles(model, data: Dataset, frame: pd.DataFrame, system: str) -> np.ndarray:
+    """(N, HORIZON, Q) quantiles at LEVELS of every test window, from ``predict``."""
+    origins = data.origins()
+    first = origins[0] - LOOKBACK + 1
+    table = model.predict(frame.iloc[first: origins[-1] + 1], origins="all")
+    table = table.sort_values(["origin", "step"])
+    columns = [column(data.target, level, system) for level in LEVELS]
+    values = table[columns].to_numpy(np.float64).reshape(-1, HORIZON, len(LEVELS))
+    if values.shape[0] != len(origins):
+        raise SystemExit(f"{system}: {values.shape[0]} windows predicted, {len(origins)} "
+                         "expected")
+    return values
+
+
+def column(name: str, level: float, system: str) -> str:
+    """The prediction table's column of ``name`` at quantile ``level``."""
+    if level == 0.5:
+        return name
+    pct = lambda c: format(round(c * 100, 6), "g")  # noqa: E731
+    if system == "conformal":
+        coverage = round(abs(1 - 2 * level), 2)
+        return f"{name}_{'lo' if level < 0.5 else 'hi'}_{pct(coverage)}"
+    return f"{name}_q{pct(level)}"
+
+
+def run_peer(data: Dataset, system: str, seed: int, epochs: int) -> dict:
+    """One peer's case, from its own environment."""
+    if not PEERS_PYTHON.exists():
+        raise SystemExit(f"{PEERS_PYTHON} is missing: run benchmarks/peers/setup.sh first")
+    done = subprocess.run(
+        [str(PEERS_PYTHON), str(HERE / "peers" / "uncertainty_peers.py"), "--system", system,
+         "--dataset", data.name, "--seed", str(seed), "--epochs", str(epochs)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"{system} on {data.name} failed:\n{done.stderr[-3000:]}")
+    case = json.loads(lines[-1])
+    return {k: v for k, v in case.items() if k not in ("system", "dataset", "seed")}
+
+
+def systems_of(data: Dataset, chosen: list[str]) -> list[str]:
+    """The systems that apply to ``data`` (count distributions on count targets only)."""
+    return [s for s in chosen if data.counts or s not in COUNT_ONLY]
+
+
+def done_cases(path: Path) -> set[tuple[str, str, int, int]]:
+    """(data set, system, seed, epochs) of every case already in ``path``."""
+    if not path.exists():
+        return set()
+    return {(c["dataset"], c["system"], c["seed"], about["options"]["epochs"])
+            for about, cases in record.runs(path) for c in cases}
+
+
+def print_table(path: Path) -> None:
+    """The table of every case in ``path``, by training budget: runs of one budget (a run
+    resumed, or systems added later) make one table, headed by each run's line."""
+    if not path.exists():
+        raise SystemExit(f"{path} does not exist: run the benchmark first, or pass --results")
+    budgets: dict[int, list[tuple[dict, list[dict]]]] = {}
+    for about, cases in record.runs(path):
+        budgets.setdefault(about["options"]["epochs"], []).append((about, cases))
+    for epochs, runs in budgets.items():
+        print("\n".join(record.heading(about) for about, _ in runs))
+        print("\n".join(table(epochs, [c for _, cases in runs for c in cases])), end="\n\n")
+
+
+def table(epochs: int, cases: list[dict]) -> list[str]:
+    """Per data set and system: coverage and width of both intervals, CRPS (median over
+    seeds), and CRPS over each peer's."""
+    lines = [f"epochs at most {epochs}; seeds {sorted({c['seed'] for c in cases})}; "
+             "median over seeds",
+             "", "| data set | system | coverage 80 % | width 80 % | coverage 95 % | "
+             "width 95 % | CRPS | CRPS / NeuralForecast's | CRPS / Darts' | fit s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name in dict.fromkeys(c["dataset"] for c in cases):
+        of = {}
+        for c in cases:
+            if c["dataset"] == name:
+                of.setdefault(c["system"], []).append(c)
+
+        def med(system: str, key: str, of: dict = of) -> float:
+            return statistics.median(c[key] for c in of[system])
+        for system in of:
+            ratios = [f"{med(system, 'crps') / med(peer, 'crps'):.3f}" if peer in of else "-"
+                      for peer in PEER_SYSTEMS]
+            lines.append(f"| {name} | {system} | {med(system, 'coverage_80'):.3f} | "
+                         f"{med(system, 'width_80'):.3g} | {med(system, 'coverage_95'):.3f} | "
+                         f"{med(system, 'width_95'):.3g} | {med(system, 'crps'):.4g} | "
+                         f"{' | '.join(ratios)} | {med(system, 'seconds'):.0f} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="*", choices=list(DATASETS), default=list(DATASETS))
+    parser.add_argument("--systems", nargs="*", choices=[*LSTMKIT_SYSTEMS, *PEER_SYSTEMS],
+                        default=[*LSTMKIT_SYSTEMS, *PEER_SYSTEMS])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0])
+    parser.add_argument("--epochs", type=int, default=30, help="at most, every system")
+    parser.add_argument("--quick", action="store_true", help="ETTh1, 1 epoch, seed 0")
+    record.add_options(parser, "uncertainty")
+    args = parser.parse_args()
+    record.quick_path(args, parser)
+    if args.table:
+        print_table(args.results)
+        return
+    if args.quick:
+        args.sets, args.seeds, args.epochs = ["etth1"], [0], 1
+    done = done_cases(args.results)
+    run = record.start(args, "uncertainty", levels=list(LEVELS), coverages=list(COVERAGES),
+                       lookback=LOOKBACK, horizon=HORIZON)
+    for name in args.sets:
+        data = DATASETS[name]
+        for seed in args.seeds:
+            for system in systems_of(data, args.systems):
+                if (name, system, seed, args.epochs) in done:
+                    continue
+                runner = run_peer if system in PEER_SYSTEMS else run_lstmkit
+                case = run.add({"dataset": name, "system": system, "seed": seed,
+                                **runner(data, system, seed, args.epochs)})
+                print(json.dumps(case), flush=True)
+    print_table(args.results)
+
+
+if __name__ == "__main__":
+    main()
