@@ -31,6 +31,8 @@ def main() -> None:
         "confusion": plots.confusion(evaluation),
         "backtest": model.backtest(df, folds=4, step=30).plot(),
     }
+    model.calibrate_intervals(df, part="val", coverage=[0.8, 0.95])
+    figures["conformal"] = plots.forecasts(model, df, origins=2)
     OUT.mkdir(exist_ok=True)
     for name, fig in figures.items():
         fig.savefig(OUT / f"{name}.png", dpi=70)

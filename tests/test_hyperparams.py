@@ -63,7 +63,7 @@ def test_config_sections_take_the_architecture_and_the_other_parameters_but_spli
     assert names(Architecture) == MODEL_KEYS
     assert set(TRAINING_KEYS) == set(PARAMS) - set(MODEL_KEYS) - {"split"}
     assert set(names(TrainConfig)) == set(TRAINING_KEYS)    # TrainConfig: the same, checked
-    assert {"dropout", "lr", "lr_decay", "weight_decay", "grad_clip"} == FLOAT_KEYS
+    assert {"dropout", "lr", "lr_decay", "weight_decay", "grad_clip", "coverage"} == FLOAT_KEYS
 
 
 def test_a_search_varies_every_parameter_but_the_hardware():
@@ -131,7 +131,7 @@ def test_every_parameter_set_after_fit_changes_nothing_fit_made(etth1, tmp_path)
         "conv": True, "checkpoint_steps": 8, "optimizer": "adamw", "lr": 0.5, "lr_decay": 0.5,
         "weight_decay": 0.1, "batch_size": 3, "max_epochs": 9, "patience": 1, "grad_clip": None,
         "seed": 11, "split": Split(val_start=0.3, test_start=0.5), "precision": "bf16-mixed",
-        "calibrate": False,
+        "calibrate": False, "coverage": [0.5],
         "progress": True, "devices": 2, "num_nodes": 3, "strategy": "ddp",
         # hardware says where predict runs as well: the same device, named otherwise
         "accelerator": "cuda" if torch.cuda.is_available() else "cpu",

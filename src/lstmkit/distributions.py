@@ -39,6 +39,11 @@ normal and Student's t; for counts the sum over the support up to the larger of 
 and the ``COUNT_TAIL`` quantile), pinball per reported level and coverage, width and MSIS
 of the 80 % and 95 % central intervals (and any other the reported levels form).
 
+Conformal intervals (``lstmkit.conformal``) widen the fitted distribution's own central
+interval (``band``: its quantiles at (1 - c) / 2 and (1 + c) / 2), as CQR does for
+quantile targets; the ONNX graph carries them for ``normal`` targets only (loc + z scale),
+and exporting another distribution's calibrated intervals is a ``ConfigError``.
+
 This module imports no torch at import time; scipy is imported where quantiles,
 samples and metrics are computed.
 
@@ -56,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .kinds import Decoded, Quantile, Scored, median, register_kind
 from .metrics import (
     REGRESSION_METRICS,
@@ -194,6 +199,27 @@ class Distribution(Quantile):
         """The scipy distribution of parameters (..., P) in original units, broadcast."""
         raise NotImplementedError
 
+    def band(self, target: Target, values: Any, coverage: float) -> tuple[Any, Any]:
+        """The fitted distribution's own quantiles at (1 - coverage) / 2 and
+        (1 + coverage) / 2 of parameters ``values`` (..., P), which a conformal calibration
+        widens or narrows by one margin (CQR, as for quantile targets); in torch (the ONNX
+        graph) as ``graph_band`` gives them."""
+        ends = ((1 - coverage) / 2, (1 + coverage) / 2)
+        if isinstance(values, np.ndarray):
+            bounds = self.quantiles(values, ends)                             # (..., 2)
+            return bounds[..., 0], bounds[..., 1]
+        return self.graph_band(target, values, ends)
+
+    def graph_band(self, target: Target, params: Tensor, ends: tuple[float, float]
+                   ) -> tuple[Tensor, Tensor]:
+        """The quantiles at ``ends`` of parameters (B, S, P) in torch ops, for the ONNX
+        graph's conformal intervals; kinds without closed-form quantiles refuse."""
+        raise ConfigError(f"the ONNX graph cannot compute the quantiles of {self.name} target "
+                          f"{target.name!r}, which its conformal intervals widen (only a "
+                          "normal's have a closed form there); predict with the model "
+                          "itself, or export a model calibrated without intervals "
+                          "(LSTMModel(coverage=None), no calibrate_intervals)")
+
     def quantiles(self, params: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
         """Quantiles (..., Q) at ``levels`` of parameters (..., P)."""
         return self.scipy(params[..., None, :]).ppf(np.asarray(levels))
@@ -294,6 +320,14 @@ class Normal(Distribution):
         from scipy import stats
 
         return stats.norm(params[..., 0], params[..., 1])
+
+    def graph_band(self, target: Target, params: Tensor, ends: tuple[float, float]
+                   ) -> tuple[Tensor, Tensor]:
+        from scipy import stats
+
+        low, high = stats.norm.ppf(ends)                   # loc + z * scale, z constants
+        return (params[..., 0] + float(low) * params[..., 1],
+                params[..., 0] + float(high) * params[..., 1])
 
     def crps(self, y: np.ndarray, params: np.ndarray) -> np.ndarray:
         from scipy import stats

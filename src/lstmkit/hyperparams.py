@@ -123,6 +123,10 @@ class Training:
         calibrate: fit one temperature per classification or binary target on the
             validation part after training, so that its class probabilities are calibrated
             (``lstmkit.calibration``; labels do not change); False keeps the network's.
+        coverage: calibrate conformal intervals at these nominal coverages (e.g.
+            ``[0.8, 0.95]``) on the validation part after training, for the regression,
+            quantile and distribution targets (``lstmkit.conformal``): ``predict`` then gives
+            ``<target>_lo_80`` / ``<target>_hi_80`` columns; None: no intervals.
     """
 
     optimizer: str = "adam"
@@ -137,6 +141,7 @@ class Training:
     split: Split | None = None
     precision: str = "32-true"
     calibrate: bool = True
+    coverage: float | list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -207,4 +212,4 @@ PARAMS = tuple(name for group in GROUPS for name in names(group))
 HARDWARE = names(Hardware)
 # Training parameters that act after the network is trained: a checkpoint's fingerprint
 # leaves them out, so a resumed run may set them anew.
-AFTER_TRAINING = ("calibrate",)
+AFTER_TRAINING = ("calibrate", "coverage")

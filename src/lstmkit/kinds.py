@@ -4,7 +4,8 @@
 hold; ``KINDS`` maps it to a ``TargetKind``, which owns all that differs between kinds:
 the head's width, the output activation (where logits become probabilities, in numpy and
 in the exported graph), the losses and the loss function, decoding outputs to values,
-labels and table columns, the metrics, the naive baseline and the ONNX outputs. The rest
+labels and table columns, the metrics, the naive baseline, the ONNX outputs and the
+band conformal intervals widen (``band``). The rest
 of lstmkit asks the kind (``target.target_kind``) instead of testing its name.
 
 Adding a kind:
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .checks import quote
 from .errors import ConfigError
 from .metrics import (
     CLASSIFICATION_METRICS,
@@ -47,6 +49,7 @@ from .metrics import (
     brier_terms,
     classification_metrics,
     confusion_matrix,
+    percent,
     probability_metrics,
     quantile_metric_names,
     quantile_metrics,
@@ -76,6 +79,8 @@ class Decoded:
         levels: the quantile levels, in (0, 1), increasing.
         params: (N, S, P) a distribution's parameters in original units
             (``lstmkit.distributions``), which samples are drawn from.
+        intervals: calibrated conformal intervals (``lstmkit.conformal``), one
+            (coverage, lower (N, S), upper (N, S)) each, in increasing coverage.
     """
 
     values: np.ndarray
@@ -84,6 +89,16 @@ class Decoded:
     quantiles: np.ndarray | None = None
     levels: tuple[float, ...] = ()
     params: np.ndarray | None = None
+    intervals: tuple[tuple[float, np.ndarray, np.ndarray], ...] = ()
+
+    @property
+    def graph_values(self) -> np.ndarray:
+        """The values in the form of the kind's graph output (``graph_output``, original
+        units): a distribution's parameters (N, S, P), the quantiles (N, S, Q) of a
+        quantile target, else the values (N, S)."""
+        if self.params is not None:
+            return self.params
+        return self.values if self.quantiles is None else self.quantiles
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,7 @@ class TargetKind:
         shares_head: ``heads="shared"`` gives its targets one dense layer together.
         stacks: targets of this kind with the same loss are computed together, one
             channel each (their outputs and truth are (B, S, k)).
+        conformal: its targets take conformal intervals (``band``; ``lstmkit.conformal``).
         score_metric: the metric (of ``scored``'s, higher better) that ``LSTMModel.score``
             reads, as scikit-learn's scoring does.
         error_metric: the metric (of ``scored``'s, lower better) whose per-prediction
@@ -143,6 +159,7 @@ class TargetKind:
     constrains: bool = False
     shares_head: bool = False
     stacks: bool = True
+    conformal: bool = True
     score_metric: str = ""
     error_metric: str = ""
 
@@ -252,6 +269,13 @@ class TargetKind:
         class codes); NaN where the truth is missing."""
         raise NotImplementedError
 
+    def band(self, target: Target, values: Any, coverage: float) -> tuple[Any, Any]:
+        """The interval a conformal calibration at ``coverage`` widens (``lstmkit.conformal``):
+        its lower and upper bounds (N, S) from ``values`` in the form of ``graph_output``
+        (numpy or torch, original units). A point prediction is both bounds, so that the
+        conformal score is the absolute residual."""
+        return values, values
+
 
 class Regression(TargetKind):
     """A number: linear output, scaled by the target's scaler, scored by MAE, RMSE, sMAPE, R2."""
@@ -306,6 +330,7 @@ class Labelled(TargetKind):
     """
 
     labelled = True
+    conformal = False
     score_metric = "accuracy"
     error_metric = "Brier"
     rule = "at least two"
@@ -515,6 +540,21 @@ class Quantile(Regression):
     def constrain(self, outputs: Tensor) -> Tensor:
         return _non_crossing(outputs)
 
+    def band(self, target: Target, values: Any, coverage: float) -> tuple[Any, Any]:
+        """The quantiles at (1 - coverage) / 2 and (1 + coverage) / 2: conformalised
+        quantile regression (CQR) widens or narrows them by one margin."""
+        levels = np.asarray(target.quantiles)
+        ends = [(1 - coverage) / 2, (1 + coverage) / 2]
+        found = [np.flatnonzero(np.isclose(levels, end, atol=1e-9)) for end in ends]
+        if not all(len(f) for f in found):
+            raise ConfigError(
+                f"a {percent(coverage)} % conformal interval of quantile target "
+                f"{target.name!r} calibrates its quantiles at {ends[0]:g} and {ends[1]:g} "
+                f"(CQR), and it has {quote(list(target.quantiles))}; add those levels to "
+                f"Target({target.name!r}, quantiles=[...]) and refit, or calibrate a coverage "
+                "its outermost quantiles form")
+        return values[..., int(found[0][0])], values[..., int(found[1][0])]
+
     def teacher(self, values: Tensor, known: Tensor, width: int) -> Tensor:
         return super().teacher(values, known, width).expand(*values.shape[:-1], width)
 
@@ -673,7 +713,16 @@ def prediction_columns(targets: Sequence[Target], decoded: dict[str, Decoded]
     columns: dict[str, np.ndarray] = {}
     for target in targets:
         columns.update(target.target_kind.columns(target.name, decoded[target.name]))
+        for coverage, lower, upper in decoded[target.name].intervals:
+            columns[interval_column(target.name, "lo", coverage)] = lower.reshape(-1)
+            columns[interval_column(target.name, "hi", coverage)] = upper.reshape(-1)
     return columns
+
+
+def interval_column(name: str, end: str, coverage: float) -> str:
+    """The prediction table's column of an end (``lo``, ``hi``) of ``name``'s conformal
+    interval at ``coverage``: ``OT_lo_80``, ``OT_hi_97.5``."""
+    return f"{name}_{end}_{percent(coverage)}"
 
 
 for _kind in (Regression(), Classification(), Binary(), Quantile()):

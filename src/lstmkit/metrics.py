@@ -83,9 +83,9 @@ def _weights(weights: np.ndarray | None, like: np.ndarray) -> np.ndarray:
 def quantile_metric_names(levels: tuple[float, ...]) -> tuple[str, ...]:
     """The names ``quantile_metrics`` gives for ``levels``: ``pinball_q10``, ..., ``CRPS``,
     then ``coverage_80``, ``width_80``, ``MSIS_80`` per central interval."""
-    names = [f"pinball_q{_percent(level)}" for level in levels] + ["CRPS"]
+    names = [f"pinball_q{percent(level)}" for level in levels] + ["CRPS"]
     for lo, hi in central_intervals(levels):
-        share = _percent(levels[hi] - levels[lo])
+        share = percent(levels[hi] - levels[lo])
         names += [f"coverage_{share}", f"width_{share}", f"MSIS_{share}"]
     return tuple(names)
 
@@ -127,20 +127,42 @@ def quantile_metrics(y_true: np.ndarray, quantiles: np.ndarray, levels: tuple[fl
     if y.size == 0:
         return dict.fromkeys(quantile_metric_names(levels), float("nan"))
     pinball = np.average(_pinball(y, q, np.asarray(levels)), axis=0, weights=w)  # (Q,)
-    out = {f"pinball_q{_percent(level)}": float(p) for level, p in zip(levels, pinball,
+    out = {f"pinball_q{percent(level)}": float(p) for level, p in zip(levels, pinball,
                                                                          strict=True)}
     out["CRPS"] = float(2 * (pinball * _level_weights(levels)).sum())
     for lo, hi in central_intervals(levels):
-        share, alpha = _percent(levels[hi] - levels[lo]), 1 - (levels[hi] - levels[lo])
-        lower, upper = q[:, lo], q[:, hi]
-        score = (upper - lower) + 2 / alpha * (np.maximum(lower - y, 0)
-                                               + np.maximum(y - upper, 0))
-        out[f"coverage_{share}"] = float(100 * np.average((lower <= y) & (y <= upper),
-                                                          weights=w))
-        out[f"width_{share}"] = float(np.average(upper - lower, weights=w))
-        out[f"MSIS_{share}"] = (float(np.average(score, weights=w) / scale) if scale > 0
-                                else float("nan"))
+        out.update(interval_metrics(y, q[:, lo], q[:, hi], levels[hi] - levels[lo], scale,
+                                    weights=w))
     return out
+
+
+def interval_metrics(y_true: np.ndarray, lower: np.ndarray, upper: np.ndarray, share: float,
+                     scale: float, suffix: str = "", weights: np.ndarray | None = None
+                     ) -> dict[str, float]:
+    """``coverage_<p>``, ``width_<p>`` and ``MSIS_<p>`` (each + ``suffix``) of the intervals
+    [``lower``, ``upper``] (...) of nominal ``share`` p against ``y_true`` (...), over the
+    values known in all three (and of positive ``weights``, shaped like ``y_true``, which
+    make the means weighted ones); as ``quantile_metrics`` describes them.
+
+    Example:
+        >>> interval_metrics(np.array([1.0, 5.0]), np.zeros(2), np.full(2, 2.0), 0.8, 1.0)
+        {'coverage_80': 50.0, 'width_80': 2.0, 'MSIS_80': 17.0}
+    """
+    y, lower, upper = (np.asarray(a, np.float64).reshape(-1) for a in (y_true, lower, upper))
+    w = _weights(weights, y)
+    known = np.isfinite(y) & np.isfinite(lower) & np.isfinite(upper) & (w > 0)
+    y, lower, upper, w = y[known], lower[known], upper[known], w[known]
+    p = percent(share)
+    names = [f"{m}_{p}{suffix}" for m in ("coverage", "width", "MSIS")]
+    if y.size == 0:
+        return dict.fromkeys(names, float("nan"))
+    alpha = 1 - share
+    score = (upper - lower) + 2 / alpha * (np.maximum(lower - y, 0) + np.maximum(y - upper, 0))
+    return dict(zip(names, (float(100 * np.average((lower <= y) & (y <= upper), weights=w)),
+                            float(np.average(upper - lower, weights=w)),
+                            float(np.average(score, weights=w) / scale) if scale > 0
+                            else float("nan")),
+                    strict=True))
 
 
 def crps_from_quantiles(y_true: np.ndarray, quantiles: np.ndarray,
@@ -166,7 +188,7 @@ def _level_weights(levels: tuple[float, ...]) -> np.ndarray:
     return np.diff(edges)
 
 
-def _percent(share: float) -> str:
+def percent(share: float) -> str:
     """A share as percent text: 0.1 -> "10", 0.025 -> "2.5", 0.8 -> "80"."""
     return format(round(share * 100, 10), "g")
 

@@ -26,6 +26,7 @@ from .analysis.backtest import Backtest, backtest
 from .baselines import NearestNeighbour
 from .calibration import fit_calibration
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
+from .conformal import check_bands, check_coverage
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
@@ -163,7 +164,8 @@ class LSTMModel:
                  lr: float | None = None, lr_decay: float = 1.0, weight_decay: float = 0.0,
                  batch_size: int | None = None, max_epochs: int = 100, patience: int = 10,
                  grad_clip: float | None = 1.0, seed: int = 0, split: Split | None = None,
-                 precision: str = "32-true", calibrate: bool = True, progress: bool = True,
+                 precision: str = "32-true", calibrate: bool = True,
+                 coverage: float | list[float] | None = None, progress: bool = True,
                  accelerator: str = "auto",
                  devices: int | str | list = 1, num_nodes: int = 1,
                  strategy: str = "auto") -> None:
@@ -189,6 +191,7 @@ class LSTMModel:
     neighbours_ = _view("neighbours")
     neighbour_targets_ = _view("neighbour_targets")
     calibration_ = _view("calibration")
+    conformal_ = _view("conformal")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters as it stored them, ``spec`` and ``split`` included
@@ -302,6 +305,12 @@ class LSTMModel:
         for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, role)
         split = self._fit_split(validation_data)
+        if self.coverage is not None and split.val_start is None and validation_data is None:
+            raise ConfigError(f"coverage={quote(self.coverage)} calibrates intervals on the "
+                              "validation part, and this fit has none (its split has no "
+                              "val_start); give the split a validation part, or fit without "
+                              "coverage and calibrate on held-out data: "
+                              "model.calibrate_intervals(data, part='all', coverage=[...])")
         if start is None:
             architecture = self._architecture(spec)
             groups = fill_gaps(arrange(frame, spec), spec)
@@ -384,6 +393,9 @@ class LSTMModel:
                                                      val_windows)
         pipeline.calibration = fit_calibration(pipeline, val_windows, self.calibrate,
                                                self._device())
+        if self.coverage is not None:
+            pipeline.calibrate_windows(val_windows, train_windows, check_coverage(self.coverage),
+                                       "val", self._device())
         self.pipeline_ = pipeline
         return self
 
@@ -482,7 +494,8 @@ class LSTMModel:
     # -- predict -------------------------------------------------------------------------
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", samples: int | None = None,
-                seed: int | None = None) -> pd.DataFrame | np.ndarray:
+                seed: int | None = None, coverage: float | list[float] | None = None
+                ) -> pd.DataFrame | np.ndarray:
         """Predictions in original units, as a tidy DataFrame or as an array.
 
         Forecasts have one row per (series, origin, step): ``origin`` is the time
@@ -519,13 +532,18 @@ class LSTMModel:
                 a window (each step's distribution is predicted from the window, not from
                 sampled earlier steps): not joint paths over the horizon.
             seed: seeds the draws (None: fresh ones each call).
+            coverage: which calibrated conformal intervals (``calibrate_intervals``) the
+                frame gives, as ``<target>_lo_<p>`` and ``<target>_hi_<p>`` columns
+                (``OT_lo_80``): None for all of them, a number or a list for those (each
+                must be calibrated), ``[]`` for none.
 
         Example:
             >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
             >>> model.predict(X_new, output="array")         # shaped like y
             >>> model.predict(df, samples=100, seed=0)       # 100 draws per step
         """
-        return self._fitted().predict(data, origins, output, self._device(), samples, seed)
+        return self._fitted().predict(data, origins, output, self._device(), samples, seed,
+                                      coverage)
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
                       ) -> np.ndarray | dict[str, np.ndarray]:
@@ -575,6 +593,36 @@ class LSTMModel:
         """
         return self._fitted().evaluate(data, y, part, self._device(), weighted)
 
+    def calibrate_intervals(self, data: Source | np.ndarray | list,
+                            y: np.ndarray | None = None, part: str = "val",
+                            coverage: float | list[float] = (0.8, 0.95)) -> LSTMModel:
+        """Calibrate split-conformal intervals for the number targets on
+        windows the network did not train on (``lstmkit.conformal``); returns ``self``.
+
+        Per target, coverage and output step, the margin is the ``ceil((n + 1) c)``-th
+        smallest score of the ``n`` calibration windows: the absolute residual of a
+        regression target; of a quantile target (CQR), how far the truth lies outside its
+        quantiles at ``(1 - c) / 2`` and ``(1 + c) / 2``, which it must have (a
+        distribution target: its fitted distribution's quantiles there). ``predict``
+        then gives ``<target>_lo_<p>`` / ``<target>_hi_<p>`` columns (``OT_lo_80``) and
+        ``evaluate`` their coverage, width and MSIS (``coverage_80_conformal``, ...).
+        Classification and binary targets take none. Calibrating again replaces the
+        intervals; ``conformal_`` holds them. (``calibrate`` is the parameter of temperature
+        scaling, hence this name.)
+
+        Args:
+            data, y: as for ``evaluate``.
+            part: ``val`` or ``test``: that part of the fit's split of ``data``; ``all``:
+                every window of ``data``, a table held out from training.
+            coverage: the nominal coverages, each strictly between 0 and 1.
+
+        Example:
+            >>> model.calibrate_intervals(df, part="val", coverage=[0.8, 0.95])
+            >>> model.predict(df.tail(96))[["OT_lo_80", "OT", "OT_hi_80"]]
+        """
+        self._fitted().calibrate_intervals(data, y, part, coverage, self._device())
+        return self
+
     def score(self, data: Source | np.ndarray | list, y: np.ndarray | None = None) -> float:
         """One number, higher better, for scikit-learn's default scoring (``GridSearchCV``,
         ``cross_val_score``): the accuracy of a classification or binary target, the R2 of a
@@ -590,14 +638,16 @@ class LSTMModel:
         return self._fitted().score(data, y, self._device())
 
     def backtest(self, data: Source, folds: int = 3, step: int | None = None,
-                 refit: bool | str = True) -> Backtest:
+                 refit: bool | str = True, coverage: float | list[float] | None = None
+                 ) -> Backtest:
         """Rolling-origin evaluation of these parameters; see ``lstmkit.backtest.backtest``.
 
         Each fold fits on rows up to its origin only and is scored on the ``step``
-        forecasts after it (``refit="warm"``: fine-tuned from the previous fold's model);
+        forecasts after it (``refit="warm"``: fine-tuned from the previous fold's model;
+        with ``coverage``: conformal intervals calibrated on each fold's validation part);
         ``self`` is not fitted or changed.
         """
-        return backtest(self, data, folds=folds, step=step, refit=refit)
+        return backtest(self, data, folds=folds, step=step, refit=refit, coverage=coverage)
 
     def importance(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
                    part: str = "test", repeats: int = 5, per_step: bool = False,
@@ -722,6 +772,8 @@ class LSTMModel:
         if self.split is not None and not isinstance(self.split, Split):
             raise ConfigError(f"split must be a lstmkit.Split, got {type(self.split).__name__}")
         spec = spec or self.spec
+        if spec is not None and self.coverage is not None:
+            check_bands(spec, check_coverage(self.coverage))
         if spec is not None:
             network = _smallest_network(spec, self._architecture(spec), self.layers, self.heads)
             size.check(network, self.batch_size or presets.BATCH_SIZE, spec.lookback or 1)

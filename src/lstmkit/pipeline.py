@@ -30,6 +30,17 @@ import torch
 from . import presets
 from .baselines import NearestNeighbour
 from .checks import check_choice, check_positive_int, quote
+from .conformal import PARTS as CONFORMAL_PARTS
+from .conformal import (
+    check_bands,
+    check_coverage,
+    chosen,
+    conformal_targets,
+    fit_conformal,
+    interval_levels,
+    interval_scores,
+    with_intervals,
+)
 from .data import prepare, timestep
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, fill_unread
@@ -79,7 +90,9 @@ class FittedPipeline:
         naive_spread: per quantile target, the empirical quantiles (S, Q) at its levels of
             the naive baseline's errors (truth - naive) per step on the training part,
             encoded (null where a step had none): the naive probabilistic baseline is the
-            naive prediction plus them.
+            naive prediction plus them. Per regression target with conformal intervals, the
+            same at the levels of the intervals' ends (``conformal.interval_levels``): the
+            naive baseline's intervals.
         calibration: what temperature scaling did (``lstmkit.calibration``): the part it
             was fitted on, or why there is none, and per categorical target its
             ``temperature`` and validation NLL and ECE before and after; None (files
@@ -91,6 +104,8 @@ class FittedPipeline:
         naive_scales: per series and numeric target of a forecast, the in-sample errors of
             the seasonal naive forecast on the training part, which MASE and RMSSE divide
             by (``lstmkit.scale_free``); None for other tasks and in files saved before.
+        conformal: the calibrated conformal intervals (``lstmkit.conformal``): the part,
+            coverages and per number target the margins per step; None: no intervals.
     """
 
     spec: Spec
@@ -112,6 +127,7 @@ class FittedPipeline:
     class_frequencies: dict[str, list[float]] = field(default_factory=dict)
     class_weights: dict[str, list[float]] = field(default_factory=dict)
     naive_scales: NaiveScales | None = None
+    conformal: dict[str, Any] | None = None
 
     @property
     def temperatures(self) -> list[float]:
@@ -150,6 +166,7 @@ class FittedPipeline:
             "class_frequencies": self.class_frequencies,
             **({"class_weights": self.class_weights} if self.class_weights else {}),
             **({"naive_scales": self.naive_scales.to_dict()} if self.naive_scales else {}),
+            "conformal": self.conformal,
         }
 
     @classmethod
@@ -179,21 +196,24 @@ class FittedPipeline:
                    class_frequencies=dict(data.get("class_frequencies", {})),
                    class_weights=dict(data.get("class_weights", {})),
                    naive_scales=(NaiveScales.from_dict(data["naive_scales"], spec)
-                                 if data.get("naive_scales") else None))
+                                 if data.get("naive_scales") else None),
+                   conformal=data.get("conformal"))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None,
-                samples: int | None = None, seed: int | None = None
-                ) -> pd.DataFrame | np.ndarray:
+                samples: int | None = None, seed: int | None = None,
+                coverage: float | list[float] | None = None) -> pd.DataFrame | np.ndarray:
         """``LSTMModel.predict``: predictions in original units, as a tidy DataFrame
-        (``output="frame"``) or shaped like ``y`` (``"array"``), or ``samples`` draws per
-        prediction (``sample_frame``, seeded by ``seed``); ``device``: where the network
-        runs (default ``inference_device()``).
+        (``output="frame"``, with the calibrated intervals at ``coverage``: all of them
+        where None) or shaped like ``y`` (``"array"``), or ``samples`` draws per
+        prediction (``sample_frame``, seeded by ``seed``, without the intervals);
+        ``device``: where the network runs (default ``inference_device()``).
 
         Example:
             >>> pipeline.predict(df.tail(96))
         """
         check_choice("output", output, OUTPUTS)
+        intervals = chosen(self.conformal, coverage)
         if samples is not None:
             check_positive_int("samples", samples)
             if not any(t.distribution for t in self.spec.targets):
@@ -207,10 +227,58 @@ class FittedPipeline:
                                                    values_only=output == "array")
         if output == "array":
             return self.spec.shape.array_layout(decoded, _lengths(windows))
+        decoded = with_intervals(self.spec, decoded, self.conformal, intervals)
         rows = self._window_rows(windows, groups)
         if samples is not None:
             return sample_frame(self.spec, rows, decoded, samples, np.random.default_rng(seed))
         return prediction_frame(self.spec, rows, decoded)
+
+    def calibrate_intervals(self, data: Source | np.ndarray | list,
+                            y: np.ndarray | None = None, part: str = "val",
+                            coverage: float | list[float] = (0.8, 0.95),
+                            device: torch.device | None = None) -> dict[str, Any]:
+        """``LSTMModel.calibrate_intervals``: conformal intervals at ``coverage`` calibrated
+        on the windows of ``part`` of ``data`` (``val``/``test``: of the fit's split;
+        ``all``: a held-out table), kept as ``conformal`` (replacing any before), returned.
+
+        Example:
+            >>> pipeline.calibrate_intervals(df, coverage=[0.8, 0.95])["coverage"]
+            [0.8, 0.95]
+        """
+        coverage = check_coverage(coverage)
+        if part == "train":
+            raise ConfigError("calibrate part 'train' would read the residuals of the windows "
+                              "the network was fitted on, which are too small; use 'val', "
+                              "'test', or 'all' with a held-out table")
+        check_choice("calibrate part", part, CONFORMAL_PARTS)
+        check_bands(self.spec, coverage)
+        spec = self.spec
+        groups = self._groups(data, y, need_targets=True)
+        parts = None if part == "all" else prepare.assign_parts(groups, spec, self.split,
+                                                                 self.seed)
+        encoded = prepare.encode(groups, spec, self.encoding, with_targets=True)
+        windows = prepare.part_windows(encoded, spec, parts, part)
+        require_windows(windows, f"{part!r}", spec)
+        training = windows if part == "all" else prepare.part_windows(encoded, spec, parts,
+                                                                      "train")
+        self.calibrate_windows(windows, training, coverage, part, device)
+        return self.conformal
+
+    def calibrate_windows(self, windows: Windows, training: Windows, coverage: tuple[float, ...],
+                          part: str, device: torch.device | None = None) -> None:
+        """Calibrate conformal intervals at ``coverage`` on ``windows`` (of ``part``), and
+        the naive baseline's intervals of the regression targets on ``training`` (the
+        training part, or the same windows where the data has no such part)."""
+        outputs, truth = self.outputs(windows, with_targets=True, device=device)
+        decoded = _decode(self.spec, self.encoding, self.tempered(outputs))
+        targets = conformal_targets(self.spec)
+        true = {t.name: self.encoding.decode_regression(t, truth[..., j]) for j, t in targets}
+        self.conformal = fit_conformal(self.spec, decoded, true, coverage, part,
+                                       pooled=self.spec.shape.per_step)
+        points = {t.name: interval_levels(coverage) for _, t in targets
+                  if not t.target_kind.spread_levels(t)}
+        self.naive_spread = {**{k: v for k, v in self.naive_spread.items() if k not in points},
+                             **self.residual_quantiles(training, points)}
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last",
                       device: torch.device | None = None) -> np.ndarray | dict[str, np.ndarray]:
@@ -419,14 +487,17 @@ class FittedPipeline:
         return _evaluation(self.spec, self.encoding,
                            self._answered(self.tempered(outputs), nearest), truth, baselines,
                            self.naive_spread, None if weights is None else weights.numpy(),
-                           series)
+                           series, self.conformal)
 
-    def residual_quantiles(self, windows: Windows) -> dict[str, list[list[float | None]]]:
-        """Per quantile or distribution target, the quantiles at its kind's
-        ``spread_levels`` of the naive baseline's errors per step on ``windows`` (the
-        training part), encoded (``naive_spread``)."""
-        levels = {j: t.target_kind.spread_levels(t) for j, t in enumerate(self.spec.targets)
-                  if t.target_kind.spread_levels(t)}
+    def residual_quantiles(self, windows: Windows, levels: dict[str, tuple[float, ...]] | None
+                           = None) -> dict[str, list[list[float | None]]]:
+        """Per target of ``levels`` (default: each quantile or distribution target's kind's
+        ``spread_levels``), the quantiles at those levels of the naive baseline's errors per
+        step on ``windows`` (the training part), encoded (``naive_spread``)."""
+        if levels is None:
+            levels = {t.name: t.target_kind.spread_levels(t) for t in self.spec.targets
+                      if t.target_kind.spread_levels(t)}
+        levels = {j: levels[t.name] for j, t in enumerate(self.spec.targets) if t.name in levels}
         if not levels or len(windows) == 0:
             return {}
         truth = self.truth(windows)
@@ -648,23 +719,28 @@ class _Series:
 def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarray,
                 baselines: dict[str, Baseline],
                 spread: dict[str, list[list[float | None]]] | None = None,
-                weights: np.ndarray | None = None, series: _Series | None = None
-                ) -> Evaluation:
+                weights: np.ndarray | None = None, series: _Series | None = None,
+                conformal: dict[str, Any] | None = None) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
-    target with a ``spread`` (``FittedPipeline.naive_spread``) is probabilistic: the naive
-    prediction plus the spread's quantiles (``_with_spread``); ``weights`` (N,): each
-    window's weight in every metric. Given the windows' ``series``, the metrics per series
-    too, with MASE and RMSSE where it has scales, whose means over series (each weighing
-    the same) join the overall rows."""
+    quantile or distribution target with a ``spread`` (``FittedPipeline.naive_spread``) is
+    probabilistic: the naive prediction plus the spread's quantiles (``_with_spread``);
+    ``weights`` (N,): each window's weight in every metric. Given the windows' ``series``,
+    the metrics per series too, with MASE and RMSSE where it has scales, whose means over
+    series (each weighing the same) join the overall rows. Targets with ``conformal``
+    intervals add their metrics (``_conformal_rows``)."""
     rows, step_rows, series_rows, confusion, reliability = [], [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
+    coverage = tuple(conformal["coverage"]) if conformal else ()
+    decoded = (with_intervals(spec, _decode(spec, encoding, outputs), conformal, coverage)
+               if conformal else {})
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
         out = outputs[..., edges[j] : edges[j + 1]]
         bases = [baselines[b].of_target(t.name, j) for b in BASELINES]
-        if spread and t.name in spread and bases[0] is not None:
-            bases[0] = _with_spread(bases[0], np.array(spread[t.name], dtype=np.float64))
+        naive = bases[0]
+        if t.target_kind.spread_levels(t) and spread and t.name in spread and naive is not None:
+            bases[0] = _with_spread(naive, np.array(spread[t.name], dtype=np.float64))
         scored = t.target_kind.scored(t, encoding, y, out, bases)
         if scored.confusion is not None:
             confusion[t.name] = scored.confusion
@@ -687,6 +763,16 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                 at_step = [None if p is None else p[:, s] for p in predictions]
                 step_rows += [(t.name, s + 1, *row) for row in _scored(
                     score, names, true[:, s], at_step, None if w is None else w[:, s])]
+        if t.name in decoded and decoded[t.name].intervals:
+            levels = t.target_kind.spread_levels(t) or interval_levels(coverage)
+            bands = None
+            if naive is not None and (spread or {}).get(t.name):
+                bands = encoding.decode_regression(t, _with_spread(
+                    naive, np.array(spread[t.name], dtype=np.float64)))       # (N, S, L)
+            naive = None if naive is None else encoding.decode_regression(t, naive)
+            overall, per_step = _conformal_rows(true, decoded[t.name], naive, bands, levels, w)
+            rows += [(t.name, *row) for row in overall]
+            step_rows += [(t.name, *row) for row in per_step]
     table = pd.DataFrame(rows, columns=["target", "metric", *PREDICTORS])
     per_step = pd.DataFrame(step_rows, columns=["target", "step", "metric", *PREDICTORS])
     panel = series is not None and series.keys != [None]
@@ -731,6 +817,40 @@ def _series_means(target: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, .
     means = frame.groupby("metric", sort=False)[list(PREDICTORS)].mean()   # NaN: left out
     return [(target, metric, *values) for metric, values in zip(
         means.index, means.to_numpy().tolist(), strict=True)]
+
+
+def _conformal_rows(true: np.ndarray, decoded: Decoded, naive: np.ndarray | None,
+                    bands: np.ndarray | None, levels: tuple[float, ...],
+                    weights: np.ndarray | None = None
+                    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows ``(metric, model, naive, seasonal, neighbour)`` over all steps, and rows ``(step,
+    metric, ...)`` per step where there are several, of each calibrated interval of
+    ``decoded`` and the naive baseline's (its point prediction ``naive`` (N, S) plus the
+    error quantiles ``bands`` (N, S, L) at ``levels``, original units; NaN where ``levels``
+    lack an interval's ends) against ``true`` (N, S), each value weighing ``weights``
+    (N, S) where given; MSIS divides by the naive baseline's mean absolute error."""
+    scale = math.nan if naive is None else float(np.nanmean(np.abs(true - naive)))
+    steps = [None] + (list(range(true.shape[1])) if true.shape[1] > 1 else [])
+    overall, per_step = [], []
+    for coverage, _, _ in decoded.intervals:
+        ends = [np.flatnonzero(np.isclose(levels, end))
+                for end in ((1 - coverage) / 2, (1 + coverage) / 2)]
+        has_ends = bands is not None and all(len(e) for e in ends)
+        for s in steps:
+            at = slice(None) if s is None else slice(s, s + 1)
+            step = dataclasses.replace(decoded, intervals=tuple(
+                (c, lo[:, at], hi[:, at]) for c, lo, hi in decoded.intervals))
+            band = ((bands[:, at, int(ends[0][0])], bands[:, at, int(ends[1][0])])
+                    if has_ends else None)
+            scored = interval_scores(true[:, at], step, band, coverage, scale,
+                                     None if weights is None else weights[:, at])
+            made = [(m, model, theirs, math.nan, math.nan)
+                    for m, (model, theirs) in scored.items()]
+            if s is None:
+                overall += made
+            else:
+                per_step += [(s + 1, *row) for row in made]
+    return overall, per_step
 
 
 def _with_spread(naive: np.ndarray, spread: np.ndarray) -> np.ndarray:

@@ -18,7 +18,13 @@ The protocol, per series of ``n`` rows (rows counted from 0), horizon ``H``,
   proportion (the default 0.7 / 0.85 trains on the first 82 % of the history);
 * the fold is scored on the ``S`` forecasts whose origin (their last input row,
   as in ``predict``) lies in ``r_k .. r_k + S - 1``: inputs reach back
-  ``lookback`` rows, targets cover rows ``r_k + 1 .. r_k + S + H - 1``.
+  ``lookback`` rows, targets cover rows ``r_k + 1 .. r_k + S + H - 1``;
+* with ``coverage``, each fold's model calibrates conformal intervals on its own
+  validation part (``LSTMModel(coverage=...)``): the latest rows before the origin that
+  it did not train on, so every fold, the first included, has intervals from data
+  before its origin only (earlier folds' out-of-sample residuals would leave the first
+  fold without any, and come from older models). The table then gives their coverage,
+  width and MSIS per fold (``coverage_80_conformal``, ...).
 
 With several series, each series' origins lie the same number of rows before its
 own end, and a fold pools the forecasts of all series.
@@ -38,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_positive_int
+from ..conformal import check_coverage
 from ..data.groups import Groups, arrange
 from ..data.sources import Source, read_table
 from ..errors import BaselineWarning, ConfigError, DataError
@@ -92,7 +99,8 @@ class Backtest:
 
 
 def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = None,
-             refit: bool | str = True) -> Backtest:
+             refit: bool | str = True, coverage: float | list[float] | None = None
+             ) -> Backtest:
     """Rolling-origin evaluation of ``model``'s parameters on ``data`` (see the module doc).
 
     ``model`` is used as a template only: it is neither fitted nor changed.
@@ -104,6 +112,8 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
         step: rows between origins, and forecasts scored per fold (default: horizon).
         refit: fit a model per fold (True), once before the first origin (False), or per
             fold by fine-tuning the previous fold's model (``"warm"``: fewer epochs).
+        coverage: calibrate conformal intervals at these coverages on each fold's
+            validation part (default: the model's own ``coverage``).
 
     Returns:
         A ``Backtest`` with the tidy ``table``, ``summary()`` and ``plot()``.
@@ -122,6 +132,8 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
     _check_positive("step", step)
     if not (isinstance(refit, bool) or refit == "warm"):
         raise ConfigError(f"refit must be True, False or 'warm', got {refit!r}")
+    if coverage is not None:
+        model = type(model)(**{**model.get_params(), "coverage": list(check_coverage(coverage))})
     model.check_params(spec)
     groups = arrange(read_table(data), spec)
     cuts = _origin_rows(groups, spec.lookback, spec.horizon, folds, step)       # (K, G)

@@ -30,8 +30,8 @@ from ..cli.tracking import epoch_number
 from ..data.groups import arrange
 from ..data.sources import Source, read_table
 from ..errors import ConfigError
-from ..kinds import quantile_column
-from ..metrics import Evaluation
+from ..kinds import interval_column, quantile_column
+from ..metrics import Evaluation, percent
 from ..pipeline import Fitted, FittedPipeline, fitted
 from ..storage import files
 
@@ -124,8 +124,7 @@ def forecasts(model: FittedPipeline | Fitted, data: Source, origins: int | Seque
         for r, predicted, color in zip(rows, predictions, colors, strict=True):
             when = _wall_clock(predicted["time"]) if "time" in predicted else r + predicted.step
             values = predicted[target.name].to_numpy()
-            if target.target_kind.levels(target):
-                _band(ax, target, predicted, when, color)
+            _band(ax, target, predicted, when, color, pipeline.conformal)
             if classes is not None:
                 values = _codes(values, classes)
             else:                                   # start the forecast at the last actual
@@ -255,7 +254,9 @@ def reliability_diagram(evaluation: Evaluation, columns: int = COLUMNS,
 
 def backtest_folds(backtest: Backtest, units: dict[str, str] | None = None,
                    columns: int = COLUMNS, save: str | Path | None = None) -> Figure:
-    """Each target's error (MAE; accuracy if categorical) per fold origin, beside naive.
+    """Each target's error (MAE; accuracy if categorical) per fold origin, beside naive;
+    for a target with conformal intervals, also a panel of their coverage per fold within
+    the band from 0 to each nominal coverage (``backtest(coverage=...)``).
 
     Args:
         backtest: the result of ``LSTMModel.backtest``.
@@ -266,8 +267,10 @@ def backtest_folds(backtest: Backtest, units: dict[str, str] | None = None,
     units = backtest.evaluations[0].units if units is None else units
     overall = backtest.table[backtest.table.step == "all"]
     targets = list(dict.fromkeys(overall.target))
-    fig, axes = _grid(len(targets), columns)
-    for ax, target in zip(axes, targets, strict=True):
+    coverage = overall[overall.metric.str.match(r"coverage_.*_conformal$")]
+    covered = list(dict.fromkeys(coverage.target))
+    fig, axes = _grid(len(targets) + len(covered), columns)
+    for ax, target in zip(axes, targets, strict=False):
         rows = overall[overall.target == target]
         metric = "MAE" if "MAE" in set(rows.metric) else "accuracy"
         one = rows[rows.metric == metric]
@@ -275,6 +278,18 @@ def backtest_folds(backtest: Backtest, units: dict[str, str] | None = None,
         ax.plot(one.origin, one.naive, marker="s", ls="--", color="grey", label="naive")
         ax.set_title(target)
         ax.set_ylabel(metric if metric == "accuracy" else _unit_label(metric, units, target))
+    for ax, target in zip(axes[len(targets):], covered, strict=True):
+        rows = coverage[coverage.target == target]
+        for metric, color in zip(dict.fromkeys(rows.metric), _colors(rows.metric.nunique()),
+                                 strict=True):
+            one, nominal = rows[rows.metric == metric], float(metric.split("_")[1])
+            ax.plot(one.origin, one.model, marker="o", color=color,
+                    label=f"{metric.split('_')[1]} % interval")
+            ax.axhline(nominal, color=color, lw=0.8, ls=":")
+            ax.axhspan(0, nominal, color=color, alpha=0.06, lw=0)
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{target}: conformal interval coverage")
+        ax.set_ylabel("coverage (%)")
     how = "refitted per fold" if backtest.refit else "fitted once, before the first origin"
     fig.suptitle(f"Backtest: {overall.fold.nunique()} folds, model {how}")
     _finish(fig, axes, columns, "fold origin (last row fitted on)")
@@ -337,13 +352,23 @@ def save_run(model: FittedPipeline | Fitted, evaluation: Evaluation, directory: 
 
 
 # -- layout -------------------------------------------------------------------------------
-def _band(ax: Axes, target: Target, predicted: pd.DataFrame, when: Any, color: Any) -> None:
-    """Shade a quantile or distribution target's forecast between its outermost quantiles."""
+def _band(ax: Axes, target: Target, predicted: pd.DataFrame, when: Any, color: Any,
+          conformal: dict[str, Any] | None) -> None:
+    """Shade a target's forecast within its calibrated ``conformal`` intervals (each, the
+    inner ones darker), else a quantile or distribution target's between its outermost
+    quantiles (nothing for other targets)."""
+    name = target.name
     levels = target.target_kind.levels(target)
-    low, high = levels[0], levels[-1]
-    ax.fill_between(when, predicted[quantile_column(target.name, low)],
-                    predicted[quantile_column(target.name, high)], color=color, alpha=0.18,
-                    lw=0, label=f"{format((high - low) * 100, '.3g')} % band")
+    if conformal and name in conformal["targets"]:
+        for c in reversed(conformal["coverage"]):
+            ax.fill_between(when, predicted[interval_column(name, "lo", c)],
+                            predicted[interval_column(name, "hi", c)], color=color, alpha=0.15,
+                            lw=0, label=f"{percent(c)} % conformal interval")
+    elif levels:
+        low, high = levels[0], levels[-1]
+        ax.fill_between(when, predicted[quantile_column(name, low)],
+                        predicted[quantile_column(name, high)], color=color, alpha=0.18,
+                        lw=0, label=f"{format((high - low) * 100, '.3g')} % band")
 
 
 def _grid(n: int, columns: int, sharex: bool = True, panel: tuple[float, float] = PANEL

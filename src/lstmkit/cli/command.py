@@ -1,4 +1,5 @@
-"""The ``lstmkit`` command line: fit, predict, evaluate, importance, serve, export, backtest,
+"""The ``lstmkit`` command line: fit, predict, evaluate, calibrate, importance, serve,
+export, backtest,
 tune, datasets and runs, mirroring the Python API.
 
 Errors print as one line (``error: ...``) without a traceback, and the exit code
@@ -24,6 +25,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from ..allocator import keep_freed_memory
+from ..conformal import check_coverage, chosen
 from ..errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
 from ..metrics import PREDICTORS, SCALE_FREE, Evaluation, compare
 from ..spec import PARTS
@@ -108,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="forecasts: from the end of each series (last) or every row (all)")
     predict.add_argument("--chunk-rows", type=int, default=65_536,
                          help="rows read per chunk: memory stays bounded however large the file")
+    predict.add_argument("--coverage", nargs="+", metavar="SHARE",
+                         help="which calibrated conformal intervals to write (e.g. 0.8 0.95; "
+                              "default: all the model has)")
     predict.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     predict.set_defaults(run=_predict)
 
@@ -122,6 +127,20 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overwrite", action="store_true",
                           help="replace an existing metrics JSON file that evaluate wrote")
     evaluate.set_defaults(run=_evaluate)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="calibrate a saved model's conformal intervals and save it anew")
+    calibrate.add_argument("model", help="model (run) directory")
+    calibrate.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
+    calibrate.add_argument("--coverage", nargs="+", metavar="SHARE", required=True,
+                           help="nominal coverages, each between 0 and 1 (e.g. 0.8 0.95)")
+    calibrate.add_argument("--part", choices=("val", "test", "all"), default="val",
+                           help="the windows to calibrate on: a part of the model's split of "
+                                "DATA, or all of it (a held-out table; default: val)")
+    calibrate.add_argument("--out", required=True, help="the model directory to write")
+    calibrate.add_argument("--overwrite", action="store_true",
+                           help="replace a model directory at --out")
+    calibrate.set_defaults(run=_calibrate)
 
     importance = commands.add_parser("importance", help="permutation importance of a saved "
                                      "model: which input drives which target")
@@ -143,6 +162,9 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("config", help="YAML config file (see examples/)")
     backtest.add_argument("--folds", type=int, required=True, help="number of forecast origins")
     backtest.add_argument("--step", type=int, help="rows between origins (default: the horizon)")
+    backtest.add_argument("--coverage", nargs="+", metavar="SHARE",
+                          help="calibrate conformal intervals at these coverages on each "
+                               "fold's validation part and score them per fold")
     refit = backtest.add_mutually_exclusive_group()
     refit.add_argument("--no-refit", action="store_true",
                        help="fit once before the first origin instead of once per fold")
@@ -262,7 +284,8 @@ def _backtest(args: argparse.Namespace) -> int:
                           "set of sequences (arrays)")
     console.print(f"backtesting on {config.data.describe()} -> {run_dir}")
     refit = "warm" if args.warm else not args.no_refit
-    result = model.backtest(data, folds=args.folds, step=args.step, refit=refit)
+    result = model.backtest(data, folds=args.folds, step=args.step, refit=refit,
+                            coverage=_shares(args.coverage))
     summary = Evaluation(result.summary(), result.table.iloc[:0],
                          baseline=result.evaluations[0].baseline)
     console.print(render(summary, f"mean over {args.folds} folds"))
@@ -287,6 +310,8 @@ def _predict(args: argparse.Namespace) -> int:
     reading = _read_files(args.data)
     files.check_output_file(output, args.overwrite, reading, kind="predictions file")
     model = LSTMModel.load(args.model)
+    coverage = _shares(args.coverage)
+    chosen(model.conformal_, coverage)          # before any row is read
     if args.data.startswith("dataset:"):
         chunks, total = read_chunks(_as_table(_load_data(args.data), model))
     else:
@@ -300,10 +325,46 @@ def _predict(args: argparse.Namespace) -> int:
                 yield chunk
                 progress.advance(task, len(chunk))
 
-        written = write_predictions(predict_chunks(model, counted(), args.origins), output,
-                                    overwrite=args.overwrite, reading=reading)
+        written = write_predictions(predict_chunks(model, counted(), args.origins, coverage),
+                                    output, overwrite=args.overwrite, reading=reading)
     console.print(f"wrote {written} rows to {output}")
     return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from ..model import LSTMModel
+    from .config import fit_arguments
+
+    out = Path(args.out)
+    coverage = check_coverage(_shares(args.coverage))
+    reading = _read_files(args.data)
+    files.check_output_dir(out, files.MODEL, args.overwrite, reading)
+    model = LSTMModel.load(args.model)
+    data, y = fit_arguments(_load_data(args.data))
+    model.calibrate_intervals(data, y, part=args.part, coverage=list(coverage))
+    record = model.conformal_
+    for name, entry in record["targets"].items():
+        shares = ", ".join(f"{c:g}: {100 * share:.1f} %"
+                           for c, share in zip(record["coverage"], entry["covered"], strict=True))
+        console.print(f"{name}: coverage on the {record['windows']} calibration windows "
+                      f"({args.part}) {shares}")
+    model.save(out, overwrite=args.overwrite)
+    console.print(f"saved the calibrated model to {out}")
+    return 0
+
+
+def _shares(values: list[str] | None) -> list[Any] | None:
+    """``--coverage`` values as numbers where they read as such (the rest stay text, for
+    ``check_coverage`` to name)."""
+    if values is None:
+        return None
+    out: list[Any] = []
+    for value in values:
+        try:
+            out.append(float(value))
+        except ValueError:
+            out.append(value)
+    return out
 
 
 def _serve(args: argparse.Namespace) -> int:

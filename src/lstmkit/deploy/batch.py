@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import quote
+from ..conformal import chosen
 from ..data.sources import (
     PARQUET_SUFFIXES,
     csv_chunks,
@@ -62,19 +63,21 @@ def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFr
 
 
 def predict_chunks(model: FittedPipeline | Fitted, chunks: Iterable[pd.DataFrame],
-                   origins: str = "last") -> Iterator[pd.DataFrame]:
+                   origins: str = "last", coverage: float | list[float] | None = None
+                   ) -> Iterator[pd.DataFrame]:
     """``model.predict`` over a table given in chunks, one result frame per chunk.
 
     Args:
         model: a fitted pipeline, or a fitted ``LSTMModel`` (its ``pipeline_``).
         chunks: consecutive pieces of one table whose series (sequences) are contiguous.
-        origins: as for ``LSTMModel.predict``.
+        origins, coverage: as for ``LSTMModel.predict``.
 
     Returns:
         An iterator of prediction frames; concatenated they equal
         ``model.predict(whole_table, origins)``.
     """
     pipeline = fitted(model)
+    chosen(pipeline.conformal, coverage)           # a coverage not calibrated: before reading
     group = pipeline.spec.group
     carry = _Carry()
     finished: set[Any] = set()
@@ -103,7 +106,8 @@ def predict_chunks(model: FittedPipeline | Fitted, chunks: Iterable[pd.DataFrame
             if keys is not None:
                 finished.update(keys.iloc[:start].unique().tolist())
         if len(ready):
-            yield _shift_origins(pipeline.predict(ready, origins), pipeline, previous)
+            yield _shift_origins(pipeline.predict(ready, origins, coverage=coverage), pipeline,
+                                 previous)
 
 
 def write_predictions(frames: Iterable[pd.DataFrame], output: str | Path, overwrite: bool = False,

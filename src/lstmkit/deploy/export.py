@@ -24,6 +24,10 @@ Graph outputs:
 * ``<target>_proba``: float32 (batch, out_steps, classes) per classification or
   binary target (binary: ``[negative, positive]``), calibrated as ``predict``'s are (the
   fitted temperature divides the logits); labels in the metadata.
+* ``<target>_intervals``: float32 (batch, out_steps, coverages, 2) per target with
+  calibrated conformal intervals (``lstmkit.conformal``), after the targets' outputs: the
+  lower and upper end at each coverage the metadata's ``conformal`` lists, in original
+  units (the margins are constants of the graph).
 
 Each target's kind (``lstmkit.kinds``) gives its output (``TargetKind.graph_output``) and
 the metadata's entry for it (``TargetKind.onnx_output``).
@@ -96,6 +100,14 @@ class InferenceGraph(nn.Module):
         self.slices = list(self.network.output_slices)
         self.target_scalers = [encoding.target_scalers.get(t.name) for t in spec.targets]
         self.temperatures = pipeline.temperatures
+        self.targets = list(spec.targets)
+        record = pipeline.conformal or {"coverage": [], "targets": {}}
+        # Per target with intervals: its index, and (coverage, margins (S,) or (1,)) each.
+        self.intervals = [(j, [(c, torch.tensor(margins, dtype=torch.float32))
+                               for c, margins in zip(record["coverage"],
+                                                     record["targets"][t.name]["margins"],
+                                                     strict=True)])
+                          for j, t in enumerate(spec.targets) if t.name in record["targets"]]
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         """(numeric?, codes of each categorical input..., lengths?) -> one tensor per output."""
@@ -110,10 +122,23 @@ class InferenceGraph(nn.Module):
         if self.lookback is not None:   # the rows after the lookback give the known-ahead inputs
             x, future = x[:, : self.lookback], x[:, self.lookback :, self.future_columns]
         out = self.network(x, lengths, future=future)                    # (B, S, C)
-        return tuple(kind.graph_output(kind.tempered(out[..., part], temperature), scaler)
-                     for kind, part, scaler, temperature in zip(   # each kind's activation
-                         self.kinds, self.slices, self.target_scalers, self.temperatures,
-                         strict=True))
+        values = tuple(kind.graph_output(kind.tempered(out[..., part], temperature), scaler)
+                       for kind, part, scaler, temperature in zip(   # each kind's activation
+                           self.kinds, self.slices, self.target_scalers, self.temperatures,
+                           strict=True))
+        return values + tuple(self.interval_ends(j, values[j], margins)
+                              for j, margins in self.intervals)
+
+    def interval_ends(self, j: int, values: Tensor, margins: list[tuple[float, Tensor]]
+                      ) -> Tensor:
+        """Target ``j``'s conformal intervals (B, S, K, 2) from its output ``values``: its
+        kind's band at each coverage, widened by that coverage's margins per step."""
+        kind, target = self.kinds[j], self.targets[j]
+        ends = []
+        for coverage, margin in margins:
+            lower, upper = kind.band(target, values, coverage)               # (B, S) each
+            ends.append(torch.stack([lower - margin, upper + margin], dim=-1))
+        return torch.stack(ends, dim=-2)
 
     def encode(self, numeric: Tensor | None, codes: list[Tensor]) -> Tensor:
         """The network's input columns (..., F) from raw numbers (..., numeric inputs) and
@@ -205,7 +230,10 @@ def onnx_metadata(model: FittedPipeline | Fitted) -> dict[str, Any]:
 
     pipeline = fitted(model)
     spec = pipeline.spec
-    inputs, outputs = signature(spec, pipeline.encoding)
+    record = pipeline.conformal
+    conformal = None if record is None else {"coverage": record["coverage"],
+                                             "targets": list(record["targets"])}
+    inputs, outputs = signature(spec, pipeline.encoding, conformal)
     schema = {k: v for k, v in pipeline.schema.items()
               if k not in spec.target_names or k in spec.input_names}
     return {
@@ -214,7 +242,7 @@ def onnx_metadata(model: FittedPipeline | Fitted) -> dict[str, Any]:
         "span": spec.span, "future": spec.future_names,
         "inputs": inputs, "outputs": outputs, "schema": schema, "spec": spec.to_dict(),
         "time_step": timestep.to_json(pipeline.time_step),
-        "data_sha256": pipeline.data_sha256,
+        "data_sha256": pipeline.data_sha256, "conformal": conformal,
         "versions": {"lstmkit": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
     }

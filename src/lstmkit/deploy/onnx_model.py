@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import quote
+from ..conformal import check_coverage, chosen
 from ..data import timestep
 from ..data.encoding import Encoding
 from ..data.groups import Groups, arrange, fill_gaps, fill_unread
@@ -47,7 +49,8 @@ REEXPORT = "export the model again"
 METADATA_FIELDS = {"task": str, "lookback": (int, type(None)), "horizon": (int, type(None)),
                    "aligned": bool, "inputs": dict, "outputs": list, "schema": dict,
                    "spec": dict, "time_step": (dict, type(None)), "versions": dict}
-METADATA_OPTIONAL = {"span": (int, type(None)), "future": list, "data_sha256": (str, type(None))}
+METADATA_OPTIONAL = {"span": (int, type(None)), "future": list, "data_sha256": (str, type(None)),
+                     "conformal": (dict, type(None))}
 
 
 class OnnxModel:
@@ -117,7 +120,8 @@ class OnnxModel:
             raise DataError(f"onnxruntime rejected the inputs: {exc}; see "
                             "OnnxModel.metadata['inputs'] for dtypes and shapes") from None
 
-    def predict(self, data: Source | np.ndarray | list, origins: str = "last") -> pd.DataFrame:
+    def predict(self, data: Source | np.ndarray | list, origins: str = "last",
+                coverage: float | list[float] | None = None) -> pd.DataFrame:
         """Predictions in original units, with the columns of ``LSTMModel.predict``.
 
         Args:
@@ -125,9 +129,12 @@ class OnnxModel:
                 ``LSTMModel.predict``; targets are not needed.
             origins: forecasts only: ``last`` forecasts from the end of each series,
                 ``all`` from every row with a full lookback behind it.
+            coverage: the calibrated conformal intervals to give, as for
+                ``LSTMModel.predict`` (None: all the graph holds).
         """
         if origins not in ("last", "all"):
             raise ConfigError(f"origins must be 'last' or 'all', got {origins!r}")
+        intervals = chosen(self.metadata.get("conformal"), coverage)
         spec = self.spec
         if isinstance(data, np.ndarray | list | tuple):
             frame, spec = from_arrays(data, None, spec)
@@ -145,7 +152,7 @@ class OnnxModel:
                 feeds[self.metadata["inputs"]["lengths"]["name"]] = lengths[i : i + RUN_WINDOWS]
             parts.append(self.run(feeds))
         outputs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        return prediction_frame(spec, windows, self.decoded(outputs))
+        return prediction_frame(spec, windows, self.decoded(outputs, intervals))
 
     # -- internals -----------------------------------------------------------------------
     def _columns(self, groups: Groups) -> dict[str, np.ndarray]:
@@ -162,15 +169,30 @@ class OnnxModel:
             columns[entry["name"]] = np.where(np.isnan(code), -1, code).astype(np.int64)  # gap
         return columns
 
-    def decoded(self, outputs: dict[str, np.ndarray]) -> dict[str, Decoded]:
-        """The graph's outputs as each target's values or labels and probabilities."""
-        return {t.name: t.target_kind.decode_graph(t, self.encoding, outputs[entry["name"]])
-                for t, entry in zip(self.spec.targets, self.metadata["outputs"], strict=True)}
+    def decoded(self, outputs: dict[str, np.ndarray], coverage: tuple[float, ...] = ()
+                ) -> dict[str, Decoded]:
+        """The graph's outputs as each target's values or labels and probabilities, with
+        its calibrated intervals at ``coverage`` (``<target>_intervals``: (N, S, K, 2))."""
+        targets = self.spec.targets
+        decoded = {t.name: t.target_kind.decode_graph(t, self.encoding, outputs[entry["name"]])
+                   for t, entry in zip(targets, self.metadata["outputs"], strict=False)}
+        calibrated = (self.metadata.get("conformal") or {}).get("coverage", [])
+        for entry in self.metadata["outputs"][len(targets):]:
+            ends = outputs[entry["name"]].astype(np.float64)
+            decoded[entry["target"]] = dataclasses.replace(
+                decoded[entry["target"]], intervals=tuple(
+                    (c, ends[..., k, 0], ends[..., k, 1]) for k, c in enumerate(calibrated)
+                    if c in coverage))
+        return decoded
 
 
-def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def signature(spec: Spec, encoding: Encoding, conformal: dict[str, Any] | None = None
+              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The graph's inputs and outputs as the metadata records them: names, dtypes, shapes,
-    columns, scalers and labels. ``lstmkit.deploy.export`` writes them; ``OnnxModel`` checks them.
+    columns, scalers and labels; after the targets' outputs, one ``<target>_intervals``
+    (batch, steps, coverages, 2: lower and upper) per target with ``conformal`` intervals
+    (the metadata's ``{"coverage": [...], "targets": [...]}``). ``lstmkit.deploy.export``
+    writes them; ``OnnxModel`` checks them.
 
     Returns:
         ``inputs`` (``numeric``, ``categorical`` and ``lengths`` entries) and ``outputs``.
@@ -193,6 +215,11 @@ def signature(spec: Spec, encoding: Encoding) -> tuple[dict[str, Any], list[dict
     }
     out_steps = shape.onnx_out_steps
     outputs = [t.target_kind.onnx_output(t, encoding, out_steps) for t in spec.targets]
+    coverage = list((conformal or {}).get("coverage", []))
+    outputs += [{"name": f"{t.name}_intervals", "target": t.name, "kind": "intervals",
+                 "dtype": "float32", "shape": ["batch", out_steps, len(coverage), 2],
+                 "coverage": coverage}
+                for t in spec.targets if t.name in (conformal or {}).get("targets", [])]
     return inputs, outputs
 
 
@@ -222,7 +249,7 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> tuple[Spec, Encodin
             raise ConfigError(f"{key} is {quote(metadata[key])}, but the spec gives "
                               f"{quote(value)}")
     encoding = _recorded_encoding(spec, metadata)
-    inputs, outputs = signature(spec, encoding)
+    inputs, outputs = signature(spec, encoding, _recorded_conformal(metadata, spec))
     for key, expected in (("inputs", inputs), ("outputs", outputs)):
         difference = first_difference(metadata[key], expected, key)
         if difference:
@@ -245,6 +272,7 @@ def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:
         check_fields(inputs["numeric"], {"scalers": dict}, where="inputs.numeric.")
     for i, entry in enumerate(inputs["categorical"]):
         check_fields(entry, {"column": str}, where=f"inputs.categorical[{i}].")
+    outputs = outputs[: len(spec.targets)]           # the intervals' outputs follow
     for j, entry in enumerate(outputs):
         check_fields(entry, {"target": str}, where=f"outputs[{j}].")
     scalers = inputs["numeric"]["scalers"] if inputs["numeric"] else {}
@@ -268,6 +296,21 @@ def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:
         {},
         {o["target"]: Labels.from_list(o.get("classes"), f"outputs[{j}].classes")
          for j, (o, t) in enumerate(zip(outputs, spec.targets, strict=True)) if t.categorical})
+
+
+def _recorded_conformal(metadata: dict[str, Any], spec: Spec) -> dict[str, Any] | None:
+    """The metadata's ``conformal`` entry, checked: calibrated coverages and the targets
+    whose intervals the graph gives."""
+    recorded = metadata.get("conformal")
+    if recorded is None:
+        return None
+    check_fields(recorded, {"coverage": list, "targets": list}, where="conformal.")
+    if list(check_coverage(recorded["coverage"])) != recorded["coverage"] or \
+            not set(recorded["targets"]) <= set(spec.target_names):
+        raise ConfigError(f"conformal records coverage {quote(recorded['coverage'])} and "
+                          f"targets {quote(recorded['targets'])}; they must be increasing "
+                          "shares and targets of the spec")
+    return recorded
 
 
 def _without_kind(scaler: Any) -> Any:

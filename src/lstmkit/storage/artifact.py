@@ -29,6 +29,7 @@ from .. import hyperparams, presets
 from ..baselines import NearestNeighbour
 from ..calibration import check_calibration
 from ..checks import check_int, check_mapping, check_number, quote
+from ..conformal import check_conformal, interval_levels
 from ..data import timestep
 from ..data.encoding import Encoding
 from ..errors import ArtifactError, ConfigError
@@ -207,6 +208,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "neighbour_targets": list,
                                          "naive_spread": dict,
                                          "calibration": (dict, type(None)),
+                                         "conformal": (dict, type(None)),
                                          "class_frequencies": dict,
                                          "class_weights": dict,
                                          "naive_scales": dict,
@@ -244,13 +246,14 @@ def _checked(config: dict[str, Any]
         validation = check_verdict(config.get("validation"), spec.target_names)
         calibration = check_calibration(config.get("calibration"),
                                         [t.name for t in spec.targets if t.categorical])
+        conformal = check_conformal(config.get("conformal"), spec)
     except ValueError as exc:                          # absent in 0.2.0's files: None
         raise ConfigError(str(exc)) from None
     architecture, split, seed = _fitted(config.get("fitted"), spec, params, network)
     body = {name: config.get(name) for name in (
         "spec", "network", "encoding", "schema", "baseline", "time_step", "history",
         "data_sha256")}                                # data_sha256: absent in older files
-    body.update(validation=validation, calibration=calibration,
+    body.update(validation=validation, calibration=calibration, conformal=conformal,
                 class_frequencies=_class_frequencies(config.get("class_frequencies", {}),
                                                      spec, encoding),
                 neighbour_targets=list(_neighbour_targets(config.get("neighbour_targets", []),
@@ -259,8 +262,8 @@ def _checked(config: dict[str, Any]
                         "seed": seed})
     if config.get("class_weights"):                    # models with class_weight targets
         body["class_weights"] = _class_weights(config["class_weights"], spec, encoding)
-    if config.get("naive_spread"):                     # models with quantile targets
-        body["naive_spread"] = _naive_spread(config["naive_spread"], spec)
+    if config.get("naive_spread"):    # quantile and distribution targets, conformal intervals
+        body["naive_spread"] = _naive_spread(config["naive_spread"], spec, conformal)
     if "naive_scales" in config:          # forecasts; absent in files saved before they were kept
         NaiveScales.from_dict(config["naive_scales"], spec)             # checks it
         body["naive_scales"] = config["naive_scales"]
@@ -295,16 +298,20 @@ def _fitted(saved: Any, spec: Spec, params: dict[str, Any], network: NetworkConf
     return built, Split.from_dict(saved["split"]), saved["seed"]
 
 
-def _naive_spread(data: dict[str, Any], spec: Spec) -> dict[str, Any]:
-    """The saved ``naive_spread``, checked: per quantile or distribution target, one row of
-    numbers (or null) per step, one per level of its kind's ``spread_levels``."""
-    levels = {t.name: t.target_kind.spread_levels(t) for t in spec.targets
-              if t.target_kind.spread_levels(t)}
+def _naive_spread(data: dict[str, Any], spec: Spec, conformal: dict[str, Any] | None
+                  ) -> dict[str, Any]:
+    """The saved ``naive_spread``, checked: per quantile or distribution target (or
+    regression target with ``conformal`` intervals), one row of numbers (or null) per step,
+    one per level of its kind's ``spread_levels`` (or of the intervals' ends)."""
+    ends = interval_levels(conformal["coverage"]) if conformal else ()
+    calibrated = (conformal or {}).get("targets", {})
+    levels = {t.name: t.target_kind.spread_levels(t) or ends for t in spec.targets
+              if t.target_kind.spread_levels(t) or t.name in calibrated}
     for name, rows in data.items():
         if name not in levels:
             raise ConfigError(f"naive_spread names {quote(name)}, which is not a quantile "
-                              f"target or a distribution target of the spec "
-                              f"({quote(list(levels))})")
+                              f"target, a distribution target or a target with conformal "
+                              f"intervals of the spec ({quote(list(levels))})")
         if not isinstance(rows, list) or not all(
                 isinstance(row, list) and len(row) == len(levels[name])
                 and all(v is None or isinstance(v, int | float) for v in row) for row in rows):

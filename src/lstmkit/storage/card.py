@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from ..cli.tracking import epoch_number
-from ..kinds import quantile_column
-from ..metrics import PREDICTORS, compare, metric_label, mostly_naive
+from ..kinds import interval_column, quantile_column
+from ..metrics import PREDICTORS, compare, metric_label, mostly_naive, percent
 from ..pipeline import Fitted, FittedPipeline, fitted
 from ..version import __version__
 
@@ -72,7 +72,7 @@ def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = 
               f"- written by lstmkit {__version__}, torch {torch.__version__}, python "
               f"{platform.python_version()}",
               "", "## Validation check", "", *_validation(pipeline.validation, spec.units),
-              *_calibration(pipeline.calibration),
+              *_calibration(pipeline.calibration), *_intervals(pipeline.conformal),
               "", "## Metrics", "", *_metrics(metrics, spec.units), "", _usage(pipeline)]
     return "\n".join(lines) + "\n"
 
@@ -167,6 +167,28 @@ def _calibration(calibration: dict[str, Any] | None) -> list[str]:
     notes = [f"- {target}: {entry['note']}." for target, entry in calibration["targets"].items()
              if "note" in entry]
     return [*lines, *(["", *notes] if notes else [])]
+
+
+def _intervals(record: dict[str, Any] | None) -> list[str]:
+    """The calibrated conformal intervals, their columns and the coverage reached on the
+    windows they were calibrated on (nothing for a model without them)."""
+    if record is None:
+        return []
+    part = {"val": "validation part", "test": "test part", "all": "held-out table"}
+    lines = ["", "## Conformal intervals", "",
+             f"Split-conformal intervals calibrated on {record['windows']} windows of the "
+             f"{part[record['part']]} (margins per output step; `lstmkit.conformal`). Coverage "
+             "there is at least nominal by construction; `evaluate` measures it on later data "
+             "(`coverage_<p>_conformal`).", "",
+             "| target | nominal | columns | calibration coverage | mean margin |",
+             "| --- | --- | --- | --- | --- |"]
+    for target, entry in record["targets"].items():
+        for c, margins, covered in zip(record["coverage"], entry["margins"], entry["covered"],
+                                       strict=True):
+            lines.append(f"| {target} | {percent(c)} % | `{interval_column(target, 'lo', c)}`, "
+                         f"`{interval_column(target, 'hi', c)}` | {100 * covered:.1f} % | "
+                         f"{sum(margins) / len(margins):.4g} |")
+    return lines
 
 
 def _metrics(metrics: dict[str, Any] | None, units: dict[str, str]) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ..checks import check_choice, check_int, check_number, check_positive_int, quote
+from ..conformal import check_coverage
 from ..errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw")
@@ -50,10 +51,13 @@ class TrainConfig:
     strategy: str = "auto"
     precision: str = "32-true"
     calibrate: bool = True
+    coverage: float | list[float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.calibrate, bool):
             raise ConfigError(f"calibrate must be true or false, got {quote(self.calibrate)}")
+        if self.coverage is not None:
+            check_coverage(self.coverage)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("precision", self.precision, PRECISIONS)
         for name in ("batch_size", "max_epochs", "num_nodes"):
