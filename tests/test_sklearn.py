@@ -192,7 +192,8 @@ def test_a_saved_model_keeps_what_fit_used(motions, tmp_path):
 def test_a_0_2_0_model_takes_its_split_seed_and_architecture_from_its_file(name, tmp_path):
     """0.2.0 saved no fitted entry: its params' split and seed, its network's architecture;
     saved again, the params are written as 0.2.0 wrote them (with calibrate false: it was
-    fitted without calibration) and the rest round-trips."""
+    fitted without calibration; and coverage None: it has no conformal intervals) and the
+    rest round-trips."""
     copy = shutil.copytree(FIXTURES / name, tmp_path / name)
     saved = json.loads((copy / "config.json").read_text())
     model = LSTMModel.load(copy)
@@ -203,6 +204,6 @@ def test_a_0_2_0_model_takes_its_split_seed_and_architecture_from_its_file(name,
         assert value == saved["network"].get(name_, value)
     again = LSTMModel.load(model.save(tmp_path / "again"))
     assert json.loads((tmp_path / "again" / "config.json").read_text())["params"] == \
-        {**saved["params"], "calibrate": False}
+        {**saved["params"], "calibrate": False, "coverage": None}
     assert (again.architecture_, again.split_, again.seed_) == \
         (model.architecture_, model.split_, model.seed_)
