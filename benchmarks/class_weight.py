@@ -104,6 +104,8 @@ def case(problem: Problem, mode: str, seed: int) -> dict:
             "accuracy": evaluation.metric(problem.target, "accuracy"),
             "macro_F1": evaluation.metric(problem.target, "macro_F1"),
             "recall": recall, "support": confusion.sum(axis=1).astype(int).to_dict(),
+            "confusion": {str(t): {str(p): int(n) for p, n in row.items()}
+                          for t, row in confusion.iterrows()},
             "class_weights": model.pipeline_.class_weights.get(problem.target)}
 
 
