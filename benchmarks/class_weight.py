@@ -91,7 +91,8 @@ def case(problem: Problem, mode: str, seed: int) -> dict:
     for target in spec["targets"]:
         if target["name"] == problem.target and mode != "none":
             target["class_weight"] = mode
-    model = problem.model.set_params(spec=Spec.from_dict(spec), seed=seed, progress=False)
+    model = LSTMModel(**{**problem.model.get_params(), "spec": Spec.from_dict(spec),
+                         "seed": seed, "progress": False})     # a fresh one: problem's stays
     began = time.perf_counter()
     model.fit(problem.data)
     seconds = time.perf_counter() - began
