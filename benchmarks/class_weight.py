@@ -1,13 +1,23 @@
-"""Balanced class weights on an imbalanced real target: the quickstart's ``weather``.
+"""Balanced class weights on imbalanced real targets: macro-F1 and each label's recall.
 
-The quickstart (examples/seattle_weather.yaml: its spec, model and training settings)
-fitted as it is and with ``class_weight="balanced"`` on its ``weather`` target (sun and
-rain make up most days, drizzle, snow and fog few), for each seed; each fit is scored on
-the split's test part: accuracy, macro-F1 and each label's recall (from the confusion
-matrix).
+Each set is a real table, a class target on it whose labels are imbalanced, and a model;
+for each seed the model is fitted as it is and with ``class_weight="balanced"`` on that
+target, and each fit is scored on the split's test part: accuracy, macro-F1 and each
+label's recall (from the confusion matrix). The sets (``--sets``):
 
-    OMP_NUM_THREADS=1 python benchmarks/class_weight.py [--seeds 0 1 2]
-    python benchmarks/class_weight.py --table    # the table of results/class_weight.jsonl
+* ``seattle``: the quickstart (examples/seattle_weather.yaml: its spec, model and training
+  settings) and its ``weather`` target (sun and rain make up most days, drizzle, snow and
+  fog few).
+* ``beijing_bands``: Beijing PM2.5 (hourly, 2010-2014), the band of pm2.5 in each of the
+  next 6 hours (China's AQI breakpoints: ``fine`` up to 75 ug/m3, ``polluted`` 75-250,
+  ``severe`` above 250, about 7 % of the hours) from the last 24 hours of the weather
+  columns, the wind direction and pm2.5; trained on 2010-2012, validated on 2013, tested
+  on 2014.
+* ``beijing_heavy``: the same forecast of a binary label, ``heavy`` (pm2.5 above 150,
+  about 20 % of the hours) or ``not_heavy``.
+
+    OMP_NUM_THREADS=1 python benchmarks/class_weight.py [--seeds 0 1 2] [--sets seattle]
+    python benchmarks/class_weight.py --table    # the tables of results/class_weight.jsonl
 """
 
 from __future__ import annotations
@@ -17,40 +27,87 @@ import statistics
 import sys
 import time
 import warnings
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import record
 
-from lstmkit import Spec
+from lstmkit import Feature, LSTMModel, Spec, Split, Target, datasets
 from lstmkit.cli.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = "weather"
+SHARED = ROOT.parent / "shared" / "data"
 MODES = ("none", "balanced")
 
 
-def case(config: RunConfig, data, mode: str, seed: int) -> dict:
-    """One fit of the quickstart (``mode``: its weather target's class_weight) and its test
-    scores."""
-    spec = config.spec.to_dict()
+@dataclass(frozen=True)
+class Problem:
+    """One imbalanced class target: the table, the model that forecasts it (its spec
+    included) and the target's name."""
+
+    data: pd.DataFrame
+    model: LSTMModel
+    target: str
+
+
+def seattle() -> Problem:
+    """The quickstart as examples/seattle_weather.yaml has it; its ``weather`` target."""
+    config = RunConfig.read(ROOT / "examples" / "seattle_weather.yaml")
+    return Problem(config.data.load(), config.build_model(), "weather")
+
+
+def beijing(binary: bool) -> Problem:
+    """Beijing PM2.5 and a label of pm2.5 (missing where pm2.5 is) forecast 6 hours ahead:
+    the three bands, or with ``binary`` heavy (above 150) or not."""
+    data = datasets.load("beijing_pm25", data_dir=SHARED)
+    pm = data["pm2.5"]
+    if binary:
+        label = pd.Series(np.where(pm > 150, "heavy", "not_heavy"), index=data.index)
+    else:
+        label = pd.cut(pm, [-np.inf, 75, 250, np.inf],
+                       labels=["fine", "polluted", "severe"]).astype(object)
+    data["label"] = label.where(pm.notna())
+    kind = "binary" if binary else "classification"
+    spec = Spec(time="date", inputs=["DEWP", "TEMP", "PRES", Feature("cbwd", kind="categorical"),
+                                     "Iws", "Is", "Ir", "pm2.5"],
+                targets=[Target("label", kind=kind)], lookback=24, horizon=6, missing="ffill")
+    model = LSTMModel(spec, hidden=32, lr=3e-3, batch_size=256, max_epochs=10, patience=3,
+                      split=Split(val_start="2013-01-01", test_start="2014-01-01"))
+    return Problem(data, model, "label")
+
+
+SETS = {"seattle": seattle, "beijing_bands": partial(beijing, binary=False),
+        "beijing_heavy": partial(beijing, binary=True)}
+
+
+def case(problem: Problem, mode: str, seed: int) -> dict:
+    """One fit of ``problem`` (``mode``: its target's class_weight) and its test scores."""
+    spec = problem.model.spec.to_dict()
     for target in spec["targets"]:
-        if target["name"] == TARGET and mode != "none":
+        if target["name"] == problem.target and mode != "none":
             target["class_weight"] = mode
-    model = config.build_model().set_params(spec=Spec.from_dict(spec), seed=seed,
-                                            progress=False)
+    model = LSTMModel(**{**problem.model.get_params(), "spec": Spec.from_dict(spec),
+                         "seed": seed, "progress": False})     # a fresh one: problem's stays
     began = time.perf_counter()
-    model.fit(data)
+    model.fit(problem.data)
     seconds = time.perf_counter() - began
-    evaluation = model.evaluate(data, part="test")
-    confusion = evaluation.confusion[TARGET]
+    evaluation = model.evaluate(problem.data, part="test")
+    confusion = evaluation.confusion[problem.target]
     recall = {label: float(confusion.loc[label, label] / confusion.loc[label].sum())
               if confusion.loc[label].sum() else None for label in confusion.index}
     return {"class_weight": mode, "seed": seed, "fit_seconds": round(seconds, 1),
-            "accuracy": evaluation.metric(TARGET, "accuracy"),
-            "macro_F1": evaluation.metric(TARGET, "macro_F1"),
+            "epochs": len(model.history_["epochs"]),
+            "accuracy": evaluation.metric(problem.target, "accuracy"),
+            "macro_F1": evaluation.metric(problem.target, "macro_F1"),
             "recall": recall, "support": confusion.sum(axis=1).astype(int).to_dict(),
-            "class_weights": model.pipeline_.class_weights.get(TARGET)}
+            "confusion": {str(t): {str(p): int(n) for p, n in row.items()}
+                          for t, row in confusion.iterrows()},
+            "class_weights": model.pipeline_.class_weights.get(problem.target)}
 
 
 HEADER = ("| class_weight | seed | accuracy | macro-F1 | recall per label (test support) |",
@@ -65,33 +122,46 @@ def line(r: dict) -> str:
             f"| {recall} |")
 
 
+def mean_line(mode: str, rows: list[dict]) -> str:
+    """A mode's row of means over its seeds: accuracy, macro-F1 and each label's recall."""
+    recall = []
+    for label in rows[0]["recall"]:
+        known = [r["recall"][label] for r in rows if r["recall"][label] is not None]
+        recall.append(f"{label} {statistics.mean(known):.2f}" if known else f"{label} -")
+    return (f"| {mode} | mean | {statistics.mean(r['accuracy'] for r in rows):.4f} "
+            f"| {statistics.mean(r['macro_F1'] for r in rows):.4f} | {', '.join(recall)} |")
+
+
 def table(about: dict, cases: list[dict]) -> list[str]:
-    """The BENCHMARKS.md table of one recorded run, with each mode's mean over seeds."""
-    means = []
-    for mode in MODES:
-        rows = [r for r in cases if r["class_weight"] == mode]
-        if rows:
-            means.append(f"| {mode} | mean | {statistics.mean(r['accuracy'] for r in rows):.4f} "
-                         f"| {statistics.mean(r['macro_F1'] for r in rows):.4f} | |")
-    return [*HEADER, *(line(r) for r in cases), *means]
+    """The BENCHMARKS.md tables of one recorded run, one per set (runs before ``--sets``
+    measured the quickstart), with each mode's means over the seeds."""
+    lines: list[str] = []
+    for name in dict.fromkeys(r.get("set", "seattle") for r in cases):
+        rows = [r for r in cases if r.get("set", "seattle") == name]
+        means = [mean_line(mode, [r for r in rows if r["class_weight"] == mode])
+                 for mode in MODES if any(r["class_weight"] == mode for r in rows)]
+        lines += [*([""] if lines else []), *HEADER, *(line(r) for r in rows), *means]
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=["seattle"],
+                        help="the imbalanced targets to measure (default: %(default)s)")
     record.add_options(parser, "class_weight")
     args = parser.parse_args()
     if args.table:
         record.print_tables(args.results, table)
         return
     warnings.filterwarnings("ignore")
-    config = RunConfig.read(ROOT / "examples" / "seattle_weather.yaml")
-    data = config.data.load()
     run = record.start(args, "class_weight")
-    print("\n".join(HEADER))
-    for seed in args.seeds:
-        for mode in MODES:
-            print(line(run.add(case(config, data, mode, seed))), flush=True)
+    for name in args.sets:
+        problem = SETS[name]()
+        print(name, *HEADER, sep="\n")
+        for seed in args.seeds:
+            for mode in MODES:
+                print(line(run.add({"set": name, **case(problem, mode, seed)})), flush=True)
 
 
 if __name__ == "__main__":
