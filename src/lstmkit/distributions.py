@@ -104,6 +104,10 @@ class Distribution(Quantile):
     parameter_roles: tuple[str, ...] = ()
     counts = False
 
+    @property
+    def series_scaled(self) -> bool:  # counts keep their one scaler: the likelihood reads it
+        return not self.counts
+
     def width(self, labels: int, target: Target | None = None) -> int:
         return len(self.parameters)
 

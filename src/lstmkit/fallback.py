@@ -33,7 +33,7 @@ def fall_back(pipeline: FittedPipeline, val_windows: Windows | None,
     norm = pipeline.network.norm
     if norm is not None and norm.naive and isinstance(val_windows, ForecastWindows):
         set_trust(norm, val_windows, *pipeline.outputs(val_windows, with_targets=True,
-                                                       device=device))
+                                                       device=device, network_units=True))
 
 
 def trusting_copy(network: LSTMNetwork) -> LSTMNetwork:

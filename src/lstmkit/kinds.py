@@ -145,6 +145,9 @@ class TargetKind:
         stacks: targets of this kind with the same loss are computed together, one
             channel each (their outputs and truth are (B, S, k)).
         conformal: its targets take conformal intervals (``band``; ``lstmkit.conformal``).
+        series_scaled: with ``Spec(scale_by="series")`` its numbers are scaled per series,
+            its outputs mapped back by ``roles`` (``lstmkit.data.series_scaling``); False
+            keeps the target's one scaler (labels are never scaled).
         score_metric: the metric (of ``scored``'s, higher better) that ``LSTMModel.score``
             reads, as scikit-learn's scoring does.
         error_metric: the metric (of ``scored``'s, lower better) whose per-prediction
@@ -160,6 +163,7 @@ class TargetKind:
     shares_head: bool = False
     stacks: bool = True
     conformal: bool = True
+    series_scaled: bool = True
     score_metric: str = ""
     error_metric: str = ""
 

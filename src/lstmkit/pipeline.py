@@ -44,6 +44,7 @@ from .conformal import (
 from .data import prepare, timestep
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, fill_unread
+from .data.series_scaling import to_reference
 from .data.sources import Source, from_arrays, raw_sequences, read_table
 from .data.timestep import TimeStep
 from .data.validate import check_schema
@@ -418,8 +419,11 @@ class FittedPipeline:
         return fill_gaps(groups if need_targets else fill_unread(groups, spec), spec)
 
     def outputs(self, windows: Windows, with_targets: bool = False,
-                device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Network outputs (N, S, C) and, if asked, encoded targets (N, S, T), as numpy.
+                device: torch.device | None = None, network_units: bool = False
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Network outputs (N, S, C) and, if asked, encoded targets (N, S, T), as numpy, in
+        the encoding's global units (``referenced``), or as the network has them
+        (``network_units``: each series' own, where scaled per series).
 
         On a GPU (``device``, by default ``inference_device()``) the windows move there once
         and every batch's outputs come back; the network returns to the CPU afterwards.
@@ -443,14 +447,32 @@ class FittedPipeline:
         if not outputs:
             return np.zeros((0, 0, 0), np.float32), None
         truth = torch.cat(targets).numpy() if with_targets else None
-        return torch.cat(outputs).numpy(), truth
+        outputs = torch.cat(outputs).numpy()
+        if network_units:
+            return outputs, truth
+        return self.referenced(windows, outputs), self.referenced(windows, truth, "targets")
+
+    def referenced(self, windows: Windows, values: np.ndarray | None, of: str = "outputs"
+                   ) -> np.ndarray | None:
+        """``values`` (N, S, C) of ``windows``, network outputs (``of="outputs"``) or encoded
+        targets (``"targets"``), in the encoding's global units: where rows are scaled per
+        series (``Spec.scale_by``), each window's mapped there from its series' units
+        (``lstmkit.data.series_scaling``); otherwise as given."""
+        series = self.encoding.series
+        codes = windows.window_series() if isinstance(windows, ForecastWindows) else None
+        if values is None or series is None or codes is None:
+            return values
+        maps = (series.output_maps if of == "outputs" else series.target_maps)(
+            self.spec, self.encoding)
+        return to_reference(values, codes.cpu().numpy(), maps)
 
     def truth(self, windows: Windows) -> np.ndarray:
         """The encoded targets (N, S, T) of ``windows``, as ``outputs(with_targets=True)``
-        gives them, without running the network."""
+        gives them (global units), without running the network."""
         steps = self._padded_steps(windows)
-        return torch.cat([_pad_steps(batch["y"], steps) for batch in
-                          Batches(windows, self._predict_batch_size(windows))]).numpy()
+        return self.referenced(windows, torch.cat([
+            _pad_steps(batch["y"], steps) for batch in
+            Batches(windows, self._predict_batch_size(windows))]).numpy(), "targets")
 
     def _padded_steps(self, windows: Windows) -> int | None:
         """Steps every window's outputs are padded to: the longest sequence's where there is
@@ -545,8 +567,9 @@ class FittedPipeline:
         """
         if isinstance(windows, ForecastWindows):
             origin = window_origin(windows.starts, windows.lookback)
-            last = windows.targets[origin].numpy()             # (N, T)
-            return np.broadcast_to(last[:, None, :], truth.shape)
+            last = self.referenced(windows, windows.targets[origin].numpy()[:, None, :],
+                                   "targets")                   # (N, 1, T)
+            return np.broadcast_to(last, truth.shape)
         naive = np.array(np.broadcast_to(np.asarray(self.baseline, np.float32), truth.shape))
         spec = self.spec
         if spec.shape.continues and not spec.shape.sliding:   # seq2seq with a horizon
@@ -603,7 +626,8 @@ class FittedPipeline:
                             f"({windows.lookback}), and the data has no rows that far before "
                             "its first windows; pass rows from before the part scored")
         rows = anchor_rows(windows, m)                                # (N, H)
-        values = windows.targets[torch.from_numpy(rows)].numpy()      # (N, H, T)
+        values = self.referenced(windows, windows.targets[torch.from_numpy(rows)].numpy(),
+                                 "targets")                           # (N, H, T)
         return Baseline(f"value one season ({m} steps) earlier", values)
 
     def _window_rows(self, windows: Windows, groups: Groups | None) -> WindowRows:
@@ -682,8 +706,7 @@ def inference_device(accelerator: str = "auto", devices: int | str | list = 1) -
 
 def scaler_map(encoding: Encoding, name: str) -> tuple[float, float]:
     """(scale, shift) taking column ``name`` from input-scaled to target-scaled units."""
-    x, t = encoding.input_scalers[name], encoding.target_scalers[name]
-    return x.scale / t.scale, (x.center - t.center) / t.scale
+    return encoding.input_scalers[name].map_to(encoding.target_scalers[name])
 
 
 def _decode(spec: Spec, encoding: Any, outputs: np.ndarray, values_only: bool = False

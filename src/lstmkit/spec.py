@@ -30,6 +30,7 @@ MISSING = ("error", "ffill", "mask")
 FEATURE_KINDS = ("numeric", "categorical")
 TARGET_KINDS = KINDS.keys()   # live: a kind registered later (lstmkit.kinds) is a choice too
 TASKS = ("forecast", "sequence", "seq2seq")
+SCALE_BY = ("global", "series")
 
 
 def _from_dict(cls: type, data: Any, what: str) -> Any:
@@ -333,6 +334,11 @@ class Spec:
             sequence), in training and validation (a weighted mean over windows), and in
             the metrics with ``evaluate(..., weighted=True)``. It is no input unless listed
             in ``inputs``; predicting needs no such column (``lstmkit.data.weights``).
+        scale_by: ``"global"`` (default): one scaler per column, fitted on the training
+            rows of all series; ``"series"``: each series' numeric inputs and targets
+            scaled by statistics of that series' own training part, so series of very
+            different levels all reach the network with spread ~1 and weigh alike in the
+            loss (a forecast with a ``series`` column; ``lstmkit.data.series_scaling``).
     """
 
     inputs: tuple[Feature, ...]
@@ -349,9 +355,15 @@ class Spec:
     units: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
     past_targets: bool = dataclasses.field(default=True, compare=False)
     weight: str | None = None
+    scale_by: Literal["global", "series"] = "global"
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
+        check_choice("spec scale_by", self.scale_by, SCALE_BY)
+        if self.scale_by == "series" and (self.task != "forecast" or self.series is None):
+            raise ConfigError("spec scale_by 'series' fits scalers per series of a forecast: "
+                              "set task 'forecast' and series (the series id column), or "
+                              "leave scale_by 'global'")
         check_choice("spec missing", self.missing, MISSING)
         if not isinstance(self.regular, bool):
             raise ConfigError(f"spec regular must be true or false, got {self.regular!r}")
@@ -480,6 +492,8 @@ class Spec:
         for key in ("freq", "units", "weight"):   # as for features below: earlier dicts stay
             if not data[key]:
                 del data[key]
+        if self.scale_by == "global":
+            del data["scale_by"]
         if not (self.task == "forecast" and set(self.target_names) - set(self.input_names)):
             del data["past_targets"]   # the inputs as listed say it all
         data["targets"] = [t.to_dict() for t in self.targets]

@@ -7,6 +7,7 @@ turn any rows of a table into the float32 matrices the network reads, and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from ..spec import Feature, Spec, Target
 from ..storage.saved_files import check_fields
 from . import validate
 from .scaling import AffineScaler, Labels
+from .series_scaling import SeriesScalers
 
 # The entries of a saved encoding, each holding one scaler or label set per column.
 ROLES = ("input_scalers", "input_labels", "target_scalers", "target_labels")
@@ -27,13 +29,17 @@ ROLES = ("input_scalers", "input_labels", "target_scalers", "target_labels")
 
 @dataclass(frozen=True)
 class Encoding:
-    """Scalers and label sets for every input and target column of ``spec``."""
+    """Scalers and label sets for every input and target column of ``spec``; with
+    ``Spec(scale_by="series")`` also each series' statistics (``series``), by which the
+    rows of each series are scaled (``lstmkit.data.series_scaling``), the global scalers
+    giving the units outputs are decoded from."""
 
     spec: Spec
     input_scalers: dict[str, AffineScaler]
     input_labels: dict[str, Labels]
     target_scalers: dict[str, AffineScaler]
     target_labels: dict[str, Labels]
+    series: SeriesScalers | None = None
 
     @classmethod
     def fit(cls, spec: Spec, inputs: pd.DataFrame, input_rows: np.ndarray,
@@ -192,6 +198,7 @@ class Encoding:
             "input_labels": {k: list(v.classes) for k, v in self.input_labels.items()},
             "target_scalers": {k: v.to_dict() for k, v in self.target_scalers.items()},
             "target_labels": {k: list(v.classes) for k, v in self.target_labels.items()},
+            **({"series_scalers": self.series.to_dict()} if self.series else {}),
         }
 
     @classmethod
@@ -217,6 +224,14 @@ class Encoding:
             if t.categorical and not t.target_kind.allows(count):
                 raise ConfigError(f"encoding.target_labels[{quote(t.name)}] has {count} "
                                   f"label(s); a {t.kind} target has {t.target_kind.rule}")
+        saved = "series_scalers" in data
+        if saved != (spec.scale_by == "series"):
+            raise ConfigError(f"encoding.series_scalers is {'present' if saved else 'missing'}, "
+                              f"but the spec's scale_by is {quote(spec.scale_by)}; statistics "
+                              "per series belong with scale_by 'series', and only there")
+        if spec.scale_by == "series":
+            encoding = dataclasses.replace(encoding, series=SeriesScalers.from_dict(
+                data["series_scalers"], encoding))
         return encoding
 
 

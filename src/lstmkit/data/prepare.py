@@ -8,6 +8,7 @@ only; ``encode`` turns a whole table into tensors once; ``part_windows`` and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..spec import Spec, Split
 from ..tasks import row_ranges
 from .encoding import Encoding
 from .groups import Groups
+from .series_scaling import SeriesScalers
 from .split import PART_CODES, sequence_parts, series_bounds
 from .weights import read_weights
 from .windows import ForecastWindows, SequenceWindows, Windows
@@ -40,7 +42,9 @@ class Encoded:
     ``offsets`` are the input row boundaries of each group (for seq2seq with a
     horizon the output rows are not among the input rows); ``future_columns`` the
     input columns known in advance (forecasts); ``weights`` the window weights
-    (``Spec.weight``: per row for forecasts, per group for sequence tasks), None unless asked.
+    (``Spec.weight``: per row for forecasts, per group for sequence tasks), None unless asked;
+    ``series`` each row's series code where rows are scaled per series
+    (``SeriesScalers.row_codes``), else None.
     """
 
     groups: Groups
@@ -49,6 +53,7 @@ class Encoded:
     offsets: torch.Tensor
     future_columns: tuple[int, ...] = ()
     weights: torch.Tensor | None = None
+    series: torch.Tensor | None = None
 
 
 def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
@@ -72,12 +77,17 @@ def _strata(groups: Groups, spec: Spec, split: Split) -> np.ndarray | None:
 
 
 def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
-    """Fit every scaler and label set on training rows only."""
+    """Fit every scaler and label set on training rows only (and, with
+    ``scale_by="series"``, each series' statistics on its own)."""
     frame, targets, positions = groups.frame, groups.target_frame, groups.rows
     if parts.bounds is not None:
         rows = row_ranges(groups.offsets[:-1], groups.offsets[:-1] + parts.bounds[:, 1])
-        return Encoding.fit(spec, _rows(frame, spec.input_names, rows), positions[rows],
-                            _rows(targets, spec.target_names, rows), positions[rows])
+        encoding = Encoding.fit(spec, _rows(frame, spec.input_names, rows), positions[rows],
+                                _rows(targets, spec.target_names, rows), positions[rows])
+        if spec.scale_by == "series":
+            encoding = dataclasses.replace(encoding, series=SeriesScalers.fit(
+                spec, encoding, groups, parts.bounds[:, 1]))
+        return encoding
     train = np.flatnonzero(parts.codes == PART_CODES["train"])
     if train.size == 0:
         raise DataError("the training part has no sequences; raise split val_start or pass more "
@@ -96,10 +106,15 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
     frame, rows = groups.frame, groups.rows
     weights = _tensor(read_weights(groups, spec)) if weighted and spec.weight else None
     if spec.shape.sliding or spec.shape.per_step:     # a target per input row
+        series = None
+        if encoding.series is not None:               # each row by its series' statistics
+            series = encoding.series.row_codes(groups)
+            encoding = encoding.series.at_rows(encoding, series)
         inputs = encoding.encode_inputs(frame, rows)
         targets = encoding.encode_targets(groups.target_frame, rows) if with_targets else None
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
-                       torch.from_numpy(groups.offsets), encoding.future_columns, weights)
+                       torch.from_numpy(groups.offsets), encoding.future_columns, weights,
+                       _tensor(series))
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
     if (in_hi == groups.offsets[1:]).all():               # every row is an input step
         inputs, offsets = encoding.encode_inputs(frame, rows), groups.offsets
@@ -131,7 +146,8 @@ def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> W
             lo, hi = parts.bounds[:, code], parts.bounds[:, code + 1]
         starts = spec.shape.part_starts(groups, lo, hi)
         return ForecastWindows(data.inputs, data.targets, torch.from_numpy(starts),
-                               spec.lookback, spec.horizon, data.future_columns, data.weights)
+                               spec.lookback, spec.horizon, data.future_columns, data.weights,
+                               data.series)
     if part == "all" or parts is None:
         index = np.arange(len(groups))
     else:
@@ -152,7 +168,7 @@ def predict_windows(data: Encoded, spec: Spec, origins: str) -> Windows:
                                spec.shape.per_step)
     starts = spec.shape.starts(data.groups, origins)
     return ForecastWindows(data.inputs, None, torch.from_numpy(starts), spec.lookback,
-                           spec.horizon, data.future_columns)
+                           spec.horizon, data.future_columns, series=data.series)
 
 
 def _rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> pd.DataFrame:

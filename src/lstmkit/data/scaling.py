@@ -25,10 +25,13 @@ class AffineScaler:
     Args:
         center: subtracted first (mean, minimum or median).
         scale: divided by next (std, range or IQR); never zero.
+
+    Per-series scaling gives one center and scale per row (arrays, ``SeriesScalers.at_rows``):
+    ``transform`` and ``inverse`` broadcast them.
     """
 
-    center: float
-    scale: float
+    center: float | np.ndarray
+    scale: float | np.ndarray
 
     @classmethod
     def fit(cls, kind: str, values: np.ndarray, column: str) -> AffineScaler:
@@ -69,6 +72,11 @@ class AffineScaler:
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         return values * self.scale + self.center
+
+    def map_to(self, other: AffineScaler) -> tuple[float, float]:
+        """(scale, shift) taking values scaled by this scaler to values scaled by ``other``:
+        ``z * scale + shift``."""
+        return self.scale / other.scale, (self.center - other.center) / other.scale
 
     def to_dict(self) -> dict[str, float]:
         return {"center": self.center, "scale": self.scale}

@@ -66,12 +66,16 @@ class ForecastWindows(_Permutable):
         future_columns: the input columns known in advance (none by default).
         weights: (rows,) float32 weight of each row (``Spec.weight``): a window weighs its
             origin's (the last input row's); batches then carry ``w`` (B,). None: unweighted.
+        series: (rows,) int64 code of each row's series where rows are scaled per series
+            (``lstmkit.data.series_scaling``): a window's units are its series'. None: one
+            scaling for all.
     """
 
     def __init__(self, inputs: Tensor, targets: Tensor | None, starts: Tensor,
                  lookback: int, horizon: int, future_columns: tuple[int, ...] = (),
-                 weights: Tensor | None = None) -> None:
+                 weights: Tensor | None = None, series: Tensor | None = None) -> None:
         self.inputs, self.targets, self.starts, self.weights = inputs, targets, starts, weights
+        self.series = series
         self.lookback, self.horizon = lookback, horizon
         self.future_columns = future_columns
         # The known-ahead columns, stored once: each batch gathers its horizon rows.
@@ -91,11 +95,16 @@ class ForecastWindows(_Permutable):
         move = (lambda t: None if t is None else t.to(device))  # noqa: E731
         return self._carry(ForecastWindows(move(self.inputs), move(self.targets),
                                            move(self.starts), self.lookback, self.horizon,
-                                           self.future_columns, move(self.weights)))
+                                           self.future_columns, move(self.weights),
+                                           move(self.series)))
 
     def window_weights(self) -> Tensor | None:
         """Each window's weight (N,), or None without weights."""
         return None if self.weights is None else self.weights[self.starts + self.lookback - 1]
+
+    def window_series(self) -> Tensor | None:
+        """Each window's series code (N,) where rows are scaled per series, else None."""
+        return None if self.series is None else self.series[self.starts]
 
     def has_target_gaps(self) -> bool:
         """Whether any target may be missing (NaN) in a batch."""

@@ -14,6 +14,10 @@ Graph inputs (``batch`` is dynamic everywhere):
   read, NaN allowed); sequence tasks take any number of steps.
 * ``<column>_code``: int64 (batch, steps), one per categorical input: the
   position of each row's label in that column's ``classes`` (metadata).
+* ``series``: int64 (batch,), forecasts scaled per series (``Spec(scale_by="series")``)
+  only: each window's series, as its position in the metadata's ``inputs.series.keys``;
+  it selects the statistics the graph scales the window's inputs by and maps its outputs
+  back with (``lstmkit.data.series_scaling``).
 * ``lengths``: int64 (batch,), sequence and seq2seq tasks only: the number of
   real steps of each sequence; shorter sequences are padded at the end with
   any values, NaN included (they are masked out, as ``predict`` does).
@@ -47,11 +51,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..checks import quote
 from ..data import timestep
+from ..data.scaling import AffineScaler
 from ..errors import ArtifactError, ConfigError
 from ..pipeline import Fitted, FittedPipeline, fitted
 from ..storage import files
@@ -88,6 +94,17 @@ class InferenceGraph(nn.Module):
         scalers = [encoding.input_scalers[name] for name in numeric]
         self.register_buffer("center", torch.tensor([s.center for s in scalers]))
         self.register_buffer("scale", torch.tensor([s.scale for s in scalers]))
+        series = encoding.series
+        self.per_series = series is not None
+        if series is not None:   # per series (G, ...): input statistics, maps of the outputs
+            for name, values in (("series_center", [series.inputs[n][0] for n in numeric]),
+                                 ("series_scale", [series.inputs[n][1] for n in numeric])):
+                self.register_buffer(name, torch.tensor(
+                    np.stack(values, axis=-1) if values else np.zeros((len(series.keys), 0)),
+                    dtype=torch.float32))
+            factor, shift = series.output_maps(spec, encoding, original=True)
+            self.register_buffer("out_factor", torch.tensor(factor, dtype=torch.float32))
+            self.register_buffer("out_shift", torch.tensor(shift, dtype=torch.float32))
         # Encoded columns in the network's order: a numeric column's position in
         # ``numeric``, or -K for a categorical input one-hot over K classes.
         self.blocks = [numeric.index(f.name) if f.kind == "numeric" else
@@ -98,7 +115,10 @@ class InferenceGraph(nn.Module):
         self.future_columns = list(encoding.future_columns)
         self.kinds = [t.target_kind for t in spec.targets]
         self.slices = list(self.network.output_slices)
-        self.target_scalers = [encoding.target_scalers.get(t.name) for t in spec.targets]
+        # outputs scaled per series are in original units already (``out_factor``)
+        self.target_scalers = [AffineScaler(0.0, 1.0) if series and t.name in series.targets
+                               and t.target_kind.series_scaled
+                               else encoding.target_scalers.get(t.name) for t in spec.targets]
         self.temperatures = pipeline.temperatures
         self.targets = list(spec.targets)
         record = pipeline.conformal or {"coverage": [], "targets": {}}
@@ -110,11 +130,13 @@ class InferenceGraph(nn.Module):
                           for j, t in enumerate(spec.targets) if t.name in record["targets"]]
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
-        """(numeric?, codes of each categorical input..., lengths?) -> one tensor per output."""
+        """(numeric?, codes of each categorical input..., series?, lengths?) -> one tensor
+        per output."""
         inputs_ = list(inputs)
         lengths = inputs_.pop() if self.sequences else None
+        series = inputs_.pop() if self.per_series else None
         numeric = inputs_.pop(0) if len(self.center) else None
-        x = self.encode(numeric, inputs_)                                # (B, T, F)
+        x = self.encode(numeric, inputs_, series)                        # (B, T, F)
         if lengths is not None:   # padding (even NaN) becomes zeros, as in predict
             steps = torch.arange(x.shape[1], device=x.device)
             x = torch.where((steps[None, :] < lengths[:, None])[..., None], x, 0.0)
@@ -122,6 +144,8 @@ class InferenceGraph(nn.Module):
         if self.lookback is not None:   # the rows after the lookback give the known-ahead inputs
             x, future = x[:, : self.lookback], x[:, self.lookback :, self.future_columns]
         out = self.network(x, lengths, future=future)                    # (B, S, C)
+        if series is not None:   # from each window's series units to the global scalers'
+            out = out * self.out_factor[series][:, None] + self.out_shift[series][:, None]
         values = tuple(kind.graph_output(kind.tempered(out[..., part], temperature), scaler)
                        for kind, part, scaler, temperature in zip(   # each kind's activation
                            self.kinds, self.slices, self.target_scalers, self.temperatures,
@@ -140,12 +164,17 @@ class InferenceGraph(nn.Module):
             ends.append(torch.stack([lower - margin, upper + margin], dim=-1))
         return torch.stack(ends, dim=-2)
 
-    def encode(self, numeric: Tensor | None, codes: list[Tensor]) -> Tensor:
+    def encode(self, numeric: Tensor | None, codes: list[Tensor], series: Tensor | None = None
+               ) -> Tensor:
         """The network's input columns (..., F) from raw numbers (..., numeric inputs) and
-        each categorical input's codes (-1: no category): ``Encoding.encode_read`` in torch
-        ops, so that the graph needs no numpy."""
+        each categorical input's codes (-1: no category), scaled by each window's
+        ``series`` statistics where given: ``Encoding.encode_read`` in torch ops, so that
+        the graph needs no numpy."""
         remaining = list(codes)
-        scaled = None if numeric is None else (numeric - self.center) / self.scale
+        center, scale = self.center, self.scale
+        if series is not None:                                           # (B, 1, numeric)
+            center, scale = self.series_center[series][:, None], self.series_scale[series][:, None]
+        scaled = None if numeric is None else (numeric - center) / scale
         columns = []
         for block, missing, embedded in zip(self.blocks, self.missing, self.embedded,
                                             strict=True):
@@ -277,6 +306,8 @@ def _trace(pipeline: FittedPipeline, metadata: dict[str, Any]) -> bytes:
     if inputs["numeric"]:
         example.append(torch.randn(batch, steps, inputs["numeric"]["shape"][-1]))
     example += [torch.zeros(batch, steps, dtype=torch.int64) for _ in inputs["categorical"]]
+    if inputs.get("series"):
+        example.append(torch.arange(batch) % len(inputs["series"]["keys"]))
     if inputs["lengths"]:
         example.append(lengths)
     names = _input_names(metadata)

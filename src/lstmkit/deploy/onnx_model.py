@@ -28,6 +28,7 @@ from ..data import timestep
 from ..data.encoding import Encoding
 from ..data.groups import Groups, arrange, fill_gaps, fill_unread
 from ..data.scaling import AffineScaler, Labels
+from ..data.series_scaling import SeriesScalers
 from ..data.sources import Source, from_arrays, read_table
 from ..data.validate import check_schema
 from ..errors import ArtifactError, ConfigError, DataError
@@ -43,6 +44,7 @@ METADATA_KEY = "lstmkit"
 RUN_WINDOWS = 4096   # windows per onnxruntime call: memory stays bounded for long tables
 NUMERIC = "numeric"
 LENGTHS = "lengths"
+SERIES = "series"
 ONNX_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64"}
 REEXPORT = "export the model again"
 # The metadata's entries and their JSON types; the optional ones came after the first exports.
@@ -145,9 +147,13 @@ class OnnxModel:
         windows = spec.shape.window_rows(groups, origins)
         rows, lengths = windows.rows, windows.lengths
         columns = self._columns(groups)
+        series = self.encoding.series
+        codes = None if series is None else series.row_codes(groups)[rows[:, 0]]   # (N,)
         parts = []
         for i in range(0, len(rows), RUN_WINDOWS):
             feeds = {name: values[rows[i : i + RUN_WINDOWS]] for name, values in columns.items()}
+            if codes is not None:
+                feeds[SERIES] = codes[i : i + RUN_WINDOWS]
             if lengths is not None:
                 feeds[self.metadata["inputs"]["lengths"]["name"]] = lengths[i : i + RUN_WINDOWS]
             parts.append(self.run(feeds))
@@ -213,6 +219,9 @@ def signature(spec: Spec, encoding: Encoding, conformal: dict[str, Any] | None =
         "lengths": {"name": LENGTHS, "dtype": "int64", "shape": ["batch"]}
         if shape.onnx_lengths else None,
     }
+    if encoding.series is not None:   # only then: exports without it stay as they were
+        inputs["series"] = {"name": SERIES, "column": spec.series, "dtype": "int64",
+                            "shape": ["batch"], "keys": list(encoding.series.keys)}
     out_steps = shape.onnx_out_steps
     outputs = [t.target_kind.onnx_output(t, encoding, out_steps) for t in spec.targets]
     coverage = list((conformal or {}).get("coverage", []))
@@ -224,8 +233,10 @@ def signature(spec: Spec, encoding: Encoding, conformal: dict[str, Any] | None =
 
 
 def input_entries(inputs: dict[str, Any]) -> list[dict[str, Any]]:
-    """The graph's inputs in order: numeric (if any), one per categorical input, lengths."""
+    """The graph's inputs in order: numeric (if any), one per categorical input, series
+    (scaled per series), lengths (sequences)."""
     return ([inputs["numeric"]] if inputs["numeric"] else []) + inputs["categorical"] + (
+        [inputs["series"]] if inputs.get("series") else []) + (
         [inputs["lengths"]] if inputs["lengths"] else [])
 
 
@@ -267,7 +278,14 @@ def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:
     the spec gives them (target scalers are inside the graph)."""
     inputs, outputs = metadata["inputs"], metadata["outputs"]
     check_fields(inputs, {"numeric": (dict, type(None)), "categorical": list,
-                          "lengths": (dict, type(None))}, where="inputs.")
+                          "lengths": (dict, type(None))}, {"series": dict}, where="inputs.")
+    series = None
+    if spec.scale_by == "series":    # the keys only: the statistics are inside the graph
+        check_fields(inputs.get("series"), {"keys": list}, where="inputs.series.")
+        keys = inputs["series"]["keys"]
+        if not keys or not all(isinstance(k, str) for k in keys):
+            raise ConfigError(f"inputs.series.keys is {quote(keys)}; it lists series ids as text")
+        series = SeriesScalers(tuple(keys), {}, {})
     if inputs["numeric"] is not None:
         check_fields(inputs["numeric"], {"scalers": dict}, where="inputs.numeric.")
     for i, entry in enumerate(inputs["categorical"]):
@@ -295,7 +313,8 @@ def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:
          for i, c in enumerate(categorical)},
         {},
         {o["target"]: Labels.from_list(o.get("classes"), f"outputs[{j}].classes")
-         for j, (o, t) in enumerate(zip(outputs, spec.targets, strict=True)) if t.categorical})
+         for j, (o, t) in enumerate(zip(outputs, spec.targets, strict=True)) if t.categorical},
+        series)
 
 
 def _recorded_conformal(metadata: dict[str, Any], spec: Spec) -> dict[str, Any] | None:

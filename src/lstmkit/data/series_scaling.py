@@ -1,0 +1,239 @@
+"""Per-series scaling (``Spec(scale_by="series")``): each series scaled by its own statistics.
+
+With one scaler per column fitted over all series, a panel whose series differ 100x in
+level reaches the network with its small series squashed to near-constant values, and the
+loss is the large series'. Scaled per series, every series has spread ~1 in the network's
+units and weighs alike in the loss. The rules:
+
+* Each series' numeric inputs and targets are scaled by its own training rows, with the
+  column's scaler kind (``Feature.scaler``, ``Target.scaler``).
+* A series whose training rows hold fewer than two distinct known values of a column
+  takes the column's global scaler (fitted on all series, as ``scale_by="global"`` does):
+  an empty or constant part has no spread to scale by.
+* Targets whose kind keeps one scaler (``TargetKind.series_scaled`` False: counts, whose
+  likelihood reads it) are scaled globally.
+* A column that is both an input and a target is scaled as an input by the target's
+  statistics, through the global scalers' map from input to target units: the instance
+  norm and channel independence map outputs back with one map for every series.
+* A series the model was not fitted on has no statistics: ``codes`` raises a
+  ``DataError`` naming it.
+
+The network works in each series' units. Everything downstream (decoding, metrics,
+baselines, intervals) reads the encoding's global units, the *reference*: ``output_maps``
+and ``target_maps`` give, per series, the affine map ``z * factor + shift`` from a series'
+units to the reference, column by column as each kind's ``roles`` say (a value affinely,
+a distribution's scale by the factor only, a shape parameter not at all).
+
+Example:
+    >>> scalers = SeriesScalers.fit(spec, encoding, groups, parts.bounds[:, 1])
+    >>> scalers.to_dict()["keys"]
+    ['0', '1', '2']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..checks import quote
+from ..errors import ConfigError, DataError
+from ..storage.saved_files import check_fields, is_finite_number
+from .scaling import AffineScaler
+
+if TYPE_CHECKING:
+    from ..spec import Spec
+    from .encoding import Encoding
+    from .groups import Groups
+
+Stats = tuple[np.ndarray, np.ndarray]        # (center (G,), scale (G,)), one per series
+
+
+@dataclass(frozen=True)
+class SeriesScalers:
+    """Per series, the center and scale of every numeric input and scaled target.
+
+    Attributes:
+        keys: the series ids as text (JSON keeps no other type faithfully), in the fit's
+            order; a series' code is its position here.
+        inputs: numeric input column -> (center, scale), one value per series each.
+        targets: scaled (numeric) target -> (center, scale), one value per series each.
+    """
+
+    keys: tuple[str, ...]
+    inputs: dict[str, Stats]
+    targets: dict[str, Stats]
+
+    @classmethod
+    def fit(cls, spec: Spec, encoding: Encoding, groups: Groups, ends: np.ndarray
+            ) -> SeriesScalers:
+        """The statistics of ``groups``' series from their first ``ends[g]`` rows (the
+        training part), by the module's rules; ``encoding``: the global one, fitted on the
+        same rows."""
+        starts = groups.offsets[:-1]
+
+        def per_series(frame: Any, name: str, kind: str, fallback: AffineScaler) -> Stats:
+            values = frame[name].to_numpy(dtype=np.float64)
+            fitted = [_fit(kind, values[lo : lo + end], name, fallback)
+                      for lo, end in zip(starts, ends, strict=True)]
+            return (np.array([s.center for s in fitted]), np.array([s.scale for s in fitted]))
+
+        targets = {}
+        for t in spec.targets:
+            if t.name not in encoding.target_scalers:
+                continue
+            own = encoding.target_scalers[t.name]
+            targets[t.name] = (per_series(groups.target_frame, t.name, t.scaler, own)
+                               if t.target_kind.series_scaled else _repeat(own, len(groups)))
+        inputs = {}
+        for f in spec.inputs:
+            if f.name not in encoding.input_scalers:
+                continue
+            own = encoding.input_scalers[f.name]
+            if f.name in targets:          # one statistic per column and series: the target's
+                scale, shift = own.map_to(encoding.target_scalers[f.name])
+                center, spread = targets[f.name]
+                inputs[f.name] = (center + shift * spread, scale * spread)
+            else:
+                inputs[f.name] = per_series(groups.frame, f.name, f.scaler, own)
+        return cls(tuple(str(k) for k in groups.keys), inputs, targets)
+
+    def codes(self, keys: list[Any]) -> np.ndarray:
+        """Each of ``keys``' position in ``self.keys`` (int64).
+
+        Raises:
+            DataError: naming the first series the model was not fitted on.
+        """
+        known = {key: g for g, key in enumerate(self.keys)}
+        unseen = [key for key in keys if str(key) not in known]
+        if unseen:
+            shown = list(self.keys[:10]) + (["..."] if len(self.keys) > 10 else [])
+            raise DataError(f"series {quote(unseen[0])} was not among the {len(self.keys)} "
+                            f"series the model was fitted on ({quote(shown)}); scaled per "
+                            "series (spec scale_by 'series'), the model has no statistics "
+                            "for it: predict only those series, or refit with data that "
+                            "holds it (or with scale_by 'global')")
+        return np.array([known[str(key)] for key in keys], dtype=np.int64)
+
+    def row_codes(self, groups: Groups) -> np.ndarray:
+        """The code (int64) of each arranged row's series; unseen series raise (``codes``)."""
+        return np.repeat(self.codes(groups.keys), groups.lengths)
+
+    def at_rows(self, encoding: Encoding, codes: np.ndarray) -> Encoding:
+        """``encoding`` with each scaler giving one center and scale per row (rows of series
+        ``codes``), so that ``encode_inputs`` and ``encode_targets`` scale every row by
+        its series' statistics."""
+        def rows(stats: dict[str, Stats]) -> dict[str, AffineScaler]:
+            return {name: AffineScaler(center[codes], scale[codes])
+                    for name, (center, scale) in stats.items()}
+        return dataclasses.replace(encoding, input_scalers=rows(self.inputs),
+                                   target_scalers=rows(self.targets))
+
+    def target_maps(self, spec: Spec, encoding: Encoding) -> tuple[np.ndarray, np.ndarray]:
+        """Per series and target, ``(factor, shift)`` (G, T) each: encoded targets in a
+        series' units times ``factor`` plus ``shift`` are in the reference units
+        (``encoding``'s global scalers); 1 and 0 for targets not scaled per series."""
+        factor, shift = np.ones((len(self.keys), len(spec.targets))), np.zeros(
+            (len(self.keys), len(spec.targets)))
+        for j, t in enumerate(spec.targets):
+            if t.name in self.targets:
+                factor[:, j], shift[:, j] = self._map(t.name, encoding)
+        return factor, shift
+
+    def output_maps(self, spec: Spec, encoding: Encoding, original: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per series and network output column, ``(factor, shift)`` (G, C) each, as
+        ``target_maps`` gives them for targets: each column mapped as its kind's ``roles``
+        say (``value``: both, ``spread``: the factor only, others not at all). ``original``:
+        straight to original units instead (the exported graph's float32 keeps more digits
+        of series far below the global level so)."""
+        columns = [(t, role) for t in spec.targets
+                   for role in t.target_kind.roles(encoding.n_classes(t))]
+        factor, shift = np.ones((len(self.keys), len(columns))), np.zeros(
+            (len(self.keys), len(columns)))
+        for c, (t, role) in enumerate(columns):
+            if t.name in self.targets and t.target_kind.series_scaled and role in (
+                    "value", "spread"):
+                if original:
+                    move, scale = self.targets[t.name]          # center, scale
+                else:
+                    scale, move = self._map(t.name, encoding)
+                factor[:, c] = scale
+                shift[:, c] = move if role == "value" else 0.0
+        return factor, shift
+
+    def _map(self, name: str, encoding: Encoding) -> Stats:
+        """(factor, shift) (G,) each from target ``name``'s series units to the reference."""
+        center, scale = self.targets[name]
+        reference = encoding.target_scalers[name]
+        return scale / reference.scale, (center - reference.center) / reference.scale
+
+    # -- persistence --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain numbers: ``{"keys": [...], "inputs": {column: {"center": [...], "scale":
+        [...]}}, "targets": {...}}``, one value per series in the keys' order."""
+        def plain(stats: dict[str, Stats]) -> dict[str, dict[str, list[float]]]:
+            return {name: {"center": center.tolist(), "scale": scale.tolist()}
+                    for name, (center, scale) in stats.items()}
+        return {"keys": list(self.keys), "inputs": plain(self.inputs),
+                "targets": plain(self.targets)}
+
+    @classmethod
+    def from_dict(cls, data: Any, encoding: Encoding, where: str = "encoding.series_scalers"
+                  ) -> SeriesScalers:
+        """Saved statistics, checked: distinct text keys, and for each of ``encoding``'s
+        numeric inputs and scaled targets one finite center and one scale above 0 per key.
+
+        Raises:
+            ConfigError: naming the entry and its value.
+        """
+        check_fields(data, {"keys": list, "inputs": dict, "targets": dict}, where=f"{where}.")
+        keys = data["keys"]
+        if not keys or not all(isinstance(k, str) for k in keys) or len(set(keys)) < len(keys):
+            raise ConfigError(f"{where}.keys is {quote(keys)}; it must list distinct series "
+                              "ids as text, at least one")
+
+        def read(role: str, names: list[str]) -> dict[str, Stats]:
+            if sorted(data[role]) != sorted(names):
+                raise ConfigError(f"{where}.{role} has {quote(sorted(data[role]))}, but the "
+                                  f"encoding's are {quote(sorted(names))}")
+            stats = {}
+            for name, entry in data[role].items():
+                at = f"{where}.{role}[{quote(name)}]"
+                check_fields(entry, {"center": list, "scale": list}, where=f"{at}.")
+                for key in ("center", "scale"):
+                    values = entry[key]
+                    bad = [v for v in values if not is_finite_number(v)
+                           or (key == "scale" and not v > 0)]
+                    if len(values) != len(keys) or bad:
+                        rule = "finite numbers" + (" above 0" if key == "scale" else "")
+                        raise ConfigError(f"{at}.{key} must hold {len(keys)} {rule}, one per "
+                                          f"series; it holds {quote(bad[0] if bad else values)}")
+                stats[name] = (np.array(entry["center"], dtype=np.float64),
+                               np.array(entry["scale"], dtype=np.float64))
+            return stats
+        return cls(tuple(keys), read("inputs", list(encoding.input_scalers)),
+                   read("targets", list(encoding.target_scalers)))
+
+
+def to_reference(values: np.ndarray, codes: np.ndarray,
+                 maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``values`` (N, S, C) of windows of series ``codes`` (N,) in the reference units:
+    times ``factor`` plus ``shift`` of ``maps`` (G, C) each, in float64."""
+    factor, shift = maps
+    return values * factor[codes][:, None, :] + shift[codes][:, None, :]
+
+
+def _fit(kind: str, values: np.ndarray, column: str, fallback: AffineScaler) -> AffineScaler:
+    """A ``kind`` scaler of one series' training ``values``; ``fallback`` (the global one)
+    where they hold fewer than two distinct known values."""
+    known = values[np.isfinite(values)]
+    if known.size < 2 or (known == known[0]).all():
+        return fallback
+    return AffineScaler.fit(kind, known, column)
+
+
+def _repeat(scaler: AffineScaler, n: int) -> Stats:
+    return np.full(n, scaler.center), np.full(n, scaler.scale)
