@@ -7,6 +7,8 @@ ONNX model's reading), so fitting, predicting and exporting refuse the same tabl
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -29,6 +31,11 @@ def first_change(groups: Groups, frame: pd.DataFrame, column: str) -> tuple[int,
     return i, int(np.searchsorted(groups.offsets, i, side="right") - 1)
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``7.0``, not ``np.float64(7.0)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_static(groups: Groups, spec: Spec) -> None:
     """Raise DataError naming the series (or sequence), both values and their rows where a
     static input (``Feature.static``) is not constant within it."""
@@ -44,6 +51,6 @@ def check_static(groups: Groups, spec: Spec) -> None:
         values = groups.frame[name]
         which = f"{kind} {groups.keys[g]!r}" if groups.keys != [None] else "the table"
         raise DataError(f"static input {name!r} changes within {which}: row {groups.rows[i]} "
-                        f"has {values.iloc[i]!r}, its first row {groups.rows[head]} "
-                        f"{values.iloc[head]!r}; a static input has one value per {kind}: give "
-                        f"every row of the {kind} that value, or drop static=True")
+                        f"has {plain(values.iloc[i])!r}, its first row {groups.rows[head]} "
+                        f"{plain(values.iloc[head])!r}; a static input has one value per "
+                        f"{kind}: give every row of the {kind} that value, or drop static=True")
