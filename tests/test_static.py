@@ -52,13 +52,17 @@ def model(panel) -> LSTMModel:
 
 
 def test_a_static_input_that_sets_each_series_scale_is_used(panel):
-    errors = {}
+    errors, fitted = {}, {}
     for name, static in (("none", ()), ("factor", (FACTOR,)), ("site", (SITE,))):
-        fitted = LSTMModel(spec(*static), **SMALL, max_epochs=5).fit(panel)
-        errors[name] = fitted.evaluate(panel, part="test").metric("load", "MAE")
+        fitted[name] = LSTMModel(spec(*static), **SMALL, max_epochs=5).fit(panel)
+        errors[name] = fitted[name].evaluate(panel, part="test").metric("load", "MAE")
     # Without it the scale of a series is a guess; with it (a number or an id) it is known.
     assert errors["factor"] < 0.5 * errors["none"]
     assert errors["site"] < 0.5 * errors["none"]
+    # Permuted across windows (other series' factors), it costs more than the temperature.
+    importance = fitted["factor"].importance(panel, repeats=2).set_index("input")
+    assert importance.increase["factor"] > max(importance.increase["OT"],
+                                               5 * importance.spread["factor"])
 
 
 def test_static_columns_are_no_step_input_of_the_encoder(model):
