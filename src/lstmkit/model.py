@@ -617,7 +617,8 @@ def _smallest_network(spec: Spec, a: dict[str, Any], layers: int, heads: str) ->
         decoder=a["decoder"], heads=heads, checkpoint_steps=a["checkpoint_steps"],
         segment=a["segment"], channel_independent=a["channel_independent"], conv=a["conv"],
         future_columns=tuple(j for j, f in enumerate(spec.inputs) if f.future),
-        embedded=tuple((j, 2, f.embed) for j, f in enumerate(spec.inputs) if f.embed))
+        embedded=tuple((j, 2, f.embed) for j, f in enumerate(spec.inputs) if f.embed),
+        static_columns=tuple(j for j, f in enumerate(spec.inputs) if f.static))
 
 
 def _check_channel_independent(spec: Spec, decoder: str) -> None:
@@ -628,7 +629,7 @@ def _check_channel_independent(spec: Spec, decoder: str) -> None:
                           f"channel ({per_channel}; decoder is {decoder!r}), or "
                           "channel_independent=False")
     for f in spec.inputs:
-        if f.embed:
+        if f.embed and not f.static:     # a static input is no channel
             raise ConfigError(f"channel_independent=True makes every input column a channel of "
                               f"its own, which an embedded input {f.name!r} cannot be; drop its "
                               "embed (one-hot) or turn channel independence off")

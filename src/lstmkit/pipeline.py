@@ -669,8 +669,10 @@ def network_config(spec: Spec, encoding: Encoding, a: Architecture, lags: tuple[
     numeric = tuple(name in encoding.input_scalers for name in columns)
     channels = tuple(columns.index(t.name) if _norm_maps(t) and t.name in
                      encoding.input_scalers else -1 for t in spec.targets)
-    if a["instance_norm"] and not any(numeric):
-        raise ConfigError("instance_norm needs at least one numeric input column")
+    static = encoding.static_columns
+    if a["instance_norm"] and not any(n for j, n in enumerate(numeric) if j not in static):
+        raise ConfigError("instance_norm needs at least one numeric input column that is not "
+                          "static")
     if lags and (len(lags) != len(outputs) or max(lags) > (spec.lookback or 1)):
         raise ConfigError(f"anchor lags {quote(list(lags))} must give one lag per target, "
                           f"none longer than the lookback ({spec.lookback})")
@@ -686,7 +688,7 @@ def network_config(spec: Spec, encoding: Encoding, a: Architecture, lags: tuple[
                          target_channels=channels, checkpoint_steps=a["checkpoint_steps"],
                          segment=a["segment"], channel_independent=a["channel_independent"],
                          conv=a["conv"], future_columns=encoding.future_columns,
-                         embedded=embedded, anchor_lags=lags)
+                         embedded=embedded, anchor_lags=lags, static_columns=static)
 
 
 def _norm_maps(target: Target) -> bool:

@@ -69,7 +69,7 @@ def preset_name(spec: Spec, given: Mapping[str, Any]) -> str:
     decoder = given.get("decoder")
     compatible = (decoder is None or (decoder in DECODERS and DECODERS[decoder].per_channel)) and \
         not given.get("conv") and given.get("heads") != "separate" and \
-        not any(f.embed for f in spec.inputs)
+        not any(f.embed and not f.static for f in spec.inputs)
     if continues and all_inputs and compatible and given.get("channel_independent") is not False:
         return "channel_independent"
     if classifies(spec):

@@ -78,10 +78,16 @@ class Feature:
             of a one-hot column per category. The data then holds one column for the
             feature (the category's index) whatever the number of categories: for
             ids of many series or products.
+        static: one value per series (forecast) or sequence (sequence tasks): a store's
+            size, a sensor's type. It is scaled (numeric) or one-hot or embedded
+            (categorical) as other inputs, but read once per window, not as a channel
+            of every step: it sets the encoder's initial state (``lstmkit.nn.static``).
+            A value that changes within a series is an error naming the series.
 
     Example:
         >>> Feature("hour", future=True)           # numeric, standard-scaled, known ahead
         >>> Feature("store", kind="categorical", embed=8)    # 8 learned numbers per store
+        >>> Feature("transformer", kind="categorical", static=True)   # once per window
     """
 
     name: str
@@ -90,6 +96,7 @@ class Feature:
     missing: Literal["error", "ffill", "mask"] | None = None
     future: bool = False
     embed: int | None = None
+    static: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -101,6 +108,12 @@ class Feature:
         if not isinstance(self.future, bool):
             raise ConfigError(f"future of feature {self.name!r} must be true or false, got "
                               f"{self.future!r}")
+        if not isinstance(self.static, bool):
+            raise ConfigError(f"static of feature {self.name!r} must be true or false, got "
+                              f"{self.static!r}")
+        if self.static and self.future:
+            raise ConfigError(f"feature {self.name!r} is static (one value per series, known at "
+                              "every step): future=True adds nothing; drop one of them")
         check_positive_int(f"embed of feature {self.name!r}", self.embed, allow_none=True)
         if self.embed is not None and self.kind != "categorical":
             raise ConfigError(f"embed applies to categorical features, but {self.name!r} is "
@@ -430,6 +443,7 @@ class Spec:
             raise ConfigError(f"input {future[0]!r} is marked future=True, which is for task "
                               f"'forecast'; task {self.task!r} reads whole sequences: remove "
                               "future")
+        _check_static(inputs, self.target_names)
         leaked = [name for name in future if name in self.target_names]
         if leaked:
             raise ConfigError(f"column {leaked[0]!r} is a target and a future input: its future "
@@ -465,6 +479,11 @@ class Spec:
         return [f.name for f in self.inputs if f.future]
 
     @property
+    def static_names(self) -> list[str]:
+        """The inputs with one value per series or sequence (``Feature.static``)."""
+        return [f.name for f in self.inputs if f.static]
+
+    @property
     def span(self) -> int | None:
         """Rows one forecast reads: the lookback, plus the horizon with future inputs."""
         if self.task != "forecast":
@@ -498,7 +517,7 @@ class Spec:
             del data["past_targets"]   # the inputs as listed say it all
         data["targets"] = [t.to_dict() for t in self.targets]
         for feature in data["inputs"]:   # written only when set: earlier specs' dicts (saved
-            for key in ("future", "embed"):   # models, checkpoint fingerprints) stay the same
+            for key in ("future", "embed", "static"):   # models, fingerprints) stay the same
                 if not feature[key]:
                     del feature[key]
         return data
@@ -581,6 +600,20 @@ def _past_of(target: Target, missing: str) -> Feature:
     if target.categorical:
         return Feature(target.name, kind="categorical", missing=policy)
     return Feature(target.name, scaler=target.scaler, missing=policy)
+
+
+def _check_static(inputs: tuple[Feature, ...], targets: list[str]) -> None:
+    """Raise ConfigError if a target is a static input, or if every input is static (the
+    encoder reads the others step by step)."""
+    static = [f.name for f in inputs if f.static]
+    changing = [name for name in static if name in targets]
+    if changing:
+        raise ConfigError(f"column {changing[0]!r} is a target and a static input: a target "
+                          "changes over time; remove static=True from that input")
+    if static and len(static) == len(inputs):
+        raise ConfigError(f"every input is static ({quote(static)}): the encoder needs at least "
+                          "one input that changes step by step; add one, or keep the target's "
+                          "past values as inputs (past_targets)")
 
 
 def _checked_units(units: Any, columns: list[str]) -> dict[str, str]:

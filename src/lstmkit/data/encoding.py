@@ -85,6 +85,13 @@ class Encoding:
                      for j in range(start, start + width))
 
     @property
+    def static_columns(self) -> tuple[int, ...]:
+        """Positions in ``input_columns`` of the static inputs (``Feature.static``), which
+        the network reads once per window."""
+        return tuple(j for f, start, width in self._feature_spans() if f.static
+                     for j in range(start, start + width))
+
+    @property
     def embedded_columns(self) -> tuple[tuple[int, int, int], ...]:
         """(position in ``input_columns``, categories, vector size) of each embedded input.
 

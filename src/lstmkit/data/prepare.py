@@ -23,6 +23,7 @@ from .encoding import Encoding
 from .groups import Groups
 from .series_scaling import SeriesScalers
 from .split import PART_CODES, sequence_parts, series_bounds
+from .static import check_static, first_change
 from .weights import read_weights
 from .windows import ForecastWindows, SequenceWindows, Windows
 
@@ -104,6 +105,7 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
     """Encode a whole arranged table into tensors, once (``weighted``: with the spec's
     window weights, ``lstmkit.data.weights``)."""
     frame, rows = groups.frame, groups.rows
+    check_static(groups, spec)
     weights = _tensor(read_weights(groups, spec)) if weighted and spec.weight else None
     if spec.shape.sliding or spec.shape.per_step:     # a target per input row
         series = None
@@ -199,15 +201,13 @@ def _sequence_rows(groups: Groups, spec: Spec, with_targets: bool):
 
 
 def _check_constant_targets(groups: Groups, spec: Spec) -> None:
-    first = np.repeat(groups.offsets[:-1], groups.lengths)
     for name in spec.target_names:
-        values = pd.Series(groups.target_frame[name].to_numpy())
-        heads = values.iloc[first].to_numpy()
-        same = (values.to_numpy() == heads) | (values.isna().to_numpy() & pd.isna(heads))
-        if not same.all():
-            i = int(np.flatnonzero(~same)[0])
-            g = int(np.searchsorted(groups.offsets, i, side="right") - 1)
-            raise DataError(f"target {name!r} changes within sequence {groups.keys[g]!r} (row "
-                            f"{groups.rows[i]} has {values.iloc[i]!r}, its first row "
-                            f"{heads[i]!r}); a sequence task needs one value per sequence: use "
-                            "task 'seq2seq' for per-step targets")
+        change = first_change(groups, groups.target_frame, name)
+        if change is None:
+            continue
+        i, g = change
+        values, head = groups.target_frame[name], groups.offsets[g]
+        raise DataError(f"target {name!r} changes within sequence {groups.keys[g]!r} (row "
+                        f"{groups.rows[i]} has {values.iloc[i]!r}, its first row "
+                        f"{values.iloc[head]!r}); a sequence task needs one value per sequence: "
+                        "use task 'seq2seq' for per-step targets")

@@ -30,6 +30,7 @@ from ..data.groups import Groups, arrange, fill_gaps, fill_unread
 from ..data.scaling import AffineScaler, Labels
 from ..data.series_scaling import SeriesScalers
 from ..data.sources import Source, from_arrays, read_table
+from ..data.static import check_static
 from ..data.validate import check_schema
 from ..errors import ArtifactError, ConfigError, DataError
 from ..kinds import Decoded
@@ -144,6 +145,7 @@ class OnnxModel:
             frame = read_table(data)
         check_schema(frame, self.metadata["schema"])
         groups = fill_gaps(fill_unread(arrange(frame, spec, self.time_step), spec), spec)
+        check_static(groups, spec)                   # as prepare.encode does for predict
         windows = spec.shape.window_rows(groups, origins)
         rows, lengths = windows.rows, windows.lengths
         columns = self._columns(groups)

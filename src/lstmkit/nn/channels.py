@@ -4,7 +4,8 @@
 (B*F, T, 1), runs ``inner`` once over them all, telling it each row's channel, and reads
 each target from the output of its own input channel: (B, S, n_targets). ``inner`` is built
 for one univariate series with one output, ``CHANNEL_OUTPUT``. Inputs known in advance are
-not channels (as channels they would forecast nothing): every channel's row gets them whole.
+not channels (as channels they would forecast nothing): every channel's row gets them whole,
+as it gets the static vector (``lstmkit.nn.static``).
 
 The network builder (``lstmkit.nn.network``) wraps its encoder-decoder in it when
 ``NetworkConfig.channel_independent`` is set; nothing inside knows it is wrapped.
@@ -29,8 +30,8 @@ class ChannelIndependent(nn.Module):
     """``inner`` run on every channel of the inputs as a univariate series.
 
     Args:
-        inner: maps (B', T, 1) inputs, their lengths, the inputs known in advance and
-            each row's channel (B',) to (B', S, 1) outputs.
+        inner: maps (B', T, 1) inputs, their lengths, the inputs known in advance, each
+            row's channel (B',) and the static vector (B', S') to (B', S, 1) outputs.
         n_inputs: input columns.
         future_columns: the input columns known in advance (not channels).
         target_columns: per target, the input column it is.
@@ -60,8 +61,9 @@ class ChannelIndependent(nn.Module):
         return [slice(j, j + 1) for j in range(len(self.channels))]
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, teacher: Tensor | None = None,
-                future: Tensor | None = None) -> Tensor:
-        """Map inputs (B, T, F) to outputs (B, S, n_targets); ``future`` is (B, S, K).
+                future: Tensor | None = None, static: Tensor | None = None) -> Tensor:
+        """Map inputs (B, T, F) to outputs (B, S, n_targets); ``future`` is (B, S, K), the
+        static vector (B, S').
 
         ``teacher`` is accepted for the interface's sake: a decoder that would read it
         does not run channel-independent."""
@@ -73,5 +75,7 @@ class ChannelIndependent(nn.Module):
         lengths = None if lengths is None else lengths.repeat_interleave(f)
         if future is not None:
             future = future.repeat_interleave(f, dim=0)    # (B*F, S, K)
-        out = self.inner(x, lengths, None, future, channel)  # (B*F, S, 1)
+        if static is not None:
+            static = static.repeat_interleave(f, dim=0)    # (B*F, S'): every channel's the same
+        out = self.inner(x, lengths, None, future, channel, static=static)  # (B*F, S, 1)
         return out.view(b, f, -1).transpose(1, 2)[..., self.channels]  # (B, S, T)

@@ -55,9 +55,10 @@ class LSTMEncoder(nn.Module):
         return self.directions * self.hidden
 
     def forward(self, x: Tensor, lengths: Tensor | None = None,
-                embed: SegmentEmbedding | None = None, keep_outputs: bool = True
-                ) -> tuple[Tensor | None, State]:
-        """Encode ``x`` (B, T, F), first embedding it into segments if ``embed`` is given.
+                embed: SegmentEmbedding | None = None, keep_outputs: bool = True,
+                initial: State | None = None) -> tuple[Tensor | None, State]:
+        """Encode ``x`` (B, T, F), first embedding it into segments if ``embed`` is given,
+        from the ``initial`` state (each (layers * D, B, hidden); None: zeros).
 
         With ``keep_outputs=False`` (the caller reads only the final state) and
         ``checkpoint_steps``, long sequences are read chunk by chunk in inference too,
@@ -66,29 +67,32 @@ class LSTMEncoder(nn.Module):
         chunk = self.checkpoint_steps
         if chunk and lengths is None and self.directions == 1 and x.shape[1] > chunk \
                 and (self.training or not keep_outputs):
-            return self._chunked(x, chunk, embed, keep_outputs)
+            return self._chunked(x, chunk, embed, keep_outputs, initial)
         if embed is not None:
             x, lengths = embed(x, lengths)                    # (B, N, hidden)
         if lengths is None:
-            return self.lstm(x)
+            return self.lstm(x, initial)
         # Exported to ONNX, packing becomes the LSTM operator's sequence_lens, which needs no
         # sorting at run time; the exporter maps it only if the lengths are marked sorted (the
         # example batch is) and the initial state is explicit.
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True,
                                       enforce_sorted=torch.onnx.is_in_onnx_export())
-        zeros = x.new_zeros(self.layers * self.directions, x.shape[0], self.hidden)
-        outputs, state = self.lstm(packed, (zeros, zeros))
+        if initial is None:
+            zeros = x.new_zeros(self.layers * self.directions, x.shape[0], self.hidden)
+            initial = (zeros, zeros)
+        outputs, state = self.lstm(packed, initial)
         outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
         return outputs, state
 
     def _chunked(self, x: Tensor, chunk: int, embed: SegmentEmbedding | None,
-                 keep_outputs: bool) -> tuple[Tensor | None, State]:
+                 keep_outputs: bool, initial: State | None = None
+                 ) -> tuple[Tensor | None, State]:
         """Run chunk by chunk, carrying the state; with gradients, each chunk is
         recomputed in the backward pass, so only chunk inputs and boundary states stay."""
         if embed is not None:
             x = embed.pad_front(x)                            # (B, N*W, F)
             chunk = math.ceil(chunk / embed.segment) * embed.segment
-        outputs, state = [], None
+        outputs, state = [], initial
         for piece in x.split(chunk, dim=1):                  # (B, <=chunk, F) each
             if torch.is_grad_enabled():
                 out, h, c = checkpoint(self._step, piece, state, embed, use_reentrant=False)

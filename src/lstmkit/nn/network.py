@@ -26,6 +26,7 @@ from .heads import HEADS, Output
 from .norm import MODES as NORM_MODES
 from .norm import InstanceNorm, norm_mode
 from .segments import SegmentEmbedding
+from .static import InitialState, StaticInputs, per_step_columns
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class NetworkConfig:
         anchor_lags: ``anchored``: per target, the steps back its naive forecast
             looks (1: the last value; a season: the value one season before each
             step); empty for 1 throughout.
+        static_columns: the encoded inputs with one value per series or sequence
+            (``Feature.static``): read once per window, they set the encoder's initial
+            state (``lstmkit.nn.static``) and are no per-step input or channel.
     """
 
     n_inputs: int
@@ -88,10 +92,33 @@ class NetworkConfig:
     future_columns: tuple[int, ...] = ()
     embedded: tuple[Embedded, ...] = ()
     anchor_lags: tuple[int, ...] = ()
+    static_columns: tuple[int, ...] = ()
 
     @property
     def n_future(self) -> int:
         return len(self.future_columns)
+
+    @property
+    def n_static(self) -> int:
+        """Size of the static vector the encoder's initial state is made from: one per
+        static column, an embedded one's vector size for its index column."""
+        static = set(self.static_columns)
+        return len(static) + sum(d - 1 for j, _, d in self.embedded if j in static)
+
+    def per_step(self) -> NetworkConfig:
+        """This config over the input columns read step by step: the static ones taken
+        out, every per-column list and index moved to match (itself without static ones)."""
+        if not self.static_columns:
+            return self
+        kept = per_step_columns(self.n_inputs, self.static_columns)
+        at = {j: i for i, j in enumerate(kept)}
+        numeric = tuple(self.numeric_inputs[j] for j in kept) if self.numeric_inputs else ()
+        return dataclasses.replace(
+            self, n_inputs=len(kept), numeric_inputs=numeric,
+            target_channels=tuple(at.get(j, -1) for j in self.target_channels),
+            future_columns=tuple(at[j] for j in self.future_columns),
+            embedded=tuple((at[j], k, d) for j, k, d in self.embedded if j in at),
+            static_columns=())
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -123,17 +150,19 @@ class NetworkConfig:
         outputs = tuple(_output(o, f"network.outputs[{i}]") for i, o in enumerate(data["outputs"]))
         n = data["n_inputs"]
         lists = {"numeric_inputs": (bool, n, None), "target_channels": (int, len(outputs), (-1, n)),
-                 "future_columns": (int, None, (0, n)),
+                 "future_columns": (int, None, (0, n)), "static_columns": (int, None, (0, n)),
                  "anchor_lags": (int, len(outputs) if data.get("anchor_lags") else None,
                                  (1, 2**31))}
         for name, (kind, length, bounds) in lists.items():
             _check_list(data.get(name, []), f"network.{name}", kind, length, bounds)
         embedded = tuple(_embedded(e, f"network.embedded[{i}]", n)
                          for i, e in enumerate(data.get("embedded", [])))
+        _check_static(data)
         return cls(**{**data, "outputs": outputs, "numeric_inputs": tuple(data["numeric_inputs"]),
                       "target_channels": tuple(data["target_channels"]),
                       "future_columns": tuple(data.get("future_columns", ())),
-                      "embedded": embedded, "anchor_lags": tuple(data.get("anchor_lags", ()))})
+                      "embedded": embedded, "anchor_lags": tuple(data.get("anchor_lags", ())),
+                      "static_columns": tuple(data.get("static_columns", ()))})
 
 
 # A saved config's fields and their JSON types. Those of ``SAVED_OPTIONAL`` came in later
@@ -144,7 +173,7 @@ SAVED_OPTIONAL = {"steps": int, "hidden": int, "layers": int, "bidirectional": b
                   "dropout": float, "decoder": str, "heads": str, "instance_norm": (bool, str),
                   "checkpoint_steps": (int, type(None)), "segment": (int, type(None)),
                   "channel_independent": bool, "conv": bool, "future_columns": list,
-                  "embedded": list, "anchor_lags": list}
+                  "embedded": list, "anchor_lags": list, "static_columns": list}
 
 
 def _output(data: Any, where: str) -> Output:
@@ -154,6 +183,17 @@ def _output(data: Any, where: str) -> Output:
     check_choice(f"{where}.kind", data["kind"], TARGET_KINDS)
     check_positive_int(f"{where}.width", data["width"])
     return Output(**data)
+
+
+def _check_static(data: dict[str, Any]) -> None:
+    """Raise ConfigError unless a saved config's static columns are distinct, neither known
+    in advance nor a target's channel, and leave a column read step by step."""
+    static = data.get("static_columns", [])
+    clash = set(static) & {*data.get("future_columns", []), *data["target_channels"]}
+    if len(set(static)) != len(static) or clash or len(static) >= data["n_inputs"]:
+        raise ConfigError(f"network.static_columns is {quote(static)}; they must be distinct "
+                          "columns, none known in advance or a target's, and not all "
+                          f"{data['n_inputs']} input columns")
 
 
 def _embedded(data: Any, where: str, n_inputs: int) -> Embedded:
@@ -186,7 +226,8 @@ def _check_list(data: Any, where: str, kind: type, length: int | None,
 class LSTMNetwork(nn.Module):
     """Encoder, decoder and heads for any of the task shapes.
 
-    Inputs pass the instance norm and the category embedding (if any), then the
+    The static input columns (if any) are taken out first (``lstmkit.nn.static``); the
+    others pass the instance norm and the category embedding (if any), then the
     ``EncoderDecoder`` (wrapped in ``ChannelIndependent`` when the config says so); its
     outputs go back through the instance norm and take the direct effect of the inputs
     known in advance. The weights are saved under the names of the network before the
@@ -201,14 +242,17 @@ class LSTMNetwork(nn.Module):
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
-        self.config = c = config
+        self.config = config
+        c = config.per_step()                           # without the static columns
         decoder = _decoder_type(c)
+        self.static = (StaticInputs(config.n_inputs, config.static_columns, config.embedded)
+                       if config.static_columns else None)
         self.embed = None
         width, n_future = c.n_inputs, c.n_future        # per step, after any embedding
         if c.embedded:
             self.embed = CategoryEmbedding(c.n_inputs, c.embedded, c.future_columns)
             width, n_future = self.embed.out_features, self.embed.future_features
-        self.core = _core(c, width, n_future)
+        self.core = _core(c, width, n_future, config.n_static)
         self.norm = None
         # Outputs read from input channels come in the inputs' scaled units: the norm maps them.
         if c.instance_norm or c.channel_independent:
@@ -252,7 +296,8 @@ class LSTMNetwork(nn.Module):
         """Map inputs (B, T, F) to outputs (B, S, C).
 
         Args:
-            x: encoded inputs; sequences right-padded if ``lengths`` is given.
+            x: encoded inputs, the static columns among them; sequences right-padded if
+                ``lengths`` is given.
             lengths: (B,) true lengths, for batches of unequal sequences.
             teacher: (B, S, n_targets) true targets, for teacher forcing of the
                 autoregressive decoder in training.
@@ -263,6 +308,9 @@ class LSTMNetwork(nn.Module):
         if c.n_future and future is None:
             raise ValueError(f"this network reads {c.n_future} inputs known in advance: pass "
                              f"future of shape (batch, {c.steps}, {c.n_future})")
+        static = None
+        if self.static is not None:
+            x, static = self.static(x)                         # (B, T, F - S), (B, S')
         stats = None
         if c.instance_norm:
             x, stats = self.norm.normalize(x, lengths)         # (B, T, F), 2 x (B, 1, F)
@@ -272,7 +320,7 @@ class LSTMNetwork(nn.Module):
             x = self.embed(x)                                  # (B, T, F')
             future = None if future is None else self.embed(future, future=True)  # (B, S, K')
         known = future
-        out = self.core(x, lengths, teacher, future)           # (B, S, C)
+        out = self.core(x, lengths, teacher, future, static=static)  # (B, S, C)
         if self.norm is not None:
             out = self.norm.denormalize(out, stats)
         if self.future_effect is not None:
@@ -317,13 +365,13 @@ def _decoder_type(c: NetworkConfig) -> type[Decoder]:
     return decoder
 
 
-def _core(c: NetworkConfig, width: int, n_future: int) -> nn.Module:
-    """The encoder-decoder over ``width`` inputs per step, run on every channel alone if
-    ``c`` is channel-independent."""
+def _core(c: NetworkConfig, width: int, n_future: int, n_static: int) -> nn.Module:
+    """The encoder-decoder over ``width`` inputs per step (and a static vector of
+    ``n_static``), run on every channel alone if ``c`` is channel-independent."""
     if not c.channel_independent:
-        return EncoderDecoder(c, width, c.outputs, 0, n_future)
+        return EncoderDecoder(c, width, c.outputs, 0, n_future, n_static)
     channels = len(channel_columns(c.n_inputs, c.future_columns))
-    inner = EncoderDecoder(c, 1, (CHANNEL_OUTPUT,), channels, n_future)
+    inner = EncoderDecoder(c, 1, (CHANNEL_OUTPUT,), channels, n_future, n_static)
     return ChannelIndependent(inner, c.n_inputs, c.future_columns, c.target_channels)
 
 
@@ -336,10 +384,11 @@ class EncoderDecoder(nn.Module):
         outputs: the targets with their output widths.
         channels: channels sharing it (channel-independent), or 0.
         n_future: inputs known in advance per output step (after any embedding).
+        n_static: size of the static vector that sets the encoder's initial state, or 0.
     """
 
     def __init__(self, config: NetworkConfig, inputs: int, outputs: tuple[Output, ...],
-                 channels: int = 0, n_future: int = 0) -> None:
+                 channels: int = 0, n_future: int = 0, n_static: int = 0) -> None:
         super().__init__()
         c = config
         self.segments = SegmentEmbedding(inputs, c.segment, c.hidden) if c.segment else None
@@ -347,6 +396,8 @@ class EncoderDecoder(nn.Module):
                                    c.bidirectional, c.dropout, c.checkpoint_steps)
         self.decoder = DECODERS[c.decoder](decoder_parts(c, self.encoder.out_features, inputs,
                                                          outputs, channels, n_future))
+        self.initial = (InitialState(n_static, c.layers, self.encoder.directions, c.hidden)
+                        if n_static else None)
 
     @property
     def output_slices(self) -> list[slice]:
@@ -354,13 +405,16 @@ class EncoderDecoder(nn.Module):
         return self.decoder.heads.slices
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, teacher: Tensor | None = None,
-                future: Tensor | None = None, channel: Tensor | None = None) -> Tensor:
-        """Map inputs (B, T, F) to outputs (B, S, C); see ``Decoder.forward``."""
+                future: Tensor | None = None, channel: Tensor | None = None,
+                static: Tensor | None = None) -> Tensor:
+        """Map inputs (B, T, F) (and the static vector (B, S')) to outputs (B, S, C); see
+        ``Decoder.forward``."""
         # Segments (if any) are embedded inside the encoder: under checkpoint_steps it
         # recomputes the embedding chunk by chunk with the recurrence. Only a decoder of
         # one output per input step reads the per-step outputs; the others the final state.
+        initial = None if self.initial is None else self.initial(static)  # 2 x (L*D, B, H)
         outputs, state = self.encoder(x, lengths, self.segments,
-                                      keep_outputs=self.decoder.aligned)
+                                      keep_outputs=self.decoder.aligned, initial=initial)
         encoded = Encoded(x, lengths, outputs, state, self.encoder)
         return self.decoder(encoded, future, teacher, channel)
 

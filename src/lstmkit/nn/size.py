@@ -16,6 +16,7 @@ from .channels import CHANNEL_OUTPUT
 from .decoders import DECODERS
 from .encoder import lstm_parameters
 from .network import NetworkConfig, decoder_parts
+from .static import InitialState
 
 MAX_LAYERS = 1000                  # stacked layers are built one by one: 10,000 take 30 s
 MAX_PARAMETERS = 2**31             # 8 GiB of float32 weights, 32 GiB with gradients and Adam
@@ -47,6 +48,10 @@ def estimate(c: NetworkConfig, batch_size: int, input_steps: int) -> NetworkSize
         18753
     """
     directions = 2 if c.bidirectional else 1
+    parameters = sum((k + 1) * d for _, k, d in c.embedded)
+    if c.static_columns:
+        parameters += InitialState.parameters_of(c.n_static, c.layers, directions, c.hidden)
+        c = c.per_step()
     width = c.n_inputs - c.n_future + sum(d - 1 for _, _, d in c.embedded)  # per step, embedded
     channels = width if c.channel_independent else 0       # each through the shared network
     per_series = 1 if channels else width
@@ -54,7 +59,6 @@ def estimate(c: NetworkConfig, batch_size: int, input_steps: int) -> NetworkSize
     outputs = (CHANNEL_OUTPUT,) if channels else c.outputs
     encoded = c.hidden * directions
     steps = input_steps
-    parameters = sum((k + 1) * d for _, k, d in c.embedded)
     encoder_inputs = per_series
     if c.segment:
         parameters += (c.segment * per_series + 1) * c.hidden
