@@ -6,6 +6,7 @@ days, levels from 0.009 to 1.4 (over 100x apart), each series split 70 / 15 / 15
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 
@@ -202,3 +203,62 @@ def test_yaml_sets_scale_by_and_a_bad_value_or_task_is_refused(rates, tmp_path, 
         Spec.from_dict({**config["spec"], "scale_by": "seris"})
     with pytest.raises(ConfigError, match="scale_by 'series' fits scalers per series"):
         Spec(inputs=["rate"], targets=["rate"], lookback=LOOKBACK, scale_by="series")
+
+
+@pytest.fixture(scope="module")
+def warmed(rates) -> tuple[LSTMModel, LSTMModel]:
+    """A model fitted on seven currencies' first 200 days, and a copy fine-tuned on all
+    eight over 300 days: the eighth (the smallest) is new to it."""
+    seven = rates[(rates.currency != SMALLEST) & (rates.date < rates.date.unique()[200])]
+    first = LSTMModel(spec(), hidden=8, max_epochs=2, progress=False).fit(seven)
+    return first, copy.deepcopy(first).set_params(max_epochs=1).fit(rates, warm_start=True)
+
+
+def test_a_warm_start_scales_a_new_series_by_its_own_training_part_and_keeps_the_rest(
+        warmed, rates):
+    first, warm = warmed
+    before, after = first.pipeline_.encoding, warm.pipeline_.encoding
+    assert SMALLEST not in before.series.keys
+    assert after.series.keys == (*before.series.keys, SMALLEST)
+    y = training_part(rates)[SMALLEST]
+    for stats in (after.series.targets["rate"], after.series.inputs["rate"]):
+        assert stats[0][-1] == pytest.approx(y.mean(), rel=1e-12)
+        assert stats[1][-1] == pytest.approx(y.std(), rel=1e-12)
+    for role in ("inputs", "targets"):            # the seven as fitted on 200 days, not 300
+        for (center, scale), (was_center, was_scale) in zip(
+                getattr(after.series, role).values(), getattr(before.series, role).values(),
+                strict=True):
+            np.testing.assert_array_equal(center[:7], was_center)
+            np.testing.assert_array_equal(scale[:7], was_scale)
+    g = before.series.keys.index("0")
+    assert before.series.targets["rate"][0][g] != pytest.approx(training_part(rates)["0"].mean())
+    assert after.to_dict()["target_scalers"] == before.to_dict()["target_scalers"]
+    assert after.to_dict()["input_scalers"] == before.to_dict()["input_scalers"]
+
+
+def test_a_warm_started_new_series_predicts_in_its_own_units_saved_and_exported(
+        warmed, rates, tmp_path):
+    _, warm = warmed
+    predicted = warm.predict(rates, origins="all")
+    assert predicted[predicted.currency == SMALLEST].rate.between(0.005, 0.015).all()
+    mae = warm.evaluate(rates, part="test").per_series.query("metric == 'MAE'")
+    assert mae.set_index("series").loc[SMALLEST, "model"] < 0.002     # original units
+    loaded = LSTMModel.load(warm.save(tmp_path / "warm"))
+    assert loaded.pipeline_.encoding.to_dict() == warm.pipeline_.encoding.to_dict()
+    pd.testing.assert_frame_equal(loaded.predict(rates, origins="all"), predicted)
+    onnx = OnnxModel(warm.export_onnx(tmp_path / "warm.onnx"))
+    assert onnx.metadata["inputs"]["series"]["keys"][-1] == SMALLEST
+    np.testing.assert_allclose(onnx.predict(rates, origins="all").rate, predicted.rate,
+                               rtol=1e-5)
+
+
+def test_a_warm_started_new_series_constant_in_training_takes_the_global_statistics(
+        rates):
+    seven = rates[rates.currency != SMALLEST]
+    data = rates.copy()
+    data.loc[data.index[data.currency == SMALLEST][: int(0.7 * 300)], "rate"] = 0.5
+    first = LSTMModel(spec(), hidden=4, max_epochs=1, progress=False).fit(seven)
+    encoding = first.fit(data, warm_start=True).pipeline_.encoding
+    assert encoding.series.keys[-1] == SMALLEST
+    assert encoding.series.targets["rate"][0][-1] == encoding.target_scalers["rate"].center
+    assert encoding.series.targets["rate"][1][-1] == encoding.target_scalers["rate"].scale

@@ -2,11 +2,12 @@
 
 The estimator (``model.py``) holds the parameters, checks them, reads the table and
 resolves the architecture; ``fit_pipeline`` does the rest, in order: the split, the
-encoding fitted on the training part (or a warm start's, kept), the windows, the checkpoint
-plan, the network trained on them (on forecasts normalised per window, an anchored second
-candidate too, kept where validation prefers it), then what rests on validation: the naive
-fallback, the validation check, the nearest neighbour's answers, temperature scaling and
-conformal intervals. It reads the estimator's parameters and never sets them.
+encoding fitted on the training part (or a warm start's, kept; scaled per series, new
+series get statistics of their own), the windows, the checkpoint plan, the network trained
+on them (on forecasts normalised per window, an anchored second candidate too, kept where
+validation prefers it), then what rests on validation: the naive fallback, the validation
+check, the nearest neighbour's answers, temperature scaling and conformal intervals. It
+reads the estimator's parameters and never sets them.
 
 Example:
     >>> pipeline = fit_pipeline(model, spec, frame, architecture)   # what model.fit does
@@ -73,8 +74,8 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
                  ) -> FittedPipeline:
     """The pipeline ``model.fit`` learns from ``frame`` (columns checked) with ``spec`` and
     the resolved ``architecture``; ``start``: the fitted pipeline a warm start continues
-    (its encoding, time step and network kept); ``device``: where validation runs. The
-    other arguments are ``LSTMModel.fit``'s.
+    (its encoding, time step and network kept; ``prepare.continued_encoding``);
+    ``device``: where validation runs. The other arguments are ``LSTMModel.fit``'s.
 
     Returns:
         The fitted pipeline; ``model`` is not changed.
@@ -89,7 +90,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     groups = fill_gaps(arrange(frame, spec, None if start is None else start.time_step), spec)
     parts = prepare.assign_parts(groups, spec, split, model.seed)
     encoding = (prepare.fit_encoding(groups, spec, parts) if start is None
-                else start.encoding)
+                else prepare.continued_encoding(groups, spec, parts, start.encoding))
     encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True)
     train_windows = prepare.part_windows(encoded, spec, parts, "train")
     require_windows(train_windows, "training", spec)

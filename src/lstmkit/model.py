@@ -265,7 +265,9 @@ class LSTMModel:
                 the validation loss of every epoch (``lstmkit.tuning.tune`` prunes with it).
             warm_start: continue training this fitted (or loaded) model on ``data``
                 instead of building a new network: the fitted encoding stays (scalers and
-                labels frozen; a label it has not seen is a ``DataError``), as do the spec,
+                labels frozen; a label it has not seen is a ``DataError``; scaled per
+                series, a series it has no statistics for gets its own from ``data``'s
+                training part), as do the spec,
                 the time step and the architecture (an architecture parameter set to
                 another value is a ``ConfigError``); training starts from the current
                 weights, on ``data``'s training part with early stopping on its validation

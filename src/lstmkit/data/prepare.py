@@ -100,6 +100,17 @@ def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
                         _rows(targets, spec.target_names, out_rows), positions[out_rows])
 
 
+def continued_encoding(groups: Groups, spec: Spec, parts: Parts, encoding: Encoding
+                       ) -> Encoding:
+    """A warm start's encoding: the fitted ``encoding``, frozen, except that with
+    ``scale_by="series"`` the series of ``groups`` it has no statistics for get their own,
+    fitted on their training part (``SeriesScalers.extended``)."""
+    if encoding.series is None:
+        return encoding
+    return dataclasses.replace(encoding, series=encoding.series.extended(
+        spec, encoding, groups, parts.bounds[:, 1]))
+
+
 def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
            weighted: bool = False) -> Encoded:
     """Encode a whole arranged table into tensors, once (``weighted``: with the spec's

@@ -16,7 +16,9 @@ units and weighs alike in the loss. The rules:
   statistics, through the global scalers' map from input to target units: the instance
   norm and channel independence map outputs back with one map for every series.
 * A series the model was not fitted on has no statistics: ``codes`` raises a
-  ``DataError`` naming it.
+  ``DataError`` naming it. A warm start (``fit(warm_start=True)``) gives the series of its
+  data that have none their own, fitted by these rules on that data's training part
+  (``extended``); the statistics it has and the global scalers stay as they are.
 
 The network works in each series' units. Everything downstream (decoding, metrics,
 baselines, intervals) reads the encoding's global units, the *reference*: ``output_maps``
@@ -100,6 +102,26 @@ class SeriesScalers:
                 inputs[f.name] = per_series(groups.frame, f.name, f.scaler, own)
         return cls(tuple(str(k) for k in groups.keys), inputs, targets)
 
+    def extended(self, spec: Spec, encoding: Encoding, groups: Groups, ends: np.ndarray
+                 ) -> SeriesScalers:
+        """These statistics, and after them those of ``groups``' series that have none,
+        fitted as ``fit`` fits them (on their first ``ends[g]`` rows, ``encoding``'s global
+        scalers the fallback): what a warm start on new series scales them by. The series
+        these statistics hold keep theirs, whatever ``groups`` holds of them."""
+        known = set(self.keys)
+        new = [g for g, key in enumerate(groups.keys) if str(key) not in known]
+        if not new:
+            return self
+        fitted = SeriesScalers.fit(spec, encoding, groups, ends)
+
+        def joined(own: dict[str, Stats], more: dict[str, Stats]) -> dict[str, Stats]:
+            return {name: (np.concatenate([center, more[name][0][new]]),
+                           np.concatenate([scale, more[name][1][new]]))
+                    for name, (center, scale) in own.items()}
+        return SeriesScalers(self.keys + tuple(fitted.keys[g] for g in new),
+                             joined(self.inputs, fitted.inputs),
+                             joined(self.targets, fitted.targets))
+
     def codes(self, keys: list[Any]) -> np.ndarray:
         """Each of ``keys``' position in ``self.keys`` (int64).
 
@@ -113,8 +135,9 @@ class SeriesScalers:
             raise DataError(f"series {quote(unseen[0])} was not among the {len(self.keys)} "
                             f"series the model was fitted on ({quote(shown)}); scaled per "
                             "series (spec scale_by 'series'), the model has no statistics "
-                            "for it: predict only those series, or refit with data that "
-                            "holds it (or with scale_by 'global')")
+                            "for it: predict only those series, continue it on data that "
+                            "holds it (fit(data, warm_start=True)), or refit with such data "
+                            "(or with scale_by 'global')")
         return np.array([known[str(key)] for key in keys], dtype=np.int64)
 
     def row_codes(self, groups: Groups) -> np.ndarray:
