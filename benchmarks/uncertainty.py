@@ -148,19 +148,28 @@ def done_cases(path: Path) -> set[tuple[str, str, int, int]]:
             for about, cases in record.runs(path) for c in cases}
 
 
-def file_table(path: Path) -> list[str]:
-    """The tables of every case in ``path``, one per training budget: the runs of a budget
-    (a run resumed, or systems added later) make one table, headed by each run's line."""
+def budgets(path: Path) -> dict[int, list[tuple[dict, list[dict]]]]:
+    """The runs in ``path`` by training budget (``--epochs``): the runs of one budget (a run
+    resumed, or systems added later) make one table."""
     if not path.exists():
         raise SystemExit(f"{path} does not exist: run the benchmark first, or pass --results")
-    budgets: dict[int, list[tuple[dict, list[dict]]]] = {}
+    grouped: dict[int, list[tuple[dict, list[dict]]]] = {}
     for about, cases in record.runs(path):
-        budgets.setdefault(about["options"]["epochs"], []).append((about, cases))
-    lines = []
-    for epochs, runs in budgets.items():
-        lines += [line for about, _ in runs for line in record.heading(about).splitlines()]
-        lines += [*table(epochs, [c for _, cases in runs for c in cases]), ""]
-    return lines
+        grouped.setdefault(about["options"]["epochs"], []).append((about, cases))
+    return grouped
+
+
+def file_table(path: Path) -> list[str]:
+    """The tables of every case in ``path``, one per training budget."""
+    return [line for epochs, runs in budgets(path).items()
+            for line in [*table(epochs, [c for _, cases in runs for c in cases]), ""]]
+
+
+def print_file(path: Path) -> None:
+    """Each budget's runs (date, commit, command, machine), then its table."""
+    for epochs, runs in budgets(path).items():
+        print("\n".join(record.heading(about) for about, _ in runs))
+        print("\n".join(table(epochs, [c for _, cases in runs for c in cases])), end="\n\n")
 
 
 def table(epochs: int, cases: list[dict]) -> list[str]:
@@ -201,7 +210,7 @@ def main() -> None:
     args = parser.parse_args()
     record.quick_path(args, parser)
     if args.table:
-        print("\n".join(file_table(args.results)))
+        print_file(args.results)
         return
     if args.quick:
         args.sets, args.seeds, args.epochs = ["etth1"], [0], 1
@@ -218,7 +227,7 @@ def main() -> None:
                 case = run.add({"dataset": name, "system": system, "seed": seed,
                                 **runner(data, system, seed, args.epochs)})
                 print(json.dumps(case), flush=True)
-    print("\n".join(file_table(args.results)))
+    print_file(args.results)
 
 
 if __name__ == "__main__":
