@@ -21,7 +21,7 @@ thread; the figures are about which input matters, not the accuracy.
 
     OMP_NUM_THREADS=1 python benchmarks/importance.py [--cases seattle] [--epochs 20]
     python benchmarks/importance.py --table           # the tables of results/importance.jsonl
-    python benchmarks/importance.py --plot docs/img   # each case's heatmap, from the file
+    python benchmarks/importance.py --plot docs/img --cases etth1_mixed   # its heatmap
 """
 
 from __future__ import annotations
@@ -141,11 +141,12 @@ def table(about: dict, cases: list[dict]) -> list[str]:
     return lines
 
 
-def draw(path: Path, directory: Path) -> None:
-    """Each case's heatmap from the last run in ``path``: ``importance_CASE.png``."""
+def draw(path: Path, directory: Path, names: list[str]) -> None:
+    """The heatmap of each case in ``names`` from the last run in ``path``:
+    ``DIRECTORY/importance_CASE.png``."""
     _, cases = record.runs(path)[-1]
     directory.mkdir(parents=True, exist_ok=True)
-    for r in cases:
+    for r in (r for r in cases if r["case"] in names):
         fig = plots.importance(pd.DataFrame(r["rows"]))
         fig.savefig(directory / f"importance_{r['case']}.png", dpi=70)
         print(directory / f"importance_{r['case']}.png")
@@ -157,15 +158,15 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64, help="ETTh1 models' LSTM units")
     parser.add_argument("--epochs", type=int, default=20, help="ETTh1 models' max_epochs")
     parser.add_argument("--plot", type=Path, metavar="DIR",
-                        help="draw each case's heatmap of the last run in --results into DIR "
-                        "and stop (no measuring)")
+                        help="draw the heatmap of each of --cases of the last run in --results "
+                        "into DIR and stop (no measuring)")
     record.add_options(parser, "importance")
     args = parser.parse_args()
     if args.table:
         record.print_tables(args.results, table)
         return
     if args.plot:
-        draw(args.results, args.plot)
+        draw(args.results, args.plot, args.cases)
         return
     warnings.filterwarnings("ignore")
     run = record.start(args, "importance")
