@@ -325,8 +325,8 @@ def training_baseline(spec: Spec, windows: Windows) -> list[float]:
     for j, t in enumerate(spec.targets):
         if counts[j] == 0:
             baseline.append(math.nan)
-        else:
-            baseline.append(t.target_kind.naive(y[known[:, j], j], float(means[j])))
+        else:   # a view: a kind that reads the values copies only what it reads
+            baseline.append(t.target_kind.naive(y[:, j], float(means[j])))
     return baseline
 
 
@@ -340,8 +340,10 @@ def class_frequencies(spec: Spec, encoding: Encoding, windows: Windows
     y = _training_targets(spec, windows)
     frequencies = {}
     for j, t in enumerate(spec.targets):
+        if not t.categorical:
+            continue
         codes = y[~np.isnan(y[:, j]), j].astype(np.int64)
-        if t.categorical and len(codes):
+        if len(codes):
             counts = np.bincount(codes, minlength=len(encoding.target_labels[t.name]))
             frequencies[t.name] = (counts / counts.sum()).tolist()
     return frequencies

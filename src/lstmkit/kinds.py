@@ -263,8 +263,9 @@ class TargetKind:
         raise NotImplementedError
 
     def naive(self, values: np.ndarray, mean: float) -> float:
-        """The encoded prediction of a naive model from a target's known training ``values``
-        (their ``mean`` given): what sequence tasks are compared with."""
+        """The encoded prediction of a naive model from a target's training ``values`` (NaN
+        where missing; the known ones' ``mean`` given): what sequence tasks are compared
+        with."""
         raise NotImplementedError
 
     def error(self, truth: np.ndarray, decoded: Decoded) -> np.ndarray:
@@ -414,7 +415,8 @@ class Labelled(TargetKind):
                       reliability_bins(truth[known], proba[known]))
 
     def naive(self, values: np.ndarray, mean: float) -> float:
-        return float(np.bincount(values.astype(np.int64)).argmax())   # the majority class
+        codes = values[~np.isnan(values)].astype(np.int64)
+        return float(np.bincount(codes).argmax())                    # the majority class
 
     def error(self, truth: np.ndarray, decoded: Decoded) -> np.ndarray:
         return brier_terms(truth, decoded.proba)
