@@ -5,6 +5,9 @@
 * ``ett``: ETTh1 and ETTh2 together as fourteen hourly series, each column of each
   transformer one series in long format (``ETTh1/OT``, ..., levels from about -5 to 50),
   the first ``--hours`` hours.
+* ``illness``: the weekly US influenza-like-illness table as its seven columns, seven series
+  in long format (levels from about 1 for the ILI percentages to 10^5 for the patient and
+  provider counts: five orders of magnitude apart), every week.
 
 Each is one univariate model over all series (the series' own past only), trained with the
 default split (70 / 15 / 15 % of each series' rows) once per scaling and seed, the same
@@ -34,15 +37,18 @@ from lstmkit import LSTMModel, Spec
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "forecasting"
 PANELS = {"exchange": {"lookback": 30, "horizon": 5},
-          "ett": {"lookback": 48, "horizon": 24}}
+          "ett": {"lookback": 48, "horizon": 24},
+          "illness": {"lookback": 36, "horizon": 12}}
 PARAMS = {"hidden": 32, "patience": 3, "batch_size": 256, "progress": False}
 SCALINGS = ("global", "series")
 
 
 def panel(name: str, days: int, hours: int) -> pd.DataFrame:
     """The long table of panel ``name``: columns ``unique_id``, ``ds``, ``y``."""
-    if name == "exchange":
-        wide = pd.read_csv(DATA / "exchange_rate" / "exchange_rate.csv").iloc[-days:]
+    if name in ("exchange", "illness"):
+        wide = (pd.read_csv(DATA / "exchange_rate" / "exchange_rate.csv").iloc[-days:]
+                if name == "exchange" else
+                pd.read_csv(DATA / "illness" / "national_illness.csv"))
         parts = [wide.melt(id_vars="date", var_name="unique_id", value_name="y")]
     else:
         parts = [pd.read_csv(DATA / "ETT-small" / f"{h}.csv").iloc[:hours].melt(
