@@ -251,14 +251,7 @@ class Distribution(Quantile):
                                 for q in reported))
         names = (*REGRESSION_METRICS, "NLL", *names)
         picks = [spread.index(q) for q in levels]       # the metric levels among the naive's
-
-        def decoded(values: np.ndarray | None) -> np.ndarray | None:
-            return None if values is None else encoding.decode_regression(target, values)
-        true = decoded(truth)
-        naive = decoded(baselines[0]) if baselines else None
-        if naive is not None and naive.ndim > true.ndim:   # the probabilistic naive baseline
-            naive = median(naive, spread)
-        scale = np.nan if naive is None else float(np.nanmean(np.abs(true - naive)))
+        decoded, true, scale = self.in_units(target, encoding, truth, baselines, spread)
         width = len(self.parameters)
 
         def score(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

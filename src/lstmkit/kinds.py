@@ -313,8 +313,7 @@ class Regression(TargetKind):
 
     def scored(self, target: Target, encoding: Encoding, truth: np.ndarray,
                outputs: np.ndarray, baselines: list[np.ndarray | None]) -> Scored:
-        def decoded(values: np.ndarray | None) -> np.ndarray | None:
-            return None if values is None else encoding.decode_regression(target, values)
+        decoded = _decoder(target, encoding)
         return Scored(decoded(truth), [decoded(outputs[..., 0]), *map(decoded, baselines)],
                       REGRESSION_METRICS, regression_metrics)
 
@@ -597,18 +596,25 @@ class Quantile(Regression):
                 "dtype": "float32", "shape": ["batch", steps, len(target.quantiles)],
                 "quantiles": list(target.quantiles)}
 
-    def scored(self, target: Target, encoding: Encoding, truth: np.ndarray,
-               outputs: np.ndarray, baselines: list[np.ndarray | None]) -> Scored:
-        levels = target.quantiles
-
-        def decoded(values: np.ndarray | None) -> np.ndarray | None:
-            return None if values is None else encoding.decode_regression(target, values)
+    def in_units(self, target: Target, encoding: Encoding, truth: np.ndarray,
+                 baselines: list[np.ndarray | None], levels: Sequence[float]
+                 ) -> tuple[Callable[[np.ndarray | None], np.ndarray | None], np.ndarray,
+                            float]:
+        """What ``scored`` reads in original units: the decoder of encoded values, the
+        decoded ``truth``, and MSIS's scale (the naive baseline's mean absolute error on the
+        same windows; of its median at ``levels`` where it is probabilistic)."""
+        decoded = _decoder(target, encoding)
         true = decoded(truth)
         naive = decoded(baselines[0]) if baselines else None
         if naive is not None and naive.ndim > true.ndim:   # the probabilistic naive baseline
             naive = median(naive, levels)
-        # MSIS's scale: the naive baseline's mean absolute error on the same windows
         scale = np.nan if naive is None else float(np.nanmean(np.abs(true - naive)))
+        return decoded, true, scale
+
+    def scored(self, target: Target, encoding: Encoding, truth: np.ndarray,
+               outputs: np.ndarray, baselines: list[np.ndarray | None]) -> Scored:
+        levels = target.quantiles
+        decoded, true, scale = self.in_units(target, encoding, truth, baselines, levels)
 
         def score(true: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
                   ) -> dict[str, float]:
@@ -619,6 +625,14 @@ class Quantile(Regression):
                     **quantile_metrics(true, predicted, levels, scale, weights)}
         return Scored(true, [decoded(outputs), *map(decoded, baselines)],
                       REGRESSION_METRICS + quantile_metric_names(levels), score)
+
+
+def _decoder(target: Target, encoding: Encoding
+             ) -> Callable[[np.ndarray | None], np.ndarray | None]:
+    """Encoded values of a numeric ``target`` (None stays None) in original units."""
+    def decoded(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else encoding.decode_regression(target, values)
+    return decoded
 
 
 def _non_crossing(outputs: Tensor) -> Tensor:
