@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 
 from lstmkit import ArtifactError, ConfigError, LSTMModel, Spec, Target
 from lstmkit.decision import TAUS, choose, labels
-from lstmkit.deploy.onnx_model import OnnxModel
+from lstmkit.deploy.onnx_model import METADATA_KEY, OnnxModel
 
 INPUTS = ["precipitation", "temp_max", "temp_min", "wind"]
 SMALL = {"hidden": 16, "max_epochs": 6, "lr": 0.01, "progress": False}
@@ -79,10 +80,10 @@ def test_predict_chooses_the_labels_the_offsets_choose(decided, weather):
 
 def test_the_onnx_file_and_a_saved_model_choose_the_same_labels(decided, weather, tmp_path):
     want = decided.predict(weather, origins="all")
-    onnx = OnnxModel(decided.export_onnx(tmp_path / "weather.onnx"))
-    outputs = {o["target"]: o for o in onnx.metadata["outputs"]}
+    graph = OnnxModel(decided.export_onnx(tmp_path / "weather.onnx"))
+    outputs = {o["target"]: o for o in graph.metadata["outputs"]}
     assert outputs["weather"]["label_offsets"] == decided.pipeline_.decisions["weather"]["offsets"]
-    got = onnx.predict(weather, origins="all")
+    got = graph.predict(weather, origins="all")
     for column in ("weather", "wet"):
         assert (got[column].to_numpy() == want[column].to_numpy()).all()
     np.testing.assert_allclose(got.weather_proba_fog, want.weather_proba_fog, atol=1e-5)
@@ -91,6 +92,16 @@ def test_the_onnx_file_and_a_saved_model_choose_the_same_labels(decided, weather
     loaded = LSTMModel.load(tmp_path / "model")
     assert loaded.pipeline_.decisions == decided.pipeline_.decisions
     pd.testing.assert_frame_equal(loaded.predict(weather, origins="all"), want)
+    assert "## Labels chosen for macro-F1" in (tmp_path / "model" / "README.md").read_text()
+
+    proto = onnx.load(str(tmp_path / "weather.onnx"))        # offsets of the wrong length
+    entry = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
+    metadata = json.loads(entry.value)
+    next(o for o in metadata["outputs"] if o["target"] == "weather")["label_offsets"] = [0.0]
+    entry.value = json.dumps(metadata)
+    onnx.save(proto, str(tmp_path / "damaged.onnx"))
+    with pytest.raises(ArtifactError, match="'offsets', one finite number per label"):
+        OnnxModel(tmp_path / "damaged.onnx")
 
 
 def test_a_model_saved_without_offsets_predicts_the_most_probable_label(decided, weather,
@@ -123,7 +134,7 @@ def test_damaged_offsets_in_a_saved_file_are_named(decided, tmp_path):
     config = json.loads(config_path.read_text())
     config["decisions"]["weather"]["offsets"] = [0.0, 1.0]
     config_path.write_text(json.dumps(config))
-    with pytest.raises(ArtifactError, match="decisions of target 'weather' must hold"):
+    with pytest.raises(ArtifactError, match=r"decisions of target 'weather' must hold 'offsets'"):
         LSTMModel.load(tmp_path / "model")
 
 

@@ -131,12 +131,27 @@ def check_decisions(data: Any, classes: dict[str, int]) -> dict[str, dict[str, A
         if name not in classes:
             raise ValueError(f"decisions names target {quote(name)}, which is not a "
                              f"categorical target of the spec ({quote(list(classes))})")
-        offsets = entry.get("offsets") if isinstance(entry, dict) else None
-        tau = entry.get("tau") if isinstance(entry, dict) else None
-        if not isinstance(offsets, list) or len(offsets) != classes[name] or not all(
-                type(b) in (int, float) and math.isfinite(b) for b in offsets) or \
-                not (tau is None or (type(tau) in (int, float) and 0 <= tau <= 1)):
-            raise ValueError(f"decisions of target {quote(name)} must hold 'offsets', one "
-                             f"finite number per label ({classes[name]}), and 'tau', null "
-                             "or a number in [0, 1]")
+        entry = entry if isinstance(entry, dict) else {}
+        check_offsets(name, entry.get("offsets"), classes[name])
+        tau = entry.get("tau")
+        scores = [entry.get(key) for key in ("macro_F1_before", "macro_F1_after")]
+        if not (tau is None or (_number(tau) and 0 <= tau <= 1)) or \
+                not all(_number(v) for v in scores):
+            raise ValueError(f"decisions of target {quote(name)} must hold 'tau' (null or a "
+                             "number in [0, 1]) and the numbers 'macro_F1_before' and "
+                             "'macro_F1_after'")
     return data
+
+
+def check_offsets(name: str, offsets: Any, labels: int) -> list[float]:
+    """``offsets`` if they are ``labels`` finite numbers (target ``name``'s), else
+    ValueError."""
+    if not isinstance(offsets, list) or len(offsets) != labels or \
+            not all(_number(b) for b in offsets):
+        raise ValueError(f"decisions of target {quote(name)} must hold 'offsets', one finite "
+                         f"number per label ({labels}), got {quote(offsets)}")
+    return offsets
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)

@@ -32,7 +32,7 @@ from ..data.series_scaling import SeriesScalers
 from ..data.sources import Source, from_arrays, read_table
 from ..data.static import check_static
 from ..data.validate import check_schema
-from ..decision import check_decisions
+from ..decision import check_offsets
 from ..decision import labels as decided_labels
 from ..errors import ArtifactError, ConfigError, DataError
 from ..kinds import Decoded
@@ -355,14 +355,14 @@ def _recorded_offsets(metadata: dict[str, Any], spec: Spec, encoding: Encoding
     recorded = {}
     for entry, t in zip(metadata["outputs"], spec.targets, strict=False):
         if isinstance(entry, dict) and "label_offsets" in entry:
-            offsets = entry["label_offsets"]
+            if not t.categorical:
+                raise ConfigError(f"outputs of target {quote(t.name)} record label_offsets, "
+                                  f"but it is {t.kind}, without labels")
             try:
-                check_decisions({t.name: {"tau": None, "offsets": offsets}}, {
-                    u.name: len(encoding.target_labels[u.name]) for u in spec.targets
-                    if u.categorical})
+                recorded[t.name] = check_offsets(t.name, entry["label_offsets"],
+                                                 len(encoding.target_labels[t.name]))
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
-            recorded[t.name] = offsets
     return recorded
 
 
