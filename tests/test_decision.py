@@ -18,6 +18,7 @@ import pytest
 from lstmkit import ArtifactError, ConfigError, LSTMModel, Spec, Target
 from lstmkit.decision import TAUS, choose, labels
 from lstmkit.deploy.onnx_model import METADATA_KEY, OnnxModel
+from lstmkit.deploy.serve import load_predictor
 
 INPUTS = ["precipitation", "temp_max", "temp_min", "wind"]
 SMALL = {"hidden": 16, "max_epochs": 6, "lr": 0.01, "progress": False}
@@ -93,6 +94,9 @@ def test_the_onnx_file_and_a_saved_model_choose_the_same_labels(decided, weather
     assert loaded.pipeline_.decisions == decided.pipeline_.decisions
     pd.testing.assert_frame_equal(loaded.predict(weather, origins="all"), want)
     assert "## Labels chosen for macro-F1" in (tmp_path / "model" / "README.md").read_text()
+    for backend in ("torch", "onnx"):                          # what the server answers
+        served = load_predictor(tmp_path / "model", backend).predict(weather, "all")
+        assert (served.weather.to_numpy() == want.weather.to_numpy()).all()
 
     proto = onnx.load(str(tmp_path / "weather.onnx"))        # offsets of the wrong length
     entry = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
