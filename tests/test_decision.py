@@ -168,3 +168,24 @@ def test_the_search_keeps_the_argmax_unless_a_tau_does_better():
     undone = choose(inflated, np.array([0, 0]), np.array([0.8, 0.2]), weights)
     assert undone["tau"] == 0.0 and undone["macro_F1_after"] == 1.0
     assert (labels(np.array([[0.3, 0.7]]), undone["offsets"]) == [0]).all()
+
+
+@pytest.mark.parametrize("task, extra", [("sequence", {}), ("seq2seq", {"horizon": 2})])
+def test_sequence_tasks_choose_and_apply_offsets_too(task, extra):
+    """Sequence and seq2seq windows (padded steps left out): the record is fitted and
+    predict's labels follow its offsets."""
+    rng = np.random.default_rng(1)
+    ids = np.repeat(np.arange(80), 6)
+    rare = np.repeat(rng.uniform(size=80) < 0.2, 6)
+    table = pd.DataFrame({"id": ids, "x": rng.normal(size=len(ids)) + 0.7 * rare,
+                          "label": np.where(rare, "b", "a")})
+    spec = Spec(inputs=["x"], task=task, sequence="id", **extra,
+                targets=[Target("label", kind="classification", decision="macro_F1")])
+    model = LSTMModel(spec, hidden=8, max_epochs=3, progress=False).fit(table)
+    chosen = model.pipeline_.decisions["label"]
+    assert chosen["windows"] > 0 and chosen["macro_F1_after"] >= chosen["macro_F1_before"]
+    table_out = model.predict(table)
+    offsets = chosen["offsets"]
+    proba = np.stack([table_out[f"label_proba_{c}"].to_numpy() for c in "ab"], axis=-1)
+    assert (table_out.label.to_numpy() == np.array(list("ab"))[
+        (np.log(proba) + offsets).argmax(-1)]).all()
