@@ -39,6 +39,7 @@ from .data.validate import require_columns
 from .data.weights import class_weights as fitted_class_weights
 from .data.weights import require_weight
 from .data.windows import ForecastWindows, SequenceWindows, Windows
+from .decision import fit_decisions
 from .errors import ConfigError
 from .fallback import anchor_lags, anchored_may_help, fall_back, naive_ratio, trusting_copy
 from .hyperparams import AFTER_TRAINING, HARDWARE, ResolvedArchitecture
@@ -165,6 +166,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
                                                  val_windows)
     pipeline.calibration = fit_calibration(pipeline, val_windows, model.calibrate,
                                            device)
+    pipeline.decisions = fit_decisions(pipeline, val_windows, train_windows, device)
     if model.coverage is not None:
         pipeline.calibrate_windows(val_windows, train_windows, check_coverage(model.coverage),
                                    "val", device)

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import quote
+from .decision import labels as decided_labels
 from .errors import ConfigError
 from .metrics import (
     CLASSIFICATION_METRICS,
@@ -392,10 +393,14 @@ class Labelled(TargetKind):
                 "dtype": "float32", "shape": ["batch", steps, len(classes)], "classes": classes}
 
     def scored(self, target: Target, encoding: Encoding, truth: np.ndarray,
-               outputs: np.ndarray, baselines: list[np.ndarray | None]) -> Scored:
+               outputs: np.ndarray, baselines: list[np.ndarray | None],
+               offsets: list[float] | None = None) -> Scored:
+        """As the kind's, the model's labels chosen by ``offsets`` (``lstmkit.decision``;
+        None: the most probable), the probabilities' metrics and the baselines unchanged."""
         k = len(encoding.target_labels[target.name])
         proba = self.probabilities(outputs)                          # (N, S, K)
-        pred = np.where(np.isnan(truth), np.nan, proba.argmax(-1).astype(np.float64))
+        pred = np.where(np.isnan(truth), np.nan, decided_labels(proba, offsets).astype(
+            np.float64))
 
         def score(true: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
                   ) -> dict[str, float]:
@@ -403,7 +408,9 @@ class Labelled(TargetKind):
             if predicted.ndim == true.ndim:
                 predicted = np.where(np.isnan(predicted)[..., None], np.nan,
                                      np.eye(k)[np.nan_to_num(predicted).astype(np.int64)])
-            codes = np.where(np.isnan(predicted).any(-1), np.nan, predicted.argmax(-1))
+            mine = offsets if np.may_share_memory(predicted, proba) else None   # not baselines'
+            codes = np.where(np.isnan(predicted).any(-1), np.nan,
+                             decided_labels(np.nan_to_num(predicted), mine))
             return {**classification_metrics(confusion_matrix(true, codes, k, weights)),
                     **probability_metrics(true, predicted, weights)}
         labels = [str(c) for c in encoding.target_labels[target.name].classes]

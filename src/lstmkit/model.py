@@ -385,7 +385,8 @@ class LSTMModel:
 
         Columns follow the target's labels in sorted order (the order of the
         ``<target>_proba_<label>`` columns of ``predict``); a binary target has two,
-        (1 - p, p). Rows sum to 1 and their argmax is ``predict``'s label.
+        (1 - p, p). Rows sum to 1 and their argmax is ``predict``'s label (with
+        ``Target(decision="macro_F1")``: the largest log p + offset, ``lstmkit.decision``).
 
         Args:
             data, origins: as for ``predict``.

@@ -50,6 +50,8 @@ from .data.timestep import TimeStep
 from .data.validate import check_schema
 from .data.weights import require_weight
 from .data.windows import Batches, ForecastWindows, SequenceWindows, Windows
+from .decision import labels as decided_labels
+from .decision import offsets_of
 from .errors import ConfigError, DataError, NotFittedError
 from .hyperparams import Architecture, ResolvedArchitecture
 from .kinds import Decoded
@@ -107,6 +109,9 @@ class FittedPipeline:
             by (``lstmkit.scale_free``); None for other tasks and in files saved before.
         conformal: the calibrated conformal intervals (``lstmkit.conformal``): the part,
             coverages and per number target the margins per step; None: no intervals.
+        decisions: per target with ``decision="macro_F1"``, the label offsets chosen on
+            the validation part (``lstmkit.decision``); absent (files saved before it, or
+            no validation part): the most probable label.
     """
 
     spec: Spec
@@ -129,6 +134,7 @@ class FittedPipeline:
     class_weights: dict[str, list[float]] = field(default_factory=dict)
     naive_scales: NaiveScales | None = None
     conformal: dict[str, Any] | None = None
+    decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def temperatures(self) -> list[float]:
@@ -168,6 +174,7 @@ class FittedPipeline:
             **({"class_weights": self.class_weights} if self.class_weights else {}),
             **({"naive_scales": self.naive_scales.to_dict()} if self.naive_scales else {}),
             "conformal": self.conformal,
+            **({"decisions": self.decisions} if self.decisions else {}),
         }
 
     @classmethod
@@ -198,7 +205,8 @@ class FittedPipeline:
                    class_weights=dict(data.get("class_weights", {})),
                    naive_scales=(NaiveScales.from_dict(data["naive_scales"], spec)
                                  if data.get("naive_scales") else None),
-                   conformal=data.get("conformal"))
+                   conformal=data.get("conformal"),
+                   decisions=dict(data.get("decisions", {})))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None,
@@ -320,7 +328,7 @@ class FittedPipeline:
         outputs = self.tempered(self.outputs(windows, device=device)[0])
         if self.neighbour_targets:
             outputs = self._answered(outputs, self._nearest(windows))
-        return _decode(self.spec, self.encoding, outputs, values_only)
+        return _decode(self.spec, self.encoding, outputs, values_only, self.decisions)
 
     def _array_windows(self, X: np.ndarray) -> SequenceWindows:
         """One window per sample of a 3-D ``X`` (``raw_sequences``), scaled batch by batch."""
@@ -509,7 +517,7 @@ class FittedPipeline:
         return _evaluation(self.spec, self.encoding,
                            self._answered(self.tempered(outputs), nearest), truth, baselines,
                            self.naive_spread, None if weights is None else weights.numpy(),
-                           series, self.conformal)
+                           series, self.conformal, self.decisions)
 
     def residual_quantiles(self, windows: Windows, levels: dict[str, tuple[float, ...]] | None
                            = None) -> dict[str, list[list[float | None]]]:
@@ -711,16 +719,21 @@ def scaler_map(encoding: Encoding, name: str) -> tuple[float, float]:
     return encoding.input_scalers[name].map_to(encoding.target_scalers[name])
 
 
-def _decode(spec: Spec, encoding: Any, outputs: np.ndarray, values_only: bool = False
-            ) -> dict[str, Decoded]:
+def _decode(spec: Spec, encoding: Any, outputs: np.ndarray, values_only: bool = False,
+            decisions: dict[str, dict[str, Any]] | None = None) -> dict[str, Decoded]:
     """Network outputs (N, S, C) to each target's values or labels and probabilities
-    (``values_only``: without what only the table shows, for ``output="array"``)."""
+    (``values_only``: without what only the table shows, for ``output="array"``), the
+    labels of targets with ``decisions`` chosen by their offsets."""
     decoded: dict[str, Decoded] = {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     for j, t in enumerate(spec.targets):
         out = outputs[..., edges[j] : edges[j + 1]]                # (N, S, width)
         kind = t.target_kind
         decoded[t.name] = (kind.decode_values if values_only else kind.decode)(t, encoding, out)
+        offsets = offsets_of(decisions, t.name)
+        if offsets is not None:
+            decoded[t.name] = dataclasses.replace(decoded[t.name], values=encoding.decode_labels(
+                t, decided_labels(kind.probabilities(out), offsets)))
     return decoded
 
 
@@ -745,7 +758,8 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
                 baselines: dict[str, Baseline],
                 spread: dict[str, list[list[float | None]]] | None = None,
                 weights: np.ndarray | None = None, series: _Series | None = None,
-                conformal: dict[str, Any] | None = None) -> Evaluation:
+                conformal: dict[str, Any] | None = None,
+                decisions: dict[str, dict[str, Any]] | None = None) -> Evaluation:
     """Per-target metrics (overall and per step) of ``outputs`` and of the baselines
     (``naive``, ``seasonal``, ``neighbour``) against ``truth``; the naive baseline of a
     quantile or distribution target with a ``spread`` (``FittedPipeline.naive_spread``) is
@@ -753,7 +767,8 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
     ``weights`` (N,): each window's weight in every metric. Given the windows' ``series``,
     the metrics per series too, with MASE and RMSSE where it has scales, whose means over
     series (each weighing the same) join the overall rows. Targets with ``conformal``
-    intervals add their metrics (``_conformal_rows``)."""
+    intervals add their metrics (``_conformal_rows``). Targets with ``decisions`` are
+    scored by the labels their offsets choose."""
     rows, step_rows, series_rows, confusion, reliability = [], [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     coverage = tuple(conformal["coverage"]) if conformal else ()
@@ -766,7 +781,9 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
         naive = bases[0]
         if t.target_kind.spread_levels(t) and spread and t.name in spread and naive is not None:
             bases[0] = _with_spread(naive, np.array(spread[t.name], dtype=np.float64))
-        scored = t.target_kind.scored(t, encoding, y, out, bases)
+        offsets = offsets_of(decisions, t.name)
+        decided = {} if offsets is None else {"offsets": offsets}
+        scored = t.target_kind.scored(t, encoding, y, out, bases, **decided)
         if scored.confusion is not None:
             confusion[t.name] = scored.confusion
         if scored.reliability is not None:
@@ -780,7 +797,7 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
         w = None if weights is None else np.broadcast_to(weights[:, None], true.shape)
         rows += [(t.name, *row) for row in _scored(score, names, true, predictions, w)]
         if series is not None:
-            own = _per_series(t, encoding, y, out, bases, series, w)
+            own = _per_series(t, encoding, y, out, bases, series, w, decided)
             series_rows += own
             rows += _series_means(t.name, own)
         if true.shape[1] > 1:
@@ -811,11 +828,12 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
 
 def _per_series(target: Target, encoding: Any, truth: np.ndarray, outputs: np.ndarray,
                 bases: list[np.ndarray | None], series: _Series,
-                weights: np.ndarray | None = None) -> list[tuple[Any, ...]]:
+                weights: np.ndarray | None = None, decided: dict[str, Any] | None = None
+                ) -> list[tuple[Any, ...]]:
     """Rows ``(series, target, metric, *one score per predictor)`` of ``target`` on each
     series' windows, scored by its kind as the whole is (``weights`` shaped like ``truth``,
-    where given), with MASE and RMSSE where the series has scales and the kind gives MAE
-    and RMSE."""
+    where given; ``decided``: its label offsets, as ``scored`` takes them), with MASE and
+    RMSSE where the series has scales and the kind gives MAE and RMSE."""
     rows = []
     scales = series.scales
     order = np.argsort(series.which, kind="stable")
@@ -824,7 +842,8 @@ def _per_series(target: Target, encoding: Any, truth: np.ndarray, outputs: np.nd
             continue
         g = series.which[mine[0]]
         scored = target.target_kind.scored(target, encoding, truth[mine], outputs[mine],
-                                           [None if b is None else b[mine] for b in bases])
+                                           [None if b is None else b[mine] for b in bases],
+                                           **(decided or {}))
         own = _scored(scored.score, scored.names, scored.true, scored.predictions,
                       None if weights is None else weights[mine])
         errors = {row[0]: list(row[1:]) for row in own}

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from .checks import check_choice, check_number, check_positive_int, closest, quote
 from .data.timestep import canonical
+from .decision import DECISIONS
 from .distributions import DISTRIBUTIONS
 from .errors import ConfigError
 from .kinds import KINDS, TargetKind
@@ -162,6 +163,11 @@ class Target:
             the class's count) over the training windows, as scikit-learn's) or
             ``{label: weight}`` keyed by the user's labels (unlisted labels: 1). The
             loss is then the weighted mean (``lstmkit.data.weights``).
+        decision: classification and binary targets: how the label is chosen from the
+            probabilities. None (default): the most probable one. ``"macro_F1"``: after
+            fitting, one offset per label (logit adjustment, undoing ``class_weight``)
+            chosen on the validation part to maximise its macro-F1; the probabilities stay
+            as they are (``lstmkit.decision``).
 
     Example:
         >>> Target("OT", quantiles=[0.1, 0.5, 0.9]).kind
@@ -179,6 +185,7 @@ class Target:
     quantiles: tuple[float, ...] | None = None
     distribution: str | None = None
     class_weight: str | dict[Any, float] | None = dataclasses.field(default=None, hash=False)
+    decision: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -210,10 +217,12 @@ class Target:
         object.__setattr__(self, "weight", float(self.weight))
         if self.class_weight is not None:
             object.__setattr__(self, "class_weight", _class_weight(self))
+        if self.decision is not None:
+            _check_decision(self)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        for key in ("quantiles", "distribution", "class_weight"):   # written only when set:
+        for key in ("quantiles", "distribution", "class_weight", "decision"):   # when set:
             if data[key] is None:                                   # earlier dicts stay
                 del data[key]
         if self.quantiles is not None:
@@ -280,6 +289,16 @@ def _class_weight(target: Target) -> str | dict[Any, float]:
     for label, weight in given.items():
         check_number(f"class_weight of label {quote(label)} of target {name}", weight, 0)
     return {label: float(weight) for label, weight in given.items()}
+
+
+def _check_decision(target: Target) -> None:
+    """Raise ConfigError unless ``target.decision`` is one of ``DECISIONS`` on a
+    classification or binary target."""
+    name = quote(target.name)
+    if not target.categorical:
+        raise ConfigError(f"decision applies to classification and binary targets, but "
+                          f"{name} is {target.kind}; drop decision")
+    check_choice(f"decision of target {name}", target.decision, DECISIONS)
 
 
 def _quantile_levels(target: Target) -> tuple[float, ...]:

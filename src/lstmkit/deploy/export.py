@@ -58,6 +58,7 @@ from torch import Tensor, nn
 from ..checks import quote
 from ..data import timestep
 from ..data.scaling import AffineScaler
+from ..decision import offsets_of
 from ..errors import ArtifactError, ConfigError
 from ..pipeline import Fitted, FittedPipeline, fitted
 from ..storage import files
@@ -262,7 +263,9 @@ def onnx_metadata(model: FittedPipeline | Fitted) -> dict[str, Any]:
     record = pipeline.conformal
     conformal = None if record is None else {"coverage": record["coverage"],
                                              "targets": list(record["targets"])}
-    inputs, outputs = signature(spec, pipeline.encoding, conformal)
+    offsets = {t.name: offsets_of(pipeline.decisions, t.name) for t in spec.targets}
+    inputs, outputs = signature(spec, pipeline.encoding, conformal,
+                                {name: b for name, b in offsets.items() if b is not None})
     schema = {k: v for k, v in pipeline.schema.items()
               if k not in spec.target_names or k in spec.input_names}
     return {

@@ -32,6 +32,8 @@ from ..data.series_scaling import SeriesScalers
 from ..data.sources import Source, from_arrays, read_table
 from ..data.static import check_static
 from ..data.validate import check_schema
+from ..decision import check_offsets
+from ..decision import labels as decided_labels
 from ..errors import ArtifactError, ConfigError, DataError
 from ..kinds import Decoded
 from ..spec import Spec
@@ -184,6 +186,11 @@ class OnnxModel:
         targets = self.spec.targets
         decoded = {t.name: t.target_kind.decode_graph(t, self.encoding, outputs[entry["name"]])
                    for t, entry in zip(targets, self.metadata["outputs"], strict=False)}
+        for t, entry in zip(targets, self.metadata["outputs"], strict=False):
+            if "label_offsets" in entry:                  # a decision chooses the labels
+                decoded[t.name] = dataclasses.replace(decoded[t.name], values=(
+                    self.encoding.decode_labels(t, decided_labels(
+                        outputs[entry["name"]], entry["label_offsets"]))))
         calibrated = (self.metadata.get("conformal") or {}).get("coverage", [])
         for entry in self.metadata["outputs"][len(targets):]:
             ends = outputs[entry["name"]].astype(np.float64)
@@ -194,10 +201,13 @@ class OnnxModel:
         return decoded
 
 
-def signature(spec: Spec, encoding: Encoding, conformal: dict[str, Any] | None = None
+def signature(spec: Spec, encoding: Encoding, conformal: dict[str, Any] | None = None,
+              offsets: dict[str, list[float]] | None = None
               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The graph's inputs and outputs as the metadata records them: names, dtypes, shapes,
-    columns, scalers and labels; after the targets' outputs, one ``<target>_intervals``
+    columns, scalers and labels, and the ``label_offsets`` of targets whose labels a
+    decision chooses (``offsets``: per such target, ``lstmkit.decision``); after the
+    targets' outputs, one ``<target>_intervals``
     (batch, steps, coverages, 2: lower and upper) per target with ``conformal`` intervals
     (the metadata's ``{"coverage": [...], "targets": [...]}``). ``lstmkit.deploy.export``
     writes them; ``OnnxModel`` checks them.
@@ -226,6 +236,9 @@ def signature(spec: Spec, encoding: Encoding, conformal: dict[str, Any] | None =
                             "shape": ["batch"], "keys": list(encoding.series.keys)}
     out_steps = shape.onnx_out_steps
     outputs = [t.target_kind.onnx_output(t, encoding, out_steps) for t in spec.targets]
+    for entry in outputs:                   # only then: exports without them stay as they were
+        if entry["target"] in (offsets or {}):
+            entry["label_offsets"] = list(offsets[entry["target"]])
     coverage = list((conformal or {}).get("coverage", []))
     outputs += [{"name": f"{t.name}_intervals", "target": t.name, "kind": "intervals",
                  "dtype": "float32", "shape": ["batch", out_steps, len(coverage), 2],
@@ -262,7 +275,8 @@ def _checked_spec(metadata: dict[str, Any], session: Any) -> tuple[Spec, Encodin
             raise ConfigError(f"{key} is {quote(metadata[key])}, but the spec gives "
                               f"{quote(value)}")
     encoding = _recorded_encoding(spec, metadata)
-    inputs, outputs = signature(spec, encoding, _recorded_conformal(metadata, spec))
+    inputs, outputs = signature(spec, encoding, _recorded_conformal(metadata, spec),
+                                _recorded_offsets(metadata, spec, encoding))
     for key, expected in (("inputs", inputs), ("outputs", outputs)):
         difference = first_difference(metadata[key], expected, key)
         if difference:
@@ -331,6 +345,24 @@ def _recorded_conformal(metadata: dict[str, Any], spec: Spec) -> dict[str, Any] 
         raise ConfigError(f"conformal records coverage {quote(recorded['coverage'])} and "
                           f"targets {quote(recorded['targets'])}; they must be increasing "
                           "shares and targets of the spec")
+    return recorded
+
+
+def _recorded_offsets(metadata: dict[str, Any], spec: Spec, encoding: Encoding
+                      ) -> dict[str, list[float]]:
+    """The ``label_offsets`` the metadata's outputs record, each checked: one finite
+    number per label of a categorical target."""
+    recorded = {}
+    for entry, t in zip(metadata["outputs"], spec.targets, strict=False):
+        if isinstance(entry, dict) and "label_offsets" in entry:
+            if not t.categorical:
+                raise ConfigError(f"outputs of target {quote(t.name)} record label_offsets, "
+                                  f"but it is {t.kind}, without labels")
+            try:
+                recorded[t.name] = check_offsets(t.name, entry["label_offsets"],
+                                                 len(encoding.target_labels[t.name]))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
     return recorded
 
 

@@ -32,6 +32,7 @@ from ..checks import check_int, check_mapping, check_number, quote
 from ..conformal import check_conformal, interval_levels
 from ..data import timestep
 from ..data.encoding import Encoding
+from ..decision import check_decisions
 from ..errors import ArtifactError, ConfigError
 from ..hyperparams import Architecture, ResolvedArchitecture
 from ..metrics import check_verdict
@@ -211,6 +212,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "conformal": (dict, type(None)),
                                          "class_frequencies": dict,
                                          "class_weights": dict,
+                                         "decisions": dict,
                                          "naive_scales": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
@@ -247,6 +249,8 @@ def _checked(config: dict[str, Any]
         calibration = check_calibration(config.get("calibration"),
                                         [t.name for t in spec.targets if t.categorical])
         conformal = check_conformal(config.get("conformal"), spec)
+        decisions = check_decisions(config.get("decisions", {}), {
+            t.name: len(encoding.target_labels[t.name]) for t in spec.targets if t.categorical})
     except ValueError as exc:                          # absent in 0.2.0's files: None
         raise ConfigError(str(exc)) from None
     architecture, split, seed = _fitted(config.get("fitted"), spec, params, network)
@@ -262,6 +266,8 @@ def _checked(config: dict[str, Any]
                         "seed": seed})
     if config.get("class_weights"):                    # models with class_weight targets
         body["class_weights"] = _class_weights(config["class_weights"], spec, encoding)
+    if decisions:                                      # absent in older files: argmax
+        body["decisions"] = decisions
     if config.get("naive_spread"):    # quantile and distribution targets, conformal intervals
         body["naive_spread"] = _naive_spread(config["naive_spread"], spec, conformal)
     if "naive_scales" in config:          # forecasts; absent in files saved before they were kept

@@ -72,7 +72,8 @@ def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = 
               f"- written by lstmkit {__version__}, torch {torch.__version__}, python "
               f"{platform.python_version()}",
               "", "## Validation check", "", *_validation(pipeline.validation, spec.units),
-              *_calibration(pipeline.calibration), *_intervals(pipeline.conformal),
+              *_calibration(pipeline.calibration), *_decisions(pipeline.decisions),
+              *_intervals(pipeline.conformal),
               "", "## Metrics", "", *_metrics(metrics, spec.units), "", _usage(pipeline)]
     return "\n".join(lines) + "\n"
 
@@ -167,6 +168,22 @@ def _calibration(calibration: dict[str, Any] | None) -> list[str]:
     notes = [f"- {target}: {entry['note']}." for target, entry in calibration["targets"].items()
              if "note" in entry]
     return [*lines, *(["", *notes] if notes else [])]
+
+
+def _decisions(decisions: dict[str, dict[str, Any]]) -> list[str]:
+    """The label offsets chosen for macro-F1 (``lstmkit.decision``; nothing without them)."""
+    if not decisions:
+        return []
+    lines = ["", "## Labels chosen for macro-F1", "",
+             "Labels maximise log p + offset (logit adjustment of strength tau, fitted on the "
+             "validation part by its macro-F1; tau - : the most probable label kept). The "
+             "probabilities are unchanged.", "",
+             "| target | tau | validation macro-F1 before | after |", "| --- | --- | --- | --- |"]
+    for target, entry in decisions.items():
+        tau = "-" if entry["tau"] is None else f"{entry['tau']:.2f}"
+        lines.append(f"| {target} | {tau} | {entry['macro_F1_before']:.4g} | "
+                     f"{entry['macro_F1_after']:.4g} |")
+    return lines
 
 
 def _intervals(record: dict[str, Any] | None) -> list[str]:
