@@ -124,6 +124,10 @@ def test_the_heatmap_shows_inputs_by_targets(scores, tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == TARGETS
     assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(INPUTS)
     assert "%" in fig.axes[1].get_ylabel()                       # the colour bar
+    cells = [(float(t.get_text()), t.get_color()) for t in ax.texts]
+    high = max(abs(v) for v, _ in cells)
+    assert [c for v, c in cells if abs(v) == high] == ["white"]  # readable on the dark end
+    assert all(c == "black" for v, c in cells if abs(v) < high / 2)
     with pytest.raises(ConfigError, match="importance"):
         plots.importance(pd.DataFrame({"input": ["x"]}))
 

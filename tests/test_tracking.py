@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from lstmkit.cli.command import main
+from lstmkit.cli.runs import list_runs
 from lstmkit.cli.tracking import Tracking
 from lstmkit.errors import ConfigError
 from tests.conftest import ETTH1
@@ -66,6 +67,9 @@ def test_runs_lists_and_compares_runs(tmp_path, monkeypatch, capsys):
     assert main(["runs"]) == 0
     out = capsys.readouterr().out
     assert "small" in out and "wide" in out and "OT MAE" in out and "junk" not in out
+    runs = list_runs(tmp_path / "runs").set_index("run")
+    metrics = json.loads((tmp_path / "runs" / "wide" / "metrics.json").read_text())
+    assert runs.loc["wide", "OT MASE"] == metrics["targets"]["OT"]["MASE"]["model"]
     assert main(["runs", "nowhere"]) == 2
 
 

@@ -318,7 +318,8 @@ def importance(table: pd.DataFrame, save: str | Path | None = None) -> Figure:
                   ha="right")
     ax.set_yticks(range(grid.shape[0]), [str(i) for i in grid.index])
     for (i, j), value in np.ndenumerate(grid.to_numpy()):
-        ax.text(j, i, format(value, ".3g"), ha="center", va="center", fontsize="small")
+        ax.text(j, i, format(value, ".3g"), ha="center", va="center", fontsize="small",
+                color="white" if abs(value) > high / 2 else "black")    # dark ends: white
     metrics = ", ".join(dict.fromkeys(table["metric"]))
     ax.set(title="Permutation importance", xlabel="target", ylabel="input permuted")
     fig.colorbar(image, ax=ax, label=f"error increase, % of the error ({metrics})")

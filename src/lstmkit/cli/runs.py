@@ -144,7 +144,7 @@ def list_runs(root: Path) -> pd.DataFrame:
                "scored_on": metrics.get("scored_on"),
                "saved": pd.Timestamp(metrics_file.stat().st_mtime, unit="s").floor("s")}
         for target, scores in metrics.get("targets", {}).items():
-            for name in ("MAE", "accuracy"):
+            for name in ("MAE", "MASE", "accuracy"):          # MASE: comparable across tables
                 if name in scores:
                     row[f"{target} {name}"] = scores[name]["model"]
         rows.append(row)
