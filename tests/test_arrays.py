@@ -168,6 +168,33 @@ def test_arrays_with_padding_gaps_or_integers_give_what_the_table_gives():
         model.predict(X[:, :, :2], output="array")
 
 
+
+def test_float64_x_is_read_not_changed_and_batches_join_as_the_table_gives():
+    """The array path scales each batch on a copy: the caller's float64 X (which the path
+    reads without a copy) keeps its values, over several inference batches."""
+    X = _X(1100, steps=3, features=2).astype(np.float64) * 50 + 7
+    model = LSTMModel(hidden=32, max_epochs=1, progress=False).fit(X[:40], X[:40, -1, 0])
+    assert model.pipeline_._predict_batch_size(model.pipeline_._array_windows(X)) < len(X)
+    before = X.copy()
+    predicted = model.predict(X, output="array")
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(predicted, _table_route(model, X)["y"].to_numpy())
+
+
+def test_small_lstms_predict_in_larger_batches_up_to_the_memory_bound():
+    """Windows per inference batch on CPU: 512, or more where a step's gates (windows x 4 x
+    hidden) stay within 2**17 values (W2's LSTM(32): 1024); never past the memory bound."""
+    X = _X(8, steps=5)
+    sizes = {}
+    for hidden, bidirectional, steps in [(64, False, 5), (32, False, 5), (16, False, 5),
+                                         (32, True, 5), (16, False, 2000)]:
+        model = LSTMModel(hidden=hidden, bidirectional=bidirectional, max_epochs=1,
+                          progress=False).fit(X, X[:, -1, 0])
+        windows = model.pipeline_._array_windows(_X(8, steps=steps))
+        sizes[hidden, bidirectional, steps] = model.pipeline_._predict_batch_size(windows)
+    assert sizes == {(64, False, 5): 512, (32, False, 5): 1024, (16, False, 5): 2048,
+                     (32, True, 5): 512, (16, False, 2000): 2**23 // (2000 * 64)}
+
 # -- validation_data and training on every sample ------------------------------------------
 def test_validation_data_validates_every_epoch_and_every_sample_of_x_trains():
     X, X_val = _X(40, seed=1), _X(20, seed=2)

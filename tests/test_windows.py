@@ -182,3 +182,50 @@ def test_a_permuted_sequence_column_repeats_a_shorter_donor_last_step():
     assert batch["x"][0, :, 0].tolist() == [0, 2, 2, 2]               # sequence 0 has 2 rows
     assert batch["x"][0, :, 1].tolist() == inputs[2:6, 1].tolist()
     assert batch["x"][1, :, 0].tolist() == inputs[2:6, 0].tolist()    # sequence 2 reads 1
+
+
+def _equal_sequences(index: torch.Tensor, scaling=None) -> SequenceWindows:
+    """Five sequences of 4 rows x 2 columns back to back, per-row targets (aligned)."""
+    inputs = torch.arange(40, dtype=torch.float32).view(20, 2)
+    return SequenceWindows(inputs, torch.arange(6) * 4, index, inputs[:, :1] * 10,
+                           aligned=True, scaling=scaling)
+
+
+def test_equal_sequences_batch_whole_sequences_and_a_range_equals_its_indices():
+    every = _equal_sequences(torch.arange(5))
+    rows = torch.arange(20, dtype=torch.float32).view(20, 1)
+    by_range, by_index = every.batch(slice(1, 4)), every.batch(torch.tensor([1, 2, 3]))
+    for batch in (by_range, by_index):
+        assert torch.equal(batch["x"], every.inputs[4:16].view(3, 4, 2))
+        assert torch.equal(batch["y"], rows[4:16].view(3, 4, 1) * 20)
+    some = _equal_sequences(torch.tensor([4, 0, 2]))      # a part: its own sequences
+    assert torch.equal(some.batch(slice(0, 2))["x"][0], some.inputs[16:20])
+    assert torch.equal(some.batch(torch.tensor([2]))["x"][0], some.inputs[8:12])
+
+
+def test_a_batch_of_a_range_is_a_copy_the_network_may_change():
+    windows = _equal_sequences(torch.arange(5))
+    before = windows.inputs.clone()
+    windows.batch(slice(0, 5))["x"].add_(1.0)
+    scaled = _equal_sequences(torch.arange(5), (torch.tensor([1.0, 2.0], dtype=torch.float64),
+                                                torch.tensor([4.0, 8.0], dtype=torch.float64)))
+    scaled.batch(slice(0, 5))["x"].add_(1.0)
+    assert torch.equal(windows.inputs, before) and torch.equal(scaled.inputs, before)
+
+
+def test_raw_inputs_are_scaled_in_float64_as_the_scalers_do():
+    center = torch.tensor([0.1, -3.7], dtype=torch.float64)
+    scale = torch.tensor([0.3, 7.1], dtype=torch.float64)
+    windows = _equal_sequences(torch.arange(5), (center, scale))
+    x = windows.inputs.view(5, 4, 2)[1:3]
+    expected = ((x.double() - center) / scale).float()
+    assert torch.equal(windows.batch(slice(1, 3))["x"], expected)
+    assert torch.equal(windows.batch(torch.tensor([1, 2]))["x"], expected)
+
+
+def test_batches_in_order_give_the_same_batches_as_an_index():
+    windows = _equal_sequences(torch.arange(5))
+    ranges = [b["x"] for b in Batches(windows, batch_size=2)]
+    indexed = [windows.batch(torch.arange(lo, min(lo + 2, 5)))["x"] for lo in range(0, 5, 2)]
+    assert len(ranges) == 3
+    assert all(torch.equal(a, b) for a, b in zip(ranges, indexed, strict=True))

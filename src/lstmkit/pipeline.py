@@ -62,7 +62,9 @@ from .spec import PARTS, Spec, Split, Target
 from .tasks import WindowRows, anchor_rows, prediction_frame, sample_frame, window_origin
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
-PREDICT_WINDOWS = 512      # at most; larger batches ran slower on CPU (cache), see BENCHMARKS
+PREDICT_WINDOWS = 512      # at most, or as many as keep one step's gates (windows x 4 x
+PREDICT_GATES = 2**17      # hidden) within 2**17 values (512 KB) on CPU: W1's LSTM(64) ran
+                           # slower past 512 windows, W2's LSTM(32) faster at 1024 (BENCHMARKS)
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
 GPU_PREDICT_WINDOWS = 8192
 OUTPUTS = ("frame", "array")
@@ -491,9 +493,10 @@ class FittedPipeline:
         """Windows per inference batch, fewer for longer windows: memory stays bounded."""
         c = self.network.config
         steps = windows.lookback if isinstance(windows, ForecastWindows) else windows.max_length
-        width = max(c.n_inputs, 4 * c.hidden * (2 if c.bidirectional else 1))
+        gates = 4 * c.hidden * (2 if c.bidirectional else 1)
+        width = max(c.n_inputs, gates)
         elements, most = ((GPU_PREDICT_ELEMENTS, GPU_PREDICT_WINDOWS) if on_gpu
-                          else (PREDICT_ELEMENTS, PREDICT_WINDOWS))
+                          else (PREDICT_ELEMENTS, max(PREDICT_WINDOWS, PREDICT_GATES // gates)))
         return int(np.clip(elements // max(1, steps * width), 32, most))
 
     def score_windows(self, windows: Windows, offsets: torch.Tensor,

@@ -110,7 +110,7 @@ class ForecastWindows(_Permutable):
         """Whether any target may be missing (NaN) in a batch."""
         return self.targets is not None and bool(torch.isnan(self.targets).any())
 
-    def batch(self, idx: Tensor) -> Batch:
+    def batch(self, idx: Tensor | slice) -> Batch:
         start = self.starts[idx]                                 # (B,)
         x = gather_rows(self.inputs, start[:, None] + self._in_steps)   # (B, L, F)
         future = (None if self._future is None else
@@ -166,6 +166,15 @@ class SequenceWindows(_Permutable):
         equal = len(lengths) == 0 or bool((lengths == lengths[0]).all())
         self.fixed_length = self.max_length if equal else None
         self._steps = torch.arange(self.max_length, device=inputs.device)
+        # Sequences of one length back to back from row 0 are the inputs viewed as
+        # (G, T, F): a batch copies whole sequences, or is a slice of them (``_in_order``:
+        # this set holds every sequence in order, so the windows of a slice are its sequences).
+        packed = (equal and len(lengths) > 0 and int(offsets[0]) == 0 and inputs.is_contiguous()
+                  and len(inputs) == len(lengths) * self.max_length)
+        self._sequences = (inputs.view(len(lengths), self.max_length, inputs.shape[1])
+                           if packed else None)
+        self._in_order = packed and torch.equal(index, torch.arange(len(lengths),
+                                                                    device=index.device))
 
     def __len__(self) -> int:
         return len(self.index)
@@ -193,18 +202,23 @@ class SequenceWindows(_Permutable):
         return bool(torch.isnan(self.targets).any()) or (self.aligned
                                                           and self.fixed_length is None)
 
-    def batch(self, idx: Tensor) -> Batch:
+    def batch(self, idx: Tensor | slice) -> Batch:
         seq = self.index[idx]                                    # (B,)
-        start = self.offsets[seq]
-        if self.fixed_length is not None:
-            steps, mask = self._steps, None
-            rows = start[:, None] + steps                        # (B, T)
+        steps, mask, rows = self._steps, None, None
+        if self._sequences is not None:     # whole sequences, no row numbers to gather by
+            view = self._in_order and isinstance(idx, slice)
+            x = self._scaled(self._sequences[idx] if view else
+                             self._sequences.index_select(0, seq), copy=view)  # (B, T, F)
         else:
-            length = self.offsets[seq + 1] - start
-            steps = self._steps[: int(length.max())]
-            mask = steps[None, :] < length[:, None]              # (B, T)
-            rows = self._rows(seq, steps)
-        x = self._gather(rows)                                   # (B, T, F)
+            start = self.offsets[seq]
+            if self.fixed_length is not None:
+                rows = start[:, None] + steps                    # (B, T)
+            else:
+                length = self.offsets[seq + 1] - start
+                steps = self._steps[: int(length.max())]
+                mask = steps[None, :] < length[:, None]          # (B, T)
+                rows = self._rows(seq, steps)
+            x = self._gather(rows)                               # (B, T, F)
         if self.permutation is not None:   # a shorter donor repeats its last step
             columns, order = self.permutation
             x[..., columns] = self._gather(self._rows(self.index[order[idx]], steps))[
@@ -215,6 +229,7 @@ class SequenceWindows(_Permutable):
         if self.targets is None:
             return out
         if self.aligned:
+            rows = self.offsets[seq][:, None] + steps if rows is None else rows
             y = gather_rows(self.targets, rows)                  # (B, T, n_targets)
             if mask is not None:
                 y = y.masked_fill(~mask[..., None], math.nan)
@@ -231,11 +246,19 @@ class SequenceWindows(_Permutable):
 
     def _gather(self, rows: Tensor) -> Tensor:
         """Input rows (B, T, F) float32, scaled here when the inputs are raw."""
-        x = gather_rows(self.inputs, rows)
+        return self._scaled(gather_rows(self.inputs, rows))
+
+    def _scaled(self, x: Tensor, copy: bool = False) -> Tensor:
+        """``x`` (B, T, F) scaled when the inputs are raw (then always a new tensor), else
+        ``x`` itself or, with ``copy`` (a view of the inputs), a copy of it.
+
+        ``(x - center) / scale`` in float64 as ``AffineScaler`` does, on one float64 copy
+        changed in place: one temporary instead of two, the same numbers bit for bit.
+        """
         if self.scaling is None:
-            return x
+            return x.clone() if copy else x
         center, scale = self.scaling
-        return ((x - center) / scale).float()       # float64 arithmetic: x promotes
+        return x.to(torch.float64, copy=True).sub_(center).div_(scale).float()
 
 
 Windows = ForecastWindows | SequenceWindows
@@ -293,6 +316,11 @@ class Batches:
         return len(self.bounds) - 1
 
     def __iter__(self) -> Iterator[Batch]:
+        bounds = zip(self.bounds[:-1], self.bounds[1:], strict=True)
+        if not self.sampler.shuffle and self.world == 1:    # in order: a batch is a range
+            for lo, hi in bounds:
+                yield self.windows.batch(slice(lo, hi))
+            return
         order = self.sampler.indices().to(self.windows.device)
-        for lo, hi in zip(self.bounds[:-1], self.bounds[1:], strict=True):
+        for lo, hi in bounds:
             yield self.windows.batch(order[lo:hi][self.rank :: self.world])
