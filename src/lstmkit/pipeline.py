@@ -446,7 +446,8 @@ class FittedPipeline:
         outputs, targets = [], []
         try:
             with torch.inference_mode():
-                for batch in Batches(windows.to(device) if on_gpu else windows, size):
+                for batch in Batches(windows.to(device) if on_gpu else windows, size,
+                                     reuse=True):
                     out = network(batch["x"], batch.get("lengths"), future=batch.get("future"))
                     outputs.append(_pad_steps(out, steps).cpu())
                     if with_targets:
@@ -497,7 +498,7 @@ class FittedPipeline:
         width = max(c.n_inputs, gates)
         elements, most = ((GPU_PREDICT_ELEMENTS, GPU_PREDICT_WINDOWS) if on_gpu
                           else (PREDICT_ELEMENTS, max(PREDICT_WINDOWS, PREDICT_GATES // gates)))
-        return int(np.clip(elements // max(1, steps * width), 32, most))
+        return min(max(elements // max(1, steps * width), 32), most)   # ints: no np.clip
 
     def score_windows(self, windows: Windows, offsets: torch.Tensor,
                       device: torch.device | None = None, keys: list[Any] | None = None,
