@@ -167,7 +167,8 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
                                            device)
     if model.coverage is not None:
         pipeline.calibrate_windows(val_windows, train_windows, check_coverage(model.coverage),
-                                   "val", device)
+                                   "val", device, None if validation_data is not None
+                                   else (encoded.offsets, pipeline.naive_scales))
     return pipeline
 
 
