@@ -152,3 +152,16 @@ def test_series_with_few_windows_take_the_normalised_margins_pooled_over_the_pan
     assert record["series"] == ["a", "b"] and entry["scales"] == [1.0, 10.0]
     assert entry["margins"] == [[125.0]]       # in units over all (1 .. 150, 10 .. 200): new series
     np.testing.assert_allclose(margin_table(record, "y", 0), [[121.0], [1170.0], [125.0]])
+
+
+def test_a_panel_scaled_per_series_exports_both_series_inputs(exchange, tmp_path):
+    recent = exchange.groupby("unique_id").tail(600)          # 90 validation windows a series
+    spec = Spec.from_long(recent, inputs=[], lookback=30, horizon=5, scale_by="series")
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False, coverage=0.8).fit(recent)
+    entry = model.conformal_["targets"]["y"]
+    assert entry["series_margins"] == [[None] * 8]             # too few: the panel's quantile
+    onnx = OnnxModel(model.export_onnx(tmp_path / "model.onnx"))
+    assert {"series", "interval_series"} <= set(onnx.metadata["inputs"])
+    exported, predicted = onnx.predict(recent, origins="all"), model.predict(recent, origins="all")
+    np.testing.assert_allclose(exported[["y", *ENDS[:2]]], predicted[["y", *ENDS[:2]]],
+                               rtol=1e-5, atol=1e-6)
