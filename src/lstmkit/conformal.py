@@ -242,12 +242,14 @@ def fit_conformal(spec: Spec, decoded: dict[str, Decoded], truth: dict[str, np.n
 def _series_margins(normalised: np.ndarray, which: np.ndarray, groups: int, coverage: float
                     ) -> list[list[float] | None]:
     """Each of ``groups`` series' own margins: the ``ceil((n + 1) coverage)``-th smallest of
-    its windows' ``normalised`` scores (N, S) per step, where it has ``OWN_WINDOWS`` or
-    more known at every step; None (the pooled normalised margins) where it has fewer."""
+    its windows' ``normalised`` scores (N, S) per step, where it has ``OWN_WINDOWS`` (and
+    ``minimum_windows``) or more known at every step; None (the pooled normalised margins)
+    where it has fewer."""
+    least = max(OWN_WINDOWS, minimum_windows(coverage))
     margins: list[list[float] | None] = []
     for g in range(groups):
         mine = normalised[which == g]
-        enough = len(mine) and np.isfinite(mine).sum(axis=0).min() >= OWN_WINDOWS
+        enough = len(mine) and np.isfinite(mine).sum(axis=0).min() >= least
         margins.append(_margins(mine, coverage, "", "") if enough else None)
     return margins
 
