@@ -29,7 +29,7 @@ from . import presets
 from .baselines import NearestNeighbour
 from .calibration import fit_calibration
 from .checks import quote
-from .conformal import check_coverage
+from .conformal import fit_coverage
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
@@ -82,7 +82,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         The fitted pipeline; ``model`` is not changed.
     """
     split = _fit_split(model, validation_data)
-    if model.coverage is not None and split.val_start is None and validation_data is None:
+    if model.coverage not in (None, []) and split.val_start is None and validation_data is None:
         raise ConfigError(f"coverage={quote(model.coverage)} calibrates intervals on the "
                           "validation part, and this fit has none (its split has no "
                           "val_start); give the split a validation part, or fit without "
@@ -167,9 +167,11 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     pipeline.calibration = fit_calibration(pipeline, val_windows, model.calibrate,
                                            device)
     pipeline.decisions = fit_decisions(pipeline, val_windows, train_windows, device)
-    if model.coverage is not None:
-        pipeline.calibrate_windows(val_windows, train_windows, check_coverage(model.coverage),
-                                   "val", device)
+    coverage = fit_coverage(model.coverage, spec, val_windows is not None)
+    if coverage:
+        pipeline.calibrate_windows(val_windows, train_windows, coverage, "val", device,
+                                   None if validation_data is not None
+                                   else (encoded.offsets, pipeline.naive_scales))
     return pipeline
 
 

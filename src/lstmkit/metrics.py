@@ -361,6 +361,8 @@ class Evaluation:
             targets add ``MASE`` and ``RMSSE`` per series (``lstmkit.scale_free``; NaN where
             the series' training part is constant or too short for the season); ``table``'s
             rows of those two are their means over the series, each weighing the same.
+            Targets with conformal intervals add each interval's ``coverage_<p>_conformal``
+            and ``width_<p>_conformal`` per series (the model's only; the rest NaN).
         scale_free: what MASE and RMSSE divide by ("" where they are not given).
     """
 

@@ -569,7 +569,7 @@ class LSTMModel:
         if self.split is not None and not isinstance(self.split, Split):
             raise ConfigError(f"split must be a lstmkit.Split, got {type(self.split).__name__}")
         spec = spec or self.spec
-        if spec is not None and self.coverage is not None:
+        if spec is not None and self.coverage not in (None, []):
             check_bands(spec, check_coverage(self.coverage))
         if spec is not None:
             network = _smallest_network(spec, self._architecture(spec), self.layers, self.heads)
