@@ -1,4 +1,5 @@
-"""Per-series scaling (``Spec(scale_by="series")``): each series scaled by its own statistics.
+"""Per-series scaling (``Spec(scale_by="series")``, a panel's default): each series scaled by
+its own statistics.
 
 With one scaler per column fitted over all series, a panel whose series differ 100x in
 level reaches the network with its small series squashed to near-constant values, and the
@@ -134,10 +135,11 @@ class SeriesScalers:
             shown = list(self.keys[:10]) + (["..."] if len(self.keys) > 10 else [])
             raise DataError(f"series {quote(unseen[0])} was not among the {len(self.keys)} "
                             f"series the model was fitted on ({quote(shown)}); scaled per "
-                            "series (spec scale_by 'series'), the model has no statistics "
-                            "for it: predict only those series, continue it on data that "
-                            "holds it (fit(data, warm_start=True)), or refit with such data "
-                            "(or with scale_by 'global')")
+                            "series (spec scale_by 'series', a panel's default), the model "
+                            "has no statistics for it: predict only those series, continue "
+                            "it on data that holds it (fit(data, warm_start=True)), or refit "
+                            "with such data (or with scale_by 'global', which scales a "
+                            "series it has not seen as it scaled the others)")
         return np.array([known[str(key)] for key in keys], dtype=np.int64)
 
     def row_codes(self, groups: Groups) -> np.ndarray:
