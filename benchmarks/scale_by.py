@@ -21,6 +21,8 @@ parameters otherwise: a 32-unit LSTM, instance normalisation as the forecast's d
 ``max_epochs`` 10 (``--epochs``), ``patience=3``, batches of 256. Scored on each series' test part:
 MASE and RMSSE (the mean over series, each weighing the same), and MAE over all windows
 pooled in original units (so the largest series dominate it), beside persistence's.
+``--model default`` fits the default model instead (every parameter the preset's, as a user
+who sets none gets it; ``--epochs`` still the epoch budget).
 
     OMP_NUM_THREADS=1 python benchmarks/scale_by.py
     python benchmarks/scale_by.py --table    # the table of results/scale_by.jsonl
@@ -82,12 +84,12 @@ def vega(name: str) -> pd.DataFrame:
 
 
 def measure(run: record.Run, name: str, table: pd.DataFrame, seeds: list[int],
-            epochs: int) -> None:
+            epochs: int, params: dict) -> None:
     for seed in seeds:
         for scale_by in SCALINGS:
             spec = Spec.from_long(table, inputs=[], scale_by=scale_by, **PANELS[name])
             start = time.perf_counter()
-            model = LSTMModel(spec, seed=seed, max_epochs=epochs, **PARAMS).fit(table)
+            model = LSTMModel(spec, seed=seed, max_epochs=epochs, **params).fit(table)
             seconds = time.perf_counter() - start
             scores = model.evaluate(table, part="test")
             case = {"panel": name, "scale_by": scale_by, "seed": seed,
@@ -124,6 +126,9 @@ def main() -> None:
     parser.add_argument("--panels", nargs="+", choices=list(PANELS), default=list(PANELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--model", choices=["small", "default"], default="small",
+                        help="small: the 32-unit model above; default: every parameter the "
+                        "preset's")
     parser.add_argument("--days", type=int, default=2000,
                         help="the exchange-rate table's last days")
     parser.add_argument("--hours", type=int, default=8000,
@@ -137,7 +142,8 @@ def main() -> None:
     with warnings.catch_warnings():        # the table compares every model with persistence
         warnings.simplefilter("ignore")
         for name in args.panels:
-            measure(run, name, panel(name, args.days, args.hours), args.seeds, args.epochs)
+            measure(run, name, panel(name, args.days, args.hours), args.seeds, args.epochs,
+                    PARAMS if args.model == "small" else {"progress": False})
     record.print_tables(args.results, table)
 
 
