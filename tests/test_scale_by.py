@@ -23,6 +23,7 @@ from lstmkit.data import prepare
 from lstmkit.data.groups import arrange
 from lstmkit.deploy.onnx_model import OnnxModel
 from lstmkit.errors import ConfigError, DataError, LSTMKitError
+from lstmkit.storage.card import model_card
 from tests.test_serve import running_server
 
 LOOKBACK, HORIZON = 14, 3
@@ -123,6 +124,10 @@ def test_a_series_constant_in_training_takes_the_global_statistics(rates):
     assert encoding.series.targets["rate"][0][g] == encoding.target_scalers["rate"].center
     assert encoding.series.targets["rate"][1][g] == encoding.target_scalers["rate"].scale
     assert np.isfinite(fitted.predict(data).rate).all()
+
+
+def test_the_card_says_the_model_is_scaled_per_series(model):
+    assert "Scaled per series (scale_by 'series'): each of the 8 series" in model_card(model)
 
 
 def test_saved_as_plain_numbers_loaded_and_checked(model, saved, rates, tmp_path):
