@@ -22,7 +22,7 @@ from lstmkit.cli.command import main
 from lstmkit.data import prepare
 from lstmkit.data.groups import arrange
 from lstmkit.deploy.onnx_model import OnnxModel
-from lstmkit.errors import ConfigError, DataError, LSTMKitError
+from lstmkit.errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
 from lstmkit.storage.card import model_card
 from tests.test_serve import running_server
 
@@ -107,10 +107,12 @@ def test_evaluate_and_the_baselines_are_in_original_units(model, rates):
         assert mae.loc[key, "naive"] == pytest.approx(naive, rel=1e-6)
 
 
-def test_a_series_the_model_was_not_fitted_on_is_a_data_error_naming_it(model, rates):
+def test_a_series_the_model_was_not_fitted_on_is_scaled_by_its_own_rows_with_a_warning(
+        model, rates):
+    """(``tests/test_unseen_series.py`` has the rest.)"""
     unseen = rates.assign(currency=rates.currency.replace(SMALLEST, "JPY"))
     for call in (model.predict, lambda d: model.evaluate(d, part="test")):
-        with pytest.raises(DataError, match=r"series 'JPY' was not among the 8 series"):
+        with pytest.warns(LSTMKitWarning, match=r"series \['JPY'\] was not among the 8 series"):
             call(unseen)
 
 
@@ -213,7 +215,8 @@ def test_the_onnx_graph_selects_each_windows_series_statistics(model, rates, tmp
     expected = model.predict(rates, origins="all")
     got = onnx.predict(rates, origins="all")
     np.testing.assert_allclose(got.rate, expected.rate, rtol=1e-5)
-    with pytest.raises(DataError, match="'JPY'"):
+    with pytest.raises(DataError, match="series 'JPY' was not among the 8 series the model "
+                                        "was exported with"):
         onnx.predict(rates.assign(currency=rates.currency.replace(SMALLEST, "JPY")))
 
 
@@ -236,7 +239,7 @@ def test_channel_independence_and_no_instance_norm_train_per_series(rates):
         assert predicted[predicted.currency == SMALLEST].rate.between(0.005, 0.015).all()
 
 
-def test_the_server_predicts_per_series_and_refuses_an_unseen_series(saved, model, rates):
+def test_the_server_predicts_per_series_and_an_unseen_series_by_its_own_rows(saved, model, rates):
     recent = rates.groupby("currency").tail(LOOKBACK).reset_index(drop=True)
     recent = recent.assign(date=recent.date.astype(str))
     with running_server(saved) as url:
@@ -247,7 +250,12 @@ def test_the_server_predicts_per_series_and_refuses_an_unseen_series(saved, mode
     assert answer.status_code == 200
     served = pd.DataFrame(answer.json()["predictions"])
     np.testing.assert_allclose(served.rate, model.predict(rates).rate, rtol=1e-6)
-    assert unseen.status_code == 422 and "'JPY'" in unseen.json()["detail"]
+    assert unseen.status_code == 200
+    with pytest.warns(LSTMKitWarning):
+        expected = model.predict(recent.assign(currency=recent.currency.replace(SMALLEST,
+                                                                                "JPY")))
+    np.testing.assert_allclose(pd.DataFrame(unseen.json()["predictions"]).rate,
+                               expected.rate, rtol=1e-6)
 
 
 @pytest.mark.parametrize("scale_by", [None, "global"])
