@@ -351,7 +351,9 @@ class Spec:
             series; ``"series"``: each series' numeric inputs and targets scaled by
             statistics of that series' own training part, so series of very different
             levels all reach the network with spread ~1 and weigh alike in the loss (a
-            forecast with a ``series`` column; ``lstmkit.data.series_scaling``); None
+            forecast with a ``series`` column; a series the model was not fitted on is
+            scaled by its own rows in the data predicted, with a warning:
+            ``lstmkit.data.series_scaling``); None
             (default): ``fit`` decides (``scaled_for``): per series for a panel (a
             forecast whose data holds more than one series), global otherwise. The fitted
             model's ``spec_`` holds the choice made.
