@@ -181,3 +181,21 @@ def test_a_stock_fitted_on_four_others_is_forecast_in_its_own_units():
         table = fitted.evaluate(stocks, part="all").per_series
     mae = table.query("metric == 'MAE' and series == 'AAPL'").iloc[0]
     assert mae.model < 1.25 * mae.naive
+
+
+def test_a_target_the_data_lack_is_mapped_back_globally_and_the_warning_says_so(rates):
+    """A target that is no input need not be given to predict; for a new series its
+    statistics then have no rows, so its forecasts use the global scaler, as warned."""
+    data = rates.assign(level=rates.rate)
+    fitted = LSTMModel(Spec(time="date", series="currency", inputs=["rate"],
+                            targets=["level"], lookback=LOOKBACK, horizon=HORIZON,
+                            past_targets=False), hidden=8, max_epochs=3, progress=False,
+                       seed=0).fit(data[data.currency != NEW])
+    with pytest.warns(LSTMKitWarning, match=COLD_START) as given:
+        predicted = fitted.predict(data)
+    assert "lack target" not in str(given[0].message)
+    assert predicted[predicted.currency == NEW].level.between(0.005, 0.015).all()
+    with pytest.warns(LSTMKitWarning, match=r"The data lack target \['level'\], so those "
+                                            r"series' forecasts of it are mapped back by the "
+                                            r"global scaler"):
+        assert np.isfinite(fitted.predict(rates).level).all()

@@ -84,7 +84,8 @@ class SeriesScalers:
         starts, ends = groups.offsets[:-1][chosen], np.asarray(ends)[chosen]
 
         def per_series(frame: Any, name: str, kind: str, fallback: AffineScaler) -> Stats:
-            values = frame[name].to_numpy(dtype=np.float64)
+            values = (frame[name].to_numpy(dtype=np.float64) if name in frame.columns
+                      else np.full(len(frame), np.nan))     # a target a prediction lacks
             fitted = [_fit(kind, values[lo : lo + end], name, fallback)
                       for lo, end in zip(starts, ends, strict=True)]
             return (np.array([s.center for s in fitted], dtype=np.float64),
@@ -144,7 +145,8 @@ class SeriesScalers:
                  "on its own rows in the data given (with the training's scaler kinds; a "
                  "column constant there takes the global scaler), and its forecasts are "
                  "mapped back to its units by them. To fit them on a training part instead, "
-                 "continue the model on data that holds them (fit(data, warm_start=True))")
+                 "continue the model on data that holds them (fit(data, warm_start=True))"
+                 + _lacking(self, groups))
         return covered
 
     def unseen(self, keys: list[Any]) -> np.ndarray:
@@ -290,6 +292,17 @@ def _fit(kind: str, values: np.ndarray, column: str, fallback: AffineScaler) -> 
     if known.size < 2 or (known == known[0]).all():
         return fallback
     return AffineScaler.fit(kind, known, column)
+
+
+def _lacking(scalers: SeriesScalers, groups: Groups) -> str:
+    """The warning's note on targets scaled per series that the data lack: their unseen
+    series' forecasts are mapped back by the global scalers."""
+    names = [name for name in scalers.targets if name not in groups.target_frame.columns]
+    if not names:
+        return ""
+    return (f". The data lack target {quote(names)}, so those series' forecasts of it are "
+            "mapped back by the global scaler (not in their own units): pass its history "
+            "for them to scale them by their own")
 
 
 def _repeat(scaler: AffineScaler, n: int) -> Stats:
