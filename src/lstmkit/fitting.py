@@ -89,6 +89,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
                           "coverage and calibrate on held-out data: "
                           "model.calibrate_intervals(data, part='all', coverage=[...])")
     groups = fill_gaps(arrange(frame, spec, None if start is None else start.time_step), spec)
+    given, spec = spec, spec.scaled_for(len(groups))       # scale_by unset: the data decide
     parts = prepare.assign_parts(groups, spec, split, model.seed)
     encoding = (prepare.fit_encoding(groups, spec, parts) if start is None
                 else prepare.continued_encoding(groups, spec, parts, start.encoding))
@@ -105,7 +106,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         require_weight(None if each is None else each.window_weights(), part, spec)
     class_weights = fitted_class_weights(spec, encoding, train_windows)
     batch_size = model.batch_size or presets.batch_size(spec, len(train_windows))
-    plan = _checkpoints(model, checkpoint_dir, resume, spec, batch_size, train_windows,
+    plan = _checkpoints(model, checkpoint_dir, resume, given, batch_size, train_windows,
                        val_windows, start=start)
     # A forecast normalised per window also keeps each target's naive forecast, to fall
     # back on where validation shows the network's change from it did not help.
@@ -243,7 +244,10 @@ def _checkpoints(model: LSTMModel, directory: str | Path | None, resume: bool, s
     """The checkpoint plan of a fit: where to write, and what to continue from; the
     fingerprint holds the batch size and stratification trained with, so that a run
     0.2.0 interrupted (64 and no stratification unless given) resumes, and a warm
-    start's weights (``start``), so that it resumes only from those."""
+    start's weights (``start``), so that it resumes only from those. ``spec`` is the one
+    given to ``fit``, its ``scale_by`` unresolved (unset, it is written as earlier versions
+    wrote their default; the windows, fingerprinted too, differ where it resolves to
+    per-series scaling)."""
     if directory is None:
         if resume:
             raise ConfigError("resume=True needs checkpoint_dir, the directory the "

@@ -492,9 +492,11 @@ class FittedPipeline:
         """``values`` (N, S, C) of ``windows``, network outputs (``of="outputs"``) or encoded
         targets (``"targets"``), in the encoding's global units: where rows are scaled per
         series (``Spec.scale_by``), each window's mapped there from its series' units
-        (``lstmkit.data.series_scaling``); otherwise as given."""
-        series = self.encoding.series
+        (``lstmkit.data.series_scaling``; the statistics the windows carry, which cover
+        series the model was not fitted on); otherwise as given."""
         codes = windows.window_series() if isinstance(windows, ForecastWindows) else None
+        series = self.encoding.series if codes is None else (windows.scalers
+                                                             or self.encoding.series)
         if values is None or series is None or codes is None:
             return values
         maps = (series.output_maps if of == "outputs" else series.target_maps)(

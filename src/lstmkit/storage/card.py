@@ -48,6 +48,11 @@ def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = 
     named = [f"{role} column `{name}`" for role, name in ids.items() if name]
     if named:
         lines += ["", "Also read: " + ", ".join(named) + "."]
+    if encoding.series is not None:
+        lines += ["", f"Scaled per series (scale_by 'series'): each of the "
+                      f"{len(encoding.series.keys)} series by its own training part "
+                      "(`encoding.series_scalers` in config.json); the scalers shown are "
+                      "those of all series together, the units outputs are decoded from."]
     lines += ["", "## Targets", "", "| target | kind | loss | weight | output |",
               "| --- | --- | --- | --- | --- |"]
     for t in spec.targets:
