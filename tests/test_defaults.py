@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from lstmkit import ArtifactError, BaselineWarning, LSTMModel, Spec, Split
 from lstmkit.deploy.onnx_model import OnnxModel
+from lstmkit.fallback import naive_drift
 from lstmkit.nn.norm import InstanceNorm
 from tests.conftest import SHARED_DATA
 
@@ -143,7 +144,7 @@ def test_where_the_default_beats_naive_nothing_falls_back_and_nothing_else_is_tr
     model = LSTMModel(spec, hidden=8, max_epochs=2, progress=False).fit(
         table, checkpoint_dir=tmp_path / "run")
     assert all(e["model"] < e["naive"] for e in model.validation_["targets"].values())
-    assert (model.network_.norm.trust == 1).all()
+    assert (model.network_.norm.trust == 1).all() and not model.network_.norm.drift.any()
     assert not (tmp_path / "run" / "anchored").exists()
     assert model.architecture_["instance_norm"] is True
 
@@ -266,3 +267,16 @@ def test_random_walks_without_drift_keep_the_plain_naive_forecast():
     assert (norm.trust < 1).any() and (norm.drift <= 0.25).all()
     for target, entry in model.validation_["targets"].items():
         assert entry["model"] <= 1.01 * entry["naive"], target
+
+
+def test_validation_vetoes_a_drift_that_the_training_part_favours():
+    """The share of drift is the least-squares one over the training and validation
+    windows, but never one that makes the naive forecast worse on the validation windows."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(1, 5, dtype=float)
+    drift = np.tile(steps, (200, 1))                                # one unit per step
+    trending = (np.zeros_like(drift), drift, drift + rng.normal(0, 0.5, drift.shape))
+    flat = (np.zeros((50, 4)), drift[:50], rng.normal(0, 0.5, (50, 4)))
+    assert naive_drift([trending]) == pytest.approx(1.0, abs=0.05)
+    assert naive_drift([flat, trending]) == 0.0           # validation (first) says it is worse
+    assert naive_drift([trending, flat]) == pytest.approx(0.8, abs=0.05)   # pooled: 200 of 250
