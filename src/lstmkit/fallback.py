@@ -4,8 +4,10 @@ from the naive forecast did not help, keep only the share of it that did.
 A forecast with instance normalisation also keeps each target's naive forecast (the last
 value, or the value one season earlier: ``anchor_lags``). After training, ``fall_back`` sets
 the network's trust in its change from that forecast from the validation windows
-(``set_trust``); where the default fell back so, ``fit`` may train an ``anchored``
-candidate and keeps the one with the lower ``naive_ratio``.
+(``set_trust``), and for a target it falls back on, that forecast's share of drift (the
+naive forecast with drift: ``naive_drift``, from the training and validation windows);
+where the default fell back so, ``fit`` may train an ``anchored`` candidate and keeps the
+one with the lower ``naive_ratio``.
 """
 
 from __future__ import annotations
