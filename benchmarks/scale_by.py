@@ -8,6 +8,12 @@
 * ``illness``: the weekly US influenza-like-illness table as its seven columns, seven series
   in long format (levels from about 1 for the ILI percentages to 10^5 for the patient and
   provider counts: five orders of magnitude apart), every week.
+* ``stocks``: vega_datasets' monthly closing prices of five stocks, 2000-2010 (AAPL, AMZN,
+  GOOG, IBM, MSFT; levels from about 6 to 700; GOOG from 2004 only).
+* ``employment``: vega_datasets' monthly US employment table, 2006-2015, as its 22 sector
+  columns, 22 series (thousands of jobs, from about 550 for utilities to 143,000 for all
+  nonfarm jobs: over 250x apart); ``nonfarm_change``, the month's change of ``nonfarm``,
+  is left out (a difference of another column, not a level).
 
 Each is one univariate model over all series (the series' own past only), trained with the
 default split (70 / 15 / 15 % of each series' rows) once per scaling and seed, the same
@@ -15,6 +21,8 @@ parameters otherwise: a 32-unit LSTM, instance normalisation as the forecast's d
 ``max_epochs`` 10 (``--epochs``), ``patience=3``, batches of 256. Scored on each series' test part:
 MASE and RMSSE (the mean over series, each weighing the same), and MAE over all windows
 pooled in original units (so the largest series dominate it), beside persistence's.
+``--model default`` fits the default model instead (every parameter the preset's, as a user
+who sets none gets it; ``--epochs`` still the epoch budget).
 
     OMP_NUM_THREADS=1 python benchmarks/scale_by.py
     python benchmarks/scale_by.py --table    # the table of results/scale_by.jsonl
@@ -23,6 +31,7 @@ pooled in original units (so the largest series dominate it), beside persistence
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import statistics
 import sys
 import time
@@ -38,13 +47,23 @@ from lstmkit import LSTMModel, Spec
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "forecasting"
 PANELS = {"exchange": {"lookback": 30, "horizon": 5},
           "ett": {"lookback": 48, "horizon": 24},
-          "illness": {"lookback": 36, "horizon": 12}}
+          "illness": {"lookback": 36, "horizon": 12},
+          "stocks": {"lookback": 12, "horizon": 3},
+          "employment": {"lookback": 12, "horizon": 3}}
 PARAMS = {"hidden": 32, "patience": 3, "batch_size": 256, "progress": False}
 SCALINGS = ("global", "series")
 
 
 def panel(name: str, days: int, hours: int) -> pd.DataFrame:
     """The long table of panel ``name``: columns ``unique_id``, ``ds``, ``y``."""
+    if name == "stocks":
+        stocks = vega("stocks").rename(columns={"symbol": "unique_id", "price": "y"})
+        return stocks.assign(ds=pd.to_datetime(stocks.date, format="%b %d %Y"))[
+            ["unique_id", "ds", "y"]]
+    if name == "employment":
+        wide = vega("us-employment").drop(columns="nonfarm_change")
+        long = wide.melt(id_vars="month", var_name="unique_id", value_name="y")
+        return long.assign(ds=pd.to_datetime(long.month))[["unique_id", "ds", "y"]]
     if name in ("exchange", "illness"):
         wide = (pd.read_csv(DATA / "exchange_rate" / "exchange_rate.csv").iloc[-days:]
                 if name == "exchange" else
@@ -59,13 +78,18 @@ def panel(name: str, days: int, hours: int) -> pd.DataFrame:
     return long.assign(ds=pd.to_datetime(long.ds))[["unique_id", "ds", "y"]]
 
 
+def vega(name: str) -> pd.DataFrame:
+    """A table bundled with the vega_datasets package."""
+    return pd.read_csv(importlib.resources.files("vega_datasets") / "_data" / f"{name}.csv")
+
+
 def measure(run: record.Run, name: str, table: pd.DataFrame, seeds: list[int],
-            epochs: int) -> None:
+            epochs: int, params: dict) -> None:
     for seed in seeds:
         for scale_by in SCALINGS:
             spec = Spec.from_long(table, inputs=[], scale_by=scale_by, **PANELS[name])
             start = time.perf_counter()
-            model = LSTMModel(spec, seed=seed, max_epochs=epochs, **PARAMS).fit(table)
+            model = LSTMModel(spec, seed=seed, max_epochs=epochs, **params).fit(table)
             seconds = time.perf_counter() - start
             scores = model.evaluate(table, part="test")
             case = {"panel": name, "scale_by": scale_by, "seed": seed,
@@ -102,6 +126,9 @@ def main() -> None:
     parser.add_argument("--panels", nargs="+", choices=list(PANELS), default=list(PANELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--model", choices=["small", "default"], default="small",
+                        help="small: the 32-unit model above; default: every parameter the "
+                        "preset's")
     parser.add_argument("--days", type=int, default=2000,
                         help="the exchange-rate table's last days")
     parser.add_argument("--hours", type=int, default=8000,
@@ -115,7 +142,8 @@ def main() -> None:
     with warnings.catch_warnings():        # the table compares every model with persistence
         warnings.simplefilter("ignore")
         for name in args.panels:
-            measure(run, name, panel(name, args.days, args.hours), args.seeds, args.epochs)
+            measure(run, name, panel(name, args.days, args.hours), args.seeds, args.epochs,
+                    PARAMS if args.model == "small" else {"progress": False})
     record.print_tables(args.results, table)
 
 

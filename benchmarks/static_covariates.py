@@ -55,8 +55,10 @@ def panel() -> pd.DataFrame:
 
 
 def spec(static: bool, lookback: int, horizon: int) -> Spec:
+    # one scaler per column, as recorded (before panels scaled per series by default)
     return Spec(inputs=["value", *(STATIC if static else [])], targets=["value"],
-                series="series", time="date", lookback=lookback, horizon=horizon)
+                series="series", time="date", lookback=lookback, horizon=horizon,
+                scale_by="global")
 
 
 def measure(run: record.Run, seeds: list[int], norms: list[str], lookback: int, horizon: int,

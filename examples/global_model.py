@@ -4,7 +4,8 @@ ETTh1's seven measured columns become seven series of one long table (date,
 sensor, value). A single model learns from all of them; the sensor id is an
 input, embedded as 4 learned numbers per sensor (``Feature(embed=4)``), so the
 model can tell the smooth oil temperature from the spiky loads. The table holds
-one index column for the id, however many series there are.
+one index column for the id, however many series there are. Being a panel, each
+sensor is scaled by its own training part (README, "Per-series scaling").
 
     python examples/global_model.py [--data-dir ../shared/data] [--epochs 10]
 """

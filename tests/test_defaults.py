@@ -3,6 +3,7 @@ that a normalised forecast falls back on, and anchored outputs."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
 import json
 import warnings
@@ -10,9 +11,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from safetensors.torch import load_file, save_file
 
 from lstmkit import ArtifactError, BaselineWarning, LSTMModel, Spec, Split
 from lstmkit.deploy.onnx_model import OnnxModel
+from lstmkit.fallback import naive_drift
+from lstmkit.nn.norm import InstanceNorm
 from tests.conftest import SHARED_DATA
 
 TINY = {"hidden": 8, "max_epochs": 1, "progress": False, "instance_norm": "anchored"}
@@ -115,7 +120,8 @@ def test_where_the_default_falls_back_on_naive_fit_keeps_the_better_of_it_and_an
         model = LSTMModel(spec, instance_norm=norm, **small).fit(table)
         ratios[norm] = np.mean([e["model"] / e["naive"]
                                 for e in model.validation_["targets"].values()])
-    assert min(ratios.values()) < 0.9 * max(ratios.values())      # the two differ here
+    # the two differ here (by less since RevIN's fallback carries drift: 0.64 and 0.62)
+    assert min(ratios.values()) < 0.98 * max(ratios.values())
     chosen = LSTMModel(spec, **small).fit(table, checkpoint_dir=tmp_path / "run")
     best = min(ratios, key=ratios.get)
     assert chosen.architecture_["instance_norm"] == best
@@ -138,7 +144,7 @@ def test_where_the_default_beats_naive_nothing_falls_back_and_nothing_else_is_tr
     model = LSTMModel(spec, hidden=8, max_epochs=2, progress=False).fit(
         table, checkpoint_dir=tmp_path / "run")
     assert all(e["model"] < e["naive"] for e in model.validation_["targets"].values())
-    assert (model.network_.norm.trust == 1).all()
+    assert (model.network_.norm.trust == 1).all() and not model.network_.norm.drift.any()
     assert not (tmp_path / "run" / "anchored").exists()
     assert model.architecture_["instance_norm"] is True
 
@@ -170,3 +176,107 @@ def test_a_forecast_that_is_mostly_the_naive_one_is_reported_as_such(tmp_path):
     assert loaded.validation_ == model.validation_
     card = (tmp_path / "model" / "README.md").read_text()
     assert f"Mostly the naive forecast: {mostly[0]} (" in card
+
+
+# -- the naive forecast with drift --------------------------------------------------------------
+
+def test_the_fallback_forecast_adds_its_share_of_the_windows_drift_per_step_ahead():
+    """Last value plus ``drift`` x (steps ahead) x (the window's mean step change); with a
+    season of 4, the value a season back plus that share over the 4 or 8 steps between."""
+    norm = InstanceNorm([True, True], target_channels=[0, 1], output_columns=[0, 1],
+                        steps=6, lags=[1, 4])
+    window = torch.stack([torch.arange(10.0) * 2, torch.arange(10.0) ** 2], dim=-1)[None]
+    _, stats = norm.normalize(window)
+    assert torch.equal(norm.fallback(stats), stats.anchor)              # no drift: as before
+    norm.drift.copy_(torch.tensor([0.5, 1.0]))
+    naive = norm.fallback(stats)[0]
+    assert naive[:, 0].tolist() == [18 + 0.5 * 2 * k for k in range(1, 7)]
+    slope = (81 - 0) / 9
+    seasonal = [float(window[0, 6 + k % 4, 1]) + slope * 4 * (k // 4 + 1) for k in range(6)]
+    assert naive[:, 1].tolist() == pytest.approx(seasonal)
+    norm.trust.zero_()                                 # all fallback: the naive forecast itself
+    out = norm.denormalize(torch.randn(1, 6, 2), stats)
+    torch.testing.assert_close(out[0], naive)
+
+
+def employment() -> pd.DataFrame:
+    return us_employment()[["month", "nonfarm", "leisure_and_hospitality"]]
+
+
+EMPLOYMENT = Spec(time="month", inputs=["nonfarm", "leisure_and_hospitality"],
+                  targets=["nonfarm", "leisure_and_hospitality"], lookback=8, horizon=4)
+
+
+def test_a_trending_series_falls_back_on_the_naive_forecast_with_drift(tmp_path):
+    """US nonfarm employment grows most months: where the network loses to the last value
+    on validation, the naive forecast it falls back on carries drift, chosen on the
+    training and validation windows, and beats the last value by far there."""
+    table = employment()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = LSTMModel(EMPLOYMENT, hidden=8, max_epochs=1, progress=False,
+                          instance_norm=True).fit(table)
+    entry = model.validation_["targets"]["nonfarm"]
+    assert entry["kept"] < 0.5 and entry["drift"] > 0.5               # fell back, with drift
+    assert entry["model"] < 0.8 * entry["naive"]        # the last value alone would be ~1.0x
+    assert model.network_.norm.drift[0] == pytest.approx(entry["drift"], abs=1e-4)
+    message = next(str(w.message) for w in caught if issubclass(w.category, BaselineWarning)
+                   and str(w.message).startswith("target 'nonfarm'"))
+    assert f"plus {entry['drift']:.0%} of the window's mean step change" in message
+    path = model.save(tmp_path / "model")
+    assert f"nonfarm ({entry['kept']:.0%} kept, with {entry['drift']:.0%} of its drift)" in (
+        path / "README.md").read_text()
+    # it saves, loads and exports what it predicts
+    expected = model.predict(table.tail(8))
+    loaded = LSTMModel.load(path)
+    assert loaded.validation_ == model.validation_
+    pd.testing.assert_frame_equal(loaded.predict(table.tail(8)), expected)
+    onnx = OnnxModel(model.export_onnx(tmp_path / "model.onnx")).predict(table.tail(8))
+    np.testing.assert_allclose(onnx.nonfarm, expected.nonfarm, rtol=1e-5)
+
+
+def test_a_model_saved_before_the_drift_loads_without_it(tmp_path):
+    """Weights without ``norm.drift`` (saved before it existed) load with no drift: the
+    forecasts of the naive fallback as it was."""
+    table = employment()
+    model = LSTMModel(EMPLOYMENT, hidden=8, max_epochs=1, progress=False,
+                      instance_norm=True).fit(table)
+    assert model.network_.norm.drift.any()
+    path = model.save(tmp_path / "model")
+    weights = load_file(path / "weights.safetensors")
+    del weights["norm.drift"]
+    save_file(weights, path / "weights.safetensors")
+    config = json.loads((path / "config.json").read_text())
+    config["weights_sha256"] = hashlib.sha256(
+        (path / "weights.safetensors").read_bytes()).hexdigest()
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = LSTMModel.load(path)
+    assert not loaded.network_.norm.drift.any()
+    model.network_.norm.drift.zero_()                 # what the fallback was before the drift
+    pd.testing.assert_frame_equal(loaded.predict(table.tail(8)), model.predict(table.tail(8)))
+
+
+def test_random_walks_without_drift_keep_the_plain_naive_forecast():
+    """Exchange rates have no drift to speak of: the fallback keeps (almost) none of it,
+    and the validation error stays at the last value's."""
+    table = exchange().iloc[:2500]
+    spec = Spec(time="date", inputs=["0", "3", "OT"], targets=["0", "3", "OT"], lookback=14,
+                horizon=7)
+    model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(table)
+    norm = model.network_.norm
+    assert (norm.trust < 1).any() and (norm.drift <= 0.25).all()
+    for target, entry in model.validation_["targets"].items():
+        assert entry["model"] <= 1.01 * entry["naive"], target
+
+
+def test_validation_vetoes_a_drift_that_the_training_part_favours():
+    """The share of drift is the least-squares one over the training and validation
+    windows, but never one that makes the naive forecast worse on the validation windows."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(1, 5, dtype=float)
+    drift = np.tile(steps, (200, 1))                                # one unit per step
+    trending = (np.zeros_like(drift), drift, drift + rng.normal(0, 0.5, drift.shape))
+    flat = (np.zeros((50, 4)), drift[:50], rng.normal(0, 0.5, (50, 4)))
+    assert naive_drift([trending]) == pytest.approx(1.0, abs=0.05)
+    assert naive_drift([flat, trending]) == 0.0           # validation (first) says it is worse
+    assert naive_drift([trending, flat]) == pytest.approx(0.8, abs=0.05)   # pooled: 200 of 250

@@ -35,8 +35,10 @@ def rates(shared_data) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(rates) -> LSTMModel:
+    """One scaler for all series (not a panel's default, per series), so that it also
+    evaluates a series it was not fitted on."""
     spec = Spec(time="date", series="currency", inputs=["rate"], targets=["rate"],
-                lookback=LOOKBACK, horizon=HORIZON)
+                lookback=LOOKBACK, horizon=HORIZON, scale_by="global")
     return LSTMModel(spec, hidden=8, max_epochs=2, progress=False).fit(rates)
 
 

@@ -5,6 +5,7 @@ probabilistic baseline."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -104,7 +105,8 @@ def test_quantiles_never_cross_even_from_an_untrained_network_fed_extreme_inputs
 
 def test_the_table_gives_the_median_and_one_column_per_quantile(ett_model, ett):
     table = ett_model.predict(ett)
-    assert list(table.columns) == ["origin", "step", "time", *COLUMNS] and len(table) == 4
+    assert list(table.columns) == ["origin", "step", "time", *COLUMNS, "OT_lo_80",
+                                   "OT_hi_80"] and len(table) == 4    # CQR, by default
     np.testing.assert_array_equal(table.OT, table.OT_q50)          # 0.5 asked for: the median
     array = ett_model.predict(ett, output="array")
     assert array.shape == (1, 4, 1)                                # the point values, as today
@@ -145,14 +147,18 @@ def test_quantiles_learn_on_real_data_as_well_as_the_naive_probabilistic_baselin
 
 def test_a_quantile_target_mixes_with_the_other_kinds(mixed, seattle):
     table = mixed.predict(_rainy(seattle))
+    # calibrated by default at the 90 % its quantiles hold: every number target's interval
+    assert mixed.conformal_["coverage"] == [0.9]
     assert list(table.columns[3:]) == [
-        "temp_max", "temp_max_q5", "temp_max_q50", "temp_max_q95", "temp_min", "weather",
+        "temp_max", "temp_max_q5", "temp_max_q50", "temp_max_q95", "temp_max_lo_90",
+        "temp_max_hi_90", "temp_min", "temp_min_lo_90", "temp_min_hi_90", "weather",
         *[f"weather_proba_{c}" for c in sorted(seattle.weather.iloc[:500].unique())],
         "rain", "rain_proba_True"]
     metrics = mixed.evaluate(_rainy(seattle)).table
     assert {"CRPS", "coverage_90", "MSIS_90"} <= set(metrics[metrics.target == "temp_max"].metric)
-    assert set(metrics[metrics.target == "temp_min"].metric) == {"MAE", "RMSE", "sMAPE", "R2",
-                                                                 "MASE", "RMSSE"}
+    assert set(metrics[metrics.target == "temp_min"].metric) == {
+        "MAE", "RMSE", "sMAPE", "R2", "MASE", "RMSSE", "coverage_90_conformal",
+        "width_90_conformal", "MSIS_90_conformal"}
     assert set(metrics[metrics.target == "rain"].metric) == {"accuracy", "macro_F1", "ECE", "Brier"}
 
 
@@ -162,7 +168,7 @@ def test_a_seq2seq_target_per_step_gives_quantiles_and_is_scored_per_step():
     frame["y"] = frame.x.cumsum() * 0.1 + rng.normal(size=480) * 0.1
     spec = Spec(task="seq2seq", sequence="id", inputs=["x"],
                 targets=[Target("y", quantiles=LEVELS)])
-    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(frame)
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False, coverage=[]).fit(frame)
     table = model.predict(frame)
     assert list(table.columns) == ["id", "step", "y", "y_q10", "y_q50", "y_q90"]
     assert (np.diff(table[["y_q10", "y_q50", "y_q90"]].to_numpy(), axis=1) >= 0).all()
@@ -208,8 +214,9 @@ def test_saved_and_loaded_it_predicts_identically(ett_model, ett, tmp_path):
 
 def test_onnx_gives_the_quantiles_predict_gives(ett_model, ett, tmp_path):
     onnx = OnnxModel(ett_model.export_onnx(tmp_path / "model.onnx"))
-    [output] = onnx.metadata["outputs"]
+    [output, intervals] = onnx.metadata["outputs"]         # CQR's 80 % interval, by default
     assert output["name"] == "OT_quantiles" and output["shape"][-1] == 3
+    assert intervals["name"] == "OT_intervals" and intervals["coverage"] == [0.8]
     assert output["quantiles"] == list(LEVELS)
     exported, predicted = onnx.predict(ett, origins="all"), ett_model.predict(ett, origins="all")
     assert list(exported.columns) == list(predicted.columns)
@@ -230,7 +237,8 @@ def test_a_yaml_config_declares_quantiles_and_the_cli_predicts_them(ett, tmp_pat
     assert {"CRPS", "coverage_80", "MSIS_80"} <= set(metrics["targets"]["OT"])
     assert main(["predict", str(tmp_path / "run"), str(tmp_path / "ett.csv"), "-o",
                  str(tmp_path / "out.csv")]) == 0
-    assert list(pd.read_csv(tmp_path / "out.csv").columns) == ["origin", "step", "time", *COLUMNS]
+    assert list(pd.read_csv(tmp_path / "out.csv").columns) == ["origin", "step", "time", *COLUMNS,
+                                                              "OT_lo_80", "OT_hi_80"]
 
 
 def test_the_server_returns_the_quantile_columns(ett_model, ett, tmp_path):
@@ -247,7 +255,9 @@ def test_the_server_returns_the_quantile_columns(ett_model, ett, tmp_path):
 def test_the_forecast_plot_shades_the_band_between_the_outermost_quantiles(ett_model, ett):
     from matplotlib.collections import PolyCollection
 
-    figure = plots.forecasts(ett_model, ett, origins=2)
+    uncalibrated = copy.deepcopy(ett_model)
+    uncalibrated.pipeline_.conformal = None            # calibrated, the conformal one is shaded
+    figure = plots.forecasts(uncalibrated, ett, origins=2)
     bands = [c for c in figure.axes[0].collections if isinstance(c, PolyCollection)]
     assert len(bands) == 2
     assert "80 % band" in figure.axes[0].get_legend_handles_labels()[1]
@@ -337,3 +347,21 @@ def test_a_backtest_scores_the_quantiles_per_fold(ett):
                       folds=2)
     coverage = result.table[(result.table.metric == "coverage_80") & (result.table.step == "all")]
     assert coverage.fold.nunique() == 2 and coverage.naive.notna().all()
+
+
+def test_quantiles_are_conformalised_by_default_where_the_fit_has_a_validation_part(ett):
+    spec = Spec(time="date", inputs=["HUFL", "OT"], lookback=24, horizon=2,
+                targets=[Target("OT", quantiles=[0.025, 0.1, 0.5, 0.9, 0.975])])
+    data = ett.iloc[:600]
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(data)
+    assert model.conformal_["coverage"] == [0.8, 0.95] and model.conformal_["part"] == "val"
+    table = model.predict(data, origins="all")
+    margins = np.array(model.conformal_["targets"]["OT"]["margins"])        # (2, 2)
+    steps = table.step.to_numpy() - 1
+    np.testing.assert_allclose(table.OT_hi_95, table["OT_q97.5"] + margins[1][steps], atol=1e-9)
+    none = LSTMModel(spec, hidden=4, max_epochs=1, progress=False, coverage=[]).fit(data)
+    alone = LSTMModel(spec, hidden=4, max_epochs=1, progress=False,
+                      split=Split.train_only()).fit(data)             # no validation part
+    assert none.conformal_ is None and alone.conformal_ is None
+    points = Spec(time="date", inputs=["HUFL", "OT"], targets=["OT"], lookback=24, horizon=2)
+    assert LSTMModel(points, hidden=4, max_epochs=1, progress=False).fit(data).conformal_ is None

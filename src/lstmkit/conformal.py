@@ -14,6 +14,25 @@ series that drifts are not quite, so ``evaluate`` reports the coverage reached o
 data. Steps get margins of their own (later steps are harder); seq2seq with one output
 per input step (sequences of any length) pools its steps into one margin.
 
+Panels are calibrated scale-aware: where the calibration windows come from more than one
+series and the model keeps each series' naive scale (``lstmkit.scale_free``: the in-sample
+mean absolute error of the seasonal naive forecast on the series' training part, what MASE
+divides by), a window's score is divided by its series' scale, the margin ``q_s`` is the
+quantile of those normalised scores, and a series' interval is ``[lower - q_s * scale,
+upper + q_s * scale]`` (normalised nonconformity scores: a series of small changes gets
+narrow intervals, a series of large ones wide ones, instead of one width for all). A series
+with ``OWN_WINDOWS`` calibration windows or more takes the quantile of its own normalised
+scores instead (Mondrian conformal prediction: coverage per series, not only over the
+panel, where the model fits some series better than others). A series without a usable
+scale (none kept, a new series, a constant training part) takes the pooled margin,
+calibrated on every window as for a single series; a single series is calibrated as
+before (dividing by one constant scale would change nothing).
+
+Targets whose known values in the training windows are all 0 or more (counts, prices,
+concentrations) keep the interval's lower end at 0 or above (``floor``): a conformal
+interval is symmetric and would otherwise reach below zero; clipping it there drops no
+value the target can take, so the coverage stays.
+
 Classification and binary targets take none (``TargetKind.conformal`` is False: their
 class probabilities are calibrated by temperature scaling, ``lstmkit.calibration``).
 
@@ -22,6 +41,13 @@ The record (``FittedPipeline.conformal``, plain numbers in ``config.json``)::
     {"part": "val", "coverage": [0.8, 0.95], "windows": 2880,
      "targets": {name: {"margins": [[q per step], ...one list per coverage],
                         "covered": [share of the calibration truth inside, per coverage]}}}
+
+with, scale-aware (a panel), ``"series": [each series' id as text]`` and per target
+``"scaled_margins"`` (the normalised margins, shaped like ``margins``), ``"series_margins"``
+(per coverage, each series' own normalised margins, null: too few windows, the scaled
+margins apply) and ``"scales"`` (one per series, null: none usable, the pooled ``margins``
+apply); with a floor, ``"floor": 0.0``.
+Records without them (saved before) give the intervals they gave.
 
 Example:
     >>> model.calibrate_intervals(df, part="val", coverage=[0.8, 0.95])
@@ -33,6 +59,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,11 +68,13 @@ from .checks import quote
 from .errors import ConfigError, DataError
 from .kinds import Decoded
 from .metrics import interval_metrics, percent
+from .scale_free import scale_key
 
 if TYPE_CHECKING:
     from .spec import Spec, Target
 
 PARTS = ("val", "test", "all")   # not "train": the network fitted those windows' residuals
+OWN_WINDOWS = 100   # a panel's series with this many calibration windows get margins of their own
 SUFFIX = "_conformal"            # the evaluation's metrics of the intervals: coverage_80_conformal
 
 
@@ -70,6 +99,29 @@ def check_coverage(coverage: Any) -> tuple[float, ...]:
     if not values:
         raise ConfigError("coverage is empty; give at least one share, e.g. [0.8, 0.95]")
     return tuple(sorted({float(v) for v in values}))
+
+
+def fit_coverage(coverage: Any, spec: Spec, validation: bool) -> tuple[float, ...]:
+    """The coverages a fit calibrates on its validation part: ``coverage``'s, checked; none
+    for ``[]``; for None (the default), where the fit has a ``validation`` part, the
+    central intervals every quantile target's levels hold (conformalised quantile
+    regression: on ETTh1 and Beijing PM2.5 it brought the quantiles' 80 % intervals from
+    3-7 points under nominal to within 3, BENCHMARKS.md), none without quantile targets.
+
+    Example:
+        >>> fit_coverage(None, Spec(targets=[Target("y", quantiles=[0.1, 0.5, 0.9])]), True)
+        (0.8,)
+    """
+    if isinstance(coverage, list | tuple) and not coverage:
+        return ()
+    if coverage is not None:
+        return check_coverage(coverage)
+    levels = [set(t.quantiles) for t in spec.targets if t.kind == "quantile"]
+    if not validation or not levels:
+        return ()
+    common = set.intersection(*levels)
+    return tuple(sorted({round(1 - 2 * q, 12) for q in common
+                         if q < 0.5 and any(math.isclose(1 - q, r) for r in common)}))
 
 
 def conformal_targets(spec: Spec) -> list[tuple[int, Target]]:
@@ -104,8 +156,35 @@ def check_bands(spec: Spec, coverage: Sequence[float]) -> None:
             t.target_kind.band(t, probe, c)
 
 
+@dataclass(frozen=True)
+class WindowSeries:
+    """Which series each calibration window belongs to, and the series' scales its
+    scores are divided by (scale-aware calibration of a panel).
+
+    Attributes:
+        keys: the series' ids as text.
+        which: (N,) each window's position in ``keys``.
+        scales: per number target, one scale per series (NaN where none is usable).
+    """
+
+    keys: tuple[str, ...]
+    which: np.ndarray
+    scales: dict[str, np.ndarray]
+
+    def of(self, name: str) -> np.ndarray | None:
+        """Target ``name``'s usable scales (G,) (NaN: none), or None where the windows are
+        not of several series or no series has a usable scale."""
+        scales = self.scales.get(name)
+        if len(self.keys) < 2 or scales is None:
+            return None
+        usable = np.isfinite(scales) & (scales > 0)
+        return np.where(usable, scales, np.nan) if usable.any() else None
+
+
 def fit_conformal(spec: Spec, decoded: dict[str, Decoded], truth: dict[str, np.ndarray],
-                  coverage: Sequence[float], part: str, pooled: bool) -> dict[str, Any]:
+                  coverage: Sequence[float], part: str, pooled: bool,
+                  series: WindowSeries | None = None, floors: dict[str, float] | None = None
+                  ) -> dict[str, Any]:
     """The record of margins calibrated on a part's windows.
 
     Args:
@@ -115,25 +194,64 @@ def fit_conformal(spec: Spec, decoded: dict[str, Decoded], truth: dict[str, np.n
         coverage: the nominal coverages, increasing.
         part: which windows (``val``, ``test``, ``all``: a table given for it).
         pooled: one margin for all steps (seq2seq with one output per input step).
+        series: the windows' series and scales, for scale-aware margins (a panel).
+        floors: per target, the lowest value its intervals' lower ends may take.
 
     Raises:
         DataError: where a step has too few known values for a coverage (``minimum_windows``).
     """
-    targets, windows = {}, 0
+    targets, windows, scaled_any = {}, 0, False
     for _, t in conformal_targets(spec):
         y = truth[t.name]
         windows = len(y)
-        margins, covered = [], []
+        scales = None if series is None else series.of(t.name)
+        own = None if scales is None else scales[series.which]             # (N,), NaN: none
+        entry: dict[str, Any] = {"margins": [], "covered": []}
         for c in coverage:
             lower, upper = t.target_kind.band(t, decoded[t.name].graph_values, c)
             scores = np.maximum(lower - y, y - upper)                  # (N, S), NaN: unknown
             margin = _margins(scores.reshape(-1, 1) if pooled else scores, c, t.name, part)
-            margins.append(margin)
-            wide = np.asarray(margin)
-            inside = (lower - wide <= y) & (y <= upper + wide)
-            covered.append(round(float(inside[np.isfinite(y)].mean()), 6))
-        targets[t.name] = {"margins": margins, "covered": covered}
-    return {"part": part, "coverage": list(coverage), "windows": windows, "targets": targets}
+            entry["margins"].append(margin)
+            wide = np.broadcast_to(np.asarray(margin), scores.shape)
+            if own is not None:
+                has = np.isfinite(own)
+                normalised = scores / own[:, None]                     # NaN: no scale
+                scaled = _margins(normalised[has], c, t.name, part)
+                mine = _series_margins(normalised, series.which, len(series.keys), c)
+                entry.setdefault("scaled_margins", []).append(scaled)
+                entry.setdefault("series_margins", []).append(mine)
+                each = np.array([scaled if m is None else m for m in mine])[series.which]
+                wide = np.where(has[:, None], each * own[:, None], wide)
+            low = lower - wide
+            if floors and t.name in floors:
+                low = np.maximum(low, floors[t.name])
+            inside = (low <= y) & (y <= upper + wide)
+            entry["covered"].append(round(float(inside[np.isfinite(y)].mean()), 6))
+        if scales is not None:
+            entry["scales"] = [None if math.isnan(v) else float(v) for v in scales]
+            scaled_any = True
+        if floors and t.name in floors:
+            entry["floor"] = float(floors[t.name])
+        targets[t.name] = entry
+    record: dict[str, Any] = {"part": part, "coverage": list(coverage), "windows": windows}
+    if scaled_any:
+        record["series"] = list(series.keys)
+    return {**record, "targets": targets}
+
+
+def _series_margins(normalised: np.ndarray, which: np.ndarray, groups: int, coverage: float
+                    ) -> list[list[float] | None]:
+    """Each of ``groups`` series' own margins: the ``ceil((n + 1) coverage)``-th smallest of
+    its windows' ``normalised`` scores (N, S) per step, where it has ``OWN_WINDOWS`` (and
+    ``minimum_windows``) or more known at every step; None (the pooled normalised margins)
+    where it has fewer."""
+    least = max(OWN_WINDOWS, minimum_windows(coverage))
+    margins: list[list[float] | None] = []
+    for g in range(groups):
+        mine = normalised[which == g]
+        enough = len(mine) and np.isfinite(mine).sum(axis=0).min() >= least
+        margins.append(_margins(mine, coverage, "", "") if enough else None)
+    return margins
 
 
 def _margins(scores: np.ndarray, coverage: float, name: str, part: str) -> list[float]:
@@ -182,9 +300,11 @@ def chosen(record: dict[str, Any] | None, coverage: Any) -> tuple[float, ...]:
 
 
 def with_intervals(spec: Spec, decoded: dict[str, Decoded], record: dict[str, Any] | None,
-                   coverage: Sequence[float]) -> dict[str, Decoded]:
+                   coverage: Sequence[float], keys: Sequence[Any] | None = None
+                   ) -> dict[str, Decoded]:
     """``decoded`` with the calibrated intervals at ``coverage`` (``chosen``) added to each
-    calibrated target's predictions (``Decoded.intervals``)."""
+    calibrated target's predictions (``Decoded.intervals``); ``keys``: each window's series
+    (scale-aware records give each series its own margins; None: the pooled ones)."""
     if not record or not coverage:
         return decoded
     out = dict(decoded)
@@ -196,10 +316,46 @@ def with_intervals(spec: Spec, decoded: dict[str, Decoded], record: dict[str, An
         for c in coverage:
             k = next(i for i, d in enumerate(record["coverage"]) if math.isclose(c, d))
             lower, upper = t.target_kind.band(t, decoded[t.name].graph_values, c)
-            margin = np.asarray(entry["margins"][k])            # (S,) or (1,): every step
-            intervals.append((c, lower - margin, upper + margin))
+            margin = window_margins(record, t.name, k, keys)   # (S,), (1,) or (N, S)
+            low = lower - margin
+            if "floor" in entry:
+                low = np.maximum(low, entry["floor"])
+            intervals.append((c, low, upper + margin))
         out[t.name] = dataclasses.replace(decoded[t.name], intervals=tuple(intervals))
     return out
+
+
+def window_margins(record: dict[str, Any], name: str, k: int, keys: Sequence[Any] | None
+                   ) -> np.ndarray:
+    """Target ``name``'s margins at the ``k``-th coverage: the pooled ones (S,) (or (1,)),
+    or, scale-aware with the windows' series ``keys``, each window's (N, S)."""
+    entry = record["targets"][name]
+    if "scaled_margins" not in entry or keys is None:
+        return np.asarray(entry["margins"][k], dtype=np.float64)
+    return margin_table(record, name, k)[series_codes(record, keys)]
+
+
+def margin_table(record: dict[str, Any], name: str, k: int) -> np.ndarray:
+    """Target ``name``'s margins (G + 1, S) at the ``k``-th coverage per series of the
+    record's ``series`` (its normalised margins times its scale, the pooled ones where it
+    has none), and last the pooled ones, for series the record does not hold."""
+    entry = record["targets"][name]
+    pooled = np.asarray(entry["margins"][k], dtype=np.float64)
+    if "scaled_margins" not in entry:
+        return pooled[None, :]
+    scales = np.array([math.nan if v is None else v for v in entry["scales"]], np.float64)
+    scaled = entry["scaled_margins"][k]
+    own = entry.get("series_margins", [[None] * len(scales)] * (k + 1))[k]
+    normalised = np.array([scaled if m is None else m for m in own], dtype=np.float64)
+    rows = np.where(np.isfinite(scales)[:, None], scales[:, None] * normalised, pooled[None, :])
+    return np.vstack([rows, pooled[None, :]])
+
+
+def series_codes(record: dict[str, Any], keys: Sequence[Any]) -> np.ndarray:
+    """Each of ``keys``' position (int64) in the record's ``series``; its length (the
+    pooled margins' row of ``margin_table``) for a series it does not hold."""
+    known = {key: g for g, key in enumerate(record.get("series", []))}
+    return np.array([known.get(scale_key(key), len(known)) for key in keys], dtype=np.int64)
 
 
 def interval_scores(true: np.ndarray, model: Decoded, naive: tuple[np.ndarray, np.ndarray]
@@ -249,8 +405,39 @@ def check_conformal(data: Any, spec: Spec) -> dict[str, Any] | None:
             raise ValueError(f"conformal entry of {quote(name)} must hold margins (one list of "
                              f"1 or {steps} finite numbers per coverage) and covered (one share "
                              "from 0 to 1 per coverage)")
+        _check_scaled(entry, name, margins, data.get("series"))
     try:
         check_bands(spec, coverage)
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
     return data
+
+
+def _check_scaled(entry: dict[str, Any], name: str, margins: list[list[float]],
+                  series: Any) -> None:
+    """ValueError unless target ``name``'s optional scale-aware fields (``scaled_margins``
+    shaped like ``margins``, ``scales``: one per ``series`` id) and ``floor`` are sound."""
+    def finite(v: Any, positive: bool = False) -> bool:
+        return type(v) in (int, float) and math.isfinite(v) and (v > 0 or not positive)
+    if "floor" in entry and not finite(entry["floor"]):
+        raise ValueError(f"conformal floor of {quote(name)} must be a finite number")
+    if "scaled_margins" not in entry and "scales" not in entry:
+        return
+    keys = isinstance(series, list) and bool(series) and all(
+        isinstance(k, str) for k in series) and len(set(series)) == len(series)
+    scaled, scales = entry.get("scaled_margins"), entry.get("scales")
+    shaped = isinstance(scaled, list) and len(scaled) == len(margins) and all(
+        isinstance(row, list) and len(row) == len(own) and all(finite(v) for v in row)
+        for row, own in zip(scaled, margins, strict=False))
+    per_series = keys and isinstance(scales, list) and len(scales) == len(series) and all(
+        v is None or finite(v, positive=True) for v in scales)
+    own = entry.get("series_margins", [[None] * len(scales or [])] * len(margins))
+    owned = per_series and isinstance(own, list) and len(own) == len(margins) and all(
+        isinstance(each, list) and len(each) == len(series) and all(
+            m is None or (isinstance(m, list) and len(m) == len(row) and all(map(finite, m)))
+            for m in each) for each, row in zip(own, margins, strict=False))
+    if not shaped or not per_series or not owned:
+        raise ValueError(f"conformal entry of {quote(name)} must hold scaled_margins (shaped "
+                         "like margins), scales (one number above 0, or null, per id of the "
+                         "record's series: distinct ids as text) and series_margins (per "
+                         "coverage, per series null or a list shaped like its margins)")

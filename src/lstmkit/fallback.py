@@ -4,8 +4,10 @@ from the naive forecast did not help, keep only the share of it that did.
 A forecast with instance normalisation also keeps each target's naive forecast (the last
 value, or the value one season earlier: ``anchor_lags``). After training, ``fall_back`` sets
 the network's trust in its change from that forecast from the validation windows
-(``set_trust``); where the default fell back so, ``fit`` may train an ``anchored``
-candidate and keeps the one with the lower ``naive_ratio``.
+(``set_trust``), and for a target it falls back on, that forecast's share of drift (the
+naive forecast with drift: ``naive_drift``, from the training and validation windows);
+where the default fell back so, ``fit`` may train an ``anchored`` candidate and keeps the
+one with the lower ``naive_ratio``.
 """
 
 from __future__ import annotations
@@ -21,27 +23,31 @@ from .nn import LSTMNetwork
 from .nn.norm import InstanceNorm
 from .pipeline import FittedPipeline
 from .spec import Spec
-from .tasks import anchor_rows
+from .tasks import anchor_rows, window_origin
 
 ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, evenly spread
 
 
 def fall_back(pipeline: FittedPipeline, val_windows: Windows | None,
-              device: torch.device) -> None:
+              device: torch.device, train_windows: Windows | None = None) -> None:
     """Set the fitted network's trust in its change from the naive forecast from the
-    validation windows (``set_trust``), where it keeps a naive forecast."""
+    validation windows, and that forecast's drift from those and the training windows
+    (``set_trust``), where it keeps a naive forecast."""
     norm = pipeline.network.norm
     if norm is not None and norm.naive and isinstance(val_windows, ForecastWindows):
+        more = (train_windows,) if isinstance(train_windows, ForecastWindows) else ()
         set_trust(norm, val_windows, *pipeline.outputs(val_windows, with_targets=True,
-                                                       device=device, network_units=True))
+                                                       device=device, network_units=True),
+                  more=more)
 
 
 def trusting_copy(network: LSTMNetwork) -> LSTMNetwork:
-    """A copy of a fitted ``network`` to train on (a warm start), with trust 1 again: as a
-    new network trains, until ``fall_back`` sets the trust from validation once more."""
+    """A copy of a fitted ``network`` to train on (a warm start), with trust 1 and no drift
+    again: as a new network trains, until ``fall_back`` sets them from validation once more."""
     network = copy.deepcopy(network).train()
     if network.norm is not None and network.norm.naive:
         network.norm.trust.fill_(1.0)
+        network.norm.drift.zero_()
     return network
 
 
@@ -76,6 +82,17 @@ def kept(pipeline: FittedPipeline) -> dict[str, float]:
                                         strict=True) if single}
 
 
+def drifts(pipeline: FittedPipeline) -> dict[str, float]:
+    """Per target whose fallback forecast carries drift (``set_trust``), the share of the
+    window's drift in it; targets without drift are left out."""
+    norm = pipeline.network.norm
+    if norm is None or not norm.naive:
+        return {}
+    return {pipeline.spec.targets[j].name: round(share, 4)
+            for j, share in zip(norm.targets.tolist(), norm.drift.tolist(), strict=True)
+            if share > 0}
+
+
 def naive_lag(pipeline: FittedPipeline, target: str) -> int:
     """How many steps back ``target``'s naive forecast looks (1: the last value)."""
     lags = pipeline.network.config.anchor_lags
@@ -83,37 +100,96 @@ def naive_lag(pipeline: FittedPipeline, target: str) -> int:
 
 
 def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
-               truth: np.ndarray) -> None:
+               truth: np.ndarray, more: tuple[ForecastWindows, ...] = ()) -> None:
     """Where the network does worse than the naive forecasts on ``windows`` (its MAE over
     theirs, averaged over the mapped targets, is 1 or more): per target it does worse on,
-    and per step, the share of its change from the naive forecast that brings its forecasts
+    the naive forecast to fall back on (``naive_drift``: with the share of the window's
+    drift that ``windows`` and ``more``, the training windows, say helps, else none), and
+    per step the share of the network's change from that forecast that brings its forecasts
     closest to ``truth`` (least squares, in [0, 1]; 0 where the change made them worse).
     Other targets, and every target of a network that beats the naive forecasts as a whole,
-    keep trust 1: on ETTh1 (H=96), whose validation and test parts differ, shrinking the
-    few channels that lost on validation raised test MSE (BENCHMARKS.md)."""
-    targets = windows.targets.numpy()
+    keep trust 1 and no drift: on ETTh1 (H=96), whose validation and test parts differ,
+    shrinking the few channels that lost on validation raised test MSE (BENCHMARKS.md)."""
+    norm.drift.zero_()
     # targets of several columns (quantiles) are left alone: trust 1
     entries = [(m, j, column) for m, (j, column, single) in enumerate(zip(
         norm.targets.tolist(), norm.columns.tolist(), norm.single.tolist(), strict=True))
         if single]
-    changes, wanted, ratios = [], [], []
+    ratios = []
     for m, j, column in entries:
-        anchor = targets[anchor_rows(windows, int(norm.lags[m])), j]       # (N, H)
-        changes.append(outputs[..., column] - anchor)
-        wanted.append(truth[..., j] - anchor)
-        ratios.append(np.nanmean(np.abs(wanted[-1] - changes[-1]))
-                      / np.nanmean(np.abs(wanted[-1])))
+        anchor = windows.targets.numpy()[anchor_rows(windows, int(norm.lags[m])), j]
+        ratios.append(np.nanmean(np.abs(truth[..., j] - outputs[..., column]))
+                      / np.nanmean(np.abs(truth[..., j] - anchor)))
     if not ratios or np.nanmean(ratios) < 1:
         return                                           # it beats the naive forecasts
-    for i, (m, _, _) in enumerate(entries):
+    for i, (m, j, column) in enumerate(entries):
         if not ratios[i] >= 1:
             continue                                     # it beats this one's naive forecast
-        known = ~np.isnan(wanted[i])
-        change, want = np.where(known, changes[i], 0.0), np.where(known, wanted[i], 0.0)
-        power = (change**2).sum(axis=0)                                      # (H,)
-        share = np.divide((change * want).sum(axis=0), power, out=np.ones_like(power),
-                          where=power > 0)
-        norm.trust[:, m] = torch.from_numpy(np.clip(share, 0.0, 1.0))
+        lag, steps = int(norm.lags[m]), norm.reach[:, m].cpu().numpy()
+        share = naive_drift([naive_terms(w, j, lag, steps) for w in (windows, *more)])
+        norm.drift[m] = share
+        anchor, drift, _ = naive_terms(windows, j, lag, steps)
+        naive = anchor + share * drift
+        norm.trust[:, m] = torch.from_numpy(least_squares_share(
+            outputs[..., column] - naive, truth[..., j] - naive))
+
+
+def naive_terms(windows: ForecastWindows, j: int, lag: int, reach: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of target ``j`` over ``windows``, each (N, H): the naive forecast with ``lag``, the
+    drift the naive forecast with drift adds to it (the window's mean step change over its
+    lookback, times each step's ``reach``: as ``InstanceNorm.fallback``) and the truth."""
+    values = windows.targets.numpy()[:, j]
+    first = np.asarray(windows.starts)
+    origin = window_origin(first, windows.lookback)
+    slope = (values[origin] - values[first]) / max(windows.lookback - 1, 1)       # (N,)
+    ahead = origin[:, None] + np.arange(1, windows.horizon + 1)
+    return values[anchor_rows(windows, lag)], slope[:, None] * reach[None, :], values[ahead]
+
+
+def naive_drift(terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
+    """The share of the drift added to the naive forecast that brings it closest to the
+    truth (``naive_terms`` of each window set, pooled; least squares over all steps, in
+    [0, 1]), kept only where it lowers the naive forecast's MAE on them all and raises
+    neither its MAE nor its squared error on the first set (the validation windows); else
+    0: no drift. Steps with a gap are left out.
+
+    The share is the naive forecast's, not the network's: it is chosen on every window
+    outside the test part, the training part's too, so that one episode of trend in the
+    validation part (macro's unemployment in 1994-2001) does not set it alone; validation
+    can only veto it."""
+    pooled = _known(*(np.concatenate([t[k].ravel() for t in terms]) for k in range(3)))
+    if not len(pooled[0]):
+        return 0.0
+    share = float(least_squares_share(pooled[0][:, None], pooled[1][:, None])[0])
+    drift, wanted = pooled
+    if not np.abs(wanted - share * drift).mean() < np.abs(wanted).mean():
+        return 0.0
+    drift, wanted = _known(*(t.ravel() for t in terms[0]))
+    for power in (1, 2):               # MAE and squared error on the validation windows
+        if np.mean(np.abs(wanted - share * drift) ** power) > np.mean(np.abs(wanted) ** power):
+            return 0.0
+    return share
+
+
+def _known(anchor: np.ndarray, drift: np.ndarray, truth: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The drift and the truth's change from the naive forecast, at the steps where all
+    three are known."""
+    known = ~(np.isnan(truth) | np.isnan(drift) | np.isnan(anchor))
+    return drift[known], truth[known] - anchor[known]
+
+
+def least_squares_share(change: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Per step (the last axis; over the first), the share of ``change`` that brings it
+    closest to ``wanted`` (least squares, in [0, 1]; 1 where the change is 0 throughout).
+    NaN in either counts as no change there."""
+    known = ~(np.isnan(change) | np.isnan(wanted))
+    change, wanted = np.where(known, change, 0.0), np.where(known, wanted, 0.0)
+    power = (change**2).sum(axis=0)
+    share = np.divide((change * wanted).sum(axis=0), power, out=np.ones_like(power),
+                      where=power > 0)
+    return np.clip(share, 0.0, 1.0)
 
 
 def anchor_lags(spec: Spec, windows: Windows, season: int | None) -> tuple[int, ...]:

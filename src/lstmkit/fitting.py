@@ -29,7 +29,7 @@ from . import presets
 from .baselines import NearestNeighbour
 from .calibration import fit_calibration
 from .checks import quote
-from .conformal import check_coverage
+from .conformal import fit_coverage
 from .data import prepare
 from .data.checksum import table_sha256
 from .data.encoding import Encoding
@@ -82,13 +82,14 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         The fitted pipeline; ``model`` is not changed.
     """
     split = _fit_split(model, validation_data)
-    if model.coverage is not None and split.val_start is None and validation_data is None:
+    if model.coverage not in (None, []) and split.val_start is None and validation_data is None:
         raise ConfigError(f"coverage={quote(model.coverage)} calibrates intervals on the "
                           "validation part, and this fit has none (its split has no "
                           "val_start); give the split a validation part, or fit without "
                           "coverage and calibrate on held-out data: "
                           "model.calibrate_intervals(data, part='all', coverage=[...])")
     groups = fill_gaps(arrange(frame, spec, None if start is None else start.time_step), spec)
+    given, spec = spec, spec.scaled_for(len(groups))       # scale_by unset: the data decide
     parts = prepare.assign_parts(groups, spec, split, model.seed)
     encoding = (prepare.fit_encoding(groups, spec, parts) if start is None
                 else prepare.continued_encoding(groups, spec, parts, start.encoding))
@@ -105,7 +106,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         require_weight(None if each is None else each.window_weights(), part, spec)
     class_weights = fitted_class_weights(spec, encoding, train_windows)
     batch_size = model.batch_size or presets.batch_size(spec, len(train_windows))
-    plan = _checkpoints(model, checkpoint_dir, resume, spec, batch_size, train_windows,
+    plan = _checkpoints(model, checkpoint_dir, resume, given, batch_size, train_windows,
                        val_windows, start=start)
     # A forecast normalised per window also keeps each target's naive forecast, to fall
     # back on where validation shows the network's change from it did not help.
@@ -137,7 +138,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         split=split, seed=model.seed, neighbours=neighbours,
         class_frequencies=class_frequencies(spec, encoding, train_windows),
         class_weights=class_weights, naive_scales=training_scales(spec, groups, split))
-    fall_back(pipeline, val_windows, device)
+    fall_back(pipeline, val_windows, device, train_windows)
     if start is None and anchored_may_help(pipeline, mode,
                                            chosen=model.instance_norm is not None):
         # A second candidate that forecasts changes from the naive forecast; kept where
@@ -151,7 +152,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         candidate = dataclasses.replace(
             pipeline, network=network, history=history,
             architecture=presets.built(architecture, network.config))
-        fall_back(candidate, val_windows, device)
+        fall_back(candidate, val_windows, device, train_windows)
         if not naive_ratio(candidate, val_windows, encoded.offsets, device) >= skill:
             pipeline = candidate                         # (a NaN ratio keeps it too)
     pipeline.naive_spread = pipeline.residual_quantiles(train_windows)
@@ -167,9 +168,11 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     pipeline.calibration = fit_calibration(pipeline, val_windows, model.calibrate,
                                            device)
     pipeline.decisions = fit_decisions(pipeline, val_windows, train_windows, device)
-    if model.coverage is not None:
-        pipeline.calibrate_windows(val_windows, train_windows, check_coverage(model.coverage),
-                                   "val", device)
+    coverage = fit_coverage(model.coverage, spec, val_windows is not None)
+    if coverage:
+        pipeline.calibrate_windows(val_windows, train_windows, coverage, "val", device,
+                                   None if validation_data is not None
+                                   else (encoded.offsets, pipeline.naive_scales))
     return pipeline
 
 
@@ -241,7 +244,10 @@ def _checkpoints(model: LSTMModel, directory: str | Path | None, resume: bool, s
     """The checkpoint plan of a fit: where to write, and what to continue from; the
     fingerprint holds the batch size and stratification trained with, so that a run
     0.2.0 interrupted (64 and no stratification unless given) resumes, and a warm
-    start's weights (``start``), so that it resumes only from those."""
+    start's weights (``start``), so that it resumes only from those. ``spec`` is the one
+    given to ``fit``, its ``scale_by`` unresolved (unset, it is written as earlier versions
+    wrote their default; the windows, fingerprinted too, differ where it resolves to
+    per-series scaling)."""
     if directory is None:
         if resume:
             raise ConfigError("resume=True needs checkpoint_dir, the directory the "

@@ -126,7 +126,10 @@ class Training:
         coverage: calibrate conformal intervals at these nominal coverages (e.g.
             ``[0.8, 0.95]``) on the validation part after training, for the regression,
             quantile and distribution targets (``lstmkit.conformal``): ``predict`` then gives
-            ``<target>_lo_80`` / ``<target>_hi_80`` columns; None: no intervals.
+            ``<target>_lo_80`` / ``<target>_hi_80`` columns; ``[]``: no intervals; None
+            (default): a model with quantile targets and a validation part is calibrated at
+            the central intervals their levels hold (``[0.1, 0.5, 0.9]``: 80 %;
+            ``conformal.fit_coverage``), any other model takes none.
     """
 
     optimizer: str = "adam"

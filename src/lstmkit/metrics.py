@@ -361,6 +361,8 @@ class Evaluation:
             targets add ``MASE`` and ``RMSSE`` per series (``lstmkit.scale_free``; NaN where
             the series' training part is constant or too short for the season); ``table``'s
             rows of those two are their means over the series, each weighing the same.
+            Targets with conformal intervals add each interval's ``coverage_<p>_conformal``
+            and ``width_<p>_conformal`` per series (the model's only; the rest NaN).
         scale_free: what MASE and RMSSE divide by ("" where they are not given).
     """
 
@@ -474,7 +476,7 @@ def check_verdict(data: Any, names: list[str]) -> dict[str, Any] | None:
             raise ValueError(f"validation of target {quote(name)} must hold metric ('MAE' or "
                              "'accuracy'), model and naive (numbers or null) and worse (bool), "
                              "and may hold neighbour (a number or null), "
-                             "worse_than_neighbour (bool) and kept (a number from 0 to 1)")
+                             "worse_than_neighbour (bool), kept and drift (numbers from 0 to 1)")
     return data
 
 
@@ -484,7 +486,8 @@ def _is_verdict_entry(entry: Any) -> bool:
             and isinstance(entry.get("worse"), bool)
             and isinstance(entry.get("worse_than_neighbour", False), bool)
             and all(type(entry.get(k)) in numbers for k in ("model", "naive", "neighbour"))
-            and (type(entry.get("kept", 1.0)) in numbers[:2] and 0 <= entry.get("kept", 1.0) <= 1))
+            and all(type(entry.get(k, 1.0)) in numbers[:2] and 0 <= entry.get(k, 1.0) <= 1
+                    for k in ("kept", "drift")))
 
 
 def _error(metric: str, value: Any) -> Any:

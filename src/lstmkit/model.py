@@ -299,7 +299,7 @@ class LSTMModel:
             raise NotFittedError("fit(warm_start=True) continues training a fitted model, and "
                                  "this LSTMModel is not fitted yet; fit(data) first, or "
                                  "LSTMModel.load(path) a saved one")
-        if self.spec is not None and self.spec != pipeline.spec:
+        if self.spec is not None and not self.spec.fitted_as(pipeline.spec):
             raise ConfigError("fit(warm_start=True) keeps the fitted spec (spec_), and the "
                               "model's spec parameter differs from it; set_params(spec="
                               "model.spec_), or fit without warm_start to train a new network")
@@ -569,7 +569,7 @@ class LSTMModel:
         if self.split is not None and not isinstance(self.split, Split):
             raise ConfigError(f"split must be a lstmkit.Split, got {type(self.split).__name__}")
         spec = spec or self.spec
-        if spec is not None and self.coverage is not None:
+        if spec is not None and self.coverage not in (None, []):
             check_bands(spec, check_coverage(self.coverage))
         if spec is not None:
             network = _smallest_network(spec, self._architecture(spec), self.layers, self.heads)

@@ -32,6 +32,8 @@ from .baselines import NearestNeighbour
 from .checks import check_choice, check_positive_int, quote
 from .conformal import PARTS as CONFORMAL_PARTS
 from .conformal import (
+    SUFFIX,
+    WindowSeries,
     check_bands,
     check_coverage,
     chosen,
@@ -55,7 +57,15 @@ from .decision import offsets_of
 from .errors import ConfigError, DataError, NotFittedError
 from .hyperparams import Architecture, ResolvedArchitecture
 from .kinds import Decoded, Regression
-from .metrics import BASELINES, PREDICTORS, SCALE_FREE, SERIES_COLUMNS, Baseline, Evaluation
+from .metrics import (
+    BASELINES,
+    PREDICTORS,
+    SCALE_FREE,
+    SERIES_COLUMNS,
+    Baseline,
+    Evaluation,
+    interval_metrics,
+)
 from .nn import LSTMNetwork, NetworkConfig, Output
 from .scale_free import NaiveScales, describe, scaled, training_scales
 from .spec import PARTS, Spec, Split, Target
@@ -238,7 +248,9 @@ class FittedPipeline:
                                                    values_only=output == "array")
         if output == "array":
             return self.spec.shape.array_layout(decoded, _lengths(windows))
-        decoded = with_intervals(self.spec, decoded, self.conformal, intervals)
+        which = None if groups is None else window_series(windows, groups.offsets)
+        decoded = with_intervals(self.spec, decoded, self.conformal, intervals,
+                                 None if which is None else [groups.keys[g] for g in which])
         rows = self._window_rows(windows, groups)
         if samples is not None:
             return sample_frame(self.spec, rows, decoded, samples, np.random.default_rng(seed))
@@ -272,20 +284,33 @@ class FittedPipeline:
         require_windows(windows, f"{part!r}", spec)
         training = windows if part == "all" else prepare.part_windows(encoded, spec, parts,
                                                                       "train")
-        self.calibrate_windows(windows, training, coverage, part, device)
+        self.calibrate_windows(windows, training, coverage, part, device,
+                               (encoded.offsets, self.series_scales(groups)))
         return self.conformal
 
     def calibrate_windows(self, windows: Windows, training: Windows, coverage: tuple[float, ...],
-                          part: str, device: torch.device | None = None) -> None:
+                          part: str, device: torch.device | None = None,
+                          series: tuple[torch.Tensor, NaiveScales | None] | None = None
+                          ) -> None:
         """Calibrate conformal intervals at ``coverage`` on ``windows`` (of ``part``), and
         the naive baseline's intervals of the regression targets on ``training`` (the
-        training part, or the same windows where the data has no such part)."""
+        training part, or the same windows where the data has no such part); ``series``:
+        the row offsets of the table's series and their naive scales (in its series'
+        order), which make a panel's margins scale-aware (``lstmkit.conformal``)."""
         outputs, truth = self.outputs(windows, with_targets=True, device=device)
         decoded = _decode(self.spec, self.encoding, self.tempered(outputs))
         targets = conformal_targets(self.spec)
         true = {t.name: self.encoding.decode_regression(t, truth[..., j]) for j, t in targets}
-        self.conformal = fit_conformal(self.spec, decoded, true, coverage, part,
-                                       pooled=self.spec.shape.per_step)
+        seen = self.truth(training) if len(training) else None   # non-negative: a floor at 0
+        floors = {t.name: 0.0 for j, t in targets if seen is not None and not (
+            self.encoding.decode_regression(t, seen[..., j]) < 0).any()}
+        which = None if series is None else window_series(windows, series[0])
+        scales = None if series is None else series[1]
+        self.conformal = fit_conformal(
+            self.spec, decoded, true, coverage, part, pooled=self.spec.shape.per_step,
+            series=None if which is None or scales is None else WindowSeries(
+                tuple(map(str, scales.series)), which, scales.mae),
+            floors=floors)
         points = {t.name: interval_levels(coverage) for _, t in targets
                   if not t.target_kind.spread_levels(t)}
         self.naive_spread = {**{k: v for k, v in self.naive_spread.items() if k not in points},
@@ -468,9 +493,11 @@ class FittedPipeline:
         """``values`` (N, S, C) of ``windows``, network outputs (``of="outputs"``) or encoded
         targets (``"targets"``), in the encoding's global units: where rows are scaled per
         series (``Spec.scale_by``), each window's mapped there from its series' units
-        (``lstmkit.data.series_scaling``); otherwise as given."""
-        series = self.encoding.series
+        (``lstmkit.data.series_scaling``; the statistics the windows carry, which cover
+        series the model was not fitted on); otherwise as given."""
         codes = windows.window_series() if isinstance(windows, ForecastWindows) else None
+        series = self.encoding.series if codes is None else (windows.scalers
+                                                             or self.encoding.series)
         if values is None or series is None or codes is None:
             return values
         maps = (series.output_maps if of == "outputs" else series.target_maps)(
@@ -514,8 +541,8 @@ class FittedPipeline:
                      "seasonal": self._seasonal_naive(windows, offsets),
                      "neighbour": self._neighbour(nearest, truth)}
         series = None
-        if keys is not None and isinstance(windows, ForecastWindows):
-            which = np.searchsorted(offsets.numpy(), windows.starts.numpy(), side="right") - 1
+        which = window_series(windows, offsets)
+        if keys is not None and which is not None:
             series = _Series(which, keys, scales)                     # which: (N,)
         weights = windows.window_weights()
         return _evaluation(self.spec, self.encoding,
@@ -804,7 +831,8 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
     rows, step_rows, series_rows, confusion, reliability = [], [], [], {}, {}
     edges = np.cumsum([0] + [encoding.n_classes(t) for t in spec.targets])
     coverage = tuple(conformal["coverage"]) if conformal else ()
-    decoded = (with_intervals(spec, _decode(spec, encoding, outputs), conformal, coverage)
+    keys = None if series is None else [series.keys[g] for g in series.which]
+    decoded = (with_intervals(spec, _decode(spec, encoding, outputs), conformal, coverage, keys)
                if conformal else {})
     for j, t in enumerate(spec.targets):
         y = truth[..., j]                                          # (N, S)
@@ -830,8 +858,10 @@ def _evaluation(spec: Spec, encoding: Any, outputs: np.ndarray, truth: np.ndarra
         rows += [(t.name, *row) for row in _scored(score, names, true, predictions, w)]
         if series is not None:
             own = _per_series(t, encoding, y, out, bases, series, w, decided)
-            series_rows += own
             rows += _series_means(t.name, own)
+            if t.name in decoded and decoded[t.name].intervals:
+                own += _series_intervals(t.name, true, decoded[t.name], series, w)
+            series_rows += own
         if true.shape[1] > 1:
             for s in range(true.shape[1]):
                 at_step = [None if p is None else p[:, s] for p in predictions]
@@ -883,6 +913,31 @@ def _per_series(target: Target, encoding: Any, truth: np.ndarray, outputs: np.nd
             own += scaled(errors, scales.mae[target.name][g], scales.mse[target.name][g])
         rows += [(series.keys[g], target.name, *row) for row in own]
     return rows
+
+
+def _series_intervals(target: str, true: np.ndarray, decoded: Decoded, series: _Series,
+                      weights: np.ndarray | None = None) -> list[tuple[Any, ...]]:
+    """Rows ``(series, target, metric, model, NaN, NaN, NaN)`` of the coverage and mean width
+    of each calibrated interval of ``decoded`` on each series' windows (``true`` (N, S),
+    original units): whether every series is covered, not only the pooled windows."""
+    rows = []
+    for g in np.unique(series.which):
+        mine = series.which == g
+        for coverage, lower, upper in decoded.intervals:
+            scores = interval_metrics(true[mine], lower[mine], upper[mine], coverage, math.nan,
+                                      SUFFIX, None if weights is None else weights[mine])
+            rows += [(series.keys[g], target, name, value, math.nan, math.nan, math.nan)
+                     for name, value in scores.items() if not name.startswith("MSIS")]
+    return rows
+
+
+def window_series(windows: Windows, offsets: torch.Tensor | np.ndarray) -> np.ndarray | None:
+    """Each forecast window's series (N,), as its position among the series whose rows
+    begin at ``offsets``; None for sequence windows."""
+    if not isinstance(windows, ForecastWindows):
+        return None
+    bounds = offsets.numpy() if isinstance(offsets, torch.Tensor) else np.asarray(offsets)
+    return np.searchsorted(bounds, windows.starts.numpy(), side="right") - 1
 
 
 def _series_means(target: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

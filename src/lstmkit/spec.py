@@ -366,11 +366,16 @@ class Spec:
             sequence), in training and validation (a weighted mean over windows), and in
             the metrics with ``evaluate(..., weighted=True)``. It is no input unless listed
             in ``inputs``; predicting needs no such column (``lstmkit.data.weights``).
-        scale_by: ``"global"`` (default): one scaler per column, fitted on the training
-            rows of all series; ``"series"``: each series' numeric inputs and targets
-            scaled by statistics of that series' own training part, so series of very
-            different levels all reach the network with spread ~1 and weigh alike in the
-            loss (a forecast with a ``series`` column; ``lstmkit.data.series_scaling``).
+        scale_by: ``"global"``: one scaler per column, fitted on the training rows of all
+            series; ``"series"``: each series' numeric inputs and targets scaled by
+            statistics of that series' own training part, so series of very different
+            levels all reach the network with spread ~1 and weigh alike in the loss (a
+            forecast with a ``series`` column; a series the model was not fitted on is
+            scaled by its own rows in the data predicted, with a warning:
+            ``lstmkit.data.series_scaling``); None
+            (default): ``fit`` decides (``scaled_for``): per series for a panel (a
+            forecast whose data holds more than one series), global otherwise. The fitted
+            model's ``spec_`` holds the choice made.
     """
 
     inputs: tuple[Feature, ...]
@@ -387,15 +392,16 @@ class Spec:
     units: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)
     past_targets: bool = dataclasses.field(default=True, compare=False)
     weight: str | None = None
-    scale_by: Literal["global", "series"] = "global"
+    scale_by: Literal["global", "series"] | None = None
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
-        check_choice("spec scale_by", self.scale_by, SCALE_BY)
+        if self.scale_by is not None:
+            check_choice("spec scale_by", self.scale_by, SCALE_BY)
         if self.scale_by == "series" and (self.task != "forecast" or self.series is None):
             raise ConfigError("spec scale_by 'series' fits scalers per series of a forecast: "
                               "set task 'forecast' and series (the series id column), or "
-                              "leave scale_by 'global'")
+                              "set scale_by 'global' (or leave it unset)")
         check_choice("spec missing", self.missing, MISSING)
         if not isinstance(self.regular, bool):
             raise ConfigError(f"spec regular must be true or false, got {self.regular!r}")
@@ -527,11 +533,9 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        for key in ("freq", "units", "weight"):   # as for features below: earlier dicts stay
-            if not data[key]:
+        for key in ("freq", "units", "weight", "scale_by"):   # as for features below:
+            if not data[key]:                                   # earlier dicts stay
                 del data[key]
-        if self.scale_by == "global":
-            del data["scale_by"]
         if not (self.task == "forecast" and set(self.target_names) - set(self.input_names)):
             del data["past_targets"]   # the inputs as listed say it all
         data["targets"] = [t.to_dict() for t in self.targets]
@@ -609,8 +613,42 @@ class Spec:
     @classmethod
     def saved(cls, data: Any) -> Spec:
         """A spec as a saved model or export wrote it (``to_dict``): its inputs are the ones
-        it read, so no target is added to them (lstmkit 0.2.0 read none)."""
-        return cls.from_dict({"past_targets": False, **data} if isinstance(data, dict) else data)
+        it read, so no target is added to them (lstmkit 0.2.0 read none), and it was
+        fitted with the ``scale_by`` it names, ``"global"`` where it names none (as every
+        version before ``scale_by``'s default became the fit's choice wrote it).
+
+        Raises:
+            ConfigError: for a saved ``scale_by`` of None (a fit always resolves it).
+        """
+        if not isinstance(data, dict):
+            return cls.from_dict(data)
+        if "scale_by" in data and data["scale_by"] is None:
+            raise ConfigError("the saved spec's scale_by is null; a fitted model was scaled "
+                              "'global' or 'series', and its spec says which: re-save the "
+                              "model, or re-train it")
+        return cls.from_dict({"past_targets": False, "scale_by": "global", **data})
+
+    def scaled_for(self, series: int) -> Spec:
+        """This spec as ``fit`` trains it on data holding ``series`` series: an unset
+        ``scale_by`` becomes ``"series"`` for a forecast with a ``series`` column and more
+        than one series (measured better there: BENCHMARKS.md, "Per-series scaling"), else
+        ``"global"``; a set one stays.
+
+        Example:
+            >>> Spec(series="id", inputs=["y"], targets=["y"], lookback=8).scaled_for(3).scale_by
+            'series'
+        """
+        if self.scale_by is not None:
+            return self
+        panel = self.task == "forecast" and self.series is not None and series > 1
+        return dataclasses.replace(self, scale_by="series" if panel else "global")
+
+    def fitted_as(self, fitted: Spec) -> bool:
+        """Whether a model fitted with spec ``fitted`` was fitted with this one: equal, an
+        unset ``scale_by`` taking ``fitted``'s choice."""
+        if self.scale_by is None:
+            return dataclasses.replace(fitted, scale_by=None) == self
+        return self == fitted
 
 
 def _past_of(target: Target, missing: str) -> Feature:

@@ -15,7 +15,7 @@ import torch
 from .checks import quote
 from .data.windows import Windows
 from .errors import BaselineWarning, warn
-from .fallback import kept, naive_lag
+from .fallback import drifts, kept, naive_lag
 from .metrics import mostly_naive
 from .pipeline import FittedPipeline
 from .spec import Spec
@@ -36,6 +36,8 @@ def check_against_naive(pipeline: FittedPipeline, windows: Windows | None,
     verdict = pipeline.score_windows(windows, offsets, device).verdict()
     for target, share in kept(pipeline).items():
         verdict["targets"][target]["kept"] = share
+    for target, share in drifts(pipeline).items():
+        verdict["targets"][target]["drift"] = share
     for target, entry in verdict["targets"].items():
         if global_rank() != 0:     # one process warns
             continue
@@ -71,13 +73,18 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
 
 
 def _mostly_naive(target: str, entry: dict[str, Any], lag: int) -> str:
-    """The warning for a forecast target whose forecasts fell back mostly on the naive ones."""
+    """The warning for a forecast target whose forecasts fell back mostly on the naive ones
+    (with the share of drift, ``entry['drift']``, that naive forecast carries, if any)."""
     naive = "its last value" if lag == 1 else f"its value one season ({lag} steps) earlier"
+    walk = "a random walk"
+    if entry.get("drift"):
+        naive += f" plus {entry['drift']:.0%} of the window's mean step change per step ahead"
+        walk = "a random walk with drift"
     return (f"target {quote(target)}: on the validation part the network did worse than the "
             f"naive forecast ({naive}), so fit moved its forecasts towards that (now MAE "
-            f"{entry['model']:.4g} against {entry['naive']:.4g}): they keep "
+            f"{entry['model']:.4g} against {entry['naive']:.4g} for the last value): they keep "
             f"{entry['kept']:.0%} of the network's change and are mostly the naive forecast. "
-            "If the series moves like a random walk, that may be the best forecast there is; "
+            f"If the series moves like {walk}, that may be the best forecast there is; "
             "else train longer (max_epochs, patience), try another lookback, or give inputs "
             "that tell more about it")
 

@@ -18,7 +18,11 @@ is an input (permuting that input leaves the target itself alone).
 
 The same function reads an exported ONNX file (``OnnxModel``): the graph is fed the raw
 columns, permuted the same way, so a model and its export give the same table up to
-float rounding. The file records no split, so it scores every window of ``data``.
+float rounding. The file records no split, so it scores every window of ``data``. Scaled
+per series (``Spec.scale_by``, a panel's default), the two differ: the model permutes
+values in each series' own units, and the graph, which keeps the statistics inside and
+reads each window's series code, raw values, so that a window may read another series'
+level; the model's table is the one to read there.
 
 Example:
     >>> from lstmkit.analysis.importance import importance
@@ -28,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable
@@ -45,7 +50,7 @@ from ..data.groups import arrange, fill_gaps
 from ..data.scaling import AffineScaler
 from ..data.sources import Source, from_arrays, read_table
 from ..data.validate import check_schema
-from ..data.windows import Batches, Windows
+from ..data.windows import Batches, ForecastWindows, Windows
 from ..deploy.onnx_model import RUN_WINDOWS, OnnxModel
 from ..errors import ConfigError
 from ..kinds import Decoded
@@ -219,6 +224,9 @@ def _graph_scoring(model: OnnxModel, data: Any, y: Any, part: str) -> _Scoring:
                              if not t.categorical}, source.target_labels)
     groups = fill_gaps(arrange(frame, spec, model.time_step), spec)
     encoded = prepare.encode(groups, spec, columns, with_targets=True)
+    if source.series is not None:    # scaled per series: the graph reads each window's code
+        encoded = dataclasses.replace(encoded, series=torch.from_numpy(
+            source.series.row_codes(groups)))
     windows = prepare.part_windows(encoded, spec, None, "all")
     require_windows(windows, "'all'", spec)
     steps = getattr(windows, "max_length", 0) if spec.shape.per_step else None
@@ -234,8 +242,10 @@ def _graph_decoded(model: OnnxModel, windows: Windows, n_numeric: int, steps: in
                    ) -> dict[str, Decoded]:
     """The graph's predictions on ``windows`` (of ``_GraphColumns``), decoded."""
     inputs = model.metadata["inputs"]
+    series = windows.window_series() if isinstance(windows, ForecastWindows) else None
     parts = []
-    for batch in Batches(windows, RUN_WINDOWS):
+    for lo, batch in zip(range(0, len(windows), RUN_WINDOWS), Batches(windows, RUN_WINDOWS),
+                         strict=True):
         x = batch["x"]                                                   # (B, T, inputs)
         if "future" in batch:   # the graph reads lookback + horizon rows: future inputs last
             ahead = x.new_full((x.shape[0], batch["future"].shape[1], x.shape[2]), math.nan)
@@ -248,6 +258,8 @@ def _graph_decoded(model: OnnxModel, windows: Windows, n_numeric: int, steps: in
         for j, entry in enumerate(inputs["categorical"]):
             code = x[..., n_numeric + j]
             feeds[entry["name"]] = np.where(np.isnan(code), -1, code).astype(np.int64)
+        if inputs.get("series"):
+            feeds[inputs["series"]["name"]] = series[lo : lo + len(x)].numpy()
         if inputs["lengths"]:
             lengths = batch.get("lengths", torch.full((len(x),), x.shape[1]))
             feeds[inputs["lengths"]["name"]] = lengths.numpy().astype(np.int64)

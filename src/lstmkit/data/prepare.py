@@ -45,7 +45,9 @@ class Encoded:
     input columns known in advance (forecasts); ``weights`` the window weights
     (``Spec.weight``: per row for forecasts, per group for sequence tasks), None unless asked;
     ``series`` each row's series code where rows are scaled per series
-    (``SeriesScalers.row_codes``), else None.
+    (``SeriesScalers.row_codes``), else None, and ``scalers`` the statistics those codes
+    index (the model's, with those of any series it was not fitted on after them:
+    ``SeriesScalers.covering``).
     """
 
     groups: Groups
@@ -55,6 +57,7 @@ class Encoded:
     future_columns: tuple[int, ...] = ()
     weights: torch.Tensor | None = None
     series: torch.Tensor | None = None
+    scalers: SeriesScalers | None = None
 
 
 def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
@@ -119,15 +122,16 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
     check_static(groups, spec)
     weights = _tensor(read_weights(groups, spec)) if weighted and spec.weight else None
     if spec.shape.sliding or spec.shape.per_step:     # a target per input row
-        series = None
+        series = scalers = None
         if encoding.series is not None:               # each row by its series' statistics
-            series = encoding.series.row_codes(groups)
-            encoding = encoding.series.at_rows(encoding, series)
+            scalers = encoding.series.covering(spec, encoding, groups)
+            series = scalers.row_codes(groups)
+            encoding = scalers.at_rows(encoding, series)
         inputs = encoding.encode_inputs(frame, rows)
         targets = encoding.encode_targets(groups.target_frame, rows) if with_targets else None
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
                        torch.from_numpy(groups.offsets), encoding.future_columns, weights,
-                       _tensor(series))
+                       _tensor(series), scalers)
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
     if (in_hi == groups.offsets[1:]).all():               # every row is an input step
         inputs, offsets = encoding.encode_inputs(frame, rows), groups.offsets
@@ -160,7 +164,7 @@ def part_windows(data: Encoded, spec: Spec, parts: Parts | None, part: str) -> W
         starts = spec.shape.part_starts(groups, lo, hi)
         return ForecastWindows(data.inputs, data.targets, torch.from_numpy(starts),
                                spec.lookback, spec.horizon, data.future_columns, data.weights,
-                               data.series)
+                               data.series, data.scalers)
     if part == "all" or parts is None:
         index = np.arange(len(groups))
     else:
@@ -181,7 +185,8 @@ def predict_windows(data: Encoded, spec: Spec, origins: str) -> Windows:
                                spec.shape.per_step)
     starts = spec.shape.starts(data.groups, origins)
     return ForecastWindows(data.inputs, None, torch.from_numpy(starts), spec.lookback,
-                           spec.horizon, data.future_columns, series=data.series)
+                           spec.horizon, data.future_columns, series=data.series,
+                           scalers=data.scalers)
 
 
 def _rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Per-series scaling (``Spec(scale_by="series")``): each series scaled by its own statistics.
+"""Per-series scaling (``Spec(scale_by="series")``, a panel's default): each series scaled by
+its own statistics.
 
 With one scaler per column fitted over all series, a panel whose series differ 100x in
 level reaches the network with its small series squashed to near-constant values, and the
@@ -15,10 +16,15 @@ units and weighs alike in the loss. The rules:
 * A column that is both an input and a target is scaled as an input by the target's
   statistics, through the global scalers' map from input to target units: the instance
   norm and channel independence map outputs back with one map for every series.
-* A series the model was not fitted on has no statistics: ``codes`` raises a
-  ``DataError`` naming it. A warm start (``fit(warm_start=True)``) gives the series of its
-  data that have none their own, fitted by these rules on that data's training part
-  (``extended``); the statistics it has and the global scalers stay as they are.
+* A series the model was not fitted on (a cold start: a new store, a new sensor) gets its
+  own statistics where the model meets it. A prediction or evaluation fits them by these
+  rules on all of that series' rows in the data it is given (``covering``, with one
+  ``LSTMKitWarning`` naming the series), so the network sees it in its own units, as it
+  saw every series in training, and its forecasts are mapped back by them; they are used
+  for that call only. A warm start (``fit(warm_start=True)``) fits them on that data's
+  training part and keeps them (``extended``); the statistics the model has and the global
+  scalers stay as they are. An exported ONNX graph holds the statistics of the series it
+  was exported with only: ``codes`` raises a ``DataError`` naming any other.
 
 The network works in each series' units. Everything downstream (decoding, metrics,
 baselines, intervals) reads the encoding's global units, the *reference*: ``output_maps``
@@ -41,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..checks import quote
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, warn
 from ..storage.saved_files import check_fields, is_finite_number
 from .scaling import AffineScaler
 
@@ -69,18 +75,21 @@ class SeriesScalers:
     targets: dict[str, Stats]
 
     @classmethod
-    def fit(cls, spec: Spec, encoding: Encoding, groups: Groups, ends: np.ndarray
-            ) -> SeriesScalers:
-        """The statistics of ``groups``' series from their first ``ends[g]`` rows (the
-        training part), by the module's rules; ``encoding``: the global one, fitted on the
-        same rows."""
-        starts = groups.offsets[:-1]
+    def fit(cls, spec: Spec, encoding: Encoding, groups: Groups, ends: np.ndarray,
+            chosen: np.ndarray | None = None) -> SeriesScalers:
+        """The statistics of ``groups``' series (only those at positions ``chosen``, in that
+        order, where given) from their first ``ends[g]`` rows (the training part), by the
+        module's rules; ``encoding``: the global one, fitted on the same rows."""
+        chosen = np.arange(len(groups)) if chosen is None else np.asarray(chosen)
+        starts, ends = groups.offsets[:-1][chosen], np.asarray(ends)[chosen]
 
         def per_series(frame: Any, name: str, kind: str, fallback: AffineScaler) -> Stats:
-            values = frame[name].to_numpy(dtype=np.float64)
+            values = (frame[name].to_numpy(dtype=np.float64) if name in frame.columns
+                      else np.full(len(frame), np.nan))     # a target a prediction lacks
             fitted = [_fit(kind, values[lo : lo + end], name, fallback)
                       for lo, end in zip(starts, ends, strict=True)]
-            return (np.array([s.center for s in fitted]), np.array([s.scale for s in fitted]))
+            return (np.array([s.center for s in fitted], dtype=np.float64),
+                    np.array([s.scale for s in fitted], dtype=np.float64))
 
         targets = {}
         for t in spec.targets:
@@ -88,7 +97,7 @@ class SeriesScalers:
                 continue
             own = encoding.target_scalers[t.name]
             targets[t.name] = (per_series(groups.target_frame, t.name, t.scaler, own)
-                               if t.target_kind.series_scaled else _repeat(own, len(groups)))
+                               if t.target_kind.series_scaled else _repeat(own, len(chosen)))
         inputs = {}
         for f in spec.inputs:
             if f.name not in encoding.input_scalers:
@@ -100,44 +109,71 @@ class SeriesScalers:
                 inputs[f.name] = (center + shift * spread, scale * spread)
             else:
                 inputs[f.name] = per_series(groups.frame, f.name, f.scaler, own)
-        return cls(tuple(str(k) for k in groups.keys), inputs, targets)
+        return cls(tuple(str(groups.keys[g]) for g in chosen), inputs, targets)
 
     def extended(self, spec: Spec, encoding: Encoding, groups: Groups, ends: np.ndarray
                  ) -> SeriesScalers:
         """These statistics, and after them those of ``groups``' series that have none,
         fitted as ``fit`` fits them (on their first ``ends[g]`` rows, ``encoding``'s global
-        scalers the fallback): what a warm start on new series scales them by. The series
-        these statistics hold keep theirs, whatever ``groups`` holds of them."""
-        known = set(self.keys)
-        new = [g for g, key in enumerate(groups.keys) if str(key) not in known]
-        if not new:
+        scalers the fallback): what a warm start on new series scales them by, and
+        (``covering``) what a prediction scales an unseen series by. The series these
+        statistics hold keep theirs, and their codes, whatever ``groups`` holds of them."""
+        new = self.unseen(groups.keys)
+        if not new.size:
             return self
-        fitted = SeriesScalers.fit(spec, encoding, groups, ends)
+        fitted = SeriesScalers.fit(spec, encoding, groups, ends, new)
 
         def joined(own: dict[str, Stats], more: dict[str, Stats]) -> dict[str, Stats]:
-            return {name: (np.concatenate([center, more[name][0][new]]),
-                           np.concatenate([scale, more[name][1][new]]))
+            return {name: (np.concatenate([center, more[name][0]]),
+                           np.concatenate([scale, more[name][1]]))
                     for name, (center, scale) in own.items()}
-        return SeriesScalers(self.keys + tuple(fitted.keys[g] for g in new),
-                             joined(self.inputs, fitted.inputs),
+        return SeriesScalers(self.keys + fitted.keys, joined(self.inputs, fitted.inputs),
                              joined(self.targets, fitted.targets))
+
+    def covering(self, spec: Spec, encoding: Encoding, groups: Groups) -> SeriesScalers:
+        """What a prediction (or evaluation) on ``groups`` scales by: these statistics, and
+        for each series the model was not fitted on its own, fitted by ``fit``'s rules on
+        all its rows in ``groups`` (the data given; a column constant or empty there takes
+        the global scaler), with one ``LSTMKitWarning`` naming those series."""
+        covered = self.extended(spec, encoding, groups, groups.lengths)
+        if covered is not self:
+            new = list(covered.keys[len(self.keys):])
+            shown = new[:10] + (["..."] if len(new) > 10 else [])
+            warn(f"series {quote(shown)} {'was' if len(new) == 1 else 'were'} not among the "
+                 f"{len(self.keys)} series the model was fitted on; scaled per series (spec "
+                 "scale_by 'series', a panel's default), each is scaled by statistics fitted "
+                 "on its own rows in the data given (with the training's scaler kinds; a "
+                 "column constant there takes the global scaler), and its forecasts are "
+                 "mapped back to its units by them. To fit them on a training part instead, "
+                 "continue the model on data that holds them (fit(data, warm_start=True))"
+                 + _lacking(self, groups))
+        return covered
+
+    def unseen(self, keys: list[Any]) -> np.ndarray:
+        """The positions (int64) in ``keys`` of the series these statistics do not hold."""
+        known = set(self.keys)
+        return np.array([g for g, key in enumerate(keys) if str(key) not in known],
+                        dtype=np.int64)
 
     def codes(self, keys: list[Any]) -> np.ndarray:
         """Each of ``keys``' position in ``self.keys`` (int64).
 
         Raises:
-            DataError: naming the first series the model was not fitted on.
+            DataError: naming the first series without statistics here (only an exported
+                graph's keys meet one: ``encode`` covers unseen series first, ``covering``).
         """
         known = {key: g for g, key in enumerate(self.keys)}
         unseen = [key for key in keys if str(key) not in known]
         if unseen:
             shown = list(self.keys[:10]) + (["..."] if len(self.keys) > 10 else [])
             raise DataError(f"series {quote(unseen[0])} was not among the {len(self.keys)} "
-                            f"series the model was fitted on ({quote(shown)}); scaled per "
-                            "series (spec scale_by 'series'), the model has no statistics "
-                            "for it: predict only those series, continue it on data that "
-                            "holds it (fit(data, warm_start=True)), or refit with such data "
-                            "(or with scale_by 'global')")
+                            f"series the model was exported with ({quote(shown)}); scaled per "
+                            "series (spec scale_by 'series', a panel's default), the ONNX graph "
+                            "holds the statistics of those series only: predict it with the "
+                            "lstmkit model (LSTMModel.predict scales a series it has not seen "
+                            "by that series' own rows, with a warning), or continue the model "
+                            "on data that holds it (fit(data, warm_start=True)) and export it "
+                            "again")
         return np.array([known[str(key)] for key in keys], dtype=np.int64)
 
     def row_codes(self, groups: Groups) -> np.ndarray:
@@ -256,6 +292,17 @@ def _fit(kind: str, values: np.ndarray, column: str, fallback: AffineScaler) -> 
     if known.size < 2 or (known == known[0]).all():
         return fallback
     return AffineScaler.fit(kind, known, column)
+
+
+def _lacking(scalers: SeriesScalers, groups: Groups) -> str:
+    """The warning's note on targets scaled per series that the data lack: their unseen
+    series' forecasts are mapped back by the global scalers."""
+    names = [name for name in scalers.targets if name not in groups.target_frame.columns]
+    if not names:
+        return ""
+    return (f". The data lack target {quote(names)}, so those series' forecasts of it are "
+            "mapped back by the global scaler (not in their own units): pass its history "
+            "for them to scale them by their own")
 
 
 def _repeat(scaler: AffineScaler, n: int) -> Stats:

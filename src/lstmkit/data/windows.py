@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
-from typing import Self
+from typing import Any, Self
 
 import torch
 from torch import Tensor
@@ -86,13 +86,16 @@ class ForecastWindows(_Permutable):
         series: (rows,) int64 code of each row's series where rows are scaled per series
             (``lstmkit.data.series_scaling``): a window's units are its series'. None: one
             scaling for all.
+        scalers: the ``SeriesScalers`` the codes of ``series`` index (they may hold series
+            the model was not fitted on, scaled for this data), carried along unread.
     """
 
     def __init__(self, inputs: Tensor, targets: Tensor | None, starts: Tensor,
                  lookback: int, horizon: int, future_columns: tuple[int, ...] = (),
-                 weights: Tensor | None = None, series: Tensor | None = None) -> None:
+                 weights: Tensor | None = None, series: Tensor | None = None,
+                 scalers: Any = None) -> None:
         self.inputs, self.targets, self.starts, self.weights = inputs, targets, starts, weights
-        self.series = series
+        self.series, self.scalers = series, scalers
         self.lookback, self.horizon = lookback, horizon
         self.future_columns = future_columns
         # The known-ahead columns, stored once: each batch gathers its horizon rows.
@@ -113,7 +116,7 @@ class ForecastWindows(_Permutable):
         return self._carry(ForecastWindows(move(self.inputs), move(self.targets),
                                            move(self.starts), self.lookback, self.horizon,
                                            self.future_columns, move(self.weights),
-                                           move(self.series)))
+                                           move(self.series), self.scalers))
 
     def window_weights(self) -> Tensor | None:
         """Each window's weight (N,), or None without weights."""

@@ -18,6 +18,10 @@ Graph inputs (``batch`` is dynamic everywhere):
   only: each window's series, as its position in the metadata's ``inputs.series.keys``;
   it selects the statistics the graph scales the window's inputs by and maps its outputs
   back with (``lstmkit.data.series_scaling``).
+* ``interval_series``: int64 (batch,), models with scale-aware conformal intervals (a panel)
+  only: each window's series, as its position in the metadata's
+  ``inputs.interval_series.keys`` (their count for a series not there: the pooled margins);
+  it selects the series' margins.
 * ``lengths``: int64 (batch,), sequence and seq2seq tasks only: the number of
   real steps of each sequence; shorter sequences are padded at the end with
   any values, NaN included (they are masked out, as ``predict`` does).
@@ -31,7 +35,8 @@ Graph outputs:
 * ``<target>_intervals``: float32 (batch, out_steps, coverages, 2) per target with
   calibrated conformal intervals (``lstmkit.conformal``), after the targets' outputs: the
   lower and upper end at each coverage the metadata's ``conformal`` lists, in original
-  units (the margins are constants of the graph).
+  units (the margins, per series where scale-aware, and the floor of non-negative targets
+  are constants of the graph).
 
 Each target's kind (``lstmkit.kinds``) gives its output (``TargetKind.graph_output``) and
 the metadata's entry for it (``TargetKind.onnx_output``).
@@ -56,6 +61,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import quote
+from ..conformal import margin_table
 from ..data import timestep
 from ..data.scaling import AffineScaler
 from ..decision import offsets_of
@@ -123,18 +129,21 @@ class InferenceGraph(nn.Module):
         self.temperatures = pipeline.temperatures
         self.targets = list(spec.targets)
         record = pipeline.conformal or {"coverage": [], "targets": {}}
-        # Per target with intervals: its index, and (coverage, margins (S,) or (1,)) each.
-        self.intervals = [(j, [(c, torch.tensor(margins, dtype=torch.float32))
-                               for c, margins in zip(record["coverage"],
-                                                     record["targets"][t.name]["margins"],
-                                                     strict=True)])
-                          for j, t in enumerate(spec.targets) if t.name in record["targets"]]
+        self.interval_series = "series" in record
+        # Per target with intervals: its index, coverages, margins (series + 1 or 1, K, S or
+        # 1) (``conformal.margin_table``) and floor (None: none).
+        self.intervals = [
+            (j, list(record["coverage"]), torch.tensor(np.stack(
+                [margin_table(record, t.name, k) for k in range(len(record["coverage"]))],
+                axis=1), dtype=torch.float32), record["targets"][t.name].get("floor"))
+            for j, t in enumerate(spec.targets) if t.name in record["targets"]]
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         """(numeric?, codes of each categorical input..., series?, lengths?) -> one tensor
         per output."""
         inputs_ = list(inputs)
         lengths = inputs_.pop() if self.sequences else None
+        interval_series = inputs_.pop() if self.interval_series else None
         series = inputs_.pop() if self.per_series else None
         numeric = inputs_.pop(0) if len(self.center) else None
         x = self.encode(numeric, inputs_, series)                        # (B, T, F)
@@ -151,18 +160,26 @@ class InferenceGraph(nn.Module):
                        for kind, part, scaler, temperature in zip(   # each kind's activation
                            self.kinds, self.slices, self.target_scalers, self.temperatures,
                            strict=True))
-        return values + tuple(self.interval_ends(j, values[j], margins)
-                              for j, margins in self.intervals)
+        return values + tuple(self.interval_ends(j, values[j], coverage, table, floor,
+                                                 interval_series)
+                              for j, coverage, table, floor in self.intervals)
 
-    def interval_ends(self, j: int, values: Tensor, margins: list[tuple[float, Tensor]]
-                      ) -> Tensor:
+    def interval_ends(self, j: int, values: Tensor, coverage: list[float], table: Tensor,
+                      floor: float | None, series: Tensor | None) -> Tensor:
         """Target ``j``'s conformal intervals (B, S, K, 2) from its output ``values``: its
-        kind's band at each coverage, widened by that coverage's margins per step."""
+        kind's band at each coverage, widened by that coverage's margins per step (those of
+        each window's ``series`` where given; ``table`` (G + 1 or 1, K, S)), the lower end
+        kept at ``floor`` or above."""
         kind, target = self.kinds[j], self.targets[j]
+        margins = table[0] if series is None else table[series]        # (K, S) or (B, K, S)
         ends = []
-        for coverage, margin in margins:
-            lower, upper = kind.band(target, values, coverage)               # (B, S) each
-            ends.append(torch.stack([lower - margin, upper + margin], dim=-1))
+        for k, c in enumerate(coverage):
+            lower, upper = kind.band(target, values, c)                      # (B, S) each
+            margin = margins.select(-2, k)                                   # (S,) or (B, S)
+            low = lower - margin
+            if floor is not None:
+                low = torch.clamp(low, min=floor)
+            ends.append(torch.stack([low, upper + margin], dim=-1))
         return torch.stack(ends, dim=-2)
 
     def encode(self, numeric: Tensor | None, codes: list[Tensor], series: Tensor | None = None
@@ -261,8 +278,9 @@ def onnx_metadata(model: FittedPipeline | Fitted) -> dict[str, Any]:
     pipeline = fitted(model)
     spec = pipeline.spec
     record = pipeline.conformal
-    conformal = None if record is None else {"coverage": record["coverage"],
-                                             "targets": list(record["targets"])}
+    conformal = None if record is None else {
+        "coverage": record["coverage"], "targets": list(record["targets"]),
+        **({"series": record["series"]} if "series" in record else {})}
     offsets = {t.name: offsets_of(pipeline.decisions, t.name) for t in spec.targets}
     inputs, outputs = signature(spec, pipeline.encoding, conformal,
                                 {name: b for name, b in offsets.items() if b is not None})
@@ -309,8 +327,9 @@ def _trace(pipeline: FittedPipeline, metadata: dict[str, Any]) -> bytes:
     if inputs["numeric"]:
         example.append(torch.randn(batch, steps, inputs["numeric"]["shape"][-1]))
     example += [torch.zeros(batch, steps, dtype=torch.int64) for _ in inputs["categorical"]]
-    if inputs.get("series"):
-        example.append(torch.arange(batch) % len(inputs["series"]["keys"]))
+    for name in ("series", "interval_series"):
+        if inputs.get(name):
+            example.append(torch.arange(batch) % len(inputs[name]["keys"]))
     if inputs["lengths"]:
         example.append(lengths)
     names = _input_names(metadata)

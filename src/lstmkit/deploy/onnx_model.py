@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import quote
-from ..conformal import check_coverage, chosen
+from ..conformal import check_coverage, chosen, series_codes
 from ..data import timestep
 from ..data.encoding import Encoding
 from ..data.groups import Groups, arrange, fill_gaps, fill_unread
@@ -48,6 +48,7 @@ RUN_WINDOWS = 4096   # windows per onnxruntime call: memory stays bounded for lo
 NUMERIC = "numeric"
 LENGTHS = "lengths"
 SERIES = "series"
+INTERVAL_SERIES = "interval_series"
 ONNX_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64"}
 REEXPORT = "export the model again"
 # The metadata's entries and their JSON types; the optional ones came after the first exports.
@@ -153,11 +154,16 @@ class OnnxModel:
         columns = self._columns(groups)
         series = self.encoding.series
         codes = None if series is None else series.row_codes(groups)[rows[:, 0]]   # (N,)
+        calibrated = self.metadata["inputs"].get("interval_series")
+        interval_codes = None if calibrated is None else np.repeat(series_codes(
+            {"series": calibrated["keys"]}, groups.keys), groups.lengths)[rows[:, 0]]
         parts = []
         for i in range(0, len(rows), RUN_WINDOWS):
             feeds = {name: values[rows[i : i + RUN_WINDOWS]] for name, values in columns.items()}
             if codes is not None:
                 feeds[SERIES] = codes[i : i + RUN_WINDOWS]
+            if interval_codes is not None:
+                feeds[INTERVAL_SERIES] = interval_codes[i : i + RUN_WINDOWS]
             if lengths is not None:
                 feeds[self.metadata["inputs"]["lengths"]["name"]] = lengths[i : i + RUN_WINDOWS]
             parts.append(self.run(feeds))
@@ -234,6 +240,10 @@ def signature(spec: Spec, encoding: Encoding, conformal: dict[str, Any] | None =
     if encoding.series is not None:   # only then: exports without it stay as they were
         inputs["series"] = {"name": SERIES, "column": spec.series, "dtype": "int64",
                             "shape": ["batch"], "keys": list(encoding.series.keys)}
+    if (conformal or {}).get("series"):   # scale-aware intervals: each series' margins
+        inputs["interval_series"] = {"name": INTERVAL_SERIES, "column": spec.series,
+                                     "dtype": "int64", "shape": ["batch"],
+                                     "keys": list(conformal["series"])}
     out_steps = shape.onnx_out_steps
     outputs = [t.target_kind.onnx_output(t, encoding, out_steps) for t in spec.targets]
     for entry in outputs:                   # only then: exports without them stay as they were
@@ -249,9 +259,9 @@ def signature(spec: Spec, encoding: Encoding, conformal: dict[str, Any] | None =
 
 def input_entries(inputs: dict[str, Any]) -> list[dict[str, Any]]:
     """The graph's inputs in order: numeric (if any), one per categorical input, series
-    (scaled per series), lengths (sequences)."""
-    return ([inputs["numeric"]] if inputs["numeric"] else []) + inputs["categorical"] + (
-        [inputs["series"]] if inputs.get("series") else []) + (
+    (scaled per series), interval series (scale-aware intervals), lengths (sequences)."""
+    return ([inputs["numeric"]] if inputs["numeric"] else []) + inputs["categorical"] + [
+        inputs[name] for name in ("series", "interval_series") if inputs.get(name)] + (
         [inputs["lengths"]] if inputs["lengths"] else [])
 
 
@@ -294,7 +304,8 @@ def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:
     the spec gives them (target scalers are inside the graph)."""
     inputs, outputs = metadata["inputs"], metadata["outputs"]
     check_fields(inputs, {"numeric": (dict, type(None)), "categorical": list,
-                          "lengths": (dict, type(None))}, {"series": dict}, where="inputs.")
+                          "lengths": (dict, type(None))},
+                 {"series": dict, "interval_series": dict}, where="inputs.")
     series = None
     if spec.scale_by == "series":    # the keys only: the statistics are inside the graph
         check_fields(inputs.get("series"), {"keys": list}, where="inputs.series.")
@@ -345,6 +356,9 @@ def _recorded_conformal(metadata: dict[str, Any], spec: Spec) -> dict[str, Any] 
         raise ConfigError(f"conformal records coverage {quote(recorded['coverage'])} and "
                           f"targets {quote(recorded['targets'])}; they must be increasing "
                           "shares and targets of the spec")
+    keys = recorded.get("series", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ConfigError(f"conformal series is {quote(keys)}; it lists series ids as text")
     return recorded
 
 

@@ -12,7 +12,10 @@
 Given ``lags`` (any mode; always in ``anchored``), each mapped target's forecast is
 finally moved towards that naive forecast: ``naive + trust * (forecast - naive)`` per
 step, with ``trust`` 1 while training and set from validation data afterwards, so that
-a network that does not beat the naive forecast there falls back on it.
+a network that does not beat the naive forecast there falls back on it. The naive
+forecast it falls back on may carry a share ``drift`` of the window's drift (its mean
+step change, times the steps from the value it repeats): the naive forecast with drift,
+where the data outside the test part say that helps (0, the plain naive forecast, until then).
 
 Either way a level the training data never reached (a drifting series) looks
 familiar to the LSTM, and outputs of regression targets that are also input
@@ -42,11 +45,14 @@ class Stats(NamedTuple):
         scale: (B, 1, F) the channel was then divided by.
         anchor: (B, S, M) each mapped target's naive forecast (given ``lags``, or in
             ``anchored`` mode, whose outputs are changes from it); None: no naive forecast.
+        slope: (B, 1, M) with ``anchor``: each mapped target's drift in the window, its
+            mean step change (last value - first) / (steps - 1).
     """
 
     shift: Tensor
     scale: Tensor
     anchor: Tensor | None = None
+    slope: Tensor | None = None
 
 
 def norm_mode(instance_norm: bool | str | None) -> str | None:
@@ -82,7 +88,11 @@ class InstanceNorm(nn.Module):
 
     With a naive forecast, the buffer ``trust`` (S, M) scales each mapped target's change
     from it, per step: 1 while training; afterwards the model may set it from validation
-    data (``lstmkit.model``), towards 0 where the network's change did not help.
+    data (``lstmkit.fallback``), towards 0 where the network's change did not help. The
+    buffer ``drift`` (M,) is the share of the window's drift that naive forecast carries
+    (0: none, the last value or last season's; 1: the naive forecast with drift), set
+    beside ``trust`` from the training and validation windows; it moves only what the
+    network falls back on, never what it is trained on.
 
     Buffers ``scale``/``shift`` (per mapped target) map a value in the input
     channel's scaled units to the target's scaled units, since the two scalers of
@@ -138,15 +148,21 @@ class InstanceNorm(nn.Module):
         self.register_buffer("lags", torch.tensor([lags[j] for j in mapped], dtype=torch.long),
                              persistent=False)
         self.register_buffer("ahead", torch.arange(steps), persistent=False)
+        # per step and entry, how many steps past the value it repeats the naive forecast is
+        self.register_buffer("reach", reach(steps, self.lags), persistent=False)
         if self.naive:   # learned on validation data after training (1: keep it all)
             self.register_buffer("trust", torch.ones(steps, len(mapped)))
+            # the share of the window's drift in the naive forecast (0: none)
+            self.register_buffer("drift", torch.zeros(len(mapped)))
 
     def _load_from_state_dict(self, state_dict: dict[str, Tensor], prefix: str,
                               *args: object) -> None:
         # A checkpoint written before the naive fallback existed (0.2.0) trained with
-        # trust 1 throughout: resume it with that.
+        # trust 1 throughout, and one written before its drift fell back on the naive
+        # forecast without drift: resume them with that.
         if self.naive:
             state_dict.setdefault(f"{prefix}trust", torch.ones_like(self.trust))
+            state_dict.setdefault(f"{prefix}drift", torch.zeros_like(self.drift))
         super()._load_from_state_dict(state_dict, prefix, *args)
 
     def normalize(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Stats]:
@@ -175,8 +191,9 @@ class InstanceNorm(nn.Module):
         normed = (x - shift) / scale
         if mask is not None:
             normed = normed * mask
-        anchor = self._anchor(x, lengths) if self.naive else None
-        return normed, Stats(shift, scale, anchor)
+        if not self.naive:
+            return normed, Stats(shift, scale)
+        return normed, Stats(shift, scale, self._anchor(x, lengths), self._slope(x, lengths))
 
     def _anchor(self, x: Tensor, lengths: Tensor | None) -> Tensor:
         """Each mapped target's naive forecast (B, S, M) from the raw window x (B, T, F):
@@ -185,6 +202,23 @@ class InstanceNorm(nn.Module):
         end = x.shape[1] if lengths is None else lengths.to(x.device).view(-1, 1, 1)
         rows = (end + back).expand(x.shape[0], -1, -1)                     # (B, S, M)
         return x[..., self.channels].gather(1, rows)
+
+    def _slope(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        """Each mapped target's mean step change (B, 1, M) over the raw window x (B, T, F):
+        (last value - first) / (steps - 1), 0 for a window of one step."""
+        values = x[..., self.channels]                                     # (B, T, M)
+        if lengths is None:
+            return (values[:, -1:] - values[:, :1]) / max(x.shape[1] - 1, 1)
+        n = lengths.to(x.device).view(-1, 1, 1)
+        last = values.gather(1, (n - 1).expand(-1, 1, values.shape[2]))
+        return (last - values[:, :1]) / (n - 1).clamp(min=1)
+
+    def fallback(self, stats: Stats) -> Tensor:
+        """The naive forecast (B, S, M) the outputs fall back on: the anchor, plus the
+        ``drift`` share of the window's drift over each step's ``reach`` (where it is 0, the
+        anchor itself, whatever the slope: a window with gaps stays the naive forecast)."""
+        drifted = stats.anchor + self.drift * self.reach * stats.slope
+        return torch.where(self.drift != 0, drifted, stats.anchor)
 
     def denormalize(self, outputs: Tensor, stats: Stats | None) -> Tensor:
         """Outputs (B, S, C) with the mapped targets restored to their scaled units.
@@ -199,7 +233,8 @@ class InstanceNorm(nn.Module):
             factor = self._factor(stats)                                         # (B, 1, M)
             values = values * factor + self._base(stats) * self.located          # (B, S, M)
             if stats.anchor is not None:      # towards the naive forecast, as validation said
-                values = stats.anchor + self.trust * (values - stats.anchor)
+                naive = self.fallback(stats)
+                values = naive + self.trust * (values - naive)
         restored = values * self._unit_scale(stats) + self.shift * self.located
         # float32 under mixed precision; scatter rather than index assignment: the same
         # values, and it exports to ONNX
@@ -244,3 +279,11 @@ class InstanceNorm(nn.Module):
         """What the mapped targets' outputs are measured from: (B, S, M) anchors
         (``anchored``), or each channel's (B, 1, M) shift."""
         return stats.anchor if self.mode == "anchored" else stats.shift[..., self.channels]
+
+
+def reach(steps: int, lags: Tensor) -> Tensor:
+    """(S, M): for output step ``k`` (from 0) and each lag, how many steps past the value
+    it repeats the naive forecast is: ``k + 1`` for the last value, ``m * (k // m + 1)``
+    for a season of ``m``."""
+    ahead = torch.arange(steps)[:, None]
+    return (ahead - (ahead % lags - lags)).to(torch.float32)

@@ -48,6 +48,11 @@ def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = 
     named = [f"{role} column `{name}`" for role, name in ids.items() if name]
     if named:
         lines += ["", "Also read: " + ", ".join(named) + "."]
+    if encoding.series is not None:
+        lines += ["", f"Scaled per series (scale_by 'series'): each of the "
+                      f"{len(encoding.series.keys)} series by its own training part "
+                      "(`encoding.series_scalers` in config.json); the scalers shown are "
+                      "those of all series together, the units outputs are decoded from."]
     lines += ["", "## Targets", "", "| target | kind | loss | weight | output |",
               "| --- | --- | --- | --- | --- |"]
     for t in spec.targets:
@@ -134,12 +139,16 @@ def _validation(verdict: dict[str, Any] | None, units: dict[str, str]) -> list[s
         lines += ["", f"**Worse than the naive baseline: {', '.join(worse)}.** Use the "
                   "baseline's predictions for these targets instead, or see what to try in "
                   "the warning `fit` gave (lstmkit's README, \"Honest reports\")."]
-    naive = [f"{t} ({entry['kept']:.0%} kept)" for t, entry in verdict["targets"].items()
-             if mostly_naive(entry)]
+    naive = [f"{t} ({entry['kept']:.0%} kept" + (f", with {entry['drift']:.0%} of its drift)"
+                                                 if entry.get("drift") else ")")
+             for t, entry in verdict["targets"].items() if mostly_naive(entry)]
     if naive:
+        drift = any("drift" in entry for entry in verdict["targets"].values())
         lines += ["", f"**Mostly the naive forecast: {', '.join(naive)}.** The network's change "
                   "from the naive forecast did not help on the validation part, so its forecasts "
-                  "keep only that share of it (README, \"Honest reports\")."]
+                  "keep only that share of it" + (" (the naive forecast with drift adds that "
+                  "share of the window's mean step change per step ahead, as the training and "
+                  "validation parts chose)" if drift else "") + " (README, \"Honest reports\")."]
     nearer = [t for t, entry in verdict["targets"].items() if entry.get("worse_than_neighbour")]
     if nearer:
         lines += ["", f"**Answered by the nearest neighbour: {', '.join(nearer)}.** The network "

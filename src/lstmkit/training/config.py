@@ -56,7 +56,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.calibrate, bool):
             raise ConfigError(f"calibrate must be true or false, got {quote(self.calibrate)}")
-        if self.coverage is not None:
+        if self.coverage not in (None, []):
             check_coverage(self.coverage)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("precision", self.precision, PRECISIONS)
