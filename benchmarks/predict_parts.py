@@ -6,9 +6,10 @@ eager loop's prediction (``speed.py``'s: tensors in memory, batches of 1024, no 
 
 * ``check``: reading ``X`` (``raw_sequences``: a 3-D array of finite numbers, its width).
 * ``batches``: the inference batches without the network: the samples sliced and scaled
-  (float64, as the fitted scalers, back to float32).
-* ``unscaled``: the same batches of inputs already scaled (float32, sliced and copied): the
-  difference to ``batches`` is the scaling.
+  (float64, as the fitted scalers, back to float32), each into the previous one's buffers
+  as ``predict`` makes them (``Batches(reuse=True)``).
+* ``unscaled``: the same batches of inputs already scaled (float32, sliced and copied into
+  one buffer): the difference to ``batches`` is the scaling.
 * ``network``: lstmkit's network over the already-scaled inputs in its own batch size, the
   outputs joined as numpy (what the eager loop does, apart from the join).
 * ``decode``: the outputs to labels or values in original units, shaped like ``y``.
@@ -48,6 +49,13 @@ def _ms(fn) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
+def _each(batches) -> None:
+    """Make every batch, one after another, as ``predict`` does (each into the last's
+    buffers)."""
+    for _ in batches:
+        pass
+
+
 def measure(name: str, repeats: int) -> dict:
     """Milliseconds of the eager prediction, lstmkit's and its parts, alternated."""
     from lstmkit import LSTMModel, Split
@@ -84,8 +92,8 @@ def measure(name: str, repeats: int) -> dict:
     np.testing.assert_array_equal(decode(), model.predict(X, output="array"))
     calls = {"eager": eager.predict, "lstmkit": lambda: model.predict(X, output="array"),
              "check": lambda: raw_sequences(X, spec),
-             "batches": lambda: [b["x"] for b in Batches(pipeline._array_windows(X), size)],
-             "unscaled": lambda: [b["x"] for b in Batches(plain, size)],
+             "batches": lambda: _each(Batches(pipeline._array_windows(X), size, reuse=True)),
+             "unscaled": lambda: _each(Batches(plain, size, reuse=True)),
              "network": run_network, "decode": decode}
     for call in calls.values():
         call()

@@ -323,3 +323,16 @@ def test_arrays_without_a_task_say_which_task_to_set():
     spec = Spec(["a", "b", "c"], ["y"], lookback=6)                 # task: forecast, the default
     with pytest.raises(ConfigError, match=r"X holds 40 sequences.*task='sequence'"):
         LSTMModel(spec, **TINY).fit(X, X[:, -1, 0])
+
+
+def test_many_regression_targets_decode_at_once_as_the_table_decodes_each():
+    """Plain regression targets are decoded in one vectorised step on the array path (W3's
+    300): the numbers each target's own inverse scaling gives in the table, bit for bit."""
+    X = _X(50, steps=6, features=5)
+    y = X[:, -3:, :] * np.array([1e-3, 1.0, 7.0, 1e3, -2.0], dtype=np.float32) + 5.0
+    model = LSTMModel(**TINY).fit(X, y)                            # (50, 3, 5): a horizon
+    predicted = model.predict(X, output="array")
+    frame = _table_route(model, X)
+    names = model.spec_.target_names
+    assert predicted.shape == y.shape and len(names) == 5
+    np.testing.assert_array_equal(predicted.reshape(-1, 5), frame[names].to_numpy())

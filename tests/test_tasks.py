@@ -187,3 +187,15 @@ def test_the_graph_encodes_inputs_as_the_numpy_encoding(shared_data):
         got = InferenceGraph(model).encode(raw, codes_in).numpy()
     assert got.shape == want.shape == (len(gappy), len(encoding.input_columns))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_targets_decoded_as_one_block_are_laid_out_as_that_block_without_a_stack():
+    """Values that are the last axis of one array, in order, lay out as that array (no
+    copy); anything else (another order, other arrays) is stacked."""
+    from lstmkit.tasks import _block_of
+
+    block = np.arange(24.0).reshape(2, 3, 4).copy()
+    assert _block_of([block[..., k] for k in range(4)]) is block
+    assert _block_of([block[..., k] for k in (1, 0, 2, 3)]) is None
+    assert _block_of([block[..., k] for k in range(3)]) is None
+    assert _block_of([np.zeros((2, 3))] * 4) is None

@@ -229,3 +229,19 @@ def test_batches_in_order_give_the_same_batches_as_an_index():
     indexed = [windows.batch(torch.arange(lo, min(lo + 2, 5)))["x"] for lo in range(0, 5, 2)]
     assert len(ranges) == 3
     assert all(torch.equal(a, b) for a, b in zip(ranges, indexed, strict=True))
+
+
+def test_reused_batches_equal_fresh_ones_written_into_one_buffer():
+    """``Batches(reuse=True)`` (inference) writes each batch over the last one's buffers:
+    the same numbers as fresh batches, a smaller last batch included, raw or scaled."""
+    for scaling in (None, (torch.tensor([0.1, -3.7], dtype=torch.float64),
+                           torch.tensor([0.3, 7.1], dtype=torch.float64))):
+        windows = _equal_sequences(torch.arange(5), scaling)
+        fresh = [b["x"] for b in Batches(windows, batch_size=2)]
+        pointers = set()
+        for batch, expected in zip(Batches(windows, batch_size=2, reuse=True), fresh,
+                                   strict=True):
+            assert torch.equal(batch["x"], expected)
+            pointers.add(batch["x"].data_ptr())
+        assert len(pointers) == 1
+        assert len({x.data_ptr() for x in fresh}) == 3

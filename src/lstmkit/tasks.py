@@ -116,11 +116,27 @@ class TaskShape:
         values = [d.values for d in decoded.values()]                   # each (N, S)
         if len({v.dtype for v in values}) > 1:
             values = [v.astype(object) for v in values]
-        return self.sample_layout(np.stack(values, axis=-1), lengths)  # (N, S, T)
+        joined = _block_of(values)
+        return self.sample_layout(np.stack(values, axis=-1) if joined is None else joined,
+                                  lengths)                              # (N, S, T)
 
     def sample_layout(self, array: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
         """(N, S, ...) per window and step as the user sees it (see the subclasses)."""
         return array
+
+
+def _block_of(values: list[np.ndarray]) -> np.ndarray | None:
+    """The (N, S, T) array whose last axis ``values`` (each (N, S)) are, in order (targets
+    decoded at once, ``pipeline._plain_regression``): ``np.stack(values, axis=-1)`` without
+    copying (stacking strided views costs more than decoding them); else None."""
+    block = values[0].base
+    if not isinstance(block, np.ndarray) or block.ndim != 3 or block.shape[-1] != len(values):
+        return None
+    start = block.__array_interface__["data"][0]
+    same = all(v.base is block and v.shape == block.shape[:-1] and v.strides == block.strides[:-1]
+               and v.__array_interface__["data"][0] == start + k * block.strides[-1]
+               for k, v in enumerate(values))
+    return block if same else None
 
 
 @dataclass(frozen=True)

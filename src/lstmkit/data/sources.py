@@ -491,7 +491,9 @@ def raw_sequences(X: Any, spec: Spec) -> np.ndarray | None:
         return None
     if X.dtype.kind != "f":
         X = X.astype(np.float64)
-    if X.shape[1] == 0 or not np.isfinite(X).all():
+    # A finite sum means finite values (NaN and inf carry through a sum), without a mask
+    # of X; an overflowing sum is checked value by value.
+    if X.shape[1] == 0 or not (np.isfinite(X.sum()) or np.isfinite(X).all()):
         return None
     _check_width(spec.input_names, X.shape[2], "X", "inputs")
     return X

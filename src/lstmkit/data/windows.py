@@ -28,6 +28,23 @@ def gather_rows(table: Tensor, rows: Tensor) -> Tensor:
     return table.index_select(0, rows.reshape(-1)).view(*rows.shape, table.shape[1])
 
 
+class Scratch:
+    """Buffers one batch after another is written into (``Batches(reuse=True)``): a batch's
+    tensors live until the next is made, and no batch allocates (and faults in) its own."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[torch.dtype, Tensor] = {}
+
+    def take(self, shape: torch.Size, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """An uninitialised tensor of ``shape``: a view of the buffer of ``dtype``, grown
+        when too small."""
+        n = math.prod(shape)
+        buffer = self._buffers.get(dtype)
+        if buffer is None or buffer.numel() < n or buffer.device != device:
+            buffer = self._buffers[dtype] = torch.empty(n, dtype=dtype, device=device)
+        return buffer[:n].view(shape)
+
+
 class _Permutable:
     """What both window sets share: input columns read from other windows (``permuted``)."""
 
@@ -113,7 +130,8 @@ class ForecastWindows(_Permutable):
         """Whether any target may be missing (NaN) in a batch."""
         return self.targets is not None and bool(torch.isnan(self.targets).any())
 
-    def batch(self, idx: Tensor | slice) -> Batch:
+    def batch(self, idx: Tensor | slice, scratch: Scratch | None = None) -> Batch:
+        """The windows ``idx``; ``scratch`` is for sequences (forecast windows gather)."""
         start = self.starts[idx]                                 # (B,)
         x = gather_rows(self.inputs, start[:, None] + self._in_steps)   # (B, L, F)
         future = (None if self._future is None else
@@ -178,6 +196,9 @@ class SequenceWindows(_Permutable):
                            if packed else None)
         self._in_order = packed and torch.equal(index, torch.arange(len(lengths),
                                                                     device=index.device))
+        # The scaling tiled over a whole sequence's T x F values (see ``_scaled``).
+        self._tiled = (None if scaling is None else
+                       tuple(v.repeat(self.max_length) for v in scaling))
 
     def __len__(self) -> int:
         return len(self.index)
@@ -205,13 +226,15 @@ class SequenceWindows(_Permutable):
         return bool(torch.isnan(self.targets).any()) or (self.aligned
                                                           and self.fixed_length is None)
 
-    def batch(self, idx: Tensor | slice) -> Batch:
+    def batch(self, idx: Tensor | slice, scratch: Scratch | None = None) -> Batch:
+        """The windows ``idx``; with ``scratch``, a range of raw equal sequences is scaled
+        into its buffers (valid until the next batch into them)."""
         seq = self.index[idx]                                    # (B,)
         steps, mask, rows = self._steps, None, None
         if self._sequences is not None:     # whole sequences, no row numbers to gather by
             view = self._in_order and isinstance(idx, slice)
-            x = self._scaled(self._sequences[idx] if view else
-                             self._sequences.index_select(0, seq), copy=view)  # (B, T, F)
+            x = (self._scaled(self._sequences[idx], copy=True, scratch=scratch) if view else
+                 self._scaled(self._sequences.index_select(0, seq)))    # (B, T, F)
         else:
             start = self.offsets[seq]
             if self.fixed_length is not None:
@@ -251,17 +274,31 @@ class SequenceWindows(_Permutable):
         """Input rows (B, T, F) float32, scaled here when the inputs are raw."""
         return self._scaled(gather_rows(self.inputs, rows))
 
-    def _scaled(self, x: Tensor, copy: bool = False) -> Tensor:
+    def _scaled(self, x: Tensor, copy: bool = False, scratch: Scratch | None = None) -> Tensor:
         """``x`` (B, T, F) scaled when the inputs are raw (then always a new tensor), else
-        ``x`` itself or, with ``copy`` (a view of the inputs), a copy of it.
+        ``x`` itself or, with ``copy`` (a view of the inputs), a copy of it; with
+        ``scratch``, written into its buffers instead of new tensors.
 
         ``(x - center) / scale`` in float64 as ``AffineScaler`` does, on one float64 copy
-        changed in place: one temporary instead of two, the same numbers bit for bit.
+        changed in place: one temporary instead of two, the same numbers bit for bit. Each
+        sample is one row of T x F values and the scaling is tiled to match, so the
+        arithmetic runs over contiguous rows (vectorised) rather than rows of F.
         """
         if self.scaling is None:
-            return x.clone() if copy else x
-        center, scale = self.scaling
-        return x.to(torch.float64, copy=True).sub_(center).div_(scale).float()
+            if not copy:
+                return x
+            return x.clone() if scratch is None else scratch.take(
+                x.shape, x.dtype, x.device).copy_(x)
+        b, t, f = x.shape
+        center, scale = (self._tiled if t == self.max_length else
+                         (v.repeat(t) for v in self.scaling))        # (T * F,)
+        rows = x.reshape(b, t * f)
+        if scratch is None:
+            return rows.to(torch.float64, copy=True).sub_(center).div_(scale).float().view(
+                b, t, f)
+        wide = scratch.take(rows.shape, torch.float64, x.device).copy_(rows)
+        wide.sub_(center).div_(scale)
+        return scratch.take(x.shape, torch.float32, x.device).copy_(wide.view(b, t, f))
 
 
 Windows = ForecastWindows | SequenceWindows
@@ -301,13 +338,17 @@ class Batches:
         seed: seed of the shuffling.
         rank: this process's index among ``world`` data-parallel processes.
         world: the number of data-parallel processes.
+        reuse: in order on one process, each batch's inputs are written into the previous
+            one's buffers (``Scratch``): for a consumer done with a batch before it asks
+            for the next (inference), never for training (autograd keeps the inputs).
     """
 
     batch_sampler = None  # Lightning reads ``sampler`` (to call set_epoch) and this attribute
 
     def __init__(self, windows: Windows, batch_size: int, shuffle: bool = False,
-                 seed: int = 0, rank: int = 0, world: int = 1) -> None:
+                 seed: int = 0, rank: int = 0, world: int = 1, reuse: bool = False) -> None:
         self.windows, self.batch_size, self.rank, self.world = windows, batch_size, rank, world
+        self.reuse = reuse
         self.sampler = EpochOrder(len(windows), shuffle, seed)
         n = len(windows)
         starts = list(range(0, n, batch_size))
@@ -321,8 +362,9 @@ class Batches:
     def __iter__(self) -> Iterator[Batch]:
         bounds = zip(self.bounds[:-1], self.bounds[1:], strict=True)
         if not self.sampler.shuffle and self.world == 1:    # in order: a batch is a range
+            scratch = Scratch() if self.reuse else None
             for lo, hi in bounds:
-                yield self.windows.batch(slice(lo, hi))
+                yield self.windows.batch(slice(lo, hi), scratch)
             return
         order = self.sampler.indices().to(self.windows.device)
         for lo, hi in bounds:
