@@ -114,7 +114,7 @@ def run(name: str, seed: int, wheels: Path) -> dict:
     verdict = (model.validation_ or {}).get("targets", {}).get("y", {})
     return {"accuracy": scored.metric("y", "accuracy"), **baselines(train, y_train, test, y_test),
             "val_accuracy": verdict.get("model"), "val_neighbour": verdict.get("neighbour"),
-            "answered_by": "neighbour" if getattr(model, "neighbour_targets_", ()) else "network",
+            "answered_by": answered_by(model), "vote_weight": vote_weight(model),
             "warnings": sorted({type(w.message).__name__ for w in caught
                                 if "Baseline" in type(w.message).__name__}),
             "epochs": len(model.history_["epochs"]), "best_epoch": model.history_["best_epoch"],
@@ -145,9 +145,24 @@ def develop(name: str, seed: int, wheels: Path) -> dict:
                     "classes": len(set(labels))}
     return {"dev_accuracy": model.evaluate(padded(test), labels[held]).metric("y", "accuracy"),
             **scores,
-            "answered_by": "neighbour" if getattr(model, "neighbour_targets_", ()) else "network",
+            "answered_by": answered_by(model), "vote_weight": vote_weight(model),
             "epochs": len(model.history_["epochs"]), "train": len(train),
             "classes": len(set(labels))}
+
+
+def answered_by(model) -> str:
+    """Who answers: the network, the nearest neighbour (0.3's rule) or the blend of the
+    network with the neighbours' vote."""
+    if getattr(model, "neighbour_vote_", None):
+        return "blend"
+    return "neighbour" if getattr(model, "neighbour_targets_", ()) else "network"
+
+
+def vote_weight(model) -> float:
+    """The neighbours' vote's weight in the blend (0: the network alone; None before it)."""
+    if not hasattr(type(model), "neighbour_vote_"):
+        return None
+    return model.neighbour_vote_.get("y", {}).get("weight", 0.0)
 
 
 def code_version() -> str | None:

@@ -223,6 +223,12 @@ def export_onnx(model: FittedPipeline | Fitted, path: str | Path, overwrite: boo
                           "the nearest training sequence's label (the network did worse on "
                           "validation), which an ONNX graph does not hold; predict with the "
                           "model itself (save / load, lstmkit serve)")
+    if pipeline.neighbour_vote:
+        raise ConfigError(f"this model blends its answers for "
+                          f"{quote(list(pipeline.neighbour_vote))} with the vote of its "
+                          "nearest training sequences (validation preferred the blend to the "
+                          "network alone), which an ONNX graph does not hold; predict with "
+                          "the model itself (save / load, lstmkit serve)")
     path = Path(path)
     files.check_output_file(path, overwrite, kind="ONNX export", is_own=_is_export,
                             error=ArtifactError)
