@@ -113,6 +113,7 @@ def run(name: str, seed: int, wheels: Path) -> dict:
     scored = model.evaluate(padded(test), y_test)
     verdict = (model.validation_ or {}).get("targets", {}).get("y", {})
     return {"accuracy": scored.metric("y", "accuracy"), **baselines(train, y_train, test, y_test),
+            "network_accuracy": network_accuracy(model, padded(test), y_test),
             "val_accuracy": verdict.get("model"), "val_neighbour": verdict.get("neighbour"),
             "answered_by": answered_by(model), "vote_weight": vote_weight(model),
             "warnings": sorted({type(w.message).__name__ for w in caught
@@ -148,6 +149,18 @@ def develop(name: str, seed: int, wheels: Path) -> dict:
             "answered_by": answered_by(model), "vote_weight": vote_weight(model),
             "epochs": len(model.history_["epochs"]), "train": len(train),
             "classes": len(set(labels))}
+
+
+def network_accuracy(model, X_test: np.ndarray, y_test: np.ndarray) -> float | None:
+    """TEST accuracy of the same fit's network alone, where its answers blend in the
+    neighbours' vote (None where they do not: then it is ``accuracy``)."""
+    import dataclasses
+
+    pipeline = model.pipeline_
+    if not getattr(pipeline, "neighbour_vote", None):
+        return None
+    alone = dataclasses.replace(pipeline, neighbour_vote={})
+    return float(np.mean(alone.predict(X_test, output="array").ravel() == y_test))
 
 
 def answered_by(model) -> str:
