@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lstmkit import LSTMModel, Split, baselines, datasets
+from lstmkit import vote as vote_module
 from lstmkit.errors import ArtifactError, BaselineWarning, ConfigError
 
 TINY = {"hidden": 4, "max_epochs": 1, "progress": False}
@@ -101,6 +102,14 @@ def test_the_default_model_beats_1nn_and_the_majority_class_on_a_small_real_set(
     assert accuracy > evaluation.metric("y", "accuracy", of="neighbour")
     assert accuracy > evaluation.metric("y", "accuracy", of="naive")
     assert model.neighbour_targets_ == ()
+    # 6 validation sequences, all right, cannot show the network ahead of 1-NN's
+    # leave-one-out accuracy: the answers are the equal blend with the neighbours' vote.
+    vote = model.neighbour_vote_["y"]
+    assert vote["weight"] == 0.5 and vote["validation"] == 6
+    assert vote["network"] >= vote["loo"] > vote_module.lower_bound(vote["network"], 6)
+    proba, labels = model.predict_proba(X_test), model.predict(X_test, output="array")
+    classes = np.asarray(model.encoding_.target_labels["y"].classes)
+    assert np.array_equal(classes[proba.argmax(axis=1)], labels.ravel())
 
 
 def test_a_network_that_loses_to_1nn_on_validation_warns_and_the_vote_answers(

@@ -226,9 +226,10 @@ def export_onnx(model: FittedPipeline | Fitted, path: str | Path, overwrite: boo
     if pipeline.neighbour_vote:
         raise ConfigError(f"this model blends its answers for "
                           f"{quote(list(pipeline.neighbour_vote))} with the vote of its "
-                          "nearest training sequences (validation preferred the blend to the "
-                          "network alone), which an ONNX graph does not hold; predict with "
-                          "the model itself (save / load, lstmkit serve)")
+                          "nearest training sequences (validation could not show the network "
+                          "ahead of 1-NN), which an ONNX graph does not hold; predict with "
+                          "the model itself (save / load, lstmkit serve), or refit without a "
+                          "validation part (split=Split.train_only()) for the network alone")
     path = Path(path)
     files.check_output_file(path, overwrite, kind="ONNX export", is_own=_is_export,
                             error=ArtifactError)
