@@ -192,9 +192,12 @@ def code_version() -> str | None:
 def report(results: list[dict]) -> str:
     """Medians over seeds per set and label: before/after beside 1-NN and the majority class."""
     labels = list(dict.fromkeys(r["label"] for r in results))
-    head = " | ".join(f"{label}" for label in labels)
+    # Labels whose rows record the same fit's network alone get a column for it too.
+    alone = [label for label in labels if any("network_accuracy" in r for r in results
+                                              if r["label"] == label)]
+    head = " | ".join([*labels, *(f"{label}: network alone" for label in alone)])
     lines = [f"| set | train | classes | {head} | 1-NN | majority | seeds |",
-             "| --- | --- | --- | " + "--- | " * len(labels) + "--- | --- | --- |"]
+             "| --- | --- | --- | " + "--- | " * (len(labels) + len(alone)) + "--- | --- | --- |"]
     for name in SETS:
         runs = [r for r in results if r["name"] == name]
         if not runs:
@@ -202,6 +205,10 @@ def report(results: list[dict]) -> str:
         cells = []
         for label in labels:
             cells.append(_median([r["accuracy"] for r in runs if r["label"] == label]))
+        for label in alone:
+            cells.append(_median([r["accuracy"] if r.get("network_accuracy") is None
+                                  else r["network_accuracy"]
+                                  for r in runs if r["label"] == label]))
         seeds = min(len([r for r in runs if r["label"] == lab]) for lab in labels)
         held = "" if name in DEVELOPMENT else " (held out)"
         lines.append(f"| {name}{held} | {runs[0]['train']} | {runs[0]['classes']} | "
