@@ -92,8 +92,9 @@ class FittedPipeline:
             (models saved before ``neighbour_vote``; ``fit`` now blends instead).
         neighbour_vote: per categorical target whose class probabilities blend the
             network's with the nearest neighbours' vote (``lstmkit.vote``): its ``weight``
-            w (> 0) in ``(1 - w) * network + w * vote``, the vote's ``scale`` and the
-            blend's ``accuracy`` on the validation part, where w was chosen.
+            w (> 0) in ``(1 - w) * network + w * vote``, the vote's ``scale``, and what w
+            was chosen by (``fitting.fit_vote``: the network's validation accuracy, 1-NN's
+            leave-one-out accuracy, their sample sizes, the blend's validation accuracy).
         naive_spread: per quantile target, the empirical quantiles (S, Q) at its levels of
             the naive baseline's errors (truth - naive) per step on the training part,
             encoded (null where a step had none): the naive probabilistic baseline is the
@@ -575,8 +576,7 @@ class FittedPipeline:
                 outputs[:, 0, block] = blended_logits(
                     t.target_kind, outputs[:, 0, block], self.neighbours.distances(
                         sequences, j, len(self.encoding.target_labels[t.name])),
-                    vote["weight"],
-                    vote["scale"])
+                    vote["weight"], vote["scale"])
             elif t.name in self.neighbour_targets and nearest is not None:
                 known = np.isfinite(nearest[:, j])
                 code = nearest[known, j].astype(np.int64)
