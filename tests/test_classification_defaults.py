@@ -12,7 +12,8 @@ import pytest
 
 from lstmkit import LSTMModel, Split, baselines, datasets
 from lstmkit import vote as vote_module
-from lstmkit.errors import ArtifactError, BaselineWarning, ConfigError
+from lstmkit.deploy.onnx_model import OnnxModel
+from lstmkit.errors import ArtifactError, BaselineWarning
 
 TINY = {"hidden": 4, "max_epochs": 1, "progress": False}
 
@@ -138,8 +139,10 @@ def test_a_network_that_loses_to_1nn_on_validation_warns_and_the_vote_answers(
     assert np.array_equal(again.predict(X_test, output="array"), labels)
     assert np.array_equal(again.predict_proba(X_test), proba)
     assert json.loads((path / "config.json").read_text())["neighbour_vote"]["y"] == vote
-    with pytest.raises(ConfigError, match="blends its answers for \\['y'\\] with the vote"):
-        model.export_onnx(tmp_path / "model.onnx")
+    onnx_model = OnnxModel(model.export_onnx(tmp_path / "model.onnx"))   # the vote inside
+    exported = onnx_model.predict(X_test)
+    assert np.array_equal(exported["y"].to_numpy(), labels.ravel())
+    np.testing.assert_allclose(exported.filter(like="y_proba_").to_numpy(), proba, atol=1e-5)
 
 
 def test_a_model_saved_before_the_vote_still_answers_with_the_nearest_label(articulary_words,
@@ -158,8 +161,10 @@ def test_a_model_saved_before_the_vote_still_answers_with_the_nearest_label(arti
         old.neighbours_.predict(unpadded(X_test))[:, 0].astype(int)]
     assert np.array_equal(old.predict(X_test, output="array").ravel(), nearest)
     assert np.allclose(old.predict_proba(X_test).max(axis=1), 1.0)
-    with pytest.raises(ConfigError, match="answers \\['y'\\] with the nearest training sequence"):
-        old.export_onnx(tmp_path / "model.onnx")
+    exported = OnnxModel(old.export_onnx(tmp_path / "model.onnx")).predict(X_test)
+    assert np.array_equal(exported["y"].to_numpy(), nearest)
+    np.testing.assert_allclose(exported.filter(like="y_proba_").to_numpy(),
+                               old.predict_proba(X_test), atol=1e-5)
 
 
 def test_a_tampered_neighbours_file_is_refused(articulary_words, tmp_path):
