@@ -178,7 +178,7 @@ class InferenceGraph(nn.Module):
                 out[j] = ((1 - weight) * proba.double() + weight * vote).float()
             elif name in self.nearest:
                 code = self.answers.nearest_codes(squared, j)[:, None]            # (B, 1)
-                sure = (code[..., None] == torch.arange(classes)).float()
+                sure = (code[..., None] == torch.arange(classes, device=code.device)).float()
                 out[j] = torch.where(code[..., None] >= 0, sure, proba)
         return tuple(out)
 

@@ -89,7 +89,7 @@ class NeighbourAnswers(nn.Module):
         probability falls as ``exp(-distance / scale)`` to its nearest reference."""
         members = self.members[target] + [None] * classes
         inf = torch.full_like(squared[:, 0], float("inf"))
-        nearest = [inf if members[k] is None else squared[:, members[k]].amin(1)
+        nearest = [inf if members[k] is None else squared[:, members[k].to(inf.device)].amin(1)
                    for k in range(classes)]
         distances = torch.maximum(torch.stack(nearest, 1), torch.zeros_like(inf)[:, None]).sqrt()
         e = torch.exp(-(distances - distances.amin(1, keepdim=True)) / scale)
