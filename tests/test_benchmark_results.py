@@ -109,3 +109,32 @@ def test_each_committed_results_file_reproduces_its_table_in_benchmarks_md(path)
     assert lines
     missing = [line for line in lines if line.strip() not in documented]
     assert not missing, f"{path.name}: not in BENCHMARKS.md: {missing}"
+
+
+def zoo(name: str) -> ModuleType:
+    """A script of ``benchmarks/zoo`` as a module (its siblings importable)."""
+    folder = str(BENCHMARKS / "zoo")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(f"zoo_{name}", BENCHMARKS / "zoo" / f"{name}.py")
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_classification_zoo_tables_stand_in_benchmarks_md():
+    """``classify.py --report`` (TEST), its ``--development`` table and the neighbour rules'
+    study (``neighbour_rules.py --report``), from their committed rows."""
+    classify, rules = zoo("classify"), zoo("neighbour_rules")
+
+    def rows(path: Path) -> list[dict]:
+        return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+    tables = [classify.report(rows(classify.RESULTS)),
+              classify.development_report(rows(classify.RESULTS.with_name(
+                  "results-classify-development.jsonl"))),
+              rules.report(rows(rules.RESULTS))]
+    documented = documented_lines()
+    missing = [line for table in tables for line in table.splitlines()
+               if line.strip() not in documented]
+    assert not missing, f"not in BENCHMARKS.md: {missing}"

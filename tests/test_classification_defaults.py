@@ -1,5 +1,6 @@
 """Sequence classification: the 1-NN baseline beside the model, the defaults that follow the
-data, and the nearest neighbour answering where validation says the network is worse."""
+data, and the blend with the nearest neighbours' vote that validation chooses (models saved
+before it: the nearest neighbour answering where validation said the network was worse)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 
 from lstmkit import LSTMModel, Split, baselines, datasets
-from lstmkit.errors import ArtifactError, BaselineWarning, ConfigError
+from lstmkit import vote as vote_module
+from lstmkit.deploy.onnx_model import OnnxModel
+from lstmkit.errors import ArtifactError, BaselineWarning
 
 TINY = {"hidden": 4, "max_epochs": 1, "progress": False}
 
@@ -100,30 +103,68 @@ def test_the_default_model_beats_1nn_and_the_majority_class_on_a_small_real_set(
     assert accuracy > evaluation.metric("y", "accuracy", of="neighbour")
     assert accuracy > evaluation.metric("y", "accuracy", of="naive")
     assert model.neighbour_targets_ == ()
+    # 6 validation sequences, all right, cannot show the network ahead of 1-NN's
+    # leave-one-out accuracy: the answers are the equal blend with the neighbours' vote.
+    vote = model.neighbour_vote_["y"]
+    assert vote["weight"] == 0.5 and vote["validation"] == 6
+    assert vote["network"] >= vote["loo"] > vote_module.lower_bound(vote["network"], 6)
+    proba, labels = model.predict_proba(X_test), model.predict(X_test, output="array")
+    classes = np.asarray(model.encoding_.target_labels["y"].classes)
+    assert np.array_equal(classes[proba.argmax(axis=1)], labels.ravel())
 
 
-def test_a_network_that_loses_to_1nn_on_validation_warns_and_1nn_answers(articulary_words,
-                                                                          tmp_path):
+def test_a_network_that_loses_to_1nn_on_validation_warns_and_the_vote_answers(
+        articulary_words, tmp_path):
     (X, y), (X_test, y_test) = articulary_words
     with pytest.warns(BaselineWarning, match=r"target 'y': the network does worse than the "
-                      r"nearest neighbour .* on the validation part: accuracy .* the model "
-                      r"answers it with the nearest training sequence's label"):
+                      r"nearest neighbour .*: accuracy .* on the validation part, 1-NN .* there "
+                      r"and .* by leave-one-out over 275 training and validation sequences; the "
+                      r"model answers it with the nearest neighbours' vote alone"):
         model = LSTMModel(split=Split(0.5, None), seed=0, **TINY).fit(X, y)
     entry = model.validation_["targets"]["y"]
     assert entry["worse_than_neighbour"] and entry["model"] < entry["neighbour"]
-    assert model.neighbour_targets_ == ("y",)
+    vote = model.neighbour_vote_["y"]
+    assert vote["weight"] == 1.0 and vote["accuracy"] == entry["neighbour"]  # one epoch: 1-NN
+    assert vote["network"] == entry["model"] < vote["loo"] and vote["sequences"] == 275
+    assert model.neighbour_targets_ == ()
     evaluation = model.evaluate(X_test, y_test)
     assert evaluation.metric("y", "accuracy") == evaluation.metric("y", "accuracy", "neighbour")
-    proba = model.predict_proba(X_test)
-    assert np.allclose(proba.max(axis=1), 1.0)
+    proba, labels = model.predict_proba(X_test), model.predict(X_test, output="array")
+    classes = model.encoding_.target_labels["y"].classes
+    assert np.allclose(proba.sum(axis=1), 1.0) and proba.max(axis=1).min() < 0.99  # soft
+    assert np.array_equal(np.asarray(classes)[proba.argmax(axis=1)], labels.ravel())
     path = model.save(tmp_path / "model")
     again = LSTMModel.load(path)
-    assert again.neighbour_targets_ == ("y",)
-    assert np.array_equal(again.predict(X_test, output="array"),
-                          model.predict(X_test, output="array"))
-    assert json.loads((path / "config.json").read_text())["neighbour_targets"] == ["y"]
-    with pytest.raises(ConfigError, match="answers \\['y'\\] with the nearest training sequence"):
-        model.export_onnx(tmp_path / "model.onnx")
+    assert again.neighbour_vote_ == model.neighbour_vote_
+    assert np.array_equal(again.predict(X_test, output="array"), labels)
+    assert np.array_equal(again.predict_proba(X_test), proba)
+    assert json.loads((path / "config.json").read_text())["neighbour_vote"]["y"] == vote
+    onnx_model = OnnxModel(model.export_onnx(tmp_path / "model.onnx"))   # the vote inside
+    exported = onnx_model.predict(X_test)
+    assert np.array_equal(exported["y"].to_numpy(), labels.ravel())
+    np.testing.assert_allclose(exported.filter(like="y_proba_").to_numpy(), proba, atol=1e-5)
+
+
+def test_a_model_saved_before_the_vote_still_answers_with_the_nearest_label(articulary_words,
+                                                                            tmp_path):
+    (X, y), (X_test, _) = articulary_words
+    with pytest.warns(BaselineWarning):
+        model = LSTMModel(split=Split(0.5, None), seed=0, **TINY).fit(X, y)
+    path = model.save(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())     # as the version before wrote it
+    del config["neighbour_vote"]
+    config["neighbour_targets"] = ["y"]
+    (path / "config.json").write_text(json.dumps(config))
+    old = LSTMModel.load(path)
+    assert old.neighbour_targets_ == ("y",) and old.neighbour_vote_ == {}
+    nearest = np.asarray(old.encoding_.target_labels["y"].classes)[
+        old.neighbours_.predict(unpadded(X_test))[:, 0].astype(int)]
+    assert np.array_equal(old.predict(X_test, output="array").ravel(), nearest)
+    assert np.allclose(old.predict_proba(X_test).max(axis=1), 1.0)
+    exported = OnnxModel(old.export_onnx(tmp_path / "model.onnx")).predict(X_test)
+    assert np.array_equal(exported["y"].to_numpy(), nearest)
+    np.testing.assert_allclose(exported.filter(like="y_proba_").to_numpy(),
+                               old.predict_proba(X_test), atol=1e-5)
 
 
 def test_a_tampered_neighbours_file_is_refused(articulary_words, tmp_path):
@@ -154,9 +195,9 @@ def test_the_default_split_keeps_each_class_share_in_every_part(basic_motions):
         assert counts.max() - counts.min() <= 1, (part, counts.tolist())
 
 
-def test_the_card_says_which_targets_the_nearest_neighbour_answers(articulary_words, tmp_path):
+def test_the_card_says_which_targets_blend_in_the_neighbours_vote(articulary_words, tmp_path):
     (X, y), _ = articulary_words
     with pytest.warns(BaselineWarning):
         model = LSTMModel(split=Split(0.5, None), seed=0, **TINY).fit(X, y)
     card = (model.save(tmp_path / "model") / "README.md").read_text()
-    assert "**Answered by the nearest neighbour: y.**" in card
+    assert "**Blended with the nearest neighbours' vote: y (weight 1).**" in card

@@ -30,6 +30,7 @@ from lstmkit import (
     datasets,
 )
 from lstmkit.cli.command import main
+from lstmkit.deploy import neighbours
 from lstmkit.deploy.onnx_model import METADATA_KEY, OnnxModel
 from tests.conftest import ETT_COLUMNS, ETTH1
 
@@ -169,12 +170,53 @@ def test_missing_value_policies_are_inside_the_graph(shared_data, tmp_path):
 def test_sequence_classification_preset_on_fixed_length_sequences(shared_data, tmp_path):
     X, y = datasets.load_uea("BasicMotions", "train", data_dir=shared_data)
     X_test, _ = datasets.load_uea("BasicMotions", "test", data_dir=shared_data)
-    model = LSTMModel(**{**TINY, "batch_size": 8}).fit(X, y)
+    # 6 validation sequences cannot rank the network against 1-NN: the model blends the two,
+    # and the graph holds the nearest neighbours' vote (lstmkit.deploy.neighbours).
+    model = LSTMModel(seed=0, **{**TINY, "batch_size": 8}).fit(X, y)
     assert model.architecture_["bidirectional"] and model.architecture_["conv"]
+    assert model.neighbour_vote_["y"]["weight"] == 0.5
     path = model.export_onnx(tmp_path / "motions.onnx")
     for batch in (1, 5, len(X_test)):
         assert_same_predictions(OnnxModel(path).predict(X_test[:batch]),
                                 model.predict(X_test[:batch]))
+    network = LSTMModel(split=Split.train_only(), seed=0,    # no validation part: the network
+                        **{**TINY, "batch_size": 8}).fit(X, y)
+    assert network.neighbour_vote_ == {}
+    assert_same_predictions(OnnxModel(network.export_onnx(tmp_path / "alone.onnx")).predict(
+        X_test), network.predict(X_test))
+
+
+def truncated(X: np.ndarray, low: int, seed: int) -> np.ndarray:
+    """Each sequence of ``X`` cut to a seeded length from ``low`` to all its steps, NaN after."""
+    lengths = np.random.default_rng(seed).integers(low, X.shape[1] + 1, len(X))
+    return np.where(np.arange(X.shape[1])[None, :, None] < lengths[:, None, None], X, np.nan)
+
+
+def test_the_neighbours_vote_of_sequences_of_varying_lengths_is_inside_the_graph(shared_data,
+                                                                                 tmp_path,
+                                                                                 monkeypatch):
+    X, y = datasets.load_uea("BasicMotions", "train", data_dir=shared_data)
+    X_test, _ = datasets.load_uea("BasicMotions", "test", data_dir=shared_data)
+    X, X_test = truncated(X, 50, 0), truncated(X_test, 30, 1)   # resampled to 100 steps or fewer
+    model = LSTMModel(seed=0, **{**TINY, "batch_size": 8}).fit(X, y)
+    assert model.neighbour_vote_["y"]["weight"] == 0.5
+    lengths = (~np.isnan(X_test).all(axis=2)).sum(axis=1)      # some below, some at the length
+    assert lengths.min() < model.neighbours_.references.shape[1] <= lengths.max()
+    onnx_model = OnnxModel(model.export_onnx(tmp_path / "varying.onnx"))
+    got, want = onnx_model.predict(X_test), model.predict(X_test)
+    assert_same_predictions(got, want)
+    proba = want.filter(like="y_proba_").to_numpy()
+    top = np.sort(proba, axis=1)[:, -2:]
+    assert (top[:, 1] - top[:, 0]).min() > 1e-4           # no near-tie the labels could flip on
+    # onnxruntime on the padded batch itself: the vote reads only each sequence's own steps
+    padded = np.nan_to_num(X_test, nan=1e6).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(tmp_path / "varying.onnx"))
+    ran = session.run(["y_proba"], {"numeric": padded, "lengths": lengths})[0]
+    np.testing.assert_allclose(ran[:, 0], proba, rtol=RTOL, atol=1e-6)
+    monkeypatch.setattr(neighbours, "MAX_BYTES", model.neighbours_.references.nbytes - 1)
+    with pytest.raises(ConfigError, match=r"its \d+ nearest-neighbour sequences of \d+ steps x 6"):
+        model.export_onnx(tmp_path / "large.onnx")
+    assert not (tmp_path / "large.onnx").exists()
 
 
 def test_variable_length_sequences_as_a_padded_batch_with_lengths(shared_data, tmp_path):

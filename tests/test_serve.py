@@ -23,7 +23,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from lstmkit import Feature, LSTMModel, Spec, Split, Target
+from lstmkit import Feature, LSTMModel, Spec, Split, Target, datasets
 from lstmkit.cli.command import main
 from lstmkit.deploy.serve import load_predictor
 from lstmkit.errors import ConfigError, DataError
@@ -221,6 +221,16 @@ def test_the_onnx_backend_predicts_like_torch(model_dir, model, recent):
                                       model.predict(recent, origins=origins), rtol=1e-4)
     with pytest.raises(ConfigError, match="backend must be one of"):
         load_predictor(model_dir, "tensorflow")
+
+
+def test_the_onnx_backend_blends_the_neighbours_vote_as_torch_does(shared_data, tmp_path):
+    X, y = datasets.load_uea("BasicMotions", "train", data_dir=shared_data)
+    X_test, _ = datasets.load_uea("BasicMotions", "test", data_dir=shared_data)
+    model = LSTMModel(hidden=8, max_epochs=1, batch_size=8, progress=False, seed=0).fit(X, y)
+    assert model.neighbour_vote_["y"]["weight"] > 0           # 6 validation sequences
+    path = model.save(tmp_path / "motions")
+    pd.testing.assert_frame_equal(load_predictor(path, "onnx").predict(X_test, "last"),
+                                  model.predict(X_test), rtol=1e-5)
 
 
 def test_generated_requests_never_get_a_server_error(server):

@@ -113,8 +113,9 @@ def run(name: str, seed: int, wheels: Path) -> dict:
     scored = model.evaluate(padded(test), y_test)
     verdict = (model.validation_ or {}).get("targets", {}).get("y", {})
     return {"accuracy": scored.metric("y", "accuracy"), **baselines(train, y_train, test, y_test),
+            "network_accuracy": network_accuracy(model, padded(test), y_test),
             "val_accuracy": verdict.get("model"), "val_neighbour": verdict.get("neighbour"),
-            "answered_by": "neighbour" if getattr(model, "neighbour_targets_", ()) else "network",
+            "answered_by": answered_by(model), "vote_weight": vote_weight(model),
             "warnings": sorted({type(w.message).__name__ for w in caught
                                 if "Baseline" in type(w.message).__name__}),
             "epochs": len(model.history_["epochs"]), "best_epoch": model.history_["best_epoch"],
@@ -145,9 +146,36 @@ def develop(name: str, seed: int, wheels: Path) -> dict:
                     "classes": len(set(labels))}
     return {"dev_accuracy": model.evaluate(padded(test), labels[held]).metric("y", "accuracy"),
             **scores,
-            "answered_by": "neighbour" if getattr(model, "neighbour_targets_", ()) else "network",
+            "answered_by": answered_by(model), "vote_weight": vote_weight(model),
             "epochs": len(model.history_["epochs"]), "train": len(train),
             "classes": len(set(labels))}
+
+
+def network_accuracy(model, X_test: np.ndarray, y_test: np.ndarray) -> float | None:
+    """TEST accuracy of the same fit's network alone, where its answers blend in the
+    neighbours' vote (None where they do not: then it is ``accuracy``)."""
+    import dataclasses
+
+    pipeline = model.pipeline_
+    if not getattr(pipeline, "neighbour_vote", None):
+        return None
+    alone = dataclasses.replace(pipeline, neighbour_vote={})
+    return float(np.mean(alone.predict(X_test, output="array").ravel() == y_test))
+
+
+def answered_by(model) -> str:
+    """Who answers: the network, the nearest neighbour (0.3's rule) or the blend of the
+    network with the neighbours' vote."""
+    if getattr(model, "neighbour_vote_", None):
+        return "blend"
+    return "neighbour" if getattr(model, "neighbour_targets_", ()) else "network"
+
+
+def vote_weight(model) -> float:
+    """The neighbours' vote's weight in the blend (0: the network alone; None before it)."""
+    if not hasattr(type(model), "neighbour_vote_"):
+        return None
+    return model.neighbour_vote_.get("y", {}).get("weight", 0.0)
 
 
 def code_version() -> str | None:
@@ -164,9 +192,12 @@ def code_version() -> str | None:
 def report(results: list[dict]) -> str:
     """Medians over seeds per set and label: before/after beside 1-NN and the majority class."""
     labels = list(dict.fromkeys(r["label"] for r in results))
-    head = " | ".join(f"{label}" for label in labels)
+    # Labels whose rows record the same fit's network alone get a column for it too.
+    alone = [label for label in labels if any("network_accuracy" in r for r in results
+                                              if r["label"] == label)]
+    head = " | ".join([*labels, *(f"{label}: network alone" for label in alone)])
     lines = [f"| set | train | classes | {head} | 1-NN | majority | seeds |",
-             "| --- | --- | --- | " + "--- | " * len(labels) + "--- | --- | --- |"]
+             "| --- | --- | --- | " + "--- | " * (len(labels) + len(alone)) + "--- | --- | --- |"]
     for name in SETS:
         runs = [r for r in results if r["name"] == name]
         if not runs:
@@ -174,6 +205,10 @@ def report(results: list[dict]) -> str:
         cells = []
         for label in labels:
             cells.append(_median([r["accuracy"] for r in runs if r["label"] == label]))
+        for label in alone:
+            cells.append(_median([r["accuracy"] if r.get("network_accuracy") is None
+                                  else r["network_accuracy"]
+                                  for r in runs if r["label"] == label]))
         seeds = min(len([r for r in runs if r["label"] == lab]) for lab in labels)
         held = "" if name in DEVELOPMENT else " (held out)"
         lines.append(f"| {name}{held} | {runs[0]['train']} | {runs[0]['classes']} | "

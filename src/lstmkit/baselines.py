@@ -74,6 +74,33 @@ def nearest(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
+def class_distances(queries: np.ndarray, references: np.ndarray, codes: np.ndarray,
+                    classes: int, skip: np.ndarray | None = None) -> np.ndarray:
+    """For each query (n, D), the Euclidean distance (n, classes) to the nearest reference
+    (m, D) of each class (reference ``codes`` (m,), NaN: no class), inf where a class has
+    none; ``skip`` (n,): per query, a reference to leave out (leave-one-out: the query
+    itself), -1 for none. Computed block by block in float64, as ``nearest``."""
+    m, width = references.shape
+    rows = max(1, BLOCK_ELEMENTS // max(width, m, 1))
+    cols = max(1, BLOCK_ELEMENTS // max(width, rows))
+    codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
+    out = np.full((len(queries), classes), np.inf)
+    for lo in range(0, len(queries), rows):
+        q = queries[lo : lo + rows].astype(np.float64)
+        best = out[lo : lo + rows]
+        for start in range(0, m, cols):
+            r = references[start : start + cols].astype(np.float64)
+            distance = (q * q).sum(1)[:, None] + (r * r).sum(1)[None, :] - 2 * q @ r.T
+            if skip is not None:
+                own = skip[lo : lo + rows] - start
+                mine = (own >= 0) & (own < len(r))
+                distance[np.flatnonzero(mine), own[mine]] = np.inf
+            here = codes[start : start + cols]
+            for k in np.unique(here[here >= 0]):
+                np.minimum(best[:, k], distance[:, here == k].min(axis=1), out=best[:, k])
+    return np.sqrt(np.maximum(out, 0.0))
+
+
 @dataclass(frozen=True)
 class NearestNeighbour:
     """1-NN over a reference set of z-normalised sequences.
@@ -110,6 +137,26 @@ class NearestNeighbour:
         sample = "" if self.total == len(self.targets) else \
             f", a sample of {len(self.targets):,} of the {self.total:,} training sequences"
         return f"1-nearest-neighbour, Euclidean on z-normalised series{sample}"
+
+    def flat(self, sequences: Sequence[np.ndarray]) -> np.ndarray:
+        """``sequences`` z-normalised and resampled as the references are, one row each."""
+        _, length, channels = self.references.shape
+        return z_normalised(sequences, length).reshape(len(sequences), length * channels)
+
+    def distances(self, sequences: Sequence[np.ndarray] | None, target: int, classes: int
+                  ) -> np.ndarray:
+        """Per sequence, the distance (n, classes) to the nearest reference of each class
+        of target ``target`` (``class_distances``); ``sequences`` None: of each reference
+        to the others (leave-one-out)."""
+        flat = self.references.reshape(len(self.references), -1)
+        codes = self.targets[:, target]
+        if sequences is None:
+            return class_distances(flat, flat, codes, classes, np.arange(len(flat)))
+        _, length, channels = self.references.shape
+        chunk = max(1, BLOCK_ELEMENTS // (length * channels))
+        return np.concatenate([np.zeros((0, classes))] + [
+            class_distances(self.flat(sequences[lo : lo + chunk]), flat, codes, classes)
+            for lo in range(0, len(sequences), chunk)])
 
     def predict(self, sequences: Sequence[np.ndarray]) -> np.ndarray:
         """The targets (n, T) of each sequence's nearest reference sequence."""

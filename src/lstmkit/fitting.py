@@ -5,9 +5,9 @@ resolves the architecture; ``fit_pipeline`` does the rest, in order: the split, 
 encoding fitted on the training part (or a warm start's, kept; scaled per series, new
 series get statistics of their own), the windows, the checkpoint plan, the network trained
 on them (on forecasts normalised per window, an anchored second candidate too, kept where
-validation prefers it), then what rests on validation: the naive fallback, the validation
-check, the nearest neighbour's answers, temperature scaling and conformal intervals. It
-reads the estimator's parameters and never sets them.
+validation prefers it), then what rests on validation: the naive fallback, temperature
+scaling, the nearest neighbours' vote (``fit_vote``), the validation check and conformal
+intervals. It reads the estimator's parameters and never sets them.
 
 Example:
     >>> pipeline = fit_pipeline(model, spec, frame, architecture)   # what model.fit does
@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from . import presets
-from .baselines import NearestNeighbour
+from .baselines import NearestNeighbour, class_distances
 from .calibration import fit_calibration
 from .checks import quote
 from .conformal import fit_coverage
@@ -60,6 +60,9 @@ from .training.checkpoint import Checkpoints
 from .training.config import TrainConfig
 from .training.losses import MultiTargetLoss
 from .verdict import check_against_naive
+from .vote import choose_weight, fit_scale, votes
+
+LOO_QUERIES = 2_000      # sequences voted for by the others, to fit the vote's scale
 
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
@@ -157,16 +160,16 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
             pipeline = candidate                         # (a NaN ratio keeps it too)
     pipeline.naive_spread = pipeline.residual_quantiles(train_windows)
     pipeline.data_sha256 = data_sha256
-    pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
-                                              device)
-    pipeline.neighbour_targets = tuple(
-        t for t, entry in (pipeline.validation or {"targets": {}})["targets"].items()
-        if entry["worse_than_neighbour"])
-    if pipeline.neighbour_targets:     # it answers: from the validation sequences as well
-        pipeline.neighbours = nearest_neighbour(spec, encoding, model.seed, train_windows,
-                                                 val_windows)
     pipeline.calibration = fit_calibration(pipeline, val_windows, model.calibrate,
                                            device)
+    both = nearest_neighbour(spec, encoding, model.seed, train_windows, val_windows) \
+        if val_windows is not None and pipeline.neighbours is not None else None
+    vote = fit_vote(pipeline, val_windows, both, model.seed, device)
+    pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
+                                              device, vote)
+    pipeline.neighbour_vote = {t: v for t, v in vote.items() if v["weight"] > 0}
+    if pipeline.neighbour_vote:       # it answers: from the validation sequences as well
+        pipeline.neighbours = both
     pipeline.decisions = fit_decisions(pipeline, val_windows, train_windows, device)
     coverage = fit_coverage(model.coverage, spec, val_windows is not None)
     if coverage:
@@ -316,6 +319,53 @@ def nearest_neighbour(spec: Spec, encoding: Encoding, seed: int,
     sequences = [s for w in windows for s in numeric_sequences(w, encoding)]
     targets = np.concatenate([w.targets[w.index][:, 0, :].numpy() for w in windows])  # (N, T)
     return NearestNeighbour.fit(sequences, targets, seed)
+
+
+def fit_vote(pipeline: FittedPipeline, windows: Windows | None,
+             both: NearestNeighbour | None, seed: int, device: torch.device | None = None
+             ) -> dict[str, dict[str, float]]:
+    """Per categorical target of sequence classification, how the neighbours' vote
+    (``lstmkit.vote``) answers with the network: the vote's ``scale`` and 1-NN's
+    leave-one-out accuracy ``loo`` over ``both``, the training and validation sequences
+    (a seeded sample of at most ``LOO_QUERIES`` of them voted for by all the others:
+    ``sequences``); the network's accuracy on the validation ``windows`` (``network``)
+    and their count (``validation``); the vote's ``weight`` in the blend
+    (``vote.choose_weight``); and the blend's validation ``accuracy``, the vote scored
+    there against the training sequences (``pipeline.neighbours``)."""
+    if windows is None or both is None or pipeline.neighbours is None:
+        return {}
+    outputs, truth = pipeline.outputs(windows, with_targets=True, device=device)
+    logits = pipeline.tempered(outputs)[:, 0]
+    sequences = numeric_sequences(windows, pipeline.encoding)
+    flat = both.references.reshape(len(both.references), -1)
+    rows = np.arange(len(flat))
+    if len(rows) > LOO_QUERIES:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, LOO_QUERIES, replace=False))
+    edges = np.cumsum([0] + [pipeline.encoding.n_classes(t) for t in pipeline.spec.targets])
+    fitted = {}
+    for j, t in enumerate(pipeline.spec.targets):
+        known = np.isfinite(truth[:, 0, j])
+        if not t.categorical or not known.any():
+            continue
+        classes, own = len(pipeline.encoding.target_labels[t.name]), both.targets[rows, j]
+        labelled = np.isfinite(own)
+        loo = class_distances(flat[rows[labelled]], flat, both.targets[:, j], classes,
+                              rows[labelled])
+        own = own[labelled].astype(np.int64)
+        scale = fit_scale(loo, own)
+        network = t.target_kind.probabilities(logits[known, edges[j] : edges[j + 1]])
+        vote = votes(pipeline.neighbours.distances(
+            [s for s, k in zip(sequences, known, strict=True) if k], j, classes), scale)
+        codes = truth[known, 0, j].astype(np.int64)
+        alone = float(np.mean(network.argmax(1) == codes))
+        nearest = float(np.mean(loo.argmin(1) == own))            # 1-NN, leave-one-out
+        weight = choose_weight(alone, len(codes), nearest)
+        blend = (1 - weight) * network + weight * vote
+        fitted[t.name] = {"weight": weight, "scale": scale, "loo": nearest,
+                          "sequences": int(labelled.sum()), "network": alone,
+                          "validation": len(codes),
+                          "accuracy": float(np.mean(blend.argmax(1) == codes))}
+    return fitted
 
 
 def training_baseline(spec: Spec, windows: Windows) -> list[float]:

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from .data.scaling import AffineScaler
     from .spec import Target
 
+TINY = 1e-300              # the least probability logits_of gives a log of
 SURE_LOGIT = 50.0          # a class logit the others (0) lose to with probability ~2e-22
 
 
@@ -431,6 +432,11 @@ class Labelled(TargetKind):
         """Outputs (len(codes), width) whose probability is ~1 on class ``codes``."""
         raise NotImplementedError
 
+    def logits_of(self, probabilities: np.ndarray) -> np.ndarray:
+        """Outputs (..., width), float64, whose ``probabilities`` are ``probabilities``
+        (..., K) (each at least ``TINY``)."""
+        raise NotImplementedError
+
 
 class Classification(Labelled):
     """One of K labels: softmax over K outputs, cross-entropy."""
@@ -478,6 +484,9 @@ class Classification(Labelled):
         logits[np.arange(len(codes)), codes] = SURE_LOGIT
         return logits
 
+    def logits_of(self, probabilities: np.ndarray) -> np.ndarray:
+        return np.log(np.maximum(probabilities.astype(np.float64), TINY))
+
 
 class Binary(Labelled):
     """One of two labels: one output, the positive label's logit; sigmoid, binary
@@ -520,6 +529,10 @@ class Binary(Labelled):
 
     def sure_logits(self, codes: np.ndarray, width: int, dtype: Any) -> np.ndarray:
         return np.where(codes == 1, SURE_LOGIT, -SURE_LOGIT).astype(dtype)[:, None]
+
+    def logits_of(self, probabilities: np.ndarray) -> np.ndarray:
+        p = np.maximum(probabilities.astype(np.float64), TINY)
+        return (np.log(p[..., 1]) - np.log(p[..., 0]))[..., None]
 
 
 class Quantile(Regression):

@@ -169,6 +169,7 @@ class LSTMModel:
     validation_ = _view("validation")
     neighbours_ = _view("neighbours")
     neighbour_targets_ = _view("neighbour_targets")
+    neighbour_vote_ = _view("neighbour_vote")
     calibration_ = _view("calibration")
     conformal_ = _view("conformal")
 

@@ -70,6 +70,7 @@ from .nn import LSTMNetwork, NetworkConfig, Output
 from .scale_free import NaiveScales, describe, scaled, training_scales
 from .spec import PARTS, Spec, Split, Target
 from .tasks import WindowRows, anchor_rows, prediction_frame, sample_frame, window_origin
+from .vote import blended_logits
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
 PREDICT_WINDOWS = 512      # at most, or as many as keep one step's gates (windows x 4 x
@@ -101,7 +102,13 @@ class FittedPipeline:
             warm start, the last phase's.
         validation: ``Evaluation.verdict()`` of the validation part (None without one).
         neighbours: the 1-NN baseline of sequence classification (None for other tasks).
-        neighbour_targets: the targets the model answers with the nearest neighbour.
+        neighbour_targets: the targets the model answers with the nearest neighbour's label
+            (models saved before ``neighbour_vote``; ``fit`` now blends instead).
+        neighbour_vote: per categorical target whose class probabilities blend the
+            network's with the nearest neighbours' vote (``lstmkit.vote``): its ``weight``
+            w (> 0) in ``(1 - w) * network + w * vote``, the vote's ``scale``, and what w
+            was chosen by (``fitting.fit_vote``: the network's validation accuracy, 1-NN's
+            leave-one-out accuracy, their sample sizes, the blend's validation accuracy).
         naive_spread: per quantile target, the empirical quantiles (S, Q) at its levels of
             the naive baseline's errors (truth - naive) per step on the training part,
             encoded (null where a step had none): the naive probabilistic baseline is the
@@ -140,6 +147,7 @@ class FittedPipeline:
     validation: dict[str, Any] | None = None
     neighbours: NearestNeighbour | None = None
     neighbour_targets: tuple[str, ...] = ()
+    neighbour_vote: dict[str, dict[str, float]] = field(default_factory=dict)
     naive_spread: dict[str, list[list[float | None]]] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None
     class_frequencies: dict[str, list[float]] = field(default_factory=dict)
@@ -180,6 +188,7 @@ class FittedPipeline:
             "data_sha256": self.data_sha256,
             "validation": self.validation,
             "neighbour_targets": list(self.neighbour_targets),
+            **({"neighbour_vote": self.neighbour_vote} if self.neighbour_vote else {}),
             **({"naive_spread": self.naive_spread} if self.naive_spread else {}),
             "calibration": self.calibration,
             "class_frequencies": self.class_frequencies,
@@ -211,6 +220,7 @@ class FittedPipeline:
                    data_sha256=data.get("data_sha256"), validation=data.get("validation"),
                    neighbours=neighbours,
                    neighbour_targets=tuple(data.get("neighbour_targets", ())),
+                   neighbour_vote=dict(data.get("neighbour_vote", {})),
                    naive_spread=dict(data.get("naive_spread", {})),
                    calibration=data.get("calibration"),
                    class_frequencies=dict(data.get("class_frequencies", {})),
@@ -353,8 +363,9 @@ class FittedPipeline:
         """Every target's predictions on ``windows`` in original units, as ``predict`` makes
         them (``values_only``: without probabilities); ``device`` as for ``outputs``."""
         outputs = self.tempered(self.outputs(windows, device=device)[0])
-        if self.neighbour_targets:
-            outputs = self._answered(outputs, self._nearest(windows))
+        if self.answers_with_neighbours:
+            outputs = self._answered(outputs, windows,
+                                     self._nearest(windows) if self.neighbour_targets else None)
         return _decode(self.spec, self.encoding, outputs, values_only, self.decisions)
 
     def _array_windows(self, X: np.ndarray) -> SequenceWindows:
@@ -546,7 +557,8 @@ class FittedPipeline:
             series = _Series(which, keys, scales)                     # which: (N,)
         weights = windows.window_weights()
         return _evaluation(self.spec, self.encoding,
-                           self._answered(self.tempered(outputs), nearest), truth, baselines,
+                           self._answered(self.tempered(outputs), windows, nearest), truth,
+                           baselines,
                            self.naive_spread, None if weights is None else weights.numpy(),
                            series, self.conformal, self.decisions)
 
@@ -580,21 +592,35 @@ class FittedPipeline:
             return None
         return neighbours.predict(numeric_sequences(windows, self.encoding))
 
-    def _answered(self, outputs: np.ndarray, nearest: np.ndarray | None) -> np.ndarray:
-        """``outputs`` (N, 1, C) with the logits of the targets the nearest neighbour answers
-        (``neighbour_targets_``) set to its labels' (probability 1 in float64)."""
-        answered = self.neighbour_targets
-        if not answered or nearest is None:
+    @property
+    def answers_with_neighbours(self) -> bool:
+        """Whether some target's answers come (in part) from the nearest neighbours."""
+        return bool(self.neighbour_targets or self.neighbour_vote)
+
+    def _answered(self, outputs: np.ndarray, windows: Windows, nearest: np.ndarray | None
+                  ) -> np.ndarray:
+        """Tempered ``outputs`` (N, 1, C) with the logits of the targets the neighbours
+        answer replaced: blended with their vote (``neighbour_vote``, in float64), or set to
+        the nearest one's label (``neighbour_targets``, probability 1; ``nearest``: codes)."""
+        if not self.answers_with_neighbours or self.neighbours is None or \
+                not isinstance(windows, SequenceWindows):
             return outputs
-        outputs = outputs.copy()
+        outputs = outputs.astype(np.float64)
         edges = np.cumsum([0] + [self.encoding.n_classes(t) for t in self.spec.targets])
+        sequences = numeric_sequences(windows, self.encoding) if self.neighbour_vote else None
         for j, t in enumerate(self.spec.targets):
-            known = np.isfinite(nearest[:, j])
-            if t.name not in answered or not known.any():
-                continue
-            code = nearest[known, j].astype(np.int64)
-            outputs[known, 0, edges[j] : edges[j + 1]] = t.target_kind.sure_logits(
-                code, edges[j + 1] - edges[j], outputs.dtype)
+            width, block = edges[j + 1] - edges[j], slice(edges[j], edges[j + 1])
+            if t.name in self.neighbour_vote:
+                vote = self.neighbour_vote[t.name]
+                outputs[:, 0, block] = blended_logits(
+                    t.target_kind, outputs[:, 0, block], self.neighbours.distances(
+                        sequences, j, len(self.encoding.target_labels[t.name])),
+                    vote["weight"], vote["scale"])
+            elif t.name in self.neighbour_targets and nearest is not None:
+                known = np.isfinite(nearest[:, j])
+                code = nearest[known, j].astype(np.int64)
+                outputs[known, 0, block] = t.target_kind.sure_logits(code, width,
+                                                                     outputs.dtype)
         return outputs
 
     def _naive(self, windows: Windows, truth: np.ndarray) -> np.ndarray:

@@ -18,8 +18,9 @@ Two training settings follow the data as well, where the user leaves them unset:
 classification splits stratified by class (``stratified``) and trains on batches of a tenth
 of its training sequences, 4 to 64 (``batch_size``), so that an epoch of a few dozen
 sequences still takes ten optimiser steps; every other task trains on batches of 64. After
-training, a categorical target the network predicts worse than 1-NN on the validation part is
-answered by the nearest neighbour (``LSTMModel.neighbour_targets_``), and a forecast that
+training, a categorical target's answers blend in the vote of the nearest training and
+validation sequences where validation cannot show the network ahead of 1-NN
+(``LSTMModel.neighbour_vote_``, ``lstmkit.vote``), and a forecast that
 does worse than the naive forecasts on the validation part keeps, for each target it loses
 on, only the share of its change from that forecast which validation says helped; where
 RevIN was left to the preset and fell back so, ``fit`` also tries

@@ -23,10 +23,13 @@ from .training.config import global_rank
 
 
 def check_against_naive(pipeline: FittedPipeline, windows: Windows | None,
-                        offsets: torch.Tensor, device: torch.device) -> dict[str, Any] | None:
+                        offsets: torch.Tensor, device: torch.device,
+                        vote: dict[str, dict[str, float]] | None = None
+                        ) -> dict[str, Any] | None:
     """Score the validation windows and warn (``BaselineWarning``) for every target the
     model does worse on than the naive baseline, or than 1-NN (sequence classification:
-    ``fit`` then answers it with the nearest neighbour); returns ``Evaluation.verdict()``.
+    the warning says how ``vote``, what ``fitting.fit_vote`` chose, answers it); returns
+    ``Evaluation.verdict()``.
 
     Without a validation part there is nothing the model did not train on to judge
     it by: None, and no warning.
@@ -46,8 +49,9 @@ def check_against_naive(pipeline: FittedPipeline, windows: Windows | None,
         elif entry["worse"]:
             warn(_worse_than_naive(pipeline.spec, target, entry, verdict["baseline"]),
                  BaselineWarning)
-        if entry["worse_than_neighbour"]:
-            warn(_worse_than_neighbour(target, entry), BaselineWarning)
+        nearer = _worse_than_neighbour(target, entry, (vote or {}).get(target))
+        if nearer:
+            warn(nearer, BaselineWarning)
     return verdict
 
 
@@ -89,11 +93,32 @@ def _mostly_naive(target: str, entry: dict[str, Any], lag: int) -> str:
             "that tell more about it")
 
 
-def _worse_than_neighbour(target: str, entry: dict[str, Any]) -> str:
-    """The warning for a categorical target of a sequence task that 1-NN predicts better."""
-    return (f"target {quote(target)}: the network does worse than the nearest neighbour "
-            f"(1-NN on z-normalised series) on the validation part: accuracy "
-            f"{entry['model']:.4g} against {entry['neighbour']:.4g}; the model answers it with "
-            "the nearest training sequence's label instead (model.neighbour_targets_). With few "
-            "sequences per class a network seldom beats 1-NN: more labelled sequences, or a "
-            "longer training (max_epochs, patience), may let it")
+def _worse_than_neighbour(target: str, entry: dict[str, Any], vote: dict[str, float]
+                          ) -> str | None:
+    """The warning for a categorical target of a sequence task that 1-NN predicts better
+    on the validation part or by leave-one-out (``vote``: what ``fit_vote`` found), saying
+    how the neighbours' vote answers it; None where neither."""
+    lost = entry["worse_than_neighbour"]
+    if vote is None or not (lost or vote["network"] < vote["loo"]):
+        return None
+    accuracies = (f"accuracy {vote['network']:.4g} on the validation part, 1-NN "
+                  f"{_number(entry['neighbour'])} there and {vote['loo']:.4g} by leave-one-out "
+                  f"over {vote['sequences']} training and validation sequences")
+    if vote["network"] < vote["loo"]:
+        what = "the network does worse than the nearest neighbour (1-NN on z-normalised series)"
+        answer = ("the model answers it with the nearest neighbours' vote alone: 1-NN's label, "
+                  "with class probabilities that fall with the distance (model.neighbour_vote_,"
+                  " weight 1)")
+    else:
+        what = ("the network does worse than the nearest neighbour (1-NN on z-normalised "
+                "series) on the validation part, though not by leave-one-out, a larger sample")
+        answer = ("the model keeps the network's answers" if vote["weight"] == 0 else
+                  f"the model blends the network's class probabilities with the nearest "
+                  f"sequences' vote, weight {vote['weight']:.2g} (model.neighbour_vote_)")
+    return (f"target {quote(target)}: {what}: {accuracies}; {answer}. With few sequences per "
+            "class a network seldom beats 1-NN: more labelled sequences, or a longer training "
+            "(max_epochs, patience), may let it")
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"

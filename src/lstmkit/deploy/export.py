@@ -3,7 +3,9 @@
 The graph holds everything ``LSTMModel.predict`` does between a window of raw
 rows and the predictions: input scaling, one-hot encoding of categorical inputs
 (the index column of an embedded one), the network (any decoder), inverse target
-scaling and class probabilities.
+scaling and class probabilities; where a sequence classifier answers with its nearest
+training sequences (``neighbour_vote``, ``neighbour_targets``), those sequences and their
+answers too (``lstmkit.deploy.neighbours``).
 
 Graph inputs (``batch`` is dynamic everywhere):
 
@@ -60,7 +62,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..checks import quote
 from ..conformal import margin_table
 from ..data import timestep
 from ..data.scaling import AffineScaler
@@ -69,6 +70,7 @@ from ..errors import ArtifactError, ConfigError
 from ..pipeline import Fitted, FittedPipeline, fitted
 from ..storage import files
 from ..version import __version__
+from .neighbours import NeighbourAnswers, check_size
 from .onnx_model import (
     FORMAT,
     FORMAT_VERSION,
@@ -137,6 +139,11 @@ class InferenceGraph(nn.Module):
                 [margin_table(record, t.name, k) for k in range(len(record["coverage"]))],
                 axis=1), dtype=torch.float32), record["targets"][t.name].get("floor"))
             for j, t in enumerate(spec.targets) if t.name in record["targets"]]
+        self.vote, self.nearest = pipeline.neighbour_vote, set(pipeline.neighbour_targets)
+        self.answers = None if pipeline.neighbours is None or not \
+            pipeline.answers_with_neighbours else NeighbourAnswers(
+                pipeline.neighbours, [j for j, name in enumerate(encoding.input_columns)
+                                      if name in encoding.input_scalers])
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         """(numeric?, codes of each categorical input..., series?, lengths?) -> one tensor
@@ -160,9 +167,31 @@ class InferenceGraph(nn.Module):
                        for kind, part, scaler, temperature in zip(   # each kind's activation
                            self.kinds, self.slices, self.target_scalers, self.temperatures,
                            strict=True))
+        if self.answers is not None and lengths is not None:
+            values = self.answered(values, x, lengths)
         return values + tuple(self.interval_ends(j, values[j], coverage, table, floor,
                                                  interval_series)
                               for j, coverage, table, floor in self.intervals)
+
+    def answered(self, values: tuple[Tensor, ...], x: Tensor, lengths: Tensor
+                 ) -> tuple[Tensor, ...]:
+        """``values`` with the class probabilities (B, 1, K) of the targets the nearest
+        neighbours answer replaced, as ``FittedPipeline.decoded`` replaces them: blended
+        with their vote (``neighbour_vote``), or the nearest one's label with probability 1
+        (``neighbour_targets``; the network's where that sequence has none)."""
+        squared = self.answers.squared(x, lengths)
+        out = list(values)
+        for j, proba in enumerate(values):
+            name, classes = self.targets[j].name, proba.shape[-1]
+            if name in self.vote:
+                weight, scale = self.vote[name]["weight"], self.vote[name]["scale"]
+                vote = self.answers.vote(squared, j, classes, scale)[:, None]
+                out[j] = ((1 - weight) * proba.double() + weight * vote).float()
+            elif name in self.nearest:
+                code = self.answers.nearest_codes(squared, j)[:, None]            # (B, 1)
+                sure = (code[..., None] == torch.arange(classes, device=code.device)).float()
+                out[j] = torch.where(code[..., None] >= 0, sure, proba)
+        return tuple(out)
 
     def interval_ends(self, j: int, values: Tensor, coverage: list[float], table: Tensor,
                       floor: float | None, series: Tensor | None) -> Tensor:
@@ -236,11 +265,8 @@ def export_onnx(model: FittedPipeline | Fitted, path: str | Path, overwrite: boo
     import onnx
 
     pipeline = fitted(model)
-    if pipeline.neighbour_targets:
-        raise ConfigError(f"this model answers {quote(list(pipeline.neighbour_targets))} with "
-                          "the nearest training sequence's label (the network did worse on "
-                          "validation), which an ONNX graph does not hold; predict with the "
-                          "model itself (save / load, lstmkit serve)")
+    if pipeline.neighbours is not None and pipeline.answers_with_neighbours:
+        check_size(pipeline.neighbours)
     path = Path(path)
     files.check_output_file(path, overwrite, kind="ONNX export", is_own=_is_export,
                             error=ArtifactError)

@@ -1,8 +1,10 @@
 """Model directories: ``config.json`` (plain JSON), ``weights.safetensors`` and a ``README.md``
-model card; no pickle. A sequence classifier that answers a target with the nearest training
-sequence's label (``LSTMModel.neighbour_targets_``) keeps those sequences, z-normalised, in
-``neighbours.safetensors``. What the files hold is a ``FittedPipeline`` (``lstmkit.pipeline``)
-and the parameters of the estimator that fitted it; ``load_pipeline`` reads the first alone.
+model card; no pickle. A sequence classifier whose answers blend in its nearest training
+and validation sequences' vote (``LSTMModel.neighbour_vote_``), or, saved before the vote,
+give the nearest one's label (``LSTMModel.neighbour_targets_``), keeps those sequences,
+z-normalised, in ``neighbours.safetensors``. What the files hold is a ``FittedPipeline``
+(``lstmkit.pipeline``) and the parameters of the estimator that fitted it;
+``load_pipeline`` reads the first alone.
 
 Directories are written atomically (``lstmkit.storage.files.atomic_directory``): everything goes
 into a hidden temporary directory beside the target, each file is fsynced, and only then
@@ -74,6 +76,7 @@ TOP_LEVEL = {"versions": dict, "spec": dict, "params": dict, "network": dict, "e
 REDO = "re-save or re-train the model"
 # Parameters a file saved before they existed lacks: the value that says how it was fitted.
 ABSENT_PARAMS = {"calibrate": False}
+VOTE_FIELDS = ("weight", "scale", "accuracy", "network", "loo", "sequences", "validation")
 
 
 class Estimator(Protocol):
@@ -111,7 +114,7 @@ def write_model_files(model: Estimator, directory: Path,
     save_file(weights, str(directory / WEIGHTS), metadata={"format": FORMAT})
     # The weights' digest lets loading tell a damaged or swapped weights file from the saved one.
     config = {**model_config(model), "weights_sha256": _file_sha256(directory / WEIGHTS)}
-    if config["neighbour_targets"]:
+    if config["neighbour_targets"] or config.get("neighbour_vote"):
         knn = pipeline.neighbours
         save_file({"references": torch.from_numpy(knn.references),
                    "targets": torch.from_numpy(np.asarray(knn.targets, np.float32))},
@@ -173,7 +176,7 @@ def _load(path: Path) -> tuple[FittedPipeline, dict[str, Any]]:
     built = _load_network(network, path / WEIGHTS, config).eval()
     spec = Spec.saved(body["spec"])
     neighbours = None
-    if body["neighbour_targets"]:
+    if body["neighbour_targets"] or body.get("neighbour_vote"):
         encoding = Encoding.from_dict(spec, body["encoding"])
         neighbours = _load_neighbours(path / NEIGHBOURS, spec, encoding, config)
     return FittedPipeline.from_dict(body, built, neighbours), params
@@ -207,6 +210,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "weights_sha256": str,
                                          "validation": (dict, type(None)),
                                          "neighbour_targets": list,
+                                         "neighbour_vote": dict,
                                          "naive_spread": dict,
                                          "calibration": (dict, type(None)),
                                          "conformal": (dict, type(None)),
@@ -264,6 +268,8 @@ def _checked(config: dict[str, Any]
                                                           spec)),
                 fitted={"architecture": dict(architecture), "split": split.to_dict(),
                         "seed": seed})
+    if config.get("neighbour_vote"):        # absent in files saved before the vote: none
+        body["neighbour_vote"] = _neighbour_vote(config["neighbour_vote"], spec)
     if config.get("class_weights"):                    # models with class_weight targets
         body["class_weights"] = _class_weights(config["class_weights"], spec, encoding)
     if decisions:                                      # absent in older files: argmax
@@ -334,6 +340,25 @@ def _neighbour_targets(names: list[Any], spec: Spec) -> tuple[str, ...]:
         raise ConfigError(f"neighbour_targets is {quote(names)}; it may name only categorical "
                           f"targets of a sequence task ({quote(allowed)})")
     return tuple(names)
+
+
+def _neighbour_vote(saved: dict[str, Any], spec: Spec) -> dict[str, dict[str, float]]:
+    """The blends with the neighbours' vote (``fitting.fit_vote``): per categorical target
+    of a sequence classifier, a ``weight`` in (0, 1], a ``scale`` > 0, accuracies from 0 to
+    1 (``accuracy``, ``network``, ``loo``) and the counts ``sequences`` and ``validation``."""
+    names = _neighbour_targets(list(saved), spec)
+    for name in names:
+        entry = saved[name]
+        if not isinstance(entry, dict) or sorted(entry) != sorted(VOTE_FIELDS) or \
+                not all(type(v) in (int, float) for v in entry.values()) or \
+                not (0 < entry["weight"] <= 1 and 0 < entry["scale"] < math.inf
+                     and all(0 <= entry[k] <= 1 for k in ("accuracy", "network", "loo"))
+                     and entry["sequences"] >= 1 and entry["validation"] >= 1):
+            raise ConfigError(f"neighbour_vote of {quote(name)} is {quote(entry)}; it must hold "
+                              "a weight in (0, 1], a scale > 0, the accuracies accuracy, "
+                              "network and loo from 0 to 1, and sequences and validation "
+                              ">= 1")
+    return dict(saved)
 
 
 def _class_frequencies(saved: dict[str, Any], spec: Spec, encoding: Encoding

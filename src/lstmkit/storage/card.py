@@ -77,6 +77,7 @@ def model_card(model: FittedPipeline | Fitted, metrics: dict[str, Any] | None = 
               f"- written by lstmkit {__version__}, torch {torch.__version__}, python "
               f"{platform.python_version()}",
               "", "## Validation check", "", *_validation(pipeline.validation, spec.units),
+              *_neighbours(pipeline),
               *_calibration(pipeline.calibration), *_decisions(pipeline.decisions),
               *_intervals(pipeline.conformal),
               "", "## Metrics", "", *_metrics(metrics, spec.units), "", _usage(pipeline)]
@@ -149,11 +150,42 @@ def _validation(verdict: dict[str, Any] | None, units: dict[str, str]) -> list[s
                   "keep only that share of it" + (" (the naive forecast with drift adds that "
                   "share of the window's mean step change per step ahead, as the training and "
                   "validation parts chose)" if drift else "") + " (README, \"Honest reports\")."]
-    nearer = [t for t, entry in verdict["targets"].items() if entry.get("worse_than_neighbour")]
-    if nearer:
-        lines += ["", f"**Answered by the nearest neighbour: {', '.join(nearer)}.** The network "
-                  f"did worse than 1-NN ({verdict.get('neighbour')}) on the validation part, so "
-                  "the model gives the label of its nearest training or validation sequence."]
+    return lines
+
+
+def _neighbours(pipeline: FittedPipeline) -> list[str]:
+    """How the nearest neighbours answer: the blend with their vote (``neighbour_vote``),
+    the nearest one's label (``neighbour_targets``, models saved before the vote), or
+    neither where the network did worse than 1-NN on validation and the blend did not help."""
+    verdict = pipeline.validation or {"targets": {}}
+    lines = []
+    if pipeline.neighbour_targets:
+        lines += ["", f"**Answered by the nearest neighbour: "
+                  f"{', '.join(pipeline.neighbour_targets)}.** The network did worse than 1-NN "
+                  f"({verdict.get('neighbour')}) on the validation part, so the model gives the "
+                  "label of its nearest training or validation sequence."]
+    for target, vote in pipeline.neighbour_vote.items():
+        network = (f"the network's validation accuracy, {vote['network']:.4g} on "
+                   f"{vote['validation']} sequences,")
+        nearest = (f"1-NN's leave-one-out accuracy over {vote['sequences']} training and "
+                   f"validation sequences, {vote['loo']:.4g}")
+        why = (f"{network} is below {nearest}, so w = 1: 1-NN's label"
+               if vote["weight"] == 1 else
+               f"{network} is not below {nearest}, but too few to tell the two apart (its "
+               f"95 % lower bound is not above it), so w = {vote['weight']:.2g}")
+        lines += ["", f"**Blended with the nearest neighbours' vote: {target} (weight "
+                  f"{vote['weight']:.2g}).** Its class probabilities are (1 - w) times the "
+                  "network's plus w times a vote of the nearest training and validation "
+                  "sequences (Euclidean on z-normalised series; each class's share falls with "
+                  f"the distance d to its nearest sequence, exp(-d / {vote['scale']:.4g})); "
+                  f"{why}."]
+    alone = [t for t, entry in verdict["targets"].items() if entry.get("worse_than_neighbour")
+             and t not in pipeline.neighbour_vote and t not in pipeline.neighbour_targets]
+    if alone:
+        lines += ["", f"**Worse than the nearest neighbour: {', '.join(alone)}.** The network did "
+                  f"worse than 1-NN ({verdict.get('neighbour')}) on the validation part, and "
+                  "blending in the neighbours' vote did not help there, so the model keeps the "
+                  "network's answers."]
     return lines
 
 
