@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from lstmkit import ArtifactError, BaselineWarning, LSTMModel, Spec, Split
 from lstmkit.deploy.onnx_model import OnnxModel
-from lstmkit.fallback import naive_drift
+from lstmkit.fallback import beats, naive_drift
 from lstmkit.nn.norm import InstanceNorm
 from tests.conftest import SHARED_DATA
 
@@ -147,6 +147,38 @@ def test_where_the_default_beats_naive_nothing_falls_back_and_nothing_else_is_tr
     assert (model.network_.norm.trust == 1).all() and not model.network_.norm.drift.any()
     assert not (tmp_path / "run" / "anchored").exists()
     assert model.architecture_["instance_norm"] is True
+
+
+def test_a_network_ahead_of_naive_by_less_than_one_standard_error_does_not_beat_it():
+    """The one-standard-error rule: the mean gain (network error less naive, per window)
+    plus the standard error of the means over blocks of overlapping windows must be below
+    0. Four windows per block with one gain each: six blocks, -1 and 0.5 in turn (mean
+    -0.25, standard error 0.82 / sqrt(6) = 0.34) do not beat it, though the 24 windows as
+    independent draws (standard error 0.16) would; twice the blocks and a larger lead do."""
+    gain = np.repeat(np.tile([-1.0, 0.5], 3), 4)
+    assert beats(gain, np.repeat(np.arange(6), 4)) is False
+    assert beats(gain, np.arange(24)) is True                     # windows as independent
+    assert beats(np.repeat(np.tile([-1.0, 0.2], 6), 4), np.repeat(np.arange(12), 4)) is True
+    assert beats(np.repeat([0.1, 0.3], 4), np.repeat([0, 1], 4)) is False       # it loses
+    assert beats(np.full(8, np.nan), np.arange(8)) is None                    # no truth known
+
+
+def stocks() -> pd.DataFrame:
+    """Monthly prices of five stocks, 2000-2010, as a panel: random walks."""
+    path = importlib.resources.files("vega_datasets") / "_data" / "stocks.csv"
+    table = pd.read_csv(path)
+    return table.assign(date=pd.to_datetime(table.date, format="%b %d %Y"))
+
+
+def test_a_panel_where_the_network_is_within_noise_of_naive_falls_back():
+    """Five stock prices at the development zoo's spec: the network's validation MAE is a
+    hair below the last value's (ratio about 0.99), within one standard error of it over
+    the 72 validation windows, so it falls back (the least-squares share per step)."""
+    spec = Spec(time="date", series="symbol", inputs=["price"], targets=["price"],
+                lookback=12, horizon=3)
+    model = LSTMModel(spec, max_epochs=30, progress=False).fit(stocks())
+    entry = model.validation_["targets"]["price"]
+    assert entry["kept"] < 0.9 and 0.95 * entry["naive"] < entry["model"] < entry["naive"]
 
 
 def test_where_the_default_loses_to_last_season_it_falls_back_on_that():

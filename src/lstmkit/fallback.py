@@ -101,29 +101,29 @@ def naive_lag(pipeline: FittedPipeline, target: str) -> int:
 
 def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
                truth: np.ndarray, more: tuple[ForecastWindows, ...] = ()) -> None:
-    """Where the network does worse than the naive forecasts on ``windows`` (its MAE over
-    theirs, averaged over the mapped targets, is 1 or more): per target it does worse on,
-    the naive forecast to fall back on (``naive_drift``: with the share of the window's
-    drift that ``windows`` and ``more``, the training windows, say helps, else none), and
-    per step the share of the network's change from that forecast that brings its forecasts
-    closest to ``truth`` (least squares, in [0, 1]; 0 where the change made them worse).
-    Other targets, and every target of a network that beats the naive forecasts as a whole,
-    keep trust 1 and no drift: on ETTh1 (H=96), whose validation and test parts differ,
-    shrinking the few channels that lost on validation raised test MSE (BENCHMARKS.md)."""
+    """Where the network does not beat the naive forecasts on ``windows`` by more than one
+    standard error (``beats``: the one-standard-error rule, on its absolute errors less
+    theirs, each target's over its naive MAE and averaged over the mapped targets): per
+    target it does not beat so, the naive forecast to fall back on (``naive_drift``: with
+    the share of the window's drift that ``windows`` and ``more``, the training windows,
+    say helps, else none), and per step the share of the network's change from that
+    forecast that brings its forecasts closest to ``truth`` (least squares, in [0, 1]; 0
+    where the change made them worse). Other targets, and every target of a network that
+    beats the naive forecasts as a whole, keep trust 1 and no drift: on ETTh1 (H=96), whose
+    validation and test parts differ, shrinking the few channels that lost on validation
+    raised test MSE (BENCHMARKS.md)."""
     norm.drift.zero_()
     # targets of several columns (quantiles) are left alone: trust 1
     entries = [(m, j, column) for m, (j, column, single) in enumerate(zip(
         norm.targets.tolist(), norm.columns.tolist(), norm.single.tolist(), strict=True))
         if single]
-    ratios = []
-    for m, j, column in entries:
-        anchor = windows.targets.numpy()[anchor_rows(windows, int(norm.lags[m])), j]
-        ratios.append(np.nanmean(np.abs(truth[..., j] - outputs[..., column]))
-                      / np.nanmean(np.abs(truth[..., j] - anchor)))
-    if not ratios or np.nanmean(ratios) < 1:
+    gains = [relative_gain(truth[..., j], outputs[..., column], windows.targets.numpy()[
+        anchor_rows(windows, int(norm.lags[m])), j]) for m, j, column in entries]
+    blocks = window_blocks(windows)
+    if not gains or beats(_mean_over(np.stack(gains)), blocks) is not False:
         return                                           # it beats the naive forecasts
     for i, (m, j, column) in enumerate(entries):
-        if not ratios[i] >= 1:
+        if beats(gains[i], blocks) is not False:
             continue                                     # it beats this one's naive forecast
         lag, steps = int(norm.lags[m]), norm.reach[:, m].cpu().numpy()
         share = naive_drift([naive_terms(w, j, lag, steps) for w in (windows, *more)])
@@ -132,6 +132,48 @@ def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
         naive = anchor + share * drift
         norm.trust[:, m] = torch.from_numpy(least_squares_share(
             outputs[..., column] - naive, truth[..., j] - naive))
+
+
+def relative_gain(truth: np.ndarray, outputs: np.ndarray, naive: np.ndarray) -> np.ndarray:
+    """Per window (N,), the network's absolute error less the naive forecast's (each (N, H)),
+    mean over the known steps, over the naive forecast's MAE on all windows: its mean over
+    the windows is about the MAE ratio less 1. NaN where nothing is known."""
+    naive_error = np.abs(truth - naive)
+    gain = _mean_over(np.abs(truth - outputs) - naive_error, axis=1)
+    scale = _mean_over(naive_error.ravel())
+    return gain / scale if scale > 0 else np.full(len(gain), np.nan)
+
+
+def _mean_over(values: np.ndarray, axis: int | None = 0) -> np.ndarray:
+    """The mean of ``values`` over ``axis``, leaving out NaN (NaN where all are)."""
+    known = np.isfinite(values)
+    counts = known.sum(axis=axis)
+    sums = np.where(known, values, 0.0).sum(axis=axis)
+    return np.divide(sums, counts, out=np.full(np.shape(sums), np.nan), where=counts > 0)
+
+
+def window_blocks(windows: ForecastWindows) -> np.ndarray:
+    """Each window's block (N,): its start row over the horizon. Windows one step apart share
+    all but one of their target rows, so their errors are no independent draws; blocks of
+    ``horizon`` consecutive start rows (a series' rows lie back to back) are taken as such."""
+    return np.asarray(windows.starts) // max(windows.horizon, 1)
+
+
+def beats(gain: np.ndarray, blocks: np.ndarray) -> bool | None:
+    """Whether the network beats the naive forecast by more than one standard error: the
+    mean of ``gain`` (its per-window error less the naive forecast's, NaN unknown) plus the
+    standard error of that mean below 0. The standard error is that of the means over the
+    windows' ``blocks`` (roughly independent units); with fewer than two blocks there is no
+    such estimate, and the mean alone decides. None where no window's gain is known (as a
+    network that beats the naive forecast: nothing to judge by)."""
+    known = np.isfinite(gain)
+    if not known.any():
+        return None
+    gain, blocks = gain[known], blocks[known]
+    _, block, counts = np.unique(blocks, return_inverse=True, return_counts=True)
+    means = np.bincount(block, weights=gain) / counts
+    error = means.std(ddof=1) / math.sqrt(len(means)) if len(means) > 1 else 0.0
+    return bool(gain.mean() + error < 0)
 
 
 def naive_terms(windows: ForecastWindows, j: int, lag: int, reach: np.ndarray
