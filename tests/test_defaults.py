@@ -173,12 +173,14 @@ def stocks() -> pd.DataFrame:
 def test_a_panel_where_the_network_is_within_noise_of_naive_falls_back():
     """Five stock prices at the development zoo's spec: the network's validation MAE is a
     hair below the last value's (ratio about 0.99), within one standard error of it over
-    the 72 validation windows, so it falls back (the least-squares share per step)."""
+    the 72 validation windows, so it falls back; the least-squares share per step, fitted
+    on those windows, does not beat the last value by more than one standard error either,
+    so none of the network's change is kept (on test it cost 1.13x persistence's MAE)."""
     spec = Spec(time="date", series="symbol", inputs=["price"], targets=["price"],
                 lookback=12, horizon=3)
     model = LSTMModel(spec, max_epochs=30, progress=False).fit(stocks())
     entry = model.validation_["targets"]["price"]
-    assert entry["kept"] < 0.9 and 0.95 * entry["naive"] < entry["model"] < entry["naive"]
+    assert entry["kept"] == 0 and entry["model"] <= entry["naive"]
 
 
 def test_where_the_default_loses_to_last_season_it_falls_back_on_that():

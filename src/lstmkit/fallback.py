@@ -108,10 +108,12 @@ def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
     the share of the window's drift that ``windows`` and ``more``, the training windows,
     say helps, else none), and per step the share of the network's change from that
     forecast that brings its forecasts closest to ``truth`` (least squares, in [0, 1]; 0
-    where the change made them worse). Other targets, and every target of a network that
-    beats the naive forecasts as a whole, keep trust 1 and no drift: on ETTh1 (H=96), whose
-    validation and test parts differ, shrinking the few channels that lost on validation
-    raised test MSE (BENCHMARKS.md)."""
+    where the change made them worse, and 0 at every step where the forecast so shrunk
+    does not beat that naive forecast by more than one standard error either: the share
+    is fitted on the same windows, and on a random walk it is noise). Other targets, and
+    every target of a network that beats the naive forecasts as a whole, keep trust 1 and
+    no drift: on ETTh1 (H=96), whose validation and test parts differ, shrinking the few
+    channels that lost on validation raised test MSE (BENCHMARKS.md)."""
     norm.drift.zero_()
     # targets of several columns (quantiles) are left alone: trust 1
     entries = [(m, j, column) for m, (j, column, single) in enumerate(zip(
@@ -130,8 +132,11 @@ def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
         norm.drift[m] = share
         anchor, drift, _ = naive_terms(windows, j, lag, steps)
         naive = anchor + share * drift
-        norm.trust[:, m] = torch.from_numpy(least_squares_share(
-            outputs[..., column] - naive, truth[..., j] - naive))
+        change = outputs[..., column] - naive                                # (N, H)
+        trust = least_squares_share(change, truth[..., j] - naive)          # (H,)
+        if not beats(relative_gain(truth[..., j], naive + trust * change, naive), blocks):
+            trust = np.zeros_like(trust)     # the share kept is no better than noise either
+        norm.trust[:, m] = torch.from_numpy(trust)
 
 
 def relative_gain(truth: np.ndarray, outputs: np.ndarray, naive: np.ndarray) -> np.ndarray:
