@@ -62,8 +62,7 @@ def fit_decisions(pipeline: FittedPipeline, windows: Windows | None, training: W
     if not targets or windows is None:
         return {}
     outputs, truth = pipeline.outputs(windows, with_targets=True, device=device)
-    outputs = pipeline._answered(pipeline.tempered(outputs), windows, pipeline._nearest(
-        windows) if pipeline.neighbour_targets else None)
+    outputs = pipeline.answered(pipeline.tempered(outputs), windows)
     shares = pipeline.truth(training)
     edges = np.cumsum([0] + [pipeline.encoding.n_classes(t) for t in pipeline.spec.targets])
     fitted = {}

@@ -363,9 +363,7 @@ class FittedPipeline:
         """Every target's predictions on ``windows`` in original units, as ``predict`` makes
         them (``values_only``: without probabilities); ``device`` as for ``outputs``."""
         outputs = self.tempered(self.outputs(windows, device=device)[0])
-        if self.answers_with_neighbours:
-            outputs = self._answered(outputs, windows,
-                                     self._nearest(windows) if self.neighbour_targets else None)
+        outputs = self.answered(outputs, windows)
         return _decode(self.spec, self.encoding, outputs, values_only, self.decisions)
 
     def _array_windows(self, X: np.ndarray) -> SequenceWindows:
@@ -557,7 +555,7 @@ class FittedPipeline:
             series = _Series(which, keys, scales)                     # which: (N,)
         weights = windows.window_weights()
         return _evaluation(self.spec, self.encoding,
-                           self._answered(self.tempered(outputs), windows, nearest), truth,
+                           self.answered(self.tempered(outputs), windows, nearest), truth,
                            baselines,
                            self.naive_spread, None if weights is None else weights.numpy(),
                            series, self.conformal, self.decisions)
@@ -597,14 +595,17 @@ class FittedPipeline:
         """Whether some target's answers come (in part) from the nearest neighbours."""
         return bool(self.neighbour_targets or self.neighbour_vote)
 
-    def _answered(self, outputs: np.ndarray, windows: Windows, nearest: np.ndarray | None
-                  ) -> np.ndarray:
+    def answered(self, outputs: np.ndarray, windows: Windows,
+                 nearest: np.ndarray | None = None) -> np.ndarray:
         """Tempered ``outputs`` (N, 1, C) with the logits of the targets the neighbours
         answer replaced: blended with their vote (``neighbour_vote``, in float64), or set to
-        the nearest one's label (``neighbour_targets``, probability 1; ``nearest``: codes)."""
+        the nearest one's label (``neighbour_targets``, probability 1; ``nearest``: codes,
+        ``_nearest``'s, found here where not given)."""
         if not self.answers_with_neighbours or self.neighbours is None or \
                 not isinstance(windows, SequenceWindows):
             return outputs
+        if nearest is None and self.neighbour_targets:
+            nearest = self._nearest(windows)
         outputs = outputs.astype(np.float64)
         edges = np.cumsum([0] + [self.encoding.n_classes(t) for t in self.spec.targets])
         sequences = numeric_sequences(windows, self.encoding) if self.neighbour_vote else None
