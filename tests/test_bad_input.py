@@ -50,6 +50,12 @@ CASES = {
                               ["target column 'y' is missing"]),
     "string in a numeric column": (lambda: _with("x", 17, "1,5"), DataError,
                                    ["column 'x' must be numeric", "'1,5'", "row 17"]),
+    "string in a numeric target": (lambda: _with("y", 17, "1,5"), DataError,
+                                   ["target 'y' must be numeric", "'1,5'", "row 17"]),
+    "labels in a regression target": (
+        lambda: _table().assign(y=lambda f: np.where(f.x > 0, "up", "down")), DataError,
+        ["target 'y' is a regression target", "2 distinct values",
+         "Target('y', kind='binary')"]),
     "NaN in an input": (lambda: _with("z", 23, np.nan), DataError,
                         ["'z' has a missing value", "row 23", "fill the gap"]),
     "inf in an input": (lambda: _with("x", 31, np.inf), DataError,

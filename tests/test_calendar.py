@@ -117,6 +117,16 @@ def test_real_tables_step_by_their_calendar_and_forecast_on_it(name):
     assert set(forecast.origin) == set(pd.to_datetime(ends[task.time], format="mixed"))
 
 
+@pytest.mark.parametrize("table, every", [("wheat.json", 5), ("driving.json", 1)])
+def test_integer_years_forecast_integer_years(table, every):
+    frame = pd.read_json(VEGA / table)           # wheat: every fifth year; driving: yearly
+    target = frame.columns[-1]
+    model = fit(frame.ffill(), spec("year", target, 6))
+    times = model.predict(frame.ffill()).time
+    assert times.dtype.kind == "i"
+    assert times.tolist() == [frame.year.iloc[-1] + every * k for k in (1, 2, 3)]
+
+
 def test_a_quarterly_forecast_lands_on_quarter_starts_even_with_regular_false():
     table = quarterly()
     for regular in (True, False):

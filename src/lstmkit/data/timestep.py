@@ -122,13 +122,19 @@ class TimeStep:
     def shift(self, time: np.ndarray, k: int = 1) -> np.ndarray:
         """The times ``k`` steps after ``time`` (naive UTC datetime64[ns] or numbers)."""
         if self.kind == "number":
-            return time + k * self.freq
+            return time + k * self._number_step(time)
         offset = self.offset
         if isinstance(offset, Tick):        # a fixed duration, the same in every zone
             return time + k * np.timedelta64(offset.nanos, "ns")
         with warnings.catch_warnings():     # offsets pandas applies one by one say so
             warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
             return _utc(_in_zone(time, self.zone) + k * offset)
+
+    def _number_step(self, time: np.ndarray) -> float | int:
+        """The numeric step, an int where ``time`` holds integers and the step is whole
+        (years as integers stay integers: 2011, not 2011.0)."""
+        whole = float(self.freq).is_integer() and np.asarray(time).dtype.kind in "iu"
+        return int(self.freq) if whole else self.freq
 
     def forecast_times(self, origin: np.ndarray, steps: int, zone: str | None = None
                        ) -> np.ndarray | pd.DatetimeIndex:
@@ -143,7 +149,8 @@ class TimeStep:
             ``len(origin) * steps`` times, on the step's calendar (in its zone).
         """
         if self.kind == "number":
-            return (origin[:, None] + np.arange(1, steps + 1) * self.freq).ravel()
+            step = self._number_step(origin)
+            return (origin[:, None] + np.arange(1, steps + 1) * step).ravel()
         ahead = np.stack([self.shift(origin, k) for k in range(1, steps + 1)], axis=1)
         return _in_zone(ahead.ravel(), zone)
 

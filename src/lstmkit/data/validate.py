@@ -7,6 +7,7 @@ the table as given) and the fix. The time column's checks are in ``timestep``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,32 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
                             "with strings: df.columns = df.columns.astype(str)")
             raise error(f"{role} column {column!r} is missing from the data"
                         f"{closest(column, available)}; the data has columns {available}")
+
+
+def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
+    """Raise ``DataError`` where a target that is not labelled (regression and its kin) holds
+    text: labels where most values are text (the fix is the target's kind), a stray value
+    otherwise. The input-side message would suggest a ``Feature``."""
+    for target in targets:
+        series = frame[target.name]
+        if target.categorical or pd.api.types.is_numeric_dtype(series) or \
+                pd.api.types.is_bool_dtype(series):
+            continue
+        text = pd.to_numeric(series, errors="coerce").isna().to_numpy() & \
+            series.notna().to_numpy()
+        bad = np.flatnonzero(text)
+        if not bad.size or str(series.iloc[bad[0]]).strip().lower() in SENTINELS:
+            continue                       # numbers as text, or a missing-value marker
+        where = f"holds {quote(series.iloc[bad[0]])} at row {bad[0]}"
+        if text.sum() <= series.notna().sum() / 2:
+            raise DataError(f"target {target.name!r} must be numeric but {where}; clean the "
+                            "value")
+        labels = series.dropna().unique()
+        kind = "binary" if len(labels) == 2 else "classification"
+        raise DataError(
+            f"target {target.name!r} is a {target.kind} target but {where} ({len(labels)} "
+            f"distinct values): for labels declare Target({target.name!r}, kind={kind!r}) "
+            f"(YAML: {{name: {target.name}, kind: {kind}}})")
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)   # 3.4e38: the network computes in float32
