@@ -137,15 +137,22 @@ def test_a_quarterly_forecast_lands_on_quarter_starts_even_with_regular_false():
             startingMonth=1)
 
 
-def test_business_days_with_holidays_forecast_on_business_days():
+def test_business_days_with_holidays_are_trading_days_and_forecast_on_business_days():
     prices = pd.read_json(VEGA / "ohlc.json")             # trading days: weekends, July 3 off
+    for regular in (True, False):
+        model = fit(prices, spec("date", "close", 5, regular=regular))
+        assert model.time_step_.freq == "B"
+        times = model.predict(prices).time
+        assert (times.dt.day_of_week < 5).all()      # the last row is a Friday: Mon, Tue, Wed
+        assert times.tolist() == on_calendar(model.predict(prices), "B", 3)
+
+
+@pytest.mark.parametrize("dropped", [[10, 11, 12], [5, 15, 25, 35]],
+                         ids=["three days in a row", "a day in ten"])
+def test_business_days_with_more_than_holidays_off_are_refused_with_the_fix(dropped):
+    prices = pd.read_json(VEGA / "ohlc.json").drop(index=dropped)
     with pytest.raises(DataError, match=r"time step is 'B'.*asfreq\('B'\).*regular=False"):
         fit(prices, spec("date", "close", 5))
-    model = fit(prices, spec("date", "close", 5, regular=False))
-    assert model.time_step_.freq == "B"
-    times = model.predict(prices).time
-    assert (times.dt.day_of_week < 5).all()          # the last row is a Friday: Mon, Tue, Wed
-    assert times.tolist() == on_calendar(model.predict(prices), "B", 3)
 
 
 # -- gaps, irregular columns, declared steps --------------------------------------------------

@@ -36,6 +36,8 @@ KINDS = ("datetime", "number")
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
 DAY_NS = 86_400 * 10**9
+HOLIDAYS_IN_A_ROW = 2    # business days a market closes in a row (Christmas, Boxing Day)
+HOLIDAY_SHARE = 0.05     # of a series' business days: a calendar's public holidays, 8-12 a year
 PIECE = 6      # rows per piece when a series with gaps votes: 6 business days span a weekend
 VOTES = 64     # pieces read at most
 # Zones tried first when a naive column looks like local time skipping a daylight-saving hour.
@@ -276,8 +278,13 @@ def infer(timeline: Timeline, declared: str | None = None) -> TimeStep:
 
 def check_regular(step: TimeStep, timeline: Timeline) -> None:
     """Raise a DataError at the first row that is not one ``step`` after the previous row
-    of its series (a daylight-saving hour missing from naive local times is named so)."""
+    of its series (a daylight-saving hour missing from naive local times is named so).
+
+    Business days with a market's holidays off are regular: a series stepping by ``B``
+    may skip a day, or two in a row, on up to 5 % of its rows (trading days).
+    """
     bad = _jumps(step, timeline)
+    bad = bad[~_holidays(step, timeline, bad)]
     if bad.size == 0:
         return
     i = bad[0] + 1
@@ -513,6 +520,20 @@ def _jumps(step: TimeStep, timeline: Timeline) -> np.ndarray:
     if step.kind == "number":
         return np.flatnonzero((np.diff(time) != step.freq) & timeline.inside)
     return np.flatnonzero((step.shift(time[:-1]) != time[1:]) & timeline.inside)
+
+
+def _holidays(step: TimeStep, timeline: Timeline, jumps: np.ndarray) -> np.ndarray:
+    """Which ``jumps`` (``_jumps``'s) skip holidays of a business-day calendar: one or two
+    business days each, where no series skips more than ``HOLIDAY_SHARE`` of its rows."""
+    if step.kind != "datetime" or to_offset(step.freq) != offsets.BDay() or jumps.size == 0:
+        return np.zeros(jumps.size, dtype=bool)
+    days = np.asarray(timeline.local().normalize(), dtype="datetime64[D]")
+    skipped = np.busday_count(days[jumps], days[jumps + 1]) - 1
+    short = (skipped >= 1) & (skipped <= HOLIDAYS_IN_A_ROW)
+    series = np.searchsorted(timeline.offsets, jumps, side="right") - 1
+    allowed = np.maximum(HOLIDAY_SHARE * np.diff(timeline.offsets), HOLIDAYS_IN_A_ROW)
+    off = np.bincount(series, weights=skipped * short, minlength=len(allowed))
+    return short & (off <= allowed)[series]
 
 
 def _skipped_hour_zone(step: TimeStep, timeline: Timeline, i: int) -> str | None:
