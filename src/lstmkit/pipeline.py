@@ -4,9 +4,10 @@ The estimator (``lstmkit.model.LSTMModel``) holds parameters and trains; the pip
 fits holds the task (``spec``), the scalers and labels (``encoding``), the trained network,
 the input schema, the time step, the baselines and what the fit recorded (history,
 architecture, split, seed, data checksum, validation check). It predicts, checks inputs
-and evaluates, and is what ``artifact``, ``export``, ``card``, ``plots``, ``serve`` and
-``batch`` read. Its JSON part (``to_dict``) is the body of a saved model's ``config.json``;
-the weights and the nearest-neighbour sequences live in ``artifact``'s files.
+and evaluates (beside the baselines and into the tables of ``lstmkit.scoring``), and is
+what ``artifact``, ``export``, ``card``, ``plots``, ``serve`` and ``batch`` read. Its JSON
+part (``to_dict``) is the body of a saved model's ``config.json``; the weights and the
+nearest-neighbour sequences live in ``artifact``'s files.
 
 Example:
     >>> pipeline = LSTMModel(spec).fit(df).pipeline_
@@ -26,7 +27,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import presets
 from .baselines import NearestNeighbour
 from .checks import check_choice, check_positive_int, quote
 from .conformal import PARTS as CONFORMAL_PARTS
@@ -57,9 +57,15 @@ from .kinds import Decoded, Regression
 from .metrics import Baseline, Evaluation
 from .nn import LSTMNetwork, NetworkConfig, Output
 from .scale_free import NaiveScales, training_scales
-from .scoring import ScoredSeries, evaluate_outputs
+from .scoring import (
+    ScoredSeries,
+    evaluate_outputs,
+    naive_proba,
+    neighbour_baseline,
+    seasonal_naive,
+)
 from .spec import PARTS, Spec, Split, Target
-from .tasks import WindowRows, anchor_rows, prediction_frame, sample_frame, window_origin
+from .tasks import WindowRows, prediction_frame, sample_frame, window_origin
 from .vote import blended_logits
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
@@ -536,9 +542,11 @@ class FittedPipeline:
         outputs, truth = self.outputs(windows, with_targets=True, device=device)
         nearest = self._nearest(windows)
         baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth),
-                                       self._naive_proba(windows, truth)),
-                     "seasonal": self._seasonal_naive(windows, offsets),
-                     "neighbour": self._neighbour(nearest, truth)}
+                                       naive_proba(windows, truth, self.class_frequencies)),
+                     "seasonal": seasonal_naive(self.spec, self.time_step, windows, offsets,
+                                                self.referenced),
+                     "neighbour": neighbour_baseline(self.spec, self.neighbours, nearest,
+                                                     truth)}
         series = None
         which = window_series(windows, offsets)
         if keys is not None and which is not None:
@@ -641,55 +649,6 @@ class FittedPipeline:
                     scale, shift = scaler_map(self.encoding, spec.targets[j].name)
                     naive[:, :, j] = (last[:, channel] * scale + shift)[:, None]
         return np.where(np.isnan(truth), np.nan, naive)
-
-    def _naive_proba(self, windows: Windows, truth: np.ndarray) -> dict[str, np.ndarray]:
-        """The naive baseline's class probabilities (N, S, K) where it answers with the
-        training majority class: the training class frequencies (``class_frequencies``)."""
-        if isinstance(windows, ForecastWindows):
-            return {}
-        return {name: np.broadcast_to(np.asarray(shares), (*truth.shape[:2], len(shares)))
-                for name, shares in self.class_frequencies.items()}
-
-    def _neighbour(self, nearest: np.ndarray | None, truth: np.ndarray) -> Baseline:
-        """The nearest-neighbour baseline (``_nearest``) of the categorical targets of
-        sequence classification, shaped like ``truth``; NaN for regression targets."""
-        if not presets.classifies(self.spec):
-            return Baseline("")
-        if nearest is None:
-            return Baseline("not available: the model keeps no training sequences (1-NN "
-                            "needs numeric inputs, and a saved model keeps them only where "
-                            "it answers a target with them)")
-        scaled = [not t.categorical for t in self.spec.targets]
-        values = np.where(np.isnan(truth) | scaled, np.nan, nearest[:, None, :])
-        return Baseline(self.neighbours.description, values)
-
-    def _seasonal_naive(self, windows: Windows, offsets: torch.Tensor) -> Baseline:
-        """Forecasts repeat the value one season earlier: step ``k`` from origin ``o`` is the
-        value at ``o + k - m * ceil(k / m)``, ``m`` the calendar's season (``TimeStep.season``).
-
-        Where a window's season reaches before the first row of its series (a lookback
-        shorter than the season and no earlier rows), it is not available for any window:
-        scored on fewer windows than the model, its numbers would not compare.
-        """
-        if not isinstance(windows, ForecastWindows):
-            return Baseline("")
-        step, m = self.time_step, getattr(self.time_step, "season", None)
-        if m is None:
-            what = "data without a time column" if step is None else f"time step {step.freq!r}"
-            return Baseline(f"none ({what}: no calendar season)")
-        if not self.spec.regular:
-            return Baseline("not available: rows with calendar gaps (spec regular=False) are "
-                            "not one step apart")
-        origin = (windows.starts + windows.lookback - 1).numpy()
-        first = offsets.numpy()[np.searchsorted(offsets.numpy(), origin, side="right") - 1]
-        if (origin - m + 1 < first).any():
-            return Baseline(f"not available: a season is {m} steps, more than the lookback "
-                            f"({windows.lookback}), and the data has no rows that far before "
-                            "its first windows; pass rows from before the part scored")
-        rows = anchor_rows(windows, m)                                # (N, H)
-        values = self.referenced(windows, windows.targets[torch.from_numpy(rows)].numpy(),
-                                 "targets")                           # (N, H, T)
-        return Baseline(f"value one season ({m} steps) earlier", values)
 
     def _window_rows(self, windows: Windows, groups: Groups | None) -> WindowRows:
         """What identifies each of ``windows`` in the prediction table (``groups`` None:

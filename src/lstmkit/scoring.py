@@ -1,12 +1,15 @@
 """Scoring a fitted model's predictions and its baselines against the truth: ``Evaluation``.
 
 ``FittedPipeline.score_windows`` (behind ``LSTMModel.evaluate`` and ``score``) runs the
-network and builds the baselines; ``evaluate_outputs`` turns the outputs, the baselines and
-the true targets into the tables of an ``Evaluation`` (``lstmkit.metrics``): each target's
-metrics by its kind, overall and per step, per series with MASE and RMSSE where the
-windows' series are given (``lstmkit.scale_free``), and the metrics of the calibrated
-conformal intervals beside the naive baseline's. It knows nothing of the pipeline: the
-pipeline imports it, never the reverse.
+network; the baselines it is scored beside come from here (``naive_proba``: the naive
+one's class probabilities, ``seasonal_naive``, ``neighbour_baseline``; the naive
+prediction itself stays the pipeline's, which fit and calibration read too), and
+``evaluate_outputs`` turns the outputs, the baselines and the true targets into the tables
+of an ``Evaluation`` (``lstmkit.metrics``): each target's metrics by its kind, overall and
+per step, per series with MASE and RMSSE where the windows' series are given
+(``lstmkit.scale_free``), and the metrics of the calibrated conformal intervals beside the
+naive baseline's. It knows nothing of the pipeline: the pipeline imports it, never the
+reverse.
 
 Example:
     >>> evaluate_outputs(spec, encoding, outputs, truth, baselines).table
@@ -17,13 +20,19 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
+from . import presets
+from .baselines import NearestNeighbour
 from .conformal import SUFFIX, interval_levels, interval_scores
+from .data.timestep import TimeStep
+from .data.windows import ForecastWindows, Windows
 from .decision import offsets_of
 from .errors import ConfigError
 from .kinds import Decoded
@@ -38,6 +47,10 @@ from .metrics import (
 )
 from .scale_free import NaiveScales, describe, scaled
 from .spec import Spec, Target
+from .tasks import anchor_rows
+
+# (windows, values (N, S, T), "targets") -> the values in the encoding's global units
+Referenced = Callable[[Windows, np.ndarray, str], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -229,3 +242,61 @@ def _scored(score: Any, names: tuple[str, ...], true: np.ndarray,
         return score(true, p) if weights is None else score(true, p, weights)
     scores = [dict.fromkeys(names, math.nan) if p is None else one(p) for p in predictions]
     return [(m, *(each[m] for each in scores)) for m in names]
+
+
+def naive_proba(windows: Windows, truth: np.ndarray, class_frequencies: dict[str, list[float]]
+                ) -> dict[str, np.ndarray]:
+    """The naive baseline's class probabilities (N, S, K) where it answers with the
+    training majority class: the training class frequencies (``class_frequencies``)."""
+    if isinstance(windows, ForecastWindows):
+        return {}
+    return {name: np.broadcast_to(np.asarray(shares), (*truth.shape[:2], len(shares)))
+            for name, shares in class_frequencies.items()}
+
+
+def neighbour_baseline(spec: Spec, neighbours: NearestNeighbour | None,
+                       nearest: np.ndarray | None, truth: np.ndarray) -> Baseline:
+    """The nearest-neighbour baseline of the categorical targets of sequence classification
+    (``nearest``: each sequence's nearest training sequence's targets, by ``neighbours``,
+    ``FittedPipeline._nearest``), shaped like ``truth``; NaN for regression targets."""
+    if not presets.classifies(spec):
+        return Baseline("")
+    if nearest is None:
+        return Baseline("not available: the model keeps no training sequences (1-NN "
+                        "needs numeric inputs, and a saved model keeps them only where "
+                        "it answers a target with them)")
+    scaled = [not t.categorical for t in spec.targets]
+    values = np.where(np.isnan(truth) | scaled, np.nan, nearest[:, None, :])
+    return Baseline(neighbours.description, values)
+
+
+def seasonal_naive(spec: Spec, time_step: TimeStep | None, windows: Windows,
+                   offsets: torch.Tensor, referenced: Referenced) -> Baseline:
+    """Forecasts repeat the value one season earlier: step ``k`` from origin ``o`` is the
+    value at ``o + k - m * ceil(k / m)``, ``m`` the calendar's season (``TimeStep.season``);
+    ``offsets``: where each series' rows begin; ``referenced``: the targets' values in the
+    encoding's global units (``FittedPipeline.referenced``).
+
+    Where a window's season reaches before the first row of its series (a lookback
+    shorter than the season and no earlier rows), it is not available for any window:
+    scored on fewer windows than the model, its numbers would not compare.
+    """
+    if not isinstance(windows, ForecastWindows):
+        return Baseline("")
+    step, m = time_step, getattr(time_step, "season", None)
+    if m is None:
+        what = "data without a time column" if step is None else f"time step {step.freq!r}"
+        return Baseline(f"none ({what}: no calendar season)")
+    if not spec.regular:
+        return Baseline("not available: rows with calendar gaps (spec regular=False) are "
+                        "not one step apart")
+    origin = (windows.starts + windows.lookback - 1).numpy()
+    first = offsets.numpy()[np.searchsorted(offsets.numpy(), origin, side="right") - 1]
+    if (origin - m + 1 < first).any():
+        return Baseline(f"not available: a season is {m} steps, more than the lookback "
+                        f"({windows.lookback}), and the data has no rows that far before "
+                        "its first windows; pass rows from before the part scored")
+    rows = anchor_rows(windows, m)                                # (N, H)
+    values = referenced(windows, windows.targets[torch.from_numpy(rows)].numpy(),
+                        "targets")                                # (N, H, T)
+    return Baseline(f"value one season ({m} steps) earlier", values)
