@@ -156,6 +156,13 @@ def test_the_import_check_sees_an_import_of_the_estimator(tmp_path):
     assert "model" in _imports(source, ("storage",))
 
 
+def test_scoring_imports_nothing_of_the_pipeline_or_the_estimator():
+    # pipeline.py imports scoring.py (evaluate's baselines and tables): one direction only
+    imported = _imports(SOURCE / "scoring.py")
+    assert not imported & {"pipeline", "model", "fitting"}, imported
+    assert "scoring" in _imports(SOURCE / "pipeline.py")
+
+
 def test_the_estimator_is_thin():
     lines = len((SOURCE / "model.py").read_text(encoding="utf-8").splitlines())
     assert lines < MODEL_LINES, f"model.py has {lines} lines"
