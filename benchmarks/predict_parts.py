@@ -6,8 +6,8 @@ eager loop's prediction (``speed.py``'s: tensors in memory, batches of 1024, no 
 
 * ``check``: reading ``X`` (``raw_sequences``: a 3-D array of finite numbers, its width).
 * ``batches``: the inference batches without the network: the samples sliced and scaled
-  (float64, as the fitted scalers, back to float32), each into the previous one's buffers
-  as ``predict`` makes them (``Batches(reuse=True)``).
+  (float32 inputs in float32 since issue 28.4, float64 before), each into the previous
+  one's buffers as ``predict`` makes them (``Batches(reuse=True)``).
 * ``unscaled``: the same batches of inputs already scaled (float32, sliced and copied into
   one buffer): the difference to ``batches`` is the scaling.
 * ``network``: lstmkit's network over the already-scaled inputs in its own batch size, the
@@ -72,8 +72,7 @@ def measure(name: str, repeats: int) -> dict:
     eager = speed.eager_system(w, 64, 1.0)
     windows = pipeline._array_windows(X)
     size = pipeline._predict_batch_size(windows)
-    center, scale = windows.scaling
-    scaled = ((torch.from_numpy(X).double() - center) / scale).float().numpy()
+    scaled = windows.batch(slice(0, len(windows)))["x"].numpy()    # as predict scales X
     plain = pipeline._array_windows(scaled)
     plain.scaling = None
     inputs = [b["x"] for b in Batches(plain, size)]

@@ -213,14 +213,29 @@ def test_a_batch_of_a_range_is_a_copy_the_network_may_change():
     assert torch.equal(windows.inputs, before) and torch.equal(scaled.inputs, before)
 
 
-def test_raw_inputs_are_scaled_in_float64_as_the_scalers_do():
+def test_raw_float32_inputs_are_scaled_in_float32_within_rounding_of_the_scalers():
+    """Float32 inputs: ``(x - center) / scale`` in float32 (the center and scale rounded
+    to float32), within a few float32 units in the last place of the scalers' float64
+    arithmetic; float64 inputs: that float64 arithmetic bit for bit."""
     center = torch.tensor([0.1, -3.7], dtype=torch.float64)
     scale = torch.tensor([0.3, 7.1], dtype=torch.float64)
     windows = _equal_sequences(torch.arange(5), (center, scale))
     x = windows.inputs.view(5, 4, 2)[1:3]
-    expected = ((x.double() - center) / scale).float()
+    expected = (x - center.float()) / scale.float()
+    for batch in (windows.batch(slice(1, 3)), windows.batch(torch.tensor([1, 2])),
+                  next(iter(Batches(windows, batch_size=2, reuse=True)))):
+        assert batch["x"].dtype == torch.float32
     assert torch.equal(windows.batch(slice(1, 3))["x"], expected)
     assert torch.equal(windows.batch(torch.tensor([1, 2]))["x"], expected)
+    exact = ((x.double() - center) / scale).float()
+    assert not torch.equal(expected, exact)                # the two do differ here ...
+    torch.testing.assert_close(expected, exact, rtol=4 * 2**-24, atol=0)   # ... by rounding
+    wide = SequenceWindows(windows.inputs.double(), windows.offsets, windows.index, None,
+                           aligned=False, scaling=(center, scale))
+    for batch in (wide.batch(slice(1, 3)), next(iter(Batches(wide, 2, reuse=True)))):
+        assert batch["x"].dtype == torch.float32
+    assert torch.equal(wide.batch(slice(1, 3))["x"], exact)
+    assert torch.equal(wide.batch(torch.tensor([1, 2]))["x"], exact)
 
 
 def test_batches_in_order_give_the_same_batches_as_an_index():

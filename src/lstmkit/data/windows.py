@@ -170,8 +170,8 @@ class SequenceWindows(_Permutable):
         aligned: targets are per input step (seq2seq X(t) -> Y(t)).
         scaling: ``(center, scale)`` float64 per input column when ``inputs`` are raw
             numbers (the array path of ``predict``): each batch is scaled as it is
-            gathered, ``(x - center) / scale`` in float64 as ``AffineScaler`` does,
-            instead of a scaled copy of all inputs.
+            gathered, ``(x - center) / scale`` (``_scaled``), instead of a scaled copy of
+            all inputs.
         weights: (G,) float32 weight of each sequence (``Spec.weight``); batches then carry
             ``w`` (B,). None: unweighted.
     """
@@ -196,9 +196,11 @@ class SequenceWindows(_Permutable):
                            if packed else None)
         self._in_order = packed and torch.equal(index, torch.arange(len(lengths),
                                                                     device=index.device))
-        # The scaling tiled over a whole sequence's T x F values (see ``_scaled``).
-        self._tiled = (None if scaling is None else
-                       tuple(v.repeat(self.max_length) for v in scaling))
+        # The scaling tiled over a whole sequence's T x F values, in float32 and float64
+        # (see ``_scaled``).
+        self._tiled = {} if scaling is None else {
+            dtype: tuple(v.to(dtype).repeat(self.max_length) for v in scaling)
+            for dtype in (torch.float32, torch.float64)}
 
     def __len__(self) -> int:
         return len(self.index)
@@ -279,8 +281,11 @@ class SequenceWindows(_Permutable):
         ``x`` itself or, with ``copy`` (a view of the inputs), a copy of it; with
         ``scratch``, written into its buffers instead of new tensors.
 
-        ``(x - center) / scale`` in float64 as ``AffineScaler`` does, on one float64 copy
-        changed in place: one temporary instead of two, the same numbers bit for bit. Each
+        ``(x - center) / scale`` in float32 for float32 inputs, the scalers' float64 center
+        and scale rounded to float32: two passes over the batch in its own float32 buffer
+        (float64 took four, through a float64 copy), numbers within float32 rounding of
+        the float64 arithmetic of ``AffineScaler`` (BENCHMARKS.md, issue 28.4). Inputs of
+        any other type are scaled in float64, as ``AffineScaler`` does, bit for bit. Each
         sample is one row of T x F values and the scaling is tiled to match, so the
         arithmetic runs over contiguous rows (vectorised) rather than rows of F.
         """
@@ -290,15 +295,17 @@ class SequenceWindows(_Permutable):
             return x.clone() if scratch is None else scratch.take(
                 x.shape, x.dtype, x.device).copy_(x)
         b, t, f = x.shape
-        center, scale = (self._tiled if t == self.max_length else
-                         (v.repeat(t) for v in self.scaling))        # (T * F,)
+        dtype = torch.float32 if x.dtype == torch.float32 else torch.float64
+        center, scale = (self._tiled[dtype] if t == self.max_length else
+                         (v.to(dtype).repeat(t) for v in self.scaling))   # (T * F,)
         rows = x.reshape(b, t * f)
-        if scratch is None:
-            return rows.to(torch.float64, copy=True).sub_(center).div_(scale).float().view(
-                b, t, f)
-        wide = scratch.take(rows.shape, torch.float64, x.device).copy_(rows)
-        wide.sub_(center).div_(scale)
-        return scratch.take(x.shape, torch.float32, x.device).copy_(wide.view(b, t, f))
+        work = (torch.empty(rows.shape, dtype=dtype, device=x.device) if scratch is None
+                else scratch.take(rows.shape, dtype, x.device))
+        scaled = torch.sub(rows, center, out=work).div_(scale).view(b, t, f)
+        if dtype == torch.float32:
+            return scaled
+        return scaled.float() if scratch is None else scratch.take(
+            x.shape, torch.float32, x.device).copy_(scaled)
 
 
 Windows = ForecastWindows | SequenceWindows
