@@ -6,6 +6,7 @@ the table as given) and the fix. The time column's checks are in ``timestep``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -13,9 +14,24 @@ import numpy as np
 import pandas as pd
 
 from ..checks import closest, quote
-from ..errors import DataError, SchemaError
+from ..errors import DataError, SchemaError, warn
 
 SENTINELS = {"?", "-", "--", "na", "n/a", "nan", "null", "none", "missing", "nil", "#n/a", ""}
+# A number written with a decimal comma (35,27 or -1.234,5 with dots between thousands), as
+# spreadsheets in much of Europe write CSV files (with ';' between fields).
+DECIMAL_COMMA = re.compile(r"\s*[-+]?\d{1,3}(?:\.\d{3})*,\d+(?:[eE][-+]?\d+)?\s*|"
+                           r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*")
+THOUSANDS_DOT = re.compile(r"\s*[-+]?\d{1,3}(?:\.\d{3})+,\d+")
+
+
+def decimal_comma_hint(value: Any) -> str:
+    """How to read ``value`` as a number if it is one written with a decimal comma, else ""."""
+    if not (isinstance(value, str) and DECIMAL_COMMA.fullmatch(value)):
+        return ""
+    thousands = ", thousands='.'" if THOUSANDS_DOT.match(value) else ""   # as 1.234,5
+    return (f"; {value!r} looks like a number with a decimal comma: read the file with "
+            f"pandas.read_csv(path, sep=';', decimal=','{thousands}) (lstmkit's own CSV reader "
+            "does so for a ';'-separated file whose first rows hold such numbers)")
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
@@ -29,8 +45,25 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
                 raise error(f"{role} column {column!r} is in the data as {quote(other[0])} "
                             f"of type {type(other[0]).__name__}, not a string; name the columns "
                             "with strings: df.columns = df.columns.astype(str)")
+            if column in frame.index.names:
+                raise error(f"{role} column {column!r} is the index of the data, not one of its "
+                            "columns; make it a column: df.reset_index() (or read the file "
+                            "without index_col)")
             raise error(f"{role} column {column!r} is missing from the data"
                         f"{closest(column, available)}; the data has columns {available}")
+
+
+def warn_time_index(frame: pd.DataFrame, time: str | None) -> None:
+    """Warn where a forecast's spec has no time column but ``frame``'s index holds times:
+    they are not read, so forecasts are numbered by row and a gap in time goes unnoticed."""
+    index = frame.index
+    if time is not None or not isinstance(index, pd.DatetimeIndex | pd.PeriodIndex):
+        return
+    name = index.name or "index"
+    warn(f"the data's index ({name!r}) holds times, but the spec has no time column, so they "
+         "are not read: forecasts are numbered by row, and a gap in time is not noticed; to "
+         f"use them make the index a column and name it: df.reset_index(), "
+         f"Spec(time={name!r}, ...)")
 
 
 def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
@@ -48,6 +81,8 @@ def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
         if not bad.size or str(series.iloc[bad[0]]).strip().lower() in SENTINELS:
             continue                       # numbers as text, or a missing-value marker
         where = f"holds {quote(series.iloc[bad[0]])} at row {bad[0]}"
+        if hint := decimal_comma_hint(series.iloc[bad[0]]):
+            raise DataError(f"target {target.name!r} must be numeric but {where}{hint}")
         if text.sum() <= series.notna().sum() / 2:
             raise DataError(f"target {target.name!r} must be numeric but {where}; clean the "
                             "value")
@@ -88,8 +123,9 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
                     f"(Feature({column!r}, missing='ffill' or 'mask'))")
             raise DataError(
                 f"column {column!r} must be numeric but holds {quote(value)} at row "
-                f"{rows[i]}; clean the value, or declare the column categorical "
-                f"(Feature({column!r}, kind='categorical'))")
+                f"{rows[i]}" + (decimal_comma_hint(value) or "; clean the value, or declare "
+                                f"the column categorical (Feature({column!r}, "
+                                "kind='categorical'))"))
         series = parsed
         _check_number_kind(series, column)
     if pd.api.types.is_integer_dtype(series):
@@ -231,7 +267,8 @@ def check_schema(frame: pd.DataFrame, schema: dict[str, str]) -> None:
             parsed = pd.to_numeric(series, errors="coerce")
             bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
             if bad.size:
+                value = series.iloc[bad[0]]
                 raise SchemaError(
                     f"column {column!r} was numeric when the model was trained but now holds "
-                    f"{series.iloc[bad[0]]!r} at row {bad[0]} (dtype {series.dtype}); pass "
-                    "numbers in that column")
+                    f"{value!r} at row {bad[0]} (dtype {series.dtype})"
+                    + (decimal_comma_hint(value) or "; pass numbers in that column"))
