@@ -99,3 +99,27 @@ def test_ts_files_fit_predict_and_evaluate_by_path(tmp_path):
     rows = json.loads((run / "metrics.json").read_text())["targets"]["gesture"]
     assert rows["ECE"]["naive"] < 1e-12 and rows["ECE"]["skill"] is None
     assert np.isfinite(rows["accuracy"]["skill"])
+
+
+def test_series_ids_that_lost_their_leading_zeros_are_refused_with_the_fix(ettm2, tmp_path):
+    long = ettm2.melt(id_vars="date", value_vars=["OT", "HUFL"], var_name="sensor")
+    long["sensor"] = long.sensor.map({"OT": "001", "HUFL": "010"})
+    path = tmp_path / "long.csv"
+    long.to_csv(path, index=False)
+    as_text = pd.read_csv(path, dtype={"sensor": str})
+    as_numbers = pd.read_csv(path)                        # 1 and 10: the zeros are gone
+    spec = Spec(time="date", series="sensor", inputs=["value"], targets=["value"],
+                lookback=16, horizon=2)
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(as_text)
+    assert set(model.predict(as_text).sensor) == {"001", "010"}
+    with pytest.raises(DataError, match=r"series '1' is not among .* but '001' is.*"
+                                        r"dtype=\{'sensor': str\}"):
+        model.predict(as_numbers)
+    out = tmp_path / "p.csv"
+    model.save(tmp_path / "m")
+    assert main(["predict", str(tmp_path / "m"), str(path), "-o", str(out),
+                 "--no-progress"]) == DataError.exit_code
+    assert not out.exists()
+    by_numbers = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(as_numbers)
+    with pytest.raises(DataError, match=r"series '001' is not among .* but '1' is"):
+        by_numbers.predict(as_text)
