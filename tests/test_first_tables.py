@@ -123,3 +123,31 @@ def test_series_ids_that_lost_their_leading_zeros_are_refused_with_the_fix(ettm2
     by_numbers = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(as_numbers)
     with pytest.raises(DataError, match=r"series '001' is not among .* but '1' is"):
         by_numbers.predict(as_text)
+
+
+def test_day_first_dates_are_read_in_one_order_and_kept_by_the_model(tmp_path):
+    iso = pd.read_csv(ETTM2, nrows=3000)                 # 1 July to 1 August 2016
+    dotted = iso.assign(date=pd.to_datetime(iso.date).dt.strftime("%d.%m.%Y %H:%M"))
+    path = tmp_path / "dotted.csv"
+    dotted.to_csv(path, sep=";", decimal=",", index=False)
+    spec = Spec(time="date", inputs=["HUFL", "OT"], targets=["OT"], lookback=16, horizon=2)
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(str(path))
+    assert model.pipeline_.time_step.freq == "15min" and model.pipeline_.time_step.dayfirst
+    model.save(tmp_path / "m")
+    tail = dotted.tail(16)                       # 01.08.2016 only: no day above 12 in it
+    for fitted in (model, LSTMModel.load(tmp_path / "m")):
+        forecast = fitted.predict(tail)
+        assert forecast.time.tolist() == list(pd.to_datetime(
+            ["2016-08-01 06:00", "2016-08-01 06:15"]))
+    later = iso.iloc[1200:1300].assign(                  # 07.13.2016 12:00 and on
+        date=lambda d: pd.to_datetime(d.date).dt.strftime("%m.%d.%Y %H:%M"))
+    mixed = pd.concat([dotted.head(1200), later], ignore_index=True)
+    with pytest.raises(DataError, match=r"two orders: '13\.07\.2016 00:00' at row 1152 has "
+                                        r"the day first, '07\.13\.2016 12:00' at row 1200"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(mixed)
+    # 1 to 12 July alone tell no order: read month first (7 January, ...), with the warning
+    # that explains the jump from 7 January to 7 February that follows
+    with pytest.warns(LSTMKitWarning, match=r"no day above 12 .*dayfirst=True"), \
+            pytest.raises(DataError, match=r"jumps from 2016-01-07 23:45:00 to 2016-02-07"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(dotted.head(1100))
+
