@@ -151,3 +151,16 @@ def test_day_first_dates_are_read_in_one_order_and_kept_by_the_model(tmp_path):
             pytest.raises(DataError, match=r"jumps from 2016-01-07 23:45:00 to 2016-02-07"):
         LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(dotted.head(1100))
 
+
+def test_a_written_index_is_no_input_of_a_long_format_table(ettm2, tmp_path):
+    long = ettm2.melt(id_vars="date", value_vars=["OT", "HUFL"], var_name="unique_id",
+                      value_name="y").rename(columns={"date": "ds"})
+    long["load"] = ettm2.LULL.tolist() * 2
+    long.to_csv(tmp_path / "long.csv")                   # index=True, pandas' default
+    table = pd.read_csv(tmp_path / "long.csv")
+    assert table.columns[0] == "Unnamed: 0"
+    with pytest.warns(LSTMKitWarning, match=r"'Unnamed: 0' .*index=False"):
+        spec = Spec.from_long(table, lookback=16, horizon=2)
+    assert spec.input_names == ["load", "y"]
+    assert Spec.from_long(table, lookback=16, horizon=2,
+                          inputs=["Unnamed: 0"]).input_names == ["Unnamed: 0", "y"]
