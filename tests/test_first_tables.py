@@ -15,6 +15,7 @@ import yaml
 from lstmkit import DataError, LSTMModel, Spec
 from lstmkit.cli.command import main
 from lstmkit.data.sources import read_table
+from lstmkit.deploy.batch import read_chunks
 from lstmkit.errors import LSTMKitWarning, SchemaError
 from tests.conftest import ETT_COLUMNS, SHARED_DATA
 
@@ -164,3 +165,16 @@ def test_a_written_index_is_no_input_of_a_long_format_table(ettm2, tmp_path):
     assert spec.input_names == ["load", "y"]
     assert Spec.from_long(table, lookback=16, horizon=2,
                           inputs=["Unnamed: 0"]).input_names == ["Unnamed: 0", "y"]
+
+
+def test_a_file_without_a_header_line_is_refused_not_shortened(tmp_path, ettm2):
+    lstnet = SHARED_DATA / "forecasting" / "exchange_rate" / "exchange_rate.txt.gz"
+    with pytest.raises(DataError, match=r"exchange_rate\.txt\.gz' has no header line: its "
+                                        r"first line holds numbers \(0\.785500, 1\.611000"):
+        read_table(lstnet)
+    chunks, _ = read_chunks(lstnet)                      # lstmkit predict's reader
+    with pytest.raises(DataError, match="has no header line"):
+        next(chunks)
+    numbered = ettm2.drop(columns="date").set_axis([str(i) for i in range(1, 8)], axis=1)
+    numbered.to_csv(tmp_path / "sensors.csv", index=False)  # integer names are names
+    assert read_table(tmp_path / "sensors.csv").shape == (1200, 7)

@@ -49,6 +49,7 @@ INFLATED_FLOOR = 1 << 26       # or to 64 MiB where that is more
 READ_BLOCK = 1 << 18           # bytes a reader asks for at once
 REASON_CHARS = 200             # about the most characters of a parser's message that ours quote
 JUDGED_ROWS = 20               # rows after the header that the decimal mark is judged from
+NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
 DECIMAL_POINT = re.compile(r"\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*")
 logger = logging.getLogger(__name__)
 
@@ -315,6 +316,7 @@ def _csv_format(source: Input, limits: Limits, name: str) -> dict[str, Any]:
                         "then one line per row: write the table to it again")
     sep = _delimiter(header)
     names = next(csv.reader([header], delimiter=sep), [])
+    _check_header(names, name)
     check_unique_columns([n for n in names if n != ""], name)   # pandas names blanks itself
     _check_first_row(first, sep, len(names), name)
     return {"sep": sep, "encoding": encoding, **_decimal_options(rows, sep)}
@@ -336,6 +338,20 @@ def _decimal_options(lines: list[str], sep: str) -> dict[str, str]:
     logger.info("the numbers are written with a decimal comma (%r): read with decimal=','",
                 comma[0])
     return {"decimal": ","}
+
+
+def _check_header(names: list[str], name: str) -> None:
+    """Refuse a header line of numbers, one at least with a fraction (0.7855): a file
+    without a header, whose first row would be taken for the column names and lost. A header
+    of integers (sensors 1, 2, 3) may be names, and is read as such."""
+    if not names or not all(NUMBER.fullmatch(n) for n in names) or \
+            all(n.strip().lstrip("+-").isdigit() for n in names):
+        return
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    raise DataError(f"{name} has no header line: its first line holds numbers ({shown}), which "
+                    "would be taken for column names and that row lost; add a first line of "
+                    "column names (pandas: df = pd.read_csv(path, header=None); df.columns = "
+                    "[...]; df.to_csv(path, index=False))")
 
 
 def _check_first_row(line: str, sep: str, width: int, name: str) -> None:
