@@ -6,6 +6,7 @@ fix."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -178,3 +179,17 @@ def test_a_file_without_a_header_line_is_refused_not_shortened(tmp_path, ettm2):
     numbered = ettm2.drop(columns="date").set_axis([str(i) for i in range(1, 8)], axis=1)
     numbered.to_csv(tmp_path / "sensors.csv", index=False)  # integer names are names
     assert read_table(tmp_path / "sensors.csv").shape == (1200, 7)
+
+
+def test_a_number_that_marks_a_gap_is_named_before_it_is_fitted(ettm2):
+    from lstmkit import datasets
+    from lstmkit.data.validate import warn_sentinels
+
+    weather = datasets.load("weather", data_dir=SHARED_DATA).iloc[6800:8000]
+    spec = Spec(time="date", inputs=["T (degC)", "OT"], targets=["OT"], lookback=16, horizon=2)
+    with pytest.warns(LSTMKitWarning, match=r"column 'OT' holds -9999 in 34 row\(s\) \(first "
+                                            r"at row 444\).*na_values=\[-9999\]"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(weather)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LSTMKitWarning)      # ETTm2 has no such marker
+        warn_sentinels(ettm2, ETT_COLUMNS)

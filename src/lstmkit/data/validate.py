@@ -66,6 +66,36 @@ def warn_time_index(frame: pd.DataFrame, time: str | None) -> None:
          f"Spec(time={name!r}, ...)")
 
 
+NUMBER_SENTINELS = (-9999.0, -999.0, -99999.0, 9999.0, 99999.0)
+SENTINEL_SPREADS = 20     # a sentinel this many interquartile ranges from the median: a marker
+
+
+def warn_sentinels(frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Warn where a numeric column holds a missing-value marker as a number (-9999, as the
+    Jena weather station writes a gap), far from its other values: fitted and scored as a
+    value, it would dominate the scalers, the loss and the errors."""
+    for column in dict.fromkeys(columns):
+        if column not in frame.columns or not pd.api.types.is_numeric_dtype(frame[column]) \
+                or pd.api.types.is_bool_dtype(frame[column]):
+            continue
+        values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        marked = np.isin(values, NUMBER_SENTINELS)
+        if not marked.any() or marked.all():
+            continue
+        rest = values[~marked & ~np.isnan(values)]
+        if not rest.size:
+            continue
+        low, median, high = np.percentile(rest, [25, 50, 75])
+        i = int(np.flatnonzero(marked)[0])
+        if abs(values[i] - median) <= SENTINEL_SPREADS * max(high - low, abs(median) * 1e-3):
+            continue
+        warn(f"column {column!r} holds {values[i]:g} in {int(marked.sum())} row(s) (first at "
+             f"row {i}), far from its other values (median {median:.4g}): a missing-value "
+             f"marker, fitted as a value? Read it as missing (pandas: read_csv(..., "
+             f"na_values=[{values[i]:g}]) or df[{column!r}].replace({values[i]:g}, np.nan)) and "
+             f"choose a missing policy (Feature({column!r}, missing='ffill' or 'mask'))")
+
+
 def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
     """Raise ``DataError`` where a target that is not labelled (regression and its kin) holds
     text: labels where most values are text (the fix is the target's kind), a stray value
