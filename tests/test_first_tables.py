@@ -193,3 +193,12 @@ def test_a_number_that_marks_a_gap_is_named_before_it_is_fitted(ettm2):
     with warnings.catch_warnings():
         warnings.simplefilter("error", LSTMKitWarning)      # ETTm2 has no such marker
         warn_sentinels(ettm2, ETT_COLUMNS)
+
+
+def test_a_number_among_text_dates_is_named(ettm2):
+    model = LSTMModel(small_spec(time="date"), hidden=4, max_epochs=1, progress=False)
+    model.fit(ettm2)
+    rows = ettm2.tail(16).astype({"date": object}).reset_index(drop=True)
+    rows.loc[5, "date"] = 1467331200000                  # epoch milliseconds, as JSON has it
+    with pytest.raises(DataError, match=r"holds the number 1467331200000 at row 5 among dates"):
+        model.predict(rows)

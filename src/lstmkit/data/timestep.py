@@ -405,6 +405,7 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
     """The column as naive UTC datetime64[ns] with its zone, or as numbers."""
     values = series
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
+        _check_no_numbers(series, column, rows)
         try:
             values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst)
         except (ValueError, TypeError) as exc:
@@ -429,6 +430,21 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
                             f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return values.to_numpy().astype("datetime64[ns]"), zone
+
+
+def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
+    """Refuse a number among text dates (a JSON row's epoch time): pandas would read it as
+    nanoseconds after 1970, and the error that follows would be about order."""
+    if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) in (
+            "string", "datetime", "date"):
+        return
+    numbers = np.flatnonzero([isinstance(v, int | float | np.number) and not isinstance(v, bool)
+                              and v == v for v in series.to_numpy()])
+    if numbers.size and numbers.size < len(series):
+        i = int(numbers[0])
+        raise DataError(f"time column {column!r} holds the number {series.iloc[i]!r} at row "
+                        f"{rows[i]} among dates; give every row a date (as text like "
+                        "2016-07-01 00:00), or every row a number")
 
 
 def _in_zone(values: np.ndarray, zone: str | None) -> pd.DatetimeIndex:
