@@ -195,10 +195,16 @@ def test_a_number_that_marks_a_gap_is_named_before_it_is_fitted(ettm2):
         warn_sentinels(ettm2, ETT_COLUMNS)
 
 
-def test_a_number_among_text_dates_is_named(ettm2):
+def test_a_number_or_an_offset_among_text_dates_is_named(ettm2):
     model = LSTMModel(small_spec(time="date"), hidden=4, max_epochs=1, progress=False)
     model.fit(ettm2)
     rows = ettm2.tail(16).astype({"date": object}).reset_index(drop=True)
     rows.loc[5, "date"] = 1467331200000                  # epoch milliseconds, as JSON has it
     with pytest.raises(DataError, match=r"holds the number 1467331200000 at row 5 among dates"):
+        model.predict(rows)
+    rows = ettm2.tail(16).reset_index(drop=True)
+    rows.loc[5, "date"] = "2016-07-13 11:15:00+02:00"    # one time with an offset
+    with pytest.raises(DataError, match=r"times with a UTC offset \('2016-07-13 11:15:00\+02:00"
+                                        r"' at row 5\) and times without \('2016-07-13 "
+                                        r"08:00:00' at row 0\)"):
         model.predict(rows)

@@ -37,6 +37,7 @@ KINDS = ("datetime", "number")
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
 DAY_NS = 86_400 * 10**9
+UTC_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"     # the end of 2016-07-01T00:00+02:00, or of ...Z
 HOLIDAYS_IN_A_ROW = 2    # business days a market closes in a row (Christmas, Boxing Day)
 HOLIDAY_SHARE = 0.05     # of a series' business days: a calendar's public holidays, 8-12 a year
 PIECE = 6      # rows per piece when a series with gaps votes: 6 business days span a weekend
@@ -414,6 +415,7 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
             except (ValueError, TypeError):
                 raise DataError(f"time column {column!r} cannot be read as dates ({exc}); give "
                                 "it ISO dates like 2016-07-01 00:00, or numbers") from None
+            _check_offsets(series, column, rows)
     if values.isna().any():
         i = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise DataError(f"time column {column!r} has a missing value at row {rows[i]}; "
@@ -445,6 +447,19 @@ def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
         raise DataError(f"time column {column!r} holds the number {series.iloc[i]!r} at row "
                         f"{rows[i]} among dates; give every row a date (as text like "
                         "2016-07-01 00:00), or every row a number")
+
+
+def _check_offsets(series: pd.Series, column: str, rows: np.ndarray) -> None:
+    """Refuse text times of which some have a UTC offset and some none: read in UTC, the
+    ones without would be taken for UTC, hours off the others."""
+    text = series.astype(str)
+    marked = text.str.contains(UTC_OFFSET).to_numpy(dtype=bool)
+    if marked.all() or not marked.any():
+        return
+    i, j = int(np.flatnonzero(marked)[0]), int(np.flatnonzero(~marked)[0])
+    raise DataError(f"time column {column!r} has times with a UTC offset ({quote(text.iloc[i])} "
+                    f"at row {rows[i]}) and times without ({quote(text.iloc[j])} at row "
+                    f"{rows[j]}); give every time an offset, or none")
 
 
 def _in_zone(values: np.ndarray, zone: str | None) -> pd.DatetimeIndex:
