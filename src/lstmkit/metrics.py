@@ -345,7 +345,8 @@ class Evaluation:
             ``skill``: 1 - the model's error / the naive baseline's error, where the error
             is the metric itself (MAE, RMSE, sMAPE) or 1 - it (accuracy, macro-F1, R2; for
             R2 that makes the MSE skill score). 1 is perfect, 0 as good as naive, below 0
-            worse; NaN where the naive baseline makes no error. ``skill`` is derived here.
+            worse; NaN where the naive baseline makes no error (to rounding: under
+            ``ROUNDING`` of the model's). ``skill`` is derived here.
         per_step: the same per output step (forecast and seq2seq), with a ``step`` column.
         confusion: per categorical target, the confusion matrix as a labelled DataFrame.
         baseline: what the naive baseline is (e.g. "last value (persistence)").
@@ -495,14 +496,19 @@ def _error(metric: str, value: Any) -> Any:
     return value if lower_is_better(metric) else 1 - value
 
 
+ROUNDING = 1e-12    # a naive error below this share of the model's is zero, for the skill
+
+
 def _with_skill(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every baseline's column (NaN where it had none) and ``skill`` computed."""
     frame = frame.assign(**{b: frame.get(b, np.nan) for b in BASELINES})
     lower = np.array([lower_is_better(m) for m in frame.metric], dtype=bool)
     model, naive = (np.where(lower, frame[c], 1 - frame[c]).astype(np.float64)
                     for c in ("model", "naive"))
+    # A naive error that is zero but for rounding (the class prior's ECE on balanced
+    # classes, 4e-16) has no skill either, not one of -1e14.
     with np.errstate(divide="ignore", invalid="ignore"):
-        skill = np.where(naive > 0, 1 - model / naive, np.nan)
+        skill = np.where(naive > np.abs(model) * ROUNDING, 1 - model / naive, np.nan)
     skill[frame.metric.str.startswith(UNDIRECTED).to_numpy(dtype=bool)] = np.nan
     return frame.assign(skill=skill)
 

@@ -25,7 +25,13 @@ from .analysis.backtest import Backtest, backtest
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
 from .conformal import check_bands, check_coverage
 from .data.sources import Source, from_arrays, read_table
-from .data.validate import check_number_targets, check_schema, require_columns
+from .data.validate import (
+    check_number_targets,
+    check_schema,
+    require_columns,
+    warn_sentinels,
+    warn_time_index,
+)
 from .deploy.export import export_onnx
 from .errors import ConfigError, NotFittedError
 from .fitting import fit_pipeline, train_config_of
@@ -287,6 +293,9 @@ class LSTMModel:
         for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, role)
         check_number_targets(frame, spec.targets)
+        warn_sentinels(frame, spec.input_names + spec.target_names)
+        if spec.shape.sliding:
+            warn_time_index(frame, spec.time)
         architecture = (self._architecture(spec) if start is None
                         else self._continued_architecture(start, frame))
         self.pipeline_ = fit_pipeline(

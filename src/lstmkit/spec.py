@@ -22,9 +22,11 @@ from .checks import check_choice, check_number, check_positive_int, closest, quo
 from .data.timestep import canonical
 from .decision import DECISIONS
 from .distributions import DISTRIBUTIONS
-from .errors import ConfigError
+from .errors import ConfigError, warn
 from .kinds import KINDS, TargetKind
 from .tasks import TaskShape, task_shape
+
+UNNAMED = "Unnamed: "     # pandas' name for a column whose header cell is empty (an index)
 
 SCALERS = ("standard", "minmax", "robust", "mean", "none")
 MISSING = ("error", "ffill", "mask")
@@ -597,6 +599,13 @@ class Spec:
                               "id_col, time_col and target_col")
         if inputs is None:
             inputs = [c for c in columns if c not in ids]
+            index = [c for c in inputs if isinstance(c, str) and c.startswith(UNNAMED)]
+            if index:
+                warn(f"column {quote(index[0])} of the long-format table has no name in its "
+                     "file: it is the index pandas' to_csv writes unless told index=False (row "
+                     "numbers), not an exogenous input, so it is left out of the inputs; list "
+                     "the inputs (inputs=[...]) to read it, or write the file with index=False")
+                inputs = [c for c in inputs if c not in index]
         features = [_as(Feature, f, "inputs") for f in inputs]
         names = [f.name for f in features]
         future = [future] if isinstance(future, str) else list(future)

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from ..allocator import keep_freed_memory
 from ..conformal import check_coverage, chosen
+from ..data.ts_format import TS_SUFFIX
 from ..errors import ConfigError, DataError, LSTMKitError, LSTMKitWarning
 from ..metrics import PREDICTORS, SCALE_FREE, Evaluation, compare
 from ..spec import PARTS
@@ -101,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="predict with a saved model")
     predict.add_argument("model", help="model (run) directory")
-    predict.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
+    predict.add_argument("data", help="CSV/Parquet/.ts file, or dataset:NAME[:part]")
     predict.add_argument("-o", "--output", required=True, help="output .csv or .parquet file")
     predict.add_argument("--overwrite", action="store_true",
                          help="replace an existing output that holds predictions with the same "
@@ -118,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="metrics of a saved model on data")
     evaluate.add_argument("model", help="model (run) directory")
-    evaluate.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
+    evaluate.add_argument("data", help="CSV/Parquet/.ts file, or dataset:NAME[:part]")
     evaluate.add_argument("--part", choices=PARTS, default="all",
                           help="which part of the model's split to score (default: all rows)")
     evaluate.add_argument("--weighted", action="store_true",
@@ -131,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     calibrate = commands.add_parser(
         "calibrate", help="calibrate a saved model's conformal intervals and save it anew")
     calibrate.add_argument("model", help="model (run) directory")
-    calibrate.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
+    calibrate.add_argument("data", help="CSV/Parquet/.ts file, or dataset:NAME[:part]")
     calibrate.add_argument("--coverage", nargs="+", metavar="SHARE", required=True,
                            help="nominal coverages, each between 0 and 1 (e.g. 0.8 0.95)")
     calibrate.add_argument("--part", choices=("val", "test", "all"), default="val",
@@ -145,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     importance = commands.add_parser("importance", help="permutation importance of a saved "
                                      "model: which input drives which target")
     importance.add_argument("model", help="model (run) directory")
-    importance.add_argument("data", help="CSV/Parquet file, or dataset:NAME[:part]")
+    importance.add_argument("data", help="CSV/Parquet/.ts file, or dataset:NAME[:part]")
     importance.add_argument("--part", choices=PARTS, default="test",
                             help="which part of the model's split to score (default: test)")
     importance.add_argument("--repeats", type=int, default=5,
@@ -312,7 +313,7 @@ def _predict(args: argparse.Namespace) -> int:
     model = LSTMModel.load(args.model)
     coverage = _shares(args.coverage)
     chosen(model.conformal_, coverage)          # before any row is read
-    if args.data.startswith("dataset:"):
+    if _arrays(args.data):
         chunks, total = read_chunks(_as_table(_load_data(args.data), model))
     else:
         chunks, total = read_chunks(args.data, rows=args.chunk_rows)
@@ -651,6 +652,12 @@ def render_series(evaluation: Evaluation) -> Table | None:
                       "" if worst is None else f"{worst.series} ({_cell(float(worst.model))})")
     table.caption = "per series: Evaluation.per_series (metrics.json: per_series)"
     return table
+
+
+def _arrays(data: str) -> bool:
+    """Whether a ``DATA`` argument is read whole, as arrays or a named set's table: a named
+    data set or a ``.ts`` file, not a CSV or Parquet file read in chunks."""
+    return data.startswith("dataset:") or data.lower().endswith(TS_SUFFIX)
 
 
 def _load_data(text: str) -> Any:

@@ -32,6 +32,7 @@ import pandas as pd
 import yaml
 
 from ..checks import check_mapping, quote
+from ..data.ts_format import TS_SUFFIX
 from ..errors import ConfigError, warn
 from ..model import LSTMModel
 from ..spec import Spec, Split
@@ -79,7 +80,8 @@ class DataSource:
 
     def __post_init__(self) -> None:
         if (self.path is None) == (self.dataset is None):
-            raise ConfigError("a data source needs exactly one of 'path' (a CSV/Parquet file) or "
+            raise ConfigError("a data source needs exactly one of 'path' (a CSV, Parquet or .ts "
+                              "file) or "
                               "'dataset' (a name from `lstmkit datasets`)")
 
     @classmethod
@@ -98,7 +100,12 @@ class DataSource:
         return source
 
     def load(self) -> Any:
-        """A DataFrame, or ``(X, y)`` arrays for a classification archive set."""
+        """A DataFrame, or ``(X, y)`` arrays for a classification archive set or a ``.ts``
+        file (``y`` None for one without labels)."""
+        if self.path is not None and self.path.lower().endswith(TS_SUFFIX):
+            from ..data.ts_format import read_ts_arrays
+
+            return read_ts_arrays(self.path)
         if self.path is not None:
             from ..data.sources import read_table
 

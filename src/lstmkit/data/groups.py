@@ -130,7 +130,8 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
     if spec.time is None:
         return Groups(frame, rows, offsets, keys)
     validate.require_columns(frame, [spec.time], "time")
-    timeline = Timeline.read(frame, spec.time, offsets, keys, rows, group)
+    timeline = Timeline.read(frame, spec.time, offsets, keys, rows, group,
+                             fitted is not None and fitted.dayfirst)
     return Groups(frame, rows, offsets, keys, timeline, _time_step(timeline, spec, fitted))
 
 
@@ -145,6 +146,8 @@ def _time_step(timeline: Timeline, spec: Spec, fitted: TimeStep | None) -> TimeS
         step = infer(timeline, spec.freq)
     else:                                   # sequences: time orders the rows, no more
         step = TimeStep(timeline.kind, None, timeline.zone)
+    if fitted is None and timeline.dayfirst:
+        step = dataclasses.replace(step, dayfirst=True)
     if forecast and spec.regular:
         check_regular(step, timeline)
     return step

@@ -134,7 +134,10 @@ class SeriesScalers:
         """What a prediction (or evaluation) on ``groups`` scales by: these statistics, and
         for each series the model was not fitted on its own, fitted by ``fit``'s rules on
         all its rows in ``groups`` (the data given; a column constant or empty there takes
-        the global scaler), with one ``LSTMKitWarning`` naming those series."""
+        the global scaler), with one ``LSTMKitWarning`` naming those series. An id that is
+        a known one without its leading zeros is a ``DataError`` (``_check_leading_zeros``).
+        """
+        _check_leading_zeros(self.keys, groups.keys, spec.series)
         covered = self.extended(spec, encoding, groups, groups.lengths)
         if covered is not self:
             new = list(covered.keys[len(self.keys):])
@@ -292,6 +295,30 @@ def _fit(kind: str, values: np.ndarray, column: str, fallback: AffineScaler) -> 
     if known.size < 2 or (known == known[0]).all():
         return fallback
     return AffineScaler.fit(kind, known, column)
+
+
+def _check_leading_zeros(known: tuple[str, ...], keys: list[Any], column: str | None) -> None:
+    """Raise ``DataError`` where a series id in ``keys`` is a ``known`` one with its leading
+    zeros lost ('001' read as the number 1) or the reverse (a model fitted on the numbers)."""
+    def padded(key: str) -> bool:
+        return key.isdigit() and key[0] == "0" and len(key) > 1
+    for key in map(str, keys):
+        if key in known:
+            continue
+        meant = next((k for k in known if padded(k) and str(int(k)) == key), None)
+        if meant is not None:
+            raise DataError(
+                f"series {quote(key)} is not among the series the model was fitted on, but "
+                f"{quote(meant)} is: ids with leading zeros lose them when a table is read as "
+                "numbers (pandas.read_csv, or a CSV file given to lstmkit). Read the column as "
+                f"text, pandas.read_csv(path, dtype={{{column!r}: str}}), or store the table "
+                "as Parquet, which keeps text as text")
+        if padded(key) and str(int(key)) in known:
+            raise DataError(
+                f"series {quote(key)} is not among the series the model was fitted on, but "
+                f"{quote(str(int(key)))} is: the model was fitted on these ids read as numbers "
+                f"(leading zeros lost); read column {column!r} as numbers too (pandas.read_csv "
+                "without dtype=str), or fit the model again on the ids as text")
 
 
 def _lacking(scalers: SeriesScalers, groups: Groups) -> str:

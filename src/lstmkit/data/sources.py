@@ -18,6 +18,7 @@ import gzip
 import io
 import logging
 import os
+import re
 import sys
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -29,6 +30,8 @@ import pandas as pd
 from ..checks import quote
 from ..errors import ConfigError, DataError, LimitError, LSTMKitError
 from ..spec import Spec, Target
+from .ts_format import TS_SUFFIX
+from .validate import DECIMAL_COMMA
 
 if TYPE_CHECKING:
     import polars as pl
@@ -45,6 +48,9 @@ INFLATION = 100                # a gzip input may decompress to this many times 
 INFLATED_FLOOR = 1 << 26       # or to 64 MiB where that is more
 READ_BLOCK = 1 << 18           # bytes a reader asks for at once
 REASON_CHARS = 200             # about the most characters of a parser's message that ours quote
+JUDGED_ROWS = 20               # rows after the header that the decimal mark is judged from
+NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+DECIMAL_POINT = re.compile(r"\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*")
 logger = logging.getLogger(__name__)
 
 
@@ -142,6 +148,11 @@ def table_path(source: Any) -> Path:
     path = Path(source)
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
+    if path.name.lower().endswith(TS_SUFFIX):
+        raise DataError(f"data file {str(path)!r} is a .ts file (UEA / sktime), which holds "
+                        "sequences, not a table: read it as arrays, X, y = lstmkit.data."
+                        "ts_format.read_ts_arrays(path), and fit(X, y) (in a config, and for "
+                        "lstmkit predict and evaluate, a .ts path is read so)")
     if not path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
         raise DataError(f"data file {str(path)!r} has an unknown type; use .csv, .tsv, "
                         ".csv.gz or .parquet")
@@ -289,23 +300,58 @@ def _open(source: Input, limits: Limits, name: str) -> Iterator[io.BufferedReade
 
 
 def _csv_format(source: Input, limits: Limits, name: str) -> dict[str, Any]:
-    """``read_csv`` options for the input, judged from its first two lines: encoding (UTF-8,
-    or UTF-16 with a byte-order mark) and delimiter. Its column names must be distinct, and
-    its first row no more than one field longer than the header (``_check_first_row``)."""
+    """``read_csv`` options for the input, judged from its first lines: encoding (UTF-8,
+    or UTF-16 with a byte-order mark), delimiter and decimal mark (``_decimal_options``). Its
+    column names must be distinct, and its first row no more than one field longer than the
+    header (``_check_first_row``)."""
     with _open(source, limits, name) as stream:
         start = stream.peek(4)[:4]
         encoding = "utf-16" if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
             else "utf-8-sig"
         text = io.TextIOWrapper(stream, encoding, errors="replace", newline="")
         header, first = text.readline(), text.readline()
+        rows = [first] + [text.readline() for _ in range(JUDGED_ROWS - 1)]
     if not header:
         raise DataError(f"{name} is empty; a CSV table needs a header line of column names, "
                         "then one line per row: write the table to it again")
     sep = _delimiter(header)
     names = next(csv.reader([header], delimiter=sep), [])
+    _check_header(names, name)
     check_unique_columns([n for n in names if n != ""], name)   # pandas names blanks itself
     _check_first_row(first, sep, len(names), name)
-    return {"sep": sep, "encoding": encoding}
+    return {"sep": sep, "encoding": encoding, **_decimal_options(rows, sep)}
+
+
+def _decimal_options(lines: list[str], sep: str) -> dict[str, str]:
+    """``decimal=','`` for a file whose fields are not separated by commas and whose ``lines``
+    hold numbers with a decimal comma (35,27) but none with a decimal point, as spreadsheets
+    in much of Europe write them; else nothing (pandas' decimal point). Dots between
+    thousands are not read (pandas' ``thousands='.'`` would read 24.06.2018 as a number):
+    such a value is refused with the fix (``validate.decimal_comma_hint``)."""
+    if sep == ",":
+        return {}
+    fields = [f for row in csv.reader([line for line in lines if line], delimiter=sep)
+              for f in row]
+    comma = [f for f in fields if DECIMAL_COMMA.fullmatch(f)]
+    if not comma or any(DECIMAL_POINT.fullmatch(f) for f in fields):
+        return {}
+    logger.info("the numbers are written with a decimal comma (%r): read with decimal=','",
+                comma[0])
+    return {"decimal": ","}
+
+
+def _check_header(names: list[str], name: str) -> None:
+    """Refuse a header line of numbers, one at least with a fraction (0.7855): a file
+    without a header, whose first row would be taken for the column names and lost. A header
+    of integers (sensors 1, 2, 3) may be names, and is read as such."""
+    if not names or not all(NUMBER.fullmatch(n) for n in names) or \
+            all(n.strip().lstrip("+-").isdigit() for n in names):
+        return
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    raise DataError(f"{name} has no header line: its first line holds numbers ({shown}), which "
+                    "would be taken for column names and that row lost; add a first line of "
+                    "column names (pandas: df = pd.read_csv(path, header=None); df.columns = "
+                    "[...]; df.to_csv(path, index=False))")
 
 
 def _check_first_row(line: str, sep: str, width: int, name: str) -> None:

@@ -31,11 +31,13 @@ from pandas.tseries.offsets import BaseOffset, Tick
 
 from ..checks import quote
 from ..errors import ConfigError, DataError, SchemaError
+from .date_order import day_first
 
 KINDS = ("datetime", "number")
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
 DAY_NS = 86_400 * 10**9
+UTC_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"     # the end of 2016-07-01T00:00+02:00, or of ...Z
 HOLIDAYS_IN_A_ROW = 2    # business days a market closes in a row (Christmas, Boxing Day)
 HOLIDAY_SHARE = 0.05     # of a series' business days: a calendar's public holidays, 8-12 a year
 PIECE = 6      # rows per piece when a series with gaps votes: 6 business days span a weekend
@@ -87,11 +89,14 @@ class TimeStep:
             ``"B"``, ``"W-SUN"``, ``"MS"``, ``"QE-DEC"``, ``"YS-JAN"``, ...), a number
             for numbers; None where rows need no step (sequence tasks).
         zone: the time zone of zone-aware datetimes, None for naive ones.
+        dayfirst: the time column is text dates written day first (13.07.2016), which the
+            rows to predict from are read as too (``date_order``).
     """
 
     kind: str
     freq: str | float | None = None
     zone: str | None = None
+    dayfirst: bool = False
 
     @property
     def offset(self) -> BaseOffset:
@@ -178,13 +183,16 @@ class Timeline:
     rows: np.ndarray
     column: str
     group: str | None
+    dayfirst: bool = False
 
     @classmethod
     def read(cls, frame: pd.DataFrame, column: str, offsets: np.ndarray, keys: list[Any],
-             rows: np.ndarray, group: str | None) -> Timeline:
-        """Parse ``frame[column]`` (arranged) and check that time increases in every series."""
-        values, zone = _parse(frame[column], column, rows)
-        timeline = cls(values, zone, offsets, keys, rows, column, group)
+             rows: np.ndarray, group: str | None, dayfirst: bool = False) -> Timeline:
+        """Parse ``frame[column]`` (arranged) and check that time increases in every series;
+        ``dayfirst``: a fitted model's text dates were day first (``TimeStep.dayfirst``)."""
+        dayfirst = day_first(frame[column], column, rows, dayfirst)
+        values, zone = _parse(frame[column], column, rows, dayfirst)
+        timeline = cls(values, zone, offsets, keys, rows, column, group, dayfirst)
         timeline.check_order()
         return timeline
 
@@ -354,7 +362,7 @@ def to_json(step: TimeStep | None) -> dict[str, Any] | None:
         return None
     if step.kind == "number":
         return {"number": step.freq}
-    return {"freq": step.freq, "zone": step.zone}
+    return {"freq": step.freq, "zone": step.zone, **({"dayfirst": True} if step.dayfirst else {})}
 
 
 def from_json(data: Any) -> TimeStep | None:
@@ -379,30 +387,35 @@ def from_json(data: Any) -> TimeStep | None:
             raise ValueError(f"time_step number must be a positive number or null, got "
                              f"{quote(x)}")
         return TimeStep("number", None if x is None else float(x))
-    if keys == ["freq", "zone"]:
-        freq, zone = data["freq"], data["zone"]
+    if keys in (["freq", "zone"], ["dayfirst", "freq", "zone"]):
+        freq, zone, dayfirst = data["freq"], data["zone"], data.get("dayfirst", False)
+        if not isinstance(dayfirst, bool):
+            raise ValueError(f"time_step dayfirst must be true or false, got {quote(dayfirst)}")
         if freq is not None:
             canonical(freq, "time_step freq")          # a ConfigError is a ValueError
         if zone is not None and not _known_zone(zone):
             raise ValueError(f"time_step zone {quote(zone)} is not a time zone")
-        return TimeStep("datetime", freq, zone)
+        return TimeStep("datetime", freq, zone, dayfirst)
     raise ValueError(f"time_step must be null, {{'freq': ..., 'zone': ...}}, {{'number': ...}} "
                      f"or {{'nanoseconds': ...}}, got {quote(data)}")
 
 
 # -- internals ----------------------------------------------------------------------------
-def _parse(series: pd.Series, column: str, rows: np.ndarray) -> tuple[np.ndarray, str | None]:
+def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
+           ) -> tuple[np.ndarray, str | None]:
     """The column as naive UTC datetime64[ns] with its zone, or as numbers."""
     values = series
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
+        _check_no_numbers(series, column, rows)
         try:
-            values = pd.to_datetime(series, format="mixed")
+            values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst)
         except (ValueError, TypeError) as exc:
             try:        # offsets that change (daylight saving): one instant each, in UTC
-                values = pd.to_datetime(series, format="mixed", utc=True)
+                values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, utc=True)
             except (ValueError, TypeError):
                 raise DataError(f"time column {column!r} cannot be read as dates ({exc}); give "
                                 "it ISO dates like 2016-07-01 00:00, or numbers") from None
+            _check_offsets(series, column, rows)
     if values.isna().any():
         i = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise DataError(f"time column {column!r} has a missing value at row {rows[i]}; "
@@ -419,6 +432,34 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray) -> tuple[np.ndarray
                             f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return values.to_numpy().astype("datetime64[ns]"), zone
+
+
+def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
+    """Refuse a number among text dates (a JSON row's epoch time): pandas would read it as
+    nanoseconds after 1970, and the error that follows would be about order."""
+    if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) in (
+            "string", "datetime", "date"):
+        return
+    numbers = np.flatnonzero([isinstance(v, int | float | np.number) and not isinstance(v, bool)
+                              and v == v for v in series.to_numpy()])
+    if numbers.size and numbers.size < len(series):
+        i = int(numbers[0])
+        raise DataError(f"time column {column!r} holds the number {series.iloc[i]!r} at row "
+                        f"{rows[i]} among dates; give every row a date (as text like "
+                        "2016-07-01 00:00), or every row a number")
+
+
+def _check_offsets(series: pd.Series, column: str, rows: np.ndarray) -> None:
+    """Refuse text times of which some have a UTC offset and some none: read in UTC, the
+    ones without would be taken for UTC, hours off the others."""
+    text = series.astype(str)
+    marked = text.str.contains(UTC_OFFSET).to_numpy(dtype=bool)
+    if marked.all() or not marked.any():
+        return
+    i, j = int(np.flatnonzero(marked)[0]), int(np.flatnonzero(~marked)[0])
+    raise DataError(f"time column {column!r} has times with a UTC offset ({quote(text.iloc[i])} "
+                    f"at row {rows[i]}) and times without ({quote(text.iloc[j])} at row "
+                    f"{rows[j]}); give every time an offset, or none")
 
 
 def _in_zone(values: np.ndarray, zone: str | None) -> pd.DatetimeIndex:

@@ -17,6 +17,8 @@ import numpy as np
 
 from ..errors import DataError
 
+TS_SUFFIX = ".ts"
+
 _BOOLEAN_HEADERS = ("timestamps", "missing", "univariate", "equallength", "classlabel",
                     "targetlabel")
 
@@ -136,6 +138,18 @@ def _number(text: str, dim: int, step: int, where: str) -> float:
     except ValueError:
         raise DataError(f"{where}: dimension {dim}, value {step} is not a number: {text!r}; "
                         "values must be numbers, '?' or NaN") from None
+
+
+def read_ts_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """A ``.ts`` file as the arrays ``LSTMModel.fit`` takes: X (n, max_steps, channels),
+    NaN-padded (``to_padded``), and the labels (None for a file without labels).
+
+    Example:
+        >>> X, y = read_ts_arrays("NATOPS_TRAIN.ts")
+        >>> LSTMModel().fit(X, y)
+    """
+    samples, labels = read_ts(path)
+    return to_padded(samples), None if all(label is None for label in labels) else labels
 
 
 def to_padded(samples: list[np.ndarray]) -> np.ndarray:

@@ -6,6 +6,7 @@ the table as given) and the fix. The time column's checks are in ``timestep``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -13,9 +14,24 @@ import numpy as np
 import pandas as pd
 
 from ..checks import closest, quote
-from ..errors import DataError, SchemaError
+from ..errors import DataError, SchemaError, warn
 
 SENTINELS = {"?", "-", "--", "na", "n/a", "nan", "null", "none", "missing", "nil", "#n/a", ""}
+# A number written with a decimal comma (35,27 or -1.234,5 with dots between thousands), as
+# spreadsheets in much of Europe write CSV files (with ';' between fields).
+DECIMAL_COMMA = re.compile(r"\s*[-+]?\d{1,3}(?:\.\d{3})*,\d+(?:[eE][-+]?\d+)?\s*|"
+                           r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*")
+THOUSANDS_DOT = re.compile(r"\s*[-+]?\d{1,3}(?:\.\d{3})+,\d+")
+
+
+def decimal_comma_hint(value: Any) -> str:
+    """How to read ``value`` as a number if it is one written with a decimal comma, else ""."""
+    if not (isinstance(value, str) and DECIMAL_COMMA.fullmatch(value)):
+        return ""
+    thousands = ", thousands='.'" if THOUSANDS_DOT.match(value) else ""   # as 1.234,5
+    return (f"; {value!r} looks like a number with a decimal comma: read the file with "
+            f"pandas.read_csv(path, sep=';', decimal=','{thousands}) (lstmkit's own CSV reader "
+            "does so for a ';'-separated file whose first rows hold such numbers)")
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
@@ -29,8 +45,55 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
                 raise error(f"{role} column {column!r} is in the data as {quote(other[0])} "
                             f"of type {type(other[0]).__name__}, not a string; name the columns "
                             "with strings: df.columns = df.columns.astype(str)")
+            if column in frame.index.names:
+                raise error(f"{role} column {column!r} is the index of the data, not one of its "
+                            "columns; make it a column: df.reset_index() (or read the file "
+                            "without index_col)")
             raise error(f"{role} column {column!r} is missing from the data"
                         f"{closest(column, available)}; the data has columns {available}")
+
+
+def warn_time_index(frame: pd.DataFrame, time: str | None) -> None:
+    """Warn where a forecast's spec has no time column but ``frame``'s index holds times:
+    they are not read, so forecasts are numbered by row and a gap in time goes unnoticed."""
+    index = frame.index
+    if time is not None or not isinstance(index, pd.DatetimeIndex | pd.PeriodIndex):
+        return
+    name = index.name or "index"
+    warn(f"the data's index ({name!r}) holds times, but the spec has no time column, so they "
+         "are not read: forecasts are numbered by row, and a gap in time is not noticed; to "
+         f"use them make the index a column and name it: df.reset_index(), "
+         f"Spec(time={name!r}, ...)")
+
+
+NUMBER_SENTINELS = (-9999.0, -999.0, -99999.0, 9999.0, 99999.0)
+SENTINEL_SPREADS = 20     # a sentinel this many interquartile ranges from the median: a marker
+
+
+def warn_sentinels(frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Warn where a numeric column holds a missing-value marker as a number (-9999, as the
+    Jena weather station writes a gap), far from its other values: fitted and scored as a
+    value, it would dominate the scalers, the loss and the errors."""
+    for column in dict.fromkeys(columns):
+        if column not in frame.columns or not pd.api.types.is_numeric_dtype(frame[column]) \
+                or pd.api.types.is_bool_dtype(frame[column]):
+            continue
+        values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        marked = np.isin(values, NUMBER_SENTINELS)
+        if not marked.any() or marked.all():
+            continue
+        rest = values[~marked & ~np.isnan(values)]
+        if not rest.size:
+            continue
+        low, median, high = np.percentile(rest, [25, 50, 75])
+        i = int(np.flatnonzero(marked)[0])
+        if abs(values[i] - median) <= SENTINEL_SPREADS * max(high - low, abs(median) * 1e-3):
+            continue
+        warn(f"column {column!r} holds {values[i]:g} in {int(marked.sum())} row(s) (first at "
+             f"row {i}), far from its other values (median {median:.4g}): a missing-value "
+             f"marker, fitted as a value? Read it as missing (pandas: read_csv(..., "
+             f"na_values=[{values[i]:g}]) or df[{column!r}].replace({values[i]:g}, np.nan)) and "
+             f"choose a missing policy (Feature({column!r}, missing='ffill' or 'mask'))")
 
 
 def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
@@ -48,6 +111,8 @@ def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
         if not bad.size or str(series.iloc[bad[0]]).strip().lower() in SENTINELS:
             continue                       # numbers as text, or a missing-value marker
         where = f"holds {quote(series.iloc[bad[0]])} at row {bad[0]}"
+        if hint := decimal_comma_hint(series.iloc[bad[0]]):
+            raise DataError(f"target {target.name!r} must be numeric but {where}{hint}")
         if text.sum() <= series.notna().sum() / 2:
             raise DataError(f"target {target.name!r} must be numeric but {where}; clean the "
                             "value")
@@ -88,8 +153,9 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
                     f"(Feature({column!r}, missing='ffill' or 'mask'))")
             raise DataError(
                 f"column {column!r} must be numeric but holds {quote(value)} at row "
-                f"{rows[i]}; clean the value, or declare the column categorical "
-                f"(Feature({column!r}, kind='categorical'))")
+                f"{rows[i]}" + (decimal_comma_hint(value) or "; clean the value, or declare "
+                                f"the column categorical (Feature({column!r}, "
+                                "kind='categorical'))"))
         series = parsed
         _check_number_kind(series, column)
     if pd.api.types.is_integer_dtype(series):
@@ -231,7 +297,8 @@ def check_schema(frame: pd.DataFrame, schema: dict[str, str]) -> None:
             parsed = pd.to_numeric(series, errors="coerce")
             bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
             if bad.size:
+                value = series.iloc[bad[0]]
                 raise SchemaError(
                     f"column {column!r} was numeric when the model was trained but now holds "
-                    f"{series.iloc[bad[0]]!r} at row {bad[0]} (dtype {series.dtype}); pass "
-                    "numbers in that column")
+                    f"{value!r} at row {bad[0]} (dtype {series.dtype})"
+                    + (decimal_comma_hint(value) or "; pass numbers in that column"))
