@@ -111,6 +111,8 @@ def test_a_part_left_out_of_the_references(basic_motions):
     assert np.allclose(without.distances(list(X_test), 0, 4), expected, rtol=1e-6)
     no_parts = baselines.NearestNeighbour.fit(list(X), codes[:, None].astype(float))
     assert no_parts.without(2) is no_parts and knn.without(5) is knn
+    shorter = baselines.NearestNeighbour.fit(list(X), codes[:, None].astype(float), length=50)
+    assert np.allclose(shorter.references, baselines.z_normalised(list(X), 50))
 
 
 @pytest.mark.parametrize("kind", ["classification", "binary"])

@@ -126,14 +126,14 @@ class NearestNeighbour:
 
     @classmethod
     def fit(cls, sequences: Sequence[np.ndarray], targets: np.ndarray, seed: int = 0,
-            parts: np.ndarray | None = None) -> NearestNeighbour:
+            parts: np.ndarray | None = None, length: int | None = None) -> NearestNeighbour:
         """The reference set of ``sequences`` (steps, channels) with ``targets`` (n, T) and
-        their split ``parts`` (n,); over ``MAX_REFERENCES`` sequences, a seeded sample of
-        that many."""
+        their split ``parts`` (n,), resampled to ``length`` steps (default: the longest
+        sequence's); over ``MAX_REFERENCES`` sequences, a seeded sample of that many."""
         keep = np.arange(len(sequences))
         if len(keep) > MAX_REFERENCES:
             keep = np.sort(np.random.default_rng(seed).choice(keep, MAX_REFERENCES, False))
-        length = max(len(sequences[i]) for i in keep)
+        length = length or max(len(sequences[i]) for i in keep)
         return cls(z_normalised([sequences[i] for i in keep], length),
                    np.asarray(targets)[keep], len(sequences),
                    None if parts is None else np.asarray(parts, np.int64)[keep])

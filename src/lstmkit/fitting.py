@@ -168,10 +168,10 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
                                               device, vote)
     pipeline.neighbour_vote = {t: v for t, v in vote.items() if v["weight"] > 0}
-    if pipeline.neighbour_vote:       # it answers: from every labelled sequence it was given
-        pipeline.neighbours = nearest_neighbour(
+    if pipeline.neighbour_vote:       # it answers: from every labelled sequence it was given,
+        pipeline.neighbours = nearest_neighbour(     # as long as those its scale was fitted on
             spec, encoding, model.seed, train_windows, val_windows,
-            prepare.part_windows(encoded, spec, parts, "test"))
+            prepare.part_windows(encoded, spec, parts, "test"), length=both.references.shape[1])
     pipeline.decisions = fit_decisions(pipeline.leaving_out("val"), val_windows, train_windows,
                                        device)
     coverage = fit_coverage(model.coverage, spec, val_windows is not None)
@@ -312,18 +312,19 @@ def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:
         norm.scale[m], norm.shift[m] = scaler_map(encoding, spec.targets[j].name)
 
 
-def nearest_neighbour(spec: Spec, encoding: Encoding, seed: int,
-                       *windows: SequenceWindows) -> NearestNeighbour | None:
+def nearest_neighbour(spec: Spec, encoding: Encoding, seed: int, *windows: SequenceWindows,
+                      length: int | None = None) -> NearestNeighbour | None:
     """The 1-NN baseline over the sequences of ``windows``, the split's parts in order (the
     training part; to fit the vote, the validation part too; where the model answers with
     it, the test part as well), of sequence classification with numeric inputs; None for
-    other tasks. Each reference keeps its part's code (``NearestNeighbour.parts``)."""
+    other tasks. Each reference keeps its part's code (``NearestNeighbour.parts``);
+    ``length``: the steps they are resampled to (default: the longest sequence's)."""
     if not presets.classifies(spec) or not encoding.input_scalers:
         return None
     sequences = [s for w in windows for s in numeric_sequences(w, encoding)]
     targets = np.concatenate([w.targets[w.index][:, 0, :].numpy() for w in windows])  # (N, T)
     parts = np.repeat(np.arange(len(windows)), [len(w) for w in windows])
-    return NearestNeighbour.fit(sequences, targets, seed, parts)
+    return NearestNeighbour.fit(sequences, targets, seed, parts, length)
 
 
 def fit_vote(pipeline: FittedPipeline, windows: Windows | None,
