@@ -259,13 +259,20 @@ def _median(values: list[float | None]) -> str:
 def development_report(results: list[dict]) -> str:
     """The validation study: medians over seeds of the held-out part of TRAIN."""
     labels = list(dict.fromkeys(r["label"] for r in results))
-    lines = [f"| set | {' | '.join(labels)} | 1-NN | majority | seeds |",
-             "| --- | " + "--- | " * len(labels) + "--- | --- | --- |"]
+    # Labels whose rows record the same fits answered by the rule before get a column for it.
+    paired = [label for label in labels if any(r.get("dev_before") is not None
+                                               for r in results if r["label"] == label)]
+    head = " | ".join([*labels, *(f"{label}: the rule before" for label in paired)])
+    lines = [f"| set | {head} | 1-NN | majority | seeds |",
+             "| --- | " + "--- | " * (len(labels) + len(paired)) + "--- | --- | --- |"]
     for name in DEVELOPMENT:
         runs = [r for r in results if r["name"] == name]
         if runs:
             cells = [_median([r["dev_accuracy"] for r in runs if r["label"] == label])
                      for label in labels]
+            cells += [_median([r["dev_accuracy"] if r.get("dev_before") is None
+                               else r["dev_before"] for r in runs if r["label"] == label])
+                      for label in paired]
             knn = statistics.median(r["dev_neighbour"] for r in runs)
             majority = statistics.median(r["dev_majority"] for r in runs)
             lines.append(f"| {name} | {' | '.join(cells)} | {knn:.3f} | {majority:.3f} | "
