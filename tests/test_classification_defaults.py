@@ -4,6 +4,7 @@ before it: the nearest neighbour answering where validation said the network was
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 
@@ -12,6 +13,7 @@ import pytest
 
 from lstmkit import LSTMModel, Split, baselines, datasets
 from lstmkit import vote as vote_module
+from lstmkit.data.split import sequence_parts
 from lstmkit.deploy.onnx_model import OnnxModel
 from lstmkit.errors import ArtifactError, BaselineWarning
 
@@ -201,3 +203,55 @@ def test_the_card_says_which_targets_blend_in_the_neighbours_vote(articulary_wor
         model = LSTMModel(split=Split(0.5, None), seed=0, **TINY).fit(X, y)
     card = (model.save(tmp_path / "model") / "README.md").read_text()
     assert "**Blended with the nearest neighbours' vote: y (weight 1).**" in card
+
+
+def test_the_vote_references_every_sequence_and_scores_a_part_without_its_own(
+        articulary_words, tmp_path):
+    (X, y), (X_test, _) = articulary_words                     # 275 sequences, 70/15/15
+    with pytest.warns(BaselineWarning):                          # one epoch: the vote alone
+        model = LSTMModel(seed=0, **TINY).fit(X, y)
+    assert model.neighbour_vote_["y"]["weight"] == 1.0
+    parts = sequence_parts(len(y), Split(stratify=True), 0, y)
+    assert np.array_equal(np.bincount(model.neighbours_.parts), np.bincount(parts))
+    assert model.neighbour_vote_["y"]["sequences"] == (parts < 2).sum()  # chosen without test
+    test, kept = parts == 2, parts < 2
+    # Every test sequence is a reference now, so predict finds it itself ...
+    assert np.array_equal(model.predict(X[test], output="array").ravel(), y[test])
+    # ... and evaluate(part="test") scores it against the training and validation ones only.
+    hand = np.mean(y[kept][hand_nearest(unpadded(X[kept]), unpadded(X[test]))] == y[test])
+    assert hand < 1.0                                           # so leaving out shows
+    evaluation = model.evaluate(X, y, part="test")
+    assert evaluation.metric("y", "accuracy") == pytest.approx(hand, abs=1e-12)
+    assert evaluation.metric("y", "accuracy", of="neighbour") == pytest.approx(hand, abs=1e-12)
+    again = LSTMModel.load(model.save(tmp_path / "model"))
+    assert np.array_equal(again.neighbours_.parts, model.neighbours_.parts)
+    assert again.evaluate(X, y, part="test").metric("y", "accuracy") == pytest.approx(hand)
+    labels = model.predict(X_test, output="array").ravel()
+    assert np.array_equal(again.predict(X_test, output="array").ravel(), labels)
+    exported = OnnxModel(again.export_onnx(tmp_path / "model.onnx")).predict(X_test)
+    assert np.array_equal(exported["y"].to_numpy(), labels)
+
+
+def test_a_neighbours_file_saved_without_parts_loads_and_predicts_the_same(articulary_words,
+                                                                           tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    (X, y), (X_test, _) = articulary_words
+    with pytest.warns(BaselineWarning):
+        model = LSTMModel(seed=0, **TINY).fit(X, y)
+    path = model.save(tmp_path / "model")
+    file = path / "neighbours.safetensors"
+    tensors = load_file(str(file))
+    with safe_open(str(file), "pt") as handle:
+        metadata = handle.metadata()
+    del tensors["parts"]                                       # as the version before saved it
+    save_file(tensors, str(file), metadata=metadata)
+    config = json.loads((path / "config.json").read_text())
+    config["neighbours_sha256"] = hashlib.sha256(file.read_bytes()).hexdigest()
+    (path / "config.json").write_text(json.dumps(config))
+    old = LSTMModel.load(path)
+    assert old.neighbours_.parts is None
+    assert np.array_equal(old.predict_proba(X_test), model.predict_proba(X_test))
+    # parts not known: nothing to leave out, so the test part finds itself, as before
+    assert old.evaluate(X, y, part="test").metric("y", "accuracy") == 1.0

@@ -80,6 +80,41 @@ def test_the_weight_follows_the_accuracies_and_how_many_sequences_measured_them(
     assert lower_bound(0.5, 100) == pytest.approx(0.4038, abs=1e-4)
 
 
+def test_the_best_of_many_epochs_must_clear_a_lower_bound():
+    # 20 looks: each bound at level 0.05 / 20, z = 3.0233 (normal tables), by hand:
+    z, n, p = 3.0233, 22, 13 / 22
+    hand = (p + z * z / (2 * n) - z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / \
+        (1 + z * z / n)
+    assert lower_bound(p, n, looks=20) == pytest.approx(hand, abs=1e-4)
+    assert lower_bound(p, n, looks=1) == lower_bound(p, n) > hand
+    # 13 of 22 validation sequences right, the best of 38 epochs: not shown above a 1-NN
+    # of 0.30 (one epoch's 13 of 22 would be), so the two blend
+    assert choose_weight(p, n, 0.30) == 0.0 and choose_weight(p, n, 0.30, looks=38) == 0.5
+    # a chance bound: over many draws of 40 epochs' accuracies on 20 sequences of a
+    # network whose true accuracy is 0.5, the best epoch's bound is above 0.5 in fewer
+    # than 5 % of them (each epoch's own bound fails far more often)
+    rng = np.random.default_rng(0)
+    best = rng.binomial(20, 0.5, size=(2000, 40)).max(axis=1) / 20
+    assert np.mean([lower_bound(b, 20, looks=40) > 0.5 for b in best]) < 0.05
+    assert np.mean([lower_bound(b, 20) > 0.5 for b in best]) > 0.2
+
+
+def test_a_part_left_out_of_the_references(basic_motions):
+    X, codes, X_test, _ = basic_motions
+    parts = np.arange(len(X)) % 3
+    knn = baselines.NearestNeighbour.fit(list(X), codes[:, None].astype(float), 0, parts)
+    without = knn.without(2)
+    assert np.array_equal(without.references, knn.references[parts != 2])
+    assert np.array_equal(without.parts, parts[parts != 2]) and without.total == len(X) - 13
+    flat = knn.references.reshape(len(X), -1).astype(np.float64)
+    expected = hand_distances(knn.flat(list(X_test)), flat[parts != 2], codes[parts != 2], 4)
+    assert np.allclose(without.distances(list(X_test), 0, 4), expected, rtol=1e-6)
+    no_parts = baselines.NearestNeighbour.fit(list(X), codes[:, None].astype(float))
+    assert no_parts.without(2) is no_parts and knn.without(5) is knn
+    shorter = baselines.NearestNeighbour.fit(list(X), codes[:, None].astype(float), length=50)
+    assert np.allclose(shorter.references, baselines.z_normalised(list(X), 50))
+
+
 @pytest.mark.parametrize("kind", ["classification", "binary"])
 def test_blended_logits_give_the_blended_probabilities(kind):
     labelled = KINDS[kind]

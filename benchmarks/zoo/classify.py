@@ -114,6 +114,8 @@ def run(name: str, seed: int, wheels: Path) -> dict:
     verdict = (model.validation_ or {}).get("targets", {}).get("y", {})
     return {"accuracy": scored.metric("y", "accuracy"), **baselines(train, y_train, test, y_test),
             "network_accuracy": network_accuracy(model, padded(test), y_test),
+            "before_accuracy": before_accuracy(model, padded(test), y_test),
+            "vote": model.neighbour_vote_.get("y"), "references": references(model),
             "val_accuracy": verdict.get("model"), "val_neighbour": verdict.get("neighbour"),
             "answered_by": answered_by(model), "vote_weight": vote_weight(model),
             "warnings": sorted({type(w.message).__name__ for w in caught
@@ -146,6 +148,9 @@ def develop(name: str, seed: int, wheels: Path) -> dict:
                     "classes": len(set(labels))}
     return {"dev_accuracy": model.evaluate(padded(test), labels[held]).metric("y", "accuracy"),
             **scores,
+            "dev_network": network_accuracy(model, padded(test), labels[held]),
+            "dev_before": before_accuracy(model, padded(test), labels[held]),
+            "vote": model.neighbour_vote_.get("y"), "references": references(model),
             "answered_by": answered_by(model), "vote_weight": vote_weight(model),
             "epochs": len(model.history_["epochs"]), "train": len(train),
             "classes": len(set(labels))}
@@ -161,6 +166,33 @@ def network_accuracy(model, X_test: np.ndarray, y_test: np.ndarray) -> float | N
         return None
     alone = dataclasses.replace(pipeline, neighbour_vote={})
     return float(np.mean(alone.predict(X_test, output="array").ravel() == y_test))
+
+
+def before_accuracy(model, X_test: np.ndarray, y_test: np.ndarray) -> float | None:
+    """TEST accuracy of the same fit's network answered as the rule before issue 28's
+    second step (label ``vote``) answers it: the vote's references the training and
+    validation sequences only (not the test part of the fit's split), and its weight by
+    the bound without the epochs (``choose_weight``'s ``looks`` 1); a network that keeps
+    its own answers kept them then too (a bound that holds for fewer looks is higher). None
+    where the model has no test-part references to leave out (before this change)."""
+    import dataclasses
+
+    from lstmkit.vote import choose_weight
+
+    pipeline = model.pipeline_
+    vote = getattr(pipeline, "neighbour_vote", {}).get("y")
+    if not vote or getattr(pipeline.neighbours, "parts", None) is None:
+        return None
+    weight = choose_weight(vote["network"], vote["validation"], vote["loo"])
+    before = dataclasses.replace(pipeline, neighbours=pipeline.neighbours.without(2),
+                                 neighbour_vote={"y": {**vote, "weight": weight}})
+    return float(np.mean(before.predict(X_test, output="array").ravel() == y_test))
+
+
+def references(model) -> int | None:
+    """How many sequences the vote references (None where the model keeps none)."""
+    neighbours = model.pipeline_.neighbours
+    return None if neighbours is None else len(neighbours.references)
 
 
 def answered_by(model) -> str:
@@ -227,13 +259,20 @@ def _median(values: list[float | None]) -> str:
 def development_report(results: list[dict]) -> str:
     """The validation study: medians over seeds of the held-out part of TRAIN."""
     labels = list(dict.fromkeys(r["label"] for r in results))
-    lines = [f"| set | {' | '.join(labels)} | 1-NN | majority | seeds |",
-             "| --- | " + "--- | " * len(labels) + "--- | --- | --- |"]
+    # Labels whose rows record the same fits answered by the rule before get a column for it.
+    paired = [label for label in labels if any(r.get("dev_before") is not None
+                                               for r in results if r["label"] == label)]
+    head = " | ".join([*labels, *(f"{label}: the rule before" for label in paired)])
+    lines = [f"| set | {head} | 1-NN | majority | seeds |",
+             "| --- | " + "--- | " * (len(labels) + len(paired)) + "--- | --- | --- |"]
     for name in DEVELOPMENT:
         runs = [r for r in results if r["name"] == name]
         if runs:
             cells = [_median([r["dev_accuracy"] for r in runs if r["label"] == label])
                      for label in labels]
+            cells += [_median([r["dev_accuracy"] if r.get("dev_before") is None
+                               else r["dev_before"] for r in runs if r["label"] == label])
+                      for label in paired]
             knn = statistics.median(r["dev_neighbour"] for r in runs)
             majority = statistics.median(r["dev_majority"] for r in runs)
             lines.append(f"| {name} | {' | '.join(cells)} | {knn:.3f} | {majority:.3f} | "

@@ -14,9 +14,11 @@ scored again without refitting: ``--rescore``). Rules:
   accuracy over training + validation;
 * ``blend``: ``(1 - w) * network + w * vote`` (``lstmkit.vote``), w of 0, 0.1, ..., 1 chosen
   by the validation part's likelihood (ties: the larger); ``half``: w = 0.5;
-* ``chosen`` (what ``fit`` does, ``vote.choose_weight``): the vote alone where the network's
-  validation accuracy is below 1-NN's leave-one-out accuracy, the network alone where even
-  its 95 % lower bound is above it, else w = 0.5.
+* ``chosen`` (what ``fit`` did at label ``vote``, ``vote.choose_weight`` with one look): the
+  vote alone where the network's validation accuracy is below 1-NN's leave-one-out
+  accuracy, the network alone where even its 95 % lower bound is above it, else w = 0.5.
+  ``fit`` now takes the bound over the epochs scored on validation (``looks``), which
+  these rows do not record; on them it changes nothing: no fit here kept the network alone.
 
     python benchmarks/zoo/neighbour_rules.py      # rows in results-classify-rules.jsonl
     python benchmarks/zoo/neighbour_rules.py --report

@@ -109,6 +109,10 @@ class NearestNeighbour:
         references: (m, length, channels) float32, z-normalised and resampled.
         targets: (m, T) each reference sequence's targets (encoded: class codes).
         total: training sequences there were (more than ``m`` where a sample was taken).
+        parts: (m,) the part of the fit's split each reference came from (0 training, 1
+            validation, 2 test: ``data.split.sequence_parts``' codes), so that scoring a part
+            can leave its own sequences out (``without``); None where not known (models saved
+            before it, which keep training and validation sequences only).
 
     Example:
         >>> knn = NearestNeighbour.fit(train_sequences, train_codes)
@@ -118,18 +122,31 @@ class NearestNeighbour:
     references: np.ndarray
     targets: np.ndarray
     total: int
+    parts: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, sequences: Sequence[np.ndarray], targets: np.ndarray, seed: int = 0
-            ) -> NearestNeighbour:
-        """The reference set of ``sequences`` (steps, channels) with ``targets`` (n, T); over
-        ``MAX_REFERENCES`` sequences, a seeded sample of that many."""
+    def fit(cls, sequences: Sequence[np.ndarray], targets: np.ndarray, seed: int = 0,
+            parts: np.ndarray | None = None, length: int | None = None) -> NearestNeighbour:
+        """The reference set of ``sequences`` (steps, channels) with ``targets`` (n, T) and
+        their split ``parts`` (n,), resampled to ``length`` steps (default: the longest
+        sequence's); over ``MAX_REFERENCES`` sequences, a seeded sample of that many."""
         keep = np.arange(len(sequences))
         if len(keep) > MAX_REFERENCES:
             keep = np.sort(np.random.default_rng(seed).choice(keep, MAX_REFERENCES, False))
-        length = max(len(sequences[i]) for i in keep)
+        length = length or max(len(sequences[i]) for i in keep)
         return cls(z_normalised([sequences[i] for i in keep], length),
-                   np.asarray(targets)[keep], len(sequences))
+                   np.asarray(targets)[keep], len(sequences),
+                   None if parts is None else np.asarray(parts, np.int64)[keep])
+
+    def without(self, part: int) -> NearestNeighbour:
+        """The reference set less the sequences of the split's ``part`` (itself where their
+        parts are not known or none is of that part): scoring that part, no sequence is
+        then its own neighbour."""
+        if self.parts is None or not (self.parts == part).any():
+            return self
+        keep = self.parts != part
+        return NearestNeighbour(self.references[keep], self.targets[keep],
+                                self.total - int((~keep).sum()), self.parts[keep])
 
     @property
     def description(self) -> str:

@@ -168,9 +168,12 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
                                               device, vote)
     pipeline.neighbour_vote = {t: v for t, v in vote.items() if v["weight"] > 0}
-    if pipeline.neighbour_vote:       # it answers: from the validation sequences as well
-        pipeline.neighbours = both
-    pipeline.decisions = fit_decisions(pipeline, val_windows, train_windows, device)
+    if pipeline.neighbour_vote:       # it answers: from every labelled sequence it was given,
+        pipeline.neighbours = nearest_neighbour(     # as long as those its scale was fitted on
+            spec, encoding, model.seed, train_windows, val_windows,
+            prepare.part_windows(encoded, spec, parts, "test"), length=both.references.shape[1])
+    pipeline.decisions = fit_decisions(pipeline.leaving_out("val"), val_windows, train_windows,
+                                       device)
     coverage = fit_coverage(model.coverage, spec, val_windows is not None)
     if coverage:
         pipeline.calibrate_windows(val_windows, train_windows, coverage, "val", device,
@@ -309,16 +312,19 @@ def _link_scalers(norm: InstanceNorm, spec: Spec, encoding: Encoding) -> None:
         norm.scale[m], norm.shift[m] = scaler_map(encoding, spec.targets[j].name)
 
 
-def nearest_neighbour(spec: Spec, encoding: Encoding, seed: int,
-                       *windows: SequenceWindows) -> NearestNeighbour | None:
-    """The 1-NN baseline over the sequences of ``windows`` (the training part; where the
-    model answers with it, the validation part too) of sequence classification with
-    numeric inputs; None for other tasks."""
+def nearest_neighbour(spec: Spec, encoding: Encoding, seed: int, *windows: SequenceWindows,
+                      length: int | None = None) -> NearestNeighbour | None:
+    """The 1-NN baseline over the sequences of ``windows``, the split's parts in order (the
+    training part; to fit the vote, the validation part too; where the model answers with
+    it, the test part as well), of sequence classification with numeric inputs; None for
+    other tasks. Each reference keeps its part's code (``NearestNeighbour.parts``);
+    ``length``: the steps they are resampled to (default: the longest sequence's)."""
     if not presets.classifies(spec) or not encoding.input_scalers:
         return None
     sequences = [s for w in windows for s in numeric_sequences(w, encoding)]
     targets = np.concatenate([w.targets[w.index][:, 0, :].numpy() for w in windows])  # (N, T)
-    return NearestNeighbour.fit(sequences, targets, seed)
+    parts = np.repeat(np.arange(len(windows)), [len(w) for w in windows])
+    return NearestNeighbour.fit(sequences, targets, seed, parts, length)
 
 
 def fit_vote(pipeline: FittedPipeline, windows: Windows | None,
@@ -330,7 +336,8 @@ def fit_vote(pipeline: FittedPipeline, windows: Windows | None,
     (a seeded sample of at most ``LOO_QUERIES`` of them voted for by all the others:
     ``sequences``); the network's accuracy on the validation ``windows`` (``network``)
     and their count (``validation``); the vote's ``weight`` in the blend
-    (``vote.choose_weight``); and the blend's validation ``accuracy``, the vote scored
+    (``vote.choose_weight``, the network's accuracy the best of the epochs scored there:
+    ``looks``); and the blend's validation ``accuracy``, the vote scored
     there against the training sequences (``pipeline.neighbours``)."""
     if windows is None or both is None or pipeline.neighbours is None:
         return {}
@@ -342,6 +349,7 @@ def fit_vote(pipeline: FittedPipeline, windows: Windows | None,
     if len(rows) > LOO_QUERIES:
         rows = np.sort(np.random.default_rng(seed).choice(rows, LOO_QUERIES, replace=False))
     edges = np.cumsum([0] + [pipeline.encoding.n_classes(t) for t in pipeline.spec.targets])
+    looks = len(pipeline.history.get("epochs", ())) or 1   # epochs scored on validation
     fitted = {}
     for j, t in enumerate(pipeline.spec.targets):
         known = np.isfinite(truth[:, 0, j])
@@ -359,7 +367,7 @@ def fit_vote(pipeline: FittedPipeline, windows: Windows | None,
         codes = truth[known, 0, j].astype(np.int64)
         alone = float(np.mean(network.argmax(1) == codes))
         nearest = float(np.mean(loo.argmin(1) == own))            # 1-NN, leave-one-out
-        weight = choose_weight(alone, len(codes), nearest)
+        weight = choose_weight(alone, len(codes), nearest, looks)
         blend = (1 - weight) * network + weight * vote
         fitted[t.name] = {"weight": weight, "scale": scale, "loo": nearest,
                           "sequences": int(labelled.sum()), "network": alone,

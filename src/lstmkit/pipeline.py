@@ -389,10 +389,22 @@ class FittedPipeline:
         shuffled with ``seed``); ``device``: where the network runs (default
         ``inference_device()``); ``weighted``: each window weighs its ``Spec.weight``
         (within its series, for the per-series metrics; series weigh the same in the means
-        over series)."""
+        over series); scoring the validation or test part, the nearest neighbours leave
+        that part's sequences out (``leaving_out``)."""
         windows, encoded = self.part_windows(data, y, part, weighted)
-        return self.score_windows(windows, encoded.offsets, device, encoded.groups.keys,
-                                  self.series_scales(encoded.groups))
+        return self.leaving_out(part).score_windows(windows, encoded.offsets, device,
+                                                    encoded.groups.keys,
+                                                    self.series_scales(encoded.groups))
+
+    def leaving_out(self, part: str) -> FittedPipeline:
+        """This pipeline, where ``part`` is the validation or test part of the fit's split,
+        with the nearest neighbours' references of that part left out
+        (``NearestNeighbour.without``): the vote then scores a part of the data it was fitted
+        on as it scores new sequences, none its own neighbour."""
+        if self.neighbours is None or part not in ("val", "test"):
+            return self
+        return dataclasses.replace(self, neighbours=self.neighbours.without(
+            prepare.PART_CODES[part]))
 
     def part_windows(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
                      part: str = "all", weighted: bool = False

@@ -8,7 +8,9 @@ likelihood of the references' own labels, each voted for by the others: a sample
 as the reference set. ``choose_weight`` sets the blend ``(1 - w) * network + w * vote``
 from the network's validation accuracy and 1-NN's leave-one-out accuracy: the validation
 part of a small set (a few to a few dozen sequences) cannot rank two predictors whose
-accuracies are near, and where it cannot, the blend weighs them equally.
+accuracies are near, and where it cannot, the blend weighs them equally. Early stopping
+chose the network's epoch by that same part, so the bound its accuracy must clear holds
+for every epoch scored there at once (``lower_bound``'s ``looks``).
 
 Example:
     >>> scale = fit_scale(knn.distances(None, 0, classes), codes)
@@ -18,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
 
 SCALES = 2.0 ** np.arange(-8, 4.25, 0.25)   # scale's grid, in medians of the nearest distance
 FLOOR = 1e-12                                      # a probability no lower, to score it
-Z = 1.96                                           # the normal quantile of lower_bound
+LEVEL = 0.05                                       # lower_bound's chance of being wrong
 
 
 def votes(distances: np.ndarray, scale: float) -> np.ndarray:
@@ -59,23 +62,27 @@ def fit_scale(distances: np.ndarray, codes: np.ndarray) -> float:
     return float(SCALES[int(np.argmax(scores))] * unit)
 
 
-def lower_bound(accuracy: float, n: int) -> float:
+def lower_bound(accuracy: float, n: int, looks: int = 1) -> float:
     """The Wilson score interval's lower end (95 %) of an ``accuracy`` measured on ``n``
-    sequences: how low it may well be."""
-    centre = accuracy + Z * Z / (2 * n)
-    spread = Z * math.sqrt(accuracy * (1 - accuracy) / n + Z * Z / (4 * n * n))
-    return (centre - spread) / (1 + Z * Z / n)
+    sequences: how low it may well be. ``looks``: of how many accuracies on the same
+    sequences (one per epoch) the best was kept; the bound is then that of each at level
+    ``LEVEL / looks`` (Bonferroni), so it holds for the one kept, however it was picked."""
+    z = NormalDist().inv_cdf(1 - LEVEL / 2 / max(looks, 1))
+    centre = accuracy + z * z / (2 * n)
+    spread = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
 
 
-def choose_weight(network: float, n: int, nearest: float) -> float:
+def choose_weight(network: float, n: int, nearest: float, looks: int = 1) -> float:
     """The vote's weight ``w`` in ``(1 - w) * network + w * vote``, from the network's
-    accuracy on ``n`` validation sequences and 1-NN's leave-one-out accuracy ``nearest``
-    over the training and validation sequences (a larger sample): 1 (the vote alone)
-    where the network's is below it, 0 (the network alone) where even the network's
-    ``lower_bound`` is above it, else 0.5 (validation cannot tell the two apart)."""
+    accuracy on ``n`` validation sequences (the best of ``looks`` epochs scored there) and
+    1-NN's leave-one-out accuracy ``nearest`` over the training and validation sequences
+    (a larger sample): 1 (the vote alone) where the network's is below it, 0 (the network
+    alone) where even the network's ``lower_bound`` is above it, else 0.5 (validation
+    cannot tell the two apart)."""
     if network < nearest:
         return 1.0
-    return 0.0 if lower_bound(network, n) > nearest else 0.5
+    return 0.0 if lower_bound(network, n, looks) > nearest else 0.5
 
 
 def blended_logits(kind: Labelled, logits: np.ndarray, distances: np.ndarray, weight: float,

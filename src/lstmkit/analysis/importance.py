@@ -167,8 +167,10 @@ def _errors(spec: Spec, decoded: dict[str, Decoded], truth: dict[str, np.ndarray
 # -- a fitted model -------------------------------------------------------------------------
 def _pipeline_scoring(pipeline: FittedPipeline, data: Any, y: Any, part: str,
                       device: torch.device | None) -> _Scoring:
-    """The windows ``evaluate`` scores, run through the network as ``predict`` runs it."""
+    """The windows ``evaluate`` scores, run through the network as ``predict`` runs it (the
+    nearest neighbours leaving the part out, as ``evaluate`` does)."""
     windows, _ = pipeline.part_windows(data, y, part)
+    pipeline = pipeline.leaving_out(part)
     encoded = pipeline.truth(windows)                                    # (N, S, T)
     encoding = pipeline.encoding
     truth = {t.name: encoded[..., j] if t.categorical

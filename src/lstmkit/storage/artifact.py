@@ -116,8 +116,9 @@ def write_model_files(model: Estimator, directory: Path,
     config = {**model_config(model), "weights_sha256": _file_sha256(directory / WEIGHTS)}
     if config["neighbour_targets"] or config.get("neighbour_vote"):
         knn = pipeline.neighbours
+        parts = {} if knn.parts is None else {"parts": torch.from_numpy(knn.parts)}
         save_file({"references": torch.from_numpy(knn.references),
-                   "targets": torch.from_numpy(np.asarray(knn.targets, np.float32))},
+                   "targets": torch.from_numpy(np.asarray(knn.targets, np.float32)), **parts},
                   str(directory / NEIGHBOURS), metadata={"format": FORMAT, "total": str(knn.total)})
         config["neighbours_sha256"] = _file_sha256(directory / NEIGHBOURS)
     (directory / CONFIG).write_text(json_text(config), encoding="utf-8")
@@ -395,13 +396,16 @@ def _class_weights(saved: dict[str, Any], spec: Spec, encoding: Encoding
 def _load_neighbours(file: Path, spec: Spec, encoding: Encoding,
                      saved: dict[str, Any]) -> NearestNeighbour:
     """The reference sequences of ``file``, checked against the model: z-normalised numbers
-    over its numeric inputs, one valid class code (or NaN) per target each."""
+    over its numeric inputs, one valid class code (or NaN) per target each, and the part of
+    the split each came from (absent in files saved before it: not known)."""
     where = f"{NEIGHBOURS} of {str(file.parent)!r}"
     tensors = _read_weights(file, where)
     references, targets = tensors.get("references"), tensors.get("targets")
-    if references is None or targets is None or set(tensors) != {"references", "targets"}:
-        raise damaged(where, f"it holds {quote(sorted(tensors))}, not 'references' and "
-                      "'targets'", REDO)
+    parts = tensors.get("parts")
+    if references is None or targets is None or \
+            not set(tensors) <= {"references", "targets", "parts"}:
+        raise damaged(where, f"it holds {quote(sorted(tensors))}, not 'references', "
+                      "'targets' and (optional) 'parts'", REDO)
     width = len(encoding.input_scalers)
     if references.dtype != torch.float32 or references.ndim != 3 or \
             references.shape[2] != width or not torch.isfinite(references).all():
@@ -413,6 +417,10 @@ def _load_neighbours(file: Path, spec: Spec, encoding: Encoding,
             not _class_codes(codes, spec, encoding):
         raise damaged(where, f"'targets' is {_describe(targets)}; the model needs float32 of "
                       f"shape {shape} with a class code (or NaN) per categorical target", REDO)
+    if parts is not None and (parts.dtype != torch.int64 or parts.shape != (len(references),)
+                              or not bool(((parts >= 0) & (parts <= 2)).all())):
+        raise damaged(where, f"'parts' is {_describe(parts)}; the model needs int64 of shape "
+                      f"({len(references)},) with a part code (0, 1 or 2) each", REDO)
     if saved.get("neighbours_sha256") != _file_sha256(file):
         fix = _mismatch_fix(_saved_by(saved))
         raise ArtifactError(f"{where} is not the file saved with its {CONFIG} (its sha256 "
@@ -420,7 +428,8 @@ def _load_neighbours(file: Path, spec: Spec, encoding: Encoding,
     with safe_open(str(file), "pt") as handle:
         total = (handle.metadata() or {}).get("total", "")
     return NearestNeighbour(references.numpy(), codes,
-                            int(total) if total.isdigit() else len(references))
+                            int(total) if total.isdigit() else len(references),
+                            None if parts is None else parts.numpy())
 
 
 def _check_network(precision: str, spec: Spec, encoding: Encoding,

@@ -164,6 +164,9 @@ def _neighbours(pipeline: FittedPipeline) -> list[str]:
                   f"{', '.join(pipeline.neighbour_targets)}.** The network did worse than 1-NN "
                   f"({verdict.get('neighbour')}) on the validation part, so the model gives the "
                   "label of its nearest training or validation sequence."]
+    parts = getattr(pipeline.neighbours, "parts", None)
+    which = "training, validation and test-part" if parts is not None and (parts == 2).any() \
+        else "training and validation"
     for target, vote in pipeline.neighbour_vote.items():
         network = (f"the network's validation accuracy, {vote['network']:.4g} on "
                    f"{vote['validation']} sequences,")
@@ -172,10 +175,11 @@ def _neighbours(pipeline: FittedPipeline) -> list[str]:
         why = (f"{network} is below {nearest}, so w = 1: 1-NN's label"
                if vote["weight"] == 1 else
                f"{network} is not below {nearest}, but too few to tell the two apart (its "
-               f"95 % lower bound is not above it), so w = {vote['weight']:.2g}")
+               f"95 % lower bound, over the epochs early stopping chose from, is not above "
+               f"it), so w = {vote['weight']:.2g}")
         lines += ["", f"**Blended with the nearest neighbours' vote: {target} (weight "
                   f"{vote['weight']:.2g}).** Its class probabilities are (1 - w) times the "
-                  "network's plus w times a vote of the nearest training and validation "
+                  f"network's plus w times a vote of the nearest {which} "
                   "sequences (Euclidean on z-normalised series; each class's share falls with "
                   f"the distance d to its nearest sequence, exp(-d / {vote['scale']:.4g})); "
                   f"{why}."]
