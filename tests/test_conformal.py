@@ -280,7 +280,7 @@ def test_a_distribution_target_widens_its_own_quantiles(small, tmp_path):
                                rtol=1e-4, atol=1e-4)
 
 
-def test_count_targets_take_intervals_the_onnx_graph_cannot_compute(tmp_path):
+def test_count_targets_take_intervals_onnx_model_computes_from_the_parameters(tmp_path):
     rng = np.random.default_rng(0)
     t = np.arange(400)
     counts = pd.DataFrame({"t": t, "cycle": np.sin(2 * np.pi * t / 7)})
@@ -289,13 +289,23 @@ def test_count_targets_take_intervals_the_onnx_graph_cannot_compute(tmp_path):
                 targets=[Target("n", distribution="poisson")])
     model = LSTMModel(spec, hidden=4, lr=1e-2, max_epochs=1, progress=False,
                       split=Split(val_start=0.6, test_start=0.8)).fit(counts)
-    model.calibrate_intervals(counts, part="val", coverage=0.8)
+    assert model.conformal_["coverage"] == [0.8]          # by default: its levels' 80 %
+    model.calibrate_intervals(counts, part="val", coverage=[0.8, 0.95])
     table = model.predict(counts, origins="all")
-    [margins] = np.array(model.conformal_["targets"]["n"]["margins"])              # (2,)
-    low = table.n_lo_80 + margins[table.step.to_numpy() - 1]   # the poisson's 10 % quantile
-    np.testing.assert_allclose(low, np.round(low), atol=1e-6)
-    assert (low >= 0).all() and (table.n_hi_80 > table.n_lo_80).all()
-    with pytest.raises(ConfigError, match="the ONNX graph cannot compute the quantiles of "
-                                          "poisson target 'n'"):
-        model.export_onnx(tmp_path / "model.onnx")
-    assert not (tmp_path / "model.onnx").exists()
+    margins = np.array(model.conformal_["targets"]["n"]["margins"])                # (2, 2)
+    low = table.n_lo_80 + margins[0][table.step.to_numpy() - 1]   # the poisson's 10 % quantile
+    np.testing.assert_allclose(low[table.n_lo_80 > 0], np.round(low[table.n_lo_80 > 0]),
+                               atol=1e-6)
+    assert (table.n_lo_80 >= 0).all() and (table.n_hi_80 > table.n_lo_80).all()
+    # the graph has no quantiles of a poisson: it gives the mean, OnnxModel the intervals
+    onnx = OnnxModel(model.export_onnx(tmp_path / "model.onnx"))
+    assert [o["name"] for o in onnx.metadata["outputs"]] == ["n_params"]
+    assert onnx.metadata["conformal"]["targets"] == []
+    assert onnx.metadata["conformal"]["from_parameters"]["targets"]["n"]["margins"] == \
+        model.conformal_["targets"]["n"]["margins"]
+    exported = onnx.predict(counts, origins="all")
+    assert list(exported.columns) == list(table.columns)
+    names = ["n", "n_q10", "n_q90", "n_lo_80", "n_hi_80", "n_lo_95", "n_hi_95"]
+    np.testing.assert_allclose(exported[names], table[names], rtol=1e-5, atol=1e-4)
+    assert list(onnx.predict(counts, coverage=[]).columns) == \
+        list(model.predict(counts, coverage=[]).columns)

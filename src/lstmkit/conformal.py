@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 PARTS = ("val", "test", "all")   # not "train": the network fitted those windows' residuals
 OWN_WINDOWS = 100   # a panel's series with this many calibration windows get margins of their own
 SUFFIX = "_conformal"            # the evaluation's metrics of the intervals: coverage_80_conformal
+SPREAD = "spread"                # a record's margins in units of each prediction's spread
 
 
 def check_coverage(coverage: Any) -> tuple[float, ...]:
@@ -211,15 +212,20 @@ def fit_conformal(spec: Spec, decoded: dict[str, Decoded], truth: dict[str, np.n
     for _, t in conformal_targets(spec):
         y = truth[t.name]
         windows = len(y)
-        scales = None if series is None else series.of(t.name)
+        unit = t.target_kind.spread(decoded[t.name].graph_values)   # (N, S), None: 1
+        scales = None if series is None or unit is not None else series.of(t.name)
         own = None if scales is None else scales[series.which]             # (N,), NaN: none
         entry: dict[str, Any] = {"margins": [], "covered": []}
         for c in coverage:
             lower, upper = t.target_kind.band(t, decoded[t.name].graph_values, c)
             scores = np.maximum(lower - y, y - upper)                  # (N, S), NaN: unknown
+            if unit is not None:                        # in units of each one's spread
+                scores = scores / unit
             margin = _margins(scores.reshape(-1, 1) if pooled else scores, c, t.name, part)
             entry["margins"].append(margin)
             wide = np.broadcast_to(np.asarray(margin), scores.shape)
+            if unit is not None:
+                wide = wide * unit
             if own is not None:
                 has = np.isfinite(own)
                 normalised = scores / own[:, None]                     # NaN: no scale
@@ -237,6 +243,8 @@ def fit_conformal(spec: Spec, decoded: dict[str, Decoded], truth: dict[str, np.n
         if scales is not None:
             entry["scales"] = [None if math.isnan(v) else float(v) for v in scales]
             scaled_any = True
+        if unit is not None:
+            entry["unit"] = SPREAD
         if floors and t.name in floors:
             entry["floor"] = float(floors[t.name])
         targets[t.name] = entry
@@ -324,6 +332,8 @@ def with_intervals(spec: Spec, decoded: dict[str, Decoded], record: dict[str, An
             k = next(i for i, d in enumerate(record["coverage"]) if math.isclose(c, d))
             lower, upper = t.target_kind.band(t, decoded[t.name].graph_values, c)
             margin = window_margins(record, t.name, k, keys)   # (S,), (1,) or (N, S)
+            if entry.get("unit") == SPREAD:
+                margin = margin * t.target_kind.spread(decoded[t.name].graph_values)
             low = lower - margin
             if "floor" in entry:
                 low = np.maximum(low, entry["floor"])
@@ -413,6 +423,11 @@ def check_conformal(data: Any, spec: Spec) -> dict[str, Any] | None:
                              f"1 or {steps} finite numbers per coverage) and covered (one share "
                              "from 0 to 1 per coverage)")
         _check_scaled(entry, name, margins, data.get("series"))
+        kind = next(t.target_kind for t in spec.targets if t.name == name)
+        probe = np.ones((1, 1, kind.width(0, next(t for t in spec.targets if t.name == name))))
+        if "unit" in entry and kind.spread(probe) is None:
+            raise ValueError(f"conformal entry of {quote(name)} has unit {SPREAD!r}, but a "
+                             f"{kind.name} target has no spread to measure margins in")
     try:
         check_bands(spec, coverage)
     except ConfigError as exc:
@@ -428,6 +443,9 @@ def _check_scaled(entry: dict[str, Any], name: str, margins: list[list[float]],
         return type(v) in (int, float) and math.isfinite(v) and (v > 0 or not positive)
     if "floor" in entry and not finite(entry["floor"]):
         raise ValueError(f"conformal floor of {quote(name)} must be a finite number")
+    if "unit" in entry and (entry["unit"] != SPREAD or "scales" in entry):
+        raise ValueError(f"conformal unit of {quote(name)} must be {SPREAD!r} (margins in "
+                         "units of each prediction's spread), without scales")
     if "scaled_margins" not in entry and "scales" not in entry:
         return
     keys = isinstance(series, list) and bool(series) and all(
