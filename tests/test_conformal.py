@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from test_serve import post, running_server
 
 from lstmkit import ConfigError, LSTMModel, Spec, Split, Target
@@ -264,9 +265,14 @@ def test_a_distribution_target_widens_its_own_quantiles(small, tmp_path):
     table = model.predict(small, origins="all")
     margins = np.array(model.conformal_["targets"]["OT"]["margins"])             # (2, 3)
     steps = table.step.to_numpy() - 1
-    # CQR on the fitted normal's 10 % and 90 % quantiles (the OT_q10 / OT_q90 columns)
-    np.testing.assert_allclose(table.OT_lo_80, table.OT_q10 - margins[0][steps], atol=1e-6)
-    np.testing.assert_allclose(table.OT_hi_80, table.OT_q90 + margins[0][steps], atol=1e-6)
+    # CQR on the fitted normal's 10 % and 90 % quantiles (the OT_q10 / OT_q90 columns), the
+    # margins in units of its scale (the 10-90 % width over 2 z_0.9)
+    scale = (table.OT_q90 - table.OT_q10) / (2 * stats.norm.ppf(0.9))
+    assert model.conformal_["targets"]["OT"]["unit"] == "spread"
+    np.testing.assert_allclose(table.OT_lo_80, table.OT_q10 - margins[0][steps] * scale,
+                               atol=1e-6)
+    np.testing.assert_allclose(table.OT_hi_80, table.OT_q90 + margins[0][steps] * scale,
+                               atol=1e-6)
     assert (table.OT_hi_90 - table.OT_lo_90 > 0).all()
     evaluation = model.evaluate(small, part="test")
     for metric in ("NLL", "coverage_80", "coverage_80_conformal", "MSIS_90_conformal"):
@@ -293,7 +299,8 @@ def test_count_targets_take_intervals_onnx_model_computes_from_the_parameters(tm
     model.calibrate_intervals(counts, part="val", coverage=[0.8, 0.95])
     table = model.predict(counts, origins="all")
     margins = np.array(model.conformal_["targets"]["n"]["margins"])                # (2, 2)
-    low = table.n_lo_80 + margins[0][table.step.to_numpy() - 1]   # the poisson's 10 % quantile
+    spread = np.sqrt(table.n)                         # margins in units of its sd, sqrt(mean)
+    low = table.n_lo_80 + margins[0][table.step.to_numpy() - 1] * spread   # its 10 % quantile
     np.testing.assert_allclose(low[table.n_lo_80 > 0], np.round(low[table.n_lo_80 > 0]),
                                atol=1e-6)
     assert (table.n_lo_80 >= 0).all() and (table.n_hi_80 > table.n_lo_80).all()

@@ -14,6 +14,14 @@ series that drifts are not quite, so ``evaluate`` reports the coverage reached o
 data. Steps get margins of their own (later steps are harder); seq2seq with one output
 per input step (sequences of any length) pools its steps into one margin.
 
+A distribution target's scores are divided by each prediction's spread (``TargetKind.spread``:
+a normal's or Student's t's scale, a count's standard deviation), so its interval is
+``[lower - q_s * spread, upper + q_s * spread]``: normalised nonconformity scores, which keep
+the distribution's own heteroscedasticity (a prediction it is unsure of keeps a wider
+interval). The spread carries a panel's series' scales already, so such a target takes no
+series scales. Its record says ``"unit": "spread"``; records without it (saved before, or
+other kinds) have margins in original units.
+
 Panels are calibrated scale-aware: where the calibration windows come from more than one
 series and the model keeps each series' naive scale (``lstmkit.scale_free``: the in-sample
 mean absolute error of the seasonal naive forecast on the series' training part, what MASE
@@ -46,7 +54,8 @@ with, scale-aware (a panel), ``"series": [each series' id as text]`` and per tar
 ``"scaled_margins"`` (the normalised margins, shaped like ``margins``), ``"series_margins"``
 (per coverage, each series' own normalised margins, null: too few windows, the scaled
 margins apply) and ``"scales"`` (one per series, null: none usable, the pooled ``margins``
-apply); with a floor, ``"floor": 0.0``.
+apply); with a floor, ``"floor": 0.0``; with margins in units of the spread, ``"unit":
+"spread"``.
 Records without them (saved before) give the intervals they gave.
 
 Example:
