@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from lstmkit import Feature, LSTMModel, Spec, Split, Target, datasets
+from lstmkit.conformal import check_conformal
 from lstmkit.deploy.onnx_model import OnnxModel
 from lstmkit.storage.card import model_card
 
@@ -109,3 +110,23 @@ def test_the_card_lists_the_intervals_and_a_model_saved_without_them_predicts_as
     assert older.conformal_ is None
     pd.testing.assert_frame_equal(older.predict(recent), student_t.predict(recent, coverage=[]))
     assert "OT_lo_80" not in model_card(older)
+
+
+def test_a_saved_record_whose_unit_does_not_fit_is_refused(student_t, hufl_record, tmp_path):
+    directory = student_t.save(tmp_path / "model")
+    config = json.loads((directory / "config.json").read_text())
+    config["conformal"]["targets"]["OT"]["unit"] = "metres"
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(Exception, match="conformal unit of 'OT' must be 'spread'"):
+        LSTMModel.load(directory)
+    spec, record = hufl_record            # a regression target has no spread to scale by
+    record["targets"]["HUFL"]["unit"] = "spread"
+    with pytest.raises(ValueError, match="a regression target has no spread"):
+        check_conformal(record, spec)
+
+
+@pytest.fixture
+def hufl_record() -> tuple[Spec, dict]:
+    spec = Spec(time="date", inputs=["HUFL"], targets=["HUFL"], lookback=4, horizon=2)
+    return spec, {"part": "val", "coverage": [0.8], "windows": 10,
+                  "targets": {"HUFL": {"margins": [[1.0, 2.0]], "covered": [0.8]}}}
