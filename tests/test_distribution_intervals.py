@@ -130,3 +130,20 @@ def hufl_record() -> tuple[Spec, dict]:
     spec = Spec(time="date", inputs=["HUFL"], targets=["HUFL"], lookback=4, horizon=2)
     return spec, {"part": "val", "coverage": [0.8], "windows": 10,
                   "targets": {"HUFL": {"margins": [[1.0, 2.0]], "covered": [0.8]}}}
+
+
+def test_onnx_mixes_intervals_from_the_graph_and_from_the_parameters(etth1, tmp_path):
+    data = etth1.iloc[:800]
+    spec = Spec(time="date", inputs=["HUFL", "OT"], lookback=24, horizon=2,
+                targets=[Target("OT", distribution="normal"),
+                         Target("HUFL", distribution="student_t")])
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False, seed=0).fit(data)
+    onnx = OnnxModel(model.export_onnx(tmp_path / "both.onnx"))
+    conformal = onnx.metadata["conformal"]
+    assert conformal["targets"] == ["OT"] and list(
+        conformal["from_parameters"]["targets"]) == ["HUFL"]
+    assert onnx.metadata["outputs"][-1]["name"] == "OT_intervals"   # the normal's, in the graph
+    exported, predicted = onnx.predict(data, origins="all"), model.predict(data, origins="all")
+    assert list(exported.columns) == list(predicted.columns)
+    ends = ["OT_lo_80", "OT_hi_80", "HUFL_lo_80", "HUFL_hi_80"]
+    np.testing.assert_allclose(exported[ends], predicted[ends], rtol=1e-5, atol=1e-4)
