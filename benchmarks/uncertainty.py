@@ -13,6 +13,15 @@ all in original units and computed by the same code. Systems:
 * ``conformal``: the point model (``Target(t)``, MSE) calibrated on the validation part
   (``model.calibrate_intervals(data, part="val", coverage=...)``) at the ten central
   coverages whose ends are ``LEVELS``.
+
+Each system is scored on what ``predict`` gives by default: the quantile and distribution
+targets are conformalised on the validation part at fit (``LSTMModel(coverage=None)``: the
+ten central intervals their 21 levels hold), so their scores are those of the calibrated
+intervals ``<t>_lo_<p>`` / ``<t>_hi_<p>`` with the median (``<t>``, a distribution's
+``<t>_q50``) between them; ``own`` holds the same fit's scores of its own quantiles
+(``<t>_q<pct>``), before calibration. Runs before that default (their setup has no
+``scores``) scored the own quantiles only (a distribution's median then its mean); they
+make tables of their own (``--table``), and a later run's case replaces none of theirs.
 * ``neuralforecast``, ``darts``: ``peers/uncertainty_peers.py`` in the peers' environment
   (``peers/setup.sh``), in the same run on the same windows.
 
@@ -60,6 +69,8 @@ COUNT_ONLY = ("poisson", "negative_binomial")
 TRAINING = {"batch_size": 256, "patience": 5}
 # The central coverages whose interval ends are LEVELS (0.1 -> 0.45 and 0.55, ...).
 CENTRAL = tuple(sorted({round(1 - 2 * level, 2) for level in LEVELS if level < 0.5}))
+SCORES = "calibrated"   # runs' setup label: each system scored on predict's default intervals
+OWN = "own"             # runs before it (no label): the own quantiles only
 
 
 def target(data: Dataset, system: str):
@@ -90,31 +101,42 @@ def run_lstmkit(data: Dataset, system: str, seed: int, epochs: int) -> dict:
     if system == "conformal":
         model.calibrate_intervals(frame, part="val", coverage=list(CENTRAL))
     seconds = time.perf_counter() - started
-    quantiles = test_quantiles(model, data, frame, system)
+    truth, calibrated = data.truth(frame), model.conformal_ is not None
+    table = test_table(model, data, frame)
+    own = {} if system == "conformal" else {
+        "own": score(truth, test_quantiles(table, data, system, calibrated=False))}
     return {"seconds": round(seconds, 1), "epochs": len(model.history_["epochs"]),
-            **score(data.truth(frame), quantiles)}
+            "calibrated": calibrated,
+            **score(truth, test_quantiles(table, data, system, calibrated)), **own}
 
 
-def test_quantiles(model, data: Dataset, frame: pd.DataFrame, system: str) -> np.ndarray:
-    """(N, HORIZON, Q) quantiles at LEVELS of every test window, from ``predict``."""
+def test_table(model, data: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+    """``predict``'s table of every test window, by origin and step."""
     origins = data.origins()
     first = origins[0] - LOOKBACK + 1
     table = model.predict(frame.iloc[first: origins[-1] + 1], origins="all")
     table = table.sort_values(["origin", "step"])
-    columns = [column(data.target, level, system) for level in LEVELS]
-    values = table[columns].to_numpy(np.float64).reshape(-1, HORIZON, len(LEVELS))
-    if values.shape[0] != len(origins):
-        raise SystemExit(f"{system}: {values.shape[0]} windows predicted, {len(origins)} "
+    if table.origin.nunique() != len(origins):
+        raise SystemExit(f"{table.origin.nunique()} windows predicted, {len(origins)} "
                          "expected")
-    return values
+    return table
 
 
-def column(name: str, level: float, system: str) -> str:
-    """The prediction table's column of ``name`` at quantile ``level``."""
-    if level == 0.5:
-        return name
+def test_quantiles(table: pd.DataFrame, data: Dataset, system: str, calibrated: bool
+                   ) -> np.ndarray:
+    """(N, HORIZON, Q) quantiles at LEVELS of every test window from ``table``: the ends of
+    the calibrated intervals (``calibrated``) or the model's own quantiles."""
+    columns = [column(data.target, level, system, calibrated) for level in LEVELS]
+    return table[columns].to_numpy(np.float64).reshape(-1, HORIZON, len(LEVELS))
+
+
+def column(name: str, level: float, system: str, calibrated: bool) -> str:
+    """The prediction table's column of ``name`` at quantile ``level``: an end of a
+    calibrated interval, or the model's own quantile (a distribution's median its q50)."""
     pct = lambda c: format(round(c * 100, 6), "g")  # noqa: E731
-    if system == "conformal":
+    if level == 0.5:
+        return name if system in ("quantile", "conformal") else f"{name}_q50"
+    if calibrated:
         coverage = round(abs(1 - 2 * level), 2)
         return f"{name}_{'lo' if level < 0.5 else 'hi'}_{pct(coverage)}"
     return f"{name}_q{pct(level)}"
@@ -140,46 +162,66 @@ def systems_of(data: Dataset, chosen: list[str]) -> list[str]:
     return [s for s in chosen if data.counts or s not in COUNT_ONLY]
 
 
-def done_cases(path: Path) -> set[tuple[str, str, int, int]]:
-    """(data set, system, seed, epochs) of every case already in ``path``."""
+def label(about: dict, system: str) -> str | None:
+    """What a case of ``system`` in a run described by ``about`` scored: ``SCORES`` or
+    ``OWN`` (lstmkit's systems), None for a peer's (the same whichever run)."""
+    return None if system in PEER_SYSTEMS else about.get("scores", OWN)
+
+
+def done_cases(path: Path) -> set[tuple[str, str, int, int, str | None]]:
+    """(data set, system, seed, epochs, label) of every case already in ``path``."""
     if not path.exists():
         return set()
-    return {(c["dataset"], c["system"], c["seed"], about["options"]["epochs"])
-            for about, cases in record.runs(path) for c in cases}
+    return {(c["dataset"], c["system"], c["seed"], about["options"]["epochs"],
+             label(about, c["system"])) for about, cases in record.runs(path) for c in cases}
 
 
-def budgets(path: Path) -> dict[int, list[tuple[dict, list[dict]]]]:
-    """The runs in ``path`` by training budget (``--epochs``): the runs of one budget (a run
-    resumed, or systems added later) make one table."""
+def budgets(path: Path) -> dict[tuple[int, str], list[tuple[dict, list[dict]]]]:
+    """The runs in ``path`` by training budget (``--epochs``) and what they scored (the
+    runs' label): the runs of one (a run resumed, or systems added later) make one table;
+    a table of ``SCORES`` takes the peers' cases of its budget from any run."""
     if not path.exists():
         raise SystemExit(f"{path} does not exist: run the benchmark first, or pass --results")
-    grouped: dict[int, list[tuple[dict, list[dict]]]] = {}
+    grouped: dict[tuple[int, str], list[tuple[dict, list[dict]]]] = {}
     for about, cases in record.runs(path):
-        grouped.setdefault(about["options"]["epochs"], []).append((about, cases))
+        grouped.setdefault((about["options"]["epochs"], about.get("scores", OWN)),
+                           []).append((about, cases))
+    for (epochs, scores), runs in grouped.items():
+        if scores == SCORES:
+            peers = [(about, [c for c in cases if c["system"] in PEER_SYSTEMS])
+                     for (e, s), others in grouped.items() if e == epochs and s != SCORES
+                     for about, cases in others]
+            runs[:0] = [(about, cases) for about, cases in peers if cases]
     return grouped
 
 
 def file_table(path: Path) -> list[str]:
-    """The tables of every case in ``path``, one per training budget."""
-    return [line for epochs, runs in budgets(path).items()
-            for line in [*table(epochs, [c for _, cases in runs for c in cases]), ""]]
+    """The tables of every case in ``path``, one per training budget and label."""
+    return [line for (epochs, scores), runs in budgets(path).items()
+            for line in [*table(epochs, [c for _, cases in runs for c in cases], scores), ""]]
 
 
 def print_file(path: Path) -> None:
     """Each budget's runs (date, commit, command, machine), then its table."""
-    for epochs, runs in budgets(path).items():
+    for (epochs, scores), runs in budgets(path).items():
         print("\n".join(record.heading(about) for about, _ in runs))
-        print("\n".join(table(epochs, [c for _, cases in runs for c in cases])), end="\n\n")
+        print("\n".join(table(epochs, [c for _, cases in runs for c in cases], scores)),
+              end="\n\n")
 
 
-def table(epochs: int, cases: list[dict]) -> list[str]:
+def table(epochs: int, cases: list[dict], scores: str = OWN) -> list[str]:
     """Per data set and system: coverage and width of both intervals, CRPS (median over
-    seeds), and CRPS over each peer's."""
+    seeds), and CRPS over each peer's; for ``SCORES`` runs also the same fits' own
+    quantiles' coverage and CRPS (``own``: before calibration)."""
+    calibrated = scores == SCORES
+    extra = " own coverage 80 % | own coverage 95 % | own CRPS |" if calibrated else ""
     lines = [f"epochs at most {epochs}; seeds {sorted({c['seed'] for c in cases})}; "
-             "median over seeds",
+             "median over seeds" + ("; each system's default intervals (quantile and "
+                                    "distribution targets conformalised)" if calibrated else ""),
              "", "| data set | system | coverage 80 % | width 80 % | coverage 95 % | "
-             "width 95 % | CRPS | CRPS / NeuralForecast's | CRPS / Darts' |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "width 95 % | CRPS | CRPS / NeuralForecast's | CRPS / Darts' |" + extra,
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+             + " --- | --- | --- |" * calibrated]
     for name in dict.fromkeys(c["dataset"] for c in cases):
         of = {}
         for c in cases:
@@ -188,13 +230,20 @@ def table(epochs: int, cases: list[dict]) -> list[str]:
 
         def med(system: str, key: str, of: dict = of) -> float:
             return statistics.median(c[key] for c in of[system])
+
+        def own(system: str, key: str, form: str, of: dict = of) -> str:
+            values = [c["own"][key] for c in of[system] if "own" in c]
+            return format(statistics.median(values), form) if values else "-"
         for system in of:
             ratios = [f"{med(system, 'crps') / med(peer, 'crps'):.3f}" if peer in of else "-"
                       for peer in PEER_SYSTEMS]
+            owned = (f" {own(system, 'coverage_80', '.3f')} | "
+                     f"{own(system, 'coverage_95', '.3f')} | {own(system, 'crps', '.4g')} |"
+                     if calibrated else "")
             lines.append(f"| {name} | {system} | {med(system, 'coverage_80'):.3f} | "
                          f"{med(system, 'width_80'):.3g} | {med(system, 'coverage_95'):.3f} | "
                          f"{med(system, 'width_95'):.3g} | {med(system, 'crps'):.4g} | "
-                         f"{' | '.join(ratios)} |")
+                         f"{' | '.join(ratios)} |{owned}")
     return lines
 
 
@@ -216,12 +265,12 @@ def main() -> None:
         args.sets, args.seeds, args.epochs = ["etth1"], [0], 1
     done = done_cases(args.results)
     run = record.start(args, "uncertainty", levels=list(LEVELS), coverages=list(COVERAGES),
-                       lookback=LOOKBACK, horizon=HORIZON)
+                       lookback=LOOKBACK, horizon=HORIZON, scores=SCORES)
     for name in args.sets:
         data = DATASETS[name]
         for seed in args.seeds:
             for system in systems_of(data, args.systems):
-                if (name, system, seed, args.epochs) in done:
+                if (name, system, seed, args.epochs, label(run.about, system)) in done:
                     continue
                 runner = run_peer if system in PEER_SYSTEMS else run_lstmkit
                 case = run.add({"dataset": name, "system": system, "seed": seed,

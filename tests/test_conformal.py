@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from test_serve import post, running_server
 
 from lstmkit import ConfigError, LSTMModel, Spec, Split, Target
@@ -264,9 +265,14 @@ def test_a_distribution_target_widens_its_own_quantiles(small, tmp_path):
     table = model.predict(small, origins="all")
     margins = np.array(model.conformal_["targets"]["OT"]["margins"])             # (2, 3)
     steps = table.step.to_numpy() - 1
-    # CQR on the fitted normal's 10 % and 90 % quantiles (the OT_q10 / OT_q90 columns)
-    np.testing.assert_allclose(table.OT_lo_80, table.OT_q10 - margins[0][steps], atol=1e-6)
-    np.testing.assert_allclose(table.OT_hi_80, table.OT_q90 + margins[0][steps], atol=1e-6)
+    # CQR on the fitted normal's 10 % and 90 % quantiles (the OT_q10 / OT_q90 columns), the
+    # margins in units of its scale (the 10-90 % width over 2 z_0.9)
+    scale = (table.OT_q90 - table.OT_q10) / (2 * stats.norm.ppf(0.9))
+    assert model.conformal_["targets"]["OT"]["unit"] == "spread"
+    np.testing.assert_allclose(table.OT_lo_80, table.OT_q10 - margins[0][steps] * scale,
+                               atol=1e-6)
+    np.testing.assert_allclose(table.OT_hi_80, table.OT_q90 + margins[0][steps] * scale,
+                               atol=1e-6)
     assert (table.OT_hi_90 - table.OT_lo_90 > 0).all()
     evaluation = model.evaluate(small, part="test")
     for metric in ("NLL", "coverage_80", "coverage_80_conformal", "MSIS_90_conformal"):
@@ -280,7 +286,7 @@ def test_a_distribution_target_widens_its_own_quantiles(small, tmp_path):
                                rtol=1e-4, atol=1e-4)
 
 
-def test_count_targets_take_intervals_the_onnx_graph_cannot_compute(tmp_path):
+def test_count_targets_take_intervals_onnx_model_computes_from_the_parameters(tmp_path):
     rng = np.random.default_rng(0)
     t = np.arange(400)
     counts = pd.DataFrame({"t": t, "cycle": np.sin(2 * np.pi * t / 7)})
@@ -289,13 +295,24 @@ def test_count_targets_take_intervals_the_onnx_graph_cannot_compute(tmp_path):
                 targets=[Target("n", distribution="poisson")])
     model = LSTMModel(spec, hidden=4, lr=1e-2, max_epochs=1, progress=False,
                       split=Split(val_start=0.6, test_start=0.8)).fit(counts)
-    model.calibrate_intervals(counts, part="val", coverage=0.8)
+    assert model.conformal_["coverage"] == [0.8]          # by default: its levels' 80 %
+    model.calibrate_intervals(counts, part="val", coverage=[0.8, 0.95])
     table = model.predict(counts, origins="all")
-    [margins] = np.array(model.conformal_["targets"]["n"]["margins"])              # (2,)
-    low = table.n_lo_80 + margins[table.step.to_numpy() - 1]   # the poisson's 10 % quantile
-    np.testing.assert_allclose(low, np.round(low), atol=1e-6)
-    assert (low >= 0).all() and (table.n_hi_80 > table.n_lo_80).all()
-    with pytest.raises(ConfigError, match="the ONNX graph cannot compute the quantiles of "
-                                          "poisson target 'n'"):
-        model.export_onnx(tmp_path / "model.onnx")
-    assert not (tmp_path / "model.onnx").exists()
+    margins = np.array(model.conformal_["targets"]["n"]["margins"])                # (2, 2)
+    spread = np.sqrt(table.n)                         # margins in units of its sd, sqrt(mean)
+    low = table.n_lo_80 + margins[0][table.step.to_numpy() - 1] * spread   # its 10 % quantile
+    np.testing.assert_allclose(low[table.n_lo_80 > 0], np.round(low[table.n_lo_80 > 0]),
+                               atol=1e-6)
+    assert (table.n_lo_80 >= 0).all() and (table.n_hi_80 > table.n_lo_80).all()
+    # the graph has no quantiles of a poisson: it gives the mean, OnnxModel the intervals
+    onnx = OnnxModel(model.export_onnx(tmp_path / "model.onnx"))
+    assert [o["name"] for o in onnx.metadata["outputs"]] == ["n_params"]
+    assert onnx.metadata["conformal"]["targets"] == []
+    assert onnx.metadata["conformal"]["from_parameters"]["targets"]["n"]["margins"] == \
+        model.conformal_["targets"]["n"]["margins"]
+    exported = onnx.predict(counts, origins="all")
+    assert list(exported.columns) == list(table.columns)
+    names = ["n", "n_q10", "n_q90", "n_lo_80", "n_hi_80", "n_lo_95", "n_hi_95"]
+    np.testing.assert_allclose(exported[names], table[names], rtol=1e-5, atol=1e-4)
+    assert list(onnx.predict(counts, coverage=[]).columns) == \
+        list(model.predict(counts, coverage=[]).columns)

@@ -110,7 +110,8 @@ def test_bad_distribution_settings_are_config_errors_that_say_the_fix(arguments,
 
 def test_a_normal_target_recovers_the_known_mean_and_spread(normal_model, normal_data):
     table = normal_model.predict(normal_data, origins="all")
-    assert list(table.columns) == ["origin", "step", "time", *COLUMNS]
+    # and by default its 80 % interval, conformalised on the validation part
+    assert list(table.columns) == ["origin", "step", "time", *COLUMNS, "y_lo_80", "y_hi_80"]
     truth = normal_data.set_index("t").loc[table.time]
     np.testing.assert_allclose(table.y, truth.mu, atol=0.35)
     assert np.corrcoef(table.y, truth.mu)[0, 1] > 0.99
@@ -153,7 +154,8 @@ def test_samples_come_one_row_each_with_the_predicted_mean_and_spread(normal_mod
 
 def test_a_poisson_target_recovers_the_known_rate(poisson_model, counts):
     table = poisson_model.predict(counts, origins="all")
-    assert list(table.columns) == ["origin", "step", "time", "n", "n_q10", "n_q50", "n_q90"]
+    assert list(table.columns) == ["origin", "step", "time", "n", "n_q10", "n_q50", "n_q90",
+                                   "n_lo_80", "n_hi_80"]
     rate = np.exp(1 + np.sin(2 * np.pi * table.time / 7))       # also past the data's end
     assert np.abs(table.n - rate).mean() < 0.4
     for q in ("n_q10", "n_q50", "n_q90"):                          # quantiles are counts
@@ -278,7 +280,7 @@ def test_a_distribution_target_mixes_with_a_classification_target(seattle):
     table = model.predict(seattle.iloc[:500])
     assert list(table.columns[3:7]) == ["temp_max", "temp_max_q10", "temp_max_q50",
                                         "temp_max_q90"]
-    assert table.columns[7] == "weather"
+    assert list(table.columns[7:10]) == ["temp_max_lo_80", "temp_max_hi_80", "weather"]
     metrics = model.evaluate(seattle.iloc[:500]).table
     assert {"NLL", "CRPS", "coverage_95"} <= set(metrics[metrics.target == "temp_max"].metric)
     assert "accuracy" in set(metrics[metrics.target == "weather"].metric)
@@ -339,16 +341,17 @@ def test_a_yaml_config_declares_a_distribution_and_the_cli_predicts_it(ett, tmp_
     assert main(["predict", str(tmp_path / "run"), str(tmp_path / "ett.csv"), "-o",
                  str(tmp_path / "out.csv")]) == 0
     assert list(pd.read_csv(tmp_path / "out.csv").columns) == ["origin", "step", "time", "OT",
-                                                              "OT_q5", "OT_q95"]
+                                                              "OT_q5", "OT_q95", "OT_lo_90",
+                                                              "OT_hi_90"]
 
 
-def test_the_forecast_plot_shades_the_band_between_the_outermost_quantiles(ett_model, ett):
+def test_the_forecast_plot_shades_the_calibrated_interval(ett_model, ett):
     from matplotlib.collections import PolyCollection
 
     figure = plots.forecasts(ett_model, ett, origins=2)
     bands = [c for c in figure.axes[0].collections if isinstance(c, PolyCollection)]
-    assert len(bands) == 2
-    assert "80 % band" in figure.axes[0].get_legend_handles_labels()[1]
+    assert len(bands) == 2                                           # one per origin
+    assert "80 % conformal interval" in figure.axes[0].get_legend_handles_labels()[1]
 
 
 def test_channel_independence_refuses_a_distribution_target(ett):

@@ -14,6 +14,14 @@ series that drifts are not quite, so ``evaluate`` reports the coverage reached o
 data. Steps get margins of their own (later steps are harder); seq2seq with one output
 per input step (sequences of any length) pools its steps into one margin.
 
+A distribution target's scores are divided by each prediction's spread (``TargetKind.spread``:
+a normal's or Student's t's scale, a count's standard deviation), so its interval is
+``[lower - q_s * spread, upper + q_s * spread]``: normalised nonconformity scores, which keep
+the distribution's own heteroscedasticity (a prediction it is unsure of keeps a wider
+interval). The spread carries a panel's series' scales already, so such a target takes no
+series scales. Its record says ``"unit": "spread"``; records without it (saved before, or
+other kinds) have margins in original units.
+
 Panels are calibrated scale-aware: where the calibration windows come from more than one
 series and the model keeps each series' naive scale (``lstmkit.scale_free``: the in-sample
 mean absolute error of the seasonal naive forecast on the series' training part, what MASE
@@ -46,7 +54,8 @@ with, scale-aware (a panel), ``"series": [each series' id as text]`` and per tar
 ``"scaled_margins"`` (the normalised margins, shaped like ``margins``), ``"series_margins"``
 (per coverage, each series' own normalised margins, null: too few windows, the scaled
 margins apply) and ``"scales"`` (one per series, null: none usable, the pooled ``margins``
-apply); with a floor, ``"floor": 0.0``.
+apply); with a floor, ``"floor": 0.0``; with margins in units of the spread, ``"unit":
+"spread"``.
 Records without them (saved before) give the intervals they gave.
 
 Example:
@@ -66,7 +75,7 @@ import numpy as np
 
 from .checks import quote
 from .errors import ConfigError, DataError
-from .kinds import Decoded
+from .kinds import Decoded, Quantile
 from .metrics import interval_metrics, percent
 from .scale_free import scale_key
 
@@ -76,6 +85,7 @@ if TYPE_CHECKING:
 PARTS = ("val", "test", "all")   # not "train": the network fitted those windows' residuals
 OWN_WINDOWS = 100   # a panel's series with this many calibration windows get margins of their own
 SUFFIX = "_conformal"            # the evaluation's metrics of the intervals: coverage_80_conformal
+SPREAD = "spread"                # a record's margins in units of each prediction's spread
 
 
 def check_coverage(coverage: Any) -> tuple[float, ...]:
@@ -106,17 +116,24 @@ def fit_coverage(coverage: Any, spec: Spec, validation: bool) -> tuple[float, ..
     for ``[]``; for None (the default), where the fit has a ``validation`` part, the
     central intervals every quantile target's levels hold (conformalised quantile
     regression: on ETTh1 and Beijing PM2.5 it brought the quantiles' 80 % intervals from
-    3-7 points under nominal to within 3, BENCHMARKS.md), none without quantile targets.
+    3-7 points under nominal to within 3, BENCHMARKS.md), or without quantile targets those
+    every distribution target's reported levels hold (``Target.quantiles``, else 0.1, 0.5,
+    0.9: 80 %; the fitted distribution's own interval widened or narrowed as CQR does),
+    none without either.
 
     Example:
         >>> fit_coverage(None, Spec(targets=[Target("y", quantiles=[0.1, 0.5, 0.9])]), True)
+        (0.8,)
+        >>> fit_coverage(None, Spec(targets=[Target("y", distribution="student_t")]), True)
         (0.8,)
     """
     if isinstance(coverage, list | tuple) and not coverage:
         return ()
     if coverage is not None:
         return check_coverage(coverage)
-    levels = [set(t.quantiles) for t in spec.targets if t.kind == "quantile"]
+    fitted = [t for t in spec.targets if isinstance(t.target_kind, Quantile)]
+    binding = [t for t in fitted if t.kind == "quantile"] or fitted   # quantiles' levels bind
+    levels = [set(t.target_kind.levels(t)) for t in binding]
     if not validation or not levels:
         return ()
     common = set.intersection(*levels)
@@ -204,15 +221,20 @@ def fit_conformal(spec: Spec, decoded: dict[str, Decoded], truth: dict[str, np.n
     for _, t in conformal_targets(spec):
         y = truth[t.name]
         windows = len(y)
-        scales = None if series is None else series.of(t.name)
+        unit = t.target_kind.spread(decoded[t.name].graph_values)   # (N, S), None: 1
+        scales = None if series is None or unit is not None else series.of(t.name)
         own = None if scales is None else scales[series.which]             # (N,), NaN: none
         entry: dict[str, Any] = {"margins": [], "covered": []}
         for c in coverage:
             lower, upper = t.target_kind.band(t, decoded[t.name].graph_values, c)
             scores = np.maximum(lower - y, y - upper)                  # (N, S), NaN: unknown
+            if unit is not None:                        # in units of each one's spread
+                scores = scores / unit
             margin = _margins(scores.reshape(-1, 1) if pooled else scores, c, t.name, part)
             entry["margins"].append(margin)
             wide = np.broadcast_to(np.asarray(margin), scores.shape)
+            if unit is not None:
+                wide = wide * unit
             if own is not None:
                 has = np.isfinite(own)
                 normalised = scores / own[:, None]                     # NaN: no scale
@@ -230,6 +252,8 @@ def fit_conformal(spec: Spec, decoded: dict[str, Decoded], truth: dict[str, np.n
         if scales is not None:
             entry["scales"] = [None if math.isnan(v) else float(v) for v in scales]
             scaled_any = True
+        if unit is not None:
+            entry["unit"] = SPREAD
         if floors and t.name in floors:
             entry["floor"] = float(floors[t.name])
         targets[t.name] = entry
@@ -317,6 +341,8 @@ def with_intervals(spec: Spec, decoded: dict[str, Decoded], record: dict[str, An
             k = next(i for i, d in enumerate(record["coverage"]) if math.isclose(c, d))
             lower, upper = t.target_kind.band(t, decoded[t.name].graph_values, c)
             margin = window_margins(record, t.name, k, keys)   # (S,), (1,) or (N, S)
+            if entry.get("unit") == SPREAD:
+                margin = margin * t.target_kind.spread(decoded[t.name].graph_values)
             low = lower - margin
             if "floor" in entry:
                 low = np.maximum(low, entry["floor"])
@@ -406,6 +432,11 @@ def check_conformal(data: Any, spec: Spec) -> dict[str, Any] | None:
                              f"1 or {steps} finite numbers per coverage) and covered (one share "
                              "from 0 to 1 per coverage)")
         _check_scaled(entry, name, margins, data.get("series"))
+        kind = next(t.target_kind for t in spec.targets if t.name == name)
+        probe = np.ones((1, 1, kind.width(0, next(t for t in spec.targets if t.name == name))))
+        if "unit" in entry and kind.spread(probe) is None:
+            raise ValueError(f"conformal entry of {quote(name)} has unit {SPREAD!r}, but a "
+                             f"{kind.name} target has no spread to measure margins in")
     try:
         check_bands(spec, coverage)
     except ConfigError as exc:
@@ -421,6 +452,9 @@ def _check_scaled(entry: dict[str, Any], name: str, margins: list[list[float]],
         return type(v) in (int, float) and math.isfinite(v) and (v > 0 or not positive)
     if "floor" in entry and not finite(entry["floor"]):
         raise ValueError(f"conformal floor of {quote(name)} must be a finite number")
+    if "unit" in entry and (entry["unit"] != SPREAD or "scales" in entry):
+        raise ValueError(f"conformal unit of {quote(name)} must be {SPREAD!r} (margins in "
+                         "units of each prediction's spread), without scales")
     if "scaled_margins" not in entry and "scales" not in entry:
         return
     keys = isinstance(series, list) and bool(series) and all(

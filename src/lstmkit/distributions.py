@@ -41,8 +41,13 @@ of the 80 % and 95 % central intervals (and any other the reported levels form).
 
 Conformal intervals (``lstmkit.conformal``) widen the fitted distribution's own central
 interval (``band``: its quantiles at (1 - c) / 2 and (1 + c) / 2), as CQR does for
-quantile targets; the ONNX graph carries them for ``normal`` targets only (loc + z scale),
-and exporting another distribution's calibrated intervals is a ``ConfigError``.
+quantile targets; a fit with a validation part calibrates them by default at the central
+intervals of the reported levels (``conformal.fit_coverage``). The quantile columns and
+samples stay the fitted distribution's own (uncalibrated); the intervals are the calibrated
+ones. The ONNX graph computes them for ``normal`` targets (loc + z scale, ``graph_band``);
+for the others (quantiles without a closed form in torch ops) the graph gives the
+parameters and ``OnnxModel`` computes the intervals from them with the margins its metadata
+records, as it computes their quantile columns (``graph_band`` False).
 
 This module imports no torch at import time; scipy is imported where quantiles,
 samples and metrics are computed.
@@ -61,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import DataError
 from .kinds import Decoded, Quantile, Scored, median, register_kind
 from .metrics import (
     REGRESSION_METRICS,
@@ -103,6 +108,7 @@ class Distribution(Quantile):
     parameters: tuple[str, ...] = ()
     parameter_roles: tuple[str, ...] = ()
     counts = False
+    graph_band = False     # scipy's quantiles: OnnxModel computes the intervals (Normal: True)
 
     @property
     def series_scaled(self) -> bool:  # counts keep their one scaler: the likelihood reads it
@@ -207,22 +213,22 @@ class Distribution(Quantile):
         """The fitted distribution's own quantiles at (1 - coverage) / 2 and
         (1 + coverage) / 2 of parameters ``values`` (..., P), which a conformal calibration
         widens or narrows by one margin (CQR, as for quantile targets); in torch (the ONNX
-        graph) as ``graph_band`` gives them."""
+        graph) as ``torch_band`` gives them."""
         ends = ((1 - coverage) / 2, (1 + coverage) / 2)
         if isinstance(values, np.ndarray):
             bounds = self.quantiles(values, ends)                             # (..., 2)
             return bounds[..., 0], bounds[..., 1]
-        return self.graph_band(target, values, ends)
+        return self.torch_band(params=values, ends=ends)
 
-    def graph_band(self, target: Target, params: Tensor, ends: tuple[float, float]
-                   ) -> tuple[Tensor, Tensor]:
+    def torch_band(self, params: Tensor, ends: tuple[float, float]) -> tuple[Tensor, Tensor]:
         """The quantiles at ``ends`` of parameters (B, S, P) in torch ops, for the ONNX
-        graph's conformal intervals; kinds without closed-form quantiles refuse."""
-        raise ConfigError(f"the ONNX graph cannot compute the quantiles of {self.name} target "
-                          f"{target.name!r}, which its conformal intervals widen (only a "
-                          "normal's have a closed form there); predict with the model "
-                          "itself, or export a model calibrated without intervals "
-                          "(LSTMModel(coverage=None), no calibrate_intervals)")
+        graph's conformal intervals (kinds with ``graph_band`` only)."""
+        raise NotImplementedError(f"{self.name} has no quantiles in torch ops")
+
+    def spread(self, values: Any) -> Any:
+        """Each prediction's spread (..., ), the unit its conformal margins are in: the
+        scale of a location-scale distribution, a count's standard deviation."""
+        return values[..., 1]
 
     def quantiles(self, params: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
         """Quantiles (..., Q) at ``levels`` of parameters (..., P)."""
@@ -318,8 +324,9 @@ class Normal(Distribution):
 
         return stats.norm(params[..., 0], params[..., 1])
 
-    def graph_band(self, target: Target, params: Tensor, ends: tuple[float, float]
-                   ) -> tuple[Tensor, Tensor]:
+    graph_band = True
+
+    def torch_band(self, params: Tensor, ends: tuple[float, float]) -> tuple[Tensor, Tensor]:
         from scipy import stats
 
         low, high = stats.norm.ppf(ends)                   # loc + z * scale, z constants
@@ -378,6 +385,9 @@ class Count(Distribution):
     mapped by the window's level, the CRPS summed over the support."""
 
     counts = True
+
+    def spread(self, values: Any) -> Any:
+        return np.sqrt(self.scipy(values).var())
 
     def nll(self, y: np.ndarray, params: np.ndarray) -> np.ndarray:
         return super().nll(np.round(y), params)    # counts back from scaled units: rounded

@@ -129,7 +129,9 @@ class Training:
             ``<target>_lo_80`` / ``<target>_hi_80`` columns; ``[]``: no intervals; None
             (default): a model with quantile targets and a validation part is calibrated at
             the central intervals their levels hold (``[0.1, 0.5, 0.9]``: 80 %;
-            ``conformal.fit_coverage``), any other model takes none.
+            ``conformal.fit_coverage``), one with distribution targets (and none of
+            quantiles) at those their reported levels hold (default 0.1, 0.5, 0.9: 80 %),
+            any other model takes none.
     """
 
     optimizer: str = "adam"

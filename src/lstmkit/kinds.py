@@ -147,6 +147,8 @@ class TargetKind:
         stacks: targets of this kind with the same loss are computed together, one
             channel each (their outputs and truth are (B, S, k)).
         conformal: its targets take conformal intervals (``band``; ``lstmkit.conformal``).
+        graph_band: the ONNX graph computes ``band`` in torch ops; else ``OnnxModel``
+            computes the intervals from the graph's output with numpy, as ``predict`` does.
         series_scaled: with ``Spec(scale_by="series")`` its numbers are scaled per series,
             its outputs mapped back by ``roles`` (``lstmkit.data.series_scaling``); False
             keeps the target's one scaler (labels are never scaled).
@@ -165,6 +167,7 @@ class TargetKind:
     shares_head: bool = False
     stacks: bool = True
     conformal: bool = True
+    graph_band: bool = True
     series_scaled: bool = True
     score_metric: str = ""
     error_metric: str = ""
@@ -282,6 +285,12 @@ class TargetKind:
         (numpy or torch, original units). A point prediction is both bounds, so that the
         conformal score is the absolute residual."""
         return values, values
+
+    def spread(self, values: Any) -> Any:
+        """The unit (N, S) a conformal margin is measured in for each prediction, from
+        ``values`` in the form of ``graph_output`` (numpy, or torch where ``graph_band``),
+        or None: margins in the target's original units (``lstmkit.conformal``)."""
+        return None
 
 
 class Regression(TargetKind):

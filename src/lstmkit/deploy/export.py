@@ -38,7 +38,10 @@ Graph outputs:
   calibrated conformal intervals (``lstmkit.conformal``), after the targets' outputs: the
   lower and upper end at each coverage the metadata's ``conformal`` lists, in original
   units (the margins, per series where scale-aware, and the floor of non-negative targets
-  are constants of the graph).
+  are constants of the graph). Targets whose band has no torch form (a Student's t or a
+  count distribution's quantiles, ``TargetKind.graph_band`` False) have none: the graph
+  gives their parameters, the metadata's ``conformal.from_parameters`` their margins, and
+  ``OnnxModel`` computes their intervals as ``predict`` does.
 
 Each target's kind (``lstmkit.kinds``) gives its output (``TargetKind.graph_output``) and
 the metadata's entry for it (``TargetKind.onnx_output``).
@@ -62,12 +65,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..conformal import margin_table
+from ..conformal import SPREAD, margin_table
 from ..data import timestep
 from ..data.scaling import AffineScaler
 from ..decision import offsets_of
 from ..errors import ArtifactError, ConfigError
 from ..pipeline import Fitted, FittedPipeline, fitted
+from ..spec import Spec
 from ..storage import files
 from ..version import __version__
 from .neighbours import NeighbourAnswers, check_size
@@ -131,14 +135,17 @@ class InferenceGraph(nn.Module):
         self.temperatures = pipeline.temperatures
         self.targets = list(spec.targets)
         record = pipeline.conformal or {"coverage": [], "targets": {}}
-        self.interval_series = "series" in record
-        # Per target with intervals: its index, coverages, margins (series + 1 or 1, K, S or
-        # 1) (``conformal.margin_table``) and floor (None: none).
+        # Per target with intervals the graph computes (``graph_band``): its index,
+        # coverages, margins (series + 1 or 1, K, S or 1) (``conformal.margin_table``),
+        # floor (None: none) and whether they are in units of its spread.
         self.intervals = [
             (j, list(record["coverage"]), torch.tensor(np.stack(
                 [margin_table(record, t.name, k) for k in range(len(record["coverage"]))],
-                axis=1), dtype=torch.float32), record["targets"][t.name].get("floor"))
-            for j, t in enumerate(spec.targets) if t.name in record["targets"]]
+                axis=1), dtype=torch.float32), record["targets"][t.name].get("floor"),
+             record["targets"][t.name].get("unit") == SPREAD)
+            for j, t in enumerate(spec.targets)
+            if t.name in record["targets"] and t.target_kind.graph_band]
+        self.interval_series = "series" in record and bool(self.intervals)
         self.vote, self.nearest = pipeline.neighbour_vote, set(pipeline.neighbour_targets)
         self.answers = None if pipeline.neighbours is None or not \
             pipeline.answers_with_neighbours else NeighbourAnswers(
@@ -170,8 +177,8 @@ class InferenceGraph(nn.Module):
         if self.answers is not None and lengths is not None:
             values = self.answered(values, x, lengths)
         return values + tuple(self.interval_ends(j, values[j], coverage, table, floor,
-                                                 interval_series)
-                              for j, coverage, table, floor in self.intervals)
+                                                 interval_series, spread)
+                              for j, coverage, table, floor, spread in self.intervals)
 
     def answered(self, values: tuple[Tensor, ...], x: Tensor, lengths: Tensor
                  ) -> tuple[Tensor, ...]:
@@ -194,17 +201,20 @@ class InferenceGraph(nn.Module):
         return tuple(out)
 
     def interval_ends(self, j: int, values: Tensor, coverage: list[float], table: Tensor,
-                      floor: float | None, series: Tensor | None) -> Tensor:
+                      floor: float | None, series: Tensor | None, spread: bool) -> Tensor:
         """Target ``j``'s conformal intervals (B, S, K, 2) from its output ``values``: its
         kind's band at each coverage, widened by that coverage's margins per step (those of
-        each window's ``series`` where given; ``table`` (G + 1 or 1, K, S)), the lower end
-        kept at ``floor`` or above."""
+        each window's ``series`` where given; ``table`` (G + 1 or 1, K, S)), times each
+        prediction's ``spread`` where the margins are in its units, the lower end kept at
+        ``floor`` or above."""
         kind, target = self.kinds[j], self.targets[j]
         margins = table[0] if series is None else table[series]        # (K, S) or (B, K, S)
         ends = []
         for k, c in enumerate(coverage):
             lower, upper = kind.band(target, values, c)                      # (B, S) each
             margin = margins.select(-2, k)                                   # (S,) or (B, S)
+            if spread:
+                margin = margin * kind.spread(values)                        # (B, S)
             low = lower - margin
             if floor is not None:
                 low = torch.clamp(low, min=floor)
@@ -303,10 +313,7 @@ def onnx_metadata(model: FittedPipeline | Fitted) -> dict[str, Any]:
 
     pipeline = fitted(model)
     spec = pipeline.spec
-    record = pipeline.conformal
-    conformal = None if record is None else {
-        "coverage": record["coverage"], "targets": list(record["targets"]),
-        **({"series": record["series"]} if "series" in record else {})}
+    conformal = graph_conformal(spec, pipeline.conformal)
     offsets = {t.name: offsets_of(pipeline.decisions, t.name) for t in spec.targets}
     inputs, outputs = signature(spec, pipeline.encoding, conformal,
                                 {name: b for name, b in offsets.items() if b is not None})
@@ -322,6 +329,26 @@ def onnx_metadata(model: FittedPipeline | Fitted) -> dict[str, Any]:
         "versions": {"lstmkit": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
     }
+
+
+def graph_conformal(spec: Spec, record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The metadata's ``conformal``: the calibrated coverages, the targets whose intervals
+    the graph computes (``targets``; ``series`` where their margins are per series) and,
+    where some target's band has no torch form (``TargetKind.graph_band``: a Student's t or
+    a count), ``from_parameters``: the conformal record of those targets (as
+    ``FittedPipeline.conformal`` holds it), whose intervals ``OnnxModel`` computes from the
+    graph's parameters as ``predict`` does."""
+    if record is None:
+        return None
+    kinds = {t.name: t.target_kind for t in spec.targets}
+    graph = [name for name in record["targets"] if kinds[name].graph_band]
+    others = {name: entry for name, entry in record["targets"].items() if name not in graph}
+    conformal: dict[str, Any] = {"coverage": record["coverage"], "targets": graph}
+    if "series" in record and graph:
+        conformal["series"] = record["series"]
+    if others:    # only then: exports without such targets stay as they were
+        conformal["from_parameters"] = {**record, "targets": others}
+    return conformal
 
 
 def _input_names(metadata: dict[str, Any]) -> list[str]:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import quote
-from ..conformal import check_coverage, chosen, series_codes
+from ..conformal import check_conformal, check_coverage, chosen, series_codes, with_intervals
 from ..data import timestep
 from ..data.encoding import Encoding
 from ..data.groups import Groups, arrange, fill_gaps, fill_unread
@@ -168,7 +168,13 @@ class OnnxModel:
                 feeds[self.metadata["inputs"]["lengths"]["name"]] = lengths[i : i + RUN_WINDOWS]
             parts.append(self.run(feeds))
         outputs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        return prediction_frame(spec, windows, self.decoded(outputs, intervals))
+        decoded = self.decoded(outputs, intervals)
+        outside = (self.metadata.get("conformal") or {}).get("from_parameters")
+        if outside and intervals:   # bands without a torch form: from the parameters
+            which = np.repeat(np.arange(len(groups.keys)), groups.lengths)[rows[:, 0]]
+            decoded = with_intervals(spec, decoded, outside, intervals,
+                                     [groups.keys[g] for g in which])
+        return prediction_frame(spec, windows, decoded)
 
     # -- internals -----------------------------------------------------------------------
     def _columns(self, groups: Groups) -> dict[str, np.ndarray]:
@@ -345,8 +351,9 @@ def _recorded_encoding(spec: Spec, metadata: dict[str, Any]) -> Encoding:
 
 
 def _recorded_conformal(metadata: dict[str, Any], spec: Spec) -> dict[str, Any] | None:
-    """The metadata's ``conformal`` entry, checked: calibrated coverages and the targets
-    whose intervals the graph gives."""
+    """The metadata's ``conformal`` entry, checked: calibrated coverages, the targets
+    whose intervals the graph gives and the record of those whose intervals are computed
+    from the graph's parameters (``from_parameters``)."""
     recorded = metadata.get("conformal")
     if recorded is None:
         return None
@@ -359,7 +366,28 @@ def _recorded_conformal(metadata: dict[str, Any], spec: Spec) -> dict[str, Any] 
     keys = recorded.get("series", [])
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ConfigError(f"conformal series is {quote(keys)}; it lists series ids as text")
+    _check_from_parameters(recorded, spec)
     return recorded
+
+
+def _check_from_parameters(recorded: dict[str, Any], spec: Spec) -> None:
+    """ConfigError unless ``recorded``'s ``from_parameters`` (if any) is a conformal record
+    (``conformal.check_conformal``) at its coverages, of targets the graph gives no
+    intervals for and whose bands it has no torch form of (``TargetKind.graph_band``)."""
+    if "from_parameters" not in recorded:
+        return
+    outside = recorded["from_parameters"]
+    try:
+        check_conformal(outside, spec)
+    except ValueError as exc:
+        raise ConfigError(f"conformal.from_parameters: {exc}") from None
+    kinds = {t.name: t.target_kind for t in spec.targets}
+    if outside["coverage"] != recorded["coverage"] or any(
+            kinds[name].graph_band or name in recorded["targets"] for name in outside["targets"]):
+        raise ConfigError(f"conformal.from_parameters holds targets "
+                          f"{quote(list(outside['targets']))} at coverage "
+                          f"{quote(outside['coverage'])}; they must be targets whose bands "
+                          "the graph does not compute, at the same coverages as the graph's")
 
 
 def _recorded_offsets(metadata: dict[str, Any], spec: Spec, encoding: Encoding

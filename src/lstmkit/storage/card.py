@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ..cli.tracking import epoch_number
+from ..conformal import SPREAD
 from ..kinds import interval_column, quantile_column
 from ..metrics import PREDICTORS, compare, metric_label, mostly_naive, percent
 from ..pipeline import Fitted, FittedPipeline, fitted
@@ -245,11 +246,18 @@ def _intervals(record: dict[str, Any] | None) -> list[str]:
              "| target | nominal | columns | calibration coverage | mean margin |",
              "| --- | --- | --- | --- | --- |"]
     for target, entry in record["targets"].items():
+        unit = " × spread" if entry.get("unit") == SPREAD else ""
         for c, margins, covered in zip(record["coverage"], entry["margins"], entry["covered"],
                                        strict=True):
             lines.append(f"| {target} | {percent(c)} % | `{interval_column(target, 'lo', c)}`, "
                          f"`{interval_column(target, 'hi', c)}` | {100 * covered:.1f} % | "
-                         f"{sum(margins) / len(margins):.4g} |")
+                         f"{sum(margins) / len(margins):.4g}{unit} |")
+    if any(entry.get("unit") == SPREAD for entry in record["targets"].values()):
+        lines += ["", "A distribution target's interval is its fitted distribution's own "
+                  "central interval widened (or narrowed) at each end by the margin times "
+                  "the prediction's spread (a normal's or Student's t's scale, a count's "
+                  "standard deviation); its quantile columns and samples stay the fitted "
+                  "distribution's, uncalibrated."]
     return lines
 
 
