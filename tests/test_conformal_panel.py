@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from lstmkit import Feature, LSTMModel, Spec, Split, datasets
-from lstmkit.conformal import WindowSeries, fit_conformal, margin_table
+from lstmkit.conformal import fit_conformal
+from lstmkit.conformal_panel import WindowSeries, margin_table
 from lstmkit.deploy.onnx_model import OnnxModel
 from lstmkit.kinds import Decoded
 

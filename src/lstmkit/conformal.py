@@ -34,7 +34,8 @@ scores instead (Mondrian conformal prediction: coverage per series, not only ove
 panel, where the model fits some series better than others). A series without a usable
 scale (none kept, a new series, a constant training part) takes the pooled margin,
 calibrated on every window as for a single series; a single series is calibrated as
-before (dividing by one constant scale would change nothing).
+before (dividing by one constant scale would change nothing). Which series a window is
+of, the margins a window gets and the check of those fields: ``lstmkit.conformal_panel``.
 
 Targets whose known values in the training windows are all 0 or more (counts, prices,
 concentrations) keep the interval's lower end at 0 or above (``floor``): a conformal
@@ -68,16 +69,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .checks import quote
+from .conformal_panel import WindowSeries, check_scaled, window_margins
 from .errors import ConfigError, DataError
 from .kinds import Decoded, Quantile
 from .metrics import interval_metrics, percent
-from .scale_free import scale_key
 
 if TYPE_CHECKING:
     from .spec import Spec, Target
@@ -171,31 +171,6 @@ def check_bands(spec: Spec, coverage: Sequence[float]) -> None:
         probe = np.ones((1, 1, t.target_kind.width(0, t)))
         for c in coverage:
             t.target_kind.band(t, probe, c)
-
-
-@dataclass(frozen=True)
-class WindowSeries:
-    """Which series each calibration window belongs to, and the series' scales its
-    scores are divided by (scale-aware calibration of a panel).
-
-    Attributes:
-        keys: the series' ids as text.
-        which: (N,) each window's position in ``keys``.
-        scales: per number target, one scale per series (NaN where none is usable).
-    """
-
-    keys: tuple[str, ...]
-    which: np.ndarray
-    scales: dict[str, np.ndarray]
-
-    def of(self, name: str) -> np.ndarray | None:
-        """Target ``name``'s usable scales (G,) (NaN: none), or None where the windows are
-        not of several series or no series has a usable scale."""
-        scales = self.scales.get(name)
-        if len(self.keys) < 2 or scales is None:
-            return None
-        usable = np.isfinite(scales) & (scales > 0)
-        return np.where(usable, scales, np.nan) if usable.any() else None
 
 
 def fit_conformal(spec: Spec, decoded: dict[str, Decoded], truth: dict[str, np.ndarray],
@@ -351,39 +326,6 @@ def with_intervals(spec: Spec, decoded: dict[str, Decoded], record: dict[str, An
     return out
 
 
-def window_margins(record: dict[str, Any], name: str, k: int, keys: Sequence[Any] | None
-                   ) -> np.ndarray:
-    """Target ``name``'s margins at the ``k``-th coverage: the pooled ones (S,) (or (1,)),
-    or, scale-aware with the windows' series ``keys``, each window's (N, S)."""
-    entry = record["targets"][name]
-    if "scaled_margins" not in entry or keys is None:
-        return np.asarray(entry["margins"][k], dtype=np.float64)
-    return margin_table(record, name, k)[series_codes(record, keys)]
-
-
-def margin_table(record: dict[str, Any], name: str, k: int) -> np.ndarray:
-    """Target ``name``'s margins (G + 1, S) at the ``k``-th coverage per series of the
-    record's ``series`` (its normalised margins times its scale, the pooled ones where it
-    has none), and last the pooled ones, for series the record does not hold."""
-    entry = record["targets"][name]
-    pooled = np.asarray(entry["margins"][k], dtype=np.float64)
-    if "scaled_margins" not in entry:
-        return pooled[None, :]
-    scales = np.array([math.nan if v is None else v for v in entry["scales"]], np.float64)
-    scaled = entry["scaled_margins"][k]
-    own = entry.get("series_margins", [[None] * len(scales)] * (k + 1))[k]
-    normalised = np.array([scaled if m is None else m for m in own], dtype=np.float64)
-    rows = np.where(np.isfinite(scales)[:, None], scales[:, None] * normalised, pooled[None, :])
-    return np.vstack([rows, pooled[None, :]])
-
-
-def series_codes(record: dict[str, Any], keys: Sequence[Any]) -> np.ndarray:
-    """Each of ``keys``' position (int64) in the record's ``series``; its length (the
-    pooled margins' row of ``margin_table``) for a series it does not hold."""
-    known = {key: g for g, key in enumerate(record.get("series", []))}
-    return np.array([known.get(scale_key(key), len(known)) for key in keys], dtype=np.int64)
-
-
 def interval_scores(true: np.ndarray, model: Decoded, naive: tuple[np.ndarray, np.ndarray]
                     | None, coverage: float, scale: float, weights: np.ndarray | None = None
                     ) -> dict[str, tuple[float, float]]:
@@ -431,7 +373,8 @@ def check_conformal(data: Any, spec: Spec) -> dict[str, Any] | None:
             raise ValueError(f"conformal entry of {quote(name)} must hold margins (one list of "
                              f"1 or {steps} finite numbers per coverage) and covered (one share "
                              "from 0 to 1 per coverage)")
-        _check_scaled(entry, name, margins, data.get("series"))
+        _check_unit(entry, name)
+        check_scaled(entry, name, margins, data.get("series"))
         kind = next(t.target_kind for t in spec.targets if t.name == name)
         probe = np.ones((1, 1, kind.width(0, next(t for t in spec.targets if t.name == name))))
         if "unit" in entry and kind.spread(probe) is None:
@@ -444,34 +387,11 @@ def check_conformal(data: Any, spec: Spec) -> dict[str, Any] | None:
     return data
 
 
-def _check_scaled(entry: dict[str, Any], name: str, margins: list[list[float]],
-                  series: Any) -> None:
-    """ValueError unless target ``name``'s optional scale-aware fields (``scaled_margins``
-    shaped like ``margins``, ``scales``: one per ``series`` id) and ``floor`` are sound."""
-    def finite(v: Any, positive: bool = False) -> bool:
-        return type(v) in (int, float) and math.isfinite(v) and (v > 0 or not positive)
-    if "floor" in entry and not finite(entry["floor"]):
+def _check_unit(entry: dict[str, Any], name: str) -> None:
+    """ValueError unless target ``name``'s optional ``floor`` and ``unit`` are sound."""
+    floor = entry.get("floor", 0.0)
+    if not (type(floor) in (int, float) and math.isfinite(floor)):
         raise ValueError(f"conformal floor of {quote(name)} must be a finite number")
     if "unit" in entry and (entry["unit"] != SPREAD or "scales" in entry):
         raise ValueError(f"conformal unit of {quote(name)} must be {SPREAD!r} (margins in "
                          "units of each prediction's spread), without scales")
-    if "scaled_margins" not in entry and "scales" not in entry:
-        return
-    keys = isinstance(series, list) and bool(series) and all(
-        isinstance(k, str) for k in series) and len(set(series)) == len(series)
-    scaled, scales = entry.get("scaled_margins"), entry.get("scales")
-    shaped = isinstance(scaled, list) and len(scaled) == len(margins) and all(
-        isinstance(row, list) and len(row) == len(own) and all(finite(v) for v in row)
-        for row, own in zip(scaled, margins, strict=False))
-    per_series = keys and isinstance(scales, list) and len(scales) == len(series) and all(
-        v is None or finite(v, positive=True) for v in scales)
-    own = entry.get("series_margins", [[None] * len(scales or [])] * len(margins))
-    owned = per_series and isinstance(own, list) and len(own) == len(margins) and all(
-        isinstance(each, list) and len(each) == len(series) and all(
-            m is None or (isinstance(m, list) and len(m) == len(row) and all(map(finite, m)))
-            for m in each) for each, row in zip(own, margins, strict=False))
-    if not shaped or not per_series or not owned:
-        raise ValueError(f"conformal entry of {quote(name)} must hold scaled_margins (shaped "
-                         "like margins), scales (one number above 0, or null, per id of the "
-                         "record's series: distinct ids as text) and series_margins (per "
-                         "coverage, per series null or a list shaped like its margins)")

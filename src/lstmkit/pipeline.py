@@ -31,7 +31,6 @@ from .baselines import NearestNeighbour
 from .checks import check_choice, check_positive_int, quote
 from .conformal import PARTS as CONFORMAL_PARTS
 from .conformal import (
-    WindowSeries,
     check_bands,
     check_coverage,
     chosen,
@@ -40,6 +39,7 @@ from .conformal import (
     interval_levels,
     with_intervals,
 )
+from .conformal_panel import WindowSeries
 from .data import prepare, timestep
 from .data.encoding import Encoding
 from .data.groups import Groups, arrange, fill_gaps, fill_unread

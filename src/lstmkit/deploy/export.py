@@ -65,7 +65,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..conformal import SPREAD, margin_table
+from ..conformal import SPREAD
+from ..conformal_panel import margin_table
 from ..data import timestep
 from ..data.scaling import AffineScaler
 from ..decision import offsets_of
@@ -136,7 +137,7 @@ class InferenceGraph(nn.Module):
         self.targets = list(spec.targets)
         record = pipeline.conformal or {"coverage": [], "targets": {}}
         # Per target with intervals the graph computes (``graph_band``): its index,
-        # coverages, margins (series + 1 or 1, K, S or 1) (``conformal.margin_table``),
+        # coverages, margins (series + 1 or 1, K, S or 1) (``conformal_panel.margin_table``),
         # floor (None: none) and whether they are in units of its spread.
         self.intervals = [
             (j, list(record["coverage"]), torch.tensor(np.stack(

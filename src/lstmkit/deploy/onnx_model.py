@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..checks import quote
-from ..conformal import check_conformal, check_coverage, chosen, series_codes, with_intervals
+from ..conformal import check_conformal, check_coverage, chosen, with_intervals
+from ..conformal_panel import series_codes
 from ..data import timestep
 from ..data.encoding import Encoding
 from ..data.groups import Groups, arrange, fill_gaps, fill_unread
