@@ -228,6 +228,17 @@ def test_naive_local_time_skipping_the_daylight_saving_hour_says_so():
                ).time_step_.freq == "h"
 
 
+def test_naive_local_time_repeating_the_daylight_saving_hour_says_so_and_the_fix_works(etth1):
+    wall = berlin(etth1).assign(date=lambda t: t.date.dt.tz_localize(None))   # 02:00 twice
+    task = spec("date", "OT", 24)
+    with pytest.raises(DataError, match=r"duplicate timestamp 2016-10-30 02:00:00.*end of "
+                                        r"daylight saving.*tz_localize\('Europe/.*"
+                                        r"ambiguous='infer'\)"):
+        fit(wall, task)
+    fixed = wall.assign(date=wall.date.dt.tz_localize("Europe/Berlin", ambiguous="infer"))
+    assert fit(fixed, task).time_step_ == TimeStep("datetime", "h", "Europe/Berlin")
+
+
 @pytest.fixture(scope="module")
 def berlin_model(etth1) -> LSTMModel:
     return fit(berlin(etth1), Spec(time="date", inputs=["OT", "HUFL"], targets=["OT"],

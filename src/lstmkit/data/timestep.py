@@ -221,9 +221,16 @@ class Timeline:
         i = bad[0] + 1
         problem = "a duplicate" if time[i] == time[i - 1] else "an out-of-order"
         order = f"[{self.group!r}, {self.column!r}]" if self.group else repr(self.column)
-        raise DataError(f"time column {self.column!r} has {problem} timestamp {self.show(i)} at "
-                        f"row {self.rows[i]}{self.where(i)} (previous row {self.rows[i - 1]} has "
-                        f"{self.show(i - 1)}); sort the table by {order} and drop duplicate rows")
+        text = (f"time column {self.column!r} has {problem} timestamp {self.show(i)} at row "
+                f"{self.rows[i]}{self.where(i)} (previous row {self.rows[i - 1]} has "
+                f"{self.show(i - 1)})")
+        zone = _repeated_hour_zone(self, i)
+        if zone is not None:
+            raise DataError(f"{text}: this looks like local time at the end of daylight saving "
+                            f"(as in {zone!r}, where an hour of that night comes twice): "
+                            f"localise it (df[{self.column!r}].dt.tz_localize({zone!r}, "
+                            "ambiguous='infer'), with your zone), which tells the two hours apart")
+        raise DataError(f"{text}; sort the table by {order} and drop duplicate rows")
 
     def show(self, i: int) -> str:
         """Value ``i`` as text, in the column's zone."""
@@ -575,6 +582,23 @@ def _holidays(step: TimeStep, timeline: Timeline, jumps: np.ndarray) -> np.ndarr
     allowed = np.maximum(HOLIDAY_SHARE * np.diff(timeline.offsets), HOLIDAYS_IN_A_ROW)
     off = np.bincount(series, weights=skipped * short, minlength=len(allowed))
     return short & (off <= allowed)[series]
+
+
+def _repeated_hour_zone(timeline: Timeline, i: int) -> str | None:
+    """For a naive column whose row ``i`` repeats or goes back before row ``i - 1`` by at most
+    an hour: a zone in which that wall-clock time comes twice (daylight saving ended)."""
+    time = timeline.values
+    if timeline.zone is not None or timeline.kind != "datetime" or \
+            not np.timedelta64(0) <= time[i - 1] - time[i] < HOUR:
+        return None
+    stamp = pd.Timestamp(time[i])
+    for zone in (*COMMON_ZONES, *sorted(zoneinfo.available_timezones())):
+        try:
+            stamp.tz_localize(zone, ambiguous="raise", nonexistent="raise")
+        except ValueError as exc:        # pandas: "Cannot infer dst time from ..."
+            if "dst" in str(exc).lower() and "nonexistent" not in str(exc).lower():
+                return zone
+    return None
 
 
 def _skipped_hour_zone(step: TimeStep, timeline: Timeline, i: int) -> str | None:
