@@ -42,7 +42,8 @@ HOLIDAYS_IN_A_ROW = 2    # business days a market closes in a row (Christmas, Bo
 HOLIDAY_SHARE = 0.05     # of a series' business days: a calendar's public holidays, 8-12 a year
 PIECE = 6      # rows per piece when a series with gaps votes: 6 business days span a weekend
 VOTES = 64     # pieces read at most
-# Zones tried first when a naive column looks like local time skipping a daylight-saving hour.
+# Zones tried first when a naive column looks like local time skipping or repeating a
+# daylight-saving hour.
 COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/Chicago",
                 "America/Denver", "America/Los_Angeles", "Australia/Sydney")
 EXAMPLES = "'h', '15min', 'D', 'B', 'W-SUN', 'MS', 'ME', 'QS', 'YS'"
@@ -575,8 +576,9 @@ def _holidays(step: TimeStep, timeline: Timeline, jumps: np.ndarray) -> np.ndarr
     business days each, where no series skips more than ``HOLIDAY_SHARE`` of its rows."""
     if step.kind != "datetime" or to_offset(step.freq) != offsets.BDay() or jumps.size == 0:
         return np.zeros(jumps.size, dtype=bool)
-    days = np.asarray(timeline.local().normalize(), dtype="datetime64[D]")
-    skipped = np.busday_count(days[jumps], days[jumps + 1]) - 1
+    before, after = (np.asarray(timeline.local(rows).normalize(), dtype="datetime64[D]")
+                     for rows in (jumps, jumps + 1))
+    skipped = np.busday_count(before, after) - 1
     short = (skipped >= 1) & (skipped <= HOLIDAYS_IN_A_ROW)
     series = np.searchsorted(timeline.offsets, jumps, side="right") - 1
     allowed = np.maximum(HOLIDAY_SHARE * np.diff(timeline.offsets), HOLIDAYS_IN_A_ROW)
@@ -591,14 +593,8 @@ def _repeated_hour_zone(timeline: Timeline, i: int) -> str | None:
     if timeline.zone is not None or timeline.kind != "datetime" or \
             not np.timedelta64(0) <= time[i - 1] - time[i] < HOUR:
         return None
-    stamp = pd.Timestamp(time[i])
-    for zone in (*COMMON_ZONES, *sorted(zoneinfo.available_timezones())):
-        try:
-            stamp.tz_localize(zone, ambiguous="raise", nonexistent="raise")
-        except ValueError as exc:        # pandas: "Cannot infer dst time from ..."
-            if "dst" in str(exc).lower() and "nonexistent" not in str(exc).lower():
-                return zone
-    return None
+    return _zone_refusing([pd.Timestamp(time[i])], ambiguous="raise",
+                          nonexistent="shift_forward")
 
 
 def _skipped_hour_zone(step: TimeStep, timeline: Timeline, i: int) -> str | None:
@@ -610,10 +606,17 @@ def _skipped_hour_zone(step: TimeStep, timeline: Timeline, i: int) -> str | None
     if time[i] - time[i - 1] != np.timedelta64(pd.Timedelta(step.offset)) + HOUR:
         return None
     wall = [pd.Timestamp(time[i - 1]), pd.Timestamp(step.shift(time[i - 1 : i])[0])]
+    return _zone_refusing(wall, nonexistent="raise")
+
+
+def _zone_refusing(stamps: list[pd.Timestamp], **localize: str) -> str | None:
+    """The first zone (``COMMON_ZONES`` first) in which localising one of the wall-clock
+    ``stamps`` with ``localize`` raises: where that time does not exist (``nonexistent=
+    "raise"``) or comes twice (``ambiguous="raise"``) because of daylight saving."""
     for zone in (*COMMON_ZONES, *sorted(zoneinfo.available_timezones())):
-        for stamp in wall:
+        for stamp in stamps:
             try:
-                stamp.tz_localize(zone, nonexistent="raise")
-            except ValueError:      # pandas: "... is a nonexistent time due to daylight savings"
+                stamp.tz_localize(zone, **localize)
+            except ValueError:      # pandas: "... is a nonexistent time", "Cannot infer dst"
                 return zone
     return None
