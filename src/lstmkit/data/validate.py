@@ -105,15 +105,13 @@ def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
         if target.categorical or pd.api.types.is_numeric_dtype(series) or \
                 pd.api.types.is_bool_dtype(series):
             continue
-        text = pd.to_numeric(series, errors="coerce").isna().to_numpy() & \
-            series.notna().to_numpy()
-        bad = np.flatnonzero(text)
+        _, bad = _as_numbers(series)
         if not bad.size or str(series.iloc[bad[0]]).strip().lower() in SENTINELS:
             continue                       # numbers as text, or a missing-value marker
         where = f"holds {quote(series.iloc[bad[0]])} at row {bad[0]}"
         if hint := decimal_comma_hint(series.iloc[bad[0]]):
             raise DataError(f"target {target.name!r} must be numeric but {where}{hint}")
-        if text.sum() <= series.notna().sum() / 2:
+        if bad.size <= series.notna().sum() / 2:
             raise DataError(f"target {target.name!r} must be numeric but {where}; clean the "
                             "value")
         labels = series.dropna().unique()
@@ -122,6 +120,13 @@ def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
             f"target {target.name!r} is a {target.kind} target but {where} ({len(labels)} "
             f"distinct values): for labels declare Target({target.name!r}, kind={kind!r}) "
             f"(YAML: {{name: {target.name}, kind: {kind}}})")
+
+
+def _as_numbers(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``series`` parsed as numbers (NaN where it cannot be), and the positions of the values
+    that are there but are no numbers (text)."""
+    parsed = pd.to_numeric(series, errors="coerce")
+    return parsed, np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)   # 3.4e38: the network computes in float32
@@ -140,8 +145,7 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
     if isinstance(series.dtype, pd.CategoricalDtype) or not (
         pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
     ):
-        parsed = pd.to_numeric(series, errors="coerce")
-        bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
+        parsed, bad = _as_numbers(series)
         if bad.size:
             i = bad[0]
             value = series.iloc[i]
@@ -294,8 +298,7 @@ def check_schema(frame: pd.DataFrame, schema: dict[str, str]) -> None:
         series = frame[column]
         numeric_now = pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
         if kind == "numeric" and not numeric_now:
-            parsed = pd.to_numeric(series, errors="coerce")
-            bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
+            _, bad = _as_numbers(series)
             if bad.size:
                 value = series.iloc[bad[0]]
                 raise SchemaError(
