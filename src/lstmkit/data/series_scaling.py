@@ -165,11 +165,10 @@ class SeriesScalers:
             DataError: naming the first series without statistics here (only an exported
                 graph's keys meet one: ``encode`` covers unseen series first, ``covering``).
         """
-        known = {key: g for g, key in enumerate(self.keys)}
-        unseen = [key for key in keys if str(key) not in known]
-        if unseen:
+        unseen = self.unseen(keys)
+        if unseen.size:
             shown = list(self.keys[:10]) + (["..."] if len(self.keys) > 10 else [])
-            raise DataError(f"series {quote(unseen[0])} was not among the {len(self.keys)} "
+            raise DataError(f"series {quote(keys[unseen[0]])} was not among the {len(self.keys)} "
                             f"series the model was exported with ({quote(shown)}); scaled per "
                             "series (spec scale_by 'series', a panel's default), the ONNX graph "
                             "holds the statistics of those series only: predict it with the "
@@ -177,6 +176,7 @@ class SeriesScalers:
                             "by that series' own rows, with a warning), or continue the model "
                             "on data that holds it (fit(data, warm_start=True)) and export it "
                             "again")
+        known = {key: g for g, key in enumerate(self.keys)}
         return np.array([known[str(key)] for key in keys], dtype=np.int64)
 
     def row_codes(self, groups: Groups) -> np.ndarray:
