@@ -196,11 +196,11 @@ class SequenceWindows(_Permutable):
                            if packed else None)
         self._in_order = packed and torch.equal(index, torch.arange(len(lengths),
                                                                     device=index.device))
-        # The scaling tiled over a whole sequence's T x F values, in float32 and float64
-        # (see ``_scaled``).
-        self._tiled = {} if scaling is None else {
-            dtype: tuple(v.to(dtype).repeat(self.max_length) for v in scaling)
-            for dtype in (torch.float32, torch.float64)}
+        # The type the inputs are scaled in, and the scaling in it tiled over a whole
+        # sequence's T x F values (see ``_scaled``).
+        self._scaling_dtype = torch.float32 if inputs.dtype == torch.float32 else torch.float64
+        self._tiled = None if scaling is None else tuple(
+            v.to(self._scaling_dtype).repeat(self.max_length) for v in scaling)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -295,8 +295,8 @@ class SequenceWindows(_Permutable):
             return x.clone() if scratch is None else scratch.take(
                 x.shape, x.dtype, x.device).copy_(x)
         b, t, f = x.shape
-        dtype = torch.float32 if x.dtype == torch.float32 else torch.float64
-        center, scale = (self._tiled[dtype] if t == self.max_length else
+        dtype = self._scaling_dtype                      # x is a batch of the inputs
+        center, scale = (self._tiled if t == self.max_length else
                          (v.to(dtype).repeat(t) for v in self.scaling))   # (T * F,)
         rows = x.reshape(b, t * f)
         work = (torch.empty(rows.shape, dtype=dtype, device=x.device) if scratch is None
