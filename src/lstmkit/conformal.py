@@ -355,12 +355,12 @@ def check_conformal(data: Any, spec: Spec) -> dict[str, Any] | None:
         raise ValueError(f"conformal: {exc}") from None
     if list(coverage) != data["coverage"]:
         raise ValueError("conformal coverage must be increasing and distinct")
-    names = [t.name for _, t in conformal_targets(spec)]
+    targets = {t.name: t for _, t in conformal_targets(spec)}
     steps = spec.shape.output_steps
     for name, entry in data["targets"].items():
-        if name not in names:
+        if name not in targets:
             raise ValueError(f"conformal names target {quote(name)}, which is not a number "
-                             f"target of the spec ({quote(names)})")
+                             f"target of the spec ({quote(list(targets))})")
         margins = entry.get("margins") if isinstance(entry, dict) else None
         rows = isinstance(margins, list) and len(margins) == len(coverage) and all(
             isinstance(row, list) and len(row) in (1, steps) and all(
@@ -373,13 +373,8 @@ def check_conformal(data: Any, spec: Spec) -> dict[str, Any] | None:
             raise ValueError(f"conformal entry of {quote(name)} must hold margins (one list of "
                              f"1 or {steps} finite numbers per coverage) and covered (one share "
                              "from 0 to 1 per coverage)")
-        _check_unit(entry, name)
+        _check_unit(entry, targets[name])
         check_scaled(entry, name, margins, data.get("series"))
-        kind = next(t.target_kind for t in spec.targets if t.name == name)
-        probe = np.ones((1, 1, kind.width(0, next(t for t in spec.targets if t.name == name))))
-        if "unit" in entry and kind.spread(probe) is None:
-            raise ValueError(f"conformal entry of {quote(name)} has unit {SPREAD!r}, but a "
-                             f"{kind.name} target has no spread to measure margins in")
     try:
         check_bands(spec, coverage)
     except ConfigError as exc:
@@ -387,11 +382,18 @@ def check_conformal(data: Any, spec: Spec) -> dict[str, Any] | None:
     return data
 
 
-def _check_unit(entry: dict[str, Any], name: str) -> None:
-    """ValueError unless target ``name``'s optional ``floor`` and ``unit`` are sound."""
+def _check_unit(entry: dict[str, Any], target: Target) -> None:
+    """ValueError unless ``target``'s optional ``floor`` and ``unit`` are sound: a unit of
+    ``SPREAD``, without series scales, on a kind that has a spread."""
+    name, kind = target.name, target.target_kind
     floor = entry.get("floor", 0.0)
     if not (type(floor) in (int, float) and math.isfinite(floor)):
         raise ValueError(f"conformal floor of {quote(name)} must be a finite number")
-    if "unit" in entry and (entry["unit"] != SPREAD or "scales" in entry):
+    if "unit" not in entry:
+        return
+    if entry["unit"] != SPREAD or "scales" in entry:
         raise ValueError(f"conformal unit of {quote(name)} must be {SPREAD!r} (margins in "
                          "units of each prediction's spread), without scales")
+    if kind.spread(np.ones((1, 1, kind.width(0, target)))) is None:
+        raise ValueError(f"conformal entry of {quote(name)} has unit {SPREAD!r}, but a "
+                         f"{kind.name} target has no spread to measure margins in")
