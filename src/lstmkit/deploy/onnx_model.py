@@ -153,11 +153,12 @@ class OnnxModel:
         windows = spec.shape.window_rows(groups, origins)
         rows, lengths = windows.rows, windows.lengths
         columns = self._columns(groups)
+        which = np.repeat(np.arange(len(groups.keys)), groups.lengths)[rows[:, 0]]   # (N,)
         series = self.encoding.series
-        codes = None if series is None else series.row_codes(groups)[rows[:, 0]]   # (N,)
+        codes = None if series is None else series.codes(groups.keys)[which]
         calibrated = self.metadata["inputs"].get("interval_series")
-        interval_codes = None if calibrated is None else np.repeat(series_codes(
-            {"series": calibrated["keys"]}, groups.keys), groups.lengths)[rows[:, 0]]
+        interval_codes = None if calibrated is None else series_codes(
+            {"series": calibrated["keys"]}, groups.keys)[which]
         parts = []
         for i in range(0, len(rows), RUN_WINDOWS):
             feeds = {name: values[rows[i : i + RUN_WINDOWS]] for name, values in columns.items()}
@@ -172,7 +173,6 @@ class OnnxModel:
         decoded = self.decoded(outputs, intervals)
         outside = (self.metadata.get("conformal") or {}).get("from_parameters")
         if outside and intervals:   # bands without a torch form: from the parameters
-            which = np.repeat(np.arange(len(groups.keys)), groups.lengths)[rows[:, 0]]
             decoded = with_intervals(spec, decoded, outside, intervals,
                                      [groups.keys[g] for g in which])
         return prediction_frame(spec, windows, decoded)
