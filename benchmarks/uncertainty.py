@@ -84,8 +84,10 @@ def target(data: Dataset, system: str):
     return Target(data.target, distribution=system, quantiles=list(LEVELS))
 
 
-def run_lstmkit(data: Dataset, system: str, seed: int, epochs: int) -> dict:
-    """Fit one lstmkit model and score its quantiles on the test windows."""
+def run_lstmkit(data: Dataset, system: str, seed: int, epochs: int, keep: Path | None = None
+                ) -> dict:
+    """Fit one lstmkit model and score its quantiles on the test windows (``keep``: save the
+    fitted model there too)."""
     from lstmkit import Feature, LSTMModel, Spec, Split
 
     frame = data.frame()
@@ -101,6 +103,8 @@ def run_lstmkit(data: Dataset, system: str, seed: int, epochs: int) -> dict:
     if system == "conformal":
         model.calibrate_intervals(frame, part="val", coverage=list(CENTRAL))
     seconds = time.perf_counter() - started
+    if keep is not None:
+        model.save(keep)
     truth, calibrated = data.truth(frame), model.conformal_ is not None
     table = test_table(model, data, frame)
     own = {} if system == "conformal" else {
@@ -110,11 +114,13 @@ def run_lstmkit(data: Dataset, system: str, seed: int, epochs: int) -> dict:
             **score(truth, test_quantiles(table, data, system, calibrated)), **own}
 
 
-def test_table(model, data: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
-    """``predict``'s table of every test window, by origin and step."""
+def test_table(model, data: Dataset, frame: pd.DataFrame, adapt: bool | float = False
+               ) -> pd.DataFrame:
+    """``predict``'s table of every test window, by origin and step (``adapt``: as for
+    ``predict``: each window learns from the test part's truth before its origin)."""
     origins = data.origins()
     first = origins[0] - LOOKBACK + 1
-    table = model.predict(frame.iloc[first: origins[-1] + 1], origins="all")
+    table = model.predict(frame.iloc[first: origins[-1] + 1], origins="all", adapt=adapt)
     table = table.sort_values(["origin", "step"])
     if table.origin.nunique() != len(origins):
         raise SystemExit(f"{table.origin.nunique()} windows predicted, {len(origins)} "

@@ -326,6 +326,13 @@ def with_intervals(spec: Spec, decoded: dict[str, Decoded], record: dict[str, An
     return out
 
 
+def floors(record: dict[str, Any] | None) -> dict[str, float]:
+    """Per target of ``record``, the lowest value its intervals' lower ends may take (where
+    it has one: its values in the training windows were never below it)."""
+    return {name: entry["floor"] for name, entry in (record or {}).get("targets", {}).items()
+            if "floor" in entry}
+
+
 def interval_scores(true: np.ndarray, model: Decoded, naive: tuple[np.ndarray, np.ndarray]
                     | None, coverage: float, scale: float, weights: np.ndarray | None = None
                     ) -> dict[str, tuple[float, float]]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -92,6 +92,14 @@ class Decoded:
     levels: tuple[float, ...] = ()
     params: np.ndarray | None = None
     intervals: tuple[tuple[float, np.ndarray, np.ndarray], ...] = ()
+
+    def take(self, index: np.ndarray) -> Decoded:
+        """These predictions of the windows at ``index`` (an integer array) only."""
+        pick = lambda a: None if a is None else a[index]   # noqa: E731
+        return replace(
+            self, values=self.values[index], proba=pick(self.proba),
+            quantiles=pick(self.quantiles), params=pick(self.params),
+            intervals=tuple((c, lo[index], hi[index]) for c, lo, hi in self.intervals))
 
     @property
     def graph_values(self) -> np.ndarray:

@@ -339,8 +339,8 @@ class LSTMModel:
     # -- predict -------------------------------------------------------------------------
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", samples: int | None = None,
-                seed: int | None = None, coverage: float | list[float] | None = None
-                ) -> pd.DataFrame | np.ndarray:
+                seed: int | None = None, coverage: float | list[float] | None = None,
+                adapt: bool | float = False) -> pd.DataFrame | np.ndarray:
         """Predictions in original units, as a tidy DataFrame or as an array.
 
         Forecasts have one row per (series, origin, step): ``origin`` is the time
@@ -381,6 +381,12 @@ class LSTMModel:
                 frame gives, as ``<target>_lo_<p>`` and ``<target>_hi_<p>`` columns
                 (``OT_lo_80``): None for all of them, a number or a list for those (each
                 must be calibrated), ``[]`` for none.
+            adapt: forecasts only: ``True`` adapts each calibrated interval to the misses
+                of the table's earlier windows, as their truth arrives (an online quantile
+                tracker, ``lstmkit.conformal_online``; a float sets its rate, default
+                0.01): the table must hold the targets, and its history beyond the
+                lookback is what the intervals learn from. With ``origins="all"`` each
+                window's interval uses only the truths known at its origin.
 
         Example:
             >>> model = LSTMModel(hidden=32).fit(X, y)        # X: (samples, steps, features)
@@ -388,7 +394,7 @@ class LSTMModel:
             >>> model.predict(df, samples=100, seed=0)       # 100 draws per step
         """
         return self._fitted().predict(data, origins, output, self._device(), samples, seed,
-                                      coverage)
+                                      coverage, adapt)
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
                       ) -> np.ndarray | dict[str, np.ndarray]:

@@ -36,9 +36,11 @@ from .conformal import (
     chosen,
     conformal_targets,
     fit_conformal,
+    floors,
     interval_levels,
     with_intervals,
 )
+from .conformal_online import adapt_rate, adapted, feedback, last_windows
 from .conformal_panel import WindowSeries
 from .data import prepare, timestep
 from .data.encoding import Encoding
@@ -229,12 +231,14 @@ class FittedPipeline:
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None,
                 samples: int | None = None, seed: int | None = None,
-                coverage: float | list[float] | None = None) -> pd.DataFrame | np.ndarray:
+                coverage: float | list[float] | None = None, adapt: bool | float = False
+                ) -> pd.DataFrame | np.ndarray:
         """``LSTMModel.predict``: predictions in original units, as a tidy DataFrame
         (``output="frame"``, with the calibrated intervals at ``coverage``: all of them
-        where None) or shaped like ``y`` (``"array"``), or ``samples`` draws per
-        prediction (``sample_frame``, seeded by ``seed``, without the intervals);
-        ``device``: where the network runs (default ``inference_device()``).
+        where None; ``adapt``: each adapted to the misses of the table's earlier windows,
+        ``lstmkit.conformal_online``) or shaped like ``y`` (``"array"``), or ``samples``
+        draws per prediction (``sample_frame``, seeded by ``seed``, without the
+        intervals); ``device``: where the network runs (default ``inference_device()``).
 
         Example:
             >>> pipeline.predict(df.tail(96))
@@ -250,13 +254,26 @@ class FittedPipeline:
             if output != "frame":
                 raise ConfigError("samples= gives a frame, one row per sample (a 'sample' "
                                   "column); use output='frame'")
-        decoded, windows, groups = self._predicted(data, origins, device,
-                                                   values_only=output == "array")
+        rate = adapt_rate(adapt)
+        if rate is not None:
+            self.check_adapt(output, samples)
+        decoded, windows, groups = self._predicted(data, "all" if rate else origins, device,
+                                                   values_only=output == "array",
+                                                   need_targets=rate is not None)
         if output == "array":
             return self.spec.shape.array_layout(decoded, _lengths(windows))
         which = None if groups is None else window_series(windows, groups.offsets)
         decoded = with_intervals(self.spec, decoded, self.conformal, intervals,
                                  None if which is None else [groups.keys[g] for g in which])
+        if rate is not None:
+            truth = feedback(groups.target_frame, groups.offsets, windows.starts.numpy(),
+                             which, self.spec.lookback, self.spec.horizon,
+                             list(self.conformal["targets"]), rate)
+            decoded = adapted(decoded, truth, floors(self.conformal))
+        if rate is not None and origins == "last":        # each series' last window only
+            last = last_windows(which)
+            decoded = {name: d.take(last) for name, d in decoded.items()}
+            windows = windows.take(last)
         rows = self._window_rows(windows, groups)
         if samples is not None:
             return sample_frame(self.spec, rows, decoded, samples, np.random.default_rng(seed))
@@ -338,21 +355,37 @@ class FittedPipeline:
         return probas[categorical[0]] if len(probas) == 1 else probas
 
     def _predicted(self, data: Any, origins: str, device: torch.device | None,
-                   values_only: bool = False
+                   values_only: bool = False, need_targets: bool = False
                    ) -> tuple[dict[str, Decoded], Windows, Groups | None]:
         """Every target's decoded predictions (``values_only``: without probabilities), the
         windows they came from, and the arranged table (None on the array path, which reads
-        a 3-D ``X`` without building one)."""
+        a 3-D ``X`` without building one; ``need_targets``: a table with the targets'
+        columns, checked)."""
         check_choice("origins", origins, ("last", "all"))
         spec = self.spec
         raw = raw_sequences(data, spec)
         if raw is not None:
             windows, groups = self._array_windows(raw), None
         else:
-            groups = self._groups(data, None, need_targets=False)
+            groups = self._groups(data, None, need_targets=need_targets)
             encoded = prepare.encode(groups, spec, self.encoding, with_targets=False)
             windows = prepare.predict_windows(encoded, spec, origins)
         return self.decoded(windows, device, values_only), windows, groups
+
+    def check_adapt(self, output: str = "frame", samples: int | None = None) -> None:
+        """Raise a ConfigError where ``predict(adapt=...)`` has nothing to adapt."""
+        if not self.conformal:
+            raise ConfigError("adapt= adapts calibrated intervals, and this model has none; "
+                              "calibrate them first: model.calibrate_intervals(data, "
+                              "coverage=[0.8, 0.95]) (CLI: lstmkit calibrate)")
+        if not self.spec.shape.sliding:
+            raise ConfigError("adapt= learns from the truth of earlier forecast windows of a "
+                              "series, and this model's task has none (each sequence is a "
+                              "sample of its own); drop adapt")
+        if output != "frame" or samples is not None:
+            raise ConfigError("adapt= adapts the intervals of the prediction table, which "
+                              "output='array' and samples= do not give; use output='frame' "
+                              "without samples")
 
     def decoded(self, windows: Windows, device: torch.device | None = None,
                 values_only: bool = False) -> dict[str, Decoded]:

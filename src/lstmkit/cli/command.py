@@ -114,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--coverage", nargs="+", metavar="SHARE",
                          help="which calibrated conformal intervals to write (e.g. 0.8 0.95; "
                               "default: all the model has)")
+    predict.add_argument("--adapt", nargs="?", const=True, default=False, type=float,
+                         metavar="RATE",
+                         help="adapt the calibrated intervals to the misses of each series' "
+                              "earlier windows as their truth arrives (the file must hold the "
+                              "targets; each series is held whole); RATE default 0.01")
     predict.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     predict.set_defaults(run=_predict)
 
@@ -326,7 +331,8 @@ def _predict(args: argparse.Namespace) -> int:
                 yield chunk
                 progress.advance(task, len(chunk))
 
-        written = write_predictions(predict_chunks(model, counted(), args.origins, coverage),
+        written = write_predictions(predict_chunks(model, counted(), args.origins, coverage,
+                                                   args.adapt),
                                     output, overwrite=args.overwrite, reading=reading)
     console.print(f"wrote {written} rows to {output}")
     return 0

@@ -11,10 +11,13 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Batch = dict[str, Tensor]
 Permutation = tuple[Tensor, Tensor]   # (input columns, donor window of each window)
@@ -117,6 +120,12 @@ class ForecastWindows(_Permutable):
                                            move(self.starts), self.lookback, self.horizon,
                                            self.future_columns, move(self.weights),
                                            move(self.series), self.scalers))
+
+    def take(self, index: np.ndarray) -> ForecastWindows:
+        """These windows at ``index`` (an integer array) only, over the same rows."""
+        return self._carry(ForecastWindows(
+            self.inputs, self.targets, self.starts[torch.as_tensor(index)], self.lookback,
+            self.horizon, self.future_columns, self.weights, self.series, self.scalers))
 
     def window_weights(self) -> Tensor | None:
         """Each window's weight (N,), or None without weights."""

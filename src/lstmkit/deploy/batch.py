@@ -3,8 +3,8 @@
 Memory stays bounded by the chunk size, not the input: a series (or sequence)
 may span chunks, so the rows it still needs (its last ``span`` rows: the lookback,
 plus the horizon with future inputs; ``span - 1`` with ``origins='all'``; a whole
-open sequence) are carried
-into the next chunk. Each series' rows must be contiguous (sorted by series,
+open sequence; a whole open series with ``adapt``, whose intervals learn from all its
+rows) are carried into the next chunk. Each series' rows must be contiguous (sorted by series,
 then time); the output equals ``LSTMModel.predict`` on the whole table.
 
 Example:
@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..checks import quote
 from ..conformal import chosen
+from ..conformal_online import adapt_rate
 from ..data.sources import (
     PARQUET_SUFFIXES,
     csv_chunks,
@@ -63,14 +64,15 @@ def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFr
 
 
 def predict_chunks(model: FittedPipeline | Fitted, chunks: Iterable[pd.DataFrame],
-                   origins: str = "last", coverage: float | list[float] | None = None
-                   ) -> Iterator[pd.DataFrame]:
+                   origins: str = "last", coverage: float | list[float] | None = None,
+                   adapt: bool | float = False) -> Iterator[pd.DataFrame]:
     """``model.predict`` over a table given in chunks, one result frame per chunk.
 
     Args:
         model: a fitted pipeline, or a fitted ``LSTMModel`` (its ``pipeline_``).
         chunks: consecutive pieces of one table whose series (sequences) are contiguous.
-        origins, coverage: as for ``LSTMModel.predict``.
+        origins, coverage, adapt: as for ``LSTMModel.predict`` (with ``adapt`` each
+            series is held whole: memory is bounded by the longest series).
 
     Returns:
         An iterator of prediction frames; concatenated they equal
@@ -78,6 +80,8 @@ def predict_chunks(model: FittedPipeline | Fitted, chunks: Iterable[pd.DataFrame
     """
     pipeline = fitted(model)
     chosen(pipeline.conformal, coverage)           # a coverage not calibrated: before reading
+    if adapt_rate(adapt) is not None:
+        pipeline.check_adapt()                     # nothing to adapt: before reading too
     group = pipeline.spec.group
     carry = _Carry()
     finished: set[Any] = set()
@@ -100,14 +104,15 @@ def predict_chunks(model: FittedPipeline | Fitted, chunks: Iterable[pd.DataFrame
             ready, previous = frame.iloc[:start], carry
             carry = _carry_over(pipeline, frame.iloc[start:], origins,
                                 key=keys.iloc[-1] if keys is not None else None,
-                                skipped=carry.skipped if start == 0 else 0)
+                                skipped=carry.skipped if start == 0 else 0,
+                                whole=bool(adapt))
             if carry.done:
                 ready = frame
             if keys is not None:
                 finished.update(keys.iloc[:start].unique().tolist())
         if len(ready):
-            yield _shift_origins(pipeline.predict(ready, origins, coverage=coverage), pipeline,
-                                 previous)
+            yield _shift_origins(pipeline.predict(ready, origins, coverage=coverage,
+                                                  adapt=adapt), pipeline, previous)
 
 
 def write_predictions(frames: Iterable[pd.DataFrame], output: str | Path, overwrite: bool = False,
@@ -197,11 +202,12 @@ class _Carry:
 
 
 def _carry_over(pipeline: FittedPipeline, open_rows: pd.DataFrame, origins: str, key: Any,
-                skipped: int) -> _Carry:
-    """What the open series (the chunk's last) carries into the next chunk."""
+                skipped: int, whole: bool = False) -> _Carry:
+    """What the open series (the chunk's last) carries into the next chunk (``whole``:
+    all its rows, to be predicted with the rest of it)."""
     spec = pipeline.spec
-    if not spec.shape.sliding:
-        return _Carry(open_rows, key)                   # a sequence is predicted whole
+    if not spec.shape.sliding or whole:
+        return _Carry(open_rows, key, skipped=skipped)  # predicted whole
     filled = [f.name for f in spec.inputs if f.missing == "ffill" and f.name in open_rows]
     if filled:   # the carried rows' gaps may have been filled from rows not carried
         open_rows = open_rows.assign(**{name: open_rows[name].ffill() for name in filled})

@@ -65,7 +65,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..conformal import SPREAD
+from ..conformal import SPREAD, floors
 from ..conformal_panel import margin_table
 from ..data import timestep
 from ..data.scaling import AffineScaler
@@ -349,6 +349,8 @@ def graph_conformal(spec: Spec, record: dict[str, Any] | None) -> dict[str, Any]
         conformal["series"] = record["series"]
     if others:    # only then: exports without such targets stay as they were
         conformal["from_parameters"] = {**record, "targets": others}
+    if floors(record):    # the graph floors its intervals; adapting them floors them again
+        conformal["floors"] = floors(record)
     return conformal
 
 

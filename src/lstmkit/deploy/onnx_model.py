@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..checks import quote
 from ..conformal import check_conformal, check_coverage, chosen, with_intervals
+from ..conformal_online import adapt_rate, adapted, feedback, last_windows
 from ..conformal_panel import series_codes
 from ..data import timestep
 from ..data.encoding import Encoding
@@ -128,7 +129,8 @@ class OnnxModel:
                             "OnnxModel.metadata['inputs'] for dtypes and shapes") from None
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
-                coverage: float | list[float] | None = None) -> pd.DataFrame:
+                coverage: float | list[float] | None = None, adapt: bool | float = False
+                ) -> pd.DataFrame:
         """Predictions in original units, with the columns of ``LSTMModel.predict``.
 
         Args:
@@ -138,19 +140,28 @@ class OnnxModel:
                 ``all`` from every row with a full lookback behind it.
             coverage: the calibrated conformal intervals to give, as for
                 ``LSTMModel.predict`` (None: all the graph holds).
+            adapt: adapt them to the misses of the table's earlier windows, as for
+                ``LSTMModel.predict``.
         """
         if origins not in ("last", "all"):
             raise ConfigError(f"origins must be 'last' or 'all', got {origins!r}")
-        intervals = chosen(self.metadata.get("conformal"), coverage)
+        recorded = self.metadata.get("conformal")
+        intervals = chosen(recorded, coverage)
+        rate = adapt_rate(adapt)
         spec = self.spec
+        if rate is not None and (not recorded or not spec.shape.sliding):
+            raise ConfigError("adapt= adapts the calibrated intervals of a forecast model, "
+                              "and this graph has none; drop adapt, or export a forecast "
+                              "model calibrated with calibrate_intervals")
         if isinstance(data, np.ndarray | list | tuple):
             frame, spec = from_arrays(data, None, spec)
         else:
             frame = read_table(data)
         check_schema(frame, self.metadata["schema"])
-        groups = fill_gaps(fill_unread(arrange(frame, spec, self.time_step), spec), spec)
+        groups = arrange(frame, spec, self.time_step)
+        groups = fill_gaps(groups if rate is not None else fill_unread(groups, spec), spec)
         check_static(groups, spec)                   # as prepare.encode does for predict
-        windows = spec.shape.window_rows(groups, origins)
+        windows = spec.shape.window_rows(groups, "all" if rate else origins)
         rows, lengths = windows.rows, windows.lengths
         columns = self._columns(groups)
         which = np.repeat(np.arange(len(groups.keys)), groups.lengths)[rows[:, 0]]   # (N,)
@@ -175,6 +186,15 @@ class OnnxModel:
         if outside and intervals:   # bands without a torch form: from the parameters
             decoded = with_intervals(spec, decoded, outside, intervals,
                                      [groups.keys[g] for g in which])
+        if rate is not None:
+            truth = feedback(groups.target_frame, groups.offsets, rows[:, 0], which,
+                             spec.lookback, spec.horizon,
+                             [n for n, d in decoded.items() if d.intervals], rate)
+            decoded = adapted(decoded, truth, recorded.get("floors", {}))
+            if origins == "last":                      # each series' last window only
+                last = last_windows(which)
+                decoded = {name: d.take(last) for name, d in decoded.items()}
+                windows = spec.shape.window_rows(groups, "last")
         return prediction_frame(spec, windows, decoded)
 
     # -- internals -----------------------------------------------------------------------
@@ -367,6 +387,12 @@ def _recorded_conformal(metadata: dict[str, Any], spec: Spec) -> dict[str, Any] 
     keys = recorded.get("series", [])
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ConfigError(f"conformal series is {quote(keys)}; it lists series ids as text")
+    floors = recorded.get("floors", {})
+    if not isinstance(floors, dict) or not set(floors) <= set(recorded["targets"]) | set(
+            (recorded.get("from_parameters") or {}).get("targets", {})) or not all(
+            type(v) in (int, float) and np.isfinite(v) for v in floors.values()):
+        raise ConfigError(f"conformal floors is {quote(floors)}; it maps targets with "
+                          "intervals to the finite lowest values their lower ends take")
     _check_from_parameters(recorded, spec)
     return recorded
 

@@ -52,7 +52,7 @@ LOG = logging.getLogger("uvicorn.error")    # uvicorn's own log: one line per ev
 class Predictor(Protocol):
     """What the server needs from a backend: raw rows in, ``LSTMModel.predict``'s frame out."""
 
-    def predict(self, frame: pd.DataFrame, origins: str) -> pd.DataFrame: ...
+    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool) -> pd.DataFrame: ...
 
 
 class TorchPredictor:
@@ -63,8 +63,8 @@ class TorchPredictor:
 
         self.pipeline = load_pipeline(Path(model_dir))
 
-    def predict(self, frame: pd.DataFrame, origins: str) -> pd.DataFrame:
-        return self.pipeline.predict(frame, origins=origins)
+    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool) -> pd.DataFrame:
+        return self.pipeline.predict(frame, origins=origins, adapt=adapt)
 
 
 class OnnxPredictor:
@@ -85,8 +85,8 @@ class OnnxPredictor:
             path = export_onnx(load_pipeline(Path(model_dir)), Path(tmp) / "model.onnx")
             self.model = OnnxModel(path)
 
-    def predict(self, frame: pd.DataFrame, origins: str) -> pd.DataFrame:
-        return self.model.predict(frame, origins=origins)
+    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool) -> pd.DataFrame:
+        return self.model.predict(frame, origins=origins, adapt=adapt)
 
 
 def load_predictor(model_dir: str | Path, backend: str = "torch") -> Predictor:
@@ -158,7 +158,10 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
                     422: {"description": "the input does not fit the model (the message "
                                          "names the column, row and fix)"}})
     async def predict(request: Request, origins: Literal["last", "all"] = Query(
-            "last", description="forecasts: from the end of each series, or every row")
+            "last", description="forecasts: from the end of each series, or every row"),
+                      adapt: bool = Query(False, description=(
+                          "adapt the calibrated intervals to the misses of the rows' "
+                          "earlier windows (the rows must hold the targets)"))
                       ) -> Response:
         """Predictions in original units, one JSON record per row of ``LSTMModel.predict``.
 
@@ -173,7 +176,8 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
             # A CSV reader decompresses as it parses; the others need the whole body first.
             inflated = encoding == "gzip" and kind != CSV
             data = inflate(body, limits, "the gzip-encoded body") if inflated else body
-            predictions = predictor.predict(_table(data, kind, limits, columns), origins)
+            predictions = predictor.predict(_table(data, kind, limits, columns), origins,
+                                            adapt)
             return '{"predictions":' + predictions.to_json(orient="records",
                                                            date_format="iso") + "}"
 

@@ -1,0 +1,107 @@
+"""Adapted intervals on real data: the calibrated intervals against ``predict(adapt=rate)``.
+
+The models are the uncertainty benchmark's (``uncertainty.py``: ETTh1, ETTm1, weather and
+Beijing PM2.5 at the literature's splits, lookback 96, horizon 24, the default architecture,
+at most ``--epochs`` epochs), each conformalised on its validation part as ``predict``
+gives it by default (the point model: ``calibrate_intervals(part="val")`` at the ten
+central coverages of the 21 levels). Every test window is predicted once with the
+calibrated intervals as they are and once per rate with ``adapt=rate``: each window's
+intervals then learn from the misses of the test windows before it whose truth is known
+at its origin (``lstmkit.conformal_online``). Scores are those of the uncertainty
+benchmark (coverage and width of the 80 % and 95 % intervals, CRPS from the 21 levels'
+ends), computed by the same code on the same windows.
+
+Fitting is the slow part: ``--models DIR`` keeps each fitted model there and later runs
+load it instead of fitting again (a run that stopped resumes where it stopped).
+
+    OMP_NUM_THREADS=1 python benchmarks/adaptive_intervals.py --sets etth1 --models /tmp/m
+    python benchmarks/adaptive_intervals.py --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record
+from uncertainty import LSTMKIT_SYSTEMS, systems_of, test_quantiles, test_table
+from uncertainty import run_lstmkit as fitted_scores
+from uncertainty_data import DATASETS, Dataset, score
+
+RATES = (0.005, 0.01, 0.02, 0.05)
+
+
+def fitted(data: Dataset, system: str, seed: int, epochs: int, models: Path):
+    """The fitted, calibrated model of a case: loaded from ``models`` where a run saved
+    it, else fitted as the uncertainty benchmark fits it and saved there."""
+    from lstmkit import LSTMModel
+
+    path = models / f"{data.name}_{system}_seed{seed}_epochs{epochs}"
+    if not (path / "config.json").exists():
+        fitted_scores(data, system, seed, epochs, keep=path)
+    return LSTMModel.load(path)
+
+
+def run_case(data: Dataset, system: str, seed: int, epochs: int, models: Path,
+             rates: list[float]) -> dict:
+    """A model's scores with its calibrated intervals and with them adapted at each rate."""
+    model = fitted(data, system, seed, epochs, models)
+    frame, truth = data.frame(), data.truth(data.frame())
+    scores = {"calibrated": score(truth, test_quantiles(test_table(model, data, frame), data,
+                                                        system, calibrated=True))}
+    for rate in rates:
+        table = test_table(model, data, frame, adapt=rate)
+        scores[str(rate)] = score(truth, test_quantiles(table, data, system, calibrated=True))
+    return scores
+
+
+def table(about: dict, cases: list[dict]) -> list[str]:
+    """Per data set and system: coverage of the 80 % and 95 % intervals and CRPS, calibrated
+    and adapted at each rate of the run."""
+    rates = [str(r) for r in about["options"]["rates"]]
+    head = " | ".join(f"rate {r}: coverage 80 % | coverage 95 % | CRPS" for r in rates)
+    lines = [f"epochs at most {about['options']['epochs']}; seed(s) "
+             f"{sorted({c['seed'] for c in cases})}", "",
+             f"| data set | system | calibrated: coverage 80 % | coverage 95 % | CRPS | {head} |",
+             "| --- | --- |" + " --- | --- | --- |" * (1 + len(rates))]
+    for c in cases:
+        cells = " | ".join(f"{c[k]['coverage_80']:.3f} | {c[k]['coverage_95']:.3f} | "
+                           f"{c[k]['crps']:.4g}" for k in ["calibrated", *rates])
+        lines.append(f"| {c['dataset']} | {c['system']} | {cells} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="*", choices=list(DATASETS), default=list(DATASETS))
+    parser.add_argument("--systems", nargs="*", choices=LSTMKIT_SYSTEMS,
+                        default=list(LSTMKIT_SYSTEMS))
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0])
+    parser.add_argument("--epochs", type=int, default=30, help="at most, every system")
+    parser.add_argument("--rates", nargs="*", type=float, default=list(RATES))
+    parser.add_argument("--models", type=Path,
+                        help="folder the fitted models are kept in (outside the repository)")
+    record.add_options(parser, "adaptive_intervals")
+    args = parser.parse_args()
+    if args.table:
+        record.print_tables(args.results, table)
+        return
+    if args.models is None:
+        parser.error("--models DIR is needed to measure: where the fitted models are kept")
+    run = record.start(args, "adaptive_intervals")
+    for name in args.sets:
+        data = DATASETS[name]
+        for seed in args.seeds:
+            for system in systems_of(data, args.systems):
+                case = run.add({"dataset": name, "system": system, "seed": seed,
+                                **run_case(data, system, seed, args.epochs, args.models,
+                                           args.rates)})
+                print(json.dumps(case), flush=True)
+    record.print_tables(args.results, table)
+
+
+if __name__ == "__main__":
+    main()
