@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from test_serve import running_server
 
 from lstmkit import ConfigError, DataError, LSTMModel, Spec, Split
 from lstmkit.cli.command import main
-from lstmkit.conformal_online import adapt_rate, feedback, track
+from lstmkit.conformal_online import adapt_rate, feedback, track, window_truth
 from lstmkit.deploy.onnx_model import OnnxModel
 
 STANDARD = Split(val_start=8640, test_start=11520)       # ETTh1's 12 / 4 / 4 months
@@ -45,15 +47,17 @@ def coverage(table: pd.DataFrame, truth: pd.Series, share: int) -> float:
 def consecutive(n: int, steps: int, truth: np.ndarray | None = None):
     """The feedback of ``n`` windows of one series starting at rows 0 .. n - 1."""
     frame = pd.DataFrame({"y": np.zeros(n + LOOKBACK + steps) if truth is None else truth})
-    return feedback(frame, np.array([0, len(frame)]), np.arange(n), np.zeros(n, np.int64),
-                    LOOKBACK, steps, ["y"], 0.01)
+    starts, which = np.arange(n), np.zeros(n, np.int64)
+    truth = window_truth(frame, np.array([0, len(frame)]), starts, which, LOOKBACK, steps, ["y"])
+    return feedback(starts, which, truth, 0.01)
 
 
 def test_each_window_knows_the_truths_that_lie_before_its_origin_in_its_own_series():
     starts = np.array([0, 1, 2, 5, 6, 20, 21, 22, 36])      # gaps in both series
     which = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1])
     frame = pd.DataFrame({"y": np.arange(40, dtype=float)})
-    fed = feedback(frame, np.array([0, 20, 40]), starts, which, 3, 2, ["y"], 0.01)
+    truth = window_truth(frame, np.array([0, 20, 40]), starts, which, 3, 2, ["y"])
+    fed = feedback(starts, which, truth, 0.01)
     for t in range(len(starts)):
         for s in (1, 2):
             knows = [i for i in range(t) if which[i] == which[t] and starts[i] + s <= starts[t]]
@@ -102,10 +106,14 @@ def test_on_the_test_months_the_adapted_intervals_cover_nearer_nominal(hufl, ett
     adapted = hufl.predict(test_months, origins="all", adapt=True)
     pd.testing.assert_frame_equal(adapted.drop(columns=INTERVALS),
                                   fixed.drop(columns=INTERVALS))   # the points stay
+    evaluation = hufl.evaluate(etth1, part="test", adapt=True)     # the same windows
     for share in (80, 95):
         before, after = coverage(fixed, truth, share), coverage(adapted, truth, share)
         assert abs(after - share / 100) < 0.02, (share, before, after)
         assert abs(after - share / 100) < abs(before - share / 100), (share, before, after)
+        full = adapted[adapted.origin <= adapted.origin.unique()[-HORIZON]]   # every step known
+        assert evaluation.metric("HUFL", f"coverage_{share}_conformal") == \
+            pytest.approx(100 * coverage(full, truth, share), abs=0.01)
 
 
 def test_the_last_origin_adapts_as_the_same_window_of_all_origins_does(hufl, test_months):
@@ -140,6 +148,14 @@ def test_the_cli_adapts_across_chunks_as_the_api_does_on_the_whole_table(hufl, t
     assert main([*command, "-o", str(tmp_path / "out.csv")]) == 0
     written = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_allclose(written[INTERVALS], expected[INTERVALS], rtol=1e-6)
+    report = tmp_path / "metrics.json"
+    assert main(["evaluate", str(directory), str(tmp_path / "recent.csv"), "--adapt", "0.05",
+                 "--json", str(report)]) == 0
+    scored = hufl.evaluate(test_months.iloc[:500], adapt=0.05)
+    written = json.loads(report.read_text())["targets"]["HUFL"]["coverage_80_conformal"]
+    assert written["model"] == pytest.approx(scored.metric("HUFL", "coverage_80_conformal"))
+    assert written["model"] != pytest.approx(hufl.evaluate(test_months.iloc[:500]).metric(
+        "HUFL", "coverage_80_conformal"))
 
 
 def test_the_server_adapts_on_request(hufl, test_months, tmp_path):

@@ -82,22 +82,31 @@ def adapt_rate(adapt: bool | float) -> float | None:
                       "truth of the earlier windows, or a rate such as adapt=0.02")
 
 
-def feedback(frame: pd.DataFrame, offsets: np.ndarray, starts: np.ndarray, which: np.ndarray,
-             lookback: int, horizon: int, names: Sequence[str], rate: float) -> Feedback:
-    """The ``Feedback`` of forecast windows starting at rows ``starts`` (N,) of ``frame``
-    (the arranged table, series after series, each starting at ``offsets``), in time order
-    within each series (``which``: (N,) each window's series): target ``names``' truth at
-    step ``s`` (1-based) lies ``lookback + s - 1`` rows after a window's start, and is
-    known ``s`` rows after its origin."""
+def window_truth(frame: pd.DataFrame, offsets: np.ndarray, starts: np.ndarray,
+                 which: np.ndarray, lookback: int, horizon: int, names: Sequence[str]
+                 ) -> dict[str, np.ndarray]:
+    """Target ``names``' truth (N, S) of forecast windows starting at rows ``starts`` (N,)
+    of ``frame`` (the arranged table, series after series, each starting at ``offsets``;
+    ``which``: (N,) each window's series): step ``s`` (1-based) lies ``lookback + s - 1``
+    rows after a window's start; NaN past its series' rows."""
     rows = starts[:, None] + lookback + np.arange(horizon)                   # (N, S)
     inside = rows < np.asarray(offsets)[1:][which][:, None]
     rows = np.minimum(rows, len(frame) - 1)
-    truth = {name: np.where(inside, _column(frame, name)[rows], np.nan) for name in names}
+    return {name: np.where(inside, _column(frame, name)[rows], np.nan) for name in names}
+
+
+def feedback(starts: np.ndarray, which: np.ndarray, truth: dict[str, np.ndarray], rate: float
+             ) -> Feedback:
+    """The ``Feedback`` of forecast windows starting at rows ``starts`` (N,), in time order
+    within each series (``which``: (N,) each window's series, series after series), with
+    their ``truth`` (per target, (N, S)): a window's truth at step ``s`` (1-based) is known
+    ``s`` rows after its origin."""
+    steps = next(iter(truth.values())).shape[1]
     first = np.searchsorted(which, which, side="left")                       # (N,)
     # window i's truth at step s is known at window t's origin where start_i + s <=
     # start_t; rows run series after series, so within t's series those are the windows
     # from its first up to the first start above start_t - s
-    lead = np.arange(1, horizon + 1)
+    lead = np.arange(1, steps + 1)
     known = np.searchsorted(starts, starts[:, None] - lead[None, :], side="right")  # (N, S)
     return Feedback(truth, np.maximum(known, first[:, None]), first, rate)
 

@@ -428,7 +428,8 @@ class LSTMModel:
 
     # -- evaluate ------------------------------------------------------------------------
     def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
-                 part: str = "all", weighted: bool = False) -> Evaluation:
+                 part: str = "all", weighted: bool = False, adapt: bool | float = False
+                 ) -> Evaluation:
         """Metrics per target in original units, beside a naive baseline.
 
         Args:
@@ -439,11 +440,13 @@ class LSTMModel:
                 ``seed_``), applied to ``data``.
             weighted: weigh each window by the spec's weight column (``Spec.weight``),
                 which ``data`` must then hold: weighted means (``lstmkit.metrics``).
+            adapt: score the calibrated intervals adapted as ``predict(adapt=...)`` adapts
+                them, each window learning from the scored windows before it.
 
         Example:
             >>> model.evaluate(df, part="test", weighted=True).metric("sales", "MAE")
         """
-        return self._fitted().evaluate(data, y, part, self._device(), weighted)
+        return self._fitted().evaluate(data, y, part, self._device(), weighted, adapt)
 
     def calibrate_intervals(self, data: Source | np.ndarray | list,
                             y: np.ndarray | None = None, part: str = "val",

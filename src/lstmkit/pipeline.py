@@ -40,7 +40,7 @@ from .conformal import (
     interval_levels,
     with_intervals,
 )
-from .conformal_online import adapt_rate, adapted, feedback, last_windows
+from .conformal_online import adapt_rate, adapted, feedback, last_windows, window_truth
 from .conformal_panel import WindowSeries
 from .data import prepare, timestep
 from .data.encoding import Encoding
@@ -266,10 +266,12 @@ class FittedPipeline:
         decoded = with_intervals(self.spec, decoded, self.conformal, intervals,
                                  None if which is None else [groups.keys[g] for g in which])
         if rate is not None:
-            truth = feedback(groups.target_frame, groups.offsets, windows.starts.numpy(),
-                             which, self.spec.lookback, self.spec.horizon,
-                             list(self.conformal["targets"]), rate)
-            decoded = adapted(decoded, truth, floors(self.conformal))
+            starts = windows.starts.numpy()
+            truth = window_truth(groups.target_frame, groups.offsets, starts, which,
+                                 self.spec.lookback, self.spec.horizon,
+                                 list(self.conformal["targets"]))
+            decoded = adapted(decoded, feedback(starts, which, truth, rate),
+                              floors(self.conformal))
         if rate is not None and origins == "last":        # each series' last window only
             last = last_windows(which)
             decoded = {name: d.take(last) for name, d in decoded.items()}
@@ -416,18 +418,22 @@ class FittedPipeline:
 
     def evaluate(self, data: Source | np.ndarray | list, y: np.ndarray | None = None,
                  part: str = "all", device: torch.device | None = None,
-                 weighted: bool = False) -> Evaluation:
+                 weighted: bool = False, adapt: bool | float = False) -> Evaluation:
         """``LSTMModel.evaluate``: metrics per target in original units beside the baselines,
         on ``all`` windows of ``data`` or on a ``part`` of the fit's split (``split``,
         shuffled with ``seed``); ``device``: where the network runs (default
         ``inference_device()``); ``weighted``: each window weighs its ``Spec.weight``
         (within its series, for the per-series metrics; series weigh the same in the means
         over series); scoring the validation or test part, the nearest neighbours leave
-        that part's sequences out (``leaving_out``)."""
+        that part's sequences out (``leaving_out``); ``adapt``: the calibrated intervals
+        adapted as ``predict`` adapts them, over the scored windows."""
+        rate = adapt_rate(adapt)
+        if rate is not None:
+            self.check_adapt()
         windows, encoded = self.part_windows(data, y, part, weighted)
         return self.leaving_out(part).score_windows(windows, encoded.offsets, device,
                                                     encoded.groups.keys,
-                                                    self.series_scales(encoded.groups))
+                                                    self.series_scales(encoded.groups), rate)
 
     def leaving_out(self, part: str) -> FittedPipeline:
         """This pipeline, where ``part`` is the validation or test part of the fit's split,
@@ -579,11 +585,14 @@ class FittedPipeline:
 
     def score_windows(self, windows: Windows, offsets: torch.Tensor,
                       device: torch.device | None = None, keys: list[Any] | None = None,
-                      scales: NaiveScales | None = None) -> Evaluation:
+                      scales: NaiveScales | None = None, adapt: float | None = None
+                      ) -> Evaluation:
         """Metrics of the model and its baselines on ``windows`` of series split at
         ``offsets``; forecasts given the series' ``keys`` are scored per series too, and
         given their ``scales`` (``series_scales``) by MASE and RMSSE; each window weighs
-        its weight, where ``windows`` have weights."""
+        its weight, where ``windows`` have weights; ``adapt``: the rate the calibrated
+        intervals adapt at over the windows (``lstmkit.conformal_online``), None: as
+        calibrated."""
         outputs, truth = self.outputs(windows, with_targets=True, device=device)
         nearest = self._nearest(windows)
         baselines = {"naive": Baseline(self.spec.shape.baseline_name, self._naive(windows, truth),
@@ -604,6 +613,11 @@ class FittedPipeline:
                 self.spec, _decode(self.spec, self.encoding, outputs), self.conformal,
                 tuple(self.conformal["coverage"]),
                 None if series is None else [series.keys[g] for g in series.which])
+        if adapt is not None:
+            true = {t.name: self.encoding.decode_regression(t, truth[..., j])
+                    for j, t in conformal_targets(self.spec) if t.name in intervals}
+            intervals = adapted(intervals, feedback(windows.starts.numpy(), which, true, adapt),
+                                floors(self.conformal))
         return evaluate_outputs(self.spec, self.encoding, outputs, truth, baselines,
                                 self.naive_spread, None if weights is None else weights.numpy(),
                                 series, intervals, self.decisions)

@@ -129,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
                           help="which part of the model's split to score (default: all rows)")
     evaluate.add_argument("--weighted", action="store_true",
                           help="weigh each window by the spec's weight column")
+    evaluate.add_argument("--adapt", nargs="?", const=True, default=False, type=float,
+                          metavar="RATE",
+                          help="score the calibrated intervals adapted to the misses of the "
+                               "earlier windows, as predict --adapt gives them")
     evaluate.add_argument("--json", help="also write the metrics to this JSON file")
     evaluate.add_argument("--overwrite", action="store_true",
                           help="replace an existing metrics JSON file that evaluate wrote")
@@ -392,7 +396,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         files.check_output_file(output, args.overwrite, reading, kind="metrics file")
     model = LSTMModel.load(args.model)
     data, y = fit_arguments(_load_data(args.data))
-    evaluation = model.evaluate(data, y, part=args.part, weighted=args.weighted)
+    evaluation = model.evaluate(data, y, part=args.part, weighted=args.weighted,
+                                adapt=args.adapt)
     weighted = ", weighted" if args.weighted else ""
     _print_metrics(evaluation, f"metrics on {args.data} (part: {args.part}{weighted})")
     if output is not None:

@@ -24,7 +24,13 @@ import pandas as pd
 
 from ..checks import quote
 from ..conformal import check_conformal, check_coverage, chosen, with_intervals
-from ..conformal_online import adapt_rate, adapted, feedback, last_windows
+from ..conformal_online import (
+    adapt_rate,
+    adapted,
+    feedback,
+    last_windows,
+    window_truth,
+)
 from ..conformal_panel import series_codes
 from ..data import timestep
 from ..data.encoding import Encoding
@@ -187,10 +193,11 @@ class OnnxModel:
             decoded = with_intervals(spec, decoded, outside, intervals,
                                      [groups.keys[g] for g in which])
         if rate is not None:
-            truth = feedback(groups.target_frame, groups.offsets, rows[:, 0], which,
-                             spec.lookback, spec.horizon,
-                             [n for n, d in decoded.items() if d.intervals], rate)
-            decoded = adapted(decoded, truth, recorded.get("floors", {}))
+            truth = window_truth(groups.target_frame, groups.offsets, rows[:, 0], which,
+                                 spec.lookback, spec.horizon,
+                                 [n for n, d in decoded.items() if d.intervals])
+            decoded = adapted(decoded, feedback(rows[:, 0], which, truth, rate),
+                              recorded.get("floors", {}))
             if origins == "last":                      # each series' last window only
                 last = last_windows(which)
                 decoded = {name: d.take(last) for name, d in decoded.items()}
