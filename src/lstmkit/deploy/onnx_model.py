@@ -146,7 +146,7 @@ class OnnxModel:
         if isinstance(data, np.ndarray | list | tuple):
             frame, spec = from_arrays(data, None, spec)
         else:
-            frame = read_table(data)
+            frame = read_table(data, spec=spec)
         check_schema(frame, self.metadata["schema"])
         groups = fill_gaps(fill_unread(arrange(frame, spec, self.time_step), spec), spec)
         check_static(groups, spec)                   # as prepare.encode does for predict
