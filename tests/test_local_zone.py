@@ -19,8 +19,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from lstmkit import ConfigError, DataError, LSTMModel, Spec
+from lstmkit import ConfigError, DataError, LSTMModel, Spec, Split
 from lstmkit.cli.command import main
+from lstmkit.data.groups import arrange
+from lstmkit.data.split import series_bounds
 from lstmkit.data.timestep import TimeStep
 
 VEGA = importlib.resources.files("vega_datasets") / "_data"
@@ -126,6 +128,17 @@ def test_zone_aware_rows_are_converted_to_the_zone_and_predict_the_same(etth1):
     # Fitted on the zone-aware rows, the same model: the zone only says how to read them.
     on_aware = LSTMModel(hourly(BERLIN, "OT"), **SMALL).fit(tokyo)
     pd.testing.assert_frame_equal(on_aware.predict(wall), model.predict(wall))
+
+
+def test_split_timestamps_are_wall_clock_times_in_the_zone():
+    temps = seattle_temps().iloc[:3000]
+    split = Split(val_start="2010-03-20", test_start="2010-04-01 06:00", end=None)
+    bounds = series_bounds(arrange(temps, hourly(LA)), split)
+    rows = temps.date.tolist()
+    assert bounds[0, 1:3].tolist() == [rows.index("2010/03/20 00:00"),
+                                       rows.index("2010/04/01 06:00")]
+    in_utc = Split(val_start="2010-03-20T07:00Z", test_start=None)     # an offset: as given
+    assert series_bounds(arrange(temps, hourly(LA)), in_utc)[0, 1] == bounds[0, 1]
 
 
 # -- the key itself ------------------------------------------------------------------------------

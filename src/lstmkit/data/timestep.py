@@ -6,7 +6,8 @@ and year starts or ends, so a month is one step whether it has 28 or 31 days. Ga
 found on that calendar, forecasts' times are generated on it, and a fitted model keeps
 its step to check the rows it is given later. Zone-aware times are held as naive UTC
 (windows need only order and spacing) beside their zone; calendar arithmetic is done,
-and times are shown, in the zone. Numeric time columns step by a number.
+and times are shown, in the zone. Naive times with a zone named (``Spec.zone``) are read as
+its wall-clock times. Numeric time columns step by a number.
 
 Example:
     >>> step = TimeStep("datetime", "QS-JAN")
