@@ -21,6 +21,7 @@ from lstmkit.cli.command import main
 from lstmkit.data.scaling import Labels
 from lstmkit.data.sources import read_table, text_columns
 from tests.conftest import SHARED_DATA
+from tests.test_serve import post, running_server
 
 ETTM2 = SHARED_DATA / "forecasting" / "ETT-small" / "ETTm2.csv.gz"
 IDS = {"OT": "007", "HUFL": "07", "LUFL": "02139"}
@@ -70,6 +71,12 @@ def test_the_cli_keeps_zero_padded_series_ids_and_site_codes_of_a_csv_file(tmp_p
     assert len(forecast) == 3 * 2 and forecast.value.dtype == np.float64
     assert main(["evaluate", str(run), str(path)]) == 0, capsys.readouterr().err
     assert "value" in capsys.readouterr().out
+    with running_server(run) as url:                     # a CSV body is read so too
+        response = post(url, pd.read_csv(path, dtype=str), "csv")
+    assert response.status_code == 200, response.text
+    served = pd.DataFrame(response.json()["predictions"])
+    assert sorted(served.sensor.unique()) == sorted(IDS.values())
+    np.testing.assert_allclose(served.value, forecast.value, rtol=1e-5)
 
 
 def hourly_codes() -> pd.DataFrame:
