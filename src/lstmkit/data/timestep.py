@@ -361,7 +361,8 @@ def check_matches(fitted: TimeStep, timeline: Timeline, forecast: bool, regular:
     if fitted.zone is not None and timeline.zone is None:
         raise SchemaError(f"time column {column!r} was in time zone {fitted.zone!r} when the "
                           "model was trained, but these times have no zone; localise them: "
-                          f"df[{column!r}].dt.tz_localize({fitted.zone!r})")
+                          f"df[{column!r}].dt.tz_localize({fitted.zone!r}), or in a file write "
+                          "each time with its UTC offset (2016-10-30T02:00:00+02:00)")
     if fitted.zone is None and timeline.zone is not None:
         raise SchemaError(f"time column {column!r} had no time zone when the model was "
                           f"trained, but these times are in {timeline.zone!r}; pass them as "
