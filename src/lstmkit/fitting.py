@@ -234,7 +234,7 @@ def _validation_windows(validation_data: Any, spec: Spec, encoding: Encoding,
                               f"{len(validation_data)} items")
         frame, _ = from_arrays(*validation_data, spec)
     else:
-        frame = read_table(validation_data)
+        frame = read_table(validation_data, spec=spec)
     for role, names in (("target", spec.target_names), ("input", spec.input_names)):
         require_columns(frame, names, f"validation_data {role}")
     groups = fill_gaps(arrange(frame, spec, step), spec)

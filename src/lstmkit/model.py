@@ -562,7 +562,7 @@ class LSTMModel:
                               "targets=..., ...))")
         if not isinstance(spec, Spec):
             raise ConfigError(f"spec must be a lstmkit.Spec, got {type(spec).__name__}")
-        return spec, read_table(data)
+        return spec, read_table(data, spec=spec)
 
     def check_params(self, spec: Spec | None = None) -> None:
         """Raise ``ConfigError`` for any invalid hyperparameter; ``fit`` calls this first."""

@@ -502,7 +502,7 @@ class FittedPipeline:
         if isinstance(data, np.ndarray | list | tuple) or y is not None:
             frame, _ = from_arrays(data, y, spec)
         else:
-            frame = read_table(data)
+            frame = read_table(data, spec=spec)
         schema = {k: v for k, v in self.schema.items()
                   if need_targets or k not in spec.target_names or k in spec.input_names}
         check_schema(frame, schema)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .checks import check_choice, check_number, check_positive_int, closest, quote
-from .data.timestep import canonical
+from .data.timestep import canonical, check_zone
 from .decision import DECISIONS
 from .distributions import DISTRIBUTIONS
 from .errors import ConfigError, warn
@@ -378,6 +378,12 @@ class Spec:
             (default): ``fit`` decides (``scaled_for``): per series for a panel (a
             forecast whose data holds more than one series), global otherwise. The fitted
             model's ``spec_`` holds the choice made.
+        zone: the time zone (an IANA name such as ``"America/Los_Angeles"``) of the
+            ``time`` column's wall-clock times: naive times are read as local times there
+            when a table is read (an hour that comes twice as daylight saving ends is told
+            apart by the rows' order; the hour skipped as it begins is simply absent, so
+            hourly rows stay one step apart), zone-aware times are converted to it, and
+            forecasts' times come back in it. None (default): times are read as given.
     """
 
     inputs: tuple[Feature, ...]
@@ -395,6 +401,7 @@ class Spec:
     past_targets: bool = dataclasses.field(default=True, compare=False)
     weight: str | None = None
     scale_by: Literal["global", "series"] | None = None
+    zone: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
@@ -413,6 +420,11 @@ class Spec:
                 raise ConfigError(f"spec freq {quote(self.freq)} is the time step of a "
                                   "forecast's time column: set task 'forecast' and time, or "
                                   "drop freq")
+        if self.zone is not None:
+            check_zone(self.zone)
+            if self.time is None:
+                raise ConfigError(f"spec zone {quote(self.zone)} is the time zone of the time "
+                                  "column: set time (the column), or drop zone")
         for name in ("time", "series", "sequence", "weight"):
             if not isinstance(getattr(self, name), str | None):
                 raise ConfigError(f"spec {name} must be a column name (a string), got "
@@ -535,7 +547,7 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        for key in ("freq", "units", "weight", "scale_by"):   # as for features below:
+        for key in ("freq", "zone", "units", "weight", "scale_by"):   # as for features:
             if not data[key]:                                   # earlier dicts stay
                 del data[key]
         if not (self.task == "forecast" and set(self.target_names) - set(self.input_names)):

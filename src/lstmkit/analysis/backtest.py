@@ -135,7 +135,7 @@ def backtest(model: LSTMModel, data: Source, folds: int = 3, step: int | None = 
     if coverage is not None:
         model = type(model)(**{**model.get_params(), "coverage": list(check_coverage(coverage))})
     model.check_params(spec)
-    groups = arrange(read_table(data), spec)
+    groups = arrange(read_table(data, spec=spec), spec)
     cuts = _origin_rows(groups, spec.lookback, spec.horizon, folds, step)       # (K, G)
     parts, evaluations, models = [], [], []
     for k, cut in enumerate(cuts):

@@ -218,7 +218,7 @@ def _graph_scoring(model: OnnxModel, data: Any, y: Any, part: str) -> _Scoring:
     if isinstance(data, np.ndarray | list | tuple) or y is not None:
         frame, spec = from_arrays(data, y, spec)
     else:
-        frame = read_table(data)
+        frame = read_table(data, spec=spec)
     check_schema(frame, model.metadata["schema"])
     source = model.encoding
     columns = _GraphColumns(spec, source.input_scalers, source.input_labels,

@@ -95,7 +95,7 @@ def forecasts(model: FittedPipeline | Fitted, data: Source, origins: int | Seque
     if not spec.shape.sliding:
         raise ConfigError(f"forecast plots need a forecast model, not task {spec.task!r}")
     units = spec.units if units is None else units
-    groups = arrange(read_table(data), spec, pipeline.time_step)
+    groups = arrange(read_table(data, spec=spec), spec, pipeline.time_step)
     g = _series_index(groups.keys, series, spec.series)
     lo, n = groups.offsets[g], groups.lengths[g]
     frame = groups.frame.iloc[lo : lo + n].reset_index(drop=True)

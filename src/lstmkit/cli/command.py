@@ -247,7 +247,7 @@ def _fit(args: argparse.Namespace) -> int:
     model = config.start_model()
     if args.no_progress:
         model.progress = False
-    data, y = fit_arguments(config.data.load())
+    data, y = fit_arguments(config.data.load(config.spec))
     test = _test_data(config, data, y)
     if args.overwrite and first:
         shutil.rmtree(checkpoints, ignore_errors=True)
@@ -288,7 +288,7 @@ def _backtest(args: argparse.Namespace) -> int:
     model = config.build_model()
     if args.no_progress:
         model.progress = False
-    data, y = fit_arguments(config.data.load())
+    data, y = fit_arguments(config.data.load(config.spec))
     if y is not None:
         raise ConfigError(f"backtesting needs a forecast table, but {config.data.describe()} is a "
                           "set of sequences (arrays)")
@@ -323,9 +323,9 @@ def _predict(args: argparse.Namespace) -> int:
     coverage = _shares(args.coverage)
     chosen(model.conformal_, coverage)          # before any row is read
     if _arrays(args.data):
-        chunks, total = read_chunks(_as_table(_load_data(args.data), model))
+        chunks, total = read_chunks(_as_table(_load_data(args.data, model.spec_), model))
     else:
-        chunks, total = read_chunks(args.data, rows=args.chunk_rows)
+        chunks, total = read_chunks(args.data, rows=args.chunk_rows, spec=model.spec_)
     columns = ("rows read", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=args.no_progress) as progress:
         task = progress.add_task("predict", total=total)
@@ -351,7 +351,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     reading = _read_files(args.data)
     files.check_output_dir(out, files.MODEL, args.overwrite, reading)
     model = LSTMModel.load(args.model)
-    data, y = fit_arguments(_load_data(args.data))
+    data, y = fit_arguments(_load_data(args.data, model.spec_))
     model.calibrate_intervals(data, y, part=args.part, coverage=list(coverage))
     record = model.conformal_
     for name, entry in record["targets"].items():
@@ -395,7 +395,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if output is not None:
         files.check_output_file(output, args.overwrite, reading, kind="metrics file")
     model = LSTMModel.load(args.model)
-    data, y = fit_arguments(_load_data(args.data))
+    data, y = fit_arguments(_load_data(args.data, model.spec_))
     evaluation = model.evaluate(data, y, part=args.part, weighted=args.weighted,
                                 adapt=args.adapt)
     weighted = ", weighted" if args.weighted else ""
@@ -424,7 +424,7 @@ def _importance(args: argparse.Namespace) -> int:
     if plot is not None:
         files.check_output_file(plot, args.overwrite, reading, kind="plot")
     model = LSTMModel.load(args.model)
-    data, y = fit_arguments(_load_data(args.data))
+    data, y = fit_arguments(_load_data(args.data, model.spec_))
     table = model.importance(data, y, part=args.part, repeats=args.repeats,
                              per_step=args.per_step, seed=args.seed)
     shown = Table(title=f"permutation importance on {args.data} (part: {args.part}, "
@@ -671,10 +671,11 @@ def _arrays(data: str) -> bool:
     return data.startswith("dataset:") or data.lower().endswith(TS_SUFFIX)
 
 
-def _load_data(text: str) -> Any:
+def _load_data(text: str, spec: Any) -> Any:
+    """A ``DATA`` argument's table or arrays, read for the model of ``spec``."""
     from .config import DataSource
 
-    return DataSource.parse(text, "data", Path(".")).load()
+    return DataSource.parse(text, "data", Path(".")).load(spec)
 
 
 def _as_table(data: Any, model: Any) -> Any:
@@ -703,7 +704,7 @@ def _test_data(config: Any, data: Any, y: Any) -> tuple[Any, Any] | None:
 
     if config.test is None:
         return None
-    test, test_y = fit_arguments(config.test.load())
+    test, test_y = fit_arguments(config.test.load(config.spec))
     where = config.test.describe()
     if (test_y is None) != (y is None):
         forms = ("a table", "arrays (X, y)")

@@ -99,9 +99,10 @@ class DataSource:
                 source = dataclasses.replace(source, **{key: _input_path(base, path, where)})
         return source
 
-    def load(self) -> Any:
+    def load(self, spec: Spec | None = None) -> Any:
         """A DataFrame, or ``(X, y)`` arrays for a classification archive set or a ``.ts``
-        file (``y`` None for one without labels)."""
+        file (``y`` None for one without labels); a CSV file is read for ``spec``
+        (``read_table``: its id columns as text)."""
         if self.path is not None and self.path.lower().endswith(TS_SUFFIX):
             from ..data.ts_format import read_ts_arrays
 
@@ -109,7 +110,7 @@ class DataSource:
         if self.path is not None:
             from ..data.sources import read_table
 
-            return read_table(self.path)
+            return read_table(self.path, spec=spec)
         from .. import datasets
 
         if datasets.info(self.dataset)["kind"] == "uea":

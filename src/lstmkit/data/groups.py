@@ -131,7 +131,7 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
         return Groups(frame, rows, offsets, keys)
     validate.require_columns(frame, [spec.time], "time")
     timeline = Timeline.read(frame, spec.time, offsets, keys, rows, group,
-                             fitted is not None and fitted.dayfirst)
+                             fitted is not None and fitted.dayfirst, spec.zone)
     return Groups(frame, rows, offsets, keys, timeline, _time_step(timeline, spec, fitted))
 
 

@@ -131,10 +131,18 @@ class Labels:
         return cls(tuple(_plain(v) for v in sorted(present, key=_sort_key)))
 
     def codes(self, values: Any, column: str, rows: np.ndarray | None = None) -> np.ndarray:
-        """Class index of each value as float (NaN where missing); unknown labels raise."""
+        """Class index of each value as float (NaN where missing); unknown labels raise.
+
+        A value that is not a label but reads as one (``"7"`` for the number 7, ``7`` for
+        the text ``"7"``, ``"True"`` for True: ``_text``) is that label, so a model fitted
+        on numbers reads text from a CSV file and the reverse; ``"007"`` is not 7.
+        """
         values = np.asarray(values, dtype=object)
         codes = pd.Index(list(self.classes), dtype=object).get_indexer(values).astype(np.float64)
         present = _present(values)
+        unknown = present & (codes < 0)
+        if unknown.any():
+            codes[unknown] = self._by_text(values[unknown])
         unknown = np.flatnonzero(present & (codes < 0))
         if unknown.size:
             i = unknown[0]
@@ -146,6 +154,12 @@ class Labels:
                 "remove those rows or retrain with data that contains the label")
         codes[~present] = np.nan
         return codes
+
+    def _by_text(self, values: np.ndarray) -> np.ndarray:
+        """Each value's class index by its text (``_text``), -1 where none has that text."""
+        found, distinct = pd.factorize(values)
+        texts = pd.Index([_text(c) for c in self.classes], dtype=object)
+        return texts.get_indexer([_text(v) for v in distinct])[found]
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """The labels of class indices, in the labels' own type (int64 for integer labels)."""
@@ -226,6 +240,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _text(value: Any) -> str:
+    """A label as a CSV file writes it: text as is, numbers and booleans as Python prints
+    them (whole floats as integers: 7.0 as 7)."""
+    return value if isinstance(value, str) else str(_plain(value))
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

@@ -310,15 +310,18 @@ def _check_leading_zeros(known: tuple[str, ...], keys: list[Any], column: str | 
             raise DataError(
                 f"series {quote(key)} is not among the series the model was fitted on, but "
                 f"{quote(meant)} is: ids with leading zeros lose them when a table is read as "
-                "numbers (pandas.read_csv, or a CSV file given to lstmkit). Read the column as "
-                f"text, pandas.read_csv(path, dtype={{{column!r}: str}}), or store the table "
-                "as Parquet, which keeps text as text")
+                "numbers (pandas.read_csv; lstmkit reads a CSV file's series column as text "
+                f"itself). Read the column as text, pandas.read_csv(path, dtype={{{column!r}: "
+                "str}), pass the file's path instead of the DataFrame, or store the table as "
+                "Parquet, which keeps text as text")
         if padded(key) and str(int(key)) in known:
             raise DataError(
                 f"series {quote(key)} is not among the series the model was fitted on, but "
                 f"{quote(str(int(key)))} is: the model was fitted on these ids read as numbers "
-                f"(leading zeros lost); read column {column!r} as numbers too (pandas.read_csv "
-                "without dtype=str), or fit the model again on the ids as text")
+                f"(leading zeros lost, as lstmkit's CSV reader did before it read series ids "
+                f"as text); fit the model again on the ids as text (a CSV file's path, or a "
+                f"table with column {column!r} as text), or read the column as numbers too "
+                "(pandas.read_csv without dtype=str)")
 
 
 def _lacking(scalers: SeriesScalers, groups: Groups) -> str:

@@ -89,7 +89,8 @@ class Limits:
             raise LimitError(f"{name} has {count} the limit of {self.rows:,}; {self.advice}")
 
 
-def read_table(source: Source, limits: Limits = Limits()) -> pd.DataFrame:
+def read_table(source: Source, limits: Limits = Limits(), spec: Spec | None = None
+               ) -> pd.DataFrame:
     """A DataFrame as is (a polars one converted: ``pandas_frame``), or a CSV / Parquet file
     read into one.
 
@@ -99,6 +100,8 @@ def read_table(source: Source, limits: Limits = Limits()) -> pd.DataFrame:
             mark; the delimiter is judged from the header) or of a Parquet file
             (``.parquet``, ``.pq``; nested columns, which no input can use, are not read).
         limits: what a file may hold before it is refused (``Limits``).
+        spec: the task the table is read for: a CSV file's id columns are read as text
+            (``text_columns``).
 
     Returns:
         The table; its column names must be distinct.
@@ -114,7 +117,26 @@ def read_table(source: Source, limits: Limits = Limits()) -> pd.DataFrame:
     path = table_path(source)
     if path.name.lower().endswith(PARQUET_SUFFIXES):
         return read_parquet(path, limits)
-    return read_csv(path, limits)
+    return read_csv(path, limits, text=text_columns(spec))
+
+
+def text_columns(spec: Spec | None) -> list[str]:
+    """The columns of ``spec`` that a CSV file's values are read into as text, as written:
+    the series or sequence id and the categorical inputs that are not targets. Ids such as
+    ``007`` and ``07``, or zip codes such as ``02139``, keep their zeros (read as numbers,
+    ``007`` and ``07`` would be one series, 7); a saved model matches labels it holds as
+    numbers by their text (``Labels.codes``). Targets' labels are read as pandas reads them.
+
+    Example:
+        >>> text_columns(Spec(series="store", inputs=["sales"], targets=["sales"], lookback=8))
+        ['store']
+    """
+    if spec is None:
+        return []
+    ids = [spec.group] if spec.group is not None else []
+    categorical = [f.name for f in spec.inputs
+                   if f.kind == "categorical" and f.name not in spec.target_names]
+    return list(dict.fromkeys(ids + categorical))
 
 
 def pandas_frame(source: Any) -> pd.DataFrame | None:
@@ -170,20 +192,23 @@ def check_unique_columns(columns: Sequence[Any], name: str) -> None:
                         f"{twice[0] + 1}); give every column its own name, or drop one of them")
 
 
-def read_csv(source: Input, limits: Limits = Limits(), name: str | None = None) -> pd.DataFrame:
+def read_csv(source: Input, limits: Limits = Limits(), name: str | None = None,
+             text: Collection[str] = ()) -> pd.DataFrame:
     """A whole CSV input (file or bytes, gzip-compressed or not) as a DataFrame.
 
     Args:
         source: a path, or the bytes of a body.
         limits: see ``Limits``; with ``rows``, no more than ``rows + 1`` rows are parsed.
         name: how messages call the input (default: the quoted path).
+        text: columns read as text, as written (``text_columns``); those the input lacks
+            are left to the checks that need them.
 
     Returns:
         The table.
     """
     name = name or repr(str(source))
     with _reading(name, "CSV (UTF-8)"):
-        options = _csv_format(source, limits, name)
+        options = _csv_format(source, limits, name, text)
         if limits.rows is not None:
             options["nrows"] = limits.rows + 1
         with _open(source, limits, name) as stream:
@@ -192,15 +217,15 @@ def read_csv(source: Input, limits: Limits = Limits(), name: str | None = None) 
     return frame
 
 
-def csv_chunks(source: Input, rows: int, limits: Limits = Limits(), name: str | None = None
-               ) -> Iterator[pd.DataFrame]:
+def csv_chunks(source: Input, rows: int, limits: Limits = Limits(), name: str | None = None,
+               text: Collection[str] = ()) -> Iterator[pd.DataFrame]:
     """A CSV input as DataFrames of ``rows`` rows each, read as they are asked for.
 
     Args: as for ``read_csv``; ``limits.rows`` is not applied.
     """
     name = name or repr(str(source))
     with _reading(name, "CSV (UTF-8)"):
-        options = _csv_format(source, limits, name)
+        options = _csv_format(source, limits, name, text)
         with _open(source, limits, name) as stream:
             yield from pd.read_csv(stream, chunksize=rows, **options)
 
@@ -299,11 +324,12 @@ def _open(source: Input, limits: Limits, name: str) -> Iterator[io.BufferedReade
                                 READ_BLOCK)
 
 
-def _csv_format(source: Input, limits: Limits, name: str) -> dict[str, Any]:
+def _csv_format(source: Input, limits: Limits, name: str, strings: Collection[str] = ()
+                ) -> dict[str, Any]:
     """``read_csv`` options for the input, judged from its first lines: encoding (UTF-8,
-    or UTF-16 with a byte-order mark), delimiter and decimal mark (``_decimal_options``). Its
-    column names must be distinct, and its first row no more than one field longer than the
-    header (``_check_first_row``)."""
+    or UTF-16 with a byte-order mark), delimiter and decimal mark (``_decimal_options``),
+    and the columns of ``strings`` it has, read as text. Its column names must be distinct, and
+    its first row no more than one field longer than the header (``_check_first_row``)."""
     with _open(source, limits, name) as stream:
         start = stream.peek(4)[:4]
         encoding = "utf-16" if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
@@ -319,7 +345,9 @@ def _csv_format(source: Input, limits: Limits, name: str) -> dict[str, Any]:
     _check_header(names, name)
     check_unique_columns([n for n in names if n != ""], name)   # pandas names blanks itself
     _check_first_row(first, sep, len(names), name)
-    return {"sep": sep, "encoding": encoding, **_decimal_options(rows, sep)}
+    options = {"sep": sep, "encoding": encoding, **_decimal_options(rows, sep)}
+    as_text = [column for column in strings if column in names]
+    return {**options, "dtype": dict.fromkeys(as_text, str)} if as_text else options
 
 
 def _decimal_options(lines: list[str], sep: str) -> dict[str, str]:

@@ -19,14 +19,16 @@ def series_bounds(groups: Groups, split: Split) -> np.ndarray:
     """Row positions ``[0, val_start, test_start, end]`` within each series, shape (G, 4).
 
     Series ``g`` trains on its rows ``[0, b1)``, validates on ``[b1, b2)`` and tests on
-    ``[b2, b3)``; a part left out by the split is empty.
+    ``[b2, b3)``; a part left out by the split is empty. A timestamp without a UTC
+    offset is a wall-clock time in the time column's zone, where it has one.
     """
     lengths = groups.lengths
+    zone = groups.timeline.zone if groups.timeline is not None else None
     bounds = np.zeros((len(groups), 4), dtype=np.int64)
     for g, n in enumerate(lengths):
         lo, hi = groups.offsets[g], groups.offsets[g + 1]
         time = groups.time[lo:hi] if groups.time is not None else None
-        bounds[g] = (0, *_boundaries(split, n, time, "rows"))
+        bounds[g] = (0, *_boundaries(split, n, time, "rows", zone))
     return bounds
 
 
@@ -67,18 +69,21 @@ def _proportional(order: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return order[np.argsort((rank + 0.5) / counts[classes], kind="stable")]
 
 
-def _boundaries(split: Split, n: int, time: np.ndarray | None, unit: str) -> tuple[int, int, int]:
-    """``(val_start, test_start, end)`` as positions among ``n`` rows or sequences."""
-    end = _position(split.end, n, time, "end", default=n)
-    test = _position(split.test_start, n, time, "test_start", default=end)
-    val = _position(split.val_start, n, time, "val_start", default=test)
+def _boundaries(split: Split, n: int, time: np.ndarray | None, unit: str,
+                zone: str | None = None) -> tuple[int, int, int]:
+    """``(val_start, test_start, end)`` as positions among ``n`` rows or sequences (``zone``:
+    the time column's, for timestamps)."""
+    end = _position(split.end, n, time, "end", n, zone)
+    test = _position(split.test_start, n, time, "test_start", end, zone)
+    val = _position(split.val_start, n, time, "val_start", test, zone)
     if not val <= test <= end:
         raise ConfigError(f"split boundaries must be ordered val_start <= test_start <= end, got "
                           f"{unit} {val}, {test}, {end} ({split})")
     return val, test, end
 
 
-def _position(value: Boundary, n: int, time: np.ndarray | None, name: str, default: int) -> int:
+def _position(value: Boundary, n: int, time: np.ndarray | None, name: str, default: int,
+              zone: str | None = None) -> int:
     if value is None:
         return default
     if isinstance(value, float):
@@ -89,7 +94,18 @@ def _position(value: Boundary, n: int, time: np.ndarray | None, name: str, defau
         raise ConfigError(f"split {name}={value!r} is a timestamp, which needs a 'time' column "
                           "in the spec; give a fraction or a row number instead")
     try:
-        stamp = pd.Timestamp(value).to_datetime64() if time.dtype.kind == "M" else float(value)
+        stamp = _instant(value, zone) if time.dtype.kind == "M" else float(value)
     except ValueError:
         raise ConfigError(f"split {name}={value!r} cannot be read as a time") from None
     return int(np.searchsorted(time, stamp, side="left"))
+
+
+def _instant(value: str, zone: str | None) -> np.datetime64:
+    """A timestamp boundary as time columns are held (naive; UTC for zone-aware times): text
+    without a UTC offset is a wall-clock time in ``zone`` where the column has one."""
+    stamp = pd.Timestamp(value)
+    if zone is not None and stamp.tz is None:
+        stamp = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+    if stamp.tz is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_datetime64()

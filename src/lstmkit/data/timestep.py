@@ -6,7 +6,8 @@ and year starts or ends, so a month is one step whether it has 28 or 31 days. Ga
 found on that calendar, forecasts' times are generated on it, and a fitted model keeps
 its step to check the rows it is given later. Zone-aware times are held as naive UTC
 (windows need only order and spacing) beside their zone; calendar arithmetic is done,
-and times are shown, in the zone. Numeric time columns step by a number.
+and times are shown, in the zone. Naive times with a zone named (``Spec.zone``) are read as
+its wall-clock times. Numeric time columns step by a number.
 
 Example:
     >>> step = TimeStep("datetime", "QS-JAN")
@@ -29,7 +30,7 @@ from pandas.tseries import offsets
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset, Tick
 
-from ..checks import quote
+from ..checks import closest, quote
 from ..errors import ConfigError, DataError, SchemaError
 from .date_order import day_first
 
@@ -78,6 +79,20 @@ def canonical(freq: Any, what: str = "spec freq") -> str:
         raise ConfigError(f"{what} {quote(freq)} does not step forward in time; use a positive "
                           f"multiple such as {EXAMPLES}")
     return offset.freqstr
+
+
+def check_zone(zone: Any, what: str = "spec zone") -> str:
+    """``zone`` if it is a time zone name pandas knows (``"America/Los_Angeles"``, ``"UTC"``).
+
+    Raises:
+        ConfigError: naming the value, a close name if one is, and the fix.
+    """
+    if not isinstance(zone, str) or not _known_zone(zone):
+        hint = closest(zone, zoneinfo.available_timezones()) if isinstance(zone, str) else ""
+        raise ConfigError(f"{what} {quote(zone)} is not a time zone{hint}; give an IANA name "
+                          "such as 'America/Los_Angeles', 'Europe/Berlin' or 'UTC' (the zone "
+                          "the time column's wall-clock times are in)")
+    return zone
 
 
 @dataclass(frozen=True)
@@ -188,11 +203,13 @@ class Timeline:
 
     @classmethod
     def read(cls, frame: pd.DataFrame, column: str, offsets: np.ndarray, keys: list[Any],
-             rows: np.ndarray, group: str | None, dayfirst: bool = False) -> Timeline:
+             rows: np.ndarray, group: str | None, dayfirst: bool = False,
+             zone: str | None = None) -> Timeline:
         """Parse ``frame[column]`` (arranged) and check that time increases in every series;
-        ``dayfirst``: a fitted model's text dates were day first (``TimeStep.dayfirst``)."""
+        ``dayfirst``: a fitted model's text dates were day first (``TimeStep.dayfirst``);
+        ``zone``: the zone of its wall-clock times (``Spec.zone``, ``_localised``)."""
         dayfirst = day_first(frame[column], column, rows, dayfirst)
-        values, zone = _parse(frame[column], column, rows, dayfirst)
+        values, zone = _parse(frame[column], column, rows, dayfirst, zone, offsets)
         timeline = cls(values, zone, offsets, keys, rows, column, group, dayfirst)
         timeline.check_order()
         return timeline
@@ -229,8 +246,9 @@ class Timeline:
         if zone is not None:
             raise DataError(f"{text}: this looks like local time at the end of daylight saving "
                             f"(as in {zone!r}, where an hour of that night comes twice): "
-                            f"localise it (df[{self.column!r}].dt.tz_localize({zone!r}, "
-                            "ambiguous='infer'), with your zone), which tells the two hours apart")
+                            f"localise it, which tells the two hours apart: spec zone {zone!r} "
+                            f"(with your zone; YAML spec: {{zone: {zone}}}), or in pandas "
+                            f"df[{self.column!r}].dt.tz_localize({zone!r}, ambiguous='infer')")
         raise DataError(f"{text}; sort the table by {order} and drop duplicate rows")
 
     def show(self, i: int) -> str:
@@ -309,12 +327,17 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
     text = (f"time column {column!r} jumps from {timeline.show(i - 1)} to {timeline.show(i)} at "
             f"row {timeline.rows[i]}{timeline.where(i)}, but its time step is {freq!r}, which "
             f"puts the next row at {want}: windows would span the gap. ")
+    if _repeated_hour_once(step, timeline, i):
+        text += (f"The wall clock steps by {freq!r} there, but in {timeline.zone!r} the hour "
+                 "of the earlier row comes twice (daylight saving ends) and the rows show "
+                 "it once: that hour's row is missing. ")
     zone = _skipped_hour_zone(step, timeline, i)
     if zone is not None:
         raise DataError(text + "This looks like local time crossing a daylight-saving change "
                         f"(as in {zone!r}, where an hour of that night does not exist): localise "
-                        f"it (df[{column!r}].dt.tz_localize({zone!r}, nonexistent='shift_forward'"
-                        "), with your zone) or set spec regular=False")
+                        f"it, spec zone {zone!r} (with your zone; YAML spec: {{zone: {zone}}}) "
+                        f"or in pandas df[{column!r}].dt.tz_localize({zone!r}, "
+                        "nonexistent='shift_forward'), or set spec regular=False")
     raise DataError(text + f"Put the rows on that calendar ({timeline.regrid(freq)}) and choose "
                     "a missing policy for the new rows, declare the step if it is another "
                     "(Spec(freq=...)), or set spec regular=False for rows with calendar gaps")
@@ -338,7 +361,8 @@ def check_matches(fitted: TimeStep, timeline: Timeline, forecast: bool, regular:
     if fitted.zone is not None and timeline.zone is None:
         raise SchemaError(f"time column {column!r} was in time zone {fitted.zone!r} when the "
                           "model was trained, but these times have no zone; localise them: "
-                          f"df[{column!r}].dt.tz_localize({fitted.zone!r})")
+                          f"df[{column!r}].dt.tz_localize({fitted.zone!r}), or in a file write "
+                          "each time with its UTC offset (2016-10-30T02:00:00+02:00)")
     if fitted.zone is None and timeline.zone is not None:
         raise SchemaError(f"time column {column!r} had no time zone when the model was "
                           f"trained, but these times are in {timeline.zone!r}; pass them as "
@@ -409,9 +433,11 @@ def from_json(data: Any) -> TimeStep | None:
 
 
 # -- internals ----------------------------------------------------------------------------
-def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
+def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
+           local: str | None = None, offsets: np.ndarray | None = None
            ) -> tuple[np.ndarray, str | None]:
-    """The column as naive UTC datetime64[ns] with its zone, or as numbers."""
+    """The column as naive UTC datetime64[ns] with its zone, or as numbers; with a ``local``
+    zone, dates are in it (``_localised``; ``offsets``: the series' boundaries)."""
     values = series
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
         _check_no_numbers(series, column, rows)
@@ -429,7 +455,14 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
         raise DataError(f"time column {column!r} has a missing value at row {rows[i]}; "
                         "every row needs a time")
     if not pd.api.types.is_datetime64_any_dtype(values):
+        if local is not None:
+            raise DataError(f"spec zone {local!r} is the time zone of dates, but time column "
+                            f"{column!r} holds numbers ({quote(values.iloc[0].item())} at row "
+                            f"{rows[0]}); drop zone, or give dates in the column")
         return values.to_numpy(), None
+    if local is not None:
+        bounds = np.array([0, len(values)]) if offsets is None else offsets
+        values = pd.Series(_localised(pd.DatetimeIndex(values), local, bounds))
     zone = None
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         tz = values.dt.tz
@@ -440,6 +473,46 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
                             f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return values.to_numpy().astype("datetime64[ns]"), zone
+
+
+def _localised(times: pd.DatetimeIndex, zone: str, offsets: np.ndarray) -> pd.DatetimeIndex:
+    """Times in ``zone`` (``Spec.zone``): zone-aware ones converted to it, naive ones read as
+    its wall-clock times. A wall-clock time the zone skips as daylight saving begins is
+    read as the time a clock running on shows (02:30 as 03:30, pandas'
+    ``nonexistent='shift_forward'``); one that comes twice as it ends is told apart by the
+    order of its series' rows (``_daylight``).
+
+    Args:
+        times: the time column, arranged series after series.
+        zone: a time zone name.
+        offsets: the series' boundaries, as ``Timeline.offsets``.
+    """
+    if times.tz is not None:
+        return times.tz_convert(zone)
+    local = times.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+    twice = np.asarray(local.isna())
+    if not twice.any():
+        return local
+    return times.tz_localize(zone, ambiguous=_daylight(times, twice, offsets),
+                             nonexistent="shift_forward")
+
+
+def _daylight(times: pd.DatetimeIndex, twice: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Which naive ``times`` that come ``twice`` in a zone are the first time (daylight
+    time): in each run of such times within a series, those before the wall clock goes
+    back (as pandas' ``ambiguous='infer'`` reads them); a time the rows show once is read
+    as the first, as Python's ``datetime`` reads it (``fold=0``)."""
+    inside = np.ones(len(times), dtype=bool)
+    inside[offsets[:-1]] = False                  # row i follows row i - 1 in its series
+    wall = times.asi8
+    linked = np.zeros(len(times), dtype=bool)
+    linked[1:] = twice[1:] & twice[:-1] & inside[1:]
+    back = np.zeros(len(times), dtype=bool)
+    back[1:] = linked[1:] & (wall[1:] <= wall[:-1])
+    runs = np.cumsum(twice & ~linked)              # each run of repeated times its number
+    backs = np.cumsum(back)
+    before = backs[np.flatnonzero(twice & ~linked)]   # backs at each run's first time
+    return ~(twice & (backs - before[np.maximum(runs, 1) - 1] > 0))
 
 
 def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
@@ -595,6 +668,15 @@ def _repeated_hour_zone(timeline: Timeline, i: int) -> str | None:
         return None
     return _zone_refusing([pd.Timestamp(time[i])], ambiguous="raise",
                           nonexistent="shift_forward")
+
+
+def _repeated_hour_once(step: TimeStep, timeline: Timeline, i: int) -> bool:
+    """Whether rows ``i - 1`` and ``i`` of a zone-aware column are one fixed ``step`` apart on
+    the wall clock but more in time: an hour that comes twice, shown once."""
+    if timeline.zone is None or step.kind != "datetime" or not isinstance(step.offset, Tick):
+        return False
+    wall = timeline.local([i - 1, i]).tz_localize(None)
+    return bool(wall[1] - wall[0] == pd.Timedelta(step.offset))
 
 
 def _skipped_hour_zone(step: TimeStep, timeline: Timeline, i: int) -> str | None:

@@ -102,10 +102,16 @@ def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
     otherwise. The input-side message would suggest a ``Feature``."""
     for target in targets:
         series = frame[target.name]
+        if not target.categorical and _booleans_only(series):
+            warn(f"target {target.name!r} holds only True and False, which a {target.kind} "
+                 "target reads as 1 and 0 (its forecasts are numbers, not labels); for the "
+                 f"probability of True declare Target({target.name!r}, kind='binary') (YAML: "
+                 f"{{name: {target.name}, kind: binary}})")
         if target.categorical or pd.api.types.is_numeric_dtype(series) or \
                 pd.api.types.is_bool_dtype(series):
             continue
-        _, bad = _as_numbers(series)
+        parsed, bad = _as_numbers(series)
+        check_booleans(series, parsed, target.name, np.arange(len(series)))
         if not bad.size or str(series.iloc[bad[0]]).strip().lower() in SENTINELS:
             continue                       # numbers as text, or a missing-value marker
         where = f"holds {quote(series.iloc[bad[0]])} at row {bad[0]}"
@@ -120,6 +126,43 @@ def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
             f"target {target.name!r} is a {target.kind} target but {where} ({len(labels)} "
             f"distinct values): for labels declare Target({target.name!r}, kind={kind!r}) "
             f"(YAML: {{name: {target.name}, kind: {kind}}})")
+
+
+BOOLEAN_TEXT = ("true", "false")
+
+
+def _booleans(values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` (objects) are booleans, or True / False written as text."""
+    return np.array([isinstance(v, bool | np.bool_) or (
+        isinstance(v, str) and v.strip().lower() in BOOLEAN_TEXT) for v in values], dtype=bool)
+
+
+def _booleans_only(series: pd.Series) -> bool:
+    """Whether ``series`` holds booleans and nothing else but missing values."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    if series.dtype != object:
+        return False
+    values = series.dropna().to_numpy(dtype=object)
+    return bool(values.size) and all(isinstance(v, bool | np.bool_) for v in values)
+
+
+def check_booleans(series: pd.Series, parsed: pd.Series, column: str, rows: np.ndarray) -> None:
+    """Raise ``DataError`` where a column of numbers (``parsed``: ``series`` as numbers, NaN
+    where it is none) also holds booleans: a column of booleans alone is 1 and 0 to a
+    numeric input or target, but True among numbers is a data error (a flag written into a
+    measurement), which would be read as 1.0 without a word."""
+    values = series.to_numpy(dtype=object)
+    flags = _booleans(values)
+    numbers = np.flatnonzero(parsed.notna().to_numpy() & ~flags)
+    if not flags.any() or not numbers.size:
+        return
+    i, j = int(np.flatnonzero(flags)[0]), int(numbers[0])
+    raise DataError(f"column {column!r} mixes booleans and numbers ({quote(values[i])} at row "
+                    f"{rows[i]}, {quote(values[j])} at row {rows[j]}); a numeric input or "
+                    "target reads a column of True and False alone as 1 and 0, but among "
+                    "numbers they are no measurement: write the numbers they stand for, or "
+                    "give the flag a column of its own")
 
 
 def _as_numbers(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -146,6 +189,7 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
         pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
     ):
         parsed, bad = _as_numbers(series)
+        check_booleans(series, parsed, column, rows)
         if bad.size:
             i = bad[0]
             value = series.iloc[i]

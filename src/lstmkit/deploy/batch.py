@@ -32,15 +32,18 @@ from ..data.sources import (
     parquet_chunks,
     read_table,
     table_path,
+    text_columns,
 )
 from ..errors import ConfigError, DataError
 from ..pipeline import Fitted, FittedPipeline, fitted
+from ..spec import Spec
 from ..storage import files
 
 CHUNK_ROWS = 65_536
 
 
-def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFrame], int | None]:
+def read_chunks(source: Any, rows: int = CHUNK_ROWS, spec: Spec | None = None
+                ) -> tuple[Iterator[pd.DataFrame], int | None]:
     """A table as DataFrames of about ``rows`` rows each, and its total rows if known.
 
     Parquet files are read batch by batch, CSV files ``rows`` lines at a time (both
@@ -50,6 +53,7 @@ def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFr
     Args:
         source: a pandas or polars DataFrame, or a CSV / Parquet path.
         rows: rows per chunk.
+        spec: the model's task: a CSV file's id columns are read as text (``text_columns``).
 
     Returns:
         ``(chunks, total_rows)``; ``total_rows`` is None for CSV files.
@@ -60,7 +64,7 @@ def read_chunks(source: Any, rows: int = CHUNK_ROWS) -> tuple[Iterator[pd.DataFr
     path = table_path(source)
     if path.name.lower().endswith(PARQUET_SUFFIXES):
         return parquet_chunks(path, rows)
-    return csv_chunks(path, rows), None
+    return csv_chunks(path, rows, text=text_columns(spec)), None
 
 
 def predict_chunks(model: FittedPipeline | Fitted, chunks: Iterable[pd.DataFrame],

@@ -162,7 +162,7 @@ class OnnxModel:
         if isinstance(data, np.ndarray | list | tuple):
             frame, spec = from_arrays(data, None, spec)
         else:
-            frame = read_table(data)
+            frame = read_table(data, spec=spec)
         check_schema(frame, self.metadata["schema"])
         groups = arrange(frame, spec, self.time_step)
         groups = fill_gaps(groups if rate is not None else fill_unread(groups, spec), spec)

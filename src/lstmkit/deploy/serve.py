@@ -35,8 +35,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
 from ..checks import check_positive_int, quote
-from ..data.sources import Limits, inflate, read_csv, read_parquet
+from ..data.sources import Limits, inflate, read_csv, read_parquet, text_columns
 from ..errors import ConfigError, DataError, LimitError, LSTMKitError
+from ..spec import Spec
 from ..version import __version__
 
 BACKENDS = ("torch", "onnx")
@@ -125,6 +126,7 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
                     advice="split it into smaller requests (or start the server with a "
                            "larger --max-rows)")
     columns = set(info["schema"])       # the columns the model reads
+    text = text_columns(Spec.saved(info["spec"]))     # a CSV body's ids, read as written
     # One worker: predictions run one at a time off the event loop, each with all the
     # intra-op threads, so concurrent requests never oversubscribe the cores.
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmkit-predict")
@@ -176,7 +178,7 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
             # A CSV reader decompresses as it parses; the others need the whole body first.
             inflated = encoding == "gzip" and kind != CSV
             data = inflate(body, limits, "the gzip-encoded body") if inflated else body
-            predictions = predictor.predict(_table(data, kind, limits, columns), origins,
+            predictions = predictor.predict(_table(data, kind, limits, columns, text), origins,
                                             adapt)
             return '{"predictions":' + predictions.to_json(orient="records",
                                                            date_format="iso") + "}"
@@ -245,7 +247,6 @@ def model_info(model_dir: Path, backend: str) -> dict[str, Any]:
     import fastapi
     import torch
 
-    from ..spec import Spec
     from ..storage.artifact import read_config
 
     config = read_config(model_dir)
@@ -313,11 +314,13 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def _table(body: bytes, kind: str, limits: Limits, columns: set[str]) -> pd.DataFrame:
+def _table(body: bytes, kind: str, limits: Limits, columns: set[str], text: list[str]
+           ) -> pd.DataFrame:
     """The request body as a DataFrame, or a ``DataError`` that says what is wrong with it; a
-    ``LimitError`` past ``limits``. Of a Parquet body, only ``columns`` are decoded."""
+    ``LimitError`` past ``limits``. Of a Parquet body, only ``columns`` are decoded; of a CSV
+    body, the ``text`` columns are read as text (``text_columns``)."""
     if kind == CSV:
-        return read_csv(body, limits, name="the CSV body")
+        return read_csv(body, limits, name="the CSV body", text=text)
     if kind in PARQUET:
         return read_parquet(body, limits, columns, name="the Parquet body")
     try:

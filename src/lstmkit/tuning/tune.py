@@ -90,7 +90,7 @@ def objective(config: RunConfig, data: Any = None) -> Callable[[optuna.Trial], f
 
     Args:
         config: the base config with a ``search`` section.
-        data: the loaded training data (``config.data.load()`` when None), read once
+        data: the loaded training data (``config.data.load(config.spec)`` when None), read once
             for all trials.
 
     Returns:
@@ -99,7 +99,7 @@ def objective(config: RunConfig, data: Any = None) -> Callable[[optuna.Trial], f
         message as the trial's ``error`` attribute.
     """
     check_tunable(config)
-    table, y = fit_arguments(config.data.load() if data is None else data)
+    table, y = fit_arguments(config.data.load(config.spec) if data is None else data)
 
     def run_trial(trial: optuna.Trial) -> float:
         values = config.search.suggest(trial)
