@@ -53,7 +53,7 @@ LOG = logging.getLogger("uvicorn.error")    # uvicorn's own log: one line per ev
 class Predictor(Protocol):
     """What the server needs from a backend: raw rows in, ``LSTMModel.predict``'s frame out."""
 
-    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool) -> pd.DataFrame: ...
+    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool = False) -> pd.DataFrame: ...
 
 
 class TorchPredictor:
@@ -64,7 +64,7 @@ class TorchPredictor:
 
         self.pipeline = load_pipeline(Path(model_dir))
 
-    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool) -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool = False) -> pd.DataFrame:
         return self.pipeline.predict(frame, origins=origins, adapt=adapt)
 
 
@@ -86,7 +86,7 @@ class OnnxPredictor:
             path = export_onnx(load_pipeline(Path(model_dir)), Path(tmp) / "model.onnx")
             self.model = OnnxModel(path)
 
-    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool) -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool = False) -> pd.DataFrame:
         return self.model.predict(frame, origins=origins, adapt=adapt)
 
 
