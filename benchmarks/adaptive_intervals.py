@@ -58,20 +58,34 @@ def run_case(data: Dataset, system: str, seed: int, epochs: int, models: Path,
     return scores
 
 
-def table(about: dict, cases: list[dict]) -> list[str]:
-    """Per data set and system: coverage of the 80 % and 95 % intervals and CRPS, calibrated
-    and adapted at each rate of the run."""
-    rates = [str(r) for r in about["options"]["rates"]]
+def file_table(path: Path) -> list[str]:
+    """One table of every case in ``path`` (runs of several sets or systems, resumed ones):
+    per data set and system, coverage of the 80 % and 95 % intervals and CRPS, calibrated
+    and adapted at each rate the runs share; a later case of a (set, system, seed) replaces
+    an earlier one."""
+    runs = record.runs(path)
+    rates = [str(r) for r in sorted(set.intersection(*(set(about["options"]["rates"])
+                                                       for about, _ in runs)))]
+    epochs = sorted({about["options"]["epochs"] for about, _ in runs})
+    cases = {(c["dataset"], c["system"], c["seed"]): c for _, cases in runs for c in cases}
     head = " | ".join(f"rate {r}: coverage 80 % | coverage 95 % | CRPS" for r in rates)
-    lines = [f"epochs at most {about['options']['epochs']}; seed(s) "
-             f"{sorted({c['seed'] for c in cases})}", "",
+    lines = [f"epochs at most {', '.join(map(str, epochs))}; seed(s) "
+             f"{sorted({seed for _, _, seed in cases})}", "",
              f"| data set | system | calibrated: coverage 80 % | coverage 95 % | CRPS | {head} |",
              "| --- | --- |" + " --- | --- | --- |" * (1 + len(rates))]
-    for c in cases:
+    for c in cases.values():
         cells = " | ".join(f"{c[k]['coverage_80']:.3f} | {c[k]['coverage_95']:.3f} | "
                            f"{c[k]['crps']:.4g}" for k in ["calibrated", *rates])
         lines.append(f"| {c['dataset']} | {c['system']} | {cells} |")
     return lines
+
+
+def print_file(path: Path) -> None:
+    """The runs in ``path`` (date, commit, command, machine), then their table."""
+    if not path.exists():
+        raise SystemExit(f"{path} does not exist: run the benchmark first, or pass --results")
+    print("\n".join(record.heading(about) for about, _ in record.runs(path)))
+    print("\n".join(file_table(path)))
 
 
 def main() -> None:
@@ -87,7 +101,7 @@ def main() -> None:
     record.add_options(parser, "adaptive_intervals")
     args = parser.parse_args()
     if args.table:
-        record.print_tables(args.results, table)
+        print_file(args.results)
         return
     if args.models is None:
         parser.error("--models DIR is needed to measure: where the fitted models are kept")
@@ -100,7 +114,7 @@ def main() -> None:
                                 **run_case(data, system, seed, args.epochs, args.models,
                                            args.rates)})
                 print(json.dumps(case), flush=True)
-    record.print_tables(args.results, table)
+    print_file(args.results)
 
 
 if __name__ == "__main__":
