@@ -27,7 +27,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src"
 @pytest.fixture(scope="module")
 def model(etth1) -> LSTMModel:
     spec = Spec(["HUFL", "OT"], ["OT"], lookback=24, horizon=2, time="date")
-    return LSTMModel(spec, hidden=8, max_epochs=1, seed=0).fit(etth1.iloc[:600])
+    return LSTMModel(spec, hidden=8, max_epochs=1, seed=0, coverage=[0.8]).fit(etth1.iloc[:600])
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,9 @@ def test_mlflows_pyfunc_loader_predicts_what_the_model_predicts(model, logged, r
     every = pyfunc.predict(recent, params={"origins": "all"})
     pd.testing.assert_frame_equal(every, model.predict(recent, origins="all"))
     assert len(every) == 2 * (len(recent) - 24 + 1)
+    adapted = pyfunc.predict(recent, params={"origins": "all", "adapt": 0.05})
+    pd.testing.assert_frame_equal(adapted, model.predict(recent, origins="all", adapt=0.05))
+    assert not adapted[["OT_lo_80", "OT_hi_80"]].equals(every[["OT_lo_80", "OT_hi_80"]])
 
 
 def test_the_logged_model_is_lstmkits_own_directory_without_pickle(logged):

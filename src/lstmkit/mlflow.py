@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 INSTALL = "pip install 'lstmkit[mlflow]' (or: pip install mlflow-skinny)"
 MODEL_DIR = "lstmkit_model"   # the model directory's name inside the MLflow model's data
-ORIGINS = "origins"           # the one inference parameter: as for LSTMModel.predict
+ORIGINS = "origins"           # inference parameters, as for LSTMModel.predict
+ADAPT = "adapt"               # its rate; 0: the calibrated intervals as they are
 
 
 def log_model(model: LSTMModel | str | Path, name: str = "model", **options: Any) -> ModelInfo:
@@ -111,15 +112,18 @@ class PyfuncModel:
         self.pipeline = pipeline
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """``LSTMModel.predict(model_input, origins)``; ``params`` may set ``origins``
-        (``last``, the default, or ``all``). lstmkit's errors become ``MlflowException``s
-        with the same message, which the scoring server answers with status 400."""
+        """``LSTMModel.predict(model_input, origins, adapt=...)``; ``params`` may set
+        ``origins`` (``last``, the default, or ``all``) and ``adapt`` (a rate above 0 adapts
+        the calibrated intervals at it; 0, the default, does not). lstmkit's errors become
+        ``MlflowException``s with the same message, which the scoring server answers with
+        status 400."""
         from mlflow.exceptions import MlflowException
         from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
         origins = (params or {}).get(ORIGINS, "last")
+        adapt = (params or {}).get(ADAPT, 0.0)
         try:
-            return self.pipeline.predict(model_input, origins)
+            return self.pipeline.predict(model_input, origins, adapt=adapt or False)
         except LSTMKitError as exc:
             raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from exc
 
@@ -133,13 +137,13 @@ def _load_pyfunc(data_path: str) -> PyfuncModel:
 
 def _pyfunc_options(directory: Path, options: dict[str, Any]) -> dict[str, Any]:
     """``mlflow.pyfunc`` save/log arguments for the model ``directory``: this module as the
-    loader, the directory as the data, ``origins`` as a parameter, lstmkit as the
+    loader, the directory as the data, ``origins`` and ``adapt`` as parameters, lstmkit as the
     requirement; ``options`` override them."""
     from mlflow.models import ModelSignature
     from mlflow.types import ParamSchema, ParamSpec
 
     signature = ModelSignature(inputs=None, params=ParamSchema([
-        ParamSpec(ORIGINS, "string", "last")]))
+        ParamSpec(ORIGINS, "string", "last"), ParamSpec(ADAPT, "double", 0.0)]))
     defaults = {"signature": signature, "pip_requirements": [f"lstmkit=={__version__}"]}
     return {**defaults, **options, "loader_module": __name__, "data_path": str(directory)}
 
