@@ -14,9 +14,11 @@ interval by ``rate * (1 - alpha)`` of its calibrated width, a hit narrows it by
 ``rate * alpha``: the quantile tracker of online conformal prediction (Angelopoulos, Candès
 and Tibshirani 2023, "Conformal PID control for time series prediction"), on the score
 ``|y - midpoint| / half-width``, with the feedback delayed by each step's lead. Whatever the
-data do, the share of misses over ``T`` windows approaches ``alpha`` (it is off by at most
-about ``(f_max + rate * (1 + lead)) / (rate * T)``, where ``f_max`` is the widest factor a
-window needed), where the fixed calibrated interval can stay off for good.
+data do, the share of misses over ``T`` windows approaches ``alpha``: with scores at most
+``B`` it is within about ``(B + rate) / (rate * T)`` of it (their Proposition 1, without the
+delay, which adds the misses of the ``lead`` windows still unknown), where the fixed
+calibrated interval can stay off for good. The intervals of several coverages are kept
+nested (a 95 % interval holds the 80 % one), which only widens them.
 
 A window's interval uses only truths known at its origin (none of its own, nor later
 windows'), so ``predict(data, origins="all", adapt=True)`` over a held-out table scores
@@ -122,7 +124,8 @@ def track(middle: np.ndarray, half: np.ndarray, truth: np.ndarray, coverage: Seq
           ) -> tuple[np.ndarray, np.ndarray]:
     """Intervals (lower, upper), each (N, S, K), around ``middle`` (N, S, K) whose
     calibrated half-widths ``half`` (N, S, K) are scaled by the tracked factor of each
-    coverage (K,); ``floor``: the lowest value a lower end may take."""
+    coverage (K,, increasing), each widened to hold those of lower coverages where its
+    factor shrank more; ``floor``: the lowest value a lower end may take."""
     alpha = 1 - np.asarray(coverage, np.float64)                          # (K,)
     n, steps, _ = middle.shape
     half = np.maximum(half, 0.0)
@@ -133,7 +136,9 @@ def track(middle: np.ndarray, half: np.ndarray, truth: np.ndarray, coverage: Seq
     for t in range(n):
         drift = sums[known[t], columns] - sums[first[t]]                   # (S, K)
         factor = np.maximum(1.0 + rate * drift, 0.0)
-        lo, hi = middle[t] - factor * half[t], middle[t] + factor * half[t]
+        # nested: an interval of a higher coverage holds those of the lower ones
+        lo = np.minimum.accumulate(middle[t] - factor * half[t], axis=-1)
+        hi = np.maximum.accumulate(middle[t] + factor * half[t], axis=-1)
         if floor is not None:
             lo = np.maximum(lo, floor)
         lower[t], upper[t] = lo, hi
