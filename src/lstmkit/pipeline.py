@@ -257,9 +257,9 @@ class FittedPipeline:
         rate = adapt_rate(adapt)
         if rate is not None:
             self.check_adapt(output, samples)
-        decoded, windows, groups = self._predicted(data, "all" if rate else origins, device,
-                                                   values_only=output == "array",
-                                                   need_targets=rate is not None)
+        decoded, windows, groups = self._predicted(
+            data, origins if rate is None else "all", device, values_only=output == "array",
+            need_targets=rate is not None)
         if output == "array":
             return self.spec.shape.array_layout(decoded, _lengths(windows))
         which = None if groups is None else window_series(windows, groups.offsets)
@@ -272,10 +272,10 @@ class FittedPipeline:
                                  list(self.conformal["targets"]))
             decoded = adapted(decoded, feedback(starts, which, truth, rate),
                               floors(self.conformal))
-        if rate is not None and origins == "last":        # each series' last window only
-            last = last_windows(which)
-            decoded = {name: d.take(last) for name, d in decoded.items()}
-            windows = windows.take(last)
+            if origins == "last":                          # each series' last window only
+                last = last_windows(which)
+                decoded = {name: d.take(last) for name, d in decoded.items()}
+                windows = windows.take(last)
         rows = self._window_rows(windows, groups)
         if samples is not None:
             return sample_frame(self.spec, rows, decoded, samples, np.random.default_rng(seed))
