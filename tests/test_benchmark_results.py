@@ -123,14 +123,15 @@ def zoo(name: str) -> ModuleType:
 
 
 def test_the_classification_zoo_tables_stand_in_benchmarks_md():
-    """``classify.py --report`` (TEST), its ``--development`` table and the neighbour rules'
-    study (``neighbour_rules.py --report``), from their committed rows."""
+    """``classify.py --report`` (TEST), its ``--development`` and ``--held-out`` tables and
+    the neighbour rules' study (``neighbour_rules.py --report``), from their committed rows."""
     classify, rules = zoo("classify"), zoo("neighbour_rules")
 
     def rows(path: Path) -> list[dict]:
         return [json.loads(line) for line in path.read_text().splitlines() if line]
 
     tables = [classify.report(rows(classify.RESULTS)),
+              classify.report(rows(classify.HELD_RESULTS)),
               classify.development_report(rows(classify.RESULTS.with_name(
                   "results-classify-development.jsonl"))),
               rules.report(rows(rules.RESULTS))]

@@ -303,6 +303,14 @@ def test_read_ts_parses_missing_values_and_variable_lengths(tmp_path):
     assert np.isnan(padded[1, 2]).all() and padded[1, 0, 1] == 9
 
 
+def test_read_ts_skips_percent_comments_before_the_data_only(tmp_path):
+    text = "%# a cut-down set\n%\n@classLabel true 1 2\n@data\n1,2:1\n"
+    samples, labels = read_ts(write(tmp_path, text))   # aeon's UnitTest files start so
+    assert samples[0].tolist() == [[1], [2]] and labels.tolist() == ["1"]
+    with pytest.raises(DataError, match=r"line 6: dimension 1, value 1 is not a number: '%1'"):
+        read_ts(write(tmp_path, text + "%1,2:2\n"))
+
+
 def test_read_ts_without_labels(tmp_path):
     samples, labels = read_ts(write(tmp_path, "@classLabel false\n@data\n1,2:3,4\n"))
     assert samples[0].shape == (2, 2) and labels.tolist() == [None]

@@ -1,6 +1,7 @@
 """Reader for the UEA / sktime ``.ts`` text format of multivariate series.
 
-A file has ``#`` comment lines, ``@`` header lines (``@problemName``,
+A file has ``#`` comment lines (and, before ``@data``, ``%`` ones, as ARFF writes them
+and aeon's bundled files keep them), ``@`` header lines (``@problemName``,
 ``@dimensions``, ``@equalLength``, ``@classLabel true a b c``, ... ``@data``) and
 then one sample per line: ``dim1 values:dim2 values:...:label``, values separated
 by commas, ``?`` or ``NaN`` for a missing value. Samples may differ in length, but
@@ -76,7 +77,7 @@ def read_ts(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndarray]:
     with open(path, encoding="utf-8", errors="replace") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.strip()
-            if not line or line.startswith("#"):
+            if not line or line.startswith("#") or (line.startswith("%") and not header.data):
                 continue
             where = f"{path}, line {number}"
             if line.startswith("@"):
