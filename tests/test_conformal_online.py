@@ -129,6 +129,28 @@ def test_the_last_origin_adapts_as_the_same_window_of_all_origins_does(hufl, tes
     assert not np.allclose(cut[INTERVALS], hufl.predict(test_months.iloc[:400])[INTERVALS])
 
 
+def test_each_series_of_a_panel_adapts_on_its_own_windows(etth1, shared_data):
+    etth2 = pd.read_csv(shared_data / "forecasting" / "ETT-small" / "ETTh2.csv")
+    panel = pd.concat([etth1.iloc[:3000].assign(transformer="h1"),
+                       etth2.iloc[:3000].assign(transformer="h2")], ignore_index=True)
+    spec = Spec(time="date", series="transformer", inputs=["HUFL", "OT"], targets=["OT"],
+                lookback=LOOKBACK, horizon=HORIZON)
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False, coverage=[0.8]).fit(panel)
+    recent = panel.groupby("transformer").tail(400).reset_index(drop=True)
+    both = model.predict(recent, origins="all", adapt=0.05)
+    for key, rows in recent.groupby("transformer"):
+        alone = model.predict(rows, origins="all", adapt=0.05)
+        pd.testing.assert_frame_equal(both[both.transformer == key].reset_index(drop=True),
+                                      alone.reset_index(drop=True))
+    fixed = model.predict(recent, origins="all")
+    assert not np.allclose(both[["OT_lo_80", "OT_hi_80"]], fixed[["OT_lo_80", "OT_hi_80"]])
+    last = model.predict(recent, adapt=0.05)
+    assert sorted(set(last.transformer)) == ["h1", "h2"] and len(last) == 2 * HORIZON
+    pd.testing.assert_frame_equal(
+        last.reset_index(drop=True),
+        both.groupby("transformer").tail(HORIZON).reset_index(drop=True))
+
+
 def test_onnx_adapts_its_intervals_as_predict_does(hufl, test_months, tmp_path):
     onnx = OnnxModel(hufl.export_onnx(tmp_path / "model.onnx"))
     data = test_months.iloc[:500]
