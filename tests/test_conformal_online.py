@@ -151,6 +151,22 @@ def test_each_series_of_a_panel_adapts_on_its_own_windows(etth1, shared_data):
         both.groupby("transformer").tail(HORIZON).reset_index(drop=True))
 
 
+def test_the_forecast_plot_shades_the_adapted_intervals(hufl, test_months):
+    from matplotlib.collections import PolyCollection
+
+    from lstmkit.analysis import plots
+
+    data = test_months.iloc[:400]
+    expected = hufl.predict(data.iloc[: len(data) - HORIZON], adapt=True)
+    figure = plots.forecasts(hufl, data, origins=1, adapt=True)
+    band = next(c for c in figure.axes[0].collections if isinstance(c, PolyCollection))
+    lows = band.get_paths()[0].vertices[:, 1]
+    for value in expected["HUFL_lo_95"]:      # the band's lower edge runs through them
+        assert np.isclose(lows, value).any(), value
+    fixed = hufl.predict(data.iloc[len(data) - HORIZON - LOOKBACK: len(data) - HORIZON])
+    assert not any(np.isclose(lows, value).any() for value in fixed["HUFL_lo_95"])
+
+
 def test_onnx_adapts_its_intervals_as_predict_does(hufl, test_months, tmp_path):
     onnx = OnnxModel(hufl.export_onnx(tmp_path / "model.onnx"))
     data = test_months.iloc[:500]

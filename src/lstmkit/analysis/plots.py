@@ -76,7 +76,7 @@ def learning_curves(history: dict[str, Any], save: str | Path | None = None) -> 
 
 def forecasts(model: FittedPipeline | Fitted, data: Source, origins: int | Sequence[int] = 3,
               series: Any = None, units: dict[str, str] | None = None, columns: int = COLUMNS,
-              save: str | Path | None = None) -> Figure:
+              save: str | Path | None = None, adapt: bool | float = False) -> Figure:
     """Forecast against actual values per target, with the lookback context, from several origins.
 
     Args:
@@ -89,6 +89,8 @@ def forecasts(model: FittedPipeline | Fitted, data: Source, origins: int | Seque
         units: unit per target, for the y labels (default: the spec's ``units``).
         columns: panels per row, at most.
         save: write the figure to this PNG path.
+        adapt: shade the calibrated intervals adapted to the misses of the windows before
+            each origin, as ``predict(adapt=...)`` gives them from the series' rows up to it.
     """
     pipeline = fitted(model)
     spec = pipeline.spec
@@ -104,7 +106,8 @@ def forecasts(model: FittedPipeline | Fitted, data: Source, origins: int | Seque
     x = _wall_clock(timeline.local(slice(lo, lo + n))) if timeline is not None else np.arange(n)
     # A window is the lookback and, with future inputs, the horizon rows that give them.
     start = spec.shape.start(np.asarray(rows))
-    predictions = [pipeline.predict(frame.iloc[r : r + spec.span]) for r in start]
+    predictions = [pipeline.predict(frame.iloc[0 if adapt else r : r + spec.span], adapt=adapt)
+                   for r in start]
     first, last = start[0], min(n, rows[-1] + spec.horizon + 1)
     shown = slice(first, last)
 
