@@ -208,3 +208,23 @@ def test_a_number_or_an_offset_among_text_dates_is_named(ettm2):
                                         r"' at row 5\) and times without \('2016-07-13 "
                                         r"08:00:00' at row 0\)"):
         model.predict(rows)
+
+
+@pytest.mark.parametrize("write", [lambda y, q: f"{y} Q{q}", lambda y, q: f"{y}-Q{q}",
+                                   lambda y, q: f"{y}Q{q}", lambda y, q: f"Q{q} {y}"])
+def test_quarters_written_as_labels_are_read_as_quarter_starts(ettm2, write):
+    """fpp2's uschange writes its quarters "1970 Q1", which pandas cannot read; the others
+    it reads with a deprecation warning."""
+    quarters = pd.period_range("1970Q1", periods=120, freq="Q")
+    table = ettm2.head(120).assign(date=[write(p.year, p.quarter) for p in quarters])
+    model = LSTMModel(small_spec(time="date"), hidden=4, max_epochs=1, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        model.fit(table)
+        forecast = model.predict(table)
+    assert model.time_step_.freq == "QS-JAN"
+    assert list(forecast.origin.unique()) == [pd.Timestamp("1999-10-01")]
+    assert list(forecast.time) == [pd.Timestamp("2000-01-01"), pd.Timestamp("2000-04-01")]
+    table.loc[7, "date"] = "1971 Q5"                      # no such quarter: named, as before
+    with pytest.raises(DataError, match=r"time column 'date' cannot be read as dates"):
+        model.predict(table)

@@ -136,6 +136,73 @@ def etth2() -> pd.DataFrame:
     return pd.read_csv(SHARED / "forecasting" / "ETT-small" / "ETTh2.csv")
 
 
+# -- the held-out tables: read as a user would, after the defaults were chosen -------------
+def sktime_data(folder: str, name: str | None = None) -> pd.DataFrame:
+    """A forecasting table bundled with sktime (its wheel's ``datasets/data``; only the
+    files are read, so an unpacked wheel on PYTHONPATH will do)."""
+    import importlib.util
+
+    found = importlib.util.find_spec("sktime")
+    if found is None:
+        raise ModuleNotFoundError("sktime's bundled tables: pip download --no-deps "
+                                  "sktime==0.34.0, unzip the wheel and put it on PYTHONPATH")
+    root = Path(next(iter(found.submodule_search_locations)))
+    return pd.read_csv(root / "datasets" / "data" / folder / f"{name or folder}.csv")
+
+
+def airline() -> pd.DataFrame:
+    """Monthly airline passengers, 1949-1960 (Box and Jenkins; sktime)."""
+    return sktime_data("Airline")
+
+
+def lynx() -> pd.DataFrame:
+    """Lynx trapped in Canada per year, 1821-1934 (sktime): the year is the unnamed index."""
+    return sktime_data("Lynx").rename(columns={"Unnamed: 0": "year", "0": "lynx"})
+
+
+def nile() -> pd.DataFrame:
+    """The Nile's yearly flow at Aswan, 1871-1970 (statsmodels): a level shift in 1898."""
+    return statsmodels_data("nile")
+
+
+def uschange() -> pd.DataFrame:
+    """Quarterly percentage changes of US consumption, income, production and savings, and
+    the change in unemployment, 1970-2016 (fpp2; sktime); quarters written "1970 Q1"."""
+    return sktime_data("Uschange").drop(columns="Unnamed: 0")
+
+
+def pbs() -> pd.DataFrame:
+    """Monthly scripts of one PBS (Australian) medicine, 1991-2008 (sktime): small counts,
+    mostly zero; months written "1991 Jul"."""
+    return sktime_data("PBS_dataset")
+
+
+def seatbelts() -> pd.DataFrame:
+    """UK drivers killed or seriously injured per month, 1969-1984, with the 1983 seat belt
+    law (``label``, 0 before and 1 after; sktime)."""
+    return sktime_data("seatbelts").rename(columns={"Unnamed: 0": "month"})
+
+
+def solar() -> pd.DataFrame:
+    """Half-hourly UK solar generation, six days of May 2021 (sktime), times in UTC."""
+    return sktime_data("solar")
+
+
+def shampoo() -> pd.DataFrame:
+    """Monthly shampoo sales over three years (sktime): 36 rows."""
+    return sktime_data("ShampooSales")
+
+
+def iowa_electricity() -> pd.DataFrame:
+    """Iowa's yearly net generation per source (fossil, nuclear, renewables), 2001-2017
+    (vega_datasets): a panel of three short series."""
+    return vega("iowa-electricity")
+
+
+def ettm2() -> pd.DataFrame:
+    return pd.read_csv(SHARED / "forecasting" / "ETT-small" / "ETTm2.csv.gz")
+
+
 @dataclass(frozen=True)
 class Case:
     """One zoo table: how to load it, the spec a user would write, and what it stands for."""
@@ -210,6 +277,56 @@ def _zoo() -> dict[str, Case]:
             dict(time="date", inputs=["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"],
                  targets=["OT"], lookback=96, horizon=24),
             ("hourly", "seasonal"), season=24),
+    }
+
+
+def _heldout() -> dict[str, Case]:
+    """Tables first run after the defaults (and the zoo's changes) were chosen, each with the
+    spec a user would write: the check that the defaults carry over. Not to choose on."""
+    return {
+        "airline": Case(
+            airline, dict(time="Date", inputs=["Passengers"], targets=["Passengers"],
+                          lookback=24, horizon=12),
+            ("monthly", "trending", "seasonal"), season=12),
+        "lynx": Case(
+            lynx, dict(time="year", inputs=["lynx"], targets=["lynx"], lookback=20, horizon=5),
+            ("yearly", "cyclic", "numeric time")),
+        "nile": Case(
+            nile, dict(time="year", inputs=["volume"], targets=["volume"], lookback=20,
+                       horizon=5),
+            ("yearly", "level shift", "numeric time")),
+        "uschange": Case(
+            uschange,
+            dict(time="Quarter", inputs=["Consumption", "Income", "Production", "Savings",
+                                         "Unemployment"],
+                 targets=["Consumption", "Unemployment"], lookback=12, horizon=4),
+            ("quarterly", "stationary", "quarter labels"), season=4),
+        "pbs": Case(
+            pbs, dict(time="Month", inputs=["Scripts"], targets=["Scripts"], lookback=24,
+                      horizon=12),
+            ("monthly", "intermittent counts", "month names"), season=12),
+        "seatbelts": Case(
+            seatbelts, dict(time="month", inputs=["KSI", "label"], targets=["KSI"],
+                            lookback=24, horizon=12),
+            ("monthly", "seasonal", "intervention"), season=12),
+        "solar": Case(
+            solar, dict(time="datetime_gmt", inputs=["solar_gen"], targets=["solar_gen"],
+                        lookback=48, horizon=8),
+            ("half-hourly", "seasonal", "short", "zone-aware"), season=48),
+        "shampoo": Case(
+            shampoo, dict(time="Time", inputs=["Sales"], targets=["Sales"], lookback=6,
+                          horizon=3),
+            ("monthly", "trending", "tiny")),
+        "iowa_electricity": Case(
+            iowa_electricity,
+            dict(time="year", series="source", inputs=["net_generation"],
+                 targets=["net_generation"], lookback=4, horizon=2),
+            ("yearly", "panel", "tiny")),
+        "ettm2": Case(
+            ettm2,
+            dict(time="date", inputs=["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"],
+                 targets=["OT"], lookback=96, horizon=24),
+            ("15-minute", "seasonal"), season=96),
     }
 
 
@@ -292,6 +409,8 @@ def main() -> None:
                         help="a variant: LSTMModel parameters (values read as YAML)")
     parser.add_argument("--targets-as-inputs", action="store_true",
                         help="a variant: every target's own past is an input too")
+    parser.add_argument("--heldout", action="store_true", help="the held-out tables instead "
+                        "(run after the defaults were chosen; label 'held-out (COMMIT)')")
     parser.add_argument("--report", nargs="*", metavar="LABEL", help="print the report (of "
                         "these labels, in this order; default all) and exit")
     args = parser.parse_args()
@@ -301,8 +420,8 @@ def main() -> None:
         print(report([r for r in results if not args.report or r["label"] in args.report],
                      args.report or None))
         return
-    zoo = _zoo()
-    label = args.label or code_version()
+    zoo = _heldout() if args.heldout else _zoo()
+    label = args.label or (f"held-out ({code_version()})" if args.heldout else code_version())
     done = {(r["table"], r["label"]) for r in _read(args.results)}
     for name in args.only or zoo:
         if (name, label) in done:

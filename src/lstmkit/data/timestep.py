@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 import warnings
 import zoneinfo
 from collections import Counter
@@ -46,6 +47,9 @@ VOTES = 64     # pieces read at most
 # daylight-saving hour.
 COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/Chicago",
                 "America/Denver", "America/Los_Angeles", "Australia/Sydney")
+# A quarter written as a label (1970 Q1, 1970-Q1, 1970Q1, Q1 1970): pandas reads some of
+# these (deprecated), others not at all.
+QUARTER = re.compile(r"\s*(?:(\d{4})\s*[-/ ]?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4}))\s*")
 EXAMPLES = "'h', '15min', 'D', 'B', 'W-SUN', 'MS', 'ME', 'QS', 'YS'"
 # Steps of a calendar's season for steps of one unit: a week of days or business days, a
 # year of weeks, half months, months or quarters. (Steps under a day: a day of them.)
@@ -416,7 +420,9 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
         _check_no_numbers(series, column, rows)
         try:
-            values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst)
+            values = _quarter_starts(series)
+            if values is None:
+                values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst)
         except (ValueError, TypeError) as exc:
             try:        # offsets that change (daylight saving): one instant each, in UTC
                 values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, utc=True)
@@ -440,6 +446,20 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
                             f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return values.to_numpy().astype("datetime64[ns]"), zone
+
+
+def _quarter_starts(series: pd.Series) -> pd.Series | None:
+    """Quarter labels (1970 Q1, Q1 1970, 1970-Q1) as the first day of each quarter, where
+    every row is one; else None (read as other dates)."""
+    if series.dtype != object and not pd.api.types.is_string_dtype(series):
+        return None
+    found = [QUARTER.fullmatch(v) if isinstance(v, str) else None for v in series.to_numpy()]
+    if not found or not all(found):
+        return None
+    years = [int(m[1] or m[4]) for m in found]
+    months = [3 * int(m[2] or m[3]) - 2 for m in found]
+    return pd.Series(pd.to_datetime(pd.DataFrame({"year": years, "month": months, "day": 1})
+                                     ).to_numpy(), index=series.index)
 
 
 def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
