@@ -317,8 +317,12 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
     if zone is not None:
         raise DataError(text + "This looks like local time crossing a daylight-saving change "
                         f"(as in {zone!r}, where an hour of that night does not exist): localise "
-                        f"it (df[{column!r}].dt.tz_localize({zone!r}, nonexistent='shift_forward'"
-                        "), with your zone) or set spec regular=False")
+                        f"it (pd.to_datetime(df[{column!r}]).dt.tz_localize({zone!r}, "
+                        "nonexistent='shift_forward'), with your zone; where the autumn's "
+                        "repeated hour is there only once, pandas cannot tell which it is), put "
+                        f"the rows on that calendar as they are ({timeline.regrid(freq)}, the "
+                        "column read as dates) and choose a missing policy for the skipped hour, "
+                        "or set spec regular=False")
     raise DataError(text + f"Put the rows on that calendar ({timeline.regrid(freq)}) and choose "
                     "a missing policy for the new rows, declare the step if it is another "
                     "(Spec(freq=...)), or set spec regular=False for rows with calendar gaps")
@@ -445,7 +449,23 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool
                             f"({quote(zone)}); convert it to a named one: "
                             f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.to_numpy().astype("datetime64[ns]"), zone
+    return _nanoseconds(values.to_numpy(), column, rows), zone
+
+
+def _nanoseconds(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarray:
+    """Datetimes as datetime64[ns], refusing those outside its range (1677-2262): numpy's
+    cast would wrap them round silently (1565 read as 2149), and the error that followed
+    would be about order."""
+    low, high = (t.to_datetime64().astype(values.dtype)   # compared in the values' unit
+                 for t in (pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")))
+    outside = np.flatnonzero((values < low) | (values > high))
+    if outside.size:
+        i = int(outside[0])
+        raise DataError(f"time column {column!r} holds {pd.Timestamp(values[i])} at row "
+                        f"{rows[i]}, outside the dates a model can hold ({low.astype('M8[D]')} "
+                        f"to {high.astype('M8[D]')}); give the time as numbers, years as "
+                        f"ints: df[{column!r}] = pd.to_datetime(df[{column!r}]).dt.year")
+    return values.astype("datetime64[ns]")
 
 
 def _quarter_starts(series: pd.Series) -> pd.Series | None:
