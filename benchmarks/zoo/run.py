@@ -29,8 +29,10 @@ The held-out tables (``--heldout``, label ``held-out (COMMIT)``) were first run 
 defaults and the zoo's changes were chosen, to check that they carry over to tables nobody
 looked at: airline passengers, lynx, the Nile, fpp2's uschange, PBS scripts, seat belts,
 solar power, shampoo sales, Iowa's electricity, wheat prices, US driving, Grunfeld's firms,
-Danish money demand, San Francisco's hourly temperatures and ETTm2 (sktime's bundled tables:
-an unpacked sktime wheel on PYTHONPATH). They are not for choosing defaults on.
+Danish money demand, San Francisco's hourly temperatures, ETTm2, and three added after
+Grunfeld's firms had changed the fallback's blocks (US states, young men's wages, Fama-French
+returns). sktime's and linearmodels' bundled tables are read from their unpacked wheels on
+PYTHONPATH. They are not for choosing defaults on.
 
 Variants (``--set``, ``--targets-as-inputs``) are for studies: the zoo's verdict is on the
 defaults. Each record also holds the validation part's MAE (accuracy) of the model and of
@@ -146,17 +148,28 @@ def etth2() -> pd.DataFrame:
 
 
 # -- the held-out tables: read as a user would, after the defaults were chosen -------------
-def sktime_data(folder: str, name: str | None = None) -> pd.DataFrame:
-    """A forecasting table bundled with sktime (its wheel's ``datasets/data``; only the
-    files are read, so an unpacked wheel on PYTHONPATH will do)."""
+def bundled(package: str, wheel: str, *parts: str) -> Path:
+    """A data file bundled with ``package`` (only the file is read, so its wheel ``wheel``,
+    unpacked on PYTHONPATH, will do)."""
     import importlib.util
 
-    found = importlib.util.find_spec("sktime")
+    found = importlib.util.find_spec(package)
     if found is None:
-        raise ModuleNotFoundError("sktime's bundled tables: pip download --no-deps "
-                                  "sktime==0.34.0, unzip the wheel and put it on PYTHONPATH")
-    root = Path(next(iter(found.submodule_search_locations)))
-    return pd.read_csv(root / "datasets" / "data" / folder / f"{name or folder}.csv")
+        raise ModuleNotFoundError(f"{package}'s bundled tables: pip download --no-deps {wheel}, "
+                                  "unzip the wheel and put its folder on PYTHONPATH")
+    return Path(next(iter(found.submodule_search_locations))).joinpath(*parts)
+
+
+def sktime_data(folder: str) -> pd.DataFrame:
+    """A forecasting table bundled with sktime 0.34.0 (``datasets/data``)."""
+    return pd.read_csv(bundled("sktime", "sktime==0.34.0", "datasets", "data", folder,
+                               f"{folder}.csv"))
+
+
+def linearmodels_data(name: str) -> pd.DataFrame:
+    """A table bundled with linearmodels 7.1 (``datasets``)."""
+    return pd.read_csv(bundled("linearmodels", "linearmodels==7.1", "datasets", name,
+                               f"{name}.csv.bz2"))
 
 
 def airline() -> pd.DataFrame:
@@ -239,6 +252,24 @@ def sf_temps() -> pd.DataFrame:
     table = vega("sf-temps")
     table["date"] = pd.to_datetime(table.date)
     return table.set_index("date").asfreq("h").reset_index()
+
+
+def munnell() -> pd.DataFrame:
+    """Gross state product, employment, unemployment and capital of 48 US states, yearly
+    1970-1986 (Munnell 1990; linearmodels): a panel of 48 short series."""
+    return linearmodels_data("munnell")
+
+
+def wage_panel() -> pd.DataFrame:
+    """Log wages and hours of 545 young men, yearly 1980-1987 (Vella and Verbeek 1998;
+    linearmodels): a panel of 545 series of eight rows."""
+    return linearmodels_data("wage_panel")
+
+
+def french() -> pd.DataFrame:
+    """Monthly Fama-French factor returns (market, size, value, risk-free), 1949-2017
+    (linearmodels): returns, close to noise."""
+    return linearmodels_data("french")
 
 
 def ettm2() -> pd.DataFrame:
@@ -386,6 +417,20 @@ def _heldout() -> dict[str, Case]:
             sf_temps, dict(time="date", inputs=[Feature("temp", missing="ffill")],
                            targets=["temp"], lookback=72, horizon=24),
             ("hourly", "seasonal", "local time"), season=24),
+        "munnell": Case(
+            munnell, dict(time="YR", series="ST_ABB", inputs=["GSP", "EMP", "UNEMP", "P_CAP",
+                                                             "PC"],
+                          targets=["GSP", "UNEMP"], lookback=5, horizon=2),
+            ("yearly", "panel", "short")),
+        "wage_panel": Case(
+            wage_panel, dict(time="year", series="nr", inputs=["lwage", "hours", "union",
+                                                               "married", "exper"],
+                             targets=["lwage"], lookback=3, horizon=1),
+            ("yearly", "panel", "tiny")),
+        "french": Case(
+            french, dict(time="dates", inputs=["MktRF", "SMB", "HML", "RF"],
+                         targets=["MktRF", "SMB"], lookback=24, horizon=3),
+            ("monthly", "noise-like returns"), season=12),
         "ettm2": Case(
             ettm2,
             dict(time="date", inputs=["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"],
