@@ -187,6 +187,11 @@ def test_a_panels_windows_that_start_in_the_same_years_share_a_block():
     assert len(np.unique(by_time)) == 7 and len(np.unique(window_blocks(windows))) == 77
     one, one_years = panel_windows(series=1, years=50, lookback=5, horizon=3)
     assert np.array_equal(window_blocks(one, one_years), window_blocks(one))
+    # 545 young men's eight years, validated on one year: one block of times would give no
+    # standard error, so the rows' blocks stay
+    short, short_years = panel_windows(series=545, years=5, lookback=3, horizon=1)
+    short.starts = short.starts[np.asarray(short.starts) % 5 == 1]
+    assert np.array_equal(window_blocks(short, short_years), np.asarray(short.starts))
     # validation years where the network leads in two of three and loses in the third, as
     # every firm does that year: a lead of 0.1 on average, which 33 "independent" blocks
     # of firms take for certain and the three years' blocks do not

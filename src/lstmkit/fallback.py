@@ -170,12 +170,15 @@ def window_blocks(windows: ForecastWindows, times: np.ndarray | None = None) -> 
     series that start at the same times share a block: the series of a panel share their
     times' shocks (Grunfeld's eleven firms' investment years: BENCHMARKS.md), and counted
     as independent they made a few validation years look like many. For one series
-    without gaps the rank is the row itself; without ``times``, the rows (a series' rows
-    lie back to back)."""
-    starts = np.asarray(windows.starts)
-    if times is not None:
-        starts = np.unique(times, return_inverse=True)[1].reshape(-1)[starts]
-    return starts // max(windows.horizon, 1)
+    without gaps the rank is the row itself. Without ``times``, and where every window
+    starts in one block of times (a panel of short series, validated on a year), the rows
+    (a series' rows lie back to back): one block would give no standard error at all."""
+    horizon = max(windows.horizon, 1)
+    rows = np.asarray(windows.starts)
+    if times is None:
+        return rows // horizon
+    by_time = np.unique(times, return_inverse=True)[1].reshape(-1)[rows] // horizon
+    return by_time if len(np.unique(by_time)) > 1 else rows // horizon
 
 
 def beats(gain: np.ndarray, blocks: np.ndarray) -> bool | None:
