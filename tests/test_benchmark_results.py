@@ -139,3 +139,34 @@ def test_the_classification_zoo_tables_stand_in_benchmarks_md():
     missing = [line for table in tables for line in table.splitlines()
                if line.strip() not in documented]
     assert not missing, f"not in BENCHMARKS.md: {missing}"
+
+
+def zoo_report_commands() -> list[list[str]]:
+    """The labels of each ``benchmarks/zoo/run.py --report LABEL...`` command in
+    BENCHMARKS.md (lines continued with a backslash joined; comments dropped)."""
+    import shlex
+
+    text = (ROOT / "BENCHMARKS.md").read_text().replace("\\\n", " ")
+    commands = []
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True) if line.startswith("python ") else []
+        if words[1:2] == ["benchmarks/zoo/run.py"] and "--report" in words:
+            labels = words[words.index("--report") + 1:]
+            commands.append(labels[:next((i for i, w in enumerate(labels)
+                                           if w.startswith("--")), len(labels))])
+    return commands
+
+
+def test_the_forecasting_zoo_tables_stand_in_benchmarks_md():
+    """Each ``run.py --report LABEL...`` in BENCHMARKS.md (the development zoo, its held-out
+    tables) prints, from the committed rows, a table that stands there line for line."""
+    run = zoo("run")
+    results = run._read(run.RESULTS)
+    commands = zoo_report_commands()
+    assert len(commands) >= 2 and all(commands)
+    documented = documented_lines()
+    for labels in commands:
+        assert set(labels) <= {r["label"] for r in results}, labels
+        table = run.report([r for r in results if r["label"] in labels], labels)
+        missing = [line for line in table.splitlines() if line.strip() not in documented]
+        assert not missing, f"{labels}: not in BENCHMARKS.md: {missing}"

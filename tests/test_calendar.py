@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lstmkit import ArtifactError, ConfigError, DataError, LSTMModel, SchemaError, Spec
+from lstmkit import ArtifactError, ConfigError, DataError, Feature, LSTMModel, SchemaError, Spec
 from lstmkit.analysis.plots import forecasts
 from lstmkit.cli.command import main
 from lstmkit.data.timestep import TimeStep
@@ -226,6 +226,25 @@ def test_naive_local_time_skipping_the_daylight_saving_hour_says_so():
         fit(temps, spec("date", "temp", 24))
     assert fit(temps.iloc[1600:1900], spec("date", "temp", 24, regular=False)
                ).time_step_.freq == "h"
+
+
+def test_local_time_missing_the_spring_hour_and_one_autumn_hour_gets_a_fix_that_works():
+    """San Francisco's hourly temperatures (vega) keep 02:00 on the spring night and hold
+    the autumn's 01:00 once: localising them fails in pandas (which 01:00 is it?), so the
+    error also names the calendar's grid, which works."""
+    temps = pd.read_csv(VEGA / "sf-temps.csv").iloc[1600:1900]
+    with pytest.raises(DataError, match=r"pd\.to_datetime\(df\['date'\]\)\.dt\.tz_localize"
+                                        r".*df\.set_index\('date'\)\.asfreq\('h'\)"
+                                        r"\.reset_index\(\), the column read as dates\) and "
+                                        r"choose a missing policy"):
+        fit(temps, spec("date", "temp", 24))
+    with pytest.raises(Exception, match="Cannot infer dst time"):     # the whole year's
+        pd.to_datetime(pd.read_csv(VEGA / "sf-temps.csv").date).dt.tz_localize(
+            "America/Los_Angeles", nonexistent="shift_forward", ambiguous="infer")
+    grid = temps.assign(date=pd.to_datetime(temps.date)).set_index("date").asfreq("h")
+    model = fit(grid.reset_index(), Spec(time="date", inputs=[Feature("temp", missing="ffill")],
+                                         targets=["temp"], lookback=24, horizon=3))
+    assert model.time_step_.freq == "h" and grid.temp.isna().sum() == 1
 
 
 def test_naive_local_time_repeating_the_daylight_saving_hour_says_so_and_the_fix_works(etth1):

@@ -209,3 +209,42 @@ def test_a_number_or_an_offset_among_text_dates_is_named(ettm2):
                                         r"' at row 5\) and times without \('2016-07-13 "
                                         r"08:00:00' at row 0\)"):
         model.predict(rows)
+
+
+@pytest.mark.parametrize("write", [lambda y, q: f"{y} Q{q}", lambda y, q: f"{y}-Q{q}",
+                                   lambda y, q: f"{y}Q{q}", lambda y, q: f"Q{q} {y}"])
+def test_quarters_written_as_labels_are_read_as_quarter_starts(ettm2, write):
+    """fpp2's uschange writes its quarters "1970 Q1", which pandas cannot read; the others
+    it reads with a deprecation warning."""
+    quarters = pd.period_range("1970Q1", periods=120, freq="Q")
+    table = ettm2.head(120).assign(date=[write(p.year, p.quarter) for p in quarters])
+    model = LSTMModel(small_spec(time="date"), hidden=4, max_epochs=1, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        model.fit(table)
+        forecast = model.predict(table)
+    assert model.time_step_.freq == "QS-JAN"
+    assert list(forecast.origin.unique()) == [pd.Timestamp("1999-10-01")]
+    assert list(forecast.time) == [pd.Timestamp("2000-01-01"), pd.Timestamp("2000-04-01")]
+    table.loc[7, "date"] = "1971 Q5"                      # no such quarter: named, as before
+    with pytest.raises(DataError, match=r"time column 'date' cannot be read as dates"):
+        model.predict(table)
+
+
+def test_years_before_1677_written_as_text_are_refused_with_the_fix():
+    """vega's wheat prices, 1565-1821 every five years, with the years as text: pandas reads
+    them as dates that a nanosecond clock cannot hold, and the cast wrapped 1565 round to
+    2149 (the error that followed was an out-of-order row 23, to sort)."""
+    import importlib.resources
+
+    wheat = pd.read_json(importlib.resources.files("vega_datasets") / "_data" / "wheat.json",
+                         dtype={"year": str})
+    spec = Spec(time="year", inputs=["wheat"], targets=["wheat"], lookback=8,
+                horizon=2)
+    with pytest.raises(DataError, match=r"time column 'year' holds 1565-01-01 00:00:00 at row "
+                                        r"0, outside the dates a model can hold \(1677-09-22 to "
+                                        r"2262-04-11\).*pd\.to_datetime\(df\['year'\]\)\.dt\.year"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(wheat)
+    wheat["year"] = pd.to_datetime(wheat["year"]).dt.year          # the fix it names
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(wheat)
+    assert model.time_step_.freq == 5

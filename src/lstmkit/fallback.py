@@ -29,16 +29,18 @@ ANCHOR_WINDOWS = 4096      # training windows that choose each target's anchor, 
 
 
 def fall_back(pipeline: FittedPipeline, val_windows: Windows | None,
-              device: torch.device, train_windows: Windows | None = None) -> None:
+              device: torch.device, train_windows: Windows | None = None,
+              times: np.ndarray | None = None) -> None:
     """Set the fitted network's trust in its change from the naive forecast from the
     validation windows, and that forecast's drift from those and the training windows
-    (``set_trust``), where it keeps a naive forecast."""
+    (``set_trust``), where it keeps a naive forecast; ``times``: each row's time, the
+    windows' rows' (``window_blocks``)."""
     norm = pipeline.network.norm
     if norm is not None and norm.naive and isinstance(val_windows, ForecastWindows):
         more = (train_windows,) if isinstance(train_windows, ForecastWindows) else ()
         set_trust(norm, val_windows, *pipeline.outputs(val_windows, with_targets=True,
                                                        device=device, network_units=True),
-                  more=more)
+                  more=more, times=times)
 
 
 def trusting_copy(network: LSTMNetwork) -> LSTMNetwork:
@@ -100,7 +102,8 @@ def naive_lag(pipeline: FittedPipeline, target: str) -> int:
 
 
 def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
-               truth: np.ndarray, more: tuple[ForecastWindows, ...] = ()) -> None:
+               truth: np.ndarray, more: tuple[ForecastWindows, ...] = (),
+               times: np.ndarray | None = None) -> None:
     """Where the network does not beat the naive forecasts on ``windows`` by more than one
     standard error (``beats``: the one-standard-error rule, on its absolute errors less
     theirs, each target's over its naive MAE and averaged over the mapped targets): per
@@ -113,7 +116,9 @@ def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
     is fitted on the same windows, and on a random walk it is noise). Other targets, and
     every target of a network that beats the naive forecasts as a whole, keep trust 1 and
     no drift: on ETTh1 (H=96), whose validation and test parts differ, shrinking the few
-    channels that lost on validation raised test MSE (BENCHMARKS.md)."""
+    channels that lost on validation raised test MSE (BENCHMARKS.md). ``times``: each
+    row's time, so that a panel's windows of the same time share a block
+    (``window_blocks``)."""
     norm.drift.zero_()
     # targets of several columns (quantiles) are left alone: trust 1
     entries = [(m, j, column) for m, (j, column, single) in enumerate(zip(
@@ -121,7 +126,7 @@ def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
         if single]
     gains = [relative_gain(truth[..., j], outputs[..., column], windows.targets.numpy()[
         anchor_rows(windows, int(norm.lags[m])), j]) for m, j, column in entries]
-    blocks = window_blocks(windows)
+    blocks = window_blocks(windows, times)
     if not gains or beats(_mean_over(np.stack(gains)), blocks) is not False:
         return                                           # it beats the naive forecasts
     for i, (m, j, column) in enumerate(entries):
@@ -157,11 +162,23 @@ def _mean_over(values: np.ndarray, axis: int | None = 0) -> np.ndarray:
     return np.divide(sums, counts, out=np.full(np.shape(sums), np.nan), where=counts > 0)
 
 
-def window_blocks(windows: ForecastWindows) -> np.ndarray:
-    """Each window's block (N,): its start row over the horizon. Windows one step apart share
-    all but one of their target rows, so their errors are no independent draws; blocks of
-    ``horizon`` consecutive start rows (a series' rows lie back to back) are taken as such."""
-    return np.asarray(windows.starts) // max(windows.horizon, 1)
+def window_blocks(windows: ForecastWindows, times: np.ndarray | None = None) -> np.ndarray:
+    """Each window's block (N,): its start over the horizon. Windows one step apart share all
+    but one of their target rows, so their errors are no independent draws; blocks of
+    ``horizon`` consecutive starts are taken as such. With ``times`` (each row's time) a
+    start is its time's rank among the table's times, so that the windows of a panel's
+    series that start at the same times share a block: the series of a panel share their
+    times' shocks (Grunfeld's eleven firms' investment years: BENCHMARKS.md), and counted
+    as independent they made a few validation years look like many. For one series
+    without gaps the rank is the row itself. Without ``times``, and where every window
+    starts in one block of times (a panel of short series, validated on a year), the rows
+    (a series' rows lie back to back): one block would give no standard error at all."""
+    horizon = max(windows.horizon, 1)
+    rows = np.asarray(windows.starts)
+    if times is None:
+        return rows // horizon
+    by_time = np.unique(times, return_inverse=True)[1].reshape(-1)[rows] // horizon
+    return by_time if len(np.unique(by_time)) > 1 else rows // horizon
 
 
 def beats(gain: np.ndarray, blocks: np.ndarray) -> bool | None:

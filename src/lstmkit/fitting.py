@@ -141,7 +141,8 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         split=split, seed=model.seed, neighbours=neighbours,
         class_frequencies=class_frequencies(spec, encoding, train_windows),
         class_weights=class_weights, naive_scales=training_scales(spec, groups, split))
-    fall_back(pipeline, val_windows, device, train_windows)
+    times = groups.time if validation_data is None else None   # the rows of val_windows'
+    fall_back(pipeline, val_windows, device, train_windows, times)
     if start is None and anchored_may_help(pipeline, mode,
                                            chosen=model.instance_norm is not None):
         # A second candidate that forecasts changes from the naive forecast; kept where
@@ -155,7 +156,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         candidate = dataclasses.replace(
             pipeline, network=network, history=history,
             architecture=presets.built(architecture, network.config))
-        fall_back(candidate, val_windows, device, train_windows)
+        fall_back(candidate, val_windows, device, train_windows, times)
         if not naive_ratio(candidate, val_windows, encoded.offsets, device) >= skill:
             pipeline = candidate                         # (a NaN ratio keeps it too)
     pipeline.naive_spread = pipeline.residual_quantiles(train_windows)

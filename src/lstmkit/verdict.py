@@ -84,8 +84,9 @@ def _mostly_naive(target: str, entry: dict[str, Any], lag: int) -> str:
     if entry.get("drift"):
         naive += f" plus {entry['drift']:.0%} of the window's mean step change per step ahead"
         walk = "a random walk with drift"
-    return (f"target {quote(target)}: on the validation part the network did worse than the "
-            f"naive forecast ({naive}), so fit moved its forecasts towards that (now MAE "
+    return (f"target {quote(target)}: on the validation part the network did not beat the "
+            f"naive forecast ({naive}) by more than one standard error, so fit moved its "
+            f"forecasts towards that (now MAE "
             f"{entry['model']:.4g} against {entry['naive']:.4g} for the last value): they keep "
             f"{entry['kept']:.0%} of the network's change and are mostly the naive forecast. "
             f"If the series moves like {walk}, that may be the best forecast there is; "

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 import warnings
 import zoneinfo
 from collections import Counter
@@ -47,6 +48,9 @@ VOTES = 64     # pieces read at most
 # daylight-saving hour.
 COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/Chicago",
                 "America/Denver", "America/Los_Angeles", "Australia/Sydney")
+# A quarter written as a label (1970 Q1, 1970-Q1, 1970Q1, Q1 1970): pandas reads some of
+# these (deprecated), others not at all.
+QUARTER = re.compile(r"\s*(?:(\d{4})\s*[-/ ]?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4}))\s*")
 EXAMPLES = "'h', '15min', 'D', 'B', 'W-SUN', 'MS', 'ME', 'QS', 'YS'"
 # Steps of a calendar's season for steps of one unit: a week of days or business days, a
 # year of weeks, half months, months or quarters. (Steps under a day: a day of them.)
@@ -336,8 +340,12 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
         raise DataError(text + "This looks like local time crossing a daylight-saving change "
                         f"(as in {zone!r}, where an hour of that night does not exist): localise "
                         f"it, spec zone {zone!r} (with your zone; YAML spec: {{zone: {zone}}}) "
-                        f"or in pandas df[{column!r}].dt.tz_localize({zone!r}, "
-                        "nonexistent='shift_forward'), or set spec regular=False")
+                        f"or in pandas pd.to_datetime(df[{column!r}]).dt.tz_localize({zone!r}, "
+                        "nonexistent='shift_forward') (where the autumn's repeated hour is there "
+                        "only once, pandas cannot tell which it is), put the rows on that "
+                        f"calendar as they are ({timeline.regrid(freq)}, the column read as "
+                        "dates) and choose a missing policy for the skipped hour, or set spec "
+                        "regular=False")
     raise DataError(text + f"Put the rows on that calendar ({timeline.regrid(freq)}) and choose "
                     "a missing policy for the new rows, declare the step if it is another "
                     "(Spec(freq=...)), or set spec regular=False for rows with calendar gaps")
@@ -442,7 +450,9 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
         _check_no_numbers(series, column, rows)
         try:
-            values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst)
+            values = _quarter_starts(series)
+            if values is None:
+                values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst)
         except (ValueError, TypeError) as exc:
             try:        # offsets that change (daylight saving): one instant each, in UTC
                 values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, utc=True)
@@ -472,7 +482,37 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
                             f"({quote(zone)}); convert it to a named one: "
                             f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.to_numpy().astype("datetime64[ns]"), zone
+    return _nanoseconds(values.to_numpy(), column, rows), zone
+
+
+def _nanoseconds(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarray:
+    """Datetimes as datetime64[ns], refusing those outside its range (1677-2262): numpy's
+    cast would wrap them round silently (1565 read as 2149), and the error that followed
+    would be about order."""
+    low, high = (t.to_datetime64().astype(values.dtype)   # compared in the values' unit
+                 for t in (pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")))
+    outside = np.flatnonzero((values < low) | (values > high))
+    if outside.size:
+        i = int(outside[0])
+        raise DataError(f"time column {column!r} holds {pd.Timestamp(values[i])} at row "
+                        f"{rows[i]}, outside the dates a model can hold ({low.astype('M8[D]')} "
+                        f"to {high.astype('M8[D]')}); give the time as numbers, years as "
+                        f"ints: df[{column!r}] = pd.to_datetime(df[{column!r}]).dt.year")
+    return values.astype("datetime64[ns]")
+
+
+def _quarter_starts(series: pd.Series) -> pd.Series | None:
+    """Quarter labels (1970 Q1, Q1 1970, 1970-Q1) as the first day of each quarter, where
+    every row is one; else None (read as other dates)."""
+    if series.dtype != object and not pd.api.types.is_string_dtype(series):
+        return None
+    found = [QUARTER.fullmatch(v) if isinstance(v, str) else None for v in series.to_numpy()]
+    if not found or not all(found):
+        return None
+    years = [int(m[1] or m[4]) for m in found]
+    months = [3 * int(m[2] or m[3]) - 2 for m in found]
+    return pd.Series(pd.to_datetime(pd.DataFrame({"year": years, "month": months, "day": 1})
+                                     ).to_numpy(), index=series.index)
 
 
 def _localised(times: pd.DatetimeIndex, zone: str, offsets: np.ndarray) -> pd.DatetimeIndex:
