@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,11 +52,14 @@ def run_case(data: Dataset, system: str, seed: int, epochs: int, models: Path,
     """A model's scores with its calibrated intervals and with them adapted at each rate."""
     model = fitted(data, system, seed, epochs, models)
     frame, truth = data.frame(), data.truth(data.frame())
-    scores = {"calibrated": score(truth, test_quantiles(test_table(model, data, frame), data,
-                                                        system, calibrated=True))}
-    for rate in rates:
+    scores = {}
+    for rate in [False, *rates]:
+        started = time.perf_counter()
         table = test_table(model, data, frame, adapt=rate)
-        scores[str(rate)] = score(truth, test_quantiles(table, data, system, calibrated=True))
+        seconds = time.perf_counter() - started          # predict, and sorting its table
+        scores[str(rate) if rate else "calibrated"] = {
+            **score(truth, test_quantiles(table, data, system, calibrated=True)),
+            "seconds": round(seconds, 3)}
     return scores
 
 
@@ -69,14 +74,18 @@ def file_table(path: Path) -> list[str]:
     epochs = sorted({about["options"]["epochs"] for about, _ in runs})
     cases = {(c["dataset"], c["system"], c["seed"]): c for _, cases in runs for c in cases}
     head = " | ".join(f"rate {r}: coverage 80 % | coverage 95 % | CRPS" for r in rates)
+    timed = all("seconds" in c["calibrated"] for c in cases.values())
     lines = [f"epochs at most {', '.join(map(str, epochs))}; seed(s) "
              f"{sorted({seed for _, _, seed in cases})}", "",
-             f"| data set | system | calibrated: coverage 80 % | coverage 95 % | CRPS | {head} |",
-             "| --- | --- |" + " --- | --- | --- |" * (1 + len(rates))]
+             f"| data set | system | calibrated: coverage 80 % | coverage 95 % | CRPS | {head} |"
+             + (" predict s: calibrated | adapted (median over the rates) |" if timed else ""),
+             "| --- | --- |" + " --- | --- | --- |" * (1 + len(rates)) + " --- | --- |" * timed]
     for c in cases.values():
         cells = " | ".join(f"{c[k]['coverage_80']:.3f} | {c[k]['coverage_95']:.3f} | "
                            f"{c[k]['crps']:.4g}" for k in ["calibrated", *rates])
-        lines.append(f"| {c['dataset']} | {c['system']} | {cells} |")
+        seconds = (f" {c['calibrated']['seconds']:.2f} | "
+                   f"{statistics.median(c[r]['seconds'] for r in rates):.2f} |" if timed else "")
+        lines.append(f"| {c['dataset']} | {c['system']} | {cells} |{seconds}")
     return lines
 
 
