@@ -217,6 +217,9 @@ def test_what_cannot_adapt_is_refused_with_the_fix(hufl, etth1, test_months):
         with pytest.raises(ConfigError, match="adapt=True"):
             adapt_rate(bad)
     assert adapt_rate(False) is None and adapt_rate(True) == 0.01 and adapt_rate(0.1) == 0.1
+    assert adapt_rate(np.True_) == 0.01 and adapt_rate(np.float32(0.5)) == 0.5
+    with pytest.raises(ConfigError, match="adapt=True"):
+        adapt_rate(float("nan"))
     text = test_months.assign(HUFL=test_months.HUFL.astype(object))
     text.loc[30, "HUFL"] = "n/a"
     with pytest.raises(DataError, match="HUFL"):

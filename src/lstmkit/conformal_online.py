@@ -73,11 +73,9 @@ def adapt_rate(adapt: bool | float) -> float | None:
         >>> adapt_rate(True)
         0.01
     """
-    if adapt is False or adapt is None:
-        return None
-    if adapt is True:
-        return RATE
-    if isinstance(adapt, int | float) and 0 < adapt <= 1:
+    if adapt is None or isinstance(adapt, bool | np.bool_):
+        return RATE if adapt else None
+    if isinstance(adapt, int | float | np.floating) and 0 < adapt <= 1:
         return float(adapt)
     raise ConfigError(f"adapt {quote(adapt)} is not True, False or a rate in (0, 1]; give "
                       f"adapt=True (rate {RATE}) to adapt the calibrated intervals to the "
