@@ -248,3 +248,47 @@ def test_years_before_1677_written_as_text_are_refused_with_the_fix():
     wheat["year"] = pd.to_datetime(wheat["year"]).dt.year          # the fix it names
     model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(wheat)
     assert model.time_step_.freq == 5
+
+
+def employment() -> pd.DataFrame:
+    """vega's US employment, monthly (1,000s of jobs), its month as text dates."""
+    import importlib.resources
+
+    path = importlib.resources.files("vega_datasets") / "_data" / "us-employment.csv"
+    return pd.read_csv(path)[["month", "nonfarm", "construction"]]
+
+
+def monthly_model(table: pd.DataFrame, time: str = "month") -> LSTMModel:
+    spec = Spec(time=time, inputs=["nonfarm", "construction"], targets=["nonfarm"],
+                lookback=12, horizon=3)
+    return LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(table)
+
+
+def test_a_period_column_is_read_as_its_periods_starts():
+    table = employment()
+    periods = table.assign(month=pd.to_datetime(table.month).dt.to_period("M"))
+    forecast = monthly_model(periods).predict(periods)
+    after = pd.to_datetime(table.month).iloc[-1] + pd.offsets.MonthBegin()
+    assert forecast.time.tolist() == list(pd.date_range(after, periods=3, freq="MS"))
+    assert forecast.nonfarm.notna().all()
+
+
+def test_dates_written_as_numbers_get_the_read_as_dates_fix():
+    table = employment()
+    numbers = table.assign(month=pd.to_datetime(table.month).dt.strftime("%Y%m").astype(int))
+    with pytest.raises(DataError, match=r"dates written as %Y%m: read them as dates, "
+                       r"df\['month'\] = pd.to_datetime\(df\['month'\].astype\(str\), "
+                       r"format='%Y%m'\)"):
+        monthly_model(numbers)
+    read = numbers.assign(month=pd.to_datetime(numbers.month.astype(str), format="%Y%m"))
+    after = pd.to_datetime(table.month).iloc[-1] + pd.offsets.MonthBegin()
+    assert monthly_model(read).predict(read).time.iloc[0] == after
+
+
+def test_a_spreadsheets_empty_last_line_is_named_with_the_fix(tmp_path):
+    path = tmp_path / "employment.csv"
+    path.write_text(employment().to_csv(index=False) + ",,\n")
+    with pytest.raises(DataError, match=r"missing value at row \d+; every row needs a time: "
+                       r"drop the rows without one \(df.dropna\(subset=\['month'\]\); in a CSV "
+                       "file, delete the empty lines"):
+        monthly_model(pd.read_csv(path))

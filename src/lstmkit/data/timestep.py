@@ -346,6 +346,12 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
                         f"calendar as they are ({timeline.regrid(freq)}, the column read as "
                         "dates) and choose a missing policy for the skipped hour, or set spec "
                         "regular=False")
+    written = _dates_written_as_numbers(timeline.values) if step.kind == "number" else None
+    if written is not None:
+        raise DataError(text + f"Its numbers look like dates written as {written}: read them "
+                        f"as dates, df[{column!r}] = pd.to_datetime(df[{column!r}].astype(str), "
+                        f"format={written!r}) (in a CSV file, write them as ISO dates, "
+                        "2010-01-01), and the step is the calendar's")
     raise DataError(text + f"Put the rows on that calendar ({timeline.regrid(freq)}) and choose "
                     "a missing policy for the new rows, declare the step if it is another "
                     "(Spec(freq=...)), or set spec regular=False for rows with calendar gaps")
@@ -447,6 +453,8 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
     """The column as naive UTC datetime64[ns] with its zone, or as numbers; with a ``local``
     zone, dates are in it (``_localised``; ``offsets``: the series' boundaries)."""
     values = series
+    if isinstance(series.dtype, pd.PeriodDtype):          # a period stands for its start
+        series = values = series.dt.to_timestamp()
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
         _check_no_numbers(series, column, rows)
         try:
@@ -463,7 +471,9 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
     if values.isna().any():
         i = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise DataError(f"time column {column!r} has a missing value at row {rows[i]}; "
-                        "every row needs a time")
+                        "every row needs a time: drop the rows without one "
+                        f"(df.dropna(subset=[{column!r}]); in a CSV file, delete the empty "
+                        "lines a spreadsheet may have left at its end) or give them their time")
     if not pd.api.types.is_datetime64_any_dtype(values):
         if local is not None:
             raise DataError(f"spec zone {local!r} is the time zone of dates, but time column "
@@ -553,6 +563,19 @@ def _daylight(times: pd.DatetimeIndex, twice: np.ndarray, offsets: np.ndarray) -
     backs = np.cumsum(back)
     before = backs[np.flatnonzero(twice & ~linked)]   # backs at each run's first time
     return ~(twice & (backs - before[np.maximum(runs, 1) - 1] > 0))
+
+
+def _dates_written_as_numbers(values: np.ndarray) -> str | None:
+    """The date format integers such as 201001 (``%Y%m``) or 20100131 (``%Y%m%d``) are all
+    written in, or None where they are not every one a date so."""
+    if not np.issubdtype(values.dtype, np.number) or not np.all(np.mod(values, 1) == 0):
+        return None
+    text = pd.Series(values.astype(np.int64).astype(str))
+    for digits, form in ((6, "%Y%m"), (8, "%Y%m%d")):
+        if (text.str.len() == digits).all() and pd.to_datetime(
+                text, format=form, errors="coerce").notna().all():
+            return form
+    return None
 
 
 def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
