@@ -174,6 +174,10 @@ def test_onnx_adapts_its_intervals_as_predict_does(hufl, test_months, tmp_path):
         np.testing.assert_allclose(onnx.predict(data, origins, adapt=True)[INTERVALS],
                                    hufl.predict(data, origins, adapt=True)[INTERVALS],
                                    rtol=1e-4, atol=1e-4)
+    # without intervals asked for there is nothing to adapt: the points, as predict gives
+    np.testing.assert_allclose(onnx.predict(data, coverage=[], adapt=True)[["HUFL"]],
+                               hufl.predict(data, coverage=[], adapt=True)[["HUFL"]],
+                               rtol=1e-4, atol=1e-4)
 
 
 def test_the_cli_adapts_across_chunks_as_the_api_does_on_the_whole_table(hufl, test_months,

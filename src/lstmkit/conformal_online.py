@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,9 @@ import pandas as pd
 from .checks import quote
 from .errors import ConfigError, DataError
 from .kinds import Decoded
+
+if TYPE_CHECKING:
+    from .spec import Spec
 
 RATE = 0.01   # adapt=True: f moves by 1 % of the calibrated width per window, scaled by the miss
 
@@ -80,6 +84,38 @@ def adapt_rate(adapt: bool | float) -> float | None:
     raise ConfigError(f"adapt {quote(adapt)} is not True, False or a rate in (0, 1]; give "
                       f"adapt=True (rate {RATE}) to adapt the calibrated intervals to the "
                       "truth of the earlier windows, or a rate such as adapt=0.02")
+
+
+def check_adaptable(record: dict | None, spec: Spec) -> None:
+    """Raise a ConfigError where a model's calibrated intervals (``record``) cannot adapt:
+    it has none, or its task has no forecast windows to learn from."""
+    if not record:
+        raise ConfigError("adapt= adapts calibrated intervals, and this model has none; "
+                          "calibrate them first: model.calibrate_intervals(data, "
+                          "coverage=[0.8, 0.95]) (CLI: lstmkit calibrate; export it again "
+                          "for ONNX)")
+    if not spec.shape.sliding:
+        raise ConfigError("adapt= learns from the truth of earlier forecast windows of a "
+                          "series, and this model's task has none (each sequence is a "
+                          "sample of its own); drop adapt")
+
+
+def adapt_windows(decoded: dict[str, Decoded], frame: pd.DataFrame, offsets: np.ndarray,
+                  starts: np.ndarray, which: np.ndarray, spec: Spec, rate: float,
+                  floors: dict[str, float], last: bool
+                  ) -> tuple[dict[str, Decoded], np.ndarray | None]:
+    """``decoded`` (of every window of ``frame``, starting at rows ``starts``; ``which``:
+    each window's series, ``offsets`` the series' first rows) with its intervals adapted
+    (``adapted``, on the targets' truth in ``frame``; ``floors`` as there), and where
+    ``last`` only each series' last window, whose positions come second (else None)."""
+    names = [name for name, d in decoded.items() if d.intervals]
+    if names:
+        truth = window_truth(frame, offsets, starts, which, spec.lookback, spec.horizon, names)
+        decoded = adapted(decoded, feedback(starts, which, truth, rate), floors)
+    if not last:
+        return decoded, None
+    keep = last_windows(which)
+    return {name: d.take(keep) for name, d in decoded.items()}, keep
 
 
 def window_truth(frame: pd.DataFrame, offsets: np.ndarray, starts: np.ndarray,

@@ -40,7 +40,13 @@ from .conformal import (
     interval_levels,
     with_intervals,
 )
-from .conformal_online import adapt_rate, adapted, feedback, last_windows, window_truth
+from .conformal_online import (
+    adapt_rate,
+    adapt_windows,
+    adapted,
+    check_adaptable,
+    feedback,
+)
 from .conformal_panel import WindowSeries
 from .data import prepare, timestep
 from .data.encoding import Encoding
@@ -266,15 +272,10 @@ class FittedPipeline:
         decoded = with_intervals(self.spec, decoded, self.conformal, intervals,
                                  None if which is None else [groups.keys[g] for g in which])
         if rate is not None:
-            starts = windows.starts.numpy()
-            truth = window_truth(groups.target_frame, groups.offsets, starts, which,
-                                 self.spec.lookback, self.spec.horizon,
-                                 list(self.conformal["targets"]))
-            decoded = adapted(decoded, feedback(starts, which, truth, rate),
-                              floors(self.conformal))
-            if origins == "last":                          # each series' last window only
-                last = last_windows(which)
-                decoded = {name: d.take(last) for name, d in decoded.items()}
+            decoded, last = adapt_windows(decoded, groups.target_frame, groups.offsets,
+                                          windows.starts.numpy(), which, self.spec, rate,
+                                          floors(self.conformal), last=origins == "last")
+            if last is not None:                           # each series' last window only
                 windows = windows.take(last)
         rows = self._window_rows(windows, groups)
         if samples is not None:
@@ -376,14 +377,7 @@ class FittedPipeline:
 
     def check_adapt(self, output: str = "frame", samples: int | None = None) -> None:
         """Raise a ConfigError where ``predict(adapt=...)`` has nothing to adapt."""
-        if not self.conformal:
-            raise ConfigError("adapt= adapts calibrated intervals, and this model has none; "
-                              "calibrate them first: model.calibrate_intervals(data, "
-                              "coverage=[0.8, 0.95]) (CLI: lstmkit calibrate)")
-        if not self.spec.shape.sliding:
-            raise ConfigError("adapt= learns from the truth of earlier forecast windows of a "
-                              "series, and this model's task has none (each sequence is a "
-                              "sample of its own); drop adapt")
+        check_adaptable(self.conformal, self.spec)
         if output != "frame" or samples is not None:
             raise ConfigError("adapt= adapts the intervals of the prediction table, which "
                               "output='array' and samples= do not give; use output='frame' "

@@ -349,8 +349,9 @@ def graph_conformal(spec: Spec, record: dict[str, Any] | None) -> dict[str, Any]
         conformal["series"] = record["series"]
     if others:    # only then: exports without such targets stay as they were
         conformal["from_parameters"] = {**record, "targets": others}
-    if floors(record):    # the graph floors its intervals; adapting them floors them again
-        conformal["floors"] = floors(record)
+    lowest = floors(record)
+    if lowest:    # the graph floors its intervals; adapting them floors them again
+        conformal["floors"] = lowest
     return conformal
 
 

@@ -24,13 +24,7 @@ import pandas as pd
 
 from ..checks import quote
 from ..conformal import check_conformal, check_coverage, chosen, with_intervals
-from ..conformal_online import (
-    adapt_rate,
-    adapted,
-    feedback,
-    last_windows,
-    window_truth,
-)
+from ..conformal_online import adapt_rate, adapt_windows, check_adaptable
 from ..conformal_panel import series_codes
 from ..data import timestep
 from ..data.encoding import Encoding
@@ -155,10 +149,8 @@ class OnnxModel:
         intervals = chosen(recorded, coverage)
         rate = adapt_rate(adapt)
         spec = self.spec
-        if rate is not None and (not recorded or not spec.shape.sliding):
-            raise ConfigError("adapt= adapts the calibrated intervals of a forecast model, "
-                              "and this graph has none; drop adapt, or export a forecast "
-                              "model calibrated with calibrate_intervals")
+        if rate is not None:
+            check_adaptable(recorded, spec)
         if isinstance(data, np.ndarray | list | tuple):
             frame, spec = from_arrays(data, None, spec)
         else:
@@ -167,7 +159,7 @@ class OnnxModel:
         groups = arrange(frame, spec, self.time_step)
         groups = fill_gaps(groups if rate is not None else fill_unread(groups, spec), spec)
         check_static(groups, spec)                   # as prepare.encode does for predict
-        windows = spec.shape.window_rows(groups, "all" if rate else origins)
+        windows = spec.shape.window_rows(groups, origins if rate is None else "all")
         rows, lengths = windows.rows, windows.lengths
         columns = self._columns(groups)
         which = np.repeat(np.arange(len(groups.keys)), groups.lengths)[rows[:, 0]]   # (N,)
@@ -188,19 +180,15 @@ class OnnxModel:
             parts.append(self.run(feeds))
         outputs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         decoded = self.decoded(outputs, intervals)
-        outside = (self.metadata.get("conformal") or {}).get("from_parameters")
+        outside = (recorded or {}).get("from_parameters")
         if outside and intervals:   # bands without a torch form: from the parameters
             decoded = with_intervals(spec, decoded, outside, intervals,
                                      [groups.keys[g] for g in which])
         if rate is not None:
-            truth = window_truth(groups.target_frame, groups.offsets, rows[:, 0], which,
-                                 spec.lookback, spec.horizon,
-                                 [n for n, d in decoded.items() if d.intervals])
-            decoded = adapted(decoded, feedback(rows[:, 0], which, truth, rate),
-                              recorded.get("floors", {}))
-            if origins == "last":                      # each series' last window only
-                last = last_windows(which)
-                decoded = {name: d.take(last) for name, d in decoded.items()}
+            decoded, last = adapt_windows(decoded, groups.target_frame, groups.offsets,
+                                          rows[:, 0], which, spec, rate,
+                                          recorded.get("floors", {}), last=origins == "last")
+            if last is not None:                       # each series' last window only
                 windows = spec.shape.window_rows(groups, "last")
         return prediction_frame(spec, windows, decoded)
 
