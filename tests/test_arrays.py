@@ -292,6 +292,23 @@ def test_ambiguous_zero_one_columns_keep_their_meaning():
     assert LSTMModel(spec, **TINY).fit(X, two).spec_.target_names == ["p", "q"]
 
 
+def test_a_y_of_mixed_columns_gives_each_column_its_own_kind_and_name():
+    """A DataFrame y of a label column and a number column (an object array as numpy holds
+    it) is a classification and a regression target, named by its columns; Python floats
+    with None for a missing value are a regression target, as a float array is."""
+    X = _X(60)
+    words = np.array(["low", "mid", "high"], dtype=object)[_classes(X)]
+    y = pd.DataFrame({"level": words, "size": X[:, -1, 1].astype(np.float64)})
+    model = LSTMModel(**TINY).fit(X, y)
+    assert model.spec_.targets == (Target("level", kind="classification"), Target("size"))
+    predicted = model.predict(X, output="array")
+    assert predicted.shape == (60, 2) and set(predicted[:, 0]) <= {"low", "mid", "high"}
+    unnamed = LSTMModel(**TINY).fit(X, y.to_numpy())                # dtype object
+    assert [t.kind for t in unnamed.spec_.targets] == ["classification", "regression"]
+    sizes = np.array([*X[:-1, -1, 1].tolist(), None], dtype=object)
+    assert LSTMModel(**TINY).fit(X, sizes).spec_.targets[0].kind == "regression"
+
+
 # -- hints ---------------------------------------------------------------------------------------
 def test_an_unknown_parameter_names_the_closest_one():
     with pytest.raises(ConfigError, match=r"unknown parameter 'epochs' \(did you mean "

@@ -464,6 +464,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     """
     steps = _sequence_steps(X)
     y_arr, implied = (None, None) if y is None else indicator_targets(y, spec)
+    names = [str(c) for c in y.columns] if isinstance(y, pd.DataFrame) else None
     if steps is None:
         return _forecast_table(np.asarray(X), y_arr, spec)
     values, lengths = steps
@@ -471,7 +472,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     if y_arr is not None and len(y_arr) != len(lengths):
         raise DataError(f"X has {len(lengths)} samples but y has {len(y_arr)}; they must match")
     if spec is None:
-        spec = _default_spec(n_features, y_arr, int(lengths.max()), implied)
+        spec = _default_spec(n_features, y_arr, int(lengths.max()), implied, names)
     if spec.shape.sliding:
         raise ConfigError(f"X holds {len(lengths)} sequences, one per sample, but the spec's "
                           "task is 'forecast' "
@@ -612,27 +613,41 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _default_spec(n_features: int, y: np.ndarray | None, steps: int,
-                  implied: tuple[Target, ...] | None = None) -> Spec:
-    """The spec arrays imply: inputs ``x0``..., targets ``y`` or ``y0``... (or ``implied``),
-    a sequence task for y (samples,) / (samples, targets), seq2seq for a 3-D y."""
+                  implied: tuple[Target, ...] | None = None, names: list[str] | None = None
+                  ) -> Spec:
+    """The spec arrays imply: inputs ``x0``..., targets ``y`` or ``y0``... (``names``: a
+    DataFrame y's column names; or ``implied``), a sequence task for y (samples,) /
+    (samples, targets), seq2seq for a 3-D y. Each target's kind is its column's (``_kind``)."""
     inputs = [f"x{i}" for i in range(n_features)]
     if y is None:
         raise ConfigError("predicting from arrays needs the spec of a fitted model")
     if y.ndim == 3:
-        targets = implied or [Target(f"y{j}", kind=_kind(y[..., j])) for j in range(y.shape[2])]
+        names = names or [f"y{j}" for j in range(y.shape[2])]
+        targets = implied or [Target(names[j], kind=_kind(y[..., j])) for j in range(y.shape[2])]
         horizon = None if y.shape[1] == steps else y.shape[1]
         return Spec(inputs, targets, task="seq2seq", horizon=horizon)
     if implied:
         return Spec(inputs, implied, task="sequence")
     width = 1 if y.ndim == 1 else y.shape[1]
-    names = ["y"] if y.ndim == 1 else [f"y{j}" for j in range(width)]
+    names = names or (["y"] if y.ndim == 1 else [f"y{j}" for j in range(width)])
     columns = [y] if y.ndim == 1 else [y[:, j] for j in range(width)]
     return Spec(inputs, [Target(n, kind=_kind(c)) for n, c in zip(names, columns, strict=True)],
                 task="sequence")
 
 
 def _kind(values: np.ndarray) -> str:
-    return "regression" if np.asarray(values).dtype.kind == "f" else "classification"
+    """``regression`` for floats, ``classification`` for labels (integers, booleans, text).
+
+    An object column (a DataFrame y of mixed columns, Python numbers with None for missing
+    values) is judged by what it holds, missing values aside: floats make a regression
+    target there too, as in a float array.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "O":
+        held = pd.api.types.infer_dtype(values.reshape(-1), skipna=True)
+        return "regression" if held in ("floating", "mixed-integer-float", "decimal") \
+            else "classification"
+    return "regression" if values.dtype.kind == "f" else "classification"
 
 
 def _seq2seq_table(frame: pd.DataFrame, lengths: np.ndarray, y: np.ndarray, spec: Spec
