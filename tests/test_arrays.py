@@ -232,6 +232,9 @@ def test_validation_data_beside_a_split_with_a_validation_part_is_refused():
         model.fit(X, X[:, -1, 0], validation_data=(X[:5], X[:5, -1, 0]))
     with pytest.raises(ConfigError, match="pair"):
         LSTMModel(**TINY).fit(X, X[:, -1, 0], validation_data=(X, X[:, -1, 0], None))
+    with pytest.raises(ConfigError, match=r"validation_data is one array of shape "
+                                          r"\(5, 6, 3\).*\(X_val, y_val\)"):
+        LSTMModel(**TINY).fit(X, X[:, -1, 0], validation_data=X[:5])      # y_val forgotten
 
 
 def test_validation_data_may_be_a_table_for_a_table_fit(etth1):

@@ -234,6 +234,10 @@ def _validation_windows(validation_data: Any, spec: Spec, encoding: Encoding,
                               f"got a {type(validation_data).__name__} of "
                               f"{len(validation_data)} items")
         frame, _ = from_arrays(*validation_data, spec)
+    elif isinstance(validation_data, np.ndarray):
+        raise ConfigError(f"validation_data is one array of shape {validation_data.shape}, "
+                          "inputs without targets; pass the pair (X_val, y_val), as fit(X, y) "
+                          "takes them")
     else:
         frame = read_table(validation_data, spec=spec)
     for role, names in (("target", spec.target_names), ("input", spec.input_names)):
