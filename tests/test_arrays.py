@@ -333,7 +333,18 @@ def test_keras_arguments_of_fit_say_where_they_belong():
     with pytest.raises(ConfigError, match=r"fit\(\) takes no 'batch_size'.*"
                                           r"LSTMModel\(\.\.\., batch_size=32\)"):
         model.fit(X, X[:, -1, 0], batch_size=32)
+    labels = (X[:, -1, 0] > 0).astype(int)
+    with pytest.raises(ConfigError, match=r"fit\(\) takes no 'class_weight'.*Target\('y', "
+                                          r"kind='classification', class_weight=\{0: 1, 1: 5\}"):
+        model.fit(X, labels, class_weight={0: 1, 1: 5})
+    with pytest.raises(ConfigError, match=r"LSTMModel\(\) takes no 'class_weight'"):
+        LSTMModel(class_weight="balanced")
+    with pytest.raises(ConfigError, match=r"takes no 'sample_weight'.*Spec\(\.\.\., weight="):
+        model.fit(X, labels, sample_weight=np.ones(len(X)))
     assert not hasattr(model, "network_")
+    spec = Spec(["a", "b", "c"], [Target("y", kind="classification", class_weight={0: 1, 1: 5})],
+                task="sequence")                                   # where the hint says
+    assert LSTMModel(spec, **TINY).fit(X, labels).pipeline_.class_weights == {"y": [1.0, 5.0]}
 
 
 def test_a_2d_x_says_to_add_a_feature_axis():
