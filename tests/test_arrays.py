@@ -347,6 +347,27 @@ def test_keras_arguments_of_fit_say_where_they_belong():
     assert LSTMModel(spec, **TINY).fit(X, labels).pipeline_.class_weights == {"y": [1.0, 5.0]}
 
 
+class EarlyStopping:
+    """What a Keras user passes as a callback: no Lightning hooks."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+
+
+def test_callbacks_that_are_not_lightnings_say_what_is_built_in():
+    X = _X()
+    model = LSTMModel(**TINY)
+    with pytest.raises(ConfigError, match=r"callbacks\[0\] is a .*EarlyStopping, not a Lightning "
+                                          r"callback.*LSTMModel\(patience=\.\.\.\)"):
+        model.fit(X, X[:, -1, 0], callbacks=[EarlyStopping(patience=3)])
+    from lightning.pytorch.callbacks import Callback
+
+    with pytest.raises(ConfigError, match=r"a list of Lightning callbacks, got a Callback; "
+                                          r"pass callbacks=\[callback\]"):
+        model.fit(X, X[:, -1, 0], callbacks=Callback())
+    assert not hasattr(model, "pipeline_")
+
+
 def test_a_2d_x_says_to_add_a_feature_axis():
     X = _X()[:, :, 0]                                               # (samples, steps)
     with pytest.raises(ConfigError, match=r"X\[\.\.\., None\] gives \(samples, steps, 1\)"):

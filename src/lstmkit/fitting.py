@@ -84,6 +84,10 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     Returns:
         The fitted pipeline; ``model`` is not changed.
     """
+    if callbacks:
+        from .training.loop import check_callbacks  # Lightning loads when a fit has callbacks
+
+        check_callbacks(callbacks)
     split = _fit_split(model, validation_data)
     if model.coverage not in (None, []) and split.val_start is None and validation_data is None:
         raise ConfigError(f"coverage={quote(model.coverage)} calibrates intervals on the "
