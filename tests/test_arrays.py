@@ -178,6 +178,24 @@ def test_arrays_with_padding_gaps_or_integers_give_what_the_table_gives():
 
 
 
+def test_a_list_of_nan_padded_arrays_is_read_as_the_padded_3d_array_is():
+    """NaN padding at the end of a list's arrays (a padded batch split into a list) is
+    padding there too: the same table, and predictions, as the 3-D array gives."""
+    X = _X(30)
+    padded = X.copy()
+    padded[::3, 4:] = np.nan
+    y = np.nan_to_num(padded[:, :, 0]).sum(axis=1)
+    pd.testing.assert_frame_equal(from_arrays(list(padded), y, None)[0],   # a list: float64
+                                  from_arrays(padded, y, None)[0], check_dtype=False)
+    model = LSTMModel(**TINY).fit(list(padded), y)
+    np.testing.assert_array_equal(model.predict(list(padded), output="array"),
+                                  model.predict(padded, output="array"))
+    padded[4] = np.nan
+    for each in (padded, list(padded)):
+        with pytest.raises(DataError, match="sample 4 of X is all NaN"):
+            from_arrays(each, y, None)
+
+
 def test_float64_x_is_read_not_changed_and_batches_join_as_the_table_gives():
     """The array path scales each batch on a copy: the caller's float64 X (which the path
     reads without a copy) keeps its values, over several inference batches."""

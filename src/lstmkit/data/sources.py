@@ -577,8 +577,8 @@ def raw_sequences(X: Any, spec: Spec) -> np.ndarray | None:
 def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """Every sample's steps back to back (rows, F) and the samples' lengths, or None for 2-D X.
 
-    A 3-D array loses its trailing all-NaN (padding) steps; a 3-D array without
-    padding is reshaped, not copied.
+    A 3-D array, and each array of a list, loses its trailing all-NaN (padding) steps; a
+    3-D array without padding is reshaped, not copied.
     """
     if isinstance(X, list | tuple):
         arrays = [np.asarray(x, dtype=np.float64) for x in X]
@@ -591,7 +591,9 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
                             "sequence: x.reshape(-1, 1))")
         if len({a.shape[1] for a in arrays}) != 1:
             raise DataError("every sequence in X must have the same number of features")
-        return np.concatenate(arrays), np.array([len(a) for a in arrays])
+        lengths = np.array([_unpadded_length(np.isnan(a).all(axis=1)) for a in arrays])
+        _check_lengths(lengths)
+        return np.concatenate([a[:n] for a, n in zip(arrays, lengths, strict=True)]), lengths
     X = np.asarray(X)
     if X.ndim == 2:
         return None
@@ -603,13 +605,25 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     n, steps, f = X.shape
     if steps and not np.isnan(X[:, -1]).all(axis=1).any():    # no sample ends in padding
         return X.reshape(n * steps, f), np.full(n, steps)
-    padded = np.isnan(X).all(axis=2)                          # (samples, steps)
-    lengths = steps - np.argmin(padded[:, ::-1], axis=1)
-    lengths[padded.all(axis=1)] = 0
-    if (lengths == 0).any():
-        raise DataError(f"sample {int(np.flatnonzero(lengths == 0)[0])} of X is all NaN")
+    lengths = _unpadded_length(np.isnan(X).all(axis=2))
+    _check_lengths(lengths)
     keep = np.arange(steps)[None, :] < lengths[:, None]      # (samples, steps)
     return X[keep], lengths
+
+
+def _unpadded_length(padded: np.ndarray) -> np.ndarray:
+    """The steps before the trailing padding, given which steps are padding (all NaN):
+    (steps,) -> a number, (samples, steps) -> one per sample."""
+    steps = padded.shape[-1]
+    lengths = steps - np.argmin(padded[..., ::-1], axis=-1)
+    return np.where(padded.all(axis=-1), 0, lengths)
+
+
+def _check_lengths(lengths: np.ndarray) -> None:
+    """Raise ``DataError`` for the first sample without a step that is not padding."""
+    empty = np.flatnonzero(lengths == 0)
+    if empty.size:
+        raise DataError(f"sample {int(empty[0])} of X is all NaN (or has no steps); drop it")
 
 
 def _default_spec(n_features: int, y: np.ndarray | None, steps: int,
