@@ -94,6 +94,26 @@ def test_several_categorical_targets_give_a_dict_and_mixed_targets_an_object_arr
     np.testing.assert_array_equal(predicted[:, 2].astype(float), model.predict(X)["level"])
 
 
+def test_classes_names_the_columns_of_predict_proba():
+    """classes_ (scikit-learn's name) gives predict_proba's column order: the labels sorted,
+    not a pandas Categorical's own order of categories, which fit does not keep."""
+    X = _X(60)
+    ordered = pd.Categorical(np.array(["lo", "mid", "hi"])[_classes(X)],
+                             categories=["lo", "mid", "hi"], ordered=True)
+    model = LSTMModel(**TINY).fit(X, ordered)
+    assert model.classes_.tolist() == ["hi", "lo", "mid"]
+    assert (model.classes_[model.predict_proba(X).argmax(axis=1)] ==
+            model.predict(X, output="array")).all()
+    y = np.column_stack([_classes(X), X[:, 0, 1] > 0, X[:, -1, 2]]).astype(object)
+    spec = Spec(["a", "b", "c"], [Target("k", kind="classification"),
+                                  Target("up", kind="binary"), "level"], task="sequence")
+    several = LSTMModel(spec, **TINY).fit(X, y)
+    assert {k: v.tolist() for k, v in several.classes_.items()} == \
+        {"k": [0, 1, 2], "up": [False, True]}
+    regression = LSTMModel(**TINY).fit(X, X[:, -1, 0])
+    assert not hasattr(regression, "classes_") and not hasattr(LSTMModel(), "classes_")
+
+
 def test_predict_proba_of_a_regression_model_says_to_use_predict():
     X = _X()
     model = LSTMModel(**TINY).fit(X, X[:, -1, 0])

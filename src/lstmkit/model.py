@@ -191,6 +191,7 @@ class LSTMModel:
     neighbour_vote_ = _view("neighbour_vote")
     calibration_ = _view("calibration")
     conformal_ = _view("conformal")
+    classes_ = _view("classes")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters as it stored them, ``spec`` and ``split`` included

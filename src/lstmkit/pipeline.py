@@ -357,6 +357,18 @@ class FittedPipeline:
                   for name in categorical}
         return probas[categorical[0]] if len(probas) == 1 else probas
 
+    @property
+    def classes(self) -> np.ndarray | dict[str, np.ndarray]:
+        """The labels of ``predict_proba``'s columns, as scikit-learn's ``classes_`` holds
+        them: one array for one categorical target, else a dict by target name (as
+        ``predict_proba`` gives); an ``AttributeError`` for a model without one."""
+        labels = {t.name: np.asarray(self.encoding.target_labels[t.name].classes)
+                  for t in self.spec.targets if t.categorical}
+        if not labels:
+            raise AttributeError("classes_ holds the labels of categorical targets, and every "
+                                 "target of this model is a regression target")
+        return next(iter(labels.values())) if len(labels) == 1 else labels
+
     def _predicted(self, data: Any, origins: str, device: torch.device | None,
                    values_only: bool = False, need_targets: bool = False
                    ) -> tuple[dict[str, Decoded], Windows, Groups | None]:
