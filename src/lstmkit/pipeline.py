@@ -73,7 +73,15 @@ from .scoring import (
     seasonal_naive,
 )
 from .spec import PARTS, Spec, Split, Target
-from .tasks import WindowRows, prediction_frame, sample_frame, window_origin
+from .tasks import (
+    OUTPUTS,
+    WindowRows,
+    categorical_names,
+    prediction_frame,
+    probabilities,
+    sample_frame,
+    window_origin,
+)
 from .vote import blended_logits
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
@@ -82,7 +90,6 @@ PREDICT_GATES = 2**17      # hidden) within 2**17 values (512 KB) on CPU: W1's L
                            # slower past 512 windows, W2's LSTM(32) faster at 1024 (BENCHMARKS)
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
 GPU_PREDICT_WINDOWS = 8192
-OUTPUTS = ("frame", "array")
 
 
 @dataclass
@@ -347,15 +354,9 @@ class FittedPipeline:
         """``LSTMModel.predict_proba``: class probabilities of the categorical targets, as
         arrays (a dict by target name with several); ``device``: where the network runs
         (default ``inference_device()``)."""
-        categorical = [t.name for t in self.spec.targets if t.categorical]
-        if not categorical:
-            raise ConfigError("predict_proba needs a classification or binary target, and every "
-                              "target of this model is a regression target; use predict")
+        categorical_names(self.spec)                  # before predicting: a model without one
         decoded, windows, _ = self._predicted(data, origins, device)
-        lengths = _lengths(windows)
-        probas = {name: self.spec.shape.sample_layout(decoded[name].proba, lengths)
-                  for name in categorical}
-        return probas[categorical[0]] if len(probas) == 1 else probas
+        return probabilities(self.spec, decoded, _lengths(windows))
 
     @property
     def classes(self) -> np.ndarray | dict[str, np.ndarray]:
@@ -389,11 +390,7 @@ class FittedPipeline:
 
     def check_adapt(self, output: str = "frame", samples: int | None = None) -> None:
         """Raise a ConfigError where ``predict(adapt=...)`` has nothing to adapt."""
-        check_adaptable(self.conformal, self.spec)
-        if output != "frame" or samples is not None:
-            raise ConfigError("adapt= adapts the intervals of the prediction table, which "
-                              "output='array' and samples= do not give; use output='frame' "
-                              "without samples")
+        check_adaptable(self.conformal, self.spec, output, samples)
 
     def decoded(self, windows: Windows, device: torch.device | None = None,
                 values_only: bool = False) -> dict[str, Decoded]:
