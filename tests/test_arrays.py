@@ -415,6 +415,20 @@ def test_a_2d_x_says_to_add_a_feature_axis():
         LSTMModel(spec, **TINY).fit(X, X[:, -1])
 
 
+def test_an_x_without_samples_steps_or_features_is_refused_naming_the_axis():
+    X = _X()
+    model = LSTMModel(**TINY).fit(X, _classes(X))
+    for predict in (model.predict, model.predict_proba):       # the array path's input
+        with pytest.raises(DataError, match=r"X has shape \(0, 6, 3\): no samples"):
+            predict(X[:0])
+    with pytest.raises(DataError, match=r"\(40, 0, 3\): no steps"):
+        LSTMModel(**TINY).fit(X[:, :0], _classes(X))
+    with pytest.raises(DataError, match=r"\(40, 6, 0\): no features"):
+        LSTMModel(**TINY).fit(X[:, :, :0], _classes(X))
+    with pytest.raises(DataError, match=r"sample 1 of X is all NaN \(or has no steps\)"):
+        LSTMModel(**TINY).fit([X[0], X[1, :0]], np.array([1.0, 2.0]))
+
+
 def test_arrays_without_a_task_say_which_task_to_set():
     with pytest.raises(ConfigError, match=r"lookback .*task='sequence'.*task='seq2seq'"):
         Spec(["a", "b", "c"], ["y"])

@@ -568,7 +568,7 @@ def raw_sequences(X: Any, spec: Spec) -> np.ndarray | None:
         X = X.astype(np.float64)
     # A finite sum means finite values (NaN and inf carry through a sum), without a mask
     # of X; an overflowing sum is checked value by value.
-    if X.shape[1] == 0 or not (np.isfinite(X.sum()) or np.isfinite(X).all()):
+    if 0 in X.shape or not (np.isfinite(X.sum()) or np.isfinite(X).all()):
         return None
     _check_width(spec.input_names, X.shape[2], "X", "inputs")
     return X
@@ -600,10 +600,15 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     if X.ndim != 3:
         raise DataError(f"X must have shape (samples, steps, features) or (rows, features), got "
                         f"{X.ndim} dimension(s) {X.shape}")
+    empty = [axis for axis, size in zip(("samples", "steps", "features"), X.shape, strict=True)
+             if not size]
+    if empty:
+        raise DataError(f"X has shape {X.shape}: no {empty[0]}; X needs at least one sample, "
+                        "step and feature: (samples, steps, features)")
     if X.dtype.kind != "f":
         X = X.astype(np.float64)
     n, steps, f = X.shape
-    if steps and not np.isnan(X[:, -1]).all(axis=1).any():    # no sample ends in padding
+    if not np.isnan(X[:, -1]).all(axis=1).any():    # no sample ends in padding
         return X.reshape(n * steps, f), np.full(n, steps)
     lengths = _unpadded_length(np.isnan(X).all(axis=2))
     _check_lengths(lengths)
@@ -615,6 +620,8 @@ def _unpadded_length(padded: np.ndarray) -> np.ndarray:
     """The steps before the trailing padding, given which steps are padding (all NaN):
     (steps,) -> a number, (samples, steps) -> one per sample."""
     steps = padded.shape[-1]
+    if not steps:
+        return np.zeros(padded.shape[:-1], dtype=np.int64)
     lengths = steps - np.argmin(padded[..., ::-1], axis=-1)
     return np.where(padded.all(axis=-1), 0, lengths)
 
