@@ -429,6 +429,15 @@ def test_an_x_without_samples_steps_or_features_is_refused_naming_the_axis():
         LSTMModel(**TINY).fit([X[0], X[1, :0]], np.array([1.0, 2.0]))
 
 
+def test_a_tensor_to_predict_says_to_convert_it_to_numpy():
+    torch = pytest.importorskip("torch")
+    X = _X()
+    model = LSTMModel(**TINY).fit(X, _classes(X))
+    with pytest.raises(DataError, match=r"got Tensor; convert it to a numpy array first: "
+                                        r"np\.asarray\(X\)"):
+        model.predict(torch.from_numpy(X))
+
+
 def test_arrays_without_a_task_say_which_task_to_set():
     with pytest.raises(ConfigError, match=r"lookback .*task='sequence'.*task='seq2seq'"):
         Spec(["a", "b", "c"], ["y"])

@@ -163,10 +163,13 @@ def table_path(source: Any) -> Path:
     """``source`` as the path of an existing CSV or Parquet file, or a ``DataError`` saying why
     it is not one."""
     if not isinstance(source, str | os.PathLike):
+        hint = ""
+        if type(source).__name__ == "LazyFrame":
+            hint = "; call .collect() on a polars LazyFrame first"
+        elif hasattr(source, "__array__"):        # a torch or TensorFlow tensor, an xarray
+            hint = "; convert it to a numpy array first: np.asarray(X) (a GPU tensor: X.cpu())"
         raise DataError(f"data must be a pandas or polars DataFrame, a CSV/Parquet path or "
-                        f"numpy arrays, got {type(source).__name__}"
-                        + ("; call .collect() on a polars LazyFrame first"
-                           if type(source).__name__ == "LazyFrame" else ""))
+                        f"numpy arrays, got {type(source).__name__}{hint}")
     path = Path(source)
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
