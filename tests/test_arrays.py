@@ -4,12 +4,13 @@ and hints for keyword arguments and array shapes that lstmkit spells differently
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit import ConfigError, DataError, LSTMModel, Spec, Split, Target
+from lstmkit import ConfigError, DataError, LSTMKitWarning, LSTMModel, Spec, Split, Target
 from lstmkit.data.sources import from_arrays
 
 TINY = {"hidden": 4, "max_epochs": 1, "progress": False}
@@ -326,8 +327,16 @@ def test_a_per_step_one_hot_y_is_one_classification_target_per_step():
 def test_ambiguous_zero_one_columns_keep_their_meaning():
     X = _X(40)
     flag = (X[:, -1, 0] > 0).astype(np.float32)
-    assert LSTMModel(**TINY).fit(X, flag).spec_.targets[0].kind == "regression"
-    assert LSTMModel(**TINY).fit(X, flag[:, None]).spec_.targets[0].kind == "regression"
+    binary_hint = r"target 'y0?' of y holds only 0\.0 and 1\.0.*y\.astype\(int\).*kind='binary'"
+    with pytest.warns(LSTMKitWarning, match=binary_hint):      # Keras' binary labels
+        assert LSTMModel(**TINY).fit(X, flag).spec_.targets[0].kind == "regression"
+    with pytest.warns(LSTMKitWarning, match=binary_hint):
+        assert LSTMModel(**TINY).fit(X, flag[:, None]).spec_.targets[0].kind == "regression"
+    with warnings.catch_warnings(record=True) as caught:             # labels: no such warning
+        warnings.simplefilter("always")
+        assert LSTMModel(**TINY).fit(X, flag.astype(int)).spec_.targets[0].kind == \
+            "classification"
+    assert not [w for w in caught if "0.0 and 1.0" in str(w.message)]
     two = np.column_stack([flag, X[:, -1, 1] > 0]).astype(int)
     spec = Spec(["a", "b", "c"], ["p", "q"], task="sequence")      # regression, as declared
     assert LSTMModel(spec, **TINY).fit(X, two).spec_.target_names == ["p", "q"]

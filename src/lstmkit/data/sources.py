@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import quote
-from ..errors import ConfigError, DataError, LimitError, LSTMKitError
+from ..errors import ConfigError, DataError, LimitError, LSTMKitError, warn
 from ..spec import Spec, Target
 from .ts_format import TS_SUFFIX
 from .validate import DECIMAL_COMMA
@@ -647,7 +647,8 @@ def _default_spec(n_features: int, y: np.ndarray | None, steps: int,
         raise ConfigError("predicting from arrays needs the spec of a fitted model")
     if y.ndim == 3:
         names = names or [f"y{j}" for j in range(y.shape[2])]
-        targets = implied or [Target(names[j], kind=_kind(y[..., j])) for j in range(y.shape[2])]
+        targets = implied or [Target(names[j], kind=_kind(y[..., j], names[j]))
+                              for j in range(y.shape[2])]
         horizon = None if y.shape[1] == steps else y.shape[1]
         return Spec(inputs, targets, task="seq2seq", horizon=horizon)
     if implied:
@@ -655,23 +656,33 @@ def _default_spec(n_features: int, y: np.ndarray | None, steps: int,
     width = 1 if y.ndim == 1 else y.shape[1]
     names = names or (["y"] if y.ndim == 1 else [f"y{j}" for j in range(width)])
     columns = [y] if y.ndim == 1 else [y[:, j] for j in range(width)]
-    return Spec(inputs, [Target(n, kind=_kind(c)) for n, c in zip(names, columns, strict=True)],
+    return Spec(inputs, [Target(n, kind=_kind(c, n)) for n, c in zip(names, columns, strict=True)],
                 task="sequence")
 
 
-def _kind(values: np.ndarray) -> str:
+def _kind(values: np.ndarray, name: str) -> str:
     """``regression`` for floats, ``classification`` for labels (integers, booleans, text).
 
     An object column (a DataFrame y of mixed columns, Python numbers with None for missing
     values) is judged by what it holds, missing values aside: floats make a regression
-    target there too, as in a float array.
+    target there too, as in a float array. Floats that are all 0.0 or 1.0 (Keras' binary
+    labels) stay a regression target, with a warning that says how to get a classifier.
     """
     values = np.asarray(values)
     if values.dtype.kind == "O":
         held = pd.api.types.infer_dtype(values.reshape(-1), skipna=True)
-        return "regression" if held in ("floating", "mixed-integer-float", "decimal") \
-            else "classification"
-    return "regression" if values.dtype.kind == "f" else "classification"
+        if held not in ("floating", "mixed-integer-float", "decimal"):
+            return "classification"
+        values = values.astype(np.float64)
+    if values.dtype.kind != "f":
+        return "classification"
+    known = values[~np.isnan(values)]
+    if known.size and ((known == 0) | (known == 1)).all():
+        warn(f"target {name!r} of y holds only 0.0 and 1.0, floats, so it is read as a regression "
+             "target (its predictions are numbers between, not labels); for a classifier "
+             "pass integer labels, y.astype(int) (predict_proba then gives P(0) and P(1)), "
+             f"or declare Spec(..., targets=[Target({name!r}, kind='binary')])")
+    return "regression"
 
 
 def _seq2seq_table(frame: pd.DataFrame, lengths: np.ndarray, y: np.ndarray, spec: Spec
