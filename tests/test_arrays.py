@@ -388,6 +388,13 @@ def test_keras_arguments_of_fit_say_where_they_belong():
         LSTMModel(class_weight="balanced")
     with pytest.raises(ConfigError, match=r"takes no 'sample_weight'.*Spec\(\.\.\., weight="):
         model.fit(X, labels, sample_weight=np.ones(len(X)))
+    hint = r"LSTMModel\(split=Split\(val_start=0\.75, test_start=None, shuffle=False\)\)"
+    with pytest.raises(ConfigError, match=r"fit\(\) takes no 'validation_split'.*" + hint):
+        model.fit(X, labels, validation_split=0.25)
+    last = LSTMModel(split=Split(val_start=0.75, test_start=None, shuffle=False), **TINY)
+    last.fit(X, X[:, -1, 0])                        # where the hint says: the last 10 validate
+    assert last.encoding_.input_scalers["x0"].center == pytest.approx(X[:30, :, 0].mean(),
+                                                                      rel=1e-6)
     assert not hasattr(model, "network_")
     spec = Spec(["a", "b", "c"], [Target("y", kind="classification", class_weight={0: 1, 1: 5})],
                 task="sequence")                                   # where the hint says

@@ -55,17 +55,34 @@ if TYPE_CHECKING:
 
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
-            "validation_split": "split", "recurrent_dropout": "dropout"}
-# Keras (and scikit-learn) arguments that lstmkit takes in the spec: where ({value}: as given).
-IN_THE_SPEC = {
-    "class_weight": "class weights are set on the classification target, in the spec: "
-                    "LSTMModel(Spec(inputs=[a name per feature], targets=[Target('y', "
-                    "kind='classification', class_weight={value})], task='sequence')); "
-                    "class_weight='balanced' weighs by inverse class frequency",
-    "sample_weight": "weights per sample are a column of a table that the spec names: "
-                     "LSTMModel(Spec(..., weight='w')).fit(table), a long table with a row "
-                     "per step and the weight constant within a sequence; array fits take none",
+            "recurrent_dropout": "dropout"}
+# Keras (and scikit-learn) arguments that lstmkit takes elsewhere: where, given the value.
+ELSEWHERE: dict[str, Callable[[Any], str]] = {
+    "class_weight": lambda value: (
+        "class weights are set on the classification target, in the spec: LSTMModel(Spec("
+        "inputs=[a name per feature], targets=[Target('y', kind='classification', "
+        f"class_weight={quote(value)})], task='sequence')); class_weight='balanced' weighs "
+        "by inverse class frequency"),
+    "sample_weight": lambda value: (
+        "weights per sample are a column of a table that the spec names: "
+        "LSTMModel(Spec(..., weight='w')).fit(table), a long table with a row per step and "
+        "the weight constant within a sequence; array fits take none"),
+    "validation_split": lambda value: (
+        "the split is an LSTMModel parameter: LSTMModel(split=Split(val_start="
+        f"{_complement(value)}, test_start=None, shuffle=False)) validates on the last "
+        f"{quote(value)} of the samples, as Keras does (without shuffle=False, on a random "
+        "share of them); or fit(X, y, validation_data=(X_val, y_val))"),
+    "shuffle": lambda value: (
+        "training batches are always shuffled, in a new seeded order each epoch; the "
+        "samples are shuffled before the split unless LSTMModel(split=Split(shuffle=False))"),
 }
+
+
+def _complement(share: Any) -> str:
+    """``1 - share`` written for a message, where ``share`` is a fraction."""
+    if isinstance(share, int | float) and 0 < share < 1:
+        return format(1 - share, ".6g")
+    return "1 - validation_split"
 
 
 def _checked_keywords(method: Callable) -> Callable:
@@ -92,9 +109,9 @@ def _unknown_keyword(name: str, value: Any, where: str, names: list[str]) -> str
     if where == "fit" and name in params:
         return (f"fit() takes no {name!r}: it is an LSTMModel parameter, set once on the "
                 f"model: LSTMModel(..., {name}={quote(value)})")
-    if name in IN_THE_SPEC:
+    if name in ELSEWHERE:
         method = "LSTMModel" if where == "__init__" else where
-        return f"{method}() takes no {name!r}: {IN_THE_SPEC[name].format(value=quote(value))}"
+        return f"{method}() takes no {name!r}: {ELSEWHERE[name](value)}"
     choices = names + params if where == "fit" else names
     hint = f" (did you mean {KNOWN_AS[name]!r}?)" if name in KNOWN_AS else closest(name, choices)
     if where != "fit":
