@@ -378,9 +378,16 @@ def test_wrong_inputs_to_the_graph_are_named(small_model, tmp_path):
         onnx_model.predict(pd.read_csv(ETTH1).iloc[:10])
 
 
-def test_onnx_model_refuses_foreign_and_missing_files(tmp_path):
+def test_onnx_model_refuses_foreign_and_missing_files(small_model, tmp_path):
     with pytest.raises(ArtifactError, match="no ONNX file"):
         OnnxModel(tmp_path / "missing.onnx")
+    saved, exported = small_model.save(tmp_path / "run"), tmp_path / "run.onnx"
+    with pytest.raises(ArtifactError, match=r"no ONNX file at .*\(a directory: a saved model "
+                                            r"is LSTMModel\.load\(path\)"):
+        OnnxModel(saved)                                           # the two swapped
+    with pytest.raises(ArtifactError, match=r"no model directory at .*\(an ONNX file, which "
+                                            r"OnnxModel\(path\) runs\)"):
+        LSTMModel.load(small_model.export_onnx(exported))
     (tmp_path / "junk.onnx").write_bytes(b"not a graph")
     with pytest.raises(ArtifactError, match="not a valid ONNX model"):
         OnnxModel(tmp_path / "junk.onnx")

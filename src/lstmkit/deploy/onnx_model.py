@@ -84,8 +84,11 @@ class OnnxModel:
                               "'lstmkit[onnx]' (or just onnxruntime)") from None
         path = Path(path)
         if not path.is_file():
-            raise ArtifactError(f"no ONNX file at {str(path)!r}; pass the file that "
-                                "`lstmkit export MODEL --onnx FILE` wrote")
+            found = (" (a directory: a saved model is LSTMModel.load(path), and "
+                     "model.export_onnx(file) exports it)" if path.is_dir() else "")
+            raise ArtifactError(f"no ONNX file at {str(path)!r}{found}; pass the file that "
+                                "`lstmkit export MODEL --onnx FILE` (Python: model.export_onnx) "
+                                "wrote")
         try:
             self.session = onnxruntime.InferenceSession(
                 str(path), providers=["CPUExecutionProvider"])

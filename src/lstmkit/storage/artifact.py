@@ -188,8 +188,10 @@ def read_config(path: Path) -> dict[str, Any]:
     checked (every entry's content is checked by ``load_model``)."""
     recover(path)
     if not path.is_dir():
-        raise ArtifactError(f"no model directory at {str(path)!r}; pass the directory that "
-                            "model.save() or `lstmkit fit` wrote")
+        found = ("" if not path.is_file() else " (an ONNX file, which OnnxModel(path) runs)"
+                 if path.suffix.lower() == ".onnx" else " (a file)")
+        raise ArtifactError(f"no model directory at {str(path)!r}{found}; pass the directory "
+                            "that model.save() or `lstmkit fit` wrote")
     try:
         config = read_json(path / CONFIG)
     except FileNotFoundError:
