@@ -12,6 +12,7 @@ import pytest
 
 from lstmkit import ConfigError, DataError, LSTMKitWarning, LSTMModel, Spec, Split, Target
 from lstmkit.data.sources import from_arrays
+from lstmkit.deploy.onnx_model import OnnxModel
 
 TINY = {"hidden": 4, "max_epochs": 1, "progress": False}
 
@@ -51,6 +52,25 @@ def test_sequence_regression_comes_back_shaped_like_y(targets):
     wide = X[:7].astype(np.float64)                  # float64 X: scaled in float64, bit for bit
     np.testing.assert_array_equal(model.predict(wide, output="array").reshape(7, -1),
                                   _table_route(model, wide)[names].to_numpy())
+
+
+def test_a_y_of_one_column_gives_predictions_of_one_column(tmp_path):
+    """y (samples, 1), as Keras' Dense(1) and a DataFrame's one column give it, comes back
+    (samples, 1): (samples,) would broadcast against it, (pred - y) ** 2 to samples x
+    samples. Saved models and ONNX exports keep it; a 1-D y stays 1-D."""
+    X = _X()
+    column = X[:, -1, :1].astype(np.float64)                                   # (40, 1)
+    model = LSTMModel(**TINY).fit(X, column)
+    predicted = model.predict(X, output="array")
+    assert predicted.shape == (40, 1) and (predicted - column).shape == (40, 1)
+    np.testing.assert_array_equal(predicted[:, 0], model.predict(X)["y0"].to_numpy())
+    loaded = LSTMModel.load(model.save(tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.predict(X, output="array"), predicted)
+    onnx = OnnxModel(model.export_onnx(tmp_path / "model.onnx")).predict(X, output="array")
+    np.testing.assert_allclose(onnx, predicted, rtol=1e-5, atol=1e-6)
+    labels = pd.DataFrame({"kind": _classes(X)})                               # one column
+    assert LSTMModel(**TINY).fit(X, labels).predict(X, output="array").shape == (40, 1)
+    assert LSTMModel(**TINY).fit(X, column[:, 0]).predict(X, output="array").shape == (40,)
 
 
 def test_sequence_classification_gives_labels_and_probabilities_that_agree():

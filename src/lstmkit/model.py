@@ -332,6 +332,9 @@ class LSTMModel:
         self.pipeline_ = fit_pipeline(
             self, spec, frame, architecture, validation_data, checkpoint_dir, resume, loggers,
             callbacks, start, self._device())
+        # y (samples, 1): predict(output="array") keeps the axis (a table: as the start's)
+        self.pipeline_.target_axis = (np.ndim(y) == 2 and np.shape(y)[1] == 1 if y is not None
+                                      else start is not None and start.target_axis)
         return self
 
     def _warm_start(self) -> FittedPipeline:
@@ -391,8 +394,9 @@ class LSTMModel:
             origins: forecasts only: ``last`` forecasts from the end of each series,
                 ``all`` from every row with a full lookback behind it.
             output: ``frame`` (the tidy DataFrame) or ``array``: the values and labels
-                shaped like ``y``: (samples,) for a sequence task with one target,
-                (samples, targets) with several, (samples, steps, targets) for seq2seq
+                shaped like ``y``: (samples,) for a sequence task with one target
+                ((samples, 1) where fit's ``y`` was so), (samples, targets) with several,
+                (samples, steps, targets) for seq2seq
                 (one output per step: NaN past a shorter sequence's end) and
                 (windows, horizon, targets) for forecasts, windows in the frame's order.
                 Several targets of different types share an object array. A quantile

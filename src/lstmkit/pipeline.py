@@ -142,6 +142,8 @@ class FittedPipeline:
         decisions: per target with ``decision="macro_F1"``, the label offsets chosen on
             the validation part (``lstmkit.decision``); absent (files saved before it, or
             no validation part): the most probable label.
+        target_axis: fit's ``y`` was (samples, 1): ``predict(output="array")`` of a sequence
+            task keeps that axis (False, and absent from files saved before it: (samples,)).
     """
 
     spec: Spec
@@ -166,6 +168,7 @@ class FittedPipeline:
     naive_scales: NaiveScales | None = None
     conformal: dict[str, Any] | None = None
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    target_axis: bool = False
 
     @property
     def temperatures(self) -> list[float]:
@@ -207,6 +210,7 @@ class FittedPipeline:
             **({"naive_scales": self.naive_scales.to_dict()} if self.naive_scales else {}),
             "conformal": self.conformal,
             **({"decisions": self.decisions} if self.decisions else {}),
+            **({"target_axis": True} if self.target_axis else {}),
         }
 
     @classmethod
@@ -239,7 +243,8 @@ class FittedPipeline:
                    naive_scales=(NaiveScales.from_dict(data["naive_scales"], spec)
                                  if data.get("naive_scales") else None),
                    conformal=data.get("conformal"),
-                   decisions=dict(data.get("decisions", {})))
+                   decisions=dict(data.get("decisions", {})),
+                   target_axis=data.get("target_axis", False))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None,
@@ -274,7 +279,7 @@ class FittedPipeline:
             data, origins if rate is None else "all", device, values_only=output == "array",
             need_targets=rate is not None)
         if output == "array":
-            return self.spec.shape.array_layout(decoded, _lengths(windows))
+            return self.spec.shape.array_layout(decoded, _lengths(windows), self.target_axis)
         which = None if groups is None else window_series(windows, groups.offsets)
         decoded = with_intervals(self.spec, decoded, self.conformal, intervals,
                                  None if which is None else [groups.keys[g] for g in which])

@@ -113,10 +113,11 @@ class TaskShape:
                    "step": np.tile(np.arange(1, steps + 1), n)}
         return columns, np.ones(n * steps, dtype=bool)
 
-    def array_layout(self, decoded: dict[str, Decoded], lengths: np.ndarray | None
-                     ) -> np.ndarray:
+    def array_layout(self, decoded: dict[str, Decoded], lengths: np.ndarray | None,
+                     target_axis: bool = False) -> np.ndarray:
         """Every target's values or labels in one array shaped like ``y`` (see
-        ``LSTMModel.predict``); targets of different types share an object array."""
+        ``LSTMModel.predict``); targets of different types share an object array.
+        ``target_axis``: fit's ``y`` had a targets axis for one target (sequence tasks)."""
         values = [d.values for d in decoded.values()]                   # each (N, S)
         if len({v.dtype for v in values}) > 1:
             values = [v.astype(object) for v in values]
@@ -205,11 +206,12 @@ class SequenceShape(TaskShape):
                    ) -> tuple[dict[str, Any], np.ndarray]:
         return {self.spec.sequence: rows.keys}, np.ones(n * steps, dtype=bool)
 
-    def array_layout(self, decoded: dict[str, Decoded], lengths: np.ndarray | None
-                     ) -> np.ndarray:
-        """(samples, targets), or (samples,) with one target."""
+    def array_layout(self, decoded: dict[str, Decoded], lengths: np.ndarray | None,
+                     target_axis: bool = False) -> np.ndarray:
+        """(samples, targets), or (samples,) with one target unless ``target_axis`` (fit's
+        ``y`` was (samples, 1))."""
         array = super().array_layout(decoded, lengths)
-        return array[..., 0] if len(decoded) == 1 else array
+        return array[..., 0] if len(decoded) == 1 and not target_axis else array
 
     def sample_layout(self, array: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
         """A sequence task drops the step axis."""

@@ -58,7 +58,7 @@ METADATA_FIELDS = {"task": str, "lookback": (int, type(None)), "horizon": (int, 
                    "aligned": bool, "inputs": dict, "outputs": list, "schema": dict,
                    "spec": dict, "time_step": (dict, type(None)), "versions": dict}
 METADATA_OPTIONAL = {"span": (int, type(None)), "future": list, "data_sha256": (str, type(None)),
-                     "conformal": (dict, type(None))}
+                     "conformal": (dict, type(None)), "target_axis": bool}
 
 
 class OnnxModel:
@@ -154,7 +154,8 @@ class OnnxModel:
             check_adaptable(self.metadata.get("conformal"), self.spec, output)
         decoded, windows, spec = self._predicted(data, origins, coverage, rate)
         if output == "array":
-            return spec.shape.array_layout(decoded, windows.lengths)
+            return spec.shape.array_layout(decoded, windows.lengths,
+                                           self.metadata.get("target_axis", False))
         return prediction_frame(spec, windows, decoded)
 
     def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"

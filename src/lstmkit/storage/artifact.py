@@ -220,6 +220,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "class_frequencies": dict,
                                          "class_weights": dict,
                                          "decisions": dict,
+                                         "target_axis": bool,
                                          "naive_scales": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
@@ -277,6 +278,8 @@ def _checked(config: dict[str, Any]
         body["class_weights"] = _class_weights(config["class_weights"], spec, encoding)
     if decisions:                                      # absent in older files: argmax
         body["decisions"] = decisions
+    if config.get("target_axis"):             # fit's y was (samples, 1); absent: (samples,)
+        body["target_axis"] = True
     if config.get("naive_spread"):    # quantile and distribution targets, conformal intervals
         body["naive_spread"] = _naive_spread(config["naive_spread"], spec, conformal)
     if "naive_scales" in config:          # forecasts; absent in files saved before they were kept
