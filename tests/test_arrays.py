@@ -10,7 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit import ConfigError, DataError, LSTMKitWarning, LSTMModel, Spec, Split, Target
+from lstmkit import (
+    ConfigError,
+    DataError,
+    Feature,
+    LSTMKitWarning,
+    LSTMModel,
+    Spec,
+    Split,
+    Target,
+)
 from lstmkit.data.sources import from_arrays
 from lstmkit.deploy.onnx_model import OnnxModel
 
@@ -212,8 +221,16 @@ def test_arrays_with_padding_gaps_or_integers_give_what_the_table_gives():
                                   _table_route(model, counts)["y"].to_numpy())
     gap = X.copy()
     gap[2, 1, 0] = np.nan
-    with pytest.raises(DataError, match="'x0' has a missing value"):
+    with pytest.raises(DataError, match=r"X\[2, 1, 0\] \(input 'x0'\) is NaN inside its "
+                                        r"sequence.*Feature\('x0', missing='ffill' or 'mask'\)"):
         model.predict(gap, output="array")
+    gap[2, 1, 0], gap[5, 3, 2] = np.inf, np.nan                    # the first, in X's order
+    for each in (gap, list(gap)):
+        with pytest.raises(DataError, match=r"X\[2, 1, 0\] \(input 'x0'\) is inf"):
+            LSTMModel(**TINY).fit(each, X[:, -1, 0])
+    gap[2, 1, 0] = 1.0
+    spec = Spec(["a", "b", Feature("c", missing="ffill")], ["y"], task="sequence")
+    LSTMModel(spec, **TINY).fit(gap, X[:, -1, 0])          # its policy fills X[5, 3, 2]
     with pytest.raises(DataError, match="X has 2 feature column"):
         model.predict(X[:, :, :2], output="array")
 

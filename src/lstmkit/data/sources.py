@@ -483,6 +483,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
                           "Spec(..., task='sequence') for one output per sample, or "
                           "task='seq2seq' for an output sequence")
     _check_width(spec.input_names, n_features, "X", "inputs")
+    _check_finite(values, lengths, spec)
     if spec.sequence is None:
         spec = dataclasses.replace(spec, sequence=SAMPLE)
     frame = pd.DataFrame(values, columns=spec.input_names, copy=False)   # X is only read
@@ -617,6 +618,31 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     _check_lengths(lengths)
     keep = np.arange(steps)[None, :] < lengths[:, None]      # (samples, steps)
     return X[keep], lengths
+
+
+def _check_finite(values: np.ndarray, lengths: np.ndarray, spec: Spec) -> None:
+    """Raise ``DataError`` naming ``X[sample, step, feature]`` for the first inf, or NaN
+    (padding gone, so inside a sequence) in an input without a missing policy: the long
+    table's checks would name a row of a table the user never built."""
+    if np.isfinite(values.sum()):          # finite values, without a mask of X (see above)
+        return
+    bad = np.isinf(values)
+    strict = [j for j, f in enumerate(spec.inputs) if f.missing == "error"]
+    bad[:, strict] |= np.isnan(values[:, strict])
+    if not bad.any():
+        return
+    row, j = divmod(int(np.argmax(bad)), values.shape[1])
+    sample = int(np.searchsorted(np.cumsum(lengths), row, side="right"))
+    step = row - int(lengths[:sample].sum())
+    name, where = spec.input_names[j], f"X[{sample}, {step}, {j}]"
+    if np.isinf(values[row, j]):
+        raise DataError(f"{where} (input {quote(name)}) is {values[row, j]}; infinite values are "
+                        "not allowed: replace them, e.g. np.nan_to_num(X, posinf=..., "
+                        "neginf=...), or drop the sample")
+    raise DataError(f"{where} (input {quote(name)}) is NaN inside its sequence (only all-NaN "
+                    "steps at the end are padding); fill it, or give the input a missing "
+                    f"policy: Spec(inputs=[..., Feature({quote(name)}, missing='ffill' or "
+                    "'mask'), ...], ...)")
 
 
 def _unpadded_length(padded: np.ndarray) -> np.ndarray:
