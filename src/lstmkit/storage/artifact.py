@@ -188,8 +188,10 @@ def read_config(path: Path) -> dict[str, Any]:
     checked (every entry's content is checked by ``load_model``)."""
     recover(path)
     if not path.is_dir():
-        raise ArtifactError(f"no model directory at {str(path)!r}; pass the directory that "
-                            "model.save() or `lstmkit fit` wrote")
+        found = ("" if not path.is_file() else " (an ONNX file, which OnnxModel(path) runs)"
+                 if path.suffix.lower() == ".onnx" else " (a file)")
+        raise ArtifactError(f"no model directory at {str(path)!r}{found}; pass the directory "
+                            "that model.save() or `lstmkit fit` wrote")
     try:
         config = read_json(path / CONFIG)
     except FileNotFoundError:
@@ -218,6 +220,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "class_frequencies": dict,
                                          "class_weights": dict,
                                          "decisions": dict,
+                                         "target_axis": bool,
                                          "naive_scales": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
@@ -275,6 +278,8 @@ def _checked(config: dict[str, Any]
         body["class_weights"] = _class_weights(config["class_weights"], spec, encoding)
     if decisions:                                      # absent in older files: argmax
         body["decisions"] = decisions
+    if config.get("target_axis"):             # fit's y was (samples, 1); absent: (samples,)
+        body["target_axis"] = True
     if config.get("naive_spread"):    # quantile and distribution targets, conformal intervals
         body["naive_spread"] = _naive_spread(config["naive_spread"], spec, conformal)
     if "naive_scales" in config:          # forecasts; absent in files saved before they were kept
