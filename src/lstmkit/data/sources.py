@@ -580,14 +580,15 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     padding is reshaped, not copied.
     """
     if isinstance(X, list | tuple):
-        arrays = [np.asarray(x, dtype=np.float64) for x in X]
-        if not arrays:
+        if not X:
             raise DataError("X is an empty list; pass at least one (steps, features) array")
-        bad = next((i for i, a in enumerate(arrays) if a.ndim != 2), None)
-        if bad is not None:
-            raise DataError(f"a list X must hold 2-D arrays of shape (steps, features), but item "
-                            f"{bad} has shape {arrays[bad].shape}; reshape it (a univariate "
-                            "sequence: x.reshape(-1, 1))")
+        arrays = []
+        for i, x in enumerate(X):
+            arrays.append(_numbers(x, f"item {i} of X"))
+            if arrays[i].ndim != 2:
+                raise DataError(f"a list X must hold 2-D arrays of shape (steps, features), but "
+                                f"item {i} has shape {arrays[i].shape}; reshape it (a "
+                                "univariate sequence: x.reshape(-1, 1))")
         if len({a.shape[1] for a in arrays}) != 1:
             raise DataError("every sequence in X must have the same number of features")
         return np.concatenate(arrays), np.array([len(a) for a in arrays])
@@ -598,7 +599,7 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
         raise DataError(f"X must have shape (samples, steps, features) or (rows, features), got "
                         f"{X.ndim} dimension(s) {X.shape}")
     if X.dtype.kind != "f":
-        X = X.astype(np.float64)
+        X = _numbers(X, "X")
     n, steps, f = X.shape
     if steps and not np.isnan(X[:, -1]).all(axis=1).any():    # no sample ends in padding
         return X.reshape(n * steps, f), np.full(n, steps)
@@ -609,6 +610,16 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
         raise DataError(f"sample {int(np.flatnonzero(lengths == 0)[0])} of X is all NaN")
     keep = np.arange(steps)[None, :] < lengths[:, None]      # (samples, steps)
     return X[keep], lengths
+
+
+def _numbers(x: Any, what: str) -> np.ndarray:
+    """``x`` as float64, or a ``DataError`` naming ``what`` where it holds text or ragged rows."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{what} cannot be read as numbers ({quote(str(exc), 120)}); pass arrays "
+                        "of numbers (labels and text as a table, whose columns say their kind)"
+                        ) from None
 
 
 def _default_spec(n_features: int, y: np.ndarray | None, steps: int,
