@@ -15,6 +15,7 @@ import pytest
 
 from lstmkit import LSTMModel
 from lstmkit.cli.command import main
+from lstmkit.errors import ConfigError
 from lstmkit.training import checkpoint
 from tests.fixtures.v0_2_0.make import prediction_input, unfinished_data
 
@@ -47,3 +48,28 @@ def test_a_run_interrupted_under_0_2_0_resumes_to_the_end(tmp_path, monkeypatch,
     assert "resuming" in capsys.readouterr().out
     model = LSTMModel.load(folder / "run")
     assert [row["epoch"] for row in model.history_["epochs"]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("name", ["sequence_classification", "seq2seq_aligned"])
+def test_intervals_asked_of_a_0_2_0_model_that_cannot_have_them_say_to_drop_the_ask(name,
+                                                                                   tmp_path):
+    """Every target categorical, or no forecast windows: calibrating would not help."""
+    model = LSTMModel.load(shutil.copytree(FIXTURES / "models" / name, tmp_path / name))
+    for asked, fragment in (({"coverage": 0.8}, "are all categorical"),
+                            ({"adapt": True}, "each sequence is a sample of its own")):
+        with pytest.raises(ConfigError) as refused:
+            model.predict(prediction_input(name), **asked)
+        message = str(refused.value)
+        assert fragment in message and f"drop {next(iter(asked))}" in message, message
+        assert "calibrate it first" not in message and "calibrate them first" not in message
+
+
+def test_the_cli_says_a_0_2_0_model_of_labels_has_no_intervals_to_write(tmp_path, capsys):
+    model = shutil.copytree(FIXTURES / "models" / "seq2seq_aligned", tmp_path / "model")
+    data = tmp_path / "steps.csv"
+    prediction_input("seq2seq_aligned").to_csv(data, index=False)
+    out = tmp_path / "predicted.csv"
+    code = main(["predict", str(model), str(data), "-o", str(out), "--coverage", "0.8"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "['up'] are all categorical" in lines[0], lines
+    assert lines[0].endswith("; drop coverage") and not out.exists()

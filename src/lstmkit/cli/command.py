@@ -321,7 +321,7 @@ def _predict(args: argparse.Namespace) -> int:
     files.check_output_file(output, args.overwrite, reading, kind="predictions file")
     model = LSTMModel.load(args.model)
     coverage = _shares(args.coverage)
-    chosen(model.conformal_, coverage)          # before any row is read
+    chosen(model.conformal_, coverage, model.spec_)      # before any row is read
     if _arrays(args.data):
         chunks, total = read_chunks(_as_table(_load_data(args.data, model.spec_), model))
     else:

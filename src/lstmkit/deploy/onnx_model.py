@@ -146,7 +146,7 @@ class OnnxModel:
         if origins not in ("last", "all"):
             raise ConfigError(f"origins must be 'last' or 'all', got {origins!r}")
         recorded = self.metadata.get("conformal")
-        intervals = chosen(recorded, coverage)
+        intervals = chosen(recorded, coverage, self.spec)
         rate = adapt_rate(adapt)
         spec = self.spec
         if rate is not None:
