@@ -330,6 +330,16 @@ HOSTILE = {
     "a first CSV row far wider than the header": (
         lambda r: b"date,wind\n" + b"," * 100_000 + b"\n", CSV, None, 422,
         ["has 100,001 fields in its first row but 2 column names"]),
+    "a label of 1.5 MB": (
+        lambda r: json_bytes(r.assign(weather=["x" * 1_500_000, *r.weather.tolist()[1:]])),
+        JSON, None, 422, ["column 'weather' has label 'xxx", "(1500002 characters)"]),
+    "a JSON string of 1.5 MB in a number column": (
+        lambda r: json_bytes(r.assign(wind=["x" * 1_500_000] + [1.0] * (len(r) - 1))), JSON,
+        None, 422, ["column 'wind' was numeric", "(1500002 characters)"]),
+    "many long column names, one missing": (
+        lambda r: json_bytes(r.drop(columns="wind").assign(
+            **{f"{'c' * 200}{i}": 0 for i in range(100)})), JSON, None, 422,
+        ["required column 'wind' is missing from the data", "characters)"]),
     "a CSV body that is not UTF-8": (
         lambda r: csv_bytes(r.assign(weather="br\xfcme"), encoding="latin-1"), CSV, None, 422,
         ["cannot read the CSV body", "UnicodeDecodeError"]),

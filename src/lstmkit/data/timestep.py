@@ -465,7 +465,8 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
             try:        # offsets that change (daylight saving): one instant each, in UTC
                 values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, utc=True)
             except (ValueError, TypeError):
-                raise DataError(f"time column {column!r} cannot be read as dates ({exc}); give "
+                raise DataError(f"time column {column!r} cannot be read as dates "
+                                f"({quote(str(exc), 120)}); give "
                                 "it ISO dates like 2016-07-01 00:00, or numbers") from None
             _check_offsets(series, column, rows)
     if values.isna().any():
