@@ -340,6 +340,10 @@ HOSTILE = {
         lambda r: json_bytes(r.drop(columns="wind").assign(
             **{f"{'c' * 200}{i}": 0 for i in range(100)})), JSON, None, 422,
         ["required column 'wind' is missing from the data", "characters)"]),
+    "a date of 1.5 MB": (
+        lambda r: json_bytes(r.assign(date=["x" * 1_500_000, *r.date.tolist()[1:]])), JSON,
+        None, 422, ["time column 'date' holds text of 1,500,000 characters at row 0",
+                    "too long for a time"]),
     "a CSV body that is not UTF-8": (
         lambda r: csv_bytes(r.assign(weather="br\xfcme"), encoding="latin-1"), CSV, None, 422,
         ["cannot read the CSV body", "UnicodeDecodeError"]),
