@@ -330,6 +330,11 @@ HOSTILE = {
     "a first CSV row far wider than the header": (
         lambda r: b"date,wind\n" + b"," * 100_000 + b"\n", CSV, None, 422,
         ["has 100,001 fields in its first row but 2 column names"]),
+    "a JSON body of no rows": (lambda r: b'{"rows": []}', JSON, None, 422,
+                               ["the JSON body has no rows"]),
+    "a JSON key beside rows": (
+        lambda r: json.dumps({"rows": r.to_dict("records"), "coverage": 0.9}).encode(), JSON,
+        None, 422, ["the JSON body is not", "'coverage'", "Extra inputs are not permitted"]),
     "a label of 1.5 MB": (
         lambda r: json_bytes(r.assign(weather=["x" * 1_500_000, *r.weather.tolist()[1:]])),
         JSON, None, 422, ["column 'weather' has label 'xxx", "(1500002 characters)"]),

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import ClientDisconnect
 
 from ..checks import check_positive_int, quote
@@ -267,6 +267,8 @@ def model_info(model_dir: Path, backend: str) -> dict[str, Any]:
 class Rows(BaseModel):
     """Input rows: one object per time step (or sequence step), keyed by column name."""
 
+    model_config = ConfigDict(extra="forbid")     # a key beside rows is no option it reads
+
     rows: list[dict[str, float | int | str | bool | None]]
 
 
@@ -330,6 +332,8 @@ def _table(body: bytes, kind: str, limits: Limits, columns: set[str], text: list
         where = quote(".".join(str(p) for p in first["loc"])) if first["loc"] else "the body"
         raise DataError(f"the JSON body is not {{'rows': [{{column: value, ...}}, ...]}}: "
                         f"{where}: {first['msg']}") from None
+    if not rows:
+        raise DataError("the JSON body has no rows; send the rows to predict from in 'rows'")
     limits.check_rows(len(rows), "the JSON body")
     frame = pd.DataFrame.from_records(rows)
     _check_float_range(frame, columns)
