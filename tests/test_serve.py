@@ -365,6 +365,32 @@ def test_hostile_bodies_get_4xx_and_the_server_stays_healthy(server, recent, cas
     assert httpx.get(f"{server}/health").status_code == 200
 
 
+# name: (query parameters of a POST /predict of the recent rows, fragments of the message)
+QUERIES = {
+    "a flag that is not a boolean": ({"adapt": "maybe"}, ["query parameter 'adapt'",
+                                                          "valid boolean", "'maybe'"]),
+    "origins of neither kind": ({"origins": "first"}, ["query parameter 'origins'",
+                                                       "'last' or 'all'", "'first'"]),
+    "a parameter the server does not read": ({"coverage": "abc", "samples": "-1"}, [
+        "unknown query parameter 'coverage'", "reads origins (last or all) and adapt"]),
+    "a misspelt parameter": ({"orgins": "all"}, ["'orgins'", "did you mean 'origins'?"]),
+    "a parameter given twice": ([("origins", "all"), ("origins", "last")],
+                                ["query parameter 'origins' is given 2 times"]),
+}
+
+
+@pytest.mark.parametrize("case", QUERIES, ids=list(QUERIES))
+def test_query_parameters_the_server_cannot_use_get_422_naming_them(server, recent, case):
+    """Not predictions that ignore what was asked (an unknown or repeated parameter), and one
+    message as for every other refusal, not FastAPI's list of errors."""
+    params, fragments = QUERIES[case]
+    response = httpx.post(f"{server}/predict", params=params, timeout=30,
+                          json={"rows": recent.to_dict("records")})
+    assert response.status_code == 422, response.text[:SHORT]
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and all(f in detail for f in fragments), detail
+
+
 def test_compressed_utf16_and_wider_bodies_predict_as_plain_ones(server, model, recent):
     """gzip bodies (with Content-Encoding, or a .csv.gz as it is), UTF-16 CSV, and columns
     the model does not read, of any type, give the predictions of the plain rows."""
