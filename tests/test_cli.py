@@ -153,3 +153,23 @@ def test_overwrite_and_resume_together_are_a_usage_error(tmp_path, capsys):
         main(["fit", str(config), "--overwrite", "--resume"])
     assert exit_.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["predict", "m", "d.csv", "-o", "o.csv", "--adapt", "abc"],
+     "argument --adapt: invalid float value: 'abc'"),
+    (["predict", "m", "d.csv", "-o", "o.csv", "--origins", "first"],
+     "argument --origins: invalid choice: 'first'"),
+    (["serve", "m", "--port", "abc"], "argument --port: invalid int value: 'abc'"),
+    (["predict", "m"], "the following arguments are required: data, -o/--output"),
+    (["nosuchcommand"], "argument command: invalid choice: 'nosuchcommand'"),
+])
+def test_a_usage_error_is_one_line_too(capsys, args, fragment):
+    """argparse's usage block would bury the line that says what is wrong."""
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert "--help" in lines[0]
+

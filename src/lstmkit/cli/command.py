@@ -79,8 +79,16 @@ def _warning_printer(show: Any) -> Any:
     return printer
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors print as one line like lstmkit's own errors
+    (and exit with 2), pointing to ``--help`` instead of printing the usage block."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"error: {' '.join(message.split())}; see {self.prog} --help\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lstmkit", description="Multi-input, multi-output LSTM models from the command line.")
     parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
