@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from ..checks import quote
+from ..checks import no_file, quote
 from ..errors import ConfigError, DataError, LimitError, LSTMKitError
 from ..spec import Spec, Target
 from .ts_format import TS_SUFFIX
@@ -169,7 +169,7 @@ def table_path(source: Any) -> Path:
                            if type(source).__name__ == "LazyFrame" else ""))
     path = Path(source)
     if not path.is_file():
-        raise DataError(f"data file {str(path)!r} does not exist; check the path")
+        raise DataError(no_file("data file", path))
     if path.name.lower().endswith(TS_SUFFIX):
         raise DataError(f"data file {str(path)!r} is a .ts file (UEA / sktime), which holds "
                         "sequences, not a table: read it as arrays, X, y = lstmkit.data."
