@@ -356,7 +356,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     coverage = check_coverage(_shares(args.coverage))
-    reading = _read_files(args.data)
+    reading = [*_read_files(args.data), Path(args.model)]      # the model is an input too
     files.check_output_dir(out, files.MODEL, args.overwrite, reading)
     model = LSTMModel.load(args.model)
     data, y = fit_arguments(_load_data(args.data, model.spec_))
