@@ -192,6 +192,9 @@ class RunConfig:
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             detail = str(exc).replace("\n", " ")
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {detail}") from None
+        if raw is None:
+            raise ConfigError(f"config file {str(path)!r} holds no settings (it is empty or only "
+                              "comments); give it a data and a spec section (see examples/)")
         return cls.from_dict(raw, base=path.parent)
 
     def build_model(self) -> LSTMModel:
