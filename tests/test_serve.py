@@ -349,6 +349,11 @@ HOSTILE = {
         lambda r: json_bytes(r.assign(date=["x" * 1_500_000, *r.date.tolist()[1:]])), JSON,
         None, 422, ["time column 'date' holds text of 1,500,000 characters at row 0",
                     "too long for a time"]),
+    "a model column of lists in Parquet": (
+        lambda r: parquet_bytes(pa.Table.from_pandas(r.drop(columns="wind"), preserve_index=False)
+                                .append_column("wind", pa.array([[1.0]] * len(r)))), PARQUET,
+        None, 422, ["the Parquet body's column 'wind' is nested (list<",
+                    "one number or label per row"]),
     "a CSV body that is not UTF-8": (
         lambda r: csv_bytes(r.assign(weather="br\xfcme"), encoding="latin-1"), CSV, None, 422,
         ["cannot read the CSV body", "UnicodeDecodeError"]),

@@ -407,7 +407,8 @@ def _delimiter(header: str) -> str:
 def _parquet_columns(source: Input, limits: Limits, columns: Collection[str] | None, name: str
                      ) -> tuple[Any, list[str] | None]:
     """The opened Parquet file and the columns to read (None: all), checked from its metadata:
-    the row count within ``limits``, distinct names; nested columns left out."""
+    the row count within ``limits``, distinct names, none of ``columns`` nested; other nested
+    columns left out."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -421,6 +422,10 @@ def _parquet_columns(source: Input, limits: Limits, columns: Collection[str] | N
     check_unique_columns(schema.names, name)
     flat = [f.name for f in schema if not pa.types.is_nested(f.type)]
     needed = set(flat if columns is None else columns)
+    nested = next((f for f in schema if f.name in needed and f.name not in flat), None)
+    if nested is not None:
+        raise DataError(f"{name}'s column {quote(nested.name)} is nested ({nested.type}), and "
+                        "the model reads one number or label per row in it: give it that")
     wanted = [n for n in flat if n in needed]
     return file, None if wanted == schema.names else wanted
 
