@@ -17,7 +17,7 @@ from lstmkit import LSTMModel
 from lstmkit.cli.command import main
 from lstmkit.errors import ConfigError
 from lstmkit.training import checkpoint
-from tests.fixtures.v0_2_0.make import prediction_input, unfinished_data
+from tests.fixtures.v0_2_0.make import panel, prediction_input, unfinished_data
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v0_2_0"
 MODELS = sorted(p.name for p in (FIXTURES / "models").iterdir())
@@ -73,3 +73,35 @@ def test_the_cli_says_a_0_2_0_model_of_labels_has_no_intervals_to_write(tmp_path
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "['up'] are all categorical" in lines[0], lines
     assert lines[0].endswith("; drop coverage") and not out.exists()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_0_2_0_model_exported_to_onnx_predicts_what_0_2_0_predicted(name, tmp_path):
+    from lstmkit.deploy.onnx_model import OnnxModel
+
+    model = LSTMModel.load(shutil.copytree(FIXTURES / "models" / name, tmp_path / name))
+    exported = OnnxModel(model.export_onnx(tmp_path / "model.onnx"))
+    expected = pd.read_parquet(FIXTURES / "predictions" / f"{name}.parquet")
+    pd.testing.assert_frame_equal(exported.predict(prediction_input(name)), expected,
+                                  check_exact=False, rtol=1e-4, atol=1e-4)
+
+
+def test_the_cli_predicts_evaluates_and_calibrates_a_0_2_0_model(tmp_path, capsys):
+    model = shutil.copytree(FIXTURES / "models" / "forecast_panel", tmp_path / "model")
+    table, recent = tmp_path / "panel.csv", tmp_path / "recent.csv"
+    panel().to_csv(table, index=False)
+    prediction_input("forecast_panel").to_csv(recent, index=False)
+    out = tmp_path / "predicted.parquet"
+    assert main(["predict", str(model), str(recent), "-o", str(out), "--no-progress"]) == 0
+    expected = pd.read_parquet(FIXTURES / "predictions" / "forecast_panel.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=False,
+                                  rtol=1e-6, atol=1e-6)
+    assert main(["evaluate", str(model), str(table), "--json", str(tmp_path / "m.json")]) == 0
+    calibrated = tmp_path / "calibrated"
+    assert main(["calibrate", str(model), str(table), "--coverage", "0.8", "--out",
+                 str(calibrated)]) == 0
+    adapted = tmp_path / "adapted.csv"
+    assert main(["predict", str(calibrated), str(table), "-o", str(adapted), "--adapt",
+                 "--no-progress"]) == 0
+    assert {"OT_lo_80", "OT_hi_80"} <= set(pd.read_csv(adapted).columns)
+    assert capsys.readouterr().err == ""
