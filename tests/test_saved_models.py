@@ -50,6 +50,16 @@ def test_a_run_interrupted_under_0_2_0_resumes_to_the_end(tmp_path, monkeypatch,
     assert [row["epoch"] for row in model.history_["epochs"]] == [0, 1, 2]
 
 
+def test_predicting_from_a_run_0_2_0_left_unfinished_says_to_resume_it(tmp_path, capsys):
+    run = shutil.copytree(FIXTURES / "unfinished" / "run", tmp_path / "run")
+    data = tmp_path / "data.csv"
+    unfinished_data().to_csv(data, index=False)
+    assert main(["predict", str(run), str(data), "-o", str(tmp_path / "out.csv")]) == 4
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "holds the checkpoint of an unfinished run" in lines[0], lines
+    assert "--resume" in lines[0] and not (tmp_path / "out.csv").exists()
+
+
 @pytest.mark.parametrize("name", ["sequence_classification", "seq2seq_aligned"])
 def test_intervals_asked_of_a_0_2_0_model_that_cannot_have_them_say_to_drop_the_ask(name,
                                                                                    tmp_path):
