@@ -512,3 +512,18 @@ def test_many_regression_targets_decode_at_once_as_the_table_decodes_each():
     names = model.spec_.target_names
     assert predicted.shape == y.shape and len(names) == 5
     np.testing.assert_array_equal(predicted.reshape(-1, 5), frame[names].to_numpy())
+
+
+def test_an_x_of_text_or_ragged_steps_is_refused_naming_the_item():
+    X = _X()
+    model = LSTMModel(**TINY).fit(X, _classes(X))
+    for bad, where, fragment in (
+            ([X[0], np.full(X[1].shape, "a")], "item 1 of X", "could not convert string"),
+            ([X[0], [[1.0, 2.0, 3.0], [1.0, 2.0]]], "item 1 of X", "inhomogeneous"),
+            (np.full(X.shape, "a"), "X", "could not convert string"),
+            ((X, _classes(X)), None, "item 0 has shape (40, 6, 3)")):    # (X, y) as X
+        with pytest.raises(DataError) as refused:
+            model.predict(bad)
+        message = str(refused.value)
+        assert fragment in message and (where is None or message.startswith(
+            f"{where} cannot be read as numbers")), message

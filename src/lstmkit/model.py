@@ -344,10 +344,12 @@ class LSTMModel:
             raise NotFittedError("fit(warm_start=True) continues training a fitted model, and "
                                  "this LSTMModel is not fitted yet; fit(data) first, or "
                                  "LSTMModel.load(path) a saved one")
-        if self.spec is not None and not self.spec.fitted_as(pipeline.spec):
+        if self.spec is not None and (change := self.spec.difference(pipeline.spec)):
             raise ConfigError("fit(warm_start=True) keeps the fitted spec (spec_), and the "
-                              "model's spec parameter differs from it; set_params(spec="
-                              "model.spec_), or fit without warm_start to train a new network")
+                              f"model's spec parameter differs from it in {change}; "
+                              "set_params(spec=model.spec_) (a config with init_from: give it "
+                              "that model's spec), or fit without warm_start to train a new "
+                              "network")
         return pipeline
 
     def _continued_architecture(self, start: FittedPipeline, frame: pd.DataFrame

@@ -262,7 +262,7 @@ class FittedPipeline:
             >>> pipeline.predict(df.tail(96))
         """
         check_choice("output", output, OUTPUTS)
-        intervals = chosen(self.conformal, coverage)
+        intervals = chosen(self.conformal, coverage, self.spec)
         if samples is not None:
             check_positive_int("samples", samples)
             if not any(t.distribution for t in self.spec.targets):

@@ -149,7 +149,7 @@ class Labels:
             row = int(rows[i]) if rows is not None else int(i)
             known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
             raise DataError(
-                f"column {column!r} has label {values[i]!r} at row {row}, which was not seen "
+                f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
                 f"in the training part (known labels, {len(self.classes)} in all: {known}); "
                 "remove those rows or retrain with data that contains the label")
         codes[~present] = np.nan

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from ..checks import quote
+from ..checks import no_file, quote
 from ..errors import ConfigError, DataError, LimitError, LSTMKitError, warn
 from ..spec import Spec, Target
 from .ts_format import TS_SUFFIX
@@ -172,7 +172,7 @@ def table_path(source: Any) -> Path:
                         f"numpy arrays, got {type(source).__name__}{hint}")
     path = Path(source)
     if not path.is_file():
-        raise DataError(f"data file {str(path)!r} does not exist; check the path")
+        raise DataError(no_file("data file", path))
     if path.name.lower().endswith(TS_SUFFIX):
         raise DataError(f"data file {str(path)!r} is a .ts file (UEA / sktime), which holds "
                         "sequences, not a table: read it as arrays, X, y = lstmkit.data."
@@ -410,7 +410,8 @@ def _delimiter(header: str) -> str:
 def _parquet_columns(source: Input, limits: Limits, columns: Collection[str] | None, name: str
                      ) -> tuple[Any, list[str] | None]:
     """The opened Parquet file and the columns to read (None: all), checked from its metadata:
-    the row count within ``limits``, distinct names; nested columns left out."""
+    the row count within ``limits``, distinct names, none of ``columns`` nested; other nested
+    columns left out."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -424,6 +425,10 @@ def _parquet_columns(source: Input, limits: Limits, columns: Collection[str] | N
     check_unique_columns(schema.names, name)
     flat = [f.name for f in schema if not pa.types.is_nested(f.type)]
     needed = set(flat if columns is None else columns)
+    nested = next((f for f in schema if f.name in needed and f.name not in flat), None)
+    if nested is not None:
+        raise DataError(f"{name}'s column {quote(nested.name)} is nested ({nested.type}), and "
+                        "the model reads one number or label per row in it: give it that")
     wanted = [n for n in flat if n in needed]
     return file, None if wanted == schema.names else wanted
 
@@ -585,14 +590,15 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     3-D array without padding is reshaped, not copied.
     """
     if isinstance(X, list | tuple):
-        arrays = [np.asarray(x, dtype=np.float64) for x in X]
-        if not arrays:
+        if not X:
             raise DataError("X is an empty list; pass at least one (steps, features) array")
-        bad = next((i for i, a in enumerate(arrays) if a.ndim != 2), None)
-        if bad is not None:
-            raise DataError(f"a list X must hold 2-D arrays of shape (steps, features), but item "
-                            f"{bad} has shape {arrays[bad].shape}; reshape it (a univariate "
-                            "sequence: x.reshape(-1, 1))")
+        arrays = []
+        for i, x in enumerate(X):
+            arrays.append(_numbers(x, f"item {i} of X"))
+            if arrays[i].ndim != 2:
+                raise DataError(f"a list X must hold 2-D arrays of shape (steps, features), but "
+                                f"item {i} has shape {arrays[i].shape}; reshape it (a "
+                                "univariate sequence: x.reshape(-1, 1))")
         if len({a.shape[1] for a in arrays}) != 1:
             raise DataError("every sequence in X must have the same number of features")
         lengths = np.array([_unpadded_length(np.isnan(a).all(axis=1)) for a in arrays])
@@ -610,7 +616,7 @@ def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
         raise DataError(f"X has shape {X.shape}: no {empty[0]}; X needs at least one sample, "
                         "step and feature: (samples, steps, features)")
     if X.dtype.kind != "f":
-        X = X.astype(np.float64)
+        X = _numbers(X, "X")
     n, steps, f = X.shape
     if not np.isnan(X[:, -1]).all(axis=1).any():    # no sample ends in padding
         return X.reshape(n * steps, f), np.full(n, steps)
@@ -660,6 +666,16 @@ def _check_lengths(lengths: np.ndarray) -> None:
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
         raise DataError(f"sample {int(empty[0])} of X is all NaN (or has no steps); drop it")
+
+
+def _numbers(x: Any, what: str) -> np.ndarray:
+    """``x`` as float64, or a ``DataError`` naming ``what`` where it holds text or ragged rows."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{what} cannot be read as numbers ({quote(str(exc), 120)}); pass arrays "
+                        "of numbers (labels and text as a table, whose columns say their kind)"
+                        ) from None
 
 
 def _default_spec(n_features: int, y: np.ndarray | None, steps: int,

@@ -16,6 +16,8 @@ import pandas as pd
 from ..checks import closest, quote
 from ..errors import DataError, SchemaError, warn
 
+COLUMNS_CHARS = 240     # the most characters of a table's column names that a message lists
+
 SENTINELS = {"?", "-", "--", "na", "n/a", "nan", "null", "none", "missing", "nil", "#n/a", ""}
 # A number written with a decimal comma (35,27 or -1.234,5 with dots between thousands), as
 # spreadsheets in much of Europe write CSV files (with ';' between fields).
@@ -50,7 +52,8 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
                             "columns; make it a column: df.reset_index() (or read the file "
                             "without index_col)")
             raise error(f"{role} column {column!r} is missing from the data"
-                        f"{closest(column, available)}; the data has columns {available}")
+                        f"{closest(column, available)}; the data has columns "
+                        f"{quote(available, COLUMNS_CHARS)}")
 
 
 def warn_time_index(frame: pd.DataFrame, time: str | None) -> None:
@@ -347,5 +350,5 @@ def check_schema(frame: pd.DataFrame, schema: dict[str, str]) -> None:
                 value = series.iloc[bad[0]]
                 raise SchemaError(
                     f"column {column!r} was numeric when the model was trained but now holds "
-                    f"{value!r} at row {bad[0]} (dtype {series.dtype})"
+                    f"{quote(value)} at row {bad[0]} (dtype {series.dtype})"
                     + (decimal_comma_hint(value) or "; pass numbers in that column"))

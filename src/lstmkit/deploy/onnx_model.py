@@ -174,7 +174,7 @@ class OnnxModel:
         if origins not in ("last", "all"):
             raise ConfigError(f"origins must be 'last' or 'all', got {origins!r}")
         recorded = self.metadata.get("conformal")
-        intervals = chosen(recorded, coverage)
+        intervals = chosen(recorded, coverage, self.spec)
         spec = self.spec
         if isinstance(data, np.ndarray | list | tuple):
             frame, spec = from_arrays(data, None, spec)

@@ -46,6 +46,8 @@ from ..version import __version__
 from .card import model_card
 from .files import (
     CARD,
+    CHECKPOINT,
+    CHECKPOINTS,
     MODEL,
     MODEL_FORMAT,
     NEIGHBOURS,
@@ -195,8 +197,12 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         config = read_json(path / CONFIG)
     except FileNotFoundError:
+        unfinished = (path / CHECKPOINTS / CHECKPOINT).is_file()
         raise ArtifactError(f"{str(path)!r} has no {CONFIG}; it is not an lstmkit model "
-                            "directory") from None
+                            "directory" + ("; it holds the checkpoint of an unfinished run: "
+                                           "finish it first with lstmkit fit CONFIG --run-dir "
+                                           f"{str(path)!r} --resume" if unfinished else "")
+                            ) from None
     except ConfigError as exc:
         raise damaged(f"{CONFIG} of {str(path)!r}", exc, REDO) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
