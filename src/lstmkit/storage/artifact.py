@@ -71,7 +71,7 @@ FORMAT = MODEL_FORMAT
 FORMAT_VERSION = 1
 # Weights that later versions added, absent from older files. At zero each adds nothing,
 # so a file without it loads as the network that saved it computed.
-ZERO_IF_ABSENT = frozenset({"future_effect.weight", "norm.drift", "norm.momentum"})
+ZERO_IF_ABSENT = frozenset({"future_effect.weight", "norm.drift"})
 # The entries of config.json and their JSON types; each is checked again in depth on loading.
 TOP_LEVEL = {"versions": dict, "spec": dict, "params": dict, "network": dict, "encoding": dict,
              "schema": dict, "baseline": list, "time_step": (dict, type(None)), "history": dict}
