@@ -292,3 +292,46 @@ def test_a_spreadsheets_empty_last_line_is_named_with_the_fix(tmp_path):
                        r"drop the rows without one \(df.dropna\(subset=\['month'\]\); in a CSV "
                        "file, delete the empty lines"):
         monthly_model(pd.read_csv(path))
+
+
+def calls_in(message: str) -> list[str]:
+    """The pandas calls an error names in its first parentheses: '(A, then B)' -> [A, B]."""
+    inside = message.split("calendar (", 1)[1]
+    return inside[: inside.index(") and choose")].split(", then ")
+
+
+@pytest.mark.parametrize("series", [None, "symbol"])
+def test_a_gap_in_a_csv_files_text_dates_gets_a_calendar_call_that_works(tmp_path, capsys,
+                                                                         series):
+    """A CSV file's dates are text to pandas, and asfreq or resample on them raised
+    TypeError: the fix named first reads them as dates."""
+    import importlib.resources
+
+    vega = importlib.resources.files("vega_datasets") / "_data"
+    if series is None:
+        table = employment().drop(index=40)                           # no May 2009
+        time, inputs = "month", ["nonfarm", "construction"]
+    else:
+        table = pd.read_csv(vega / "stocks.csv").drop(index=[20, 150])  # 'Jan 1 2000' ...
+        time, inputs = "date", ["price"]
+    path = tmp_path / "table.csv"
+    table.to_csv(path, index=False)
+    spec = {"time": time, "series": series, "lookback": 6, "horizon": 2,
+            "inputs": [{"name": c, "missing": "ffill"} for c in inputs], "targets": inputs[:1]}
+    config = {"data": {"path": str(path)}, "spec": spec, "model": {"hidden": 4},
+              "training": {"max_epochs": 1}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"df[{time!r}] = pd.to_datetime(df[{time!r}], " in err
+    df = pd.read_csv(path)
+    for call in calls_in(err):                                   # as the user would
+        if " = " in call:
+            exec(call, {"pd": pd, "df": df})
+        else:
+            df = eval(call, {"pd": pd, "df": df})
+    assert len(df) == len(table) + (1 if series is None else 2)
+    df.to_csv(path, index=False)
+    assert main([*args, "--overwrite"]) == 0, capsys.readouterr().err

@@ -194,6 +194,10 @@ class Timeline:
         rows: each value's row in the table as given.
         column: the time column's name.
         group: the series column's name, or None.
+        dayfirst: the column's text dates were read day first (``date_order``).
+        reading: the pandas call that reads the column as the dates lstmkit read from its
+            text or periods (``df['month'] = pd.to_datetime(df['month'], format='mixed')``),
+            which a calendar's pandas calls need first; None where it holds dates already.
     """
 
     values: np.ndarray
@@ -204,6 +208,7 @@ class Timeline:
     column: str
     group: str | None
     dayfirst: bool = False
+    reading: str | None = None
 
     @classmethod
     def read(cls, frame: pd.DataFrame, column: str, offsets: np.ndarray, keys: list[Any],
@@ -214,7 +219,8 @@ class Timeline:
         ``zone``: the zone of its wall-clock times (``Spec.zone``, ``_localised``)."""
         dayfirst = day_first(frame[column], column, rows, dayfirst)
         values, zone = _parse(frame[column], column, rows, dayfirst, zone, offsets)
-        timeline = cls(values, zone, offsets, keys, rows, column, group, dayfirst)
+        reading = _reading(frame[column], column, dayfirst) if values.dtype.kind == "M" else None
+        timeline = cls(values, zone, offsets, keys, rows, column, group, dayfirst, reading)
         timeline.check_order()
         return timeline
 
@@ -272,14 +278,17 @@ class Timeline:
         return f" in series {self.keys[np.searchsorted(self.offsets, i, side='right') - 1]!r}"
 
     def regrid(self, freq: Any) -> str:
-        """The pandas call that puts a table's series on the calendar of ``freq``."""
+        """The pandas calls that put a table's series on the calendar of ``freq``: its time
+        column read as dates first where it holds text or periods (``reading``), which
+        ``asfreq`` and ``resample`` refuse."""
         column = self.column
         if self.kind == "number":
             return f"reindex each series to every {freq} of {column!r}"
+        first = f"{self.reading}, then " if self.reading else ""
         if self.group:
-            return (f"df.set_index({column!r}).groupby({self.group!r}).resample({freq!r})"
-                    ".asfreq().reset_index()")
-        return f"df.set_index({column!r}).asfreq({freq!r}).reset_index()"
+            return (f"{first}df.set_index({column!r}).groupby({self.group!r})"
+                    f".resample({freq!r}).asfreq().reset_index()")
+        return f"{first}df.set_index({column!r}).asfreq({freq!r}).reset_index()"
 
 
 def infer(timeline: Timeline, declared: str | None = None) -> TimeStep:
@@ -493,6 +502,21 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
                             f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return _nanoseconds(values.to_numpy(), column, rows), zone
+
+
+def _reading(series: pd.Series, column: str, dayfirst: bool) -> str | None:
+    """The pandas call that reads a time column of text or periods as the dates ``_parse``
+    reads from it; None for datetimes, and for quarter labels (which pandas cannot read)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return None
+    target = f"df[{column!r}] = "
+    if isinstance(series.dtype, pd.PeriodDtype):
+        return f"{target}df[{column!r}].dt.to_timestamp()"
+    first = series.iloc[0] if len(series) else None
+    if isinstance(first, str) and QUARTER.fullmatch(first):
+        return None
+    order = ", dayfirst=True" if dayfirst else ""
+    return f"{target}pd.to_datetime(df[{column!r}], format='mixed'{order})"
 
 
 def _nanoseconds(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarray:
