@@ -335,3 +335,33 @@ def test_a_gap_in_a_csv_files_text_dates_gets_a_calendar_call_that_works(tmp_pat
     assert len(df) == len(table) + (1 if series is None else 2)
     df.to_csv(path, index=False)
     assert main([*args, "--overwrite"]) == 0, capsys.readouterr().err
+
+
+def test_numbers_with_commas_between_thousands_are_read_or_named_with_the_fix(tmp_path):
+    """US employment as an English spreadsheet shows it ("135,450.0", quoted): pandas reads
+    text, and the error offered the classification kind for 120 labels."""
+    table = employment()
+    shown = table.assign(nonfarm=table.nonfarm.map("{:,.1f}".format))
+    path = tmp_path / "employment.csv"
+    shown.to_csv(path, index=False)
+    assert '"135,450.0"' in path.read_text()
+    pd.testing.assert_frame_equal(read_table(path), table.astype({"nonfarm": float}))
+    as_text = pd.read_csv(path)
+    with pytest.raises(DataError, match=r"target 'nonfarm' must be numeric but holds '135,450"
+                                        r"\.0' at row 0; .* commas between thousands: .*"
+                                        r"pandas\.read_csv\(path, thousands=','\)"):
+        monthly_model(as_text)
+    model = monthly_model(pd.read_csv(path, thousands=","))             # the fix it names
+    by_path = model.predict(str(path))                                  # lstmkit's reader
+    assert by_path.nonfarm.tolist() == model.predict(table).nonfarm.tolist()
+
+
+def test_a_percent_sign_is_named_with_the_call_that_reads_the_number():
+    table = employment()
+    shown = table.assign(construction=(table.construction / 100).map("{:.2f}%".format))
+    with pytest.raises(DataError, match=r"column 'construction' must be numeric but holds "
+                                        r"'76\.01%' at row 0; .* a percentage: .*"
+                                        r"pd\.to_numeric\(df\['construction'\]\.str\.rstrip"):
+        monthly_model(shown)
+    shown["construction"] = pd.to_numeric(shown["construction"].str.rstrip("%"))
+    assert monthly_model(shown).time_step_.freq == "MS"
