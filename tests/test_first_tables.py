@@ -365,3 +365,57 @@ def test_a_percent_sign_is_named_with_the_call_that_reads_the_number():
         monthly_model(shown)
     shown["construction"] = pd.to_numeric(shown["construction"].str.rstrip("%"))
     assert monthly_model(shown).time_step_.freq == "MS"
+
+
+def test_rows_that_share_a_time_are_named_as_what_they_are(tmp_path, capsys):
+    """'drop duplicate rows' was the fix for every repeated time: it would keep one month of
+    each year of a year-and-month table, one stock of a stacked panel, one death a day."""
+    import importlib.resources
+
+    vega = importlib.resources.files("vega_datasets") / "_data"
+    table = employment()
+    month = pd.to_datetime(table.pop("month"))
+    split = table.assign(year=month.dt.year, month=month.dt.month)    # two columns of a date
+    with pytest.raises(DataError, match=r"duplicate timestamp 2006 at row 1 .* column 'month' "
+                                        r"looks like the month of its year: .*"):
+        monthly_model(split, time="year")
+    df = split.copy()
+    try:
+        monthly_model(df, time="year")
+    except DataError as exc:
+        exec(str(exc).split("two, ")[1].split(", and make")[0], {"pd": pd, "df": df})
+    assert monthly_model(df, time="date").predict(df).time.iloc[0] == pd.Timestamp("2016-01-01")
+
+    stocks = pd.read_csv(vega / "stocks.csv")              # five series one after another
+    stocks.to_csv(tmp_path / "stocks.csv", index=False)
+    config = {"data": {"path": str(tmp_path / "stocks.csv")}, "model": {"hidden": 4},
+              "spec": {"time": "date", "inputs": ["price"], "targets": ["price"],
+                       "lookback": 6, "horizon": 2}, "training": {"max_epochs": 1}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "rows 0 and 123 have the same time 2000-01-01" in err
+    assert "a series per 'symbol'" in err and "YAML series: symbol)" in err
+    config["spec"]["series"] = "symbol"                    # the fix it names
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(args) == 0, capsys.readouterr().err
+
+    deaths = pd.read_csv(vega / "la-riots.csv")            # events: several a day
+    spec = Spec(time="death_date", inputs=["age"], targets=["age"], lookback=3, horizon=1)
+    with pytest.raises(DataError, match=r"rows 23 and 36 have the same time 1992-04-29 .*events"
+                                        r".*df\.groupby\('death_date', as_index=False\)"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(deaths)
+    daily = deaths.groupby("death_date", as_index=False).size()
+    with pytest.raises(DataError, match=r"jumps from"):           # a gap now, not a repeat
+        LSTMModel(Spec(time="death_date", inputs=["size"], targets=["size"], lookback=3,
+                       horizon=1), hidden=4, max_epochs=1, progress=False).fit(daily)
+
+
+def test_copies_of_a_row_are_named_as_copies():
+    table = employment()
+    copied = pd.concat([table.iloc[:50], table.iloc[49:]], ignore_index=True)
+    with pytest.raises(DataError, match=r"duplicate timestamp 2010-02-01 00:00:00 at row 50 "
+                                        r".*they are copies: drop them \(df\.drop_duplicates"):
+        monthly_model(copied)

@@ -221,7 +221,7 @@ class Timeline:
         values, zone = _parse(frame[column], column, rows, dayfirst, zone, offsets)
         reading = _reading(frame[column], column, dayfirst) if values.dtype.kind == "M" else None
         timeline = cls(values, zone, offsets, keys, rows, column, group, dayfirst, reading)
-        timeline.check_order()
+        timeline.check_order(frame)
         return timeline
 
     @property
@@ -240,8 +240,9 @@ class Timeline:
         values = self.values[index]
         return values if self.kind == "number" else _in_zone(values, self.zone)
 
-    def check_order(self) -> None:
-        """Raise a DataError unless time strictly increases within each series."""
+    def check_order(self, frame: pd.DataFrame | None = None) -> None:
+        """Raise a DataError unless time strictly increases within each series; ``frame``
+        (arranged as the timeline) tells what rows sharing a time are (``_shared_time``)."""
         time = self.values
         bad = np.flatnonzero(~(time[1:] > time[:-1]) & self.inside)
         if bad.size == 0:
@@ -259,7 +260,25 @@ class Timeline:
                             f"localise it, which tells the two hours apart: spec zone {zone!r} "
                             f"(with your zone; YAML spec: {{zone: {zone}}}), or in pandas "
                             f"df[{self.column!r}].dt.tz_localize({zone!r}, ambiguous='infer')")
-        raise DataError(f"{text}; sort the table by {order} and drop duplicate rows")
+        shared = self._shared(i) if frame is not None else None
+        if shared is not None:
+            a, b = shared
+            same = "" if (a, b) == (i - 1, i) else (
+                f"; rows {self.rows[a]} and {self.rows[b]} have the same time {self.show(a)}")
+            fix = _shared_time(frame, self.column, self.group, a, b, order)
+            raise DataError(f"{text}{same}; {fix}")
+        raise DataError(f"{text}; sort the table by {order}")
+
+    def _shared(self, i: int) -> tuple[int, int] | None:
+        """Two positions in the series of value ``i`` that hold the same time, or None."""
+        g = np.searchsorted(self.offsets, i, side="right") - 1
+        lo = self.offsets[g]
+        order = np.argsort(self.values[lo : self.offsets[g + 1]], kind="stable")
+        ahead = self.values[lo + order]
+        same = np.flatnonzero(ahead[1:] == ahead[:-1])
+        if not same.size:
+            return None
+        return int(lo + order[same[0]]), int(lo + order[same[0] + 1])
 
     def show(self, i: int) -> str:
         """Value ``i`` as text, in the column's zone."""
@@ -502,6 +521,40 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
                             f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return _nanoseconds(values.to_numpy(), column, rows), zone
+
+
+def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b: int,
+                 order: str) -> str:
+    """The fix for rows ``a`` and ``b`` of ``frame`` (arranged as the timeline) that share a
+    time: copies to drop (then to sort by ``order``); a column that is part of the time (a
+    quarter or month of a year, as statsmodels' interest_inflation writes them); a column
+    telling series apart (the time and it are unique together); else events, or parts of
+    a step, to aggregate."""
+    pair = frame.iloc[[a, b]]
+    differ = [c for c in frame.columns if c not in (column, group) and not (
+        pair[c].isna().all() or pair[c].iloc[0] == pair[c].iloc[1])]
+    if not differ:
+        return f"they are copies: drop them (df.drop_duplicates()) and sort the table by {order}"
+    keys = [column] if group is None else [group, column]
+    apart = [c for c in differ if not frame.duplicated([*keys, c]).any()]
+    for c in apart:
+        values = pd.to_numeric(frame[c], errors="coerce")
+        if values.notna().all() and (values % 1 == 0).all() and values.between(1, 12).all():
+            part, freq = ("quarter", "Q") if values.max() <= 4 else ("month", "M")
+            return (f"column {c!r} looks like the {part} of its year: make one date column "
+                    f"of the two, df['date'] = pd.PeriodIndex.from_fields(year=df[{column!r}]"
+                    f".astype(int), {part}=df[{c!r}].astype(int), freq={freq!r})"
+                    ".to_timestamp(), and make it the spec's time (YAML time: date)")
+    ids = [c for c in apart if frame[c].nunique() <= len(frame) // 2]
+    if group is None and ids:
+        return (f"the table seems to hold a series per {ids[0]!r} (each time comes once per "
+                f"{ids[0]!r}): name it the spec's series (Spec(series={ids[0]!r}), YAML "
+                f"series: {ids[0]})")
+    by = keys if group else column
+    return (f"if the rows are events, or parts of one step, aggregate them to one row per "
+            f"time (df.groupby({by!r}, as_index=False).sum(numeric_only=True), or .size() to "
+            f"count them), or drop the rows that should not be there; and sort the table by "
+            f"{order}")
 
 
 def _reading(series: pd.Series, column: str, dayfirst: bool) -> str | None:
