@@ -148,11 +148,21 @@ def test_day_first_dates_are_read_in_one_order_and_kept_by_the_model(tmp_path):
     with pytest.raises(DataError, match=r"two orders: '13\.07\.2016 00:00' at row 1152 has "
                                         r"the day first, '07\.13\.2016 12:00' at row 1200"):
         LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(mixed)
-    # 1 to 12 July alone tell no order: read month first (7 January, ...), with the warning
-    # that explains the jump from 7 January to 7 February that follows
-    with pytest.warns(LSTMKitWarning, match=r"no day above 12 .*dayfirst=True"), \
-            pytest.raises(DataError, match=r"jumps from 2016-01-07 23:45:00 to 2016-02-07"):
+    # 1 to 12 July alone tell no order, but the calendar does: read month first (7 January,
+    # ...) they jump from 7 January to 7 February, read day first they step by 15 minutes
+    with pytest.raises(DataError, match=r"no day above 12 .*'01\.07\.2016 23:45' at row 95 "
+                                        r"reads as 2016-01-07 23:45:00, '02\.07\.2016 00:00' "
+                                        r"after it as 2016-02-07 00:00:00\), read day first "
+                                        r"they step by '15min'.*dayfirst=True"):
         LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(dotted.head(1100))
+    # where both readings step by a calendar (1 to 12 January, US style: days, or month
+    # starts), nothing tells: month first, as pandas reads them, with the warning
+    days = iso.iloc[:1100:96].assign(date=lambda d: pd.date_range("2016-01-01", periods=len(d),
+                                                                  freq="D").strftime("%m/%d/%Y"))
+    with pytest.warns(LSTMKitWarning, match=r"no day above 12 .*dayfirst=True"):
+        model = LSTMModel(Spec(time="date", inputs=["OT"], targets=["OT"], lookback=4),
+                          hidden=4, max_epochs=1, progress=False).fit(days)
+    assert model.time_step_.freq == "D"
 
 
 def test_a_written_index_is_no_input_of_a_long_format_table(ettm2, tmp_path):
@@ -419,3 +429,24 @@ def test_copies_of_a_row_are_named_as_copies():
     with pytest.raises(DataError, match=r"duplicate timestamp 2010-02-01 00:00:00 at row 50 "
                                         r".*they are copies: drop them \(df\.drop_duplicates"):
         monthly_model(copied)
+
+
+def test_month_starts_written_day_first_are_refused_with_the_order_that_reads_them(tmp_path,
+                                                                                   capsys):
+    """01/02/2006 is 1 February: every day is 1, so no number tells the order, and read
+    month first (2 January) the error was a jump of a year with an asfreq('D') to fill it."""
+    table = employment()
+    written = table.assign(month=pd.to_datetime(table.month).dt.strftime("%d/%m/%Y"))
+    path = tmp_path / "employment.csv"
+    written.to_csv(path, index=False)
+    config = {"data": {"path": str(path)}, "model": {"hidden": 4},
+              "spec": {"time": "month", "inputs": ["nonfarm"], "targets": ["nonfarm"],
+                       "lookback": 12, "horizon": 3}, "training": {"max_epochs": 1}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+                 "--no-progress"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "read day first they step by 'MS'" in err
+    fixed = pd.read_csv(path)
+    fixed["month"] = pd.to_datetime(fixed["month"], dayfirst=True)       # the fix it names
+    assert monthly_model(fixed).predict(fixed).time.iloc[0] == pd.Timestamp("2016-01-01")

@@ -33,7 +33,7 @@ from pandas.tseries.offsets import BaseOffset, Tick
 
 from ..checks import closest, quote
 from ..errors import ConfigError, DataError, SchemaError
-from .date_order import day_first
+from .date_order import day_first, refuse_undecided, warn_undecided
 
 KINDS = ("datetime", "number")
 HOUR = np.timedelta64(1, "h")
@@ -217,7 +217,10 @@ class Timeline:
         """Parse ``frame[column]`` (arranged) and check that time increases in every series;
         ``dayfirst``: a fitted model's text dates were day first (``TimeStep.dayfirst``);
         ``zone``: the zone of its wall-clock times (``Spec.zone``, ``_localised``)."""
-        dayfirst = day_first(frame[column], column, rows, dayfirst)
+        order = day_first(frame[column], column, rows, dayfirst)
+        if order is None:
+            _undecided(frame[column], column, rows, offsets)
+        dayfirst = bool(order)
         values, zone = _parse(frame[column], column, rows, dayfirst, zone, offsets)
         reading = _reading(frame[column], column, dayfirst) if values.dtype.kind == "M" else None
         timeline = cls(values, zone, offsets, keys, rows, column, group, dayfirst, reading)
@@ -555,6 +558,26 @@ def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b:
             f"time (df.groupby({by!r}, as_index=False).sum(numeric_only=True), or .size() to "
             f"count them), or drop the rows that should not be there; and sort the table by "
             f"{order}")
+
+
+def _undecided(series: pd.Series, column: str, rows: np.ndarray, offsets: np.ndarray) -> None:
+    """Dates no number orders (``day_first`` None), read month first: refused where the
+    first series long enough steps by a calendar only when read day first (01/02/2006,
+    a month start each, read month first: 1 to 12 January each year), else warned."""
+    long = np.flatnonzero(np.diff(offsets) >= 3)
+    if long.size:
+        part = slice(offsets[long[0]], offsets[long[0] + 1])
+        month, day = (pd.DatetimeIndex(_parse(series.iloc[part], column, rows[part], first)[0])
+                      for first in (False, True))
+        found = _infer_freq(day)
+        if found is not None and _infer_freq(month) is None:
+            steps = np.diff(month.asi8)
+            k = int(np.argmax(steps != steps[0]))      # the first step unlike the first
+            text, at = series.iloc[part], rows[part]
+            refuse_undecided(series, column, f"{quote(text.iloc[k])} at row {at[k]} reads as "
+                             f"{month[k]}, {quote(text.iloc[k + 1])} after it as "
+                             f"{month[k + 1]}", found)
+    warn_undecided(series, column)
 
 
 def _reading(series: pd.Series, column: str, dayfirst: bool) -> str | None:
