@@ -450,3 +450,35 @@ def test_month_starts_written_day_first_are_refused_with_the_order_that_reads_th
     fixed = pd.read_csv(path)
     fixed["month"] = pd.to_datetime(fixed["month"], dayfirst=True)       # the fix it names
     assert monthly_model(fixed).predict(fixed).time.iloc[0] == pd.Timestamp("2016-01-01")
+
+
+def test_a_label_new_after_the_training_part_gets_fixes_that_work(tmp_path, capsys):
+    """vega's daily prices: the signal is 'long' or 'short' until 'neutral' at row 31, in
+    the validation part. Removing that row, as the error said, makes a gap in the days."""
+    import importlib.resources
+
+    from lstmkit import Feature, Split
+
+    prices = pd.read_json(importlib.resources.files("vega_datasets") / "_data" / "ohlc.json")
+    prices.to_csv(tmp_path / "ohlc.csv", index=False)
+    spec = {"time": "date", "inputs": ["close", {"name": "signal", "kind": "categorical"}],
+            "targets": ["close"], "lookback": 5, "horizon": 1}
+    config = {"data": {"path": str(tmp_path / "ohlc.csv")}, "spec": spec,
+              "model": {"hidden": 4}, "training": {"max_epochs": 1}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "label 'neutral' at row 31" in err
+    assert "val_start comes after row 31" in err
+    config["split"] = {"val_start": 0.75, "test_start": 0.9}                  # row 33 on
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(args) == 0, capsys.readouterr().err
+    masked = Spec(time="date", targets=["close"], lookback=5, inputs=[
+        "close", Feature("signal", kind="categorical", missing="mask")])
+    df = prices.copy()
+    df["signal"] = df["signal"].where(df["signal"].isin(['long', 'short']))  # as it names
+    assert "df['signal'].isin(['long', 'short'])" in err
+    model = LSTMModel(masked, hidden=4, max_epochs=1, progress=False, split=Split()).fit(df)
+    assert model.predict(df).time.tolist() == [pd.Timestamp("2009-08-03")]
