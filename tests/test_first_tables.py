@@ -482,3 +482,18 @@ def test_a_label_new_after_the_training_part_gets_fixes_that_work(tmp_path, caps
     assert "df['signal'].isin(['long', 'short'])" in err
     model = LSTMModel(masked, hidden=4, max_epochs=1, progress=False, split=Split()).fit(df)
     assert model.predict(df).time.tolist() == [pd.Timestamp("2009-08-03")]
+
+
+def test_short_series_of_a_panel_are_counted_with_the_call_that_drops_them():
+    import importlib.resources
+
+    stocks = pd.read_csv(importlib.resources.files("vega_datasets") / "_data" / "stocks.csv")
+    spec = Spec(time="date", series="symbol", inputs=["price"], targets=["price"],
+                lookback=70, horizon=2)                    # GOOG: 68 months from August 2004
+    with pytest.raises(DataError, match=r"series 'GOOG' has 68 rows, fewer than lookback \+ "
+                       r"horizon = 72; 1 of 5 series are that short: drop them, df\.groupby\("
+                       r"'symbol'\)\.filter\(lambda g: len\(g\) >= 72\)"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(stocks)
+    kept = stocks.groupby("symbol").filter(lambda g: len(g) >= 72)          # as it names
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(kept)
+    assert sorted(model.predict(kept).symbol.unique()) == ["AAPL", "AMZN", "IBM", "MSFT"]
