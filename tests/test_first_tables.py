@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lstmkit import DataError, LSTMModel, Spec
+from lstmkit import DataError, Feature, LSTMModel, Spec
 from lstmkit.cli.command import main
 from lstmkit.data.sources import read_table
 from lstmkit.deploy.batch import read_chunks
@@ -457,7 +457,7 @@ def test_a_label_new_after_the_training_part_gets_fixes_that_work(tmp_path, caps
     the validation part. Removing that row, as the error said, makes a gap in the days."""
     import importlib.resources
 
-    from lstmkit import Feature, Split
+    from lstmkit import Split
 
     prices = pd.read_json(importlib.resources.files("vega_datasets") / "_data" / "ohlc.json")
     prices.to_csv(tmp_path / "ohlc.csv", index=False)
@@ -497,3 +497,29 @@ def test_short_series_of_a_panel_are_counted_with_the_call_that_drops_them():
     kept = stocks.groupby("symbol").filter(lambda g: len(g) >= 72)          # as it names
     model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(kept)
     assert sorted(model.predict(kept).symbol.unique()) == ["AAPL", "AMZN", "IBM", "MSFT"]
+
+
+def test_a_gap_in_integer_years_names_a_reindex_call_that_works():
+    """Years as integers step by a number: the gap error said 'reindex each series to every
+    1.0 of ...' (no call) and to declare a freq, which a numeric time column refuses."""
+    import importlib.resources
+
+    vega = importlib.resources.files("vega_datasets") / "_data"
+    wheat = pd.read_json(vega / "wheat.json")[["year", "wheat"]]      # every 5 years
+    stocks = pd.read_csv(vega / "stocks.csv")
+    yearly = stocks.assign(year=pd.to_datetime(stocks.date, format="%b %d %Y").dt.year
+                           ).groupby(["symbol", "year"], as_index=False).price.mean()
+    for table, series, value, step in ((wheat, None, "wheat", 5),
+                                       (yearly, "symbol", "price", 1)):
+        gappy = table.drop(index=20).reset_index(drop=True)
+        spec = Spec(time="year", series=series, inputs=[Feature(value, missing="ffill")],
+                    targets=[value], lookback=3, horizon=1)
+        with pytest.raises(DataError, match=rf"its time step is {step}, .*\.reset_index\(\)\) "
+                                            r"and choose a missing policy for the new rows, or "
+                                            r"set spec regular=False") as caught:
+            LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(gappy)
+        call = str(caught.value).split("calendar (", 1)[1].split(") and choose")[0]
+        filled = eval(call, {"pd": pd, "df": gappy})                  # as the user would
+        assert len(filled) == len(table)
+        model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(filled)
+        assert model.time_step_.freq == step

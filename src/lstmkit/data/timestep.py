@@ -305,12 +305,26 @@ class Timeline:
         ``asfreq`` and ``resample`` refuse."""
         column = self.column
         if self.kind == "number":
-            return f"reindex each series to every {freq} of {column!r}"
+            return self._renumber(freq)
         first = f"{self.reading}, then " if self.reading else ""
         if self.group:
             return (f"{first}df.set_index({column!r}).groupby({self.group!r})"
                     f".resample({freq!r}).asfreq().reset_index()")
         return f"{first}df.set_index({column!r}).asfreq({freq!r}).reset_index()"
+
+
+    def _renumber(self, freq: Any) -> str:
+        """The pandas call that puts each series of integers (years) on every ``freq``."""
+        column = self.column
+        if not (float(freq).is_integer() and np.all(np.mod(self.values, 1) == 0)):
+            return f"reindex each series to every {freq} of {column!r}"
+        step = int(freq)
+        if self.group is None:
+            return (f"df.set_index({column!r}).reindex(pd.RangeIndex(df[{column!r}].min(), "
+                    f"df[{column!r}].max() + {step}, {step}, name={column!r})).reset_index()")
+        return (f"df.set_index({column!r}).groupby({self.group!r}).apply(lambda g: g.reindex("
+                f"pd.RangeIndex(g.index.min(), g.index.max() + {step}, {step}, "
+                f"name={column!r})), include_groups=False).reset_index()")
 
 
 def infer(timeline: Timeline, declared: str | None = None) -> TimeStep:
@@ -358,6 +372,8 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
         return
     i = bad[0] + 1
     column, freq = timeline.column, step.freq
+    if step.kind == "number" and float(freq).is_integer():
+        freq = int(freq)                                   # years step by 1, not 1.0
     want = timeline.show_value(step.shift(timeline.values[i - 1 : i])[0])
     text = (f"time column {column!r} jumps from {timeline.show(i - 1)} to {timeline.show(i)} at "
             f"row {timeline.rows[i]}{timeline.where(i)}, but its time step is {freq!r}, which "
@@ -383,9 +399,11 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
                         f"as dates, df[{column!r}] = pd.to_datetime(df[{column!r}].astype(str), "
                         f"format={written!r}) (in a CSV file, write them as ISO dates, "
                         "2010-01-01), and the step is the calendar's")
+    declare = ", declare the step if it is another (Spec(freq=...))" if step.kind == "datetime" \
+        else ""                         # numbers step by their median difference, undeclared
     raise DataError(text + f"Put the rows on that calendar ({timeline.regrid(freq)}) and choose "
-                    "a missing policy for the new rows, declare the step if it is another "
-                    "(Spec(freq=...)), or set spec regular=False for rows with calendar gaps")
+                    f"a missing policy for the new rows{declare}, or set spec regular=False for "
+                    "rows with calendar gaps")
 
 
 def check_matches(fitted: TimeStep, timeline: Timeline, forecast: bool, regular: bool) -> None:
