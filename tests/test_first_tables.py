@@ -523,3 +523,21 @@ def test_a_gap_in_integer_years_names_a_reindex_call_that_works():
         assert len(filled) == len(table)
         model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(filled)
         assert model.time_step_.freq == step
+
+
+def test_an_hour_column_beside_the_date_is_named_as_part_of_the_time():
+    import importlib.resources
+
+    temps = pd.read_csv(importlib.resources.files("vega_datasets") / "_data" /
+                        "seattle-temps.csv", nrows=1000)           # hourly, from 1 January 2010
+    stamp = pd.to_datetime(temps.pop("date"))
+    split = temps.assign(date=stamp.dt.strftime("%d %b %Y"), hour=stamp.dt.hour)
+    spec = Spec(time="date", inputs=["temp"], targets=["temp"], lookback=24, horizon=2)
+    with pytest.raises(DataError, match=r"column 'hour' looks like the hour of its day: .*"
+                                        r"df\['time'\] = pd\.to_datetime\(df\['date'\]\) \+ "
+                                        r"pd\.to_timedelta\(df\['hour'\], unit='h'\)"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(split)
+    split["time"] = pd.to_datetime(split["date"]) + pd.to_timedelta(split["hour"], unit="h")
+    model = LSTMModel(Spec(time="time", inputs=["temp"], targets=["temp"], lookback=24,
+                           horizon=2), hidden=4, max_epochs=1, progress=False).fit(split)
+    assert model.time_step_.freq == "h"

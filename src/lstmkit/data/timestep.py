@@ -548,7 +548,8 @@ def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b:
                  order: str) -> str:
     """The fix for rows ``a`` and ``b`` of ``frame`` (arranged as the timeline) that share a
     time: copies to drop (then to sort by ``order``); a column that is part of the time (a
-    quarter or month of a year, as statsmodels' interest_inflation writes them); a column
+    quarter or month of a year, as statsmodels' interest_inflation writes them, or an hour
+    of a day); a column
     telling series apart (the time and it are unique together); else events, or parts of
     a step, to aggregate."""
     pair = frame.iloc[[a, b]]
@@ -558,9 +559,18 @@ def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b:
         return f"they are copies: drop them (df.drop_duplicates()) and sort the table by {order}"
     keys = [column] if group is None else [group, column]
     apart = [c for c in differ if not frame.duplicated([*keys, c]).any()]
+    dates = pd.api.types.is_datetime64_any_dtype(frame[column]) or not \
+        pd.api.types.is_numeric_dtype(frame[column])
     for c in apart:
         values = pd.to_numeric(frame[c], errors="coerce")
-        if values.notna().all() and (values % 1 == 0).all() and values.between(1, 12).all():
+        if not (values.notna().all() and (values % 1 == 0).all()):
+            continue
+        if dates and values.between(0, 23).all():
+            return (f"column {c!r} looks like the hour of its day: make one time column of "
+                    f"the two, df['time'] = pd.to_datetime(df[{column!r}]) + "
+                    f"pd.to_timedelta(df[{c!r}], unit='h'), and make it the spec's time "
+                    "(YAML time: time)")
+        if not dates and values.between(1, 12).all():
             part, freq = ("quarter", "Q") if values.max() <= 4 else ("month", "M")
             return (f"column {c!r} looks like the {part} of its year: make one date column "
                     f"of the two, df['date'] = pd.PeriodIndex.from_fields(year=df[{column!r}]"
