@@ -541,3 +541,25 @@ def test_an_hour_column_beside_the_date_is_named_as_part_of_the_time():
     model = LSTMModel(Spec(time="time", inputs=["temp"], targets=["temp"], lookback=24,
                            horizon=2), hidden=4, max_epochs=1, progress=False).fit(split)
     assert model.time_step_.freq == "h"
+
+
+def test_a_json_file_of_records_is_named_with_the_call_that_converts_it(tmp_path, capsys):
+    import importlib.resources
+    import shutil
+
+    path = tmp_path / "crimea.json"                       # monthly deaths, as vega ships it
+    shutil.copy(importlib.resources.files("vega_datasets") / "_data" / "crimea.json", path)
+    config = {"data": {"path": str(path)}, "model": {"hidden": 4}, "training": {"max_epochs": 1},
+              "spec": {"time": "date", "inputs": ["wounds", "other", "disease"],
+                       "targets": ["disease"], "lookback": 6, "horizon": 2}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    eval(err.split("write it as one, ")[1], {"pd": pd})              # the call it names
+    config["data"]["path"] = str(tmp_path / "crimea.csv")
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(args) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["time_step"]["freq"] == "MS"

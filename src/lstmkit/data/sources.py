@@ -50,6 +50,9 @@ READ_BLOCK = 1 << 18           # bytes a reader asks for at once
 REASON_CHARS = 200             # about the most characters of a parser's message that ours quote
 JUDGED_ROWS = 20               # rows after the header that the decimal mark is judged from
 NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+# Tables pandas reads that lstmkit does not: the reader that converts them (JSON records,
+# as vega's data sets are, and spreadsheets).
+CONVERTIBLE = {".json": "read_json", ".xlsx": "read_excel", ".xls": "read_excel"}
 QUOTED_NUMBER = re.compile(r'"([-+]?[\d.,]*\d)"')    # "1,234.5" in a comma-separated line
 DECIMAL_POINT = re.compile(r"\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*")
 logger = logging.getLogger(__name__)
@@ -177,8 +180,11 @@ def table_path(source: Any) -> Path:
                         "ts_format.read_ts_arrays(path), and fit(X, y) (in a config, and for "
                         "lstmkit predict and evaluate, a .ts path is read so)")
     if not path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        reader = CONVERTIBLE.get(path.suffix.lower())
+        convert = (f": write it as one, pd.{reader}({str(path)!r}).to_csv("
+                   f"{str(path.with_suffix('.csv'))!r}, index=False)") if reader else ""
         raise DataError(f"data file {str(path)!r} has an unknown type; use .csv, .tsv, "
-                        ".csv.gz or .parquet")
+                        f".csv.gz or .parquet{convert}")
     return path
 
 
