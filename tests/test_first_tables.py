@@ -6,6 +6,7 @@ fix."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -563,3 +564,33 @@ def test_a_json_file_of_records_is_named_with_the_call_that_converts_it(tmp_path
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
     assert main(args) == 0, capsys.readouterr().err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["time_step"]["freq"] == "MS"
+
+
+def fix_in(message: str) -> str:
+    """The assignment an error names, "df['month'] = ...(...)", up to what follows it."""
+    return re.search(r"df\['month'\] = .*?\)(?= \(forecasts|, and the step|$)", message)[0]
+
+
+@pytest.mark.parametrize("case", ["mid-month", "off its day", "spreadsheet days"])
+def test_monthly_dates_a_spreadsheet_writes_get_the_call_that_puts_them_on_the_calendar(case):
+    """US employment's months as spreadsheets write them: on the 15th (the step was taken
+    for 31 days, and the fix was asfreq('31D')), month ends with 28 February in a leap
+    year (asfreq('ME') would add the 29th beside it), and Excel's day numbers (a step of
+    31, to reindex)."""
+    table = employment()
+    month = pd.to_datetime(table.month)
+    written = {"mid-month": month + pd.Timedelta(days=14),
+               "off its day": (month + pd.offsets.MonthEnd()).replace(
+                   pd.Timestamp("2008-02-29"), pd.Timestamp("2008-02-28")),
+               "spreadsheet days": (month - pd.Timestamp("1899-12-30")).dt.days}[case]
+    expected = {"mid-month": r"day 15 of every month .* '31D' would drift",
+                "off its day": r"2008-02-28 00:00:00 lies in the month of 2008-02-29",
+                "spreadsheet days": r"spreadsheet's day numbers \(38777 is 2006-03-01\)"}[case]
+    df = table.assign(month=written)
+    with pytest.raises(DataError, match=expected) as caught:
+        monthly_model(df)
+    exec(fix_in(str(caught.value)), {"pd": pd, "df": df})           # as the user would
+    model = monthly_model(df)
+    assert model.time_step_.freq == ("ME" if case == "off its day" else "MS")
+    end = pd.Timestamp("2016-01-31" if case == "off its day" else "2016-01-01")
+    assert model.predict(df).time.iloc[0] == end

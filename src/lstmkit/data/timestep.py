@@ -51,6 +51,13 @@ COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/C
 # A quarter written as a label (1970 Q1, 1970-Q1, 1970Q1, Q1 1970): pandas reads some of
 # these (deprecated), others not at all.
 QUARTER = re.compile(r"\s*(?:(\d{4})\s*[-/ ]?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4}))\s*")
+# A spreadsheet's dates written as numbers are days since this (Excel, LibreOffice), and
+# the days of 1950-01-01 to 2100-12-31 in it: numbers there, stepping unevenly, are dates.
+SPREADSHEET_EPOCH = "1899-12-30"
+SPREADSHEET_DAYS = (18264, 73415)
+# Calendar steps of whole months, between their first or last days.
+MONTHS = (offsets.MonthBegin, offsets.MonthEnd, offsets.QuarterBegin, offsets.QuarterEnd,
+          offsets.YearBegin, offsets.YearEnd)
 EXAMPLES = "'h', '15min', 'D', 'B', 'W-SUN', 'MS', 'ME', 'QS', 'YS'"
 # Steps of a calendar's season for steps of one unit: a week of days or business days, a
 # year of weeks, half months, months or quarters. (Steps under a day: a day of them.)
@@ -356,7 +363,34 @@ def infer(timeline: Timeline, declared: str | None = None) -> TimeStep:
             f"but series {timeline.keys[h]!r} by {other!r}, and a model has one time step: put "
             f"them on one calendar ({timeline.regrid(freq)}), fit a model per step, or declare "
             f"the step (Spec(freq={freq!r}))")
-    return TimeStep("datetime", _observed(timeline, found), timeline.zone)
+    observed = _observed(timeline, found)
+    if not found:
+        _check_whole_months(timeline, observed)
+    return TimeStep("datetime", observed, timeline.zone)
+
+
+def _check_whole_months(timeline: Timeline, observed: str | float | None) -> None:
+    """Refuse dates on one day of every month (the 15th), or of every few months, that no
+    pandas calendar steps by (months step between starts or ends): the commonest difference,
+    31 days, would drift off them; named with the call that puts them on month starts."""
+    if not isinstance(observed, str) or not isinstance(to_offset(observed), offsets.Day) or \
+            to_offset(observed).n < 28:
+        return
+    local = pd.DatetimeIndex(timeline.local())
+    months = np.diff(local.year * 12 + local.month)[timeline.inside]
+    if local.day.nunique() != 1 or len(set(local.time)) != 1 or not months.size or \
+            months.min() < 1 or (months % months.min()).any():
+        return
+    k = int(months.min())
+    period, unit = {3: ("Q", "quarter"), 12: ("Y", "year")}.get(k, ("M", "month"))
+    every = "every month" if k == 1 else f"every {k} months"
+    column = timeline.column
+    raise DataError(f"time column {column!r} holds dates on day {local.day[0]} of {every} "
+                    f"({timeline.show(0)}, {timeline.show(1)}, ...), a step no pandas calendar "
+                    f"has (months step between their starts, 'MS', or ends, 'ME'; {observed!r} "
+                    f"would drift off them): put each on its {unit}'s first day, "
+                    f"df[{column!r}] = pd.to_datetime(df[{column!r}]).dt.to_period("
+                    f"{period!r}).dt.to_timestamp() (forecasts then land on {unit} starts)")
 
 
 def check_regular(step: TimeStep, timeline: Timeline) -> None:
@@ -393,6 +427,21 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
                         f"calendar as they are ({timeline.regrid(freq)}, the column read as "
                         "dates) and choose a missing policy for the skipped hour, or set spec "
                         "regular=False")
+    if step.kind == "datetime" and isinstance(step.offset, MONTHS) and \
+            pd.Timestamp(want).to_period("M") == timeline.local([i])[0].to_period("M"):
+        how = "how='end'" if isinstance(step.offset, MONTHS[1::2]) else ""
+        end = ".dt.normalize()" if how else ""
+        raise DataError(text + f"{timeline.show(i)} lies in the month of {want} but not on its "
+                        "day (a date written off its day, as 28 February in a leap year?): put "
+                        f"every date on its month's {'last' if how else 'first'} day, "
+                        f"df[{column!r}] = pd.to_datetime(df[{column!r}]).dt.to_period('M')"
+                        f".dt.to_timestamp({how}){end}")
+    if step.kind == "number" and _spreadsheet_days(timeline.values):
+        day = pd.Timestamp(SPREADSHEET_EPOCH) + pd.Timedelta(days=int(timeline.values[i]))
+        raise DataError(text + f"Its numbers look like a spreadsheet's day numbers "
+                        f"({timeline.show(i)} is {day.date()}): read them as dates, "
+                        f"df[{column!r}] = pd.to_datetime(df[{column!r}], unit='D', "
+                        f"origin={SPREADSHEET_EPOCH!r}), and the step is the calendar's")
     written = _dates_written_as_numbers(timeline.values) if step.kind == "number" else None
     if written is not None:
         raise DataError(text + f"Its numbers look like dates written as {written}: read them "
@@ -704,6 +753,14 @@ def _dates_written_as_numbers(values: np.ndarray) -> str | None:
                 text, format=form, errors="coerce").notna().all():
             return form
     return None
+
+
+def _spreadsheet_days(values: np.ndarray) -> bool:
+    """Whether numbers are all whole days since ``SPREADSHEET_EPOCH`` of 1950 to 2100, as a
+    spreadsheet's dates become when written as numbers (38749 is 2006-02-01)."""
+    return bool(np.issubdtype(values.dtype, np.number) and values.size
+                and np.all(np.mod(values, 1) == 0)
+                and values.min() >= SPREADSHEET_DAYS[0] and values.max() <= SPREADSHEET_DAYS[1])
 
 
 def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
