@@ -568,7 +568,8 @@ def test_a_json_file_of_records_is_named_with_the_call_that_converts_it(tmp_path
 
 def fix_in(message: str) -> str:
     """The assignment an error names, "df['month'] = ...(...)", up to what follows it."""
-    return re.search(r"df\['month'\] = .*?\)(?= \(forecasts|, and the step|$)", message)[0]
+    follows = r"(?= \(forecasts|, and the step|, or write|$)"
+    return re.search(r"df\['month'\] = .*?\)" + follows, message)[0]
 
 
 @pytest.mark.parametrize("case", ["mid-month", "off its day", "spreadsheet days"])
@@ -594,3 +595,30 @@ def test_monthly_dates_a_spreadsheet_writes_get_the_call_that_puts_them_on_the_c
     assert model.time_step_.freq == ("ME" if case == "off its day" else "MS")
     end = pd.Timestamp("2016-01-31" if case == "off its day" else "2016-01-01")
     assert model.predict(df).time.iloc[0] == end
+
+
+@pytest.mark.parametrize("form", ["%YM%m", "%Y-M%m"])
+def test_months_written_as_labels_are_read_as_month_starts(form):
+    """Eurostat, the IMF and EViews write months 2006M01, which pandas cannot read."""
+    table = employment()
+    labelled = table.assign(month=pd.to_datetime(table.month).dt.strftime(form))
+    model = monthly_model(labelled)
+    assert model.time_step_.freq == "MS"
+    assert model.predict(labelled).time.tolist() == list(pd.date_range("2016-01-01", periods=3,
+                                                                       freq="MS"))
+    labelled.loc[7, "month"] = "2006M13"                       # no such month: named
+    with pytest.raises(DataError, match=r"time column 'month' cannot be read as dates"):
+        model.predict(labelled)
+
+
+@pytest.mark.parametrize("form", ["%b-%y", "%B %y"])
+def test_month_names_with_two_digit_years_get_the_format_that_reads_them(form):
+    """A spreadsheet's mmm-yy months (Jan-06): pandas read them as 6 January of year 1, and
+    the error said to take the year of that, 1."""
+    table = employment()
+    shown = table.assign(month=pd.to_datetime(table.month).dt.strftime(form))
+    with pytest.raises(DataError, match=r"writes months as '(Jan-06|January 06)', .* two-digit "
+                                        r"year") as caught:
+        monthly_model(shown)
+    exec(fix_in(str(caught.value)), {"pd": pd, "df": shown})       # as the user would
+    assert monthly_model(shown).predict(shown).time.iloc[0] == pd.Timestamp("2016-01-01")

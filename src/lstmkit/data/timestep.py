@@ -51,6 +51,12 @@ COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/C
 # A quarter written as a label (1970 Q1, 1970-Q1, 1970Q1, Q1 1970): pandas reads some of
 # these (deprecated), others not at all.
 QUARTER = re.compile(r"\s*(?:(\d{4})\s*[-/ ]?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4}))\s*")
+# A month written as a label, as Eurostat, the IMF and EViews write them (2006M01, 2006-M1),
+# which pandas cannot read.
+MONTH_LABEL = re.compile(r"\s*(\d{4})\s*-?\s*[Mm](0?[1-9]|1[0-2])\s*")
+# A month name and a two-digit year (Jan-06, as a spreadsheet's mmm-yy shows months): pandas
+# reads the 06 as a day, of year 1.
+MONTH_YY = re.compile(r"\s*[A-Za-z]{3,9}([-/ .'])\d{2}\s*")
 # A spreadsheet's dates written as numbers are days since this (Excel, LibreOffice), and
 # the days of 1950-01-01 to 2100-12-31 in it: numbers there, stepping unevenly, are dates.
 SPREADSHEET_EPOCH = "1899-12-30"
@@ -555,6 +561,7 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
         series = values = series.dt.to_timestamp()
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
         _check_no_numbers(series, column, rows)
+        _check_two_digit_years(series, column)
         try:
             values = _quarter_starts(series)
             if values is None:
@@ -659,14 +666,15 @@ def _undecided(series: pd.Series, column: str, rows: np.ndarray, offsets: np.nda
 
 def _reading(series: pd.Series, column: str, dayfirst: bool) -> str | None:
     """The pandas call that reads a time column of text or periods as the dates ``_parse``
-    reads from it; None for datetimes, and for quarter labels (which pandas cannot read)."""
+    reads from it; None for datetimes, and for quarter and month labels (which pandas cannot
+    read)."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return None
     target = f"df[{column!r}] = "
     if isinstance(series.dtype, pd.PeriodDtype):
         return f"{target}df[{column!r}].dt.to_timestamp()"
     first = series.iloc[0] if len(series) else None
-    if isinstance(first, str) and QUARTER.fullmatch(first):
+    if isinstance(first, str) and (QUARTER.fullmatch(first) or MONTH_LABEL.fullmatch(first)):
         return None
     order = ", dayfirst=True" if dayfirst else ""
     return f"{target}pd.to_datetime(df[{column!r}], format='mixed'{order})"
@@ -689,15 +697,22 @@ def _nanoseconds(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarra
 
 
 def _quarter_starts(series: pd.Series) -> pd.Series | None:
-    """Quarter labels (1970 Q1, Q1 1970, 1970-Q1) as the first day of each quarter, where
-    every row is one; else None (read as other dates)."""
+    """Quarter labels (1970 Q1, Q1 1970, 1970-Q1) as the first day of each quarter, and month
+    labels (2006M01, 2006-M1) as the first day of each month, where every row is one of a
+    kind; else None (read as other dates)."""
     if series.dtype != object and not pd.api.types.is_string_dtype(series):
         return None
-    found = [QUARTER.fullmatch(v) if isinstance(v, str) else None for v in series.to_numpy()]
+    values = series.to_numpy()
+    kind = next((k for k in (QUARTER, MONTH_LABEL) if len(values) and isinstance(values[0], str)
+                 and k.fullmatch(values[0])), None)         # the first row tells which
+    found = [kind.fullmatch(v) if isinstance(v, str) else None for v in values] if kind else []
     if not found or not all(found):
         return None
-    years = [int(m[1] or m[4]) for m in found]
-    months = [3 * int(m[2] or m[3]) - 2 for m in found]
+    if kind is QUARTER:
+        years = [int(m[1] or m[4]) for m in found]
+        months = [3 * int(m[2] or m[3]) - 2 for m in found]
+    else:
+        years, months = [int(m[1]) for m in found], [int(m[2]) for m in found]
     return pd.Series(pd.to_datetime(pd.DataFrame({"year": years, "month": months, "day": 1})
                                      ).to_numpy(), index=series.index)
 
@@ -776,6 +791,21 @@ def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
         raise DataError(f"time column {column!r} holds the number {series.iloc[i]!r} at row "
                         f"{rows[i]} among dates; give every row a date (as text like "
                         "2016-07-01 00:00), or every row a number")
+
+
+def _check_two_digit_years(series: pd.Series, column: str) -> None:
+    """Refuse months written with a name and two-digit years (Jan-06): pandas reads them as
+    days of year 1, and the error that followed named a fix by the year."""
+    first = series.iloc[0] if len(series) else None
+    if not (isinstance(first, str) and MONTH_YY.fullmatch(first)) or \
+            not series.astype(str).str.fullmatch(MONTH_YY).all():
+        return
+    name = "%b" if len(first.strip()) <= 6 else "%B"                 # Jan-06, January-06
+    form = f"{name}{MONTH_YY.fullmatch(first)[1]}%y"
+    raise DataError(f"time column {column!r} writes months as {quote(first)}, a month's name "
+                    "and a two-digit year, which pandas reads as a day of year 1: read them "
+                    f"so, df[{column!r}] = pd.to_datetime(df[{column!r}], format={form!r}), or "
+                    "write ISO dates (2006-01-01)")
 
 
 def _check_offsets(series: pd.Series, column: str, rows: np.ndarray) -> None:
