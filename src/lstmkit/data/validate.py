@@ -24,12 +24,14 @@ DECIMAL_COMMA = re.compile(r"\s*[-+]?\d{1,3}(?:\.\d{3})*,\d+(?:[eE][-+]?\d+)?\s*
 THOUSANDS_DOT = re.compile(r"\s*[-+]?\d{1,3}(?:\.\d{3})+,\d+")
 # A number with commas between thousands (1,234.5 or 12,345), as English spreadsheets show it.
 THOUSANDS_COMMA = re.compile(r"\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*")
+# ... or with spaces between thousands (135 450, 1 234,5), as French and Nordic ones do.
+THOUSANDS_SPACE = re.compile(r"\s*[-+]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?\s*")
 PERCENT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)\s*%\s*")
 
 
 def number_text_hint(value: Any, column: str) -> str:
     """How to read ``value`` as a number where it is one written as a spreadsheet shows it
-    (a decimal comma, commas between thousands, a percent sign), else ""."""
+    (a decimal comma, commas or spaces between thousands, a percent sign), else ""."""
     if not isinstance(value, str):
         return ""
     if THOUSANDS_COMMA.fullmatch(value) and ("." in value or value.count(",") > 1):
@@ -37,6 +39,11 @@ def number_text_hint(value: Any, column: str) -> str:
                 f"file with pandas.read_csv(path, thousands=',') (lstmkit's own CSV reader does "
                 f"so where its first rows hold such numbers), or df[{column!r}] = "
                 f"pd.to_numeric(df[{column!r}].str.replace(',', ''))")
+    if THOUSANDS_SPACE.fullmatch(value):
+        comma = ".str.replace(',', '.')" if "," in value else ""
+        return (f"; {value!r} looks like a number with spaces between thousands: read it as "
+                rf"a number, df[{column!r}] = pd.to_numeric(df[{column!r}].str.replace(r'\s', "
+                f"'', regex=True){comma})")
     if PERCENT.fullmatch(value):
         return (f"; {value!r} looks like a percentage: read it as a number, df[{column!r}] = "
                 f"pd.to_numeric(df[{column!r}].str.rstrip('%')) (divide by 100 for fractions), "
