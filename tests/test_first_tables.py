@@ -636,3 +636,29 @@ def test_spaces_between_thousands_are_named_with_the_call_that_reads_the_number(
     exec(call, {"pd": pd, "df": shown})                              # as the user would
     assert shown.nonfarm.iloc[0] == 135450
     assert monthly_model(shown).time_step_.freq == "MS"
+
+
+@pytest.mark.parametrize("stray", ["Total", "Source: BLS", "header"])
+def test_a_spreadsheets_stray_line_is_named_with_the_call_that_drops_it(tmp_path, capsys,
+                                                                       stray):
+    """A total or a note under the table, or the header again where two files were joined:
+    the error was pandas' (unable to parse: Total) with 'give it ISO dates' as the fix, or
+    'clean the value' for the header's 'nonfarm'."""
+    table = employment()
+    path = tmp_path / "employment.csv"
+    if stray == "header":
+        path.write_text(table.iloc[:60].to_csv(index=False) + table.iloc[60:].to_csv(index=False))
+    else:
+        path.write_text(table.to_csv(index=False) + f"{stray},{table.nonfarm.sum()},\n")
+    config = {"data": {"path": str(path)}, "model": {"hidden": 4}, "training": {"max_epochs": 1},
+              "spec": {"time": "month", "inputs": ["nonfarm", "construction"],
+                       "targets": ["nonfarm"], "lookback": 12, "horizon": 3}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+                 "--no-progress"]) == 3
+    err = capsys.readouterr().err.strip()
+    row, value = (60, "nonfarm") if stray == "header" else (120, stray)
+    assert err.count("\n") == 0 and f"holds {value!r} at row {row}" in err
+    namespace = {"pd": pd, "df": pd.read_csv(path)}
+    exec(re.search(r"df = df\[df\['\w+'\] != '[^']*'\]", err)[0], namespace)   # as it names
+    assert monthly_model(namespace["df"]).time_step_.freq == "MS"

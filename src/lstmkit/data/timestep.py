@@ -51,6 +51,9 @@ COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/C
 # A quarter written as a label (1970 Q1, 1970-Q1, 1970Q1, Q1 1970): pandas reads some of
 # these (deprecated), others not at all.
 QUARTER = re.compile(r"\s*(?:(\d{4})\s*[-/ ]?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4}))\s*")
+# Rows of a time column that may be no date (totals, notes) where the others are dates.
+STRAY_ROWS = 3
+STRAY_SHARE = 0.01
 # A month written as a label, as Eurostat, the IMF and EViews write them (2006M01, 2006-M1),
 # which pandas cannot read.
 MONTH_LABEL = re.compile(r"\s*(\d{4})\s*-?\s*[Mm](0?[1-9]|1[0-2])\s*")
@@ -570,6 +573,7 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
             try:        # offsets that change (daylight saving): one instant each, in UTC
                 values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, utc=True)
             except (ValueError, TypeError):
+                _check_stray_rows(series, column, rows, dayfirst)
                 raise DataError(f"time column {column!r} cannot be read as dates ({exc}); give "
                                 "it ISO dates like 2016-07-01 00:00, or numbers") from None
             _check_offsets(series, column, rows)
@@ -791,6 +795,31 @@ def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
         raise DataError(f"time column {column!r} holds the number {series.iloc[i]!r} at row "
                         f"{rows[i]} among dates; give every row a date (as text like "
                         "2016-07-01 00:00), or every row a number")
+
+
+def _check_stray_rows(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool) -> None:
+    """Name the row of a time column that is no date where the others are (a spreadsheet's
+    'Total' line, a note such as 'Source: BLS', the header written again), with the call
+    that drops it; the message was pandas' alone."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                 # pandas' could-not-infer-format
+        read = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, errors="coerce",
+                              utc=True)
+    stray = np.flatnonzero(read.isna().to_numpy() & series.notna().to_numpy())
+    if not stray.size or stray.size > max(STRAY_ROWS, STRAY_SHARE * len(series)):
+        return
+    i = int(stray[0])
+    value = series.iloc[i]
+    drop = f"df = df[df[{column!r}] != {value!r}] (in a CSV file, delete those lines)"
+    if str(value).strip() == column:
+        what = f"the header written again (two files joined into one?): drop them, {drop}"
+    elif rows[i] >= len(series) - STRAY_ROWS:
+        what = f"a total or a note under the table?: drop them, {drop}"
+    else:
+        what = f"a typo?: correct it, or drop the rows, {drop}"
+    raise DataError(f"time column {column!r} cannot be read as dates: it holds {quote(value)} "
+                    f"at row {rows[i]}, which is no date ({stray.size} such row(s) among "
+                    f"{len(series)}; {what})")
 
 
 def _check_two_digit_years(series: pd.Series, column: str) -> None:

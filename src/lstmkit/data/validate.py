@@ -31,9 +31,14 @@ PERCENT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)\s*%\s*")
 
 def number_text_hint(value: Any, column: str) -> str:
     """How to read ``value`` as a number where it is one written as a spreadsheet shows it
-    (a decimal comma, commas or spaces between thousands, a percent sign), else ""."""
+    (a decimal comma, commas or spaces between thousands, a percent sign), or is the
+    column's name (its header written again), else ""."""
     if not isinstance(value, str):
         return ""
+    if value.strip() == column:
+        return (f"; that is the column's name: the header written again (two files joined "
+                f"into one?): drop that row, df = df[df[{column!r}] != {column!r}] (in a CSV "
+                "file, delete that line)")
     if THOUSANDS_COMMA.fullmatch(value) and ("." in value or value.count(",") > 1):
         return (f"; {value!r} looks like a number with commas between thousands: read the "
                 f"file with pandas.read_csv(path, thousands=',') (lstmkit's own CSV reader does "
