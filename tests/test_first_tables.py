@@ -662,3 +662,32 @@ def test_a_spreadsheets_stray_line_is_named_with_the_call_that_drops_it(tmp_path
     namespace = {"pd": pd, "df": pd.read_csv(path)}
     exec(re.search(r"df = df\[df\['\w+'\] != '[^']*'\]", err)[0], namespace)   # as it names
     assert monthly_model(namespace["df"]).time_step_.freq == "MS"
+
+
+def test_a_declared_step_the_rows_are_not_on_names_the_step_they_are_on(tmp_path, capsys):
+    """Seattle's weekly means end on Sundays; declared W-MON, the fix was asfreq('W-MON'),
+    which puts every value off the new Monday rows (all of them missing)."""
+    import importlib.resources
+
+    daily = pd.read_csv(importlib.resources.files("vega_datasets") / "_data" /
+                        "seattle-weather.csv", parse_dates=["date"])
+    weekly = daily.set_index("date")[["temp_max"]].resample("W-SUN").mean().reset_index()
+    weekly.to_csv(tmp_path / "weekly.csv", index=False)
+    config = {"data": {"path": str(tmp_path / "weekly.csv")}, "model": {"hidden": 4},
+              "training": {"max_epochs": 1},
+              "spec": {"time": "date", "freq": "W-MON", "inputs": ["temp_max"],
+                       "targets": ["temp_max"], "lookback": 8, "horizon": 2}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "The rows step by 'W-SUN' throughout" in err
+    assert "YAML freq: W-SUN" in err
+    config["spec"]["freq"] = "W-SUN"                                 # the fix it names
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(args) == 0, capsys.readouterr().err
+    out = tmp_path / "forecast.csv"
+    assert main(["predict", str(tmp_path / "run"), str(tmp_path / "weekly.csv"), "-o",
+                 str(out), "--no-progress"]) == 0
+    assert pd.to_datetime(pd.read_csv(out).time).dt.day_name().tolist() == ["Sunday"] * 2

@@ -436,6 +436,12 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
                         f"calendar as they are ({timeline.regrid(freq)}, the column read as "
                         "dates) and choose a missing policy for the skipped hour, or set spec "
                         "regular=False")
+    own = _own_step(step, timeline)
+    if own is not None:
+        raise DataError(text + f"The rows step by {own!r} throughout, a calendar other than "
+                        f"{freq!r} (putting them on {freq!r} would leave their values off "
+                        f"it): declare {own!r} (Spec(freq={own!r}), YAML freq: {own}), or "
+                        "leave freq out to have the step inferred")
     if step.kind == "datetime" and isinstance(step.offset, MONTHS) and \
             pd.Timestamp(want).to_period("M") == timeline.local([i])[0].to_period("M"):
         how = "how='end'" if isinstance(step.offset, MONTHS[1::2]) else ""
@@ -772,6 +778,20 @@ def _dates_written_as_numbers(values: np.ndarray) -> str | None:
                 text, format=form, errors="coerce").notna().all():
             return form
     return None
+
+
+def _own_step(step: TimeStep, timeline: Timeline) -> str | None:
+    """The step every series' rows take, where it is not ``step`` (a declared ``W-MON`` for
+    weeks that end on Sundays, ``ME`` for month starts) and the rows have no gap on it."""
+    if step.kind != "datetime":
+        return None
+    found = set(_series_freqs(timeline).values())
+    if len(found) != 1:
+        return None
+    own = found.pop()
+    if own == step.freq or _jumps(TimeStep("datetime", own, step.zone), timeline).size:
+        return None
+    return own
 
 
 def _spreadsheet_days(values: np.ndarray) -> bool:
