@@ -4,13 +4,24 @@ and hints for keyword arguments and array shapes that lstmkit spells differently
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit import ConfigError, DataError, LSTMModel, Spec, Split, Target
+from lstmkit import (
+    ConfigError,
+    DataError,
+    Feature,
+    LSTMKitWarning,
+    LSTMModel,
+    Spec,
+    Split,
+    Target,
+)
 from lstmkit.data.sources import from_arrays
+from lstmkit.deploy.onnx_model import OnnxModel
 
 TINY = {"hidden": 4, "max_epochs": 1, "progress": False}
 
@@ -50,6 +61,25 @@ def test_sequence_regression_comes_back_shaped_like_y(targets):
     wide = X[:7].astype(np.float64)                  # float64 X: scaled in float64, bit for bit
     np.testing.assert_array_equal(model.predict(wide, output="array").reshape(7, -1),
                                   _table_route(model, wide)[names].to_numpy())
+
+
+def test_a_y_of_one_column_gives_predictions_of_one_column(tmp_path):
+    """y (samples, 1), as Keras' Dense(1) and a DataFrame's one column give it, comes back
+    (samples, 1): (samples,) would broadcast against it, (pred - y) ** 2 to samples x
+    samples. Saved models and ONNX exports keep it; a 1-D y stays 1-D."""
+    X = _X()
+    column = X[:, -1, :1].astype(np.float64)                                   # (40, 1)
+    model = LSTMModel(**TINY).fit(X, column)
+    predicted = model.predict(X, output="array")
+    assert predicted.shape == (40, 1) and (predicted - column).shape == (40, 1)
+    np.testing.assert_array_equal(predicted[:, 0], model.predict(X)["y0"].to_numpy())
+    loaded = LSTMModel.load(model.save(tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.predict(X, output="array"), predicted)
+    onnx = OnnxModel(model.export_onnx(tmp_path / "model.onnx")).predict(X, output="array")
+    np.testing.assert_allclose(onnx, predicted, rtol=1e-5, atol=1e-6)
+    labels = pd.DataFrame({"kind": _classes(X)})                               # one column
+    assert LSTMModel(**TINY).fit(X, labels).predict(X, output="array").shape == (40, 1)
+    assert LSTMModel(**TINY).fit(X, column[:, 0]).predict(X, output="array").shape == (40,)
 
 
 def test_sequence_classification_gives_labels_and_probabilities_that_agree():
@@ -92,6 +122,26 @@ def test_several_categorical_targets_give_a_dict_and_mixed_targets_an_object_arr
     assert predicted.shape == (60, 3) and predicted.dtype == object
     np.testing.assert_array_equal(predicted[:, 0].astype(int), proba["k"].argmax(axis=1))
     np.testing.assert_array_equal(predicted[:, 2].astype(float), model.predict(X)["level"])
+
+
+def test_classes_names_the_columns_of_predict_proba():
+    """classes_ (scikit-learn's name) gives predict_proba's column order: the labels sorted,
+    not a pandas Categorical's own order of categories, which fit does not keep."""
+    X = _X(60)
+    ordered = pd.Categorical(np.array(["lo", "mid", "hi"])[_classes(X)],
+                             categories=["lo", "mid", "hi"], ordered=True)
+    model = LSTMModel(**TINY).fit(X, ordered)
+    assert model.classes_.tolist() == ["hi", "lo", "mid"]
+    assert (model.classes_[model.predict_proba(X).argmax(axis=1)] ==
+            model.predict(X, output="array")).all()
+    y = np.column_stack([_classes(X), X[:, 0, 1] > 0, X[:, -1, 2]]).astype(object)
+    spec = Spec(["a", "b", "c"], [Target("k", kind="classification"),
+                                  Target("up", kind="binary"), "level"], task="sequence")
+    several = LSTMModel(spec, **TINY).fit(X, y)
+    assert {k: v.tolist() for k, v in several.classes_.items()} == \
+        {"k": [0, 1, 2], "up": [False, True]}
+    regression = LSTMModel(**TINY).fit(X, X[:, -1, 0])
+    assert not hasattr(regression, "classes_") and not hasattr(LSTMModel(), "classes_")
 
 
 def test_predict_proba_of_a_regression_model_says_to_use_predict():
@@ -171,11 +221,37 @@ def test_arrays_with_padding_gaps_or_integers_give_what_the_table_gives():
                                   _table_route(model, counts)["y"].to_numpy())
     gap = X.copy()
     gap[2, 1, 0] = np.nan
-    with pytest.raises(DataError, match="'x0' has a missing value"):
+    with pytest.raises(DataError, match=r"X\[2, 1, 0\] \(input 'x0'\) is NaN inside its "
+                                        r"sequence.*Feature\('x0', missing='ffill' or 'mask'\)"):
         model.predict(gap, output="array")
+    gap[2, 1, 0], gap[5, 3, 2] = np.inf, np.nan                    # the first, in X's order
+    for each in (gap, list(gap)):
+        with pytest.raises(DataError, match=r"X\[2, 1, 0\] \(input 'x0'\) is inf"):
+            LSTMModel(**TINY).fit(each, X[:, -1, 0])
+    gap[2, 1, 0] = 1.0
+    spec = Spec(["a", "b", Feature("c", missing="ffill")], ["y"], task="sequence")
+    LSTMModel(spec, **TINY).fit(gap, X[:, -1, 0])          # its policy fills X[5, 3, 2]
     with pytest.raises(DataError, match="X has 2 feature column"):
         model.predict(X[:, :, :2], output="array")
 
+
+
+def test_a_list_of_nan_padded_arrays_is_read_as_the_padded_3d_array_is():
+    """NaN padding at the end of a list's arrays (a padded batch split into a list) is
+    padding there too: the same table, and predictions, as the 3-D array gives."""
+    X = _X(30)
+    padded = X.copy()
+    padded[::3, 4:] = np.nan
+    y = np.nan_to_num(padded[:, :, 0]).sum(axis=1)
+    pd.testing.assert_frame_equal(from_arrays(list(padded), y, None)[0],   # a list: float64
+                                  from_arrays(padded, y, None)[0], check_dtype=False)
+    model = LSTMModel(**TINY).fit(list(padded), y)
+    np.testing.assert_array_equal(model.predict(list(padded), output="array"),
+                                  model.predict(padded, output="array"))
+    padded[4] = np.nan
+    for each in (padded, list(padded)):
+        with pytest.raises(DataError, match="sample 4 of X is all NaN"):
+            from_arrays(each, y, None)
 
 
 def test_float64_x_is_read_not_changed_and_batches_join_as_the_table_gives():
@@ -232,6 +308,9 @@ def test_validation_data_beside_a_split_with_a_validation_part_is_refused():
         model.fit(X, X[:, -1, 0], validation_data=(X[:5], X[:5, -1, 0]))
     with pytest.raises(ConfigError, match="pair"):
         LSTMModel(**TINY).fit(X, X[:, -1, 0], validation_data=(X, X[:, -1, 0], None))
+    with pytest.raises(ConfigError, match=r"validation_data is one array of shape "
+                                          r"\(5, 6, 3\).*\(X_val, y_val\)"):
+        LSTMModel(**TINY).fit(X, X[:, -1, 0], validation_data=X[:5])      # y_val forgotten
 
 
 def test_validation_data_may_be_a_table_for_a_table_fit(etth1):
@@ -285,11 +364,36 @@ def test_a_per_step_one_hot_y_is_one_classification_target_per_step():
 def test_ambiguous_zero_one_columns_keep_their_meaning():
     X = _X(40)
     flag = (X[:, -1, 0] > 0).astype(np.float32)
-    assert LSTMModel(**TINY).fit(X, flag).spec_.targets[0].kind == "regression"
-    assert LSTMModel(**TINY).fit(X, flag[:, None]).spec_.targets[0].kind == "regression"
+    binary_hint = r"target 'y0?' of y holds only 0\.0 and 1\.0.*y\.astype\(int\).*kind='binary'"
+    with pytest.warns(LSTMKitWarning, match=binary_hint):      # Keras' binary labels
+        assert LSTMModel(**TINY).fit(X, flag).spec_.targets[0].kind == "regression"
+    with pytest.warns(LSTMKitWarning, match=binary_hint):
+        assert LSTMModel(**TINY).fit(X, flag[:, None]).spec_.targets[0].kind == "regression"
+    with warnings.catch_warnings(record=True) as caught:             # labels: no such warning
+        warnings.simplefilter("always")
+        assert LSTMModel(**TINY).fit(X, flag.astype(int)).spec_.targets[0].kind == \
+            "classification"
+    assert not [w for w in caught if "0.0 and 1.0" in str(w.message)]
     two = np.column_stack([flag, X[:, -1, 1] > 0]).astype(int)
     spec = Spec(["a", "b", "c"], ["p", "q"], task="sequence")      # regression, as declared
     assert LSTMModel(spec, **TINY).fit(X, two).spec_.target_names == ["p", "q"]
+
+
+def test_a_y_of_mixed_columns_gives_each_column_its_own_kind_and_name():
+    """A DataFrame y of a label column and a number column (an object array as numpy holds
+    it) is a classification and a regression target, named by its columns; Python floats
+    with None for a missing value are a regression target, as a float array is."""
+    X = _X(60)
+    words = np.array(["low", "mid", "high"], dtype=object)[_classes(X)]
+    y = pd.DataFrame({"level": words, "size": X[:, -1, 1].astype(np.float64)})
+    model = LSTMModel(**TINY).fit(X, y)
+    assert model.spec_.targets == (Target("level", kind="classification"), Target("size"))
+    predicted = model.predict(X, output="array")
+    assert predicted.shape == (60, 2) and set(predicted[:, 0]) <= {"low", "mid", "high"}
+    unnamed = LSTMModel(**TINY).fit(X, y.to_numpy())                # dtype object
+    assert [t.kind for t in unnamed.spec_.targets] == ["classification", "regression"]
+    sizes = np.array([*X[:-1, -1, 1].tolist(), None], dtype=object)
+    assert LSTMModel(**TINY).fit(X, sizes).spec_.targets[0].kind == "regression"
 
 
 # -- hints ---------------------------------------------------------------------------------------
@@ -313,7 +417,46 @@ def test_keras_arguments_of_fit_say_where_they_belong():
     with pytest.raises(ConfigError, match=r"fit\(\) takes no 'batch_size'.*"
                                           r"LSTMModel\(\.\.\., batch_size=32\)"):
         model.fit(X, X[:, -1, 0], batch_size=32)
+    labels = (X[:, -1, 0] > 0).astype(int)
+    with pytest.raises(ConfigError, match=r"fit\(\) takes no 'class_weight'.*Target\('y', "
+                                          r"kind='classification', class_weight=\{0: 1, 1: 5\}"):
+        model.fit(X, labels, class_weight={0: 1, 1: 5})
+    with pytest.raises(ConfigError, match=r"LSTMModel\(\) takes no 'class_weight'"):
+        LSTMModel(class_weight="balanced")
+    with pytest.raises(ConfigError, match=r"takes no 'sample_weight'.*Spec\(\.\.\., weight="):
+        model.fit(X, labels, sample_weight=np.ones(len(X)))
+    hint = r"LSTMModel\(split=Split\(val_start=0\.75, test_start=None, shuffle=False\)\)"
+    with pytest.raises(ConfigError, match=r"fit\(\) takes no 'validation_split'.*" + hint):
+        model.fit(X, labels, validation_split=0.25)
+    last = LSTMModel(split=Split(val_start=0.75, test_start=None, shuffle=False), **TINY)
+    last.fit(X, X[:, -1, 0])                        # where the hint says: the last 10 validate
+    assert last.encoding_.input_scalers["x0"].center == pytest.approx(X[:30, :, 0].mean(),
+                                                                      rel=1e-6)
     assert not hasattr(model, "network_")
+    spec = Spec(["a", "b", "c"], [Target("y", kind="classification", class_weight={0: 1, 1: 5})],
+                task="sequence")                                   # where the hint says
+    assert LSTMModel(spec, **TINY).fit(X, labels).pipeline_.class_weights == {"y": [1.0, 5.0]}
+
+
+class EarlyStopping:
+    """What a Keras user passes as a callback: no Lightning hooks."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+
+
+def test_callbacks_that_are_not_lightnings_say_what_is_built_in():
+    X = _X()
+    model = LSTMModel(**TINY)
+    with pytest.raises(ConfigError, match=r"callbacks\[0\] is a .*EarlyStopping, not a Lightning "
+                                          r"callback.*LSTMModel\(patience=\.\.\.\)"):
+        model.fit(X, X[:, -1, 0], callbacks=[EarlyStopping(patience=3)])
+    from lightning.pytorch.callbacks import Callback
+
+    with pytest.raises(ConfigError, match=r"a list of Lightning callbacks, got a Callback; "
+                                          r"pass callbacks=\[callback\]"):
+        model.fit(X, X[:, -1, 0], callbacks=Callback())
+    assert not hasattr(model, "pipeline_")
 
 
 def test_a_2d_x_says_to_add_a_feature_axis():
@@ -323,6 +466,29 @@ def test_a_2d_x_says_to_add_a_feature_axis():
     spec = Spec(["a"], ["y"], task="sequence")
     with pytest.raises(ConfigError, match=r"X\[\.\.\., None\]"):
         LSTMModel(spec, **TINY).fit(X, X[:, -1])
+
+
+def test_an_x_without_samples_steps_or_features_is_refused_naming_the_axis():
+    X = _X()
+    model = LSTMModel(**TINY).fit(X, _classes(X))
+    for predict in (model.predict, model.predict_proba):       # the array path's input
+        with pytest.raises(DataError, match=r"X has shape \(0, 6, 3\): no samples"):
+            predict(X[:0])
+    with pytest.raises(DataError, match=r"\(40, 0, 3\): no steps"):
+        LSTMModel(**TINY).fit(X[:, :0], _classes(X))
+    with pytest.raises(DataError, match=r"\(40, 6, 0\): no features"):
+        LSTMModel(**TINY).fit(X[:, :, :0], _classes(X))
+    with pytest.raises(DataError, match=r"sample 1 of X is all NaN \(or has no steps\)"):
+        LSTMModel(**TINY).fit([X[0], X[1, :0]], np.array([1.0, 2.0]))
+
+
+def test_a_tensor_to_predict_says_to_convert_it_to_numpy():
+    torch = pytest.importorskip("torch")
+    X = _X()
+    model = LSTMModel(**TINY).fit(X, _classes(X))
+    with pytest.raises(DataError, match=r"got Tensor; convert it to a numpy array first: "
+                                        r"np\.asarray\(X\)"):
+        model.predict(torch.from_numpy(X))
 
 
 def test_arrays_without_a_task_say_which_task_to_set():
@@ -346,3 +512,18 @@ def test_many_regression_targets_decode_at_once_as_the_table_decodes_each():
     names = model.spec_.target_names
     assert predicted.shape == y.shape and len(names) == 5
     np.testing.assert_array_equal(predicted.reshape(-1, 5), frame[names].to_numpy())
+
+
+def test_an_x_of_text_or_ragged_steps_is_refused_naming_the_item():
+    X = _X()
+    model = LSTMModel(**TINY).fit(X, _classes(X))
+    for bad, where, fragment in (
+            ([X[0], np.full(X[1].shape, "a")], "item 1 of X", "could not convert string"),
+            ([X[0], [[1.0, 2.0, 3.0], [1.0, 2.0]]], "item 1 of X", "inhomogeneous"),
+            (np.full(X.shape, "a"), "X", "could not convert string"),
+            ((X, _classes(X)), None, "item 0 has shape (40, 6, 3)")):    # (X, y) as X
+        with pytest.raises(DataError) as refused:
+            model.predict(bad)
+        message = str(refused.value)
+        assert fragment in message and (where is None or message.startswith(
+            f"{where} cannot be read as numbers")), message

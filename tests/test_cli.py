@@ -153,3 +153,40 @@ def test_overwrite_and_resume_together_are_a_usage_error(tmp_path, capsys):
         main(["fit", str(config), "--overwrite", "--resume"])
     assert exit_.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["predict", "m", "d.csv", "-o", "o.csv", "--adapt", "abc"],
+     "argument --adapt: invalid float value: 'abc'"),
+    (["predict", "m", "d.csv", "-o", "o.csv", "--origins", "first"],
+     "argument --origins: invalid choice: 'first'"),
+    (["serve", "m", "--port", "abc"], "argument --port: invalid int value: 'abc'"),
+    (["predict", "m"], "the following arguments are required: data, -o/--output"),
+    (["nosuchcommand"], "argument command: invalid choice: 'nosuchcommand'"),
+])
+def test_a_usage_error_is_one_line_too(capsys, args, fragment):
+    """argparse's usage block would bury the line that says what is wrong."""
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert "--help" in lines[0]
+
+
+def test_a_folder_or_a_table_where_a_file_or_config_belongs_is_one_clear_line(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.yaml").mkdir()
+    (tmp_path / "empty.yaml").write_text("# nothing yet\n")
+    (tmp_path / "folder.csv").mkdir()
+    pd.read_csv(ETTH1, nrows=400).to_csv(tmp_path / "table.csv", index=False)
+    _etth1_config(tmp_path, data={"path": "folder.csv"})
+    for args, code, fragment in (
+            (["fit", "folder.yaml"], 2, "config file 'folder.yaml' is a directory, not a file"),
+            (["fit", "etth1.yaml"], 3, "folder.csv' is a directory, not a file"),
+            (["fit", "table.csv"], 2, "got str: 'date,HUFL,HULL,"),
+            (["fit", "empty.yaml"], 2, "config file 'empty.yaml' holds no settings")):
+        assert main(args) == code
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0] and len(lines[0]) < 400, lines

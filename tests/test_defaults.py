@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from lstmkit import ArtifactError, BaselineWarning, LSTMModel, Spec, Split
 from lstmkit.data.windows import ForecastWindows
 from lstmkit.deploy.onnx_model import OnnxModel
-from lstmkit.fallback import beats, naive_drift, window_blocks
+from lstmkit.fallback import NaiveTerms, beats, momentum, naive_drift, window_blocks
 from lstmkit.nn.norm import InstanceNorm
 from tests.conftest import SHARED_DATA
 
@@ -114,14 +114,15 @@ def us_employment() -> pd.DataFrame:
 def test_where_the_default_falls_back_on_naive_fit_keeps_the_better_of_it_and_anchored(
         tmp_path):
     spec = Spec(time="month", inputs=["nonfarm", "construction"],
-                targets=["nonfarm", "construction"], lookback=24, horizon=6)
+                targets=["nonfarm", "construction"], lookback=12, horizon=6)
     table, small = us_employment(), {"hidden": 8, "max_epochs": 3, "progress": False}
     ratios = {}
     for norm in (True, "anchored"):
         model = LSTMModel(spec, instance_norm=norm, **small).fit(table)
         ratios[norm] = np.mean([e["model"] / e["naive"]
                                 for e in model.validation_["targets"].values()])
-    # the two differ here (by less since RevIN's fallback carries drift: 0.64 and 0.62)
+    # the two differ here: RevIN's falls back on the naive forecast with drift and momentum
+    # (0.25), the anchored network's beats the last value and is kept (0.98)
     assert min(ratios.values()) < 0.98 * max(ratios.values())
     chosen = LSTMModel(spec, **small).fit(table, checkpoint_dir=tmp_path / "run")
     best = min(ratios, key=ratios.get)
@@ -276,6 +277,43 @@ def test_the_fallback_forecast_adds_its_share_of_the_windows_drift_per_step_ahea
     torch.testing.assert_close(out[0], naive)
 
 
+def test_the_fallback_forecast_adds_its_share_of_the_windows_last_change():
+    """Momentum: per step a share of the window's last change over the lag (the last value
+    less the one before; with a season of 4, less the one 4 steps before), none where the
+    window holds no value that far back; padded windows read their own last values."""
+    norm = InstanceNorm([True, True], target_channels=[0, 1], output_columns=[0, 1],
+                        steps=3, lags=[1, 4])
+    window = torch.stack([torch.arange(10.0) ** 2, torch.arange(10.0) * 3], dim=-1)[None]
+    _, stats = norm.normalize(window)
+    assert stats.miss[0, 0].tolist() == [81 - 64, 27 - 15]
+    norm.momentum.copy_(torch.tensor([[0.5, 0.0], [1.0, 0.0], [-0.5, 2.0]]))
+    naive = norm.fallback(stats)[0]
+    assert naive[:, 0].tolist() == [81 + 0.5 * 17, 81 + 17, 81 - 0.5 * 17]
+    assert naive[:, 1].tolist() == (stats.anchor[0, :, 1] + torch.tensor([0, 0, 24.0])).tolist()
+    _, short = norm.normalize(window[:, :4])               # 4 steps: nothing 4 steps back
+    assert short.miss[0, 0].tolist() == [9 - 4, 0.0]
+    padded = torch.cat([window[:, :7], torch.zeros(1, 3, 2)], dim=1)
+    both = torch.cat([window, padded])
+    _, stats = norm.normalize(both, lengths=torch.tensor([10, 7]))
+    _, alone = norm.normalize(window[:, :7])
+    torch.testing.assert_close(stats.miss[1], alone.miss[0])
+
+
+def test_momentum_is_kept_where_changes_go_on_and_vetoed_by_validation():
+    """The shares are least squares per step over every window set, any sign; validation
+    (the first set) vetoes them where they make the naive forecast worse there."""
+    rng = np.random.default_rng(0)
+    miss = np.repeat(rng.normal(0, 1, (300, 1)), 3, axis=1)          # (N, H): the last change
+    goes_on = NaiveTerms(np.zeros((300, 3)), np.zeros((300, 3)), miss,
+                         miss * [0.6, 1.0, 1.2] + rng.normal(0, 0.3, (300, 3)))
+    np.testing.assert_allclose(momentum([goes_on]), [0.6, 1.0, 1.2], atol=0.05)
+    reverses = goes_on._replace(truth=-goes_on.truth)
+    np.testing.assert_allclose(momentum([reverses]), [-0.6, -1.0, -1.2], atol=0.05)
+    validation = NaiveTerms(*(t[:60] for t in reverses))
+    assert momentum([goes_on, validation]).min() > 0.3               # pooled: mostly goes on
+    assert not momentum([validation, goes_on]).any()   # validation says the opposite: none
+
+
 def employment() -> pd.DataFrame:
     return us_employment()[["month", "nonfarm", "leisure_and_hospitality"]]
 
@@ -300,9 +338,14 @@ def test_a_trending_series_falls_back_on_the_naive_forecast_with_drift(tmp_path)
     message = next(str(w.message) for w in caught if issubclass(w.category, BaselineWarning)
                    and str(w.message).startswith("target 'nonfarm'"))
     assert f"plus {entry['drift']:.0%} of the window's mean step change" in message
+    # and momentum: employment that grew last month grows on
+    assert min(entry["momentum"]) > 0
+    assert model.network_.norm.momentum[:, 0].tolist() == pytest.approx(entry["momentum"],
+                                                                         abs=1e-4)
+    assert "plus a share of its last change over the lag (" in message
     path = model.save(tmp_path / "model")
-    assert f"nonfarm ({entry['kept']:.0%} kept, with {entry['drift']:.0%} of its drift)" in (
-        path / "README.md").read_text()
+    assert (f"nonfarm ({entry['kept']:.0%} kept, with {entry['drift']:.0%} of its drift, "
+            "with momentum)") in (path / "README.md").read_text()
     # it saves, loads and exports what it predicts
     expected = model.predict(table.tail(8))
     loaded = LSTMModel.load(path)
@@ -312,24 +355,25 @@ def test_a_trending_series_falls_back_on_the_naive_forecast_with_drift(tmp_path)
     np.testing.assert_allclose(onnx.nonfarm, expected.nonfarm, rtol=1e-5)
 
 
-def test_a_model_saved_before_the_drift_loads_without_it(tmp_path):
-    """Weights without ``norm.drift`` (saved before it existed) load with no drift: the
-    forecasts of the naive fallback as it was."""
+@pytest.mark.parametrize("share", ["drift", "momentum"])
+def test_a_model_saved_before_the_drift_or_momentum_loads_without_it(tmp_path, share):
+    """Weights without ``norm.drift`` or ``norm.momentum`` (saved before it existed) load
+    with none: the forecasts of the naive fallback as it was."""
     table = employment()
     model = LSTMModel(EMPLOYMENT, hidden=8, max_epochs=1, progress=False,
                       instance_norm=True).fit(table)
-    assert model.network_.norm.drift.any()
+    assert getattr(model.network_.norm, share).any()
     path = model.save(tmp_path / "model")
     weights = load_file(path / "weights.safetensors")
-    del weights["norm.drift"]
+    del weights[f"norm.{share}"]
     save_file(weights, path / "weights.safetensors")
     config = json.loads((path / "config.json").read_text())
     config["weights_sha256"] = hashlib.sha256(
         (path / "weights.safetensors").read_bytes()).hexdigest()
     (path / "config.json").write_text(json.dumps(config))
     loaded = LSTMModel.load(path)
-    assert not loaded.network_.norm.drift.any()
-    model.network_.norm.drift.zero_()                 # what the fallback was before the drift
+    assert not getattr(loaded.network_.norm, share).any()
+    getattr(model.network_.norm, share).zero_()       # what the fallback was before it
     pd.testing.assert_frame_equal(loaded.predict(table.tail(8)), model.predict(table.tail(8)))
 
 
@@ -352,8 +396,10 @@ def test_validation_vetoes_a_drift_that_the_training_part_favours():
     rng = np.random.default_rng(0)
     steps = np.arange(1, 5, dtype=float)
     drift = np.tile(steps, (200, 1))                                # one unit per step
-    trending = (np.zeros_like(drift), drift, drift + rng.normal(0, 0.5, drift.shape))
-    flat = (np.zeros((50, 4)), drift[:50], rng.normal(0, 0.5, (50, 4)))
+    trending = NaiveTerms(np.zeros_like(drift), drift, np.zeros_like(drift),
+                          drift + rng.normal(0, 0.5, drift.shape))
+    flat = NaiveTerms(np.zeros((50, 4)), drift[:50], np.zeros((50, 4)),
+                      rng.normal(0, 0.5, (50, 4)))
     assert naive_drift([trending]) == pytest.approx(1.0, abs=0.05)
     assert naive_drift([flat, trending]) == 0.0           # validation (first) says it is worse
     assert naive_drift([trending, flat]) == pytest.approx(0.8, abs=0.05)   # pooled: 200 of 250

@@ -240,6 +240,17 @@ def test_variable_length_sequences_as_a_padded_batch_with_lengths(shared_data, t
     want = model.predict(X_test[:6]).filter(like="y_proba_").to_numpy()
     np.testing.assert_allclose(proba[:, 0], want, rtol=RTOL, atol=1e-6)
 
+    # The arrays LSTMModel gives, as a Keras user reads them: labels, and probabilities in
+    # the order of classes_.
+    labels = onnx_model.predict(X_test[:40], output="array")
+    assert labels.shape == (40,)
+    assert (labels == model.predict(X_test[:40], output="array")).all()
+    got = onnx_model.predict_proba(X_test[:40])
+    np.testing.assert_allclose(got, model.predict_proba(X_test[:40]), rtol=RTOL, atol=1e-6)
+    assert (model.classes_[got.argmax(axis=1)] == labels).all()
+    with pytest.raises(ConfigError, match="output must be one of"):
+        onnx_model.predict(X_test[:4], output="arrays")
+
 
 @pytest.mark.parametrize(("decoder", "norm"), [("repeat", None), ("autoregressive", None),
                                              ("repeat", "last")])
@@ -267,6 +278,11 @@ def test_seq2seq_one_output_per_step_of_unequal_sequences(trajectories, tmp_path
     got = OnnxModel(path).predict(some)
     assert len(got) == len(some)                   # padded steps are not predictions
     assert_same_predictions(got, model.predict(some))
+    array = OnnxModel(path).predict(some, output="array")     # (6, 48, 2), NaN past the ends
+    assert array.shape == (6, 48, 2) and np.isnan(array[1, -7:]).all()
+    np.testing.assert_allclose(array, model.predict(some, output="array"), rtol=RTOL, atol=1e-4)
+    with pytest.raises(ConfigError, match=r"every target of this model is a regression"):
+        OnnxModel(path).predict_proba(some)
 
 
 @pytest.fixture(scope="module")
@@ -362,9 +378,16 @@ def test_wrong_inputs_to_the_graph_are_named(small_model, tmp_path):
         onnx_model.predict(pd.read_csv(ETTH1).iloc[:10])
 
 
-def test_onnx_model_refuses_foreign_and_missing_files(tmp_path):
+def test_onnx_model_refuses_foreign_and_missing_files(small_model, tmp_path):
     with pytest.raises(ArtifactError, match="no ONNX file"):
         OnnxModel(tmp_path / "missing.onnx")
+    saved, exported = small_model.save(tmp_path / "run"), tmp_path / "run.onnx"
+    with pytest.raises(ArtifactError, match=r"no ONNX file at .*\(a directory: a saved model "
+                                            r"is LSTMModel\.load\(path\)"):
+        OnnxModel(saved)                                           # the two swapped
+    with pytest.raises(ArtifactError, match=r"no model directory at .*\(an ONNX file, which "
+                                            r"OnnxModel\(path\) runs\)"):
+        LSTMModel.load(small_model.export_onnx(exported))
     (tmp_path / "junk.onnx").write_bytes(b"not a graph")
     with pytest.raises(ArtifactError, match="not a valid ONNX model"):
         OnnxModel(tmp_path / "junk.onnx")

@@ -241,6 +241,10 @@ REFUSALS: dict[str, tuple[Args, int, str]] = {
     "evaluate --overwrite the user's JSON": (
         lambda h: ["evaluate", h.model, h.recent, "--json", _file(h, "m.json", '{"a": 1}'),
                    "--overwrite"], 2, "is not an lstmkit metrics file"),
+    # calibrate --out
+    "calibrate --overwrite the model it reads": (
+        lambda h: ["calibrate", h.model, h.recent, "--coverage", "0.8", "--part", "all",
+                   "--out", h.model, "--overwrite"], 2, "holds the input"),
     # export --onnx
     "export --overwrite into the model directory": (
         lambda h: ["export", h.model, "--onnx", h.model / "model.onnx", "--overwrite"], 4,

@@ -330,6 +330,30 @@ HOSTILE = {
     "a first CSV row far wider than the header": (
         lambda r: b"date,wind\n" + b"," * 100_000 + b"\n", CSV, None, 422,
         ["has 100,001 fields in its first row but 2 column names"]),
+    "a JSON body of no rows": (lambda r: b'{"rows": []}', JSON, None, 422,
+                               ["the JSON body has no rows"]),
+    "a JSON key beside rows": (
+        lambda r: json.dumps({"rows": r.to_dict("records"), "coverage": 0.9}).encode(), JSON,
+        None, 422, ["the JSON body is not", "'coverage'", "Extra inputs are not permitted"]),
+    "a label of 1.5 MB": (
+        lambda r: json_bytes(r.assign(weather=["x" * 1_500_000, *r.weather.tolist()[1:]])),
+        JSON, None, 422, ["column 'weather' has label 'xxx", "(1500002 characters)"]),
+    "a JSON string of 1.5 MB in a number column": (
+        lambda r: json_bytes(r.assign(wind=["x" * 1_500_000] + [1.0] * (len(r) - 1))), JSON,
+        None, 422, ["column 'wind' was numeric", "(1500002 characters)"]),
+    "many long column names, one missing": (
+        lambda r: json_bytes(r.drop(columns="wind").assign(
+            **{f"{'c' * 200}{i}": 0 for i in range(100)})), JSON, None, 422,
+        ["required column 'wind' is missing from the data", "characters)"]),
+    "a date of 1.5 MB": (
+        lambda r: json_bytes(r.assign(date=["x" * 1_500_000, *r.date.tolist()[1:]])), JSON,
+        None, 422, ["time column 'date' holds text of 1,500,000 characters at row 0",
+                    "too long for a time"]),
+    "a model column of lists in Parquet": (
+        lambda r: parquet_bytes(pa.Table.from_pandas(r.drop(columns="wind"), preserve_index=False)
+                                .append_column("wind", pa.array([[1.0]] * len(r)))), PARQUET,
+        None, 422, ["the Parquet body's column 'wind' is nested (list<",
+                    "one number or label per row"]),
     "a CSV body that is not UTF-8": (
         lambda r: csv_bytes(r.assign(weather="br\xfcme"), encoding="latin-1"), CSV, None, 422,
         ["cannot read the CSV body", "UnicodeDecodeError"]),
@@ -344,6 +368,32 @@ def test_hostile_bodies_get_4xx_and_the_server_stays_healthy(server, recent, cas
     detail = response.json()["detail"]
     assert len(detail) < SHORT and all(f in detail for f in fragments), detail[:SHORT]
     assert httpx.get(f"{server}/health").status_code == 200
+
+
+# name: (query parameters of a POST /predict of the recent rows, fragments of the message)
+QUERIES = {
+    "a flag that is not a boolean": ({"adapt": "maybe"}, ["query parameter 'adapt'",
+                                                          "valid boolean", "'maybe'"]),
+    "origins of neither kind": ({"origins": "first"}, ["query parameter 'origins'",
+                                                       "'last' or 'all'", "'first'"]),
+    "a parameter the server does not read": ({"coverage": "abc", "samples": "-1"}, [
+        "unknown query parameter 'coverage'", "reads origins (last or all) and adapt"]),
+    "a misspelt parameter": ({"orgins": "all"}, ["'orgins'", "did you mean 'origins'?"]),
+    "a parameter given twice": ([("origins", "all"), ("origins", "last")],
+                                ["query parameter 'origins' is given 2 times"]),
+}
+
+
+@pytest.mark.parametrize("case", QUERIES, ids=list(QUERIES))
+def test_query_parameters_the_server_cannot_use_get_422_naming_them(server, recent, case):
+    """Not predictions that ignore what was asked (an unknown or repeated parameter), and one
+    message as for every other refusal, not FastAPI's list of errors."""
+    params, fragments = QUERIES[case]
+    response = httpx.post(f"{server}/predict", params=params, timeout=30,
+                          json={"rows": recent.to_dict("records")})
+    assert response.status_code == 422, response.text[:SHORT]
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and all(f in detail for f in fragments), detail
 
 
 def test_compressed_utf16_and_wider_bodies_predict_as_plain_ones(server, model, recent):

@@ -80,7 +80,8 @@ def test_what_a_warm_start_cannot_change_is_refused_before_training(first, etth1
     unset = copy.deepcopy(first).set_params(hidden=None, max_epochs=1, lr=None)
     assert unset.fit(data, warm_start=True).architecture_ == first.architecture_
     other = Spec(time="date", inputs=INPUTS, targets=["OT"], lookback=48, horizon=6)
-    with pytest.raises(ConfigError, match="keeps the fitted spec"):
+    with pytest.raises(ConfigError, match=r"keeps the fitted spec .* differs from it in lookback "
+                                          r"\(48, fitted: 24\)"):
         copy.deepcopy(first).set_params(spec=other).fit(data, warm_start=True)
     with pytest.raises(NotFittedError, match="not fitted yet; fit\\(data\\) first"):
         LSTMModel(spec, **PARAMS).fit(data, warm_start=True)
@@ -146,6 +147,12 @@ def test_cli_init_from_continues_a_run_and_records_it(etth1, tmp_path, capsys):
                  str(one)]) == 2
     assert "built with hidden=8" in capsys.readouterr().err
     assert not (tmp_path / "z").exists()
+    changed.write_text(config.read_text().replace("lookback: 24", "lookback: 12"))
+    assert main(["fit", str(changed), "--run-dir", str(tmp_path / "z"), "--init-from",
+                 str(one)]) == 2
+    err = capsys.readouterr().err
+    assert "differs from it in lookback (12, fitted: 24)" in err and "init_from" in err
+    assert err.count("\n") == 1 and not (tmp_path / "z").exists()
 
 
 def test_backtest_fine_tunes_each_fold_from_the_previous_one(etth1, spec, tmp_path, capsys):

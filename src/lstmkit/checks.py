@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,14 @@ def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
     return f"{text[: limit - 2]}... ({len(text)} characters)"
 
 
+def no_file(what: str, path: Path) -> str:
+    """Why the ``what`` at ``path``, which is no file, cannot be read: a folder is there, or
+    nothing is."""
+    if path.is_dir():
+        return f"{what} {str(path)!r} is a directory, not a file; pass the file inside it"
+    return f"{what} {str(path)!r} does not exist; check the path"
+
+
 def closest(value: str, choices: Any) -> str:
     """A ' (did you mean X?)' hint for a misspelt name, or '' if nothing is close."""
     names = {str(c).lower(): str(c) for c in choices}
@@ -52,7 +61,7 @@ def check_mapping(value: Any, where: str, allowed: Any) -> None:
     """Raise ConfigError unless ``value`` is a dict whose keys are all ``allowed``."""
     if not isinstance(value, dict):
         raise ConfigError(f"{where} must be a mapping of keys to values, got "
-                          f"{type(value).__name__}: {value!r}")
+                          f"{type(value).__name__}: {quote(value)}")
     for key in value:
         if key not in allowed:
             raise ConfigError(f"unknown key {key!r} in {where}{closest(key, allowed)}; allowed "

@@ -141,11 +141,12 @@ def fit_coverage(coverage: Any, spec: Spec, validation: bool) -> tuple[float, ..
                          if q < 0.5 and any(math.isclose(1 - q, r) for r in common)}))
 
 
-def conformal_targets(spec: Spec) -> list[tuple[int, Target]]:
+def conformal_targets(spec: Spec, asked: str | None = None) -> list[tuple[int, Target]]:
     """The targets (index, target) that take conformal intervals.
 
     Raises:
-        ConfigError: where no target does (every one is categorical).
+        ConfigError: where no target does (every one is categorical); ``asked``: the
+            argument that asked for intervals, which the message says to drop.
     """
     targets = [(j, t) for j, t in enumerate(spec.targets) if t.target_kind.conformal]
     if not targets:
@@ -153,7 +154,8 @@ def conformal_targets(spec: Spec) -> list[tuple[int, Target]]:
                           f"distribution) "
                           f"targets, and this model's targets {quote(spec.target_names)} are "
                           "all categorical, whose class probabilities temperature scaling "
-                          "calibrates (LSTMModel(calibrate=True))")
+                          "calibrates (LSTMModel(calibrate=True))"
+                          + (f"; drop {asked}" if asked else ""))
     return targets
 
 
@@ -274,12 +276,13 @@ def minimum_windows(coverage: float) -> int:
     return math.ceil(coverage / (1 - coverage) - 1e-9)
 
 
-def chosen(record: dict[str, Any] | None, coverage: Any) -> tuple[float, ...]:
+def chosen(record: dict[str, Any] | None, coverage: Any, spec: Spec) -> tuple[float, ...]:
     """The calibrated coverages to give: all of ``record``'s (``coverage`` None), none
-    (``[]``), or those asked for, each of which must be calibrated.
+    (``[]``), or those asked for, each of which must be calibrated (the model of ``spec``).
 
     Raises:
-        ConfigError: for a coverage that is not a share, or not calibrated (naming those that are).
+        ConfigError: for a coverage that is not a share, or not calibrated (naming those that
+            are, or that none can be).
     """
     calibrated = tuple((record or {}).get("coverage", ()))
     if coverage is None:
@@ -289,6 +292,7 @@ def chosen(record: dict[str, Any] | None, coverage: Any) -> tuple[float, ...]:
     asked = check_coverage(coverage)
     missing = [c for c in asked if not any(math.isclose(c, d) for d in calibrated)]
     if missing:
+        conformal_targets(spec, "coverage")         # intervals this model cannot have
         have = (f"it has {', '.join(percent(c) + ' %' for c in calibrated)}" if calibrated
                 else "it has none")
         raise ConfigError(f"no calibrated {percent(missing[0])} % interval: {have}; calibrate "

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import quote
+from .conformal import conformal_targets
 from .errors import ConfigError, DataError
 from .kinds import Decoded
 
@@ -86,18 +87,25 @@ def adapt_rate(adapt: bool | float) -> float | None:
                       "truth of the earlier windows, or a rate such as adapt=0.02")
 
 
-def check_adaptable(record: dict | None, spec: Spec) -> None:
+def check_adaptable(record: dict | None, spec: Spec, output: str = "frame",
+                    samples: int | None = None) -> None:
     """Raise a ConfigError where a model's calibrated intervals (``record``) cannot adapt:
-    it has none, or its task has no forecast windows to learn from."""
-    if not record:
-        raise ConfigError("adapt= adapts calibrated intervals, and this model has none; "
-                          "calibrate them first: model.calibrate_intervals(data, "
-                          "coverage=[0.8, 0.95]) (CLI: lstmkit calibrate; export it again "
-                          "for ONNX)")
+    its task has no forecast windows to learn from, its targets take none, it has none, or
+    the prediction asked for (``output``, ``samples``) is not the table that holds them."""
     if not spec.shape.sliding:
         raise ConfigError("adapt= learns from the truth of earlier forecast windows of a "
                           "series, and this model's task has none (each sequence is a "
                           "sample of its own); drop adapt")
+    if not record:
+        conformal_targets(spec, "adapt")
+        raise ConfigError("adapt= adapts calibrated intervals, and this model has none; "
+                          "calibrate them first: model.calibrate_intervals(data, "
+                          "coverage=[0.8, 0.95]) (CLI: lstmkit calibrate; export it again "
+                          "for ONNX)")
+    if output != "frame" or samples is not None:
+        raise ConfigError("adapt= adapts the intervals of the prediction table, which "
+                          "output='array' and samples= do not give; use output='frame' "
+                          "without samples")
 
 
 def adapt_windows(decoded: dict[str, Decoded], frame: pd.DataFrame, offsets: np.ndarray,

@@ -5,15 +5,16 @@ A forecast with instance normalisation also keeps each target's naive forecast (
 value, or the value one season earlier: ``anchor_lags``). After training, ``fall_back`` sets
 the network's trust in its change from that forecast from the validation windows
 (``set_trust``), and for a target it falls back on, that forecast's share of drift (the
-naive forecast with drift: ``naive_drift``, from the training and validation windows);
-where the default fell back so, ``fit`` may train an ``anchored`` candidate and keeps the
-one with the lower ``naive_ratio``.
+naive forecast with drift: ``naive_drift``) and of the window's last change (``momentum``),
+from the training and validation windows; where the default fell back so, ``fit`` may
+train an ``anchored`` candidate and keeps the one with the lower ``naive_ratio``.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -45,11 +46,13 @@ def fall_back(pipeline: FittedPipeline, val_windows: Windows | None,
 
 def trusting_copy(network: LSTMNetwork) -> LSTMNetwork:
     """A copy of a fitted ``network`` to train on (a warm start), with trust 1 and no drift
-    again: as a new network trains, until ``fall_back`` sets them from validation once more."""
+    or momentum again: as a new network trains, until ``fall_back`` sets them from
+    validation once more."""
     network = copy.deepcopy(network).train()
     if network.norm is not None and network.norm.naive:
         network.norm.trust.fill_(1.0)
         network.norm.drift.zero_()
+        network.norm.momentum.zero_()
     return network
 
 
@@ -95,6 +98,17 @@ def drifts(pipeline: FittedPipeline) -> dict[str, float]:
             if share > 0}
 
 
+def momenta(pipeline: FittedPipeline) -> dict[str, list[float]]:
+    """Per target whose fallback forecast carries momentum (``set_trust``), the share of the
+    window's last change added at each step; targets without it are left out."""
+    norm = pipeline.network.norm
+    if norm is None or not norm.naive:
+        return {}
+    return {pipeline.spec.targets[j].name: [round(v, 4) for v in shares]
+            for j, shares in zip(norm.targets.tolist(), norm.momentum.T.tolist(), strict=True)
+            if any(shares)}
+
+
 def naive_lag(pipeline: FittedPipeline, target: str) -> int:
     """How many steps back ``target``'s naive forecast looks (1: the last value)."""
     lags = pipeline.network.config.anchor_lags
@@ -107,9 +121,10 @@ def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
     """Where the network does not beat the naive forecasts on ``windows`` by more than one
     standard error (``beats``: the one-standard-error rule, on its absolute errors less
     theirs, each target's over its naive MAE and averaged over the mapped targets): per
-    target it does not beat so, the naive forecast to fall back on (``naive_drift``: with
-    the share of the window's drift that ``windows`` and ``more``, the training windows,
-    say helps, else none), and per step the share of the network's change from that
+    target it does not beat so, the naive forecast to fall back on (with the share of the
+    window's drift, ``naive_drift``, and per step of its last change, ``momentum``, that
+    ``windows`` and ``more``, the training windows, say helps, else none), and per step the
+    share of the network's change from that
     forecast that brings its forecasts closest to ``truth`` (least squares, in [0, 1]; 0
     where the change made them worse, and 0 at every step where the forecast so shrunk
     does not beat that naive forecast by more than one standard error either: the share
@@ -120,6 +135,7 @@ def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
     row's time, so that a panel's windows of the same time share a block
     (``window_blocks``)."""
     norm.drift.zero_()
+    norm.momentum.zero_()
     # targets of several columns (quantiles) are left alone: trust 1
     entries = [(m, j, column) for m, (j, column, single) in enumerate(zip(
         norm.targets.tolist(), norm.columns.tolist(), norm.single.tolist(), strict=True))
@@ -133,10 +149,13 @@ def set_trust(norm: InstanceNorm, windows: ForecastWindows, outputs: np.ndarray,
         if beats(gains[i], blocks) is not False:
             continue                                     # it beats this one's naive forecast
         lag, steps = int(norm.lags[m]), norm.reach[:, m].cpu().numpy()
-        share = naive_drift([naive_terms(w, j, lag, steps) for w in (windows, *more)])
+        terms = [naive_terms(w, j, lag, steps) for w in (windows, *more)]
+        share = naive_drift(terms)
+        shares = momentum([t._replace(anchor=t.anchor + share * t.drift) for t in terms])
         norm.drift[m] = share
-        anchor, drift, _ = naive_terms(windows, j, lag, steps)
-        naive = anchor + share * drift
+        norm.momentum[:, m] = torch.from_numpy(shares)
+        anchor, drift, miss, _ = terms[0]
+        naive = anchor + share * drift + shares * miss
         change = outputs[..., column] - naive                                # (N, H)
         trust = least_squares_share(change, truth[..., j] - naive)          # (H,)
         if not beats(relative_gain(truth[..., j], naive + trust * change, naive), blocks):
@@ -198,20 +217,35 @@ def beats(gain: np.ndarray, blocks: np.ndarray) -> bool | None:
     return bool(gain.mean() + error < 0)
 
 
-def naive_terms(windows: ForecastWindows, j: int, lag: int, reach: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Of target ``j`` over ``windows``, each (N, H): the naive forecast with ``lag``, the
-    drift the naive forecast with drift adds to it (the window's mean step change over its
-    lookback, times each step's ``reach``: as ``InstanceNorm.fallback``) and the truth."""
+class NaiveTerms(NamedTuple):
+    """Of one target over a set of windows, each (N, H): the naive forecast (``anchor``),
+    the drift the naive forecast with drift adds to it, the window's last change over the
+    lag (``miss``, the same at every step) and the truth (``InstanceNorm.fallback``)."""
+
+    anchor: np.ndarray
+    drift: np.ndarray
+    miss: np.ndarray
+    truth: np.ndarray
+
+
+def naive_terms(windows: ForecastWindows, j: int, lag: int, reach: np.ndarray) -> NaiveTerms:
+    """The ``NaiveTerms`` of target ``j`` over ``windows`` for a naive forecast with ``lag``:
+    the drift is the window's mean step change over its lookback times each step's
+    ``reach``, the miss its last value less the one ``lag`` steps before (0 where the
+    lookback holds no value that far back), as ``InstanceNorm`` computes them."""
     values = windows.targets.numpy()[:, j]
     first = np.asarray(windows.starts)
     origin = window_origin(first, windows.lookback)
     slope = (values[origin] - values[first]) / max(windows.lookback - 1, 1)       # (N,)
+    miss = (values[origin] - values[origin - lag] if lag < windows.lookback
+            else np.zeros(len(origin)))                                            # (N,)
     ahead = origin[:, None] + np.arange(1, windows.horizon + 1)
-    return values[anchor_rows(windows, lag)], slope[:, None] * reach[None, :], values[ahead]
+    shape = (len(origin), windows.horizon)
+    return NaiveTerms(values[anchor_rows(windows, lag)], slope[:, None] * reach[None, :],
+                      np.broadcast_to(miss[:, None], shape), values[ahead])
 
 
-def naive_drift(terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
+def naive_drift(terms: list[NaiveTerms]) -> float:
     """The share of the drift added to the naive forecast that brings it closest to the
     truth (``naive_terms`` of each window set, pooled; least squares over all steps, in
     [0, 1]), kept only where it lowers the naive forecast's MAE on them all and raises
@@ -222,18 +256,50 @@ def naive_drift(terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float
     outside the test part, the training part's too, so that one episode of trend in the
     validation part (macro's unemployment in 1994-2001) does not set it alone; validation
     can only veto it."""
-    pooled = _known(*(np.concatenate([t[k].ravel() for t in terms]) for k in range(3)))
+    pooled = _known(*(np.concatenate([getattr(t, k).ravel() for t in terms])
+                      for k in ("anchor", "drift", "truth")))
     if not len(pooled[0]):
         return 0.0
     share = float(least_squares_share(pooled[0][:, None], pooled[1][:, None])[0])
     drift, wanted = pooled
     if not np.abs(wanted - share * drift).mean() < np.abs(wanted).mean():
         return 0.0
-    drift, wanted = _known(*(t.ravel() for t in terms[0]))
-    for power in (1, 2):               # MAE and squared error on the validation windows
-        if np.mean(np.abs(wanted - share * drift) ** power) > np.mean(np.abs(wanted) ** power):
-            return 0.0
-    return share
+    drift, wanted = _known(terms[0].anchor.ravel(), terms[0].drift.ravel(),
+                           terms[0].truth.ravel())
+    return share if _no_worse(wanted - share * drift, wanted) else 0.0
+
+
+def momentum(terms: list[NaiveTerms]) -> np.ndarray:
+    """Per step (H,), the share of the window's last change (``NaiveTerms.miss``) whose
+    addition brings the naive forecast (``anchor``) closest to the truth: least squares per
+    step over every window set pooled (any sign: a change that goes on, or one that
+    reverses), kept only where it lowers that forecast's MAE over them all and raises
+    neither its MAE nor its squared error on the first set (the validation windows); else
+    zeros. A change that goes on (quarterly unemployment) is then forecast to go on; on a
+    random walk the shares are noise, and validation vetoes them (BENCHMARKS.md)."""
+    def known(t: NaiveTerms) -> tuple[np.ndarray, np.ndarray]:     # (N, H) each, NaN: 0
+        wanted = t.truth - t.anchor
+        ok = np.isfinite(wanted) & np.isfinite(t.miss)
+        return np.where(ok, t.miss, 0.0), np.where(ok, wanted, np.nan)
+
+    miss, wanted = (np.concatenate(parts) for parts in zip(*map(known, terms), strict=True))
+    zeros = np.zeros(miss.shape[1])
+    if not len(miss):
+        return zeros
+    power = (miss**2).sum(axis=0)
+    shares = np.divide((miss * np.nan_to_num(wanted)).sum(axis=0), power, out=zeros.copy(),
+                       where=power > 0)
+    if not np.nanmean(np.abs(wanted - shares * miss)) < np.nanmean(np.abs(wanted)):
+        return zeros
+    miss, wanted = known(terms[0])
+    return shares if _no_worse(wanted - shares * miss, wanted) else zeros
+
+
+def _no_worse(errors: np.ndarray, before: np.ndarray) -> bool:
+    """Whether ``errors`` have neither a larger mean absolute value nor a larger mean square
+    than ``before`` (the same steps; NaN left out): the validation windows' veto."""
+    return all(np.nanmean(np.abs(errors) ** power) <= np.nanmean(np.abs(before) ** power)
+               for power in (1, 2))
 
 
 def _known(anchor: np.ndarray, drift: np.ndarray, truth: np.ndarray

@@ -84,6 +84,10 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     Returns:
         The fitted pipeline; ``model`` is not changed.
     """
+    if callbacks:
+        from .training.loop import check_callbacks  # Lightning loads when a fit has callbacks
+
+        check_callbacks(callbacks)
     split = _fit_split(model, validation_data)
     if model.coverage not in (None, []) and split.val_start is None and validation_data is None:
         raise ConfigError(f"coverage={quote(model.coverage)} calibrates intervals on the "
@@ -234,6 +238,10 @@ def _validation_windows(validation_data: Any, spec: Spec, encoding: Encoding,
                               f"got a {type(validation_data).__name__} of "
                               f"{len(validation_data)} items")
         frame, _ = from_arrays(*validation_data, spec)
+    elif isinstance(validation_data, np.ndarray):
+        raise ConfigError(f"validation_data is one array of shape {validation_data.shape}, "
+                          "inputs without targets; pass the pair (X_val, y_val), as fit(X, y) "
+                          "takes them")
     else:
         frame = read_table(validation_data, spec=spec)
     for role, names in (("target", spec.target_names), ("input", spec.input_names)):

@@ -26,6 +26,7 @@ whose overall values are means over series that weigh each series the same
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -477,7 +478,8 @@ def check_verdict(data: Any, names: list[str]) -> dict[str, Any] | None:
             raise ValueError(f"validation of target {quote(name)} must hold metric ('MAE' or "
                              "'accuracy'), model and naive (numbers or null) and worse (bool), "
                              "and may hold neighbour (a number or null), "
-                             "worse_than_neighbour (bool), kept and drift (numbers from 0 to 1)")
+                             "worse_than_neighbour (bool), kept and drift (numbers from 0 to 1) "
+                             "and momentum (a list of numbers, one per step)")
     return data
 
 
@@ -488,7 +490,10 @@ def _is_verdict_entry(entry: Any) -> bool:
             and isinstance(entry.get("worse_than_neighbour", False), bool)
             and all(type(entry.get(k)) in numbers for k in ("model", "naive", "neighbour"))
             and all(type(entry.get(k, 1.0)) in numbers[:2] and 0 <= entry.get(k, 1.0) <= 1
-                    for k in ("kept", "drift")))
+                    for k in ("kept", "drift"))
+            and isinstance(entry.get("momentum", []), list)
+            and all(type(v) in numbers[:2] and math.isfinite(v)
+                    for v in entry.get("momentum", [])))
 
 
 def _error(metric: str, value: Any) -> Any:

@@ -55,7 +55,34 @@ if TYPE_CHECKING:
 
 # Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
 KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
-            "validation_split": "split", "recurrent_dropout": "dropout"}
+            "recurrent_dropout": "dropout"}
+# Keras (and scikit-learn) arguments that lstmkit takes elsewhere: where, given the value.
+ELSEWHERE: dict[str, Callable[[Any], str]] = {
+    "class_weight": lambda value: (
+        "class weights are set on the classification target, in the spec: LSTMModel(Spec("
+        "inputs=[a name per feature], targets=[Target('y', kind='classification', "
+        f"class_weight={quote(value)})], task='sequence')); class_weight='balanced' weighs "
+        "by inverse class frequency"),
+    "sample_weight": lambda value: (
+        "weights per sample are a column of a table that the spec names: "
+        "LSTMModel(Spec(..., weight='w')).fit(table), a long table with a row per step and "
+        "the weight constant within a sequence; array fits take none"),
+    "validation_split": lambda value: (
+        "the split is an LSTMModel parameter: LSTMModel(split=Split(val_start="
+        f"{_complement(value)}, test_start=None, shuffle=False)) validates on the last "
+        f"{quote(value)} of the samples, as Keras does (without shuffle=False, on a random "
+        "share of them); or fit(X, y, validation_data=(X_val, y_val))"),
+    "shuffle": lambda value: (
+        "training batches are always shuffled, in a new seeded order each epoch; the "
+        "samples are shuffled before the split unless LSTMModel(split=Split(shuffle=False))"),
+}
+
+
+def _complement(share: Any) -> str:
+    """``1 - share`` written for a message, where ``share`` is a fraction."""
+    if isinstance(share, int | float) and 0 < share < 1:
+        return format(1 - share, ".6g")
+    return "1 - validation_split"
 
 
 def _checked_keywords(method: Callable) -> Callable:
@@ -82,6 +109,9 @@ def _unknown_keyword(name: str, value: Any, where: str, names: list[str]) -> str
     if where == "fit" and name in params:
         return (f"fit() takes no {name!r}: it is an LSTMModel parameter, set once on the "
                 f"model: LSTMModel(..., {name}={quote(value)})")
+    if name in ELSEWHERE:
+        method = "LSTMModel" if where == "__init__" else where
+        return f"{method}() takes no {name!r}: {ELSEWHERE[name](value)}"
     choices = names + params if where == "fit" else names
     hint = f" (did you mean {KNOWN_AS[name]!r}?)" if name in KNOWN_AS else closest(name, choices)
     if where != "fit":
@@ -178,6 +208,7 @@ class LSTMModel:
     neighbour_vote_ = _view("neighbour_vote")
     calibration_ = _view("calibration")
     conformal_ = _view("conformal")
+    classes_ = _view("classes")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters as it stored them, ``spec`` and ``split`` included
@@ -301,6 +332,9 @@ class LSTMModel:
         self.pipeline_ = fit_pipeline(
             self, spec, frame, architecture, validation_data, checkpoint_dir, resume, loggers,
             callbacks, start, self._device())
+        # y (samples, 1): predict(output="array") keeps the axis (a table: as the start's)
+        self.pipeline_.target_axis = (np.ndim(y) == 2 and np.shape(y)[1] == 1 if y is not None
+                                      else start is not None and start.target_axis)
         return self
 
     def _warm_start(self) -> FittedPipeline:
@@ -310,10 +344,12 @@ class LSTMModel:
             raise NotFittedError("fit(warm_start=True) continues training a fitted model, and "
                                  "this LSTMModel is not fitted yet; fit(data) first, or "
                                  "LSTMModel.load(path) a saved one")
-        if self.spec is not None and not self.spec.fitted_as(pipeline.spec):
+        if self.spec is not None and (change := self.spec.difference(pipeline.spec)):
             raise ConfigError("fit(warm_start=True) keeps the fitted spec (spec_), and the "
-                              "model's spec parameter differs from it; set_params(spec="
-                              "model.spec_), or fit without warm_start to train a new network")
+                              f"model's spec parameter differs from it in {change}; "
+                              "set_params(spec=model.spec_) (a config with init_from: give it "
+                              "that model's spec), or fit without warm_start to train a new "
+                              "network")
         return pipeline
 
     def _continued_architecture(self, start: FittedPipeline, frame: pd.DataFrame
@@ -360,8 +396,9 @@ class LSTMModel:
             origins: forecasts only: ``last`` forecasts from the end of each series,
                 ``all`` from every row with a full lookback behind it.
             output: ``frame`` (the tidy DataFrame) or ``array``: the values and labels
-                shaped like ``y``: (samples,) for a sequence task with one target,
-                (samples, targets) with several, (samples, steps, targets) for seq2seq
+                shaped like ``y``: (samples,) for a sequence task with one target
+                ((samples, 1) where fit's ``y`` was so), (samples, targets) with several,
+                (samples, steps, targets) for seq2seq
                 (one output per step: NaN past a shorter sequence's end) and
                 (windows, horizon, targets) for forecasts, windows in the frame's order.
                 Several targets of different types share an object array. A quantile

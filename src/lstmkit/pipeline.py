@@ -73,7 +73,15 @@ from .scoring import (
     seasonal_naive,
 )
 from .spec import PARTS, Spec, Split, Target
-from .tasks import WindowRows, prediction_frame, sample_frame, window_origin
+from .tasks import (
+    OUTPUTS,
+    WindowRows,
+    categorical_names,
+    prediction_frame,
+    probabilities,
+    sample_frame,
+    window_origin,
+)
 from .vote import blended_logits
 
 PREDICT_ELEMENTS = 2**23   # per inference batch: windows x steps x widest layer (32 MB float32)
@@ -82,7 +90,6 @@ PREDICT_GATES = 2**17      # hidden) within 2**17 values (512 KB) on CPU: W1's L
                            # slower past 512 windows, W2's LSTM(32) faster at 1024 (BENCHMARKS)
 GPU_PREDICT_ELEMENTS = 2**26   # on a GPU, where larger batches fill the device (not yet timed)
 GPU_PREDICT_WINDOWS = 8192
-OUTPUTS = ("frame", "array")
 
 
 @dataclass
@@ -135,6 +142,8 @@ class FittedPipeline:
         decisions: per target with ``decision="macro_F1"``, the label offsets chosen on
             the validation part (``lstmkit.decision``); absent (files saved before it, or
             no validation part): the most probable label.
+        target_axis: fit's ``y`` was (samples, 1): ``predict(output="array")`` of a sequence
+            task keeps that axis (False, and absent from files saved before it: (samples,)).
     """
 
     spec: Spec
@@ -159,6 +168,7 @@ class FittedPipeline:
     naive_scales: NaiveScales | None = None
     conformal: dict[str, Any] | None = None
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    target_axis: bool = False
 
     @property
     def temperatures(self) -> list[float]:
@@ -200,6 +210,7 @@ class FittedPipeline:
             **({"naive_scales": self.naive_scales.to_dict()} if self.naive_scales else {}),
             "conformal": self.conformal,
             **({"decisions": self.decisions} if self.decisions else {}),
+            **({"target_axis": True} if self.target_axis else {}),
         }
 
     @classmethod
@@ -232,7 +243,8 @@ class FittedPipeline:
                    naive_scales=(NaiveScales.from_dict(data["naive_scales"], spec)
                                  if data.get("naive_scales") else None),
                    conformal=data.get("conformal"),
-                   decisions=dict(data.get("decisions", {})))
+                   decisions=dict(data.get("decisions", {})),
+                   target_axis=data.get("target_axis", False))
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
                 output: str = "frame", device: torch.device | None = None,
@@ -250,7 +262,7 @@ class FittedPipeline:
             >>> pipeline.predict(df.tail(96))
         """
         check_choice("output", output, OUTPUTS)
-        intervals = chosen(self.conformal, coverage)
+        intervals = chosen(self.conformal, coverage, self.spec)
         if samples is not None:
             check_positive_int("samples", samples)
             if not any(t.distribution for t in self.spec.targets):
@@ -267,7 +279,7 @@ class FittedPipeline:
             data, origins if rate is None else "all", device, values_only=output == "array",
             need_targets=rate is not None)
         if output == "array":
-            return self.spec.shape.array_layout(decoded, _lengths(windows))
+            return self.spec.shape.array_layout(decoded, _lengths(windows), self.target_axis)
         which = None if groups is None else window_series(windows, groups.offsets)
         decoded = with_intervals(self.spec, decoded, self.conformal, intervals,
                                  None if which is None else [groups.keys[g] for g in which])
@@ -347,15 +359,21 @@ class FittedPipeline:
         """``LSTMModel.predict_proba``: class probabilities of the categorical targets, as
         arrays (a dict by target name with several); ``device``: where the network runs
         (default ``inference_device()``)."""
-        categorical = [t.name for t in self.spec.targets if t.categorical]
-        if not categorical:
-            raise ConfigError("predict_proba needs a classification or binary target, and every "
-                              "target of this model is a regression target; use predict")
+        categorical_names(self.spec)                  # before predicting: a model without one
         decoded, windows, _ = self._predicted(data, origins, device)
-        lengths = _lengths(windows)
-        probas = {name: self.spec.shape.sample_layout(decoded[name].proba, lengths)
-                  for name in categorical}
-        return probas[categorical[0]] if len(probas) == 1 else probas
+        return probabilities(self.spec, decoded, _lengths(windows))
+
+    @property
+    def classes(self) -> np.ndarray | dict[str, np.ndarray]:
+        """The labels of ``predict_proba``'s columns, as scikit-learn's ``classes_`` holds
+        them: one array for one categorical target, else a dict by target name (as
+        ``predict_proba`` gives); an ``AttributeError`` for a model without one."""
+        labels = {t.name: np.asarray(self.encoding.target_labels[t.name].classes)
+                  for t in self.spec.targets if t.categorical}
+        if not labels:
+            raise AttributeError("classes_ holds the labels of categorical targets, and every "
+                                 "target of this model is a regression target")
+        return next(iter(labels.values())) if len(labels) == 1 else labels
 
     def _predicted(self, data: Any, origins: str, device: torch.device | None,
                    values_only: bool = False, need_targets: bool = False
@@ -377,11 +395,7 @@ class FittedPipeline:
 
     def check_adapt(self, output: str = "frame", samples: int | None = None) -> None:
         """Raise a ConfigError where ``predict(adapt=...)`` has nothing to adapt."""
-        check_adaptable(self.conformal, self.spec)
-        if output != "frame" or samples is not None:
-            raise ConfigError("adapt= adapts the intervals of the prediction table, which "
-                              "output='array' and samples= do not give; use output='frame' "
-                              "without samples")
+        check_adaptable(self.conformal, self.spec, output, samples)
 
     def decoded(self, windows: Windows, device: torch.device | None = None,
                 values_only: bool = False) -> dict[str, Decoded]:

@@ -664,12 +664,14 @@ class Spec:
         panel = self.task == "forecast" and self.series is not None and series > 1
         return dataclasses.replace(self, scale_by="series" if panel else "global")
 
-    def fitted_as(self, fitted: Spec) -> bool:
-        """Whether a model fitted with spec ``fitted`` was fitted with this one: equal, an
-        unset ``scale_by`` taking ``fitted``'s choice."""
-        if self.scale_by is None:
-            return dataclasses.replace(fitted, scale_by=None) == self
-        return self == fitted
+    def difference(self, fitted: Spec) -> str | None:
+        """The first setting in which this spec is not ``fitted`` (an unset ``scale_by``
+        taking ``fitted``'s choice), as ``name (this, fitted: that)``; None where none is."""
+        for field in dataclasses.fields(self):
+            mine, theirs = getattr(self, field.name), getattr(fitted, field.name)
+            if field.compare and mine != theirs and not (field.name == "scale_by" and mine is None):
+                return f"{field.name} ({quote(mine)}, fitted: {quote(theirs)})"
+        return None
 
 
 def _past_of(target: Target, missing: str) -> Feature:

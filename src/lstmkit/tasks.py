@@ -20,11 +20,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .errors import ConfigError
 from .kinds import Decoded, prediction_columns
 
 if TYPE_CHECKING:
     from .data.groups import Groups
     from .spec import Spec
+
+
+OUTPUTS = ("frame", "array")     # what predict gives: the tidy table, or arrays shaped like y
 
 
 @dataclass(frozen=True)
@@ -109,10 +113,11 @@ class TaskShape:
                    "step": np.tile(np.arange(1, steps + 1), n)}
         return columns, np.ones(n * steps, dtype=bool)
 
-    def array_layout(self, decoded: dict[str, Decoded], lengths: np.ndarray | None
-                     ) -> np.ndarray:
+    def array_layout(self, decoded: dict[str, Decoded], lengths: np.ndarray | None,
+                     target_axis: bool = False) -> np.ndarray:
         """Every target's values or labels in one array shaped like ``y`` (see
-        ``LSTMModel.predict``); targets of different types share an object array."""
+        ``LSTMModel.predict``); targets of different types share an object array.
+        ``target_axis``: fit's ``y`` had a targets axis for one target (sequence tasks)."""
         values = [d.values for d in decoded.values()]                   # each (N, S)
         if len({v.dtype for v in values}) > 1:
             values = [v.astype(object) for v in values]
@@ -201,11 +206,12 @@ class SequenceShape(TaskShape):
                    ) -> tuple[dict[str, Any], np.ndarray]:
         return {self.spec.sequence: rows.keys}, np.ones(n * steps, dtype=bool)
 
-    def array_layout(self, decoded: dict[str, Decoded], lengths: np.ndarray | None
-                     ) -> np.ndarray:
-        """(samples, targets), or (samples,) with one target."""
+    def array_layout(self, decoded: dict[str, Decoded], lengths: np.ndarray | None,
+                     target_axis: bool = False) -> np.ndarray:
+        """(samples, targets), or (samples,) with one target unless ``target_axis`` (fit's
+        ``y`` was (samples, 1))."""
         array = super().array_layout(decoded, lengths)
-        return array[..., 0] if len(decoded) == 1 else array
+        return array[..., 0] if len(decoded) == 1 and not target_axis else array
 
     def sample_layout(self, array: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
         """A sequence task drops the step axis."""
@@ -255,6 +261,27 @@ def task_shape(spec: Spec) -> TaskShape:
     if spec.task == "sequence":
         return SequenceShape(spec)
     return Seq2SeqShape(spec) if spec.horizon is not None else AlignedShape(spec)
+
+
+def categorical_names(spec: Spec) -> list[str]:
+    """The categorical targets, whose probabilities ``predict_proba`` gives; a ConfigError
+    for a model without one."""
+    names = [t.name for t in spec.targets if t.categorical]
+    if not names:
+        raise ConfigError("predict_proba needs a classification or binary target, and every "
+                          "target of this model is a regression target; use predict")
+    return names
+
+
+def probabilities(spec: Spec, decoded: dict[str, Decoded], lengths: np.ndarray | None
+                  ) -> np.ndarray | dict[str, np.ndarray]:
+    """``predict_proba``'s arrays from every target's ``decoded`` predictions: each
+    categorical target's (samples, classes), (samples or windows, steps, classes) for
+    seq2seq and forecasts (``lengths``: as for ``array_layout``); a dict of them by target
+    name with several."""
+    probas = {name: spec.shape.sample_layout(decoded[name].proba, lengths)
+              for name in categorical_names(spec)}
+    return next(iter(probas.values())) if len(probas) == 1 else probas
 
 
 def prediction_frame(spec: Spec, rows: WindowRows, decoded: dict[str, Decoded]

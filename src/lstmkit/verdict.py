@@ -15,7 +15,7 @@ import torch
 from .checks import quote
 from .data.windows import Windows
 from .errors import BaselineWarning, warn
-from .fallback import drifts, kept, naive_lag
+from .fallback import drifts, kept, momenta, naive_lag
 from .metrics import mostly_naive
 from .pipeline import FittedPipeline
 from .spec import Spec
@@ -41,6 +41,8 @@ def check_against_naive(pipeline: FittedPipeline, windows: Windows | None,
         verdict["targets"][target]["kept"] = share
     for target, share in drifts(pipeline).items():
         verdict["targets"][target]["drift"] = share
+    for target, shares in momenta(pipeline).items():
+        verdict["targets"][target]["momentum"] = shares
     for target, entry in verdict["targets"].items():
         if global_rank() != 0:     # one process warns
             continue
@@ -78,12 +80,16 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
 
 def _mostly_naive(target: str, entry: dict[str, Any], lag: int) -> str:
     """The warning for a forecast target whose forecasts fell back mostly on the naive ones
-    (with the share of drift, ``entry['drift']``, that naive forecast carries, if any)."""
+    (with the share of drift, ``entry['drift']``, and of the last change,
+    ``entry['momentum']``, that naive forecast carries, if any)."""
     naive = "its last value" if lag == 1 else f"its value one season ({lag} steps) earlier"
     walk = "a random walk"
     if entry.get("drift"):
         naive += f" plus {entry['drift']:.0%} of the window's mean step change per step ahead"
         walk = "a random walk with drift"
+    if entry.get("momentum"):
+        naive += (" plus a share of its last change over the lag ("
+                  + ", ".join(f"{v:.2f}" for v in entry["momentum"]) + " by step)")
     return (f"target {quote(target)}: on the validation part the network did not beat the "
             f"naive forecast ({naive}) by more than one standard error, so fit moved its "
             f"forecasts towards that (now MAE "

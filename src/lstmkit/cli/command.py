@@ -79,8 +79,16 @@ def _warning_printer(show: Any) -> Any:
     return printer
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors print as one line like lstmkit's own errors
+    (and exit with 2), pointing to ``--help`` instead of printing the usage block."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"error: {' '.join(message.split())}; see {self.prog} --help\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lstmkit", description="Multi-input, multi-output LSTM models from the command line.")
     parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -321,7 +329,7 @@ def _predict(args: argparse.Namespace) -> int:
     files.check_output_file(output, args.overwrite, reading, kind="predictions file")
     model = LSTMModel.load(args.model)
     coverage = _shares(args.coverage)
-    chosen(model.conformal_, coverage)          # before any row is read
+    chosen(model.conformal_, coverage, model.spec_)      # before any row is read
     if _arrays(args.data):
         chunks, total = read_chunks(_as_table(_load_data(args.data, model.spec_), model))
     else:
@@ -348,7 +356,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     coverage = check_coverage(_shares(args.coverage))
-    reading = _read_files(args.data)
+    reading = [*_read_files(args.data), Path(args.model)]      # the model is an input too
     files.check_output_dir(out, files.MODEL, args.overwrite, reading)
     model = LSTMModel.load(args.model)
     data, y = fit_arguments(_load_data(args.data, model.spec_))

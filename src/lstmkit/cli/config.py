@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..checks import check_mapping, quote
+from ..checks import check_mapping, no_file, quote
 from ..data.ts_format import TS_SUFFIX
 from ..errors import ConfigError, warn
 from ..model import LSTMModel
@@ -180,7 +180,7 @@ class RunConfig:
         """Parse and check a YAML config file; relative paths in it lie in its folder."""
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
+            raise ConfigError(no_file("config file", path))
         try:
             raw = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
         except DuplicateKey as exc:
@@ -192,6 +192,9 @@ class RunConfig:
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             detail = str(exc).replace("\n", " ")
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {detail}") from None
+        if raw is None:
+            raise ConfigError(f"config file {str(path)!r} holds no settings (it is empty or only "
+                              "comments); give it a data and a spec section (see examples/)")
         return cls.from_dict(raw, base=path.parent)
 
     def build_model(self) -> LSTMModel:

@@ -150,7 +150,7 @@ class Labels:
             known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
             labels = repr(list(self.classes)) if len(self.classes) <= 10 else "known"
             raise DataError(
-                f"column {column!r} has label {values[i]!r} at row {row}, which was not seen "
+                f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
                 f"in the training part (known labels, {len(self.classes)} in all: {known}), so "
                 "the model has nothing to learn it from: fit with a training part that holds "
                 f"it (a split whose val_start comes after row {row}, where it is new after "

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from ..checks import quote
-from ..errors import ConfigError, DataError, LimitError, LSTMKitError
+from ..checks import no_file, quote
+from ..errors import ConfigError, DataError, LimitError, LSTMKitError, warn
 from ..spec import Spec, Target
 from .ts_format import TS_SUFFIX
 from .validate import DECIMAL_COMMA, THOUSANDS_COMMA
@@ -167,13 +167,16 @@ def table_path(source: Any) -> Path:
     """``source`` as the path of an existing CSV or Parquet file, or a ``DataError`` saying why
     it is not one."""
     if not isinstance(source, str | os.PathLike):
+        hint = ""
+        if type(source).__name__ == "LazyFrame":
+            hint = "; call .collect() on a polars LazyFrame first"
+        elif hasattr(source, "__array__"):        # a torch or TensorFlow tensor, an xarray
+            hint = "; convert it to a numpy array first: np.asarray(X) (a GPU tensor: X.cpu())"
         raise DataError(f"data must be a pandas or polars DataFrame, a CSV/Parquet path or "
-                        f"numpy arrays, got {type(source).__name__}"
-                        + ("; call .collect() on a polars LazyFrame first"
-                           if type(source).__name__ == "LazyFrame" else ""))
+                        f"numpy arrays, got {type(source).__name__}{hint}")
     path = Path(source)
     if not path.is_file():
-        raise DataError(f"data file {str(path)!r} does not exist; check the path")
+        raise DataError(no_file("data file", path))
     if path.name.lower().endswith(TS_SUFFIX):
         raise DataError(f"data file {str(path)!r} is a .ts file (UEA / sktime), which holds "
                         "sequences, not a table: read it as arrays, X, y = lstmkit.data."
@@ -426,7 +429,8 @@ def _delimiter(header: str) -> str:
 def _parquet_columns(source: Input, limits: Limits, columns: Collection[str] | None, name: str
                      ) -> tuple[Any, list[str] | None]:
     """The opened Parquet file and the columns to read (None: all), checked from its metadata:
-    the row count within ``limits``, distinct names; nested columns left out."""
+    the row count within ``limits``, distinct names, none of ``columns`` nested; other nested
+    columns left out."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -440,6 +444,10 @@ def _parquet_columns(source: Input, limits: Limits, columns: Collection[str] | N
     check_unique_columns(schema.names, name)
     flat = [f.name for f in schema if not pa.types.is_nested(f.type)]
     needed = set(flat if columns is None else columns)
+    nested = next((f for f in schema if f.name in needed and f.name not in flat), None)
+    if nested is not None:
+        raise DataError(f"{name}'s column {quote(nested.name)} is nested ({nested.type}), and "
+                        "the model reads one number or label per row in it: give it that")
     wanted = [n for n in flat if n in needed]
     return file, None if wanted == schema.names else wanted
 
@@ -483,6 +491,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     """
     steps = _sequence_steps(X)
     y_arr, implied = (None, None) if y is None else indicator_targets(y, spec)
+    names = [str(c) for c in y.columns] if isinstance(y, pd.DataFrame) else None
     if steps is None:
         return _forecast_table(np.asarray(X), y_arr, spec)
     values, lengths = steps
@@ -490,7 +499,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
     if y_arr is not None and len(y_arr) != len(lengths):
         raise DataError(f"X has {len(lengths)} samples but y has {len(y_arr)}; they must match")
     if spec is None:
-        spec = _default_spec(n_features, y_arr, int(lengths.max()), implied)
+        spec = _default_spec(n_features, y_arr, int(lengths.max()), implied, names)
     if spec.shape.sliding:
         raise ConfigError(f"X holds {len(lengths)} sequences, one per sample, but the spec's "
                           "task is 'forecast' "
@@ -498,6 +507,7 @@ def from_arrays(X: Any, y: Any, spec: Spec | None) -> tuple[pd.DataFrame, Spec]:
                           "Spec(..., task='sequence') for one output per sample, or "
                           "task='seq2seq' for an output sequence")
     _check_width(spec.input_names, n_features, "X", "inputs")
+    _check_finite(values, lengths, spec)
     if spec.sequence is None:
         spec = dataclasses.replace(spec, sequence=SAMPLE)
     frame = pd.DataFrame(values, columns=spec.input_names, copy=False)   # X is only read
@@ -586,7 +596,7 @@ def raw_sequences(X: Any, spec: Spec) -> np.ndarray | None:
         X = X.astype(np.float64)
     # A finite sum means finite values (NaN and inf carry through a sum), without a mask
     # of X; an overflowing sum is checked value by value.
-    if X.shape[1] == 0 or not (np.isfinite(X.sum()) or np.isfinite(X).all()):
+    if 0 in X.shape or not (np.isfinite(X.sum()) or np.isfinite(X).all()):
         return None
     _check_width(spec.input_names, X.shape[2], "X", "inputs")
     return X
@@ -595,63 +605,145 @@ def raw_sequences(X: Any, spec: Spec) -> np.ndarray | None:
 def _sequence_steps(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """Every sample's steps back to back (rows, F) and the samples' lengths, or None for 2-D X.
 
-    A 3-D array loses its trailing all-NaN (padding) steps; a 3-D array without
-    padding is reshaped, not copied.
+    A 3-D array, and each array of a list, loses its trailing all-NaN (padding) steps; a
+    3-D array without padding is reshaped, not copied.
     """
     if isinstance(X, list | tuple):
-        arrays = [np.asarray(x, dtype=np.float64) for x in X]
-        if not arrays:
+        if not X:
             raise DataError("X is an empty list; pass at least one (steps, features) array")
-        bad = next((i for i, a in enumerate(arrays) if a.ndim != 2), None)
-        if bad is not None:
-            raise DataError(f"a list X must hold 2-D arrays of shape (steps, features), but item "
-                            f"{bad} has shape {arrays[bad].shape}; reshape it (a univariate "
-                            "sequence: x.reshape(-1, 1))")
+        arrays = []
+        for i, x in enumerate(X):
+            arrays.append(_numbers(x, f"item {i} of X"))
+            if arrays[i].ndim != 2:
+                raise DataError(f"a list X must hold 2-D arrays of shape (steps, features), but "
+                                f"item {i} has shape {arrays[i].shape}; reshape it (a "
+                                "univariate sequence: x.reshape(-1, 1))")
         if len({a.shape[1] for a in arrays}) != 1:
             raise DataError("every sequence in X must have the same number of features")
-        return np.concatenate(arrays), np.array([len(a) for a in arrays])
+        lengths = np.array([_unpadded_length(np.isnan(a).all(axis=1)) for a in arrays])
+        _check_lengths(lengths)
+        return np.concatenate([a[:n] for a, n in zip(arrays, lengths, strict=True)]), lengths
     X = np.asarray(X)
     if X.ndim == 2:
         return None
     if X.ndim != 3:
         raise DataError(f"X must have shape (samples, steps, features) or (rows, features), got "
                         f"{X.ndim} dimension(s) {X.shape}")
+    empty = [axis for axis, size in zip(("samples", "steps", "features"), X.shape, strict=True)
+             if not size]
+    if empty:
+        raise DataError(f"X has shape {X.shape}: no {empty[0]}; X needs at least one sample, "
+                        "step and feature: (samples, steps, features)")
     if X.dtype.kind != "f":
-        X = X.astype(np.float64)
+        X = _numbers(X, "X")
     n, steps, f = X.shape
-    if steps and not np.isnan(X[:, -1]).all(axis=1).any():    # no sample ends in padding
+    if not np.isnan(X[:, -1]).all(axis=1).any():    # no sample ends in padding
         return X.reshape(n * steps, f), np.full(n, steps)
-    padded = np.isnan(X).all(axis=2)                          # (samples, steps)
-    lengths = steps - np.argmin(padded[:, ::-1], axis=1)
-    lengths[padded.all(axis=1)] = 0
-    if (lengths == 0).any():
-        raise DataError(f"sample {int(np.flatnonzero(lengths == 0)[0])} of X is all NaN")
+    lengths = _unpadded_length(np.isnan(X).all(axis=2))
+    _check_lengths(lengths)
     keep = np.arange(steps)[None, :] < lengths[:, None]      # (samples, steps)
     return X[keep], lengths
 
 
+def _check_finite(values: np.ndarray, lengths: np.ndarray, spec: Spec) -> None:
+    """Raise ``DataError`` naming ``X[sample, step, feature]`` for the first inf, or NaN
+    (padding gone, so inside a sequence) in an input without a missing policy: the long
+    table's checks would name a row of a table the user never built."""
+    if np.isfinite(values.sum()):          # finite values, without a mask of X (see above)
+        return
+    bad = np.isinf(values)
+    strict = [j for j, f in enumerate(spec.inputs) if f.missing == "error"]
+    bad[:, strict] |= np.isnan(values[:, strict])
+    if not bad.any():
+        return
+    row, j = divmod(int(np.argmax(bad)), values.shape[1])
+    sample = int(np.searchsorted(np.cumsum(lengths), row, side="right"))
+    step = row - int(lengths[:sample].sum())
+    name, where = spec.input_names[j], f"X[{sample}, {step}, {j}]"
+    if np.isinf(values[row, j]):
+        raise DataError(f"{where} (input {quote(name)}) is {values[row, j]}; infinite values are "
+                        "not allowed: replace them, e.g. np.nan_to_num(X, posinf=..., "
+                        "neginf=...), or drop the sample")
+    raise DataError(f"{where} (input {quote(name)}) is NaN inside its sequence (only all-NaN "
+                    "steps at the end are padding); fill it, or give the input a missing "
+                    f"policy: Spec(inputs=[..., Feature({quote(name)}, missing='ffill' or "
+                    "'mask'), ...], ...)")
+
+
+def _unpadded_length(padded: np.ndarray) -> np.ndarray:
+    """The steps before the trailing padding, given which steps are padding (all NaN):
+    (steps,) -> a number, (samples, steps) -> one per sample."""
+    steps = padded.shape[-1]
+    if not steps:
+        return np.zeros(padded.shape[:-1], dtype=np.int64)
+    lengths = steps - np.argmin(padded[..., ::-1], axis=-1)
+    return np.where(padded.all(axis=-1), 0, lengths)
+
+
+def _check_lengths(lengths: np.ndarray) -> None:
+    """Raise ``DataError`` for the first sample without a step that is not padding."""
+    empty = np.flatnonzero(lengths == 0)
+    if empty.size:
+        raise DataError(f"sample {int(empty[0])} of X is all NaN (or has no steps); drop it")
+
+
+def _numbers(x: Any, what: str) -> np.ndarray:
+    """``x`` as float64, or a ``DataError`` naming ``what`` where it holds text or ragged rows."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{what} cannot be read as numbers ({quote(str(exc), 120)}); pass arrays "
+                        "of numbers (labels and text as a table, whose columns say their kind)"
+                        ) from None
+
+
 def _default_spec(n_features: int, y: np.ndarray | None, steps: int,
-                  implied: tuple[Target, ...] | None = None) -> Spec:
-    """The spec arrays imply: inputs ``x0``..., targets ``y`` or ``y0``... (or ``implied``),
-    a sequence task for y (samples,) / (samples, targets), seq2seq for a 3-D y."""
+                  implied: tuple[Target, ...] | None = None, names: list[str] | None = None
+                  ) -> Spec:
+    """The spec arrays imply: inputs ``x0``..., targets ``y`` or ``y0``... (``names``: a
+    DataFrame y's column names; or ``implied``), a sequence task for y (samples,) /
+    (samples, targets), seq2seq for a 3-D y. Each target's kind is its column's (``_kind``)."""
     inputs = [f"x{i}" for i in range(n_features)]
     if y is None:
         raise ConfigError("predicting from arrays needs the spec of a fitted model")
     if y.ndim == 3:
-        targets = implied or [Target(f"y{j}", kind=_kind(y[..., j])) for j in range(y.shape[2])]
+        names = names or [f"y{j}" for j in range(y.shape[2])]
+        targets = implied or [Target(names[j], kind=_kind(y[..., j], names[j]))
+                              for j in range(y.shape[2])]
         horizon = None if y.shape[1] == steps else y.shape[1]
         return Spec(inputs, targets, task="seq2seq", horizon=horizon)
     if implied:
         return Spec(inputs, implied, task="sequence")
     width = 1 if y.ndim == 1 else y.shape[1]
-    names = ["y"] if y.ndim == 1 else [f"y{j}" for j in range(width)]
+    names = names or (["y"] if y.ndim == 1 else [f"y{j}" for j in range(width)])
     columns = [y] if y.ndim == 1 else [y[:, j] for j in range(width)]
-    return Spec(inputs, [Target(n, kind=_kind(c)) for n, c in zip(names, columns, strict=True)],
+    return Spec(inputs, [Target(n, kind=_kind(c, n)) for n, c in zip(names, columns, strict=True)],
                 task="sequence")
 
 
-def _kind(values: np.ndarray) -> str:
-    return "regression" if np.asarray(values).dtype.kind == "f" else "classification"
+def _kind(values: np.ndarray, name: str) -> str:
+    """``regression`` for floats, ``classification`` for labels (integers, booleans, text).
+
+    An object column (a DataFrame y of mixed columns, Python numbers with None for missing
+    values) is judged by what it holds, missing values aside: floats make a regression
+    target there too, as in a float array. Floats that are all 0.0 or 1.0 (Keras' binary
+    labels) stay a regression target, with a warning that says how to get a classifier.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "O":
+        held = pd.api.types.infer_dtype(values.reshape(-1), skipna=True)
+        if held not in ("floating", "mixed-integer-float", "decimal"):
+            return "classification"
+        values = values.astype(np.float64)
+    if values.dtype.kind != "f":
+        return "classification"
+    known = values[~np.isnan(values)]
+    if known.size and ((known == 0) | (known == 1)).all():
+        warn(f"target {name!r} of y holds only 0.0 and 1.0, floats, so it is read as a regression "
+             "target (its predictions are numbers between, not labels); for a classifier "
+             "pass integer labels, y.astype(int) (predict_proba then gives P(0) and P(1)), "
+             f"or declare Spec(..., targets=[Target({name!r}, kind='binary')])")
+    return "regression"
 
 
 def _seq2seq_table(frame: pd.DataFrame, lengths: np.ndarray, y: np.ndarray, spec: Spec

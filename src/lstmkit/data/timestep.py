@@ -40,6 +40,7 @@ HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
 DAY_NS = 86_400 * 10**9
 UTC_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"     # the end of 2016-07-01T00:00+02:00, or of ...Z
+TIME_CHARS = 100    # the longest text a time may be (2016-07-01T00:00:00.000000000+02:00: 35)
 HOLIDAYS_IN_A_ROW = 2    # business days a market closes in a row (Christmas, Boxing Day)
 HOLIDAY_SHARE = 0.05     # of a series' business days: a calendar's public holidays, 8-12 a year
 PIECE = 6      # rows per piece when a series with gaps votes: 6 business days span a weekend
@@ -570,6 +571,7 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
         series = values = series.dt.to_timestamp()
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
         _check_no_numbers(series, column, rows)
+        _check_text_length(series, column, rows)
         _check_two_digit_years(series, column)
         try:
             values = _quarter_starts(series)
@@ -580,7 +582,8 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
                 values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, utc=True)
             except (ValueError, TypeError):
                 _check_stray_rows(series, column, rows, dayfirst)
-                raise DataError(f"time column {column!r} cannot be read as dates ({exc}); give "
+                raise DataError(f"time column {column!r} cannot be read as dates "
+                                f"({quote(str(exc), 120)}); give "
                                 "it ISO dates like 2016-07-01 00:00, or numbers") from None
             _check_offsets(series, column, rows)
     if values.isna().any():
@@ -840,6 +843,18 @@ def _check_stray_rows(series: pd.Series, column: str, rows: np.ndarray, dayfirst
     raise DataError(f"time column {column!r} cannot be read as dates: it holds {quote(value)} "
                     f"at row {rows[i]}, which is no date ({stray.size} such row(s) among "
                     f"{len(series)}; {what})")
+
+
+def _check_text_length(series: pd.Series, column: str, rows: np.ndarray) -> None:
+    """Refuse text far longer than any time: pandas takes a minute to find that a megabyte of
+    it is no date, while the server's one predicting thread waits."""
+    lengths = np.array([len(v) if isinstance(v, str) else 0 for v in series.to_numpy()])
+    long = np.flatnonzero(lengths > TIME_CHARS)
+    if long.size:
+        i = int(long[0])
+        raise DataError(f"time column {column!r} holds text of {lengths[i]:,} characters at row "
+                        f"{rows[i]} ({quote(series.iloc[i])}), too long for a time; give it "
+                        "times like 2016-07-01 00:00")
 
 
 def _check_two_digit_years(series: pd.Series, column: str) -> None:

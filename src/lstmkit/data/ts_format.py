@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import no_file
 from ..errors import DataError
 
 TS_SUFFIX = ".ts"
@@ -70,7 +71,7 @@ def read_ts(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndarray]:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f".ts file {str(path)!r} does not exist; check the path")
+        raise DataError(no_file(".ts file", path))
     header = _Header()
     samples: list[np.ndarray] = []
     labels: list[str | None] = []

@@ -16,6 +16,8 @@ import pandas as pd
 from ..checks import closest, quote
 from ..errors import DataError, SchemaError, warn
 
+COLUMNS_CHARS = 240     # the most characters of a table's column names that a message lists
+
 SENTINELS = {"?", "-", "--", "na", "n/a", "nan", "null", "none", "missing", "nil", "#n/a", ""}
 # A number written with a decimal comma (35,27 or -1.234,5 with dots between thousands), as
 # spreadsheets in much of Europe write CSV files (with ';' between fields).
@@ -40,17 +42,17 @@ def number_text_hint(value: Any, column: str) -> str:
                 f"into one?): drop that row, df = df[df[{column!r}] != {column!r}] (in a CSV "
                 "file, delete that line)")
     if THOUSANDS_COMMA.fullmatch(value) and ("." in value or value.count(",") > 1):
-        return (f"; {value!r} looks like a number with commas between thousands: read the "
+        return (f"; {quote(value)} looks like a number with commas between thousands: read the "
                 f"file with pandas.read_csv(path, thousands=',') (lstmkit's own CSV reader does "
                 f"so where its first rows hold such numbers), or df[{column!r}] = "
                 f"pd.to_numeric(df[{column!r}].str.replace(',', ''))")
     if THOUSANDS_SPACE.fullmatch(value):
         comma = ".str.replace(',', '.')" if "," in value else ""
-        return (f"; {value!r} looks like a number with spaces between thousands: read it as "
+        return (f"; {quote(value)} looks like a number with spaces between thousands: read it as "
                 rf"a number, df[{column!r}] = pd.to_numeric(df[{column!r}].str.replace(r'\s', "
                 f"'', regex=True){comma})")
     if PERCENT.fullmatch(value):
-        return (f"; {value!r} looks like a percentage: read it as a number, df[{column!r}] = "
+        return (f"; {quote(value)} looks like a percentage: read it as a number, df[{column!r}] = "
                 f"pd.to_numeric(df[{column!r}].str.rstrip('%')) (divide by 100 for fractions), "
                 "or write the file without the % signs")
     if not DECIMAL_COMMA.fullmatch(value):
@@ -58,7 +60,7 @@ def number_text_hint(value: Any, column: str) -> str:
     thousands = ", thousands='.'" if THOUSANDS_DOT.match(value) else ""   # as 1.234,5
     either = (" (or, if the comma is between thousands, pandas.read_csv(path, "
               "thousands=','))" if THOUSANDS_COMMA.fullmatch(value) else "")   # 1,234
-    return (f"; {value!r} looks like a number with a decimal comma: read the file with "
+    return (f"; {quote(value)} looks like a number with a decimal comma: read the file with "
             f"pandas.read_csv(path, sep=';', decimal=','{thousands}) (lstmkit's own CSV reader "
             f"does so for a ';'-separated file whose first rows hold such numbers){either}")
 
@@ -79,7 +81,8 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
                             "columns; make it a column: df.reset_index() (or read the file "
                             "without index_col)")
             raise error(f"{role} column {column!r} is missing from the data"
-                        f"{closest(column, available)}; the data has columns {available}")
+                        f"{closest(column, available)}; the data has columns "
+                        f"{quote(available, COLUMNS_CHARS)}")
 
 
 def warn_time_index(frame: pd.DataFrame, time: str | None) -> None:
@@ -376,5 +379,5 @@ def check_schema(frame: pd.DataFrame, schema: dict[str, str]) -> None:
                 value = series.iloc[bad[0]]
                 raise SchemaError(
                     f"column {column!r} was numeric when the model was trained but now holds "
-                    f"{value!r} at row {bad[0]} (dtype {series.dtype})"
+                    f"{quote(value)} at row {bad[0]} (dtype {series.dtype})"
                     + (number_text_hint(value, column) or "; pass numbers in that column"))

@@ -83,7 +83,7 @@ def predict_chunks(model: FittedPipeline | Fitted, chunks: Iterable[pd.DataFrame
         ``model.predict(whole_table, origins)``.
     """
     pipeline = fitted(model)
-    chosen(pipeline.conformal, coverage)           # a coverage not calibrated: before reading
+    chosen(pipeline.conformal, coverage, pipeline.spec)    # one not calibrated: before reading
     if adapt_rate(adapt) is not None:
         pipeline.check_adapt()                     # nothing to adapt: before reading too
     group = pipeline.spec.group

@@ -327,6 +327,7 @@ def onnx_metadata(model: FittedPipeline | Fitted) -> dict[str, Any]:
         "inputs": inputs, "outputs": outputs, "schema": schema, "spec": spec.to_dict(),
         "time_step": timestep.to_json(pipeline.time_step),
         "data_sha256": pipeline.data_sha256, "conformal": conformal,
+        **({"target_axis": True} if pipeline.target_axis else {}),
         "versions": {"lstmkit": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
     }

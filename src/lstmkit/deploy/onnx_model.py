@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..checks import quote
+from ..checks import check_choice, quote
 from ..conformal import check_conformal, check_coverage, chosen, with_intervals
 from ..conformal_online import adapt_rate, adapt_windows, check_adaptable
 from ..conformal_panel import series_codes
@@ -41,7 +41,7 @@ from ..kinds import Decoded
 from ..spec import Spec
 from ..storage.saved_files import check_fields, check_strings, damaged, first_difference, parse_json
 from ..storage.saved_files import check_schema as check_saved_schema
-from ..tasks import prediction_frame
+from ..tasks import OUTPUTS, WindowRows, categorical_names, prediction_frame, probabilities
 
 FORMAT = "lstmkit.onnx"
 FORMAT_VERSION = 1
@@ -58,7 +58,7 @@ METADATA_FIELDS = {"task": str, "lookback": (int, type(None)), "horizon": (int, 
                    "aligned": bool, "inputs": dict, "outputs": list, "schema": dict,
                    "spec": dict, "time_step": (dict, type(None)), "versions": dict}
 METADATA_OPTIONAL = {"span": (int, type(None)), "future": list, "data_sha256": (str, type(None)),
-                     "conformal": (dict, type(None))}
+                     "conformal": (dict, type(None)), "target_axis": bool}
 
 
 class OnnxModel:
@@ -84,8 +84,11 @@ class OnnxModel:
                               "'lstmkit[onnx]' (or just onnxruntime)") from None
         path = Path(path)
         if not path.is_file():
-            raise ArtifactError(f"no ONNX file at {str(path)!r}; pass the file that "
-                                "`lstmkit export MODEL --onnx FILE` wrote")
+            found = (" (a directory: a saved model is LSTMModel.load(path), and "
+                     "model.export_onnx(file) exports it)" if path.is_dir() else "")
+            raise ArtifactError(f"no ONNX file at {str(path)!r}{found}; pass the file that "
+                                "`lstmkit export MODEL --onnx FILE` (Python: model.export_onnx) "
+                                "wrote")
         try:
             self.session = onnxruntime.InferenceSession(
                 str(path), providers=["CPUExecutionProvider"])
@@ -129,8 +132,8 @@ class OnnxModel:
                             "OnnxModel.metadata['inputs'] for dtypes and shapes") from None
 
     def predict(self, data: Source | np.ndarray | list, origins: str = "last",
-                coverage: float | list[float] | None = None, adapt: bool | float = False
-                ) -> pd.DataFrame:
+                coverage: float | list[float] | None = None, adapt: bool | float = False,
+                output: str = "frame") -> pd.DataFrame | np.ndarray:
         """Predictions in original units, with the columns of ``LSTMModel.predict``.
 
         Args:
@@ -142,15 +145,37 @@ class OnnxModel:
                 ``LSTMModel.predict`` (None: all the graph holds).
             adapt: adapt them to the misses of the table's earlier windows, as for
                 ``LSTMModel.predict``.
+            output: ``frame`` (the table) or ``array``, shaped like ``y``, as for
+                ``LSTMModel.predict``.
         """
+        check_choice("output", output, OUTPUTS)
+        rate = adapt_rate(adapt)
+        if rate is not None:
+            check_adaptable(self.metadata.get("conformal"), self.spec, output)
+        decoded, windows, spec = self._predicted(data, origins, coverage, rate)
+        if output == "array":
+            return spec.shape.array_layout(decoded, windows.lengths,
+                                           self.metadata.get("target_axis", False))
+        return prediction_frame(spec, windows, decoded)
+
+    def predict_proba(self, data: Source | np.ndarray | list, origins: str = "last"
+                      ) -> np.ndarray | dict[str, np.ndarray]:
+        """Class probabilities of the categorical targets, as ``LSTMModel.predict_proba``
+        gives them."""
+        categorical_names(self.spec)                  # before predicting: a model without one
+        decoded, windows, spec = self._predicted(data, origins, [], None)
+        return probabilities(spec, decoded, windows.lengths)
+
+    # -- internals -----------------------------------------------------------------------
+    def _predicted(self, data: Any, origins: str, coverage: float | list[float] | None,
+                   rate: float | None) -> tuple[dict[str, Decoded], WindowRows, Spec]:
+        """Every target's decoded predictions (with the intervals at ``coverage``, adapted
+        at ``rate`` unless None), the windows they are of, and the spec read with ``data``."""
         if origins not in ("last", "all"):
             raise ConfigError(f"origins must be 'last' or 'all', got {origins!r}")
         recorded = self.metadata.get("conformal")
-        intervals = chosen(recorded, coverage)
-        rate = adapt_rate(adapt)
+        intervals = chosen(recorded, coverage, self.spec)
         spec = self.spec
-        if rate is not None:
-            check_adaptable(recorded, spec)
         if isinstance(data, np.ndarray | list | tuple):
             frame, spec = from_arrays(data, None, spec)
         else:
@@ -190,9 +215,8 @@ class OnnxModel:
                                           recorded.get("floors", {}), last=origins == "last")
             if last is not None:                       # each series' last window only
                 windows = spec.shape.window_rows(groups, "last")
-        return prediction_frame(spec, windows, decoded)
+        return decoded, windows, spec
 
-    # -- internals -----------------------------------------------------------------------
     def _columns(self, groups: Groups) -> dict[str, np.ndarray]:
         """Each graph input over the whole arranged table, read and checked as
         ``LSTMModel.predict`` reads it (``Encoding.read_inputs``): rows first."""

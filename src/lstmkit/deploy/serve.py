@@ -3,7 +3,8 @@
 Endpoints: ``POST /predict`` (JSON rows, a CSV body or a Parquet body in; the
 predictions of ``LSTMModel.predict`` out, in original units), ``GET /health``,
 ``GET /model`` (schema, targets, versions) and the OpenAPI docs at ``/docs``.
-Input the library refuses gets 422 with the library's message; a body, a line or
+Input the library refuses gets 422 with the library's message, as does a query parameter
+that is unknown, repeated or of the wrong type (one line, as every refusal); a body, a line or
 a row count over the server's limits gets 413 (a Parquet body's rows are counted
 from its metadata, before it is decoded), before the body is read in full where
 its size says so. The model is loaded once, at start-up.
@@ -30,11 +31,13 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect
 
-from ..checks import check_positive_int, quote
+from ..checks import check_positive_int, closest, quote
 from ..data.sources import Limits, inflate, read_csv, read_parquet, text_columns
 from ..errors import ConfigError, DataError, LimitError, LSTMKitError
 from ..spec import Spec
@@ -48,6 +51,7 @@ CSV = "text/csv"
 PARQUET = ("application/vnd.apache.parquet", "application/octet-stream")
 ENCODINGS = ("identity", "gzip")    # Content-Encoding of a request body
 LOG = logging.getLogger("uvicorn.error")    # uvicorn's own log: one line per event
+QUERY = {"origins": "last or all", "adapt": "true or false"}     # what /predict reads
 
 
 class Predictor(Protocol):
@@ -139,6 +143,10 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
     async def request_error(_: Request, exc: _RequestError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return await request_error(request, _RequestError(422, _invalid(exc.errors()[0])))
+
     @app.get("/health")
     def health() -> dict[str, str]:
         """Liveness: the model is loaded and the server answers."""
@@ -171,6 +179,7 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
         (``text/csv``) or as a Parquet file (``application/vnd.apache.parquet``).
         Several series (or sequences) may share a request; their id column tells them apart.
         """
+        _check_query(request.query_params)
         kind, encoding = _body_format(request)
         body = await _read_body(request, max_bytes)
 
@@ -267,6 +276,8 @@ def model_info(model_dir: Path, backend: str) -> dict[str, Any]:
 class Rows(BaseModel):
     """Input rows: one object per time step (or sequence step), keyed by column name."""
 
+    model_config = ConfigDict(extra="forbid")     # a key beside rows is no option it reads
+
     rows: list[dict[str, float | int | str | bool | None]]
 
 
@@ -276,6 +287,25 @@ class _RequestError(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status, self.detail = status, detail
+
+
+def _invalid(error: Any) -> str:
+    """FastAPI's first complaint about a request's parameters, as one line."""
+    where, name = error["loc"][0], ".".join(str(p) for p in error["loc"][1:])
+    return f"{where} parameter {quote(name)}: {error['msg']}, got {quote(error.get('input'))}"
+
+
+def _check_query(params: QueryParams) -> None:
+    """422 for a query parameter ``/predict`` does not read, or one given more than once:
+    predictions that ignore what was asked would look like an answer to it."""
+    for name in params:
+        if name not in QUERY:
+            reads = " and ".join(f"{key} ({values})" for key, values in QUERY.items())
+            raise _RequestError(422, f"unknown query parameter {quote(name)}"
+                                     f"{closest(name, QUERY)}; /predict reads {reads}")
+        if len(params.getlist(name)) > 1:
+            raise _RequestError(422, f"query parameter {quote(name)} is given "
+                                     f"{len(params.getlist(name))} times; give it once")
 
 
 def _body_format(request: Request) -> tuple[str, str]:
@@ -330,6 +360,8 @@ def _table(body: bytes, kind: str, limits: Limits, columns: set[str], text: list
         where = quote(".".join(str(p) for p in first["loc"])) if first["loc"] else "the body"
         raise DataError(f"the JSON body is not {{'rows': [{{column: value, ...}}, ...]}}: "
                         f"{where}: {first['msg']}") from None
+    if not rows:
+        raise DataError("the JSON body has no rows; send the rows to predict from in 'rows'")
     limits.check_rows(len(rows), "the JSON body")
     frame = pd.DataFrame.from_records(rows)
     _check_float_range(frame, columns)

@@ -15,7 +15,9 @@ step, with ``trust`` 1 while training and set from validation data afterwards, s
 a network that does not beat the naive forecast there falls back on it. The naive
 forecast it falls back on may carry a share ``drift`` of the window's drift (its mean
 step change, times the steps from the value it repeats): the naive forecast with drift,
-where the data outside the test part say that helps (0, the plain naive forecast, until then).
+and per step a share ``momentum`` of the window's last change over the lag (what the naive
+forecast would have missed by at the window's last step), where the data outside the test
+part say that helps (0, the plain naive forecast, until then).
 
 Either way a level the training data never reached (a drifting series) looks
 familiar to the LSTM, and outputs of regression targets that are also input
@@ -47,12 +49,16 @@ class Stats(NamedTuple):
             ``anchored`` mode, whose outputs are changes from it); None: no naive forecast.
         slope: (B, 1, M) with ``anchor``: each mapped target's drift in the window, its
             mean step change (last value - first) / (steps - 1).
+        miss: (B, 1, M) with ``anchor``: each mapped target's last change over its lag,
+            the window's last value less the one ``lag`` steps before it (0 in a window of
+            no more than ``lag`` steps).
     """
 
     shift: Tensor
     scale: Tensor
     anchor: Tensor | None = None
     slope: Tensor | None = None
+    miss: Tensor | None = None
 
 
 def norm_mode(instance_norm: bool | str | None) -> str | None:
@@ -91,8 +97,10 @@ class InstanceNorm(nn.Module):
     data (``lstmkit.fallback``), towards 0 where the network's change did not help. The
     buffer ``drift`` (M,) is the share of the window's drift that naive forecast carries
     (0: none, the last value or last season's; 1: the naive forecast with drift), set
-    beside ``trust`` from the training and validation windows; it moves only what the
-    network falls back on, never what it is trained on.
+    beside ``trust`` from the training and validation windows, as is the buffer
+    ``momentum`` (S, M), per step the share of the window's last change over the lag
+    (``Stats.miss``) added to it (0: none); they move only what the network falls back
+    on, never what it is trained on.
 
     Buffers ``scale``/``shift`` (per mapped target) map a value in the input
     channel's scaled units to the target's scaled units, since the two scalers of
@@ -152,17 +160,20 @@ class InstanceNorm(nn.Module):
         self.register_buffer("reach", reach(steps, self.lags), persistent=False)
         if self.naive:   # learned on validation data after training (1: keep it all)
             self.register_buffer("trust", torch.ones(steps, len(mapped)))
-            # the share of the window's drift in the naive forecast (0: none)
+            # the share of the window's drift in the naive forecast (0: none), and per step
+            # that of its last change over the lag
             self.register_buffer("drift", torch.zeros(len(mapped)))
+            self.register_buffer("momentum", torch.zeros(steps, len(mapped)))
 
     def _load_from_state_dict(self, state_dict: dict[str, Tensor], prefix: str,
                               *args: object) -> None:
         # A checkpoint written before the naive fallback existed (0.2.0) trained with
-        # trust 1 throughout, and one written before its drift fell back on the naive
-        # forecast without drift: resume them with that.
+        # trust 1 throughout, and one written before its drift (or momentum) fell back on
+        # the naive forecast without it: resume them with that.
         if self.naive:
             state_dict.setdefault(f"{prefix}trust", torch.ones_like(self.trust))
             state_dict.setdefault(f"{prefix}drift", torch.zeros_like(self.drift))
+            state_dict.setdefault(f"{prefix}momentum", torch.zeros_like(self.momentum))
         super()._load_from_state_dict(state_dict, prefix, *args)
 
     def normalize(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Stats]:
@@ -193,7 +204,8 @@ class InstanceNorm(nn.Module):
             normed = normed * mask
         if not self.naive:
             return normed, Stats(shift, scale)
-        return normed, Stats(shift, scale, self._anchor(x, lengths), self._slope(x, lengths))
+        return normed, Stats(shift, scale, self._anchor(x, lengths), self._slope(x, lengths),
+                             self._miss(x, lengths))
 
     def _anchor(self, x: Tensor, lengths: Tensor | None) -> Tensor:
         """Each mapped target's naive forecast (B, S, M) from the raw window x (B, T, F):
@@ -213,12 +225,29 @@ class InstanceNorm(nn.Module):
         last = values.gather(1, (n - 1).expand(-1, 1, values.shape[2]))
         return (last - values[:, :1]) / (n - 1).clamp(min=1)
 
+    def _miss(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        """Each mapped target's last change over its lag (B, 1, M) in the raw window x
+        (B, T, F): its last value less the one ``lag`` steps before, 0 where the window has
+        no value that far back."""
+        values = x[..., self.channels]                                     # (B, T, M)
+        if lengths is None:
+            last = values[:, -1:]                                          # (B, 1, M)
+            before = (x.shape[1] - 1 - self.lags).view(1, 1, -1)           # (1, 1, M)
+        else:
+            n = lengths.to(x.device).view(-1, 1, 1)
+            last = values.gather(1, (n - 1).expand(-1, 1, values.shape[2]))
+            before = n - 1 - self.lags                                     # (B, 1, M)
+        earlier = values.gather(1, before.clamp(min=0).expand(x.shape[0], 1, -1))
+        return torch.where(before >= 0, last - earlier, torch.zeros_like(last))
+
     def fallback(self, stats: Stats) -> Tensor:
         """The naive forecast (B, S, M) the outputs fall back on: the anchor, plus the
-        ``drift`` share of the window's drift over each step's ``reach`` (where it is 0, the
-        anchor itself, whatever the slope: a window with gaps stays the naive forecast)."""
+        ``drift`` share of the window's drift over each step's ``reach`` and the
+        ``momentum`` share of its last change (where a share is 0, nothing of that term,
+        whatever its value: a window with gaps stays the naive forecast)."""
         drifted = stats.anchor + self.drift * self.reach * stats.slope
-        return torch.where(self.drift != 0, drifted, stats.anchor)
+        naive = torch.where(self.drift != 0, drifted, stats.anchor)
+        return torch.where(self.momentum != 0, naive + self.momentum * stats.miss, naive)
 
     def denormalize(self, outputs: Tensor, stats: Stats | None) -> Tensor:
         """Outputs (B, S, C) with the mapped targets restored to their scaled units.

@@ -46,6 +46,8 @@ from ..version import __version__
 from .card import model_card
 from .files import (
     CARD,
+    CHECKPOINT,
+    CHECKPOINTS,
     MODEL,
     MODEL_FORMAT,
     NEIGHBOURS,
@@ -69,7 +71,7 @@ FORMAT = MODEL_FORMAT
 FORMAT_VERSION = 1
 # Weights that later versions added, absent from older files. At zero each adds nothing,
 # so a file without it loads as the network that saved it computed.
-ZERO_IF_ABSENT = frozenset({"future_effect.weight", "norm.drift"})
+ZERO_IF_ABSENT = frozenset({"future_effect.weight", "norm.drift", "norm.momentum"})
 # The entries of config.json and their JSON types; each is checked again in depth on loading.
 TOP_LEVEL = {"versions": dict, "spec": dict, "params": dict, "network": dict, "encoding": dict,
              "schema": dict, "baseline": list, "time_step": (dict, type(None)), "history": dict}
@@ -188,13 +190,19 @@ def read_config(path: Path) -> dict[str, Any]:
     checked (every entry's content is checked by ``load_model``)."""
     recover(path)
     if not path.is_dir():
-        raise ArtifactError(f"no model directory at {str(path)!r}; pass the directory that "
-                            "model.save() or `lstmkit fit` wrote")
+        found = ("" if not path.is_file() else " (an ONNX file, which OnnxModel(path) runs)"
+                 if path.suffix.lower() == ".onnx" else " (a file)")
+        raise ArtifactError(f"no model directory at {str(path)!r}{found}; pass the directory "
+                            "that model.save() or `lstmkit fit` wrote")
     try:
         config = read_json(path / CONFIG)
     except FileNotFoundError:
+        unfinished = (path / CHECKPOINTS / CHECKPOINT).is_file()
         raise ArtifactError(f"{str(path)!r} has no {CONFIG}; it is not an lstmkit model "
-                            "directory") from None
+                            "directory" + ("; it holds the checkpoint of an unfinished run: "
+                                           "finish it first with lstmkit fit CONFIG --run-dir "
+                                           f"{str(path)!r} --resume" if unfinished else "")
+                            ) from None
     except ConfigError as exc:
         raise damaged(f"{CONFIG} of {str(path)!r}", exc, REDO) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -218,6 +226,7 @@ def read_config(path: Path) -> dict[str, Any]:
                                          "class_frequencies": dict,
                                          "class_weights": dict,
                                          "decisions": dict,
+                                         "target_axis": bool,
                                          "naive_scales": dict,
                                          "neighbours_sha256": str,
                                          "fitted": dict})
@@ -275,6 +284,8 @@ def _checked(config: dict[str, Any]
         body["class_weights"] = _class_weights(config["class_weights"], spec, encoding)
     if decisions:                                      # absent in older files: argmax
         body["decisions"] = decisions
+    if config.get("target_axis"):             # fit's y was (samples, 1); absent: (samples,)
+        body["target_axis"] = True
     if config.get("naive_spread"):    # quantile and distribution targets, conformal intervals
         body["naive_spread"] = _naive_spread(config["naive_spread"], spec, conformal)
     if "naive_scales" in config:          # forecasts; absent in files saved before they were kept

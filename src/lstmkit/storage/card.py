@@ -141,16 +141,21 @@ def _validation(verdict: dict[str, Any] | None, units: dict[str, str]) -> list[s
         lines += ["", f"**Worse than the naive baseline: {', '.join(worse)}.** Use the "
                   "baseline's predictions for these targets instead, or see what to try in "
                   "the warning `fit` gave (lstmkit's README, \"Honest reports\")."]
-    naive = [f"{t} ({entry['kept']:.0%} kept" + (f", with {entry['drift']:.0%} of its drift)"
-                                                 if entry.get("drift") else ")")
+    naive = [f"{t} ({entry['kept']:.0%} kept"
+             + (f", with {entry['drift']:.0%} of its drift" if entry.get("drift") else "")
+             + (", with momentum" if entry.get("momentum") else "") + ")"
              for t, entry in verdict["targets"].items() if mostly_naive(entry)]
     if naive:
-        drift = any("drift" in entry for entry in verdict["targets"].values())
+        entries = verdict["targets"].values()
+        drift = any("drift" in entry for entry in entries)
+        momentum = any("momentum" in entry for entry in entries)
         lines += ["", f"**Mostly the naive forecast: {', '.join(naive)}.** The network's change "
                   "from the naive forecast did not help on the validation part, so its forecasts "
                   "keep only that share of it" + (" (the naive forecast with drift adds that "
                   "share of the window's mean step change per step ahead, as the training and "
-                  "validation parts chose)" if drift else "") + " (README, \"Honest reports\")."]
+                  "validation parts chose)" if drift else "") + (" (with momentum, it adds per "
+                  "step a share of the window's last change, as the training and validation "
+                  "parts chose)" if momentum else "") + " (README, \"Honest reports\")."]
     return lines
 
 

@@ -301,6 +301,21 @@ class Checkpointer(Callback):
         torch.set_rng_state(state.tensors["rng"])
 
 
+def check_callbacks(callbacks: Any) -> None:
+    """Raise ``ConfigError`` unless ``callbacks`` is a list of Lightning callbacks (a Keras
+    callback, or one callback not in a list, would fail inside Lightning's loop)."""
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, Sequence):
+        raise ConfigError(f"callbacks must be a list of Lightning callbacks, got a "
+                          f"{type(callbacks).__name__}; pass callbacks=[callback]")
+    for i, callback in enumerate(callbacks):
+        if not isinstance(callback, Callback):
+            raise ConfigError(
+                f"callbacks[{i}] is a {type(callback).__module__}.{type(callback).__name__}, "
+                "not a Lightning callback (lightning.pytorch.callbacks.Callback); lstmkit "
+                "trains with Lightning, and has early stopping (LSTMModel(patience=...)), "
+                "checkpoints (fit(checkpoint_dir=...)) and loggers (fit(loggers=[...])) built in")
+
+
 def train(network: LSTMNetwork, loss: MultiTargetLoss, train_windows: Windows,
           val_windows: Windows | None, config: TrainConfig,
           checkpoints: Checkpoints | None = None, loggers: list[Any] | None = None,
