@@ -148,16 +148,11 @@ class Labels:
             i = unknown[0]
             row = int(rows[i]) if rows is not None else int(i)
             known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
-            labels = repr(list(self.classes)) if len(self.classes) <= 10 else "known"
             raise DataError(
-                f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
-                f"in the training part (known labels, {len(self.classes)} in all: {known}), so "
-                "the model has nothing to learn it from: fit with a training part that holds "
-                f"it (a split whose val_start comes after row {row}, where it is new after "
-                "the training part), or read it as missing, "
-                f"df[{column!r}] = df[{column!r}].where(df[{column!r}].isin({labels})) (an "
-                f"input then with Feature({column!r}, kind='categorical', missing='mask')), or "
-                "remove those rows")
+                f"column {column!r} has label {quote(values[i])} at row {row}, not seen in the "
+                f"training part (known labels, {len(self.classes)}: {known}); fit with a split "
+                f"whose val_start comes after row {row}, or read it as missing (df[{column!r}]"
+                f".where(df[{column!r}].isin(known labels)), missing='mask' for an input)")
         codes[~present] = np.nan
         return codes
 
