@@ -149,10 +149,11 @@ class Labels:
             row = int(rows[i]) if rows is not None else int(i)
             known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
             raise DataError(
-                f"column {column!r} has label {quote(values[i])} at row {row}, not seen in the "
-                f"training part (known labels, {len(self.classes)}: {known}); fit with a split "
-                f"whose val_start comes after row {row}, or read it as missing (df[{column!r}]"
-                f".where(df[{column!r}].isin(known labels)), missing='mask' for an input)")
+                f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
+                f"in the training part (known labels, {len(self.classes)}: {known}); fit with a "
+                f"split whose val_start comes after row {row}, or read it as missing "
+                f"(df[{column!r}].where(df[{column!r}].isin(known labels)), missing='mask' for "
+                "an input)")
         codes[~present] = np.nan
         return codes
 
