@@ -6,6 +6,7 @@ fix."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lstmkit import DataError, LSTMModel, Spec
+from lstmkit import DataError, Feature, LSTMModel, Spec
 from lstmkit.cli.command import main
 from lstmkit.data.sources import read_table
 from lstmkit.deploy.batch import read_chunks
@@ -148,11 +149,21 @@ def test_day_first_dates_are_read_in_one_order_and_kept_by_the_model(tmp_path):
     with pytest.raises(DataError, match=r"two orders: '13\.07\.2016 00:00' at row 1152 has "
                                         r"the day first, '07\.13\.2016 12:00' at row 1200"):
         LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(mixed)
-    # 1 to 12 July alone tell no order: read month first (7 January, ...), with the warning
-    # that explains the jump from 7 January to 7 February that follows
-    with pytest.warns(LSTMKitWarning, match=r"no day above 12 .*dayfirst=True"), \
-            pytest.raises(DataError, match=r"jumps from 2016-01-07 23:45:00 to 2016-02-07"):
+    # 1 to 12 July alone tell no order, but the calendar does: read month first (7 January,
+    # ...) they jump from 7 January to 7 February, read day first they step by 15 minutes
+    with pytest.raises(DataError, match=r"no day above 12 .*'01\.07\.2016 23:45' at row 95 "
+                                        r"reads as 2016-01-07 23:45:00, '02\.07\.2016 00:00' "
+                                        r"after it as 2016-02-07 00:00:00\), read day first "
+                                        r"they step by '15min'.*dayfirst=True"):
         LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(dotted.head(1100))
+    # where both readings step by a calendar (1 to 12 January, US style: days, or month
+    # starts), nothing tells: month first, as pandas reads them, with the warning
+    days = iso.iloc[:1100:96].assign(date=lambda d: pd.date_range("2016-01-01", periods=len(d),
+                                                                  freq="D").strftime("%m/%d/%Y"))
+    with pytest.warns(LSTMKitWarning, match=r"no day above 12 .*dayfirst=True"):
+        model = LSTMModel(Spec(time="date", inputs=["OT"], targets=["OT"], lookback=4),
+                          hidden=4, max_epochs=1, progress=False).fit(days)
+    assert model.time_step_.freq == "D"
 
 
 def test_a_written_index_is_no_input_of_a_long_format_table(ettm2, tmp_path):
@@ -292,3 +303,392 @@ def test_a_spreadsheets_empty_last_line_is_named_with_the_fix(tmp_path):
                        r"drop the rows without one \(df.dropna\(subset=\['month'\]\); in a CSV "
                        "file, delete the empty lines"):
         monthly_model(pd.read_csv(path))
+
+
+def calls_in(message: str) -> list[str]:
+    """The pandas calls an error names in its first parentheses: '(A, then B)' -> [A, B]."""
+    inside = message.split("calendar (", 1)[1]
+    return inside[: inside.index(") and choose")].split(", then ")
+
+
+@pytest.mark.parametrize("series", [None, "symbol"])
+def test_a_gap_in_a_csv_files_text_dates_gets_a_calendar_call_that_works(tmp_path, capsys,
+                                                                         series):
+    """A CSV file's dates are text to pandas, and asfreq or resample on them raised
+    TypeError: the fix named first reads them as dates."""
+    import importlib.resources
+
+    vega = importlib.resources.files("vega_datasets") / "_data"
+    if series is None:
+        table = employment().drop(index=40)                           # no May 2009
+        time, inputs = "month", ["nonfarm", "construction"]
+    else:
+        table = pd.read_csv(vega / "stocks.csv").drop(index=[20, 150])  # 'Jan 1 2000' ...
+        time, inputs = "date", ["price"]
+    path = tmp_path / "table.csv"
+    table.to_csv(path, index=False)
+    spec = {"time": time, "series": series, "lookback": 6, "horizon": 2,
+            "inputs": [{"name": c, "missing": "ffill"} for c in inputs], "targets": inputs[:1]}
+    config = {"data": {"path": str(path)}, "spec": spec, "model": {"hidden": 4},
+              "training": {"max_epochs": 1}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"df[{time!r}] = pd.to_datetime(df[{time!r}], " in err
+    df = pd.read_csv(path)
+    for call in calls_in(err):                                   # as the user would
+        if " = " in call:
+            exec(call, {"pd": pd, "df": df})
+        else:
+            df = eval(call, {"pd": pd, "df": df})
+    assert len(df) == len(table) + (1 if series is None else 2)
+    df.to_csv(path, index=False)
+    assert main([*args, "--overwrite"]) == 0, capsys.readouterr().err
+
+
+def test_numbers_with_commas_between_thousands_are_read_or_named_with_the_fix(tmp_path):
+    """US employment as an English spreadsheet shows it ("135,450.0", quoted): pandas reads
+    text, and the error offered the classification kind for 120 labels."""
+    table = employment()
+    shown = table.assign(nonfarm=table.nonfarm.map("{:,.1f}".format))
+    path = tmp_path / "employment.csv"
+    shown.to_csv(path, index=False)
+    assert '"135,450.0"' in path.read_text()
+    pd.testing.assert_frame_equal(read_table(path), table.astype({"nonfarm": float}))
+    as_text = pd.read_csv(path)
+    with pytest.raises(DataError, match=r"target 'nonfarm' must be numeric but holds '135,450"
+                                        r"\.0' at row 0; .* commas between thousands: .*"
+                                        r"pandas\.read_csv\(path, thousands=','\)"):
+        monthly_model(as_text)
+    model = monthly_model(pd.read_csv(path, thousands=","))             # the fix it names
+    by_path = model.predict(str(path))                                  # lstmkit's reader
+    assert by_path.nonfarm.tolist() == model.predict(table).nonfarm.tolist()
+
+
+def test_a_percent_sign_is_named_with_the_call_that_reads_the_number():
+    table = employment()
+    shown = table.assign(construction=(table.construction / 100).map("{:.2f}%".format))
+    with pytest.raises(DataError, match=r"column 'construction' must be numeric but holds "
+                                        r"'76\.01%' at row 0; .* a percentage: .*"
+                                        r"pd\.to_numeric\(df\['construction'\]\.str\.rstrip"):
+        monthly_model(shown)
+    shown["construction"] = pd.to_numeric(shown["construction"].str.rstrip("%"))
+    assert monthly_model(shown).time_step_.freq == "MS"
+
+
+def test_rows_that_share_a_time_are_named_as_what_they_are(tmp_path, capsys):
+    """'drop duplicate rows' was the fix for every repeated time: it would keep one month of
+    each year of a year-and-month table, one stock of a stacked panel, one death a day."""
+    import importlib.resources
+
+    vega = importlib.resources.files("vega_datasets") / "_data"
+    table = employment()
+    month = pd.to_datetime(table.pop("month"))
+    split = table.assign(year=month.dt.year, month=month.dt.month)    # two columns of a date
+    with pytest.raises(DataError, match=r"duplicate timestamp 2006 at row 1 .* column 'month' "
+                                        r"looks like the month of its year: .*"):
+        monthly_model(split, time="year")
+    df = split.copy()
+    try:
+        monthly_model(df, time="year")
+    except DataError as exc:
+        exec(str(exc).split("two, ")[1].split(", and make")[0], {"pd": pd, "df": df})
+    assert monthly_model(df, time="date").predict(df).time.iloc[0] == pd.Timestamp("2016-01-01")
+
+    stocks = pd.read_csv(vega / "stocks.csv")              # five series one after another
+    stocks.to_csv(tmp_path / "stocks.csv", index=False)
+    config = {"data": {"path": str(tmp_path / "stocks.csv")}, "model": {"hidden": 4},
+              "spec": {"time": "date", "inputs": ["price"], "targets": ["price"],
+                       "lookback": 6, "horizon": 2}, "training": {"max_epochs": 1}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "rows 0 and 123 have the same time 2000-01-01" in err
+    assert "a series per 'symbol'" in err and "YAML series: symbol)" in err
+    config["spec"]["series"] = "symbol"                    # the fix it names
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(args) == 0, capsys.readouterr().err
+
+    deaths = pd.read_csv(vega / "la-riots.csv")            # events: several a day
+    spec = Spec(time="death_date", inputs=["age"], targets=["age"], lookback=3, horizon=1)
+    with pytest.raises(DataError, match=r"rows 23 and 36 have the same time 1992-04-29 .*events"
+                                        r".*df\.groupby\('death_date', as_index=False\)"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(deaths)
+    daily = deaths.groupby("death_date", as_index=False).size()
+    with pytest.raises(DataError, match=r"jumps from"):           # a gap now, not a repeat
+        LSTMModel(Spec(time="death_date", inputs=["size"], targets=["size"], lookback=3,
+                       horizon=1), hidden=4, max_epochs=1, progress=False).fit(daily)
+
+
+def test_copies_of_a_row_are_named_as_copies():
+    table = employment()
+    copied = pd.concat([table.iloc[:50], table.iloc[49:]], ignore_index=True)
+    with pytest.raises(DataError, match=r"duplicate timestamp 2010-02-01 00:00:00 at row 50 "
+                                        r".*they are copies: drop them \(df\.drop_duplicates"):
+        monthly_model(copied)
+
+
+def test_month_starts_written_day_first_are_refused_with_the_order_that_reads_them(tmp_path,
+                                                                                   capsys):
+    """01/02/2006 is 1 February: every day is 1, so no number tells the order, and read
+    month first (2 January) the error was a jump of a year with an asfreq('D') to fill it."""
+    table = employment()
+    written = table.assign(month=pd.to_datetime(table.month).dt.strftime("%d/%m/%Y"))
+    path = tmp_path / "employment.csv"
+    written.to_csv(path, index=False)
+    config = {"data": {"path": str(path)}, "model": {"hidden": 4},
+              "spec": {"time": "month", "inputs": ["nonfarm"], "targets": ["nonfarm"],
+                       "lookback": 12, "horizon": 3}, "training": {"max_epochs": 1}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+                 "--no-progress"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "read day first they step by 'MS'" in err
+    fixed = pd.read_csv(path)
+    fixed["month"] = pd.to_datetime(fixed["month"], dayfirst=True)       # the fix it names
+    assert monthly_model(fixed).predict(fixed).time.iloc[0] == pd.Timestamp("2016-01-01")
+
+
+def test_a_label_new_after_the_training_part_gets_fixes_that_work(tmp_path, capsys):
+    """vega's daily prices: the signal is 'long' or 'short' until 'neutral' at row 31, in
+    the validation part. Removing that row, as the error said, makes a gap in the days."""
+    import importlib.resources
+
+    from lstmkit import Split
+
+    prices = pd.read_json(importlib.resources.files("vega_datasets") / "_data" / "ohlc.json")
+    prices.to_csv(tmp_path / "ohlc.csv", index=False)
+    spec = {"time": "date", "inputs": ["close", {"name": "signal", "kind": "categorical"}],
+            "targets": ["close"], "lookback": 5, "horizon": 1}
+    config = {"data": {"path": str(tmp_path / "ohlc.csv")}, "spec": spec,
+              "model": {"hidden": 4}, "training": {"max_epochs": 1}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "label 'neutral' at row 31" in err
+    assert "val_start comes after row 31" in err
+    config["split"] = {"val_start": 0.75, "test_start": 0.9}                  # row 33 on
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(args) == 0, capsys.readouterr().err
+    masked = Spec(time="date", targets=["close"], lookback=5, inputs=[
+        "close", Feature("signal", kind="categorical", missing="mask")])
+    df = prices.copy()
+    df["signal"] = df["signal"].where(df["signal"].isin(['long', 'short']))  # as it names
+    assert "(known labels, 2: ['long', 'short'])" in err
+    assert "df['signal'].where(df['signal'].isin(known labels))" in err
+    model = LSTMModel(masked, hidden=4, max_epochs=1, progress=False, split=Split()).fit(df)
+    assert model.predict(df).time.tolist() == [pd.Timestamp("2009-08-03")]
+
+
+def test_short_series_of_a_panel_are_counted_with_the_call_that_drops_them():
+    import importlib.resources
+
+    stocks = pd.read_csv(importlib.resources.files("vega_datasets") / "_data" / "stocks.csv")
+    spec = Spec(time="date", series="symbol", inputs=["price"], targets=["price"],
+                lookback=70, horizon=2)                    # GOOG: 68 months from August 2004
+    with pytest.raises(DataError, match=r"series 'GOOG' has 68 rows, fewer than lookback \+ "
+                       r"horizon = 72; 1 of 5 series are that short: drop them, df\.groupby\("
+                       r"'symbol'\)\.filter\(lambda g: len\(g\) >= 72\)"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(stocks)
+    kept = stocks.groupby("symbol").filter(lambda g: len(g) >= 72)          # as it names
+    model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(kept)
+    assert sorted(model.predict(kept).symbol.unique()) == ["AAPL", "AMZN", "IBM", "MSFT"]
+
+
+def test_a_gap_in_integer_years_names_a_reindex_call_that_works():
+    """Years as integers step by a number: the gap error said 'reindex each series to every
+    1.0 of ...' (no call) and to declare a freq, which a numeric time column refuses."""
+    import importlib.resources
+
+    vega = importlib.resources.files("vega_datasets") / "_data"
+    wheat = pd.read_json(vega / "wheat.json")[["year", "wheat"]]      # every 5 years
+    stocks = pd.read_csv(vega / "stocks.csv")
+    yearly = stocks.assign(year=pd.to_datetime(stocks.date, format="%b %d %Y").dt.year
+                           ).groupby(["symbol", "year"], as_index=False).price.mean()
+    for table, series, value, step in ((wheat, None, "wheat", 5),
+                                       (yearly, "symbol", "price", 1)):
+        gappy = table.drop(index=20).reset_index(drop=True)
+        spec = Spec(time="year", series=series, inputs=[Feature(value, missing="ffill")],
+                    targets=[value], lookback=3, horizon=1)
+        with pytest.raises(DataError, match=rf"its time step is {step}, .*\.reset_index\(\)\) "
+                                            r"and choose a missing policy for the new rows, or "
+                                            r"set spec regular=False") as caught:
+            LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(gappy)
+        call = str(caught.value).split("calendar (", 1)[1].split(") and choose")[0]
+        filled = eval(call, {"pd": pd, "df": gappy})                  # as the user would
+        assert len(filled) == len(table)
+        model = LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(filled)
+        assert model.time_step_.freq == step
+
+
+def test_an_hour_column_beside_the_date_is_named_as_part_of_the_time():
+    import importlib.resources
+
+    temps = pd.read_csv(importlib.resources.files("vega_datasets") / "_data" /
+                        "seattle-temps.csv", nrows=1000)           # hourly, from 1 January 2010
+    stamp = pd.to_datetime(temps.pop("date"))
+    split = temps.assign(date=stamp.dt.strftime("%d %b %Y"), hour=stamp.dt.hour)
+    spec = Spec(time="date", inputs=["temp"], targets=["temp"], lookback=24, horizon=2)
+    with pytest.raises(DataError, match=r"column 'hour' looks like the hour of its day: .*"
+                                        r"df\['time'\] = pd\.to_datetime\(df\['date'\]\) \+ "
+                                        r"pd\.to_timedelta\(df\['hour'\], unit='h'\)"):
+        LSTMModel(spec, hidden=4, max_epochs=1, progress=False).fit(split)
+    split["time"] = pd.to_datetime(split["date"]) + pd.to_timedelta(split["hour"], unit="h")
+    model = LSTMModel(Spec(time="time", inputs=["temp"], targets=["temp"], lookback=24,
+                           horizon=2), hidden=4, max_epochs=1, progress=False).fit(split)
+    assert model.time_step_.freq == "h"
+
+
+def test_a_json_file_of_records_is_named_with_the_call_that_converts_it(tmp_path, capsys):
+    import importlib.resources
+    import shutil
+
+    path = tmp_path / "crimea.json"                       # monthly deaths, as vega ships it
+    shutil.copy(importlib.resources.files("vega_datasets") / "_data" / "crimea.json", path)
+    config = {"data": {"path": str(path)}, "model": {"hidden": 4}, "training": {"max_epochs": 1},
+              "spec": {"time": "date", "inputs": ["wounds", "other", "disease"],
+                       "targets": ["disease"], "lookback": 6, "horizon": 2}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    eval(err.split("write it as one, ")[1], {"pd": pd})              # the call it names
+    config["data"]["path"] = str(tmp_path / "crimea.csv")
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(args) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["time_step"]["freq"] == "MS"
+
+
+def fix_in(message: str) -> str:
+    """The assignment an error names, "df['month'] = ...(...)", up to what follows it."""
+    follows = r"(?= \(forecasts|, and the step|, or write|$)"
+    return re.search(r"df\['month'\] = .*?\)" + follows, message)[0]
+
+
+@pytest.mark.parametrize("case", ["mid-month", "off its day", "spreadsheet days"])
+def test_monthly_dates_a_spreadsheet_writes_get_the_call_that_puts_them_on_the_calendar(case):
+    """US employment's months as spreadsheets write them: on the 15th (the step was taken
+    for 31 days, and the fix was asfreq('31D')), month ends with 28 February in a leap
+    year (asfreq('ME') would add the 29th beside it), and Excel's day numbers (a step of
+    31, to reindex)."""
+    table = employment()
+    month = pd.to_datetime(table.month)
+    written = {"mid-month": month + pd.Timedelta(days=14),
+               "off its day": (month + pd.offsets.MonthEnd()).replace(
+                   pd.Timestamp("2008-02-29"), pd.Timestamp("2008-02-28")),
+               "spreadsheet days": (month - pd.Timestamp("1899-12-30")).dt.days}[case]
+    expected = {"mid-month": r"day 15 of every month .* '31D' would drift",
+                "off its day": r"2008-02-28 00:00:00 lies in the month of 2008-02-29",
+                "spreadsheet days": r"spreadsheet's day numbers \(38777 is 2006-03-01\)"}[case]
+    df = table.assign(month=written)
+    with pytest.raises(DataError, match=expected) as caught:
+        monthly_model(df)
+    exec(fix_in(str(caught.value)), {"pd": pd, "df": df})           # as the user would
+    model = monthly_model(df)
+    assert model.time_step_.freq == ("ME" if case == "off its day" else "MS")
+    end = pd.Timestamp("2016-01-31" if case == "off its day" else "2016-01-01")
+    assert model.predict(df).time.iloc[0] == end
+
+
+@pytest.mark.parametrize("form", ["%YM%m", "%Y-M%m"])
+def test_months_written_as_labels_are_read_as_month_starts(form):
+    """Eurostat, the IMF and EViews write months 2006M01, which pandas cannot read."""
+    table = employment()
+    labelled = table.assign(month=pd.to_datetime(table.month).dt.strftime(form))
+    model = monthly_model(labelled)
+    assert model.time_step_.freq == "MS"
+    assert model.predict(labelled).time.tolist() == list(pd.date_range("2016-01-01", periods=3,
+                                                                       freq="MS"))
+    labelled.loc[7, "month"] = "2006M13"                       # no such month: named
+    with pytest.raises(DataError, match=r"time column 'month' cannot be read as dates"):
+        model.predict(labelled)
+
+
+@pytest.mark.parametrize("form", ["%b-%y", "%B %y"])
+def test_month_names_with_two_digit_years_get_the_format_that_reads_them(form):
+    """A spreadsheet's mmm-yy months (Jan-06): pandas read them as 6 January of year 1, and
+    the error said to take the year of that, 1."""
+    table = employment()
+    shown = table.assign(month=pd.to_datetime(table.month).dt.strftime(form))
+    with pytest.raises(DataError, match=r"writes months as '(Jan-06|January 06)', .* two-digit "
+                                        r"year") as caught:
+        monthly_model(shown)
+    exec(fix_in(str(caught.value)), {"pd": pd, "df": shown})       # as the user would
+    assert monthly_model(shown).predict(shown).time.iloc[0] == pd.Timestamp("2016-01-01")
+
+
+def test_spaces_between_thousands_are_named_with_the_call_that_reads_the_number():
+    """135 450, as French spreadsheets show numbers: the error offered the classification
+    kind for 120 distinct values."""
+    table = employment()
+    shown = table.assign(nonfarm=table.nonfarm.map("{:,}".format).str.replace(",", "\u202f"))
+    with pytest.raises(DataError, match=r"target 'nonfarm' must be numeric but holds '135\\u202f"
+                                        r"450' at row 0; .* spaces between thousands") as caught:
+        monthly_model(shown)
+    call = str(caught.value).split("read it as a number, ")[1]
+    exec(call, {"pd": pd, "df": shown})                              # as the user would
+    assert shown.nonfarm.iloc[0] == 135450
+    assert monthly_model(shown).time_step_.freq == "MS"
+
+
+@pytest.mark.parametrize("stray", ["Total", "Source: BLS", "header"])
+def test_a_spreadsheets_stray_line_is_named_with_the_call_that_drops_it(tmp_path, capsys,
+                                                                       stray):
+    """A total or a note under the table, or the header again where two files were joined:
+    the error was pandas' (unable to parse: Total) with 'give it ISO dates' as the fix, or
+    'clean the value' for the header's 'nonfarm'."""
+    table = employment()
+    path = tmp_path / "employment.csv"
+    if stray == "header":
+        path.write_text(table.iloc[:60].to_csv(index=False) + table.iloc[60:].to_csv(index=False))
+    else:
+        path.write_text(table.to_csv(index=False) + f"{stray},{table.nonfarm.sum()},\n")
+    config = {"data": {"path": str(path)}, "model": {"hidden": 4}, "training": {"max_epochs": 1},
+              "spec": {"time": "month", "inputs": ["nonfarm", "construction"],
+                       "targets": ["nonfarm"], "lookback": 12, "horizon": 3}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+                 "--no-progress"]) == 3
+    err = capsys.readouterr().err.strip()
+    row, value = (60, "nonfarm") if stray == "header" else (120, stray)
+    assert err.count("\n") == 0 and f"holds {value!r} at row {row}" in err
+    namespace = {"pd": pd, "df": pd.read_csv(path)}
+    exec(re.search(r"df = df\[df\['\w+'\] != '[^']*'\]", err)[0], namespace)   # as it names
+    assert monthly_model(namespace["df"]).time_step_.freq == "MS"
+
+
+def test_a_declared_step_the_rows_are_not_on_names_the_step_they_are_on(tmp_path, capsys):
+    """Seattle's weekly means end on Sundays; declared W-MON, the fix was asfreq('W-MON'),
+    which puts every value off the new Monday rows (all of them missing)."""
+    import importlib.resources
+
+    daily = pd.read_csv(importlib.resources.files("vega_datasets") / "_data" /
+                        "seattle-weather.csv", parse_dates=["date"])
+    weekly = daily.set_index("date")[["temp_max"]].resample("W-SUN").mean().reset_index()
+    weekly.to_csv(tmp_path / "weekly.csv", index=False)
+    config = {"data": {"path": str(tmp_path / "weekly.csv")}, "model": {"hidden": 4},
+              "training": {"max_epochs": 1},
+              "spec": {"time": "date", "freq": "W-MON", "inputs": ["temp_max"],
+                       "targets": ["temp_max"], "lookback": 8, "horizon": 2}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+            "--no-progress"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "The rows step by 'W-SUN' throughout" in err
+    assert "YAML freq: W-SUN" in err
+    config["spec"]["freq"] = "W-SUN"                                 # the fix it names
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(args) == 0, capsys.readouterr().err
+    out = tmp_path / "forecast.csv"
+    assert main(["predict", str(tmp_path / "run"), str(tmp_path / "weekly.csv"), "-o",
+                 str(out), "--no-progress"]) == 0
+    assert pd.to_datetime(pd.read_csv(out).time).dt.day_name().tolist() == ["Sunday"] * 2

@@ -24,9 +24,12 @@ from ..errors import DataError, warn
 NUMERIC_DATE = re.compile(r"\s*(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)")
 
 
-def day_first(series: pd.Series, column: str, rows: np.ndarray, fitted: bool = False) -> bool:
+def day_first(series: pd.Series, column: str, rows: np.ndarray, fitted: bool = False
+              ) -> bool | None:
     """Whether ``series`` holds text dates written day first (to read with ``dayfirst=True``);
-    False for month first and for anything else (ISO dates, numbers, datetimes).
+    False for month first and for anything else (ISO dates, numbers, datetimes); None where
+    no number tells (01.07.2016 to 12.07.2016): read month first, as pandas does, unless
+    the calendar tells (``timestep``), with ``warn_undecided``.
 
     Args:
         fitted: the model's dates were day first (``TimeStep.dayfirst``): so are these,
@@ -52,9 +55,24 @@ def day_first(series: pd.Series, column: str, rows: np.ndarray, fitted: bool = F
             "date in one order, best ISO (2016-07-13)")
     if day.size or fitted:
         return True
-    if not month.size:
-        warn(f"time column {column!r} writes dates as {quote(first)}, with no day above 12 "
-             "to tell whether the day or the month comes first: read month first, as pandas "
-             "does. If the day comes first, write ISO dates (2016-07-01) or convert the column "
-             f"yourself: pd.to_datetime(df[{column!r}], dayfirst=True)")
-    return False
+    return None if not month.size else False
+
+
+def warn_undecided(series: pd.Series, column: str) -> None:
+    """Warn that ``series``' dates (``day_first`` None) are read month first."""
+    warn(f"time column {column!r} writes dates as {quote(series.iloc[0])}, with no day above "
+         "12 to tell whether the day or the month comes first: read month first, as pandas "
+         "does. If the day comes first, write ISO dates (2016-07-01) or convert the column "
+         f"yourself: pd.to_datetime(df[{column!r}], dayfirst=True)")
+
+
+def refuse_undecided(series: pd.Series, column: str, month_first: str, day_first: str) -> None:
+    """Raise for dates that no number orders, of which the day-first reading steps by
+    ``day_first`` but the month-first one by nothing (``month_first``: where it breaks)."""
+    raise DataError(
+        f"time column {column!r} writes dates as {quote(series.iloc[0])}, with no day above 12 "
+        f"to tell whether the day or the month comes first: read month first, as pandas reads "
+        f"them, they step by no calendar ({month_first}), read day first they step by "
+        f"{day_first!r}. If the day comes first, read them so, df[{column!r}] = "
+        f"pd.to_datetime(df[{column!r}], dayfirst=True), or write ISO dates (2016-07-01) in "
+        "the file")

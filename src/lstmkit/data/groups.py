@@ -67,13 +67,19 @@ class Groups:
         Args:
             need: the fewest rows a group may have.
             what: what ``need`` stands for, e.g. ``"lookback"``.
-            fix: how to mend it; by default, longer groups or a shorter window.
+            fix: how to mend it; by default, longer groups or a shorter window (or, in a
+                panel with a time column, the pandas call that drops the short series).
         """
         short = np.flatnonzero(self.lengths < need)
         if short.size:
             g = short[0]
             kind = "series" if self.keys != [None] else "table"
             name = f"{kind} {self.keys[g]!r}" if self.keys != [None] else "the table"
+            column = None if self.timeline is None else self.timeline.group
+            if fix is None and column is not None:
+                fix = (f"{short.size} of {len(self)} series are that short: drop them, "
+                       f"df.groupby({column!r}).filter(lambda g: len(g) >= {need}), pass "
+                       "longer series, or lower lookback/horizon")
             fix = fix or f"pass a longer {kind}, drop it, or lower lookback/horizon"
             raise DataError(f"{name} has {self.lengths[g]} rows, fewer than {what} = {need}; "
                             f"{fix}")

@@ -150,8 +150,10 @@ class Labels:
             known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
             raise DataError(
                 f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
-                f"in the training part (known labels, {len(self.classes)} in all: {known}); "
-                "remove those rows or retrain with data that contains the label")
+                f"in the training part (known labels, {len(self.classes)}: {known}); fit with a "
+                f"split whose val_start comes after row {row}, or read it as missing "
+                f"(df[{column!r}].where(df[{column!r}].isin(known labels)), missing='mask' for "
+                "an input)")
         codes[~present] = np.nan
         return codes
 

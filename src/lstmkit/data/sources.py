@@ -31,7 +31,7 @@ from ..checks import no_file, quote
 from ..errors import ConfigError, DataError, LimitError, LSTMKitError, warn
 from ..spec import Spec, Target
 from .ts_format import TS_SUFFIX
-from .validate import DECIMAL_COMMA
+from .validate import DECIMAL_COMMA, THOUSANDS_COMMA
 
 if TYPE_CHECKING:
     import polars as pl
@@ -50,6 +50,10 @@ READ_BLOCK = 1 << 18           # bytes a reader asks for at once
 REASON_CHARS = 200             # about the most characters of a parser's message that ours quote
 JUDGED_ROWS = 20               # rows after the header that the decimal mark is judged from
 NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+# Tables pandas reads that lstmkit does not: the reader that converts them (JSON records,
+# as vega's data sets are, and spreadsheets).
+CONVERTIBLE = {".json": "read_json", ".xlsx": "read_excel", ".xls": "read_excel"}
+QUOTED_NUMBER = re.compile(r'"([-+]?[\d.,]*\d)"')    # "1,234.5" in a comma-separated line
 DECIMAL_POINT = re.compile(r"\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*")
 logger = logging.getLogger(__name__)
 
@@ -179,8 +183,11 @@ def table_path(source: Any) -> Path:
                         "ts_format.read_ts_arrays(path), and fit(X, y) (in a config, and for "
                         "lstmkit predict and evaluate, a .ts path is read so)")
     if not path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        reader = CONVERTIBLE.get(path.suffix.lower())
+        convert = (f": write it as one, pd.{reader}({str(path)!r}).to_csv("
+                   f"{str(path.with_suffix('.csv'))!r}, index=False)") if reader else ""
         raise DataError(f"data file {str(path)!r} has an unknown type; use .csv, .tsv, "
-                        ".csv.gz or .parquet")
+                        f".csv.gz or .parquet{convert}")
     return path
 
 
@@ -354,13 +361,25 @@ def _csv_format(source: Input, limits: Limits, name: str, strings: Collection[st
 
 
 def _decimal_options(lines: list[str], sep: str) -> dict[str, str]:
-    """``decimal=','`` for a file whose fields are not separated by commas and whose ``lines``
-    hold numbers with a decimal comma (35,27) but none with a decimal point, as spreadsheets
-    in much of Europe write them; else nothing (pandas' decimal point). Dots between
-    thousands are not read (pandas' ``thousands='.'`` would read 24.06.2018 as a number):
-    such a value is refused with the fix (``validate.decimal_comma_hint``)."""
-    if sep == ",":
-        return {}
+    """``read_csv``'s number options for a file whose first ``lines`` show how it writes
+    numbers, else nothing (pandas' decimal point).
+
+    ``decimal=','`` where fields are not separated by commas and the numbers have a decimal
+    comma (35,27) but none a decimal point, as spreadsheets in much of Europe write them.
+    ``thousands=','`` where fields are separated by commas and some number, quoted, has
+    commas between thousands and a decimal point or two commas (1,234.5, 1,234,567), as
+    English spreadsheets show them, and none a decimal comma. Dots between thousands are not
+    read (pandas' ``thousands='.'`` would read 24.06.2018 as a number): such a value is
+    refused with the fix (``validate.number_text_hint``)."""
+    if sep == ",":             # such a number is quoted: found without parsing the lines
+        quoted = [f for line in lines for f in QUOTED_NUMBER.findall(line)]
+        grouped = [f for f in quoted if THOUSANDS_COMMA.fullmatch(f)]
+        comma = [f for f in quoted if DECIMAL_COMMA.fullmatch(f)]
+        if not any("." in f or f.count(",") > 1 for f in grouped) or len(comma) > len(grouped):
+            return {}
+        logger.info("the numbers are written with commas between thousands (%r): read with "
+                    "thousands=','", grouped[0])
+        return {"thousands": ","}
     fields = [f for row in csv.reader([line for line in lines if line], delimiter=sep)
               for f in row]
     comma = [f for f in fields if DECIMAL_COMMA.fullmatch(f)]

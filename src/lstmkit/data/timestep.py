@@ -33,7 +33,7 @@ from pandas.tseries.offsets import BaseOffset, Tick
 
 from ..checks import closest, quote
 from ..errors import ConfigError, DataError, SchemaError
-from .date_order import day_first
+from .date_order import day_first, refuse_undecided, warn_undecided
 
 KINDS = ("datetime", "number")
 HOUR = np.timedelta64(1, "h")
@@ -52,6 +52,22 @@ COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/C
 # A quarter written as a label (1970 Q1, 1970-Q1, 1970Q1, Q1 1970): pandas reads some of
 # these (deprecated), others not at all.
 QUARTER = re.compile(r"\s*(?:(\d{4})\s*[-/ ]?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4}))\s*")
+# Rows of a time column that may be no date (totals, notes) where the others are dates.
+STRAY_ROWS = 3
+STRAY_SHARE = 0.01
+# A month written as a label, as Eurostat, the IMF and EViews write them (2006M01, 2006-M1),
+# which pandas cannot read.
+MONTH_LABEL = re.compile(r"\s*(\d{4})\s*-?\s*[Mm](0?[1-9]|1[0-2])\s*")
+# A month name and a two-digit year (Jan-06, as a spreadsheet's mmm-yy shows months): pandas
+# reads the 06 as a day, of year 1.
+MONTH_YY = re.compile(r"\s*[A-Za-z]{3,9}([-/ .'])\d{2}\s*")
+# A spreadsheet's dates written as numbers are days since this (Excel, LibreOffice), and
+# the days of 1950-01-01 to 2100-12-31 in it: numbers there, stepping unevenly, are dates.
+SPREADSHEET_EPOCH = "1899-12-30"
+SPREADSHEET_DAYS = (18264, 73415)
+# Calendar steps of whole months, between their first or last days.
+MONTHS = (offsets.MonthBegin, offsets.MonthEnd, offsets.QuarterBegin, offsets.QuarterEnd,
+          offsets.YearBegin, offsets.YearEnd)
 EXAMPLES = "'h', '15min', 'D', 'B', 'W-SUN', 'MS', 'ME', 'QS', 'YS'"
 # Steps of a calendar's season for steps of one unit: a week of days or business days, a
 # year of weeks, half months, months or quarters. (Steps under a day: a day of them.)
@@ -195,6 +211,10 @@ class Timeline:
         rows: each value's row in the table as given.
         column: the time column's name.
         group: the series column's name, or None.
+        dayfirst: the column's text dates were read day first (``date_order``).
+        reading: the pandas call that reads the column as the dates lstmkit read from its
+            text or periods (``df['month'] = pd.to_datetime(df['month'], format='mixed')``),
+            which a calendar's pandas calls need first; None where it holds dates already.
     """
 
     values: np.ndarray
@@ -205,6 +225,7 @@ class Timeline:
     column: str
     group: str | None
     dayfirst: bool = False
+    reading: str | None = None
 
     @classmethod
     def read(cls, frame: pd.DataFrame, column: str, offsets: np.ndarray, keys: list[Any],
@@ -213,10 +234,14 @@ class Timeline:
         """Parse ``frame[column]`` (arranged) and check that time increases in every series;
         ``dayfirst``: a fitted model's text dates were day first (``TimeStep.dayfirst``);
         ``zone``: the zone of its wall-clock times (``Spec.zone``, ``_localised``)."""
-        dayfirst = day_first(frame[column], column, rows, dayfirst)
+        order = day_first(frame[column], column, rows, dayfirst)
+        if order is None:
+            _undecided(frame[column], column, rows, offsets)
+        dayfirst = bool(order)
         values, zone = _parse(frame[column], column, rows, dayfirst, zone, offsets)
-        timeline = cls(values, zone, offsets, keys, rows, column, group, dayfirst)
-        timeline.check_order()
+        reading = _reading(frame[column], column, dayfirst) if values.dtype.kind == "M" else None
+        timeline = cls(values, zone, offsets, keys, rows, column, group, dayfirst, reading)
+        timeline.check_order(frame)
         return timeline
 
     @property
@@ -235,8 +260,9 @@ class Timeline:
         values = self.values[index]
         return values if self.kind == "number" else _in_zone(values, self.zone)
 
-    def check_order(self) -> None:
-        """Raise a DataError unless time strictly increases within each series."""
+    def check_order(self, frame: pd.DataFrame | None = None) -> None:
+        """Raise a DataError unless time strictly increases within each series; ``frame``
+        (arranged as the timeline) tells what rows sharing a time are (``_shared_time``)."""
         time = self.values
         bad = np.flatnonzero(~(time[1:] > time[:-1]) & self.inside)
         if bad.size == 0:
@@ -254,7 +280,25 @@ class Timeline:
                             f"localise it, which tells the two hours apart: spec zone {zone!r} "
                             f"(with your zone; YAML spec: {{zone: {zone}}}), or in pandas "
                             f"df[{self.column!r}].dt.tz_localize({zone!r}, ambiguous='infer')")
-        raise DataError(f"{text}; sort the table by {order} and drop duplicate rows")
+        shared = self._shared(i) if frame is not None else None
+        if shared is not None:
+            a, b = shared
+            same = "" if (a, b) == (i - 1, i) else (
+                f"; rows {self.rows[a]} and {self.rows[b]} have the same time {self.show(a)}")
+            fix = _shared_time(frame, self.column, self.group, a, b, order)
+            raise DataError(f"{text}{same}; {fix}")
+        raise DataError(f"{text}; sort the table by {order}")
+
+    def _shared(self, i: int) -> tuple[int, int] | None:
+        """Two positions in the series of value ``i`` that hold the same time, or None."""
+        g = np.searchsorted(self.offsets, i, side="right") - 1
+        lo = self.offsets[g]
+        order = np.argsort(self.values[lo : self.offsets[g + 1]], kind="stable")
+        ahead = self.values[lo + order]
+        same = np.flatnonzero(ahead[1:] == ahead[:-1])
+        if not same.size:
+            return None
+        return int(lo + order[same[0]]), int(lo + order[same[0] + 1])
 
     def show(self, i: int) -> str:
         """Value ``i`` as text, in the column's zone."""
@@ -273,14 +317,31 @@ class Timeline:
         return f" in series {self.keys[np.searchsorted(self.offsets, i, side='right') - 1]!r}"
 
     def regrid(self, freq: Any) -> str:
-        """The pandas call that puts a table's series on the calendar of ``freq``."""
+        """The pandas calls that put a table's series on the calendar of ``freq``: its time
+        column read as dates first where it holds text or periods (``reading``), which
+        ``asfreq`` and ``resample`` refuse."""
         column = self.column
         if self.kind == "number":
-            return f"reindex each series to every {freq} of {column!r}"
+            return self._renumber(freq)
+        first = f"{self.reading}, then " if self.reading else ""
         if self.group:
-            return (f"df.set_index({column!r}).groupby({self.group!r}).resample({freq!r})"
-                    ".asfreq().reset_index()")
-        return f"df.set_index({column!r}).asfreq({freq!r}).reset_index()"
+            return (f"{first}df.set_index({column!r}).groupby({self.group!r})"
+                    f".resample({freq!r}).asfreq().reset_index()")
+        return f"{first}df.set_index({column!r}).asfreq({freq!r}).reset_index()"
+
+
+    def _renumber(self, freq: Any) -> str:
+        """The pandas call that puts each series of integers (years) on every ``freq``."""
+        column = self.column
+        if not (float(freq).is_integer() and np.all(np.mod(self.values, 1) == 0)):
+            return f"reindex each series to every {freq} of {column!r}"
+        step = int(freq)
+        if self.group is None:
+            return (f"df.set_index({column!r}).reindex(pd.RangeIndex(df[{column!r}].min(), "
+                    f"df[{column!r}].max() + {step}, {step}, name={column!r})).reset_index()")
+        return (f"df.set_index({column!r}).groupby({self.group!r}).apply(lambda g: g.reindex("
+                f"pd.RangeIndex(g.index.min(), g.index.max() + {step}, {step}, "
+                f"name={column!r})), include_groups=False).reset_index()")
 
 
 def infer(timeline: Timeline, declared: str | None = None) -> TimeStep:
@@ -312,7 +373,34 @@ def infer(timeline: Timeline, declared: str | None = None) -> TimeStep:
             f"but series {timeline.keys[h]!r} by {other!r}, and a model has one time step: put "
             f"them on one calendar ({timeline.regrid(freq)}), fit a model per step, or declare "
             f"the step (Spec(freq={freq!r}))")
-    return TimeStep("datetime", _observed(timeline, found), timeline.zone)
+    observed = _observed(timeline, found)
+    if not found:
+        _check_whole_months(timeline, observed)
+    return TimeStep("datetime", observed, timeline.zone)
+
+
+def _check_whole_months(timeline: Timeline, observed: str | float | None) -> None:
+    """Refuse dates on one day of every month (the 15th), or of every few months, that no
+    pandas calendar steps by (months step between starts or ends): the commonest difference,
+    31 days, would drift off them; named with the call that puts them on month starts."""
+    if not isinstance(observed, str) or not isinstance(to_offset(observed), offsets.Day) or \
+            to_offset(observed).n < 28:
+        return
+    local = pd.DatetimeIndex(timeline.local())
+    months = np.diff(local.year * 12 + local.month)[timeline.inside]
+    if local.day.nunique() != 1 or len(set(local.time)) != 1 or not months.size or \
+            months.min() < 1 or (months % months.min()).any():
+        return
+    k = int(months.min())
+    period, unit = {3: ("Q", "quarter"), 12: ("Y", "year")}.get(k, ("M", "month"))
+    every = "every month" if k == 1 else f"every {k} months"
+    column = timeline.column
+    raise DataError(f"time column {column!r} holds dates on day {local.day[0]} of {every} "
+                    f"({timeline.show(0)}, {timeline.show(1)}, ...), a step no pandas calendar "
+                    f"has (months step between their starts, 'MS', or ends, 'ME'; {observed!r} "
+                    f"would drift off them): put each on its {unit}'s first day, "
+                    f"df[{column!r}] = pd.to_datetime(df[{column!r}]).dt.to_period("
+                    f"{period!r}).dt.to_timestamp() (forecasts then land on {unit} starts)")
 
 
 def check_regular(step: TimeStep, timeline: Timeline) -> None:
@@ -328,6 +416,8 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
         return
     i = bad[0] + 1
     column, freq = timeline.column, step.freq
+    if step.kind == "number" and float(freq).is_integer():
+        freq = int(freq)                                   # years step by 1, not 1.0
     want = timeline.show_value(step.shift(timeline.values[i - 1 : i])[0])
     text = (f"time column {column!r} jumps from {timeline.show(i - 1)} to {timeline.show(i)} at "
             f"row {timeline.rows[i]}{timeline.where(i)}, but its time step is {freq!r}, which "
@@ -347,15 +437,38 @@ def check_regular(step: TimeStep, timeline: Timeline) -> None:
                         f"calendar as they are ({timeline.regrid(freq)}, the column read as "
                         "dates) and choose a missing policy for the skipped hour, or set spec "
                         "regular=False")
+    own = _own_step(step, timeline)
+    if own is not None:
+        raise DataError(text + f"The rows step by {own!r} throughout, a calendar other than "
+                        f"{freq!r} (putting them on {freq!r} would leave their values off "
+                        f"it): declare {own!r} (Spec(freq={own!r}), YAML freq: {own}), or "
+                        "leave freq out to have the step inferred")
+    if step.kind == "datetime" and isinstance(step.offset, MONTHS) and \
+            pd.Timestamp(want).to_period("M") == timeline.local([i])[0].to_period("M"):
+        how = "how='end'" if isinstance(step.offset, MONTHS[1::2]) else ""
+        end = ".dt.normalize()" if how else ""
+        raise DataError(text + f"{timeline.show(i)} lies in the month of {want} but not on its "
+                        "day (a date written off its day, as 28 February in a leap year?): put "
+                        f"every date on its month's {'last' if how else 'first'} day, "
+                        f"df[{column!r}] = pd.to_datetime(df[{column!r}]).dt.to_period('M')"
+                        f".dt.to_timestamp({how}){end}")
+    if step.kind == "number" and _spreadsheet_days(timeline.values):
+        day = pd.Timestamp(SPREADSHEET_EPOCH) + pd.Timedelta(days=int(timeline.values[i]))
+        raise DataError(text + f"Its numbers look like a spreadsheet's day numbers "
+                        f"({timeline.show(i)} is {day.date()}): read them as dates, "
+                        f"df[{column!r}] = pd.to_datetime(df[{column!r}], unit='D', "
+                        f"origin={SPREADSHEET_EPOCH!r}), and the step is the calendar's")
     written = _dates_written_as_numbers(timeline.values) if step.kind == "number" else None
     if written is not None:
         raise DataError(text + f"Its numbers look like dates written as {written}: read them "
                         f"as dates, df[{column!r}] = pd.to_datetime(df[{column!r}].astype(str), "
                         f"format={written!r}) (in a CSV file, write them as ISO dates, "
                         "2010-01-01), and the step is the calendar's")
+    declare = ", declare the step if it is another (Spec(freq=...))" if step.kind == "datetime" \
+        else ""                         # numbers step by their median difference, undeclared
     raise DataError(text + f"Put the rows on that calendar ({timeline.regrid(freq)}) and choose "
-                    "a missing policy for the new rows, declare the step if it is another "
-                    "(Spec(freq=...)), or set spec regular=False for rows with calendar gaps")
+                    f"a missing policy for the new rows{declare}, or set spec regular=False for "
+                    "rows with calendar gaps")
 
 
 def check_matches(fitted: TimeStep, timeline: Timeline, forecast: bool, regular: bool) -> None:
@@ -459,6 +572,7 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
         _check_no_numbers(series, column, rows)
         _check_text_length(series, column, rows)
+        _check_two_digit_years(series, column)
         try:
             values = _quarter_starts(series)
             if values is None:
@@ -467,6 +581,7 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
             try:        # offsets that change (daylight saving): one instant each, in UTC
                 values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, utc=True)
             except (ValueError, TypeError):
+                _check_stray_rows(series, column, rows, dayfirst)
                 raise DataError(f"time column {column!r} cannot be read as dates "
                                 f"({quote(str(exc), 120)}); give "
                                 "it ISO dates like 2016-07-01 00:00, or numbers") from None
@@ -498,6 +613,86 @@ def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
     return _nanoseconds(values.to_numpy(), column, rows), zone
 
 
+def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b: int,
+                 order: str) -> str:
+    """The fix for rows ``a`` and ``b`` of ``frame`` (arranged as the timeline) that share a
+    time: copies to drop (then to sort by ``order``); a column that is part of the time (a
+    quarter or month of a year, as statsmodels' interest_inflation writes them, or an hour
+    of a day); a column
+    telling series apart (the time and it are unique together); else events, or parts of
+    a step, to aggregate."""
+    pair = frame.iloc[[a, b]]
+    differ = [c for c in frame.columns if c not in (column, group) and not (
+        pair[c].isna().all() or pair[c].iloc[0] == pair[c].iloc[1])]
+    if not differ:
+        return f"they are copies: drop them (df.drop_duplicates()) and sort the table by {order}"
+    keys = [column] if group is None else [group, column]
+    apart = [c for c in differ if not frame.duplicated([*keys, c]).any()]
+    dates = pd.api.types.is_datetime64_any_dtype(frame[column]) or not \
+        pd.api.types.is_numeric_dtype(frame[column])
+    for c in apart:
+        values = pd.to_numeric(frame[c], errors="coerce")
+        if not (values.notna().all() and (values % 1 == 0).all()):
+            continue
+        if dates and values.between(0, 23).all():
+            return (f"column {c!r} looks like the hour of its day: make one time column of "
+                    f"the two, df['time'] = pd.to_datetime(df[{column!r}]) + "
+                    f"pd.to_timedelta(df[{c!r}], unit='h'), and make it the spec's time "
+                    "(YAML time: time)")
+        if not dates and values.between(1, 12).all():
+            part, freq = ("quarter", "Q") if values.max() <= 4 else ("month", "M")
+            return (f"column {c!r} looks like the {part} of its year: make one date column "
+                    f"of the two, df['date'] = pd.PeriodIndex.from_fields(year=df[{column!r}]"
+                    f".astype(int), {part}=df[{c!r}].astype(int), freq={freq!r})"
+                    ".to_timestamp(), and make it the spec's time (YAML time: date)")
+    ids = [c for c in apart if frame[c].nunique() <= len(frame) // 2]
+    if group is None and ids:
+        return (f"the table seems to hold a series per {ids[0]!r} (each time comes once per "
+                f"{ids[0]!r}): name it the spec's series (Spec(series={ids[0]!r}), YAML "
+                f"series: {ids[0]})")
+    by = keys if group else column
+    return (f"if the rows are events, or parts of one step, aggregate them to one row per "
+            f"time (df.groupby({by!r}, as_index=False).sum(numeric_only=True), or .size() to "
+            f"count them), or drop the rows that should not be there; and sort the table by "
+            f"{order}")
+
+
+def _undecided(series: pd.Series, column: str, rows: np.ndarray, offsets: np.ndarray) -> None:
+    """Dates no number orders (``day_first`` None), read month first: refused where the
+    first series long enough steps by a calendar only when read day first (01/02/2006,
+    a month start each, read month first: 1 to 12 January each year), else warned."""
+    long = np.flatnonzero(np.diff(offsets) >= 3)
+    if long.size:
+        part = slice(offsets[long[0]], offsets[long[0] + 1])
+        month, day = (pd.DatetimeIndex(_parse(series.iloc[part], column, rows[part], first)[0])
+                      for first in (False, True))
+        found = _infer_freq(day)
+        if found is not None and _infer_freq(month) is None:
+            steps = np.diff(month.asi8)
+            k = int(np.argmax(steps != steps[0]))      # the first step unlike the first
+            text, at = series.iloc[part], rows[part]
+            refuse_undecided(series, column, f"{quote(text.iloc[k])} at row {at[k]} reads as "
+                             f"{month[k]}, {quote(text.iloc[k + 1])} after it as "
+                             f"{month[k + 1]}", found)
+    warn_undecided(series, column)
+
+
+def _reading(series: pd.Series, column: str, dayfirst: bool) -> str | None:
+    """The pandas call that reads a time column of text or periods as the dates ``_parse``
+    reads from it; None for datetimes, and for quarter and month labels (which pandas cannot
+    read)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return None
+    target = f"df[{column!r}] = "
+    if isinstance(series.dtype, pd.PeriodDtype):
+        return f"{target}df[{column!r}].dt.to_timestamp()"
+    first = series.iloc[0] if len(series) else None
+    if isinstance(first, str) and (QUARTER.fullmatch(first) or MONTH_LABEL.fullmatch(first)):
+        return None
+    order = ", dayfirst=True" if dayfirst else ""
+    return f"{target}pd.to_datetime(df[{column!r}], format='mixed'{order})"
+
+
 def _nanoseconds(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarray:
     """Datetimes as datetime64[ns], refusing those outside its range (1677-2262): numpy's
     cast would wrap them round silently (1565 read as 2149), and the error that followed
@@ -515,15 +710,22 @@ def _nanoseconds(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarra
 
 
 def _quarter_starts(series: pd.Series) -> pd.Series | None:
-    """Quarter labels (1970 Q1, Q1 1970, 1970-Q1) as the first day of each quarter, where
-    every row is one; else None (read as other dates)."""
+    """Quarter labels (1970 Q1, Q1 1970, 1970-Q1) as the first day of each quarter, and month
+    labels (2006M01, 2006-M1) as the first day of each month, where every row is one of a
+    kind; else None (read as other dates)."""
     if series.dtype != object and not pd.api.types.is_string_dtype(series):
         return None
-    found = [QUARTER.fullmatch(v) if isinstance(v, str) else None for v in series.to_numpy()]
+    values = series.to_numpy()
+    kind = next((k for k in (QUARTER, MONTH_LABEL) if len(values) and isinstance(values[0], str)
+                 and k.fullmatch(values[0])), None)         # the first row tells which
+    found = [kind.fullmatch(v) if isinstance(v, str) else None for v in values] if kind else []
     if not found or not all(found):
         return None
-    years = [int(m[1] or m[4]) for m in found]
-    months = [3 * int(m[2] or m[3]) - 2 for m in found]
+    if kind is QUARTER:
+        years = [int(m[1] or m[4]) for m in found]
+        months = [3 * int(m[2] or m[3]) - 2 for m in found]
+    else:
+        years, months = [int(m[1]) for m in found], [int(m[2]) for m in found]
     return pd.Series(pd.to_datetime(pd.DataFrame({"year": years, "month": months, "day": 1})
                                      ).to_numpy(), index=series.index)
 
@@ -581,6 +783,28 @@ def _dates_written_as_numbers(values: np.ndarray) -> str | None:
     return None
 
 
+def _own_step(step: TimeStep, timeline: Timeline) -> str | None:
+    """The step every series' rows take, where it is not ``step`` (a declared ``W-MON`` for
+    weeks that end on Sundays, ``ME`` for month starts) and the rows have no gap on it."""
+    if step.kind != "datetime":
+        return None
+    found = set(_series_freqs(timeline).values())
+    if len(found) != 1:
+        return None
+    own = found.pop()
+    if own == step.freq or _jumps(TimeStep("datetime", own, step.zone), timeline).size:
+        return None
+    return own
+
+
+def _spreadsheet_days(values: np.ndarray) -> bool:
+    """Whether numbers are all whole days since ``SPREADSHEET_EPOCH`` of 1950 to 2100, as a
+    spreadsheet's dates become when written as numbers (38749 is 2006-02-01)."""
+    return bool(np.issubdtype(values.dtype, np.number) and values.size
+                and np.all(np.mod(values, 1) == 0)
+                and values.min() >= SPREADSHEET_DAYS[0] and values.max() <= SPREADSHEET_DAYS[1])
+
+
 def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
     """Refuse a number among text dates (a JSON row's epoch time): pandas would read it as
     nanoseconds after 1970, and the error that follows would be about order."""
@@ -596,6 +820,31 @@ def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
                         "2016-07-01 00:00), or every row a number")
 
 
+def _check_stray_rows(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool) -> None:
+    """Name the row of a time column that is no date where the others are (a spreadsheet's
+    'Total' line, a note such as 'Source: BLS', the header written again), with the call
+    that drops it; the message was pandas' alone."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                 # pandas' could-not-infer-format
+        read = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, errors="coerce",
+                              utc=True)
+    stray = np.flatnonzero(read.isna().to_numpy() & series.notna().to_numpy())
+    if not stray.size or stray.size > max(STRAY_ROWS, STRAY_SHARE * len(series)):
+        return
+    i = int(stray[0])
+    value = series.iloc[i]
+    drop = f"df = df[df[{column!r}] != {value!r}] (in a CSV file, delete those lines)"
+    if str(value).strip() == column:
+        what = f"the header written again (two files joined into one?): drop them, {drop}"
+    elif rows[i] >= len(series) - STRAY_ROWS:
+        what = f"a total or a note under the table?: drop them, {drop}"
+    else:
+        what = f"a typo?: correct it, or drop the rows, {drop}"
+    raise DataError(f"time column {column!r} cannot be read as dates: it holds {quote(value)} "
+                    f"at row {rows[i]}, which is no date ({stray.size} such row(s) among "
+                    f"{len(series)}; {what})")
+
+
 def _check_text_length(series: pd.Series, column: str, rows: np.ndarray) -> None:
     """Refuse text far longer than any time: pandas takes a minute to find that a megabyte of
     it is no date, while the server's one predicting thread waits."""
@@ -606,6 +855,21 @@ def _check_text_length(series: pd.Series, column: str, rows: np.ndarray) -> None
         raise DataError(f"time column {column!r} holds text of {lengths[i]:,} characters at row "
                         f"{rows[i]} ({quote(series.iloc[i])}), too long for a time; give it "
                         "times like 2016-07-01 00:00")
+
+
+def _check_two_digit_years(series: pd.Series, column: str) -> None:
+    """Refuse months written with a name and two-digit years (Jan-06): pandas reads them as
+    days of year 1, and the error that followed named a fix by the year."""
+    first = series.iloc[0] if len(series) else None
+    if not (isinstance(first, str) and MONTH_YY.fullmatch(first)) or \
+            not series.astype(str).str.fullmatch(MONTH_YY).all():
+        return
+    name = "%b" if len(first.strip()) <= 6 else "%B"                 # Jan-06, January-06
+    form = f"{name}{MONTH_YY.fullmatch(first)[1]}%y"
+    raise DataError(f"time column {column!r} writes months as {quote(first)}, a month's name "
+                    "and a two-digit year, which pandas reads as a day of year 1: read them "
+                    f"so, df[{column!r}] = pd.to_datetime(df[{column!r}], format={form!r}), or "
+                    "write ISO dates (2006-01-01)")
 
 
 def _check_offsets(series: pd.Series, column: str, rows: np.ndarray) -> None:

@@ -24,16 +24,45 @@ SENTINELS = {"?", "-", "--", "na", "n/a", "nan", "null", "none", "missing", "nil
 DECIMAL_COMMA = re.compile(r"\s*[-+]?\d{1,3}(?:\.\d{3})*,\d+(?:[eE][-+]?\d+)?\s*|"
                            r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*")
 THOUSANDS_DOT = re.compile(r"\s*[-+]?\d{1,3}(?:\.\d{3})+,\d+")
+# A number with commas between thousands (1,234.5 or 12,345), as English spreadsheets show it.
+THOUSANDS_COMMA = re.compile(r"\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*")
+# ... or with spaces between thousands (135 450, 1 234,5), as French and Nordic ones do.
+THOUSANDS_SPACE = re.compile(r"\s*[-+]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?\s*")
+PERCENT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)\s*%\s*")
 
 
-def decimal_comma_hint(value: Any) -> str:
-    """How to read ``value`` as a number if it is one written with a decimal comma, else ""."""
-    if not (isinstance(value, str) and DECIMAL_COMMA.fullmatch(value)):
+def number_text_hint(value: Any, column: str) -> str:
+    """How to read ``value`` as a number where it is one written as a spreadsheet shows it
+    (a decimal comma, commas or spaces between thousands, a percent sign), or is the
+    column's name (its header written again), else ""."""
+    if not isinstance(value, str):
+        return ""
+    if value.strip() == column:
+        return (f"; that is the column's name: the header written again (two files joined "
+                f"into one?): drop that row, df = df[df[{column!r}] != {column!r}] (in a CSV "
+                "file, delete that line)")
+    if THOUSANDS_COMMA.fullmatch(value) and ("." in value or value.count(",") > 1):
+        return (f"; {quote(value)} looks like a number with commas between thousands: read the "
+                f"file with pandas.read_csv(path, thousands=',') (lstmkit's own CSV reader does "
+                f"so where its first rows hold such numbers), or df[{column!r}] = "
+                f"pd.to_numeric(df[{column!r}].str.replace(',', ''))")
+    if THOUSANDS_SPACE.fullmatch(value):
+        comma = ".str.replace(',', '.')" if "," in value else ""
+        return (f"; {quote(value)} looks like a number with spaces between thousands: read it as "
+                rf"a number, df[{column!r}] = pd.to_numeric(df[{column!r}].str.replace(r'\s', "
+                f"'', regex=True){comma})")
+    if PERCENT.fullmatch(value):
+        return (f"; {quote(value)} looks like a percentage: read it as a number, df[{column!r}] = "
+                f"pd.to_numeric(df[{column!r}].str.rstrip('%')) (divide by 100 for fractions), "
+                "or write the file without the % signs")
+    if not DECIMAL_COMMA.fullmatch(value):
         return ""
     thousands = ", thousands='.'" if THOUSANDS_DOT.match(value) else ""   # as 1.234,5
-    return (f"; {value!r} looks like a number with a decimal comma: read the file with "
+    either = (" (or, if the comma is between thousands, pandas.read_csv(path, "
+              "thousands=','))" if THOUSANDS_COMMA.fullmatch(value) else "")   # 1,234
+    return (f"; {quote(value)} looks like a number with a decimal comma: read the file with "
             f"pandas.read_csv(path, sep=';', decimal=','{thousands}) (lstmkit's own CSV reader "
-            "does so for a ';'-separated file whose first rows hold such numbers)")
+            f"does so for a ';'-separated file whose first rows hold such numbers){either}")
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], role: str,
@@ -118,7 +147,7 @@ def check_number_targets(frame: pd.DataFrame, targets: Iterable[Any]) -> None:
         if not bad.size or str(series.iloc[bad[0]]).strip().lower() in SENTINELS:
             continue                       # numbers as text, or a missing-value marker
         where = f"holds {quote(series.iloc[bad[0]])} at row {bad[0]}"
-        if hint := decimal_comma_hint(series.iloc[bad[0]]):
+        if hint := number_text_hint(series.iloc[bad[0]], target.name):
             raise DataError(f"target {target.name!r} must be numeric but {where}{hint}")
         if bad.size <= series.notna().sum() / 2:
             raise DataError(f"target {target.name!r} must be numeric but {where}; clean the "
@@ -204,7 +233,7 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
                     f"(Feature({column!r}, missing='ffill' or 'mask'))")
             raise DataError(
                 f"column {column!r} must be numeric but holds {quote(value)} at row "
-                f"{rows[i]}" + (decimal_comma_hint(value) or "; clean the value, or declare "
+                f"{rows[i]}" + (number_text_hint(value, column) or "; clean the value, or declare "
                                 f"the column categorical (Feature({column!r}, "
                                 "kind='categorical'))"))
         series = parsed
@@ -351,4 +380,4 @@ def check_schema(frame: pd.DataFrame, schema: dict[str, str]) -> None:
                 raise SchemaError(
                     f"column {column!r} was numeric when the model was trained but now holds "
                     f"{quote(value)} at row {bad[0]} (dtype {series.dtype})"
-                    + (decimal_comma_hint(value) or "; pass numbers in that column"))
+                    + (number_text_hint(value, column) or "; pass numbers in that column"))
