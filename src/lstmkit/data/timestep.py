@@ -329,7 +329,6 @@ class Timeline:
                     f".resample({freq!r}).asfreq().reset_index()")
         return f"{first}df.set_index({column!r}).asfreq({freq!r}).reset_index()"
 
-
     def _renumber(self, freq: Any) -> str:
         """The pandas call that puts each series of integers (years) on every ``freq``."""
         column = self.column
