@@ -204,13 +204,19 @@ def test_the_server_adapts_on_request(hufl, test_months, tmp_path):
     directory = hufl.save(tmp_path / "model")
     recent = test_months.iloc[:300].reset_index(drop=True)
     with running_server(directory) as url:
-        response, missing = (httpx.post(f"{url}/predict", params={"adapt": "true"}, timeout=30,
-                                        json={"rows": rows.to_dict("records")})
-                             for rows in (recent, recent.drop(columns=["HUFL"])))
+        response, rated, missing = (
+            httpx.post(f"{url}/predict", params={"adapt": adapt}, timeout=30,
+                       json={"rows": rows.to_dict("records")})
+            for adapt, rows in (("true", recent), ("0.2", recent),
+                                ("true", recent.drop(columns=["HUFL"]))))
     assert response.status_code == 200, response.text
     served = pd.DataFrame(response.json()["predictions"])
     pd.testing.assert_frame_equal(served[INTERVALS], hufl.predict(recent, adapt=True)[INTERVALS],
                                   rtol=1e-6)
+    assert rated.status_code == 200, rated.text                  # a rate, as predict takes it
+    fast = pd.DataFrame(rated.json()["predictions"])[INTERVALS]
+    pd.testing.assert_frame_equal(fast, hufl.predict(recent, adapt=0.2)[INTERVALS], rtol=1e-6)
+    assert not np.allclose(fast, served[INTERVALS])
     assert missing.status_code == 422 and "HUFL" in missing.json()["detail"]
 
 

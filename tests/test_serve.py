@@ -373,7 +373,8 @@ def test_hostile_bodies_get_4xx_and_the_server_stays_healthy(server, recent, cas
 # name: (query parameters of a POST /predict of the recent rows, fragments of the message)
 QUERIES = {
     "a flag that is not a boolean": ({"adapt": "maybe"}, ["query parameter 'adapt'",
-                                                          "valid boolean", "'maybe'"]),
+                                                          "'maybe'", "a rate in (0, 1]"]),
+    "a rate above 1": ({"adapt": "2"}, ["query parameter 'adapt'", "'2'", "true, false"]),
     "origins of neither kind": ({"origins": "first"}, ["query parameter 'origins'",
                                                        "'last' or 'all'", "'first'"]),
     "a parameter the server does not read": ({"coverage": "abc", "samples": "-1"}, [

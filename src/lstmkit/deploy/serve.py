@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import platform
 import socket
@@ -51,13 +52,16 @@ CSV = "text/csv"
 PARQUET = ("application/vnd.apache.parquet", "application/octet-stream")
 ENCODINGS = ("identity", "gzip")    # Content-Encoding of a request body
 LOG = logging.getLogger("uvicorn.error")    # uvicorn's own log: one line per event
-QUERY = {"origins": "last or all", "adapt": "true or false"}     # what /predict reads
+QUERY = {"origins": "last or all", "adapt": "true, false or a rate"}   # what /predict reads
+FLAGS = {"true": True, "1": True, "yes": True, "on": True,      # as FastAPI reads booleans
+         "false": False, "0": False, "no": False, "off": False}
 
 
 class Predictor(Protocol):
     """What the server needs from a backend: raw rows in, ``LSTMModel.predict``'s frame out."""
 
-    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool = False) -> pd.DataFrame: ...
+    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool | float = False
+                ) -> pd.DataFrame: ...
 
 
 class TorchPredictor:
@@ -68,7 +72,8 @@ class TorchPredictor:
 
         self.pipeline = load_pipeline(Path(model_dir))
 
-    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool = False) -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool | float = False
+                ) -> pd.DataFrame:
         return self.pipeline.predict(frame, origins=origins, adapt=adapt)
 
 
@@ -90,7 +95,8 @@ class OnnxPredictor:
             path = export_onnx(load_pipeline(Path(model_dir)), Path(tmp) / "model.onnx")
             self.model = OnnxModel(path)
 
-    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool = False) -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame, origins: str, adapt: bool | float = False
+                ) -> pd.DataFrame:
         return self.model.predict(frame, origins=origins, adapt=adapt)
 
 
@@ -169,9 +175,10 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
                                          "names the column, row and fix)"}})
     async def predict(request: Request, origins: Literal["last", "all"] = Query(
             "last", description="forecasts: from the end of each series, or every row"),
-                      adapt: bool = Query(False, description=(
+                      adapt: str = Query("false", description=(
                           "adapt the calibrated intervals to the misses of the rows' "
-                          "earlier windows (the rows must hold the targets)"))
+                          "earlier windows (the rows must hold the targets): true (the "
+                          "default rate), false, or a rate in (0, 1] such as 0.02"))
                       ) -> Response:
         """Predictions in original units, one JSON record per row of ``LSTMModel.predict``.
 
@@ -180,6 +187,7 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
         Several series (or sequences) may share a request; their id column tells them apart.
         """
         _check_query(request.query_params)
+        rate = _adapt(adapt)
         kind, encoding = _body_format(request)
         body = await _read_body(request, max_bytes)
 
@@ -188,7 +196,7 @@ def create_app(model_dir: str | Path, backend: str = "torch", max_rows: int = 10
             inflated = encoding == "gzip" and kind != CSV
             data = inflate(body, limits, "the gzip-encoded body") if inflated else body
             predictions = predictor.predict(_table(data, kind, limits, columns, text), origins,
-                                            adapt)
+                                            rate)
             return '{"predictions":' + predictions.to_json(orient="records",
                                                            date_format="iso") + "}"
 
@@ -293,6 +301,22 @@ def _invalid(error: Any) -> str:
     """FastAPI's first complaint about a request's parameters, as one line."""
     where, name = error["loc"][0], ".".join(str(p) for p in error["loc"][1:])
     return f"{where} parameter {quote(name)}: {error['msg']}, got {quote(error.get('input'))}"
+
+
+def _adapt(text: str) -> bool | float:
+    """The ``adapt`` query parameter as ``predict`` takes it: a boolean word (``true``,
+    ``0``, ...) or a rate in (0, 1] (``conformal_online.adapt_rate``); else 422."""
+    flag = FLAGS.get(text.strip().lower())
+    if flag is not None:
+        return flag
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not 0 < rate <= 1:
+        raise _RequestError(422, f"query parameter 'adapt' is {quote(text)}: give true, false "
+                                 "or a rate in (0, 1], such as adapt=0.02")
+    return rate
 
 
 def _check_query(params: QueryParams) -> None:
