@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,16 @@ def european(ettm2, tmp_path_factory):
 
 def small_spec(**extra) -> Spec:
     return Spec(inputs=ETT_COLUMNS, targets=["OT"], lookback=16, horizon=2, **extra)
+
+
+def cli_fit(tmp_path: Path, config: dict, capsys: pytest.CaptureFixture[str], *flags: str
+            ) -> tuple[int, str]:
+    """``lstmkit fit`` of ``config`` (written to run.yaml) into ``tmp_path / "run"``, with
+    ``flags``, as a user runs it: the exit code and what it printed on stderr."""
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    code = main(["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+                 "--no-progress", *flags])
+    return code, capsys.readouterr().err.strip()
 
 
 def test_a_semicolon_file_with_decimal_commas_reads_as_numbers(ettm2, european, tmp_path):
@@ -331,11 +342,8 @@ def test_a_gap_in_a_csv_files_text_dates_gets_a_calendar_call_that_works(tmp_pat
             "inputs": [{"name": c, "missing": "ffill"} for c in inputs], "targets": inputs[:1]}
     config = {"data": {"path": str(path)}, "spec": spec, "model": {"hidden": 4},
               "training": {"max_epochs": 1}}
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
-            "--no-progress"]
-    assert main(args) == 3
-    err = capsys.readouterr().err.strip()
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 3
     assert err.count("\n") == 0 and f"df[{time!r}] = pd.to_datetime(df[{time!r}], " in err
     df = pd.read_csv(path)
     for call in calls_in(err):                                   # as the user would
@@ -345,7 +353,8 @@ def test_a_gap_in_a_csv_files_text_dates_gets_a_calendar_call_that_works(tmp_pat
             df = eval(call, {"pd": pd, "df": df})
     assert len(df) == len(table) + (1 if series is None else 2)
     df.to_csv(path, index=False)
-    assert main([*args, "--overwrite"]) == 0, capsys.readouterr().err
+    code, log = cli_fit(tmp_path, config, capsys, "--overwrite")
+    assert code == 0, log
 
 
 def test_numbers_with_commas_between_thousands_are_read_or_named_with_the_fix(tmp_path):
@@ -402,16 +411,13 @@ def test_rows_that_share_a_time_are_named_as_what_they_are(tmp_path, capsys):
     config = {"data": {"path": str(tmp_path / "stocks.csv")}, "model": {"hidden": 4},
               "spec": {"time": "date", "inputs": ["price"], "targets": ["price"],
                        "lookback": 6, "horizon": 2}, "training": {"max_epochs": 1}}
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
-            "--no-progress"]
-    assert main(args) == 3
-    err = capsys.readouterr().err.strip()
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 3
     assert err.count("\n") == 0 and "rows 0 and 123 have the same time 2000-01-01" in err
     assert "a series per 'symbol'" in err and "YAML series: symbol)" in err
     config["spec"]["series"] = "symbol"                    # the fix it names
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    assert main(args) == 0, capsys.readouterr().err
+    code, log = cli_fit(tmp_path, config, capsys)
+    assert code == 0, log
 
     deaths = pd.read_csv(vega / "la-riots.csv")            # events: several a day
     spec = Spec(time="death_date", inputs=["age"], targets=["age"], lookback=3, horizon=1)
@@ -443,10 +449,8 @@ def test_month_starts_written_day_first_are_refused_with_the_order_that_reads_th
     config = {"data": {"path": str(path)}, "model": {"hidden": 4},
               "spec": {"time": "month", "inputs": ["nonfarm"], "targets": ["nonfarm"],
                        "lookback": 12, "horizon": 3}, "training": {"max_epochs": 1}}
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    assert main(["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
-                 "--no-progress"]) == 3
-    err = capsys.readouterr().err.strip()
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 3
     assert err.count("\n") == 0 and "read day first they step by 'MS'" in err
     fixed = pd.read_csv(path)
     fixed["month"] = pd.to_datetime(fixed["month"], dayfirst=True)       # the fix it names
@@ -466,16 +470,13 @@ def test_a_label_new_after_the_training_part_gets_fixes_that_work(tmp_path, caps
             "targets": ["close"], "lookback": 5, "horizon": 1}
     config = {"data": {"path": str(tmp_path / "ohlc.csv")}, "spec": spec,
               "model": {"hidden": 4}, "training": {"max_epochs": 1}}
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
-            "--no-progress"]
-    assert main(args) == 3
-    err = capsys.readouterr().err.strip()
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 3
     assert err.count("\n") == 0 and "label 'neutral' at row 31" in err
     assert "val_start comes after row 31" in err
     config["split"] = {"val_start": 0.75, "test_start": 0.9}                  # row 33 on
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    assert main(args) == 0, capsys.readouterr().err
+    code, log = cli_fit(tmp_path, config, capsys)
+    assert code == 0, log
     masked = Spec(time="date", targets=["close"], lookback=5, inputs=[
         "close", Feature("signal", kind="categorical", missing="mask")])
     df = prices.copy()
@@ -554,16 +555,13 @@ def test_a_json_file_of_records_is_named_with_the_call_that_converts_it(tmp_path
     config = {"data": {"path": str(path)}, "model": {"hidden": 4}, "training": {"max_epochs": 1},
               "spec": {"time": "date", "inputs": ["wounds", "other", "disease"],
                        "targets": ["disease"], "lookback": 6, "horizon": 2}}
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
-            "--no-progress"]
-    assert main(args) == 3
-    err = capsys.readouterr().err.strip()
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 3
     assert err.count("\n") == 0
     eval(err.split("write it as one, ")[1], {"pd": pd})              # the call it names
     config["data"]["path"] = str(tmp_path / "crimea.csv")
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    assert main(args) == 0, capsys.readouterr().err
+    code, log = cli_fit(tmp_path, config, capsys)
+    assert code == 0, log
     assert json.loads((tmp_path / "run" / "config.json").read_text())["time_step"]["freq"] == "MS"
 
 
@@ -654,10 +652,8 @@ def test_a_spreadsheets_stray_line_is_named_with_the_call_that_drops_it(tmp_path
     config = {"data": {"path": str(path)}, "model": {"hidden": 4}, "training": {"max_epochs": 1},
               "spec": {"time": "month", "inputs": ["nonfarm", "construction"],
                        "targets": ["nonfarm"], "lookback": 12, "horizon": 3}}
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    assert main(["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
-                 "--no-progress"]) == 3
-    err = capsys.readouterr().err.strip()
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 3
     row, value = (60, "nonfarm") if stray == "header" else (120, stray)
     assert err.count("\n") == 0 and f"holds {value!r} at row {row}" in err
     namespace = {"pd": pd, "df": pd.read_csv(path)}
@@ -678,16 +674,13 @@ def test_a_declared_step_the_rows_are_not_on_names_the_step_they_are_on(tmp_path
               "training": {"max_epochs": 1},
               "spec": {"time": "date", "freq": "W-MON", "inputs": ["temp_max"],
                        "targets": ["temp_max"], "lookback": 8, "horizon": 2}}
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    args = ["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
-            "--no-progress"]
-    assert main(args) == 3
-    err = capsys.readouterr().err.strip()
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 3
     assert err.count("\n") == 0 and "The rows step by 'W-SUN' throughout" in err
     assert "YAML freq: W-SUN" in err
     config["spec"]["freq"] = "W-SUN"                                 # the fix it names
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    assert main(args) == 0, capsys.readouterr().err
+    code, log = cli_fit(tmp_path, config, capsys)
+    assert code == 0, log
     out = tmp_path / "forecast.csv"
     assert main(["predict", str(tmp_path / "run"), str(tmp_path / "weekly.csv"), "-o",
                  str(out), "--no-progress"]) == 0
