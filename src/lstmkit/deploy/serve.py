@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import platform
 import socket
@@ -39,6 +38,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect
 
 from ..checks import check_positive_int, closest, quote
+from ..conformal_online import adapt_rate
 from ..data.sources import Limits, inflate, read_csv, read_parquet, text_columns
 from ..errors import ConfigError, DataError, LimitError, LSTMKitError
 from ..spec import Spec
@@ -310,13 +310,10 @@ def _adapt(text: str) -> bool | float:
     if flag is not None:
         return flag
     try:
-        rate = float(text)
-    except ValueError:
-        rate = math.nan
-    if not 0 < rate <= 1:
+        return adapt_rate(float(text))
+    except (ValueError, ConfigError):
         raise _RequestError(422, f"query parameter 'adapt' is {quote(text)}: give true, false "
-                                 "or a rate in (0, 1], such as adapt=0.02")
-    return rate
+                                 "or a rate in (0, 1], such as adapt=0.02") from None
 
 
 def _check_query(params: QueryParams) -> None:
