@@ -482,7 +482,7 @@ def test_a_label_new_after_the_training_part_gets_fixes_that_work(tmp_path, caps
     df = prices.copy()
     df["signal"] = df["signal"].where(df["signal"].isin(['long', 'short']))  # as it names
     assert "(known labels, 2: ['long', 'short'])" in err
-    assert "df['signal'].where(df['signal'].isin(known labels))" in err
+    assert "df['signal'] = df['signal'].where(df['signal'].isin(['long', 'short']))" in err
     model = LSTMModel(masked, hidden=4, max_epochs=1, progress=False, split=Split()).fit(df)
     assert model.predict(df).time.tolist() == [pd.Timestamp("2009-08-03")]
 

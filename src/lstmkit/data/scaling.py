@@ -6,6 +6,7 @@ column: easy to save as JSON, to invert exactly, and to embed in an exported gra
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -147,15 +148,30 @@ class Labels:
         if unknown.size:
             i = unknown[0]
             row = int(rows[i]) if rows is not None else int(i)
-            known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
-            raise DataError(
-                f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
-                f"in the training part (known labels, {len(self.classes)}: {known}); fit with a "
-                f"split whose val_start comes after row {row}, or read it as missing "
-                f"(df[{column!r}].where(df[{column!r}].isin(known labels)), missing='mask' for "
-                "an input)")
+            raise DataError(self._unseen(values[i], column, row))
         codes[~present] = np.nan
         return codes
+
+    def _unseen(self, value: Any, column: str, row: int) -> str:
+        """The message for ``value``, a label the model has no class for, with three fixes
+        that run as written: a known label in its place (the closest one where a label is
+        close, as 'sun' is to 'sunny'), the label read as missing, or a split whose training
+        part holds it."""
+        classes = list(self.classes)
+        known = classes[:10] + (["..."] if len(classes) > 10 else [])
+        label = _plain(value)
+        close = difflib.get_close_matches(_text(label), [_text(c) for c in classes], n=1)
+        instead = classes[[_text(c) for c in classes].index(close[0])] if close else classes[0]
+        which = "" if close else ", or the known label it stands for"
+        listed = repr(classes) if len(classes) <= 20 else "[...the known labels]"
+        at = f"df[{column!r}]"
+        return (f"column {column!r} has label {quote(value)} at row {row}, which was not seen in "
+                f"the training part (known labels, {len(classes)}: {known}), so the model has no "
+                f"class for it: give it a known label ({at} = {at}.replace({{{label!r}: "
+                f"{instead!r}}}){which}), read it as missing ({at} = {at}.where({at}.isin("
+                f"{listed})); an input needs Feature({column!r}, kind='categorical', "
+                f"missing='mask') when fitted), or fit with a split whose val_start comes after "
+                f"row {row}")
 
     def _by_text(self, values: np.ndarray) -> np.ndarray:
         """Each value's class index by its text (``_text``), -1 where none has that text."""
