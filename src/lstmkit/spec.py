@@ -104,6 +104,12 @@ class Feature:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"a feature name must be a non-empty string, got {self.name!r}")
+        if isinstance(self.kind, str) and self.kind in TARGET_KINDS:
+            kind = "categorical" if KINDS[self.kind].labelled else "numeric"
+            raise ConfigError(f"kind of feature {self.name!r} must be 'numeric' or 'categorical', "
+                              f"got {self.kind!r}, a target's kind: as an input it is "
+                              f"Feature({self.name!r}, kind={kind!r}) (YAML: {{name: "
+                              f"{self.name}, kind: {kind}}})")
         check_choice(f"kind of feature {self.name!r}", self.kind, FEATURE_KINDS)
         check_choice(f"scaler of feature {self.name!r}", self.scaler, SCALERS)
         if self.missing is not None:
@@ -192,6 +198,11 @@ class Target:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"a target name must be a non-empty string, got {self.name!r}")
+        if self.kind == "categorical":
+            raise ConfigError(f"kind of target {self.name!r} is 'categorical', an input's kind; a "
+                              f"target of labels is Target({self.name!r}, kind='classification') "
+                              f"(YAML: {{name: {self.name}, kind: classification}}), or "
+                              "kind='binary' for exactly two labels")
         if not isinstance(self.kind, str) or self.kind not in TARGET_KINDS:
             raise ConfigError(f"kind of target {self.name!r} must be one of "
                               f"{', '.join(map(repr, TARGET_KINDS))}, got {quote(self.kind)}"
