@@ -34,7 +34,7 @@ import yaml
 from ..checks import check_mapping, no_file, quote
 from ..data.ts_format import TS_SUFFIX
 from ..errors import ConfigError, warn
-from ..model import LSTMModel
+from ..model import KNOWN_AS, LSTMModel
 from ..spec import Spec, Split
 from ..tuning.search import SearchSpace
 from .config_keys import FLOAT_KEYS, MODEL_KEYS, SECTIONS, SOURCE_KEYS, TRAINING_KEYS
@@ -149,8 +149,8 @@ class RunConfig:
                                   "examples/seattle_weather.yaml)")
         model = raw.get("model") or {}
         training = raw.get("training") or {}
-        check_mapping(model, "section 'model'", MODEL_KEYS)
-        check_mapping(training, "section 'training'", TRAINING_KEYS)
+        _check_section(model, "model")
+        _check_section(training, "training")
         for section, values in (("model", model), ("training", training)):
             _check_numbers_not_text(section, values)
         split_raw = raw.get("split") or {}
@@ -243,6 +243,23 @@ def model_sections(model: LSTMModel) -> dict[str, Any]:
         "training": {k: params[k] for k in TRAINING_KEYS},
         "split": params["split"],
     }
+
+
+def _check_section(values: Any, section: str) -> None:
+    """Check the keys of section ``model`` or ``training``: a key that belongs in the other
+    section, or a Keras name of one (``learning_rate``), is named with where it goes."""
+    keys = {"model": MODEL_KEYS, "training": TRAINING_KEYS}
+    for key in values if isinstance(values, dict) else ():
+        name = KNOWN_AS.get(key, key)
+        home = next((s for s, names in keys.items() if name in names), None)
+        if home is None or (home == section and name == key):
+            continue
+        said = [f"is called {name!r}"] if name != key else []
+        said += [f"belongs in section {home!r}"] if home != section else []
+        fix = "move it there" if home != section else "rename it"
+        raise ConfigError(f"unknown key {key!r} in section {section!r}: it {' and '.join(said)}; "
+                          f"{fix} ({home}: {{..., {name}: {quote(values[key])}}})")
+    check_mapping(values, f"section {section!r}", keys[section])
 
 
 def _source_dict(source: DataSource) -> dict[str, Any]:
