@@ -298,7 +298,7 @@ def chosen(record: dict[str, Any] | None, coverage: Any, spec: Spec) -> tuple[fl
         raise ConfigError(f"no calibrated {percent(missing[0])} % interval: {have}; calibrate "
                           f"it first: model.calibrate_intervals(data, "
                           f"coverage={quote(list(asked))}) (CLI: lstmkit calibrate MODEL DATA "
-                          "--coverage ... --out DIR)")
+                          f"--coverage {' '.join(format(c, 'g') for c in asked)} --out DIR)")
     return tuple(d for d in calibrated if any(math.isclose(c, d) for c in asked))
 
 

@@ -225,7 +225,8 @@ def _fit_split(model: LSTMModel, validation_data: Any) -> Split:
     if split.val_start is not None:
         raise ConfigError(f"validation_data replaces the split's validation part, but the "
                           f"split has one (val_start={split.val_start!r}); set "
-                          "split=Split(val_start=None, ...) or drop validation_data")
+                          f"split={dataclasses.replace(split, val_start=None)!r} or drop "
+                          "validation_data")
     return split
 
 

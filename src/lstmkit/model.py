@@ -58,11 +58,6 @@ KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
             "recurrent_dropout": "dropout"}
 # Keras (and scikit-learn) arguments that lstmkit takes elsewhere: where, given the value.
 ELSEWHERE: dict[str, Callable[[Any], str]] = {
-    "class_weight": lambda value: (
-        "class weights are set on the classification target, in the spec: LSTMModel(Spec("
-        "inputs=[a name per feature], targets=[Target('y', kind='classification', "
-        f"class_weight={quote(value)})], task='sequence')); class_weight='balanced' weighs "
-        "by inverse class frequency"),
     "sample_weight": lambda value: (
         "weights per sample are a column of a table that the spec names: "
         "LSTMModel(Spec(..., weight='w')).fit(table), a long table with a row per step and "
@@ -76,6 +71,23 @@ ELSEWHERE: dict[str, Callable[[Any], str]] = {
         "training batches are always shuffled, in a new seeded order each epoch; the "
         "samples are shuffled before the split unless LSTMModel(split=Split(shuffle=False))"),
 }
+
+
+def _class_weight(value: Any, spec: Any, data: Any) -> str:
+    """Where ``class_weight`` goes: on the spec's classification target, or, fitting arrays
+    without a spec, in the spec arrays imply (features ``x0``, ``x1``, ..., target ``y``)."""
+    weight = f"class_weight={quote(value)}"
+    if isinstance(spec, Spec):
+        name = next((t.name for t in spec.targets if t.categorical), spec.targets[0].name)
+        return ("class weights are set on the classification target, in the spec: "
+                f"Spec(..., targets=[..., Target({name!r}, kind='classification', {weight})])")
+    first = data[0] if isinstance(data, list | tuple) and len(data) else data
+    shape = np.shape(first) if isinstance(first, np.ndarray) else ()
+    inputs = f"[f'x{{i}}' for i in range({shape[-1]})]" if len(shape) >= 2 else "['x0', ...]"
+    return ("class weights are set on the classification target, in the spec that arrays "
+            f"imply (features x0, x1, ..., a 1-D y named 'y'): LSTMModel(Spec(inputs={inputs}, "
+            f"targets=[Target('y', kind='classification', {weight})], task='sequence'))"
+            "; class_weight='balanced' weighs by inverse class frequency")
 
 
 def _complement(share: Any) -> str:
@@ -96,21 +108,29 @@ def _checked_keywords(method: Callable) -> Callable:
     def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
         for name in kwargs:
             if name not in names:
-                raise ConfigError(_unknown_keyword(name, kwargs[name], method.__name__, names))
+                fitting = method.__name__ == "fit"
+                spec = getattr(self, "spec", None) if fitting else (
+                    args[0] if args else kwargs.get("spec"))
+                data = (args[0] if args else kwargs.get("data")) if fitting else None
+                raise ConfigError(_unknown_keyword(name, kwargs[name], method.__name__, names,
+                                                   spec, data))
         return method(self, *args, **kwargs)
 
     return checked
 
 
-def _unknown_keyword(name: str, value: Any, where: str, names: list[str]) -> str:
+def _unknown_keyword(name: str, value: Any, where: str, names: list[str], spec: Any = None,
+                     data: Any = None) -> str:
     """The message for keyword ``name`` that ``where`` (``__init__``, ``set_params`` or
-    ``fit``) lacks."""
+    ``fit``) lacks; ``spec`` and ``data`` (fit's) write a ``class_weight`` fix for them."""
     params = list(LSTMModel.PARAMS)
     if where == "fit" and name in params:
         return (f"fit() takes no {name!r}: it is an LSTMModel parameter, set once on the "
                 f"model: LSTMModel(..., {name}={quote(value)})")
+    method = "LSTMModel" if where == "__init__" else where
+    if name == "class_weight":
+        return f"{method}() takes no {name!r}: {_class_weight(value, spec, data)}"
     if name in ELSEWHERE:
-        method = "LSTMModel" if where == "__init__" else where
         return f"{method}() takes no {name!r}: {ELSEWHERE[name](value)}"
     choices = names + params if where == "fit" else names
     hint = f" (did you mean {KNOWN_AS[name]!r}?)" if name in KNOWN_AS else closest(name, choices)
@@ -239,7 +259,8 @@ class LSTMModel:
         names = ["spec", *self.PARAMS]
         for name, value in params.items():
             if name not in names:
-                raise ConfigError(_unknown_keyword(name, value, "set_params", names))
+                raise ConfigError(_unknown_keyword(name, value, "set_params", names,
+                                                   params.get("spec", self.spec)))
         for name, value in params.items():
             setattr(self, name, value)
         return self
