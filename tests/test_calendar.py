@@ -320,7 +320,7 @@ def mismatches(etth1: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, str]]:
     rows = etth1.iloc[:400]
     return {
         "daily rows": (rows.iloc[::24].assign(date=lambda t: pd.to_datetime(t.date)),
-                       r"trained on rows 'h' apart.*are 'D' apart.*resample them to 'h'"),
+                       r"trained on rows 'h' apart.*are 'D' apart.*pass rows every 'h'"),
         "integers for dates": (rows.assign(date=np.arange(len(rows))),
                                r"held dates when the model was trained, but these rows hold "
                                r"numbers \(0 at row 0\)"),

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lstmkit import ConfigError, DataError, Feature, LSTMModel, Spec, Split, Target
+from lstmkit import ConfigError, DataError, Feature, LSTMModel, SchemaError, Spec, Split, Target
 from lstmkit.cli.command import main
 from lstmkit.data.ts_format import read_ts_arrays
 from tests.conftest import SHARED_DATA
@@ -200,3 +200,16 @@ def test_a_coverage_the_model_lacks_names_the_calibrate_command_that_adds_it(tmp
     assert main(["predict", str(tmp_path / "cal"), data, "-o", str(out), "--coverage", "0.9",
                  "--no-progress"]) == 0
     assert {"temp_max_lo_90", "temp_max_hi_90"} <= set(pd.read_csv(out).columns)
+
+
+def test_rows_finer_than_the_models_step_are_resampled_by_the_call_shown(etth1):
+    hourly = etth1.iloc[:2400].assign(date=lambda t: pd.to_datetime(t.date))
+    daily = hourly.set_index("date").resample("D").mean().reset_index()
+    spec = Spec(time="date", inputs=["HUFL", "OT"], targets=["OT"], lookback=7)
+    model = LSTMModel(spec, **TINY).fit(daily)
+    df = hourly.tail(24 * 10)
+    with pytest.raises(SchemaError, match=r"trained on rows 'D' apart.*'h' apart") as caught:
+        model.predict(df)
+    fix = shown(str(caught.value), r"df\.set_index\('date'\)\.resample\('D'\)\.last\(\)"
+                                   r"\.reset_index\(\)")
+    assert model.predict(eval(fix, {"df": df})).time.tolist() == [pd.Timestamp("2016-10-09")]

@@ -329,6 +329,11 @@ class Timeline:
                     f".resample({freq!r}).asfreq().reset_index()")
         return f"{first}df.set_index({column!r}).asfreq({freq!r}).reset_index()"
 
+    def resampled(self, freq: Any) -> str:
+        """The pandas call that resamples a table's series to ``freq``, each step's last row."""
+        group = f".groupby({self.group!r})" if self.group else ""
+        return f"df.set_index({self.column!r}){group}.resample({freq!r}).last().reset_index()"
+
     def _renumber(self, freq: Any) -> str:
         """The pandas call that puts each series of integers (years) on every ``freq``."""
         column = self.column
@@ -510,9 +515,14 @@ def check_matches(fitted: TimeStep, timeline: Timeline, forecast: bool, regular:
         raise SchemaError(
             f"the model was trained on rows {fitted.freq!r} apart (its time step), but the rows "
             f"of time column {column!r} are {apart} apart (from {timeline.show(i - 1)} to "
-            f"{timeline.show(i)} at row {timeline.rows[i]}{timeline.where(i)}); resample them "
-            f"to {fitted.freq!r} (df.set_index({column!r}).resample({fitted.freq!r})...) or "
-            "refit the model on rows of this step")
+            f"{timeline.show(i)} at row {timeline.rows[i]}{timeline.where(i)}); "
+            + (f"resample them to {fitted.freq!r} ({timeline.resampled(fitted.freq)}: each "
+               "step's last row; .mean() for means where every column holds numbers) or refit "
+               "the model on rows of this step"
+               if timeline.values[i] < fitted.shift(timeline.values[i - 1 : i])[0] else
+               f"pass rows every {fitted.freq!r}, as it was trained on (these are too far apart "
+               "to resample: the steps between would be gaps), or refit the model on rows of "
+               "this step"))
 
 
 def to_json(step: TimeStep | None) -> dict[str, Any] | None:
