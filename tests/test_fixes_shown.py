@@ -213,3 +213,12 @@ def test_rows_finer_than_the_models_step_are_resampled_by_the_call_shown(etth1):
     fix = shown(str(caught.value), r"df\.set_index\('date'\)\.resample\('D'\)\.last\(\)"
                                    r"\.reset_index\(\)")
     assert model.predict(eval(fix, {"df": df})).time.tolist() == [pd.Timestamp("2016-10-09")]
+
+
+def test_a_table_fitted_without_a_spec_is_shown_a_spec_of_its_own_columns(seattle):
+    with pytest.raises(ConfigError, match="needs a Spec to read a table") as caught:
+        LSTMModel(**TINY).fit(seattle)
+    model = eval(shown(str(caught.value), r"LSTMModel\(Spec\(.*lookback=24\)\)"), NAMES)
+    assert model.spec.time == "date" and "weather" not in model.spec.input_names
+    forecast = model.set_params(**TINY).fit(seattle).predict(seattle)
+    assert forecast.time.tolist() == [pd.Timestamp("2016-01-01")]

@@ -90,6 +90,23 @@ def _class_weight(value: Any, spec: Any, data: Any) -> str:
             "; class_weight='balanced' weighs by inverse class frequency")
 
 
+def _spec_sketch(data: Any) -> str:
+    """A spec call for a table fitted without one, written with its columns where it is a
+    pandas DataFrame: its time column and numeric inputs, the first of them the target."""
+    numeric = [str(c) for c in getattr(data, "columns", ()) if isinstance(data, pd.DataFrame)
+               and pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(
+                   data[c])]
+    if not numeric:
+        return "LSTMModel(Spec(inputs=..., targets=..., lookback=...))"
+    times = [str(c) for c in data.columns if pd.api.types.is_datetime64_any_dtype(data[c])
+             or str(c).lower() in ("date", "time", "ds", "datetime", "timestamp")]
+    time = f"time={times[0]!r}, " if times else ""
+    return (f"LSTMModel(Spec({time}inputs={numeric!r}, targets=[{numeric[0]!r}], lookback=24)) "
+            f"forecasts {numeric[0]!r} one row ahead from the last 24 rows of its numeric "
+            "columns: name your targets, inputs (Feature(name, kind='categorical') for labels) "
+            "and lookback")
+
+
 def _complement(share: Any) -> str:
     """``1 - share`` written for a message, where ``share`` is a fraction."""
     if isinstance(share, int | float) and 0 < share < 1:
@@ -616,8 +633,7 @@ class LSTMModel:
             frame, spec = from_arrays(data, y, spec)
             return spec, frame
         if spec is None:
-            raise ConfigError("LSTMModel needs a Spec to read a table: LSTMModel(Spec(inputs=..., "
-                              "targets=..., ...))")
+            raise ConfigError(f"LSTMModel needs a Spec to read a table: {_spec_sketch(data)}")
         if not isinstance(spec, Spec):
             raise ConfigError(f"spec must be a lstmkit.Spec, got {type(spec).__name__}")
         return spec, read_table(data, spec=spec)
