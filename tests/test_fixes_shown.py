@@ -222,3 +222,20 @@ def test_a_table_fitted_without_a_spec_is_shown_a_spec_of_its_own_columns(seattl
     assert model.spec.time == "date" and "weather" not in model.spec.input_names
     forecast = model.set_params(**TINY).fit(seattle).predict(seattle)
     assert forecast.time.tolist() == [pd.Timestamp("2016-01-01")]
+
+
+def test_a_missing_value_marker_in_a_csv_file_is_read_as_missing_as_the_message_writes(
+        tmp_path, capsys, seattle):
+    path = tmp_path / "weather.csv"
+    seattle.astype({"wind": object}).assign(wind=lambda t: t.wind.mask(t.index == 50, "?")
+                                            ).to_csv(path, index=False)
+    config = {"data": {"path": str(path)}, "model": {"hidden": 4}, "training": {"max_epochs": 1},
+              "spec": {"time": "date", "inputs": ["temp_max", "wind"], "targets": ["temp_max"],
+                       "lookback": 7}}
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 3 and "holds '?' at row 50" in err
+    exec(shown(err, r"df = pd\.read_csv\(path, na_values=\['\?'\]\)") + "; "
+         + shown(err, r"df\.to_csv\(path, index=False\)"), {"pd": pd, "path": path})
+    config["spec"]["inputs"][1] = yaml.safe_load(shown(err, r"\{name: wind, missing: ffill\}"))
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 0, err

@@ -228,9 +228,11 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
             if str(value).strip().lower() in SENTINELS:
                 raise DataError(
                     f"column {column!r} holds {quote(value)} at row {rows[i]}, which looks like a "
-                    f"missing-value marker; read it as missing (pandas: read_csv(..., "
-                    f"na_values=[{quote(value)}])) and choose a missing policy "
-                    f"(Feature({column!r}, missing='ffill' or 'mask'))")
+                    f"missing-value marker; read it as missing (pandas: df = pd.read_csv(path, "
+                    f"na_values=[{quote(value)}]); for a file lstmkit reads, write it back so: "
+                    "df.to_csv(path, index=False)) and choose a missing policy "
+                    f"(Feature({column!r}, missing='ffill' or 'mask'); YAML: {{name: {column}, "
+                    "missing: ffill})")
             raise DataError(
                 f"column {column!r} must be numeric but holds {quote(value)} at row "
                 f"{rows[i]}" + (number_text_hint(value, column) or "; clean the value, or declare "
