@@ -239,3 +239,21 @@ def test_a_missing_value_marker_in_a_csv_file_is_read_as_missing_as_the_message_
     config["spec"]["inputs"][1] = yaml.safe_load(shown(err, r"\{name: wind, missing: ffill\}"))
     code, err = cli_fit(tmp_path, config, capsys)
     assert code == 0, err
+
+
+@pytest.mark.parametrize("fix", ["feature", "spec"])
+def test_a_gap_in_an_input_fits_with_either_missing_policy_the_message_writes(tmp_path, capsys,
+                                                                              seattle, fix):
+    path = tmp_path / "weather.csv"
+    seattle.assign(wind=seattle.wind.mask(seattle.index == 50)).to_csv(path, index=False)
+    config = {"data": {"path": str(path)}, "model": {"hidden": 4}, "training": {"max_epochs": 1},
+              "spec": {"time": "date", "inputs": ["temp_max", "wind"], "targets": ["temp_max"],
+                       "lookback": 7}}
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 3 and "'wind' has a missing value (NaN) at row 50" in err
+    if fix == "feature":
+        config["spec"]["inputs"][1] = yaml.safe_load(shown(err, r"\{name: wind, missing: ffill\}"))
+    else:
+        config["spec"].update(yaml.safe_load(shown(err, r"missing: ffill(?= for every input)")))
+    code, err = cli_fit(tmp_path, config, capsys)
+    assert code == 0, err

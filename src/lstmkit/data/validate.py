@@ -260,7 +260,8 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
         i = np.flatnonzero(np.isnan(values))[0]
         raise DataError(f"input column {column!r} has a missing value (NaN) at row {rows[i]}; "
                         "fill the gap or drop the row, or choose a missing policy: "
-                        f"Feature({column!r}, missing='ffill' or 'mask') (YAML: missing: ffill)")
+                        f"Feature({column!r}, missing='ffill' or 'mask') (YAML: {{name: {column}, "
+                        "missing: ffill}; or spec missing: ffill for every input)")
     return values
 
 
