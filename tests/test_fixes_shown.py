@@ -257,3 +257,11 @@ def test_a_gap_in_an_input_fits_with_either_missing_policy_the_message_writes(tm
         config["spec"].update(yaml.safe_load(shown(err, r"missing: ffill(?= for every input)")))
     code, err = cli_fit(tmp_path, config, capsys)
     assert code == 0, err
+
+
+def test_lightnings_old_precision_names_are_given_the_names_they_stood_for(seattle):
+    spec = Spec(time="date", inputs=["temp_max", "wind"], targets=["temp_max"], lookback=7)
+    with pytest.raises(ConfigError, match="old name of 'bf16-mixed'") as caught:
+        LSTMModel(spec, precision="bf16", **TINY).fit(seattle)
+    fixed = eval(f"dict({shown(str(caught.value), r'precision=.bf16-mixed.')})")
+    assert len(LSTMModel(spec, **fixed, **TINY).fit(seattle).predict(seattle)) == 1

@@ -20,6 +20,9 @@ from ..errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
+# Lightning 1.x's names, which stood for mixed precision (not the closest spelling, bf16-true)
+SHORT_PRECISIONS = {"bf16": "bf16-mixed", "16": "16-mixed", 16: "16-mixed", "64": "64-true",
+                    64: "64-true", 32: "32-true"}
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 MAX_SEED = 2**32 - 1       # numpy's and Lightning's seeds are 32-bit
 # Where a launcher puts this process's rank, in the order Lightning reads them.
@@ -59,6 +62,10 @@ class TrainConfig:
         if self.coverage not in (None, []):
             check_coverage(self.coverage)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if isinstance(self.precision, str | int) and self.precision in SHORT_PRECISIONS:
+            raise ConfigError(f"precision {self.precision!r} is Lightning's old name of "
+                              f"{SHORT_PRECISIONS[self.precision]!r}: write precision="
+                              f"{SHORT_PRECISIONS[self.precision]!r}")
         check_choice("precision", self.precision, PRECISIONS)
         for name in ("batch_size", "max_epochs", "num_nodes"):
             check_positive_int(name, getattr(self, name))
