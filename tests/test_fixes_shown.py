@@ -16,7 +16,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from lstmkit import ConfigError, DataError, Feature, LSTMModel, SchemaError, Spec, Split, Target
+from lstmkit import (
+    ConfigError,
+    DataError,
+    Feature,
+    LSTMModel,
+    SchemaError,
+    Spec,
+    Split,
+    Target,
+    TrainingError,
+)
 from lstmkit.cli.command import main
 from lstmkit.data.ts_format import read_ts_arrays
 from tests.conftest import SHARED_DATA
@@ -265,3 +275,15 @@ def test_lightnings_old_precision_names_are_given_the_names_they_stood_for(seatt
         LSTMModel(spec, precision="bf16", **TINY).fit(seattle)
     fixed = eval(f"dict({shown(str(caught.value), r'precision=.bf16-mixed.')})")
     assert len(LSTMModel(spec, **fixed, **TINY).fit(seattle).predict(seattle)) == 1
+
+
+def test_a_diverging_loss_names_the_scaler_that_trains(etth1):
+    data = etth1.iloc[:2000].assign(OT=lambda f: f.OT * 1e20)       # unscaled, huge
+    spec = Spec(inputs=["HUFL", "OT"], targets=[Target("OT", scaler="none")], lookback=24)
+    with pytest.raises(TrainingError, match="loss became") as caught:
+        LSTMModel(spec, **TINY).fit(data)
+    message = str(caught.value)
+    assert "keep gradient clipping on" in message and "now lr=0.0003; try lr=3e-05" in message
+    scaler = shown(message, r"(?<=scaler ')\w+(?=')")
+    fixed = dataclasses.replace(spec, targets=[Target("OT", scaler=scaler)])
+    assert np.isfinite(LSTMModel(fixed, **TINY).fit(data).history_["epochs"][0]["train_loss"])

@@ -216,8 +216,11 @@ class History(Callback):
             raise TrainingError(
                 f"the training loss became {loss} in epoch {epoch_number(trainer.current_epoch)}; "
                 "training stopped before saving a broken model. Lower the learning rate (now "
-                f"{task.config.lr}), keep gradient clipping on, and check that targets are "
-                "scaled (scaler 'standard') and inputs hold no extreme values")
+                f"lr={task.config.lr}; try lr={task.config.lr / 10:g}), "
+                + ("keep gradient clipping on" if task.config.grad_clip is not None else
+                   "turn gradient clipping back on (grad_clip=1.0, the default)")
+                + ", and check that targets are scaled (scaler 'standard') and inputs hold no "
+                "extreme values")
         self.epochs.append({"epoch": trainer.current_epoch, **metrics})
 
 
