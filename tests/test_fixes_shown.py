@@ -287,3 +287,29 @@ def test_a_diverging_loss_names_the_scaler_that_trains(etth1):
     scaler = shown(message, r"(?<=scaler ')\w+(?=')")
     fixed = dataclasses.replace(spec, targets=[Target("OT", scaler=scaler)])
     assert np.isfinite(LSTMModel(fixed, **TINY).fit(data).history_["epochs"][0]["train_loss"])
+
+
+def test_search_keys_in_the_wrong_section_or_as_a_bare_list_are_named_as_they_are_written(
+        tmp_path, capsys, seattle):
+    seattle.to_csv(tmp_path / "weather.csv", index=False)
+    config = {"data": {"path": str(tmp_path / "weather.csv")}, "model": {"hidden": 4},
+              "spec": {"time": "date", "inputs": ["temp_max", "wind"], "targets": ["temp_max"],
+                       "lookback": 7}, "training": {"max_epochs": 1},
+              "run_dir": str(tmp_path / "run"),
+              "search": {"model.lr": {"float": [1e-3, 1e-2]}, "spec.lookback": [7, 14]}}
+    tune = ["tune", str(tmp_path / "tune.yaml"), "--trials", "1"]
+
+    def attempt() -> tuple[int, str]:
+        (tmp_path / "tune.yaml").write_text(yaml.safe_dump(config))
+        return main(tune), capsys.readouterr().err
+
+    code, err = attempt()
+    assert code == 2 and "'model.lr' (did you mean 'training.lr'?)" in err
+    config["search"]["training.lr"] = config["search"].pop("model.lr")
+    code, err = attempt()
+    assert code == 2 and "got [7, 14]" in err
+    config["search"]["spec.lookback"] = yaml.safe_load(shown(err, r"\{choice: \[7, 14\]\}"))
+    code, err = attempt()
+    assert code == 0, err
+    assert yaml.safe_load((tmp_path / "run-tune" / "best.yaml").read_text())["spec"][
+        "lookback"] in (7, 14)

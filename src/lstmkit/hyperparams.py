@@ -214,6 +214,10 @@ def of(group: type, holder: Any) -> Any:
 
 
 PARAMS = tuple(name for group in GROUPS for name in names(group))
+# Keras (and scikit-learn) names of parameters, not close in spelling to lstmkit's own: the
+# estimator, the config and the search space name the parameter they mean.
+KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
+            "recurrent_dropout": "dropout"}
 HARDWARE = names(Hardware)
 # Training parameters that act after the network is trained: a checkpoint's fingerprint
 # leaves them out, so a resumed run may set them anew.

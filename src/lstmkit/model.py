@@ -35,7 +35,7 @@ from .data.validate import (
 from .deploy.export import export_onnx
 from .errors import ConfigError, NotFittedError
 from .fitting import fit_pipeline, train_config_of
-from .hyperparams import Architecture, ResolvedArchitecture
+from .hyperparams import KNOWN_AS, Architecture, ResolvedArchitecture
 from .metrics import Evaluation
 from .nn import NetworkConfig, Output, size
 from .nn.decoders import DECODERS
@@ -53,9 +53,6 @@ from .storage.artifact import load_model, save_model
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
 
-# Keras (and scikit-learn) names that are not close in spelling to lstmkit's own.
-KNOWN_AS = {"verbose": "progress", "learning_rate": "lr", "units": "hidden",
-            "recurrent_dropout": "dropout"}
 # Keras (and scikit-learn) arguments that lstmkit takes elsewhere: where, given the value.
 ELSEWHERE: dict[str, Callable[[Any], str]] = {
     "sample_weight": lambda value: (

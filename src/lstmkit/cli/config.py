@@ -34,7 +34,8 @@ import yaml
 from ..checks import check_mapping, no_file, quote
 from ..data.ts_format import TS_SUFFIX
 from ..errors import ConfigError, warn
-from ..model import KNOWN_AS, LSTMModel
+from ..hyperparams import KNOWN_AS
+from ..model import LSTMModel
 from ..spec import Spec, Split
 from ..tuning.search import SearchSpace
 from .config_keys import FLOAT_KEYS, MODEL_KEYS, SECTIONS, SOURCE_KEYS, TRAINING_KEYS

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..checks import check_mapping, closest
 from ..cli.config_keys import MODEL_KEYS, SOURCE_KEYS, TRAINING_KEYS
 from ..errors import ConfigError
-from ..hyperparams import HARDWARE
+from ..hyperparams import HARDWARE, KNOWN_AS
 from ..model import LSTMModel
 from ..spec import Spec, Split
 
@@ -85,8 +85,11 @@ class Param:
         _check_key(key)
         where = f"search {key}"
         if not isinstance(raw, dict):
+            listed = f"; a list of choices is written {{choice: {raw!r}}}" if isinstance(
+                raw, list) else ""
             raise ConfigError(f"{where} must be a mapping like {{int: [16, 128]}}, {{float: "
-                              f"[0.0001, 0.01], log: true}} or {{choice: [a, b]}}, got {raw!r}")
+                              f"[0.0001, 0.01], log: true}} or {{choice: [a, b]}}, got {raw!r}"
+                              f"{listed}")
         check_mapping(raw, where, OPTIONS)
         kinds = [k for k in KINDS if k in raw]
         if len(kinds) != 1:
@@ -225,8 +228,10 @@ def _check_key(key: Any) -> None:
         raise ConfigError(f"search key {key!r} cannot be searched: trials are compared on the "
                           "same data, split, task and device; searchable keys: "
                           f"{', '.join(keys)}")
-    raise ConfigError(f"unknown search key {key!r}{closest(key, keys)}; searchable keys: "
-                      f"{', '.join(keys)}")
+    meant = [k for k in (f"{s}.{KNOWN_AS.get(name, name)}" for s in ("model", "training"))
+             if k in keys]           # a parameter under the other section, or its Keras name
+    hint = f" (did you mean {meant[0]!r}?)" if meant else closest(key, keys)
+    raise ConfigError(f"unknown search key {key!r}{hint}; searchable keys: {', '.join(keys)}")
 
 
 def _is(value: Any, kind: Any) -> bool:
