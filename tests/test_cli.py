@@ -185,7 +185,7 @@ def test_a_folder_or_a_table_where_a_file_or_config_belongs_is_one_clear_line(
     for args, code, fragment in (
             (["fit", "folder.yaml"], 2, "config file 'folder.yaml' is a directory, not a file"),
             (["fit", "etth1.yaml"], 3, "folder.csv' is a directory, not a file"),
-            (["fit", "table.csv"], 2, "got str: 'date,HUFL,HULL,"),
+            (["fit", "table.csv"], 2, "names it, data: {path: table.csv}"),
             (["fit", "empty.yaml"], 2, "config file 'empty.yaml' holds no settings")):
         assert main(args) == code
         lines = capsys.readouterr().err.strip().splitlines()

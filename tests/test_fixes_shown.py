@@ -313,3 +313,22 @@ def test_search_keys_in_the_wrong_section_or_as_a_bare_list_are_named_as_they_ar
     assert code == 0, err
     assert yaml.safe_load((tmp_path / "run-tune" / "best.yaml").read_text())["spec"][
         "lookback"] in (7, 14)
+
+
+def test_a_data_file_given_as_the_config_is_named_with_the_data_section_that_reads_it(
+        tmp_path, capsys, seattle):
+    seattle.to_csv(tmp_path / "weather.csv", index=False)
+    assert main(["fit", str(tmp_path / "weather.csv")]) == 2
+    err = capsys.readouterr().err
+    config = {**yaml.safe_load(shown(err, r"data: \{path: weather\.csv\}")),
+              "spec": {"time": "date", "inputs": ["temp_max", "wind"], "targets": ["temp_max"],
+                       "lookback": 7}, "model": {"hidden": 4}, "training": {"max_epochs": 1}}
+    (tmp_path / "weather.yaml").write_text(yaml.safe_dump(config))     # beside the data
+    assert main(["fit", str(tmp_path / "weather.yaml"), "--run-dir", str(tmp_path / "runs" / "w"),
+                 "--no-progress"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    out = str(tmp_path / "forecast.csv")
+    assert main(["predict", str(tmp_path / "runs"), str(tmp_path / "weather.csv"), "-o", out]) == 4
+    named = shown(capsys.readouterr().err, r"(?<=the model directories in it: ')[^']+")
+    assert main(["predict", named, str(tmp_path / "weather.csv"), "-o", out]) == 0
+    assert pd.read_csv(out).time.tolist() == ["2016-01-01"]

@@ -32,6 +32,7 @@ import pandas as pd
 import yaml
 
 from ..checks import check_mapping, no_file, quote
+from ..data.sources import CSV_SUFFIXES, PARQUET_SUFFIXES
 from ..data.ts_format import TS_SUFFIX
 from ..errors import ConfigError, warn
 from ..hyperparams import KNOWN_AS
@@ -40,6 +41,8 @@ from ..spec import Spec, Split
 from ..tuning.search import SearchSpace
 from .config_keys import FLOAT_KEYS, MODEL_KEYS, SECTIONS, SOURCE_KEYS, TRAINING_KEYS
 from .tracking import Tracking
+
+TABLE_SUFFIXES = (*CSV_SUFFIXES, *PARQUET_SUFFIXES, TS_SUFFIX)
 
 
 class DuplicateKey(yaml.YAMLError):
@@ -182,6 +185,11 @@ class RunConfig:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(no_file("config file", path))
+        if path.name.lower().endswith(TABLE_SUFFIXES):
+            raise ConfigError(f"{str(path)!r} is a data file, not a config: the command takes a "
+                              f"YAML config that names it, data: {{path: {path.name}}}, beside a "
+                              "spec (its inputs, targets and lookback; see "
+                              "examples/seattle_weather.yaml)")
         try:
             raw = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
         except DuplicateKey as exc:

@@ -198,11 +198,13 @@ def read_config(path: Path) -> dict[str, Any]:
         config = read_json(path / CONFIG)
     except FileNotFoundError:
         unfinished = (path / CHECKPOINTS / CHECKPOINT).is_file()
+        inside = sorted(str(d) for d in path.iterdir() if (d / CONFIG).is_file())[:3]
         raise ArtifactError(f"{str(path)!r} has no {CONFIG}; it is not an lstmkit model "
                             "directory" + ("; it holds the checkpoint of an unfinished run: "
                                            "finish it first with lstmkit fit CONFIG --run-dir "
                                            f"{str(path)!r} --resume" if unfinished else "")
-                            ) from None
+                            + (f"; the model directories in it: {', '.join(map(repr, inside))}"
+                               if inside else "")) from None
     except ConfigError as exc:
         raise damaged(f"{CONFIG} of {str(path)!r}", exc, REDO) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
