@@ -82,7 +82,8 @@ def test_a_label_read_as_missing_as_the_message_writes_fits_with_the_mask_it_nam
     message = str(caught.value)
     exec(shown(message, r"df\['weather'\] = df\['weather'\]\.where\([^;]*\)\)"), {"df": df})
     assert df.weather.isna().sum() == (seattle.weather.tail(300) == "fog").sum()
-    masked = eval(shown(message, r"Feature\('weather'[^)]*\)"), NAMES)
+    masked = Feature("weather", kind="categorical",
+                     **eval(f"dict({shown(message, r'missing=.mask.(?= for an input)')})"))
     spec = weather_spec(targets=["temp_max"], inputs=["temp_max", "wind", masked])
     assert len(LSTMModel(spec, **TINY).fit(df).predict(df)) == 1
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..checks import quote
+from ..checks import QUOTE_CHARS, quote
 from ..errors import ConfigError, DataError
 from ..storage.saved_files import is_finite_number
 
@@ -153,25 +153,25 @@ class Labels:
         return codes
 
     def _unseen(self, value: Any, column: str, row: int) -> str:
-        """The message for ``value``, a label the model has no class for, with three fixes
-        that run as written: a known label in its place (the closest one where a label is
-        close, as 'sun' is to 'sunny'), the label read as missing, or a split whose training
-        part holds it."""
+        """The message for ``value``, a label the model has no class for, with fixes that run
+        as written: a known label in its place (the closest one, as 'sun' for 'sunny'), the
+        label read as missing, or a split whose training part holds it."""
         classes = list(self.classes)
-        known = classes[:10] + (["..."] if len(classes) > 10 else [])
         label = _plain(value)
         close = difflib.get_close_matches(_text(label), [_text(c) for c in classes], n=1)
         instead = classes[[_text(c) for c in classes].index(close[0])] if close else classes[0]
-        which = "" if close else ", or the known label it stands for"
-        listed = repr(classes) if len(classes) <= 20 else "[...the known labels]"
+        listed = repr(classes)
+        known = f"{len(classes)} known labels"
+        if len(classes) > 20 or len(listed) > QUOTE_CHARS:
+            listed, known = "[...known]", f"{known}: {quote(classes[:10])}"
         at = f"df[{column!r}]"
+        given = "" if len(repr(label)) > QUOTE_CHARS else (
+            f"give it a known label ({at} = {at}.replace({{{label!r}: {instead!r}}})"
+            f"{'' if close else ', or another'}), ")
         return (f"column {column!r} has label {quote(value)} at row {row}, which was not seen in "
-                f"the training part (known labels, {len(classes)}: {known}), so the model has no "
-                f"class for it: give it a known label ({at} = {at}.replace({{{label!r}: "
-                f"{instead!r}}}){which}), read it as missing ({at} = {at}.where({at}.isin("
-                f"{listed})); an input needs Feature({column!r}, kind='categorical', "
-                f"missing='mask') when fitted), or fit with a split whose val_start comes after "
-                f"row {row}")
+                f"the training part ({known}): {given}read it as "
+                f"missing ({at} = {at}.where({at}.isin({listed})), with missing='mask' for an "
+                f"input), or fit with val_start after row {row}")
 
     def _by_text(self, values: np.ndarray) -> np.ndarray:
         """Each value's class index by its text (``_text``), -1 where none has that text."""
