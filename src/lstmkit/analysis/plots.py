@@ -433,7 +433,8 @@ def _done(fig: Figure, save: str | Path | None) -> Figure:
     """
     if save is not None:
         path = Path(save)
-        files.check_output_file(path, overwrite=True, kind="plot", is_own=_is_plot)
+        files.check_output_file(path, overwrite=True, kind="plot", is_own=_is_plot,
+                                suffixes=(".png",))
         with files.atomic_file(path) as tmp:
             fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": SOFTWARE})
     return fig
