@@ -19,6 +19,10 @@ reads the series up to ``o``:
 * ``chosen``: the one of these (persistence included) with the lowest validation MAE, as
   a user choosing on validation would.
 
+A second table asks whether lstmkit's default would gain from such candidates: per target,
+the default or a classical forecaster of a pool, whichever has the lowest validation MAE
+(the default's own validation MAE is after its fallback, which was decided there).
+
 Missing values are carried forward for the forecasters (as ``Feature(missing="ffill")``)
 and left out of the errors; as in lstmkit's scores, a window whose last value is missing is
 not scored. The categorical target (Seattle's weather type) is skipped.
@@ -228,14 +232,43 @@ def report(records: list[dict], lstmkit: dict[tuple[str, str], float]) -> str:
         for c in columns:
             beat[c] += s[c] < base
             cells.append(f"{_ratio(s[c], base):.3f}")
-        ours = lstmkit.get((r["table"], r["target"]))     # (model, naive) as run.py scored
+        ours = lstmkit.get((r["table"], r["target"]))
         if ours is not None:
-            beat["lstmkit"] += ours[0] < ours[1]
+            beat["lstmkit"] += ours["model"] < ours["naive"]
         lines.append(f"| {r['table']} | {r['target']} | {base:.4g} | " + " | ".join(cells)
                      + f" | {s['chosen_method']} | "
-                     + ("" if ours is None else f"{_ratio(*ours):.3f}") + " |")
+                     + ("" if ours is None else f"{_ratio(ours['model'], ours['naive']):.3f}")
+                     + " |")
     lines += ["", f"targets: {len(records)}; beat persistence on test: "
               + ", ".join(f"{c} {n}" for c, n in beat.items())]
+    return "\n".join(lines)
+
+
+POOLS = (("drift",), ("persistence", "drift"), ("persistence", "drift", "ar_diff"),
+         METHODS)
+
+
+def choices_report(records: list[dict], rows: dict[tuple[str, str], dict]) -> str:
+    """lstmkit's default or a classical forecaster, per target the one with the lowest
+    validation MAE, from each pool: how many targets that beats persistence on in the test
+    part, and the worst ratio to it. ``rows``: ``run.py``'s records of the default."""
+    lines = ["| chosen on validation among | targets | beat persistence | worst ratio |",
+             "| --- | --- | --- | --- |"]
+    for pool in ((), *POOLS):
+        beat, worst, n = 0, 0.0, 0
+        for r in records:
+            ours = rows.get((r["table"], r["target"]))
+            if ours is None:
+                continue
+            options = {"lstmkit": (ours["val_model"], ours["model"], ours["naive"])}
+            for key, mae in r["mae"].items():
+                family = key.split("(")[0]
+                if family in pool and (family not in options or mae["val"] < options[family][0]):
+                    options[family] = (mae["val"], mae["test"], r["mae"]["persistence"]["test"])
+            _, test, base = min(options.values(), key=lambda option: option[0])
+            n, beat, worst = n + 1, beat + (test < base), max(worst, _ratio(test, base))
+        lines.append(f"| lstmkit{''.join(', ' + m for m in pool)} | {n} | {beat} | "
+                     f"{worst:.2f} |")
     return "\n".join(lines)
 
 
@@ -246,11 +279,11 @@ def _ratio(mae: float, base: float) -> float:
     return mae / base
 
 
-def lstmkit_rows(label: str) -> dict[tuple[str, str], tuple[float, float]]:
-    """lstmkit's default test MAE and its naive forecast's per (table, target) under a
-    ``run.py`` label (the naive one equal to this script's persistence up to rounding:
-    ``check_persistence``; a tie is told by lstmkit's own)."""
-    return {(r["table"], r["target"]): (r["model"], r["naive"]) for r in zoo._read(zoo.RESULTS)
+def lstmkit_rows(label: str) -> dict[tuple[str, str], dict]:
+    """``run.py``'s records of lstmkit's default per (table, target) under a label: test and
+    validation MAE of the model and of its naive forecast (equal to this script's
+    persistence up to rounding, ``check_persistence``; a tie is told by lstmkit's own)."""
+    return {(r["table"], r["target"]): r for r in zoo._read(zoo.RESULTS)
             if r["label"] == label and "error" not in r and r["metric"] == "MAE"}
 
 
@@ -292,7 +325,8 @@ def main() -> None:
                  *(("held-out", t) for t in _tables(True))]
         records.sort(key=lambda r: order.index((r["zoo"], r["table"])))
         RESULTS.write_text("".join(json.dumps(r) + "\n" for r in records))
-    print(report([r for r in records if r["zoo"] == which], lstmkit_rows(LABELS[which])))
+    mine, rows = [r for r in records if r["zoo"] == which], lstmkit_rows(LABELS[which])
+    print(report(mine, rows), "", choices_report(mine, rows), sep="\n")
 
 
 if __name__ == "__main__":
