@@ -792,8 +792,9 @@ def _forecast_table(X: np.ndarray, y: np.ndarray | None, spec: Spec | None) -> t
     if spec is None or not spec.shape.sliding:
         raise ConfigError(f"X has shape {X.shape}, 2 dimensions, but an LSTM reads a sequence "
                           "per sample: (samples, steps, features). One feature per step: "
-                          "X[..., None] gives (samples, steps, 1). A 2-D X is otherwise a "
-                          "forecast table of rows x features, which needs Spec(inputs=..., "
+                          "np.asarray(X)[..., None] gives (samples, steps, 1). A 2-D X is "
+                          "otherwise a forecast table of rows x features, which needs "
+                          "Spec(inputs=..., "
                           "targets=..., lookback=..., horizon=...)")
     if X.ndim != 2:
         raise DataError(f"X must be 2-D (rows, features), got shape {X.shape}")
