@@ -136,3 +136,27 @@ def test_a_class_only_in_the_scored_sequences_names_a_fix_for_sequences():
     df = new
     scored = model.evaluate(df[df['label'].isin(known)])    # the fix, applied
     assert scored.confusion["label"].to_numpy().sum() == frame.recording.nunique() - 1
+
+
+@pytest.mark.parametrize("spec", [None, {"task": "sequence"}])
+def test_a_config_of_a_ts_file_says_what_spec_its_arrays_need(tmp_path, shared_data, spec):
+    # A config reading a .ts file without a spec was sent to the forecast example, and
+    # spec: {task: sequence} got Python's "Spec.__init__() missing 2 required positional
+    # arguments"; the error now says what to name, and the config it shows fits.
+    import yaml
+
+    from lstmkit.cli.config import RunConfig, fit_arguments
+
+    path = shared_data / "classification/UEA/BasicMotions/BasicMotions_TRAIN.ts"
+    raw = {"data": {"path": str(path)}, "training": {"max_epochs": 1, "progress": False}}
+    file = tmp_path / "bm.yaml"
+    file.write_text(yaml.safe_dump(raw | ({"spec": spec} if spec else {})))
+    with pytest.raises(ConfigError, match="holds sequences as arrays") as error:
+        RunConfig.read(file)
+    shown = str(error.value).split("and the label: spec: ")[1]
+    fixed = yaml.safe_load(shown.replace("[c0, c1, c2]", str([f"c{i}" for i in range(6)])))
+    file.write_text(yaml.safe_dump(raw | {"spec": fixed}))
+    config = RunConfig.read(file)
+    model = config.build_model().fit(*fit_arguments(config.data.load(config.spec)))
+    assert set(model.predict(config.data.load()[0]).label) <= {"Badminton", "Running",
+                                                               "Standing", "Walking"}
