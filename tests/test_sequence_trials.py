@@ -160,3 +160,32 @@ def test_a_config_of_a_ts_file_says_what_spec_its_arrays_need(tmp_path, shared_d
     model = config.build_model().fit(*fit_arguments(config.data.load(config.spec)))
     assert set(model.predict(config.data.load()[0]).label) <= {"Badminton", "Running",
                                                                "Standing", "Walking"}
+
+
+def test_a_test_file_with_a_class_the_training_data_lacks_is_refused_before_training(tmp_path):
+    # `lstmkit fit` with such a `test:` file trained to the end, then failed scoring it,
+    # leaving the trained model in checkpoints; now it stops first, in one line.
+    import subprocess
+    import sys
+
+    import yaml
+
+    _long().to_csv(tmp_path / "train.csv", index=False)
+    test = _long(8)
+    test.loc[test.recording == "r03", "label"] = "fog"
+    test.to_csv(tmp_path / "test.csv", index=False)
+    config = {"data": {"path": "train.csv"}, "test": {"path": "test.csv"}, "spec": SPEC,
+              "training": {"max_epochs": 1}, "run_dir": "run"}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+
+    def fit() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lstmkit", "fit", "c.yaml", "--no-progress"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+    result = fit()
+    assert result.returncode == 3 and len(result.stderr.strip().splitlines()) == 1
+    assert "section 'test'" in result.stderr and "label 'fog' at row 18" in result.stderr
+    assert not (tmp_path / "run").exists()                       # nothing trained
+    df = pd.read_csv(tmp_path / "test.csv")
+    df[df["label"].isin(["calm", "storm"])].to_csv(tmp_path / "test.csv", index=False)
+    assert fit().returncode == 0
