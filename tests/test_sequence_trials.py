@@ -189,3 +189,40 @@ def test_a_test_file_with_a_class_the_training_data_lacks_is_refused_before_trai
     df = pd.read_csv(tmp_path / "test.csv")
     df[df["label"].isin(["calm", "storm"])].to_csv(tmp_path / "test.csv", index=False)
     assert fit().returncode == 0
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    (["007", "7", "010", "08"], ["007", "010", "08", "7"]),     # numbers would merge 007 and 7
+    (["3", "7", "10", "12"], [3, 7, 10, 12]),                   # numbers: kept numbers
+    (["True", "False", "True", "False"], [False, True]),        # booleans: kept booleans
+])
+def test_labels_in_a_csv_file_stay_apart_as_written(tmp_path, written, read):
+    # A label column of 007 and 7 (grades, codes) was read by pandas as the number 7 twice:
+    # two classes merged silently, and predictions came back as 7.
+    from lstmkit import Spec
+
+    frame = _long(steps=5)
+    frame["label"] = np.repeat(np.array(written)[np.arange(24) % 4], 5)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    model = LSTMModel(Spec.from_dict(SPEC), max_epochs=1, progress=False).fit(tmp_path / "t.csv")
+    classes = model.classes_.tolist()
+    assert classes == read and list(map(type, classes)) == list(map(type, read))
+    predicted = model.predict(tmp_path / "t.csv")
+    assert set(predicted.label) <= set(read)
+
+
+def test_integer_labels_are_ordered_as_numbers_as_scikit_learn_orders_them():
+    # classes_ (and so predict_proba's columns) put the int64 labels 3, 7, 10, 12 in the
+    # order of their text, 10, 12, 3, 7, where README promises scikit-learn's order (which
+    # log_loss and roc_auc_score assume for the columns): a wrong score without an error.
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((48, 5, 2)).astype(np.float32)
+    y = np.array([3, 7, 10, 12])[np.arange(48) % 4]
+    X[:, :, 0] += y[:, None] / 4                              # learnable: the level
+    model = LSTMModel(max_epochs=30, patience=30, progress=False).fit(X, y)
+    assert model.classes_.tolist() == sorted(set(y.tolist()))
+    proba = model.predict_proba(X)
+    assert log_loss(y, proba) == pytest.approx(log_loss(y, proba, labels=model.classes_))
+

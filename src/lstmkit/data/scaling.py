@@ -128,7 +128,7 @@ class Labels:
             if len({_label_kind(v) for v in present}) > 1 or (
                     len(present) and _label_kind(present[0]) not in LABEL_KINDS):
                 _refuse_labels(values, column, np.arange(len(values)) if rows is None else rows)
-        return cls(tuple(_plain(v) for v in sorted(present, key=_sort_key)))
+        return cls(tuple(sorted((_plain(v) for v in present), key=_sort_key)))
 
     def codes(self, values: Any, column: str, rows: np.ndarray | None = None,
               sequences: bool = False) -> np.ndarray:
