@@ -226,3 +226,21 @@ def test_integer_labels_are_ordered_as_numbers_as_scikit_learn_orders_them():
     proba = model.predict_proba(X)
     assert log_loss(y, proba) == pytest.approx(log_loss(y, proba, labels=model.classes_))
 
+
+def test_per_step_labels_come_back_with_each_steps_time_to_join_on():
+    # Per-step labelling (seq2seq, an output per input step) gave only 'step' (1, 2, ...),
+    # not the rows' own time column (0, 1, ... or timestamps): joining the labels back onto
+    # the user's rows by time was off by one.
+    from lstmkit import Spec
+
+    frame = _long(steps=7)
+    frame["step"] = frame["step"] * 10 + 5                      # the user's own times
+    frame["label"] = np.where(frame.a > 0, "up", "down")
+    spec = Spec.from_dict({**SPEC, "task": "seq2seq", "time": "step"})
+    model = LSTMModel(spec, max_epochs=1, progress=False).fit(frame)
+    predicted = model.predict(frame[frame.recording.isin(["r01", "r02"])])
+    assert predicted.time.tolist() == frame.step.tolist()[7:21]
+    joined = frame.merge(predicted.rename(columns={"time": "step", "step": "position",
+                                                   "label": "predicted"}),
+                         on=["recording", "step"])
+    assert len(joined) == 14 and joined.position.tolist() == [*range(1, 8)] * 2
