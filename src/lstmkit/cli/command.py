@@ -400,8 +400,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     output = Path(args.json) if args.json else None
     reading = _read_files(args.data)
-    if output is not None:
-        files.check_output_file(output, args.overwrite, reading, kind="metrics file")
+    if output is not None:          # before scoring: a file of the user's is kept, in one line
+        files.check_output_file(output, args.overwrite, reading, kind="metrics file",
+                                is_own=lambda path: _json_keys(path) >= METRICS_KEYS)
     model = LSTMModel.load(args.model)
     data, y = fit_arguments(_load_data(args.data, model.spec_))
     evaluation = model.evaluate(data, y, part=args.part, weighted=args.weighted,
