@@ -173,8 +173,11 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
                                               device, vote)
     pipeline.neighbour_vote = {t: v for t, v in vote.items() if v["weight"] > 0}
-    if pipeline.neighbour_vote:       # it answers: from every labelled sequence it was given,
-        pipeline.neighbours = nearest_neighbour(     # as long as those its scale was fitted on
+    if both is not None:
+        # 1-NN, the baseline (and the vote where it answers), from every labelled sequence
+        # fit was given, as the archives' 1-NN reads all of TRAIN; as long as those the
+        # vote's scale was fitted on. Scoring a part of the split leaves its own out.
+        pipeline.neighbours = nearest_neighbour(
             spec, encoding, model.seed, train_windows, val_windows,
             prepare.part_windows(encoded, spec, parts, "test"), length=both.references.shape[1])
     pipeline.decisions = fit_decisions(pipeline.leaving_out("val"), val_windows, train_windows,

@@ -722,8 +722,12 @@ class FittedPipeline:
         samples of an array, numbered from 0)."""
         if isinstance(windows, ForecastWindows):
             return WindowRows(groups, origin=self.spec.shape.origin(windows.starts.numpy()))
-        keys = np.arange(len(windows)) if groups is None else groups.key_array
-        return WindowRows(groups, keys=keys[windows.index.numpy()], lengths=_lengths(windows))
+        index, lengths = windows.index.numpy(), _lengths(windows)
+        keys, rows = (index if groups is None else groups.key_array[index]), None
+        if groups is not None and lengths is not None:   # an output per step: its row's time
+            steps = np.arange(int(lengths.max(initial=1)))
+            rows = groups.offsets[index][:, None] + np.minimum(steps, lengths[:, None] - 1)
+        return WindowRows(groups, rows, keys=keys, lengths=lengths)
 
 
 class Fitted(Protocol):

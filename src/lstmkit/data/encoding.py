@@ -189,7 +189,8 @@ class Encoding:
             out[:, j] = self.target_scalers[t.name].transform(values)
         for j, t in enumerate(self.spec.targets):
             if t.categorical:
-                out[:, j] = self.target_labels[t.name].codes(frame[t.name], t.name, rows)
+                out[:, j] = self.target_labels[t.name].codes(
+                    frame[t.name], t.name, rows, sequences=not self.spec.shape.sliding)
         return out
 
     def decode_regression(self, target: Target, scaled: np.ndarray) -> np.ndarray:

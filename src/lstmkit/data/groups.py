@@ -92,6 +92,24 @@ class Groups:
                             "window is fixed)")
 
 
+def require_sequence_column(spec: Spec) -> None:
+    """Raise a ``DataError`` where a sequence task read from a table has no sequence id
+    column, naming the fix, and how a wide table (a row per sequence) becomes one."""
+    if spec.group is not None or spec.shape.sliding:
+        return
+    label = spec.target_names[0] if spec.targets else "label"
+    raise DataError(f"task {spec.task!r} from a table needs a sequence id column: set "
+                    "spec 'sequence' to the column that says which sequence each row is in "
+                    "(or pass a 3-D array of shape (samples, steps, features)). A wide "
+                    "table, one row per sequence and a column per step (the UCR archive's "
+                    "files), is such an array: fit(df.drop(columns="
+                    f"{label!r}).to_numpy()[..., None], df[{label!r}]); or, for a config, "
+                    "melt it into one row per step: df.rename_axis('sequence')"
+                    f".reset_index().melt(['sequence', {label!r}], var_name='step')"
+                    ".sort_values('sequence', kind='stable'), with spec sequence: "
+                    "sequence, inputs: [value]")
+
+
 def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> Groups:
     """Group ``frame`` by the spec's series/sequence column (stable) and check its time column.
 
@@ -104,10 +122,7 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
     if len(frame) == 0:
         raise DataError("the data has no rows; pass a table with at least one full window")
     group = spec.group
-    if group is None and not spec.shape.sliding:
-        raise DataError(f"task {spec.task!r} from a table needs a sequence id column: set "
-                        "spec 'sequence' to the column that says which sequence each row is in "
-                        "(or pass a 3-D array of shape (samples, steps, features))")
+    require_sequence_column(spec)
     if group is None:
         rows = np.arange(len(frame))
         offsets = np.array([0, len(frame)], dtype=np.int64)

@@ -96,6 +96,8 @@ def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
     if train.size == 0:
         raise DataError("the training part has no sequences; raise split val_start or pass more "
                         "sequences")
+    if spec.shape.per_sequence:         # the labels are read from each sequence's first row
+        _check_constant_targets(groups, spec)
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets=True)
     in_rows = row_ranges(in_lo[train], in_hi[train])
     out_rows = row_ranges(out_lo[train], out_hi[train])
@@ -223,6 +225,15 @@ def _check_constant_targets(groups: Groups, spec: Spec) -> None:
             continue
         i, g = change
         values, head = groups.target_frame[name], groups.offsets[g]
+        sequence = values.iloc[head : groups.offsets[g + 1]]
+        given = np.flatnonzero(sequence.notna().to_numpy())
+        if 0 < len(given) < len(sequence) and sequence.iloc[given].nunique() == 1:
+            raise DataError(       # a label written once per sequence (its first or last row)
+                f"target {name!r} is written on some rows of sequence {groups.keys[g]!r} only "
+                f"(row {groups.rows[head + given[0]]} has {sequence.iloc[given[0]]!r}, row "
+                f"{groups.rows[head + np.flatnonzero(sequence.isna().to_numpy())[0]]} none); "
+                "a sequence task needs its one value on every row of the sequence: "
+                f"df[{name!r}] = df.groupby({spec.sequence!r})[{name!r}].transform('first')")
         raise DataError(f"target {name!r} changes within sequence {groups.keys[g]!r} (row "
                         f"{groups.rows[i]} has {values.iloc[i]!r}, its first row "
                         f"{values.iloc[head]!r}); a sequence task needs one value per sequence: "

@@ -128,10 +128,12 @@ class Labels:
             if len({_label_kind(v) for v in present}) > 1 or (
                     len(present) and _label_kind(present[0]) not in LABEL_KINDS):
                 _refuse_labels(values, column, np.arange(len(values)) if rows is None else rows)
-        return cls(tuple(_plain(v) for v in sorted(present, key=_sort_key)))
+        return cls(tuple(sorted((_plain(v) for v in present), key=_sort_key)))
 
-    def codes(self, values: Any, column: str, rows: np.ndarray | None = None) -> np.ndarray:
-        """Class index of each value as float (NaN where missing); unknown labels raise.
+    def codes(self, values: Any, column: str, rows: np.ndarray | None = None,
+              sequences: bool = False) -> np.ndarray:
+        """Class index of each value as float (NaN where missing); unknown labels raise
+        (``sequences``: the values are a sequence task's targets, whose fix is another).
 
         A value that is not a label but reads as one (``"7"`` for the number 7, ``7`` for
         the text ``"7"``, ``"True"`` for True: ``_text``) is that label, so a model fitted
@@ -148,12 +150,17 @@ class Labels:
             i = unknown[0]
             row = int(rows[i]) if rows is not None else int(i)
             known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
+            fix = (f"fit with a split whose val_start comes after row {row}, or read it as "
+                   f"missing (df[{column!r}].where(df[{column!r}].isin(known labels)), "
+                   "missing='mask' for an input)")
+            if sequences:        # a shuffled split of whole sequences has no row to move
+                fix = ("a model cannot predict a label it was not trained on: score the "
+                       f"sequences whose label it knows (df[df[{column!r}].isin(known labels)]; "
+                       "arrays: keep = np.isin(y, known labels), then X[keep], y[keep]), or fit "
+                       f"again on data whose training part holds sequences of {quote(values[i])}")
             raise DataError(
                 f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
-                f"in the training part (known labels, {len(self.classes)}: {known}); fit with a "
-                f"split whose val_start comes after row {row}, or read it as missing "
-                f"(df[{column!r}].where(df[{column!r}].isin(known labels)), missing='mask' for "
-                "an input)")
+                f"in the training part (known labels, {len(self.classes)}: {known}); {fix}")
         codes[~present] = np.nan
         return codes
 
