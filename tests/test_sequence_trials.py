@@ -247,7 +247,7 @@ def test_per_step_labels_come_back_with_each_steps_time_to_join_on():
 
 
 def test_evaluate_refuses_a_json_output_of_the_users_before_scoring(tmp_path):
-    # `lstmkit evaluate MODEL DATA --json mine.csv --overwrite` scored the data and printed
+    # `lstmkit evaluate MODEL DATA --json mine.json --overwrite` scored the data and printed
     # the whole table, then refused to write over the user's file: the refusal now comes
     # first, alone, and lstmkit's own metrics file is still replaced.
     import subprocess
@@ -258,15 +258,15 @@ def test_evaluate_refuses_a_json_output_of_the_users_before_scoring(tmp_path):
     _long().to_csv(tmp_path / "t.csv", index=False)
     LSTMModel(Spec.from_dict(SPEC), max_epochs=1, progress=False).fit(
         tmp_path / "t.csv").save(tmp_path / "model")
-    (tmp_path / "mine.csv").write_text("my,notes\n1,2\n")
+    (tmp_path / "mine.json").write_text('{"my": "notes"}\n')
 
     def evaluate(output: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "lstmkit", "evaluate", "model", "t.csv",
                                "--json", output, "--overwrite"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=600)
 
-    refused = evaluate("mine.csv")
+    refused = evaluate("mine.json")
     assert refused.returncode == 2 and refused.stdout == ""
     assert "not an lstmkit metrics file" in refused.stderr
-    assert (tmp_path / "mine.csv").read_text() == "my,notes\n1,2\n"
+    assert (tmp_path / "mine.json").read_text() == '{"my": "notes"}\n'
     assert evaluate("m.json").returncode == 0 and evaluate("m.json").returncode == 0
