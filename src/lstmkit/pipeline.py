@@ -876,12 +876,14 @@ def _pad_steps(t: torch.Tensor, steps: int | None) -> torch.Tensor:
     return torch.cat([t, pad], dim=1)
 
 
-def require_windows(windows: Windows, part: str, spec: Spec) -> None:
+def require_windows(windows: Windows, part: str, spec: Spec, room: str = "") -> None:
+    """Raise a DataError where ``windows`` is empty (``room``: the part's rows and what a
+    window needs there, ``prepare.part_room``)."""
     if len(windows) > 0:
         return
     if spec.shape.sliding:
         raise DataError(f"the {part} part has no full window of lookback + horizon = "
-                        f"{spec.lookback} + {spec.horizon} rows; give it more rows (move the "
-                        "split boundaries) or lower lookback/horizon")
+                        f"{spec.lookback} + {spec.horizon} rows{room}; give it more rows (move "
+                        "the split boundaries) or lower lookback/horizon")
     raise DataError(f"the {part} part has no sequences; move the split boundaries or pass more "
                     "sequences")

@@ -130,12 +130,15 @@ class Labels:
                 _refuse_labels(values, column, np.arange(len(values)) if rows is None else rows)
         return cls(tuple(_plain(v) for v in sorted(present, key=_sort_key)))
 
-    def codes(self, values: Any, column: str, rows: np.ndarray | None = None) -> np.ndarray:
+    def codes(self, values: Any, column: str, rows: np.ndarray | None = None,
+              fix: str | None = None) -> np.ndarray:
         """Class index of each value as float (NaN where missing); unknown labels raise.
 
         A value that is not a label but reads as one (``"7"`` for the number 7, ``7`` for
         the text ``"7"``, ``"True"`` for True: ``_text``) is that label, so a model fitted
         on numbers reads text from a CSV file and the reverse; ``"007"`` is not 7.
+        ``fix`` ends the message of an unknown label (default: the fixes while fitting, a
+        later split or the label read as missing; a fitted model's caller says its own).
         """
         values = np.asarray(values, dtype=object)
         codes = pd.Index(list(self.classes), dtype=object).get_indexer(values).astype(np.float64)
@@ -148,12 +151,14 @@ class Labels:
             i = unknown[0]
             row = int(rows[i]) if rows is not None else int(i)
             known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
+            if fix is None:
+                fix = (f"fit with a split whose val_start comes after row {row}, or read it "
+                       f"as missing (df[{column!r}].where(df[{column!r}].isin(known labels)), "
+                       "missing='mask' for an input)")
             raise DataError(
                 f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
-                f"in the training part (known labels, {len(self.classes)}: {known}); fit with a "
-                f"split whose val_start comes after row {row}, or read it as missing "
-                f"(df[{column!r}].where(df[{column!r}].isin(known labels)), missing='mask' for "
-                "an input)")
+                f"in the training part (known labels, {len(self.classes)}: {known}); "
+                + fix)
         codes[~present] = np.nan
         return codes
 

@@ -1,0 +1,109 @@
+"""A new user's own panels (an id column, a time column, values): what each error says is
+the fix, applied, works (errors found by trying lstmkit on grunfeld, wage_panel, stocks and
+hand-built panels)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmkit import Feature, LSTMModel, Spec, Split
+from lstmkit.errors import DataError
+
+
+def _series(sid: str, start: str, n: int, seed: int) -> pd.DataFrame:
+    values = 10 + np.cumsum(np.random.default_rng(seed).normal(size=n))
+    return pd.DataFrame({"id": sid, "date": pd.date_range(start, periods=n, freq="D"),
+                         "y": values})
+
+
+@pytest.fixture(scope="module")
+def regions() -> pd.DataFrame:
+    """Three daily series of different lengths and starts, each in a region (static)."""
+    frame = pd.concat([_series("a", "2020-01-01", 60, 0), _series("b", "2020-02-15", 40, 1),
+                       _series("c", "2019-06-01", 80, 2)], ignore_index=True)
+    return frame.assign(region=frame.id.map({"a": "north", "b": "south", "c": "north"}))
+
+
+def _fit(frame: pd.DataFrame, missing: str = "error") -> LSTMModel:
+    region = Feature("region", kind="categorical", static=True, missing=missing)
+    spec = Spec(time="date", series="id", inputs=["y", region], targets=["y"],
+                lookback=8, horizon=2)
+    return LSTMModel(spec, hidden=8, max_epochs=1, progress=False, seed=0).fit(frame)
+
+
+@pytest.fixture(scope="module")
+def fitted(regions) -> LSTMModel:
+    with pytest.warns(Warning):      # the baseline verdict of one epoch
+        return _fit(regions)
+
+
+def _with_new_region(regions: pd.DataFrame) -> pd.DataFrame:
+    new = _series("z", "2021-01-01", 20, 3).assign(region="west")
+    return pd.concat([regions, new], ignore_index=True)
+
+
+def test_a_label_a_fitted_model_never_saw_names_fixes_for_the_fitted_model(fitted, regions):
+    table = _with_new_region(regions)
+    with pytest.raises(DataError) as caught, pytest.warns(Warning, match="'z'"):
+        fitted.predict(table)
+    message = str(caught.value)
+    assert "'region'" in message and "'west'" in message and "row 180" in message
+    assert "val_start" not in message            # a fitted model's split is no fix
+    assert "fit the model again" in message and ".replace(" in message
+    # the fix, applied: mapped to a known label, the new series is forecast
+    table["region"] = table.region.replace({"west": "south"})
+    with pytest.warns(Warning, match="'z'"):     # a series the model was not fitted on
+        forecast = fitted.predict(table)
+    assert forecast[forecast.id == "z"].time.min() == pd.Timestamp("2021-01-21")
+
+
+def test_read_as_missing_is_the_fix_where_the_fitted_model_takes_a_gap(regions):
+    with pytest.warns(Warning):
+        model = _fit(regions, missing="mask")
+    table = _with_new_region(regions)
+    with (pytest.raises(DataError, match="missing policy for it takes") as caught,
+          pytest.warns(Warning, match="'z'")):
+        model.predict(table)
+    assert "val_start" not in str(caught.value)
+    table["region"] = table.region.where(table.region.isin(["north", "south"]))
+    with pytest.warns(Warning, match="'z'"):
+        assert set(model.predict(table).id) == {"a", "b", "c", "z"}
+
+
+def test_fitting_still_names_the_split_that_holds_the_label(regions):
+    late = regions.copy()
+    late.loc[late.index[late.id == "b"][-3:], "region"] = "west"   # in b's test part only
+    spec = Spec(time="date", series="id", inputs=["y", Feature("region", kind="categorical")],
+                targets=["y"], lookback=8, horizon=2)
+    with pytest.raises(DataError, match="val_start comes after row"):
+        LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(late)
+
+
+def _people(n: int = 6, years: int = 8) -> pd.DataFrame:
+    """An econometric panel: a few yearly rows per person (wage_panel has 8 per person)."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"person": np.repeat(np.arange(100, 100 + n), years),
+                         "year": np.tile(np.arange(1980, 1980 + years), n),
+                         "lwage": rng.normal(1.5, 0.3, n * years)})
+
+
+def _short_fit(split: Split) -> LSTMModel:
+    spec = Spec(time="year", series="person", inputs=["lwage"], targets=["lwage"],
+                lookback=4, horizon=2)
+    return LSTMModel(spec, split=split, hidden=8, max_epochs=1, progress=False).fit(_people())
+
+
+def test_a_part_too_short_for_a_window_is_counted_and_the_split_it_names_fits():
+    with pytest.raises(DataError) as caught:
+        _short_fit(Split())
+    message = str(caught.value)
+    assert "at most 5 rows of a series" in message and "series 100, 8 rows" in message
+    assert "val_start=0.7 ends it at row 5" in message and "Split(val_start=6, ...)" in message
+    with pytest.raises(DataError) as caught:          # that fix, applied: validation next
+        _short_fit(Split(val_start=6))
+    message = str(caught.value)
+    assert "the validation part" in message and "at most 0 rows" in message
+    assert "Split(test_start=8, ...)" in message
+    assert _short_fit(Split(val_start=6, test_start=8)).validation_ is not None   # both: fits
