@@ -4,11 +4,14 @@ hand-built panels)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from lstmkit import Feature, LSTMModel, Spec, Split
+from lstmkit.data.series_ids import position
 from lstmkit.errors import DataError
 
 
@@ -107,3 +110,45 @@ def test_a_part_too_short_for_a_window_is_counted_and_the_split_it_names_fits():
     assert "the validation part" in message and "at most 0 rows" in message
     assert "Split(test_start=8, ...)" in message
     assert _short_fit(Split(val_start=6, test_start=8)).validation_ is not None   # both: fits
+
+
+def _stores() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.concat([pd.DataFrame({"store": store, "date": pd.date_range(start, periods=n),
+                                    "sales": 100 + np.cumsum(rng.normal(size=n))})
+                      for store, start, n in [(7, "2020-01-01", 60), (12, "2020-02-01", 50),
+                                              (305, "2019-12-01", 70)]], ignore_index=True)
+
+
+def test_float_ids_and_the_same_ids_as_integers_or_text_are_one_series(tmp_path):
+    """An integer id column that held a gap is floats to pandas (7.0); the model fitted on
+    them knows 7 and "7" (a CSV file's ids) as the same series: no unseen-series warning,
+    the same forecasts, and the fit's naive scales."""
+    stores = _stores()
+    floats = stores.assign(store=stores.store.astype(float))
+    spec = Spec(time="date", series="store", inputs=["sales"], targets=["sales"],
+                lookback=8, horizon=2)
+    model = LSTMModel(spec, hidden=8, max_epochs=2, progress=False, seed=0)
+    with pytest.warns(Warning):
+        model.fit(floats)
+    stores.to_csv(tmp_path / "stores.csv", index=False)
+    want = model.predict(floats)
+    for data in (stores, tmp_path / "stores.csv"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")           # no series is taken for a new one
+            got = model.predict(data)
+            evaluation = model.evaluate(data, part="test")
+        np.testing.assert_array_equal(got.sales.to_numpy(), want.sales.to_numpy())
+        assert "come from the data given" not in evaluation.scale_free
+    model.save(tmp_path / "model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = LSTMModel.load(tmp_path / "model").predict(stores)
+    np.testing.assert_array_equal(again.sales.to_numpy(), want.sales.to_numpy())
+
+
+def test_ids_saved_as_python_printed_them_are_still_found():
+    """Models saved before kept str(id), '7.0' for 7.0: their series are still found."""
+    assert position({"7.0": 0}, 7.0) == 0 and position({"7": 0}, 7.0) == 0
+    assert position({"7": 0}, "7") == 0 and position({"7": 0}, 7) == 0
+    assert position({"007": 0}, 7) == -1 and position({None: 0}, None) == 0

@@ -135,7 +135,7 @@ class Labels:
         """Class index of each value as float (NaN where missing); unknown labels raise.
 
         A value that is not a label but reads as one (``"7"`` for the number 7, ``7`` for
-        the text ``"7"``, ``"True"`` for True: ``_text``) is that label, so a model fitted
+        the text ``"7"``, ``"True"`` for True: ``label_text``) is that label, so a model fitted
         on numbers reads text from a CSV file and the reverse; ``"007"`` is not 7.
         ``fix`` ends the message of an unknown label (default: the fixes while fitting, a
         later split or the label read as missing; a fitted model's caller says its own).
@@ -163,10 +163,10 @@ class Labels:
         return codes
 
     def _by_text(self, values: np.ndarray) -> np.ndarray:
-        """Each value's class index by its text (``_text``), -1 where none has that text."""
+        """Each value's class index by its text (``label_text``), -1 where none has that text."""
         found, distinct = pd.factorize(values)
-        texts = pd.Index([_text(c) for c in self.classes], dtype=object)
-        return texts.get_indexer([_text(v) for v in distinct])[found]
+        texts = pd.Index([label_text(c) for c in self.classes], dtype=object)
+        return texts.get_indexer([label_text(v) for v in distinct])[found]
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """The labels of class indices, in the labels' own type (int64 for integer labels)."""
@@ -249,7 +249,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
+def label_text(value: Any) -> str:
     """A label as a CSV file writes it: text as is, numbers and booleans as Python prints
     them (whole floats as integers: 7.0 as 7)."""
     return value if isinstance(value, str) else str(_plain(value))
