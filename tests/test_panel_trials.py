@@ -152,3 +152,19 @@ def test_ids_saved_as_python_printed_them_are_still_found():
     assert position({"7.0": 0}, 7.0) == 0 and position({"7": 0}, 7.0) == 0
     assert position({"7": 0}, "7") == 0 and position({"7": 0}, 7) == 0
     assert position({"007": 0}, 7) == -1 and position({None: 0}, None) == 0
+
+
+def test_rows_without_a_series_id_are_counted_and_the_drop_it_names_fits():
+    stores = _stores()
+    stores["store"] = stores.store.astype(object)
+    stores.loc[[58, 59], "store"] = None               # the last two rows of store 7
+    spec = Spec(time="date", series="store", inputs=["sales"], targets=["sales"],
+                lookback=8, horizon=2)
+    with pytest.raises(DataError) as caught:
+        LSTMModel(spec, max_epochs=1, progress=False).fit(stores)
+    assert "row 58 (2 of 180 rows have none)" in str(caught.value)
+    assert "df.dropna(subset=['store'])" in str(caught.value)
+    with pytest.warns(Warning):
+        model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(
+            stores.dropna(subset=["store"]))
+    assert set(model.predict(stores.dropna(subset=["store"])).store) == {7, 12, 305}

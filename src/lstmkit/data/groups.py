@@ -116,9 +116,11 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
         validate.require_columns(frame, [group], "group")
         ids = frame[group]
         if ids.isna().any():
-            i = int(np.flatnonzero(ids.isna().to_numpy())[0])
-            raise DataError(f"group column {group!r} has a missing id at row {i}; every row "
-                            "must say which series/sequence it belongs to")
+            gaps = np.flatnonzero(ids.isna().to_numpy())
+            raise DataError(f"group column {group!r} has a missing id at row {gaps[0]} ("
+                            f"{len(gaps)} of {len(ids)} rows have none); every row must say "
+                            "which series/sequence it belongs to: fill them in, or drop those "
+                            f"rows (df.dropna(subset=[{group!r}]))")
         values = ids.to_numpy()
         first = np.concatenate([[0], np.flatnonzero(values[1:] != values[:-1]) + 1])
         if len(pd.unique(values[first])) == len(first):      # each group one block already
