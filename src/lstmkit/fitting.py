@@ -174,7 +174,7 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         if val_windows is not None and pipeline.neighbours is not None else None
     vote = fit_vote(pipeline, val_windows, both, model.seed, device)
     pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
-                                              device, vote)
+                                              device, vote, groups.keys if spec.series else None)
     pipeline.neighbour_vote = {t: v for t, v in vote.items() if v["weight"] > 0}
     if pipeline.neighbour_vote:       # it answers: from every labelled sequence it was given,
         pipeline.neighbours = nearest_neighbour(     # as long as those its scale was fitted on
