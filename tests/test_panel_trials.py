@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from lstmkit import Feature, LSTMModel, Spec, Split
+from lstmkit.analysis import plots
 from lstmkit.data.series_ids import position
-from lstmkit.errors import DataError
+from lstmkit.errors import ConfigError, DataError
 
 
 def _series(sid: str, start: str, n: int, seed: int) -> pd.DataFrame:
@@ -168,3 +169,50 @@ def test_rows_without_a_series_id_are_counted_and_the_drop_it_names_fits():
         model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(
             stores.dropna(subset=["store"]))
     assert set(model.predict(stores.dropna(subset=["store"])).store) == {7, 12, 305}
+
+
+def _big_and_small() -> pd.DataFrame:
+    """A large daily-cycle series beside a small random walk: pooled errors in original
+    units are the large one's."""
+    rng = np.random.default_rng(1)
+    n, t = 600, np.arange(600)
+    time = pd.date_range("2020-01-01", periods=n, freq="h")
+    return pd.concat([
+        pd.DataFrame({"id": "big", "date": time,
+                      "y": 1000 + 300 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 10, n)}),
+        pd.DataFrame({"id": "small", "date": time,
+                      "y": 5 + np.cumsum(rng.normal(0, 0.1, n))})], ignore_index=True)
+
+
+def test_a_series_the_model_loses_on_is_named_though_pooled_it_wins():
+    table = _big_and_small()
+    spec = Spec(time="date", series="id", inputs=["y"], targets=["y"], lookback=24, horizon=6)
+    model = LSTMModel(spec, hidden=16, max_epochs=3, progress=False, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(table)
+    assert not model.validation_["targets"]["y"]["worse"]          # pooled: better
+    scored = model.evaluate(table, part="val").per_series.query("metric == 'MAE'")
+    lost = scored[scored.model > scored.naive]
+    assert list(lost.series) == ["small"]
+    named = [str(w.message) for w in caught if "series (MAE, each in its own units" in
+             str(w.message)]
+    assert len(named) == 1 and "worse on 1 of 2 series" in named[0]
+    row = lost.iloc[0]
+    assert f"'small' {row.model:.4g} against {row.naive:.4g}" in named[0]
+
+
+def test_a_plot_finds_a_series_by_its_id_as_a_number_or_as_a_csv_file_writes_it(tmp_path):
+    stores = _stores()
+    spec = Spec(time="date", series="store", inputs=["sales"], targets=["sales"],
+                lookback=8, horizon=2)
+    with pytest.warns(Warning):
+        model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(stores)
+    stores.to_csv(tmp_path / "stores.csv", index=False)
+    want = stores[stores.store == 12].sales.to_numpy()
+    for data, series in ((tmp_path / "stores.csv", 12), (stores, "12"), (stores, 12.0)):
+        figure = plots.forecasts(model, data, series=series, origins=1)
+        drawn = figure.axes[0].lines[0].get_ydata()            # the actual values
+        assert np.isin(drawn, want).all()
+    with pytest.raises(ConfigError, match="series 99 is not in column 'store'"):
+        plots.forecasts(model, stores, series=99)
