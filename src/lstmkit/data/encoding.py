@@ -276,10 +276,8 @@ def _fitted_label_fix(column: str, missing_ok: bool, target: bool = False) -> st
                 "of the metrics")
     if missing_ok:
         return f"read it as missing ({missing}), which the model's missing policy for it takes"
-    return (f"the fitted model reads only those: map it to one of them "
-            f"(df[{column!r}].replace({{old: known label}})), or fit the model again on data "
-            "whose training part holds it (or that reads it as missing, with "
-            f"Feature({column!r}, kind='categorical', missing='mask'))")
+    return (f"a fitted model reads only those: map it to one (df[{column!r}].replace({{old: "
+            "new}})), or fit again on data whose training part holds it")
 
 
 def _categories(frame: pd.DataFrame, feature: Any, rows: np.ndarray) -> np.ndarray:
