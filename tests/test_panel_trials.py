@@ -55,7 +55,7 @@ def test_a_label_a_fitted_model_never_saw_names_fixes_for_the_fitted_model(fitte
     message = str(caught.value)
     assert "'region'" in message and "'west'" in message and "row 180" in message
     assert "val_start" not in message            # a fitted model's split is no fix
-    assert "fit the model again" in message and ".replace(" in message
+    assert "fit again on data whose training part holds it" in message and ".replace(" in message
     # the fix, applied: mapped to a known label, the new series is forecast
     table["region"] = table.region.replace({"west": "south"})
     with pytest.warns(Warning, match="'z'"):     # a series the model was not fitted on
@@ -216,3 +216,23 @@ def test_a_plot_finds_a_series_by_its_id_as_a_number_or_as_a_csv_file_writes_it(
         assert np.isin(drawn, want).all()
     with pytest.raises(ConfigError, match="series 99 is not in column 'store'"):
         plots.forecasts(model, stores, series=99)
+
+
+def test_the_aggregation_a_repeated_time_names_keeps_the_static_columns():
+    """Two rows of store 12 at one time: the groupby the error names keeps region (text)
+    and size (numeric, which a sum would double) by grouping by them too."""
+    stores = _stores().assign(region=lambda t: t.store.map({7: "n", 12: "s", 305: "n"}),
+                              size=lambda t: t.store * 1.5)
+    extra = stores.iloc[[70]].assign(sales=stores.sales.iloc[70] + 1.0)
+    table = pd.concat([stores, extra]).sort_values(["store", "date"], kind="stable")
+    spec = Spec(time="date", series="store", targets=["sales"], lookback=8, horizon=2,
+                inputs=["sales", Feature("region", kind="categorical", static=True),
+                        Feature("size", static=True)])
+    with pytest.raises(DataError) as caught:
+        LSTMModel(spec, max_epochs=1, progress=False).fit(table)
+    fix = "df.groupby(['store', 'date', 'region', 'size'], as_index=False).sum(numeric_only=True)"
+    assert fix in str(caught.value)
+    fixed = eval(fix, {"df": table})          # the fix, applied as written
+    with pytest.warns(Warning):
+        model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(fixed)
+    assert len(fixed) == len(stores) and set(model.predict(fixed).store) == {7, 12, 305}

@@ -584,11 +584,23 @@ def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b:
         return (f"the table seems to hold a series per {ids[0]!r} (each time comes once per "
                 f"{ids[0]!r}): name it the spec's series (Spec(series={ids[0]!r}), YAML "
                 f"series: {ids[0]})")
-    by = keys if group else column
+    by = keys + _kept_by(frame, keys)
     return (f"if the rows are events, or parts of one step, aggregate them to one row per "
-            f"time (df.groupby({by!r}, as_index=False).sum(numeric_only=True), or .size() to "
-            f"count them), or drop the rows that should not be there; and sort the table by "
-            f"{order}")
+            f"time (df.groupby({by if len(by) > 1 else column!r}, as_index=False)"
+            ".sum(numeric_only=True), or .size() to count them), or drop the rows that should "
+            f"not be there; and sort the table by {order}")
+
+
+def _kept_by(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    """The columns an aggregation by ``keys`` must also group by to keep them as they are:
+    those with one value per series and time already (a static column, a covariate of the
+    time), which a sum would add up, or drop where they are text; grouping by them splits
+    no group."""
+    rest = [c for c in frame.columns if c not in keys]
+    if not rest:
+        return []
+    one = frame.groupby(keys, sort=False)[rest].nunique(dropna=False).le(1).all()
+    return [c for c in rest if one[c]]
 
 
 def _undecided(series: pd.Series, column: str, rows: np.ndarray, offsets: np.ndarray) -> None:
