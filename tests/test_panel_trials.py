@@ -236,3 +236,21 @@ def test_the_aggregation_a_repeated_time_names_keeps_the_static_columns():
     with pytest.warns(Warning):
         model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(fixed)
     assert len(fixed) == len(stores) and set(model.predict(fixed).store) == {7, 12, 305}
+
+
+def test_a_new_series_too_short_to_predict_from_names_the_filter_that_predicts_the_rest():
+    stores = _stores()
+    spec = Spec(time="date", series="store", inputs=["sales"], targets=["sales"],
+                lookback=8, horizon=2)
+    with pytest.warns(Warning):
+        model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(stores)
+    new = pd.DataFrame({"store": 999, "date": pd.date_range("2021-01-01", periods=3),
+                        "sales": [1.0, 2.0, 3.0]})
+    table = pd.concat([stores, new], ignore_index=True)
+    with pytest.raises(DataError) as caught:
+        model.predict(table)
+    fix = "df.groupby('store').filter(lambda g: len(g) >= 8)"
+    assert "series 999 has 3 rows" in str(caught.value) and "1 of 4 series" in str(caught.value)
+    assert fix in str(caught.value)
+    forecast = model.predict(eval(fix, {"df": table}))          # the fix, applied
+    assert set(forecast.store) == {7, 12, 305}

@@ -86,10 +86,15 @@ class Groups:
 
     def require_span(self, lookback: int, span: int) -> None:
         """Check that every series holds the ``span`` rows a forecast reads (``Spec.span``)."""
+        short = int((self.lengths < span).sum())
+        column = None if self.timeline is None else self.timeline.group
+        drop = (f" or leave out the {short} of {len(self)} series that are shorter, "
+                f"df.groupby({column!r}).filter(lambda g: len(g) >= {span})"
+                if column is not None and short < len(self) else "")
         self.require_length(span, "lookback + horizon (the last horizon rows give the future "
                             "inputs)" if span > lookback else "lookback",
                             f"pass at least {span} rows per series (a trained model's "
-                            "window is fixed)")
+                            f"window is fixed){drop}")
 
 
 def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> Groups:
