@@ -254,3 +254,32 @@ def test_a_new_series_too_short_to_predict_from_names_the_filter_that_predicts_t
     assert fix in str(caught.value)
     forecast = model.predict(eval(fix, {"df": table}))          # the fix, applied
     assert set(forecast.store) == {7, 12, 305}
+
+
+def _store_items() -> pd.DataFrame:
+    """Sales per store and item, written a series after another (as M5-like tables are)."""
+    rng = np.random.default_rng(0)
+    return pd.concat([pd.DataFrame({"store": store, "item": item,
+                                    "date": pd.date_range("2020-01-01", periods=40),
+                                    "sales": rng.poisson(5, 40).astype(float)})
+                      for store in "AB" for item in (1, 2)], ignore_index=True)
+
+
+@pytest.mark.parametrize("series", [["store", "item"], "store"])
+def test_series_named_by_two_columns_get_the_one_id_column_that_fits(series):
+    """Neither a list of columns nor one of the two is the series; the message names the
+    column to make (item 1, 2 once read as an hour of the day)."""
+    table = _store_items()
+    with pytest.raises((ConfigError, DataError)) as caught:
+        spec = Spec(time="date", series=series, inputs=["sales"], targets=["sales"],
+                    lookback=7, horizon=2)
+        LSTMModel(spec, max_epochs=1, progress=False).fit(table)
+    message = str(caught.value)
+    fix = "df['series'] = df['store'].astype(str) + '/' + df['item'].astype(str)"
+    assert fix in message and "hour" not in message
+    exec(fix, {"df": table})                                    # the fix, applied
+    spec = Spec(time="date", series="series", inputs=["sales"], targets=["sales"],
+                lookback=7, horizon=2)
+    with pytest.warns(Warning):
+        model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(table)
+    assert set(model.predict(table).series) == {"A/1", "A/2", "B/1", "B/2"}

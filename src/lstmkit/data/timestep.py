@@ -552,9 +552,9 @@ def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b:
     """The fix for rows ``a`` and ``b`` of ``frame`` (arranged as the timeline) that share a
     time: copies to drop (then to sort by ``order``); a column that is part of the time (a
     quarter or month of a year, as statsmodels' interest_inflation writes them, or an hour
-    of a day); a column
-    telling series apart (the time and it are unique together); else events, or parts of
-    a step, to aggregate."""
+    of a day: the two rows next to each other); a column telling series apart (the time and
+    it are unique together; with the series column, the two make the id); else events, or
+    parts of a step, to aggregate."""
     pair = frame.iloc[[a, b]]
     differ = [c for c in frame.columns if c not in (column, group) and not (
         pair[c].isna().all() or pair[c].iloc[0] == pair[c].iloc[1])]
@@ -562,6 +562,14 @@ def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b:
         return f"they are copies: drop them (df.drop_duplicates()) and sort the table by {order}"
     keys = [column] if group is None else [group, column]
     apart = [c for c in differ if not frame.duplicated([*keys, c]).any()]
+    ids = [c for c in apart if frame[c].nunique() <= len(frame) // 2]
+    if ids and b > a + 1 and group is None:     # not one step's parts written together
+        return _series_per(ids[0])
+    if ids and b > a + 1:
+        return (f"the table seems to hold a series per {group!r} and {ids[0]!r} (each time "
+                f"comes once per pair): make one series column of the two, df['series'] = "
+                f"df[{group!r}].astype(str) + '/' + df[{ids[0]!r}].astype(str), and make it "
+                "the spec's series (YAML series: series)")
     dates = pd.api.types.is_datetime64_any_dtype(frame[column]) or not \
         pd.api.types.is_numeric_dtype(frame[column])
     for c in apart:
@@ -579,16 +587,20 @@ def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b:
                     f"of the two, df['date'] = pd.PeriodIndex.from_fields(year=df[{column!r}]"
                     f".astype(int), {part}=df[{c!r}].astype(int), freq={freq!r})"
                     ".to_timestamp(), and make it the spec's time (YAML time: date)")
-    ids = [c for c in apart if frame[c].nunique() <= len(frame) // 2]
     if group is None and ids:
-        return (f"the table seems to hold a series per {ids[0]!r} (each time comes once per "
-                f"{ids[0]!r}): name it the spec's series (Spec(series={ids[0]!r}), YAML "
-                f"series: {ids[0]})")
+        return _series_per(ids[0])
     by = keys + _kept_by(frame, keys)
     return (f"if the rows are events, or parts of one step, aggregate them to one row per "
             f"time (df.groupby({by if len(by) > 1 else column!r}, as_index=False)"
             ".sum(numeric_only=True), or .size() to count them), or drop the rows that should "
             f"not be there; and sort the table by {order}")
+
+
+def _series_per(column: str) -> str:
+    """The fix for a table of several series whose series column is not named."""
+    return (f"the table seems to hold a series per {column!r} (each time comes once per "
+            f"{column!r}): name it the spec's series (Spec(series={column!r}), YAML "
+            f"series: {column})")
 
 
 def _kept_by(frame: pd.DataFrame, keys: list[str]) -> list[str]:
