@@ -200,6 +200,17 @@ def test_a_series_the_model_loses_on_is_named_though_pooled_it_wins():
     assert len(named) == 1 and "worse on 1 of 2 series" in named[0]
     row = lost.iloc[0]
     assert f"'small' {row.model:.4g} against {row.naive:.4g}" in named[0]
+    assert "few to tell by" not in named[0]              # 90 validation windows a series
+
+
+def test_the_warning_says_where_each_series_has_few_validation_windows_to_tell_by():
+    spec = Spec(time="year", series="person", inputs=["lwage"], targets=["lwage"],
+                lookback=4, horizon=2)
+    model = LSTMModel(spec, split=Split(val_start=6, test_start=8), hidden=8, max_epochs=1,
+                      progress=False, seed=0)
+    with pytest.warns(Warning, match=r"worse on \d+ of 12 series .*\(from 1 validation "
+                                     r"window a series: few to tell by\)"):
+        model.fit(_people(12))
 
 
 def test_a_plot_finds_a_series_by_its_id_as_a_number_or_as_a_csv_file_writes_it(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from .checks import quote
@@ -18,7 +19,7 @@ from .data.windows import Windows
 from .errors import BaselineWarning, warn
 from .fallback import drifts, kept, naive_lag
 from .metrics import HEADLINE, Evaluation, compare, mostly_naive
-from .pipeline import FittedPipeline
+from .pipeline import FittedPipeline, window_series
 from .spec import Spec
 from .training.config import global_rank
 
@@ -39,6 +40,8 @@ def check_against_naive(pipeline: FittedPipeline, windows: Windows | None,
         return None
     evaluation = pipeline.score_windows(windows, offsets, device, keys=keys)
     verdict = evaluation.verdict()
+    which = window_series(windows, offsets)
+    each = 0 if which is None else int(np.median(np.unique(which, return_counts=True)[1]))
     for target, share in kept(pipeline).items():
         verdict["targets"][target]["kept"] = share
     for target, share in drifts(pipeline).items():
@@ -52,7 +55,7 @@ def check_against_naive(pipeline: FittedPipeline, windows: Windows | None,
             warn(_worse_than_naive(pipeline.spec, target, entry, verdict["baseline"]),
                  BaselineWarning)
         lost = None if entry["worse"] else _worse_series(evaluation, target,
-                                                         verdict["baseline"])
+                                                         verdict["baseline"], each)
         if lost:
             warn(lost, BaselineWarning)
         nearer = _worse_than_neighbour(target, entry, (vote or {}).get(target))
@@ -82,12 +85,13 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
             f"{entry['naive']:.4g}; {hint}")
 
 
-def _worse_series(evaluation: Evaluation, target: str, baseline: str, shown: int = 5
-                  ) -> str | None:
+def _worse_series(evaluation: Evaluation, target: str, baseline: str, each: int,
+                  shown: int = 5) -> str | None:
     """The warning for the series of a panel that the model does worse on than the naive
     baseline, each in its own units, though pooled it does not (also where it fell back on
     a naive forecast: a seasonal one can lose to the last value on some series); None where
-    none (or one series)."""
+    none (or one series). ``each``: the validation windows a series has (the median),
+    which the warning gives where they are few (a comparison of few forecasts is noisy)."""
     rows = evaluation.per_series
     rows = rows[(rows.target == target) & rows.metric.isin(HEADLINE)]
     if rows.series.nunique() < 2:
@@ -105,7 +109,9 @@ def _worse_series(evaluation: Evaluation, target: str, baseline: str, shown: int
     return (f"target {quote(target)} does no worse than the naive baseline ({baseline}) on "
             f"the validation part pooled over the series, whose errors in original units are "
             f"the largest series' errors, but worse on {len(worse)} of {rows.series.nunique()} "
-            f"series ({metric}, each in its own units; worst first): {named}{more}. "
+            f"series ({metric}, each in its own units; worst first): {named}{more}"
+            + (f" (from {each} validation window{'s' * (each > 1)} a series: few to tell by)"
+               if each < 10 else "") + ". "
             "Evaluation.per_series scores every series; for such a series the last value may "
             "be the best forecast there is (a random walk), else weigh it more (Spec weight), "
             "train longer, or fit it apart")
