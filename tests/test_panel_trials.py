@@ -4,14 +4,17 @@ hand-built panels)."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from lstmkit import Feature, LSTMModel, Spec, Split
 from lstmkit.analysis import plots
+from lstmkit.cli.command import main
 from lstmkit.data.series_ids import position
 from lstmkit.errors import ConfigError, DataError
 
@@ -294,3 +297,21 @@ def test_series_named_by_two_columns_get_the_one_id_column_that_fits(series):
     with pytest.warns(Warning):
         model = LSTMModel(spec, hidden=8, max_epochs=1, progress=False).fit(table)
     assert set(model.predict(table).series) == {"A/1", "A/2", "B/1", "B/2"}
+
+
+def test_lstmkit_fit_with_a_split_that_leaves_no_test_window_saves_the_run(tmp_path, capsys):
+    """The split the short-part error names (test_start at a series' end) leaves no test
+    window: the run is scored on the validation part, saying so, and saved, where it was
+    trained and then lost with 'the test part has no full window' (exit 3)."""
+    _people(12).to_csv(tmp_path / "people.csv", index=False)
+    config = {"data": {"path": str(tmp_path / "people.csv")},
+              "spec": {"time": "year", "series": "person", "inputs": ["lwage"],
+                       "targets": ["lwage"], "lookback": 4, "horizon": 2},
+              "split": {"val_start": 6, "test_start": 8}, "training": {"max_epochs": 1}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    code = main(["fit", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "run"),
+                 "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["scored_on"] == "the val part (the test part holds no full window)"
+    assert (tmp_path / "run" / "weights.safetensors").is_file()
