@@ -315,3 +315,13 @@ def test_lstmkit_fit_with_a_split_that_leaves_no_test_window_saves_the_run(tmp_p
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["scored_on"] == "the val part (the test part holds no full window)"
     assert (tmp_path / "run" / "weights.safetensors").is_file()
+
+
+def test_a_fitted_models_empty_part_names_another_part_not_a_new_split():
+    model = _short_fit(Split(val_start=6, test_start=8))
+    with pytest.raises(DataError) as caught:
+        model.evaluate(_people(), part="test")
+    message = str(caught.value)
+    assert "at most 0 rows of a series" in message and "the model's split is fixed" in message
+    assert "Split(" not in message and "lookback/horizon" not in message
+    assert model.evaluate(_people(), part="all").per_series.series.nunique() == 6

@@ -68,22 +68,35 @@ def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
     return Parts(codes=sequence_parts(len(groups), split, seed, _strata(groups, spec, split)))
 
 
-def part_room(groups: Groups, spec: Spec, split: Split, parts: Parts, part: str) -> str:
-    """Why a forecast's ``part`` ('train' or 'val') holds no window, in numbers: the most
-    rows a series has in it, where the split ends it, and what a window needs there (a
-    training window all its rows; a validation window its horizon, its inputs reaching back)."""
+def part_room(groups: Groups, spec: Spec, split: Split, parts: Parts, part: str,
+              fitted: bool = False) -> str:
+    """Why a forecast's ``part`` ('train', 'val' or 'test') holds no window, in numbers: the
+    most rows a series has in it, where the split ends it, what a window needs there (a
+    training window all its rows; another its horizon, its inputs reaching back) and the
+    row-number boundary that gives it that (a later end of the part; for the test part,
+    which runs to ``end``, an earlier start); ``fitted``: a fitted model's split, which is
+    fixed: another part or longer series."""
     code = PART_CODES[part]
     lo, hi = parts.bounds[:, code], parts.bounds[:, code + 1]
     g = int(np.argmax(hi - lo))
     need = spec.lookback + spec.horizon if part == "train" else spec.horizon
-    edge = ("val_start", "test_start")[code]
+    edge = ("val_start", "test_start", "end")[code]
     value = getattr(split, edge)
     where = f"series {groups.keys[g]!r}" if spec.series else "the table"
     ends = (f"{edge}={value!r} ends it at row {hi[g]}" if value is not None
             else f"it runs to the last row, {hi[g]}")
+    cut = "a row number cuts every series at that row"
+    if fitted:
+        fix = ("the model's split is fixed: score another part (part='all'; CLI: --part "
+               "all), or longer series")
+    elif part == "test":
+        fix = f"an earlier test_start ({cut}: Split(test_start={hi[g] - need}, ...))"
+    else:
+        fix = f"a later {edge} ({cut}: Split({edge}={lo[g] + need}, ...))"
+    if not fitted:
+        fix += ", or lower lookback/horizon"
     return (f"; it holds at most {hi[g] - lo[g]} rows of a series ({where}, {groups.lengths[g]} "
-            f"rows: {ends}) and needs {need}: a later {edge} (a row number cuts every series "
-            f"at that row: Split({edge}={lo[g] + need}, ...))")
+            f"rows: {ends}) and needs {need}: {fix}")
 
 
 def _strata(groups: Groups, spec: Spec, split: Split) -> np.ndarray | None:
