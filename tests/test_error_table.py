@@ -322,7 +322,7 @@ API = {
         ["input column '7' is in the data as 7 of type int", "df.columns.astype(str)"]),
     "fit: a split that leaves no training window": (
         fit(table, split=Split(0.01, 0.5)), DataError,
-        ["training part has no full window", "move the split boundaries"]),
+        ["training part has no full window", "a later val_start"]),
     # -- the spec ----------------------------------------------------------------------
     "spec: a target named by a number": (lambda h: Target(5), ConfigError,
                                          ["a target name must be a non-empty string, got 5"]),

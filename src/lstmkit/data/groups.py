@@ -86,10 +86,15 @@ class Groups:
 
     def require_span(self, lookback: int, span: int) -> None:
         """Check that every series holds the ``span`` rows a forecast reads (``Spec.span``)."""
+        short = int((self.lengths < span).sum())
+        column = None if self.timeline is None else self.timeline.group
+        drop = (f" or leave out the {short} of {len(self)} series that are shorter, "
+                f"df.groupby({column!r}).filter(lambda g: len(g) >= {span})"
+                if column is not None and short < len(self) else "")
         self.require_length(span, "lookback + horizon (the last horizon rows give the future "
                             "inputs)" if span > lookback else "lookback",
                             f"pass at least {span} rows per series (a trained model's "
-                            "window is fixed)")
+                            f"window is fixed){drop}")
 
 
 def require_sequence_column(spec: Spec) -> None:
@@ -131,9 +136,11 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
         validate.require_columns(frame, [group], "group")
         ids = frame[group]
         if ids.isna().any():
-            i = int(np.flatnonzero(ids.isna().to_numpy())[0])
-            raise DataError(f"group column {group!r} has a missing id at row {i}; every row "
-                            "must say which series/sequence it belongs to")
+            gaps = np.flatnonzero(ids.isna().to_numpy())
+            raise DataError(f"group column {group!r} has a missing id at row {gaps[0]} ("
+                            f"{len(gaps)} of {len(ids)} rows have none); every row must say "
+                            "which series/sequence it belongs to: fill them in, or drop those "
+                            f"rows (df.dropna(subset=[{group!r}]))")
         values = ids.to_numpy()
         first = np.concatenate([[0], np.flatnonzero(values[1:] != values[:-1]) + 1])
         if len(pd.unique(values[first])) == len(first):      # each group one block already

@@ -68,6 +68,37 @@ def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
     return Parts(codes=sequence_parts(len(groups), split, seed, _strata(groups, spec, split)))
 
 
+def part_room(groups: Groups, spec: Spec, split: Split, parts: Parts, part: str,
+              fitted: bool = False) -> str:
+    """Why a forecast's ``part`` ('train', 'val' or 'test') holds no window, in numbers: the
+    most rows a series has in it, where the split ends it, what a window needs there (a
+    training window all its rows; another its horizon, its inputs reaching back) and the
+    row-number boundary that gives it that (a later end of the part; for the test part,
+    which runs to ``end``, an earlier start); ``fitted``: a fitted model's split, which is
+    fixed: another part or longer series."""
+    code = PART_CODES[part]
+    lo, hi = parts.bounds[:, code], parts.bounds[:, code + 1]
+    g = int(np.argmax(hi - lo))
+    need = spec.lookback + spec.horizon if part == "train" else spec.horizon
+    edge = ("val_start", "test_start", "end")[code]
+    value = getattr(split, edge)
+    where = f"series {groups.keys[g]!r}" if spec.series else "the table"
+    ends = (f"{edge}={value!r} ends it at row {hi[g]}" if value is not None
+            else f"it runs to the last row, {hi[g]}")
+    cut = "a row number cuts every series at that row"
+    if fitted:
+        fix = ("the model's split is fixed: score another part (part='all'; CLI: --part "
+               "all), or longer series")
+    elif part == "test":
+        fix = f"an earlier test_start ({cut}: Split(test_start={hi[g] - need}, ...))"
+    else:
+        fix = f"a later {edge} ({cut}: Split({edge}={lo[g] + need}, ...))"
+    if not fitted:
+        fix += ", or lower lookback/horizon"
+    return (f"; it holds at most {hi[g] - lo[g]} rows of a series ({where}, {groups.lengths[g]} "
+            f"rows: {ends}) and needs {need}: {fix}")
+
+
 def _strata(groups: Groups, spec: Spec, split: Split) -> np.ndarray | None:
     """Each sequence's class (first categorical target) when the split is stratified
     (``stratify`` unset: as the task's preset says)."""
@@ -117,9 +148,10 @@ def continued_encoding(groups: Groups, spec: Spec, parts: Parts, encoding: Encod
 
 
 def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
-           weighted: bool = False) -> Encoded:
+           weighted: bool = False, fitting: bool = False) -> Encoded:
     """Encode a whole arranged table into tensors, once (``weighted``: with the spec's
-    window weights, ``lstmkit.data.weights``)."""
+    window weights, ``lstmkit.data.weights``; ``fitting``: the table being fitted on, whose
+    unknown labels a later split fixes, where a fitted model's errors say what it takes)."""
     frame, rows = groups.frame, groups.rows
     check_static(groups, spec)
     weights = _tensor(read_weights(groups, spec)) if weighted and spec.weight else None
@@ -129,17 +161,19 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
             scalers = encoding.series.covering(spec, encoding, groups)
             series = scalers.row_codes(groups)
             encoding = scalers.at_rows(encoding, series)
-        inputs = encoding.encode_inputs(frame, rows)
-        targets = encoding.encode_targets(groups.target_frame, rows) if with_targets else None
+        inputs = encoding.encode_inputs(frame, rows, fitting)
+        targets = (encoding.encode_targets(groups.target_frame, rows, fitting) if with_targets
+                   else None)
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
                        torch.from_numpy(groups.offsets), encoding.future_columns, weights,
                        _tensor(series), scalers)
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
     if (in_hi == groups.offsets[1:]).all():               # every row is an input step
-        inputs, offsets = encoding.encode_inputs(frame, rows), groups.offsets
+        inputs, offsets = encoding.encode_inputs(frame, rows, fitting), groups.offsets
     else:
         in_rows = row_ranges(in_lo, in_hi)
-        inputs = encoding.encode_inputs(_rows(frame, spec.input_names, in_rows), rows[in_rows])
+        inputs = encoding.encode_inputs(_rows(frame, spec.input_names, in_rows), rows[in_rows],
+                                        fitting)
         offsets = np.concatenate([[0], np.cumsum(in_hi - in_lo)]).astype(np.int64)
     targets = None
     if with_targets:
@@ -148,7 +182,7 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
             _check_constant_targets(groups, spec)
         steps = spec.shape.output_steps
         encoded = encoding.encode_targets(_rows(groups.target_frame, spec.target_names,
-                                                out_rows), rows[out_rows])
+                                                out_rows), rows[out_rows], fitting)
         targets = encoded.reshape(len(groups), steps, len(spec.targets))  # (G, S, T)
     return Encoded(groups, torch.from_numpy(inputs), _tensor(targets), torch.from_numpy(offsets),
                    weights=weights)

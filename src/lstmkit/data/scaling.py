@@ -131,13 +131,16 @@ class Labels:
         return cls(tuple(sorted((_plain(v) for v in present), key=_sort_key)))
 
     def codes(self, values: Any, column: str, rows: np.ndarray | None = None,
-              sequences: bool = False) -> np.ndarray:
-        """Class index of each value as float (NaN where missing); unknown labels raise
-        (``sequences``: the values are a sequence task's targets, whose fix is another).
+              fix: str | None = None, sequences: bool = False) -> np.ndarray:
+        """Class index of each value as float (NaN where missing); unknown labels raise.
 
         A value that is not a label but reads as one (``"7"`` for the number 7, ``7`` for
-        the text ``"7"``, ``"True"`` for True: ``_text``) is that label, so a model fitted
+        the text ``"7"``, ``"True"`` for True: ``label_text``) is that label, so a model fitted
         on numbers reads text from a CSV file and the reverse; ``"007"`` is not 7.
+        ``fix`` ends the message of an unknown label (default: the fixes while fitting, a
+        later split or the label read as missing; a fitted model's caller says its own);
+        ``sequences``: the values are a sequence task's targets, whose fix is to score the
+        sequences of known labels.
         """
         values = np.asarray(values, dtype=object)
         codes = pd.Index(list(self.classes), dtype=object).get_indexer(values).astype(np.float64)
@@ -150,14 +153,15 @@ class Labels:
             i = unknown[0]
             row = int(rows[i]) if rows is not None else int(i)
             known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
-            fix = (f"fit with a split whose val_start comes after row {row}, or read it as "
-                   f"missing (df[{column!r}].where(df[{column!r}].isin(known labels)), "
-                   "missing='mask' for an input)")
             if sequences:        # a shuffled split of whole sequences has no row to move
                 fix = ("a model cannot predict a label it was not trained on: score the "
                        f"sequences whose label it knows (df[df[{column!r}].isin(known labels)]; "
                        "arrays: keep = np.isin(y, known labels), then X[keep], y[keep]), or fit "
                        f"again on data whose training part holds sequences of {quote(values[i])}")
+            elif fix is None:
+                fix = (f"fit with a split whose val_start comes after row {row}, or read it "
+                       f"as missing (df[{column!r}].where(df[{column!r}].isin(known labels)), "
+                       "missing='mask' for an input)")
             raise DataError(
                 f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
                 f"in the training part (known labels, {len(self.classes)}: {known}); {fix}")
@@ -165,10 +169,10 @@ class Labels:
         return codes
 
     def _by_text(self, values: np.ndarray) -> np.ndarray:
-        """Each value's class index by its text (``_text``), -1 where none has that text."""
+        """Each value's class index by its text (``label_text``), -1 where none has that text."""
         found, distinct = pd.factorize(values)
-        texts = pd.Index([_text(c) for c in self.classes], dtype=object)
-        return texts.get_indexer([_text(v) for v in distinct])[found]
+        texts = pd.Index([label_text(c) for c in self.classes], dtype=object)
+        return texts.get_indexer([label_text(v) for v in distinct])[found]
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """The labels of class indices, in the labels' own type (int64 for integer labels)."""
@@ -251,7 +255,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
+def label_text(value: Any) -> str:
     """A label as a CSV file writes it: text as is, numbers and booleans as Python prints
     them (whole floats as integers: 7.0 as 7)."""
     return value if isinstance(value, str) else str(_plain(value))

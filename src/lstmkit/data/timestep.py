@@ -33,6 +33,7 @@ from pandas.tseries.offsets import BaseOffset, Tick
 from ..checks import closest, quote
 from ..errors import ConfigError, DataError, SchemaError
 from .date_order import day_first, refuse_undecided, warn_undecided
+from .shared_time import shared_time
 from .time_reading import known_zone, pandas_reading, read_times
 
 KINDS = ("datetime", "number")
@@ -249,7 +250,7 @@ class Timeline:
 
     def check_order(self, frame: pd.DataFrame | None = None) -> None:
         """Raise a DataError unless time strictly increases within each series; ``frame``
-        (arranged as the timeline) tells what rows sharing a time are (``_shared_time``)."""
+        (arranged as the timeline) tells what rows sharing a time are (``shared_time``)."""
         time = self.values
         bad = np.flatnonzero(~(time[1:] > time[:-1]) & self.inside)
         if bad.size == 0:
@@ -272,7 +273,7 @@ class Timeline:
             a, b = shared
             same = "" if (a, b) == (i - 1, i) else (
                 f"; rows {self.rows[a]} and {self.rows[b]} have the same time {self.show(a)}")
-            fix = _shared_time(frame, self.column, self.group, a, b, order)
+            fix = shared_time(frame, self.column, self.group, a, b, order)
             raise DataError(f"{text}{same}; {fix}")
         raise DataError(f"{text}; sort the table by {order}")
 
@@ -547,50 +548,6 @@ def from_json(data: Any) -> TimeStep | None:
 
 
 # -- internals ----------------------------------------------------------------------------
-def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b: int,
-                 order: str) -> str:
-    """The fix for rows ``a`` and ``b`` of ``frame`` (arranged as the timeline) that share a
-    time: copies to drop (then to sort by ``order``); a column that is part of the time (a
-    quarter or month of a year, as statsmodels' interest_inflation writes them, or an hour
-    of a day); a column
-    telling series apart (the time and it are unique together); else events, or parts of
-    a step, to aggregate."""
-    pair = frame.iloc[[a, b]]
-    differ = [c for c in frame.columns if c not in (column, group) and not (
-        pair[c].isna().all() or pair[c].iloc[0] == pair[c].iloc[1])]
-    if not differ:
-        return f"they are copies: drop them (df.drop_duplicates()) and sort the table by {order}"
-    keys = [column] if group is None else [group, column]
-    apart = [c for c in differ if not frame.duplicated([*keys, c]).any()]
-    dates = pd.api.types.is_datetime64_any_dtype(frame[column]) or not \
-        pd.api.types.is_numeric_dtype(frame[column])
-    for c in apart:
-        values = pd.to_numeric(frame[c], errors="coerce")
-        if not (values.notna().all() and (values % 1 == 0).all()):
-            continue
-        if dates and values.between(0, 23).all():
-            return (f"column {c!r} looks like the hour of its day: make one time column of "
-                    f"the two, df['time'] = pd.to_datetime(df[{column!r}]) + "
-                    f"pd.to_timedelta(df[{c!r}], unit='h'), and make it the spec's time "
-                    "(YAML time: time)")
-        if not dates and values.between(1, 12).all():
-            part, freq = ("quarter", "Q") if values.max() <= 4 else ("month", "M")
-            return (f"column {c!r} looks like the {part} of its year: make one date column "
-                    f"of the two, df['date'] = pd.PeriodIndex.from_fields(year=df[{column!r}]"
-                    f".astype(int), {part}=df[{c!r}].astype(int), freq={freq!r})"
-                    ".to_timestamp(), and make it the spec's time (YAML time: date)")
-    ids = [c for c in apart if frame[c].nunique() <= len(frame) // 2]
-    if group is None and ids:
-        return (f"the table seems to hold a series per {ids[0]!r} (each time comes once per "
-                f"{ids[0]!r}): name it the spec's series (Spec(series={ids[0]!r}), YAML "
-                f"series: {ids[0]})")
-    by = keys if group else column
-    return (f"if the rows are events, or parts of one step, aggregate them to one row per "
-            f"time (df.groupby({by!r}, as_index=False).sum(numeric_only=True), or .size() to "
-            f"count them), or drop the rows that should not be there; and sort the table by "
-            f"{order}")
-
-
 def _undecided(series: pd.Series, column: str, rows: np.ndarray, offsets: np.ndarray) -> None:
     """Dates no number orders (``day_first`` None), read month first: refused where the
     first series long enough steps by a calendar only when read day first (01/02/2006,
