@@ -170,3 +170,19 @@ def test_the_forecasting_zoo_tables_stand_in_benchmarks_md():
         table = run.report([r for r in results if r["label"] in labels], labels)
         missing = [line for line in table.splitlines() if line.strip() not in documented]
         assert not missing, f"{labels}: not in BENCHMARKS.md: {missing}"
+
+
+def test_the_classical_forecasters_tables_stand_in_benchmarks_md():
+    """``classical.py --report`` and ``--report --heldout`` print, from the committed rows
+    and ``run.py``'s, tables (the forecasters; the default with candidates chosen on
+    validation) that stand in BENCHMARKS.md line for line."""
+    classical = zoo("classical")
+    records = classical.zoo._read(classical.RESULTS)
+    documented = documented_lines()
+    for which, label in classical.LABELS.items():
+        rows = [r for r in records if r["zoo"] == which]
+        assert rows, which
+        default = classical.lstmkit_rows(label)
+        table = classical.report(rows, default) + "\n" + classical.choices_report(rows, default)
+        missing = [line for line in table.splitlines() if line.strip() not in documented]
+        assert not missing, f"{which}: not in BENCHMARKS.md: {missing}"

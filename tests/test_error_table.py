@@ -32,6 +32,7 @@ from lstmkit import (
     Split,
     Target,
 )
+from lstmkit.analysis import plots
 from lstmkit.cli.command import main
 from lstmkit.cli.config import RunConfig
 from tests.conftest import ETTH1
@@ -173,6 +174,13 @@ PARQUET = pd.read_csv(ETTH1).iloc[:100].to_parquet()
 API = {
     "fit: missing input column": (fit(lambda h: table(h).drop(columns="MUFL")), DataError,
                                   ["input column 'MUFL' is missing"]),
+    "plot: a name of another format": (
+        lambda h: plots.learning_curves(LSTMModel.load(h / "model").history_,
+                                        save=h / "curves.svg"),
+        ConfigError, ["curves.svg' must end in .png", "such as 'curves.png'"]),
+    "export: ONNX named otherwise": (
+        lambda h: LSTMModel.load(h / "model").export_onnx(h / "model.bin"), ArtifactError,
+        ["model.bin' must end in .onnx"]),
     "fit: renamed column": (fit(lambda h: table(h).rename(columns={"HULL": "hull"})),
                             DataError, ["'HULL' is missing", "did you mean 'hull'"]),
     "fit: text in a numeric column": (fit(edited("HUFL", 7, "5,3")), DataError,
@@ -314,7 +322,7 @@ API = {
         ["input column '7' is in the data as 7 of type int", "df.columns.astype(str)"]),
     "fit: a split that leaves no training window": (
         fit(table, split=Split(0.01, 0.5)), DataError,
-        ["training part has no full window", "move the split boundaries"]),
+        ["training part has no full window", "a later val_start"]),
     # -- the spec ----------------------------------------------------------------------
     "spec: a target named by a number": (lambda h: Target(5), ConfigError,
                                          ["a target name must be a non-empty string, got 5"]),
@@ -459,6 +467,15 @@ CLI = {
                                    ArtifactError, ["'empty' has no config.json"]),
     "cli: output of unknown type": (None, ["predict", "model", "etth1.csv", "-o", "o.xlsx"],
                                     ConfigError, ["'o.xlsx' must end in .csv or .parquet"]),
+    "cli: ONNX export named otherwise": (None, ["export", "model", "--onnx", "model.txt"],
+                                         ArtifactError, ["'model.txt' must end in .onnx",
+                                                         "such as 'model.onnx'"]),
+    "cli: importance plot named otherwise": (
+        None, ["importance", "model", "etth1.csv", "--plot", "heat.jpg"], ConfigError,
+        ["'heat.jpg' must end in .png"]),
+    "cli: metrics file named otherwise": (
+        None, ["evaluate", "model", "etth1.csv", "--json", "metrics.txt"], ConfigError,
+        ["'metrics.txt' must end in .json", "such as 'metrics.json'"]),
     "cli: predict data missing a column": (
         written("less.csv", table_text := "date,HUFL\n2016-07-01 00:00:00,1\n"),
         ["predict", "model", "less.csv", "-o", "o.csv"], SchemaError,

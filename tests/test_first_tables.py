@@ -473,7 +473,7 @@ def test_a_label_new_after_the_training_part_gets_fixes_that_work(tmp_path, caps
     code, err = cli_fit(tmp_path, config, capsys)
     assert code == 3
     assert err.count("\n") == 0 and "label 'neutral' at row 31" in err
-    assert "val_start after row 31" in err
+    assert "val_start comes after row 31" in err
     config["split"] = {"val_start": 0.75, "test_start": 0.9}                  # row 33 on
     code, log = cli_fit(tmp_path, config, capsys)
     assert code == 0, log
@@ -481,7 +481,7 @@ def test_a_label_new_after_the_training_part_gets_fixes_that_work(tmp_path, caps
         "close", Feature("signal", kind="categorical", missing="mask")])
     df = prices.copy()
     df["signal"] = df["signal"].where(df["signal"].isin(['long', 'short']))  # as it names
-    assert "(2 known labels)" in err
+    assert "(known labels, 2: ['long', 'short'])" in err
     assert "df['signal'] = df['signal'].where(df['signal'].isin(['long', 'short']))" in err
     model = LSTMModel(masked, hidden=4, max_epochs=1, progress=False, split=Split()).fit(df)
     assert model.predict(df).time.tolist() == [pd.Timestamp("2009-08-03")]

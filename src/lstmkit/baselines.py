@@ -4,7 +4,8 @@ The time-series archives' classic baseline (UCR / UEA "1NN-ED"): each sequence i
 z-normalised per channel over its own steps (a constant channel becomes zeros), sequences
 of another length are linearly resampled to the reference set's longest length, and a
 sequence takes the labels of the reference sequence nearest to it in Euclidean distance
-(the first of equals). The reference set is the training part: at most ``MAX_REFERENCES``
+(the first of equals). The reference set is every labelled sequence ``fit`` was given,
+each with its part of the split (``fitting.nearest_neighbour``): at most ``MAX_REFERENCES``
 sequences (a seeded sample beyond that, said in the description), and distances are
 computed in blocks of at most ``BLOCK_ELEMENTS`` numbers, so memory stays bounded however
 many sequences are scored.
@@ -152,7 +153,7 @@ class NearestNeighbour:
     def description(self) -> str:
         """What the baseline is, for reports."""
         sample = "" if self.total == len(self.targets) else \
-            f", a sample of {len(self.targets):,} of the {self.total:,} training sequences"
+            f", a sample of {len(self.targets):,} of the {self.total:,} labelled sequences"
         return f"1-nearest-neighbour, Euclidean on z-normalised series{sample}"
 
     def flat(self, sequences: Sequence[np.ndarray]) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .checks import quote
-from .scale_free import scale_key
+from .data.series_ids import position
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def series_codes(record: dict[str, Any], keys: Sequence[Any]) -> np.ndarray:
     """Each of ``keys``' position (int64) in the record's ``series``; its length (the
     pooled margins' row of ``margin_table``) for a series it does not hold."""
     known = {key: g for g, key in enumerate(record.get("series", []))}
-    return np.array([known.get(scale_key(key), len(known)) for key in keys], dtype=np.int64)
+    return np.array([position(known, key, len(known)) for key in keys], dtype=np.int64)
 
 
 def check_scaled(entry: dict[str, Any], name: str, margins: list[list[float]],

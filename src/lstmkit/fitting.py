@@ -100,15 +100,18 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     parts = prepare.assign_parts(groups, spec, split, model.seed)
     encoding = (prepare.fit_encoding(groups, spec, parts) if start is None
                 else prepare.continued_encoding(groups, spec, parts, start.encoding))
-    encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True)
+    encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True,
+                             fitting=True)
     train_windows = prepare.part_windows(encoded, spec, parts, "train")
-    require_windows(train_windows, "training", spec)
+    require_windows(train_windows, "training", spec, prepare.part_room(
+        groups, spec, split, parts, "train") if spec.shape.sliding else "")
     val_windows = None
     if validation_data is not None:
         val_windows = _validation_windows(validation_data, spec, encoding, groups.step)
     elif split.val_start is not None:
         val_windows = prepare.part_windows(encoded, spec, parts, "val")
-        require_windows(val_windows, "validation", spec)
+        require_windows(val_windows, "validation", spec, prepare.part_room(
+            groups, spec, split, parts, "val") if spec.shape.sliding else "")
     for part, each in (("training", train_windows), ("validation", val_windows)):
         require_weight(None if each is None else each.window_weights(), part, spec)
     class_weights = fitted_class_weights(spec, encoding, train_windows)
@@ -171,10 +174,13 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
         if val_windows is not None and pipeline.neighbours is not None else None
     vote = fit_vote(pipeline, val_windows, both, model.seed, device)
     pipeline.validation = check_against_naive(pipeline, val_windows, encoded.offsets,
-                                              device, vote)
+                                              device, vote, groups.keys if spec.series else None)
     pipeline.neighbour_vote = {t: v for t, v in vote.items() if v["weight"] > 0}
-    if pipeline.neighbour_vote:       # it answers: from every labelled sequence it was given,
-        pipeline.neighbours = nearest_neighbour(     # as long as those its scale was fitted on
+    if both is not None:
+        # 1-NN, the baseline (and the vote where it answers), from every labelled sequence
+        # fit was given, as the archives' 1-NN reads all of TRAIN; as long as those the
+        # vote's scale was fitted on. Scoring a part of the split leaves its own out.
+        pipeline.neighbours = nearest_neighbour(
             spec, encoding, model.seed, train_windows, val_windows,
             prepare.part_windows(encoded, spec, parts, "test"), length=both.references.shape[1])
     pipeline.decisions = fit_decisions(pipeline.leaving_out("val"), val_windows, train_windows,
@@ -248,7 +254,8 @@ def _validation_windows(validation_data: Any, spec: Spec, encoding: Encoding,
     for role, names in (("target", spec.target_names), ("input", spec.input_names)):
         require_columns(frame, names, f"validation_data {role}")
     groups = fill_gaps(arrange(frame, spec, step), spec)
-    encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True)
+    encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True,
+                             fitting=True)
     windows = prepare.part_windows(encoded, spec, None, "all")
     require_windows(windows, "validation_data", spec)
     return windows

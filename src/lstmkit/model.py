@@ -24,6 +24,7 @@ from . import hyperparams, presets
 from .analysis.backtest import Backtest, backtest
 from .checks import check_choice, check_int, check_number, check_positive_int, closest, quote
 from .conformal import check_bands, check_coverage
+from .data.groups import require_sequence_column
 from .data.sources import Source, from_arrays, read_table
 from .data.validate import (
     check_number_targets,
@@ -356,6 +357,7 @@ class LSTMModel:
         start = self._warm_start() if warm_start else None
         spec, frame = self._table(data, y, self.spec if start is None else start.spec)
         self.check_params(spec)
+        require_sequence_column(spec)                  # before naming its columns missing
         for role, names in (("target", spec.target_names), ("input", spec.input_names)):
             require_columns(frame, names, role)
         check_number_targets(frame, spec.targets)

@@ -319,7 +319,9 @@ class FittedPipeline:
                                                                  self.seed)
         encoded = prepare.encode(groups, spec, self.encoding, with_targets=True)
         windows = prepare.part_windows(encoded, spec, parts, part)
-        require_windows(windows, f"{part!r}", spec)
+        require_windows(windows, f"{part!r}", spec, prepare.part_room(
+            groups, spec, self.split, parts, part, fitted=True)
+            if parts is not None and spec.shape.sliding else "")
         training = windows if part == "all" else prepare.part_windows(encoded, spec, parts,
                                                                       "train")
         self.calibrate_windows(windows, training, coverage, part, device,
@@ -477,7 +479,9 @@ class FittedPipeline:
         encoded = prepare.encode(groups, spec, self.encoding, with_targets=True,
                                  weighted=weighted)
         windows = prepare.part_windows(encoded, spec, parts, part)
-        require_windows(windows, f"{part!r}", spec)
+        require_windows(windows, f"{part!r}", spec, prepare.part_room(
+            groups, spec, self.split, parts, part, fitted=True)
+            if parts is not None and spec.shape.sliding else "")
         require_weight(windows.window_weights(), repr(part), spec)
         return windows, encoded
 
@@ -722,8 +726,12 @@ class FittedPipeline:
         samples of an array, numbered from 0)."""
         if isinstance(windows, ForecastWindows):
             return WindowRows(groups, origin=self.spec.shape.origin(windows.starts.numpy()))
-        keys = np.arange(len(windows)) if groups is None else groups.key_array
-        return WindowRows(groups, keys=keys[windows.index.numpy()], lengths=_lengths(windows))
+        index, lengths = windows.index.numpy(), _lengths(windows)
+        keys, rows = (index if groups is None else groups.key_array[index]), None
+        if groups is not None and lengths is not None:   # an output per step: its row's time
+            steps = np.arange(int(lengths.max(initial=1)))
+            rows = groups.offsets[index][:, None] + np.minimum(steps, lengths[:, None] - 1)
+        return WindowRows(groups, rows, keys=keys, lengths=lengths)
 
 
 class Fitted(Protocol):
@@ -876,12 +884,15 @@ def _pad_steps(t: torch.Tensor, steps: int | None) -> torch.Tensor:
     return torch.cat([t, pad], dim=1)
 
 
-def require_windows(windows: Windows, part: str, spec: Spec) -> None:
+def require_windows(windows: Windows, part: str, spec: Spec, room: str = "") -> None:
+    """Raise a DataError where ``windows`` is empty (``room``: the part's rows and what a
+    window needs there, ``prepare.part_room``)."""
     if len(windows) > 0:
         return
     if spec.shape.sliding:
         raise DataError(f"the {part} part has no full window of lookback + horizon = "
-                        f"{spec.lookback} + {spec.horizon} rows; give it more rows (move the "
-                        "split boundaries) or lower lookback/horizon")
+                        f"{spec.lookback} + {spec.horizon} rows" + (room or (
+                            "; give it more rows (move the split boundaries) or lower "
+                            "lookback/horizon")))
     raise DataError(f"the {part} part has no sequences; move the split boundaries or pass more "
                     "sequences")

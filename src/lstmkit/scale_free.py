@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import series_ids
 from .data.groups import Groups
 from .data.split import series_bounds
 from .errors import ConfigError
@@ -80,7 +81,7 @@ class NaiveScales:
         """The scales of series ``keys`` in that order: this one's where it has the series,
         else ``fallback``'s (whose series are ``keys``), else NaN."""
         position = {key: i for i, key in enumerate(self.series)}
-        wanted = np.array([position.get(scale_key(k), -1) for k in keys], dtype=np.int64)
+        wanted = np.array([series_ids.position(position, k) for k in keys], dtype=np.int64)
         have = wanted >= 0
 
         def pick(name: str, saved: np.ndarray, other: NaiveScales | None,
@@ -95,7 +96,8 @@ class NaiveScales:
 
     def covers(self, keys: list[Any]) -> bool:
         """Whether every series of ``keys`` has its scales here."""
-        return {scale_key(k) for k in keys} <= set(self.series)
+        known = {key: i for i, key in enumerate(self.series)}
+        return all(series_ids.position(known, k) >= 0 for k in keys)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: {season, series, mae: {target: [...]}, mse: {...}}, NaN as null."""
@@ -135,9 +137,9 @@ class NaiveScales:
 
 
 def scale_key(key: Any) -> ScaleKey:
-    """A series id as ``NaiveScales`` keeps it: its text (JSON keeps no other types
-    faithfully); None, the one series of a table without a series column, stays None."""
-    return None if key is None else str(key)
+    """A series id as ``NaiveScales`` keeps it: its text (``series_ids.id_text``: 7.0 as
+    "7"); None, the one series of a table without a series column, stays None."""
+    return series_ids.id_text(key)
 
 
 def training_scales(spec: Spec, groups: Groups, split: Split) -> NaiveScales | None:

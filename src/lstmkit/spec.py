@@ -437,9 +437,16 @@ class Spec:
                 raise ConfigError(f"spec zone {quote(self.zone)} is the time zone of the time "
                                   "column: set time (the column), or drop zone")
         for name in ("time", "series", "sequence", "weight"):
-            if not isinstance(getattr(self, name), str | None):
+            value = getattr(self, name)
+            if not isinstance(value, str | None):
+                several = (name in ("series", "sequence") and isinstance(value, list | tuple)
+                           and len(value) > 1 and all(isinstance(c, str) for c in value))
+                join = " + '/' + ".join(f"df[{c!r}].astype(str)" for c in value) if several \
+                    else ""
                 raise ConfigError(f"spec {name} must be a column name (a string), got "
-                                  f"{quote(getattr(self, name))}")
+                                  f"{quote(value)}" + (
+                                      f"; make one id column of them, df[{name!r}] = {join}, "
+                                      f"and name it ({name}={name!r})" if several else ""))
         inputs = tuple(_as(Feature, f, "inputs") for f in _as_list(self.inputs, "inputs"))
         inputs = tuple(f if f.missing is not None else dataclasses.replace(f, missing=self.missing)
                        for f in inputs)

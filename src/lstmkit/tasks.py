@@ -236,7 +236,12 @@ class AlignedShape(TaskShape):
 
     def id_columns(self, rows: WindowRows, n: int, steps: int
                    ) -> tuple[dict[str, Any], np.ndarray]:
+        """The sequence, the step (1..) and, with a time column, each step's ``time`` as
+        its row has it, so the labels join back onto the rows."""
         columns, _ = super().id_columns(rows, n, steps)
+        timeline = None if rows.groups is None else rows.groups.timeline
+        if timeline is not None and rows.rows is not None:      # arrays have no times
+            columns["time"] = timeline.local(rows.rows[:, :steps].ravel())
         return columns, (np.arange(steps)[None, :] < rows.lengths[:, None]).ravel()
 
     def sample_layout(self, array: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:

@@ -3,40 +3,45 @@
 ``check_against_naive`` scores the validation windows (the network never trained on them)
 beside the naive baselines and 1-NN, records the verdict that ``validation_``, the card and
 ``metrics.json`` show, and warns (``BaselineWarning``) for every target the model does worse
-on, saying what to try.
+on, saying what to try, and, where it does better pooled over a panel's series, for the
+series it does worse on (pooled errors in original units are the largest series' errors).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from .checks import quote
 from .data.windows import Windows
 from .errors import BaselineWarning, warn
 from .fallback import drifts, kept, naive_lag
-from .metrics import mostly_naive
-from .pipeline import FittedPipeline
+from .metrics import HEADLINE, Evaluation, compare, mostly_naive
+from .pipeline import FittedPipeline, window_series
 from .spec import Spec
 from .training.config import global_rank
 
 
 def check_against_naive(pipeline: FittedPipeline, windows: Windows | None,
                         offsets: torch.Tensor, device: torch.device,
-                        vote: dict[str, dict[str, float]] | None = None
-                        ) -> dict[str, Any] | None:
+                        vote: dict[str, dict[str, float]] | None = None,
+                        keys: list[Any] | None = None) -> dict[str, Any] | None:
     """Score the validation windows and warn (``BaselineWarning``) for every target the
     model does worse on than the naive baseline, or than 1-NN (sequence classification:
     the warning says how ``vote``, what ``fitting.fit_vote`` chose, answers it); returns
     ``Evaluation.verdict()``.
 
     Without a validation part there is nothing the model did not train on to judge
-    it by: None, and no warning.
+    it by: None, and no warning. ``keys``: a panel's series ids, to score each series.
     """
     if windows is None:
         return None
-    verdict = pipeline.score_windows(windows, offsets, device).verdict()
+    evaluation = pipeline.score_windows(windows, offsets, device, keys=keys)
+    verdict = evaluation.verdict()
+    which = window_series(windows, offsets)
+    each = 0 if which is None else int(np.median(np.unique(which, return_counts=True)[1]))
     for target, share in kept(pipeline).items():
         verdict["targets"][target]["kept"] = share
     for target, share in drifts(pipeline).items():
@@ -49,6 +54,10 @@ def check_against_naive(pipeline: FittedPipeline, windows: Windows | None,
         elif entry["worse"]:
             warn(_worse_than_naive(pipeline.spec, target, entry, verdict["baseline"]),
                  BaselineWarning)
+        lost = None if entry["worse"] else _worse_series(evaluation, target,
+                                                         verdict["baseline"], each)
+        if lost:
+            warn(lost, BaselineWarning)
         nearer = _worse_than_neighbour(target, entry, (vote or {}).get(target))
         if nearer:
             warn(nearer, BaselineWarning)
@@ -74,6 +83,38 @@ def _worse_than_naive(spec: Spec, target: str, entry: dict[str, Any], baseline: 
     return (f"target {quote(target)} does worse than the naive baseline ({baseline}) on the "
             f"validation part: {entry['metric']} {entry['model']:.4g} against "
             f"{entry['naive']:.4g}; {hint}")
+
+
+def _worse_series(evaluation: Evaluation, target: str, baseline: str, each: int,
+                  shown: int = 5) -> str | None:
+    """The warning for the series of a panel that the model does worse on than the naive
+    baseline, each in its own units, though pooled it does not (also where it fell back on
+    a naive forecast: a seasonal one can lose to the last value on some series); None where
+    none (or one series). ``each``: the validation windows a series has (the median),
+    which the warning gives where they are few (a comparison of few forecasts is noisy)."""
+    rows = evaluation.per_series
+    rows = rows[(rows.target == target) & rows.metric.isin(HEADLINE)]
+    if rows.series.nunique() < 2:
+        return None
+    worse = rows[[compare(r.metric, r.model, r.naive) == "worse" for r in rows.itertuples()]]
+    if worse.empty:
+        return None
+    metric = worse.metric.iloc[0]
+    ratio = (worse.model / worse.naive) if metric == "MAE" else (1 - worse.model) / (
+        1 - worse.naive)
+    worst = worse.assign(ratio=ratio).sort_values("ratio", ascending=False).head(shown)
+    named = "; ".join(f"{quote(r.series)} {r.model:.4g} against {r.naive:.4g}"
+                      for r in worst.itertuples())
+    more = f"; and {len(worse) - shown} more" if len(worse) > shown else ""
+    return (f"target {quote(target)} does no worse than the naive baseline ({baseline}) on "
+            f"the validation part pooled over the series, whose errors in original units are "
+            f"the largest series' errors, but worse on {len(worse)} of {rows.series.nunique()} "
+            f"series ({metric}, each in its own units; worst first): {named}{more}"
+            + (f" (from {each} validation window{'s' * (each > 1)} a series: few to tell by)"
+               if each < 10 else "") + ". "
+            "Evaluation.per_series scores every series; for such a series the last value may "
+            "be the best forecast there is (a random walk), else weigh it more (Spec weight), "
+            "train longer, or fit it apart")
 
 
 def _mostly_naive(target: str, entry: dict[str, Any], lag: int) -> str:

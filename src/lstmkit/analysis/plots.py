@@ -28,6 +28,7 @@ import pandas as pd
 from ..checks import check_positive_int
 from ..cli.tracking import epoch_number
 from ..data.groups import arrange
+from ..data.series_ids import id_text, position
 from ..data.sources import Source, read_table
 from ..errors import ConfigError
 from ..kinds import interval_column, quantile_column
@@ -433,7 +434,8 @@ def _done(fig: Figure, save: str | Path | None) -> Figure:
     """
     if save is not None:
         path = Path(save)
-        files.check_output_file(path, overwrite=True, kind="plot", is_own=_is_plot)
+        files.check_output_file(path, overwrite=True, kind="plot", is_own=_is_plot,
+                                suffixes=(".png",))
         with files.atomic_file(path) as tmp:
             fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": SOFTWARE})
     return fig
@@ -487,12 +489,15 @@ def _show(value: Any) -> str:
 
 
 def _series_index(keys: list[Any], series: Any, column: str | None) -> int:
+    """The position of ``series`` in ``keys``, as the same id read as a number or text
+    (12, 12.0 and "12", a CSV file's id) is one series (``series_ids``)."""
     if series is None:
         return 0
-    if series not in keys:
+    g = position({id_text(key): g for g, key in enumerate(keys)}, series)
+    if g < 0:
         raise ConfigError(f"series {series!r} is not in column {column!r}; it holds "
                           f"{keys[:5]}{' ...' if len(keys) > 5 else ''}")
-    return keys.index(series)
+    return g
 
 
 def _origin_rows(origins: int | Sequence[int], n: int, lookback: int, horizon: int

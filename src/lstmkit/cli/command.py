@@ -317,16 +317,15 @@ def _backtest(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from ..deploy.batch import predict_chunks, read_chunks, write_predictions
+    from ..deploy.batch import PREDICTION_FILES, predict_chunks, read_chunks, write_predictions
     from ..model import LSTMModel
 
     output = Path(args.output)
-    if output.suffix.lower() not in (".csv", ".parquet"):
-        raise ConfigError(f"output {str(output)!r} must end in .csv or .parquet")
     if args.chunk_rows < 1:
         raise ConfigError(f"--chunk-rows must be a positive integer, got {args.chunk_rows}")
     reading = _read_files(args.data)
-    files.check_output_file(output, args.overwrite, reading, kind="predictions file")
+    files.check_output_file(output, args.overwrite, reading, kind="predictions file",
+                            suffixes=PREDICTION_FILES)
     model = LSTMModel.load(args.model)
     coverage = _shares(args.coverage)
     chosen(model.conformal_, coverage, model.spec_)      # before any row is read
@@ -400,8 +399,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     output = Path(args.json) if args.json else None
     reading = _read_files(args.data)
-    if output is not None:
-        files.check_output_file(output, args.overwrite, reading, kind="metrics file")
+    if output is not None:          # before scoring: a file of the user's is kept, in one line
+        files.check_output_file(output, args.overwrite, reading, kind="metrics file",
+                                is_own=lambda path: _json_keys(path) >= METRICS_KEYS,
+                                suffixes=(".json",))
     model = LSTMModel.load(args.model)
     data, y = fit_arguments(_load_data(args.data, model.spec_))
     evaluation = model.evaluate(data, y, part=args.part, weighted=args.weighted,
@@ -425,12 +426,12 @@ def _importance(args: argparse.Namespace) -> int:
     reading = _read_files(args.data)
     out, plot = (None if p is None else Path(p) for p in (args.out, args.plot))
     if out is not None:
-        if out.suffix.lower() != ".csv":
-            raise ConfigError(f"--out {str(out)!r} must end in .csv")
         files.check_output_file(out, args.overwrite, reading, kind="importance table",
+                                suffixes=(".csv",),
                                 is_own=lambda path: set(COLUMNS) <= _csv_columns(path))
     if plot is not None:
-        files.check_output_file(plot, args.overwrite, reading, kind="plot")
+        files.check_output_file(plot, args.overwrite, reading, kind="plot",
+                                suffixes=(".png",))
     model = LSTMModel.load(args.model)
     data, y = fit_arguments(_load_data(args.data, model.spec_))
     table = model.importance(data, y, part=args.part, repeats=args.repeats,
@@ -725,7 +726,32 @@ def _test_data(config: Any, data: Any, y: Any) -> tuple[Any, Any] | None:
     elif np.shape(test[0])[-1] != np.shape(data[0])[-1]:
         raise DataError(f"the test data ({where}) has {np.shape(test[0])[-1]} features per step, "
                         f"the training data {np.shape(data[0])[-1]}; give the same features")
+    _check_test_labels(config.spec, (data, y), (test, test_y), where)
     return test, test_y
+
+
+def _check_test_labels(spec: Any, train: tuple[Any, Any], test: tuple[Any, Any],
+                       where: str) -> None:
+    """Refuse test sequences of a class the training data lacks before training (scoring
+    them would fail once training is done): each (table, None) or (X, y) pair."""
+    from ..data.scaling import Labels
+
+    if spec.shape.sliding:
+        return
+    for target in spec.targets:
+        if not target.categorical:
+            continue
+        if train[1] is None:
+            known, scored = train[0][target.name], test[0][target.name]
+        elif np.ndim(train[1]) == 1 and len(spec.targets) == 1:
+            known, scored = train[1], test[1]
+        else:
+            return
+        labels = Labels.fit(known, target.name)
+        try:
+            labels.codes(scored, target.name, sequences=True)
+        except DataError as exc:
+            raise DataError(f"section 'test' ({where}): {exc}") from None
 
 
 if __name__ == "__main__":

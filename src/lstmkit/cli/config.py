@@ -107,7 +107,7 @@ class DataSource:
         """A DataFrame, or ``(X, y)`` arrays for a classification archive set or a ``.ts``
         file (``y`` None for one without labels); a CSV file is read for ``spec``
         (``read_table``: its id columns as text)."""
-        if self.path is not None and self.path.lower().endswith(TS_SUFFIX):
+        if self.path is not None and self.arrays:
             from ..data.ts_format import read_ts_arrays
 
             return read_ts_arrays(self.path)
@@ -121,6 +121,15 @@ class DataSource:
             return datasets.load_uea(self.dataset, part=self.part or "train",
                                      data_dir=self.data_dir)
         return datasets.load(self.dataset, data_dir=self.data_dir)
+
+    @property
+    def arrays(self) -> bool:
+        """Whether ``load`` gives ``(X, y)`` arrays: a ``.ts`` file or a UEA set."""
+        if self.path is not None:
+            return self.path.lower().endswith(TS_SUFFIX)
+        from .. import datasets
+
+        return datasets.info(self.dataset)["kind"] == "uea"
 
     def describe(self) -> str:
         """The source in a few words: its path, or ``dataset NAME (part)``."""
@@ -147,10 +156,20 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: Any, base: Path = Path(".")) -> RunConfig:
         check_mapping(raw, "the config", SECTIONS)
-        for key in ("data", "spec"):
-            if key not in raw:
-                raise ConfigError(f"the config has no {key!r} section; add one (see "
-                                  "examples/seattle_weather.yaml)")
+        if "data" not in raw:
+            raise ConfigError("the config has no 'data' section; add one (see "
+                              "examples/seattle_weather.yaml)")
+        data = DataSource.parse(raw["data"], "section 'data'", base)
+        if "spec" not in raw or (isinstance(raw["spec"], dict) and not {
+                "inputs", "targets"} <= set(raw["spec"])):
+            lacks = ("no 'spec' section" if "spec" not in raw
+                     else "a spec without 'inputs' and 'targets'")
+            raise ConfigError(f"the config has {lacks}; " + (
+                f"{data.describe()} holds sequences as arrays (channels, then a label), so "
+                "name one input per channel, in the file's order, and the label: spec: "
+                "{task: sequence, inputs: [c0, c1, c2], targets: [{name: label, kind: "
+                "classification}]}" if data.arrays else
+                "add one, naming the inputs and targets (see examples/seattle_weather.yaml)"))
         model = raw.get("model") or {}
         training = raw.get("training") or {}
         _check_section(model, "model")
@@ -165,7 +184,7 @@ class RunConfig:
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{key} must be a path string, got {value!r}")
         config = cls(
-            data=DataSource.parse(raw["data"], "section 'data'", base),
+            data=data,
             spec=Spec.from_dict(raw["spec"]),
             model=dict(model), training=dict(training), split=Split.from_dict(split_raw),
             test=None if test is None else DataSource.parse(test, "section 'test'", base),

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..metrics import Evaluation
 from ..storage import files
 from . import tracking
@@ -159,8 +159,13 @@ def _score(model: LSTMModel, data: Any, y: Any, test: Any,
         named = config is not None and config.test is not None
         return (model.evaluate(test_data, test_y),
                 config.test.describe() if named else "the given test data")
-    part = "test" if model.split_.test_start is not None else "val"
-    return model.evaluate(data, y, part=part), f"the {part} part"
+    if model.split_.test_start is None:
+        return model.evaluate(data, y, part="val"), "the val part"
+    try:
+        return model.evaluate(data, y, part="test"), "the test part"
+    except DataError:     # after a fit, only an empty test part: the fit checked the rest
+        return (model.evaluate(data, y, part="val"),
+                "the val part (the test part holds no full window)")
 
 
 def _write_files(tmp: Path, directory: Path, model: LSTMModel, metrics: dict[str, Any],

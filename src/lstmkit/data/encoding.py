@@ -132,19 +132,23 @@ class Encoding:
         binary, K for K classes, Q for Q quantiles."""
         return target.target_kind.width(len(self.target_labels.get(target.name, ())), target)
 
-    def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    def encode_inputs(self, frame: pd.DataFrame, rows: np.ndarray, fitting: bool = False
+                      ) -> np.ndarray:
         """Scaled, one-hot and embedded (index) inputs, float32 (len(frame), n_input_columns)."""
-        return self.encode_read(len(frame), *self.read_inputs(frame, rows))
+        return self.encode_read(len(frame), *self.read_inputs(frame, rows, fitting))
 
-    def read_inputs(self, frame: pd.DataFrame, rows: np.ndarray
+    def read_inputs(self, frame: pd.DataFrame, rows: np.ndarray, fitting: bool = False
                     ) -> tuple[Iterator[np.ndarray], dict[str, np.ndarray]]:
         """The raw values the inputs are encoded from, checked: each numeric input's numbers
         (NaN where its missing policy allows a gap), one column at a time in the spec's
         order, and each categorical input's class codes (float, NaN for no category). The
         ONNX graph takes these (codes as int64, -1 for NaN) and encodes them itself.
+        ``fitting``: the rows are the table being fitted on, whose unknown labels the split
+        can fix; else a fitted model reads them and its errors say what it can take.
         """
-        codes = {f.name: self.input_labels[f.name].codes(_categories(frame, f, rows), f.name,
-                                                         rows)
+        codes = {f.name: self.input_labels[f.name].codes(
+                     _categories(frame, f, rows), f.name, rows,
+                     None if fitting else _fitted_label_fix(f.name, f.missing != "error"))
                  for f in self.spec.inputs if f.kind == "categorical"}
         numeric = [f for f in self.spec.inputs if f.kind != "categorical"]
         values = validate.numeric_columns(frame, [f.name for f in numeric], rows,
@@ -178,7 +182,8 @@ class Encoding:
                 out[known, j + code[known].astype(np.int64)] = 1.0
         return out
 
-    def encode_targets(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    def encode_targets(self, frame: pd.DataFrame, rows: np.ndarray, fitting: bool = False
+                       ) -> np.ndarray:
         """Scaled targets and class indices, float32 (len(frame), n_targets); NaN = missing."""
         out = np.empty((len(frame), len(self.spec.targets)), dtype=np.float32)
         scaled = [(j, t) for j, t in enumerate(self.spec.targets) if not t.categorical]
@@ -189,7 +194,10 @@ class Encoding:
             out[:, j] = self.target_scalers[t.name].transform(values)
         for j, t in enumerate(self.spec.targets):
             if t.categorical:
-                out[:, j] = self.target_labels[t.name].codes(frame[t.name], t.name, rows)
+                out[:, j] = self.target_labels[t.name].codes(
+                    frame[t.name], t.name, rows,
+                    None if fitting else _fitted_label_fix(t.name, True, target=True),
+                    sequences=not self.spec.shape.sliding)
         return out
 
     def decode_regression(self, target: Target, scaled: np.ndarray) -> np.ndarray:
@@ -257,6 +265,20 @@ def _entries(data: dict[str, Any], key: str, read: Callable[[Any, str], Any]) ->
     """``data[key]``'s columns, each read by ``read(value, where)``."""
     return {name: read(value, f"encoding.{key}[{quote(name)}]")
             for name, value in data[key].items()}
+
+
+def _fitted_label_fix(column: str, missing_ok: bool, target: bool = False) -> str:
+    """What a fitted model's user can do with a label its training part did not hold:
+    read it as missing where the model takes a gap there (a target's gaps are left out of
+    the metrics; an input's missing policy), else map it to a known label or fit again."""
+    missing = f"df[{column!r}].where(df[{column!r}].isin(known labels))"
+    if target:
+        return (f"read it as missing ({missing}): rows with a missing target are left out "
+                "of the metrics")
+    if missing_ok:
+        return f"read it as missing ({missing}), which the model's missing policy for it takes"
+    return (f"a fitted model reads only those: map it to one (df[{column!r}].replace({{old: "
+            "new})), or fit again on data whose training part holds it")
 
 
 def _categories(frame: pd.DataFrame, feature: Any, rows: np.ndarray) -> np.ndarray:

@@ -86,10 +86,33 @@ class Groups:
 
     def require_span(self, lookback: int, span: int) -> None:
         """Check that every series holds the ``span`` rows a forecast reads (``Spec.span``)."""
+        short = int((self.lengths < span).sum())
+        column = None if self.timeline is None else self.timeline.group
+        drop = (f" or leave out the {short} of {len(self)} series that are shorter, "
+                f"df.groupby({column!r}).filter(lambda g: len(g) >= {span})"
+                if column is not None and short < len(self) else "")
         self.require_length(span, "lookback + horizon (the last horizon rows give the future "
                             "inputs)" if span > lookback else "lookback",
                             f"pass at least {span} rows per series (a trained model's "
-                            "window is fixed)")
+                            f"window is fixed){drop}")
+
+
+def require_sequence_column(spec: Spec) -> None:
+    """Raise a ``DataError`` where a sequence task read from a table has no sequence id
+    column, naming the fix, and how a wide table (a row per sequence) becomes one."""
+    if spec.group is not None or spec.shape.sliding:
+        return
+    label = spec.target_names[0] if spec.targets else "label"
+    raise DataError(f"task {spec.task!r} from a table needs a sequence id column: set "
+                    "spec 'sequence' to the column that says which sequence each row is in "
+                    "(or pass a 3-D array of shape (samples, steps, features)). A wide "
+                    "table, one row per sequence and a column per step (the UCR archive's "
+                    "files), is such an array: fit(df.drop(columns="
+                    f"{label!r}).to_numpy()[..., None], df[{label!r}]); or, for a config, "
+                    "melt it into one row per step: df.rename_axis('sequence')"
+                    f".reset_index().melt(['sequence', {label!r}], var_name='step')"
+                    ".sort_values('sequence', kind='stable'), with spec sequence: "
+                    "sequence, inputs: [value]")
 
 
 def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> Groups:
@@ -104,10 +127,7 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
     if len(frame) == 0:
         raise DataError("the data has no rows; pass a table with at least one full window")
     group = spec.group
-    if group is None and not spec.shape.sliding:
-        raise DataError(f"task {spec.task!r} from a table needs a sequence id column: set "
-                        "spec 'sequence' to the column that says which sequence each row is in "
-                        "(or pass a 3-D array of shape (samples, steps, features))")
+    require_sequence_column(spec)
     if group is None:
         rows = np.arange(len(frame))
         offsets = np.array([0, len(frame)], dtype=np.int64)
@@ -116,9 +136,11 @@ def arrange(frame: pd.DataFrame, spec: Spec, fitted: TimeStep | None = None) -> 
         validate.require_columns(frame, [group], "group")
         ids = frame[group]
         if ids.isna().any():
-            i = int(np.flatnonzero(ids.isna().to_numpy())[0])
-            raise DataError(f"group column {group!r} has a missing id at row {i}; every row "
-                            "must say which series/sequence it belongs to")
+            gaps = np.flatnonzero(ids.isna().to_numpy())
+            raise DataError(f"group column {group!r} has a missing id at row {gaps[0]} ("
+                            f"{len(gaps)} of {len(ids)} rows have none); every row must say "
+                            "which series/sequence it belongs to: fill them in, or drop those "
+                            f"rows (df.dropna(subset=[{group!r}]))")
         values = ids.to_numpy()
         first = np.concatenate([[0], np.flatnonzero(values[1:] != values[:-1]) + 1])
         if len(pd.unique(values[first])) == len(first):      # each group one block already

@@ -68,6 +68,37 @@ def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
     return Parts(codes=sequence_parts(len(groups), split, seed, _strata(groups, spec, split)))
 
 
+def part_room(groups: Groups, spec: Spec, split: Split, parts: Parts, part: str,
+              fitted: bool = False) -> str:
+    """Why a forecast's ``part`` ('train', 'val' or 'test') holds no window, in numbers: the
+    most rows a series has in it, where the split ends it, what a window needs there (a
+    training window all its rows; another its horizon, its inputs reaching back) and the
+    row-number boundary that gives it that (a later end of the part; for the test part,
+    which runs to ``end``, an earlier start); ``fitted``: a fitted model's split, which is
+    fixed: another part or longer series."""
+    code = PART_CODES[part]
+    lo, hi = parts.bounds[:, code], parts.bounds[:, code + 1]
+    g = int(np.argmax(hi - lo))
+    need = spec.lookback + spec.horizon if part == "train" else spec.horizon
+    edge = ("val_start", "test_start", "end")[code]
+    value = getattr(split, edge)
+    where = f"series {groups.keys[g]!r}" if spec.series else "the table"
+    ends = (f"{edge}={value!r} ends it at row {hi[g]}" if value is not None
+            else f"it runs to the last row, {hi[g]}")
+    cut = "a row number cuts every series at that row"
+    if fitted:
+        fix = ("the model's split is fixed: score another part (part='all'; CLI: --part "
+               "all), or longer series")
+    elif part == "test":
+        fix = f"an earlier test_start ({cut}: Split(test_start={hi[g] - need}, ...))"
+    else:
+        fix = f"a later {edge} ({cut}: Split({edge}={lo[g] + need}, ...))"
+    if not fitted:
+        fix += ", or lower lookback/horizon"
+    return (f"; it holds at most {hi[g] - lo[g]} rows of a series ({where}, {groups.lengths[g]} "
+            f"rows: {ends}) and needs {need}: {fix}")
+
+
 def _strata(groups: Groups, spec: Spec, split: Split) -> np.ndarray | None:
     """Each sequence's class (first categorical target) when the split is stratified
     (``stratify`` unset: as the task's preset says)."""
@@ -96,6 +127,8 @@ def fit_encoding(groups: Groups, spec: Spec, parts: Parts) -> Encoding:
     if train.size == 0:
         raise DataError("the training part has no sequences; raise split val_start or pass more "
                         "sequences")
+    if spec.shape.per_sequence:         # the labels are read from each sequence's first row
+        _check_constant_targets(groups, spec)
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets=True)
     in_rows = row_ranges(in_lo[train], in_hi[train])
     out_rows = row_ranges(out_lo[train], out_hi[train])
@@ -115,9 +148,10 @@ def continued_encoding(groups: Groups, spec: Spec, parts: Parts, encoding: Encod
 
 
 def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
-           weighted: bool = False) -> Encoded:
+           weighted: bool = False, fitting: bool = False) -> Encoded:
     """Encode a whole arranged table into tensors, once (``weighted``: with the spec's
-    window weights, ``lstmkit.data.weights``)."""
+    window weights, ``lstmkit.data.weights``; ``fitting``: the table being fitted on, whose
+    unknown labels a later split fixes, where a fitted model's errors say what it takes)."""
     frame, rows = groups.frame, groups.rows
     check_static(groups, spec)
     weights = _tensor(read_weights(groups, spec)) if weighted and spec.weight else None
@@ -127,17 +161,19 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
             scalers = encoding.series.covering(spec, encoding, groups)
             series = scalers.row_codes(groups)
             encoding = scalers.at_rows(encoding, series)
-        inputs = encoding.encode_inputs(frame, rows)
-        targets = encoding.encode_targets(groups.target_frame, rows) if with_targets else None
+        inputs = encoding.encode_inputs(frame, rows, fitting)
+        targets = (encoding.encode_targets(groups.target_frame, rows, fitting) if with_targets
+                   else None)
         return Encoded(groups, torch.from_numpy(inputs), _tensor(targets),
                        torch.from_numpy(groups.offsets), encoding.future_columns, weights,
                        _tensor(series), scalers)
     (in_lo, in_hi), (out_lo, out_hi) = _sequence_rows(groups, spec, with_targets)
     if (in_hi == groups.offsets[1:]).all():               # every row is an input step
-        inputs, offsets = encoding.encode_inputs(frame, rows), groups.offsets
+        inputs, offsets = encoding.encode_inputs(frame, rows, fitting), groups.offsets
     else:
         in_rows = row_ranges(in_lo, in_hi)
-        inputs = encoding.encode_inputs(_rows(frame, spec.input_names, in_rows), rows[in_rows])
+        inputs = encoding.encode_inputs(_rows(frame, spec.input_names, in_rows), rows[in_rows],
+                                        fitting)
         offsets = np.concatenate([[0], np.cumsum(in_hi - in_lo)]).astype(np.int64)
     targets = None
     if with_targets:
@@ -146,7 +182,7 @@ def encode(groups: Groups, spec: Spec, encoding: Encoding, with_targets: bool,
             _check_constant_targets(groups, spec)
         steps = spec.shape.output_steps
         encoded = encoding.encode_targets(_rows(groups.target_frame, spec.target_names,
-                                                out_rows), rows[out_rows])
+                                                out_rows), rows[out_rows], fitting)
         targets = encoded.reshape(len(groups), steps, len(spec.targets))  # (G, S, T)
     return Encoded(groups, torch.from_numpy(inputs), _tensor(targets), torch.from_numpy(offsets),
                    weights=weights)
@@ -223,6 +259,15 @@ def _check_constant_targets(groups: Groups, spec: Spec) -> None:
             continue
         i, g = change
         values, head = groups.target_frame[name], groups.offsets[g]
+        sequence = values.iloc[head : groups.offsets[g + 1]]
+        given = np.flatnonzero(sequence.notna().to_numpy())
+        if 0 < len(given) < len(sequence) and sequence.iloc[given].nunique() == 1:
+            raise DataError(       # a label written once per sequence (its first or last row)
+                f"target {name!r} is written on some rows of sequence {groups.keys[g]!r} only "
+                f"(row {groups.rows[head + given[0]]} has {sequence.iloc[given[0]]!r}, row "
+                f"{groups.rows[head + np.flatnonzero(sequence.isna().to_numpy())[0]]} none); "
+                "a sequence task needs its one value on every row of the sequence: "
+                f"df[{name!r}] = df.groupby({spec.sequence!r})[{name!r}].transform('first')")
         raise DataError(f"target {name!r} changes within sequence {groups.keys[g]!r} (row "
                         f"{groups.rows[i]} has {values.iloc[i]!r}, its first row "
                         f"{values.iloc[head]!r}); a sequence task needs one value per sequence: "

@@ -129,14 +129,19 @@ class Labels:
             if len({_label_kind(v) for v in present}) > 1 or (
                     len(present) and _label_kind(present[0]) not in LABEL_KINDS):
                 _refuse_labels(values, column, np.arange(len(values)) if rows is None else rows)
-        return cls(tuple(_plain(v) for v in sorted(present, key=_sort_key)))
+        return cls(tuple(sorted((_plain(v) for v in present), key=_sort_key)))
 
-    def codes(self, values: Any, column: str, rows: np.ndarray | None = None) -> np.ndarray:
+    def codes(self, values: Any, column: str, rows: np.ndarray | None = None,
+              fix: str | None = None, sequences: bool = False) -> np.ndarray:
         """Class index of each value as float (NaN where missing); unknown labels raise.
 
         A value that is not a label but reads as one (``"7"`` for the number 7, ``7`` for
-        the text ``"7"``, ``"True"`` for True: ``_text``) is that label, so a model fitted
+        the text ``"7"``, ``"True"`` for True: ``label_text``) is that label, so a model fitted
         on numbers reads text from a CSV file and the reverse; ``"007"`` is not 7.
+        ``fix`` ends the message of an unknown label (default: the fixes while fitting, a
+        later split or the label read as missing; a fitted model's caller says its own);
+        ``sequences``: the values are a sequence task's targets, whose fix is to score the
+        sequences of known labels.
         """
         values = np.asarray(values, dtype=object)
         codes = pd.Index(list(self.classes), dtype=object).get_indexer(values).astype(np.float64)
@@ -148,36 +153,45 @@ class Labels:
         if unknown.size:
             i = unknown[0]
             row = int(rows[i]) if rows is not None else int(i)
-            raise DataError(self._unseen(values[i], column, row))
+            known = list(self.classes[:10]) + (["..."] if len(self.classes) > 10 else [])
+            if sequences:        # a shuffled split of whole sequences has no row to move
+                fix = ("a model cannot predict a label it was not trained on: score the "
+                       f"sequences whose label it knows (df[df[{column!r}].isin(known labels)]; "
+                       "arrays: keep = np.isin(y, known labels), then X[keep], y[keep]), or fit "
+                       f"again on data whose training part holds sequences of {quote(values[i])}")
+            elif fix is None:
+                fix = (f"fit with a split whose val_start comes after row {row}, or read it "
+                       f"as missing (df[{column!r}] = df[{column!r}].where(df[{column!r}].isin("
+                       "known labels)), missing='mask' for an input)")
+            if not sequences:
+                fix = self._written(fix, values[i])
+            raise DataError(
+                f"column {column!r} has label {quote(values[i])} at row {row}, which was not seen "
+                f"in the training part (known labels, {len(self.classes)}: {known}); {fix}")
         codes[~present] = np.nan
         return codes
 
-    def _unseen(self, value: Any, column: str, row: int) -> str:
-        """The message for ``value``, a label the model has no class for, with fixes that run
-        as written: a known label in its place (the closest one, as 'sun' for 'sunny'), the
-        label read as missing, or a split whose training part holds it."""
-        classes = list(self.classes)
-        label = _plain(value)
-        close = difflib.get_close_matches(_text(label), [_text(c) for c in classes], n=1)
-        instead = classes[[_text(c) for c in classes].index(close[0])] if close else classes[0]
-        listed = repr(classes)
-        known = f"{len(classes)} known labels"
-        if len(classes) > 20 or len(listed) > QUOTE_CHARS:
-            listed, known = "[...known]", f"{known}: {quote(classes[:10])}"
-        at = f"df[{column!r}]"
-        given = "" if len(repr(label)) > QUOTE_CHARS else (
-            f"give it a known label ({at} = {at}.replace({{{label!r}: {instead!r}}})"
-            f"{'' if close else ', or another'}), ")
-        return (f"column {column!r} has label {quote(value)} at row {row}, which was not seen in "
-                f"the training part ({known}): {given}read it as "
-                f"missing ({at} = {at}.where({at}.isin({listed})), with missing='mask' for an "
-                f"input), or fit with val_start after row {row}")
+    def _written(self, fix: str, label: Any) -> str:
+        """``fix`` with its placeholders written as code for this column: ``known labels``
+        as the list of labels where it is short, ``{old: new}`` as ``label`` mapped to the
+        closest known label (as 'sun' for 'sunny'; else the first), so the call runs as it
+        reads."""
+        listed = repr(list(self.classes))
+        if len(self.classes) <= 20 and len(listed) <= QUOTE_CHARS:
+            fix = fix.replace("isin(known labels)", f"isin({listed})")
+        label = _plain(label)
+        if len(repr(label)) <= QUOTE_CHARS:
+            texts = [label_text(c) for c in self.classes]
+            close = difflib.get_close_matches(label_text(label), texts, n=1)
+            instead = self.classes[texts.index(close[0])] if close else self.classes[0]
+            fix = fix.replace("{old: new}", f"{{{label!r}: {instead!r}}}")
+        return fix
 
     def _by_text(self, values: np.ndarray) -> np.ndarray:
-        """Each value's class index by its text (``_text``), -1 where none has that text."""
+        """Each value's class index by its text (``label_text``), -1 where none has that text."""
         found, distinct = pd.factorize(values)
-        texts = pd.Index([_text(c) for c in self.classes], dtype=object)
-        return texts.get_indexer([_text(v) for v in distinct])[found]
+        texts = pd.Index([label_text(c) for c in self.classes], dtype=object)
+        return texts.get_indexer([label_text(v) for v in distinct])[found]
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """The labels of class indices, in the labels' own type (int64 for integer labels)."""
@@ -260,7 +274,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
+def label_text(value: Any) -> str:
     """A label as a CSV file writes it: text as is, numbers and booleans as Python prints
     them (whole floats as integers: 7.0 as 7)."""
     return value if isinstance(value, str) else str(_plain(value))

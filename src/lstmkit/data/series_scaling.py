@@ -50,6 +50,7 @@ from ..checks import quote
 from ..errors import ConfigError, DataError, warn
 from ..storage.saved_files import check_fields, is_finite_number
 from .scaling import AffineScaler
+from .series_ids import id_text, position
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -109,7 +110,7 @@ class SeriesScalers:
                 inputs[f.name] = (center + shift * spread, scale * spread)
             else:
                 inputs[f.name] = per_series(groups.frame, f.name, f.scaler, own)
-        return cls(tuple(str(groups.keys[g]) for g in chosen), inputs, targets)
+        return cls(tuple(id_text(groups.keys[g]) for g in chosen), inputs, targets)
 
     def extended(self, spec: Spec, encoding: Encoding, groups: Groups, ends: np.ndarray
                  ) -> SeriesScalers:
@@ -154,8 +155,8 @@ class SeriesScalers:
 
     def unseen(self, keys: list[Any]) -> np.ndarray:
         """The positions (int64) in ``keys`` of the series these statistics do not hold."""
-        known = set(self.keys)
-        return np.array([g for g, key in enumerate(keys) if str(key) not in known],
+        known = {key: g for g, key in enumerate(self.keys)}
+        return np.array([g for g, key in enumerate(keys) if position(known, key) < 0],
                         dtype=np.int64)
 
     def codes(self, keys: list[Any]) -> np.ndarray:
@@ -177,7 +178,7 @@ class SeriesScalers:
                             "on data that holds it (fit(data, warm_start=True)) and export it "
                             "again")
         known = {key: g for g, key in enumerate(self.keys)}
-        return np.array([known[str(key)] for key in keys], dtype=np.int64)
+        return np.array([position(known, key) for key in keys], dtype=np.int64)
 
     def row_codes(self, groups: Groups) -> np.ndarray:
         """The code (int64) of each arranged row's series; unseen series raise (``codes``)."""
@@ -302,7 +303,7 @@ def _check_leading_zeros(known: tuple[str, ...], keys: list[Any], column: str | 
     zeros lost ('001' read as the number 1) or the reverse (a model fitted on the numbers)."""
     def padded(key: str) -> bool:
         return key.isdigit() and key[0] == "0" and len(key) > 1
-    for key in map(str, keys):
+    for key in map(id_text, keys):
         if key in known:
             continue
         meant = next((k for k in known if padded(k) and str(int(k)) == key), None)

@@ -121,7 +121,40 @@ def read_table(source: Source, limits: Limits = Limits(), spec: Spec | None = No
     path = table_path(source)
     if path.name.lower().endswith(PARQUET_SUFFIXES):
         return read_parquet(path, limits)
-    return read_csv(path, limits, text=text_columns(spec))
+    text = text_columns(spec)
+    labels = [name for name in label_columns(spec) if name not in text]
+    frame = read_csv(path, limits, text=text + labels)
+    for name in labels:
+        if name in frame.columns:
+            frame[name] = as_labels(frame[name])
+    return frame
+
+
+def label_columns(spec: Spec | None) -> list[str]:
+    """The categorical targets of ``spec``: ``read_table`` reads their CSV text as pandas
+    does only where that keeps their labels apart (``as_labels``)."""
+    return [] if spec is None else [t.name for t in spec.targets if t.categorical]
+
+
+def as_labels(text: pd.Series) -> pd.Series:
+    """A label column read as text, as pandas would read it (numbers, or True and False)
+    where that keeps every label apart, else as written: ``007`` and ``7``, two labels,
+    are one number, 7, and the classes would merge silently.
+
+    Example:
+        >>> as_labels(pd.Series(["007", "7", "08"])).tolist()
+        ['007', '7', '08']
+        >>> as_labels(pd.Series(["3", "7", None])).tolist()
+        [3.0, 7.0, nan]
+    """
+    given = text.dropna()
+    numbers = pd.to_numeric(given, errors="coerce")
+    if numbers.notna().all():
+        return pd.to_numeric(text) if numbers.nunique() == given.nunique() else text
+    words = text.str.lower().map({"true": True, "false": False})
+    if words[given.index].notna().all():
+        return words.astype(bool) if len(given) == len(text) else words
+    return text
 
 
 def text_columns(spec: Spec | None) -> list[str]:
@@ -792,8 +825,9 @@ def _forecast_table(X: np.ndarray, y: np.ndarray | None, spec: Spec | None) -> t
     if spec is None or not spec.shape.sliding:
         raise ConfigError(f"X has shape {X.shape}, 2 dimensions, but an LSTM reads a sequence "
                           "per sample: (samples, steps, features). One feature per step: "
-                          "X[..., None] gives (samples, steps, 1). A 2-D X is otherwise a "
-                          "forecast table of rows x features, which needs Spec(inputs=..., "
+                          "np.asarray(X)[..., None] gives (samples, steps, 1). A 2-D X is "
+                          "otherwise a forecast table of rows x features, which needs "
+                          "Spec(inputs=..., "
                           "targets=..., lookback=..., horizon=...)")
     if X.ndim != 2:
         raise DataError(f"X must be 2-D (rows, features), got shape {X.shape}")

@@ -6,8 +6,8 @@ and year starts or ends, so a month is one step whether it has 28 or 31 days. Ga
 found on that calendar, forecasts' times are generated on it, and a fitted model keeps
 its step to check the rows it is given later. Zone-aware times are held as naive UTC
 (windows need only order and spacing) beside their zone; calendar arithmetic is done,
-and times are shown, in the zone. Naive times with a zone named (``Spec.zone``) are read as
-its wall-clock times. Numeric time columns step by a number.
+and times are shown, in the zone. Numeric time columns step by a number. Reading the
+column's text, periods or datetimes as instants is ``time_reading``'s.
 
 Example:
     >>> step = TimeStep("datetime", "QS-JAN")
@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 import warnings
 import zoneinfo
 from collections import Counter
@@ -34,13 +33,13 @@ from pandas.tseries.offsets import BaseOffset, Tick
 from ..checks import closest, quote
 from ..errors import ConfigError, DataError, SchemaError
 from .date_order import day_first, refuse_undecided, warn_undecided
+from .shared_time import shared_time
+from .time_reading import known_zone, pandas_reading, read_times
 
 KINDS = ("datetime", "number")
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
 DAY_NS = 86_400 * 10**9
-UTC_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"     # the end of 2016-07-01T00:00+02:00, or of ...Z
-TIME_CHARS = 100    # the longest text a time may be (2016-07-01T00:00:00.000000000+02:00: 35)
 HOLIDAYS_IN_A_ROW = 2    # business days a market closes in a row (Christmas, Boxing Day)
 HOLIDAY_SHARE = 0.05     # of a series' business days: a calendar's public holidays, 8-12 a year
 PIECE = 6      # rows per piece when a series with gaps votes: 6 business days span a weekend
@@ -49,18 +48,6 @@ VOTES = 64     # pieces read at most
 # daylight-saving hour.
 COMMON_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/Chicago",
                 "America/Denver", "America/Los_Angeles", "Australia/Sydney")
-# A quarter written as a label (1970 Q1, 1970-Q1, 1970Q1, Q1 1970): pandas reads some of
-# these (deprecated), others not at all.
-QUARTER = re.compile(r"\s*(?:(\d{4})\s*[-/ ]?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4}))\s*")
-# Rows of a time column that may be no date (totals, notes) where the others are dates.
-STRAY_ROWS = 3
-STRAY_SHARE = 0.01
-# A month written as a label, as Eurostat, the IMF and EViews write them (2006M01, 2006-M1),
-# which pandas cannot read.
-MONTH_LABEL = re.compile(r"\s*(\d{4})\s*-?\s*[Mm](0?[1-9]|1[0-2])\s*")
-# A month name and a two-digit year (Jan-06, as a spreadsheet's mmm-yy shows months): pandas
-# reads the 06 as a day, of year 1.
-MONTH_YY = re.compile(r"\s*[A-Za-z]{3,9}([-/ .'])\d{2}\s*")
 # A spreadsheet's dates written as numbers are days since this (Excel, LibreOffice), and
 # the days of 1950-01-01 to 2100-12-31 in it: numbers there, stepping unevenly, are dates.
 SPREADSHEET_EPOCH = "1899-12-30"
@@ -108,7 +95,7 @@ def check_zone(zone: Any, what: str = "spec zone") -> str:
     Raises:
         ConfigError: naming the value, a close name if one is, and the fix.
     """
-    if not isinstance(zone, str) or not _known_zone(zone):
+    if not isinstance(zone, str) or not known_zone(zone):
         hint = closest(zone, zoneinfo.available_timezones()) if isinstance(zone, str) else ""
         raise ConfigError(f"{what} {quote(zone)} is not a time zone{hint}; give an IANA name "
                           "such as 'America/Los_Angeles', 'Europe/Berlin' or 'UTC' (the zone "
@@ -233,13 +220,14 @@ class Timeline:
              zone: str | None = None) -> Timeline:
         """Parse ``frame[column]`` (arranged) and check that time increases in every series;
         ``dayfirst``: a fitted model's text dates were day first (``TimeStep.dayfirst``);
-        ``zone``: the zone of its wall-clock times (``Spec.zone``, ``_localised``)."""
+        ``zone``: the zone of its wall-clock times (``Spec.zone``, ``read_times``)."""
         order = day_first(frame[column], column, rows, dayfirst)
         if order is None:
             _undecided(frame[column], column, rows, offsets)
         dayfirst = bool(order)
-        values, zone = _parse(frame[column], column, rows, dayfirst, zone, offsets)
-        reading = _reading(frame[column], column, dayfirst) if values.dtype.kind == "M" else None
+        values, zone = read_times(frame[column], column, rows, dayfirst, zone, offsets)
+        reading = (pandas_reading(frame[column], column, dayfirst) if values.dtype.kind == "M"
+                   else None)
         timeline = cls(values, zone, offsets, keys, rows, column, group, dayfirst, reading)
         timeline.check_order(frame)
         return timeline
@@ -262,7 +250,7 @@ class Timeline:
 
     def check_order(self, frame: pd.DataFrame | None = None) -> None:
         """Raise a DataError unless time strictly increases within each series; ``frame``
-        (arranged as the timeline) tells what rows sharing a time are (``_shared_time``)."""
+        (arranged as the timeline) tells what rows sharing a time are (``shared_time``)."""
         time = self.values
         bad = np.flatnonzero(~(time[1:] > time[:-1]) & self.inside)
         if bad.size == 0:
@@ -285,7 +273,7 @@ class Timeline:
             a, b = shared
             same = "" if (a, b) == (i - 1, i) else (
                 f"; rows {self.rows[a]} and {self.rows[b]} have the same time {self.show(a)}")
-            fix = _shared_time(frame, self.column, self.group, a, b, order)
+            fix = shared_time(frame, self.column, self.group, a, b, order)
             raise DataError(f"{text}{same}; {fix}")
         raise DataError(f"{text}; sort the table by {order}")
 
@@ -562,7 +550,7 @@ def from_json(data: Any) -> TimeStep | None:
             raise ValueError(f"time_step dayfirst must be true or false, got {quote(dayfirst)}")
         if freq is not None:
             canonical(freq, "time_step freq")          # a ConfigError is a ValueError
-        if zone is not None and not _known_zone(zone):
+        if zone is not None and not known_zone(zone):
             raise ValueError(f"time_step zone {quote(zone)} is not a time zone")
         return TimeStep("datetime", freq, zone, dayfirst)
     raise ValueError(f"time_step must be null, {{'freq': ..., 'zone': ...}}, {{'number': ...}} "
@@ -570,102 +558,6 @@ def from_json(data: Any) -> TimeStep | None:
 
 
 # -- internals ----------------------------------------------------------------------------
-def _parse(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool,
-           local: str | None = None, offsets: np.ndarray | None = None
-           ) -> tuple[np.ndarray, str | None]:
-    """The column as naive UTC datetime64[ns] with its zone, or as numbers; with a ``local``
-    zone, dates are in it (``_localised``; ``offsets``: the series' boundaries)."""
-    values = series
-    if isinstance(series.dtype, pd.PeriodDtype):          # a period stands for its start
-        series = values = series.dt.to_timestamp()
-    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
-        _check_no_numbers(series, column, rows)
-        _check_text_length(series, column, rows)
-        _check_two_digit_years(series, column)
-        try:
-            values = _quarter_starts(series)
-            if values is None:
-                values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst)
-        except (ValueError, TypeError) as exc:
-            try:        # offsets that change (daylight saving): one instant each, in UTC
-                values = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, utc=True)
-            except (ValueError, TypeError):
-                _check_stray_rows(series, column, rows, dayfirst)
-                raise DataError(f"time column {column!r} cannot be read as dates "
-                                f"({quote(str(exc), 120)}); give "
-                                "it ISO dates like 2016-07-01 00:00, or numbers") from None
-            _check_offsets(series, column, rows)
-    if values.isna().any():
-        i = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise DataError(f"time column {column!r} has a missing value at row {rows[i]}; "
-                        "every row needs a time: drop the rows without one "
-                        f"(df.dropna(subset=[{column!r}]); in a CSV file, delete the empty "
-                        "lines a spreadsheet may have left at its end) or give them their time")
-    if not pd.api.types.is_datetime64_any_dtype(values):
-        if local is not None:
-            raise DataError(f"spec zone {local!r} is the time zone of dates, but time column "
-                            f"{column!r} holds numbers ({quote(values.iloc[0].item())} at row "
-                            f"{rows[0]}); drop zone, or give dates in the column")
-        return values.to_numpy(), None
-    if local is not None:
-        bounds = np.array([0, len(values)]) if offsets is None else offsets
-        values = pd.Series(_localised(pd.DatetimeIndex(values), local, bounds))
-    zone = None
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        tz = values.dt.tz
-        zone = getattr(tz, "key", None) or getattr(tz, "zone", None) or str(tz)
-        if not _known_zone(zone):
-            raise DataError(f"time column {column!r} is in a time zone pandas cannot name "
-                            f"({quote(zone)}); convert it to a named one: "
-                            f"df[{column!r}].dt.tz_convert('Europe/Berlin')")
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return _nanoseconds(values.to_numpy(), column, rows), zone
-
-
-def _shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b: int,
-                 order: str) -> str:
-    """The fix for rows ``a`` and ``b`` of ``frame`` (arranged as the timeline) that share a
-    time: copies to drop (then to sort by ``order``); a column that is part of the time (a
-    quarter or month of a year, as statsmodels' interest_inflation writes them, or an hour
-    of a day); a column
-    telling series apart (the time and it are unique together); else events, or parts of
-    a step, to aggregate."""
-    pair = frame.iloc[[a, b]]
-    differ = [c for c in frame.columns if c not in (column, group) and not (
-        pair[c].isna().all() or pair[c].iloc[0] == pair[c].iloc[1])]
-    if not differ:
-        return f"they are copies: drop them (df.drop_duplicates()) and sort the table by {order}"
-    keys = [column] if group is None else [group, column]
-    apart = [c for c in differ if not frame.duplicated([*keys, c]).any()]
-    dates = pd.api.types.is_datetime64_any_dtype(frame[column]) or not \
-        pd.api.types.is_numeric_dtype(frame[column])
-    for c in apart:
-        values = pd.to_numeric(frame[c], errors="coerce")
-        if not (values.notna().all() and (values % 1 == 0).all()):
-            continue
-        if dates and values.between(0, 23).all():
-            return (f"column {c!r} looks like the hour of its day: make one time column of "
-                    f"the two, df['time'] = pd.to_datetime(df[{column!r}]) + "
-                    f"pd.to_timedelta(df[{c!r}], unit='h'), and make it the spec's time "
-                    "(YAML time: time)")
-        if not dates and values.between(1, 12).all():
-            part, freq = ("quarter", "Q") if values.max() <= 4 else ("month", "M")
-            return (f"column {c!r} looks like the {part} of its year: make one date column "
-                    f"of the two, df['date'] = pd.PeriodIndex.from_fields(year=df[{column!r}]"
-                    f".astype(int), {part}=df[{c!r}].astype(int), freq={freq!r})"
-                    ".to_timestamp(), and make it the spec's time (YAML time: date)")
-    ids = [c for c in apart if frame[c].nunique() <= len(frame) // 2]
-    if group is None and ids:
-        return (f"the table seems to hold a series per {ids[0]!r} (each time comes once per "
-                f"{ids[0]!r}): name it the spec's series (Spec(series={ids[0]!r}), YAML "
-                f"series: {ids[0]})")
-    by = keys if group else column
-    return (f"if the rows are events, or parts of one step, aggregate them to one row per "
-            f"time (df.groupby({by!r}, as_index=False).sum(numeric_only=True), or .size() to "
-            f"count them), or drop the rows that should not be there; and sort the table by "
-            f"{order}")
-
-
 def _undecided(series: pd.Series, column: str, rows: np.ndarray, offsets: np.ndarray) -> None:
     """Dates no number orders (``day_first`` None), read month first: refused where the
     first series long enough steps by a calendar only when read day first (01/02/2006,
@@ -673,7 +565,7 @@ def _undecided(series: pd.Series, column: str, rows: np.ndarray, offsets: np.nda
     long = np.flatnonzero(np.diff(offsets) >= 3)
     if long.size:
         part = slice(offsets[long[0]], offsets[long[0] + 1])
-        month, day = (pd.DatetimeIndex(_parse(series.iloc[part], column, rows[part], first)[0])
+        month, day = (pd.DatetimeIndex(read_times(series.iloc[part], column, rows[part], first)[0])
                       for first in (False, True))
         found = _infer_freq(day)
         if found is not None and _infer_freq(month) is None:
@@ -684,99 +576,6 @@ def _undecided(series: pd.Series, column: str, rows: np.ndarray, offsets: np.nda
                              f"{month[k]}, {quote(text.iloc[k + 1])} after it as "
                              f"{month[k + 1]}", found)
     warn_undecided(series, column)
-
-
-def _reading(series: pd.Series, column: str, dayfirst: bool) -> str | None:
-    """The pandas call that reads a time column of text or periods as the dates ``_parse``
-    reads from it; None for datetimes, and for quarter and month labels (which pandas cannot
-    read)."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return None
-    target = f"df[{column!r}] = "
-    if isinstance(series.dtype, pd.PeriodDtype):
-        return f"{target}df[{column!r}].dt.to_timestamp()"
-    first = series.iloc[0] if len(series) else None
-    if isinstance(first, str) and (QUARTER.fullmatch(first) or MONTH_LABEL.fullmatch(first)):
-        return None
-    order = ", dayfirst=True" if dayfirst else ""
-    return f"{target}pd.to_datetime(df[{column!r}], format='mixed'{order})"
-
-
-def _nanoseconds(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarray:
-    """Datetimes as datetime64[ns], refusing those outside its range (1677-2262): numpy's
-    cast would wrap them round silently (1565 read as 2149), and the error that followed
-    would be about order."""
-    low, high = (t.to_datetime64().astype(values.dtype)   # compared in the values' unit
-                 for t in (pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")))
-    outside = np.flatnonzero((values < low) | (values > high))
-    if outside.size:
-        i = int(outside[0])
-        raise DataError(f"time column {column!r} holds {pd.Timestamp(values[i])} at row "
-                        f"{rows[i]}, outside the dates a model can hold ({low.astype('M8[D]')} "
-                        f"to {high.astype('M8[D]')}); give the time as numbers, years as "
-                        f"ints: df[{column!r}] = pd.to_datetime(df[{column!r}]).dt.year")
-    return values.astype("datetime64[ns]")
-
-
-def _quarter_starts(series: pd.Series) -> pd.Series | None:
-    """Quarter labels (1970 Q1, Q1 1970, 1970-Q1) as the first day of each quarter, and month
-    labels (2006M01, 2006-M1) as the first day of each month, where every row is one of a
-    kind; else None (read as other dates)."""
-    if series.dtype != object and not pd.api.types.is_string_dtype(series):
-        return None
-    values = series.to_numpy()
-    kind = next((k for k in (QUARTER, MONTH_LABEL) if len(values) and isinstance(values[0], str)
-                 and k.fullmatch(values[0])), None)         # the first row tells which
-    found = [kind.fullmatch(v) if isinstance(v, str) else None for v in values] if kind else []
-    if not found or not all(found):
-        return None
-    if kind is QUARTER:
-        years = [int(m[1] or m[4]) for m in found]
-        months = [3 * int(m[2] or m[3]) - 2 for m in found]
-    else:
-        years, months = [int(m[1]) for m in found], [int(m[2]) for m in found]
-    return pd.Series(pd.to_datetime(pd.DataFrame({"year": years, "month": months, "day": 1})
-                                     ).to_numpy(), index=series.index)
-
-
-def _localised(times: pd.DatetimeIndex, zone: str, offsets: np.ndarray) -> pd.DatetimeIndex:
-    """Times in ``zone`` (``Spec.zone``): zone-aware ones converted to it, naive ones read as
-    its wall-clock times. A wall-clock time the zone skips as daylight saving begins is
-    read as the time a clock running on shows (02:30 as 03:30, pandas'
-    ``nonexistent='shift_forward'``); one that comes twice as it ends is told apart by the
-    order of its series' rows (``_daylight``).
-
-    Args:
-        times: the time column, arranged series after series.
-        zone: a time zone name.
-        offsets: the series' boundaries, as ``Timeline.offsets``.
-    """
-    if times.tz is not None:
-        return times.tz_convert(zone)
-    local = times.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
-    twice = np.asarray(local.isna())
-    if not twice.any():
-        return local
-    return times.tz_localize(zone, ambiguous=_daylight(times, twice, offsets),
-                             nonexistent="shift_forward")
-
-
-def _daylight(times: pd.DatetimeIndex, twice: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Which naive ``times`` that come ``twice`` in a zone are the first time (daylight
-    time): in each run of such times within a series, those before the wall clock goes
-    back (as pandas' ``ambiguous='infer'`` reads them); a time the rows show once is read
-    as the first, as Python's ``datetime`` reads it (``fold=0``)."""
-    inside = np.ones(len(times), dtype=bool)
-    inside[offsets[:-1]] = False                  # row i follows row i - 1 in its series
-    wall = times.asi8
-    linked = np.zeros(len(times), dtype=bool)
-    linked[1:] = twice[1:] & twice[:-1] & inside[1:]
-    back = np.zeros(len(times), dtype=bool)
-    back[1:] = linked[1:] & (wall[1:] <= wall[:-1])
-    runs = np.cumsum(twice & ~linked)              # each run of repeated times its number
-    backs = np.cumsum(back)
-    before = backs[np.flatnonzero(twice & ~linked)]   # backs at each run's first time
-    return ~(twice & (backs - before[np.maximum(runs, 1) - 1] > 0))
 
 
 def _dates_written_as_numbers(values: np.ndarray) -> str | None:
@@ -814,86 +613,6 @@ def _spreadsheet_days(values: np.ndarray) -> bool:
                 and values.min() >= SPREADSHEET_DAYS[0] and values.max() <= SPREADSHEET_DAYS[1])
 
 
-def _check_no_numbers(series: pd.Series, column: str, rows: np.ndarray) -> None:
-    """Refuse a number among text dates (a JSON row's epoch time): pandas would read it as
-    nanoseconds after 1970, and the error that follows would be about order."""
-    if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) in (
-            "string", "datetime", "date"):
-        return
-    numbers = np.flatnonzero([isinstance(v, int | float | np.number) and not isinstance(v, bool)
-                              and v == v for v in series.to_numpy()])
-    if numbers.size and numbers.size < len(series):
-        i = int(numbers[0])
-        raise DataError(f"time column {column!r} holds the number {series.iloc[i]!r} at row "
-                        f"{rows[i]} among dates; give every row a date (as text like "
-                        "2016-07-01 00:00), or every row a number")
-
-
-def _check_stray_rows(series: pd.Series, column: str, rows: np.ndarray, dayfirst: bool) -> None:
-    """Name the row of a time column that is no date where the others are (a spreadsheet's
-    'Total' line, a note such as 'Source: BLS', the header written again), with the call
-    that drops it; the message was pandas' alone."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")                 # pandas' could-not-infer-format
-        read = pd.to_datetime(series, format="mixed", dayfirst=dayfirst, errors="coerce",
-                              utc=True)
-    stray = np.flatnonzero(read.isna().to_numpy() & series.notna().to_numpy())
-    if not stray.size or stray.size > max(STRAY_ROWS, STRAY_SHARE * len(series)):
-        return
-    i = int(stray[0])
-    value = series.iloc[i]
-    drop = f"df = df[df[{column!r}] != {value!r}] (in a CSV file, delete those lines)"
-    if str(value).strip() == column:
-        what = f"the header written again (two files joined into one?): drop them, {drop}"
-    elif rows[i] >= len(series) - STRAY_ROWS:
-        what = f"a total or a note under the table?: drop them, {drop}"
-    else:
-        what = f"a typo?: correct it, or drop the rows, {drop}"
-    raise DataError(f"time column {column!r} cannot be read as dates: it holds {quote(value)} "
-                    f"at row {rows[i]}, which is no date ({stray.size} such row(s) among "
-                    f"{len(series)}; {what})")
-
-
-def _check_text_length(series: pd.Series, column: str, rows: np.ndarray) -> None:
-    """Refuse text far longer than any time: pandas takes a minute to find that a megabyte of
-    it is no date, while the server's one predicting thread waits."""
-    lengths = np.array([len(v) if isinstance(v, str) else 0 for v in series.to_numpy()])
-    long = np.flatnonzero(lengths > TIME_CHARS)
-    if long.size:
-        i = int(long[0])
-        raise DataError(f"time column {column!r} holds text of {lengths[i]:,} characters at row "
-                        f"{rows[i]} ({quote(series.iloc[i])}), too long for a time; give it "
-                        "times like 2016-07-01 00:00")
-
-
-def _check_two_digit_years(series: pd.Series, column: str) -> None:
-    """Refuse months written with a name and two-digit years (Jan-06): pandas reads them as
-    days of year 1, and the error that followed named a fix by the year."""
-    first = series.iloc[0] if len(series) else None
-    if not (isinstance(first, str) and MONTH_YY.fullmatch(first)) or \
-            not series.astype(str).str.fullmatch(MONTH_YY).all():
-        return
-    name = "%b" if len(first.strip()) <= 6 else "%B"                 # Jan-06, January-06
-    form = f"{name}{MONTH_YY.fullmatch(first)[1]}%y"
-    raise DataError(f"time column {column!r} writes months as {quote(first)}, a month's name "
-                    "and a two-digit year, which pandas reads as a day of year 1: read them "
-                    f"so, df[{column!r}] = pd.to_datetime(df[{column!r}], format={form!r}), or "
-                    "write ISO dates (2006-01-01)")
-
-
-def _check_offsets(series: pd.Series, column: str, rows: np.ndarray) -> None:
-    """Refuse text times of which some have a UTC offset and some none: read in UTC, the
-    ones without would be taken for UTC, hours off the others."""
-    text = series.astype(str)
-    marked = text.str.contains(UTC_OFFSET).to_numpy(dtype=bool)
-    if marked.all() or not marked.any():
-        return
-    i, j = int(np.flatnonzero(marked)[0]), int(np.flatnonzero(~marked)[0])
-    raise DataError(f"time column {column!r} has times with a UTC offset ({quote(text.iloc[i])} "
-                    f"at row {rows[i]}) and times without ({quote(text.iloc[j])} at row "
-                    f"{rows[j]}); give every time an offset, or none")
-
-
 def _in_zone(values: np.ndarray, zone: str | None) -> pd.DatetimeIndex:
     """Naive UTC datetime64 values as times in ``zone`` (left naive without one)."""
     index = pd.DatetimeIndex(values)
@@ -905,14 +624,6 @@ def _utc(index: pd.DatetimeIndex) -> np.ndarray:
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
     return index.to_numpy().astype("datetime64[ns]")
-
-
-def _known_zone(zone: Any) -> bool:
-    try:
-        pd.Timestamp(0, tz=zone)
-    except Exception:  # zoneinfo raises KeyError subclasses, pandas ValueError or TypeError
-        return False
-    return isinstance(zone, str)
 
 
 def _fixed_alias(step: np.timedelta64) -> str:

@@ -34,12 +34,14 @@ from ..data.sources import (
     table_path,
     text_columns,
 )
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 from ..pipeline import Fitted, FittedPipeline, fitted
 from ..spec import Spec
 from ..storage import files
 
 CHUNK_ROWS = 65_536
+
+PREDICTION_FILES = (".csv", ".parquet")     # the formats predictions are written in
 
 
 def read_chunks(source: Any, rows: int = CHUNK_ROWS, spec: Spec | None = None
@@ -137,10 +139,9 @@ def write_predictions(frames: Iterable[pd.DataFrame], output: str | Path, overwr
     """
     output = Path(output)
     suffix = output.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ConfigError(f"output {str(output)!r} must end in .csv or .parquet")
     reading = [Path(p) for p in reading]
-    files.check_output_file(output, overwrite, reading, kind="predictions file")
+    files.check_output_file(output, overwrite, reading, kind="predictions file",
+                            suffixes=PREDICTION_FILES)
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -280,7 +280,7 @@ def export_onnx(model: FittedPipeline | Fitted, path: str | Path, overwrite: boo
         check_size(pipeline.neighbours)
     path = Path(path)
     files.check_output_file(path, overwrite, kind="ONNX export", is_own=_is_export,
-                            error=ArtifactError)
+                            error=ArtifactError, suffixes=(".onnx",))
     metadata = onnx_metadata(pipeline)
     _check_names(metadata)
     proto = onnx.load_from_string(_trace(pipeline, metadata))

@@ -180,7 +180,8 @@ def recover(path: Path) -> None:
 # -- checks -------------------------------------------------------------------------------
 def check_output_file(path: Path, overwrite: bool = False, reading: Iterable[Path] = (),
                       kind: str = "file", is_own: Callable[[Path], bool] | None = None,
-                      error: type[LSTMKitError] = ConfigError) -> None:
+                      error: type[LSTMKitError] = ConfigError,
+                      suffixes: tuple[str, ...] = ()) -> None:
     """Raise ``error`` unless lstmkit may write the file ``path``.
 
     Args:
@@ -190,10 +191,17 @@ def check_output_file(path: Path, overwrite: bool = False, reading: Iterable[Pat
         kind: what the file is, for messages ("ONNX export").
         is_own: whether an existing file is an lstmkit ``kind``; None: not known yet.
         error: the class of a refusal.
+        suffixes: the endings the file's name may have (``(".onnx",)``), any case; empty:
+            any name. What is written is of that format whatever the name says, so a name
+            that says otherwise is refused.
     """
     path = Path(path)
     recover(path)
     _check_place(path, reading, error, directory=False)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise error(f"{shown(path)} must end in {' or '.join(suffixes)}: lstmkit writes a "
+                    f"{kind} in that format; give a name such as "
+                    f"{shown(path.with_suffix(suffixes[0]).name)}")
     if not os.path.lexists(path):
         return
     if not overwrite:
