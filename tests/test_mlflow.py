@@ -32,10 +32,14 @@ def model(etth1) -> LSTMModel:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Iterator[str]:
-    """A local tracking store (SQLite in a temporary folder), set for the module's tests."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    """A local tracking store (SQLite in a temporary folder) with an experiment whose
+    artifacts go into that folder too (by default MLflow writes them to ./mlruns, the
+    repository), set for the module's tests."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
+    mlflow.create_experiment("doors", artifact_location=(folder / "artifacts").as_uri())
     yield uri
     mlflow.set_tracking_uri(previous)
 
