@@ -2,4 +2,4 @@
 models, ONNX metadata, model cards, the server) imports it from here, below everything
 else, and the package (``lstmkit.__version__``) re-exports it."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
