@@ -345,7 +345,7 @@ def _predict(args: argparse.Namespace) -> int:
         written = write_predictions(predict_chunks(model, counted(), args.origins, coverage,
                                                    args.adapt),
                                     output, overwrite=args.overwrite, reading=reading)
-    console.print(f"wrote {written} rows to {output}")
+    console.print(f"wrote {written} row{'' if written == 1 else 's'} to {output}")
     return 0
 
 
