@@ -251,6 +251,12 @@ API = {
                                 SchemaError, ["'OT' is missing", "did you mean 'ot'"]),
     "predict: text where numbers were": (predict(edited("MUFL", 5, "n.a.")), SchemaError,
                                          ["'MUFL' was numeric", "'n.a.'"]),
+    "fit: NaN in three inputs": (
+        fit(lambda h: table(h).assign(HULL=lambda f: f.HULL.mask(f.index == 50),
+                                      MUFL=lambda f: f.MUFL.mask(f.index == 7),
+                                      OT=lambda f: f.OT.mask(f.index == 9))),
+        DataError, ["'HULL' has a missing value (NaN) at row 50, as do input columns "
+                    "['MUFL', 'OT']", "spec missing: ffill for every input"]),
     "predict: NaN in an input": (predict(edited("HUFL", 590, np.nan)), DataError,
                                  ["'HUFL' has a missing value (NaN) at row 590"]),
     "predict: fewer rows than the lookback": (predict(lambda h: table(h).iloc[:10]), DataError,

@@ -7,7 +7,7 @@ the table as given) and the fix. The time column's checks are in ``timestep``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -208,8 +208,10 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)   # 3.4e38: the network computes i
 EXACT_INTEGERS = 2**53     # float64, in which columns are scaled, holds every int up to this
 
 
-def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bool) -> np.ndarray:
-    """Column ``column`` as float64, or a ``DataError`` naming the first bad value and its row.
+def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bool,
+            gaps: Callable[[], list[str]] | None = None) -> np.ndarray:
+    """Column ``column`` as float64, or a ``DataError`` naming the first bad value and its row
+    (a missing one with the other columns ``gaps`` names: each needs its fix too).
 
     Refused: text, complex numbers, times and durations, integers that float64 rounds
     coarser than the network resolves (``_merging``), infinities, values beyond
@@ -258,8 +260,11 @@ def numeric(frame: pd.DataFrame, column: str, rows: np.ndarray, *, allow_nan: bo
                         "drop the row")
     if not allow_nan and np.isnan(values).any():
         i = np.flatnonzero(np.isnan(values))[0]
-        raise DataError(f"input column {column!r} has a missing value (NaN) at row {rows[i]}; "
-                        "fill the gap or drop the row, or choose a missing policy: "
+        others = [c for c in gaps() if c != column] if gaps is not None else []
+        also = (f", as do input columns {quote(others)}" if len(others) > 1 else
+                f", as does input column {others[0]!r}" if others else "")
+        raise DataError(f"input column {column!r} has a missing value (NaN) at row {rows[i]}"
+                        f"{also}; fill the gap or drop the row, or choose a missing policy: "
                         f"Feature({column!r}, missing='ffill' or 'mask') (YAML: {{name: {column}, "
                         "missing: ffill}; or spec missing: ffill for every input)")
     return values
@@ -336,6 +341,11 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, *
     of float columns comes in its own common type (float32 stays float32: the
     scalers compute in float64 without a float64 copy of every column first).
     """
+    def gaps() -> list[str]:
+        """The columns that may not have gaps and do (read only once one does)."""
+        return [c for c, ok in zip(columns, allow_nan, strict=True)
+                if not ok and bool(frame[c].isna().any())]
+
     width = max(1, BLOCK_BYTES // (8 * max(len(frame), 1)))
     for lo in range(0, len(columns), width):
         names, nan_ok = columns[lo : lo + width], allow_nan[lo : lo + width]
@@ -354,7 +364,7 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, *
                 yield from values.T                                # (rows,) each
                 continue
         for name, ok in zip(names, nan_ok, strict=True):
-            yield numeric(frame, name, rows, allow_nan=ok)
+            yield numeric(frame, name, rows, allow_nan=ok, gaps=gaps)
 
 
 def present(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
