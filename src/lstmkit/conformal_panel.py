@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .checks import quote
-from .data.series_ids import position
+from .data.series_ids import positions
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ def margin_table(record: dict[str, Any], name: str, k: int) -> np.ndarray:
 def series_codes(record: dict[str, Any], keys: Sequence[Any]) -> np.ndarray:
     """Each of ``keys``' position (int64) in the record's ``series``; its length (the
     pooled margins' row of ``margin_table``) for a series it does not hold."""
-    known = {key: g for g, key in enumerate(record.get("series", []))}
-    return np.array([position(known, key, len(known)) for key in keys], dtype=np.int64)
+    series = record.get("series", [])
+    return positions(series, keys, len(series))
 
 
 def check_scaled(entry: dict[str, Any], name: str, margins: list[list[float]],

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import series_ids
 from .data.groups import Groups
+from .data.series_ids import id_text, positions
 from .data.split import series_bounds
 from .errors import ConfigError
 from .metrics import SCALE_FREE
@@ -39,7 +39,8 @@ class NaiveScales:
 
     Attributes:
         season: the naive forecast's lag ``m`` (1: the previous row).
-        series: each series' id as text (``scale_key``), None for a table without series.
+        series: each series' id as text (``series_ids.id_text``), None for a table without
+            series.
         mae, mse: per target, one value per series (NaN where its training part has no
             two known values ``m`` rows apart).
         from_data: some series' scales come from the data being scored, not from the
@@ -75,13 +76,12 @@ class NaiveScales:
                 if change.size:
                     mae[t.name][g] = np.mean(np.abs(change))
                     mse[t.name][g] = np.mean(change**2)
-        return cls(season, tuple(scale_key(k) for k in groups.keys), mae, mse)
+        return cls(season, tuple(id_text(k) for k in groups.keys), mae, mse)
 
     def select(self, keys: list[Any], fallback: NaiveScales | None = None) -> NaiveScales:
         """The scales of series ``keys`` in that order: this one's where it has the series,
         else ``fallback``'s (whose series are ``keys``), else NaN."""
-        position = {key: i for i, key in enumerate(self.series)}
-        wanted = np.array([series_ids.position(position, k) for k in keys], dtype=np.int64)
+        wanted = positions(self.series, keys)
         have = wanted >= 0
 
         def pick(name: str, saved: np.ndarray, other: NaiveScales | None,
@@ -89,15 +89,14 @@ class NaiveScales:
             known = np.append(saved, np.nan)[wanted]              # -1: the NaN appended
             return known if other is None else np.where(have, known,
                                                          getattr(other, errors)[name])
-        return NaiveScales(self.season, tuple(scale_key(k) for k in keys),
+        return NaiveScales(self.season, tuple(id_text(k) for k in keys),
                            {k: pick(k, v, fallback, "mae") for k, v in self.mae.items()},
                            {k: pick(k, v, fallback, "mse") for k, v in self.mse.items()},
                            self.from_data or (fallback is not None and not have.all()))
 
     def covers(self, keys: list[Any]) -> bool:
         """Whether every series of ``keys`` has its scales here."""
-        known = {key: i for i, key in enumerate(self.series)}
-        return all(series_ids.position(known, k) >= 0 for k in keys)
+        return bool((positions(self.series, keys) >= 0).all())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: {season, series, mae: {target: [...]}, mse: {...}}, NaN as null."""
@@ -134,12 +133,6 @@ class NaiveScales:
             scales[name] = {k: np.array([np.nan if v is None else v for v in row], np.float64)
                             for k, row in entry.items()}
         return cls(season, tuple(series), scales["mae"], scales["mse"])
-
-
-def scale_key(key: Any) -> ScaleKey:
-    """A series id as ``NaiveScales`` keeps it: its text (``series_ids.id_text``: 7.0 as
-    "7"); None, the one series of a table without a series column, stays None."""
-    return series_ids.id_text(key)
 
 
 def training_scales(spec: Spec, groups: Groups, split: Split) -> NaiveScales | None:

@@ -28,7 +28,7 @@ import pandas as pd
 from ..checks import check_positive_int
 from ..cli.tracking import epoch_number
 from ..data.groups import arrange
-from ..data.series_ids import id_text, position
+from ..data.series_ids import id_text, positions
 from ..data.sources import Source, read_table
 from ..errors import ConfigError
 from ..kinds import interval_column, quantile_column
@@ -493,7 +493,7 @@ def _series_index(keys: list[Any], series: Any, column: str | None) -> int:
     (12, 12.0 and "12", a CSV file's id) is one series (``series_ids``)."""
     if series is None:
         return 0
-    g = position({id_text(key): g for g, key in enumerate(keys)}, series)
+    g = int(positions([id_text(key) for key in keys], [series])[0])
     if g < 0:
         raise ConfigError(f"series {series!r} is not in column {column!r}; it holds "
                           f"{keys[:5]}{' ...' if len(keys) > 5 else ''}")

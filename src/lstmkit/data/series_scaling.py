@@ -50,7 +50,7 @@ from ..checks import quote
 from ..errors import ConfigError, DataError, warn
 from ..storage.saved_files import check_fields, is_finite_number
 from .scaling import AffineScaler
-from .series_ids import id_text, position
+from .series_ids import id_text, positions
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -155,9 +155,7 @@ class SeriesScalers:
 
     def unseen(self, keys: list[Any]) -> np.ndarray:
         """The positions (int64) in ``keys`` of the series these statistics do not hold."""
-        known = {key: g for g, key in enumerate(self.keys)}
-        return np.array([g for g, key in enumerate(keys) if position(known, key) < 0],
-                        dtype=np.int64)
+        return np.flatnonzero(positions(self.keys, keys) < 0)
 
     def codes(self, keys: list[Any]) -> np.ndarray:
         """Each of ``keys``' position in ``self.keys`` (int64).
@@ -177,8 +175,7 @@ class SeriesScalers:
                             "by that series' own rows, with a warning), or continue the model "
                             "on data that holds it (fit(data, warm_start=True)) and export it "
                             "again")
-        known = {key: g for g, key in enumerate(self.keys)}
-        return np.array([position(known, key) for key in keys], dtype=np.int64)
+        return positions(self.keys, keys)
 
     def row_codes(self, groups: Groups) -> np.ndarray:
         """The code (int64) of each arranged row's series; unseen series raise (``codes``)."""
