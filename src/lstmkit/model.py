@@ -54,23 +54,6 @@ from .storage.artifact import load_model, save_model
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
 
-# Keras (and scikit-learn) arguments that lstmkit takes elsewhere: where, given the value.
-ELSEWHERE: dict[str, Callable[[Any], str]] = {
-    "sample_weight": lambda value: (
-        "weights per sample are a column of a table that the spec names: "
-        "LSTMModel(Spec(..., weight='w')).fit(table), a long table with a row per step and "
-        "the weight constant within a sequence; array fits take none"),
-    "validation_split": lambda value: (
-        "the split is an LSTMModel parameter: LSTMModel(split=Split(val_start="
-        f"{_complement(value)}, test_start=None, shuffle=False)) validates on the last "
-        f"{quote(value)} of the samples, as Keras does (without shuffle=False, on a random "
-        "share of them); or fit(X, y, validation_data=(X_val, y_val))"),
-    "shuffle": lambda value: (
-        "training batches are always shuffled, in a new seeded order each epoch; the "
-        "samples are shuffled before the split unless LSTMModel(split=Split(shuffle=False))"),
-}
-
-
 def _class_weight(value: Any, spec: Any, data: Any) -> str:
     """Where ``class_weight`` goes: on the spec's classification target, or, fitting arrays
     without a spec, in the spec arrays imply (features ``x0``, ``x1``, ..., target ``y``)."""
@@ -86,6 +69,25 @@ def _class_weight(value: Any, spec: Any, data: Any) -> str:
             f"imply (features x0, x1, ..., a 1-D y named 'y'): LSTMModel(Spec(inputs={inputs}, "
             f"targets=[Target('y', kind='classification', {weight})], task='sequence'))"
             "; class_weight='balanced' weighs by inverse class frequency")
+
+
+# Keras (and scikit-learn) arguments that lstmkit takes elsewhere: where, given the value
+# and, for a fix written with the user's names, the model's spec and fit's data (or None).
+ELSEWHERE: dict[str, Callable[[Any, Any, Any], str]] = {
+    "class_weight": _class_weight,
+    "sample_weight": lambda value, spec, data: (
+        "weights per sample are a column of a table that the spec names: "
+        "LSTMModel(Spec(..., weight='w')).fit(table), a long table with a row per step and "
+        "the weight constant within a sequence; array fits take none"),
+    "validation_split": lambda value, spec, data: (
+        "the split is an LSTMModel parameter: LSTMModel(split=Split(val_start="
+        f"{_complement(value)}, test_start=None, shuffle=False)) validates on the last "
+        f"{quote(value)} of the samples, as Keras does (without shuffle=False, on a random "
+        "share of them); or fit(X, y, validation_data=(X_val, y_val))"),
+    "shuffle": lambda value, spec, data: (
+        "training batches are always shuffled, in a new seeded order each epoch; the "
+        "samples are shuffled before the split unless LSTMModel(split=Split(shuffle=False))"),
+}
 
 
 def _spec_sketch(data: Any) -> str:
@@ -142,11 +144,9 @@ def _unknown_keyword(name: str, value: Any, where: str, names: list[str], spec: 
     if where == "fit" and name in params:
         return (f"fit() takes no {name!r}: it is an LSTMModel parameter, set once on the "
                 f"model: LSTMModel(..., {name}={quote(value)})")
-    method = "LSTMModel" if where == "__init__" else where
-    if name == "class_weight":
-        return f"{method}() takes no {name!r}: {_class_weight(value, spec, data)}"
     if name in ELSEWHERE:
-        return f"{method}() takes no {name!r}: {ELSEWHERE[name](value)}"
+        method = "LSTMModel" if where == "__init__" else where
+        return f"{method}() takes no {name!r}: {ELSEWHERE[name](value, spec, data)}"
     choices = names + params if where == "fit" else names
     hint = f" (did you mean {KNOWN_AS[name]!r}?)" if name in KNOWN_AS else closest(name, choices)
     if where != "fit":
