@@ -103,15 +103,15 @@ def fit_pipeline(model: LSTMModel, spec: Spec, frame: pd.DataFrame,
     encoded = prepare.encode(groups, spec, encoding, with_targets=True, weighted=True,
                              fitting=True)
     train_windows = prepare.part_windows(encoded, spec, parts, "train")
-    require_windows(train_windows, "training", spec, prepare.part_room(
-        groups, spec, split, parts, "train") if spec.shape.sliding else "")
+    require_windows(train_windows, "training", spec,
+                    prepare.part_room(groups, spec, split, parts, "train"))
     val_windows = None
     if validation_data is not None:
         val_windows = _validation_windows(validation_data, spec, encoding, groups.step)
     elif split.val_start is not None:
         val_windows = prepare.part_windows(encoded, spec, parts, "val")
-        require_windows(val_windows, "validation", spec, prepare.part_room(
-            groups, spec, split, parts, "val") if spec.shape.sliding else "")
+        require_windows(val_windows, "validation", spec,
+                        prepare.part_room(groups, spec, split, parts, "val"))
     for part, each in (("training", train_windows), ("validation", val_windows)):
         require_weight(None if each is None else each.window_weights(), part, spec)
     class_weights = fitted_class_weights(spec, encoding, train_windows)

@@ -320,8 +320,7 @@ class FittedPipeline:
         encoded = prepare.encode(groups, spec, self.encoding, with_targets=True)
         windows = prepare.part_windows(encoded, spec, parts, part)
         require_windows(windows, f"{part!r}", spec, prepare.part_room(
-            groups, spec, self.split, parts, part, fitted=True)
-            if parts is not None and spec.shape.sliding else "")
+            groups, spec, self.split, parts, part, fitted=True))
         training = windows if part == "all" else prepare.part_windows(encoded, spec, parts,
                                                                       "train")
         self.calibrate_windows(windows, training, coverage, part, device,
@@ -480,8 +479,7 @@ class FittedPipeline:
                                  weighted=weighted)
         windows = prepare.part_windows(encoded, spec, parts, part)
         require_windows(windows, f"{part!r}", spec, prepare.part_room(
-            groups, spec, self.split, parts, part, fitted=True)
-            if parts is not None and spec.shape.sliding else "")
+            groups, spec, self.split, parts, part, fitted=True))
         require_weight(windows.window_weights(), repr(part), spec)
         return windows, encoded
 

@@ -68,14 +68,18 @@ def assign_parts(groups: Groups, spec: Spec, split: Split, seed: int) -> Parts:
     return Parts(codes=sequence_parts(len(groups), split, seed, _strata(groups, spec, split)))
 
 
-def part_room(groups: Groups, spec: Spec, split: Split, parts: Parts, part: str,
+def part_room(groups: Groups, spec: Spec, split: Split, parts: Parts | None, part: str,
               fitted: bool = False) -> str:
     """Why a forecast's ``part`` ('train', 'val' or 'test') holds no window, in numbers: the
     most rows a series has in it, where the split ends it, what a window needs there (a
     training window all its rows; another its horizon, its inputs reaching back) and the
     row-number boundary that gives it that (a later end of the part; for the test part,
     which runs to ``end``, an earlier start); ``fitted``: a fitted model's split, which is
-    fixed: another part or longer series."""
+    fixed: another part or longer series. '' where there is no split to say it by (``parts``
+    None: the whole table) or rows are no forecast's (a sequence task's parts hold whole
+    sequences)."""
+    if parts is None or not spec.shape.sliding:
+        return ""
     code = PART_CODES[part]
     lo, hi = parts.bounds[:, code], parts.bounds[:, code + 1]
     g = int(np.argmax(hi - lo))
