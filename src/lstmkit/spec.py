@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .checks import check_choice, check_number, check_positive_int, closest, quote
+from .data.shared_time import joined_id
 from .data.timestep import canonical, check_zone
 from .decision import DECISIONS
 from .distributions import DISTRIBUTIONS
@@ -441,12 +442,11 @@ class Spec:
             if not isinstance(value, str | None):
                 several = (name in ("series", "sequence") and isinstance(value, list | tuple)
                            and len(value) > 1 and all(isinstance(c, str) for c in value))
-                join = " + '/' + ".join(f"df[{c!r}].astype(str)" for c in value) if several \
-                    else ""
                 raise ConfigError(f"spec {name} must be a column name (a string), got "
                                   f"{quote(value)}" + (
-                                      f"; make one id column of them, df[{name!r}] = {join}, "
-                                      f"and name it ({name}={name!r})" if several else ""))
+                                      f"; make one id column of them, "
+                                      f"{joined_id(list(value), name)}, and name it "
+                                      f"({name}={name!r})" if several else ""))
         inputs = tuple(_as(Feature, f, "inputs") for f in _as_list(self.inputs, "inputs"))
         inputs = tuple(f if f.missing is not None else dataclasses.replace(f, missing=self.missing)
                        for f in inputs)

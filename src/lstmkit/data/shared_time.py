@@ -28,9 +28,9 @@ def shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b: 
         return _series_per(ids[0])
     if ids and b > a + 1:
         return (f"the table seems to hold a series per {group!r} and {ids[0]!r} (each time "
-                f"comes once per pair): make one series column of the two, df['series'] = "
-                f"df[{group!r}].astype(str) + '/' + df[{ids[0]!r}].astype(str), and make it "
-                "the spec's series (YAML series: series)")
+                f"comes once per pair): make one series column of the two, "
+                f"{joined_id([group, ids[0]], 'series')}, and make it the spec's series (YAML "
+                "series: series)")
     dates = pd.api.types.is_datetime64_any_dtype(frame[column]) or not \
         pd.api.types.is_numeric_dtype(frame[column])
     for c in apart:
@@ -55,6 +55,12 @@ def shared_time(frame: pd.DataFrame, column: str, group: str | None, a: int, b: 
             f"time (df.groupby({by if len(by) > 1 else column!r}, as_index=False)"
             ".sum(numeric_only=True), or .size() to count them), or drop the rows that should "
             f"not be there; and sort the table by {order}")
+
+
+def joined_id(columns: list[str], name: str) -> str:
+    """The pandas call that makes one id column ``name`` of several (a store and an item):
+    their values as text, joined by '/'."""
+    return f"df[{name!r}] = " + " + '/' + ".join(f"df[{c!r}].astype(str)" for c in columns)
 
 
 def _series_per(column: str) -> str:
