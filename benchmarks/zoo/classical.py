@@ -231,13 +231,13 @@ def report(records: list[dict], lstmkit: dict[tuple[str, str], float]) -> str:
         cells = []
         for c in columns:
             beat[c] += s[c] < base
-            cells.append(f"{_ratio(s[c], base):.3f}")
+            cells.append(f"{zoo.ratio_to(s[c], base):.3f}")
         ours = lstmkit.get((r["table"], r["target"]))
         if ours is not None:
             beat["lstmkit"] += ours["model"] < ours["naive"]
         lines.append(f"| {r['table']} | {r['target']} | {base:.4g} | " + " | ".join(cells)
                      + f" | {s['chosen_method']} | "
-                     + ("" if ours is None else f"{_ratio(ours['model'], ours['naive']):.3f}")
+                     + ("" if ours is None else f"{zoo.ratio_to(ours['model'], ours['naive']):.3f}")
                      + " |")
     lines += ["", f"targets: {len(records)}; beat persistence on test: "
               + ", ".join(f"{c} {n}" for c, n in beat.items())]
@@ -266,17 +266,10 @@ def choices_report(records: list[dict], rows: dict[tuple[str, str], dict]) -> st
                 if family in pool and (family not in options or mae["val"] < options[family][0]):
                     options[family] = (mae["val"], mae["test"], r["mae"]["persistence"]["test"])
             _, test, base = min(options.values(), key=lambda option: option[0])
-            n, beat, worst = n + 1, beat + (test < base), max(worst, _ratio(test, base))
+            n, beat, worst = n + 1, beat + (test < base), max(worst, zoo.ratio_to(test, base))
         lines.append(f"| lstmkit{''.join(', ' + m for m in pool)} | {n} | {beat} | "
                      f"{worst:.2f} |")
     return "\n".join(lines)
-
-
-def _ratio(mae: float, base: float) -> float:
-    """``mae`` over persistence's; 1 where both are 0 (a test part of one repeated value)."""
-    if base == 0:
-        return 1.0 if mae == 0 else math.inf
-    return mae / base
 
 
 def lstmkit_rows(label: str) -> dict[tuple[str, str], dict]:

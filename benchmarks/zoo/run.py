@@ -584,7 +584,8 @@ def report(results: list[dict], labels: list[str] | None = None) -> str:
             elif "error" in r:
                 cells.append("refused")
             else:
-                ratio = _ratio(r) if r["metric"] == "MAE" else r["model"] - r["naive"]
+                ratio = (ratio_to(r["model"], r["naive"]) if r["metric"] == "MAE"
+                         else r["model"] - r["naive"])
                 cells.append(f"{r['model']:.4g} ({ratio:.2f})" if r["metric"] == "MAE"
                              else f"{r['model']:.3f} ({ratio:+.3f})")
         seasonal = first.get("seasonal_naive")
@@ -599,18 +600,18 @@ def report(results: list[dict], labels: list[str] | None = None) -> str:
         beat = [r for r in runs if _beats(r, r["naive"])]
         seasonal = [r for r in beat if r.get("seasonal_naive") is None
                     or _beats(r, r["seasonal_naive"])]
-        worst = max((_ratio(r) for r in runs if r["metric"] == "MAE"),
+        worst = max((ratio_to(r["model"], r["naive"]) for r in runs if r["metric"] == "MAE"),
                     default=float("nan"))
         lines.append(f"| {label} | {len(runs)} | {len(beat)} | {len(seasonal)} | {worst:.2f} |")
     return "\n".join(lines)
 
 
-def _ratio(record: dict) -> float:
-    """The model's test MAE over persistence's; 1 where both are 0 (a test part of one
-    repeated value, as PBS's zeros: a tie)."""
-    if record["naive"] == 0:
-        return 1.0 if record["model"] == 0 else math.inf
-    return record["model"] / record["naive"]
+def ratio_to(mae: float, naive: float) -> float:
+    """A test MAE over persistence's; 1 where both are 0 (a test part of one repeated value,
+    as PBS's zeros: a tie)."""
+    if naive == 0:
+        return 1.0 if mae == 0 else math.inf
+    return mae / naive
 
 
 def _beats(record: dict, baseline: float) -> bool:
