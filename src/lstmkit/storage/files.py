@@ -199,8 +199,8 @@ def check_output_file(path: Path, overwrite: bool = False, reading: Iterable[Pat
     recover(path)
     _check_place(path, reading, error, directory=False)
     if suffixes and path.suffix.lower() not in suffixes:
-        raise error(f"{shown(path)} must end in {' or '.join(suffixes)}: lstmkit writes a "
-                    f"{kind} in that format; give a name such as "
+        raise error(f"{shown(path)} must end in {' or '.join(suffixes)}: lstmkit writes "
+                    f"{kind}s in that format; give a name such as "
                     f"{shown(path.with_suffix(suffixes[0]).name)}")
     if not os.path.lexists(path):
         return
